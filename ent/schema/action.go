@@ -1,0 +1,53 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+)
+
+// RunnerTypes are the runtimes an action or sensor runs in. They are a Go
+// enum rather than rows: the set is fixed by the worker's code.
+var RunnerTypes = []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL"}
+
+// Action is a runnable unit of a pack.
+type Action struct{ ent.Schema }
+
+// Mixin of the Action.
+func (Action) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Action.
+func (Action) Fields() []ent.Field {
+	return append(componentFields(),
+		field.Int("pack_id"),
+		field.Enum("runner_type").Values(RunnerTypes...).Default("SHELL"),
+		field.String("entry_point").Default("").
+			Comment("Path of the script relative to the pack directory."),
+		field.JSON("parameters", map[string]any{}).Optional().
+			Annotations(entgql.Type("JSON")).Comment("Parameter schema."),
+		field.JSON("output_schema", map[string]any{}).Optional().
+			Annotations(entgql.Type("JSON")),
+		field.Int("timeout_seconds").Default(0).NonNegative().
+			Comment("0 means the server's default."),
+		field.Enum("parameter_delivery").Values("STDIN", "FILE").Default("STDIN"),
+		field.Bool("enabled").Default(true),
+		field.Strings("tags").Optional(),
+	)
+}
+
+// Edges of the Action.
+func (Action) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("pack", Pack.Type).Ref("actions").Field("pack_id").Unique().Required(),
+		edge.To("executions", Execution.Type).
+			Annotations(entsql.OnDelete(entsql.SetNull), entgql.RelayConnection()),
+		edge.To("rules", Rule.Type).
+			Annotations(entsql.OnDelete(entsql.SetNull), entgql.RelayConnection()),
+	}
+}
+
+// Annotations of the Action.
+func (Action) Annotations() []schema.Annotation { return gql() }

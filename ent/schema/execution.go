@@ -1,0 +1,82 @@
+package schema
+
+import (
+	"encoding/json"
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// ExecutionStatuses is the status machine's vocabulary; internal/execution
+// is its only writer.
+var ExecutionStatuses = []string{
+	"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED",
+	"TIMEOUT", "CANCELING", "CANCELED", "ABANDONED",
+}
+
+// Execution is one run of an action. It is history: it keeps action_ref
+// after the action is deleted.
+type Execution struct{ ent.Schema }
+
+// Mixin of the Execution.
+func (Execution) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Execution.
+func (Execution) Fields() []ent.Field {
+	return []ent.Field{
+		field.Int("action_id").Optional().Nillable(),
+		field.String("action_ref").Annotations(entgql.OrderField("ACTION_REF")),
+		field.String("pack_ref").Default(""),
+		field.Int("parent_id").Optional().Nillable(),
+		field.Int("enforcement_id").Optional().Nillable(),
+		field.Enum("status").Values(ExecutionStatuses...).Default("REQUESTED").
+			Annotations(entgql.OrderField("STATUS")),
+		field.JSON("parameters", map[string]any{}).Optional().Annotations(entgql.Type("JSON")).
+			Comment("Parameters as given, secrets redacted."),
+		field.JSON("result", json.RawMessage{}).Optional().Annotations(entgql.Type("JSON")),
+		field.Text("stdout").Default(""),
+		field.Text("stderr").Default(""),
+		field.Bool("stdout_truncated").Default(false),
+		field.Bool("stderr_truncated").Default(false),
+		field.Int("exit_code").Optional().Nillable(),
+		field.Text("error").Default(""),
+		field.Time("requested_at").Default(time.Now).Annotations(entgql.OrderField("REQUESTED_AT")),
+		field.Time("started_at").Optional().Nillable(),
+		field.Time("finished_at").Optional().Nillable(),
+		field.Int("timeout_seconds").Default(0),
+		field.Int("attempt").Default(0),
+		field.String("worker").Default("").Comment("Identity of the worker that ran it."),
+	}
+}
+
+// Edges of the Execution.
+func (Execution) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("action", Action.Type).Ref("executions").Field("action_id").Unique(),
+		edge.To("children", Execution.Type).
+			Annotations(entsql.OnDelete(entsql.SetNull), entgql.RelayConnection()).
+			From("parent").Field("parent_id").Unique(),
+		edge.From("enforcement", Enforcement.Type).Ref("executions").
+			Field("enforcement_id").Unique(),
+		edge.To("workflow_executions", WorkflowExecution.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.RelayConnection()),
+	}
+}
+
+// Indexes of the Execution.
+func (Execution) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("status"),
+		index.Fields("action_ref", "requested_at"),
+		index.Fields("requested_at"),
+	}
+}
+
+// Annotations of the Execution.
+func (Execution) Annotations() []schema.Annotation { return gql() }

@@ -1,0 +1,37 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+)
+
+// PackInstall records one install attempt and its progress. It has no FK to
+// the pack on purpose: a failed install leaves no pack, but the record stays.
+type PackInstall struct{ ent.Schema }
+
+// Mixin of the PackInstall.
+func (PackInstall) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the PackInstall.
+func (PackInstall) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("source").Comment("Where from, credentials redacted."),
+		field.String("pack_ref").Default(""),
+		field.String("version").Default(""),
+		field.Bool("force").Default(false),
+		field.Enum("status").Values("PENDING", "RUNNING", "SUCCEEDED", "FAILED").Default("PENDING").
+			Annotations(entgql.OrderField("STATUS")),
+		field.String("step").Default("").Comment("The step under way, or the one that failed."),
+		field.JSON("steps", []map[string]any{}).Optional().Annotations(entgql.Type("[JSON!]")),
+		field.Text("error").Default(""),
+		field.Time("started_at").Default(time.Now),
+		field.Time("finished_at").Optional().Nillable(),
+	}
+}
+
+// Annotations of the PackInstall.
+func (PackInstall) Annotations() []schema.Annotation { return gql() }

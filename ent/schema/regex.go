@@ -1,0 +1,14 @@
+package schema
+
+import (
+	"regexp"
+
+	"entgo.io/ent/schema"
+)
+
+type schemaAnnotation = schema.Annotation
+
+var (
+	packRefRE      = regexp.MustCompile(RefPattern)
+	componentRefRE = regexp.MustCompile(ComponentRefPattern)
+)

@@ -1,0 +1,98 @@
+// Package store opens the database (an embedded SQLite file by default,
+// PostgreSQL for production and many nodes) and applies the versioned
+// migrations from migrations/. It is the only place that knows DSNs.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/lib/pq"  // PostgreSQL driver "postgres"
+	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+
+	"github.com/attune-io/attune/ent"
+)
+
+// DB is an open database: the *sql.DB shared by ent and River, its dialect
+// and the ent client over it.
+type DB struct {
+	SQL     *sql.DB
+	Dialect string
+	Ent     *ent.Client
+	// Location is the DSN with credentials redacted, for logs.
+	Location string
+}
+
+// Open connects to databaseURL: a postgres:// (or postgresql://) URL, or a
+// SQLite file path (optionally sqlite://path or file:path). An empty URL
+// means <dataDir>/attune.db.
+func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
+	d, dsn, loc, err := resolve(databaseURL, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	driverName := "sqlite"
+	if d == dialect.Postgres {
+		driverName = "postgres"
+	}
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", loc, err)
+	}
+	if d == dialect.SQLite {
+		// One connection: SQLite has one writer, and River's SQLite driver
+		// asks for it. Code inside a transaction must use the tx's client.
+		db.SetMaxOpenConns(1)
+	} else {
+		db.SetMaxOpenConns(40)
+		db.SetMaxIdleConns(20)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to %s: %w", loc, err)
+	}
+	drv := entsql.OpenDB(d, db)
+	return &DB{SQL: db, Dialect: d, Ent: ent.NewClient(ent.Driver(drv)), Location: loc}, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.SQL.Close() }
+
+func resolve(databaseURL, dataDir string) (d, dsn, loc string, err error) {
+	switch {
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		u, perr := url.Parse(databaseURL)
+		if perr != nil {
+			return "", "", "", fmt.Errorf("parsing database URL: invalid URL")
+		}
+		return dialect.Postgres, databaseURL, u.Redacted(), nil
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "file:")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	if path == "" {
+		if dataDir == "" {
+			dataDir = "data"
+		}
+		path = filepath.Join(dataDir, "attune.db")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return "", "", "", fmt.Errorf("creating data directory: %w", err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	return dialect.SQLite, "file:" + path + "?" + q.Encode(), path, nil
+}
