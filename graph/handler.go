@@ -1,0 +1,97 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+// Options configure the GraphQL handler.
+type Options struct {
+	Logger        *slog.Logger
+	Introspection bool
+	// OriginPatterns are the browser origins (host patterns as in
+	// coder/websocket, e.g. "localhost:5173") allowed to open a websocket;
+	// the same list CORS uses.
+	OriginPatterns []string
+	MaxComplexity  int
+	MaxDepth       int
+	// MaxUploadBytes caps a multipart upload.
+	MaxUploadBytes int64
+	// WebsocketInit authenticates a connection_init payload; nil accepts all.
+	WebsocketInit transport.WebsocketInitFunc
+}
+
+// NewHandler builds the GraphQL HTTP handler with explicit transports
+// (POST, GET, multipart uploads, both websocket subprotocols), a query cache,
+// complexity, depth and page-size limits, and the error presenter.
+func NewHandler(r *Resolver, o Options) *handler.Server {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxComplexity == 0 {
+		o.MaxComplexity = 50_000
+	}
+	if o.MaxDepth == 0 {
+		o.MaxDepth = 12
+	}
+	if o.MaxUploadBytes == 0 {
+		o.MaxUploadBytes = 100 << 20
+	}
+	es := weightedSchema{NewExecutableSchema(Config{Resolvers: r})}
+	srv := handler.New(es)
+	srv.AddTransport(transport.Websocket{
+		KeepAlivePingInterval: 15 * time.Second,
+		InitFunc:              o.WebsocketInit,
+		Implementation: transport.CoderWebsocketImplementation{
+			AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.OriginPatterns},
+		},
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: o.MaxUploadBytes, MaxMemory: 8 << 20})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if o.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
+	srv.Use(depthLimit{Max: o.MaxDepth})
+	srv.AroundFields(pageSizeLimit)
+	srv.SetErrorPresenter(errorPresenter(o.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		return recoverFunc(ctx, p)
+	})
+	return srv
+}
+
+// BodyLimit refuses request bodies over limit bytes with a GraphQL error
+// whose code is PAYLOAD_TOO_LARGE; multipart uploads have their own limit.
+func BodyLimit(limit, uploadLimit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		max := limit
+		if ct := r.Header.Get("Content-Type"); len(ct) >= 19 && ct[:19] == "multipart/form-data" {
+			max = uploadLimit
+		}
+		if r.ContentLength > max {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}`))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+var _ graphql.ExecutableSchema = weightedSchema{}

@@ -1,0 +1,10 @@
+// Package graph is the GraphQL layer: thin resolvers over internal services
+// and ent, one error presenter, and the HTTP handler.
+package graph
+
+import "github.com/attune-io/attune/ent"
+
+// Resolver holds the dependencies every resolver needs.
+type Resolver struct {
+	Client *ent.Client
+}

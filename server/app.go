@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/cors"
+
+	"github.com/attune-io/attune/graph"
+	"github.com/attune-io/attune/internal/playground"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// app is one running attune process: its database and HTTP handler.
+type app struct {
+	cfg Config
+	log *slog.Logger
+	db  *store.DB
+}
+
+// newApp opens the database and applies pending migrations.
+func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating %s: %w", db.Location, err)
+	}
+	log.Info("database ready", "dialect", db.Dialect, "location", db.Location)
+	return &app{cfg: cfg, log: log, db: db}, nil
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+func migrateOnly(ctx context.Context, cfg Config, log *slog.Logger) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return a.Close()
+}
+
+// serve runs the configured roles until ctx ends, then stops gracefully.
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if !cfg.HasRole("api") {
+		<-ctx.Done()
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("attune listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/",
+		"roles", strings.Join(cfg.Roles, ","))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// handler routes the HTTP surface: GraphQL, the playground and health.
+func (a *app) handler() http.Handler {
+	gql := graph.NewHandler(&graph.Resolver{Client: a.db.Ent}, graph.Options{
+		Logger:         a.log,
+		Introspection:  a.cfg.GraphQL.Introspection,
+		OriginPatterns: originPatterns(a.cfg.CORS.AllowedOrigins),
+		MaxComplexity:  a.cfg.GraphQL.MaxComplexity,
+		MaxDepth:       a.cfg.GraphQL.MaxDepth,
+		MaxUploadBytes: a.cfg.GraphQL.MaxUploadBytes,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", graph.BodyLimit(a.cfg.GraphQL.MaxBodyBytes, a.cfg.GraphQL.MaxUploadBytes, gql))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	if a.cfg.GraphQL.Playground {
+		if !playground.Available() {
+			a.log.Warn("GraphiQL assets not embedded; run `make assets` and rebuild")
+		}
+		pg := playground.Handler("attune", "/graphql", "/playground/assets/")
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET /playground/assets/", pg)
+	}
+	return corsHandler(a.cfg.CORS.AllowedOrigins).Handler(mux)
+}
+
+func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if err := a.db.SQL.PingContext(ctx); err != nil {
+		a.log.Warn("readyz: database unreachable", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable","reason":"database unreachable"}`))
+		return
+	}
+	pending, err := a.db.Pending(ctx)
+	if err != nil || len(pending) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable","reason":"migrations pending"}`))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ready"}`))
+}
+
+// corsHandler allows the configured origins; credentials only for origins
+// listed explicitly, never with a bare "*".
+func corsHandler(origins []string) *cors.Cors {
+	anyOrigin := false
+	for _, o := range origins {
+		if o == "*" {
+			anyOrigin = true
+		}
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins:   origins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "Apollo-Require-Preflight", "X-Apollo-Operation-Name"},
+		AllowCredentials: !anyOrigin,
+		MaxAge:           600,
+	})
+}
+
+// originPatterns turns CORS origins into coder/websocket host patterns, so
+// the websocket accepts exactly the browser origins CORS does.
+func originPatterns(origins []string) []string {
+	out := make([]string, 0, len(origins))
+	for _, o := range origins {
+		if i := strings.Index(o, "://"); i >= 0 {
+			o = o[i+3:]
+		}
+		out = append(out, o)
+	}
+	return out
+}

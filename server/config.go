@@ -1,0 +1,212 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is every setting of the server. Each key can be set in the YAML
+// file, overridden by an environment variable ATTUNE_<SECTION>_<KEY>
+// (upper case, dots become underscores, e.g. ATTUNE_GRAPHQL_MAX_DEPTH), and
+// the most common ones by flags. README.md lists them all.
+type Config struct {
+	// Listen is the HTTP address.
+	Listen string `yaml:"listen"`
+	// DataDir holds the SQLite file, installed packs and temp dirs.
+	DataDir string `yaml:"data_dir"`
+	// DatabaseURL selects PostgreSQL (postgres://...) or a SQLite file path;
+	// empty means <data_dir>/attune.db.
+	DatabaseURL string `yaml:"database_url"`
+	// PacksDir is where installed packs live; empty means <data_dir>/packs.
+	PacksDir string `yaml:"packs_dir"`
+	// Roles this process plays: api, worker, sensor, timers.
+	Roles []string `yaml:"roles"`
+	// ShutdownTimeout bounds a graceful stop.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	CORS    CORSConfig    `yaml:"cors"`
+	GraphQL GraphQLConfig `yaml:"graphql"`
+	Log     LogConfig     `yaml:"log"`
+}
+
+// CORSConfig lists the browser origins allowed to call the API.
+type CORSConfig struct {
+	// AllowedOrigins are origins such as "http://localhost:5173"; one "*"
+	// wildcard is allowed inside an entry. Credentials are allowed only for
+	// listed origins, never for a bare "*".
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// GraphQLConfig sets the API's guard rails and developer features.
+type GraphQLConfig struct {
+	Playground     bool  `yaml:"playground"`
+	Introspection  bool  `yaml:"introspection"`
+	MaxComplexity  int   `yaml:"max_complexity"`
+	MaxDepth       int   `yaml:"max_depth"`
+	MaxBodyBytes   int64 `yaml:"max_body_bytes"`
+	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+}
+
+// LogConfig sets the structured log output.
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// DefaultConfig is what a bare `attune` runs with.
+func DefaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DataDir:         "data",
+		Roles:           []string{"api", "worker", "sensor", "timers"},
+		ShutdownTimeout: 30 * time.Second,
+		CORS: CORSConfig{AllowedOrigins: []string{
+			"http://localhost:*", "http://127.0.0.1:*",
+		}},
+		GraphQL: GraphQLConfig{
+			Playground:     true,
+			Introspection:  true,
+			MaxComplexity:  50_000,
+			MaxDepth:       12,
+			MaxBodyBytes:   1 << 20,
+			MaxUploadBytes: 100 << 20,
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// LoadConfig reads the YAML file (if path is not empty), then applies
+// ATTUNE_* environment overrides from env.
+func LoadConfig(path string, env []string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("reading config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "ATTUNE_") {
+			vars[k] = v
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), "ATTUNE", vars); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// applyEnv walks the struct by yaml keys and sets fields from vars.
+func applyEnv(v reflect.Value, prefix string, vars map[string]string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if key == "" || key == "-" {
+			continue
+		}
+		name := prefix + "_" + strings.ToUpper(key)
+		fv := v.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			if err := applyEnv(fv, name, vars); err != nil {
+				return err
+			}
+			continue
+		}
+		raw, ok := vars[name]
+		if !ok {
+			continue
+		}
+		if err := setValue(fv, raw); err != nil {
+			return fmt.Errorf("environment %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func setValue(fv reflect.Value, raw string) error {
+	switch fv.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(int64(d))
+	case string:
+		fv.SetString(raw)
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return err
+		}
+		fv.SetBool(b)
+	case int, int64:
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
+	case []string:
+		var list []string
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				list = append(list, s)
+			}
+		}
+		fv.Set(reflect.ValueOf(list))
+	default:
+		return fmt.Errorf("unsupported type %s", fv.Type())
+	}
+	return nil
+}
+
+// Validate checks the settings and fills derived defaults.
+func (c *Config) Validate() error {
+	if c.PacksDir == "" {
+		c.PacksDir = filepath.Join(c.DataDir, "packs")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	known := map[string]bool{"api": true, "worker": true, "sensor": true, "timers": true}
+	if len(c.Roles) == 0 {
+		return fmt.Errorf("roles: at least one of api, worker, sensor, timers")
+	}
+	for _, r := range c.Roles {
+		if !known[r] {
+			return fmt.Errorf("roles: unknown role %q (want api, worker, sensor, timers)", r)
+		}
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	return nil
+}
+
+// HasRole reports whether this process plays role.
+func (c *Config) HasRole(role string) bool {
+	for _, r := range c.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,114 @@
+// Command attune is the whole platform in one binary: the GraphQL API, the
+// workers that run actions, sensors and timers, chosen by roles. Any number
+// of processes can share one PostgreSQL; the default runs everything in one
+// process on an embedded SQLite file.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `attune: event-driven automation over GraphQL
+
+Usage:
+  attune [serve] [flags]   run the server (default)
+  attune migrate [flags]   apply pending database migrations and exit
+
+Flags:
+`
+
+// run is main without the process globals, so tests can drive it.
+func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("attune", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	configPath := fs.String("config", envValue(env, "ATTUNE_CONFIG"), "YAML config file (env ATTUNE_CONFIG)")
+	listen := fs.String("listen", "", "HTTP listen address (overrides config)")
+	dbURL := fs.String("database-url", "", "postgres:// URL or SQLite file (overrides config)")
+	dataDir := fs.String("data-dir", "", "data directory (overrides config)")
+	roles := fs.String("roles", "", "comma-separated roles: api,worker,sensor,timers (overrides config)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cfg, err := LoadConfig(*configPath, env)
+	if err != nil {
+		fmt.Fprintln(stderr, "attune:", err)
+		return 2
+	}
+	override(&cfg.Listen, *listen)
+	override(&cfg.DatabaseURL, *dbURL)
+	override(&cfg.DataDir, *dataDir)
+	if *roles != "" {
+		cfg.Roles = strings.Split(*roles, ",")
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "attune: config:", err)
+		return 2
+	}
+	log := newLogger(cfg.Log, stdout)
+	switch cmd {
+	case "serve":
+		err = serve(ctx, cfg, log)
+	case "migrate":
+		err = migrateOnly(ctx, cfg, log)
+	default:
+		fmt.Fprintf(stderr, "attune: unknown command %q\n", cmd)
+		fs.Usage()
+		return 2
+	}
+	if err != nil {
+		log.Error("attune stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func override(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
