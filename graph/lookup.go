@@ -30,3 +30,14 @@ func deleted(n int, err error, kind, ref string) (*model.DeletePayload, error) {
 	}
 	return &model.DeletePayload{DeletedRef: ref}, nil
 }
+
+// deletedID is deleted for history rows addressed by id.
+func deletedID(n int, err error, kind string, id int) (*model.DeleteByIDPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, apperr.Errorf(apperr.NotFound, "%s %d not found", kind, id)
+	}
+	return &model.DeleteByIDPayload{DeletedID: id}, nil
+}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/enforcement"
+	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/rule"
@@ -53,6 +55,24 @@ func (r *mutationResolver) DeleteRule(ctx context.Context, ref string) (*model.D
 func (r *mutationResolver) DeleteWorkflowDefinition(ctx context.Context, ref string) (*model.DeletePayload, error) {
 	n, err := r.Client.WorkflowDefinition.Delete().Where(workflowdefinition.Ref(ref)).Exec(ctx)
 	return deleted(n, err, "workflow definition", ref)
+}
+
+// DeleteExecution is the resolver for the deleteExecution field.
+func (r *mutationResolver) DeleteExecution(ctx context.Context, id int) (*model.DeleteByIDPayload, error) {
+	n, err := r.Client.Execution.Delete().Where(execution.ID(id)).Exec(ctx)
+	return deletedID(n, err, "execution", id)
+}
+
+// DeleteEvent is the resolver for the deleteEvent field.
+func (r *mutationResolver) DeleteEvent(ctx context.Context, id int) (*model.DeleteByIDPayload, error) {
+	n, err := r.Client.Event.Delete().Where(event.ID(id)).Exec(ctx)
+	return deletedID(n, err, "event", id)
+}
+
+// DeleteEnforcement is the resolver for the deleteEnforcement field.
+func (r *mutationResolver) DeleteEnforcement(ctx context.Context, id int) (*model.DeleteByIDPayload, error) {
+	n, err := r.Client.Enforcement.Delete().Where(enforcement.ID(id)).Exec(ctx)
+	return deletedID(n, err, "enforcement", id)
 }
 
 // Pack is the resolver for the pack field.

@@ -2,6 +2,11 @@
 
 package model
 
+// What a history purge removed.
+type DeleteByIDPayload struct {
+	DeletedID int `json:"deletedId"`
+}
+
 // What a delete mutation removed.
 type DeletePayload struct {
 	DeletedRef string `json:"deletedRef"`

@@ -1,0 +1,45 @@
+# attune: make help lists the targets.
+SHELL := /bin/bash
+GO ?= go
+export GOFLAGS := -mod=mod
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+export TEST_DATABASE_URL
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_/-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: assets
+assets: ## Fetch GraphiQL/React JS+CSS from npm into internal/playground/assets (embedded by go build)
+	@bash internal/playground/fetch-assets.sh
+
+.PHONY: build
+build: assets ## Build the attune binary into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/attune ./server
+
+.PHONY: run
+run: assets ## Run the server on the embedded SQLite default (http://127.0.0.1:8080/)
+	$(GO) run ./server
+
+.PHONY: generate
+generate: ## Regenerate ent, GraphQL and migrations from ent/schema, *.graphqls and gqlgen.yml
+	$(GO) run ./ent/entc.go
+	$(GO) tool gqlgen generate
+	$(GO) run ./migrations/gen
+
+.PHONY: verify
+verify: generate ## Fail if generated code or migrations are out of date
+	@test -z "$$(git status --porcelain -- ent graph migrations go.mod go.sum)" || \
+		{ git status --porcelain -- ent graph migrations go.mod go.sum; echo "make generate changed files: commit them"; exit 1; }
+
+.PHONY: vet
+vet: ## go vet
+	$(GO) vet ./...
+
+.PHONY: test
+test: assets vet ## Vet, then run every test on SQLite and PostgreSQL (TEST_DATABASE_URL)
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: bench
+bench: ## Go benchmarks of the hot pure code
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
