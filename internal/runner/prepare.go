@@ -1,0 +1,198 @@
+package runner
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// plan is a fully checked command, ready to start.
+type plan struct {
+	argv  []string          // argv[0] is an absolute path
+	env   map[string]string // the complete child environment
+	stdin []byte            // nil: stdin is /dev/null
+	files []string          // temp files to remove after the run
+}
+
+func prepareErrorf(format string, args ...any) *PrepareError {
+	return &PrepareError{Cause: fmt.Sprintf(format, args...)}
+}
+
+// prepare checks everything that can be checked before starting and writes
+// the temp files the run needs; on error nothing is left behind.
+func prepare(req Request) (_ *plan, err error) {
+	p := &plan{}
+	defer func() {
+		if err != nil {
+			p.removeFiles()
+		}
+	}()
+	packDir, err := filepath.Abs(req.PackDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving pack directory: %w", err)
+	}
+	if st, statErr := os.Stat(packDir); statErr != nil || !st.IsDir() {
+		return nil, prepareErrorf("pack directory %s is missing", packDir)
+	}
+	params := req.Parameters
+	if params == nil {
+		params = map[string]any{}
+	}
+	paramJSON, err := json.Marshal(params)
+	if err != nil {
+		return nil, prepareErrorf("encoding parameters: %v", err)
+	}
+	home := req.TempDir
+	if home == "" {
+		home = packDir
+	}
+	p.env = map[string]string{"PATH": DefaultPath, "HOME": home, "LANG": "C.UTF-8"}
+	maps.Copy(p.env, req.Env)
+	if err := p.command(req, packDir, params); err != nil {
+		return nil, err
+	}
+	switch req.Delivery {
+	case DeliveryStdin:
+		p.stdin = append(paramJSON, '\n')
+	case DeliveryFile:
+		path, err := p.writeTemp(req.TempDir, "attune-params-*.json", paramJSON, 0o400)
+		if err != nil {
+			return nil, err
+		}
+		p.env[ParametersFileEnv] = path
+	default:
+		return nil, prepareErrorf("unknown parameter delivery %q", req.Delivery)
+	}
+	return p, nil
+}
+
+// command resolves the interpreter and entry point of req's runner into p.argv.
+func (p *plan) command(req Request, packDir string, params map[string]any) error {
+	switch req.Runner {
+	case Shell, Node:
+		name := req.Interpreter
+		if name == "" {
+			name = map[string]string{Shell: "bash", Node: "node"}[req.Runner]
+		}
+		interp, ok := findProgram(name, p.env["PATH"])
+		if !ok {
+			return prepareErrorf("%s interpreter %s not found (PATH %s)", req.Runner, name, p.env["PATH"])
+		}
+		entry, err := entryPoint(packDir, req.EntryPoint, false)
+		p.argv = []string{interp, entry}
+		return err
+	case Python:
+		if req.Interpreter == "" {
+			return prepareErrorf("python interpreter not configured")
+		}
+		interp, ok := findProgram(req.Interpreter, p.env["PATH"])
+		if !ok {
+			return prepareErrorf("python environment missing at %s", req.Interpreter)
+		}
+		if strings.Contains(req.Interpreter, "/") {
+			p.env["PATH"] = filepath.Dir(interp) + string(filepath.ListSeparator) + p.env["PATH"]
+		}
+		p.env["PYTHONUNBUFFERED"] = "1"
+		entry, err := entryPoint(packDir, req.EntryPoint, false)
+		p.argv = []string{interp, "-u", entry}
+		return err
+	case Native:
+		entry, err := entryPoint(packDir, req.EntryPoint, true)
+		p.argv = []string{entry}
+		return err
+	case Local:
+		cmd, _ := params["cmd"].(string)
+		if strings.TrimSpace(cmd) == "" {
+			return prepareErrorf(`local runner needs a non-empty string parameter "cmd"`)
+		}
+		script, err := p.writeTemp(req.TempDir, "attune-local-*.sh", []byte(cmd), 0o700)
+		p.argv = []string{"/bin/sh", script}
+		return err
+	default:
+		return prepareErrorf("unknown runner %q", req.Runner)
+	}
+}
+
+// entryPoint returns the absolute path of rel inside packDir after checking
+// that it is a regular file (and executable when native).
+func entryPoint(packDir, rel string, native bool) (string, error) {
+	if rel == "" {
+		return "", prepareErrorf("entry point not set")
+	}
+	if !filepath.IsLocal(rel) {
+		return "", prepareErrorf("entry point %s escapes the pack directory", rel)
+	}
+	path := filepath.Join(packDir, rel)
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return "", prepareErrorf("entry point %s not found in %s", rel, packDir)
+	case st.IsDir():
+		return "", prepareErrorf("entry point %s is a directory", rel)
+	case !st.Mode().IsRegular():
+		return "", prepareErrorf("entry point %s is not a regular file", rel)
+	case native && st.Mode().Perm()&0o111 == 0:
+		return "", prepareErrorf("entry point %s is not executable", rel)
+	}
+	return path, nil
+}
+
+// findProgram resolves name like a shell would with pathList as PATH, so the
+// program found is the one the child's own environment would find.
+func findProgram(name, pathList string) (string, bool) {
+	if strings.Contains(name, "/") {
+		abs, err := filepath.Abs(name)
+		return abs, err == nil && isExecutable(abs)
+	}
+	for _, dir := range filepath.SplitList(pathList) {
+		if path := filepath.Join(dir, name); dir != "" && isExecutable(path) {
+			return path, true
+		}
+	}
+	return "", false
+}
+
+func isExecutable(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
+}
+
+// writeTemp writes data to a new file in dir with the given mode and
+// registers it for removal.
+func (p *plan) writeTemp(dir, pattern string, data []byte, mode os.FileMode) (string, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return "", fmt.Errorf("creating temp file: %w", err)
+	}
+	p.files = append(p.files, f.Name())
+	_, err = f.Write(data)
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), mode)
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing temp file: %w", err)
+	}
+	return f.Name(), nil
+}
+
+func (p *plan) removeFiles() {
+	for _, f := range p.files {
+		_ = os.Remove(f)
+	}
+}
+
+// environ renders env as a sorted KEY=value list.
+func (p *plan) environ() []string {
+	env := make([]string, 0, len(p.env))
+	for _, k := range slices.Sorted(maps.Keys(p.env)) {
+		env = append(env, k+"="+p.env[k])
+	}
+	return env
+}

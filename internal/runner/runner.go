@@ -1,0 +1,153 @@
+// Package runner runs one action process and reports what happened: exit
+// code, bounded output, the parsed JSON result, and whether it timed out or
+// was canceled. It knows nothing of the database; the execution service
+// decides what an outcome means for the execution row.
+//
+// Secrets never reach argv or the environment: parameters travel on stdin or
+// in a 0400 file, and the child sees a minimal environment instead of the
+// server's. Every action runs in its own process group so that timeouts and
+// cancellation reach grandchildren too.
+package runner
+
+import (
+	"context"
+	"time"
+)
+
+// Runner names accepted in Request.Runner.
+const (
+	// Shell runs the entry point with bash.
+	Shell = "shell"
+	// Python runs the entry point with the pack's venv interpreter, unbuffered.
+	Python = "python"
+	// Node runs the entry point with node.
+	Node = "node"
+	// Native executes the entry point file itself.
+	Native = "native"
+	// Local runs the "cmd" parameter with /bin/sh (core.local style actions).
+	Local = "local"
+)
+
+// Parameter delivery modes accepted in Request.Delivery.
+const (
+	// DeliveryStdin writes the parameters as one JSON line on stdin, then closes it.
+	DeliveryStdin = "stdin"
+	// DeliveryFile writes the parameters to a 0400 file named by ParametersFileEnv.
+	DeliveryFile = "file"
+)
+
+const (
+	// ParametersFileEnv names the variable that holds the parameter file path
+	// under DeliveryFile; the path is not secret, the contents are.
+	ParametersFileEnv = "ATTUNE_PARAMETERS_FILE"
+	// DefaultPath is the PATH actions see, so the server's PATH never leaks in.
+	DefaultPath = "/usr/local/bin:/usr/bin:/bin"
+	// DefaultKillGrace is how long a process group gets between SIGTERM and SIGKILL.
+	DefaultKillGrace = 5 * time.Second
+	// DefaultMaxOutput caps each captured stream so a chatty action cannot
+	// exhaust the worker's memory.
+	DefaultMaxOutput = 1 << 20
+)
+
+// Request describes one action process to run.
+type Request struct {
+	// Runner is one of Shell, Python, Node, Native or Local.
+	Runner string
+	// PackDir is the working directory and the root EntryPoint is relative to.
+	PackDir string
+	// EntryPoint is the action file relative to PackDir (empty for Local).
+	EntryPoint string
+	// Interpreter is <venv>/bin/python for Python (required), "node" or a path
+	// for Node, "bash" or a path for Shell; unused for Native and Local.
+	// Bare names are looked up in the child's PATH.
+	Interpreter string
+	// Env is added to the minimal child environment (ATTUNE_EXECUTION_ID,
+	// PYTHONPATH, NODE_PATH...); it may override PATH, HOME and LANG.
+	Env map[string]string
+	// Parameters are delivered as one JSON object, never in argv or env.
+	Parameters map[string]any
+	// Delivery is DeliveryStdin (default) or DeliveryFile.
+	Delivery string
+	// Timeout bounds the run; zero means no timeout.
+	Timeout time.Duration
+	// KillGrace is the delay between SIGTERM and SIGKILL to the process group
+	// (default DefaultKillGrace). It also bounds how long output pipes held
+	// open by escaped processes are drained after the action exits.
+	KillGrace time.Duration
+	// MaxOutput caps each stream's captured bytes (default DefaultMaxOutput);
+	// the rest is dropped and counted.
+	MaxOutput int
+	// OnLine, if set, receives every output line as it arrives (stream is
+	// "stdout" or "stderr"), including lines beyond MaxOutput. Calls are
+	// serialized; a slow callback slows the reading of the action's output.
+	OnLine func(stream string, line string)
+	// TempDir holds parameter files and Local scripts; it should be private to
+	// the worker. Empty means the system temp directory.
+	TempDir string
+}
+
+// Result is what happened to the process.
+type Result struct {
+	// ExitCode is the process exit status, -1 when a signal ended it.
+	ExitCode int
+	// Stdout and Stderr hold at most MaxOutput bytes each.
+	Stdout, Stderr string
+	// StdoutTruncated and StderrTruncated report that bytes were dropped.
+	StdoutTruncated, StderrTruncated bool
+	// StdoutDropped and StderrDropped count the dropped bytes.
+	StdoutDropped, StderrDropped int64
+	// Result is the JSON value of the whole stdout or, failing that, of its
+	// last non-empty line; nil when neither parses. Numbers are json.Number
+	// so that large integers keep their precision.
+	Result any
+	// TimedOut reports that Timeout elapsed and the group was killed.
+	TimedOut bool
+	// Canceled reports that the context was canceled and the group was killed.
+	Canceled bool
+	// Error is a human explanation of a failure, empty on success.
+	Error string
+	// StartedAt and FinishedAt bracket the process's life.
+	StartedAt, FinishedAt time.Time
+	// PID is the process ID, which is also its process group ID.
+	PID int
+}
+
+// PrepareError reports that the action could not be started because of the
+// action, pack or runtime (missing entry point, deleted venv, ...); nothing ran.
+type PrepareError struct {
+	// Cause says what is wrong, e.g. "python environment missing at /x/bin/python".
+	Cause string
+}
+
+// Error implements error with the message users see on the execution.
+func (e *PrepareError) Error() string {
+	return "Execution failed during preparation: " + e.Cause
+}
+
+// Run starts the action described by req, waits for it (killing its process
+// group on timeout or when ctx is canceled) and reports the outcome. A
+// process that exits non-zero is not an error: see Result.Error.
+// Run returns *PrepareError when the action could not start, and another
+// error for worker-side trouble (temp files, pipes).
+func Run(ctx context.Context, req Request) (Result, error) {
+	req = withDefaults(req)
+	p, err := prepare(req)
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.removeFiles()
+	return execute(ctx, req, p)
+}
+
+func withDefaults(req Request) Request {
+	if req.Delivery == "" {
+		req.Delivery = DeliveryStdin
+	}
+	if req.KillGrace <= 0 {
+		req.KillGrace = DefaultKillGrace
+	}
+	if req.MaxOutput <= 0 {
+		req.MaxOutput = DefaultMaxOutput
+	}
+	return req
+}
