@@ -2,12 +2,14 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/attune-io/attune/internal/dbtest"
+	"github.com/attune-io/attune/internal/store"
 )
 
 // TestMigrationsMatchSchema fails when ent/schema changed without a
@@ -38,5 +40,23 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		pending, err := db.Pending(t.Context())
 		require.NoError(t, err)
 		require.Empty(t, pending)
+	})
+}
+
+func TestInTxRollsBack(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		db := dbtest.Open(t, backend)
+		boom := errors.New("boom")
+		err := db.InTx(t.Context(), func(tx *store.Tx) error {
+			tx.Ent.Pack.Create().SetRef("rolled").SaveX(t.Context())
+			return boom
+		})
+		require.ErrorIs(t, err, boom)
+		require.Zero(t, db.Ent.Pack.Query().CountX(t.Context()))
+		require.NoError(t, db.InTx(t.Context(), func(tx *store.Tx) error {
+			return tx.Ent.Pack.Create().SetRef("kept").Exec(t.Context())
+		}))
+		require.Equal(t, 1, db.Ent.Pack.Query().CountX(t.Context()))
 	})
 }

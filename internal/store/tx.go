@@ -1,0 +1,39 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/attune-io/attune/ent"
+)
+
+// Tx is one database transaction seen two ways: the *sql.Tx (for River's
+// InsertTx, so a job commits with the row it serves) and an ent client
+// bound to it.
+type Tx struct {
+	SQL *sql.Tx
+	Ent *ent.Client
+}
+
+// InTx runs f in a transaction and commits when it returns nil. On SQLite
+// the pool has one connection: inside f, use only tx, never db.Ent, or the
+// call waits for the connection f holds.
+func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
+	sqlTx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning transaction: %w", err)
+	}
+	drv := entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sqlTx})
+	tx := &Tx{SQL: sqlTx, Ent: ent.NewClient(ent.Driver(drv))}
+	if err := f(tx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
