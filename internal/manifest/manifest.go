@@ -1,0 +1,301 @@
+// Package manifest parses and validates a pack directory (pack.yaml plus the YAML files of its
+// actions, triggers, sensors, rules and workflows) into plain Go values. It is a pure core: it
+// reads only through the fs.FS it is given, so installation code can hand it an unpacked
+// archive, a git checkout or an in-memory tree, and tests can use fstest.MapFS. It accepts the
+// Attune spellings and the common StackStorm ones, and reports every problem at once with its
+// file and line.
+package manifest
+
+import (
+	"cmp"
+	"errors"
+	"io/fs"
+	"path"
+
+	"github.com/attune-io/attune/internal/param"
+)
+
+// PackFile is the manifest at the root of every pack; FindRoot looks for it.
+const PackFile = "pack.yaml"
+
+// Other well-known names inside a pack.
+const (
+	actionsDir       = "actions"
+	sensorsDir       = "sensors"
+	requirementsFile = "requirements.txt"
+	packageJSONFile  = "package.json"
+	wheelsDir        = "wheels"
+)
+
+// Pack is a parsed pack.yaml plus every component the pack defines; registration projects it
+// into database rows and the worker reads it to build per-pack environments.
+type Pack struct {
+	Ref          string
+	Label        string
+	Description  string
+	Version      string
+	Author       string
+	Email        string
+	Tags         []string
+	Dependencies []string // refs of other packs
+	RuntimeDeps  []string
+	ConfigSchema param.Schema
+	Config       map[string]any // default config values; nil when absent
+	Meta         map[string]any // free-form metadata; nil when absent
+	Actions      []Action
+	Triggers     []Trigger
+	Sensors      []Sensor
+	Rules        []Rule
+	Workflows    []Workflow
+	// HasRequirements reports a requirements.txt, so the worker builds a virtualenv.
+	HasRequirements bool
+	// HasPackageJSON reports a package.json, so the worker installs node_modules.
+	HasPackageJSON bool
+	// HasWheelhouse reports a wheels/ directory for offline pip installs.
+	HasWheelhouse bool
+}
+
+// Action is a runnable unit of a pack.
+type Action struct {
+	Ref         string
+	Name        string
+	Label       string
+	Description string
+	RunnerType  RunnerType
+	// EntryPoint is the script or binary as a slash path relative to the pack root (for
+	// example "actions/hello.py"); empty for local and workflow actions.
+	EntryPoint string
+	// WorkflowFile is the workflow graph relative to the pack root; set only for
+	// RunnerWorkflow actions.
+	WorkflowFile      string
+	Parameters        param.Schema
+	Output            param.Schema
+	TimeoutSeconds    int // 0 means the worker's default
+	Enabled           bool
+	ParameterDelivery string // "stdin" (default) or "file"
+	ParameterFormat   string // "json" (default), "dotenv" or "yaml"
+	OutputFormat      string // "text" (default), "json", "yaml" or "jsonl"
+	Tags              []string
+	File              string // defining YAML file, relative to the pack root
+}
+
+// Trigger is an event type that sensors and webhooks emit and rules subscribe to.
+type Trigger struct {
+	Ref         string
+	Name        string
+	Label       string
+	Description string
+	Type        string       // informational: interval, cron, webhook, custom…
+	Parameters  param.Schema // schema of a rule's trigger_params
+	Payload     param.Schema // schema of the event payload
+	Webhook     bool
+	Enabled     bool
+	File        string
+}
+
+// Sensor is a long-running process that watches something and emits trigger events.
+type Sensor struct {
+	Ref          string
+	Name         string
+	Label        string
+	Description  string
+	RunnerType   RunnerType
+	EntryPoint   string   // relative to the pack root, like Action.EntryPoint
+	TriggerTypes []string // qualified refs of the triggers the sensor emits
+	Parameters   param.Schema
+	Config       map[string]any
+	Enabled      bool
+	File         string
+	triggerLine  int // line of trigger_types, for CheckRefs
+}
+
+// Rule connects a trigger to an action: when an event matches Criteria, the action runs
+// with ActionParams. Criteria and parameter templates are carried through unparsed.
+type Rule struct {
+	Ref           string
+	Name          string
+	Label         string
+	Description   string
+	TriggerRef    string // qualified
+	ActionRef     string // qualified
+	Criteria      map[string]any
+	ActionParams  map[string]any
+	TriggerParams map[string]any
+	Enabled       bool
+	File          string
+	triggerLine   int // lines of the trigger and action keys, for CheckRefs
+	actionLine    int
+}
+
+// Workflow is a standalone workflow definition from workflows/; Definition is the whole
+// document, interpreted by the workflow engine.
+type Workflow struct {
+	Ref         string
+	Name        string
+	Label       string
+	Description string
+	Definition  map[string]any
+	File        string
+}
+
+// Kind names the component kinds a rule or sensor can reference, for CheckRefs.
+type Kind string
+
+// Kinds understood by CheckRefs.
+const (
+	KindTrigger Kind = "trigger"
+	KindAction  Kind = "action"
+)
+
+// loader carries state while one pack is parsed.
+type loader struct {
+	fsys   fs.FS
+	pack   *Pack
+	packOK bool // the pack ref is valid, so ownership checks mean something
+	probs  problems
+	seen   map[string]string // kind and ref → file that defined it
+}
+
+// Load parses and validates the pack whose pack.yaml is at the root of fsys (use FindRoot and
+// fs.Sub for archives and repositories). Component YAML files are read from actions/,
+// triggers/, sensors/, rules/ and workflows/; other files there (scripts) are ignored. On any
+// problem it returns a *ValidationError listing all of them, and no pack; the error is never
+// of another type, since unreadable files are reported as problems too.
+func Load(fsys fs.FS) (*Pack, error) {
+	l := &loader{fsys: fsys, seen: map[string]string{}}
+	d := readDoc(fsys, PackFile, &l.probs)
+	if d == nil {
+		return nil, l.probs.err()
+	}
+	l.parsePack(d)
+	l.each("triggers", func(d *doc) { l.trigger(d) })
+	l.each(actionsDir, l.action)
+	l.each(sensorsDir, l.sensor)
+	l.each("rules", l.rule)
+	l.each("workflows", l.workflow)
+	l.pack.HasRequirements = l.isRegular(requirementsFile)
+	l.pack.HasPackageJSON = l.isRegular(packageJSONFile)
+	info, err := fs.Lstat(fsys, wheelsDir)
+	l.pack.HasWheelhouse = err == nil && info.IsDir()
+	if err := l.probs.err(); err != nil {
+		return nil, err
+	}
+	return l.pack, nil
+}
+
+// isRegular reports whether name is a regular file.
+func (l *loader) isRegular(name string) bool {
+	info, err := fs.Lstat(l.fsys, name)
+	return err == nil && info.Mode().IsRegular()
+}
+
+// each parses every *.yaml and *.yml file directly inside dir; a missing dir is fine.
+func (l *loader) each(dir string, parse func(*doc)) {
+	entries, err := fs.ReadDir(l.fsys, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		l.probs.add(dir, 0, "", "cannot read directory: %v", err)
+		return
+	}
+	for _, e := range entries {
+		if ext := path.Ext(e.Name()); e.IsDir() || (ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		if d := readDoc(l.fsys, path.Join(dir, e.Name()), &l.probs); d != nil {
+			parse(d)
+		}
+	}
+}
+
+// parsePack reads pack.yaml. `name`, `config_schema`, `metadata` and `keywords` are
+// accepted as aliases of `label`, `conf_schema`, `meta` and `tags`; a ref-like `name`
+// stands in for a missing `ref`, as in StackStorm.
+func (l *loader) parsePack(d *doc) {
+	p := &Pack{}
+	l.pack = p
+	ref, refKey, name := d.str("ref"), "ref", d.str("name")
+	if ref == "" && packRefPattern.MatchString(name) {
+		ref, refKey, name = name, "name", ""
+	}
+	switch {
+	case ref == "":
+		d.problem("ref", "is required")
+	case !packRefPattern.MatchString(ref):
+		d.problem(refKey, "%q must match %s (lower-case, no dots)", ref, packRefPattern)
+	default:
+		l.packOK = true
+	}
+	p.Ref = ref
+	p.Label = cmp.Or(d.str("label"), name, ref)
+	p.Description = d.str("description")
+	p.Version = packVersion(d)
+	p.Author = d.str("author")
+	p.Email = d.str("email")
+	p.Tags = d.strs("tags", "keywords")
+	p.Dependencies = d.strs("dependencies")
+	p.RuntimeDeps = d.strs("runtime_deps")
+	p.ConfigSchema = d.schema("conf_schema", "config_schema")
+	p.Config = d.mapping("config")
+	p.Meta = d.mapping("meta", "metadata")
+}
+
+// packVersion reads the required semver version, explaining the common mistake of an
+// unquoted YAML number such as 1.0.
+func packVersion(d *doc) string {
+	switch v := d.m["version"].(type) {
+	case nil:
+		d.problem("version", `is required (a semver string such as "1.0.0")`)
+	case string:
+		if !semver.MatchString(v) {
+			d.problem("version", "%q is not a semver version X.Y.Z[-prerelease][+build]", v)
+		}
+		return v
+	case int, float64:
+		d.problem("version", `must be a semver string such as "1.0.0"; YAML reads %s as a number`, valueNode(d.node, "version").Value)
+	default:
+		d.problem("version", `must be a semver string such as "1.0.0"`)
+	}
+	return ""
+}
+
+// unique records ref of kind as defined by d, reporting a duplicate.
+func (l *loader) unique(d *doc, kind string, h header) {
+	key := kind + " " + h.ref
+	if first, ok := l.seen[key]; ok {
+		d.problem(h.refKey, "duplicate %s ref %q (also defined in %s)", kind, h.ref, first)
+		return
+	}
+	l.seen[key] = d.file
+}
+
+// CheckRefs reports rules whose trigger or action, and sensors whose trigger types, are
+// neither defined by the pack nor known to the caller (installed); known may be nil when
+// nothing else is installed. It returns a *ValidationError or nil. Registration calls it so
+// a rule is never silently dropped for naming something that does not exist.
+func (p *Pack) CheckRefs(known func(kind Kind, ref string) bool) error {
+	own := map[Kind]map[string]bool{KindTrigger: {}, KindAction: {}}
+	for _, t := range p.Triggers {
+		own[KindTrigger][t.Ref] = true
+	}
+	for _, a := range p.Actions {
+		own[KindAction][a.Ref] = true
+	}
+	var probs problems
+	check := func(file string, line int, field string, kind Kind, ref string) {
+		if !own[kind][ref] && (known == nil || !known(kind, ref)) {
+			probs.add(file, line, field, "%s %q is neither defined in this pack nor installed", kind, ref)
+		}
+	}
+	for _, r := range p.Rules {
+		check(r.File, r.triggerLine, "trigger_ref", KindTrigger, r.TriggerRef)
+		check(r.File, r.actionLine, "action_ref", KindAction, r.ActionRef)
+	}
+	for _, s := range p.Sensors {
+		for _, ref := range s.TriggerTypes {
+			check(s.File, s.triggerLine, "trigger_types", KindTrigger, ref)
+		}
+	}
+	return probs.err()
+}
