@@ -19,11 +19,14 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
+	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/trigger"
+	"github.com/attune-io/attune/ent/worker"
 	"github.com/attune-io/attune/ent/workflowdefinition"
 	"github.com/attune-io/attune/ent/workflowexecution"
 
@@ -43,6 +46,10 @@ type Client struct {
 	Event *EventClient
 	// Execution is the client for interacting with the Execution builders.
 	Execution *ExecutionClient
+	// ExecutionOutput is the client for interacting with the ExecutionOutput builders.
+	ExecutionOutput *ExecutionOutputClient
+	// ExecutionSecret is the client for interacting with the ExecutionSecret builders.
+	ExecutionSecret *ExecutionSecretClient
 	// Pack is the client for interacting with the Pack builders.
 	Pack *PackClient
 	// PackInstall is the client for interacting with the PackInstall builders.
@@ -53,6 +60,8 @@ type Client struct {
 	Sensor *SensorClient
 	// Trigger is the client for interacting with the Trigger builders.
 	Trigger *TriggerClient
+	// Worker is the client for interacting with the Worker builders.
+	Worker *WorkerClient
 	// WorkflowDefinition is the client for interacting with the WorkflowDefinition builders.
 	WorkflowDefinition *WorkflowDefinitionClient
 	// WorkflowExecution is the client for interacting with the WorkflowExecution builders.
@@ -72,11 +81,14 @@ func (c *Client) init() {
 	c.Enforcement = NewEnforcementClient(c.config)
 	c.Event = NewEventClient(c.config)
 	c.Execution = NewExecutionClient(c.config)
+	c.ExecutionOutput = NewExecutionOutputClient(c.config)
+	c.ExecutionSecret = NewExecutionSecretClient(c.config)
 	c.Pack = NewPackClient(c.config)
 	c.PackInstall = NewPackInstallClient(c.config)
 	c.Rule = NewRuleClient(c.config)
 	c.Sensor = NewSensorClient(c.config)
 	c.Trigger = NewTriggerClient(c.config)
+	c.Worker = NewWorkerClient(c.config)
 	c.WorkflowDefinition = NewWorkflowDefinitionClient(c.config)
 	c.WorkflowExecution = NewWorkflowExecutionClient(c.config)
 }
@@ -175,11 +187,14 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Enforcement:        NewEnforcementClient(cfg),
 		Event:              NewEventClient(cfg),
 		Execution:          NewExecutionClient(cfg),
+		ExecutionOutput:    NewExecutionOutputClient(cfg),
+		ExecutionSecret:    NewExecutionSecretClient(cfg),
 		Pack:               NewPackClient(cfg),
 		PackInstall:        NewPackInstallClient(cfg),
 		Rule:               NewRuleClient(cfg),
 		Sensor:             NewSensorClient(cfg),
 		Trigger:            NewTriggerClient(cfg),
+		Worker:             NewWorkerClient(cfg),
 		WorkflowDefinition: NewWorkflowDefinitionClient(cfg),
 		WorkflowExecution:  NewWorkflowExecutionClient(cfg),
 	}, nil
@@ -205,11 +220,14 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Enforcement:        NewEnforcementClient(cfg),
 		Event:              NewEventClient(cfg),
 		Execution:          NewExecutionClient(cfg),
+		ExecutionOutput:    NewExecutionOutputClient(cfg),
+		ExecutionSecret:    NewExecutionSecretClient(cfg),
 		Pack:               NewPackClient(cfg),
 		PackInstall:        NewPackInstallClient(cfg),
 		Rule:               NewRuleClient(cfg),
 		Sensor:             NewSensorClient(cfg),
 		Trigger:            NewTriggerClient(cfg),
+		Worker:             NewWorkerClient(cfg),
 		WorkflowDefinition: NewWorkflowDefinitionClient(cfg),
 		WorkflowExecution:  NewWorkflowExecutionClient(cfg),
 	}, nil
@@ -241,8 +259,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Action, c.Enforcement, c.Event, c.Execution, c.Pack, c.PackInstall, c.Rule,
-		c.Sensor, c.Trigger, c.WorkflowDefinition, c.WorkflowExecution,
+		c.Action, c.Enforcement, c.Event, c.Execution, c.ExecutionOutput,
+		c.ExecutionSecret, c.Pack, c.PackInstall, c.Rule, c.Sensor, c.Trigger,
+		c.Worker, c.WorkflowDefinition, c.WorkflowExecution,
 	} {
 		n.Use(hooks...)
 	}
@@ -252,8 +271,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Action, c.Enforcement, c.Event, c.Execution, c.Pack, c.PackInstall, c.Rule,
-		c.Sensor, c.Trigger, c.WorkflowDefinition, c.WorkflowExecution,
+		c.Action, c.Enforcement, c.Event, c.Execution, c.ExecutionOutput,
+		c.ExecutionSecret, c.Pack, c.PackInstall, c.Rule, c.Sensor, c.Trigger,
+		c.Worker, c.WorkflowDefinition, c.WorkflowExecution,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -270,6 +290,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Event.mutate(ctx, m)
 	case *ExecutionMutation:
 		return c.Execution.mutate(ctx, m)
+	case *ExecutionOutputMutation:
+		return c.ExecutionOutput.mutate(ctx, m)
+	case *ExecutionSecretMutation:
+		return c.ExecutionSecret.mutate(ctx, m)
 	case *PackMutation:
 		return c.Pack.mutate(ctx, m)
 	case *PackInstallMutation:
@@ -280,6 +304,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Sensor.mutate(ctx, m)
 	case *TriggerMutation:
 		return c.Trigger.mutate(ctx, m)
+	case *WorkerMutation:
+		return c.Worker.mutate(ctx, m)
 	case *WorkflowDefinitionMutation:
 		return c.WorkflowDefinition.mutate(ctx, m)
 	case *WorkflowExecutionMutation:
@@ -1020,6 +1046,38 @@ func (c *ExecutionClient) QueryWorkflowExecutions(_m *Execution) *WorkflowExecut
 	return query
 }
 
+// QueryOutput queries the output edge of a Execution.
+func (c *ExecutionClient) QueryOutput(_m *Execution) *ExecutionOutputQuery {
+	query := (&ExecutionOutputClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, id),
+			sqlgraph.To(executionoutput.Table, executionoutput.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.OutputTable, execution.OutputColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QuerySecret queries the secret edge of a Execution.
+func (c *ExecutionClient) QuerySecret(_m *Execution) *ExecutionSecretQuery {
+	query := (&ExecutionSecretClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, id),
+			sqlgraph.To(executionsecret.Table, executionsecret.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, execution.SecretTable, execution.SecretColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ExecutionClient) Hooks() []Hook {
 	return c.hooks.Execution
@@ -1042,6 +1100,304 @@ func (c *ExecutionClient) mutate(ctx context.Context, m *ExecutionMutation) (Val
 		return (&ExecutionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Execution mutation op: %q", m.Op())
+	}
+}
+
+// ExecutionOutputClient is a client for the ExecutionOutput schema.
+type ExecutionOutputClient struct {
+	config
+}
+
+// NewExecutionOutputClient returns a client for the ExecutionOutput from the given config.
+func NewExecutionOutputClient(c config) *ExecutionOutputClient {
+	return &ExecutionOutputClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `executionoutput.Hooks(f(g(h())))`.
+func (c *ExecutionOutputClient) Use(hooks ...Hook) {
+	c.hooks.ExecutionOutput = append(c.hooks.ExecutionOutput, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `executionoutput.Intercept(f(g(h())))`.
+func (c *ExecutionOutputClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExecutionOutput = append(c.inters.ExecutionOutput, interceptors...)
+}
+
+// Create returns a builder for creating a ExecutionOutput entity.
+func (c *ExecutionOutputClient) Create() *ExecutionOutputCreate {
+	mutation := newExecutionOutputMutation(c.config, OpCreate)
+	return &ExecutionOutputCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExecutionOutput entities.
+func (c *ExecutionOutputClient) CreateBulk(builders ...*ExecutionOutputCreate) *ExecutionOutputCreateBulk {
+	return &ExecutionOutputCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExecutionOutputClient) MapCreateBulk(slice any, setFunc func(*ExecutionOutputCreate, int)) *ExecutionOutputCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExecutionOutputCreateBulk{err: fmt.Errorf("calling to ExecutionOutputClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExecutionOutputCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExecutionOutputCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExecutionOutput.
+func (c *ExecutionOutputClient) Update() *ExecutionOutputUpdate {
+	mutation := newExecutionOutputMutation(c.config, OpUpdate)
+	return &ExecutionOutputUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExecutionOutputClient) UpdateOne(_m *ExecutionOutput) *ExecutionOutputUpdateOne {
+	mutation := newExecutionOutputMutation(c.config, OpUpdateOne, withExecutionOutput(_m))
+	return &ExecutionOutputUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExecutionOutputClient) UpdateOneID(id int) *ExecutionOutputUpdateOne {
+	mutation := newExecutionOutputMutation(c.config, OpUpdateOne, withExecutionOutputID(id))
+	return &ExecutionOutputUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExecutionOutput.
+func (c *ExecutionOutputClient) Delete() *ExecutionOutputDelete {
+	mutation := newExecutionOutputMutation(c.config, OpDelete)
+	return &ExecutionOutputDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExecutionOutputClient) DeleteOne(_m *ExecutionOutput) *ExecutionOutputDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExecutionOutputClient) DeleteOneID(id int) *ExecutionOutputDeleteOne {
+	builder := c.Delete().Where(executionoutput.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExecutionOutputDeleteOne{builder}
+}
+
+// Query returns a query builder for ExecutionOutput.
+func (c *ExecutionOutputClient) Query() *ExecutionOutputQuery {
+	return &ExecutionOutputQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExecutionOutput},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExecutionOutput entity by its id.
+func (c *ExecutionOutputClient) Get(ctx context.Context, id int) (*ExecutionOutput, error) {
+	return c.Query().Where(executionoutput.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExecutionOutputClient) GetX(ctx context.Context, id int) *ExecutionOutput {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryExecution queries the execution edge of a ExecutionOutput.
+func (c *ExecutionOutputClient) QueryExecution(_m *ExecutionOutput) *ExecutionQuery {
+	query := (&ExecutionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(executionoutput.Table, executionoutput.FieldID, id),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, executionoutput.ExecutionTable, executionoutput.ExecutionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ExecutionOutputClient) Hooks() []Hook {
+	return c.hooks.ExecutionOutput
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExecutionOutputClient) Interceptors() []Interceptor {
+	return c.inters.ExecutionOutput
+}
+
+func (c *ExecutionOutputClient) mutate(ctx context.Context, m *ExecutionOutputMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExecutionOutputCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExecutionOutputUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExecutionOutputUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExecutionOutputDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExecutionOutput mutation op: %q", m.Op())
+	}
+}
+
+// ExecutionSecretClient is a client for the ExecutionSecret schema.
+type ExecutionSecretClient struct {
+	config
+}
+
+// NewExecutionSecretClient returns a client for the ExecutionSecret from the given config.
+func NewExecutionSecretClient(c config) *ExecutionSecretClient {
+	return &ExecutionSecretClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `executionsecret.Hooks(f(g(h())))`.
+func (c *ExecutionSecretClient) Use(hooks ...Hook) {
+	c.hooks.ExecutionSecret = append(c.hooks.ExecutionSecret, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `executionsecret.Intercept(f(g(h())))`.
+func (c *ExecutionSecretClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExecutionSecret = append(c.inters.ExecutionSecret, interceptors...)
+}
+
+// Create returns a builder for creating a ExecutionSecret entity.
+func (c *ExecutionSecretClient) Create() *ExecutionSecretCreate {
+	mutation := newExecutionSecretMutation(c.config, OpCreate)
+	return &ExecutionSecretCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExecutionSecret entities.
+func (c *ExecutionSecretClient) CreateBulk(builders ...*ExecutionSecretCreate) *ExecutionSecretCreateBulk {
+	return &ExecutionSecretCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExecutionSecretClient) MapCreateBulk(slice any, setFunc func(*ExecutionSecretCreate, int)) *ExecutionSecretCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExecutionSecretCreateBulk{err: fmt.Errorf("calling to ExecutionSecretClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExecutionSecretCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExecutionSecretCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExecutionSecret.
+func (c *ExecutionSecretClient) Update() *ExecutionSecretUpdate {
+	mutation := newExecutionSecretMutation(c.config, OpUpdate)
+	return &ExecutionSecretUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExecutionSecretClient) UpdateOne(_m *ExecutionSecret) *ExecutionSecretUpdateOne {
+	mutation := newExecutionSecretMutation(c.config, OpUpdateOne, withExecutionSecret(_m))
+	return &ExecutionSecretUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExecutionSecretClient) UpdateOneID(id int) *ExecutionSecretUpdateOne {
+	mutation := newExecutionSecretMutation(c.config, OpUpdateOne, withExecutionSecretID(id))
+	return &ExecutionSecretUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExecutionSecret.
+func (c *ExecutionSecretClient) Delete() *ExecutionSecretDelete {
+	mutation := newExecutionSecretMutation(c.config, OpDelete)
+	return &ExecutionSecretDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExecutionSecretClient) DeleteOne(_m *ExecutionSecret) *ExecutionSecretDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExecutionSecretClient) DeleteOneID(id int) *ExecutionSecretDeleteOne {
+	builder := c.Delete().Where(executionsecret.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExecutionSecretDeleteOne{builder}
+}
+
+// Query returns a query builder for ExecutionSecret.
+func (c *ExecutionSecretClient) Query() *ExecutionSecretQuery {
+	return &ExecutionSecretQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExecutionSecret},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExecutionSecret entity by its id.
+func (c *ExecutionSecretClient) Get(ctx context.Context, id int) (*ExecutionSecret, error) {
+	return c.Query().Where(executionsecret.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExecutionSecretClient) GetX(ctx context.Context, id int) *ExecutionSecret {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryExecution queries the execution edge of a ExecutionSecret.
+func (c *ExecutionSecretClient) QueryExecution(_m *ExecutionSecret) *ExecutionQuery {
+	query := (&ExecutionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(executionsecret.Table, executionsecret.FieldID, id),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, executionsecret.ExecutionTable, executionsecret.ExecutionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ExecutionSecretClient) Hooks() []Hook {
+	return c.hooks.ExecutionSecret
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExecutionSecretClient) Interceptors() []Interceptor {
+	return c.inters.ExecutionSecret
+}
+
+func (c *ExecutionSecretClient) mutate(ctx context.Context, m *ExecutionSecretMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExecutionSecretCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExecutionSecretUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExecutionSecretUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExecutionSecretDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExecutionSecret mutation op: %q", m.Op())
 	}
 }
 
@@ -1934,6 +2290,139 @@ func (c *TriggerClient) mutate(ctx context.Context, m *TriggerMutation) (Value, 
 	}
 }
 
+// WorkerClient is a client for the Worker schema.
+type WorkerClient struct {
+	config
+}
+
+// NewWorkerClient returns a client for the Worker from the given config.
+func NewWorkerClient(c config) *WorkerClient {
+	return &WorkerClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `worker.Hooks(f(g(h())))`.
+func (c *WorkerClient) Use(hooks ...Hook) {
+	c.hooks.Worker = append(c.hooks.Worker, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `worker.Intercept(f(g(h())))`.
+func (c *WorkerClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Worker = append(c.inters.Worker, interceptors...)
+}
+
+// Create returns a builder for creating a Worker entity.
+func (c *WorkerClient) Create() *WorkerCreate {
+	mutation := newWorkerMutation(c.config, OpCreate)
+	return &WorkerCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Worker entities.
+func (c *WorkerClient) CreateBulk(builders ...*WorkerCreate) *WorkerCreateBulk {
+	return &WorkerCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WorkerClient) MapCreateBulk(slice any, setFunc func(*WorkerCreate, int)) *WorkerCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WorkerCreateBulk{err: fmt.Errorf("calling to WorkerClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WorkerCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WorkerCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Worker.
+func (c *WorkerClient) Update() *WorkerUpdate {
+	mutation := newWorkerMutation(c.config, OpUpdate)
+	return &WorkerUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WorkerClient) UpdateOne(_m *Worker) *WorkerUpdateOne {
+	mutation := newWorkerMutation(c.config, OpUpdateOne, withWorker(_m))
+	return &WorkerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WorkerClient) UpdateOneID(id int) *WorkerUpdateOne {
+	mutation := newWorkerMutation(c.config, OpUpdateOne, withWorkerID(id))
+	return &WorkerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Worker.
+func (c *WorkerClient) Delete() *WorkerDelete {
+	mutation := newWorkerMutation(c.config, OpDelete)
+	return &WorkerDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WorkerClient) DeleteOne(_m *Worker) *WorkerDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WorkerClient) DeleteOneID(id int) *WorkerDeleteOne {
+	builder := c.Delete().Where(worker.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WorkerDeleteOne{builder}
+}
+
+// Query returns a query builder for Worker.
+func (c *WorkerClient) Query() *WorkerQuery {
+	return &WorkerQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWorker},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Worker entity by its id.
+func (c *WorkerClient) Get(ctx context.Context, id int) (*Worker, error) {
+	return c.Query().Where(worker.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WorkerClient) GetX(ctx context.Context, id int) *Worker {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WorkerClient) Hooks() []Hook {
+	return c.hooks.Worker
+}
+
+// Interceptors returns the client interceptors.
+func (c *WorkerClient) Interceptors() []Interceptor {
+	return c.inters.Worker
+}
+
+func (c *WorkerClient) mutate(ctx context.Context, m *WorkerMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WorkerCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WorkerUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WorkerUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WorkerDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Worker mutation op: %q", m.Op())
+	}
+}
+
 // WorkflowDefinitionClient is a client for the WorkflowDefinition schema.
 type WorkflowDefinitionClient struct {
 	config
@@ -2267,12 +2756,14 @@ func (c *WorkflowExecutionClient) mutate(ctx context.Context, m *WorkflowExecuti
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Action, Enforcement, Event, Execution, Pack, PackInstall, Rule, Sensor, Trigger,
-		WorkflowDefinition, WorkflowExecution []ent.Hook
+		Action, Enforcement, Event, Execution, ExecutionOutput, ExecutionSecret, Pack,
+		PackInstall, Rule, Sensor, Trigger, Worker, WorkflowDefinition,
+		WorkflowExecution []ent.Hook
 	}
 	inters struct {
-		Action, Enforcement, Event, Execution, Pack, PackInstall, Rule, Sensor, Trigger,
-		WorkflowDefinition, WorkflowExecution []ent.Interceptor
+		Action, Enforcement, Event, Execution, ExecutionOutput, ExecutionSecret, Pack,
+		PackInstall, Rule, Sensor, Trigger, Worker, WorkflowDefinition,
+		WorkflowExecution []ent.Interceptor
 	}
 )
 

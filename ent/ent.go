@@ -16,11 +16,14 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
+	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/trigger"
+	"github.com/attune-io/attune/ent/worker"
 	"github.com/attune-io/attune/ent/workflowdefinition"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
@@ -87,11 +90,14 @@ func checkColumn(t, c string) error {
 			enforcement.Table:        enforcement.ValidColumn,
 			event.Table:              event.ValidColumn,
 			execution.Table:          execution.ValidColumn,
+			executionoutput.Table:    executionoutput.ValidColumn,
+			executionsecret.Table:    executionsecret.ValidColumn,
 			pack.Table:               pack.ValidColumn,
 			packinstall.Table:        packinstall.ValidColumn,
 			rule.Table:               rule.ValidColumn,
 			sensor.Table:             sensor.ValidColumn,
 			trigger.Table:            trigger.ValidColumn,
+			worker.Table:             worker.ValidColumn,
 			workflowdefinition.Table: workflowdefinition.ValidColumn,
 			workflowexecution.Table:  workflowexecution.ValidColumn,
 		})

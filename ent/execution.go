@@ -13,6 +13,7 @@ import (
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionsecret"
 )
 
 // Execution is the model entity for the Execution schema.
@@ -48,6 +49,10 @@ type Execution struct {
 	StdoutTruncated bool `json:"stdout_truncated,omitempty"`
 	// StderrTruncated holds the value of the "stderr_truncated" field.
 	StderrTruncated bool `json:"stderr_truncated,omitempty"`
+	// Bytes of stdout dropped beyond the capture limit.
+	StdoutDropped int64 `json:"stdout_dropped,omitempty"`
+	// Bytes of stderr dropped beyond the capture limit.
+	StderrDropped int64 `json:"stderr_dropped,omitempty"`
 	// ExitCode holds the value of the "exit_code" field.
 	ExitCode *int `json:"exit_code,omitempty"`
 	// Error holds the value of the "error" field.
@@ -82,14 +87,19 @@ type ExecutionEdges struct {
 	Enforcement *Enforcement `json:"enforcement,omitempty"`
 	// WorkflowExecutions holds the value of the workflow_executions edge.
 	WorkflowExecutions []*WorkflowExecution `json:"workflow_executions,omitempty"`
+	// Output holds the value of the output edge.
+	Output []*ExecutionOutput `json:"output,omitempty"`
+	// Secret holds the value of the secret edge.
+	Secret *ExecutionSecret `json:"secret,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [7]bool
 	// totalCount holds the count of the edges above.
 	totalCount [5]map[string]int
 
 	namedChildren           map[string][]*Execution
 	namedWorkflowExecutions map[string][]*WorkflowExecution
+	namedOutput             map[string][]*ExecutionOutput
 }
 
 // ActionOrErr returns the Action value or an error if the edge
@@ -143,6 +153,26 @@ func (e ExecutionEdges) WorkflowExecutionsOrErr() ([]*WorkflowExecution, error) 
 	return nil, &NotLoadedError{edge: "workflow_executions"}
 }
 
+// OutputOrErr returns the Output value or an error if the edge
+// was not loaded in eager-loading.
+func (e ExecutionEdges) OutputOrErr() ([]*ExecutionOutput, error) {
+	if e.loadedTypes[5] {
+		return e.Output, nil
+	}
+	return nil, &NotLoadedError{edge: "output"}
+}
+
+// SecretOrErr returns the Secret value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ExecutionEdges) SecretOrErr() (*ExecutionSecret, error) {
+	if e.Secret != nil {
+		return e.Secret, nil
+	} else if e.loadedTypes[6] {
+		return nil, &NotFoundError{label: executionsecret.Label}
+	}
+	return nil, &NotLoadedError{edge: "secret"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Execution) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -152,7 +182,7 @@ func (*Execution) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case execution.FieldStdoutTruncated, execution.FieldStderrTruncated:
 			values[i] = new(sql.NullBool)
-		case execution.FieldID, execution.FieldActionID, execution.FieldParentID, execution.FieldEnforcementID, execution.FieldExitCode, execution.FieldTimeoutSeconds, execution.FieldAttempt:
+		case execution.FieldID, execution.FieldActionID, execution.FieldParentID, execution.FieldEnforcementID, execution.FieldStdoutDropped, execution.FieldStderrDropped, execution.FieldExitCode, execution.FieldTimeoutSeconds, execution.FieldAttempt:
 			values[i] = new(sql.NullInt64)
 		case execution.FieldActionRef, execution.FieldPackRef, execution.FieldStatus, execution.FieldStdout, execution.FieldStderr, execution.FieldError, execution.FieldWorker:
 			values[i] = new(sql.NullString)
@@ -270,6 +300,18 @@ func (_m *Execution) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.StderrTruncated = value.Bool
 			}
+		case execution.FieldStdoutDropped:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field stdout_dropped", values[i])
+			} else if value.Valid {
+				_m.StdoutDropped = value.Int64
+			}
+		case execution.FieldStderrDropped:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field stderr_dropped", values[i])
+			} else if value.Valid {
+				_m.StderrDropped = value.Int64
+			}
 		case execution.FieldExitCode:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field exit_code", values[i])
@@ -359,6 +401,16 @@ func (_m *Execution) QueryWorkflowExecutions() *WorkflowExecutionQuery {
 	return NewExecutionClient(_m.config).QueryWorkflowExecutions(_m)
 }
 
+// QueryOutput queries the "output" edge of the Execution entity.
+func (_m *Execution) QueryOutput() *ExecutionOutputQuery {
+	return NewExecutionClient(_m.config).QueryOutput(_m)
+}
+
+// QuerySecret queries the "secret" edge of the Execution entity.
+func (_m *Execution) QuerySecret() *ExecutionSecretQuery {
+	return NewExecutionClient(_m.config).QuerySecret(_m)
+}
+
 // Update returns a builder for updating this Execution.
 // Note that you need to call Execution.Unwrap() before calling this method if this Execution
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -429,6 +481,12 @@ func (_m *Execution) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("stderr_truncated=")
 	builder.WriteString(fmt.Sprintf("%v", _m.StderrTruncated))
+	builder.WriteString(", ")
+	builder.WriteString("stdout_dropped=")
+	builder.WriteString(fmt.Sprintf("%v", _m.StdoutDropped))
+	builder.WriteString(", ")
+	builder.WriteString("stderr_dropped=")
+	builder.WriteString(fmt.Sprintf("%v", _m.StderrDropped))
 	builder.WriteString(", ")
 	if v := _m.ExitCode; v != nil {
 		builder.WriteString("exit_code=")
@@ -508,6 +566,30 @@ func (_m *Execution) appendNamedWorkflowExecutions(name string, edges ...*Workfl
 		_m.Edges.namedWorkflowExecutions[name] = []*WorkflowExecution{}
 	} else {
 		_m.Edges.namedWorkflowExecutions[name] = append(_m.Edges.namedWorkflowExecutions[name], edges...)
+	}
+}
+
+// NamedOutput returns the Output named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Execution) NamedOutput(name string) ([]*ExecutionOutput, error) {
+	if _m.Edges.namedOutput == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedOutput[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Execution) appendNamedOutput(name string, edges ...*ExecutionOutput) {
+	if _m.Edges.namedOutput == nil {
+		_m.Edges.namedOutput = make(map[string][]*ExecutionOutput)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedOutput[name] = []*ExecutionOutput{}
+	} else {
+		_m.Edges.namedOutput[name] = append(_m.Edges.namedOutput[name], edges...)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
+	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
 
@@ -198,6 +200,34 @@ func (_c *ExecutionCreate) SetNillableStderrTruncated(v *bool) *ExecutionCreate 
 	return _c
 }
 
+// SetStdoutDropped sets the "stdout_dropped" field.
+func (_c *ExecutionCreate) SetStdoutDropped(v int64) *ExecutionCreate {
+	_c.mutation.SetStdoutDropped(v)
+	return _c
+}
+
+// SetNillableStdoutDropped sets the "stdout_dropped" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableStdoutDropped(v *int64) *ExecutionCreate {
+	if v != nil {
+		_c.SetStdoutDropped(*v)
+	}
+	return _c
+}
+
+// SetStderrDropped sets the "stderr_dropped" field.
+func (_c *ExecutionCreate) SetStderrDropped(v int64) *ExecutionCreate {
+	_c.mutation.SetStderrDropped(v)
+	return _c
+}
+
+// SetNillableStderrDropped sets the "stderr_dropped" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableStderrDropped(v *int64) *ExecutionCreate {
+	if v != nil {
+		_c.SetStderrDropped(*v)
+	}
+	return _c
+}
+
 // SetExitCode sets the "exit_code" field.
 func (_c *ExecutionCreate) SetExitCode(v int) *ExecutionCreate {
 	_c.mutation.SetExitCode(v)
@@ -355,6 +385,40 @@ func (_c *ExecutionCreate) AddWorkflowExecutions(v ...*WorkflowExecution) *Execu
 	return _c.AddWorkflowExecutionIDs(ids...)
 }
 
+// AddOutputIDs adds the "output" edge to the ExecutionOutput entity by IDs.
+func (_c *ExecutionCreate) AddOutputIDs(ids ...int) *ExecutionCreate {
+	_c.mutation.AddOutputIDs(ids...)
+	return _c
+}
+
+// AddOutput adds the "output" edges to the ExecutionOutput entity.
+func (_c *ExecutionCreate) AddOutput(v ...*ExecutionOutput) *ExecutionCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddOutputIDs(ids...)
+}
+
+// SetSecretID sets the "secret" edge to the ExecutionSecret entity by ID.
+func (_c *ExecutionCreate) SetSecretID(id int) *ExecutionCreate {
+	_c.mutation.SetSecretID(id)
+	return _c
+}
+
+// SetNillableSecretID sets the "secret" edge to the ExecutionSecret entity by ID if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableSecretID(id *int) *ExecutionCreate {
+	if id != nil {
+		_c = _c.SetSecretID(*id)
+	}
+	return _c
+}
+
+// SetSecret sets the "secret" edge to the ExecutionSecret entity.
+func (_c *ExecutionCreate) SetSecret(v *ExecutionSecret) *ExecutionCreate {
+	return _c.SetSecretID(v.ID)
+}
+
 // Mutation returns the ExecutionMutation object of the builder.
 func (_c *ExecutionCreate) Mutation() *ExecutionMutation {
 	return _c.mutation
@@ -422,6 +486,14 @@ func (_c *ExecutionCreate) defaults() {
 		v := execution.DefaultStderrTruncated
 		_c.mutation.SetStderrTruncated(v)
 	}
+	if _, ok := _c.mutation.StdoutDropped(); !ok {
+		v := execution.DefaultStdoutDropped
+		_c.mutation.SetStdoutDropped(v)
+	}
+	if _, ok := _c.mutation.StderrDropped(); !ok {
+		v := execution.DefaultStderrDropped
+		_c.mutation.SetStderrDropped(v)
+	}
 	if _, ok := _c.mutation.Error(); !ok {
 		v := execution.DefaultError
 		_c.mutation.SetError(v)
@@ -477,6 +549,12 @@ func (_c *ExecutionCreate) check() error {
 	}
 	if _, ok := _c.mutation.StderrTruncated(); !ok {
 		return &ValidationError{Name: "stderr_truncated", err: errors.New(`ent: missing required field "Execution.stderr_truncated"`)}
+	}
+	if _, ok := _c.mutation.StdoutDropped(); !ok {
+		return &ValidationError{Name: "stdout_dropped", err: errors.New(`ent: missing required field "Execution.stdout_dropped"`)}
+	}
+	if _, ok := _c.mutation.StderrDropped(); !ok {
+		return &ValidationError{Name: "stderr_dropped", err: errors.New(`ent: missing required field "Execution.stderr_dropped"`)}
 	}
 	if _, ok := _c.mutation.Error(); !ok {
 		return &ValidationError{Name: "error", err: errors.New(`ent: missing required field "Execution.error"`)}
@@ -563,6 +641,14 @@ func (_c *ExecutionCreate) createSpec() (*Execution, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.StderrTruncated(); ok {
 		_spec.SetField(execution.FieldStderrTruncated, field.TypeBool, value)
 		_node.StderrTruncated = value
+	}
+	if value, ok := _c.mutation.StdoutDropped(); ok {
+		_spec.SetField(execution.FieldStdoutDropped, field.TypeInt64, value)
+		_node.StdoutDropped = value
+	}
+	if value, ok := _c.mutation.StderrDropped(); ok {
+		_spec.SetField(execution.FieldStderrDropped, field.TypeInt64, value)
+		_node.StderrDropped = value
 	}
 	if value, ok := _c.mutation.ExitCode(); ok {
 		_spec.SetField(execution.FieldExitCode, field.TypeInt, value)
@@ -672,6 +758,38 @@ func (_c *ExecutionCreate) createSpec() (*Execution, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(workflowexecution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.OutputIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.OutputTable,
+			Columns: []string{execution.OutputColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionoutput.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SecretIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.SecretTable,
+			Columns: []string{execution.SecretColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionsecret.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -914,6 +1032,42 @@ func (u *ExecutionUpsert) SetStderrTruncated(v bool) *ExecutionUpsert {
 // UpdateStderrTruncated sets the "stderr_truncated" field to the value that was provided on create.
 func (u *ExecutionUpsert) UpdateStderrTruncated() *ExecutionUpsert {
 	u.SetExcluded(execution.FieldStderrTruncated)
+	return u
+}
+
+// SetStdoutDropped sets the "stdout_dropped" field.
+func (u *ExecutionUpsert) SetStdoutDropped(v int64) *ExecutionUpsert {
+	u.Set(execution.FieldStdoutDropped, v)
+	return u
+}
+
+// UpdateStdoutDropped sets the "stdout_dropped" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateStdoutDropped() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldStdoutDropped)
+	return u
+}
+
+// AddStdoutDropped adds v to the "stdout_dropped" field.
+func (u *ExecutionUpsert) AddStdoutDropped(v int64) *ExecutionUpsert {
+	u.Add(execution.FieldStdoutDropped, v)
+	return u
+}
+
+// SetStderrDropped sets the "stderr_dropped" field.
+func (u *ExecutionUpsert) SetStderrDropped(v int64) *ExecutionUpsert {
+	u.Set(execution.FieldStderrDropped, v)
+	return u
+}
+
+// UpdateStderrDropped sets the "stderr_dropped" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateStderrDropped() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldStderrDropped)
+	return u
+}
+
+// AddStderrDropped adds v to the "stderr_dropped" field.
+func (u *ExecutionUpsert) AddStderrDropped(v int64) *ExecutionUpsert {
+	u.Add(execution.FieldStderrDropped, v)
 	return u
 }
 
@@ -1308,6 +1462,48 @@ func (u *ExecutionUpsertOne) SetStderrTruncated(v bool) *ExecutionUpsertOne {
 func (u *ExecutionUpsertOne) UpdateStderrTruncated() *ExecutionUpsertOne {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdateStderrTruncated()
+	})
+}
+
+// SetStdoutDropped sets the "stdout_dropped" field.
+func (u *ExecutionUpsertOne) SetStdoutDropped(v int64) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetStdoutDropped(v)
+	})
+}
+
+// AddStdoutDropped adds v to the "stdout_dropped" field.
+func (u *ExecutionUpsertOne) AddStdoutDropped(v int64) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddStdoutDropped(v)
+	})
+}
+
+// UpdateStdoutDropped sets the "stdout_dropped" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateStdoutDropped() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateStdoutDropped()
+	})
+}
+
+// SetStderrDropped sets the "stderr_dropped" field.
+func (u *ExecutionUpsertOne) SetStderrDropped(v int64) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetStderrDropped(v)
+	})
+}
+
+// AddStderrDropped adds v to the "stderr_dropped" field.
+func (u *ExecutionUpsertOne) AddStderrDropped(v int64) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddStderrDropped(v)
+	})
+}
+
+// UpdateStderrDropped sets the "stderr_dropped" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateStderrDropped() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateStderrDropped()
 	})
 }
 
@@ -1890,6 +2086,48 @@ func (u *ExecutionUpsertBulk) SetStderrTruncated(v bool) *ExecutionUpsertBulk {
 func (u *ExecutionUpsertBulk) UpdateStderrTruncated() *ExecutionUpsertBulk {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdateStderrTruncated()
+	})
+}
+
+// SetStdoutDropped sets the "stdout_dropped" field.
+func (u *ExecutionUpsertBulk) SetStdoutDropped(v int64) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetStdoutDropped(v)
+	})
+}
+
+// AddStdoutDropped adds v to the "stdout_dropped" field.
+func (u *ExecutionUpsertBulk) AddStdoutDropped(v int64) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddStdoutDropped(v)
+	})
+}
+
+// UpdateStdoutDropped sets the "stdout_dropped" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateStdoutDropped() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateStdoutDropped()
+	})
+}
+
+// SetStderrDropped sets the "stderr_dropped" field.
+func (u *ExecutionUpsertBulk) SetStderrDropped(v int64) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetStderrDropped(v)
+	})
+}
+
+// AddStderrDropped adds v to the "stderr_dropped" field.
+func (u *ExecutionUpsertBulk) AddStderrDropped(v int64) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddStderrDropped(v)
+	})
+}
+
+// UpdateStderrDropped sets the "stderr_dropped" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateStderrDropped() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateStderrDropped()
 	})
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
+	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
@@ -32,10 +34,13 @@ type ExecutionQuery struct {
 	withChildren                *ExecutionQuery
 	withEnforcement             *EnforcementQuery
 	withWorkflowExecutions      *WorkflowExecutionQuery
+	withOutput                  *ExecutionOutputQuery
+	withSecret                  *ExecutionSecretQuery
 	loadTotal                   []func(context.Context, []*Execution) error
 	modifiers                   []func(*sql.Selector)
 	withNamedChildren           map[string]*ExecutionQuery
 	withNamedWorkflowExecutions map[string]*WorkflowExecutionQuery
+	withNamedOutput             map[string]*ExecutionOutputQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -175,6 +180,50 @@ func (_q *ExecutionQuery) QueryWorkflowExecutions() *WorkflowExecutionQuery {
 			sqlgraph.From(execution.Table, execution.FieldID, selector),
 			sqlgraph.To(workflowexecution.Table, workflowexecution.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, execution.WorkflowExecutionsTable, execution.WorkflowExecutionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryOutput chains the current query on the "output" edge.
+func (_q *ExecutionQuery) QueryOutput() *ExecutionOutputQuery {
+	query := (&ExecutionOutputClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, selector),
+			sqlgraph.To(executionoutput.Table, executionoutput.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.OutputTable, execution.OutputColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySecret chains the current query on the "secret" edge.
+func (_q *ExecutionQuery) QuerySecret() *ExecutionSecretQuery {
+	query := (&ExecutionSecretClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, selector),
+			sqlgraph.To(executionsecret.Table, executionsecret.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, execution.SecretTable, execution.SecretColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -379,6 +428,8 @@ func (_q *ExecutionQuery) Clone() *ExecutionQuery {
 		withChildren:           _q.withChildren.Clone(),
 		withEnforcement:        _q.withEnforcement.Clone(),
 		withWorkflowExecutions: _q.withWorkflowExecutions.Clone(),
+		withOutput:             _q.withOutput.Clone(),
+		withSecret:             _q.withSecret.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -438,6 +489,28 @@ func (_q *ExecutionQuery) WithWorkflowExecutions(opts ...func(*WorkflowExecution
 		opt(query)
 	}
 	_q.withWorkflowExecutions = query
+	return _q
+}
+
+// WithOutput tells the query-builder to eager-load the nodes that are connected to
+// the "output" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithOutput(opts ...func(*ExecutionOutputQuery)) *ExecutionQuery {
+	query := (&ExecutionOutputClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withOutput = query
+	return _q
+}
+
+// WithSecret tells the query-builder to eager-load the nodes that are connected to
+// the "secret" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithSecret(opts ...func(*ExecutionSecretQuery)) *ExecutionQuery {
+	query := (&ExecutionSecretClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSecret = query
 	return _q
 }
 
@@ -519,12 +592,14 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 	var (
 		nodes       = []*Execution{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [7]bool{
 			_q.withAction != nil,
 			_q.withParent != nil,
 			_q.withChildren != nil,
 			_q.withEnforcement != nil,
 			_q.withWorkflowExecutions != nil,
+			_q.withOutput != nil,
+			_q.withSecret != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -582,6 +657,19 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 			return nil, err
 		}
 	}
+	if query := _q.withOutput; query != nil {
+		if err := _q.loadOutput(ctx, query, nodes,
+			func(n *Execution) { n.Edges.Output = []*ExecutionOutput{} },
+			func(n *Execution, e *ExecutionOutput) { n.Edges.Output = append(n.Edges.Output, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSecret; query != nil {
+		if err := _q.loadSecret(ctx, query, nodes, nil,
+			func(n *Execution, e *ExecutionSecret) { n.Edges.Secret = e }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedChildren {
 		if err := _q.loadChildren(ctx, query, nodes,
 			func(n *Execution) { n.appendNamedChildren(name) },
@@ -593,6 +681,13 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 		if err := _q.loadWorkflowExecutions(ctx, query, nodes,
 			func(n *Execution) { n.appendNamedWorkflowExecutions(name) },
 			func(n *Execution, e *WorkflowExecution) { n.appendNamedWorkflowExecutions(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedOutput {
+		if err := _q.loadOutput(ctx, query, nodes,
+			func(n *Execution) { n.appendNamedOutput(name) },
+			func(n *Execution, e *ExecutionOutput) { n.appendNamedOutput(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -766,6 +861,63 @@ func (_q *ExecutionQuery) loadWorkflowExecutions(ctx context.Context, query *Wor
 	}
 	return nil
 }
+func (_q *ExecutionQuery) loadOutput(ctx context.Context, query *ExecutionOutputQuery, nodes []*Execution, init func(*Execution), assign func(*Execution, *ExecutionOutput)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Execution)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(executionoutput.FieldExecutionID)
+	}
+	query.Where(predicate.ExecutionOutput(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(execution.OutputColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ExecutionID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "execution_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ExecutionQuery) loadSecret(ctx context.Context, query *ExecutionSecretQuery, nodes []*Execution, init func(*Execution), assign func(*Execution, *ExecutionSecret)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Execution)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(executionsecret.FieldExecutionID)
+	}
+	query.Where(predicate.ExecutionSecret(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(execution.SecretColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ExecutionID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "execution_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *ExecutionQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -920,6 +1072,20 @@ func (_q *ExecutionQuery) WithNamedWorkflowExecutions(name string, opts ...func(
 		_q.withNamedWorkflowExecutions = make(map[string]*WorkflowExecutionQuery)
 	}
 	_q.withNamedWorkflowExecutions[name] = query
+	return _q
+}
+
+// WithNamedOutput tells the query-builder to eager-load the nodes that are connected to the "output"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithNamedOutput(name string, opts ...func(*ExecutionOutputQuery)) *ExecutionQuery {
+	query := (&ExecutionOutputClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedOutput == nil {
+		_q.withNamedOutput = make(map[string]*ExecutionOutputQuery)
+	}
+	_q.withNamedOutput[name] = query
 	return _q
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
+	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
@@ -228,6 +230,48 @@ func (_u *ExecutionUpdate) SetNillableStderrTruncated(v *bool) *ExecutionUpdate 
 	return _u
 }
 
+// SetStdoutDropped sets the "stdout_dropped" field.
+func (_u *ExecutionUpdate) SetStdoutDropped(v int64) *ExecutionUpdate {
+	_u.mutation.ResetStdoutDropped()
+	_u.mutation.SetStdoutDropped(v)
+	return _u
+}
+
+// SetNillableStdoutDropped sets the "stdout_dropped" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableStdoutDropped(v *int64) *ExecutionUpdate {
+	if v != nil {
+		_u.SetStdoutDropped(*v)
+	}
+	return _u
+}
+
+// AddStdoutDropped adds value to the "stdout_dropped" field.
+func (_u *ExecutionUpdate) AddStdoutDropped(v int64) *ExecutionUpdate {
+	_u.mutation.AddStdoutDropped(v)
+	return _u
+}
+
+// SetStderrDropped sets the "stderr_dropped" field.
+func (_u *ExecutionUpdate) SetStderrDropped(v int64) *ExecutionUpdate {
+	_u.mutation.ResetStderrDropped()
+	_u.mutation.SetStderrDropped(v)
+	return _u
+}
+
+// SetNillableStderrDropped sets the "stderr_dropped" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableStderrDropped(v *int64) *ExecutionUpdate {
+	if v != nil {
+		_u.SetStderrDropped(*v)
+	}
+	return _u
+}
+
+// AddStderrDropped adds value to the "stderr_dropped" field.
+func (_u *ExecutionUpdate) AddStderrDropped(v int64) *ExecutionUpdate {
+	_u.mutation.AddStderrDropped(v)
+	return _u
+}
+
 // SetExitCode sets the "exit_code" field.
 func (_u *ExecutionUpdate) SetExitCode(v int) *ExecutionUpdate {
 	_u.mutation.ResetExitCode()
@@ -424,6 +468,40 @@ func (_u *ExecutionUpdate) AddWorkflowExecutions(v ...*WorkflowExecution) *Execu
 	return _u.AddWorkflowExecutionIDs(ids...)
 }
 
+// AddOutputIDs adds the "output" edge to the ExecutionOutput entity by IDs.
+func (_u *ExecutionUpdate) AddOutputIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.AddOutputIDs(ids...)
+	return _u
+}
+
+// AddOutput adds the "output" edges to the ExecutionOutput entity.
+func (_u *ExecutionUpdate) AddOutput(v ...*ExecutionOutput) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutputIDs(ids...)
+}
+
+// SetSecretID sets the "secret" edge to the ExecutionSecret entity by ID.
+func (_u *ExecutionUpdate) SetSecretID(id int) *ExecutionUpdate {
+	_u.mutation.SetSecretID(id)
+	return _u
+}
+
+// SetNillableSecretID sets the "secret" edge to the ExecutionSecret entity by ID if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableSecretID(id *int) *ExecutionUpdate {
+	if id != nil {
+		_u = _u.SetSecretID(*id)
+	}
+	return _u
+}
+
+// SetSecret sets the "secret" edge to the ExecutionSecret entity.
+func (_u *ExecutionUpdate) SetSecret(v *ExecutionSecret) *ExecutionUpdate {
+	return _u.SetSecretID(v.ID)
+}
+
 // Mutation returns the ExecutionMutation object of the builder.
 func (_u *ExecutionUpdate) Mutation() *ExecutionMutation {
 	return _u.mutation
@@ -487,6 +565,33 @@ func (_u *ExecutionUpdate) RemoveWorkflowExecutions(v ...*WorkflowExecution) *Ex
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveWorkflowExecutionIDs(ids...)
+}
+
+// ClearOutput clears all "output" edges to the ExecutionOutput entity.
+func (_u *ExecutionUpdate) ClearOutput() *ExecutionUpdate {
+	_u.mutation.ClearOutput()
+	return _u
+}
+
+// RemoveOutputIDs removes the "output" edge to ExecutionOutput entities by IDs.
+func (_u *ExecutionUpdate) RemoveOutputIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.RemoveOutputIDs(ids...)
+	return _u
+}
+
+// RemoveOutput removes "output" edges to ExecutionOutput entities.
+func (_u *ExecutionUpdate) RemoveOutput(v ...*ExecutionOutput) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutputIDs(ids...)
+}
+
+// ClearSecret clears the "secret" edge to the ExecutionSecret entity.
+func (_u *ExecutionUpdate) ClearSecret() *ExecutionUpdate {
+	_u.mutation.ClearSecret()
+	return _u
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -593,6 +698,18 @@ func (_u *ExecutionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.StderrTruncated(); ok {
 		_spec.SetField(execution.FieldStderrTruncated, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.StdoutDropped(); ok {
+		_spec.SetField(execution.FieldStdoutDropped, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedStdoutDropped(); ok {
+		_spec.AddField(execution.FieldStdoutDropped, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.StderrDropped(); ok {
+		_spec.SetField(execution.FieldStderrDropped, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedStderrDropped(); ok {
+		_spec.AddField(execution.FieldStderrDropped, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.ExitCode(); ok {
 		_spec.SetField(execution.FieldExitCode, field.TypeInt, value)
@@ -806,6 +923,80 @@ func (_u *ExecutionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(workflowexecution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OutputCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.OutputTable,
+			Columns: []string{execution.OutputColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionoutput.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutputIDs(); len(nodes) > 0 && !_u.mutation.OutputCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.OutputTable,
+			Columns: []string{execution.OutputColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionoutput.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutputIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.OutputTable,
+			Columns: []string{execution.OutputColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionoutput.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SecretCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.SecretTable,
+			Columns: []string{execution.SecretColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionsecret.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SecretIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.SecretTable,
+			Columns: []string{execution.SecretColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionsecret.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1029,6 +1220,48 @@ func (_u *ExecutionUpdateOne) SetNillableStderrTruncated(v *bool) *ExecutionUpda
 	return _u
 }
 
+// SetStdoutDropped sets the "stdout_dropped" field.
+func (_u *ExecutionUpdateOne) SetStdoutDropped(v int64) *ExecutionUpdateOne {
+	_u.mutation.ResetStdoutDropped()
+	_u.mutation.SetStdoutDropped(v)
+	return _u
+}
+
+// SetNillableStdoutDropped sets the "stdout_dropped" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableStdoutDropped(v *int64) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetStdoutDropped(*v)
+	}
+	return _u
+}
+
+// AddStdoutDropped adds value to the "stdout_dropped" field.
+func (_u *ExecutionUpdateOne) AddStdoutDropped(v int64) *ExecutionUpdateOne {
+	_u.mutation.AddStdoutDropped(v)
+	return _u
+}
+
+// SetStderrDropped sets the "stderr_dropped" field.
+func (_u *ExecutionUpdateOne) SetStderrDropped(v int64) *ExecutionUpdateOne {
+	_u.mutation.ResetStderrDropped()
+	_u.mutation.SetStderrDropped(v)
+	return _u
+}
+
+// SetNillableStderrDropped sets the "stderr_dropped" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableStderrDropped(v *int64) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetStderrDropped(*v)
+	}
+	return _u
+}
+
+// AddStderrDropped adds value to the "stderr_dropped" field.
+func (_u *ExecutionUpdateOne) AddStderrDropped(v int64) *ExecutionUpdateOne {
+	_u.mutation.AddStderrDropped(v)
+	return _u
+}
+
 // SetExitCode sets the "exit_code" field.
 func (_u *ExecutionUpdateOne) SetExitCode(v int) *ExecutionUpdateOne {
 	_u.mutation.ResetExitCode()
@@ -1225,6 +1458,40 @@ func (_u *ExecutionUpdateOne) AddWorkflowExecutions(v ...*WorkflowExecution) *Ex
 	return _u.AddWorkflowExecutionIDs(ids...)
 }
 
+// AddOutputIDs adds the "output" edge to the ExecutionOutput entity by IDs.
+func (_u *ExecutionUpdateOne) AddOutputIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.AddOutputIDs(ids...)
+	return _u
+}
+
+// AddOutput adds the "output" edges to the ExecutionOutput entity.
+func (_u *ExecutionUpdateOne) AddOutput(v ...*ExecutionOutput) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddOutputIDs(ids...)
+}
+
+// SetSecretID sets the "secret" edge to the ExecutionSecret entity by ID.
+func (_u *ExecutionUpdateOne) SetSecretID(id int) *ExecutionUpdateOne {
+	_u.mutation.SetSecretID(id)
+	return _u
+}
+
+// SetNillableSecretID sets the "secret" edge to the ExecutionSecret entity by ID if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableSecretID(id *int) *ExecutionUpdateOne {
+	if id != nil {
+		_u = _u.SetSecretID(*id)
+	}
+	return _u
+}
+
+// SetSecret sets the "secret" edge to the ExecutionSecret entity.
+func (_u *ExecutionUpdateOne) SetSecret(v *ExecutionSecret) *ExecutionUpdateOne {
+	return _u.SetSecretID(v.ID)
+}
+
 // Mutation returns the ExecutionMutation object of the builder.
 func (_u *ExecutionUpdateOne) Mutation() *ExecutionMutation {
 	return _u.mutation
@@ -1288,6 +1555,33 @@ func (_u *ExecutionUpdateOne) RemoveWorkflowExecutions(v ...*WorkflowExecution) 
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveWorkflowExecutionIDs(ids...)
+}
+
+// ClearOutput clears all "output" edges to the ExecutionOutput entity.
+func (_u *ExecutionUpdateOne) ClearOutput() *ExecutionUpdateOne {
+	_u.mutation.ClearOutput()
+	return _u
+}
+
+// RemoveOutputIDs removes the "output" edge to ExecutionOutput entities by IDs.
+func (_u *ExecutionUpdateOne) RemoveOutputIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.RemoveOutputIDs(ids...)
+	return _u
+}
+
+// RemoveOutput removes "output" edges to ExecutionOutput entities.
+func (_u *ExecutionUpdateOne) RemoveOutput(v ...*ExecutionOutput) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveOutputIDs(ids...)
+}
+
+// ClearSecret clears the "secret" edge to the ExecutionSecret entity.
+func (_u *ExecutionUpdateOne) ClearSecret() *ExecutionUpdateOne {
+	_u.mutation.ClearSecret()
+	return _u
 }
 
 // Where appends a list predicates to the ExecutionUpdate builder.
@@ -1424,6 +1718,18 @@ func (_u *ExecutionUpdateOne) sqlSave(ctx context.Context) (_node *Execution, er
 	}
 	if value, ok := _u.mutation.StderrTruncated(); ok {
 		_spec.SetField(execution.FieldStderrTruncated, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.StdoutDropped(); ok {
+		_spec.SetField(execution.FieldStdoutDropped, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedStdoutDropped(); ok {
+		_spec.AddField(execution.FieldStdoutDropped, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.StderrDropped(); ok {
+		_spec.SetField(execution.FieldStderrDropped, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedStderrDropped(); ok {
+		_spec.AddField(execution.FieldStderrDropped, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.ExitCode(); ok {
 		_spec.SetField(execution.FieldExitCode, field.TypeInt, value)
@@ -1637,6 +1943,80 @@ func (_u *ExecutionUpdateOne) sqlSave(ctx context.Context) (_node *Execution, er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(workflowexecution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.OutputCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.OutputTable,
+			Columns: []string{execution.OutputColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionoutput.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedOutputIDs(); len(nodes) > 0 && !_u.mutation.OutputCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.OutputTable,
+			Columns: []string{execution.OutputColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionoutput.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.OutputIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.OutputTable,
+			Columns: []string{execution.OutputColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionoutput.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.SecretCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.SecretTable,
+			Columns: []string{execution.SecretColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionsecret.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.SecretIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.SecretTable,
+			Columns: []string{execution.SecretColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(executionsecret.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

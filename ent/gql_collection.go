@@ -1165,6 +1165,16 @@ func (_q *ExecutionQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, execution.FieldStderrTruncated)
 				fieldSeen[execution.FieldStderrTruncated] = struct{}{}
 			}
+		case "stdoutDropped":
+			if _, ok := fieldSeen[execution.FieldStdoutDropped]; !ok {
+				selectedFields = append(selectedFields, execution.FieldStdoutDropped)
+				fieldSeen[execution.FieldStdoutDropped] = struct{}{}
+			}
+		case "stderrDropped":
+			if _, ok := fieldSeen[execution.FieldStderrDropped]; !ok {
+				selectedFields = append(selectedFields, execution.FieldStderrDropped)
+				fieldSeen[execution.FieldStderrDropped] = struct{}{}
+			}
 		case "exitCode":
 			if _, ok := fieldSeen[execution.FieldExitCode]; !ok {
 				selectedFields = append(selectedFields, execution.FieldExitCode)

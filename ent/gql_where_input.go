@@ -1610,6 +1610,26 @@ type ExecutionWhereInput struct {
 	StderrTruncated    *bool `json:"stderrTruncated,omitempty"`
 	StderrTruncatedNEQ *bool `json:"stderrTruncatedNEQ,omitempty"`
 
+	// "stdout_dropped" field predicates.
+	StdoutDropped      *int64  `json:"stdoutDropped,omitempty"`
+	StdoutDroppedNEQ   *int64  `json:"stdoutDroppedNEQ,omitempty"`
+	StdoutDroppedIn    []int64 `json:"stdoutDroppedIn,omitempty"`
+	StdoutDroppedNotIn []int64 `json:"stdoutDroppedNotIn,omitempty"`
+	StdoutDroppedGT    *int64  `json:"stdoutDroppedGT,omitempty"`
+	StdoutDroppedGTE   *int64  `json:"stdoutDroppedGTE,omitempty"`
+	StdoutDroppedLT    *int64  `json:"stdoutDroppedLT,omitempty"`
+	StdoutDroppedLTE   *int64  `json:"stdoutDroppedLTE,omitempty"`
+
+	// "stderr_dropped" field predicates.
+	StderrDropped      *int64  `json:"stderrDropped,omitempty"`
+	StderrDroppedNEQ   *int64  `json:"stderrDroppedNEQ,omitempty"`
+	StderrDroppedIn    []int64 `json:"stderrDroppedIn,omitempty"`
+	StderrDroppedNotIn []int64 `json:"stderrDroppedNotIn,omitempty"`
+	StderrDroppedGT    *int64  `json:"stderrDroppedGT,omitempty"`
+	StderrDroppedGTE   *int64  `json:"stderrDroppedGTE,omitempty"`
+	StderrDroppedLT    *int64  `json:"stderrDroppedLT,omitempty"`
+	StderrDroppedLTE   *int64  `json:"stderrDroppedLTE,omitempty"`
+
 	// "exit_code" field predicates.
 	ExitCode       *int  `json:"exitCode,omitempty"`
 	ExitCodeNEQ    *int  `json:"exitCodeNEQ,omitempty"`
@@ -2103,6 +2123,54 @@ func (i *ExecutionWhereInput) P() (predicate.Execution, error) {
 	}
 	if i.StderrTruncatedNEQ != nil {
 		predicates = append(predicates, execution.StderrTruncatedNEQ(*i.StderrTruncatedNEQ))
+	}
+	if i.StdoutDropped != nil {
+		predicates = append(predicates, execution.StdoutDroppedEQ(*i.StdoutDropped))
+	}
+	if i.StdoutDroppedNEQ != nil {
+		predicates = append(predicates, execution.StdoutDroppedNEQ(*i.StdoutDroppedNEQ))
+	}
+	if len(i.StdoutDroppedIn) > 0 {
+		predicates = append(predicates, execution.StdoutDroppedIn(i.StdoutDroppedIn...))
+	}
+	if len(i.StdoutDroppedNotIn) > 0 {
+		predicates = append(predicates, execution.StdoutDroppedNotIn(i.StdoutDroppedNotIn...))
+	}
+	if i.StdoutDroppedGT != nil {
+		predicates = append(predicates, execution.StdoutDroppedGT(*i.StdoutDroppedGT))
+	}
+	if i.StdoutDroppedGTE != nil {
+		predicates = append(predicates, execution.StdoutDroppedGTE(*i.StdoutDroppedGTE))
+	}
+	if i.StdoutDroppedLT != nil {
+		predicates = append(predicates, execution.StdoutDroppedLT(*i.StdoutDroppedLT))
+	}
+	if i.StdoutDroppedLTE != nil {
+		predicates = append(predicates, execution.StdoutDroppedLTE(*i.StdoutDroppedLTE))
+	}
+	if i.StderrDropped != nil {
+		predicates = append(predicates, execution.StderrDroppedEQ(*i.StderrDropped))
+	}
+	if i.StderrDroppedNEQ != nil {
+		predicates = append(predicates, execution.StderrDroppedNEQ(*i.StderrDroppedNEQ))
+	}
+	if len(i.StderrDroppedIn) > 0 {
+		predicates = append(predicates, execution.StderrDroppedIn(i.StderrDroppedIn...))
+	}
+	if len(i.StderrDroppedNotIn) > 0 {
+		predicates = append(predicates, execution.StderrDroppedNotIn(i.StderrDroppedNotIn...))
+	}
+	if i.StderrDroppedGT != nil {
+		predicates = append(predicates, execution.StderrDroppedGT(*i.StderrDroppedGT))
+	}
+	if i.StderrDroppedGTE != nil {
+		predicates = append(predicates, execution.StderrDroppedGTE(*i.StderrDroppedGTE))
+	}
+	if i.StderrDroppedLT != nil {
+		predicates = append(predicates, execution.StderrDroppedLT(*i.StderrDroppedLT))
+	}
+	if i.StderrDroppedLTE != nil {
+		predicates = append(predicates, execution.StderrDroppedLTE(*i.StderrDroppedLTE))
 	}
 	if i.ExitCode != nil {
 		predicates = append(predicates, execution.ExitCodeEQ(*i.ExitCode))

@@ -16,12 +16,15 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
+	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/trigger"
+	"github.com/attune-io/attune/ent/worker"
 	"github.com/attune-io/attune/ent/workflowdefinition"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
@@ -39,11 +42,14 @@ const (
 	TypeEnforcement        = "Enforcement"
 	TypeEvent              = "Event"
 	TypeExecution          = "Execution"
+	TypeExecutionOutput    = "ExecutionOutput"
+	TypeExecutionSecret    = "ExecutionSecret"
 	TypePack               = "Pack"
 	TypePackInstall        = "PackInstall"
 	TypeRule               = "Rule"
 	TypeSensor             = "Sensor"
 	TypeTrigger            = "Trigger"
+	TypeWorker             = "Worker"
 	TypeWorkflowDefinition = "WorkflowDefinition"
 	TypeWorkflowExecution  = "WorkflowExecution"
 )
@@ -3433,6 +3439,10 @@ type ExecutionMutation struct {
 	stderr                     *string
 	stdout_truncated           *bool
 	stderr_truncated           *bool
+	stdout_dropped             *int64
+	addstdout_dropped          *int64
+	stderr_dropped             *int64
+	addstderr_dropped          *int64
 	exit_code                  *int
 	addexit_code               *int
 	error                      *string
@@ -3457,6 +3467,11 @@ type ExecutionMutation struct {
 	workflow_executions        map[int]struct{}
 	removedworkflow_executions map[int]struct{}
 	clearedworkflow_executions bool
+	output                     map[int]struct{}
+	removedoutput              map[int]struct{}
+	clearedoutput              bool
+	secret                     *int
+	clearedsecret              bool
 	done                       bool
 	oldValue                   func(context.Context) (*Execution, error)
 	predicates                 []predicate.Execution
@@ -4145,6 +4160,118 @@ func (m *ExecutionMutation) ResetStderrTruncated() {
 	m.stderr_truncated = nil
 }
 
+// SetStdoutDropped sets the "stdout_dropped" field.
+func (m *ExecutionMutation) SetStdoutDropped(i int64) {
+	m.stdout_dropped = &i
+	m.addstdout_dropped = nil
+}
+
+// StdoutDropped returns the value of the "stdout_dropped" field in the mutation.
+func (m *ExecutionMutation) StdoutDropped() (r int64, exists bool) {
+	v := m.stdout_dropped
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStdoutDropped returns the old "stdout_dropped" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldStdoutDropped(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStdoutDropped is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStdoutDropped requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStdoutDropped: %w", err)
+	}
+	return oldValue.StdoutDropped, nil
+}
+
+// AddStdoutDropped adds i to the "stdout_dropped" field.
+func (m *ExecutionMutation) AddStdoutDropped(i int64) {
+	if m.addstdout_dropped != nil {
+		*m.addstdout_dropped += i
+	} else {
+		m.addstdout_dropped = &i
+	}
+}
+
+// AddedStdoutDropped returns the value that was added to the "stdout_dropped" field in this mutation.
+func (m *ExecutionMutation) AddedStdoutDropped() (r int64, exists bool) {
+	v := m.addstdout_dropped
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStdoutDropped resets all changes to the "stdout_dropped" field.
+func (m *ExecutionMutation) ResetStdoutDropped() {
+	m.stdout_dropped = nil
+	m.addstdout_dropped = nil
+}
+
+// SetStderrDropped sets the "stderr_dropped" field.
+func (m *ExecutionMutation) SetStderrDropped(i int64) {
+	m.stderr_dropped = &i
+	m.addstderr_dropped = nil
+}
+
+// StderrDropped returns the value of the "stderr_dropped" field in the mutation.
+func (m *ExecutionMutation) StderrDropped() (r int64, exists bool) {
+	v := m.stderr_dropped
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStderrDropped returns the old "stderr_dropped" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldStderrDropped(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStderrDropped is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStderrDropped requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStderrDropped: %w", err)
+	}
+	return oldValue.StderrDropped, nil
+}
+
+// AddStderrDropped adds i to the "stderr_dropped" field.
+func (m *ExecutionMutation) AddStderrDropped(i int64) {
+	if m.addstderr_dropped != nil {
+		*m.addstderr_dropped += i
+	} else {
+		m.addstderr_dropped = &i
+	}
+}
+
+// AddedStderrDropped returns the value that was added to the "stderr_dropped" field in this mutation.
+func (m *ExecutionMutation) AddedStderrDropped() (r int64, exists bool) {
+	v := m.addstderr_dropped
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStderrDropped resets all changes to the "stderr_dropped" field.
+func (m *ExecutionMutation) ResetStderrDropped() {
+	m.stderr_dropped = nil
+	m.addstderr_dropped = nil
+}
+
 // SetExitCode sets the "exit_code" field.
 func (m *ExecutionMutation) SetExitCode(i int) {
 	m.exit_code = &i
@@ -4722,6 +4849,99 @@ func (m *ExecutionMutation) ResetWorkflowExecutions() {
 	m.removedworkflow_executions = nil
 }
 
+// AddOutputIDs adds the "output" edge to the ExecutionOutput entity by ids.
+func (m *ExecutionMutation) AddOutputIDs(ids ...int) {
+	if m.output == nil {
+		m.output = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.output[ids[i]] = struct{}{}
+	}
+}
+
+// ClearOutput clears the "output" edge to the ExecutionOutput entity.
+func (m *ExecutionMutation) ClearOutput() {
+	m.clearedoutput = true
+}
+
+// OutputCleared reports if the "output" edge to the ExecutionOutput entity was cleared.
+func (m *ExecutionMutation) OutputCleared() bool {
+	return m.clearedoutput
+}
+
+// RemoveOutputIDs removes the "output" edge to the ExecutionOutput entity by IDs.
+func (m *ExecutionMutation) RemoveOutputIDs(ids ...int) {
+	if m.removedoutput == nil {
+		m.removedoutput = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.output, ids[i])
+		m.removedoutput[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedOutput returns the removed IDs of the "output" edge to the ExecutionOutput entity.
+func (m *ExecutionMutation) RemovedOutputIDs() (ids []int) {
+	for id := range m.removedoutput {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// OutputIDs returns the "output" edge IDs in the mutation.
+func (m *ExecutionMutation) OutputIDs() (ids []int) {
+	for id := range m.output {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetOutput resets all changes to the "output" edge.
+func (m *ExecutionMutation) ResetOutput() {
+	m.output = nil
+	m.clearedoutput = false
+	m.removedoutput = nil
+}
+
+// SetSecretID sets the "secret" edge to the ExecutionSecret entity by id.
+func (m *ExecutionMutation) SetSecretID(id int) {
+	m.secret = &id
+}
+
+// ClearSecret clears the "secret" edge to the ExecutionSecret entity.
+func (m *ExecutionMutation) ClearSecret() {
+	m.clearedsecret = true
+}
+
+// SecretCleared reports if the "secret" edge to the ExecutionSecret entity was cleared.
+func (m *ExecutionMutation) SecretCleared() bool {
+	return m.clearedsecret
+}
+
+// SecretID returns the "secret" edge ID in the mutation.
+func (m *ExecutionMutation) SecretID() (id int, exists bool) {
+	if m.secret != nil {
+		return *m.secret, true
+	}
+	return
+}
+
+// SecretIDs returns the "secret" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// SecretID instead. It exists only for internal usage by the builders.
+func (m *ExecutionMutation) SecretIDs() (ids []int) {
+	if id := m.secret; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetSecret resets all changes to the "secret" edge.
+func (m *ExecutionMutation) ResetSecret() {
+	m.secret = nil
+	m.clearedsecret = false
+}
+
 // Where appends a list predicates to the ExecutionMutation builder.
 func (m *ExecutionMutation) Where(ps ...predicate.Execution) {
 	m.predicates = append(m.predicates, ps...)
@@ -4756,7 +4976,7 @@ func (m *ExecutionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ExecutionMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 24)
 	if m.created_at != nil {
 		fields = append(fields, execution.FieldCreatedAt)
 	}
@@ -4798,6 +5018,12 @@ func (m *ExecutionMutation) Fields() []string {
 	}
 	if m.stderr_truncated != nil {
 		fields = append(fields, execution.FieldStderrTruncated)
+	}
+	if m.stdout_dropped != nil {
+		fields = append(fields, execution.FieldStdoutDropped)
+	}
+	if m.stderr_dropped != nil {
+		fields = append(fields, execution.FieldStderrDropped)
 	}
 	if m.exit_code != nil {
 		fields = append(fields, execution.FieldExitCode)
@@ -4859,6 +5085,10 @@ func (m *ExecutionMutation) Field(name string) (ent.Value, bool) {
 		return m.StdoutTruncated()
 	case execution.FieldStderrTruncated:
 		return m.StderrTruncated()
+	case execution.FieldStdoutDropped:
+		return m.StdoutDropped()
+	case execution.FieldStderrDropped:
+		return m.StderrDropped()
 	case execution.FieldExitCode:
 		return m.ExitCode()
 	case execution.FieldError:
@@ -4912,6 +5142,10 @@ func (m *ExecutionMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldStdoutTruncated(ctx)
 	case execution.FieldStderrTruncated:
 		return m.OldStderrTruncated(ctx)
+	case execution.FieldStdoutDropped:
+		return m.OldStdoutDropped(ctx)
+	case execution.FieldStderrDropped:
+		return m.OldStderrDropped(ctx)
 	case execution.FieldExitCode:
 		return m.OldExitCode(ctx)
 	case execution.FieldError:
@@ -5035,6 +5269,20 @@ func (m *ExecutionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetStderrTruncated(v)
 		return nil
+	case execution.FieldStdoutDropped:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStdoutDropped(v)
+		return nil
+	case execution.FieldStderrDropped:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStderrDropped(v)
+		return nil
 	case execution.FieldExitCode:
 		v, ok := value.(int)
 		if !ok {
@@ -5099,6 +5347,12 @@ func (m *ExecutionMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *ExecutionMutation) AddedFields() []string {
 	var fields []string
+	if m.addstdout_dropped != nil {
+		fields = append(fields, execution.FieldStdoutDropped)
+	}
+	if m.addstderr_dropped != nil {
+		fields = append(fields, execution.FieldStderrDropped)
+	}
 	if m.addexit_code != nil {
 		fields = append(fields, execution.FieldExitCode)
 	}
@@ -5116,6 +5370,10 @@ func (m *ExecutionMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *ExecutionMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case execution.FieldStdoutDropped:
+		return m.AddedStdoutDropped()
+	case execution.FieldStderrDropped:
+		return m.AddedStderrDropped()
 	case execution.FieldExitCode:
 		return m.AddedExitCode()
 	case execution.FieldTimeoutSeconds:
@@ -5131,6 +5389,20 @@ func (m *ExecutionMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *ExecutionMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case execution.FieldStdoutDropped:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStdoutDropped(v)
+		return nil
+	case execution.FieldStderrDropped:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStderrDropped(v)
+		return nil
 	case execution.FieldExitCode:
 		v, ok := value.(int)
 		if !ok {
@@ -5272,6 +5544,12 @@ func (m *ExecutionMutation) ResetField(name string) error {
 	case execution.FieldStderrTruncated:
 		m.ResetStderrTruncated()
 		return nil
+	case execution.FieldStdoutDropped:
+		m.ResetStdoutDropped()
+		return nil
+	case execution.FieldStderrDropped:
+		m.ResetStderrDropped()
+		return nil
 	case execution.FieldExitCode:
 		m.ResetExitCode()
 		return nil
@@ -5302,7 +5580,7 @@ func (m *ExecutionMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ExecutionMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 7)
 	if m.action != nil {
 		edges = append(edges, execution.EdgeAction)
 	}
@@ -5317,6 +5595,12 @@ func (m *ExecutionMutation) AddedEdges() []string {
 	}
 	if m.workflow_executions != nil {
 		edges = append(edges, execution.EdgeWorkflowExecutions)
+	}
+	if m.output != nil {
+		edges = append(edges, execution.EdgeOutput)
+	}
+	if m.secret != nil {
+		edges = append(edges, execution.EdgeSecret)
 	}
 	return edges
 }
@@ -5349,18 +5633,31 @@ func (m *ExecutionMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case execution.EdgeOutput:
+		ids := make([]ent.Value, 0, len(m.output))
+		for id := range m.output {
+			ids = append(ids, id)
+		}
+		return ids
+	case execution.EdgeSecret:
+		if id := m.secret; id != nil {
+			return []ent.Value{*id}
+		}
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ExecutionMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 7)
 	if m.removedchildren != nil {
 		edges = append(edges, execution.EdgeChildren)
 	}
 	if m.removedworkflow_executions != nil {
 		edges = append(edges, execution.EdgeWorkflowExecutions)
+	}
+	if m.removedoutput != nil {
+		edges = append(edges, execution.EdgeOutput)
 	}
 	return edges
 }
@@ -5381,13 +5678,19 @@ func (m *ExecutionMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case execution.EdgeOutput:
+		ids := make([]ent.Value, 0, len(m.removedoutput))
+		for id := range m.removedoutput {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ExecutionMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 7)
 	if m.clearedaction {
 		edges = append(edges, execution.EdgeAction)
 	}
@@ -5402,6 +5705,12 @@ func (m *ExecutionMutation) ClearedEdges() []string {
 	}
 	if m.clearedworkflow_executions {
 		edges = append(edges, execution.EdgeWorkflowExecutions)
+	}
+	if m.clearedoutput {
+		edges = append(edges, execution.EdgeOutput)
+	}
+	if m.clearedsecret {
+		edges = append(edges, execution.EdgeSecret)
 	}
 	return edges
 }
@@ -5420,6 +5729,10 @@ func (m *ExecutionMutation) EdgeCleared(name string) bool {
 		return m.clearedenforcement
 	case execution.EdgeWorkflowExecutions:
 		return m.clearedworkflow_executions
+	case execution.EdgeOutput:
+		return m.clearedoutput
+	case execution.EdgeSecret:
+		return m.clearedsecret
 	}
 	return false
 }
@@ -5436,6 +5749,9 @@ func (m *ExecutionMutation) ClearEdge(name string) error {
 		return nil
 	case execution.EdgeEnforcement:
 		m.ClearEnforcement()
+		return nil
+	case execution.EdgeSecret:
+		m.ClearSecret()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution unique edge %s", name)
@@ -5460,8 +5776,1083 @@ func (m *ExecutionMutation) ResetEdge(name string) error {
 	case execution.EdgeWorkflowExecutions:
 		m.ResetWorkflowExecutions()
 		return nil
+	case execution.EdgeOutput:
+		m.ResetOutput()
+		return nil
+	case execution.EdgeSecret:
+		m.ResetSecret()
+		return nil
 	}
 	return fmt.Errorf("unknown Execution edge %s", name)
+}
+
+// ExecutionOutputMutation represents an operation that mutates the ExecutionOutput nodes in the graph.
+type ExecutionOutputMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	seq              *int
+	addseq           *int
+	stream           *executionoutput.Stream
+	line             *string
+	created_at       *time.Time
+	clearedFields    map[string]struct{}
+	execution        *int
+	clearedexecution bool
+	done             bool
+	oldValue         func(context.Context) (*ExecutionOutput, error)
+	predicates       []predicate.ExecutionOutput
+}
+
+var _ ent.Mutation = (*ExecutionOutputMutation)(nil)
+
+// executionoutputOption allows management of the mutation configuration using functional options.
+type executionoutputOption func(*ExecutionOutputMutation)
+
+// newExecutionOutputMutation creates new mutation for the ExecutionOutput entity.
+func newExecutionOutputMutation(c config, op Op, opts ...executionoutputOption) *ExecutionOutputMutation {
+	m := &ExecutionOutputMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExecutionOutput,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExecutionOutputID sets the ID field of the mutation.
+func withExecutionOutputID(id int) executionoutputOption {
+	return func(m *ExecutionOutputMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExecutionOutput
+		)
+		m.oldValue = func(ctx context.Context) (*ExecutionOutput, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExecutionOutput.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExecutionOutput sets the old ExecutionOutput of the mutation.
+func withExecutionOutput(node *ExecutionOutput) executionoutputOption {
+	return func(m *ExecutionOutputMutation) {
+		m.oldValue = func(context.Context) (*ExecutionOutput, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExecutionOutputMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExecutionOutputMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExecutionOutputMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExecutionOutputMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExecutionOutput.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetExecutionID sets the "execution_id" field.
+func (m *ExecutionOutputMutation) SetExecutionID(i int) {
+	m.execution = &i
+}
+
+// ExecutionID returns the value of the "execution_id" field in the mutation.
+func (m *ExecutionOutputMutation) ExecutionID() (r int, exists bool) {
+	v := m.execution
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExecutionID returns the old "execution_id" field's value of the ExecutionOutput entity.
+// If the ExecutionOutput object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionOutputMutation) OldExecutionID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExecutionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExecutionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExecutionID: %w", err)
+	}
+	return oldValue.ExecutionID, nil
+}
+
+// ResetExecutionID resets all changes to the "execution_id" field.
+func (m *ExecutionOutputMutation) ResetExecutionID() {
+	m.execution = nil
+}
+
+// SetSeq sets the "seq" field.
+func (m *ExecutionOutputMutation) SetSeq(i int) {
+	m.seq = &i
+	m.addseq = nil
+}
+
+// Seq returns the value of the "seq" field in the mutation.
+func (m *ExecutionOutputMutation) Seq() (r int, exists bool) {
+	v := m.seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSeq returns the old "seq" field's value of the ExecutionOutput entity.
+// If the ExecutionOutput object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionOutputMutation) OldSeq(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSeq: %w", err)
+	}
+	return oldValue.Seq, nil
+}
+
+// AddSeq adds i to the "seq" field.
+func (m *ExecutionOutputMutation) AddSeq(i int) {
+	if m.addseq != nil {
+		*m.addseq += i
+	} else {
+		m.addseq = &i
+	}
+}
+
+// AddedSeq returns the value that was added to the "seq" field in this mutation.
+func (m *ExecutionOutputMutation) AddedSeq() (r int, exists bool) {
+	v := m.addseq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSeq resets all changes to the "seq" field.
+func (m *ExecutionOutputMutation) ResetSeq() {
+	m.seq = nil
+	m.addseq = nil
+}
+
+// SetStream sets the "stream" field.
+func (m *ExecutionOutputMutation) SetStream(e executionoutput.Stream) {
+	m.stream = &e
+}
+
+// Stream returns the value of the "stream" field in the mutation.
+func (m *ExecutionOutputMutation) Stream() (r executionoutput.Stream, exists bool) {
+	v := m.stream
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStream returns the old "stream" field's value of the ExecutionOutput entity.
+// If the ExecutionOutput object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionOutputMutation) OldStream(ctx context.Context) (v executionoutput.Stream, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStream is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStream requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStream: %w", err)
+	}
+	return oldValue.Stream, nil
+}
+
+// ResetStream resets all changes to the "stream" field.
+func (m *ExecutionOutputMutation) ResetStream() {
+	m.stream = nil
+}
+
+// SetLine sets the "line" field.
+func (m *ExecutionOutputMutation) SetLine(s string) {
+	m.line = &s
+}
+
+// Line returns the value of the "line" field in the mutation.
+func (m *ExecutionOutputMutation) Line() (r string, exists bool) {
+	v := m.line
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLine returns the old "line" field's value of the ExecutionOutput entity.
+// If the ExecutionOutput object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionOutputMutation) OldLine(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLine is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLine requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLine: %w", err)
+	}
+	return oldValue.Line, nil
+}
+
+// ResetLine resets all changes to the "line" field.
+func (m *ExecutionOutputMutation) ResetLine() {
+	m.line = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ExecutionOutputMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ExecutionOutputMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ExecutionOutput entity.
+// If the ExecutionOutput object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionOutputMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ExecutionOutputMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// ClearExecution clears the "execution" edge to the Execution entity.
+func (m *ExecutionOutputMutation) ClearExecution() {
+	m.clearedexecution = true
+	m.clearedFields[executionoutput.FieldExecutionID] = struct{}{}
+}
+
+// ExecutionCleared reports if the "execution" edge to the Execution entity was cleared.
+func (m *ExecutionOutputMutation) ExecutionCleared() bool {
+	return m.clearedexecution
+}
+
+// ExecutionIDs returns the "execution" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ExecutionID instead. It exists only for internal usage by the builders.
+func (m *ExecutionOutputMutation) ExecutionIDs() (ids []int) {
+	if id := m.execution; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetExecution resets all changes to the "execution" edge.
+func (m *ExecutionOutputMutation) ResetExecution() {
+	m.execution = nil
+	m.clearedexecution = false
+}
+
+// Where appends a list predicates to the ExecutionOutputMutation builder.
+func (m *ExecutionOutputMutation) Where(ps ...predicate.ExecutionOutput) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExecutionOutputMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExecutionOutputMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExecutionOutput, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExecutionOutputMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExecutionOutputMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExecutionOutput).
+func (m *ExecutionOutputMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExecutionOutputMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.execution != nil {
+		fields = append(fields, executionoutput.FieldExecutionID)
+	}
+	if m.seq != nil {
+		fields = append(fields, executionoutput.FieldSeq)
+	}
+	if m.stream != nil {
+		fields = append(fields, executionoutput.FieldStream)
+	}
+	if m.line != nil {
+		fields = append(fields, executionoutput.FieldLine)
+	}
+	if m.created_at != nil {
+		fields = append(fields, executionoutput.FieldCreatedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExecutionOutputMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case executionoutput.FieldExecutionID:
+		return m.ExecutionID()
+	case executionoutput.FieldSeq:
+		return m.Seq()
+	case executionoutput.FieldStream:
+		return m.Stream()
+	case executionoutput.FieldLine:
+		return m.Line()
+	case executionoutput.FieldCreatedAt:
+		return m.CreatedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExecutionOutputMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case executionoutput.FieldExecutionID:
+		return m.OldExecutionID(ctx)
+	case executionoutput.FieldSeq:
+		return m.OldSeq(ctx)
+	case executionoutput.FieldStream:
+		return m.OldStream(ctx)
+	case executionoutput.FieldLine:
+		return m.OldLine(ctx)
+	case executionoutput.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExecutionOutput field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExecutionOutputMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case executionoutput.FieldExecutionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExecutionID(v)
+		return nil
+	case executionoutput.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSeq(v)
+		return nil
+	case executionoutput.FieldStream:
+		v, ok := value.(executionoutput.Stream)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStream(v)
+		return nil
+	case executionoutput.FieldLine:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLine(v)
+		return nil
+	case executionoutput.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExecutionOutput field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExecutionOutputMutation) AddedFields() []string {
+	var fields []string
+	if m.addseq != nil {
+		fields = append(fields, executionoutput.FieldSeq)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExecutionOutputMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case executionoutput.FieldSeq:
+		return m.AddedSeq()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExecutionOutputMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case executionoutput.FieldSeq:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSeq(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExecutionOutput numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExecutionOutputMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExecutionOutputMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExecutionOutputMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ExecutionOutput nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExecutionOutputMutation) ResetField(name string) error {
+	switch name {
+	case executionoutput.FieldExecutionID:
+		m.ResetExecutionID()
+		return nil
+	case executionoutput.FieldSeq:
+		m.ResetSeq()
+		return nil
+	case executionoutput.FieldStream:
+		m.ResetStream()
+		return nil
+	case executionoutput.FieldLine:
+		m.ResetLine()
+		return nil
+	case executionoutput.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown ExecutionOutput field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExecutionOutputMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.execution != nil {
+		edges = append(edges, executionoutput.EdgeExecution)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExecutionOutputMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case executionoutput.EdgeExecution:
+		if id := m.execution; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExecutionOutputMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExecutionOutputMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExecutionOutputMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedexecution {
+		edges = append(edges, executionoutput.EdgeExecution)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExecutionOutputMutation) EdgeCleared(name string) bool {
+	switch name {
+	case executionoutput.EdgeExecution:
+		return m.clearedexecution
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExecutionOutputMutation) ClearEdge(name string) error {
+	switch name {
+	case executionoutput.EdgeExecution:
+		m.ClearExecution()
+		return nil
+	}
+	return fmt.Errorf("unknown ExecutionOutput unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExecutionOutputMutation) ResetEdge(name string) error {
+	switch name {
+	case executionoutput.EdgeExecution:
+		m.ResetExecution()
+		return nil
+	}
+	return fmt.Errorf("unknown ExecutionOutput edge %s", name)
+}
+
+// ExecutionSecretMutation represents an operation that mutates the ExecutionSecret nodes in the graph.
+type ExecutionSecretMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	sealed           *[]byte
+	clearedFields    map[string]struct{}
+	execution        *int
+	clearedexecution bool
+	done             bool
+	oldValue         func(context.Context) (*ExecutionSecret, error)
+	predicates       []predicate.ExecutionSecret
+}
+
+var _ ent.Mutation = (*ExecutionSecretMutation)(nil)
+
+// executionsecretOption allows management of the mutation configuration using functional options.
+type executionsecretOption func(*ExecutionSecretMutation)
+
+// newExecutionSecretMutation creates new mutation for the ExecutionSecret entity.
+func newExecutionSecretMutation(c config, op Op, opts ...executionsecretOption) *ExecutionSecretMutation {
+	m := &ExecutionSecretMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeExecutionSecret,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withExecutionSecretID sets the ID field of the mutation.
+func withExecutionSecretID(id int) executionsecretOption {
+	return func(m *ExecutionSecretMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ExecutionSecret
+		)
+		m.oldValue = func(ctx context.Context) (*ExecutionSecret, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ExecutionSecret.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withExecutionSecret sets the old ExecutionSecret of the mutation.
+func withExecutionSecret(node *ExecutionSecret) executionsecretOption {
+	return func(m *ExecutionSecretMutation) {
+		m.oldValue = func(context.Context) (*ExecutionSecret, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ExecutionSecretMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ExecutionSecretMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ExecutionSecretMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ExecutionSecretMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ExecutionSecret.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetExecutionID sets the "execution_id" field.
+func (m *ExecutionSecretMutation) SetExecutionID(i int) {
+	m.execution = &i
+}
+
+// ExecutionID returns the value of the "execution_id" field in the mutation.
+func (m *ExecutionSecretMutation) ExecutionID() (r int, exists bool) {
+	v := m.execution
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExecutionID returns the old "execution_id" field's value of the ExecutionSecret entity.
+// If the ExecutionSecret object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionSecretMutation) OldExecutionID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExecutionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExecutionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExecutionID: %w", err)
+	}
+	return oldValue.ExecutionID, nil
+}
+
+// ResetExecutionID resets all changes to the "execution_id" field.
+func (m *ExecutionSecretMutation) ResetExecutionID() {
+	m.execution = nil
+}
+
+// SetSealed sets the "sealed" field.
+func (m *ExecutionSecretMutation) SetSealed(b []byte) {
+	m.sealed = &b
+}
+
+// Sealed returns the value of the "sealed" field in the mutation.
+func (m *ExecutionSecretMutation) Sealed() (r []byte, exists bool) {
+	v := m.sealed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSealed returns the old "sealed" field's value of the ExecutionSecret entity.
+// If the ExecutionSecret object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionSecretMutation) OldSealed(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSealed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSealed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSealed: %w", err)
+	}
+	return oldValue.Sealed, nil
+}
+
+// ResetSealed resets all changes to the "sealed" field.
+func (m *ExecutionSecretMutation) ResetSealed() {
+	m.sealed = nil
+}
+
+// ClearExecution clears the "execution" edge to the Execution entity.
+func (m *ExecutionSecretMutation) ClearExecution() {
+	m.clearedexecution = true
+	m.clearedFields[executionsecret.FieldExecutionID] = struct{}{}
+}
+
+// ExecutionCleared reports if the "execution" edge to the Execution entity was cleared.
+func (m *ExecutionSecretMutation) ExecutionCleared() bool {
+	return m.clearedexecution
+}
+
+// ExecutionIDs returns the "execution" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ExecutionID instead. It exists only for internal usage by the builders.
+func (m *ExecutionSecretMutation) ExecutionIDs() (ids []int) {
+	if id := m.execution; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetExecution resets all changes to the "execution" edge.
+func (m *ExecutionSecretMutation) ResetExecution() {
+	m.execution = nil
+	m.clearedexecution = false
+}
+
+// Where appends a list predicates to the ExecutionSecretMutation builder.
+func (m *ExecutionSecretMutation) Where(ps ...predicate.ExecutionSecret) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ExecutionSecretMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ExecutionSecretMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ExecutionSecret, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ExecutionSecretMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ExecutionSecretMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ExecutionSecret).
+func (m *ExecutionSecretMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ExecutionSecretMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.execution != nil {
+		fields = append(fields, executionsecret.FieldExecutionID)
+	}
+	if m.sealed != nil {
+		fields = append(fields, executionsecret.FieldSealed)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ExecutionSecretMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case executionsecret.FieldExecutionID:
+		return m.ExecutionID()
+	case executionsecret.FieldSealed:
+		return m.Sealed()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ExecutionSecretMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case executionsecret.FieldExecutionID:
+		return m.OldExecutionID(ctx)
+	case executionsecret.FieldSealed:
+		return m.OldSealed(ctx)
+	}
+	return nil, fmt.Errorf("unknown ExecutionSecret field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExecutionSecretMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case executionsecret.FieldExecutionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExecutionID(v)
+		return nil
+	case executionsecret.FieldSealed:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSealed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ExecutionSecret field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ExecutionSecretMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ExecutionSecretMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ExecutionSecretMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown ExecutionSecret numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ExecutionSecretMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ExecutionSecretMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ExecutionSecretMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown ExecutionSecret nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ExecutionSecretMutation) ResetField(name string) error {
+	switch name {
+	case executionsecret.FieldExecutionID:
+		m.ResetExecutionID()
+		return nil
+	case executionsecret.FieldSealed:
+		m.ResetSealed()
+		return nil
+	}
+	return fmt.Errorf("unknown ExecutionSecret field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ExecutionSecretMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.execution != nil {
+		edges = append(edges, executionsecret.EdgeExecution)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ExecutionSecretMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case executionsecret.EdgeExecution:
+		if id := m.execution; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ExecutionSecretMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ExecutionSecretMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ExecutionSecretMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedexecution {
+		edges = append(edges, executionsecret.EdgeExecution)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ExecutionSecretMutation) EdgeCleared(name string) bool {
+	switch name {
+	case executionsecret.EdgeExecution:
+		return m.clearedexecution
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ExecutionSecretMutation) ClearEdge(name string) error {
+	switch name {
+	case executionsecret.EdgeExecution:
+		m.ClearExecution()
+		return nil
+	}
+	return fmt.Errorf("unknown ExecutionSecret unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ExecutionSecretMutation) ResetEdge(name string) error {
+	switch name {
+	case executionsecret.EdgeExecution:
+		m.ResetExecution()
+		return nil
+	}
+	return fmt.Errorf("unknown ExecutionSecret edge %s", name)
 }
 
 // PackMutation represents an operation that mutates the Pack nodes in the graph.
@@ -12320,6 +13711,671 @@ func (m *TriggerMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Trigger edge %s", name)
+}
+
+// WorkerMutation represents an operation that mutates the Worker nodes in the graph.
+type WorkerMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *int
+	name           *string
+	hostname       *string
+	pid            *int
+	addpid         *int
+	concurrency    *int
+	addconcurrency *int
+	started_at     *time.Time
+	heartbeat_at   *time.Time
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*Worker, error)
+	predicates     []predicate.Worker
+}
+
+var _ ent.Mutation = (*WorkerMutation)(nil)
+
+// workerOption allows management of the mutation configuration using functional options.
+type workerOption func(*WorkerMutation)
+
+// newWorkerMutation creates new mutation for the Worker entity.
+func newWorkerMutation(c config, op Op, opts ...workerOption) *WorkerMutation {
+	m := &WorkerMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeWorker,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withWorkerID sets the ID field of the mutation.
+func withWorkerID(id int) workerOption {
+	return func(m *WorkerMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Worker
+		)
+		m.oldValue = func(ctx context.Context) (*Worker, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Worker.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withWorker sets the old Worker of the mutation.
+func withWorker(node *Worker) workerOption {
+	return func(m *WorkerMutation) {
+		m.oldValue = func(context.Context) (*Worker, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m WorkerMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m WorkerMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *WorkerMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *WorkerMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Worker.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetName sets the "name" field.
+func (m *WorkerMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *WorkerMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the Worker entity.
+// If the Worker object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkerMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *WorkerMutation) ResetName() {
+	m.name = nil
+}
+
+// SetHostname sets the "hostname" field.
+func (m *WorkerMutation) SetHostname(s string) {
+	m.hostname = &s
+}
+
+// Hostname returns the value of the "hostname" field in the mutation.
+func (m *WorkerMutation) Hostname() (r string, exists bool) {
+	v := m.hostname
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHostname returns the old "hostname" field's value of the Worker entity.
+// If the Worker object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkerMutation) OldHostname(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHostname is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHostname requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHostname: %w", err)
+	}
+	return oldValue.Hostname, nil
+}
+
+// ResetHostname resets all changes to the "hostname" field.
+func (m *WorkerMutation) ResetHostname() {
+	m.hostname = nil
+}
+
+// SetPid sets the "pid" field.
+func (m *WorkerMutation) SetPid(i int) {
+	m.pid = &i
+	m.addpid = nil
+}
+
+// Pid returns the value of the "pid" field in the mutation.
+func (m *WorkerMutation) Pid() (r int, exists bool) {
+	v := m.pid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPid returns the old "pid" field's value of the Worker entity.
+// If the Worker object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkerMutation) OldPid(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPid: %w", err)
+	}
+	return oldValue.Pid, nil
+}
+
+// AddPid adds i to the "pid" field.
+func (m *WorkerMutation) AddPid(i int) {
+	if m.addpid != nil {
+		*m.addpid += i
+	} else {
+		m.addpid = &i
+	}
+}
+
+// AddedPid returns the value that was added to the "pid" field in this mutation.
+func (m *WorkerMutation) AddedPid() (r int, exists bool) {
+	v := m.addpid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPid resets all changes to the "pid" field.
+func (m *WorkerMutation) ResetPid() {
+	m.pid = nil
+	m.addpid = nil
+}
+
+// SetConcurrency sets the "concurrency" field.
+func (m *WorkerMutation) SetConcurrency(i int) {
+	m.concurrency = &i
+	m.addconcurrency = nil
+}
+
+// Concurrency returns the value of the "concurrency" field in the mutation.
+func (m *WorkerMutation) Concurrency() (r int, exists bool) {
+	v := m.concurrency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConcurrency returns the old "concurrency" field's value of the Worker entity.
+// If the Worker object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkerMutation) OldConcurrency(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConcurrency is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConcurrency requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConcurrency: %w", err)
+	}
+	return oldValue.Concurrency, nil
+}
+
+// AddConcurrency adds i to the "concurrency" field.
+func (m *WorkerMutation) AddConcurrency(i int) {
+	if m.addconcurrency != nil {
+		*m.addconcurrency += i
+	} else {
+		m.addconcurrency = &i
+	}
+}
+
+// AddedConcurrency returns the value that was added to the "concurrency" field in this mutation.
+func (m *WorkerMutation) AddedConcurrency() (r int, exists bool) {
+	v := m.addconcurrency
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetConcurrency resets all changes to the "concurrency" field.
+func (m *WorkerMutation) ResetConcurrency() {
+	m.concurrency = nil
+	m.addconcurrency = nil
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *WorkerMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *WorkerMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the Worker entity.
+// If the Worker object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkerMutation) OldStartedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *WorkerMutation) ResetStartedAt() {
+	m.started_at = nil
+}
+
+// SetHeartbeatAt sets the "heartbeat_at" field.
+func (m *WorkerMutation) SetHeartbeatAt(t time.Time) {
+	m.heartbeat_at = &t
+}
+
+// HeartbeatAt returns the value of the "heartbeat_at" field in the mutation.
+func (m *WorkerMutation) HeartbeatAt() (r time.Time, exists bool) {
+	v := m.heartbeat_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHeartbeatAt returns the old "heartbeat_at" field's value of the Worker entity.
+// If the Worker object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkerMutation) OldHeartbeatAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHeartbeatAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHeartbeatAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHeartbeatAt: %w", err)
+	}
+	return oldValue.HeartbeatAt, nil
+}
+
+// ResetHeartbeatAt resets all changes to the "heartbeat_at" field.
+func (m *WorkerMutation) ResetHeartbeatAt() {
+	m.heartbeat_at = nil
+}
+
+// Where appends a list predicates to the WorkerMutation builder.
+func (m *WorkerMutation) Where(ps ...predicate.Worker) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the WorkerMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *WorkerMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Worker, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *WorkerMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *WorkerMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Worker).
+func (m *WorkerMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *WorkerMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.name != nil {
+		fields = append(fields, worker.FieldName)
+	}
+	if m.hostname != nil {
+		fields = append(fields, worker.FieldHostname)
+	}
+	if m.pid != nil {
+		fields = append(fields, worker.FieldPid)
+	}
+	if m.concurrency != nil {
+		fields = append(fields, worker.FieldConcurrency)
+	}
+	if m.started_at != nil {
+		fields = append(fields, worker.FieldStartedAt)
+	}
+	if m.heartbeat_at != nil {
+		fields = append(fields, worker.FieldHeartbeatAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *WorkerMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case worker.FieldName:
+		return m.Name()
+	case worker.FieldHostname:
+		return m.Hostname()
+	case worker.FieldPid:
+		return m.Pid()
+	case worker.FieldConcurrency:
+		return m.Concurrency()
+	case worker.FieldStartedAt:
+		return m.StartedAt()
+	case worker.FieldHeartbeatAt:
+		return m.HeartbeatAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *WorkerMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case worker.FieldName:
+		return m.OldName(ctx)
+	case worker.FieldHostname:
+		return m.OldHostname(ctx)
+	case worker.FieldPid:
+		return m.OldPid(ctx)
+	case worker.FieldConcurrency:
+		return m.OldConcurrency(ctx)
+	case worker.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	case worker.FieldHeartbeatAt:
+		return m.OldHeartbeatAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Worker field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WorkerMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case worker.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case worker.FieldHostname:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHostname(v)
+		return nil
+	case worker.FieldPid:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPid(v)
+		return nil
+	case worker.FieldConcurrency:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConcurrency(v)
+		return nil
+	case worker.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	case worker.FieldHeartbeatAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHeartbeatAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Worker field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *WorkerMutation) AddedFields() []string {
+	var fields []string
+	if m.addpid != nil {
+		fields = append(fields, worker.FieldPid)
+	}
+	if m.addconcurrency != nil {
+		fields = append(fields, worker.FieldConcurrency)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *WorkerMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case worker.FieldPid:
+		return m.AddedPid()
+	case worker.FieldConcurrency:
+		return m.AddedConcurrency()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WorkerMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case worker.FieldPid:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPid(v)
+		return nil
+	case worker.FieldConcurrency:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddConcurrency(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Worker numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *WorkerMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *WorkerMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *WorkerMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown Worker nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *WorkerMutation) ResetField(name string) error {
+	switch name {
+	case worker.FieldName:
+		m.ResetName()
+		return nil
+	case worker.FieldHostname:
+		m.ResetHostname()
+		return nil
+	case worker.FieldPid:
+		m.ResetPid()
+		return nil
+	case worker.FieldConcurrency:
+		m.ResetConcurrency()
+		return nil
+	case worker.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	case worker.FieldHeartbeatAt:
+		m.ResetHeartbeatAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Worker field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *WorkerMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *WorkerMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *WorkerMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *WorkerMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *WorkerMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *WorkerMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *WorkerMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Worker unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *WorkerMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Worker edge %s", name)
 }
 
 // WorkflowDefinitionMutation represents an operation that mutates the WorkflowDefinition nodes in the graph.

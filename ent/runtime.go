@@ -9,12 +9,14 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/schema"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/trigger"
+	"github.com/attune-io/attune/ent/worker"
 	"github.com/attune-io/attune/ent/workflowdefinition"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
@@ -137,26 +139,44 @@ func init() {
 	executionDescStderrTruncated := executionFields[11].Descriptor()
 	// execution.DefaultStderrTruncated holds the default value on creation for the stderr_truncated field.
 	execution.DefaultStderrTruncated = executionDescStderrTruncated.Default.(bool)
+	// executionDescStdoutDropped is the schema descriptor for stdout_dropped field.
+	executionDescStdoutDropped := executionFields[12].Descriptor()
+	// execution.DefaultStdoutDropped holds the default value on creation for the stdout_dropped field.
+	execution.DefaultStdoutDropped = executionDescStdoutDropped.Default.(int64)
+	// executionDescStderrDropped is the schema descriptor for stderr_dropped field.
+	executionDescStderrDropped := executionFields[13].Descriptor()
+	// execution.DefaultStderrDropped holds the default value on creation for the stderr_dropped field.
+	execution.DefaultStderrDropped = executionDescStderrDropped.Default.(int64)
 	// executionDescError is the schema descriptor for error field.
-	executionDescError := executionFields[13].Descriptor()
+	executionDescError := executionFields[15].Descriptor()
 	// execution.DefaultError holds the default value on creation for the error field.
 	execution.DefaultError = executionDescError.Default.(string)
 	// executionDescRequestedAt is the schema descriptor for requested_at field.
-	executionDescRequestedAt := executionFields[14].Descriptor()
+	executionDescRequestedAt := executionFields[16].Descriptor()
 	// execution.DefaultRequestedAt holds the default value on creation for the requested_at field.
 	execution.DefaultRequestedAt = executionDescRequestedAt.Default.(func() time.Time)
 	// executionDescTimeoutSeconds is the schema descriptor for timeout_seconds field.
-	executionDescTimeoutSeconds := executionFields[17].Descriptor()
+	executionDescTimeoutSeconds := executionFields[19].Descriptor()
 	// execution.DefaultTimeoutSeconds holds the default value on creation for the timeout_seconds field.
 	execution.DefaultTimeoutSeconds = executionDescTimeoutSeconds.Default.(int)
 	// executionDescAttempt is the schema descriptor for attempt field.
-	executionDescAttempt := executionFields[18].Descriptor()
+	executionDescAttempt := executionFields[20].Descriptor()
 	// execution.DefaultAttempt holds the default value on creation for the attempt field.
 	execution.DefaultAttempt = executionDescAttempt.Default.(int)
 	// executionDescWorker is the schema descriptor for worker field.
-	executionDescWorker := executionFields[19].Descriptor()
+	executionDescWorker := executionFields[21].Descriptor()
 	// execution.DefaultWorker holds the default value on creation for the worker field.
 	execution.DefaultWorker = executionDescWorker.Default.(string)
+	executionoutputFields := schema.ExecutionOutput{}.Fields()
+	_ = executionoutputFields
+	// executionoutputDescSeq is the schema descriptor for seq field.
+	executionoutputDescSeq := executionoutputFields[1].Descriptor()
+	// executionoutput.SeqValidator is a validator for the "seq" field. It is called by the builders before save.
+	executionoutput.SeqValidator = executionoutputDescSeq.Validators[0].(func(int) error)
+	// executionoutputDescCreatedAt is the schema descriptor for created_at field.
+	executionoutputDescCreatedAt := executionoutputFields[4].Descriptor()
+	// executionoutput.DefaultCreatedAt holds the default value on creation for the created_at field.
+	executionoutput.DefaultCreatedAt = executionoutputDescCreatedAt.Default.(func() time.Time)
 	packMixin := schema.Pack{}.Mixin()
 	packMixinFields0 := packMixin[0].Fields()
 	_ = packMixinFields0
@@ -376,6 +396,28 @@ func init() {
 	triggerDescEnabled := triggerFields[10].Descriptor()
 	// trigger.DefaultEnabled holds the default value on creation for the enabled field.
 	trigger.DefaultEnabled = triggerDescEnabled.Default.(bool)
+	workerFields := schema.Worker{}.Fields()
+	_ = workerFields
+	// workerDescHostname is the schema descriptor for hostname field.
+	workerDescHostname := workerFields[1].Descriptor()
+	// worker.DefaultHostname holds the default value on creation for the hostname field.
+	worker.DefaultHostname = workerDescHostname.Default.(string)
+	// workerDescPid is the schema descriptor for pid field.
+	workerDescPid := workerFields[2].Descriptor()
+	// worker.DefaultPid holds the default value on creation for the pid field.
+	worker.DefaultPid = workerDescPid.Default.(int)
+	// workerDescConcurrency is the schema descriptor for concurrency field.
+	workerDescConcurrency := workerFields[3].Descriptor()
+	// worker.DefaultConcurrency holds the default value on creation for the concurrency field.
+	worker.DefaultConcurrency = workerDescConcurrency.Default.(int)
+	// workerDescStartedAt is the schema descriptor for started_at field.
+	workerDescStartedAt := workerFields[4].Descriptor()
+	// worker.DefaultStartedAt holds the default value on creation for the started_at field.
+	worker.DefaultStartedAt = workerDescStartedAt.Default.(func() time.Time)
+	// workerDescHeartbeatAt is the schema descriptor for heartbeat_at field.
+	workerDescHeartbeatAt := workerFields[5].Descriptor()
+	// worker.DefaultHeartbeatAt holds the default value on creation for the heartbeat_at field.
+	worker.DefaultHeartbeatAt = workerDescHeartbeatAt.Default.(func() time.Time)
 	workflowdefinitionMixin := schema.WorkflowDefinition{}.Mixin()
 	workflowdefinitionMixinFields0 := workflowdefinitionMixin[0].Fields()
 	_ = workflowdefinitionMixinFields0

@@ -22,6 +22,10 @@ type Tx struct {
 	Event *EventClient
 	// Execution is the client for interacting with the Execution builders.
 	Execution *ExecutionClient
+	// ExecutionOutput is the client for interacting with the ExecutionOutput builders.
+	ExecutionOutput *ExecutionOutputClient
+	// ExecutionSecret is the client for interacting with the ExecutionSecret builders.
+	ExecutionSecret *ExecutionSecretClient
 	// Pack is the client for interacting with the Pack builders.
 	Pack *PackClient
 	// PackInstall is the client for interacting with the PackInstall builders.
@@ -32,6 +36,8 @@ type Tx struct {
 	Sensor *SensorClient
 	// Trigger is the client for interacting with the Trigger builders.
 	Trigger *TriggerClient
+	// Worker is the client for interacting with the Worker builders.
+	Worker *WorkerClient
 	// WorkflowDefinition is the client for interacting with the WorkflowDefinition builders.
 	WorkflowDefinition *WorkflowDefinitionClient
 	// WorkflowExecution is the client for interacting with the WorkflowExecution builders.
@@ -171,11 +177,14 @@ func (tx *Tx) init() {
 	tx.Enforcement = NewEnforcementClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.Execution = NewExecutionClient(tx.config)
+	tx.ExecutionOutput = NewExecutionOutputClient(tx.config)
+	tx.ExecutionSecret = NewExecutionSecretClient(tx.config)
 	tx.Pack = NewPackClient(tx.config)
 	tx.PackInstall = NewPackInstallClient(tx.config)
 	tx.Rule = NewRuleClient(tx.config)
 	tx.Sensor = NewSensorClient(tx.config)
 	tx.Trigger = NewTriggerClient(tx.config)
+	tx.Worker = NewWorkerClient(tx.config)
 	tx.WorkflowDefinition = NewWorkflowDefinitionClient(tx.config)
 	tx.WorkflowExecution = NewWorkflowExecutionClient(tx.config)
 }

@@ -164,8 +164,10 @@ type ComplexityRoot struct {
 		StartedAt          func(childComplexity int) int
 		Status             func(childComplexity int) int
 		Stderr             func(childComplexity int) int
+		StderrDropped      func(childComplexity int) int
 		StderrTruncated    func(childComplexity int) int
 		Stdout             func(childComplexity int) int
+		StdoutDropped      func(childComplexity int) int
 		StdoutTruncated    func(childComplexity int) int
 		TimeoutSeconds     func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
@@ -1011,6 +1013,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Execution.Stderr(childComplexity), true
+	case "Execution.stderrDropped":
+		if e.ComplexityRoot.Execution.StderrDropped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.StderrDropped(childComplexity), true
 	case "Execution.stderrTruncated":
 		if e.ComplexityRoot.Execution.StderrTruncated == nil {
 			break
@@ -1023,6 +1031,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Execution.Stdout(childComplexity), true
+	case "Execution.stdoutDropped":
+		if e.ComplexityRoot.Execution.StdoutDropped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.StdoutDropped(childComplexity), true
 	case "Execution.stdoutTruncated":
 		if e.ComplexityRoot.Execution.StdoutTruncated == nil {
 			break
@@ -2787,6 +2801,10 @@ func (ec *executionContext) childFields_Execution(ctx context.Context, field gra
 		return ec.fieldContext_Execution_stdoutTruncated(ctx, field)
 	case "stderrTruncated":
 		return ec.fieldContext_Execution_stderrTruncated(ctx, field)
+	case "stdoutDropped":
+		return ec.fieldContext_Execution_stdoutDropped(ctx, field)
+	case "stderrDropped":
+		return ec.fieldContext_Execution_stderrDropped(ctx, field)
 	case "exitCode":
 		return ec.fieldContext_Execution_exitCode(ctx, field)
 	case "error":
@@ -7085,6 +7103,52 @@ func (ec *executionContext) _Execution_stderrTruncated(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_Execution_stderrTruncated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Execution", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Execution_stdoutDropped(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_stdoutDropped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StdoutDropped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_stdoutDropped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Execution_stderrDropped(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_stderrDropped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StderrDropped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_stderrDropped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Execution_exitCode(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
@@ -16093,7 +16157,7 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -16835,6 +16899,118 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.StderrTruncatedNEQ = data
+		case "stdoutDropped":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stdoutDropped"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StdoutDropped = data
+		case "stdoutDroppedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stdoutDroppedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StdoutDroppedNEQ = data
+		case "stdoutDroppedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stdoutDroppedIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StdoutDroppedIn = data
+		case "stdoutDroppedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stdoutDroppedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StdoutDroppedNotIn = data
+		case "stdoutDroppedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stdoutDroppedGT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StdoutDroppedGT = data
+		case "stdoutDroppedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stdoutDroppedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StdoutDroppedGTE = data
+		case "stdoutDroppedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stdoutDroppedLT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StdoutDroppedLT = data
+		case "stdoutDroppedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stdoutDroppedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StdoutDroppedLTE = data
+		case "stderrDropped":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stderrDropped"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StderrDropped = data
+		case "stderrDroppedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stderrDroppedNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StderrDroppedNEQ = data
+		case "stderrDroppedIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stderrDroppedIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StderrDroppedIn = data
+		case "stderrDroppedNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stderrDroppedNotIn"))
+			data, err := ec.unmarshalOInt2ᚕint64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StderrDroppedNotIn = data
+		case "stderrDroppedGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stderrDroppedGT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StderrDroppedGT = data
+		case "stderrDroppedGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stderrDroppedGTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StderrDroppedGTE = data
+		case "stderrDroppedLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stderrDroppedLT"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StderrDroppedLT = data
+		case "stderrDroppedLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stderrDroppedLTE"))
+			data, err := ec.unmarshalOInt2ᚖint64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StderrDroppedLTE = data
 		case "exitCode":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("exitCode"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -24571,6 +24747,16 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "stdoutDropped":
+			out.Values[i] = ec._Execution_stdoutDropped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stderrDropped":
+			out.Values[i] = ec._Execution_stderrDropped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "exitCode":
 			out.Values[i] = ec._Execution_exitCode(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -27018,6 +27204,20 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNJSON2map(ctx context.Context, v any) (map[string]any, error) {
 	res, err := graphql.UnmarshalMap(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -28056,6 +28256,41 @@ func (ec *executionContext) marshalOID2ᚖint(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) unmarshalOInt2ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕint64ᚄ(ctx context.Context, sel ast.SelectionSet, v []int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
 	if v == nil {
 		return nil, nil
@@ -28106,6 +28341,24 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalInt(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOInt2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(*v)
 	return res
 }
 

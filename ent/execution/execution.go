@@ -45,6 +45,10 @@ const (
 	FieldStdoutTruncated = "stdout_truncated"
 	// FieldStderrTruncated holds the string denoting the stderr_truncated field in the database.
 	FieldStderrTruncated = "stderr_truncated"
+	// FieldStdoutDropped holds the string denoting the stdout_dropped field in the database.
+	FieldStdoutDropped = "stdout_dropped"
+	// FieldStderrDropped holds the string denoting the stderr_dropped field in the database.
+	FieldStderrDropped = "stderr_dropped"
 	// FieldExitCode holds the string denoting the exit_code field in the database.
 	FieldExitCode = "exit_code"
 	// FieldError holds the string denoting the error field in the database.
@@ -71,6 +75,10 @@ const (
 	EdgeEnforcement = "enforcement"
 	// EdgeWorkflowExecutions holds the string denoting the workflow_executions edge name in mutations.
 	EdgeWorkflowExecutions = "workflow_executions"
+	// EdgeOutput holds the string denoting the output edge name in mutations.
+	EdgeOutput = "output"
+	// EdgeSecret holds the string denoting the secret edge name in mutations.
+	EdgeSecret = "secret"
 	// Table holds the table name of the execution in the database.
 	Table = "executions"
 	// ActionTable is the table that holds the action relation/edge.
@@ -102,6 +110,20 @@ const (
 	WorkflowExecutionsInverseTable = "workflow_executions"
 	// WorkflowExecutionsColumn is the table column denoting the workflow_executions relation/edge.
 	WorkflowExecutionsColumn = "execution_id"
+	// OutputTable is the table that holds the output relation/edge.
+	OutputTable = "execution_outputs"
+	// OutputInverseTable is the table name for the ExecutionOutput entity.
+	// It exists in this package in order to avoid circular dependency with the "executionoutput" package.
+	OutputInverseTable = "execution_outputs"
+	// OutputColumn is the table column denoting the output relation/edge.
+	OutputColumn = "execution_id"
+	// SecretTable is the table that holds the secret relation/edge.
+	SecretTable = "execution_secrets"
+	// SecretInverseTable is the table name for the ExecutionSecret entity.
+	// It exists in this package in order to avoid circular dependency with the "executionsecret" package.
+	SecretInverseTable = "execution_secrets"
+	// SecretColumn is the table column denoting the secret relation/edge.
+	SecretColumn = "execution_id"
 )
 
 // Columns holds all SQL columns for execution fields.
@@ -121,6 +143,8 @@ var Columns = []string{
 	FieldStderr,
 	FieldStdoutTruncated,
 	FieldStderrTruncated,
+	FieldStdoutDropped,
+	FieldStderrDropped,
 	FieldExitCode,
 	FieldError,
 	FieldRequestedAt,
@@ -158,6 +182,10 @@ var (
 	DefaultStdoutTruncated bool
 	// DefaultStderrTruncated holds the default value on creation for the "stderr_truncated" field.
 	DefaultStderrTruncated bool
+	// DefaultStdoutDropped holds the default value on creation for the "stdout_dropped" field.
+	DefaultStdoutDropped int64
+	// DefaultStderrDropped holds the default value on creation for the "stderr_dropped" field.
+	DefaultStderrDropped int64
 	// DefaultError holds the default value on creation for the "error" field.
 	DefaultError string
 	// DefaultRequestedAt holds the default value on creation for the "requested_at" field.
@@ -271,6 +299,16 @@ func ByStderrTruncated(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStderrTruncated, opts...).ToFunc()
 }
 
+// ByStdoutDropped orders the results by the stdout_dropped field.
+func ByStdoutDropped(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStdoutDropped, opts...).ToFunc()
+}
+
+// ByStderrDropped orders the results by the stderr_dropped field.
+func ByStderrDropped(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldStderrDropped, opts...).ToFunc()
+}
+
 // ByExitCode orders the results by the exit_code field.
 func ByExitCode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExitCode, opts...).ToFunc()
@@ -359,6 +397,27 @@ func ByWorkflowExecutions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOptio
 		sqlgraph.OrderByNeighborTerms(s, newWorkflowExecutionsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByOutputCount orders the results by output count.
+func ByOutputCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newOutputStep(), opts...)
+	}
+}
+
+// ByOutput orders the results by output terms.
+func ByOutput(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newOutputStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// BySecretField orders the results by secret field.
+func BySecretField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newSecretStep(), sql.OrderByField(field, opts...))
+	}
+}
 func newActionStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -392,6 +451,20 @@ func newWorkflowExecutionsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(WorkflowExecutionsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, WorkflowExecutionsTable, WorkflowExecutionsColumn),
+	)
+}
+func newOutputStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(OutputInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, OutputTable, OutputColumn),
+	)
+}
+func newSecretStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(SecretInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2O, false, SecretTable, SecretColumn),
 	)
 }
 

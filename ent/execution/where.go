@@ -110,6 +110,16 @@ func StderrTruncated(v bool) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldStderrTruncated, v))
 }
 
+// StdoutDropped applies equality check predicate on the "stdout_dropped" field. It's identical to StdoutDroppedEQ.
+func StdoutDropped(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldStdoutDropped, v))
+}
+
+// StderrDropped applies equality check predicate on the "stderr_dropped" field. It's identical to StderrDroppedEQ.
+func StderrDropped(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldStderrDropped, v))
+}
+
 // ExitCode applies equality check predicate on the "exit_code" field. It's identical to ExitCodeEQ.
 func ExitCode(v int) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldExitCode, v))
@@ -640,6 +650,86 @@ func StderrTruncatedNEQ(v bool) predicate.Execution {
 	return predicate.Execution(sql.FieldNEQ(FieldStderrTruncated, v))
 }
 
+// StdoutDroppedEQ applies the EQ predicate on the "stdout_dropped" field.
+func StdoutDroppedEQ(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldStdoutDropped, v))
+}
+
+// StdoutDroppedNEQ applies the NEQ predicate on the "stdout_dropped" field.
+func StdoutDroppedNEQ(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldStdoutDropped, v))
+}
+
+// StdoutDroppedIn applies the In predicate on the "stdout_dropped" field.
+func StdoutDroppedIn(vs ...int64) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldStdoutDropped, vs...))
+}
+
+// StdoutDroppedNotIn applies the NotIn predicate on the "stdout_dropped" field.
+func StdoutDroppedNotIn(vs ...int64) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldStdoutDropped, vs...))
+}
+
+// StdoutDroppedGT applies the GT predicate on the "stdout_dropped" field.
+func StdoutDroppedGT(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldGT(FieldStdoutDropped, v))
+}
+
+// StdoutDroppedGTE applies the GTE predicate on the "stdout_dropped" field.
+func StdoutDroppedGTE(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldGTE(FieldStdoutDropped, v))
+}
+
+// StdoutDroppedLT applies the LT predicate on the "stdout_dropped" field.
+func StdoutDroppedLT(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldLT(FieldStdoutDropped, v))
+}
+
+// StdoutDroppedLTE applies the LTE predicate on the "stdout_dropped" field.
+func StdoutDroppedLTE(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldLTE(FieldStdoutDropped, v))
+}
+
+// StderrDroppedEQ applies the EQ predicate on the "stderr_dropped" field.
+func StderrDroppedEQ(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldStderrDropped, v))
+}
+
+// StderrDroppedNEQ applies the NEQ predicate on the "stderr_dropped" field.
+func StderrDroppedNEQ(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldStderrDropped, v))
+}
+
+// StderrDroppedIn applies the In predicate on the "stderr_dropped" field.
+func StderrDroppedIn(vs ...int64) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldStderrDropped, vs...))
+}
+
+// StderrDroppedNotIn applies the NotIn predicate on the "stderr_dropped" field.
+func StderrDroppedNotIn(vs ...int64) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldStderrDropped, vs...))
+}
+
+// StderrDroppedGT applies the GT predicate on the "stderr_dropped" field.
+func StderrDroppedGT(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldGT(FieldStderrDropped, v))
+}
+
+// StderrDroppedGTE applies the GTE predicate on the "stderr_dropped" field.
+func StderrDroppedGTE(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldGTE(FieldStderrDropped, v))
+}
+
+// StderrDroppedLT applies the LT predicate on the "stderr_dropped" field.
+func StderrDroppedLT(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldLT(FieldStderrDropped, v))
+}
+
+// StderrDroppedLTE applies the LTE predicate on the "stderr_dropped" field.
+func StderrDroppedLTE(v int64) predicate.Execution {
+	return predicate.Execution(sql.FieldLTE(FieldStderrDropped, v))
+}
+
 // ExitCodeEQ applies the EQ predicate on the "exit_code" field.
 func ExitCodeEQ(v int) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldExitCode, v))
@@ -1147,6 +1237,52 @@ func HasWorkflowExecutions() predicate.Execution {
 func HasWorkflowExecutionsWith(preds ...predicate.WorkflowExecution) predicate.Execution {
 	return predicate.Execution(func(s *sql.Selector) {
 		step := newWorkflowExecutionsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasOutput applies the HasEdge predicate on the "output" edge.
+func HasOutput() predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, OutputTable, OutputColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasOutputWith applies the HasEdge predicate on the "output" edge with a given conditions (other predicates).
+func HasOutputWith(preds ...predicate.ExecutionOutput) predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := newOutputStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasSecret applies the HasEdge predicate on the "secret" edge.
+func HasSecret() predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, SecretTable, SecretColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSecretWith applies the HasEdge predicate on the "secret" edge with a given conditions (other predicates).
+func HasSecretWith(preds ...predicate.ExecutionSecret) predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := newSecretStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -57,6 +57,30 @@ func (f ExecutionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, e
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExecutionMutation", m)
 }
 
+// The ExecutionOutputFunc type is an adapter to allow the use of ordinary
+// function as ExecutionOutput mutator.
+type ExecutionOutputFunc func(context.Context, *ent.ExecutionOutputMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExecutionOutputFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExecutionOutputMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExecutionOutputMutation", m)
+}
+
+// The ExecutionSecretFunc type is an adapter to allow the use of ordinary
+// function as ExecutionSecret mutator.
+type ExecutionSecretFunc func(context.Context, *ent.ExecutionSecretMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExecutionSecretFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExecutionSecretMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExecutionSecretMutation", m)
+}
+
 // The PackFunc type is an adapter to allow the use of ordinary
 // function as Pack mutator.
 type PackFunc func(context.Context, *ent.PackMutation) (ent.Value, error)
@@ -115,6 +139,18 @@ func (f TriggerFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, err
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.TriggerMutation", m)
+}
+
+// The WorkerFunc type is an adapter to allow the use of ordinary
+// function as Worker mutator.
+type WorkerFunc func(context.Context, *ent.WorkerMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WorkerFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WorkerMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WorkerMutation", m)
 }
 
 // The WorkflowDefinitionFunc type is an adapter to allow the use of ordinary

@@ -18,7 +18,7 @@ var (
 		{Name: "pack_ref", Type: field.TypeString},
 		{Name: "label", Type: field.TypeString, Default: ""},
 		{Name: "description", Type: field.TypeString, Default: ""},
-		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL"}, Default: "SHELL"},
+		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW"}, Default: "SHELL"},
 		{Name: "entry_point", Type: field.TypeString, Default: ""},
 		{Name: "parameters", Type: field.TypeJSON, Nullable: true},
 		{Name: "output_schema", Type: field.TypeJSON, Nullable: true},
@@ -134,6 +134,8 @@ var (
 		{Name: "stderr", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "stdout_truncated", Type: field.TypeBool, Default: false},
 		{Name: "stderr_truncated", Type: field.TypeBool, Default: false},
+		{Name: "stdout_dropped", Type: field.TypeInt64, Default: 0},
+		{Name: "stderr_dropped", Type: field.TypeInt64, Default: 0},
 		{Name: "exit_code", Type: field.TypeInt, Nullable: true},
 		{Name: "error", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "requested_at", Type: field.TypeTime},
@@ -154,19 +156,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "executions_actions_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[20]},
+				Columns:    []*schema.Column{ExecutionsColumns[22]},
 				RefColumns: []*schema.Column{ActionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_enforcements_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[21]},
+				Columns:    []*schema.Column{ExecutionsColumns[23]},
 				RefColumns: []*schema.Column{EnforcementsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_executions_children",
-				Columns:    []*schema.Column{ExecutionsColumns[22]},
+				Columns:    []*schema.Column{ExecutionsColumns[24]},
 				RefColumns: []*schema.Column{ExecutionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -180,12 +182,67 @@ var (
 			{
 				Name:    "execution_action_ref_requested_at",
 				Unique:  false,
-				Columns: []*schema.Column{ExecutionsColumns[3], ExecutionsColumns[14]},
+				Columns: []*schema.Column{ExecutionsColumns[3], ExecutionsColumns[16]},
 			},
 			{
 				Name:    "execution_requested_at",
 				Unique:  false,
-				Columns: []*schema.Column{ExecutionsColumns[14]},
+				Columns: []*schema.Column{ExecutionsColumns[16]},
+			},
+			{
+				Name:    "execution_worker_status",
+				Unique:  false,
+				Columns: []*schema.Column{ExecutionsColumns[21], ExecutionsColumns[5]},
+			},
+		},
+	}
+	// ExecutionOutputsColumns holds the columns for the "execution_outputs" table.
+	ExecutionOutputsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "seq", Type: field.TypeInt},
+		{Name: "stream", Type: field.TypeEnum, Enums: []string{"stdout", "stderr"}},
+		{Name: "line", Type: field.TypeString, Size: 2147483647},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "execution_id", Type: field.TypeInt},
+	}
+	// ExecutionOutputsTable holds the schema information for the "execution_outputs" table.
+	ExecutionOutputsTable = &schema.Table{
+		Name:       "execution_outputs",
+		Columns:    ExecutionOutputsColumns,
+		PrimaryKey: []*schema.Column{ExecutionOutputsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "execution_outputs_executions_output",
+				Columns:    []*schema.Column{ExecutionOutputsColumns[5]},
+				RefColumns: []*schema.Column{ExecutionsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "executionoutput_execution_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{ExecutionOutputsColumns[5], ExecutionOutputsColumns[1]},
+			},
+		},
+	}
+	// ExecutionSecretsColumns holds the columns for the "execution_secrets" table.
+	ExecutionSecretsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "sealed", Type: field.TypeBytes},
+		{Name: "execution_id", Type: field.TypeInt, Unique: true},
+	}
+	// ExecutionSecretsTable holds the schema information for the "execution_secrets" table.
+	ExecutionSecretsTable = &schema.Table{
+		Name:       "execution_secrets",
+		Columns:    ExecutionSecretsColumns,
+		PrimaryKey: []*schema.Column{ExecutionSecretsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "execution_secrets_executions_secret",
+				Columns:    []*schema.Column{ExecutionSecretsColumns[2]},
+				RefColumns: []*schema.Column{ExecutionsColumns[0]},
+				OnDelete:   schema.Cascade,
 			},
 		},
 	}
@@ -294,7 +351,7 @@ var (
 		{Name: "pack_ref", Type: field.TypeString},
 		{Name: "label", Type: field.TypeString, Default: ""},
 		{Name: "description", Type: field.TypeString, Default: ""},
-		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL"}, Default: "PYTHON"},
+		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW"}, Default: "PYTHON"},
 		{Name: "entry_point", Type: field.TypeString, Default: ""},
 		{Name: "trigger_types", Type: field.TypeJSON, Nullable: true},
 		{Name: "parameters", Type: field.TypeJSON, Nullable: true},
@@ -349,6 +406,22 @@ var (
 				OnDelete:   schema.Cascade,
 			},
 		},
+	}
+	// WorkersColumns holds the columns for the "workers" table.
+	WorkersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "hostname", Type: field.TypeString, Default: ""},
+		{Name: "pid", Type: field.TypeInt, Default: 0},
+		{Name: "concurrency", Type: field.TypeInt, Default: 0},
+		{Name: "started_at", Type: field.TypeTime},
+		{Name: "heartbeat_at", Type: field.TypeTime},
+	}
+	// WorkersTable holds the schema information for the "workers" table.
+	WorkersTable = &schema.Table{
+		Name:       "workers",
+		Columns:    WorkersColumns,
+		PrimaryKey: []*schema.Column{WorkersColumns[0]},
 	}
 	// WorkflowDefinitionsColumns holds the columns for the "workflow_definitions" table.
 	WorkflowDefinitionsColumns = []*schema.Column{
@@ -412,11 +485,14 @@ var (
 		EnforcementsTable,
 		EventsTable,
 		ExecutionsTable,
+		ExecutionOutputsTable,
+		ExecutionSecretsTable,
 		PacksTable,
 		PackInstallsTable,
 		RulesTable,
 		SensorsTable,
 		TriggersTable,
+		WorkersTable,
 		WorkflowDefinitionsTable,
 		WorkflowExecutionsTable,
 	}
@@ -443,6 +519,14 @@ func init() {
 	ExecutionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
 	}
+	ExecutionOutputsTable.ForeignKeys[0].RefTable = ExecutionsTable
+	ExecutionOutputsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(47244640256),
+	}
+	ExecutionSecretsTable.ForeignKeys[0].RefTable = ExecutionsTable
+	ExecutionSecretsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(51539607552),
+	}
 	PacksTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
 	}
@@ -462,6 +546,9 @@ func init() {
 	TriggersTable.ForeignKeys[0].RefTable = PacksTable
 	TriggersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(34359738368),
+	}
+	WorkersTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(55834574848),
 	}
 	WorkflowDefinitionsTable.ForeignKeys[0].RefTable = PacksTable
 	WorkflowDefinitionsTable.Annotation = &entsql.Annotation{

@@ -18,6 +18,12 @@ type Event func(*sql.Selector)
 // Execution is the predicate function for execution builders.
 type Execution func(*sql.Selector)
 
+// ExecutionOutput is the predicate function for executionoutput builders.
+type ExecutionOutput func(*sql.Selector)
+
+// ExecutionSecret is the predicate function for executionsecret builders.
+type ExecutionSecret func(*sql.Selector)
+
 // Pack is the predicate function for pack builders.
 type Pack func(*sql.Selector)
 
@@ -32,6 +38,9 @@ type Sensor func(*sql.Selector)
 
 // Trigger is the predicate function for trigger builders.
 type Trigger func(*sql.Selector)
+
+// Worker is the predicate function for worker builders.
+type Worker func(*sql.Selector)
 
 // WorkflowDefinition is the predicate function for workflowdefinition builders.
 type WorkflowDefinition func(*sql.Selector)

@@ -44,6 +44,8 @@ func (Execution) Fields() []ent.Field {
 		field.Text("stderr").Default(""),
 		field.Bool("stdout_truncated").Default(false),
 		field.Bool("stderr_truncated").Default(false),
+		field.Int64("stdout_dropped").Default(0).Comment("Bytes of stdout dropped beyond the capture limit."),
+		field.Int64("stderr_dropped").Default(0).Comment("Bytes of stderr dropped beyond the capture limit."),
 		field.Int("exit_code").Optional().Nillable(),
 		field.Text("error").Default(""),
 		field.Time("requested_at").Default(time.Now).Annotations(entgql.OrderField("REQUESTED_AT")),
@@ -66,6 +68,10 @@ func (Execution) Edges() []ent.Edge {
 			Field("enforcement_id").Unique(),
 		edge.To("workflow_executions", WorkflowExecution.Type).
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.RelayConnection()),
+		edge.To("output", ExecutionOutput.Type).
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("secret", ExecutionSecret.Type).Unique().
+			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 	}
 }
 
@@ -75,6 +81,7 @@ func (Execution) Indexes() []ent.Index {
 		index.Fields("status"),
 		index.Fields("action_ref", "requested_at"),
 		index.Fields("requested_at"),
+		index.Fields("worker", "status"),
 	}
 }
 

@@ -133,11 +133,12 @@ const DefaultRunnerType = RunnerTypePYTHON
 
 // RunnerType values.
 const (
-	RunnerTypeSHELL  RunnerType = "SHELL"
-	RunnerTypePYTHON RunnerType = "PYTHON"
-	RunnerTypeNODE   RunnerType = "NODE"
-	RunnerTypeNATIVE RunnerType = "NATIVE"
-	RunnerTypeLOCAL  RunnerType = "LOCAL"
+	RunnerTypeSHELL    RunnerType = "SHELL"
+	RunnerTypePYTHON   RunnerType = "PYTHON"
+	RunnerTypeNODE     RunnerType = "NODE"
+	RunnerTypeNATIVE   RunnerType = "NATIVE"
+	RunnerTypeLOCAL    RunnerType = "LOCAL"
+	RunnerTypeWORKFLOW RunnerType = "WORKFLOW"
 )
 
 func (rt RunnerType) String() string {
@@ -147,7 +148,7 @@ func (rt RunnerType) String() string {
 // RunnerTypeValidator is a validator for the "runner_type" field enum values. It is called by the builders before save.
 func RunnerTypeValidator(rt RunnerType) error {
 	switch rt {
-	case RunnerTypeSHELL, RunnerTypePYTHON, RunnerTypeNODE, RunnerTypeNATIVE, RunnerTypeLOCAL:
+	case RunnerTypeSHELL, RunnerTypePYTHON, RunnerTypeNODE, RunnerTypeNATIVE, RunnerTypeLOCAL, RunnerTypeWORKFLOW:
 		return nil
 	default:
 		return fmt.Errorf("sensor: invalid enum value for runner_type field: %q", rt)
