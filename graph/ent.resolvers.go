@@ -94,10 +94,14 @@ func (r *queryResolver) WorkflowExecutions(ctx context.Context, after *entgql.Cu
 // Enforcement returns EnforcementResolver implementation.
 func (r *Resolver) Enforcement() EnforcementResolver { return &enforcementResolver{r} }
 
+// Pack returns PackResolver implementation.
+func (r *Resolver) Pack() PackResolver { return &packResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
 	enforcementResolver struct{ *Resolver }
+	packResolver        struct{ *Resolver }
 	queryResolver       struct{ *Resolver }
 )

@@ -43,7 +43,9 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Enforcement() EnforcementResolver
 	Mutation() MutationResolver
+	Pack() PackResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 }
 
 type DirectiveRoot struct {
@@ -85,6 +87,11 @@ type ComplexityRoot struct {
 
 	DeleteByIdPayload struct {
 		DeletedID func(childComplexity int) int
+	}
+
+	DeletePackPayload struct {
+		CanceledExecutions func(childComplexity int) int
+		DeletedRef         func(childComplexity int) int
 	}
 
 	DeletePayload struct {
@@ -186,15 +193,24 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	InstallPackPayload struct {
+		Install func(childComplexity int) int
+		Pack    func(childComplexity int) int
+	}
+
 	Mutation struct {
 		DeleteAction             func(childComplexity int, ref string) int
 		DeleteEnforcement        func(childComplexity int, id int) int
 		DeleteEvent              func(childComplexity int, id int) int
 		DeleteExecution          func(childComplexity int, id int) int
+		DeletePack               func(childComplexity int, input model.DeletePackInput) int
 		DeleteRule               func(childComplexity int, ref string) int
 		DeleteSensor             func(childComplexity int, ref string) int
 		DeleteTrigger            func(childComplexity int, ref string) int
 		DeleteWorkflowDefinition func(childComplexity int, ref string) int
+		InstallPack              func(childComplexity int, input model.InstallPackInput) int
+		StartPackInstall         func(childComplexity int, input model.InstallPackInput) int
+		UploadPack               func(childComplexity int, file graphql.Upload, force *bool) int
 	}
 
 	Pack struct {
@@ -209,6 +225,7 @@ type ComplexityRoot struct {
 		EnvError            func(childComplexity int) int
 		EnvPath             func(childComplexity int) int
 		EnvStatus           func(childComplexity int) int
+		Environment         func(childComplexity int) int
 		ID                  func(childComplexity int) int
 		InstalledAt         func(childComplexity int) int
 		Label               func(childComplexity int) int
@@ -234,6 +251,12 @@ type ComplexityRoot struct {
 	PackEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
+	}
+
+	PackEnvironment struct {
+		Error  func(childComplexity int) int
+		Path   func(childComplexity int) int
+		Status func(childComplexity int) int
 	}
 
 	PackInstall struct {
@@ -360,6 +383,10 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Subscription struct {
+		PackInstallProgress func(childComplexity int, id int) int
+	}
+
 	Trigger struct {
 		CreatedAt        func(childComplexity int) int
 		Description      func(childComplexity int) int
@@ -455,6 +482,13 @@ type MutationResolver interface {
 	DeleteExecution(ctx context.Context, id int) (*model.DeleteByIDPayload, error)
 	DeleteEvent(ctx context.Context, id int) (*model.DeleteByIDPayload, error)
 	DeleteEnforcement(ctx context.Context, id int) (*model.DeleteByIDPayload, error)
+	InstallPack(ctx context.Context, input model.InstallPackInput) (*model.InstallPackPayload, error)
+	UploadPack(ctx context.Context, file graphql.Upload, force *bool) (*model.InstallPackPayload, error)
+	StartPackInstall(ctx context.Context, input model.InstallPackInput) (*ent.PackInstall, error)
+	DeletePack(ctx context.Context, input model.DeletePackInput) (*model.DeletePackPayload, error)
+}
+type PackResolver interface {
+	Environment(ctx context.Context, obj *ent.Pack) (*model.PackEnvironment, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -477,6 +511,9 @@ type QueryResolver interface {
 	Rule(ctx context.Context, ref string) (*ent.Rule, error)
 	WorkflowDefinition(ctx context.Context, ref string) (*ent.WorkflowDefinition, error)
 	Execution(ctx context.Context, id int) (*ent.Execution, error)
+}
+type SubscriptionResolver interface {
+	PackInstallProgress(ctx context.Context, id int) (<-chan *ent.PackInstall, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -660,6 +697,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeleteByIdPayload.DeletedID(childComplexity), true
+
+	case "DeletePackPayload.canceledExecutions":
+		if e.ComplexityRoot.DeletePackPayload.CanceledExecutions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeletePackPayload.CanceledExecutions(childComplexity), true
+	case "DeletePackPayload.deletedRef":
+		if e.ComplexityRoot.DeletePackPayload.DeletedRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeletePackPayload.DeletedRef(childComplexity), true
 
 	case "DeletePayload.deletedRef":
 		if e.ComplexityRoot.DeletePayload.DeletedRef == nil {
@@ -1105,6 +1155,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExecutionEdge.Node(childComplexity), true
 
+	case "InstallPackPayload.install":
+		if e.ComplexityRoot.InstallPackPayload.Install == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstallPackPayload.Install(childComplexity), true
+	case "InstallPackPayload.pack":
+		if e.ComplexityRoot.InstallPackPayload.Pack == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InstallPackPayload.Pack(childComplexity), true
+
 	case "Mutation.deleteAction":
 		if e.ComplexityRoot.Mutation.DeleteAction == nil {
 			break
@@ -1149,6 +1212,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteExecution(childComplexity, args["id"].(int)), true
+	case "Mutation.deletePack":
+		if e.ComplexityRoot.Mutation.DeletePack == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deletePack_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeletePack(childComplexity, args["input"].(model.DeletePackInput)), true
 	case "Mutation.deleteRule":
 		if e.ComplexityRoot.Mutation.DeleteRule == nil {
 			break
@@ -1193,6 +1267,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteWorkflowDefinition(childComplexity, args["ref"].(string)), true
+	case "Mutation.installPack":
+		if e.ComplexityRoot.Mutation.InstallPack == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_installPack_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.InstallPack(childComplexity, args["input"].(model.InstallPackInput)), true
+	case "Mutation.startPackInstall":
+		if e.ComplexityRoot.Mutation.StartPackInstall == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startPackInstall_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartPackInstall(childComplexity, args["input"].(model.InstallPackInput)), true
+	case "Mutation.uploadPack":
+		if e.ComplexityRoot.Mutation.UploadPack == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadPack_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadPack(childComplexity, args["file"].(graphql.Upload), args["force"].(*bool)), true
 
 	case "Pack.actions":
 		if e.ComplexityRoot.Pack.Actions == nil {
@@ -1265,6 +1372,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Pack.EnvStatus(childComplexity), true
+	case "Pack.environment":
+		if e.ComplexityRoot.Pack.Environment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Pack.Environment(childComplexity), true
 	case "Pack.id":
 		if e.ComplexityRoot.Pack.ID == nil {
 			break
@@ -1401,6 +1514,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PackEdge.Node(childComplexity), true
+
+	case "PackEnvironment.error":
+		if e.ComplexityRoot.PackEnvironment.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackEnvironment.Error(childComplexity), true
+	case "PackEnvironment.path":
+		if e.ComplexityRoot.PackEnvironment.Path == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackEnvironment.Path(childComplexity), true
+	case "PackEnvironment.status":
+		if e.ComplexityRoot.PackEnvironment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackEnvironment.Status(childComplexity), true
 
 	case "PackInstall.createdAt":
 		if e.ComplexityRoot.PackInstall.CreatedAt == nil {
@@ -2070,6 +2202,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SensorEdge.Node(childComplexity), true
 
+	case "Subscription.packInstallProgress":
+		if e.ComplexityRoot.Subscription.PackInstallProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_packInstallProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.PackInstallProgress(childComplexity, args["id"].(int)), true
+
 	case "Trigger.createdAt":
 		if e.ComplexityRoot.Trigger.CreatedAt == nil {
 			break
@@ -2411,12 +2555,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("ActionOrder", ec.unmarshalInputActionOrder),
 			graphql.NewInputUnmarshaler("ActionWhereInput", ec.unmarshalInputActionWhereInput),
+			graphql.NewInputUnmarshaler("DeletePackInput", ec.unmarshalInputDeletePackInput),
 			graphql.NewInputUnmarshaler("EnforcementOrder", ec.unmarshalInputEnforcementOrder),
 			graphql.NewInputUnmarshaler("EnforcementWhereInput", ec.unmarshalInputEnforcementWhereInput),
 			graphql.NewInputUnmarshaler("EventOrder", ec.unmarshalInputEventOrder),
 			graphql.NewInputUnmarshaler("EventWhereInput", ec.unmarshalInputEventWhereInput),
 			graphql.NewInputUnmarshaler("ExecutionOrder", ec.unmarshalInputExecutionOrder),
 			graphql.NewInputUnmarshaler("ExecutionWhereInput", ec.unmarshalInputExecutionWhereInput),
+			graphql.NewInputUnmarshaler("InstallPackInput", ec.unmarshalInputInstallPackInput),
 			graphql.NewInputUnmarshaler("PackInstallOrder", ec.unmarshalInputPackInstallOrder),
 			graphql.NewInputUnmarshaler("PackInstallWhereInput", ec.unmarshalInputPackInstallWhereInput),
 			graphql.NewInputUnmarshaler("PackOrder", ec.unmarshalInputPackOrder),
@@ -2481,6 +2627,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -2506,7 +2669,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ent.graphqls"
+//go:embed "ent.graphqls" "pack.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2578,6 +2741,7 @@ extend type Enforcement {
 }
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
+	{Name: "pack.graphqls", Input: sourceData("pack.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -2657,6 +2821,16 @@ func (ec *executionContext) childFields_DeleteByIdPayload(ctx context.Context, f
 		return ec.fieldContext_DeleteByIdPayload_deletedId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeleteByIdPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeletePackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedRef":
+		return ec.fieldContext_DeletePackPayload_deletedRef(ctx, field)
+	case "canceledExecutions":
+		return ec.fieldContext_DeletePackPayload_canceledExecutions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeletePackPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_DeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2857,6 +3031,16 @@ func (ec *executionContext) childFields_ExecutionEdge(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type ExecutionEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_InstallPackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "pack":
+		return ec.fieldContext_InstallPackPayload_pack(ctx, field)
+	case "install":
+		return ec.fieldContext_InstallPackPayload_install(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InstallPackPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Pack(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2909,6 +3093,8 @@ func (ec *executionContext) childFields_Pack(ctx context.Context, field graphql.
 		return ec.fieldContext_Pack_rules(ctx, field)
 	case "workflowDefinitions":
 		return ec.fieldContext_Pack_workflowDefinitions(ctx, field)
+	case "environment":
+		return ec.fieldContext_Pack_environment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Pack", field.Name)
 }
@@ -2933,6 +3119,18 @@ func (ec *executionContext) childFields_PackEdge(ctx context.Context, field grap
 		return ec.fieldContext_PackEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PackEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PackEnvironment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_PackEnvironment_status(ctx, field)
+	case "path":
+		return ec.fieldContext_PackEnvironment_path(ctx, field)
+	case "error":
+		return ec.fieldContext_PackEnvironment_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PackEnvironment", field.Name)
 }
 
 func (ec *executionContext) childFields_PackInstall(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3789,6 +3987,20 @@ func (ec *executionContext) field_Mutation_deleteExecution_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deletePack_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeletePackInput, error) {
+			return ec.unmarshalNDeletePackInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐDeletePackInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3842,6 +4054,56 @@ func (ec *executionContext) field_Mutation_deleteWorkflowDefinition_args(ctx con
 		return nil, err
 	}
 	args["ref"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_installPack_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.InstallPackInput, error) {
+			return ec.unmarshalNInstallPackInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐInstallPackInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startPackInstall_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.InstallPackInput, error) {
+			return ec.unmarshalNInstallPackInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐInstallPackInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_uploadPack_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "file",
+		func(ctx context.Context, v any) (graphql.Upload, error) {
+			return ec.unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["file"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "force",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["force"] = arg1
 	return args, nil
 }
 
@@ -4957,6 +5219,20 @@ func (ec *executionContext) field_Sensor_events_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Subscription_packInstallProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Trigger_events_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5844,6 +6120,52 @@ func (ec *executionContext) _DeleteByIdPayload_deletedId(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_DeleteByIdPayload_deletedId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeleteByIdPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DeletePackPayload_deletedRef(ctx context.Context, field graphql.CollectedField, obj *model.DeletePackPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeletePackPayload_deletedRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedRef, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeletePackPayload_deletedRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeletePackPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeletePackPayload_canceledExecutions(ctx context.Context, field graphql.CollectedField, obj *model.DeletePackPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeletePackPayload_canceledExecutions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanceledExecutions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeletePackPayload_canceledExecutions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeletePackPayload", field, false, false, "Int")
 }
 
 func (ec *executionContext) _DeletePayload_deletedRef(ctx context.Context, field graphql.CollectedField, obj *model.DeletePayload) (ret graphql.Marshaler) {
@@ -7661,6 +7983,70 @@ func (ec *executionContext) fieldContext_ExecutionEdge_cursor(_ context.Context,
 	return graphql.NewScalarFieldContext("ExecutionEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _InstallPackPayload_pack(ctx context.Context, field graphql.CollectedField, obj *model.InstallPackPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstallPackPayload_pack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pack, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Pack) graphql.Marshaler {
+			return ec.marshalNPack2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPack(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstallPackPayload_pack(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InstallPackPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Pack(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InstallPackPayload_install(ctx context.Context, field graphql.CollectedField, obj *model.InstallPackPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InstallPackPayload_install(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Install, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PackInstall) graphql.Marshaler {
+			return ec.marshalNPackInstall2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPackInstall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InstallPackPayload_install(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InstallPackPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PackInstall(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_deleteAction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8007,6 +8393,182 @@ func (ec *executionContext) fieldContext_Mutation_deleteEnforcement(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteEnforcement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_installPack(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_installPack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().InstallPack(ctx, fc.Args["input"].(model.InstallPackInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InstallPackPayload) graphql.Marshaler {
+			return ec.marshalNInstallPackPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐInstallPackPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_installPack(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InstallPackPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_installPack_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadPack(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadPack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadPack(ctx, fc.Args["file"].(graphql.Upload), fc.Args["force"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InstallPackPayload) graphql.Marshaler {
+			return ec.marshalNInstallPackPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐInstallPackPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadPack(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InstallPackPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadPack_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startPackInstall(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startPackInstall(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartPackInstall(ctx, fc.Args["input"].(model.InstallPackInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PackInstall) graphql.Marshaler {
+			return ec.marshalNPackInstall2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPackInstall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startPackInstall(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PackInstall(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startPackInstall_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deletePack(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deletePack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeletePack(ctx, fc.Args["input"].(model.DeletePackInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePackPayload) graphql.Marshaler {
+			return ec.marshalNDeletePackPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐDeletePackPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deletePack(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePackPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deletePack_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8693,6 +9255,38 @@ func (ec *executionContext) fieldContext_Pack_workflowDefinitions(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Pack_environment(ctx context.Context, field graphql.CollectedField, obj *ent.Pack) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pack_environment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Pack().Environment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PackEnvironment) graphql.Marshaler {
+			return ec.marshalNPackEnvironment2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐPackEnvironment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Pack_environment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Pack",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PackEnvironment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PackConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PackConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8833,6 +9427,75 @@ func (ec *executionContext) _PackEdge_cursor(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_PackEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PackEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _PackEnvironment_status(ctx context.Context, field graphql.CollectedField, obj *model.PackEnvironment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackEnvironment_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pack.EnvStatus) graphql.Marshaler {
+			return ec.marshalNPackEnvStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpackᚐEnvStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PackEnvironment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackEnvironment", field, false, false, "PackEnvStatus")
+}
+
+func (ec *executionContext) _PackEnvironment_path(ctx context.Context, field graphql.CollectedField, obj *model.PackEnvironment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackEnvironment_path(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Path, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PackEnvironment_path(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackEnvironment", field, false, false, "String")
+}
+
+func (ec *executionContext) _PackEnvironment_error(ctx context.Context, field graphql.CollectedField, obj *model.PackEnvironment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackEnvironment_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PackEnvironment_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackEnvironment", field, false, false, "String")
 }
 
 func (ec *executionContext) _PackInstall_id(ctx context.Context, field graphql.CollectedField, obj *ent.PackInstall) (ret graphql.Marshaler) {
@@ -11581,6 +12244,50 @@ func (ec *executionContext) _SensorEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_SensorEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SensorEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Subscription_packInstallProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_packInstallProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().PackInstallProgress(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PackInstall) graphql.Marshaler {
+			return ec.marshalNPackInstall2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPackInstall(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_packInstallProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PackInstall(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_packInstallProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Trigger_id(ctx context.Context, field graphql.CollectedField, obj *ent.Trigger) (ret graphql.Marshaler) {
@@ -14937,6 +15644,55 @@ func UnmarshalActionWhereInput(ctx context.Context, raw any) (ent.ActionWhereInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDeletePackInput(ctx context.Context, obj any) (model.DeletePackInput, error) {
+	var it model.DeletePackInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ref", "force"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ref":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ref"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ref = data
+		case "force":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("force"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Force = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeletePackInput unmarshals raw into the DeletePackInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeletePackInput(ctx context.Context, raw any) (model.DeletePackInput, error) {
+	var out model.DeletePackInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeletePackInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputEnforcementOrder(ctx context.Context, obj any) (ent.EnforcementOrder, error) {
 	var it ent.EnforcementOrder
 	if obj == nil {
@@ -17655,6 +18411,55 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 func UnmarshalExecutionWhereInput(ctx context.Context, raw any) (ent.ExecutionWhereInput, error) {
 	var out ent.ExecutionWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ExecutionWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputInstallPackInput(ctx context.Context, obj any) (model.InstallPackInput, error) {
+	var it model.InstallPackInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"source", "force"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		case "force":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("force"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Force = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalInstallPackInput unmarshals raw into the InstallPackInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalInstallPackInput(ctx context.Context, raw any) (model.InstallPackInput, error) {
+	var out model.InstallPackInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "InstallPackInput", raw, &out)
 	return out, err
 }
 
@@ -24288,6 +25093,44 @@ func (ec *executionContext) _DeleteByIdPayload(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var deletePackPayloadImplementors = []string{"DeletePackPayload"}
+
+func (ec *executionContext) _DeletePackPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePackPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deletePackPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeletePackPayload")
+		case "deletedRef":
+			out.Values[i] = ec._DeletePackPayload_deletedRef(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canceledExecutions":
+			out.Values[i] = ec._DeletePackPayload_canceledExecutions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deletePayloadImplementors = []string{"DeletePayload"}
 
 func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeletePayload) graphql.Marshaler {
@@ -24925,6 +25768,44 @@ func (ec *executionContext) _ExecutionEdge(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var installPackPayloadImplementors = []string{"InstallPackPayload"}
+
+func (ec *executionContext) _InstallPackPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InstallPackPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, installPackPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InstallPackPayload")
+		case "pack":
+			out.Values[i] = ec._InstallPackPayload_pack(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "install":
+			out.Values[i] = ec._InstallPackPayload_install(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -24996,6 +25877,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteEnforcement":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteEnforcement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "installPack":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_installPack(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadPack":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadPack(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startPackInstall":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startPackInstall(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletePack":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deletePack(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -25158,6 +26067,12 @@ func (ec *executionContext) _Pack(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Pack_workflowDefinitions(ctx, field, obj)
 				})
+		case "environment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Pack_environment(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25236,6 +26151,49 @@ func (ec *executionContext) _PackEdge(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "cursor":
 			out.Values[i] = ec._PackEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var packEnvironmentImplementors = []string{"PackEnvironment"}
+
+func (ec *executionContext) _PackEnvironment(ctx context.Context, sel ast.SelectionSet, obj *model.PackEnvironment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, packEnvironmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PackEnvironment")
+		case "status":
+			out.Values[i] = ec._PackEnvironment_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "path":
+			out.Values[i] = ec._PackEnvironment_path(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._PackEnvironment_error(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -26065,6 +27023,26 @@ func (ec *executionContext) _SensorEdge(ctx context.Context, sel ast.SelectionSe
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "packInstallProgress":
+		return ec._Subscription_packInstallProgress(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var triggerImplementors = []string{"Trigger", "Node"}
@@ -27030,6 +28008,19 @@ func (ec *executionContext) marshalNDeleteByIdPayload2ᚖgithubᚗcomᚋattune�
 	return ec._DeleteByIdPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDeletePackInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐDeletePackInput(ctx context.Context, v any) (model.DeletePackInput, error) {
+	res, err := ec.unmarshalInputDeletePackInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeletePackPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐDeletePackPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeletePackPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeletePackPayload!")
+		return graphql.Null
+	}
+	return ec._DeletePackPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNDeletePayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐDeletePayload(ctx context.Context, sel ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DeletePayload!")
@@ -27190,6 +28181,19 @@ func (ec *executionContext) marshalNID2ᚕintᚄ(ctx context.Context, sel ast.Se
 	return ret
 }
 
+func (ec *executionContext) unmarshalNInstallPackInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐInstallPackInput(ctx context.Context, v any) (model.InstallPackInput, error) {
+	res, err := ec.unmarshalInputInstallPackInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInstallPackPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐInstallPackPayload(ctx context.Context, sel ast.SelectionSet, v *model.InstallPackPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InstallPackPayload!")
+		return graphql.Null
+	}
+	return ec._InstallPackPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -27280,6 +28284,22 @@ func (ec *executionContext) unmarshalNPackEnvStatus2githubᚗcomᚋattuneᚑio�
 
 func (ec *executionContext) marshalNPackEnvStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpackᚐEnvStatus(ctx context.Context, sel ast.SelectionSet, v pack.EnvStatus) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNPackEnvironment2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐPackEnvironment(ctx context.Context, sel ast.SelectionSet, v *model.PackEnvironment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PackEnvironment!")
+		return graphql.Null
+	}
+	return ec._PackEnvironment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPackInstall2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPackInstall(ctx context.Context, sel ast.SelectionSet, v *ent.PackInstall) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PackInstall!")
+		return graphql.Null
+	}
+	return ec._PackInstall(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPackInstallConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPackInstallConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PackInstallConnection) graphql.Marshaler {
@@ -27493,6 +28513,20 @@ func (ec *executionContext) marshalNTriggerOrderField2ᚖgithubᚗcomᚋattune�
 func (ec *executionContext) unmarshalNTriggerWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐTriggerWhereInput(ctx context.Context, v any) (*ent.TriggerWhereInput, error) {
 	res, err := ec.unmarshalInputTriggerWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, v any) (graphql.Upload, error) {
+	res, err := graphql.UnmarshalUpload(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUpload2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚐUpload(ctx context.Context, sel ast.SelectionSet, v graphql.Upload) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalUpload(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Upload!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNWorkflowDefinition2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐWorkflowDefinition(ctx context.Context, sel ast.SelectionSet, v *ent.WorkflowDefinition) graphql.Marshaler {

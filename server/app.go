@@ -13,15 +13,17 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/attune-io/attune/graph"
+	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/playground"
 	"github.com/attune-io/attune/internal/store"
 )
 
 // app is one running attune process: its database and HTTP handler.
 type app struct {
-	cfg Config
-	log *slog.Logger
-	db  *store.DB
+	cfg   Config
+	log   *slog.Logger
+	db    *store.DB
+	packs *pack.Service
 }
 
 // newApp opens the database and applies pending migrations.
@@ -36,6 +38,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	}
 	log.Info("database ready", "dialect", db.Dialect, "location", db.Location)
 	return &app{cfg: cfg, log: log, db: db}, nil
+}
+
+// start brings up the services the roles need.
+func (a *app) start(ctx context.Context) error {
+	var err error
+	a.packs, err = newPackService(ctx, a.cfg, a.db, a.log)
+	return err
 }
 
 func (a *app) Close() error { return a.db.Close() }
@@ -55,6 +64,9 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer a.Close()
+	if err := a.start(ctx); err != nil {
+		return err
+	}
 	if !cfg.HasRole("api") {
 		<-ctx.Done()
 		return nil
@@ -84,7 +96,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // handler routes the HTTP surface: GraphQL, the playground and health.
 func (a *app) handler() http.Handler {
-	gql := graph.NewHandler(&graph.Resolver{Client: a.db.Ent}, graph.Options{
+	gql := graph.NewHandler(&graph.Resolver{Client: a.db.Ent, Packs: a.packs}, graph.Options{
 		Logger:         a.log,
 		Introspection:  a.cfg.GraphQL.Introspection,
 		OriginPatterns: originPatterns(a.cfg.CORS.AllowedOrigins),

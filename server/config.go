@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,9 +35,30 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
+	Packs   PacksConfig   `yaml:"packs"`
 	CORS    CORSConfig    `yaml:"cors"`
 	GraphQL GraphQLConfig `yaml:"graphql"`
 	Log     LogConfig     `yaml:"log"`
+}
+
+// PacksConfig bounds pack installs and says how environments are built.
+type PacksConfig struct {
+	// EnvsDir holds Python virtualenvs; empty means <data_dir>/envs.
+	EnvsDir string `yaml:"envs_dir"`
+	// AllowedSourceDirs, if set, limits local-path sources to these dirs.
+	AllowedSourceDirs []string `yaml:"allowed_source_dirs"`
+	// MaxBytes caps a pack's unpacked size; MaxFiles its file count.
+	MaxBytes int64 `yaml:"max_bytes"`
+	MaxFiles int   `yaml:"max_files"`
+	// DownloadTimeout and GitTimeout bound fetching from URLs and git.
+	DownloadTimeout time.Duration `yaml:"download_timeout"`
+	GitTimeout      time.Duration `yaml:"git_timeout"`
+	// EnvTimeout bounds building one environment (venv + pip, npm install).
+	EnvTimeout time.Duration `yaml:"env_timeout"`
+	// Python is the base interpreter that creates venvs and runs pip.
+	Python string `yaml:"python"`
+	// Npm is the npm used for Node packs.
+	Npm string `yaml:"npm"`
 }
 
 // CORSConfig lists the browser origins allowed to call the API.
@@ -70,6 +94,15 @@ func DefaultConfig() Config {
 		DataDir:         "data",
 		Roles:           []string{"api", "worker", "sensor", "timers"},
 		ShutdownTimeout: 30 * time.Second,
+		Packs: PacksConfig{
+			MaxBytes:        100 << 20,
+			MaxFiles:        10000,
+			DownloadTimeout: time.Minute,
+			GitTimeout:      2 * time.Minute,
+			EnvTimeout:      10 * time.Minute,
+			Python:          "python3",
+			Npm:             "npm",
+		},
 		CORS: CORSConfig{AllowedOrigins: []string{
 			"http://localhost:*", "http://127.0.0.1:*",
 		}},
@@ -94,9 +127,10 @@ func LoadConfig(path string, env []string) (Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("reading config: %w", err)
 		}
-		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil {
+		// io.EOF: an empty or comment-only file sets nothing.
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
@@ -180,6 +214,9 @@ func setValue(fv reflect.Value, raw string) error {
 func (c *Config) Validate() error {
 	if c.PacksDir == "" {
 		c.PacksDir = filepath.Join(c.DataDir, "packs")
+	}
+	if c.Packs.EnvsDir == "" {
+		c.Packs.EnvsDir = filepath.Join(c.DataDir, "envs")
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q: %w", c.Listen, err)

@@ -10,8 +10,9 @@ import (
 )
 
 // RunnerTypes are the runtimes an action or sensor runs in. They are a Go
-// enum rather than rows: the set is fixed by the worker's code.
-var RunnerTypes = []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL"}
+// enum rather than rows: the set is fixed by the worker's code. WORKFLOW
+// actions run a workflow graph instead of a process.
+var RunnerTypes = []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW"}
 
 // Action is a runnable unit of a pack.
 type Action struct{ ent.Schema }

@@ -2,12 +2,54 @@
 
 package model
 
+import (
+	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/pack"
+)
+
 // What a history purge removed.
 type DeleteByIDPayload struct {
 	DeletedID int `json:"deletedId"`
 }
 
+type DeletePackInput struct {
+	Ref string `json:"ref"`
+	// Cancel the pack's active executions first instead of refusing.
+	Force *bool `json:"force,omitempty"`
+}
+
+type DeletePackPayload struct {
+	DeletedRef string `json:"deletedRef"`
+	// How many active executions were canceled (force: true).
+	CanceledExecutions int `json:"canceledExecutions"`
+}
+
 // What a delete mutation removed.
 type DeletePayload struct {
 	DeletedRef string `json:"deletedRef"`
+}
+
+type InstallPackInput struct {
+	// A local directory, a local .tar.gz/.tgz/.zip, an http(s) URL of such an
+	// archive, or a git repository (https://…, file://… or a local path to a
+	// repository) with an optional #branch, #tag or #commit.
+	Source string `json:"source"`
+	// Replace an installed pack of the same ref (upgrade or reinstall).
+	Force *bool `json:"force,omitempty"`
+}
+
+type InstallPackPayload struct {
+	Pack    *ent.Pack        `json:"pack"`
+	Install *ent.PackInstall `json:"install"`
+}
+
+// The pack's runtime environment: a Python virtualenv or node_modules, built at its final location.
+type PackEnvironment struct {
+	Status pack.EnvStatus `json:"status"`
+	// Where it lives on disk; empty when the pack needs none.
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
+type Subscription struct {
 }

@@ -1,0 +1,5 @@
+import json
+import sys
+
+params = json.loads(sys.stdin.readline() or "{}")
+print(params.get("message", ""))

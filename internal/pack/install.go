@@ -1,0 +1,459 @@
+package pack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/attune-io/attune/ent"
+	entpack "github.com/attune-io/attune/ent/pack"
+	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/fetch"
+	"github.com/attune-io/attune/internal/manifest"
+	"github.com/attune-io/attune/internal/packenv"
+)
+
+// Request is one install: from Source, or from an uploaded archive.
+type Request struct {
+	// Source is a directory, archive, URL or git repository (see fetch.Parse).
+	Source string
+	// Upload, when set, is an uploaded archive; Source is then its name.
+	Upload *Upload
+	// Force replaces an installed pack of the same ref (upgrade/reinstall).
+	Force bool
+	// System marks the pack as built in.
+	System bool
+	// DisplaySource overrides what the pack records as its source.
+	DisplaySource string
+}
+
+// Upload is an archive sent by a client.
+type Upload struct {
+	File     io.Reader
+	Filename string
+	Size     int64
+}
+
+// Result is an install's outcome.
+type Result struct {
+	Pack    *ent.Pack
+	Install *ent.PackInstall
+}
+
+// Start records an install and runs it in the background, for clients that
+// follow it through Progress. The install outlives the request's context.
+func (s *Service) Start(ctx context.Context, req Request) (*ent.PackInstall, error) {
+	t, src, err := s.begin(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		_, _ = s.run(context.WithoutCancel(ctx), t, req, src)
+	}()
+	return s.db.Ent.PackInstall.Get(ctx, t.id)
+}
+
+// Install installs a pack and returns it with its install record.
+//
+// Returns BAD_USER_INPUT for a bad source, unsafe archive, invalid pack (all
+// problems under extensions.problems) or failed environment build (with the
+// tool's last lines); NOT_FOUND for a missing source; CONFLICT when the pack
+// exists and force is false, or another install of it is under way.
+func (s *Service) Install(ctx context.Context, req Request) (*Result, error) {
+	t, src, err := s.begin(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.run(ctx, t, req, src)
+	rec, recErr := s.db.Ent.PackInstall.Get(context.WithoutCancel(ctx), t.id)
+	if err != nil {
+		return nil, err
+	}
+	if recErr != nil {
+		return nil, recErr
+	}
+	return &Result{Pack: p, Install: rec}, nil
+}
+
+func (s *Service) begin(ctx context.Context, req Request) (*tracker, fetch.Source, error) {
+	var src fetch.Source
+	display := req.DisplaySource
+	if req.Upload == nil {
+		var err error
+		if src, err = fetch.Parse(req.Source); err != nil {
+			return nil, src, stepError(StepFetch, err)
+		}
+		if display == "" {
+			display = redactSource(req.Source)
+		}
+	} else if display == "" {
+		display = "upload:" + filepath.Base(req.Upload.Filename)
+	}
+	t, err := s.startInstall(ctx, display, req.Force)
+	return t, src, err
+}
+
+// run performs the steps; on failure it undoes what was done, in reverse.
+func (s *Service) run(ctx context.Context, t *tracker, req Request, src fetch.Source) (p *ent.Pack, err error) {
+	var undo []func()
+	var m *manifest.Pack
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+			if _, ok := apperr.As(err); !ok {
+				s.log.Error("pack install failed", "install", t.id, "step", t.current, "error", err)
+			}
+		}
+		ref, version := "", ""
+		if m != nil {
+			ref, version = m.Ref, m.Version
+		}
+		t.finish(ctx, ref, version, err)
+	}()
+
+	tmp, err := os.MkdirTemp(tmpRoot(s.cfg), "install-")
+	if err != nil {
+		return nil, stepError(StepFetch, err)
+	}
+	undo = append(undo, func() { s.removeAll(tmp) })
+	staged := filepath.Join(tmp, "src")
+	if err := os.Mkdir(staged, 0o750); err != nil {
+		return nil, stepError(StepFetch, err)
+	}
+
+	if req.Upload != nil {
+		t.step(ctx, StepExtract)
+		format := fetch.FormatOf(req.Upload.Filename)
+		if format == "" {
+			return nil, stepError(StepExtract, apperr.Errorf(apperr.BadUserInput,
+				"upload %q is not a .tar.gz, .tgz or .zip archive", filepath.Base(req.Upload.Filename)))
+		}
+		if err := fetch.Extract(req.Upload.File, format, req.Upload.Size, staged, s.cfg.Limits); err != nil {
+			return nil, stepError(StepExtract, err)
+		}
+	} else {
+		step := StepFetch
+		t.step(ctx, step)
+		if src.Kind == fetch.KindArchive || src.Kind == fetch.KindURL {
+			step = StepExtract
+		}
+		lim := s.cfg.Limits
+		if req.System {
+			lim.AllowedDirs = nil // the built-in pack is staged by the server itself
+		}
+		if err := fetch.Fetch(ctx, src, staged, lim); err != nil {
+			return nil, stepError(step, err)
+		}
+	}
+
+	t.step(ctx, StepValidate)
+	root, err := manifest.FindRoot(os.DirFS(staged))
+	if err != nil {
+		return nil, stepError(StepValidate, apperr.Errorf(apperr.BadUserInput, "%v", err))
+	}
+	packRoot := filepath.Join(staged, filepath.FromSlash(root))
+	if m, err = manifest.Load(os.DirFS(packRoot)); err != nil {
+		return nil, stepError(StepValidate, err)
+	}
+	if err := s.validateAgainstInstalled(ctx, m); err != nil {
+		m = nil
+		return nil, stepError(StepValidate, err)
+	}
+	release, ok, err := s.locks.TryLock(ctx, "pack:"+m.Ref)
+	if err != nil {
+		return nil, stepError(StepValidate, err)
+	}
+	if !ok {
+		return nil, stepError(StepValidate, apperr.Errorf(apperr.Conflict,
+			"pack %q is being installed or deleted by another request", m.Ref))
+	}
+	defer release()
+	old, err := s.db.Ent.Pack.Query().Where(entpack.Ref(m.Ref)).Only(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return nil, stepError(StepValidate, err)
+	}
+	if old != nil && !req.Force {
+		return nil, stepError(StepValidate, apperr.Errorf(apperr.Conflict,
+			"pack %q %s is already installed; pass force: true to replace it", m.Ref, old.Version))
+	}
+	if old != nil && old.System && !req.System {
+		return nil, stepError(StepValidate, apperr.Errorf(apperr.Forbidden,
+			"pack %q is built in and cannot be replaced", m.Ref))
+	}
+	checksum, err := treeChecksum(packRoot)
+	if err != nil {
+		return nil, stepError(StepValidate, err)
+	}
+
+	t.step(ctx, StepMove)
+	final := s.packDir(m.Ref)
+	if old != nil || exists(final) {
+		// The old version steps aside into this install's temp dir, and
+		// comes back if anything later fails. (A directory without a row
+		// is a crash's leftover and goes with the temp dir.)
+		aside := filepath.Join(tmp, "previous")
+		if err := os.Rename(final, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, stepError(StepMove, err)
+		}
+		if old != nil {
+			undo = append(undo, func() { s.restore(aside, final) })
+		}
+	}
+	if err := os.Rename(packRoot, final); err != nil {
+		return nil, stepError(StepMove, err)
+	}
+	undo = append(undo, func() { s.removeAll(final) })
+
+	t.step(ctx, StepEnvironment)
+	env, err := s.buildEnv(ctx, m, final, old, filepath.Join(tmp, "previous"))
+	if err != nil {
+		return nil, stepError(StepEnvironment, err)
+	}
+	if env.Path != "" && (old == nil || env.Path != old.EnvPath) {
+		undo = append(undo, func() { s.removeAll(env.Path) })
+	}
+
+	t.step(ctx, StepRegister)
+	p, err = s.register(ctx, m, registration{
+		path: final, source: t.display, checksum: checksum, env: env, system: req.System,
+	})
+	if err != nil {
+		return nil, stepError(StepRegister, err)
+	}
+
+	t.step(ctx, StepCleanup)
+	undo = nil
+	s.removeAll(tmp)
+	if old != nil && old.EnvPath != "" && old.EnvPath != env.Path {
+		s.removeAll(old.EnvPath)
+	}
+	return p, nil
+}
+
+// validateAgainstInstalled checks what a pack cannot know alone: that the
+// triggers and actions its rules name exist (here or installed), and that
+// none of its refs belong to another pack.
+func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack) error {
+	installed, owners, err := s.installedRefs(ctx)
+	if err != nil {
+		return err
+	}
+	var probs []manifest.Problem
+	if err := m.CheckRefs(func(k manifest.Kind, ref string) bool { return installed[string(k)+":"+ref] }); err != nil {
+		var ve *manifest.ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		probs = append(probs, ve.Problems...)
+	}
+	own := func(kind, ref, file string) {
+		if o, ok := owners[kind+":"+ref]; ok && o != m.Ref {
+			probs = append(probs, manifest.Problem{File: file, Field: "ref",
+				Message: fmt.Sprintf("%s %s belongs to pack %s", kind, ref, o)})
+		}
+	}
+	for _, a := range m.Actions {
+		own("action", a.Ref, a.File)
+	}
+	for _, tr := range m.Triggers {
+		own("trigger", tr.Ref, tr.File)
+	}
+	for _, se := range m.Sensors {
+		own("sensor", se.Ref, se.File)
+	}
+	for _, r := range m.Rules {
+		own("rule", r.Ref, r.File)
+		probs = append(probs, ruleProblems(r)...)
+	}
+	for _, w := range m.Workflows {
+		own("workflow", w.Ref, w.File)
+	}
+	if len(probs) > 0 {
+		sort.SliceStable(probs, func(i, j int) bool {
+			if probs[i].File != probs[j].File {
+				return probs[i].File < probs[j].File
+			}
+			return probs[i].Line < probs[j].Line
+		})
+		return &manifest.ValidationError{Problems: probs}
+	}
+	return nil
+}
+
+// installedRefs maps "kind:ref" of installed actions and triggers to true,
+// and "kind:ref" of every owned component to its pack.
+func (s *Service) installedRefs(ctx context.Context) (map[string]bool, map[string]string, error) {
+	installed := map[string]bool{}
+	owners := map[string]string{}
+	c := s.db.Ent
+	actions, err := c.Action.Query().Select("ref", "pack_ref").All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, a := range actions {
+		installed["action:"+a.Ref] = true
+		owners["action:"+a.Ref] = a.PackRef
+	}
+	triggers, err := c.Trigger.Query().Select("ref", "pack_ref").All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, tr := range triggers {
+		installed["trigger:"+tr.Ref] = true
+		owners["trigger:"+tr.Ref] = tr.PackRef
+	}
+	sensors, err := c.Sensor.Query().Select("ref", "pack_ref").All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, se := range sensors {
+		owners["sensor:"+se.Ref] = se.PackRef
+	}
+	rules, err := c.Rule.Query().Select("ref", "pack_ref").All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range rules {
+		owners["rule:"+r.Ref] = r.PackRef
+	}
+	wfs, err := c.WorkflowDefinition.Query().Select("ref", "pack_ref").All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range wfs {
+		owners["workflow:"+w.Ref] = w.PackRef
+	}
+	return installed, owners, nil
+}
+
+// needsPython reports whether any action or sensor runs in Python.
+func needsPython(m *manifest.Pack) bool {
+	if m.HasRequirements {
+		return true
+	}
+	for _, a := range m.Actions {
+		if a.RunnerType == manifest.RunnerPython {
+			return true
+		}
+	}
+	for _, se := range m.Sensors {
+		if se.RunnerType == manifest.RunnerPython {
+			return true
+		}
+	}
+	return false
+}
+
+// buildEnv builds the pack's environment at its final place. A Python env
+// is keyed by the requirements checksum: an upgrade that keeps the same
+// requirements keeps the same, still valid env; one that changes them gets
+// a new env beside the old, which stays usable until the switch commits.
+func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, old *ent.Pack, previous string) (packenv.Status, error) {
+	sum, err := packenv.Checksum(final)
+	if err != nil {
+		return packenv.Status{}, err
+	}
+	spec := packenv.Spec{PackDir: final, Python: s.cfg.Python, Npm: s.cfg.Npm, Timeout: s.cfg.EnvTimeout}
+	switch {
+	case needsPython(m):
+		if old != nil && old.EnvChecksum == sum && old.EnvPath != "" {
+			if err := packenv.Verify(ctx, old.EnvPath); err == nil {
+				return packenv.Status{Kind: packenv.KindPython, Path: old.EnvPath, Checksum: sum}, nil
+			}
+		}
+		spec.EnvDir = filepath.Join(s.cfg.EnvsDir, m.Ref+"-"+sum[:12])
+		if old != nil && old.EnvPath == spec.EnvDir {
+			// Same checksum but broken: build under a fresh name so the
+			// old version keeps its (broken) env until the switch.
+			spec.EnvDir += "-" + randomSuffix()
+		}
+		return packenv.BuildPython(ctx, spec)
+	case m.HasPackageJSON:
+		prevModules := filepath.Join(previous, "node_modules")
+		if old != nil && old.EnvChecksum == sum && exists(prevModules) {
+			// node_modules is relocatable; carry it over.
+			if err := os.Rename(prevModules, filepath.Join(final, "node_modules")); err == nil {
+				return packenv.Status{Kind: packenv.KindNode, Path: filepath.Join(final, "node_modules"), Checksum: sum}, nil
+			}
+		}
+		return packenv.BuildNode(ctx, spec)
+	}
+	return packenv.Status{Kind: packenv.KindNone, Checksum: sum}, nil
+}
+
+func (s *Service) restore(aside, final string) {
+	s.removeAll(final)
+	if err := os.Rename(aside, final); err != nil {
+		s.log.Error("restoring previous pack version", "path", final, "error", err)
+	}
+}
+
+func (s *Service) removeAll(p string) {
+	if p == "" {
+		return
+	}
+	if err := os.RemoveAll(p); err != nil {
+		s.log.Error("removing directory", "path", p, "error", err)
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// treeChecksum hashes every file's path, mode and content, in order.
+func treeChecksum(root string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", filepath.ToSlash(rel), info.Mode().Perm(), info.Size())
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(h, f)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// redactSource hides URL credentials and query strings.
+func redactSource(src string) string {
+	u, err := url.Parse(src)
+	if err != nil || u.Host == "" {
+		return src
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	return strings.TrimSpace(u.String())
+}

@@ -1,0 +1,123 @@
+// Package pack installs, upgrades and deletes packs. Its order of work is
+// the point: files are fetched into a private temp dir, validated, moved to
+// their permanent place, and only then is the runtime environment built,
+// at its final location, never moved. Rows are written in one transaction;
+// any failure leaves no rows, no directory, no environment and no temp dir.
+package pack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/attune-io/attune/internal/fetch"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// Config says where packs and their environments live and how to build them.
+type Config struct {
+	// PacksDir holds <ref>/ for each installed pack, and .tmp/ for installs
+	// in progress (same filesystem, so the move is an atomic rename).
+	PacksDir string
+	// EnvsDir holds the Python virtualenvs, one per pack and requirements
+	// checksum, so an upgrade can build a new one beside the old.
+	EnvsDir string
+	// Limits bound fetching and extraction.
+	Limits fetch.Limits
+	// Python and Npm are the base interpreter and npm used to build envs.
+	Python, Npm string
+	// EnvTimeout bounds one environment build (default 10 minutes).
+	EnvTimeout time.Duration
+	Logger     *slog.Logger
+}
+
+// Canceler cancels a pack's active executions before a forced delete. The
+// execution engine implements it.
+type Canceler interface {
+	CancelActive(ctx context.Context, packRef string) (int, error)
+}
+
+// Service is the pack lifecycle.
+type Service struct {
+	db       *store.DB
+	cfg      Config
+	log      *slog.Logger
+	progress *broker
+	locks    *store.Locker
+	// Canceler, when set, lets deletePack(force: true) cancel executions.
+	Canceler Canceler
+}
+
+// NewService prepares the directories.
+func NewService(db *store.DB, cfg Config) (*Service, error) {
+	if cfg.PacksDir == "" || cfg.EnvsDir == "" {
+		return nil, errors.New("pack: PacksDir and EnvsDir are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.EnvTimeout == 0 {
+		cfg.EnvTimeout = 10 * time.Minute
+	}
+	for _, d := range []string{cfg.PacksDir, cfg.EnvsDir, tmpRoot(cfg)} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
+	abs, err := filepath.Abs(cfg.PacksDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.PacksDir = abs
+	if cfg.EnvsDir, err = filepath.Abs(cfg.EnvsDir); err != nil {
+		return nil, err
+	}
+	return &Service{
+		db: db, cfg: cfg, log: cfg.Logger, progress: newBroker(),
+		locks: store.NewLocker(db),
+	}, nil
+}
+
+func tmpRoot(cfg Config) string { return filepath.Join(cfg.PacksDir, ".tmp") }
+
+// packDir is where pack ref lives once installed.
+func (s *Service) packDir(ref string) string { return filepath.Join(s.cfg.PacksDir, ref) }
+
+// sweepAge protects installs under way on other nodes sharing PacksDir.
+const sweepAge = time.Hour
+
+// Sweep removes what a crash may have left: install temp dirs, and pack or
+// environment directories that no pack row points at, once they are older
+// than an hour (another node sharing the directory may be installing). It
+// runs at start.
+func (s *Service) Sweep(ctx context.Context) error {
+	packs, err := s.db.Ent.Pack.Query().All(ctx)
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	keep := map[string]bool{}
+	for _, p := range packs {
+		keep[p.Path] = true
+		keep[p.EnvPath] = true
+	}
+	for _, dir := range []string{tmpRoot(s.cfg), s.cfg.PacksDir, s.cfg.EnvsDir} {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name())
+			info, err := e.Info()
+			if e.Name() == ".tmp" || keep[p] || err != nil || time.Since(info.ModTime()) < sweepAge {
+				continue
+			}
+			s.log.Warn("removing orphaned pack directory", "path", p)
+			s.removeAll(p)
+		}
+	}
+	return nil
+}
