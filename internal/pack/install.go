@@ -52,12 +52,12 @@ type Result struct {
 // Start records an install and runs it in the background, for clients that
 // follow it through Progress. The install outlives the request's context.
 func (s *Service) Start(ctx context.Context, req Request) (*ent.PackInstall, error) {
-	t, src, err := s.begin(ctx, req)
+	t, err := s.begin(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	go func() {
-		_, _ = s.run(context.WithoutCancel(ctx), t, req, src)
+		_, _ = s.run(context.WithoutCancel(ctx), t, req)
 	}()
 	return s.db.Ent.PackInstall.Get(ctx, t.id)
 }
@@ -69,11 +69,11 @@ func (s *Service) Start(ctx context.Context, req Request) (*ent.PackInstall, err
 // tool's last lines); NOT_FOUND for a missing source; CONFLICT when the pack
 // exists and force is false, or another install of it is under way.
 func (s *Service) Install(ctx context.Context, req Request) (*Result, error) {
-	t, src, err := s.begin(ctx, req)
+	t, err := s.begin(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.run(ctx, t, req, src)
+	p, err := s.run(ctx, t, req)
 	rec, recErr := s.db.Ent.PackInstall.Get(context.WithoutCancel(ctx), t.id)
 	if err != nil {
 		return nil, err
@@ -84,26 +84,20 @@ func (s *Service) Install(ctx context.Context, req Request) (*Result, error) {
 	return &Result{Pack: p, Install: rec}, nil
 }
 
-func (s *Service) begin(ctx context.Context, req Request) (*tracker, fetch.Source, error) {
-	var src fetch.Source
+func (s *Service) begin(ctx context.Context, req Request) (*tracker, error) {
 	display := req.DisplaySource
-	if req.Upload == nil {
-		var err error
-		if src, err = fetch.Parse(req.Source); err != nil {
-			return nil, src, stepError(StepFetch, err)
-		}
-		if display == "" {
-			display = redactSource(req.Source)
-		}
-	} else if display == "" {
+	switch {
+	case display != "":
+	case req.Upload != nil:
 		display = "upload:" + filepath.Base(req.Upload.Filename)
+	default:
+		display = redactSource(req.Source)
 	}
-	t, err := s.startInstall(ctx, display, req.Force)
-	return t, src, err
+	return s.startInstall(ctx, display, req.Force)
 }
 
 // run performs the steps; on failure it undoes what was done, in reverse.
-func (s *Service) run(ctx context.Context, t *tracker, req Request, src fetch.Source) (p *ent.Pack, err error) {
+func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack, err error) {
 	var undo []func()
 	var m *manifest.Pack
 	defer func() {
@@ -145,6 +139,10 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request, src fetch.So
 	} else {
 		step := StepFetch
 		t.step(ctx, step)
+		src, err := fetch.Parse(req.Source)
+		if err != nil {
+			return nil, stepError(step, err)
+		}
 		if src.Kind == fetch.KindArchive || src.Kind == fetch.KindURL {
 			step = StepExtract
 		}
@@ -218,7 +216,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request, src fetch.So
 	t.step(ctx, StepEnvironment)
 	env, err := s.buildEnv(ctx, m, final, old, filepath.Join(tmp, "previous"))
 	if err != nil {
-		return nil, stepError(StepEnvironment, err)
+		return nil, stepError(StepEnvironment, envError(ctx, err))
 	}
 	if env.Path != "" && (old == nil || env.Path != old.EnvPath) {
 		undo = append(undo, func() { s.removeAll(env.Path) })
@@ -456,4 +454,18 @@ func redactSource(src string) string {
 		u.RawQuery = "REDACTED"
 	}
 	return strings.TrimSpace(u.String())
+}
+
+// envError turns a failed pip or npm run into a client error carrying the
+// tool's last lines; a canceled request stays what it is.
+func envError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	msg := err.Error()
+	tail := msg
+	if i := strings.Index(msg, "\n"); i >= 0 {
+		tail = msg[i+1:]
+	}
+	return &apperr.Error{Code: apperr.BadUserInput, Message: "building the environment failed:\n" + strings.TrimSpace(tail), Err: err}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/attune-io/attune/ent"
@@ -26,7 +27,7 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	drv := entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sqlTx})
+	drv := txDriver{entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sqlTx})}
 	tx := &Tx{SQL: sqlTx, Ent: ent.NewClient(ent.Driver(drv))}
 	if err := f(tx); err != nil {
 		_ = sqlTx.Rollback()
@@ -36,4 +37,17 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
+}
+
+// txDriver is an ent driver over an open *sql.Tx. ent starts its own
+// transaction for multi-statement writes; inside ours, that must be a no-op
+// joining the outer one, as ent's own Tx client does.
+type txDriver struct{ *entsql.Driver }
+
+// Tx joins the open transaction.
+func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
+
+// BeginTx joins the open transaction.
+func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
+	return dialect.NopTx(d.Driver), nil
 }
