@@ -238,11 +238,11 @@ func TestFailedInstallLeavesNothing(t *testing.T) {
 			name: "EnvironmentPipFails",
 			source: func(t *testing.T) string {
 				return writePack(t, map[string]string{
-					"pack.yaml":            "ref: pipfail\nversion: 1.0.0\n",
-					"requirements.txt":     "surely-not-a-package-attune==9.9.9\n",
-					"wheels/.keep":         "",
-					"actions/x.yaml":       "runner_type: python\nentry_point: x.py\n",
-					"actions/x.py":         "print(1)\n",
+					"pack.yaml":        "ref: pipfail\nversion: 1.0.0\n",
+					"requirements.txt": "surely-not-a-package-attune==9.9.9\n",
+					"wheels/.keep":     "",
+					"actions/x.yaml":   "runner_type: python\nentry_point: x.py\n",
+					"actions/x.py":     "print(1)\n",
 				})
 			},
 			code: apperr.BadUserInput, step: "environment", want: "surely-not-a-package-attune",
@@ -251,7 +251,7 @@ func TestFailedInstallLeavesNothing(t *testing.T) {
 			name: "RegisterDatabaseFails",
 			source: func(t *testing.T) string {
 				return writePack(t, shellPack("regfail", "1.0.0", map[string]string{
-					"requirements.txt": "", // a Python env gets built, then must go
+					"requirements.txt":  "", // a Python env gets built, then must go
 					"actions/boom.yaml": "runner_type: python\nentry_point: boom.py\n",
 					"actions/boom.py":   "print(1)\n",
 				}))
@@ -310,10 +310,10 @@ func TestInstallValidationListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "sqlite")
 	src := writePack(t, map[string]string{
-		"pack.yaml":            "ref: Bad-Ref\nversion: one\n",
-		"actions/a.yaml":       "runner_type: cobol\nentry_point: a.sh\n",
-		"actions/b.yaml":       "runner_type: shell\nentry_point: ../../etc/passwd\n",
-		"rules/r.yaml":         "trigger: nowhere.trig\naction: nowhere.act\n",
+		"pack.yaml":      "ref: Bad-Ref\nversion: one\n",
+		"actions/a.yaml": "runner_type: cobol\nentry_point: a.sh\n",
+		"actions/b.yaml": "runner_type: shell\nentry_point: ../../etc/passwd\n",
+		"rules/r.yaml":   "trigger: nowhere.trig\naction: nowhere.act\n",
 	})
 	_, err := b.svc.Install(t.Context(), pack.Request{Source: src})
 	e, ok := apperr.As(err)
@@ -332,7 +332,7 @@ func TestRulesReferencingUnknownOrInvalidCriteriaAreRefused(t *testing.T) {
 	t.Parallel()
 	b := setup(t, "sqlite")
 	src := writePack(t, shellPack("crit", "1.0.0", map[string]string{
-		"rules/bad.yaml": "trigger: ping\naction: hello\ncriteria:\n  trigger.x: {type: frobnicate, pattern: 1}\naction_params:\n  who: \"{{ trigger.x \"\n",
+		"rules/bad.yaml":  "trigger: ping\naction: hello\ncriteria:\n  trigger.x: {type: frobnicate, pattern: 1}\naction_params:\n  who: \"{{ trigger.x \"\n",
 		"rules/gone.yaml": "trigger: other.trig\naction: hello\n",
 	}))
 	_, err := b.svc.Install(t.Context(), pack.Request{Source: src})
