@@ -1,0 +1,114 @@
+package execution
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/attune-io/attune/internal/param"
+)
+
+// Secret parameters are stored redacted in Execution.parameters. Their
+// plaintext waits in an ExecutionSecret row, written with the execution and
+// deleted by the worker in the transaction that claims the run (or by a
+// cancel before it starts), so it exists only while the execution is
+// queued, and it reaches only the action's stdin or parameter file.
+//
+// seal and unseal are the one place the row's bytes are encoded. Today they
+// hold plain JSON; encryption at rest with configured keys (issue 6) goes
+// here and nowhere else.
+
+// secretValues returns the secret parameters present in params.
+func secretValues(s param.Schema, params map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, name := range s.SecretNames() {
+		if v, ok := params[name]; ok && v != nil {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+func seal(secrets map[string]any) ([]byte, error) {
+	b, err := json.Marshal(secrets)
+	if err != nil {
+		return nil, fmt.Errorf("sealing secret parameters: %w", err)
+	}
+	return b, nil
+}
+
+func unseal(b []byte) (map[string]any, error) {
+	var secrets map[string]any
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	if err := dec.Decode(&secrets); err != nil {
+		return nil, fmt.Errorf("unsealing secret parameters: %w", err)
+	}
+	return secrets, nil
+}
+
+// redactor scrubs secret values out of what an action prints, in case it
+// echoes them: output lines, stdout, stderr, error and result.
+type redactor struct{ r *strings.Replacer }
+
+// minSecretLen keeps tiny values (a secret "1") from redacting every digit.
+const minSecretLen = 3
+
+func newRedactor(secrets map[string]any) redactor {
+	var forms []string
+	for _, v := range secrets {
+		if s, ok := v.(string); ok {
+			forms = append(forms, s)
+		}
+		if b, err := json.Marshal(v); err == nil {
+			forms = append(forms, strings.Trim(string(b), `"`))
+		}
+	}
+	// Longest first, so a secret containing another is replaced whole.
+	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	var pairs []string
+	for _, f := range slices.Compact(forms) {
+		if len(f) >= minSecretLen {
+			pairs = append(pairs, f, param.Redacted)
+		}
+	}
+	if len(pairs) == 0 {
+		return redactor{}
+	}
+	return redactor{strings.NewReplacer(pairs...)}
+}
+
+// String returns s with every secret replaced by param.Redacted.
+func (r redactor) String(s string) string {
+	if r.r == nil {
+		return s
+	}
+	return r.r.Replace(s)
+}
+
+// Value returns v with String applied to every string inside it, so a
+// decoded JSON result stays valid JSON.
+func (r redactor) Value(v any) any {
+	if r.r == nil {
+		return v
+	}
+	switch t := v.(type) {
+	case string:
+		return r.String(t)
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[r.String(k)] = r.Value(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = r.Value(e)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,252 @@
+// Package execution runs actions: it accepts requests (the execution row and
+// its queue job commit together), runs them on workers through
+// internal/runner, cancels them, detects the ones whose worker died, and
+// streams their status and output to subscribers on any node.
+//
+// It is the only writer of Execution.status; every change is a
+// compare-and-set following the status machine in status.go and
+// docs/execution.md.
+package execution
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/notify"
+	"github.com/attune-io/attune/internal/param"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// DefaultTimeout bounds an execution whose action sets no timeout.
+const DefaultTimeout = 10 * time.Minute
+
+// Enqueuer inserts the job that runs an execution inside the transaction
+// that creates it; internal/queue implements it.
+type Enqueuer interface {
+	InsertExecutionTx(ctx context.Context, tx *sql.Tx, executionID int) error
+}
+
+// Service accepts, cancels and watches executions.
+type Service struct {
+	db             *store.DB
+	queue          Enqueuer
+	bus            *notify.Bus
+	log            *slog.Logger
+	now            func() time.Time
+	defaultTimeout time.Duration
+}
+
+// Options configure a Service.
+type Options struct {
+	// DefaultTimeout applies when neither the request nor the action sets
+	// one; zero means DefaultTimeout.
+	DefaultTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// NewService returns a Service writing to db, enqueueing on q and
+// announcing changes on bus.
+func NewService(db *store.DB, q Enqueuer, bus *notify.Bus, o Options) *Service {
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = DefaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, defaultTimeout: o.DefaultTimeout}
+}
+
+// Request asks for one run of an action.
+type Request struct {
+	// Action is the action's ref, "pack.name".
+	Action string
+	// Parameters are validated against the action's schema, defaults applied.
+	Parameters map[string]any
+	// TimeoutSeconds overrides the action's timeout when set (> 0).
+	TimeoutSeconds *int
+	// ParentID and EnforcementID link the execution to what caused it.
+	ParentID      *int
+	EnforcementID *int
+}
+
+// Request validates req, stores the execution and enqueues its run in one
+// transaction. Returns NOT_FOUND for an unknown action and BAD_USER_INPUT
+// (details "fields": every violation) for invalid parameters.
+func (s *Service) Request(ctx context.Context, req Request) (*ent.Execution, error) {
+	var id int
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		e, err := s.RequestTx(ctx, tx, req)
+		if err == nil {
+			id = e.ID
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.db.Ent.Execution.Get(ctx, id)
+}
+
+// RequestTx is Request inside the caller's transaction, so callers (the
+// rule engine) can commit an enforcement with the executions it causes.
+// The job runs only if tx commits.
+func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*ent.Execution, error) {
+	act, err := tx.Ent.Action.Query().Where(action.Ref(req.Action)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "action %q not found", req.Action)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading action %q: %w", req.Action, err)
+	}
+	if !act.Enabled {
+		return nil, apperr.Errorf(apperr.BadUserInput, "action %q is disabled", req.Action)
+	}
+	schema, err := param.ParseSchema(act.Parameters)
+	if err != nil {
+		return nil, fmt.Errorf("action %q has an invalid parameter schema: %w", req.Action, err)
+	}
+	params, err := schema.Validate(req.Parameters)
+	if err != nil {
+		var pe *param.Error
+		if errors.As(err, &pe) {
+			return nil, apperr.Errorf(apperr.BadUserInput, "invalid parameters for %s: %s", req.Action, pe.Error()).
+				WithDetails("fields", fieldDetails(pe))
+		}
+		return nil, err
+	}
+	timeout, err := s.timeout(req.TimeoutSeconds, act.TimeoutSeconds)
+	if err != nil {
+		return nil, err
+	}
+	e, err := tx.Ent.Execution.Create().
+		SetActionID(act.ID).
+		SetActionRef(act.Ref).
+		SetPackRef(act.PackRef).
+		SetNillableParentID(req.ParentID).
+		SetNillableEnforcementID(req.EnforcementID).
+		SetStatus(Scheduled).
+		SetParameters(schema.Redact(params)).
+		SetTimeoutSeconds(timeout).
+		SetRequestedAt(s.now()).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("creating execution: %w", err)
+	}
+	if secrets := secretValues(schema, params); len(secrets) > 0 {
+		sealed, err := seal(secrets)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.Ent.ExecutionSecret.Create().SetExecutionID(e.ID).SetSealed(sealed).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("storing secret parameters: %w", err)
+		}
+	}
+	if err := s.queue.InsertExecutionTx(ctx, tx.SQL, e.ID); err != nil {
+		return nil, err
+	}
+	if err := s.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Status, ID: e.ID}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// timeout resolves an execution's timeout in seconds: the request's, else
+// the action's, else the service default.
+func (s *Service) timeout(requested *int, actionTimeout int) (int, error) {
+	switch {
+	case requested != nil && *requested < 0:
+		return 0, apperr.Errorf(apperr.BadUserInput, "timeoutSeconds must not be negative").
+			WithDetails("fields", []map[string]string{{"field": "timeoutSeconds", "message": "must not be negative"}})
+	case requested != nil && *requested > 0:
+		return *requested, nil
+	case actionTimeout > 0:
+		return actionTimeout, nil
+	}
+	return int(s.defaultTimeout / time.Second), nil
+}
+
+func fieldDetails(pe *param.Error) []map[string]string {
+	out := make([]map[string]string, len(pe.Fields))
+	for i, f := range pe.Fields {
+		out[i] = map[string]string{"field": f.Field, "message": f.Message}
+	}
+	return out
+}
+
+// Cancel stops an execution: one that has not started ends CANCELED at once
+// and never runs; a running one becomes CANCELING and the node running it
+// kills its process group, then records CANCELED. Canceling twice is
+// harmless. Returns NOT_FOUND for an unknown id and CONFLICT when the
+// execution already finished.
+func (s *Service) Cancel(ctx context.Context, id int) (*ent.Execution, error) {
+	for range 5 {
+		done, err := s.cancelOnce(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			return s.db.Ent.Execution.Get(ctx, id)
+		}
+	}
+	return nil, fmt.Errorf("canceling execution %d: its status keeps changing", id)
+}
+
+// cancelOnce tries one compare-and-set; false means the status changed
+// under it and the caller should look again.
+func (s *Service) cancelOnce(ctx context.Context, id int) (bool, error) {
+	done := false
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		e, err := tx.Ent.Execution.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return apperr.Errorf(apperr.NotFound, "execution %d not found", id)
+		}
+		if err != nil {
+			return err
+		}
+		switch e.Status {
+		case Requested, Scheduled:
+			done, err = transition(ctx, tx, s.bus, id, Canceled, func(u *ent.ExecutionUpdate) {
+				u.SetFinishedAt(s.now()).SetError("canceled before it started")
+			})
+			if done && err == nil {
+				_, err = tx.Ent.ExecutionSecret.Delete().Where(executionsecret.ExecutionID(id)).Exec(ctx)
+			}
+			return err
+		case Running:
+			done, err = transition(ctx, tx, s.bus, id, Canceling, nil)
+			if done && err == nil {
+				err = s.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Cancel, ID: id})
+			}
+			return err
+		case Canceling:
+			done = true
+			return nil
+		}
+		return apperr.Errorf(apperr.Conflict, "execution %d already finished with status %s", id, e.Status)
+	})
+	return done, err
+}
+
+// get reads one execution, NOT_FOUND when it does not exist.
+func (s *Service) get(ctx context.Context, id int) (*ent.Execution, error) {
+	e, err := s.db.Ent.Execution.Query().Where(execution.ID(id)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "execution %d not found", id)
+	}
+	return e, err
+}

@@ -1,0 +1,77 @@
+package execution
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/internal/notify"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// Statuses, named once for the status machine (docs/execution.md).
+const (
+	Requested = execution.StatusREQUESTED
+	Scheduled = execution.StatusSCHEDULED
+	Running   = execution.StatusRUNNING
+	Succeeded = execution.StatusSUCCEEDED
+	Failed    = execution.StatusFAILED
+	TimedOut  = execution.StatusTIMEOUT
+	Canceling = execution.StatusCANCELING
+	Canceled  = execution.StatusCANCELED
+	Abandoned = execution.StatusABANDONED
+)
+
+// transitions is the status machine: the statuses each status may be
+// entered from. Every write of Execution.status goes through transition,
+// which enforces it with a compare-and-set.
+var transitions = map[execution.Status][]execution.Status{
+	Running:   {Requested, Scheduled},
+	Canceling: {Running},
+	Canceled:  {Requested, Scheduled, Running, Canceling},
+	Succeeded: {Running, Canceling},
+	Failed:    {Running, Canceling},
+	TimedOut:  {Running, Canceling},
+	Abandoned: {Running, Canceling},
+}
+
+// Finished reports whether status is final: nothing changes it any more.
+func Finished(status execution.Status) bool {
+	switch status {
+	case Succeeded, Failed, TimedOut, Canceled, Abandoned:
+		return true
+	}
+	return false
+}
+
+// transition moves execution id to status `to` if its current status may
+// lead there, applying set to the same UPDATE, and announces the change on
+// the bus within tx (delivered when tx commits). It reports false when the
+// row was not in an allowed status (someone else moved it first). set may
+// also narrow the compare-and-set with Where (e.g. to the owning worker).
+func transition(ctx context.Context, tx *store.Tx, bus *notify.Bus, id int, to execution.Status,
+	set func(*ent.ExecutionUpdate),
+) (bool, error) {
+	from, ok := transitions[to]
+	if !ok {
+		return false, fmt.Errorf("no transition leads to %s", to)
+	}
+	u := tx.Ent.Execution.Update().
+		Where(execution.ID(id), execution.StatusIn(from...)).
+		SetStatus(to)
+	if set != nil {
+		set(u)
+	}
+	n, err := u.Save(ctx)
+	if err != nil {
+		return false, fmt.Errorf("setting execution %d to %s: %w", id, to, err)
+	}
+	if n == 0 {
+		return false, nil
+	}
+	if err := bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Status, ID: id}); err != nil {
+		return false, err
+	}
+	return true, nil
+}

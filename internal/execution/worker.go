@@ -1,0 +1,454 @@
+package execution
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/worker"
+	"github.com/attune-io/attune/internal/notify"
+	"github.com/attune-io/attune/internal/queue"
+	"github.com/attune-io/attune/internal/runner"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// DefaultAbandonAfter bounds how long an execution stays RUNNING after its
+// worker died before it is marked ABANDONED.
+const DefaultAbandonAfter = 60 * time.Second
+
+// errCanceledByUser is the cause given to a run's context by cancelExecution;
+// any other cancellation is the worker shutting down.
+var errCanceledByUser = errors.New("canceled by request")
+
+// WorkerOptions configure a Worker.
+type WorkerOptions struct {
+	// Name identifies this worker on the executions it runs; it must be
+	// unique among live workers. Empty means host:pid:random.
+	Name string
+	// Concurrency is recorded on the worker's heartbeat row.
+	Concurrency int
+	// AbandonAfter bounds the time from a worker's death to its executions
+	// becoming ABANDONED (default DefaultAbandonAfter).
+	AbandonAfter time.Duration
+	// KillGrace is the time between SIGTERM and SIGKILL on timeout or cancel.
+	KillGrace time.Duration
+	// MaxOutput caps each captured stream, in bytes.
+	MaxOutput int
+	// APIURL is given to actions as ATTUNE_API_URL.
+	APIURL string
+	// TempDir holds parameter files; it should be private to the worker.
+	TempDir string
+	// Retention deletes finished executions older than this; zero keeps them.
+	Retention time.Duration
+}
+
+// Worker runs executions taken from the queue, keeps its heartbeat, marks
+// the executions of dead workers ABANDONED, stops canceled runs and applies
+// retention.
+type Worker struct {
+	svc  *Service
+	opts WorkerOptions
+
+	mu      sync.Mutex
+	running map[int]context.CancelCauseFunc
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// NewWorker returns a Worker for s; call Start before the queue starts.
+func (s *Service) NewWorker(o WorkerOptions) *Worker {
+	if o.AbandonAfter <= 0 {
+		o.AbandonAfter = DefaultAbandonAfter
+	}
+	if o.Name == "" {
+		host, _ := os.Hostname()
+		o.Name = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano()%1e6, 36))
+	}
+	return &Worker{svc: s, opts: o, running: map[int]context.CancelCauseFunc{}}
+}
+
+// Name is the identity recorded on the executions this worker runs.
+func (w *Worker) Name() string { return w.opts.Name }
+
+// beat is how often the heartbeat, reaper and cancel sweep run; a worker is
+// dead once its heartbeat is older than staleAfter. Together they keep
+// detection under AbandonAfter.
+func (w *Worker) beat() time.Duration       { return w.opts.AbandonAfter / 6 }
+func (w *Worker) staleAfter() time.Duration { return w.opts.AbandonAfter * 2 / 3 }
+
+// Start registers the heartbeat and starts the background loop. Stop ends it.
+func (w *Worker) Start(ctx context.Context) error {
+	if err := w.heartbeat(ctx); err != nil {
+		return err
+	}
+	sub := w.svc.bus.Subscribe(func(ev notify.Event) bool { return ev.Kind == notify.Cancel })
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	w.stop, w.done = stop, make(chan struct{})
+	go w.loop(lctx, sub)
+	return nil
+}
+
+// Stop ends the background loop and removes the heartbeat row, so any
+// execution still marked as this worker's is abandoned at the next sweep.
+// Call it after the queue stopped.
+func (w *Worker) Stop(ctx context.Context) {
+	if w.stop == nil {
+		return
+	}
+	w.stop()
+	<-w.done
+	if _, err := w.svc.db.Ent.Worker.Delete().Where(worker.Name(w.opts.Name)).Exec(ctx); err != nil {
+		w.svc.log.Warn("removing worker heartbeat", "worker", w.opts.Name, "error", err)
+	}
+}
+
+func (w *Worker) loop(ctx context.Context, sub *notify.Subscription) {
+	defer close(w.done)
+	defer sub.Close()
+	ticker := time.NewTicker(w.beat())
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sub.Ready():
+			for _, ev := range sub.Take() {
+				w.cancelLocal(ev.ID)
+			}
+		case <-ticker.C:
+			w.sweep(ctx)
+		}
+	}
+}
+
+// sweep is the periodic work: heartbeat, abandon detection, a cancel check
+// in case a notification was lost, and retention.
+func (w *Worker) sweep(ctx context.Context) {
+	log := w.svc.log
+	if err := w.heartbeat(ctx); err != nil {
+		log.Warn("worker heartbeat", "worker", w.opts.Name, "error", err)
+	}
+	if n, err := w.svc.Reap(ctx, w.svc.now().Add(-w.staleAfter())); err != nil {
+		log.Warn("abandon detection", "error", err)
+	} else if n > 0 {
+		log.Warn("executions abandoned by dead workers", "count", n)
+	}
+	canceling, err := w.svc.db.Ent.Execution.Query().
+		Where(execution.StatusEQ(Canceling), execution.Worker(w.opts.Name)).IDs(ctx)
+	if err != nil {
+		log.Warn("checking cancel requests", "error", err)
+	}
+	for _, id := range canceling {
+		w.cancelLocal(id)
+	}
+	if w.opts.Retention > 0 {
+		if _, err := w.svc.Purge(ctx, w.svc.now().Add(-w.opts.Retention)); err != nil {
+			log.Warn("execution retention", "error", err)
+		}
+	}
+}
+
+func (w *Worker) heartbeat(ctx context.Context) error {
+	now := w.svc.now()
+	err := w.svc.db.Ent.Worker.Create().
+		SetName(w.opts.Name).
+		SetHostname(strings.SplitN(w.opts.Name, ":", 2)[0]).
+		SetPid(os.Getpid()).
+		SetConcurrency(w.opts.Concurrency).
+		SetStartedAt(now).
+		SetHeartbeatAt(now).
+		OnConflictColumns(worker.FieldName).
+		Update(func(u *ent.WorkerUpsert) { u.SetHeartbeatAt(now) }).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("worker heartbeat: %w", err)
+	}
+	return nil
+}
+
+func (w *Worker) cancelLocal(id int) {
+	w.mu.Lock()
+	cancel := w.running[id]
+	w.mu.Unlock()
+	if cancel != nil {
+		cancel(errCanceledByUser)
+	}
+}
+
+// Run is the queue handler: it runs execution id at most once. A job that
+// the queue delivers again (a retry, a rescue after a crash) finds the
+// execution already claimed and never starts it a second time: if the
+// claiming worker is alive it waits, otherwise the execution is ABANDONED.
+func (w *Worker) Run(ctx context.Context, id int) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	w.mu.Lock()
+	w.running[id] = cancel
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.running, id)
+		w.mu.Unlock()
+	}()
+
+	c, err := w.claim(ctx, id)
+	if err != nil || c == nil {
+		return err
+	}
+	return w.execute(ctx, c)
+}
+
+// claimed is an execution this worker now owns, with what the run needs.
+type claimed struct {
+	exec    *ent.Execution
+	action  *ent.Action // nil when the action was deleted meanwhile
+	secrets map[string]any
+}
+
+// claim moves the execution to RUNNING under this worker's name and takes
+// its secrets, in one transaction. It returns nil when there is nothing to
+// run, and a queue.Snooze error while another live worker owns it.
+func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
+	var c *claimed
+	var snooze bool
+	err := w.svc.db.InTx(ctx, func(tx *store.Tx) error {
+		e, err := tx.Ent.Execution.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return nil // purged before it ran
+		}
+		if err != nil {
+			return err
+		}
+		switch e.Status {
+		case Requested, Scheduled:
+		case Running, Canceling:
+			alive, err := tx.Ent.Worker.Query().
+				Where(worker.Name(e.Worker), worker.HeartbeatAtGTE(w.svc.now().Add(-w.staleAfter()))).Exist(ctx)
+			if err != nil {
+				return err
+			}
+			if alive && e.Worker != w.opts.Name {
+				snooze = true
+				return nil
+			}
+			_, err = transition(ctx, tx, w.svc.bus, id, Abandoned, w.abandon(e.Worker, "its run was interrupted"))
+			return err
+		default:
+			return nil // finished or canceled before it started
+		}
+		ok, err := transition(ctx, tx, w.svc.bus, id, Running, func(u *ent.ExecutionUpdate) {
+			u.SetWorker(w.opts.Name).SetStartedAt(w.svc.now()).AddAttempt(1)
+		})
+		if err != nil || !ok {
+			return err
+		}
+		c = &claimed{exec: e}
+		if sec, err := tx.Ent.ExecutionSecret.Query().Where(executionsecret.ExecutionID(id)).Only(ctx); err == nil {
+			if c.secrets, err = unseal(sec.Sealed); err != nil {
+				return err
+			}
+			if err := tx.Ent.ExecutionSecret.DeleteOne(sec).Exec(ctx); err != nil {
+				return err
+			}
+		} else if !ent.IsNotFound(err) {
+			return err
+		}
+		if e.ActionID != nil {
+			act, err := tx.Ent.Action.Query().Where(action.ID(*e.ActionID)).WithPack().Only(ctx)
+			if err != nil && !ent.IsNotFound(err) {
+				return err
+			}
+			c.action = act
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming execution %d: %w", id, err)
+	}
+	if snooze {
+		return nil, queue.Snooze(w.beat())
+	}
+	return c, nil
+}
+
+// abandon sets what an ABANDONED execution records.
+func (w *Worker) abandon(owner, why string) func(*ent.ExecutionUpdate) {
+	return func(u *ent.ExecutionUpdate) {
+		u.SetFinishedAt(w.svc.now()).
+			SetError(fmt.Sprintf("abandoned: worker %q stopped before the action finished (%s); it is not run again", owner, why))
+	}
+}
+
+// execute runs a claimed execution and records the outcome. Every outcome,
+// including a preparation failure, is final: the job is never retried.
+func (w *Worker) execute(ctx context.Context, c *claimed) error {
+	e := c.exec
+	redact := newRedactor(c.secrets)
+	out := newOutputLog(ctx, w.svc.db, w.svc.bus, w.svc.log, e.ID, redact, w.maxOutput())
+	req, err := w.request(c)
+	var res runner.Result
+	if err == nil {
+		req.OnLine = out.add
+		res, err = runner.Run(ctx, req)
+	}
+	out.close()
+
+	var to execution.Status
+	set := func(u *ent.ExecutionUpdate) {
+		u.SetFinishedAt(w.svc.now())
+	}
+	var prep *runner.PrepareError
+	switch {
+	case errors.As(err, &prep):
+		to = Failed
+		set = withError(set, redact.String(prep.Error()))
+	case err != nil:
+		w.svc.log.Error("running execution", "execution_id", e.ID, "error", err)
+		to = Failed
+		set = withError(set, "Execution failed in the worker: "+redact.String(err.Error()))
+	default:
+		to = outcome(ctx, res)
+		set = w.recordResult(set, res, redact)
+	}
+	var ok bool
+	dbctx := context.WithoutCancel(ctx)
+	err = w.svc.db.InTx(dbctx, func(tx *store.Tx) error {
+		var err error
+		ok, err = transition(dbctx, tx, w.svc.bus, e.ID, to, func(u *ent.ExecutionUpdate) {
+			u.Where(execution.Worker(w.opts.Name))
+			set(u)
+		})
+		return err
+	})
+	if err != nil {
+		return queue.Cancel(fmt.Errorf("recording the outcome of execution %d: %w", e.ID, err))
+	}
+	if !ok {
+		w.svc.log.Warn("execution changed while it ran; outcome not recorded", "execution_id", e.ID, "outcome", to)
+	}
+	return nil
+}
+
+// outcome maps a finished process to a status.
+func outcome(ctx context.Context, res runner.Result) execution.Status {
+	switch {
+	case res.TimedOut:
+		return TimedOut
+	case res.Canceled && errors.Is(context.Cause(ctx), errCanceledByUser):
+		return Canceled
+	case res.Canceled:
+		return Abandoned // the worker is shutting down
+	case res.ExitCode == 0:
+		return Succeeded
+	}
+	return Failed
+}
+
+func withError(set func(*ent.ExecutionUpdate), msg string) func(*ent.ExecutionUpdate) {
+	return func(u *ent.ExecutionUpdate) {
+		set(u)
+		u.SetError(msg)
+	}
+}
+
+// recordResult adds the process's outputs, scrubbed of secrets, to set.
+func (w *Worker) recordResult(set func(*ent.ExecutionUpdate), res runner.Result, redact redactor) func(*ent.ExecutionUpdate) {
+	result := res.Result
+	if result == nil {
+		result = strings.TrimRight(res.Stdout, "\n")
+	}
+	raw, err := json.Marshal(redact.Value(result))
+	if err != nil {
+		raw = nil
+	}
+	msg := redact.String(res.Error)
+	if res.Canceled && msg == "canceled" {
+		msg = "canceled while running"
+	}
+	return func(u *ent.ExecutionUpdate) {
+		set(u)
+		u.SetStdout(redact.String(res.Stdout)).
+			SetStderr(redact.String(res.Stderr)).
+			SetStdoutTruncated(res.StdoutTruncated).
+			SetStderrTruncated(res.StderrTruncated).
+			SetStdoutDropped(res.StdoutDropped).
+			SetStderrDropped(res.StderrDropped).
+			SetExitCode(res.ExitCode).
+			SetError(msg).
+			SetResult(raw)
+	}
+}
+
+func (w *Worker) maxOutput() int {
+	if w.opts.MaxOutput > 0 {
+		return w.opts.MaxOutput
+	}
+	return runner.DefaultMaxOutput
+}
+
+// request builds the runner request for a claimed execution.
+func (w *Worker) request(c *claimed) (runner.Request, error) {
+	e, act := c.exec, c.action
+	if act == nil {
+		return runner.Request{}, &runner.PrepareError{Cause: fmt.Sprintf("action %s no longer exists", e.ActionRef)}
+	}
+	pack := act.Edges.Pack
+	if pack == nil || pack.Path == "" {
+		return runner.Request{}, &runner.PrepareError{Cause: fmt.Sprintf("pack %s has no files on this node", e.PackRef)}
+	}
+	params := make(map[string]any, len(e.Parameters))
+	for k, v := range e.Parameters {
+		params[k] = v
+	}
+	for k, v := range c.secrets {
+		params[k] = v
+	}
+	req := runner.Request{
+		PackDir:    pack.Path,
+		EntryPoint: act.EntryPoint,
+		Parameters: params,
+		Delivery:   strings.ToLower(string(act.ParameterDelivery)),
+		Timeout:    time.Duration(e.TimeoutSeconds) * time.Second,
+		KillGrace:  w.opts.KillGrace,
+		MaxOutput:  w.opts.MaxOutput,
+		TempDir:    w.opts.TempDir,
+		Env: map[string]string{
+			"ATTUNE_EXECUTION_ID": strconv.Itoa(e.ID),
+			"ATTUNE_ACTION_REF":   e.ActionRef,
+			"ATTUNE_PACK_REF":     e.PackRef,
+			"ATTUNE_API_URL":      w.opts.APIURL,
+		},
+	}
+	switch act.RunnerType {
+	case action.RunnerTypeSHELL:
+		req.Runner = runner.Shell
+	case action.RunnerTypePYTHON:
+		req.Runner = runner.Python
+		if pack.EnvPath != "" {
+			req.Interpreter = filepath.Join(pack.EnvPath, "bin", "python")
+		}
+		req.Env["PYTHONPATH"] = filepath.Join(pack.Path, "lib")
+	case action.RunnerTypeNODE:
+		req.Runner = runner.Node
+		req.Env["NODE_PATH"] = filepath.Join(pack.Path, "node_modules")
+	case action.RunnerTypeNATIVE:
+		req.Runner = runner.Native
+	case action.RunnerTypeLOCAL:
+		req.Runner = runner.Local
+	default:
+		return runner.Request{}, &runner.PrepareError{Cause: fmt.Sprintf("runner %s is not run by workers", act.RunnerType)}
+	}
+	return req, nil
+}

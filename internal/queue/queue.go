@@ -1,0 +1,191 @@
+// Package queue is the only place that knows River: it builds the client for
+// either database (PostgreSQL with LISTEN/NOTIFY, so a job inserted by an API
+// node starts on a worker node at once; SQLite in process), applies River's
+// own migrations, registers the job kinds and inserts jobs inside a caller's
+// transaction. Jobs carry only ids; the rows they point at are the truth.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/attune-io/attune/internal/store"
+)
+
+// migrateLockKey serialises River's migrations among nodes starting at once.
+const migrateLockKey = 7_346_201_994
+
+// Config sets up a Queue.
+type Config struct {
+	// DatabaseURL is the postgres:// URL the LISTEN connections use; ignored
+	// on SQLite.
+	DatabaseURL string
+	// Concurrency is how many jobs this process works at once; zero makes an
+	// insert-only client (an API node without the worker role).
+	Concurrency int
+	// RescueAfter is how long a job may stay running before River hands it to
+	// another worker. The execution handler never reruns such a job, it
+	// records the execution as abandoned; keep it above the longest timeout.
+	RescueAfter time.Duration
+	// Logger receives River's logs.
+	Logger *slog.Logger
+}
+
+// Handlers are the functions jobs run, read when a job runs (so they may be
+// set after New, once the services that need the Queue exist). Returning an error retries the job
+// later, Cancel(err) ends it without retry and Snooze(d) tries again after d
+// without counting an attempt.
+type Handlers struct {
+	// Execution runs the execution with the given id.
+	Execution func(ctx context.Context, executionID int) error
+}
+
+// Queue inserts and (with Concurrency > 0) works jobs.
+type Queue struct {
+	client  *river.Client[*sql.Tx]
+	pool    *pgxpool.Pool
+	working bool
+}
+
+// New builds the River client over db. Handlers may be nil for an
+// insert-only queue. Call Migrate once before.
+func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, error) {
+	q := &Queue{}
+	var drv riverdriver.Driver[*sql.Tx]
+	if db.Dialect == dialect.Postgres {
+		pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("opening listener pool: %w", err)
+		}
+		q.pool = pool
+		drv = riverdatabasesql.NewWithPgxListener(db.SQL, pool)
+	} else {
+		drv = riversqlite.New(db.SQL)
+	}
+	rc := &river.Config{
+		Logger: cfg.Logger,
+		// Actions have their own timeouts; River must never cancel a run.
+		JobTimeout:           -1,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		FetchCooldown:        10 * time.Millisecond,
+		MaxAttempts:          10,
+	}
+	if cfg.Concurrency > 0 && h != nil {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &executionWorker{h: h})
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}}
+		q.working = true
+	}
+	client, err := river.NewClient(drv, rc)
+	if err != nil {
+		q.Close()
+		return nil, fmt.Errorf("creating queue client: %w", err)
+	}
+	q.client = client
+	return q, nil
+}
+
+// Migrate applies River's own migrations, one node at a time on PostgreSQL.
+func Migrate(ctx context.Context, db *store.DB) error {
+	var drv riverdriver.Driver[*sql.Tx] = riversqlite.New(db.SQL)
+	if db.Dialect == dialect.Postgres {
+		drv = riverdatabasesql.New(db.SQL)
+		conn, err := db.SQL.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("migrating queue: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
+			return fmt.Errorf("migrating queue: taking lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLockKey) //nolint:errcheck // released with the session anyway
+	}
+	m, err := rivermigrate.New(drv, nil)
+	if err != nil {
+		return fmt.Errorf("migrating queue: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrating queue: %w", err)
+	}
+	return nil
+}
+
+// Start begins working jobs; a no-op for an insert-only queue.
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("starting queue: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and waits for running ones until ctx ends, then
+// cancels their contexts and waits for them to return.
+func (q *Queue) Stop(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	err := q.client.Stop(ctx)
+	if ctx.Err() != nil {
+		err = q.client.StopAndCancel(context.WithoutCancel(ctx))
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("stopping queue: %w", err)
+	}
+	return nil
+}
+
+// Close releases the listener connections. Call after Stop.
+func (q *Queue) Close() {
+	if q.pool != nil {
+		q.pool.Close()
+	}
+}
+
+// InsertExecutionTx enqueues the run of an execution in tx, so the job
+// exists exactly when the execution row commits.
+func (q *Queue) InsertExecutionTx(ctx context.Context, tx *sql.Tx, executionID int) error {
+	if _, err := q.client.InsertTx(ctx, tx, ExecutionArgs{ExecutionID: executionID}, nil); err != nil {
+		return fmt.Errorf("enqueueing execution %d: %w", executionID, err)
+	}
+	return nil
+}
+
+// Cancel marks err as final: the job is not retried.
+func Cancel(err error) error { return river.JobCancel(err) }
+
+// Snooze asks for the job to be tried again after d, without counting an attempt.
+func Snooze(d time.Duration) error { return river.JobSnooze(d) }
+
+// ExecutionArgs is the job that runs one execution. It carries only the id:
+// parameters (and secrets) stay in the database.
+type ExecutionArgs struct {
+	ExecutionID int `json:"execution_id"`
+}
+
+// Kind names the job kind in River's table.
+func (ExecutionArgs) Kind() string { return "execution" }
+
+type executionWorker struct {
+	river.WorkerDefaults[ExecutionArgs]
+	h *Handlers
+}
+
+func (w *executionWorker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error {
+	return w.h.Execution(ctx, job.Args.ExecutionID)
+}
