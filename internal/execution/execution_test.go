@@ -28,15 +28,15 @@ var packFiles = map[string]string{
 	"text.sh": "#!/bin/bash\necho hello\necho world\n",
 	"env.sh": "#!/bin/bash\nprintf '{\"id\":\"%s\",\"action\":\"%s\",\"pack\":\"%s\",\"api\":\"%s\",\"cwd\":\"%s\"}\\n' " +
 		"\"$ATTUNE_EXECUTION_ID\" \"$ATTUNE_ACTION_REF\" \"$ATTUNE_PACK_REF\" \"$ATTUNE_API_URL\" \"$PWD\"\n",
-	"file.sh":        "#!/bin/bash\nf=\"$ATTUNE_PARAMETERS_FILE\"\necho \"{\\\"mode\\\": \\\"$(stat -c %a \"$f\")\\\", \\\"p\\\": $(cat \"$f\")}\"\n",
-	"ok.py":          "import sys, json, helper\np = json.loads(sys.stdin.readline())\nprint(json.dumps({'py': helper.twice(p['n'])}))\n",
-	"fail.py":        "raise SystemExit('bad python')\n",
-	"lib/helper.py":  "def twice(n):\n    return 2 * n\n",
-	"ok.js":          "const m = require('mod');\nlet d = '';\nprocess.stdin.on('data', c => d += c);\nprocess.stdin.on('end', () => console.log(JSON.stringify({node: m.inc(JSON.parse(d).n)})));\n",
-	"fail.js":        "process.stderr.write('bad node\\n');\nprocess.exit(2);\n",
+	"file.sh":                   "#!/bin/bash\nf=\"$ATTUNE_PARAMETERS_FILE\"\necho \"{\\\"mode\\\": \\\"$(stat -c %a \"$f\")\\\", \\\"p\\\": $(cat \"$f\")}\"\n",
+	"ok.py":                     "import sys, json, helper\np = json.loads(sys.stdin.readline())\nprint(json.dumps({'py': helper.twice(p['n'])}))\n",
+	"fail.py":                   "raise SystemExit('bad python')\n",
+	"lib/helper.py":             "def twice(n):\n    return 2 * n\n",
+	"ok.js":                     "const m = require('mod');\nlet d = '';\nprocess.stdin.on('data', c => d += c);\nprocess.stdin.on('end', () => console.log(JSON.stringify({node: m.inc(JSON.parse(d).n)})));\n",
+	"fail.js":                   "process.stderr.write('bad node\\n');\nprocess.exit(2);\n",
 	"node_modules/mod/index.js": "exports.inc = n => n + 1;\n",
-	"native.sh":      "#!/bin/sh\necho '{\"native\": true}'\n",
-	"native-fail.sh": "#!/bin/sh\nexit 4\n",
+	"native.sh":                 "#!/bin/sh\necho '{\"native\": true}'\n",
+	"native-fail.sh":            "#!/bin/sh\nexit 4\n",
 }
 
 // venv makes a directory shaped like a venv whose python is the system's.
