@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -16,12 +17,14 @@ import (
 	"github.com/attune-io/attune/graph"
 	"github.com/attune-io/attune/internal/dbtest"
 	"github.com/attune-io/attune/internal/gqltest"
+	"github.com/attune-io/attune/internal/pack"
 )
 
 // bundle is what a graph test works with: a real HTTP server over the real
 // handler on a fresh database, and an ent client for fixtures.
 type bundle struct {
 	c       *gqltest.Client
+	dir     string
 	closeDB func() error
 	ent     *ent.Client
 	queries *atomic.Int64
@@ -32,13 +35,19 @@ func setup(t *testing.T, backend string) *bundle {
 	db := dbtest.Open(t, backend)
 	counter := &countingDriver{Driver: entsql.OpenDB(db.Dialect, db.SQL), n: &atomic.Int64{}}
 	client := ent.NewClient(ent.Driver(counter))
-	h := graph.NewHandler(&graph.Resolver{Client: client}, graph.Options{
-		Logger:        slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	dir := t.TempDir()
+	packs, err := pack.NewService(db, pack.Config{
+		PacksDir: filepath.Join(dir, "packs"), EnvsDir: filepath.Join(dir, "envs"), Logger: log,
+	})
+	require.NoError(t, err)
+	h := graph.NewHandler(&graph.Resolver{Client: client, Packs: packs}, graph.Options{
+		Logger:        log,
 		Introspection: true,
 	})
 	srv := httptest.NewServer(graph.BodyLimit(1<<20, 10<<20, h))
 	t.Cleanup(srv.Close)
-	return &bundle{c: gqltest.New(srv.URL), closeDB: db.Close, ent: db.Ent, queries: counter.n}
+	return &bundle{c: gqltest.New(srv.URL), dir: dir, closeDB: db.Close, ent: db.Ent, queries: counter.n}
 }
 
 type testWriter struct{ t *testing.T }

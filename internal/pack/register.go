@@ -75,7 +75,9 @@ func (s *Service) register(ctx context.Context, m *manifest.Pack, r registration
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	// Entities remember the client that loaded them; hand out one bound to
+	// the database, not to the finished transaction, so edges resolve.
+	return s.db.Ent.Pack.Get(ctx, out.ID)
 }
 
 func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manifest.Pack) error {

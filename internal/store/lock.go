@@ -17,6 +17,9 @@ type Locker struct {
 	db    *DB
 	mu    sync.Mutex
 	local map[string]bool
+
+	schemaOnce sync.Once
+	schema     string
 }
 
 // NewLocker returns a Locker over db.
@@ -45,8 +48,13 @@ func (l *Locker) TryLock(ctx context.Context, key string) (release func(), ok bo
 		releaseLocal()
 		return nil, false, fmt.Errorf("lock %s: %w", key, err)
 	}
+	// Advisory locks are per database; the schema keeps two attune
+	// installations in one database (tests do that) apart.
+	l.schemaOnce.Do(func() {
+		_ = conn.QueryRowContext(ctx, "SELECT current_schema()").Scan(&l.schema)
+	})
 	h := fnv.New64a()
-	_, _ = h.Write([]byte(key))
+	_, _ = h.Write([]byte(l.schema + "\x00" + key))
 	id := int64(h.Sum64())
 	var got bool
 	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", id).Scan(&got); err != nil || !got {
