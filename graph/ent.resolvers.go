@@ -94,6 +94,9 @@ func (r *queryResolver) WorkflowExecutions(ctx context.Context, after *entgql.Cu
 // Enforcement returns EnforcementResolver implementation.
 func (r *Resolver) Enforcement() EnforcementResolver { return &enforcementResolver{r} }
 
+// Execution returns ExecutionResolver implementation.
+func (r *Resolver) Execution() ExecutionResolver { return &executionResolver{r} }
+
 // Pack returns PackResolver implementation.
 func (r *Resolver) Pack() PackResolver { return &packResolver{r} }
 
@@ -102,6 +105,7 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
 	enforcementResolver struct{ *Resolver }
+	executionResolver   struct{ *Resolver }
 	packResolver        struct{ *Resolver }
 	queryResolver       struct{ *Resolver }
 )

@@ -21,6 +21,7 @@ import (
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/sensor"
@@ -42,6 +43,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Enforcement() EnforcementResolver
+	Execution() ExecutionResolver
 	Mutation() MutationResolver
 	Pack() PackResolver
 	Query() QueryResolver
@@ -149,6 +151,10 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ExecuteActionPayload struct {
+		Execution func(childComplexity int) int
+	}
+
 	Execution struct {
 		Action             func(childComplexity int) int
 		ActionID           func(childComplexity int) int
@@ -156,6 +162,7 @@ type ComplexityRoot struct {
 		Attempt            func(childComplexity int) int
 		Children           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ExecutionOrder, where *ent.ExecutionWhereInput) int
 		CreatedAt          func(childComplexity int) int
+		Duration           func(childComplexity int) int
 		Enforcement        func(childComplexity int) int
 		EnforcementID      func(childComplexity int) int
 		Error              func(childComplexity int) int
@@ -193,12 +200,20 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ExecutionOutput struct {
+		ExecutionID func(childComplexity int) int
+		Line        func(childComplexity int) int
+		Seq         func(childComplexity int) int
+		Stream      func(childComplexity int) int
+	}
+
 	InstallPackPayload struct {
 		Install func(childComplexity int) int
 		Pack    func(childComplexity int) int
 	}
 
 	Mutation struct {
+		CancelExecution          func(childComplexity int, id int) int
 		DeleteAction             func(childComplexity int, ref string) int
 		DeleteEnforcement        func(childComplexity int, id int) int
 		DeleteEvent              func(childComplexity int, id int) int
@@ -208,6 +223,7 @@ type ComplexityRoot struct {
 		DeleteSensor             func(childComplexity int, ref string) int
 		DeleteTrigger            func(childComplexity int, ref string) int
 		DeleteWorkflowDefinition func(childComplexity int, ref string) int
+		ExecuteAction            func(childComplexity int, input model.ExecuteActionInput) int
 		InstallPack              func(childComplexity int, input model.InstallPackInput) int
 		StartPackInstall         func(childComplexity int, input model.InstallPackInput) int
 		UploadPack               func(childComplexity int, file graphql.Upload, force *bool) int
@@ -384,6 +400,8 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
+		ExecutionOutput     func(childComplexity int, id int, from *int) int
+		ExecutionUpdated    func(childComplexity int, id *int, status []execution.Status, actionRef *string) int
 		PackInstallProgress func(childComplexity int, id int) int
 	}
 
@@ -473,6 +491,9 @@ type ComplexityRoot struct {
 type EnforcementResolver interface {
 	EventID(ctx context.Context, obj *ent.Enforcement) (int, error)
 }
+type ExecutionResolver interface {
+	Duration(ctx context.Context, obj *ent.Execution) (*float64, error)
+}
 type MutationResolver interface {
 	DeleteAction(ctx context.Context, ref string) (*model.DeletePayload, error)
 	DeleteTrigger(ctx context.Context, ref string) (*model.DeletePayload, error)
@@ -482,6 +503,8 @@ type MutationResolver interface {
 	DeleteExecution(ctx context.Context, id int) (*model.DeleteByIDPayload, error)
 	DeleteEvent(ctx context.Context, id int) (*model.DeleteByIDPayload, error)
 	DeleteEnforcement(ctx context.Context, id int) (*model.DeleteByIDPayload, error)
+	ExecuteAction(ctx context.Context, input model.ExecuteActionInput) (*model.ExecuteActionPayload, error)
+	CancelExecution(ctx context.Context, id int) (*ent.Execution, error)
 	InstallPack(ctx context.Context, input model.InstallPackInput) (*model.InstallPackPayload, error)
 	UploadPack(ctx context.Context, file graphql.Upload, force *bool) (*model.InstallPackPayload, error)
 	StartPackInstall(ctx context.Context, input model.InstallPackInput) (*ent.PackInstall, error)
@@ -514,6 +537,8 @@ type QueryResolver interface {
 }
 type SubscriptionResolver interface {
 	PackInstallProgress(ctx context.Context, id int) (<-chan *ent.PackInstall, error)
+	ExecutionUpdated(ctx context.Context, id *int, status []execution.Status, actionRef *string) (<-chan *ent.Execution, error)
+	ExecutionOutput(ctx context.Context, id int, from *int) (<-chan *ent.ExecutionOutput, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -932,6 +957,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EventEdge.Node(childComplexity), true
 
+	case "ExecuteActionPayload.execution":
+		if e.ComplexityRoot.ExecuteActionPayload.Execution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecuteActionPayload.Execution(childComplexity), true
+
 	case "Execution.action":
 		if e.ComplexityRoot.Execution.Action == nil {
 			break
@@ -973,6 +1005,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Execution.CreatedAt(childComplexity), true
+	case "Execution.duration":
+		if e.ComplexityRoot.Execution.Duration == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.Duration(childComplexity), true
 	case "Execution.enforcement":
 		if e.ComplexityRoot.Execution.Enforcement == nil {
 			break
@@ -1155,6 +1193,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExecutionEdge.Node(childComplexity), true
 
+	case "ExecutionOutput.executionID":
+		if e.ComplexityRoot.ExecutionOutput.ExecutionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutionOutput.ExecutionID(childComplexity), true
+	case "ExecutionOutput.line":
+		if e.ComplexityRoot.ExecutionOutput.Line == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutionOutput.Line(childComplexity), true
+	case "ExecutionOutput.seq":
+		if e.ComplexityRoot.ExecutionOutput.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutionOutput.Seq(childComplexity), true
+	case "ExecutionOutput.stream":
+		if e.ComplexityRoot.ExecutionOutput.Stream == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExecutionOutput.Stream(childComplexity), true
+
 	case "InstallPackPayload.install":
 		if e.ComplexityRoot.InstallPackPayload.Install == nil {
 			break
@@ -1168,6 +1231,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.InstallPackPayload.Pack(childComplexity), true
 
+	case "Mutation.cancelExecution":
+		if e.ComplexityRoot.Mutation.CancelExecution == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelExecution_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelExecution(childComplexity, args["id"].(int)), true
 	case "Mutation.deleteAction":
 		if e.ComplexityRoot.Mutation.DeleteAction == nil {
 			break
@@ -1267,6 +1341,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeleteWorkflowDefinition(childComplexity, args["ref"].(string)), true
+	case "Mutation.executeAction":
+		if e.ComplexityRoot.Mutation.ExecuteAction == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_executeAction_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ExecuteAction(childComplexity, args["input"].(model.ExecuteActionInput)), true
 	case "Mutation.installPack":
 		if e.ComplexityRoot.Mutation.InstallPack == nil {
 			break
@@ -2202,6 +2287,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SensorEdge.Node(childComplexity), true
 
+	case "Subscription.executionOutput":
+		if e.ComplexityRoot.Subscription.ExecutionOutput == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_executionOutput_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ExecutionOutput(childComplexity, args["id"].(int), args["from"].(*int)), true
+	case "Subscription.executionUpdated":
+		if e.ComplexityRoot.Subscription.ExecutionUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_executionUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.ExecutionUpdated(childComplexity, args["id"].(*int), args["status"].([]execution.Status), args["actionRef"].(*string)), true
 	case "Subscription.packInstallProgress":
 		if e.ComplexityRoot.Subscription.PackInstallProgress == nil {
 			break
@@ -2560,6 +2667,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EnforcementWhereInput", ec.unmarshalInputEnforcementWhereInput),
 			graphql.NewInputUnmarshaler("EventOrder", ec.unmarshalInputEventOrder),
 			graphql.NewInputUnmarshaler("EventWhereInput", ec.unmarshalInputEventWhereInput),
+			graphql.NewInputUnmarshaler("ExecuteActionInput", ec.unmarshalInputExecuteActionInput),
 			graphql.NewInputUnmarshaler("ExecutionOrder", ec.unmarshalInputExecutionOrder),
 			graphql.NewInputUnmarshaler("ExecutionWhereInput", ec.unmarshalInputExecutionWhereInput),
 			graphql.NewInputUnmarshaler("InstallPackInput", ec.unmarshalInputInstallPackInput),
@@ -2669,7 +2777,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "ent.graphqls" "pack.graphqls"
+//go:embed "ent.graphqls" "execution.graphqls" "pack.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2741,6 +2849,7 @@ extend type Enforcement {
 }
 `, BuiltIn: false},
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
+	{Name: "execution.graphqls", Input: sourceData("execution.graphqls"), BuiltIn: false},
 	{Name: "pack.graphqls", Input: sourceData("pack.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -2943,6 +3052,14 @@ func (ec *executionContext) childFields_EventEdge(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type EventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ExecuteActionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "execution":
+		return ec.fieldContext_ExecuteActionPayload_execution(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExecuteActionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Execution(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3005,6 +3122,8 @@ func (ec *executionContext) childFields_Execution(ctx context.Context, field gra
 		return ec.fieldContext_Execution_enforcement(ctx, field)
 	case "workflowExecutions":
 		return ec.fieldContext_Execution_workflowExecutions(ctx, field)
+	case "duration":
+		return ec.fieldContext_Execution_duration(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Execution", field.Name)
 }
@@ -3029,6 +3148,20 @@ func (ec *executionContext) childFields_ExecutionEdge(ctx context.Context, field
 		return ec.fieldContext_ExecutionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ExecutionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ExecutionOutput(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "executionID":
+		return ec.fieldContext_ExecutionOutput_executionID(ctx, field)
+	case "seq":
+		return ec.fieldContext_ExecutionOutput_seq(ctx, field)
+	case "stream":
+		return ec.fieldContext_ExecutionOutput_stream(ctx, field)
+	case "line":
+		return ec.fieldContext_ExecutionOutput_line(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExecutionOutput", field.Name)
 }
 
 func (ec *executionContext) childFields_InstallPackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3931,6 +4064,20 @@ func (ec *executionContext) field_Execution_workflowExecutions_args(ctx context.
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelExecution_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_deleteAction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4054,6 +4201,20 @@ func (ec *executionContext) field_Mutation_deleteWorkflowDefinition_args(ctx con
 		return nil, err
 	}
 	args["ref"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_executeAction_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ExecuteActionInput, error) {
+			return ec.unmarshalNExecuteActionInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐExecuteActionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5216,6 +5377,58 @@ func (ec *executionContext) field_Sensor_events_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_executionOutput_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_executionUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) ([]execution.Status, error) {
+			return ec.unmarshalOExecutionStatus2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋexecutionᚐStatusᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "actionRef",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["actionRef"] = arg2
 	return args, nil
 }
 
@@ -7082,6 +7295,38 @@ func (ec *executionContext) fieldContext_EventEdge_cursor(_ context.Context, fie
 	return graphql.NewScalarFieldContext("EventEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ExecuteActionPayload_execution(ctx context.Context, field graphql.CollectedField, obj *model.ExecuteActionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecuteActionPayload_execution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Execution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExecuteActionPayload_execution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ExecuteActionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Execution_id(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7841,6 +8086,29 @@ func (ec *executionContext) fieldContext_Execution_workflowExecutions(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Execution_duration(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_duration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Execution().Duration(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_duration(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, true, true, "Float")
+}
+
 func (ec *executionContext) _ExecutionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutionConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7981,6 +8249,98 @@ func (ec *executionContext) _ExecutionEdge_cursor(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_ExecutionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ExecutionEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ExecutionOutput_executionID(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutionOutput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutionOutput_executionID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExecutionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutionOutput_executionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutionOutput", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ExecutionOutput_seq(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutionOutput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutionOutput_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutionOutput_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutionOutput", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ExecutionOutput_stream(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutionOutput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutionOutput_stream(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stream, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v executionoutput.Stream) graphql.Marshaler {
+			return ec.marshalNString2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋexecutionoutputᚐStream(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutionOutput_stream(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutionOutput", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExecutionOutput_line(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutionOutput) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExecutionOutput_line(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Line, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExecutionOutput_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExecutionOutput", field, false, false, "String")
 }
 
 func (ec *executionContext) _InstallPackPayload_pack(ctx context.Context, field graphql.CollectedField, obj *model.InstallPackPayload) (ret graphql.Marshaler) {
@@ -8393,6 +8753,94 @@ func (ec *executionContext) fieldContext_Mutation_deleteEnforcement(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deleteEnforcement_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_executeAction(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_executeAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ExecuteAction(ctx, fc.Args["input"].(model.ExecuteActionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ExecuteActionPayload) graphql.Marshaler {
+			return ec.marshalNExecuteActionPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐExecuteActionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_executeAction(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExecuteActionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_executeAction_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelExecution(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelExecution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelExecution(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelExecution(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelExecution_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -12284,6 +12732,94 @@ func (ec *executionContext) fieldContext_Subscription_packInstallProgress(ctx co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_packInstallProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_executionUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_executionUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ExecutionUpdated(ctx, fc.Args["id"].(*int), fc.Args["status"].([]execution.Status), fc.Args["actionRef"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_executionUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_executionUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_executionOutput(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_executionOutput(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().ExecutionOutput(ctx, fc.Args["id"].(int), fc.Args["from"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ExecutionOutput) graphql.Marshaler {
+			return ec.marshalNExecutionOutput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionOutput(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_executionOutput(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExecutionOutput(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_executionOutput_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16846,6 +17382,62 @@ func (ec *executionContext) unmarshalInputEventWhereInput(ctx context.Context, o
 func UnmarshalEventWhereInput(ctx context.Context, raw any) (ent.EventWhereInput, error) {
 	var out ent.EventWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "EventWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputExecuteActionInput(ctx context.Context, obj any) (model.ExecuteActionInput, error) {
+	var it model.ExecuteActionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"action", "parameters", "timeoutSeconds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "parameters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parameters"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parameters = data
+		case "timeoutSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutSeconds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalExecuteActionInput unmarshals raw into the ExecuteActionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalExecuteActionInput(ctx context.Context, raw any) (model.ExecuteActionInput, error) {
+	var out model.ExecuteActionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ExecuteActionInput", raw, &out)
 	return out, err
 }
 
@@ -25504,6 +26096,39 @@ func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var executeActionPayloadImplementors = []string{"ExecuteActionPayload"}
+
+func (ec *executionContext) _ExecuteActionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ExecuteActionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, executeActionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExecuteActionPayload")
+		case "execution":
+			out.Values[i] = ec._ExecuteActionPayload_execution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var executionImplementors = []string{"Execution", "Node"}
 
 func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet, obj *ent.Execution) graphql.Marshaler {
@@ -25670,6 +26295,12 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Execution_workflowExecutions(ctx, field, obj)
 				})
+		case "duration":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Execution_duration(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25748,6 +26379,54 @@ func (ec *executionContext) _ExecutionEdge(ctx context.Context, sel ast.Selectio
 			}
 		case "cursor":
 			out.Values[i] = ec._ExecutionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var executionOutputImplementors = []string{"ExecutionOutput"}
+
+func (ec *executionContext) _ExecutionOutput(ctx context.Context, sel ast.SelectionSet, obj *ent.ExecutionOutput) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, executionOutputImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExecutionOutput")
+		case "executionID":
+			out.Values[i] = ec._ExecutionOutput_executionID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "seq":
+			out.Values[i] = ec._ExecutionOutput_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stream":
+			out.Values[i] = ec._ExecutionOutput_stream(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "line":
+			out.Values[i] = ec._ExecutionOutput_line(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -25877,6 +26556,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deleteEnforcement":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deleteEnforcement(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "executeAction":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_executeAction(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelExecution":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelExecution(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -27040,6 +27733,10 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "packInstallProgress":
 		return ec._Subscription_packInstallProgress(ctx, fields[0])
+	case "executionUpdated":
+		return ec._Subscription_executionUpdated(ctx, fields[0])
+	case "executionOutput":
+		return ec._Subscription_executionOutput(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -28093,6 +28790,19 @@ func (ec *executionContext) unmarshalNEventWhereInput2ᚖgithubᚗcomᚋattune�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNExecuteActionInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐExecuteActionInput(ctx context.Context, v any) (model.ExecuteActionInput, error) {
+	res, err := ec.unmarshalInputExecuteActionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExecuteActionPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐExecuteActionPayload(ctx context.Context, sel ast.SelectionSet, v *model.ExecuteActionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ExecuteActionPayload!")
+		return graphql.Null
+	}
+	return ec._ExecuteActionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx context.Context, sel ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Execution!")
@@ -28121,6 +28831,14 @@ func (ec *executionContext) marshalNExecutionOrderField2ᚖgithubᚗcomᚋattune
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNExecutionOutput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionOutput(ctx context.Context, sel ast.SelectionSet, v *ent.ExecutionOutput) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ExecutionOutput!")
+		return graphql.Null
+	}
+	return ec._ExecutionOutput(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNExecutionStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋexecutionᚐStatus(ctx context.Context, v any) (execution.Status, error) {
@@ -28450,6 +29168,16 @@ func (ec *executionContext) marshalNSensorStatus2githubᚗcomᚋattuneᚑioᚋat
 func (ec *executionContext) unmarshalNSensorWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐSensorWhereInput(ctx context.Context, v any) (*ent.SensorWhereInput, error) {
 	res, err := ec.unmarshalInputSensorWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNString2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋexecutionoutputᚐStream(ctx context.Context, v any) (executionoutput.Stream, error) {
+	var res executionoutput.Stream
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNString2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋexecutionoutputᚐStream(ctx context.Context, sel ast.SelectionSet, v executionoutput.Stream) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -29235,6 +29963,23 @@ func (ec *executionContext) unmarshalOExecutionWhereInput2ᚖgithubᚗcomᚋattu
 	}
 	res, err := ec.unmarshalInputExecutionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {

@@ -4,6 +4,7 @@ package graph
 
 import (
 	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/pack"
 )
 
@@ -11,7 +12,15 @@ import (
 type Resolver struct {
 	Client *ent.Client
 	Packs  *pack.Service
+	// Executions runs, cancels and streams executions.
+	Executions *execution.Service
 }
 
-// deref reads an optional boolean argument.
-func deref(b *bool) bool { return b != nil && *b }
+// deref reads an optional argument, the zero value when absent.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -24,6 +24,8 @@ type app struct {
 	log   *slog.Logger
 	db    *store.DB
 	packs *pack.Service
+	// engine runs executions (worker role) and serves them (every role).
+	engine *engine
 }
 
 // newApp opens the database and applies pending migrations.
@@ -43,11 +45,26 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 // start brings up the services the roles need.
 func (a *app) start(ctx context.Context) error {
 	var err error
-	a.packs, err = newPackService(ctx, a.cfg, a.db, a.log)
-	return err
+	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log); err != nil {
+		return err
+	}
+	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log); err != nil {
+		return err
+	}
+	a.packs.Canceler = a.engine.svc
+	return nil
 }
 
-func (a *app) Close() error { return a.db.Close() }
+// Close stops the engine, letting running actions finish within the
+// shutdown timeout, and closes the database.
+func (a *app) Close() error {
+	if a.engine != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
+		a.engine.stop(ctx)
+	}
+	return a.db.Close()
+}
 
 func migrateOnly(ctx context.Context, cfg Config, log *slog.Logger) error {
 	a, err := newApp(ctx, cfg, log)
@@ -96,7 +113,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // handler routes the HTTP surface: GraphQL, the playground and health.
 func (a *app) handler() http.Handler {
-	gql := graph.NewHandler(&graph.Resolver{Client: a.db.Ent, Packs: a.packs}, graph.Options{
+	gql := graph.NewHandler(&graph.Resolver{Client: a.db.Ent, Packs: a.packs, Executions: a.engine.svc}, graph.Options{
 		Logger:         a.log,
 		Introspection:  a.cfg.GraphQL.Introspection,
 		OriginPatterns: originPatterns(a.cfg.CORS.AllowedOrigins),

@@ -36,6 +36,7 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
 	Packs   PacksConfig   `yaml:"packs"`
+	Worker  WorkerConfig  `yaml:"worker"`
 	CORS    CORSConfig    `yaml:"cors"`
 	GraphQL GraphQLConfig `yaml:"graphql"`
 	Log     LogConfig     `yaml:"log"`
@@ -103,6 +104,7 @@ func DefaultConfig() Config {
 			Python:          "python3",
 			Npm:             "npm",
 		},
+		Worker: defaultWorkerConfig(),
 		CORS: CORSConfig{AllowedOrigins: []string{
 			"http://localhost:*", "http://127.0.0.1:*",
 		}},
@@ -235,7 +237,7 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
 	}
-	return nil
+	return c.Worker.validate()
 }
 
 // HasRole reports whether this process plays role.

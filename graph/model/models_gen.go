@@ -29,6 +29,19 @@ type DeletePayload struct {
 	DeletedRef string `json:"deletedRef"`
 }
 
+type ExecuteActionInput struct {
+	// The action's ref, pack.name.
+	Action string `json:"action"`
+	// Parameters, validated against the action's schema (defaults applied).
+	Parameters map[string]any `json:"parameters,omitempty"`
+	// Overrides the action's timeout, in seconds.
+	TimeoutSeconds *int `json:"timeoutSeconds,omitempty"`
+}
+
+type ExecuteActionPayload struct {
+	Execution *ent.Execution `json:"execution"`
+}
+
 type InstallPackInput struct {
 	// A local directory, a local .tar.gz/.tgz/.zip, an http(s) URL of such an
 	// archive, or a git repository (https://…, file://… or a local path to a

@@ -13,6 +13,59 @@ import (
 	"github.com/attune-io/attune/internal/store"
 )
 
+// DefaultAbandonAfter bounds how long an execution stays RUNNING after its
+// worker died before it is marked ABANDONED.
+const DefaultAbandonAfter = 60 * time.Second
+
+// beat is how often workers refresh their heartbeat and every node looks
+// for dead workers; a worker is dead once its heartbeat is older than
+// staleAfter. Together they keep detection under AbandonAfter.
+func (s *Service) beat() time.Duration { return s.opts.AbandonAfter / 6 }
+
+func (s *Service) deadAt() time.Time { return s.now().Add(-s.opts.AbandonAfter * 2 / 3) }
+
+// Start runs the maintenance every node shares until Stop: executions of
+// dead workers become ABANDONED, and with Retention set, old ones are
+// purged.
+func (s *Service) Start(ctx context.Context) {
+	lctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop, s.done = stop, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		ticker := time.NewTicker(s.beat())
+		defer ticker.Stop()
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-ticker.C:
+				s.maintain(lctx)
+			}
+		}
+	}()
+}
+
+// Stop ends what Start began.
+func (s *Service) Stop() {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
+}
+
+func (s *Service) maintain(ctx context.Context) {
+	if n, err := s.Reap(ctx, s.deadAt()); err != nil {
+		s.log.Warn("abandon detection", "error", err)
+	} else if n > 0 {
+		s.log.Warn("executions abandoned by dead workers", "count", n)
+	}
+	if s.opts.Retention > 0 {
+		if _, err := s.Purge(ctx, s.now().Add(-s.opts.Retention)); err != nil {
+			s.log.Warn("execution retention", "error", err)
+		}
+	}
+}
+
 // purgeBatch bounds the rows one retention pass deletes.
 const purgeBatch = 500
 

@@ -35,14 +35,19 @@ type Enqueuer interface {
 	InsertExecutionTx(ctx context.Context, tx *sql.Tx, executionID int) error
 }
 
-// Service accepts, cancels and watches executions.
+// Service accepts, cancels and watches executions, and (Start) keeps the
+// history honest: executions of dead workers become ABANDONED and old ones
+// are purged.
 type Service struct {
-	db             *store.DB
-	queue          Enqueuer
-	bus            *notify.Bus
-	log            *slog.Logger
-	now            func() time.Time
-	defaultTimeout time.Duration
+	db    *store.DB
+	queue Enqueuer
+	bus   *notify.Bus
+	log   *slog.Logger
+	now   func() time.Time
+	opts  Options
+
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // Options configure a Service.
@@ -50,6 +55,11 @@ type Options struct {
 	// DefaultTimeout applies when neither the request nor the action sets
 	// one; zero means DefaultTimeout.
 	DefaultTimeout time.Duration
+	// AbandonAfter bounds the time from a worker's death to its executions
+	// becoming ABANDONED; zero means DefaultAbandonAfter.
+	AbandonAfter time.Duration
+	// Retention deletes finished executions older than this; zero keeps them.
+	Retention time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger; nil means slog.Default().
@@ -62,13 +72,16 @@ func NewService(db *store.DB, q Enqueuer, bus *notify.Bus, o Options) *Service {
 	if o.DefaultTimeout <= 0 {
 		o.DefaultTimeout = DefaultTimeout
 	}
+	if o.AbandonAfter <= 0 {
+		o.AbandonAfter = DefaultAbandonAfter
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, defaultTimeout: o.DefaultTimeout}
+	return &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, opts: o}
 }
 
 // Request asks for one run of an action.
@@ -177,7 +190,7 @@ func (s *Service) timeout(requested *int, actionTimeout int) (int, error) {
 	case actionTimeout > 0:
 		return actionTimeout, nil
 	}
-	return int(s.defaultTimeout / time.Second), nil
+	return int(s.opts.DefaultTimeout / time.Second), nil
 }
 
 func fieldDetails(pe *param.Error) []map[string]string {
@@ -204,6 +217,27 @@ func (s *Service) Cancel(ctx context.Context, id int) (*ent.Execution, error) {
 		}
 	}
 	return nil, fmt.Errorf("canceling execution %d: its status keeps changing", id)
+}
+
+// CancelActive cancels every execution of a pack that has not finished (a
+// forced pack delete calls it) and returns how many it canceled.
+func (s *Service) CancelActive(ctx context.Context, packRef string) (int, error) {
+	ids, err := s.db.Ent.Execution.Query().
+		Where(execution.PackRef(packRef), execution.StatusIn(Requested, Scheduled, Running, Canceling)).IDs(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("listing active executions of %s: %w", packRef, err)
+	}
+	n := 0
+	for _, id := range ids {
+		_, err := s.Cancel(ctx, id)
+		switch {
+		case err == nil:
+			n++
+		case apperr.CodeOf(err) != apperr.Conflict && apperr.CodeOf(err) != apperr.NotFound:
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // cancelOnce tries one compare-and-set; false means the status changed

@@ -23,10 +23,6 @@ import (
 	"github.com/attune-io/attune/internal/store"
 )
 
-// DefaultAbandonAfter bounds how long an execution stays RUNNING after its
-// worker died before it is marked ABANDONED.
-const DefaultAbandonAfter = 60 * time.Second
-
 // errCanceledByUser is the cause given to a run's context by cancelExecution;
 // any other cancellation is the worker shutting down.
 var errCanceledByUser = errors.New("canceled by request")
@@ -38,9 +34,6 @@ type WorkerOptions struct {
 	Name string
 	// Concurrency is recorded on the worker's heartbeat row.
 	Concurrency int
-	// AbandonAfter bounds the time from a worker's death to its executions
-	// becoming ABANDONED (default DefaultAbandonAfter).
-	AbandonAfter time.Duration
 	// KillGrace is the time between SIGTERM and SIGKILL on timeout or cancel.
 	KillGrace time.Duration
 	// MaxOutput caps each captured stream, in bytes.
@@ -49,13 +42,10 @@ type WorkerOptions struct {
 	APIURL string
 	// TempDir holds parameter files; it should be private to the worker.
 	TempDir string
-	// Retention deletes finished executions older than this; zero keeps them.
-	Retention time.Duration
 }
 
-// Worker runs executions taken from the queue, keeps its heartbeat, marks
-// the executions of dead workers ABANDONED, stops canceled runs and applies
-// retention.
+// Worker runs executions taken from the queue, keeps its heartbeat and
+// stops canceled runs.
 type Worker struct {
 	svc  *Service
 	opts WorkerOptions
@@ -69,9 +59,6 @@ type Worker struct {
 
 // NewWorker returns a Worker for s; call Start before the queue starts.
 func (s *Service) NewWorker(o WorkerOptions) *Worker {
-	if o.AbandonAfter <= 0 {
-		o.AbandonAfter = DefaultAbandonAfter
-	}
 	if o.Name == "" {
 		host, _ := os.Hostname()
 		o.Name = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), strconv.FormatInt(time.Now().UnixNano()%1e6, 36))
@@ -81,12 +68,6 @@ func (s *Service) NewWorker(o WorkerOptions) *Worker {
 
 // Name is the identity recorded on the executions this worker runs.
 func (w *Worker) Name() string { return w.opts.Name }
-
-// beat is how often the heartbeat, reaper and cancel sweep run; a worker is
-// dead once its heartbeat is older than staleAfter. Together they keep
-// detection under AbandonAfter.
-func (w *Worker) beat() time.Duration       { return w.opts.AbandonAfter / 6 }
-func (w *Worker) staleAfter() time.Duration { return w.opts.AbandonAfter * 2 / 3 }
 
 // Start registers the heartbeat and starts the background loop. Stop ends it.
 func (w *Worker) Start(ctx context.Context) error {
@@ -117,7 +98,7 @@ func (w *Worker) Stop(ctx context.Context) {
 func (w *Worker) loop(ctx context.Context, sub *notify.Subscription) {
 	defer close(w.done)
 	defer sub.Close()
-	ticker := time.NewTicker(w.beat())
+	ticker := time.NewTicker(w.svc.beat())
 	defer ticker.Stop()
 	for {
 		select {
@@ -133,17 +114,12 @@ func (w *Worker) loop(ctx context.Context, sub *notify.Subscription) {
 	}
 }
 
-// sweep is the periodic work: heartbeat, abandon detection, a cancel check
-// in case a notification was lost, and retention.
+// sweep is the periodic work: the heartbeat, and a cancel check in case a
+// notification was lost.
 func (w *Worker) sweep(ctx context.Context) {
 	log := w.svc.log
 	if err := w.heartbeat(ctx); err != nil {
 		log.Warn("worker heartbeat", "worker", w.opts.Name, "error", err)
-	}
-	if n, err := w.svc.Reap(ctx, w.svc.now().Add(-w.staleAfter())); err != nil {
-		log.Warn("abandon detection", "error", err)
-	} else if n > 0 {
-		log.Warn("executions abandoned by dead workers", "count", n)
 	}
 	canceling, err := w.svc.db.Ent.Execution.Query().
 		Where(execution.StatusEQ(Canceling), execution.Worker(w.opts.Name)).IDs(ctx)
@@ -152,11 +128,6 @@ func (w *Worker) sweep(ctx context.Context) {
 	}
 	for _, id := range canceling {
 		w.cancelLocal(id)
-	}
-	if w.opts.Retention > 0 {
-		if _, err := w.svc.Purge(ctx, w.svc.now().Add(-w.opts.Retention)); err != nil {
-			log.Warn("execution retention", "error", err)
-		}
 	}
 }
 
@@ -235,7 +206,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		case Requested, Scheduled:
 		case Running, Canceling:
 			alive, err := tx.Ent.Worker.Query().
-				Where(worker.Name(e.Worker), worker.HeartbeatAtGTE(w.svc.now().Add(-w.staleAfter()))).Exist(ctx)
+				Where(worker.Name(e.Worker), worker.HeartbeatAtGTE(w.svc.deadAt())).Exist(ctx)
 			if err != nil {
 				return err
 			}
@@ -278,7 +249,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		return nil, fmt.Errorf("claiming execution %d: %w", id, err)
 	}
 	if snooze {
-		return nil, queue.Snooze(w.beat())
+		return nil, queue.Snooze(w.svc.beat())
 	}
 	return c, nil
 }

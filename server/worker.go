@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/attune-io/attune/internal/execution"
+	"github.com/attune-io/attune/internal/notify"
+	"github.com/attune-io/attune/internal/queue"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// WorkerConfig sets how this node runs actions (worker role), how soon the
+// executions of a dead worker are abandoned and how long executions are kept
+// (every node applies those two).
+type WorkerConfig struct {
+	// Concurrency is how many actions this worker runs at once.
+	Concurrency int `yaml:"concurrency"`
+	// Name identifies the worker on executions; empty means host:pid:random.
+	Name string `yaml:"name"`
+	// DefaultTimeout applies to actions that set none.
+	DefaultTimeout time.Duration `yaml:"default_timeout"`
+	// KillGrace is the time between SIGTERM and SIGKILL to an action's
+	// process group on timeout or cancel.
+	KillGrace time.Duration `yaml:"kill_grace"`
+	// MaxOutputBytes caps each of stdout and stderr kept per execution.
+	MaxOutputBytes int `yaml:"max_output_bytes"`
+	// AbandonAfter bounds the time from a worker's death to its executions
+	// becoming ABANDONED.
+	AbandonAfter time.Duration `yaml:"abandon_after"`
+	// RescueAfter is when the queue hands a job still running on a silent
+	// worker to another one, which then records it ABANDONED (never reruns
+	// it); keep it above the longest action timeout.
+	RescueAfter time.Duration `yaml:"rescue_after"`
+	// Retention deletes finished executions older than this; 0 keeps them.
+	Retention time.Duration `yaml:"retention"`
+	// APIURL is given to actions as ATTUNE_API_URL; empty means
+	// http://<listen>.
+	APIURL string `yaml:"api_url"`
+}
+
+// defaultWorkerConfig is the worker section of DefaultConfig.
+func defaultWorkerConfig() WorkerConfig {
+	return WorkerConfig{
+		Concurrency:    10,
+		DefaultTimeout: execution.DefaultTimeout,
+		KillGrace:      5 * time.Second,
+		MaxOutputBytes: 1 << 20,
+		AbandonAfter:   execution.DefaultAbandonAfter,
+		RescueAfter:    2 * time.Hour,
+	}
+}
+
+// validate checks the worker section.
+func (w WorkerConfig) validate() error {
+	switch {
+	case w.Concurrency < 1:
+		return fmt.Errorf("worker.concurrency must be at least 1")
+	case w.AbandonAfter < time.Second:
+		return fmt.Errorf("worker.abandon_after must be at least 1s")
+	case w.Retention < 0:
+		return fmt.Errorf("worker.retention must not be negative")
+	}
+	return nil
+}
+
+// engine is the execution engine of one process: the queue, the bus that
+// carries changes between nodes, the execution service and, with the
+// worker role, the worker.
+type engine struct {
+	log    *slog.Logger
+	bus    *notify.Bus
+	queue  *queue.Queue
+	svc    *execution.Service
+	worker *execution.Worker
+}
+
+// startEngine migrates the queue's tables and starts what the roles need.
+// Every node can request, cancel and stream executions; only worker nodes
+// run them.
+func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) (*engine, error) {
+	if err := queue.Migrate(ctx, db); err != nil {
+		return nil, err
+	}
+	bus, err := notify.New(ctx, db, cfg.DatabaseURL, log)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{log: log, bus: bus}
+	h := &queue.Handlers{}
+	concurrency := 0
+	if cfg.HasRole("worker") {
+		concurrency = cfg.Worker.Concurrency
+	}
+	e.queue, err = queue.New(ctx, db, queue.Config{
+		DatabaseURL: cfg.DatabaseURL, Concurrency: concurrency,
+		RescueAfter: cfg.Worker.RescueAfter, Logger: log.With("component", "queue"),
+	}, h)
+	if err != nil {
+		bus.Close()
+		return nil, err
+	}
+	e.svc = execution.NewService(db, e.queue, bus, execution.Options{
+		DefaultTimeout: cfg.Worker.DefaultTimeout, AbandonAfter: cfg.Worker.AbandonAfter,
+		Retention: cfg.Worker.Retention, Logger: log,
+	})
+	e.svc.Start(ctx)
+	if concurrency == 0 {
+		return e, nil
+	}
+	tmp := filepath.Join(cfg.DataDir, "tmp", "worker")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		e.stop(ctx)
+		return nil, fmt.Errorf("creating worker temp dir: %w", err)
+	}
+	apiURL := cfg.Worker.APIURL
+	if apiURL == "" {
+		apiURL = "http://" + cfg.Listen
+	}
+	e.worker = e.svc.NewWorker(execution.WorkerOptions{
+		Name: cfg.Worker.Name, Concurrency: concurrency, KillGrace: cfg.Worker.KillGrace,
+		MaxOutput: cfg.Worker.MaxOutputBytes, APIURL: apiURL, TempDir: tmp,
+	})
+	h.Execution = e.worker.Run
+	if err := e.worker.Start(ctx); err != nil {
+		e.stop(ctx)
+		return nil, err
+	}
+	if err := e.queue.Start(ctx); err != nil {
+		e.stop(ctx)
+		return nil, err
+	}
+	log.Info("worker started", "worker", e.worker.Name(), "concurrency", concurrency)
+	return e, nil
+}
+
+// stop stops taking jobs, lets running actions finish until ctx ends (then
+// kills them; they end ABANDONED), and closes the engine.
+func (e *engine) stop(ctx context.Context) {
+	if err := e.queue.Stop(ctx); err != nil {
+		e.log.Warn("stopping queue", "error", err)
+	}
+	if e.worker != nil {
+		e.worker.Stop(context.WithoutCancel(ctx))
+	}
+	e.svc.Stop()
+	e.queue.Close()
+	e.bus.Close()
+}
