@@ -1,0 +1,68 @@
+package notify_test
+
+import (
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/attune-io/attune/internal/dbtest"
+	"github.com/attune-io/attune/internal/notify"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// TestDelivery publishes on one bus and receives on another over the same
+// database (two nodes on PostgreSQL; in-process on SQLite, one bus), with
+// filtering and coalescing.
+func TestDelivery(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		ctx := t.Context()
+		url := dbtest.URL(t, backend)
+		db, err := store.Open(ctx, url, "")
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		pub, err := notify.New(ctx, db, url, slog.Default())
+		require.NoError(t, err)
+		t.Cleanup(pub.Close)
+		sub := pub
+		if backend == "postgres" {
+			other, err := notify.New(ctx, db, url, slog.Default())
+			require.NoError(t, err)
+			t.Cleanup(other.Close)
+			sub = other
+		}
+		s := sub.Subscribe(func(ev notify.Event) bool { return ev.ID == 7 })
+		defer s.Close()
+		for _, ev := range []notify.Event{
+			{Kind: notify.Output, ID: 7, Seq: 1}, {Kind: notify.Output, ID: 8, Seq: 1},
+			{Kind: notify.Output, ID: 7, Seq: 3}, {Kind: notify.Status, ID: 7},
+		} {
+			require.NoError(t, pub.Publish(ctx, ev))
+		}
+		want := []notify.Event{{Kind: notify.Output, ID: 7, Seq: 3}, {Kind: notify.Status, ID: 7}}
+		var got []notify.Event
+		timeout := time.After(30 * time.Second)
+		for len(got) < len(want) || !slices.Contains(got, want[0]) {
+			select {
+			case <-s.Ready():
+				got = merge(got, s.Take())
+			case <-timeout:
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		}
+		require.ElementsMatch(t, want, got)
+	})
+}
+
+// merge keeps the latest event per kind and id, as a subscriber would.
+func merge(have, more []notify.Event) []notify.Event {
+	for _, ev := range more {
+		have = slices.DeleteFunc(have, func(h notify.Event) bool { return h.Kind == ev.Kind && h.ID == ev.ID })
+		have = append(have, ev)
+	}
+	return have
+}
+
