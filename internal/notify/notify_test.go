@@ -65,4 +65,3 @@ func merge(have, more []notify.Event) []notify.Event {
 	}
 	return have
 }
-
