@@ -13,11 +13,15 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/apitoken"
+	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/key"
+	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/rule"
@@ -86,12 +90,16 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			apitoken.Table:           apitoken.ValidColumn,
 			action.Table:             action.ValidColumn,
+			auditevent.Table:         auditevent.ValidColumn,
 			enforcement.Table:        enforcement.ValidColumn,
 			event.Table:              event.ValidColumn,
 			execution.Table:          execution.ValidColumn,
 			executionoutput.Table:    executionoutput.ValidColumn,
 			executionsecret.Table:    executionsecret.ValidColumn,
+			key.Table:                key.ValidColumn,
+			lease.Table:              lease.ValidColumn,
 			pack.Table:               pack.ValidColumn,
 			packinstall.Table:        packinstall.ValidColumn,
 			rule.Table:               rule.ValidColumn,

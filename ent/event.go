@@ -34,6 +34,10 @@ type Event struct {
 	SourceRef string `json:"source_ref,omitempty"`
 	// Payload holds the value of the "payload" field.
 	Payload map[string]interface{} `json:"payload,omitempty"`
+	// Set when the event is meant for one rule only (a timer tick); empty means every rule of the trigger.
+	RuleRef string `json:"rule_ref,omitempty"`
+	// Set by sources that may emit the same occurrence twice (a timer tick after a leader handover); unique, so it is stored once.
+	DedupeKey *string `json:"dedupe_key,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the EventQuery when eager-loading is set.
 	Edges        EventEdges `json:"edges"`
@@ -97,7 +101,7 @@ func (*Event) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case event.FieldID, event.FieldTriggerID, event.FieldSourceID:
 			values[i] = new(sql.NullInt64)
-		case event.FieldTriggerRef, event.FieldSourceRef:
+		case event.FieldTriggerRef, event.FieldSourceRef, event.FieldRuleRef, event.FieldDedupeKey:
 			values[i] = new(sql.NullString)
 		case event.FieldCreatedAt, event.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -167,6 +171,19 @@ func (_m *Event) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.Payload); err != nil {
 					return fmt.Errorf("unmarshal field payload: %w", err)
 				}
+			}
+		case event.FieldRuleRef:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field rule_ref", values[i])
+			} else if value.Valid {
+				_m.RuleRef = value.String
+			}
+		case event.FieldDedupeKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field dedupe_key", values[i])
+			} else if value.Valid {
+				_m.DedupeKey = new(string)
+				*_m.DedupeKey = value.String
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -243,6 +260,14 @@ func (_m *Event) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("payload=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Payload))
+	builder.WriteString(", ")
+	builder.WriteString("rule_ref=")
+	builder.WriteString(_m.RuleRef)
+	builder.WriteString(", ")
+	if v := _m.DedupeKey; v != nil {
+		builder.WriteString("dedupe_key=")
+		builder.WriteString(*v)
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

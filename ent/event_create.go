@@ -107,6 +107,34 @@ func (_c *EventCreate) SetPayload(v map[string]interface{}) *EventCreate {
 	return _c
 }
 
+// SetRuleRef sets the "rule_ref" field.
+func (_c *EventCreate) SetRuleRef(v string) *EventCreate {
+	_c.mutation.SetRuleRef(v)
+	return _c
+}
+
+// SetNillableRuleRef sets the "rule_ref" field if the given value is not nil.
+func (_c *EventCreate) SetNillableRuleRef(v *string) *EventCreate {
+	if v != nil {
+		_c.SetRuleRef(*v)
+	}
+	return _c
+}
+
+// SetDedupeKey sets the "dedupe_key" field.
+func (_c *EventCreate) SetDedupeKey(v string) *EventCreate {
+	_c.mutation.SetDedupeKey(v)
+	return _c
+}
+
+// SetNillableDedupeKey sets the "dedupe_key" field if the given value is not nil.
+func (_c *EventCreate) SetNillableDedupeKey(v *string) *EventCreate {
+	if v != nil {
+		_c.SetDedupeKey(*v)
+	}
+	return _c
+}
+
 // SetTrigger sets the "trigger" edge to the Trigger entity.
 func (_c *EventCreate) SetTrigger(v *Trigger) *EventCreate {
 	return _c.SetTriggerID(v.ID)
@@ -179,6 +207,10 @@ func (_c *EventCreate) defaults() {
 		v := event.DefaultSourceRef
 		_c.mutation.SetSourceRef(v)
 	}
+	if _, ok := _c.mutation.RuleRef(); !ok {
+		v := event.DefaultRuleRef
+		_c.mutation.SetRuleRef(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -194,6 +226,9 @@ func (_c *EventCreate) check() error {
 	}
 	if _, ok := _c.mutation.SourceRef(); !ok {
 		return &ValidationError{Name: "source_ref", err: errors.New(`ent: missing required field "Event.source_ref"`)}
+	}
+	if _, ok := _c.mutation.RuleRef(); !ok {
+		return &ValidationError{Name: "rule_ref", err: errors.New(`ent: missing required field "Event.rule_ref"`)}
 	}
 	return nil
 }
@@ -241,6 +276,14 @@ func (_c *EventCreate) createSpec() (*Event, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Payload(); ok {
 		_spec.SetField(event.FieldPayload, field.TypeJSON, value)
 		_node.Payload = value
+	}
+	if value, ok := _c.mutation.RuleRef(); ok {
+		_spec.SetField(event.FieldRuleRef, field.TypeString, value)
+		_node.RuleRef = value
+	}
+	if value, ok := _c.mutation.DedupeKey(); ok {
+		_spec.SetField(event.FieldDedupeKey, field.TypeString, value)
+		_node.DedupeKey = &value
 	}
 	if nodes := _c.mutation.TriggerIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -434,6 +477,36 @@ func (u *EventUpsert) ClearPayload() *EventUpsert {
 	return u
 }
 
+// SetRuleRef sets the "rule_ref" field.
+func (u *EventUpsert) SetRuleRef(v string) *EventUpsert {
+	u.Set(event.FieldRuleRef, v)
+	return u
+}
+
+// UpdateRuleRef sets the "rule_ref" field to the value that was provided on create.
+func (u *EventUpsert) UpdateRuleRef() *EventUpsert {
+	u.SetExcluded(event.FieldRuleRef)
+	return u
+}
+
+// SetDedupeKey sets the "dedupe_key" field.
+func (u *EventUpsert) SetDedupeKey(v string) *EventUpsert {
+	u.Set(event.FieldDedupeKey, v)
+	return u
+}
+
+// UpdateDedupeKey sets the "dedupe_key" field to the value that was provided on create.
+func (u *EventUpsert) UpdateDedupeKey() *EventUpsert {
+	u.SetExcluded(event.FieldDedupeKey)
+	return u
+}
+
+// ClearDedupeKey clears the value of the "dedupe_key" field.
+func (u *EventUpsert) ClearDedupeKey() *EventUpsert {
+	u.SetNull(event.FieldDedupeKey)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -581,6 +654,41 @@ func (u *EventUpsertOne) UpdatePayload() *EventUpsertOne {
 func (u *EventUpsertOne) ClearPayload() *EventUpsertOne {
 	return u.Update(func(s *EventUpsert) {
 		s.ClearPayload()
+	})
+}
+
+// SetRuleRef sets the "rule_ref" field.
+func (u *EventUpsertOne) SetRuleRef(v string) *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.SetRuleRef(v)
+	})
+}
+
+// UpdateRuleRef sets the "rule_ref" field to the value that was provided on create.
+func (u *EventUpsertOne) UpdateRuleRef() *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdateRuleRef()
+	})
+}
+
+// SetDedupeKey sets the "dedupe_key" field.
+func (u *EventUpsertOne) SetDedupeKey(v string) *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.SetDedupeKey(v)
+	})
+}
+
+// UpdateDedupeKey sets the "dedupe_key" field to the value that was provided on create.
+func (u *EventUpsertOne) UpdateDedupeKey() *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdateDedupeKey()
+	})
+}
+
+// ClearDedupeKey clears the value of the "dedupe_key" field.
+func (u *EventUpsertOne) ClearDedupeKey() *EventUpsertOne {
+	return u.Update(func(s *EventUpsert) {
+		s.ClearDedupeKey()
 	})
 }
 
@@ -897,6 +1005,41 @@ func (u *EventUpsertBulk) UpdatePayload() *EventUpsertBulk {
 func (u *EventUpsertBulk) ClearPayload() *EventUpsertBulk {
 	return u.Update(func(s *EventUpsert) {
 		s.ClearPayload()
+	})
+}
+
+// SetRuleRef sets the "rule_ref" field.
+func (u *EventUpsertBulk) SetRuleRef(v string) *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.SetRuleRef(v)
+	})
+}
+
+// UpdateRuleRef sets the "rule_ref" field to the value that was provided on create.
+func (u *EventUpsertBulk) UpdateRuleRef() *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdateRuleRef()
+	})
+}
+
+// SetDedupeKey sets the "dedupe_key" field.
+func (u *EventUpsertBulk) SetDedupeKey(v string) *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.SetDedupeKey(v)
+	})
+}
+
+// UpdateDedupeKey sets the "dedupe_key" field to the value that was provided on create.
+func (u *EventUpsertBulk) UpdateDedupeKey() *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.UpdateDedupeKey()
+	})
+}
+
+// ClearDedupeKey clears the value of the "dedupe_key" field.
+func (u *EventUpsertBulk) ClearDedupeKey() *EventUpsertBulk {
+	return u.Update(func(s *EventUpsert) {
+		s.ClearDedupeKey()
 	})
 }
 

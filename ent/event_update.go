@@ -118,6 +118,40 @@ func (_u *EventUpdate) ClearPayload() *EventUpdate {
 	return _u
 }
 
+// SetRuleRef sets the "rule_ref" field.
+func (_u *EventUpdate) SetRuleRef(v string) *EventUpdate {
+	_u.mutation.SetRuleRef(v)
+	return _u
+}
+
+// SetNillableRuleRef sets the "rule_ref" field if the given value is not nil.
+func (_u *EventUpdate) SetNillableRuleRef(v *string) *EventUpdate {
+	if v != nil {
+		_u.SetRuleRef(*v)
+	}
+	return _u
+}
+
+// SetDedupeKey sets the "dedupe_key" field.
+func (_u *EventUpdate) SetDedupeKey(v string) *EventUpdate {
+	_u.mutation.SetDedupeKey(v)
+	return _u
+}
+
+// SetNillableDedupeKey sets the "dedupe_key" field if the given value is not nil.
+func (_u *EventUpdate) SetNillableDedupeKey(v *string) *EventUpdate {
+	if v != nil {
+		_u.SetDedupeKey(*v)
+	}
+	return _u
+}
+
+// ClearDedupeKey clears the value of the "dedupe_key" field.
+func (_u *EventUpdate) ClearDedupeKey() *EventUpdate {
+	_u.mutation.ClearDedupeKey()
+	return _u
+}
+
 // SetTrigger sets the "trigger" edge to the Trigger entity.
 func (_u *EventUpdate) SetTrigger(v *Trigger) *EventUpdate {
 	return _u.SetTriggerID(v.ID)
@@ -246,6 +280,15 @@ func (_u *EventUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.PayloadCleared() {
 		_spec.ClearField(event.FieldPayload, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.RuleRef(); ok {
+		_spec.SetField(event.FieldRuleRef, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DedupeKey(); ok {
+		_spec.SetField(event.FieldDedupeKey, field.TypeString, value)
+	}
+	if _u.mutation.DedupeKeyCleared() {
+		_spec.ClearField(event.FieldDedupeKey, field.TypeString)
 	}
 	if _u.mutation.TriggerCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -458,6 +501,40 @@ func (_u *EventUpdateOne) ClearPayload() *EventUpdateOne {
 	return _u
 }
 
+// SetRuleRef sets the "rule_ref" field.
+func (_u *EventUpdateOne) SetRuleRef(v string) *EventUpdateOne {
+	_u.mutation.SetRuleRef(v)
+	return _u
+}
+
+// SetNillableRuleRef sets the "rule_ref" field if the given value is not nil.
+func (_u *EventUpdateOne) SetNillableRuleRef(v *string) *EventUpdateOne {
+	if v != nil {
+		_u.SetRuleRef(*v)
+	}
+	return _u
+}
+
+// SetDedupeKey sets the "dedupe_key" field.
+func (_u *EventUpdateOne) SetDedupeKey(v string) *EventUpdateOne {
+	_u.mutation.SetDedupeKey(v)
+	return _u
+}
+
+// SetNillableDedupeKey sets the "dedupe_key" field if the given value is not nil.
+func (_u *EventUpdateOne) SetNillableDedupeKey(v *string) *EventUpdateOne {
+	if v != nil {
+		_u.SetDedupeKey(*v)
+	}
+	return _u
+}
+
+// ClearDedupeKey clears the value of the "dedupe_key" field.
+func (_u *EventUpdateOne) ClearDedupeKey() *EventUpdateOne {
+	_u.mutation.ClearDedupeKey()
+	return _u
+}
+
 // SetTrigger sets the "trigger" edge to the Trigger entity.
 func (_u *EventUpdateOne) SetTrigger(v *Trigger) *EventUpdateOne {
 	return _u.SetTriggerID(v.ID)
@@ -616,6 +693,15 @@ func (_u *EventUpdateOne) sqlSave(ctx context.Context) (_node *Event, err error)
 	}
 	if _u.mutation.PayloadCleared() {
 		_spec.ClearField(event.FieldPayload, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.RuleRef(); ok {
+		_spec.SetField(event.FieldRuleRef, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DedupeKey(); ok {
+		_spec.SetField(event.FieldDedupeKey, field.TypeString, value)
+	}
+	if _u.mutation.DedupeKeyCleared() {
+		_spec.ClearField(event.FieldDedupeKey, field.TypeString)
 	}
 	if _u.mutation.TriggerCleared() {
 		edge := &sqlgraph.EdgeSpec{

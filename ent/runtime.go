@@ -6,10 +6,13 @@ import (
 	"time"
 
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/apitoken"
+	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
+	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/rule"
@@ -25,6 +28,25 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	apitokenMixin := schema.APIToken{}.Mixin()
+	apitokenMixinFields0 := apitokenMixin[0].Fields()
+	_ = apitokenMixinFields0
+	apitokenFields := schema.APIToken{}.Fields()
+	_ = apitokenFields
+	// apitokenDescCreatedAt is the schema descriptor for created_at field.
+	apitokenDescCreatedAt := apitokenMixinFields0[0].Descriptor()
+	// apitoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	apitoken.DefaultCreatedAt = apitokenDescCreatedAt.Default.(func() time.Time)
+	// apitokenDescUpdatedAt is the schema descriptor for updated_at field.
+	apitokenDescUpdatedAt := apitokenMixinFields0[1].Descriptor()
+	// apitoken.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	apitoken.DefaultUpdatedAt = apitokenDescUpdatedAt.Default.(func() time.Time)
+	// apitoken.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	apitoken.UpdateDefaultUpdatedAt = apitokenDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// apitokenDescName is the schema descriptor for name field.
+	apitokenDescName := apitokenFields[0].Descriptor()
+	// apitoken.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	apitoken.NameValidator = apitokenDescName.Validators[0].(func(string) error)
 	actionMixin := schema.Action{}.Mixin()
 	actionMixinFields0 := actionMixin[0].Fields()
 	_ = actionMixinFields0
@@ -66,6 +88,24 @@ func init() {
 	actionDescEnabled := actionFields[11].Descriptor()
 	// action.DefaultEnabled holds the default value on creation for the enabled field.
 	action.DefaultEnabled = actionDescEnabled.Default.(bool)
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescCreatedAt is the schema descriptor for created_at field.
+	auditeventDescCreatedAt := auditeventFields[0].Descriptor()
+	// auditevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditevent.DefaultCreatedAt = auditeventDescCreatedAt.Default.(func() time.Time)
+	// auditeventDescRole is the schema descriptor for role field.
+	auditeventDescRole := auditeventFields[3].Descriptor()
+	// auditevent.DefaultRole holds the default value on creation for the role field.
+	auditevent.DefaultRole = auditeventDescRole.Default.(string)
+	// auditeventDescOperationName is the schema descriptor for operation_name field.
+	auditeventDescOperationName := auditeventFields[5].Descriptor()
+	// auditevent.DefaultOperationName holds the default value on creation for the operation_name field.
+	auditevent.DefaultOperationName = auditeventDescOperationName.Default.(string)
+	// auditeventDescErrorCode is the schema descriptor for error_code field.
+	auditeventDescErrorCode := auditeventFields[8].Descriptor()
+	// auditevent.DefaultErrorCode holds the default value on creation for the error_code field.
+	auditevent.DefaultErrorCode = auditeventDescErrorCode.Default.(string)
 	enforcementMixin := schema.Enforcement{}.Mixin()
 	enforcementMixinFields0 := enforcementMixin[0].Fields()
 	_ = enforcementMixinFields0
@@ -104,6 +144,10 @@ func init() {
 	eventDescSourceRef := eventFields[3].Descriptor()
 	// event.DefaultSourceRef holds the default value on creation for the source_ref field.
 	event.DefaultSourceRef = eventDescSourceRef.Default.(string)
+	// eventDescRuleRef is the schema descriptor for rule_ref field.
+	eventDescRuleRef := eventFields[5].Descriptor()
+	// event.DefaultRuleRef holds the default value on creation for the rule_ref field.
+	event.DefaultRuleRef = eventDescRuleRef.Default.(string)
 	executionMixin := schema.Execution{}.Mixin()
 	executionMixinFields0 := executionMixin[0].Fields()
 	_ = executionMixinFields0
@@ -177,6 +221,37 @@ func init() {
 	executionoutputDescCreatedAt := executionoutputFields[4].Descriptor()
 	// executionoutput.DefaultCreatedAt holds the default value on creation for the created_at field.
 	executionoutput.DefaultCreatedAt = executionoutputDescCreatedAt.Default.(func() time.Time)
+	keyMixin := schema.Key{}.Mixin()
+	keyMixinFields0 := keyMixin[0].Fields()
+	_ = keyMixinFields0
+	keyFields := schema.Key{}.Fields()
+	_ = keyFields
+	// keyDescCreatedAt is the schema descriptor for created_at field.
+	keyDescCreatedAt := keyMixinFields0[0].Descriptor()
+	// key.DefaultCreatedAt holds the default value on creation for the created_at field.
+	key.DefaultCreatedAt = keyDescCreatedAt.Default.(func() time.Time)
+	// keyDescUpdatedAt is the schema descriptor for updated_at field.
+	keyDescUpdatedAt := keyMixinFields0[1].Descriptor()
+	// key.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	key.DefaultUpdatedAt = keyDescUpdatedAt.Default.(func() time.Time)
+	// key.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	key.UpdateDefaultUpdatedAt = keyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// keyDescName is the schema descriptor for name field.
+	keyDescName := keyFields[0].Descriptor()
+	// key.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	key.NameValidator = keyDescName.Validators[0].(func(string) error)
+	// keyDescPackRef is the schema descriptor for pack_ref field.
+	keyDescPackRef := keyFields[1].Descriptor()
+	// key.DefaultPackRef holds the default value on creation for the pack_ref field.
+	key.DefaultPackRef = keyDescPackRef.Default.(string)
+	// keyDescSecret is the schema descriptor for secret field.
+	keyDescSecret := keyFields[2].Descriptor()
+	// key.DefaultSecret holds the default value on creation for the secret field.
+	key.DefaultSecret = keyDescSecret.Default.(bool)
+	// keyDescCiphertext is the schema descriptor for ciphertext field.
+	keyDescCiphertext := keyFields[4].Descriptor()
+	// key.DefaultCiphertext holds the default value on creation for the ciphertext field.
+	key.DefaultCiphertext = keyDescCiphertext.Default.(string)
 	packMixin := schema.Pack{}.Mixin()
 	packMixinFields0 := packMixin[0].Fields()
 	_ = packMixinFields0

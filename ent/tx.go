@@ -14,8 +14,12 @@ import (
 // Tx is a transactional client that is created by calling Client.Tx().
 type Tx struct {
 	config
+	// APIToken is the client for interacting with the APIToken builders.
+	APIToken *APITokenClient
 	// Action is the client for interacting with the Action builders.
 	Action *ActionClient
+	// AuditEvent is the client for interacting with the AuditEvent builders.
+	AuditEvent *AuditEventClient
 	// Enforcement is the client for interacting with the Enforcement builders.
 	Enforcement *EnforcementClient
 	// Event is the client for interacting with the Event builders.
@@ -26,6 +30,10 @@ type Tx struct {
 	ExecutionOutput *ExecutionOutputClient
 	// ExecutionSecret is the client for interacting with the ExecutionSecret builders.
 	ExecutionSecret *ExecutionSecretClient
+	// Key is the client for interacting with the Key builders.
+	Key *KeyClient
+	// Lease is the client for interacting with the Lease builders.
+	Lease *LeaseClient
 	// Pack is the client for interacting with the Pack builders.
 	Pack *PackClient
 	// PackInstall is the client for interacting with the PackInstall builders.
@@ -173,12 +181,16 @@ func (tx *Tx) Client() *Client {
 }
 
 func (tx *Tx) init() {
+	tx.APIToken = NewAPITokenClient(tx.config)
 	tx.Action = NewActionClient(tx.config)
+	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.Enforcement = NewEnforcementClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
 	tx.Execution = NewExecutionClient(tx.config)
 	tx.ExecutionOutput = NewExecutionOutputClient(tx.config)
 	tx.ExecutionSecret = NewExecutionSecretClient(tx.config)
+	tx.Key = NewKeyClient(tx.config)
+	tx.Lease = NewLeaseClient(tx.config)
 	tx.Pack = NewPackClient(tx.config)
 	tx.PackInstall = NewPackInstallClient(tx.config)
 	tx.Rule = NewRuleClient(tx.config)
@@ -196,7 +208,7 @@ func (tx *Tx) init() {
 // of them in order to commit or rollback the transaction.
 //
 // If a closed transaction is embedded in one of the generated entities, and the entity
-// applies a query, for example: Action.QueryXXX(), the query will be executed
+// applies a query, for example: APIToken.QueryXXX(), the query will be executed
 // through the driver which created this transaction.
 //
 // Note that txDriver is not goroutine safe.

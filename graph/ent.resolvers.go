@@ -22,10 +22,25 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return r.Client.Noders(ctx, ids)
 }
 
+// APITokens is the resolver for the apiTokens field.
+func (r *queryResolver) APITokens(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.APITokenOrder, where *ent.APITokenWhereInput) (*ent.APITokenConnection, error) {
+	return r.Client.APIToken.Query().Paginate(ctx, after, first, before, last,
+		ent.WithAPITokenOrder(orderBy), ent.WithAPITokenFilter(where.Filter))
+}
+
 // Actions is the resolver for the actions field.
 func (r *queryResolver) Actions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionOrder, where *ent.ActionWhereInput) (*ent.ActionConnection, error) {
 	return r.Client.Action.Query().Paginate(ctx, after, first, before, last,
 		ent.WithActionOrder(orderBy), ent.WithActionFilter(where.Filter))
+}
+
+// AuditEvents is the resolver for the auditEvents field.
+func (r *queryResolver) AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error) {
+	if orderBy == nil {
+		orderBy = &ent.AuditEventOrder{Direction: entgql.OrderDirectionDesc, Field: ent.AuditEventOrderFieldCreatedAt}
+	}
+	return r.Client.AuditEvent.Query().Paginate(ctx, after, first, before, last,
+		ent.WithAuditEventOrder(orderBy), ent.WithAuditEventFilter(where.Filter))
 }
 
 // Enforcements is the resolver for the enforcements field.
@@ -47,6 +62,12 @@ func (r *queryResolver) Executions(ctx context.Context, after *entgql.Cursor[int
 	}
 	return r.Client.Execution.Query().Paginate(ctx, after, first, before, last,
 		ent.WithExecutionOrder(orderBy), ent.WithExecutionFilter(where.Filter))
+}
+
+// Keys is the resolver for the keys field.
+func (r *queryResolver) Keys(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.KeyOrder, where *ent.KeyWhereInput) (*ent.KeyConnection, error) {
+	return r.Client.Key.Query().Paginate(ctx, after, first, before, last,
+		ent.WithKeyOrder(orderBy), ent.WithKeyFilter(where.Filter))
 }
 
 // Packs is the resolver for the packs field.
@@ -97,15 +118,23 @@ func (r *Resolver) Enforcement() EnforcementResolver { return &enforcementResolv
 // Execution returns ExecutionResolver implementation.
 func (r *Resolver) Execution() ExecutionResolver { return &executionResolver{r} }
 
+// Key returns KeyResolver implementation.
+func (r *Resolver) Key() KeyResolver { return &keyResolver{r} }
+
 // Pack returns PackResolver implementation.
 func (r *Resolver) Pack() PackResolver { return &packResolver{r} }
 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Trigger returns TriggerResolver implementation.
+func (r *Resolver) Trigger() TriggerResolver { return &triggerResolver{r} }
+
 type (
 	enforcementResolver struct{ *Resolver }
 	executionResolver   struct{ *Resolver }
+	keyResolver         struct{ *Resolver }
 	packResolver        struct{ *Resolver }
 	queryResolver       struct{ *Resolver }
+	triggerResolver     struct{ *Resolver }
 )

@@ -29,6 +29,9 @@ type Options struct {
 	MaxUploadBytes int64
 	// WebsocketInit authenticates a connection_init payload; nil accepts all.
 	WebsocketInit transport.WebsocketInitFunc
+	// PersistedOnly, when not nil, is the allowlist (hash → document) and
+	// the only operations accepted.
+	PersistedOnly map[string]string
 }
 
 // NewHandler builds the GraphQL HTTP handler with explicit transports
@@ -64,9 +67,14 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	if o.PersistedOnly != nil {
+		srv.Use(persistedOnly{allow: o.PersistedOnly})
+	} else {
+		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	}
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	srv.Use(depthLimit{Max: o.MaxDepth})
+	srv.AroundFields(r.guard)
 	srv.AroundFields(pageSizeLimit)
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {

@@ -3,9 +3,16 @@
 package graph
 
 import (
+	"log/slog"
+
 	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/execution"
+	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/pack"
+	"github.com/attune-io/attune/internal/rule"
+	"github.com/attune-io/attune/internal/sensor"
+	"github.com/attune-io/attune/internal/trigger"
 )
 
 // Resolver holds the dependencies every resolver needs.
@@ -14,6 +21,25 @@ type Resolver struct {
 	Packs  *pack.Service
 	// Executions runs, cancels and streams executions.
 	Executions *execution.Service
+	// Tokens authenticates requests and manages API tokens.
+	Tokens *auth.Service
+	// Keys is the key/value store.
+	Keys *keystore.Service
+	// Events stores events and manages and evaluates rules.
+	Events *rule.Engine
+	// Webhooks manages webhook keys.
+	Webhooks *trigger.Webhooks
+	// Sensors enables and disables sensors.
+	Sensors *sensor.Supervisor
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (r *Resolver) log() *slog.Logger {
+	if r.Logger == nil {
+		return slog.Default()
+	}
+	return r.Logger
 }
 
 // deref reads an optional argument, the zero value when absent.

@@ -45,7 +45,9 @@ func setup(t *testing.T, backend string) *bundle {
 		Logger:        log,
 		Introspection: true,
 	})
-	srv := httptest.NewServer(graph.BodyLimit(1<<20, 10<<20, h))
+	// Authentication off: these tests are about everything else; the
+	// server's auth tests cover tokens and roles through the real binary.
+	srv := httptest.NewServer(graph.Authenticate(nil, graph.BodyLimit(1<<20, 10<<20, h)))
 	t.Cleanup(srv.Close)
 	return &bundle{c: gqltest.New(srv.URL), dir: dir, closeDB: db.Close, ent: db.Ent, queries: counter.n}
 }

@@ -13,9 +13,11 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/attune-io/attune/graph"
+	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/playground"
 	"github.com/attune-io/attune/internal/store"
+	"github.com/attune-io/attune/internal/trigger"
 )
 
 // app is one running attune process: its database and HTTP handler.
@@ -26,6 +28,9 @@ type app struct {
 	packs *pack.Service
 	// engine runs executions (worker role) and serves them (every role).
 	engine *engine
+	sec    *security
+	// events runs webhooks, timers and sensors.
+	events *events
 }
 
 // newApp opens the database and applies pending migrations.
@@ -39,12 +44,17 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("migrating %s: %w", db.Location, err)
 	}
 	log.Info("database ready", "dialect", db.Dialect, "location", db.Location)
+	// Requests of pack-limited tokens see only their packs' rows.
+	db.Ent.Intercept(auth.ScopeInterceptor())
 	return &app{cfg: cfg, log: log, db: db}, nil
 }
 
 // start brings up the services the roles need.
 func (a *app) start(ctx context.Context) error {
 	var err error
+	if a.sec, err = startSecurity(ctx, a.cfg, a.db, a.log); err != nil {
+		return err
+	}
 	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log); err != nil {
 		return err
 	}
@@ -52,7 +62,8 @@ func (a *app) start(ctx context.Context) error {
 		return err
 	}
 	a.packs.Canceler = a.engine.svc
-	return nil
+	a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.log)
+	return err
 }
 
 // Close stops the engine, letting running actions finish within the
@@ -61,6 +72,9 @@ func (a *app) Close() error {
 	if a.engine != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer cancel()
+		if a.events != nil {
+			a.events.stop(ctx)
+		}
 		a.engine.stop(ctx)
 	}
 	return a.db.Close()
@@ -113,7 +127,12 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // handler routes the HTTP surface: GraphQL, the playground and health.
 func (a *app) handler() http.Handler {
-	gql := graph.NewHandler(&graph.Resolver{Client: a.db.Ent, Packs: a.packs, Executions: a.engine.svc}, graph.Options{
+	gql := graph.NewHandler(&graph.Resolver{
+		Client: a.db.Ent, Packs: a.packs, Executions: a.engine.svc,
+		Tokens: a.sec.tokens, Keys: a.sec.keys, Logger: a.log,
+		Events: a.engine.rules, Webhooks: a.events.webhooks, Sensors: a.events.sensors,
+	}, graph.Options{
+		WebsocketInit:  graph.WebsocketAuth(a.sec.tokens),
 		Logger:         a.log,
 		Introspection:  a.cfg.GraphQL.Introspection,
 		OriginPatterns: originPatterns(a.cfg.CORS.AllowedOrigins),
@@ -122,7 +141,9 @@ func (a *app) handler() http.Handler {
 		MaxUploadBytes: a.cfg.GraphQL.MaxUploadBytes,
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.BodyLimit(a.cfg.GraphQL.MaxBodyBytes, a.cfg.GraphQL.MaxUploadBytes, gql))
+	mux.Handle("/graphql", graph.Authenticate(a.sec.tokens,
+		graph.BodyLimit(a.cfg.GraphQL.MaxBodyBytes, a.cfg.GraphQL.MaxUploadBytes, gql)))
+	mux.Handle("POST "+trigger.PathPrefix+"{ref}", a.events.webhookHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
@@ -150,7 +171,13 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pending, err := a.db.Pending(ctx)
-	if err != nil || len(pending) > 0 {
+	if err != nil {
+		a.log.Warn("readyz: reading migration state", "error", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable","reason":"migration state unreadable"}`))
+		return
+	}
+	if len(pending) > 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte(`{"status":"unavailable","reason":"migrations pending"}`))
 		return

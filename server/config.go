@@ -35,8 +35,17 @@ type Config struct {
 	// ShutdownTimeout bounds a graceful stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
+	// AdminToken (ATTUNE_ADMIN_TOKEN) is registered as an admin token at
+	// start, for automation; without it the first start creates one.
+	AdminToken string `yaml:"admin_token"`
+	// EncryptionKey (ATTUNE_ENCRYPTION_KEY) encrypts secret keys at rest:
+	// 32 bytes as 64 hex digits or base64.
+	EncryptionKey string `yaml:"encryption_key"`
+
+	Auth    AuthConfig    `yaml:"auth"`
 	Packs   PacksConfig   `yaml:"packs"`
 	Worker  WorkerConfig  `yaml:"worker"`
+	Events  EventsConfig  `yaml:"events"`
 	CORS    CORSConfig    `yaml:"cors"`
 	GraphQL GraphQLConfig `yaml:"graphql"`
 	Log     LogConfig     `yaml:"log"`
@@ -104,7 +113,9 @@ func DefaultConfig() Config {
 			Python:          "python3",
 			Npm:             "npm",
 		},
+		Auth:   AuthConfig{Enabled: true},
 		Worker: defaultWorkerConfig(),
+		Events: defaultEventsConfig(),
 		CORS: CORSConfig{AllowedOrigins: []string{
 			"http://localhost:*", "http://127.0.0.1:*",
 		}},
@@ -199,17 +210,22 @@ func setValue(fv reflect.Value, raw string) error {
 		}
 		fv.SetInt(n)
 	case []string:
-		var list []string
-		for _, s := range strings.Split(raw, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				list = append(list, s)
-			}
-		}
-		fv.Set(reflect.ValueOf(list))
+		fv.Set(reflect.ValueOf(splitList(raw)))
 	default:
 		return fmt.Errorf("unsupported type %s", fv.Type())
 	}
 	return nil
+}
+
+// splitList reads a comma-separated list, ignoring blanks around items.
+func splitList(raw string) []string {
+	var list []string
+	for _, s := range strings.Split(raw, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			list = append(list, s)
+		}
+	}
+	return list
 }
 
 // Validate checks the settings and fills derived defaults.
@@ -236,6 +252,12 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
+	}
+	if err := c.Auth.validate(c.Listen); err != nil {
+		return err
+	}
+	if err := c.Events.validate(); err != nil {
+		return err
 	}
 	return c.Worker.validate()
 }

@@ -62,7 +62,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int 
 	override(&cfg.DatabaseURL, *dbURL)
 	override(&cfg.DataDir, *dataDir)
 	if *roles != "" {
-		cfg.Roles = strings.Split(*roles, ",")
+		cfg.Roles = splitList(*roles)
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "attune: config:", err)

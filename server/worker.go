@@ -11,6 +11,7 @@ import (
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
+	"github.com/attune-io/attune/internal/rule"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -77,6 +78,8 @@ type engine struct {
 	queue  *queue.Queue
 	svc    *execution.Service
 	worker *execution.Worker
+	// rules stores events and evaluates rules (on worker nodes' queue).
+	rules *rule.Engine
 }
 
 // startEngine migrates the queue's tables and starts what the roles need.
@@ -99,6 +102,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	e.queue, err = queue.New(ctx, db, queue.Config{
 		DatabaseURL: cfg.DatabaseURL, Concurrency: concurrency,
 		RescueAfter: cfg.Worker.RescueAfter, Logger: log.With("component", "queue"),
+		EventConcurrency: cfg.Events.Concurrency,
 	}, h)
 	if err != nil {
 		bus.Close()
@@ -109,6 +113,8 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 		Retention: cfg.Worker.Retention, Logger: log,
 	})
 	e.svc.Start(ctx)
+	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{Logger: log.With("component", "rules")})
+	h.Evaluate = e.rules.Evaluate
 	if concurrency == 0 {
 		return e, nil
 	}

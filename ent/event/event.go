@@ -28,6 +28,10 @@ const (
 	FieldSourceRef = "source_ref"
 	// FieldPayload holds the string denoting the payload field in the database.
 	FieldPayload = "payload"
+	// FieldRuleRef holds the string denoting the rule_ref field in the database.
+	FieldRuleRef = "rule_ref"
+	// FieldDedupeKey holds the string denoting the dedupe_key field in the database.
+	FieldDedupeKey = "dedupe_key"
 	// EdgeTrigger holds the string denoting the trigger edge name in mutations.
 	EdgeTrigger = "trigger"
 	// EdgeSource holds the string denoting the source edge name in mutations.
@@ -69,6 +73,8 @@ var Columns = []string{
 	FieldSourceID,
 	FieldSourceRef,
 	FieldPayload,
+	FieldRuleRef,
+	FieldDedupeKey,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -90,6 +96,8 @@ var (
 	UpdateDefaultUpdatedAt func() time.Time
 	// DefaultSourceRef holds the default value on creation for the "source_ref" field.
 	DefaultSourceRef string
+	// DefaultRuleRef holds the default value on creation for the "rule_ref" field.
+	DefaultRuleRef string
 )
 
 // OrderOption defines the ordering options for the Event queries.
@@ -128,6 +136,16 @@ func BySourceID(opts ...sql.OrderTermOption) OrderOption {
 // BySourceRef orders the results by the source_ref field.
 func BySourceRef(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSourceRef, opts...).ToFunc()
+}
+
+// ByRuleRef orders the results by the rule_ref field.
+func ByRuleRef(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRuleRef, opts...).ToFunc()
+}
+
+// ByDedupeKey orders the results by the dedupe_key field.
+func ByDedupeKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDedupeKey, opts...).ToFunc()
 }
 
 // ByTriggerField orders the results by trigger field.

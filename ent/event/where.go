@@ -85,6 +85,16 @@ func SourceRef(v string) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldSourceRef, v))
 }
 
+// RuleRef applies equality check predicate on the "rule_ref" field. It's identical to RuleRefEQ.
+func RuleRef(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldRuleRef, v))
+}
+
+// DedupeKey applies equality check predicate on the "dedupe_key" field. It's identical to DedupeKeyEQ.
+func DedupeKey(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldDedupeKey, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Event {
 	return predicate.Event(sql.FieldEQ(FieldCreatedAt, v))
@@ -363,6 +373,146 @@ func PayloadIsNil() predicate.Event {
 // PayloadNotNil applies the NotNil predicate on the "payload" field.
 func PayloadNotNil() predicate.Event {
 	return predicate.Event(sql.FieldNotNull(FieldPayload))
+}
+
+// RuleRefEQ applies the EQ predicate on the "rule_ref" field.
+func RuleRefEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldRuleRef, v))
+}
+
+// RuleRefNEQ applies the NEQ predicate on the "rule_ref" field.
+func RuleRefNEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldRuleRef, v))
+}
+
+// RuleRefIn applies the In predicate on the "rule_ref" field.
+func RuleRefIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldRuleRef, vs...))
+}
+
+// RuleRefNotIn applies the NotIn predicate on the "rule_ref" field.
+func RuleRefNotIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldRuleRef, vs...))
+}
+
+// RuleRefGT applies the GT predicate on the "rule_ref" field.
+func RuleRefGT(v string) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldRuleRef, v))
+}
+
+// RuleRefGTE applies the GTE predicate on the "rule_ref" field.
+func RuleRefGTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldRuleRef, v))
+}
+
+// RuleRefLT applies the LT predicate on the "rule_ref" field.
+func RuleRefLT(v string) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldRuleRef, v))
+}
+
+// RuleRefLTE applies the LTE predicate on the "rule_ref" field.
+func RuleRefLTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldRuleRef, v))
+}
+
+// RuleRefContains applies the Contains predicate on the "rule_ref" field.
+func RuleRefContains(v string) predicate.Event {
+	return predicate.Event(sql.FieldContains(FieldRuleRef, v))
+}
+
+// RuleRefHasPrefix applies the HasPrefix predicate on the "rule_ref" field.
+func RuleRefHasPrefix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasPrefix(FieldRuleRef, v))
+}
+
+// RuleRefHasSuffix applies the HasSuffix predicate on the "rule_ref" field.
+func RuleRefHasSuffix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasSuffix(FieldRuleRef, v))
+}
+
+// RuleRefEqualFold applies the EqualFold predicate on the "rule_ref" field.
+func RuleRefEqualFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldEqualFold(FieldRuleRef, v))
+}
+
+// RuleRefContainsFold applies the ContainsFold predicate on the "rule_ref" field.
+func RuleRefContainsFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldContainsFold(FieldRuleRef, v))
+}
+
+// DedupeKeyEQ applies the EQ predicate on the "dedupe_key" field.
+func DedupeKeyEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldEQ(FieldDedupeKey, v))
+}
+
+// DedupeKeyNEQ applies the NEQ predicate on the "dedupe_key" field.
+func DedupeKeyNEQ(v string) predicate.Event {
+	return predicate.Event(sql.FieldNEQ(FieldDedupeKey, v))
+}
+
+// DedupeKeyIn applies the In predicate on the "dedupe_key" field.
+func DedupeKeyIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldIn(FieldDedupeKey, vs...))
+}
+
+// DedupeKeyNotIn applies the NotIn predicate on the "dedupe_key" field.
+func DedupeKeyNotIn(vs ...string) predicate.Event {
+	return predicate.Event(sql.FieldNotIn(FieldDedupeKey, vs...))
+}
+
+// DedupeKeyGT applies the GT predicate on the "dedupe_key" field.
+func DedupeKeyGT(v string) predicate.Event {
+	return predicate.Event(sql.FieldGT(FieldDedupeKey, v))
+}
+
+// DedupeKeyGTE applies the GTE predicate on the "dedupe_key" field.
+func DedupeKeyGTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldGTE(FieldDedupeKey, v))
+}
+
+// DedupeKeyLT applies the LT predicate on the "dedupe_key" field.
+func DedupeKeyLT(v string) predicate.Event {
+	return predicate.Event(sql.FieldLT(FieldDedupeKey, v))
+}
+
+// DedupeKeyLTE applies the LTE predicate on the "dedupe_key" field.
+func DedupeKeyLTE(v string) predicate.Event {
+	return predicate.Event(sql.FieldLTE(FieldDedupeKey, v))
+}
+
+// DedupeKeyContains applies the Contains predicate on the "dedupe_key" field.
+func DedupeKeyContains(v string) predicate.Event {
+	return predicate.Event(sql.FieldContains(FieldDedupeKey, v))
+}
+
+// DedupeKeyHasPrefix applies the HasPrefix predicate on the "dedupe_key" field.
+func DedupeKeyHasPrefix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasPrefix(FieldDedupeKey, v))
+}
+
+// DedupeKeyHasSuffix applies the HasSuffix predicate on the "dedupe_key" field.
+func DedupeKeyHasSuffix(v string) predicate.Event {
+	return predicate.Event(sql.FieldHasSuffix(FieldDedupeKey, v))
+}
+
+// DedupeKeyIsNil applies the IsNil predicate on the "dedupe_key" field.
+func DedupeKeyIsNil() predicate.Event {
+	return predicate.Event(sql.FieldIsNull(FieldDedupeKey))
+}
+
+// DedupeKeyNotNil applies the NotNil predicate on the "dedupe_key" field.
+func DedupeKeyNotNil() predicate.Event {
+	return predicate.Event(sql.FieldNotNull(FieldDedupeKey))
+}
+
+// DedupeKeyEqualFold applies the EqualFold predicate on the "dedupe_key" field.
+func DedupeKeyEqualFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldEqualFold(FieldDedupeKey, v))
+}
+
+// DedupeKeyContainsFold applies the ContainsFold predicate on the "dedupe_key" field.
+func DedupeKeyContainsFold(v string) predicate.Event {
+	return predicate.Event(sql.FieldContainsFold(FieldDedupeKey, v))
 }
 
 // HasTrigger applies the HasEdge predicate on the "trigger" edge.

@@ -9,6 +9,26 @@ import (
 )
 
 var (
+	// APITokensColumns holds the columns for the "api_tokens" table.
+	APITokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString},
+		{Name: "token_hash", Type: field.TypeString, Unique: true},
+		{Name: "prefix", Type: field.TypeString},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "EDITOR", "OPERATOR", "VIEWER"}},
+		{Name: "packs", Type: field.TypeJSON, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+	}
+	// APITokensTable holds the schema information for the "api_tokens" table.
+	APITokensTable = &schema.Table{
+		Name:       "api_tokens",
+		Columns:    APITokensColumns,
+		PrimaryKey: []*schema.Column{APITokensColumns[0]},
+	}
 	// ActionsColumns holds the columns for the "actions" table.
 	ActionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -39,6 +59,37 @@ var (
 				Columns:    []*schema.Column{ActionsColumns[15]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// AuditEventsColumns holds the columns for the "audit_events" table.
+	AuditEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "actor", Type: field.TypeString},
+		{Name: "actor_token_id", Type: field.TypeInt, Nullable: true},
+		{Name: "role", Type: field.TypeString, Default: ""},
+		{Name: "operation", Type: field.TypeString},
+		{Name: "operation_name", Type: field.TypeString, Default: ""},
+		{Name: "variables", Type: field.TypeJSON, Nullable: true},
+		{Name: "outcome", Type: field.TypeEnum, Enums: []string{"OK", "ERROR"}},
+		{Name: "error_code", Type: field.TypeString, Default: ""},
+	}
+	// AuditEventsTable holds the schema information for the "audit_events" table.
+	AuditEventsTable = &schema.Table{
+		Name:       "audit_events",
+		Columns:    AuditEventsColumns,
+		PrimaryKey: []*schema.Column{AuditEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "auditevent_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[1]},
+			},
+			{
+				Name:    "auditevent_operation",
+				Unique:  false,
+				Columns: []*schema.Column{AuditEventsColumns[5]},
 			},
 		},
 	}
@@ -90,6 +141,8 @@ var (
 		{Name: "trigger_ref", Type: field.TypeString},
 		{Name: "source_ref", Type: field.TypeString, Default: ""},
 		{Name: "payload", Type: field.TypeJSON, Nullable: true},
+		{Name: "rule_ref", Type: field.TypeString, Default: ""},
+		{Name: "dedupe_key", Type: field.TypeString, Unique: true, Nullable: true},
 		{Name: "source_id", Type: field.TypeInt, Nullable: true},
 		{Name: "trigger_id", Type: field.TypeInt, Nullable: true},
 	}
@@ -101,13 +154,13 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "events_sensors_events",
-				Columns:    []*schema.Column{EventsColumns[6]},
+				Columns:    []*schema.Column{EventsColumns[8]},
 				RefColumns: []*schema.Column{SensorsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "events_triggers_events",
-				Columns:    []*schema.Column{EventsColumns[7]},
+				Columns:    []*schema.Column{EventsColumns[9]},
 				RefColumns: []*schema.Column{TriggersColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -245,6 +298,43 @@ var (
 				OnDelete:   schema.Cascade,
 			},
 		},
+	}
+	// KeysColumns holds the columns for the "keys" table.
+	KeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString},
+		{Name: "pack_ref", Type: field.TypeString, Default: ""},
+		{Name: "secret", Type: field.TypeBool, Default: false},
+		{Name: "value", Type: field.TypeJSON, Nullable: true},
+		{Name: "ciphertext", Type: field.TypeString, Size: 2147483647, Default: ""},
+	}
+	// KeysTable holds the schema information for the "keys" table.
+	KeysTable = &schema.Table{
+		Name:       "keys",
+		Columns:    KeysColumns,
+		PrimaryKey: []*schema.Column{KeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "key_pack_ref_name",
+				Unique:  true,
+				Columns: []*schema.Column{KeysColumns[4], KeysColumns[3]},
+			},
+		},
+	}
+	// LeasesColumns holds the columns for the "leases" table.
+	LeasesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "holder", Type: field.TypeString},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// LeasesTable holds the schema information for the "leases" table.
+	LeasesTable = &schema.Table{
+		Name:       "leases",
+		Columns:    LeasesColumns,
+		PrimaryKey: []*schema.Column{LeasesColumns[0]},
 	}
 	// PacksColumns holds the columns for the "packs" table.
 	PacksColumns = []*schema.Column{
@@ -481,12 +571,16 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		APITokensTable,
 		ActionsTable,
+		AuditEventsTable,
 		EnforcementsTable,
 		EventsTable,
 		ExecutionsTable,
 		ExecutionOutputsTable,
 		ExecutionSecretsTable,
+		KeysTable,
+		LeasesTable,
 		PacksTable,
 		PackInstallsTable,
 		RulesTable,
@@ -499,9 +593,15 @@ var (
 )
 
 func init() {
+	APITokensTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(64424509440),
+	}
 	ActionsTable.ForeignKeys[0].RefTable = PacksTable
 	ActionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
+	}
+	AuditEventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(68719476736),
 	}
 	EnforcementsTable.ForeignKeys[0].RefTable = EventsTable
 	EnforcementsTable.ForeignKeys[1].RefTable = RulesTable
@@ -526,6 +626,12 @@ func init() {
 	ExecutionSecretsTable.ForeignKeys[0].RefTable = ExecutionsTable
 	ExecutionSecretsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),
+	}
+	KeysTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(73014444032),
+	}
+	LeasesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(60129542144),
 	}
 	PacksTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),

@@ -6,8 +6,14 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// APIToken is the predicate function for apitoken builders.
+type APIToken func(*sql.Selector)
+
 // Action is the predicate function for action builders.
 type Action func(*sql.Selector)
+
+// AuditEvent is the predicate function for auditevent builders.
+type AuditEvent func(*sql.Selector)
 
 // Enforcement is the predicate function for enforcement builders.
 type Enforcement func(*sql.Selector)
@@ -23,6 +29,12 @@ type ExecutionOutput func(*sql.Selector)
 
 // ExecutionSecret is the predicate function for executionsecret builders.
 type ExecutionSecret func(*sql.Selector)
+
+// Key is the predicate function for key builders.
+type Key func(*sql.Selector)
+
+// Lease is the predicate function for lease builders.
+type Lease func(*sql.Selector)
 
 // Pack is the predicate function for pack builders.
 type Pack func(*sql.Selector)

@@ -26,6 +26,10 @@ func (Event) Fields() []ent.Field {
 		field.String("source_ref").Default("").
 			Comment("The sensor ref, or webhook, api, timer."),
 		field.JSON("payload", map[string]any{}).Optional().Annotations(entgql.Type("JSON")),
+		field.String("rule_ref").Default("").
+			Comment("Set when the event is meant for one rule only (a timer tick); empty means every rule of the trigger."),
+		field.String("dedupe_key").Optional().Nillable().Unique().Annotations(entgql.Skip()).
+			Comment("Set by sources that may emit the same occurrence twice (a timer tick after a leader handover); unique, so it is stored once."),
 	}
 }
 

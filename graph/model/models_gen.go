@@ -3,9 +3,48 @@
 package model
 
 import (
+	"time"
+
 	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/pack"
 )
+
+type CreateAPITokenInput struct {
+	Name string        `json:"name"`
+	Role apitoken.Role `json:"role"`
+	// Limit the token to these packs: it sees and acts on nothing else.
+	Packs     []string   `json:"packs,omitempty"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+}
+
+type CreateAPITokenPayload struct {
+	// The token itself. It is shown this once and stored only as a hash.
+	Token    string        `json:"token"`
+	APIToken *ent.APIToken `json:"apiToken"`
+}
+
+// A rule made through the API. Its ref is <namespace>.<name>: with pack, the
+// namespace is the pack's ref; without, any namespace that is not a pack's.
+type CreateRuleInput struct {
+	Ref string `json:"ref"`
+	// The pack the rule belongs to; none by default.
+	Pack        *string `json:"pack,omitempty"`
+	Label       *string `json:"label,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// The trigger's ref.
+	Trigger string `json:"trigger"`
+	// The action's ref.
+	Action string `json:"action"`
+	// StackStorm criteria: {"trigger.path": {type: operator, pattern: value}}, all must hold.
+	Criteria map[string]any `json:"criteria,omitempty"`
+	// Action parameters; strings may hold {{ trigger.x }}-style templates.
+	ActionParams map[string]any `json:"actionParams,omitempty"`
+	// Parameters of the trigger for this rule (a timer's interval, say).
+	TriggerParams map[string]any `json:"triggerParams,omitempty"`
+	// Default true.
+	Enabled *bool `json:"enabled,omitempty"`
+}
 
 // What a history purge removed.
 type DeleteByIDPayload struct {
@@ -27,6 +66,17 @@ type DeletePackPayload struct {
 // What a delete mutation removed.
 type DeletePayload struct {
 	DeletedRef string `json:"deletedRef"`
+}
+
+type EmitEventInput struct {
+	// The trigger's ref, pack.name.
+	Trigger string `json:"trigger"`
+	// The event data rules see as trigger.* and event.payload.*.
+	Payload map[string]any `json:"payload,omitempty"`
+}
+
+type EmitEventPayload struct {
+	Event *ent.Event `json:"event"`
 }
 
 type ExecuteActionInput struct {
@@ -64,5 +114,34 @@ type PackEnvironment struct {
 	Error string `json:"error"`
 }
 
+type RotateWebhookKeyPayload struct {
+	Trigger *ent.Trigger `json:"trigger"`
+	// The new key; it is shown only once. Send it as X-Attune-Webhook-Key, or sign bodies with it (X-Hub-Signature-256).
+	Key string `json:"key"`
+}
+
+type RulePayload struct {
+	Rule *ent.Rule `json:"rule"`
+}
+
 type Subscription struct {
+}
+
+// Changes to a rule; absent fields stay as they are.
+type UpdateRuleInput struct {
+	Label         *string        `json:"label,omitempty"`
+	Description   *string        `json:"description,omitempty"`
+	Trigger       *string        `json:"trigger,omitempty"`
+	Action        *string        `json:"action,omitempty"`
+	Criteria      map[string]any `json:"criteria,omitempty"`
+	ActionParams  map[string]any `json:"actionParams,omitempty"`
+	TriggerParams map[string]any `json:"triggerParams,omitempty"`
+	Enabled       *bool          `json:"enabled,omitempty"`
+}
+
+// Who the current token is.
+type Viewer struct {
+	Name  string        `json:"name"`
+	Role  apitoken.Role `json:"role"`
+	Packs []string      `json:"packs"`
 }

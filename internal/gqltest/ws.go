@@ -22,29 +22,45 @@ type Subscription struct {
 // tokens) and subscribes to query. The connection closes with the test.
 func (c *Client) Subscribe(tb testing.TB, ctx context.Context, query string, vars map[string]any, initPayload map[string]any) *Subscription {
 	tb.Helper()
+	s, err := c.TrySubscribe(ctx, query, vars, initPayload)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.conn.CloseNow() })
+	return s
+}
+
+// TrySubscribe is Subscribe returning an error instead of failing, for
+// tests of refused connections. The caller closes it with Close.
+func (c *Client) TrySubscribe(ctx context.Context, query string, vars map[string]any, initPayload map[string]any) (*Subscription, error) {
 	url := "ws" + strings.TrimPrefix(c.URL, "http")
 	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{
 		Subprotocols: []string{"graphql-transport-ws"},
 		HTTPHeader:   http.Header(c.Header),
 	})
 	if err != nil {
-		tb.Fatalf("websocket dial %s: %v", url, err)
+		return nil, fmt.Errorf("websocket dial %s: %w", url, err)
 	}
-	tb.Cleanup(func() { _ = conn.CloseNow() })
 	conn.SetReadLimit(16 << 20)
 	if err := wsjson.Write(ctx, conn, map[string]any{"type": "connection_init", "payload": initPayload}); err != nil {
-		tb.Fatal(err)
+		_ = conn.CloseNow()
+		return nil, err
 	}
 	var ack struct{ Type string }
 	if err := wsjson.Read(ctx, conn, &ack); err != nil || ack.Type != "connection_ack" {
-		tb.Fatalf("connection_ack expected, got %q (%v)", ack.Type, err)
+		_ = conn.CloseNow()
+		return nil, fmt.Errorf("connection_ack expected, got %q (%v)", ack.Type, err)
 	}
 	if err := wsjson.Write(ctx, conn, map[string]any{"id": "1", "type": "subscribe",
 		"payload": map[string]any{"query": query, "variables": vars}}); err != nil {
-		tb.Fatal(err)
+		_ = conn.CloseNow()
+		return nil, err
 	}
-	return &Subscription{conn: conn}
+	return &Subscription{conn: conn}, nil
 }
+
+// Close closes the connection.
+func (s *Subscription) Close() { _ = s.conn.CloseNow() }
 
 // Next returns the next result's data, or the errors it carried. It
 // returns io.EOF-like error "complete" when the server ends the stream.

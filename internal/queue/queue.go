@@ -39,6 +39,10 @@ type Config struct {
 	// another worker. The execution handler never reruns such a job, it
 	// records the execution as abandoned; keep it above the longest timeout.
 	RescueAfter time.Duration
+	// EventConcurrency is how many rule evaluations this process works at
+	// once, on their own queue so long actions never delay them; zero means
+	// Concurrency.
+	EventConcurrency int
 	// Logger receives River's logs.
 	Logger *slog.Logger
 }
@@ -50,6 +54,8 @@ type Config struct {
 type Handlers struct {
 	// Execution runs the execution with the given id.
 	Execution func(ctx context.Context, executionID int) error
+	// Evaluate evaluates the rules of the event with the given id.
+	Evaluate func(ctx context.Context, eventID int) error
 }
 
 // Queue inserts and (with Concurrency > 0) works jobs.
@@ -87,6 +93,7 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 		river.AddWorker(workers, &executionWorker{h: h})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}}
+		addEventWorkers(workers, rc, cfg, h)
 		q.working = true
 	}
 	client, err := river.NewClient(drv, rc)

@@ -1,0 +1,96 @@
+package schema
+
+import (
+	"time"
+
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+)
+
+// Roles, from most to least powerful.
+var Roles = []string{"ADMIN", "EDITOR", "OPERATOR", "VIEWER"}
+
+// APIToken authenticates a client. Only a hash of the token is stored; the
+// token itself is shown once, at creation.
+type APIToken struct{ ent.Schema }
+
+// Mixin of the APIToken.
+func (APIToken) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the APIToken.
+func (APIToken) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().Annotations(entgql.OrderField("NAME")),
+		field.String("token_hash").Unique().Sensitive().Annotations(entgql.Skip()),
+		field.String("prefix").Comment("First characters of the token, to recognise it."),
+		field.Enum("role").Values(Roles...),
+		field.Strings("packs").Optional().
+			Comment("When set, the token sees and acts on these packs only."),
+		field.Time("expires_at").Optional().Nillable(),
+		field.Time("revoked_at").Optional().Nillable(),
+		field.Time("last_used_at").Optional().Nillable(),
+	}
+}
+
+// Annotations of the APIToken.
+func (APIToken) Annotations() []schema.Annotation { return gql() }
+
+// Key is an entry of the key/value store. Secret values are stored only
+// encrypted (AES-256-GCM) and never returned except to an admin asking for
+// the plaintext.
+type Key struct{ ent.Schema }
+
+// Mixin of the Key.
+func (Key) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
+
+// Fields of the Key.
+func (Key) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").NotEmpty().Annotations(entgql.OrderField("NAME")),
+		field.String("pack_ref").Default("").Comment("Empty for a system-wide key."),
+		field.Bool("secret").Default(false),
+		field.JSON("value", new(any)).Optional().Annotations(entgql.Skip()).
+			Comment("Plain value of a non-secret key."),
+		field.Text("ciphertext").Default("").Sensitive().Annotations(entgql.Skip()).
+			Comment("base64(nonce || AES-256-GCM(value JSON)) of a secret key."),
+	}
+}
+
+// Indexes of the Key.
+func (Key) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("pack_ref", "name").Unique()}
+}
+
+// Annotations of the Key.
+func (Key) Annotations() []schema.Annotation { return gql() }
+
+// AuditEvent records one mutation: who, what, with which (redacted)
+// variables, and how it ended.
+type AuditEvent struct{ ent.Schema }
+
+// Fields of the AuditEvent.
+func (AuditEvent) Fields() []ent.Field {
+	return []ent.Field{
+		field.Time("created_at").Default(time.Now).Immutable().
+			Annotations(entgql.OrderField("CREATED_AT")),
+		field.String("actor").Comment("Token name, or anonymous when auth is off."),
+		field.Int("actor_token_id").Optional().Nillable(),
+		field.String("role").Default(""),
+		field.String("operation").Comment("The mutation field, e.g. installPack."),
+		field.String("operation_name").Default(""),
+		field.JSON("variables", map[string]any{}).Optional().Annotations(entgql.Type("JSON")),
+		field.Enum("outcome").Values("OK", "ERROR"),
+		field.String("error_code").Default(""),
+	}
+}
+
+// Indexes of the AuditEvent.
+func (AuditEvent) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("created_at"), index.Fields("operation")}
+}
+
+// Annotations of the AuditEvent.
+func (AuditEvent) Annotations() []schema.Annotation { return gql() }

@@ -1,0 +1,170 @@
+package graph
+
+import (
+	"context"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/auth"
+)
+
+// mutationRoles is the least role each mutation needs. A mutation missing
+// here needs ADMIN: new mutations are closed until someone opens them.
+var mutationRoles = map[string]auth.Role{
+	"executeAction":   auth.Operator,
+	"cancelExecution": auth.Operator,
+	"emitEvent":       auth.Operator,
+
+	"installPack":              auth.Editor,
+	"uploadPack":               auth.Editor,
+	"startPackInstall":         auth.Editor,
+	"deletePack":               auth.Editor,
+	"deleteAction":             auth.Editor,
+	"deleteTrigger":            auth.Editor,
+	"deleteSensor":             auth.Editor,
+	"deleteRule":               auth.Editor,
+	"deleteWorkflowDefinition": auth.Editor,
+	"createRule":               auth.Editor,
+	"updateRule":               auth.Editor,
+	"enableRule":               auth.Editor,
+	"disableRule":              auth.Editor,
+	"enableSensor":             auth.Editor,
+	"disableSensor":            auth.Editor,
+	"setKey":                   auth.Editor,
+	"deleteKey":                auth.Editor,
+}
+
+// queryRoles lists the queries above VIEWER; every other query is VIEWER.
+var queryRoles = map[string]auth.Role{
+	"apiTokens":   auth.Admin,
+	"auditEvents": auth.Admin,
+	"keys":        auth.Editor,
+	"key":         auth.Editor,
+}
+
+// installsUnknownPack are mutations whose pack is known only after the
+// files are read; pack-limited tokens cannot use them.
+var installsUnknownPack = map[string]bool{"installPack": true, "uploadPack": true, "startPackInstall": true}
+
+// requiredRole is the least role for a root field of object (Query,
+// Mutation or Subscription). Subscriptions only read: VIEWER.
+func requiredRole(object, field string) auth.Role {
+	switch object {
+	case "Mutation":
+		if r, ok := mutationRoles[field]; ok {
+			return r
+		}
+		return auth.Admin
+	case "Query":
+		if r, ok := queryRoles[field]; ok {
+			return r
+		}
+	}
+	return auth.Viewer
+}
+
+type authErrKey struct{}
+
+// WithAuthError records why a request could not be authenticated; the
+// field middleware reports it on the first field that needs a principal.
+func WithAuthError(ctx context.Context, err error) context.Context {
+	return context.WithValue(ctx, authErrKey{}, err)
+}
+
+// principal is who the request acts as; resolvers run only after guard
+// found one.
+func principal(ctx context.Context) *auth.Principal {
+	if p, ok := auth.FromContext(ctx); ok {
+		return p
+	}
+	return auth.System
+}
+
+// guard is the one place authorization happens: every root field of every
+// operation is checked for a principal, its role, and its pack limits,
+// before its resolver runs; every mutation is then audited.
+func (r *Resolver) guard(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Parent != nil && fc.Parent.Parent != nil || !isRoot(fc.Object) ||
+		strings.HasPrefix(fc.Field.Name, "__") {
+		return next(ctx)
+	}
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		if err, _ := ctx.Value(authErrKey{}).(error); err != nil {
+			return nil, err
+		}
+		return nil, apperr.Errorf(apperr.Unauthenticated, "authentication required: send Authorization: Bearer <token>")
+	}
+	field := fc.Field.Name
+	if need := requiredRole(fc.Object, field); !p.Role.AtLeast(need) {
+		return nil, r.audited(ctx, fc, p, apperr.Errorf(apperr.Forbidden,
+			"%s needs the %s role; this token is %s", field, need, p.Role))
+	}
+	if err := r.checkScope(ctx, p, field, fc.Args); err != nil {
+		return nil, r.audited(ctx, fc, p, err)
+	}
+	res, err := next(ctx)
+	return res, r.audited(ctx, fc, p, err)
+}
+
+func isRoot(object string) bool {
+	return object == "Query" || object == "Mutation" || object == "Subscription"
+}
+
+// checkScope keeps a pack-limited token inside its packs: every argument
+// naming a pack or a component must be in them, and an id must be of a row
+// the token can see (the scope interceptor hides the others).
+func (r *Resolver) checkScope(ctx context.Context, p *auth.Principal, field string, args map[string]any) error {
+	if len(p.Packs) == 0 {
+		return nil
+	}
+	if installsUnknownPack[field] {
+		return apperr.Errorf(apperr.Forbidden, "a token limited to packs cannot install packs")
+	}
+	var refs []string
+	collectRefs(args, &refs)
+	if keyField[field] && len(refs) == 0 {
+		return apperr.Errorf(apperr.Forbidden, "a token limited to packs can only use keys of its packs")
+	}
+	for _, ref := range refs {
+		if !p.CanSeeRef(ref) {
+			return apperr.Errorf(apperr.Forbidden, "this token is limited to packs %s", strings.Join(p.Packs, ", "))
+		}
+	}
+	if id, ok := args["id"].(int); ok {
+		if _, err := r.Client.Noder(ctx, id); err != nil {
+			return apperr.Errorf(apperr.NotFound, "%d not found", id)
+		}
+	}
+	return nil
+}
+
+// keyField are the key/value store fields: a pack-limited token must name a pack.
+var keyField = map[string]bool{"setKey": true, "deleteKey": true, "key": true}
+
+// refArgs are argument and input field names that hold a pack or component ref.
+var refArgs = map[string]bool{"ref": true, "pack": true, "action": true, "trigger": true, "rule": true}
+
+func collectRefs(v any, out *[]string) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			if s, ok := val.(string); ok && refArgs[k] {
+				*out = append(*out, s)
+			} else if s, ok := val.(*string); ok && s != nil && refArgs[k] {
+				*out = append(*out, *s)
+			} else {
+				collectRefs(val, out)
+			}
+		}
+	default:
+		// Input objects arrive as generated structs: read them through
+		// their JSON shape.
+		if m, ok := structToMap(v); ok {
+			collectRefs(m, out)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+// Package auth authenticates API tokens and says what a role may do. Tokens
+// are random, shown once, and stored only as a SHA-256 hash.
+package auth
+
+import (
+	"context"
+	"slices"
+	"strings"
+)
+
+// Role is what a token may do; each role includes the ones below it.
+type Role string
+
+// The roles, most powerful first.
+const (
+	Admin    Role = "ADMIN"
+	Editor   Role = "EDITOR"
+	Operator Role = "OPERATOR"
+	Viewer   Role = "VIEWER"
+)
+
+var rank = map[Role]int{Admin: 4, Editor: 3, Operator: 2, Viewer: 1}
+
+// AtLeast reports whether r includes min.
+func (r Role) AtLeast(min Role) bool { return rank[r] >= rank[min] && rank[r] > 0 }
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return rank[r] > 0 }
+
+// Principal is who a request acts as.
+type Principal struct {
+	TokenID int
+	Name    string
+	Role    Role
+	// Packs, when not empty, limits the principal to these packs.
+	Packs []string
+}
+
+// System is the principal of the server's own work and of a server run
+// with authentication off: everything, no pack limit.
+var System = &Principal{Name: "system", Role: Admin}
+
+// CanSeePack reports whether p may see and act on pack ref.
+func (p *Principal) CanSeePack(ref string) bool {
+	return len(p.Packs) == 0 || slices.Contains(p.Packs, ref)
+}
+
+// CanSeeRef reports whether p may see a component ref "pack.name" (or an
+// API rule's ref, whose first segment plays the pack's part).
+func (p *Principal) CanSeeRef(ref string) bool {
+	pack, _, _ := strings.Cut(ref, ".")
+	return p.CanSeePack(pack)
+}
+
+type ctxKey struct{}
+
+// WithPrincipal returns ctx acting as p.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the principal ctx acts as, if any. Code paths without
+// one (workers, timers) are the server's own and see everything.
+func FromContext(ctx context.Context) (*Principal, bool) {
+	p, ok := ctx.Value(ctxKey{}).(*Principal)
+	return p, ok
+}

@@ -1,0 +1,9 @@
+package notify
+
+// Event kinds of the event pipeline; ID is the row's id.
+const (
+	// EventCreated means an event was stored.
+	EventCreated = "event"
+	// EnforcementCreated means a rule's enforcement was stored.
+	EnforcementCreated = "enforcement"
+)

@@ -1,0 +1,151 @@
+package rule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/event"
+	"github.com/attune-io/attune/ent/trigger"
+	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/notify"
+	"github.com/attune-io/attune/internal/param"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// Event sources recorded in Event.source_ref when no sensor emitted it.
+const (
+	SourceAPI     = "api"
+	SourceWebhook = "webhook"
+	SourceTimer   = "timer"
+)
+
+// Emission is one occurrence of a trigger, from any source.
+type Emission struct {
+	// Trigger is the trigger's ref.
+	Trigger string
+	// Payload is the event data the rules see as trigger.* and event.payload.*.
+	Payload map[string]any
+	// Source is the emitting sensor's ref, or SourceAPI, SourceWebhook, SourceTimer.
+	Source string
+	// Rule, when set, limits the event to that rule (a timer tick is for the
+	// rule whose parameters scheduled it); empty means every rule of the trigger.
+	Rule string
+	// SensorID links the event to the sensor that emitted it.
+	SensorID *int
+	// DedupeKey, when set, makes the emission idempotent: a second emission
+	// with the same key stores nothing (timers set it per rule and tick).
+	DedupeKey string
+}
+
+// ErrDuplicate reports an emission whose DedupeKey was already stored.
+var ErrDuplicate = errors.New("event already emitted")
+
+// Emit stores the event and enqueues its rule evaluation in one
+// transaction. See EmitTx for the errors.
+func (e *Engine) Emit(ctx context.Context, em Emission) (*ent.Event, error) {
+	var id int
+	err := e.db.InTx(ctx, func(tx *store.Tx) error {
+		ev, err := e.EmitTx(ctx, tx, em)
+		if err == nil {
+			id = ev.ID
+		}
+		return err
+	})
+	if err != nil {
+		if em.DedupeKey != "" && ent.IsConstraintError(err) {
+			return nil, ErrDuplicate
+		}
+		return nil, err
+	}
+	return e.db.Ent.Event.Get(ctx, id)
+}
+
+// EmitTx is Emit inside the caller's transaction: the event and its
+// evaluation job exist exactly when tx commits. Returns NOT_FOUND for an
+// unknown trigger, BAD_USER_INPUT for a disabled trigger or a payload that
+// violates the trigger's payload schema (details "fields"), and
+// ErrDuplicate when DedupeKey was already stored. A concurrent emission
+// with the same key makes the commit fail with a constraint error, which
+// Emit reports as ErrDuplicate.
+func (e *Engine) EmitTx(ctx context.Context, tx *store.Tx, em Emission) (*ent.Event, error) {
+	tr, err := tx.Ent.Trigger.Query().Where(trigger.Ref(em.Trigger)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "trigger %q not found", em.Trigger)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading trigger %q: %w", em.Trigger, err)
+	}
+	if !tr.Enabled {
+		return nil, apperr.Errorf(apperr.BadUserInput, "trigger %q is disabled", em.Trigger)
+	}
+	if err := checkPayload(tr, em.Payload); err != nil {
+		return nil, err
+	}
+	if em.DedupeKey != "" {
+		dup, err := tx.Ent.Event.Query().Where(event.DedupeKey(em.DedupeKey)).Exist(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("checking event key: %w", err)
+		}
+		if dup {
+			return nil, ErrDuplicate
+		}
+	}
+	payload := em.Payload
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	c := tx.Ent.Event.Create().SetTriggerID(tr.ID).SetTriggerRef(tr.Ref).SetPayload(payload).
+		SetSourceRef(em.Source).SetNillableSourceID(em.SensorID).SetRuleRef(em.Rule)
+	if em.DedupeKey != "" {
+		c.SetDedupeKey(em.DedupeKey)
+	}
+	ev, err := c.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("storing event of %s: %w", tr.Ref, err)
+	}
+	if err := e.queue.InsertEvaluationTx(ctx, tx.SQL, ev.ID); err != nil {
+		return nil, err
+	}
+	if err := e.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.EventCreated, ID: ev.ID}); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// checkPayload validates the payload fields the trigger's payload schema
+// declares; undeclared fields pass, since senders (webhooks above all)
+// often add more than a trigger describes.
+func checkPayload(tr *ent.Trigger, payload map[string]any) error {
+	schema, err := param.ParseSchema(tr.PayloadSchema)
+	if err != nil || len(schema) == 0 {
+		// A pack's schema was validated at install; an unparsable one
+		// constrains nothing rather than dropping every event.
+		return nil //nolint:nilerr // see above
+	}
+	declared := make(map[string]any, len(schema))
+	for name := range schema {
+		if v, ok := payload[name]; ok {
+			declared[name] = v
+		}
+	}
+	if _, err := schema.Validate(declared); err != nil {
+		var pe *param.Error
+		if errors.As(err, &pe) {
+			return apperr.Errorf(apperr.BadUserInput, "payload does not match trigger %s: %s", tr.Ref, pe.Error()).
+				WithDetails("fields", fieldDetails(pe))
+		}
+		return err
+	}
+	return nil
+}
+
+// fieldDetails lists validation problems for extensions.fields.
+func fieldDetails(pe *param.Error) []map[string]string {
+	out := make([]map[string]string, len(pe.Fields))
+	for i, f := range pe.Fields {
+		out[i] = map[string]string{"field": f.Field, "message": f.Message}
+	}
+	return out
+}

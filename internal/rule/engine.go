@@ -1,0 +1,269 @@
+package rule
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/enforcement"
+	"github.com/attune-io/attune/ent/event"
+	entrule "github.com/attune-io/attune/ent/rule"
+	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/execution"
+	"github.com/attune-io/attune/internal/notify"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// Enqueuer inserts the rule-evaluation job of an event inside the
+// transaction that stores the event; internal/queue implements it.
+type Enqueuer interface {
+	InsertEvaluationTx(ctx context.Context, tx *sql.Tx, eventID int) error
+}
+
+// Requester creates an execution inside the caller's transaction;
+// *execution.Service implements it.
+type Requester interface {
+	RequestTx(ctx context.Context, tx *store.Tx, req execution.Request) (*ent.Execution, error)
+}
+
+// ContextFunc adds namespaces to a rule's template context before it
+// renders (the keystore, once it exists). It runs inside the enforcement's
+// transaction and must use only tx.
+type ContextFunc func(ctx context.Context, tx *store.Tx, r *ent.Rule, c Context) error
+
+// Options configure an Engine.
+type Options struct {
+	// Now is the clock criteria (timediff) and timers use; nil means time.Now.
+	Now func() time.Time
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// Context, if set, extends every template context.
+	Context ContextFunc
+}
+
+// Engine is the event pipeline's stateful half: it stores events with
+// their evaluation jobs, evaluates rules into enforcements and executions,
+// and manages rules. Safe for concurrent use.
+type Engine struct {
+	db    *store.DB
+	queue Enqueuer
+	exec  Requester
+	bus   *notify.Bus
+	opts  Options
+
+	mu    sync.Mutex
+	cache map[int]*compiled // rule id → compiled criteria and templates
+}
+
+// compiled is a rule's criteria and templates, valid while the rule's
+// updated_at is unchanged.
+type compiled struct {
+	updated   time.Time
+	criteria  *Criteria
+	templates *Templates
+	err       error
+}
+
+// NewEngine returns an Engine over db that enqueues evaluations on q,
+// requests executions from x and announces events on bus.
+func NewEngine(db *store.DB, q Enqueuer, x Requester, bus *notify.Bus, o Options) *Engine {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Engine{db: db, queue: q, exec: x, bus: bus, opts: o, cache: map[int]*compiled{}}
+}
+
+// Evaluate judges every enabled rule of the event's trigger (or only the
+// event's rule when it names one) against the event, each in its own transaction, so one rule's trouble never blocks
+// another's enforcement. It is idempotent: a rule that already has an
+// enforcement for the event is skipped, so a redelivered job creates
+// nothing twice. An error means some rule should be retried.
+func (e *Engine) Evaluate(ctx context.Context, eventID int) error {
+	ev, err := e.db.Ent.Event.Get(ctx, eventID)
+	if ent.IsNotFound(err) {
+		return nil // purged before evaluation: nothing to judge
+	}
+	if err != nil {
+		return fmt.Errorf("loading event %d: %w", eventID, err)
+	}
+	q := e.db.Ent.Rule.Query().Where(entrule.TriggerRef(ev.TriggerRef), entrule.Enabled(true))
+	if ev.RuleRef != "" {
+		q.Where(entrule.Ref(ev.RuleRef))
+	}
+	ids, err := q.Order(entrule.ByID()).IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("listing rules of %s: %w", ev.TriggerRef, err)
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := e.enforce(ctx, ev, id); err != nil {
+			errs = append(errs, fmt.Errorf("rule %d on event %d: %w", id, ev.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// verdict is what a rule decided about an event.
+type verdict struct {
+	status enforcement.Status
+	reason string
+	params map[string]any
+}
+
+// enforce judges one rule in one transaction: the enforcement, its
+// execution and the execution's job commit together or not at all.
+func (e *Engine) enforce(ctx context.Context, ev *ent.Event, ruleID int) error {
+	return e.db.InTx(ctx, func(tx *store.Tx) error {
+		if e.db.Dialect == dialect.Postgres {
+			// Concurrent deliveries of one event queue up here, so the
+			// second sees the first's enforcements (SQLite has one writer).
+			if _, err := tx.Ent.Event.Query().Where(event.ID(ev.ID)).ForUpdate().OnlyID(ctx); err != nil {
+				if ent.IsNotFound(err) {
+					return nil
+				}
+				return fmt.Errorf("locking event: %w", err)
+			}
+		}
+		r, err := tx.Ent.Rule.Query().Where(entrule.ID(ruleID)).
+			WithPack().WithAction(func(q *ent.ActionQuery) { q.WithPack() }).Only(ctx)
+		if ent.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("loading rule: %w", err)
+		}
+		if !r.Enabled {
+			return nil
+		}
+		done, err := tx.Ent.Enforcement.Query().
+			Where(enforcement.RuleRef(r.Ref), enforcement.EventRef(ev.ID)).Exist(ctx)
+		if err != nil || done {
+			return err
+		}
+		v, err := e.judge(ctx, tx, r, ev)
+		if err != nil || v == nil {
+			return err
+		}
+		return e.record(ctx, tx, r, ev, v)
+	})
+}
+
+// judge decides: nil when the criteria do not match; otherwise the
+// verdict, with rendered parameters when the action should run.
+func (e *Engine) judge(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event) (*verdict, error) {
+	c := e.compile(r)
+	if c.err != nil {
+		return &verdict{status: enforcement.StatusFAILED, reason: c.err.Error()}, nil
+	}
+	ok, err := c.criteria.Match(ev.Payload, e.opts.Now())
+	if err != nil {
+		return &verdict{status: enforcement.StatusFAILED, reason: err.Error()}, nil
+	}
+	if !ok {
+		return nil, nil
+	}
+	switch {
+	case r.TriggerID == nil:
+		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("trigger %s was deleted", r.TriggerRef)}, nil
+	case r.ActionID == nil:
+		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("action %s was deleted", r.ActionRef)}, nil
+	}
+	tc, err := e.templateContext(ctx, tx, r, ev)
+	if err != nil {
+		return nil, err
+	}
+	params, err := c.templates.Render(tc)
+	if err != nil {
+		return &verdict{status: enforcement.StatusFAILED, reason: err.Error()}, nil
+	}
+	return &verdict{status: enforcement.StatusCREATED, params: params}, nil
+}
+
+// templateContext is what action parameters render against: trigger (the
+// payload), event, rule and pack (the rule's pack, else the action's).
+func (e *Engine) templateContext(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event) (Context, error) {
+	payload := map[string]any(ev.Payload)
+	if payload == nil {
+		payload = map[string]any{}
+	}
+	p := r.Edges.Pack
+	if p == nil && r.Edges.Action != nil {
+		p = r.Edges.Action.Edges.Pack
+	}
+	config := map[string]any{}
+	if p != nil && p.Config != nil {
+		config = p.Config
+	}
+	c := Context{
+		"trigger": payload,
+		"event": map[string]any{
+			"id": ev.ID, "payload": payload, "trigger": ev.TriggerRef, "source": ev.SourceRef,
+			"created_at": ev.CreatedAt.UTC().Format(time.RFC3339Nano),
+		},
+		"rule": map[string]any{"ref": r.Ref, "id": r.ID},
+		"pack": map[string]any{"config": config},
+	}
+	if e.opts.Context != nil {
+		if err := e.opts.Context(ctx, tx, r, c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// record stores the enforcement and, for a CREATED verdict, requests the
+// execution and marks the enforcement PROCESSED; an action that refuses
+// the parameters makes it FAILED with the reason instead.
+func (e *Engine) record(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event, v *verdict) error {
+	enf, err := tx.Ent.Enforcement.Create().SetRuleID(r.ID).SetRuleRef(r.Ref).
+		SetEventFk(ev.ID).SetEventRef(ev.ID).SetStatus(v.status).SetReason(v.reason).Save(ctx)
+	if err != nil {
+		return fmt.Errorf("storing enforcement: %w", err)
+	}
+	if v.status == enforcement.StatusCREATED {
+		x, err := e.exec.RequestTx(ctx, tx, execution.Request{
+			Action: r.ActionRef, Parameters: v.params, EnforcementID: &enf.ID,
+		})
+		u := tx.Ent.Enforcement.UpdateOneID(enf.ID)
+		switch ae, client := apperr.As(err); {
+		case err == nil:
+			u.SetStatus(enforcement.StatusPROCESSED).SetParameters(x.Parameters)
+		case client && ae.Code != apperr.Internal:
+			u.SetStatus(enforcement.StatusFAILED).SetReason(ae.Message)
+		default:
+			return err
+		}
+		if err := u.Exec(ctx); err != nil {
+			return fmt.Errorf("updating enforcement: %w", err)
+		}
+	}
+	e.opts.Logger.Debug("rule enforced", "rule", r.Ref, "event_id", ev.ID, "status", v.status)
+	return e.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.EnforcementCreated, ID: enf.ID})
+}
+
+// compile returns the rule's compiled criteria and templates, cached per
+// rule until its updated_at changes.
+func (e *Engine) compile(r *ent.Rule) *compiled {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.cache[r.ID]; ok && c.updated.Equal(r.UpdatedAt) {
+		return c
+	}
+	c := &compiled{updated: r.UpdatedAt}
+	c.criteria, c.err = CompileCriteria(r.Criteria)
+	if c.err == nil {
+		c.templates, c.err = CompileTemplates(r.ActionParams)
+	}
+	e.cache[r.ID] = c
+	return c
+}

@@ -1,0 +1,352 @@
+// Package sensor runs pack sensors: long-lived processes that print events
+// as JSON lines. The sensor role supervises one process per enabled sensor
+// whose triggers have enabled rules, restarts it with capped exponential
+// backoff when it dies, stops it when it is no longer wanted, and records
+// its state on the Sensor row. A per-sensor lease makes each sensor run on
+// exactly one node.
+package sensor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/attune-io/attune/ent"
+	entrule "github.com/attune-io/attune/ent/rule"
+	entsensor "github.com/attune-io/attune/ent/sensor"
+	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/lease"
+	"github.com/attune-io/attune/internal/rule"
+	"github.com/attune-io/attune/internal/runner"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// Options configure a Supervisor.
+type Options struct {
+	// Poll is how often the wanted sensors are recomputed and leases renewed
+	// (default 2s); keep it well under a third of the lease TTL.
+	Poll time.Duration
+	// BackoffMin and BackoffMax bound the delay before a restart; it doubles
+	// per consecutive crash (defaults 1s and 1m).
+	BackoffMin, BackoffMax time.Duration
+	// StableAfter resets the backoff for a process that ran this long (default 1m).
+	StableAfter time.Duration
+	// KillGrace is the time between SIGTERM and SIGKILL on stop.
+	KillGrace time.Duration
+	// TempDir is private scratch space for the runner.
+	TempDir string
+	Logger  *slog.Logger
+}
+
+// Supervisor runs the sensors this node holds leases for.
+type Supervisor struct {
+	db     *store.DB
+	engine *rule.Engine
+	leases *lease.Leases
+	opts   Options
+
+	running map[int]*proc // sensor id → its supervised process; touched only by loop
+
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// proc is one supervised sensor.
+type proc struct {
+	spec   string // stdin line; a change restarts the process
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// NewSupervisor returns a Supervisor emitting through engine. Without
+// Start it only serves SetEnabled.
+func NewSupervisor(db *store.DB, engine *rule.Engine, leases *lease.Leases, o Options) *Supervisor {
+	if o.Poll <= 0 {
+		o.Poll = 2 * time.Second
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = time.Second
+	}
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = max(time.Minute, o.BackoffMin)
+	}
+	if o.StableAfter <= 0 {
+		o.StableAfter = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Supervisor{db: db, engine: engine, leases: leases, opts: o, running: map[int]*proc{}}
+}
+
+// SetEnabled enables or disables a sensor; the node running it stops it
+// within one poll. Returns NOT_FOUND for an unknown sensor.
+func (s *Supervisor) SetEnabled(ctx context.Context, ref string, enabled bool) (*ent.Sensor, error) {
+	n, err := s.db.Ent.Sensor.Update().Where(entsensor.Ref(ref)).SetEnabled(enabled).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("updating sensor %s: %w", ref, err)
+	}
+	if n == 0 {
+		return nil, apperr.Errorf(apperr.NotFound, "sensor %q not found", ref)
+	}
+	return s.db.Ent.Sensor.Query().Where(entsensor.Ref(ref)).Only(ctx)
+}
+
+// Start supervises sensors until Stop.
+func (s *Supervisor) Start(ctx context.Context) {
+	ctx, s.stop = context.WithCancel(context.WithoutCancel(ctx))
+	s.done = make(chan struct{})
+	go s.loop(ctx)
+}
+
+// Stop stops every sensor process of this node and releases their leases.
+// Safe to call twice.
+func (s *Supervisor) Stop(ctx context.Context) {
+	if s.stop == nil {
+		return
+	}
+	s.stop()
+	<-s.done
+	for id := range s.running {
+		s.halt(ctx, id)
+	}
+}
+
+func (s *Supervisor) loop(ctx context.Context) {
+	defer close(s.done)
+	ticker := time.NewTicker(s.opts.Poll)
+	defer ticker.Stop()
+	for {
+		if err := s.reconcile(ctx); err != nil && ctx.Err() == nil {
+			s.opts.Logger.Warn("supervising sensors", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// wanted is a sensor that should run, with the line it gets on stdin.
+type wanted struct {
+	sensor *ent.Sensor
+	spec   string
+}
+
+// reconcile stops processes no longer wanted (or whose input changed),
+// renews the leases of the others, and starts wanted sensors whose lease
+// this node wins.
+func (s *Supervisor) reconcile(ctx context.Context) error {
+	want, err := s.wanted(ctx)
+	if err != nil {
+		return err
+	}
+	for id, p := range s.running {
+		w, ok := want[id]
+		if ok && w.spec == p.spec {
+			if held, err := s.leases.Acquire(ctx, leaseName(id)); err == nil && held {
+				continue
+			}
+		}
+		s.halt(ctx, id)
+	}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := s.running[id]; ok {
+			continue
+		}
+		held, err := s.leases.Acquire(ctx, leaseName(id))
+		if err != nil {
+			return err
+		}
+		if held {
+			s.launch(ctx, want[id])
+		}
+	}
+	return nil
+}
+
+// wanted lists enabled sensors one of whose triggers has an enabled rule.
+func (s *Supervisor) wanted(ctx context.Context) (map[int]wanted, error) {
+	rules, err := s.db.Ent.Rule.Query().Where(entrule.Enabled(true)).
+		Order(entrule.ByRef()).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing rules: %w", err)
+	}
+	byTrigger := map[string][]*ent.Rule{}
+	for _, r := range rules {
+		byTrigger[r.TriggerRef] = append(byTrigger[r.TriggerRef], r)
+	}
+	sensors, err := s.db.Ent.Sensor.Query().Where(entsensor.Enabled(true)).WithPack().All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing sensors: %w", err)
+	}
+	out := map[int]wanted{}
+	for _, se := range sensors {
+		var rs []map[string]any
+		for _, t := range se.TriggerTypes {
+			for _, r := range byTrigger[t] {
+				rs = append(rs, map[string]any{"ref": r.Ref, "trigger": r.TriggerRef, "trigger_params": r.TriggerParams})
+			}
+		}
+		if len(rs) == 0 || se.Edges.Pack == nil {
+			continue
+		}
+		line, err := json.Marshal(map[string]any{
+			"sensor": se.Ref, "config": se.Edges.Pack.Config, "parameters": se.Config, "rules": rs,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("encoding input of sensor %s: %w", se.Ref, err)
+		}
+		out[se.ID] = wanted{sensor: se, spec: string(line)}
+	}
+	return out, nil
+}
+
+func leaseName(id int) string { return "sensor:" + strconv.Itoa(id) }
+
+// launch supervises w's process until halted.
+func (s *Supervisor) launch(ctx context.Context, w wanted) {
+	pctx, cancel := context.WithCancel(ctx)
+	p := &proc{spec: w.spec, cancel: cancel, done: make(chan struct{})}
+	s.running[w.sensor.ID] = p
+	go func() {
+		defer close(p.done)
+		s.supervise(pctx, w)
+	}()
+}
+
+// halt stops a sensor's process, records it STOPPED and releases its lease.
+func (s *Supervisor) halt(ctx context.Context, id int) {
+	p := s.running[id]
+	delete(s.running, id)
+	p.cancel()
+	<-p.done
+	ctx = context.WithoutCancel(ctx)
+	if err := s.db.Ent.Sensor.UpdateOneID(id).SetStatus(entsensor.StatusSTOPPED).Exec(ctx); err != nil && !ent.IsNotFound(err) {
+		s.opts.Logger.Warn("recording sensor stop", "sensor_id", id, "error", err)
+	}
+	if err := s.leases.Release(ctx, leaseName(id)); err != nil {
+		s.opts.Logger.Warn("releasing sensor lease", "sensor_id", id, "error", err)
+	}
+}
+
+// supervise runs the sensor, restarting it with backoff, until ctx ends.
+func (s *Supervisor) supervise(ctx context.Context, w wanted) {
+	se := w.sensor
+	log := s.opts.Logger.With("sensor", se.Ref)
+	var params map[string]any
+	_ = json.Unmarshal([]byte(w.spec), &params)
+	crashes := 0
+	for {
+		s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusRUNNING) })
+		started := time.Now()
+		req := s.request(se, params, log)
+		res, err := runner.Run(ctx, req)
+		if ctx.Err() != nil {
+			return
+		}
+		status, why := entsensor.StatusBACKOFF, res.Error
+		if err != nil {
+			status, why = entsensor.StatusFAILED, err.Error()
+		}
+		if why == "" {
+			why = fmt.Sprintf("exited with status %d", res.ExitCode)
+		}
+		if time.Since(started) >= s.opts.StableAfter {
+			crashes = 0
+		}
+		delay := min(s.opts.BackoffMin<<min(crashes, 20), s.opts.BackoffMax)
+		crashes++
+		log.Warn("sensor stopped; restarting", "error", why, "in", delay)
+		s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) {
+			u.SetStatus(status).SetLastError(why).AddRestarts(1)
+		})
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// request describes the sensor's process; its stdout lines become events.
+func (s *Supervisor) request(se *ent.Sensor, params map[string]any, log *slog.Logger) runner.Request {
+	p := se.Edges.Pack
+	req := runner.Request{
+		PackDir: p.Path, EntryPoint: se.EntryPoint, Parameters: params,
+		KillGrace: s.opts.KillGrace, TempDir: s.opts.TempDir, MaxOutput: 64 << 10,
+		Env: map[string]string{
+			"ATTUNE_SENSOR_REF": se.Ref, "ATTUNE_SENSOR_ID": strconv.Itoa(se.ID), "ATTUNE_PACK_REF": se.PackRef,
+		},
+		OnLine: func(stream, line string) {
+			if stream == "stdout" {
+				s.emit(se, line, log)
+			}
+		},
+	}
+	switch se.RunnerType {
+	case entsensor.RunnerTypePYTHON:
+		req.Runner = runner.Python
+		if p.EnvPath != "" {
+			req.Interpreter = filepath.Join(p.EnvPath, "bin", "python")
+		} else {
+			req.Interpreter = "python3"
+		}
+		req.Env["PYTHONPATH"] = filepath.Join(p.Path, "lib")
+	case entsensor.RunnerTypeNODE:
+		req.Runner = runner.Node
+	case entsensor.RunnerTypeNATIVE:
+		req.Runner = runner.Native
+	default:
+		req.Runner = runner.Shell
+	}
+	return req
+}
+
+// emit turns one stdout line {"trigger": ref, "payload": {...}} into an
+// event. Other lines are the sensor's log; events for triggers the sensor
+// does not declare are refused.
+func (s *Supervisor) emit(se *ent.Sensor, line string, log *slog.Logger) {
+	line = string(bytes.TrimSpace([]byte(line)))
+	var msg struct {
+		Trigger string         `json:"trigger"`
+		Payload map[string]any `json:"payload"`
+	}
+	if len(line) == 0 || line[0] != '{' || json.Unmarshal([]byte(line), &msg) != nil || msg.Trigger == "" {
+		log.Debug("sensor output", "line", line)
+		return
+	}
+	if !slices.Contains(se.TriggerTypes, msg.Trigger) {
+		log.Warn("sensor emitted an undeclared trigger; ignored", "trigger", msg.Trigger)
+		return
+	}
+	// The process outlives no single request; its events are stored even
+	// while the supervisor stops it.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := se.ID
+	if _, err := s.engine.Emit(ctx, rule.Emission{
+		Trigger: msg.Trigger, Payload: msg.Payload, Source: se.Ref, SensorID: &id,
+	}); err != nil {
+		log.Warn("sensor event refused", "trigger", msg.Trigger, "error", err)
+	}
+}
+
+// setStatus records the sensor's state; a deleted sensor is ignored.
+func (s *Supervisor) setStatus(ctx context.Context, id int, set func(*ent.SensorUpdateOne)) {
+	u := s.db.Ent.Sensor.UpdateOneID(id)
+	set(u)
+	if err := u.Exec(context.WithoutCancel(ctx)); err != nil && !ent.IsNotFound(err) {
+		s.opts.Logger.Warn("recording sensor status", "sensor_id", id, "error", err)
+	}
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// writeConfig writes a YAML config file into a temp dir and returns its path.
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "attune.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+	return path
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	const file = `
+listen: 0.0.0.0:9000
+data_dir: /srv/attune
+shutdown_timeout: 5s
+roles: [api]
+cors:
+  allowed_origins: [https://ui.example]
+graphql:
+  playground: false
+  max_depth: 5
+log:
+  format: json
+`
+	fromFile := func(c *Config) {
+		c.Listen = "0.0.0.0:9000"
+		c.DataDir = "/srv/attune"
+		c.ShutdownTimeout = 5 * time.Second
+		c.Roles = []string{"api"}
+		c.CORS.AllowedOrigins = []string{"https://ui.example"}
+		c.GraphQL.Playground = false
+		c.GraphQL.MaxDepth = 5
+		c.Log.Format = "json"
+	}
+	tests := []struct {
+		name    string
+		yaml    string // no file when empty
+		env     []string
+		want    func(*Config) // applied to DefaultConfig
+		wantErr string
+	}{
+		{name: "defaults", want: func(*Config) {}},
+		{name: "comment-only file", yaml: "# nothing set\n", want: func(*Config) {}},
+		{name: "file", yaml: file, want: fromFile},
+		{
+			name: "environment beats file",
+			yaml: file,
+			env: []string{
+				"ATTUNE_LISTEN=127.0.0.1:9001",
+				"ATTUNE_SHUTDOWN_TIMEOUT=2s",
+				"ATTUNE_ROLES=api, worker",
+				"ATTUNE_CORS_ALLOWED_ORIGINS=https://a.example,https://b.example",
+				"ATTUNE_GRAPHQL_PLAYGROUND=true",
+				"ATTUNE_GRAPHQL_MAX_DEPTH=7",
+				"ATTUNE_GRAPHQL_MAX_BODY_BYTES=2048",
+				"ATTUNE_LOG_LEVEL=debug",
+				"LISTEN=ignored:1",
+				"ATTUNE_UNRELATED=ignored",
+			},
+			want: func(c *Config) {
+				fromFile(c)
+				c.Listen = "127.0.0.1:9001"
+				c.ShutdownTimeout = 2 * time.Second
+				c.Roles = []string{"api", "worker"}
+				c.CORS.AllowedOrigins = []string{"https://a.example", "https://b.example"}
+				c.GraphQL.Playground = true
+				c.GraphQL.MaxDepth = 7
+				c.GraphQL.MaxBodyBytes = 2048
+				c.Log.Level = "debug"
+			},
+		},
+		{name: "unknown key", yaml: "colour: blue\n", wantErr: "field colour not found"},
+		{name: "unknown nested key", yaml: "graphql:\n  max_dept: 3\n", wantErr: "field max_dept not found"},
+		{name: "wrong type in file", yaml: "graphql:\n  max_depth: deep\n", wantErr: "cannot unmarshal"},
+		{name: "bad integer variable", env: []string{"ATTUNE_GRAPHQL_MAX_DEPTH=deep"}, wantErr: "environment ATTUNE_GRAPHQL_MAX_DEPTH"},
+		{name: "bad duration variable", env: []string{"ATTUNE_SHUTDOWN_TIMEOUT=soon"}, wantErr: "environment ATTUNE_SHUTDOWN_TIMEOUT"},
+		{name: "bad boolean variable", env: []string{"ATTUNE_GRAPHQL_INTROSPECTION=maybe"}, wantErr: "environment ATTUNE_GRAPHQL_INTROSPECTION"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := ""
+			if tt.yaml != "" {
+				path = writeConfig(t, tt.yaml)
+			}
+			got, err := LoadConfig(path, tt.env)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			want := DefaultConfig()
+			tt.want(&want)
+			require.Equal(t, want, got)
+		})
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	t.Parallel()
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "absent.yaml"), nil)
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		change       func(*Config)
+		wantErr      string
+		wantPacksDir string
+	}{
+		{name: "defaults", change: func(*Config) {}, wantPacksDir: filepath.Join("data", "packs")},
+		{name: "packs dir kept", change: func(c *Config) { c.PacksDir = "/srv/packs" }, wantPacksDir: "/srv/packs"},
+		{name: "unknown role", change: func(c *Config) { c.Roles = []string{"api", "foo"} }, wantErr: `roles: unknown role "foo"`},
+		{name: "no roles", change: func(c *Config) { c.Roles = nil }, wantErr: "roles: at least one"},
+		{name: "listen without port", change: func(c *Config) { c.Listen = "8080" }, wantErr: `listen "8080"`},
+		{name: "log format", change: func(c *Config) { c.Log.Format = "xml" }, wantErr: `log.format "xml"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := DefaultConfig()
+			tt.change(&cfg)
+			err := cfg.Validate()
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantPacksDir, cfg.PacksDir)
+		})
+	}
+}
+
+// TestFlagBeatsEnvironmentBeatsFile runs `attune migrate` with the data
+// directory set in up to three places and reads which one the process used
+// from its log.
+func TestFlagBeatsEnvironmentBeatsFile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		byEnv  bool // pass the file as ATTUNE_CONFIG instead of -config
+		setEnv bool
+		flag   bool
+		want   string // which directory wins: file, env or flag
+	}{
+		{name: "file", want: "file"},
+		{name: "file named by ATTUNE_CONFIG", byEnv: true, want: "file"},
+		{name: "environment beats file", setEnv: true, want: "env"},
+		{name: "flag beats environment", setEnv: true, flag: true, want: "flag"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dirs := map[string]string{"file": t.TempDir(), "env": t.TempDir(), "flag": t.TempDir()}
+			path := writeConfig(t, "data_dir: "+dirs["file"]+"\n")
+			var env, args []string
+			args = append(args, "migrate")
+			if tt.byEnv {
+				env = append(env, "ATTUNE_CONFIG="+path)
+			} else {
+				args = append(args, "-config", path)
+			}
+			if tt.setEnv {
+				env = append(env, "ATTUNE_DATA_DIR="+dirs["env"])
+			}
+			if tt.flag {
+				args = append(args, "-data-dir", dirs["flag"])
+			}
+			code, out := runAttune(t, env, args...)
+			require.Equal(t, 0, code, out)
+			require.Contains(t, out, "location="+filepath.Join(dirs[tt.want], "attune.db")+"\n")
+			require.FileExists(t, filepath.Join(dirs[tt.want], "attune.db"))
+		})
+	}
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/lease"
+	"github.com/attune-io/attune/internal/sensor"
+	"github.com/attune-io/attune/internal/store"
+	"github.com/attune-io/attune/internal/trigger"
+)
+
+// EventsConfig sets the event pipeline: webhooks, timers (timers role),
+// sensors (sensor role) and rule evaluation (worker role).
+type EventsConfig struct {
+	// Concurrency is how many rule evaluations a worker node runs at once.
+	Concurrency int `yaml:"concurrency"`
+	// WebhookMaxBytes caps a webhook request body (413 above it).
+	WebhookMaxBytes int64 `yaml:"webhook_max_bytes"`
+	// LeaseTTL is how long a node that died keeps the timers or a sensor
+	// before another node takes over.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// TimerCatchUp is how far back a new timers leader fires ticks nobody
+	// fired; 0 skips ticks missed while no node led.
+	TimerCatchUp time.Duration `yaml:"timer_catch_up"`
+	// SensorPoll is how often a sensor node reconciles its processes with
+	// the enabled sensors and rules.
+	SensorPoll time.Duration `yaml:"sensor_poll"`
+	// SensorBackoffMin and SensorBackoffMax bound a crashed sensor's restart delay.
+	SensorBackoffMin time.Duration `yaml:"sensor_backoff_min"`
+	SensorBackoffMax time.Duration `yaml:"sensor_backoff_max"`
+}
+
+// defaultEventsConfig is the events section of DefaultConfig.
+func defaultEventsConfig() EventsConfig {
+	return EventsConfig{
+		Concurrency:      10,
+		WebhookMaxBytes:  1 << 20,
+		LeaseTTL:         15 * time.Second,
+		SensorPoll:       2 * time.Second,
+		SensorBackoffMin: time.Second,
+		SensorBackoffMax: time.Minute,
+	}
+}
+
+// validate checks the events section.
+func (c EventsConfig) validate() error {
+	switch {
+	case c.Concurrency < 1:
+		return fmt.Errorf("events.concurrency must be at least 1")
+	case c.WebhookMaxBytes < 1:
+		return fmt.Errorf("events.webhook_max_bytes must be positive")
+	case c.LeaseTTL < time.Second:
+		return fmt.Errorf("events.lease_ttl must be at least 1s")
+	case c.SensorPoll <= 0 || 3*c.SensorPoll > c.LeaseTTL:
+		return fmt.Errorf("events.sensor_poll must be positive and at most a third of events.lease_ttl")
+	case c.TimerCatchUp < 0:
+		return fmt.Errorf("events.timer_catch_up must not be negative")
+	}
+	return nil
+}
+
+// events is the event pipeline of one process: webhooks on API nodes,
+// timers and sensors on nodes with those roles.
+type events struct {
+	log      *slog.Logger
+	webhooks *trigger.Webhooks
+	sensors  *sensor.Supervisor
+	timers   *trigger.Timers
+	maxBody  int64
+}
+
+// startEvents starts the timers and sensors the roles ask for; rule
+// evaluation runs in the engine's queue (worker role).
+func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, log *slog.Logger) (*events, error) {
+	holder, err := nodeName()
+	if err != nil {
+		return nil, err
+	}
+	leases := lease.New(db, holder, cfg.Events.LeaseTTL, nil)
+	tmp := filepath.Join(cfg.DataDir, "tmp", "sensors")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		return nil, fmt.Errorf("creating sensor temp dir: %w", err)
+	}
+	ev := &events{
+		log:      log,
+		webhooks: trigger.NewWebhooks(db, eng.rules),
+		sensors: sensor.NewSupervisor(db, eng.rules, leases, sensor.Options{
+			Poll: cfg.Events.SensorPoll, BackoffMin: cfg.Events.SensorBackoffMin,
+			BackoffMax: cfg.Events.SensorBackoffMax, KillGrace: cfg.Worker.KillGrace,
+			TempDir: tmp, Logger: log.With("component", "sensors"),
+		}),
+		maxBody: cfg.Events.WebhookMaxBytes,
+	}
+	if cfg.HasRole("timers") {
+		ev.timers = trigger.NewTimers(db, eng.rules, leases, trigger.TimerOptions{
+			CatchUp: cfg.Events.TimerCatchUp, Logger: log.With("component", "timers"),
+		})
+		ev.timers.Start(ctx)
+	}
+	if cfg.HasRole("sensor") {
+		ev.sensors.Start(ctx)
+	}
+	return ev, nil
+}
+
+// stop stops timers and sensor processes and releases their leases.
+func (ev *events) stop(ctx context.Context) {
+	if ev.timers != nil {
+		ev.timers.Stop(ctx)
+	}
+	ev.sensors.Stop(ctx)
+}
+
+// nodeName identifies this process in leases: host, pid and a random part.
+func nodeName() (string, error) {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("naming node: %w", err)
+	}
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b)), nil
+}
+
+// webhookHandler serves POST /webhooks/{ref}: 202 {"eventId"} when stored;
+// 404 for an unknown trigger or one without webhooks, 401 without a valid
+// key or signature, 413 over the size limit, 400 for a body that is not a
+// JSON object or violates the payload schema (details in "fields").
+func (ev *events) webhookHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ev.maxBody))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("body exceeds %d bytes", ev.maxBody)})
+			return
+		}
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "reading body failed"})
+			return
+		}
+		e, err := ev.webhooks.Receive(r.Context(), trigger.Request{
+			Trigger: r.PathValue("ref"), Key: r.Header.Get(trigger.KeyHeader),
+			Signature: r.Header.Get(trigger.SignatureHeader), Body: body,
+		})
+		ae, client := apperr.As(err)
+		switch {
+		case err == nil:
+			writeJSON(w, http.StatusAccepted, map[string]any{"eventId": e.ID})
+		case errors.Is(err, trigger.ErrNoWebhook), client && ae.Code == apperr.NotFound:
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": "no webhook for this trigger"})
+		case errors.Is(err, trigger.ErrUnauthorized):
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"error": err.Error()})
+		case client && ae.Code == apperr.BadUserInput:
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": ae.Message, "fields": ae.Details["fields"]})
+		default:
+			ev.log.Error("webhook failed", "trigger", r.PathValue("ref"), "error", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal error"})
+		}
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
