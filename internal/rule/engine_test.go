@@ -145,8 +145,8 @@ func TestEvaluate(t *testing.T) {
 			status:  enforcement.StatusPROCESSED, wantParams: map[string]any{"message": "db"},
 		},
 		{
-			name:   "a template alone keeps the JSON type; mixed text is a string",
-			params: map[string]any{"count": "{{ trigger.n }}", "flag": "{{ trigger.ok }}", "obj": "{{ trigger.obj }}", "message": "n={{ trigger.n }} {{ trigger.obj }}"},
+			name:    "a template alone keeps the JSON type; mixed text is a string",
+			params:  map[string]any{"count": "{{ trigger.n }}", "flag": "{{ trigger.ok }}", "obj": "{{ trigger.obj }}", "message": "n={{ trigger.n }} {{ trigger.obj }}"},
 			payload: map[string]any{"n": 5, "ok": true, "obj": map[string]any{"a": 1}},
 			status:  enforcement.StatusPROCESSED,
 			wantParams: map[string]any{

@@ -167,20 +167,20 @@ func (e *Engine) checkRule(ctx context.Context, trigRef, actRef string, criteria
 	case err != nil:
 		return nil, nil, nil, fmt.Errorf("loading action %s: %w", actRef, err)
 	}
-	problems = append(problems, Problems("criteria", "actionParams", criteria, actionParams)...)
+	problems = append(problems, compileProblems(criteria, actionParams)...)
 	return tr, act, problems, nil
 }
 
-// Problems lists every problem of a rule's criteria and action-parameter
-// templates, keys prefixed with criteriaKey and paramsKey, so the API and
-// the pack installer refuse a rule with all its mistakes at once.
-func Problems(criteriaKey, paramsKey string, criteria, actionParams map[string]any) []Problem {
+// compileProblems lists every problem of a rule's criteria and
+// action-parameter templates, keyed as the API's input fields, so a rule
+// is refused with all its mistakes at once.
+func compileProblems(criteria, actionParams map[string]any) []Problem {
 	var out []Problem
 	if _, err := CompileCriteria(criteria); err != nil {
 		var ce *CriteriaError
 		if errors.As(err, &ce) {
 			for _, p := range ce.Problems {
-				out = append(out, Problem{Key: criteriaKey + "." + p.Key, Message: p.Message})
+				out = append(out, Problem{Key: "criteria." + p.Key, Message: p.Message})
 			}
 		}
 	}
@@ -188,7 +188,7 @@ func Problems(criteriaKey, paramsKey string, criteria, actionParams map[string]a
 		var te *TemplateSyntaxError
 		if errors.As(err, &te) {
 			for _, p := range te.Problems {
-				out = append(out, Problem{Key: paramsKey + "." + p.Key, Message: p.Message})
+				out = append(out, Problem{Key: "actionParams." + p.Key, Message: p.Message})
 			}
 		}
 	}
