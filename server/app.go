@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -29,6 +31,8 @@ type app struct {
 	// engine runs executions (worker role) and serves them (every role).
 	engine *engine
 	sec    *security
+	// persisted is the allowlist of a persisted-queries-only server.
+	persisted map[string]string
 	// events runs webhooks, timers and sensors.
 	events *events
 }
@@ -55,10 +59,13 @@ func (a *app) start(ctx context.Context) error {
 	if a.sec, err = startSecurity(ctx, a.cfg, a.db, a.log); err != nil {
 		return err
 	}
+	if a.persisted, err = loadPersisted(a.cfg.GraphQL.PersistedQueriesFile); err != nil {
+		return err
+	}
 	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log); err != nil {
 		return err
 	}
-	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log); err != nil {
+	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.sealer()); err != nil {
 		return err
 	}
 	a.packs.Canceler = a.engine.svc
@@ -133,6 +140,7 @@ func (a *app) handler() http.Handler {
 		Events: a.engine.rules, Webhooks: a.events.webhooks, Sensors: a.events.sensors,
 	}, graph.Options{
 		WebsocketInit:  graph.WebsocketAuth(a.sec.tokens),
+		PersistedOnly:  a.persisted,
 		Logger:         a.log,
 		Introspection:  a.cfg.GraphQL.Introspection,
 		OriginPatterns: originPatterns(a.cfg.CORS.AllowedOrigins),
@@ -214,4 +222,20 @@ func originPatterns(origins []string) []string {
 		out = append(out, o)
 	}
 	return out
+}
+
+// loadPersisted reads the allowlist of a persisted-queries-only server.
+func loadPersisted(path string) (map[string]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("graphql.persisted_queries_file: %w", err)
+	}
+	var docs []string
+	if err := json.Unmarshal(b, &docs); err != nil {
+		return nil, fmt.Errorf("graphql.persisted_queries_file %s: want a JSON list of documents: %w", path, err)
+	}
+	return graph.AllowlistFromDocuments(docs), nil
 }

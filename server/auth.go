@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"github.com/attune-io/attune/internal/auth"
+	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/store"
 )
@@ -72,4 +73,12 @@ func startSecurity(ctx context.Context, cfg Config, db *store.DB, log *slog.Logg
 			"token", token, "file", cfg.DataDir+"/"+auth.AdminTokenFile)
 	}
 	return sec, nil
+}
+
+// sealer encrypts queued secret parameters with the store's key, if any.
+func (s *security) sealer() execution.Sealer {
+	if !s.keys.HasKey() {
+		return nil
+	}
+	return s.keys
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"mime/multipart"
 	"net/http"
@@ -473,4 +475,39 @@ func TestPackLimitedToken(t *testing.T) {
 	require.Equal(t, "FORBIDDEN", e.Code())
 	e = limited.Fail(t, `{ pack(ref:"python_example"){ ref } }`, nil)
 	require.Contains(t, []string{"FORBIDDEN", "NOT_FOUND"}, e.Code())
+}
+
+// TestActionsNeverSeeServerSecrets runs `env` as an action on a server that
+// holds an admin token and an encryption key in its environment.
+func TestActionsNeverSeeServerSecrets(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, []string{"ATTUNE_ADMIN_TOKEN=" + testAdminToken, "ATTUNE_ENCRYPTION_KEY=" + testEncKey})
+	id := execute(t, s, "core.local", map[string]any{"cmd": "env; echo done"})
+	states := follow(t, s, id)
+	require.Equal(t, "SUCCEEDED", states[len(states)-1].Status, "%+v", states)
+	var got struct{ Execution struct{ Stdout string } }
+	client(s, "").Must(t, `query($id:ID!){ execution(id:$id){ stdout } }`, map[string]any{"id": id}, &got)
+	require.Contains(t, got.Execution.Stdout, "ATTUNE_EXECUTION_ID=")
+	require.NotContains(t, got.Execution.Stdout, testAdminToken)
+	require.NotContains(t, got.Execution.Stdout, testEncKey)
+	require.NotContains(t, got.Execution.Stdout, "ATTUNE_ADMIN_TOKEN")
+}
+
+// TestPersistedQueriesOnly accepts listed documents (by text or by hash)
+// and refuses everything else.
+func TestPersistedQueriesOnly(t *testing.T) {
+	t.Parallel()
+	const doc = `{ packs { totalCount } }`
+	list := filepath.Join(t.TempDir(), "allow.json")
+	require.NoError(t, os.WriteFile(list, []byte(`["{ packs { totalCount } }"]`), 0o644))
+	s := startServer(t, []string{"ATTUNE_GRAPHQL_PERSISTED_QUERIES_FILE=" + list})
+	c := client(s, "")
+	c.Must(t, doc, nil, nil)
+	sum := sha256.Sum256([]byte(doc))
+	res, body := do(t, http.MethodPost, s.url+"/graphql", http.Header{"Content-Type": {"application/json"}},
+		`{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"`+hex.EncodeToString(sum[:])+`"}}}`)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	require.Contains(t, body, "totalCount")
+	e := c.Fail(t, `{ actions { totalCount } }`, nil)
+	require.Equal(t, "PERSISTED_QUERY_NOT_ALLOWED", e.Code())
 }

@@ -85,7 +85,7 @@ type engine struct {
 // startEngine migrates the queue's tables and starts what the roles need.
 // Every node can request, cancel and stream executions; only worker nodes
 // run them.
-func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger) (*engine, error) {
+func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, sealer execution.Sealer) (*engine, error) {
 	if err := queue.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	}
 	e.svc = execution.NewService(db, e.queue, bus, execution.Options{
 		DefaultTimeout: cfg.Worker.DefaultTimeout, AbandonAfter: cfg.Worker.AbandonAfter,
-		Retention: cfg.Worker.Retention, Logger: log,
+		Retention: cfg.Worker.Retention, Logger: log, Sealer: sealer,
 	})
 	e.svc.Start(ctx)
 	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{Logger: log.With("component", "rules")})

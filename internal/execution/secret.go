@@ -16,9 +16,10 @@ import (
 // cancel before it starts), so it exists only while the execution is
 // queued, and it reaches only the action's stdin or parameter file.
 //
-// seal and unseal are the one place the row's bytes are encoded. Today they
-// hold plain JSON; encryption at rest with configured keys (issue 6) goes
-// here and nowhere else.
+// seal and unseal are the one place the row's bytes are encoded: JSON,
+// encrypted by the Sealer (the key/value store's AES-256-GCM key) when the
+// server has an encryption key. The first byte says which, so nodes with
+// and without a key read each other's rows.
 
 // secretValues returns the secret parameters present in params.
 func secretValues(s param.Schema, params map[string]any) map[string]any {
@@ -31,17 +32,53 @@ func secretValues(s param.Schema, params map[string]any) map[string]any {
 	return out
 }
 
-func seal(secrets map[string]any) ([]byte, error) {
+// Sealer encrypts secret parameters while they wait in the queue.
+type Sealer interface {
+	Seal(plain []byte) ([]byte, error)
+	Open(sealed []byte) ([]byte, error)
+}
+
+// Formats of a sealed row's first byte.
+const (
+	sealedPlain     byte = 0
+	sealedEncrypted byte = 1
+)
+
+func (s *Service) seal(secrets map[string]any) ([]byte, error) {
 	b, err := json.Marshal(secrets)
 	if err != nil {
 		return nil, fmt.Errorf("sealing secret parameters: %w", err)
 	}
-	return b, nil
+	if s.opts.Sealer == nil {
+		return append([]byte{sealedPlain}, b...), nil
+	}
+	enc, err := s.opts.Sealer.Seal(b)
+	if err != nil {
+		return nil, fmt.Errorf("sealing secret parameters: %w", err)
+	}
+	return append([]byte{sealedEncrypted}, enc...), nil
 }
 
-func unseal(b []byte) (map[string]any, error) {
+func (s *Service) unseal(b []byte) (map[string]any, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("unsealing secret parameters: empty")
+	}
+	body := b[1:]
+	switch b[0] {
+	case sealedPlain:
+	case sealedEncrypted:
+		if s.opts.Sealer == nil {
+			return nil, fmt.Errorf("unsealing secret parameters: this node has no encryption key")
+		}
+		var err error
+		if body, err = s.opts.Sealer.Open(body); err != nil {
+			return nil, fmt.Errorf("unsealing secret parameters: %w", err)
+		}
+	default:
+		body = b // rows written before the format byte existed
+	}
 	var secrets map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.UseNumber()
 	if err := dec.Decode(&secrets); err != nil {
 		return nil, fmt.Errorf("unsealing secret parameters: %w", err)

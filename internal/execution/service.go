@@ -64,6 +64,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	// Sealer encrypts secret parameters at rest while queued; nil stores
+	// them as JSON (the server has no encryption key).
+	Sealer Sealer
 }
 
 // NewService returns a Service writing to db, enqueueing on q and
@@ -161,7 +164,7 @@ func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*en
 		return nil, fmt.Errorf("creating execution: %w", err)
 	}
 	if secrets := secretValues(schema, params); len(secrets) > 0 {
-		sealed, err := seal(secrets)
+		sealed, err := s.seal(secrets)
 		if err != nil {
 			return nil, err
 		}

@@ -227,7 +227,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		}
 		c = &claimed{exec: e}
 		if sec, err := tx.Ent.ExecutionSecret.Query().Where(executionsecret.ExecutionID(id)).Only(ctx); err == nil {
-			if c.secrets, err = unseal(sec.Sealed); err != nil {
+			if c.secrets, err = w.svc.unseal(sec.Sealed); err != nil {
 				return err
 			}
 			if err := tx.Ent.ExecutionSecret.DeleteOne(sec).Exec(ctx); err != nil {

@@ -195,25 +195,21 @@ func (s *Service) encrypt(v any) (string, error) {
 	if err != nil {
 		return "", apperr.Errorf(apperr.BadUserInput, "value is not JSON")
 	}
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
+	sealed, err := s.Seal(b)
+	if err != nil {
 		return "", err
 	}
-	return base64.StdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, b, nil)), nil
+	return base64.StdEncoding.EncodeToString(sealed), nil
 }
 
 func (s *Service) decrypt(ct string) (any, error) {
-	if s.aead == nil {
-		return nil, errors.New("no encryption key configured")
-	}
 	raw, err := base64.StdEncoding.DecodeString(ct)
-	if err != nil || len(raw) < s.aead.NonceSize() {
+	if err != nil {
 		return nil, errors.New("corrupt secret")
 	}
-	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], nil)
+	plain, err := s.Open(raw)
 	if err != nil {
-		return nil, errors.New("cannot decrypt secret: wrong encryption key")
+		return nil, err
 	}
 	var v any
 	if err := json.Unmarshal(plain, &v); err != nil {
@@ -221,3 +217,35 @@ func (s *Service) decrypt(ct string) (any, error) {
 	}
 	return v, nil
 }
+
+// Seal encrypts bytes with the store's key, for other secrets at rest
+// (queued secret parameters); callers check HasKey first.
+func (s *Service) Seal(plain []byte) ([]byte, error) {
+	if s.aead == nil {
+		return nil, errors.New("no encryption key configured")
+	}
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return s.aead.Seal(nonce, nonce, plain, nil), nil
+}
+
+// Open decrypts what Seal produced.
+func (s *Service) Open(sealed []byte) ([]byte, error) {
+	if s.aead == nil {
+		return nil, errors.New("no encryption key configured")
+	}
+	n := s.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("corrupt secret")
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], nil)
+	if err != nil {
+		return nil, errors.New("cannot decrypt secret: wrong encryption key")
+	}
+	return plain, nil
+}
+
+// HasKey reports whether secrets can be stored.
+func (s *Service) HasKey() bool { return s.aead != nil }
