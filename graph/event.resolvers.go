@@ -17,7 +17,17 @@ import (
 
 // Execution is the resolver for the execution field.
 func (r *enforcementResolver) Execution(ctx context.Context, obj *ent.Enforcement) (*ent.Execution, error) {
-	return r.Client.Execution.Query().Where(execution.EnforcementID(obj.ID)).Order(ent.Asc(execution.FieldID)).First(ctx)
+	execs, err := obj.Edges.ExecutionsOrErr()
+	if err != nil { // not eager-loaded (a lone enforcement)
+		execs, err = obj.QueryExecutions().Order(ent.Asc(execution.FieldID)).Limit(1).All(ctx)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(execs) == 0 {
+		return nil, nil // skipped or failed: no execution
+	}
+	return execs[0], nil
 }
 
 // EmitEvent is the resolver for the emitEvent field.

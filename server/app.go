@@ -65,7 +65,7 @@ func (a *app) start(ctx context.Context) error {
 	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log); err != nil {
 		return err
 	}
-	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.sealer()); err != nil {
+	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys); err != nil {
 		return err
 	}
 	a.packs.Canceler = a.engine.svc

@@ -21,18 +21,21 @@ type AuthConfig struct {
 
 // validate refuses an open server reachable from elsewhere.
 func (a AuthConfig) validate(listen string) error {
-	if a.Enabled {
-		return nil
-	}
-	host, _, err := net.SplitHostPort(listen)
-	if err != nil {
-		return err
-	}
-	ip := net.ParseIP(host)
-	if host == "localhost" || ip != nil && ip.IsLoopback() {
+	if a.Enabled || isLoopback(listen) {
 		return nil
 	}
 	return fmt.Errorf("auth.enabled=false is allowed only when listening on loopback, not %q", listen)
+}
+
+// isLoopback reports whether the listen address accepts local connections
+// only (localhost or a loopback IP).
+func isLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
 }
 
 // security is the authentication and key/value store of one process.
@@ -75,10 +78,11 @@ func startSecurity(ctx context.Context, cfg Config, db *store.DB, log *slog.Logg
 	return sec, nil
 }
 
-// sealer encrypts queued secret parameters with the store's key, if any.
-func (s *security) sealer() execution.Sealer {
-	if !s.keys.HasKey() {
+// sealerOf encrypts queued secret parameters with the store's key, if any
+// (a nil interface, not a nil-keyed store, when there is none).
+func sealerOf(keys *keystore.Service) execution.Sealer {
+	if !keys.HasKey() {
 		return nil
 	}
-	return s.keys
+	return keys
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/attune-io/attune/internal/execution"
+	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/rule"
@@ -85,7 +86,7 @@ type engine struct {
 // startEngine migrates the queue's tables and starts what the roles need.
 // Every node can request, cancel and stream executions; only worker nodes
 // run them.
-func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, sealer execution.Sealer) (*engine, error) {
+func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service) (*engine, error) {
 	if err := queue.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -110,10 +111,11 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	}
 	e.svc = execution.NewService(db, e.queue, bus, execution.Options{
 		DefaultTimeout: cfg.Worker.DefaultTimeout, AbandonAfter: cfg.Worker.AbandonAfter,
-		Retention: cfg.Worker.Retention, Logger: log, Sealer: sealer,
+		Retention: cfg.Worker.Retention, Logger: log,
+		Sealer: sealerOf(keys), Defaults: keys.RenderDefaults,
 	})
 	e.svc.Start(ctx)
-	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{Logger: log.With("component", "rules")})
+	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{Logger: log.With("component", "rules"), Context: keys.RuleContext})
 	h.Evaluate = e.rules.Evaluate
 	if concurrency == 0 {
 		return e, nil

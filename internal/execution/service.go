@@ -67,7 +67,14 @@ type Options struct {
 	// Sealer encrypts secret parameters at rest while queued; nil stores
 	// them as JSON (the server has no encryption key).
 	Sealer Sealer
+	// Defaults, if set, fills parameters whose schema default is a
+	// template (a keystore reference) before validation.
+	Defaults DefaultsFunc
 }
+
+// DefaultsFunc fills the parameters a request left out whose schema default
+// is a template, inside the request's transaction (use only tx).
+type DefaultsFunc func(ctx context.Context, tx *store.Tx, act *ent.Action, schema param.Schema, given map[string]any) (map[string]any, error)
 
 // NewService returns a Service writing to db, enqueueing on q and
 // announcing changes on bus.
@@ -136,7 +143,13 @@ func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*en
 	if err != nil {
 		return nil, fmt.Errorf("action %q has an invalid parameter schema: %w", req.Action, err)
 	}
-	params, err := schema.Validate(req.Parameters)
+	given := req.Parameters
+	if s.opts.Defaults != nil {
+		if given, err = s.opts.Defaults(ctx, tx, act, schema, given); err != nil {
+			return nil, err
+		}
+	}
+	params, err := schema.Validate(given)
 	if err != nil {
 		var pe *param.Error
 		if errors.As(err, &pe) {

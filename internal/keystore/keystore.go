@@ -169,7 +169,12 @@ type Values struct {
 
 // Lookup returns the keys a template in pack may read, secrets decrypted.
 func (s *Service) Lookup(ctx context.Context, pack string) (Values, error) {
-	ks, err := s.db.Ent.Key.Query().Where(key.PackRefIn("", pack)).All(ctx)
+	return s.LookupWith(ctx, s.db.Ent, pack)
+}
+
+// LookupWith is Lookup through c, a transaction's client.
+func (s *Service) LookupWith(ctx context.Context, c *ent.Client, pack string) (Values, error) {
+	ks, err := c.Key.Query().Where(key.PackRefIn("", pack)).All(ctx)
 	if err != nil {
 		return Values{}, err
 	}

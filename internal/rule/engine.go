@@ -18,6 +18,7 @@ import (
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/notify"
+	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -34,9 +35,10 @@ type Requester interface {
 }
 
 // ContextFunc adds namespaces to a rule's template context before it
-// renders (the keystore, once it exists). It runs inside the enforcement's
-// transaction and must use only tx.
-type ContextFunc func(ctx context.Context, tx *store.Tx, r *ent.Rule, c Context) error
+// renders (the keystore). It runs inside the enforcement's transaction and
+// must use only tx. It returns the context paths that hold secrets, which
+// may flow only into parameters the action declares secret.
+type ContextFunc func(ctx context.Context, tx *store.Tx, r *ent.Rule, c Context) (secrets []string, err error)
 
 // Options configure an Engine.
 type Options struct {
@@ -178,9 +180,19 @@ func (e *Engine) judge(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.E
 	case r.ActionID == nil:
 		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("action %s was deleted", r.ActionRef)}, nil
 	}
-	tc, err := e.templateContext(ctx, tx, r, ev)
+	tc, secrets, err := e.templateContext(ctx, tx, r, ev)
 	if err != nil {
 		return nil, err
+	}
+	if len(secrets) > 0 {
+		schema, err := param.ParseSchema(r.Edges.Action.Parameters)
+		if err != nil {
+			return nil, fmt.Errorf("action %s parameter schema: %w", r.ActionRef, err)
+		}
+		isSecret := func(p string) bool { return schema[p].Secret }
+		if err := CheckSecretFlow(c.templates.ParamReferences(), secrets, isSecret); err != nil {
+			return &verdict{status: enforcement.StatusFAILED, reason: err.Error()}, nil
+		}
 	}
 	params, err := c.templates.Render(tc)
 	if err != nil {
@@ -191,7 +203,7 @@ func (e *Engine) judge(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.E
 
 // templateContext is what action parameters render against: trigger (the
 // payload), event, rule and pack (the rule's pack, else the action's).
-func (e *Engine) templateContext(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event) (Context, error) {
+func (e *Engine) templateContext(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event) (Context, []string, error) {
 	payload := map[string]any(ev.Payload)
 	if payload == nil {
 		payload = map[string]any{}
@@ -213,12 +225,14 @@ func (e *Engine) templateContext(ctx context.Context, tx *store.Tx, r *ent.Rule,
 		"rule": map[string]any{"ref": r.Ref, "id": r.ID},
 		"pack": map[string]any{"config": config},
 	}
+	var secrets []string
 	if e.opts.Context != nil {
-		if err := e.opts.Context(ctx, tx, r, c); err != nil {
-			return nil, err
+		var err error
+		if secrets, err = e.opts.Context(ctx, tx, r, c); err != nil {
+			return nil, nil, err
 		}
 	}
-	return c, nil
+	return c, secrets, nil
 }
 
 // record stores the enforcement and, for a CREATED verdict, requests the
