@@ -69,7 +69,9 @@ func TestKeystoreInRulesAndDefaults(t *testing.T) {
 		var got enf
 		eventually(t, execDeadline, ref+"'s enforcement", func() bool {
 			var out struct {
-				Rule struct{ Enforcements struct{ Edges []struct{ Node enf } } }
+				Rule struct {
+					Enforcements struct{ Edges []struct{ Node enf } }
+				}
 			}
 			gql.Must(t, `query($r:String!){ rule(ref:$r){ enforcements{ edges{ node{ status reason parameters execution{ id } } } } } }`,
 				map[string]any{"r": ref}, &out)

@@ -11,9 +11,9 @@ func TestCheckSecretFlow(t *testing.T) {
 	secret := func(p string) bool { return p == "password" }
 	roots := []string{"keystore.db_password", "st2kv.system.db_password"}
 	cases := []struct {
-		name   string
-		refs   map[string][]string
-		bad    string
+		name string
+		refs map[string][]string
+		bad  string
 	}{
 		{"IntoSecret", map[string][]string{"password": {"keystore.db_password"}}, ""},
 		{"IntoPlain", map[string][]string{"message": {"trigger.x", "keystore.db_password"}}, "message"},
