@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -273,25 +272,8 @@ func resolveID(ctx context.Context, local map[string]int, ref string, lookup fun
 // fail at event time.
 func ruleProblems(r manifest.Rule) []manifest.Problem {
 	var probs []manifest.Problem
-	if _, err := rule.CompileCriteria(r.Criteria); err != nil {
-		var ce *rule.CriteriaError
-		if errors.As(err, &ce) {
-			for _, p := range ce.Problems {
-				probs = append(probs, manifest.Problem{File: r.File, Field: "criteria." + p.Key, Message: p.Message})
-			}
-		} else {
-			probs = append(probs, manifest.Problem{File: r.File, Field: "criteria", Message: err.Error()})
-		}
-	}
-	if _, err := rule.CompileTemplates(r.ActionParams); err != nil {
-		var te *rule.TemplateSyntaxError
-		if errors.As(err, &te) {
-			for _, p := range te.Problems {
-				probs = append(probs, manifest.Problem{File: r.File, Field: "action_params." + p.Key, Message: p.Message})
-			}
-		} else {
-			probs = append(probs, manifest.Problem{File: r.File, Field: "action_params", Message: err.Error()})
-		}
+	for _, p := range rule.CompileProblems(r.Criteria, r.ActionParams, "action_params") {
+		probs = append(probs, manifest.Problem{File: r.File, Field: p.Key, Message: p.Message})
 	}
 	return probs
 }

@@ -167,14 +167,15 @@ func (e *Engine) checkRule(ctx context.Context, trigRef, actRef string, criteria
 	case err != nil:
 		return nil, nil, nil, fmt.Errorf("loading action %s: %w", actRef, err)
 	}
-	problems = append(problems, compileProblems(criteria, actionParams)...)
+	problems = append(problems, CompileProblems(criteria, actionParams, "actionParams")...)
 	return tr, act, problems, nil
 }
 
-// compileProblems lists every problem of a rule's criteria and
-// action-parameter templates, keyed as the API's input fields, so a rule
-// is refused with all its mistakes at once.
-func compileProblems(criteria, actionParams map[string]any) []Problem {
+// CompileProblems lists every problem of a rule's criteria and
+// action-parameter templates, keyed "criteria.<key>" and
+// "<paramsField>.<param>", so a rule (from the API or a pack's YAML) is
+// refused with all its mistakes at once.
+func CompileProblems(criteria, actionParams map[string]any, paramsField string) []Problem {
 	var out []Problem
 	if _, err := CompileCriteria(criteria); err != nil {
 		var ce *CriteriaError
@@ -188,7 +189,7 @@ func compileProblems(criteria, actionParams map[string]any) []Problem {
 		var te *TemplateSyntaxError
 		if errors.As(err, &te) {
 			for _, p := range te.Problems {
-				out = append(out, Problem{Key: "actionParams." + p.Key, Message: p.Message})
+				out = append(out, Problem{Key: paramsField + "." + p.Key, Message: p.Message})
 			}
 		}
 	}
