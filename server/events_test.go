@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -235,8 +233,7 @@ func TestTimersFireOnceAcrossNodes(t *testing.T) {
 // echoing its input and stays up.
 func sensorPack(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
+	return writeTree(t, map[string]string{
 		"pack.yaml":           "ref: sp\nversion: 1.0.0\n",
 		"triggers/ping.yaml":  "description: a ping\n",
 		"sensors/pinger.yaml": "runner_type: shell\nentry_point: pinger.sh\ntrigger_types: [sp.ping]\n",
@@ -252,13 +249,7 @@ echo "{\"trigger\": \"sp.ping\", \"payload\": {\"run\": 2, \"input\": $input}}"
 echo "not an event, just a log line"
 exec sleep 600
 `,
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(body), 0o755))
-	}
-	return dir
+	})
 }
 
 func TestSensorLifecycle(t *testing.T) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -14,8 +12,7 @@ import (
 // keystore; it reports what it received without printing the secret.
 func kvPack(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string]string{
+	return writeTree(t, map[string]string{
 		"pack.yaml": "ref: kv\nversion: 1.0.0\n",
 		"actions/show.yaml": `runner_type: python
 entry_point: show.py
@@ -29,13 +26,7 @@ p = json.loads(sys.stdin.readline())
 print(json.dumps({"message": p.get("message"), "region": p.get("region"),
                   "token_ok": p.get("token") == "tok-plain-xyz-123"}))
 `,
-	}
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
-	}
-	return dir
+	})
 }
 
 // TestKeystoreInRulesAndDefaults: rules read keys with {{ keystore.x }} and

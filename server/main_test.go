@@ -667,3 +667,16 @@ func TestInvalidInvocationExits2(t *testing.T) {
 		})
 	}
 }
+
+// writeTree writes files (path → body, executable) under a new temp dir,
+// for packs the tests install.
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o755))
+	}
+	return dir
+}
