@@ -333,3 +333,32 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestInstalledPythonPackRuns is the seed's bug end to end: a pack installed
+// through the API runs its Python action in the venv built at the pack's
+// final place, importing the library from the pack's own wheelhouse.
+func TestInstalledPythonPackRuns(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startServer(t, nil, "-database-url", dbtest.URL(t, backend))
+		src, err := filepath.Abs("../examples/packs/python_example")
+		require.NoError(t, err)
+		var got struct {
+			InstallPack struct {
+				Pack struct{ Environment struct{ Status, Path string } }
+			}
+		}
+		gqltest.New(s.url+"/graphql").Must(t, `mutation($s:String!){ installPack(input:{source:$s}){
+			pack{ environment{ status path } } } }`, map[string]any{"s": src}, &got)
+		require.Equal(t, "READY", got.InstallPack.Pack.Environment.Status)
+		id := execute(t, s, "python_example.greet", map[string]any{"name": "seed"})
+		states := follow(t, s, id)
+		last := states[len(states)-1]
+		require.Equal(t, "SUCCEEDED", last.Status, last.Error)
+		var result struct{ Greeting, Library string }
+		require.NoError(t, json.Unmarshal(last.Result, &result))
+		require.Equal(t, "Hello, seed!", result.Greeting)
+		require.True(t, strings.HasPrefix(result.Library, got.InstallPack.Pack.Environment.Path),
+			"imported from the pack's venv: %s", result.Library)
+	})
+}
