@@ -127,3 +127,45 @@ func TestSchemaGolden(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, string(want), buf.String(), "GraphQL schema changed; rerun with -update if deliberate")
 }
+
+// TestConnectionsAreNeverUnbounded: a connection queried without first or
+// last returns DefaultPageSize rows, nested ones too, and totalCount stays
+// the real count.
+func TestConnectionsAreNeverUnbounded(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b := setup(t, backend)
+		f := b.fixtures(t, "pg")
+		bulk := make([]*entExecutionCreate, 0, graph.DefaultPageSize+20)
+		for range graph.DefaultPageSize + 20 {
+			bulk = append(bulk, b.ent.Execution.Create().SetAction(f.action).SetActionRef(f.action.Ref))
+		}
+		b.ent.Execution.CreateBulk(bulk...).ExecX(t.Context())
+		var got struct {
+			Executions struct {
+				TotalCount int
+				Edges      []struct{ Cursor string }
+				PageInfo   struct{ HasNextPage bool }
+			}
+			Actions struct {
+				Edges []struct {
+					Node struct {
+						Executions struct {
+							TotalCount int
+							Edges      []struct{ Cursor string }
+						}
+					}
+				}
+			}
+		}
+		const q = `{ executions { totalCount edges { cursor } pageInfo { hasNextPage } }
+			actions { edges { node { executions { totalCount edges { cursor } } } } } }`
+		for range 2 { // the second run uses the cached, rewritten document
+			b.c.Must(t, q, nil, &got)
+			require.Equal(t, graph.DefaultPageSize+22, got.Executions.TotalCount)
+			require.Len(t, got.Executions.Edges, graph.DefaultPageSize)
+			require.True(t, got.Executions.PageInfo.HasNextPage)
+			require.Len(t, got.Actions.Edges[0].Node.Executions.Edges, graph.DefaultPageSize)
+		}
+	})
+}

@@ -64,6 +64,8 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	srv.AddTransport(transport.POST{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: o.MaxUploadBytes, MaxMemory: 8 << 20})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	// First: it rewrites the document the other extensions then read.
+	srv.Use(newDefaultPage())
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
