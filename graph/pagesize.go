@@ -32,7 +32,7 @@ var _ interface {
 
 func newDefaultPage() *defaultPage { return &defaultPage{done: map[*ast.QueryDocument]bool{}} }
 
-func (*defaultPage) ExtensionName() string                 { return "DefaultPageSize" }
+func (*defaultPage) ExtensionName() string                   { return "DefaultPageSize" }
 func (*defaultPage) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (d *defaultPage) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
