@@ -10,7 +10,21 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/pack"
 )
+
+// Config is the resolver for the config field.
+func (r *packResolver) Config(ctx context.Context, obj *ent.Pack) (map[string]any, error) {
+	if len(obj.Config) > 0 && obj.ConfSchema == nil {
+		// Field collection loaded only the requested columns.
+		full, err := r.Client.Pack.Query().Where(pack.ID(obj.ID)).Select(pack.FieldConfSchema).Only(ctx)
+		if err != nil {
+			return nil, err
+		}
+		obj = &ent.Pack{Config: obj.Config, ConfSchema: full.ConfSchema}
+	}
+	return redactedConfig(obj), nil
+}
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {

@@ -646,6 +646,8 @@ type MutationResolver interface {
 	DeletePack(ctx context.Context, input model.DeletePackInput) (*model.DeletePackPayload, error)
 }
 type PackResolver interface {
+	Config(ctx context.Context, obj *ent.Pack) (map[string]any, error)
+
 	Environment(ctx context.Context, obj *ent.Pack) (*model.PackEnvironment, error)
 }
 type QueryResolver interface {
@@ -12284,7 +12286,7 @@ func (ec *executionContext) _Pack_config(ctx context.Context, field graphql.Coll
 			return ec.fieldContext_Pack_config(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Config, nil
+			return ec.Resolvers.Pack().Config(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -12295,7 +12297,7 @@ func (ec *executionContext) _Pack_config(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Pack_config(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Pack", field, false, false, "JSON")
+	return graphql.NewScalarFieldContext("Pack", field, true, true, "JSON")
 }
 
 func (ec *executionContext) _Pack_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Pack) (ret graphql.Marshaler) {
@@ -33246,10 +33248,11 @@ func (ec *executionContext) _Pack(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "config":
-			out.Values[i] = ec._Pack_config(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Pack_config(ctx, field, obj)
+				})
 		case "tags":
 			out.Values[i] = ec._Pack_tags(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {

@@ -6,6 +6,7 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/graph/model"
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/param"
 )
 
 // one returns the single row of a ref lookup, or NOT_FOUND naming it.
@@ -40,4 +41,14 @@ func deletedID(n int, err error, kind string, id int) (*model.DeleteByIDPayload,
 		return nil, apperr.Errorf(apperr.NotFound, "%s %d not found", kind, id)
 	}
 	return &model.DeleteByIDPayload{DeletedID: id}, nil
+}
+
+// redactedConfig is a pack's config with the fields its config schema
+// marks secret redacted: clients never read them back.
+func redactedConfig(p *ent.Pack) map[string]any {
+	schema, err := param.ParseSchema(p.ConfSchema)
+	if err != nil || len(p.Config) == 0 {
+		return p.Config
+	}
+	return schema.Redact(p.Config)
 }

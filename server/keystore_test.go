@@ -13,7 +13,7 @@ import (
 func kvPack(t *testing.T) string {
 	t.Helper()
 	return writeTree(t, map[string]string{
-		"pack.yaml": "ref: kv\nversion: 1.0.0\n",
+		"pack.yaml": "ref: kv\nversion: 1.0.0\nconf_schema:\n  api_key: {type: string, secret: true}\n  zone: {type: string}\nconfig:\n  api_key: cfg-secret-987\n  zone: z1\n",
 		"actions/show.yaml": `runner_type: python
 entry_point: show.py
 parameters:
@@ -30,8 +30,9 @@ print(json.dumps({"message": p.get("message"), "region": p.get("region"),
 }
 
 // TestKeystoreInRulesAndDefaults: rules read keys with {{ keystore.x }} and
-// {{ st2kv.system.x }}, action defaults too; a secret key reaches only a
-// parameter declared secret, and is redacted wherever it is stored.
+// {{ st2kv.system.x }}, action defaults too; a secret key (or a pack config
+// field marked secret) reaches only a parameter declared secret, and is
+// redacted wherever it is stored or read back.
 func TestKeystoreInRulesAndDefaults(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, []string{"ATTUNE_ENCRYPTION_KEY=" + testEncKey})
@@ -47,7 +48,8 @@ func TestKeystoreInRulesAndDefaults(t *testing.T) {
 	}
 	rule("ops.good", map[string]any{"message": "{{ st2kv.system.region }}", "token": "{{ keystore.api_token }}"})
 	rule("ops.leaky", map[string]any{"message": "{{ keystore.api_token }}"})
-	for _, ref := range []string{"ops.good", "ops.leaky"} {
+	rule("ops.cfgleak", map[string]any{"message": "{{ pack.config.api_key }}"})
+	for _, ref := range []string{"ops.good", "ops.leaky", "ops.cfgleak"} {
 		gql.Must(t, `mutation($p: JSON){ emitEvent(input:{trigger:"core.webhook", payload:$p}){ event{ id } } }`,
 			map[string]any{"p": map[string]any{"rule": ref}}, nil)
 	}
@@ -74,10 +76,15 @@ func TestKeystoreInRulesAndDefaults(t *testing.T) {
 		})
 		return got
 	}
-	leaky := enforcement("ops.leaky")
-	require.Equal(t, "FAILED", leaky.Status)
-	require.Contains(t, leaky.Reason, "may only flow into a parameter declared secret")
-	require.Nil(t, leaky.Execution)
+	for _, ref := range []string{"ops.leaky", "ops.cfgleak"} {
+		leaky := enforcement(ref)
+		require.Equal(t, "FAILED", leaky.Status, ref)
+		require.Contains(t, leaky.Reason, "may only flow into a parameter declared secret", ref)
+		require.Nil(t, leaky.Execution, ref)
+	}
+	var pk struct{ Pack struct{ Config map[string]any } }
+	gql.Must(t, `{ pack(ref:"kv"){ config } }`, nil, &pk)
+	require.Equal(t, map[string]any{"api_key": "********", "zone": "z1"}, pk.Pack.Config)
 
 	good := enforcement("ops.good")
 	require.Equal(t, "PROCESSED", good.Status, good.Reason)
@@ -87,4 +94,5 @@ func TestKeystoreInRulesAndDefaults(t *testing.T) {
 	require.Equal(t, "SUCCEEDED", last.Status, last.Error)
 	require.JSONEq(t, `{"message":"eu","region":"eu","token_ok":true}`, string(last.Result))
 	require.NotContains(t, s.out.String(), "tok-plain-xyz-123")
+	require.NotContains(t, s.out.String(), "cfg-secret-987")
 }

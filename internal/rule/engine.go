@@ -102,17 +102,33 @@ func (e *Engine) Evaluate(ctx context.Context, eventID int) error {
 	if ev.RuleRef != "" {
 		q.Where(entrule.Ref(ev.RuleRef))
 	}
-	ids, err := q.Order(entrule.ByID()).IDs(ctx)
+	rules, err := q.Order(entrule.ByID()).All(ctx)
 	if err != nil {
 		return fmt.Errorf("listing rules of %s: %w", ev.TriggerRef, err)
 	}
 	var errs []error
-	for _, id := range ids {
-		if err := e.enforce(ctx, ev, id); err != nil {
-			errs = append(errs, fmt.Errorf("rule %d on event %d: %w", id, ev.ID, err))
+	for _, r := range rules {
+		if e.mismatch(r, ev) {
+			continue
+		}
+		if err := e.enforce(ctx, ev, r.ID); err != nil {
+			errs = append(errs, fmt.Errorf("rule %d on event %d: %w", r.ID, ev.ID, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// mismatch reports that r's criteria reject ev, judged outside any
+// transaction: most rules do not match most events, and those store
+// nothing, so they need no transaction (100 rules cost one query, not 100
+// transactions). Anything else is judged again inside enforce's.
+func (e *Engine) mismatch(r *ent.Rule, ev *ent.Event) bool {
+	c := e.compile(r)
+	if c.err != nil {
+		return false
+	}
+	ok, err := c.criteria.Match(ev.Payload, e.opts.Now())
+	return err == nil && !ok
 }
 
 // verdict is what a rule decided about an event.
@@ -225,12 +241,22 @@ func (e *Engine) templateContext(ctx context.Context, tx *store.Tx, r *ent.Rule,
 		"rule": map[string]any{"ref": r.Ref, "id": r.ID},
 		"pack": map[string]any{"config": config},
 	}
+	// Pack config fields marked secret count as secrets: they may only
+	// flow into secret parameters, like secret keys.
 	var secrets []string
+	if p != nil {
+		if schema, err := param.ParseSchema(p.ConfSchema); err == nil {
+			for _, name := range schema.SecretNames() {
+				secrets = append(secrets, "pack.config."+name)
+			}
+		}
+	}
 	if e.opts.Context != nil {
-		var err error
-		if secrets, err = e.opts.Context(ctx, tx, r, c); err != nil {
+		more, err := e.opts.Context(ctx, tx, r, c)
+		if err != nil {
 			return nil, nil, err
 		}
+		secrets = append(secrets, more...)
 	}
 	return c, secrets, nil
 }
