@@ -82,7 +82,9 @@ func TestKeystoreInRulesAndDefaults(t *testing.T) {
 		require.Contains(t, leaky.Reason, "may only flow into a parameter declared secret", ref)
 		require.Nil(t, leaky.Execution, ref)
 	}
-	var pk struct{ Pack struct{ Config map[string]any } }
+	var pk struct {
+		Pack struct{ Config map[string]any }
+	}
 	gql.Must(t, `{ pack(ref:"kv"){ config } }`, nil, &pk)
 	require.Equal(t, map[string]any{"api_key": "********", "zone": "z1"}, pk.Pack.Config)
 
