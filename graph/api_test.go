@@ -169,3 +169,20 @@ func TestConnectionsAreNeverUnbounded(t *testing.T) {
 		}
 	})
 }
+
+// TestMalformedArgumentsAreTheClientsMistake: a bad ID or cursor is
+// BAD_USER_INPUT, not an internal error.
+func TestMalformedArgumentsAreTheClientsMistake(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "sqlite")
+	for _, q := range []string{
+		`{ node(id: "abc") { id } }`,
+		`{ execution(id: "1.5x") { id } }`,
+		`{ executions(after: "garbage", first: 2) { totalCount } }`,
+	} {
+		e := b.c.Fail(t, q, nil)
+		requireCode(t, e, "BAD_USER_INPUT")
+	}
+	var got struct{ Executions struct{ TotalCount int } }
+	b.c.Must(t, `{ executions(first: 1) { totalCount edges { cursor } } }`, nil, &got)
+}
