@@ -46,7 +46,7 @@ func withToken(ctx context.Context, tokens *auth.Service, header string) context
 func WebsocketAuth(tokens *auth.Service) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		if tokens == nil {
-			return auth.WithPrincipal(ctx, auth.System), &payload, nil
+			return auth.WithPrincipal(ctx, auth.System), nil, nil
 		}
 		header := payload.Authorization()
 		if header == "" {
@@ -59,13 +59,14 @@ func WebsocketAuth(tokens *auth.Service) transport.WebsocketInitFunc {
 		}
 		if p, ok := auth.FromContext(ctx); ok && header == "" {
 			// Already authenticated by the upgrade request's header.
-			return auth.WithPrincipal(ctx, p), &payload, nil
+			return auth.WithPrincipal(ctx, p), nil, nil
 		}
 		token, _ := strings.CutPrefix(header, "Bearer ")
 		p, err := tokens.Authenticate(ctx, token)
 		if err != nil {
 			return ctx, nil, err
 		}
-		return auth.WithPrincipal(ctx, p), &payload, nil
+		// No payload in connection_ack: it must not echo the token.
+		return auth.WithPrincipal(ctx, p), nil, nil
 	}
 }

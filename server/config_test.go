@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,5 +185,34 @@ func TestFlagBeatsEnvironmentBeatsFile(t *testing.T) {
 			require.Contains(t, out, "location="+filepath.Join(dirs[tt.want], "attune.db")+"\n")
 			require.FileExists(t, filepath.Join(dirs[tt.want], "attune.db"))
 		})
+	}
+}
+
+// TestREADMEDocumentsEveryKey keeps the README's configuration table true:
+// every YAML key of Config must appear in it.
+func TestREADMEDocumentsEveryKey(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	var keys []string
+	var walk func(rt reflect.Type, prefix string)
+	walk = func(rt reflect.Type, prefix string) {
+		for i := range rt.NumField() {
+			f := rt.Field(i)
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if key == "" || key == "-" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				walk(f.Type, prefix+key+".")
+				continue
+			}
+			keys = append(keys, prefix+key)
+		}
+	}
+	walk(reflect.TypeOf(Config{}), "")
+	require.NotEmpty(t, keys)
+	for _, k := range keys {
+		require.Contains(t, string(readme), "| `"+k+"` |", "README's configuration table lacks %s", k)
 	}
 }

@@ -76,7 +76,7 @@ func (s *Service) CheckStartup(ctx context.Context) error {
 		return err
 	}
 	if s.aead == nil {
-		return errors.New("secret keys are stored but no encryption key is configured (secrets.encryption_key or ATTUNE_ENCRYPTION_KEY)")
+		return errors.New("secret keys are stored but no encryption key is configured (encryption_key or ATTUNE_ENCRYPTION_KEY)")
 	}
 	if _, err := s.decrypt(k.Ciphertext); err != nil {
 		return errors.New("the configured encryption key does not decrypt the stored secrets")
@@ -108,7 +108,7 @@ func (s *Service) Set(ctx context.Context, req SetRequest) (*ent.Key, error) {
 	if req.Secret {
 		if s.aead == nil {
 			return nil, apperr.Errorf(apperr.BadUserInput,
-				"secrets need an encryption key: configure secrets.encryption_key or ATTUNE_ENCRYPTION_KEY")
+				"secrets need an encryption key: configure encryption_key or ATTUNE_ENCRYPTION_KEY")
 		}
 		if cipherText, err = s.encrypt(req.Value); err != nil {
 			return nil, err
