@@ -1,5 +1,0 @@
-import json
-import sys
-
-params = json.loads(sys.stdin.readline() or "{}")
-print(params.get("message", ""))
