@@ -50,7 +50,8 @@ func (r *mutationResolver) DeletePack(ctx context.Context, input model.DeletePac
 
 // Environment is the resolver for the environment field.
 func (r *packResolver) Environment(ctx context.Context, obj *ent.Pack) (*model.PackEnvironment, error) {
-	return &model.PackEnvironment{Status: obj.EnvStatus, Path: obj.EnvPath, Error: obj.EnvError}, nil
+	status, path, msg := r.Packs.Environment(obj)
+	return &model.PackEnvironment{Status: status, Path: path, Error: msg}, nil
 }
 
 // PackInstallProgress is the resolver for the packInstallProgress field.

@@ -64,6 +64,13 @@ func TestInstallPackThroughAPI(t *testing.T) {
 
 		e := b.c.Fail(t, installMutation, map[string]any{"src": examplePack(t)})
 		requireCode(t, e, "CONFLICT")
+
+		// An environment removed behind the server's back is reported.
+		require.NoError(t, os.RemoveAll(p.Environment.Path))
+		var env struct{ Pack struct{ Environment struct{ Status, Error string } } }
+		b.c.Must(t, `{ pack(ref:"python_example"){ environment{ status error } } }`, nil, &env)
+		require.Equal(t, "FAILED", env.Pack.Environment.Status)
+		require.Contains(t, env.Pack.Environment.Error, "reinstall")
 		b.c.Must(t, installMutation, map[string]any{"src": examplePack(t), "force": true}, &got)
 
 		var del struct{ DeletePack struct{ DeletedRef string } }

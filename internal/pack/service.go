@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/attune-io/attune/ent"
+	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/internal/fetch"
 	"github.com/attune-io/attune/internal/store"
 )
@@ -120,4 +122,17 @@ func (s *Service) Sweep(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Environment is a pack's runtime environment as it is now: a READY
+// environment whose directory has gone (deleted by hand, a lost volume)
+// reports FAILED, so the API does not claim what the worker will refuse.
+func (s *Service) Environment(p *ent.Pack) (status entpack.EnvStatus, path, errMsg string) {
+	status, path, errMsg = p.EnvStatus, p.EnvPath, p.EnvError
+	if status == entpack.EnvStatusREADY && path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return entpack.EnvStatusFAILED, path, "environment missing at " + path + "; reinstall the pack with force: true"
+		}
+	}
+	return status, path, errMsg
 }
