@@ -67,7 +67,11 @@ func TestInstallPackThroughAPI(t *testing.T) {
 
 		// An environment removed behind the server's back is reported.
 		require.NoError(t, os.RemoveAll(p.Environment.Path))
-		var env struct{ Pack struct{ Environment struct{ Status, Error string } } }
+		var env struct {
+			Pack struct {
+				Environment struct{ Status, Error string }
+			}
+		}
 		b.c.Must(t, `{ pack(ref:"python_example"){ environment{ status error } } }`, nil, &env)
 		require.Equal(t, "FAILED", env.Pack.Environment.Status)
 		require.Contains(t, env.Pack.Environment.Error, "reinstall")
