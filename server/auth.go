@@ -2,10 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 
+	"entgo.io/ent/dialect"
+
+	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/keystore"
@@ -51,6 +60,11 @@ func startSecurity(ctx context.Context, cfg Config, db *store.DB, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("encryption_key: %w", err)
 	}
+	if encKey == nil && db.Dialect == dialect.SQLite {
+		if encKey, err = localKey(ctx, db, cfg.DataDir, log); err != nil {
+			return nil, err
+		}
+	}
 	keys, err := keystore.New(db, encKey)
 	if err != nil {
 		return nil, err
@@ -59,7 +73,8 @@ func startSecurity(ctx context.Context, cfg Config, db *store.DB, log *slog.Logg
 		return nil, err
 	}
 	if encKey == nil {
-		log.Warn("no encryption key configured: secret keys cannot be stored (set ATTUNE_ENCRYPTION_KEY)")
+		log.Warn("no encryption key configured: secret keys cannot be stored and queued secret " +
+			"parameters are not encrypted (set ATTUNE_ENCRYPTION_KEY on every node)")
 	}
 	sec := &security{keys: keys}
 	if !cfg.Auth.Enabled {
@@ -85,4 +100,35 @@ func sealerOf(keys *keystore.Service) execution.Sealer {
 		return nil
 	}
 	return keys
+}
+
+// EncryptionKeyFile holds the key an embedded (SQLite) server made itself.
+const EncryptionKeyFile = "encryption-key"
+
+// localKey gives a single-node SQLite server encryption out of the box: the
+// key in <data_dir>/encryption-key, made (0600) at first start while no
+// secret exists yet. PostgreSQL deployments have many nodes that must share
+// one key, so they get none unless configured.
+func localKey(ctx context.Context, db *store.DB, dataDir string, log *slog.Logger) ([]byte, error) {
+	path := filepath.Join(dataDir, EncryptionKeyFile)
+	if b, err := os.ReadFile(path); err == nil {
+		return keystore.ParseKey(string(b))
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if n, err := db.Ent.Key.Query().Where(key.Secret(true)).Count(ctx); err != nil || n > 0 {
+		return nil, err // secrets stored under some other key: CheckStartup says so
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", path, err)
+	}
+	log.Info("created an encryption key for secrets; back it up with the database", "file", path)
+	return raw, nil
 }

@@ -511,3 +511,22 @@ func TestPersistedQueriesOnly(t *testing.T) {
 	e := c.Fail(t, `{ actions { totalCount } }`, nil)
 	require.Equal(t, "PERSISTED_QUERY_NOT_ALLOWED", e.Code())
 }
+
+// TestEmbeddedServerMakesItsOwnKey: a SQLite server started without a key
+// makes one (0600) at first start, so secrets work out of the box and
+// survive a restart.
+func TestEmbeddedServerMakesItsOwnKey(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	s := startServer(t, nil, "-data-dir", data)
+	info, err := os.Stat(filepath.Join(data, EncryptionKeyFile))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	client(s, "").Must(t, `mutation{ setKey(input:{name:"k", value:"kept", secret:true}){ name } }`, nil, nil)
+	s.stop(t)
+
+	s = startServer(t, nil, "-data-dir", data)
+	var got struct{ Key struct{ Value any } }
+	client(s, "").Must(t, `{ key(name:"k"){ value(decrypt:true) } }`, nil, &got)
+	require.Equal(t, "kept", got.Key.Value)
+}
