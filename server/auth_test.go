@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"mime/multipart"
@@ -20,6 +21,7 @@ import (
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/dbtest"
 	"github.com/attune-io/attune/internal/gqltest"
+	"github.com/attune-io/attune/internal/store"
 )
 
 const (
@@ -143,39 +145,78 @@ var roleRank = map[string]int{"ADMIN": 4, "EDITOR": 3, "OPERATOR": 2, "VIEWER": 
 // never.
 func TestEveryRoleOnEveryOperation(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, authEnv())
-	admin := client(s, testAdminToken)
-	tokens := map[string]string{"ADMIN": testAdminToken, "": ""}
-	for _, role := range []string{"EDITOR", "OPERATOR", "VIEWER"} {
-		tokens[role] = newToken(t, admin, "matrix-"+role, role, nil)
-	}
-	schema := introspect(t, admin)
-	ops := append(schema.operations(t, "Mutation", "mutation"), schema.operations(t, "Subscription", "subscription")...)
-	require.NotEmpty(t, ops)
-	for _, op := range ops {
-		need := "VIEWER"
-		if op.kind == "mutation" {
-			var ok bool
-			need, ok = policy[op.field]
-			require.True(t, ok, "mutation %s has no entry in the test's policy", op.field)
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startServer(t, authEnv(), "-database-url", dbtest.URL(t, backend))
+		admin := client(s, testAdminToken)
+		tokens := map[string]string{"ADMIN": testAdminToken, "": ""}
+		for _, role := range []string{"EDITOR", "OPERATOR", "VIEWER"} {
+			tokens[role] = newToken(t, admin, "matrix-"+role, role, nil)
 		}
-		for role, token := range tokens {
-			name := strings.ToLower(role)
-			if role == "" {
-				name = "anonymous"
-			}
-			t.Run(op.field+"/"+name, func(t *testing.T) {
-				t.Parallel()
-				code := runOp(t, s, token, op)
-				switch {
-				case role == "":
-					require.Equal(t, "UNAUTHENTICATED", code, "%s without a token", op.field)
-				case roleRank[role] < roleRank[need]:
-					require.Equal(t, "FORBIDDEN", code, "%s as %s", op.field, role)
-				default:
-					require.NotContains(t, []string{"FORBIDDEN", "UNAUTHENTICATED"}, code, "%s as %s", op.field, role)
+		schema := introspect(t, admin)
+		ops := append(schema.operations(t, "Mutation", "mutation"), schema.operations(t, "Subscription", "subscription")...)
+		require.NotEmpty(t, ops)
+		t.Run("matrix", func(t *testing.T) {
+			for _, op := range ops {
+				need := "VIEWER"
+				if op.kind == "mutation" {
+					var ok bool
+					need, ok = policy[op.field]
+					require.True(t, ok, "mutation %s has no entry in the test's policy", op.field)
 				}
-			})
+				for role, token := range tokens {
+					name := strings.ToLower(role)
+					if role == "" {
+						name = "anonymous"
+					}
+					t.Run(op.field+"/"+name, func(t *testing.T) {
+						t.Parallel()
+						code := runOp(t, s, token, op)
+						switch {
+						case role == "":
+							require.Equal(t, "UNAUTHENTICATED", code, "%s without a token", op.field)
+						case roleRank[role] < roleRank[need]:
+							require.Equal(t, "FORBIDDEN", code, "%s as %s", op.field, role)
+						default:
+							require.NotContains(t, []string{"FORBIDDEN", "UNAUTHENTICATED"}, code, "%s as %s", op.field, role)
+						}
+					})
+				}
+			}
+		})
+		requireAudited(t, admin, ops, tokens)
+	})
+}
+
+// requireAudited checks that every mutation tried by every role left an
+// audit row saying who tried and how it ended.
+func requireAudited(t *testing.T, admin *gqltest.Client, ops []operation, tokens map[string]string) {
+	t.Helper()
+	var audit struct {
+		AuditEvents struct {
+			Edges []struct {
+				Node struct{ Operation, Actor, Role, Outcome, ErrorCode string }
+			}
+		}
+	}
+	admin.Must(t, `{ auditEvents(first: 1000){ edges{ node{ operation actor role outcome errorCode } } } }`, nil, &audit)
+	seen := map[string]string{} // operation/role → outcome/code
+	for _, e := range audit.AuditEvents.Edges {
+		n := e.Node
+		seen[n.Operation+"/"+n.Role] = n.Outcome + "/" + n.ErrorCode
+	}
+	for _, op := range ops {
+		if op.kind != "mutation" {
+			continue
+		}
+		for role := range tokens {
+			if role == "" {
+				continue // unauthenticated requests have no actor to record
+			}
+			got, ok := seen[op.field+"/"+role]
+			require.True(t, ok, "no audit event for %s as %s", op.field, role)
+			if roleRank[role] < roleRank[policy[op.field]] {
+				require.Equal(t, "ERROR/FORBIDDEN", got, "%s as %s", op.field, role)
+			}
 		}
 	}
 }
@@ -380,9 +421,23 @@ func (in *introspection) selection(ty ischemaType) string {
 // database file, the server's log and every response for the plaintext.
 func TestSecretsStayOutOfStorageAndLogs(t *testing.T) {
 	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		dbURL := ""
+		if backend == "postgres" {
+			dbURL = dbtest.URL(t, backend)
+		}
+		secretsStayOut(t, dbURL)
+	})
+}
+
+func secretsStayOut(t *testing.T, dbURL string) {
 	const plain = "hunter2-attune-plaintext-7f3a"
 	data := t.TempDir()
-	s := startServer(t, authEnv(), "-data-dir", data)
+	args := []string{"-data-dir", data}
+	if dbURL != "" {
+		args = append(args, "-database-url", dbURL)
+	}
+	s := startServer(t, authEnv(), args...)
 	admin := client(s, testAdminToken)
 	editor := client(s, newToken(t, admin, "ed", "EDITOR", nil))
 
@@ -420,12 +475,65 @@ func TestSecretsStayOutOfStorageAndLogs(t *testing.T) {
 	}
 	require.True(t, found, "setKey is audited")
 
+	// A secret parameter: stored redacted, delivered to the action.
+	admin.Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`,
+		map[string]any{"s": kvPack(t)}, nil)
+	var ran struct{ ExecuteAction struct{ Execution struct{ ID string } } }
+	admin.Must(t, `mutation($p: JSON){ executeAction(input:{action:"kv.show", parameters:$p}){ execution{ id } } }`,
+		map[string]any{"p": map[string]any{"token": plain, "message": "hi", "region": "r"}}, &ran)
+	var ex struct {
+		Execution struct {
+			Status     string
+			Parameters map[string]any
+			Stdout     string
+		}
+	}
+	eventually(t, execDeadline, "the execution to finish", func() bool {
+		admin.Must(t, `query($id:ID!){ execution(id:$id){ status parameters stdout } }`,
+			map[string]any{"id": ran.ExecuteAction.Execution.ID}, &ex)
+		return ex.Execution.Status == "SUCCEEDED" || ex.Execution.Status == "FAILED"
+	})
+	require.Equal(t, "SUCCEEDED", ex.Execution.Status)
+	require.Equal(t, "********", ex.Execution.Parameters["token"])
+	require.NotContains(t, ex.Execution.Stdout, plain)
+
 	s.stop(t)
-	db, err := os.ReadFile(filepath.Join(data, "attune.db"))
-	require.NoError(t, err)
-	wal, _ := os.ReadFile(filepath.Join(data, "attune.db-wal"))
-	require.False(t, bytes.Contains(append(db, wal...), []byte(plain)), "plaintext in the database file")
 	require.NotContains(t, s.out.String(), plain, "plaintext in the logs")
+	if dbURL == "" {
+		db, err := os.ReadFile(filepath.Join(data, "attune.db"))
+		require.NoError(t, err)
+		wal, _ := os.ReadFile(filepath.Join(data, "attune.db-wal"))
+		require.False(t, bytes.Contains(append(db, wal...), []byte(plain)), "plaintext in the database file")
+		return
+	}
+	require.NotContains(t, dumpTables(t, dbURL), plain, "plaintext in a PostgreSQL row")
+}
+
+// dumpTables renders every row of every table of the test's schema as text.
+func dumpTables(t *testing.T, dbURL string) string {
+	t.Helper()
+	db, err := store.Open(t.Context(), dbURL, "")
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.SQL.QueryContext(t.Context(),
+		`SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
+	require.NoError(t, err)
+	var tables []string
+	for rows.Next() {
+		var name string
+		require.NoError(t, rows.Scan(&name))
+		tables = append(tables, name)
+	}
+	require.NoError(t, rows.Close())
+	require.NotEmpty(t, tables)
+	var dump strings.Builder
+	for _, table := range tables {
+		var text sql.NullString
+		require.NoError(t, db.SQL.QueryRowContext(t.Context(),
+			`SELECT string_agg(t::text, E'\n') FROM "`+table+`" t`).Scan(&text))
+		dump.WriteString(text.String)
+	}
+	return dump.String()
 }
 
 func TestEncryptionKeyIsRequiredAndChecked(t *testing.T) {
