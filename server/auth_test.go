@@ -478,7 +478,9 @@ func secretsStayOut(t *testing.T, dbURL string) {
 	// A secret parameter: stored redacted, delivered to the action.
 	admin.Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`,
 		map[string]any{"s": kvPack(t)}, nil)
-	var ran struct{ ExecuteAction struct{ Execution struct{ ID string } } }
+	var ran struct {
+		ExecuteAction struct{ Execution struct{ ID string } }
+	}
 	admin.Must(t, `mutation($p: JSON){ executeAction(input:{action:"kv.show", parameters:$p}){ execution{ id } } }`,
 		map[string]any{"p": map[string]any{"token": plain, "message": "hi", "region": "r"}}, &ran)
 	var ex struct {
