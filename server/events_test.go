@@ -323,3 +323,21 @@ func TestSensorLifecycle(t *testing.T) {
 		require.Equal(t, 1, state().Restarts, "a stop is not a crash")
 	})
 }
+
+// TestBadTimerParametersAreRefusedAtCreateRule: a cron expression or time
+// zone the timer cannot use is refused when the rule is made.
+func TestBadTimerParametersAreRefusedAtCreateRule(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	gql := gqltest.New(s.url + "/graphql")
+	for _, params := range []map[string]any{
+		{"expression": "bogus"},
+		{"expression": "0 * * * * *", "timezone": "Mars/Olympus"},
+	} {
+		e := gql.Fail(t, `mutation($in: CreateRuleInput!) { createRule(input: $in) { rule { ref } } }`, map[string]any{"in": map[string]any{
+			"ref": "ops.cron", "trigger": "core.crontimer", "action": "core.noop", "triggerParams": params,
+		}})
+		require.Equal(t, "BAD_USER_INPUT", e.Code(), e.Message)
+		require.Contains(t, e.Message, "triggerParams")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/rule"
 	"github.com/attune-io/attune/internal/store"
+	"github.com/attune-io/attune/internal/trigger"
 )
 
 // WorkerConfig sets how this node runs actions (worker role), how soon the
@@ -115,7 +116,9 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 		Sealer: sealerOf(keys), Defaults: keys.RenderDefaults,
 	})
 	e.svc.Start(ctx)
-	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{Logger: log.With("component", "rules"), Context: keys.RuleContext})
+	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{
+		Logger: log.With("component", "rules"), Context: keys.RuleContext, CheckTriggerParams: trigger.CheckParams,
+	})
 	h.Evaluate = e.rules.Evaluate
 	if concurrency == 0 {
 		return e, nil

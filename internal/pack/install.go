@@ -20,6 +20,7 @@ import (
 	"github.com/attune-io/attune/internal/fetch"
 	"github.com/attune-io/attune/internal/manifest"
 	"github.com/attune-io/attune/internal/packenv"
+	"github.com/attune-io/attune/internal/trigger"
 )
 
 // Request is one install: from Source, or from an uploaded archive.
@@ -273,6 +274,9 @@ func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack
 	for _, r := range m.Rules {
 		own("rule", r.Ref, r.File)
 		probs = append(probs, ruleProblems(r)...)
+		if err := trigger.CheckParams(r.TriggerRef, r.TriggerParams); err != nil {
+			probs = append(probs, manifest.Problem{File: r.File, Field: "trigger_params", Message: err.Error()})
+		}
 	}
 	for _, w := range m.Workflows {
 		own("workflow", w.Ref, w.File)

@@ -48,6 +48,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Context, if set, extends every template context.
 	Context ContextFunc
+	// CheckTriggerParams, if set, refuses trigger parameters the trigger's
+	// schema allows but its source cannot use (a bad cron expression, an
+	// unknown time zone), at createRule rather than at tick time.
+	CheckTriggerParams func(triggerRef string, params map[string]any) error
 }
 
 // Engine is the event pipeline's stateful half: it stores events with

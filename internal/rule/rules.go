@@ -159,6 +159,11 @@ func (e *Engine) checkRule(ctx context.Context, trigRef, actRef string, criteria
 		return nil, nil, nil, fmt.Errorf("loading trigger %s: %w", trigRef, err)
 	default:
 		problems = append(problems, triggerParamProblems(tr, triggerParams)...)
+		if e.opts.CheckTriggerParams != nil {
+			if err := e.opts.CheckTriggerParams(trigRef, triggerParams); err != nil {
+				problems = append(problems, Problem{Key: "triggerParams", Message: err.Error()})
+			}
+		}
 	}
 	act, err := e.db.Ent.Action.Query().Where(action.Ref(actRef)).Only(ctx)
 	switch {

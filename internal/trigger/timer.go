@@ -196,6 +196,13 @@ var cronParser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom
 
 var units = map[string]time.Duration{"seconds": time.Second, "minutes": time.Minute, "hours": time.Hour, "days": 24 * time.Hour}
 
+// CheckParams reports what is wrong with a timer rule's trigger parameters
+// (nil for other triggers), so rules are refused when created or installed,
+// not discovered broken at tick time.
+func CheckParams(triggerRef string, params map[string]any) error {
+	return newSchedule(&ent.Rule{TriggerRef: triggerRef, TriggerParams: params}).err
+}
+
 // newSchedule parses a rule's trigger parameters.
 func newSchedule(r *ent.Rule) *schedule {
 	s := &schedule{updated: r.UpdatedAt, trigger: r.TriggerRef, anchor: r.UpdatedAt}
@@ -206,7 +213,7 @@ func newSchedule(r *ent.Rule) *schedule {
 		if unit == "" {
 			unit = "seconds"
 		}
-		n, _ := p["interval"].(float64)
+		n := number(p["interval"])
 		if units[unit] == 0 || n <= 0 || n != math.Trunc(n) {
 			s.err = fmt.Errorf("interval must be a positive integer and unit one of seconds, minutes, hours, days")
 		}
@@ -269,4 +276,17 @@ func (s *schedule) payload(tk tick, now time.Time) map[string]any {
 		p["type"] = "datetime"
 	}
 	return p
+}
+
+// number reads a JSON number (float64) or a YAML one (int).
+func number(v any) float64 {
+	switch n := v.(type) {
+	case float64:
+		return n
+	case int:
+		return float64(n)
+	case int64:
+		return float64(n)
+	}
+	return 0
 }
