@@ -13,6 +13,16 @@ import (
 	"github.com/attune-io/attune/ent/pack"
 )
 
+// Stdout is the resolver for the stdout field.
+func (r *executionResolver) Stdout(ctx context.Context, obj *ent.Execution) (string, error) {
+	return r.Executions.Stream(ctx, obj, "stdout")
+}
+
+// Stderr is the resolver for the stderr field.
+func (r *executionResolver) Stderr(ctx context.Context, obj *ent.Execution) (string, error) {
+	return r.Executions.Stream(ctx, obj, "stderr")
+}
+
 // Config is the resolver for the config field.
 func (r *packResolver) Config(ctx context.Context, obj *ent.Pack) (map[string]any, error) {
 	if len(obj.Config) > 0 && obj.ConfSchema == nil {

@@ -612,6 +612,9 @@ type EnforcementResolver interface {
 	Execution(ctx context.Context, obj *ent.Enforcement) (*ent.Execution, error)
 }
 type ExecutionResolver interface {
+	Stdout(ctx context.Context, obj *ent.Execution) (string, error)
+	Stderr(ctx context.Context, obj *ent.Execution) (string, error)
+
 	Duration(ctx context.Context, obj *ent.Execution) (*float64, error)
 }
 type KeyResolver interface {
@@ -9784,7 +9787,7 @@ func (ec *executionContext) _Execution_stdout(ctx context.Context, field graphql
 			return ec.fieldContext_Execution_stdout(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Stdout, nil
+			return ec.Resolvers.Execution().Stdout(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -9795,7 +9798,7 @@ func (ec *executionContext) _Execution_stdout(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Execution_stdout(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Execution", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Execution", field, true, true, "String")
 }
 
 func (ec *executionContext) _Execution_stderr(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
@@ -9807,7 +9810,7 @@ func (ec *executionContext) _Execution_stderr(ctx context.Context, field graphql
 			return ec.fieldContext_Execution_stderr(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Stderr, nil
+			return ec.Resolvers.Execution().Stderr(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -9818,7 +9821,7 @@ func (ec *executionContext) _Execution_stderr(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Execution_stderr(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Execution", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Execution", field, true, true, "String")
 }
 
 func (ec *executionContext) _Execution_stdoutTruncated(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
@@ -32539,15 +32542,17 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "stdout":
-			out.Values[i] = ec._Execution_stdout(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Execution_stdout(ctx, field, obj)
+				})
 		case "stderr":
-			out.Values[i] = ec._Execution_stderr(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Execution_stderr(ctx, field, obj)
+				})
 		case "stdoutTruncated":
 			out.Values[i] = ec._Execution_stdoutTruncated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

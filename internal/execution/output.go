@@ -3,6 +3,7 @@ package execution
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/attune-io/attune/ent"
@@ -110,4 +111,36 @@ func (o *outputLog) flush(ctx context.Context) {
 			o.log.Warn("announcing output lines", "execution_id", o.id, "error", err)
 		}
 	}
+}
+
+// liveOutputLimit bounds what Stream returns for a running execution.
+const liveOutputLimit = 1 << 20
+
+// Stream is an execution's stdout or stderr ("stdout"/"stderr"). A
+// finished run has it stored whole; a running one (whose row is written at
+// the end) is assembled from the output lines stored so far, so a client
+// polling execution(id) sees output as it arrives.
+func (s *Service) Stream(ctx context.Context, e *ent.Execution, stream string) (string, error) {
+	stored := e.Stdout
+	if stream == "stderr" {
+		stored = e.Stderr
+	}
+	if stored != "" || (e.Status != "" && Finished(e.Status)) {
+		return stored, nil
+	}
+	lines, err := s.db.Ent.ExecutionOutput.Query().
+		Where(executionoutput.ExecutionID(e.ID), executionoutput.StreamEQ(executionoutput.Stream(stream))).
+		Order(ent.Asc(executionoutput.FieldSeq)).All(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		if b.Len()+len(l.Line)+1 > liveOutputLimit {
+			break
+		}
+		b.WriteString(l.Line)
+		b.WriteByte('\n')
+	}
+	return b.String(), nil
 }
