@@ -41,5 +41,11 @@ test: assets vet ## Vet, then run every test on SQLite and PostgreSQL (TEST_DATA
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: bench
-bench: ## Go benchmarks of the hot pure code
-	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+bench: ## End-to-end benchmarks on SQLite and PostgreSQL into docs/BENCHMARKS.md (~10 min), then the Go benchmarks
+	$(GO) run ./internal/bench/cmd/attune-bench -out docs/BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/... ./graph/...
+
+.PHONY: bench-smoke
+bench-smoke: ## The benchmarks at tiny sizes, only to keep them working (CI)
+	$(GO) run ./internal/bench/cmd/attune-bench -smoke
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/... ./graph/...

@@ -30,7 +30,7 @@ type bundle struct {
 	queries *atomic.Int64
 }
 
-func setup(t *testing.T, backend string) *bundle {
+func setup(t testing.TB, backend string) *bundle {
 	t.Helper()
 	db := dbtest.Open(t, backend)
 	counter := &countingDriver{Driver: entsql.OpenDB(db.Dialect, db.SQL), n: &atomic.Int64{}}
@@ -52,7 +52,7 @@ func setup(t *testing.T, backend string) *bundle {
 	return &bundle{c: gqltest.New(srv.URL), dir: dir, closeDB: db.Close, ent: db.Ent, queries: counter.n}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
@@ -82,7 +82,7 @@ type fixtures struct {
 	wfExecution *ent.WorkflowExecution
 }
 
-func (b *bundle) fixtures(t *testing.T, ref string) fixtures {
+func (b *bundle) fixtures(t testing.TB, ref string) fixtures {
 	t.Helper()
 	ctx := t.Context()
 	c := b.ent

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/cors"
@@ -35,6 +36,8 @@ type app struct {
 	persisted map[string]string
 	// events runs webhooks, timers and sensors.
 	events *events
+	// statements counts the API's SQL statements (debug.sql_stats).
+	statements *atomic.Int64
 }
 
 // newApp opens the database and applies pending migrations.
@@ -48,9 +51,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, fmt.Errorf("migrating %s: %w", db.Location, err)
 	}
 	log.Info("database ready", "dialect", db.Dialect, "location", db.Location)
+	var statements *atomic.Int64
+	if cfg.Debug.SQLStats {
+		statements = db.CountStatements()
+	}
 	// Requests of pack-limited tokens see only their packs' rows.
 	db.Ent.Intercept(auth.ScopeInterceptor())
-	return &app{cfg: cfg, log: log, db: db}, nil
+	return &app{cfg: cfg, log: log, db: db, statements: statements}, nil
 }
 
 // start brings up the services the roles need.
@@ -157,6 +164,7 @@ func (a *app) handler() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
+	debugRoutes(mux, a.cfg.Debug, a.statements)
 	if a.cfg.GraphQL.Playground {
 		if !playground.Available() {
 			a.log.Warn("GraphiQL assets not embedded; run `make assets` and rebuild")

@@ -49,6 +49,7 @@ type Config struct {
 	CORS    CORSConfig    `yaml:"cors"`
 	GraphQL GraphQLConfig `yaml:"graphql"`
 	Log     LogConfig     `yaml:"log"`
+	Debug   DebugConfig   `yaml:"debug"`
 }
 
 // PacksConfig bounds pack installs and says how environments are built.
@@ -258,6 +259,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
 	}
 	if err := c.Auth.validate(c.Listen); err != nil {
+		return err
+	}
+	if err := c.Debug.validate(c.Listen); err != nil {
 		return err
 	}
 	if err := c.Events.validate(); err != nil {

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"sync/atomic"
+)
+
+// DebugConfig turns on diagnostics for benchmarks and profiling. Both are
+// off by default and, like auth.enabled=false, allowed only on a loopback
+// listen address: they are served without authentication.
+type DebugConfig struct {
+	// SQLStats counts the SQL statements the API's ent client sends and
+	// serves the running total at GET /debug/sqlstats, so a benchmark can
+	// report statements per request.
+	SQLStats bool `yaml:"sql_stats"`
+	// Pprof serves Go's profiler at /debug/pprof/.
+	Pprof bool `yaml:"pprof"`
+}
+
+// validate refuses diagnostics on a server reachable from elsewhere.
+func (d DebugConfig) validate(listen string) error {
+	if !d.SQLStats && !d.Pprof {
+		return nil
+	}
+	if !isLoopback(listen) {
+		return fmt.Errorf("debug.sql_stats and debug.pprof are allowed only when listening on loopback, not %q", listen)
+	}
+	return nil
+}
+
+// debugRoutes adds the enabled diagnostics to mux; statements is the
+// counter of store.DB.CountStatements (nil without debug.sql_stats).
+func debugRoutes(mux *http.ServeMux, d DebugConfig, statements *atomic.Int64) {
+	if statements != nil {
+		mux.HandleFunc("GET /debug/sqlstats", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]int64{"statements": statements.Load()})
+		})
+	}
+	if d.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+}
