@@ -42,7 +42,7 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 		o.Logger = slog.Default()
 	}
 	if o.MaxComplexity == 0 {
-		o.MaxComplexity = 50_000
+		o.MaxComplexity = 250_000
 	}
 	if o.MaxDepth == 0 {
 		o.MaxDepth = 12

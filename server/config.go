@@ -127,7 +127,7 @@ func DefaultConfig() Config {
 		GraphQL: GraphQLConfig{
 			Playground:     true,
 			Introspection:  true,
-			MaxComplexity:  50_000,
+			MaxComplexity:  250_000,
 			MaxDepth:       12,
 			MaxBodyBytes:   1 << 20,
 			MaxUploadBytes: 100 << 20,
