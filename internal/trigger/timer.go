@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -278,7 +279,8 @@ func (s *schedule) payload(tk tick, now time.Time) map[string]any {
 	return p
 }
 
-// number reads a JSON number (float64) or a YAML one (int).
+// number reads a number as JSON (float64, json.Number), GraphQL input
+// (int64) or YAML (int) decoding gives it.
 func number(v any) float64 {
 	switch n := v.(type) {
 	case float64:
@@ -287,6 +289,9 @@ func number(v any) float64 {
 		return float64(n)
 	case int64:
 		return float64(n)
+	case json.Number:
+		f, _ := n.Float64()
+		return f
 	}
 	return 0
 }

@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,6 +17,8 @@ func TestCheckParams(t *testing.T) {
 	}{
 		{"IntervalJSON", IntervalTimer, map[string]any{"unit": "seconds", "interval": 10.0}, true},
 		{"IntervalYAML", IntervalTimer, map[string]any{"unit": "minutes", "interval": 5}, true},
+		{"IntervalGraphQL", IntervalTimer, map[string]any{"interval": int64(2)}, true},
+		{"IntervalNumber", IntervalTimer, map[string]any{"interval": json.Number("3")}, true},
 		{"IntervalZero", IntervalTimer, map[string]any{"interval": 0}, false},
 		{"IntervalBadUnit", IntervalTimer, map[string]any{"unit": "weeks", "interval": 1}, false},
 		{"Cron", CronTimer, map[string]any{"expression": "0 */5 * * * *", "timezone": "Europe/Paris"}, true},
