@@ -238,9 +238,9 @@ var (
 				Columns: []*schema.Column{ExecutionsColumns[3], ExecutionsColumns[16]},
 			},
 			{
-				Name:    "execution_requested_at",
+				Name:    "execution_requested_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{ExecutionsColumns[16]},
+				Columns: []*schema.Column{ExecutionsColumns[16], ExecutionsColumns[0]},
 			},
 			{
 				Name:    "execution_worker_status",

@@ -80,7 +80,8 @@ func (Execution) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("status"),
 		index.Fields("action_ref", "requested_at"),
-		index.Fields("requested_at"),
+		// The default order of executions(…): newest first, id breaking ties.
+		index.Fields("requested_at", "id"),
 		index.Fields("worker", "status"),
 	}
 }
