@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	_ "github.com/lib/pq"  // PostgreSQL driver for schemas, seeding and baselines
@@ -76,8 +77,21 @@ type Config struct {
 	// WorkerConcurrency is the servers' worker.concurrency; 0 keeps the default.
 	WorkerConcurrency int
 	Sizes             Sizes
+	// Only, when not empty, limits the run to these figure groups (see
+	// Groups); the report then holds only their figures.
+	Only []string
 	// Log receives progress lines.
 	Log io.Writer
+}
+
+// Groups are the figure groups Config.Only may name: "executions" is
+// executions/s and the webhook latencies (measured at half its rate),
+// "memory" the idle and loaded RSS, "packs" the pack installs.
+var Groups = []string{"memory", "packs", "executions", "events", "listing"}
+
+// wants reports whether the run measures figure group g.
+func (b *run) wants(g string) bool {
+	return len(b.cfg.Only) == 0 || slices.Contains(b.cfg.Only, g)
 }
 
 // Run measures every figure on SQLite, then on PostgreSQL when configured,
@@ -106,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, fmt.Errorf("%s: %w", backend, err)
 		}
 	}
-	if cfg.Sizes.PythonInstalls > 0 {
+	if cfg.Sizes.PythonInstalls > 0 && b.wants("packs") {
 		if err := b.pythonBaselines(ctx); err != nil {
 			return nil, err
 		}

@@ -30,32 +30,51 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 		return err
 	}
 	defer s.stop()
-	if err := b.idleMemory(ctx, backend, s); err != nil {
-		return err
+	if b.wants("memory") {
+		if err := b.idleMemory(ctx, backend, s); err != nil {
+			return err
+		}
 	}
-	if err := b.packInstalls(ctx, backend, c); err != nil {
-		return err
+	if b.wants("packs") {
+		if err := b.packInstalls(ctx, backend, c); err != nil {
+			return err
+		}
 	}
-	if err := installPack(ctx, c, b.benchDir); err != nil {
-		return err
+	load := b.wants("executions") || b.wants("memory")
+	if load || b.wants("events") {
+		// Its actions and triggers serve the load figures.
+		if err := installPack(ctx, c, b.benchDir); err != nil {
+			return err
+		}
 	}
-	loadCtx, stopSampling := context.WithCancel(ctx)
-	peak := s.peakRSS(loadCtx, 100*time.Millisecond)
-	rate, err := b.executions(ctx, backend, c, filepath.Join(dataDir, "packs", benchPack, "actions", "true"))
-	if err == nil {
-		err = b.webhookLatency(ctx, backend, c, rate)
-	}
-	stopSampling()
-	loaded := <-peak
-	if err != nil {
-		return err
+	var loaded int64
+	if load {
+		loadCtx, stopSampling := context.WithCancel(ctx)
+		peak := s.peakRSS(loadCtx, 100*time.Millisecond)
+		rate, err := b.executions(ctx, backend, c, filepath.Join(dataDir, "packs", benchPack, "actions", "true"))
+		if err == nil {
+			err = b.webhookLatency(ctx, backend, c, rate)
+		}
+		stopSampling()
+		loaded = <-peak
+		if err != nil {
+			return err
+		}
 	}
 	s.stop()
-	evalPeak, err := b.events(ctx, backend, db, dataDir)
-	if err != nil {
-		return err
+	if b.wants("events") || b.wants("memory") {
+		evalPeak, err := b.events(ctx, backend, db, dataDir)
+		if err != nil {
+			return err
+		}
+		loaded = max(loaded, evalPeak)
 	}
-	b.loadedMemory(backend, max(loaded, evalPeak))
+	if b.wants("memory") {
+		b.loadedMemory(backend, loaded)
+	}
+	if !b.wants("listing") {
+		return nil
+	}
 	return b.listing(ctx, backend)
 }
 

@@ -15,6 +15,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 
 	_ "github.com/lib/pq" // PostgreSQL reachability check
@@ -39,8 +41,18 @@ func run(ctx context.Context) error {
 		"PostgreSQL server the run makes its schemas in; empty skips PostgreSQL")
 	requirePG := flag.Bool("require-postgres", os.Getenv("CI") == "true", "fail instead of skipping an unreachable PostgreSQL")
 	concurrency := flag.Int("worker-concurrency", 0, "the servers' worker.concurrency (0: the default)")
+	only := flag.String("only", "", "comma-separated figure groups to measure ("+strings.Join(bench.Groups, ", ")+"); empty measures all. Use without -out: the report would hold only these")
 	repo := flag.String("repo", ".", "repository root (for ./server and examples/packs/python_example)")
 	flag.Parse()
+	var groups []string
+	if *only != "" {
+		groups = strings.Split(*only, ",")
+		for _, g := range groups {
+			if !slices.Contains(bench.Groups, g) {
+				return fmt.Errorf("-only: unknown figure group %q (want %s)", g, strings.Join(bench.Groups, ", "))
+			}
+		}
+	}
 	root, err := filepath.Abs(*repo)
 	if err != nil {
 		return fmt.Errorf("resolving -repo: %w", err)
@@ -76,6 +88,7 @@ func run(ctx context.Context) error {
 		PostgresURL:       *pgURL,
 		WorkerConcurrency: *concurrency,
 		Sizes:             sizes,
+		Only:              groups,
 		Log:               os.Stderr,
 	})
 	if err != nil {
