@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -80,6 +81,10 @@ type Config struct {
 	// Only, when not empty, limits the run to these figure groups (see
 	// Groups); the report then holds only their figures.
 	Only []string
+	// ProfileDir, when set, receives a CPU profile of the server during
+	// each load figure (executions.pprof, events.pprof per backend); the
+	// servers then run with debug.pprof.
+	ProfileDir string
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -220,9 +225,56 @@ func (b *run) start(ctx context.Context, db *database, dataDir, roles string, en
 	if b.cfg.WorkerConcurrency > 0 {
 		env = append(env, fmt.Sprintf("ATTUNE_WORKER_CONCURRENCY=%d", b.cfg.WorkerConcurrency))
 	}
+	if b.cfg.ProfileDir != "" {
+		env = append(env, "ATTUNE_DEBUG_PPROF=true")
+	}
 	s, err := startServer(ctx, serverSpec{bin: b.cfg.Bin, dataDir: dataDir, dbURL: db.url, roles: roles, env: env})
 	if err != nil {
 		return nil, nil, err
 	}
 	return s, newClient(s.url), nil
+}
+
+// profile starts fetching a CPU profile of s over the next d into
+// ProfileDir/<backend>-<name>.pprof, when profiling; the returned function
+// waits for it. A failed profile is logged, never fatal.
+func (b *run) profile(ctx context.Context, s *server, backend, name string, d time.Duration) (wait func()) {
+	if b.cfg.ProfileDir == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		path := filepath.Join(b.cfg.ProfileDir, backend+"-"+name+".pprof")
+		if err := fetchProfile(ctx, s.url, path, d); err != nil {
+			b.logf("profile %s: %v", path, err)
+			return
+		}
+		b.logf("wrote %s", path)
+	}()
+	return func() { <-done }
+}
+
+func fetchProfile(ctx context.Context, base, path string, d time.Duration) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, max(1, int(d.Seconds()))), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

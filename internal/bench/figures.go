@@ -51,7 +51,7 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 	if load {
 		loadCtx, stopSampling := context.WithCancel(ctx)
 		peak := s.peakRSS(loadCtx, 100*time.Millisecond)
-		rate, err := b.executions(ctx, backend, c, filepath.Join(dataDir, "packs", benchPack, "actions", "true"))
+		rate, err := b.executions(ctx, backend, s, c, filepath.Join(dataDir, "packs", benchPack, "actions", "true"))
 		if err == nil {
 			err = b.webhookLatency(ctx, backend, c, rate)
 		}
@@ -260,7 +260,7 @@ func finished(ctx context.Context, c *client) (done, failed int64, err error) {
 // executions measures executions/s of the trivial native action with a
 // standing backlog, over ExecWindow after ExecWarmup, against the raw
 // fork+exec rate of the same file, and returns the rate.
-func (b *run) executions(ctx context.Context, backend string, c *client, exe string) (float64, error) {
+func (b *run) executions(ctx context.Context, backend string, s *server, c *client, exe string) (float64, error) {
 	sz := b.cfg.Sizes
 	parallel := b.cfg.WorkerConcurrency
 	if parallel == 0 {
@@ -323,8 +323,10 @@ func (b *run) executions(ctx context.Context, backend string, c *client, exe str
 	}
 	_ = sleep(pctx, sz.ExecWarmup)
 	n0, t0, err0 := measure()
+	profiled := b.profile(ctx, s, backend, "executions", sz.ExecWindow)
 	_ = sleep(pctx, sz.ExecWindow)
 	n1, t1, err1 := measure()
+	profiled()
 	stop()
 	wg.Wait()
 	close(errc)
@@ -592,6 +594,8 @@ func (b *run) events(ctx context.Context, backend string, db *database, dataDir 
 	defer s.stop()
 	pctx, stopSampling := context.WithCancel(ctx)
 	peak := s.peakRSS(pctx, 100*time.Millisecond)
+	profiled := b.profile(ctx, s, backend, "events", 5*time.Second)
+	defer profiled()
 	var first, last time.Time
 	var n0, n int64
 	err = waitFor(ctx, max(time.Minute, time.Duration(sz.Events)*10*time.Millisecond), func() (bool, error) {

@@ -102,36 +102,80 @@ func (e *Engine) Evaluate(ctx context.Context, eventID int) error {
 	if err != nil {
 		return fmt.Errorf("loading event %d: %w", eventID, err)
 	}
-	q := e.db.Ent.Rule.Query().Where(entrule.TriggerRef(ev.TriggerRef), entrule.Enabled(true))
-	if ev.RuleRef != "" {
-		q.Where(entrule.Ref(ev.RuleRef))
-	}
-	rules, err := q.Order(entrule.ByID()).All(ctx)
+	rules, err := e.rulesOf(ctx, ev)
 	if err != nil {
-		return fmt.Errorf("listing rules of %s: %w", ev.TriggerRef, err)
+		return err
 	}
 	var errs []error
 	for _, r := range rules {
-		if e.mismatch(r, ev) {
+		if r.mismatch(ev, e.opts.Now()) {
 			continue
 		}
-		if err := e.enforce(ctx, ev, r.ID); err != nil {
-			errs = append(errs, fmt.Errorf("rule %d on event %d: %w", r.ID, ev.ID, err))
+		if err := e.enforce(ctx, ev, r.id); err != nil {
+			errs = append(errs, fmt.Errorf("rule %d on event %d: %w", r.id, ev.ID, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// mismatch reports that r's criteria reject ev, judged outside any
+// candidate is an enabled rule of an event's trigger with its compiled
+// criteria and templates.
+type candidate struct {
+	id int
+	*compiled
+}
+
+// rulesOf returns the enabled rules the event is for, in id order. It reads
+// only their ids and updated_at, and loads in full (criteria, parameters)
+// only the rules whose compiled form is missing or stale: decoding every
+// rule's JSON for every event was most of the evaluation's cost.
+func (e *Engine) rulesOf(ctx context.Context, ev *ent.Event) ([]candidate, error) {
+	q := e.db.Ent.Rule.Query().Where(entrule.TriggerRef(ev.TriggerRef), entrule.Enabled(true))
+	if ev.RuleRef != "" {
+		q.Where(entrule.Ref(ev.RuleRef))
+	}
+	heads, err := q.Order(entrule.ByID()).Select(entrule.FieldID, entrule.FieldUpdatedAt).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing rules of %s: %w", ev.TriggerRef, err)
+	}
+	out := make([]candidate, len(heads))
+	var stale []int
+	for i, h := range heads {
+		out[i] = candidate{id: h.ID, compiled: e.cached(h.ID, h.UpdatedAt)}
+		if out[i].compiled == nil {
+			stale = append(stale, h.ID)
+		}
+	}
+	if len(stale) == 0 {
+		return out, nil
+	}
+	full, err := e.db.Ent.Rule.Query().Where(entrule.IDIn(stale...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading rules of %s: %w", ev.TriggerRef, err)
+	}
+	byID := make(map[int]*compiled, len(full))
+	for _, r := range full {
+		byID[r.ID] = e.compile(r)
+	}
+	for i := range out {
+		if out[i].compiled == nil {
+			// A rule deleted since the first query is left to enforce,
+			// which finds it gone; one changed since is judged again there.
+			out[i].compiled = byID[out[i].id]
+		}
+	}
+	return out, nil
+}
+
+// mismatch reports that the rule's criteria reject ev, judged outside any
 // transaction: most rules do not match most events, and those store
 // nothing, so they need no transaction (100 rules cost one query, not 100
 // transactions). Anything else is judged again inside enforce's.
-func (e *Engine) mismatch(r *ent.Rule, ev *ent.Event) bool {
-	c := e.compile(r)
-	if c.err != nil {
+func (c *compiled) mismatch(ev *ent.Event, now time.Time) bool {
+	if c == nil || c.err != nil {
 		return false
 	}
-	ok, err := c.criteria.Match(ev.Payload, e.opts.Now())
+	ok, err := c.criteria.Match(ev.Payload, now)
 	return err == nil && !ok
 }
 
@@ -298,9 +342,7 @@ func (e *Engine) record(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.
 // compile returns the rule's compiled criteria and templates, cached per
 // rule until its updated_at changes.
 func (e *Engine) compile(r *ent.Rule) *compiled {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if c, ok := e.cache[r.ID]; ok && c.updated.Equal(r.UpdatedAt) {
+	if c := e.cached(r.ID, r.UpdatedAt); c != nil {
 		return c
 	}
 	c := &compiled{updated: r.UpdatedAt}
@@ -308,6 +350,19 @@ func (e *Engine) compile(r *ent.Rule) *compiled {
 	if c.err == nil {
 		c.templates, c.err = CompileTemplates(r.ActionParams)
 	}
+	e.mu.Lock()
 	e.cache[r.ID] = c
+	e.mu.Unlock()
 	return c
+}
+
+// cached returns rule id's compiled form if it is of the rule as updated
+// at updated, else nil.
+func (e *Engine) cached(id int, updated time.Time) *compiled {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c, ok := e.cache[id]; ok && c.updated.Equal(updated) {
+		return c
+	}
+	return nil
 }

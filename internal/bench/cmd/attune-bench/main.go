@@ -42,6 +42,7 @@ func run(ctx context.Context) error {
 	requirePG := flag.Bool("require-postgres", os.Getenv("CI") == "true", "fail instead of skipping an unreachable PostgreSQL")
 	concurrency := flag.Int("worker-concurrency", 0, "the servers' worker.concurrency (0: the default)")
 	only := flag.String("only", "", "comma-separated figure groups to measure ("+strings.Join(bench.Groups, ", ")+"); empty measures all. Use without -out: the report would hold only these")
+	profileDir := flag.String("pprof", "", "write CPU profiles of the server during the load figures to this directory")
 	repo := flag.String("repo", ".", "repository root (for ./server and examples/packs/python_example)")
 	flag.Parse()
 	var groups []string
@@ -89,6 +90,7 @@ func run(ctx context.Context) error {
 		WorkerConcurrency: *concurrency,
 		Sizes:             sizes,
 		Only:              groups,
+		ProfileDir:        *profileDir,
 		Log:               os.Stderr,
 	})
 	if err != nil {
