@@ -308,7 +308,7 @@ func TestKilledWorkerAbandons(t *testing.T) {
 	require.JSONEq(t, `{"executionOutput": {"line": "started"}}`, string(<-out))
 	pid, err := strconv.Atoi(strings.TrimSpace(string(must(os.ReadFile(pidFile)))))
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }) // orphaned by the dead worker
+	t.Cleanup(func() { _ = syscall.Kill(-pid, syscall.SIGKILL) }) // in case it outlived the worker
 
 	killed := time.Now()
 	require.NoError(t, worker.cmd.Process.Kill())
@@ -318,6 +318,9 @@ func TestKilledWorkerAbandons(t *testing.T) {
 	require.Equal(t, "ABANDONED", last.Status, "%+v", states)
 	require.Contains(t, last.Error, "it is not run again")
 	require.Less(t, time.Since(killed), 3*time.Second+2*time.Second, "abandoned within the bound (plus slack)")
+	eventually(t, 10*time.Second, "the dead worker's action process to die with it", func() bool {
+		return syscall.Kill(pid, 0) != nil
+	})
 
 	later := startServer(t, nil, "-database-url", dbURL, "-roles", "api,worker")
 	states = follow(t, later, execute(t, later, "e2e.hello", nil))

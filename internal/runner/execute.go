@@ -31,7 +31,7 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		Dir:         req.PackDir,
 		Stdout:      outW,
 		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		SysProcAttr: procAttr(),
 		// Bounds Wait when a grandchild keeps the stdin pipe open.
 		WaitDelay: req.KillGrace,
 	}
