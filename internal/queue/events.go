@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/riverqueue/river"
 )
@@ -34,6 +35,9 @@ func (q *Queue) InsertEvaluationTx(ctx context.Context, tx *sql.Tx, eventID int)
 	return nil
 }
 
+// eventFetchCooldown is the least time between two fetches of evaluations.
+const eventFetchCooldown = time.Millisecond
+
 // addEventWorkers registers the evaluation worker and its queue.
 func addEventWorkers(workers *river.Workers, rc *river.Config, cfg Config, h *Handlers) {
 	n := cfg.EventConcurrency
@@ -41,7 +45,9 @@ func addEventWorkers(workers *river.Workers, rc *river.Config, cfg Config, h *Ha
 		n = cfg.Concurrency
 	}
 	river.AddWorker(workers, &evaluateWorker{h: h})
-	rc.Queues[QueueEvents] = river.QueueConfig{MaxWorkers: n}
+	// Evaluations take a millisecond or two, so the client's cooldown would
+	// cap them at MaxWorkers per cooldown (1,000/s at 10 workers).
+	rc.Queues[QueueEvents] = river.QueueConfig{MaxWorkers: n, FetchCooldown: eventFetchCooldown}
 }
 
 type evaluateWorker struct {
