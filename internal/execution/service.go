@@ -45,6 +45,7 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	opts  Options
+	hints *hinter
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -91,7 +92,8 @@ func NewService(db *store.DB, q Enqueuer, bus *notify.Bus, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, opts: o}
+	return &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, opts: o,
+		hints: &hinter{db: db, bus: bus, log: o.Logger}}
 }
 
 // Request asks for one run of an action.
@@ -113,7 +115,7 @@ type Request struct {
 func (s *Service) Request(ctx context.Context, req Request) (*ent.Execution, error) {
 	var id int
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		e, err := s.RequestTx(ctx, tx, req)
+		e, err := s.requestTx(ctx, tx, req)
 		if err == nil {
 			id = e.ID
 		}
@@ -122,6 +124,7 @@ func (s *Service) Request(ctx context.Context, req Request) (*ent.Execution, err
 	if err != nil {
 		return nil, err
 	}
+	s.hints.add(ctx, id)
 	return s.db.Ent.Execution.Get(ctx, id)
 }
 
@@ -129,6 +132,19 @@ func (s *Service) Request(ctx context.Context, req Request) (*ent.Execution, err
 // rule engine) can commit an enforcement with the executions it causes.
 // The job runs only if tx commits.
 func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*ent.Execution, error) {
+	e, err := s.requestTx(ctx, tx, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Status, ID: e.ID}); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// requestTx is RequestTx without the announcement, which Request makes
+// after commit.
+func (s *Service) requestTx(ctx context.Context, tx *store.Tx, req Request) (*ent.Execution, error) {
 	act, err := tx.Ent.Action.Query().Where(action.Ref(req.Action)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.NotFound, "action %q not found", req.Action)
@@ -186,9 +202,6 @@ func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*en
 		}
 	}
 	if err := s.queue.InsertExecutionTx(ctx, tx.SQL, e.ID); err != nil {
-		return nil, err
-	}
-	if err := s.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Status, ID: e.ID}); err != nil {
 		return nil, err
 	}
 	return e, nil

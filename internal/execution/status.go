@@ -53,6 +53,19 @@ func Finished(status execution.Status) bool {
 func transition(ctx context.Context, tx *store.Tx, bus *notify.Bus, id int, to execution.Status,
 	set func(*ent.ExecutionUpdate),
 ) (bool, error) {
+	ok, err := move(ctx, tx, id, to, set)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Status, ID: id}); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// move is transition without the announcement, for a caller that announces
+// after commit (see hinter).
+func move(ctx context.Context, tx *store.Tx, id int, to execution.Status, set func(*ent.ExecutionUpdate)) (bool, error) {
 	from, ok := transitions[to]
 	if !ok {
 		return false, fmt.Errorf("no transition leads to %s", to)
@@ -67,11 +80,5 @@ func transition(ctx context.Context, tx *store.Tx, bus *notify.Bus, id int, to e
 	if err != nil {
 		return false, fmt.Errorf("setting execution %d to %s: %w", id, to, err)
 	}
-	if n == 0 {
-		return false, nil
-	}
-	if err := bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Status, ID: id}); err != nil {
-		return false, err
-	}
-	return true, nil
+	return n > 0, nil
 }

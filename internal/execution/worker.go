@@ -219,7 +219,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		default:
 			return nil // finished or canceled before it started
 		}
-		ok, err := transition(ctx, tx, w.svc.bus, id, Running, func(u *ent.ExecutionUpdate) {
+		ok, err := move(ctx, tx, id, Running, func(u *ent.ExecutionUpdate) {
 			u.SetWorker(w.opts.Name).SetStartedAt(w.svc.now()).AddAttempt(1)
 		})
 		if err != nil || !ok {
@@ -250,6 +250,9 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 	}
 	if snooze {
 		return nil, queue.Snooze(w.svc.beat())
+	}
+	if c != nil {
+		w.svc.hints.add(ctx, id)
 	}
 	return c, nil
 }
