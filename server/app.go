@@ -76,8 +76,13 @@ func (a *app) start(ctx context.Context) error {
 		return err
 	}
 	a.packs.Canceler = a.engine.svc
-	a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.log)
-	return err
+	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.log); err != nil {
+		return err
+	}
+	if sealer := sealerOf(a.sec.keys); sealer != nil {
+		a.events.webhooks.Sealer = sealer
+	}
+	return nil
 }
 
 // Close stops the engine, letting running actions finish within the

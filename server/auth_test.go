@@ -499,16 +499,28 @@ func secretsStayOut(t *testing.T, dbURL string) {
 	require.Equal(t, "********", ex.Execution.Parameters["token"])
 	require.NotContains(t, ex.Execution.Stdout, plain)
 
+	// A webhook key is encrypted at rest too.
+	var rotated struct{ RotateWebhookKey struct{ Key string } }
+	admin.Must(t, `mutation{ rotateWebhookKey(ref:"core.webhook"){ key } }`, nil, &rotated)
+	hook := rotated.RotateWebhookKey.Key
+	require.NotEmpty(t, hook)
+	res, body := do(t, http.MethodPost, s.url+"/webhooks/core.webhook", http.Header{"X-Attune-Webhook-Key": {hook}}, `{"a":1}`)
+	require.Equal(t, http.StatusAccepted, res.StatusCode, body)
+
 	s.stop(t)
 	require.NotContains(t, s.out.String(), plain, "plaintext in the logs")
+	require.NotContains(t, s.out.String(), hook, "webhook key in the logs")
 	if dbURL == "" {
 		db, err := os.ReadFile(filepath.Join(data, "attune.db"))
 		require.NoError(t, err)
 		wal, _ := os.ReadFile(filepath.Join(data, "attune.db-wal"))
 		require.False(t, bytes.Contains(append(db, wal...), []byte(plain)), "plaintext in the database file")
+		require.False(t, bytes.Contains(append(db, wal...), []byte(hook)), "webhook key in the database file")
 		return
 	}
-	require.NotContains(t, dumpTables(t, dbURL), plain, "plaintext in a PostgreSQL row")
+	dump := dumpTables(t, dbURL)
+	require.NotContains(t, dump, plain, "plaintext in a PostgreSQL row")
+	require.NotContains(t, dump, hook, "webhook key in a PostgreSQL row")
 }
 
 // dumpTables renders every row of every table of the test's schema as text.

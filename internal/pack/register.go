@@ -125,29 +125,20 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 		id, err := c.Trigger.Query().Where(trigger.Ref(tr.Ref)).OnlyID(ctx)
 		switch {
 		case ent.IsNotFound(err):
-			cr := c.Trigger.Create().SetRef(tr.Ref).SetPack(p).SetPackRef(p.Ref).
+			// No webhook key here: rotateWebhookKey makes one and shows it once.
+			var created *ent.Trigger
+			created, err = c.Trigger.Create().SetRef(tr.Ref).SetPack(p).SetPackRef(p.Ref).
 				SetLabel(tr.Label).SetDescription(tr.Description).SetType(triggerType(tr)).
 				SetParametersSchema(schemaMap(tr.Parameters)).SetPayloadSchema(schemaMap(tr.Payload)).
-				SetWebhookEnabled(tr.Webhook).SetEnabled(tr.Enabled)
-			if tr.Webhook {
-				cr.SetWebhookKey(newKey())
-			}
-			var created *ent.Trigger
-			if created, err = cr.Save(ctx); err == nil {
+				SetWebhookEnabled(tr.Webhook).SetEnabled(tr.Enabled).Save(ctx)
+			if err == nil {
 				id = created.ID
 			}
 		case err == nil:
-			var cur *ent.Trigger
-			if cur, err = c.Trigger.Get(ctx, id); err != nil {
-				break
-			}
-			u := c.Trigger.UpdateOneID(id).SetLabel(tr.Label).SetDescription(tr.Description).
+			err = c.Trigger.UpdateOneID(id).SetLabel(tr.Label).SetDescription(tr.Description).
 				SetType(triggerType(tr)).SetParametersSchema(schemaMap(tr.Parameters)).
-				SetPayloadSchema(schemaMap(tr.Payload)).SetWebhookEnabled(tr.Webhook).SetEnabled(tr.Enabled)
-			if tr.Webhook && cur.WebhookKey == "" {
-				u.SetWebhookKey(newKey())
-			}
-			err = u.Exec(ctx)
+				SetPayloadSchema(schemaMap(tr.Payload)).SetWebhookEnabled(tr.Webhook).SetEnabled(tr.Enabled).
+				Exec(ctx)
 		}
 		if err != nil {
 			return fmt.Errorf("trigger %s: %w", tr.Ref, err)
@@ -321,9 +312,6 @@ func triggerType(tr manifest.Trigger) string {
 	}
 	return "custom"
 }
-
-// newKey makes a webhook secret.
-func newKey() string { return randomHex(24) }
 
 func randomSuffix() string { return randomHex(4) }
 

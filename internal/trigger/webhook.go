@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -45,7 +46,19 @@ var (
 type Webhooks struct {
 	db     *store.DB
 	engine *rule.Engine
+	// Sealer, when set, encrypts webhook keys at rest (the key/value
+	// store's key); keys stored before it was set still work.
+	Sealer Sealer
 }
+
+// Sealer encrypts and decrypts small secrets.
+type Sealer interface {
+	Seal(plain []byte) ([]byte, error)
+	Open(sealed []byte) ([]byte, error)
+}
+
+// sealedPrefix marks an encrypted webhook key in the triggers table.
+const sealedPrefix = "sealed:"
 
 // NewWebhooks returns a Webhooks storing events through engine.
 func NewWebhooks(db *store.DB, engine *rule.Engine) *Webhooks {
@@ -74,7 +87,7 @@ func (w *Webhooks) Receive(ctx context.Context, req Request) (*ent.Event, error)
 	if err != nil {
 		return nil, fmt.Errorf("loading trigger %s: %w", req.Trigger, err)
 	}
-	if !Authentic(tr.WebhookKey, req.Key, req.Signature, req.Body) {
+	if !Authentic(w.open(tr.WebhookKey), req.Key, req.Signature, req.Body) {
 		return nil, ErrUnauthorized
 	}
 	var payload map[string]any
@@ -121,8 +134,16 @@ func (w *Webhooks) RotateKey(ctx context.Context, ref string) (*ent.Trigger, str
 		return nil, "", fmt.Errorf("generating webhook key: %w", err)
 	}
 	key := "wh_" + hex.EncodeToString(b)
+	stored := key
+	if w.Sealer != nil {
+		sealed, err := w.Sealer.Seal([]byte(key))
+		if err != nil {
+			return nil, "", fmt.Errorf("sealing webhook key: %w", err)
+		}
+		stored = sealedPrefix + base64.StdEncoding.EncodeToString(sealed)
+	}
 	n, err := w.db.Ent.Trigger.Update().Where(enttrigger.Ref(ref)).
-		SetWebhookKey(key).SetWebhookEnabled(true).Save(ctx)
+		SetWebhookKey(stored).SetWebhookEnabled(true).Save(ctx)
 	if err != nil {
 		return nil, "", fmt.Errorf("storing webhook key of %s: %w", ref, err)
 	}
@@ -131,4 +152,22 @@ func (w *Webhooks) RotateKey(ctx context.Context, ref string) (*ent.Trigger, str
 	}
 	tr, err := w.db.Ent.Trigger.Query().Where(enttrigger.Ref(ref)).Only(ctx)
 	return tr, key, err
+}
+
+// open returns a stored key in plaintext; a key that cannot be decrypted
+// (no or another encryption key) opens to "" and so accepts nothing.
+func (w *Webhooks) open(stored string) string {
+	enc, sealed := strings.CutPrefix(stored, sealedPrefix)
+	if !sealed {
+		return stored
+	}
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || w.Sealer == nil {
+		return ""
+	}
+	plain, err := w.Sealer.Open(raw)
+	if err != nil {
+		return ""
+	}
+	return string(plain)
 }
