@@ -190,9 +190,10 @@ func TestDeleteWorkflowDefinitionCascades(t *testing.T) {
 	})
 }
 
-// TestDeletePackCascades deletes a used pack: its components go (CASCADE),
-// history stays with refs (SET NULL), and rules of other packs that pointed
-// at its action and trigger keep their refs with null edges.
+// TestDeletePackCascades deletes a used pack through deletePack: its
+// components go (CASCADE), history stays with refs (SET NULL), and rules of
+// other packs that pointed at its action and trigger keep their refs with
+// null edges.
 func TestDeletePackCascades(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
@@ -203,7 +204,11 @@ func TestDeletePackCascades(t *testing.T) {
 			SetAction(f.action).SetActionRef(f.action.Ref).
 			SetTrigger(f.trigger).SetTriggerRef(f.trigger.Ref).SaveX(t.Context())
 
-		b.ent.Pack.DeleteOne(f.pack).ExecX(t.Context())
+		// History is finished, so the pack may go without force.
+		b.ent.Execution.Update().SetStatus("SUCCEEDED").ExecX(t.Context())
+		var del struct{ DeletePack struct{ DeletedRef string } }
+		b.c.Must(t, `mutation{ deletePack(input:{ref:"p8"}){ deletedRef } }`, nil, &del)
+		require.Equal(t, "p8", del.DeletePack.DeletedRef)
 
 		var got struct {
 			Actions, Triggers, Sensors, Rules, WorkflowDefinitions struct{ TotalCount int }
