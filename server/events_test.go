@@ -218,17 +218,18 @@ func TestTimersFireOnceAcrossNodes(t *testing.T) {
 	require.Contains(t, follower.out.String(), `msg="leading timers"`)
 	ts = ticks()
 	requireOnce(ts)
-	// The ticks seen so far are each enforced exactly once (newer ones keep
-	// coming and are judged by the next look).
+	// No tick is ever enforced twice; the follower's ticks seen so far are
+	// each enforced once. (An evaluation the killed leader had taken waits
+	// for the queue's rescue, worker.rescue_after, so it is not awaited here.)
 	fired := map[string]bool{}
-	for _, tk := range ts {
+	for _, tk := range ts[before:] {
 		fired[tk.Payload.ScheduledAt] = true
 	}
 	eventually(t, 30*time.Second, "every tick enforced once", func() bool {
 		enforced := 0
 		for _, tk := range ticks() {
+			require.LessOrEqual(t, tk.Enforced.TotalCount, 1, "tick %s enforced twice", tk.Payload.ScheduledAt)
 			if fired[tk.Payload.ScheduledAt] {
-				require.LessOrEqual(t, tk.Enforced.TotalCount, 1, "tick %s enforced twice", tk.Payload.ScheduledAt)
 				enforced += tk.Enforced.TotalCount
 			}
 		}
