@@ -19,6 +19,7 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/trigger"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/dbtest"
 	"github.com/attune-io/attune/internal/fetch/fetchtest"
@@ -389,6 +390,9 @@ func TestUpgradeKeepsIDsAndReplacesAtomically(t *testing.T) {
 		require.DirExists(t, still.EnvPath)
 		require.True(t, b.db.Ent.Action.Query().Where(action.Ref("up.old")).ExistX(ctx))
 
+		// A webhook enabled with a key since survives the upgrade.
+		b.db.Ent.Trigger.Update().Where(trigger.Ref("up.ping")).SetWebhookKey("wh_x").
+			SetWebhookEnabled(true).ExecX(ctx)
 		v2 := shellPack("up", "2.0.0", map[string]string{
 			"actions/new.yaml": "runner_type: shell\nentry_point: hello.sh\n",
 			"requirements.txt": "",
@@ -398,6 +402,7 @@ func TestUpgradeKeepsIDsAndReplacesAtomically(t *testing.T) {
 		second, err := b.svc.Install(ctx, pack.Request{Source: writePack(t, v2), Force: true})
 		require.NoError(t, err)
 		require.Equal(t, first.Pack.ID, second.Pack.ID)
+		require.True(t, b.db.Ent.Trigger.Query().Where(trigger.Ref("up.ping")).OnlyX(ctx).WebhookEnabled)
 		require.Equal(t, "2.0.0", second.Pack.Version)
 		require.Equal(t, first.Pack.EnvPath, second.Pack.EnvPath, "same requirements keep the env")
 		require.Equal(t, hello.ID, b.db.Ent.Action.Query().Where(action.Ref("up.hello")).OnlyIDX(ctx), "ids kept")

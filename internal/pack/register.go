@@ -135,10 +135,15 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 				id = created.ID
 			}
 		case err == nil:
+			var keyed bool
+			// A webhook someone gave a key (rotateWebhookKey) stays on.
+			if keyed, err = c.Trigger.Query().Where(trigger.ID(id), trigger.WebhookKeyNEQ("")).Exist(ctx); err != nil {
+				break
+			}
 			err = c.Trigger.UpdateOneID(id).SetLabel(tr.Label).SetDescription(tr.Description).
 				SetType(triggerType(tr)).SetParametersSchema(schemaMap(tr.Parameters)).
-				SetPayloadSchema(schemaMap(tr.Payload)).SetWebhookEnabled(tr.Webhook).SetEnabled(tr.Enabled).
-				Exec(ctx)
+				SetPayloadSchema(schemaMap(tr.Payload)).SetWebhookEnabled(tr.Webhook || keyed).
+				SetEnabled(tr.Enabled).Exec(ctx)
 		}
 		if err != nil {
 			return fmt.Errorf("trigger %s: %w", tr.Ref, err)
