@@ -244,12 +244,15 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 // triggers and actions its rules name exist (here or installed), and that
 // none of its refs belong to another pack.
 func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack) error {
-	installed, owners, err := s.installedRefs(ctx)
+	owners, err := s.installedRefs(ctx)
 	if err != nil {
 		return err
 	}
 	var probs []manifest.Problem
-	if err := m.CheckRefs(func(k manifest.Kind, ref string) bool { return installed[string(k)+":"+ref] }); err != nil {
+	if err := m.CheckRefs(func(k manifest.Kind, ref string) bool {
+		_, ok := owners[string(k)+":"+ref]
+		return ok
+	}); err != nil {
 		var ve *manifest.ValidationError
 		if !errors.As(err, &ve) {
 			return err
@@ -293,50 +296,30 @@ func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack
 	return nil
 }
 
-// installedRefs maps "kind:ref" of installed actions and triggers to true,
-// and "kind:ref" of every owned component to its pack.
-func (s *Service) installedRefs(ctx context.Context) (map[string]bool, map[string]string, error) {
-	installed := map[string]bool{}
-	owners := map[string]string{}
+// installedRefs maps "kind:ref" of every installed component to its pack.
+func (s *Service) installedRefs(ctx context.Context) (map[string]string, error) {
 	c := s.db.Ent
-	actions, err := c.Action.Query().Select("ref", "pack_ref").All(ctx)
-	if err != nil {
-		return nil, nil, err
+	type row struct {
+		Ref     string `json:"ref"`
+		PackRef string `json:"pack_ref"`
 	}
-	for _, a := range actions {
-		installed["action:"+a.Ref] = true
-		owners["action:"+a.Ref] = a.PackRef
+	owners := map[string]string{}
+	for kind, scan := range map[string]func(*[]row) error{
+		"action":   func(v *[]row) error { return c.Action.Query().Select("ref", "pack_ref").Scan(ctx, v) },
+		"trigger":  func(v *[]row) error { return c.Trigger.Query().Select("ref", "pack_ref").Scan(ctx, v) },
+		"sensor":   func(v *[]row) error { return c.Sensor.Query().Select("ref", "pack_ref").Scan(ctx, v) },
+		"rule":     func(v *[]row) error { return c.Rule.Query().Select("ref", "pack_ref").Scan(ctx, v) },
+		"workflow": func(v *[]row) error { return c.WorkflowDefinition.Query().Select("ref", "pack_ref").Scan(ctx, v) },
+	} {
+		var rows []row
+		if err := scan(&rows); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			owners[kind+":"+r.Ref] = r.PackRef
+		}
 	}
-	triggers, err := c.Trigger.Query().Select("ref", "pack_ref").All(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, tr := range triggers {
-		installed["trigger:"+tr.Ref] = true
-		owners["trigger:"+tr.Ref] = tr.PackRef
-	}
-	sensors, err := c.Sensor.Query().Select("ref", "pack_ref").All(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, se := range sensors {
-		owners["sensor:"+se.Ref] = se.PackRef
-	}
-	rules, err := c.Rule.Query().Select("ref", "pack_ref").All(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, r := range rules {
-		owners["rule:"+r.Ref] = r.PackRef
-	}
-	wfs, err := c.WorkflowDefinition.Query().Select("ref", "pack_ref").All(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, w := range wfs {
-		owners["workflow:"+w.Ref] = w.PackRef
-	}
-	return installed, owners, nil
+	return owners, nil
 }
 
 // needsPython reports whether any action or sensor runs in Python.
