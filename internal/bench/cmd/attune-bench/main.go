@@ -44,6 +44,7 @@ func run(ctx context.Context) error {
 	only := flag.String("only", "", "comma-separated figure groups to measure ("+strings.Join(bench.Groups, ", ")+"); empty measures all. Use without -out: the report would hold only these")
 	profileDir := flag.String("pprof", "", "write CPU profiles of the server during the load figures to this directory")
 	repo := flag.String("repo", ".", "repository root (for ./server and examples/packs/python_example)")
+	prebuilt := flag.String("bin", "", "measure this attune binary instead of building ./server (for A/B runs of two builds)")
 	flag.Parse()
 	var groups []string
 	if *only != "" {
@@ -64,11 +65,14 @@ func run(ctx context.Context) error {
 		return fmt.Errorf("creating build dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "attune")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./server")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building attune: %w\n%s", err, b)
+	bin := *prebuilt
+	if bin == "" {
+		bin = filepath.Join(tmp, "attune")
+		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./server")
+		build.Dir = root
+		if b, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building attune: %w\n%s", err, b)
+		}
 	}
 	if *pgURL != "" {
 		if err := ping(ctx, *pgURL); err != nil {
