@@ -82,15 +82,43 @@ func principal(ctx context.Context) *auth.Principal {
 	return auth.System
 }
 
+// aroundFields is the handler's only field middleware: gqlgen runs it for
+// every field of every object (a page of 100 executions is over a thousand
+// fields), and each registered field middleware costs every one of them a
+// closure and stack frames. Root fields go through guard; fields with
+// arguments through the page size limit, checked inside guard (as when
+// they were two middlewares, guard first).
+func (r *Resolver) aroundFields(ctx context.Context, next graphql.Resolver) (any, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return next(ctx)
+	}
+	limited := next
+	if len(fc.Args) > 0 {
+		limited = func(ctx context.Context) (any, error) {
+			if err := checkPageSize(fc.Args); err != nil {
+				return nil, err
+			}
+			return next(ctx)
+		}
+	}
+	if !guarded(fc) {
+		return limited(ctx)
+	}
+	return r.guard(ctx, fc, limited)
+}
+
+// guarded reports whether fc is a root field guard checks: not a child,
+// not introspection.
+func guarded(fc *graphql.FieldContext) bool {
+	return (fc.Parent == nil || fc.Parent.Parent == nil) && isRoot(fc.Object) &&
+		!strings.HasPrefix(fc.Field.Name, "__")
+}
+
 // guard is the one place authorization happens: every root field of every
 // operation is checked for a principal, its role, and its pack limits,
 // before its resolver runs; every mutation is then audited.
-func (r *Resolver) guard(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || fc.Parent != nil && fc.Parent.Parent != nil || !isRoot(fc.Object) ||
-		strings.HasPrefix(fc.Field.Name, "__") {
-		return next(ctx)
-	}
+func (r *Resolver) guard(ctx context.Context, fc *graphql.FieldContext, next graphql.Resolver) (any, error) {
 	p, ok := auth.FromContext(ctx)
 	if !ok {
 		if err, _ := ctx.Value(authErrKey{}).(error); err != nil {

@@ -76,8 +76,7 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	}
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	srv.Use(depthLimit{Max: o.MaxDepth})
-	srv.AroundFields(r.guard)
-	srv.AroundFields(pageSizeLimit)
+	srv.AroundFields(r.aroundFields)
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		return recoverFunc(ctx, p)

@@ -52,21 +52,15 @@ func pageArg(args map[string]any, k string) int {
 	return 0
 }
 
-// pageSizeLimit refuses first/last above MaxPageSize or below zero.
-func pageSizeLimit(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc != nil {
-		for _, k := range []string{"first", "last"} {
-			if n, ok := fc.Args[k]; ok {
-				v := pageArg(map[string]any{k: n}, k)
-				if v > MaxPageSize || v < 0 {
-					return nil, apperr.Errorf(apperr.BadUserInput,
-						"%s must be between 0 and %d, got %d", k, MaxPageSize, v)
-				}
-			}
+// checkPageSize refuses first/last above MaxPageSize or below zero.
+func checkPageSize(args map[string]any) error {
+	for _, k := range [...]string{"first", "last"} {
+		if v := pageArg(args, k); v > MaxPageSize || v < 0 {
+			return apperr.Errorf(apperr.BadUserInput,
+				"%s must be between 0 and %d, got %d", k, MaxPageSize, v)
 		}
 	}
-	return next(ctx)
+	return nil
 }
 
 // depthLimit refuses operations nested deeper than Max levels.
