@@ -24,7 +24,7 @@ run: assets ## Run the server on the embedded SQLite default (http://127.0.0.1:8
 .PHONY: generate
 generate: ## Regenerate ent, GraphQL and migrations from ent/schema, *.graphqls and gqlgen.yml
 	$(GO) run ./ent/entc.go
-	$(GO) tool gqlgen generate
+	$(GO) run ./graph/gqlgen.go
 	$(GO) run ./migrations/gen
 
 .PHONY: verify
