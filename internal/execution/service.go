@@ -10,7 +10,6 @@ package execution
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,7 +31,7 @@ const DefaultTimeout = 10 * time.Minute
 // Enqueuer inserts the job that runs an execution inside the transaction
 // that creates it; internal/queue implements it.
 type Enqueuer interface {
-	InsertExecutionTx(ctx context.Context, tx *sql.Tx, executionID int) error
+	InsertExecutionTx(ctx context.Context, tx *store.Tx, executionID int) error
 }
 
 // Service accepts, cancels and watches executions, and (Start) keeps the
@@ -201,7 +200,7 @@ func (s *Service) requestTx(ctx context.Context, tx *store.Tx, req Request) (*en
 			return nil, fmt.Errorf("storing secret parameters: %w", err)
 		}
 	}
-	if err := s.queue.InsertExecutionTx(ctx, tx.SQL, e.ID); err != nil {
+	if err := s.queue.InsertExecutionTx(ctx, tx, e.ID); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -2,11 +2,14 @@ package queue
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/attune-io/attune/internal/store"
 )
 
 // QueueEvents is the River queue rule evaluations run on, apart from
@@ -28,9 +31,49 @@ func (EvaluateArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queu
 
 // InsertEvaluationTx enqueues the rule evaluation of an event in tx, so the
 // job exists exactly when the event row commits.
-func (q *Queue) InsertEvaluationTx(ctx context.Context, tx *sql.Tx, eventID int) error {
-	if _, err := q.client.InsertTx(ctx, tx, EvaluateArgs{EventID: eventID}, nil); err != nil {
+func (q *Queue) InsertEvaluationTx(ctx context.Context, tx *store.Tx, eventID int) error {
+	if _, err := q.client.InsertTx(ctx, tx.SQL, EvaluateArgs{EventID: eventID}, nil); err != nil {
 		return fmt.Errorf("enqueueing evaluation of event %d: %w", eventID, err)
+	}
+	q.wakeAfter(tx, QueueEvents)
+	return nil
+}
+
+// fallbackDelay is when the job of an event its own node evaluates falls
+// due: long enough that it never races the node's evaluation, short enough
+// that a node dying mid-evaluation delays the event by seconds (plus up to
+// River's scheduler interval), not until the rescue of running jobs.
+const fallbackDelay = 10 * time.Second
+
+// EvaluatesHere reports that this process works evaluation jobs.
+func (q *Queue) EvaluatesHere() bool { return q.working }
+
+// InsertFallbackEvaluationTx inserts the evaluation of an event in tx,
+// due after fallbackDelay: the caller evaluates the event itself after tx
+// commits and then drops the job.
+func (q *Queue) InsertFallbackEvaluationTx(ctx context.Context, tx *store.Tx, eventID int) (int64, error) {
+	res, err := q.client.InsertTx(ctx, tx.SQL, EvaluateArgs{EventID: eventID}, &river.InsertOpts{ScheduledAt: time.Now().Add(fallbackDelay)})
+	if err != nil {
+		return 0, fmt.Errorf("enqueueing evaluation of event %d: %w", eventID, err)
+	}
+	return res.Job.ID, nil
+}
+
+// DropEvaluation deletes the fallback job of an evaluation that is done.
+// A job already running (the evaluation took longer than fallbackDelay) is
+// left to finish: it finds the enforcements made.
+func (q *Queue) DropEvaluation(ctx context.Context, jobID int64) error {
+	if _, err := q.client.JobDelete(ctx, jobID); err != nil && !errors.Is(err, rivertype.ErrJobRunning) {
+		return fmt.Errorf("dropping evaluation job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// Retry makes a job available now, whatever it waits for (a retry's
+// backoff, a fallback's delay).
+func (q *Queue) Retry(ctx context.Context, jobID int64) error {
+	if _, err := q.client.JobRetry(ctx, jobID); err != nil {
+		return fmt.Errorf("retrying job %d: %w", jobID, err)
 	}
 	return nil
 }

@@ -63,6 +63,9 @@ type Queue struct {
 	client  *river.Client[*sql.Tx]
 	pool    *pgxpool.Pool
 	working bool
+	// gate, on SQLite, starts jobs when the transaction that inserted them
+	// commits (see wakeGate); nil on PostgreSQL, where LISTEN/NOTIFY does.
+	gate *wakeGate
 }
 
 // New builds the River client over db. Handlers may be nil for an
@@ -77,6 +80,9 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 		}
 		q.pool = pool
 		drv = riverdatabasesql.NewWithPgxListener(db.SQL, pool)
+	} else if cfg.Concurrency > 0 && h != nil {
+		q.gate = newWakeGate()
+		drv = newSQLiteDriver(db.SQL, q.gate)
 	} else {
 		drv = riversqlite.New(db.SQL)
 	}
@@ -95,6 +101,16 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}}
 		addEventWorkers(workers, rc, cfg, h)
 		q.working = true
+		if q.gate != nil {
+			// A held fetch waits in the gate, so River may ask again at
+			// once; an idle queue still touches the database only every
+			// safetyFetch.
+			for name, qc := range rc.Queues {
+				qc.FetchPollInterval = time.Millisecond
+				qc.FetchCooldown = time.Millisecond
+				rc.Queues[name] = qc
+			}
+		}
 	}
 	client, err := river.NewClient(drv, rc)
 	if err != nil {
@@ -147,6 +163,9 @@ func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
+	if q.gate != nil {
+		q.gate.close()
+	}
 	err := q.client.Stop(ctx)
 	if ctx.Err() != nil {
 		err = q.client.StopAndCancel(context.WithoutCancel(ctx))
@@ -166,11 +185,19 @@ func (q *Queue) Close() {
 
 // InsertExecutionTx enqueues the run of an execution in tx, so the job
 // exists exactly when the execution row commits.
-func (q *Queue) InsertExecutionTx(ctx context.Context, tx *sql.Tx, executionID int) error {
-	if _, err := q.client.InsertTx(ctx, tx, ExecutionArgs{ExecutionID: executionID}, nil); err != nil {
+func (q *Queue) InsertExecutionTx(ctx context.Context, tx *store.Tx, executionID int) error {
+	if _, err := q.client.InsertTx(ctx, tx.SQL, ExecutionArgs{ExecutionID: executionID}, nil); err != nil {
 		return fmt.Errorf("enqueueing execution %d: %w", executionID, err)
 	}
+	q.wakeAfter(tx, river.QueueDefault)
 	return nil
+}
+
+// wakeAfter starts the queue's workers in this process when tx commits.
+func (q *Queue) wakeAfter(tx *store.Tx, queue string) {
+	if q.gate != nil {
+		tx.AfterCommit(func() { q.gate.wake(queue) })
+	}
 }
 
 // Cancel marks err as final: the job is not retried.

@@ -44,14 +44,34 @@ var ErrDuplicate = errors.New("event already emitted")
 
 // Emit stores the event and enqueues its rule evaluation in one
 // transaction. See EmitTx for the errors.
+//
+// On a node that works evaluation jobs, Emit then evaluates the event
+// itself before it returns, instead of handing it to the queue: one hop
+// less between a webhook and its execution (a queue hop is a notification
+// and a fetch on PostgreSQL, and River's SQLite driver polls). The job is
+// still stored with the event, due only after fallbackDelay, and deleted
+// once the evaluation is done; if this process dies or the evaluation fails
+// first, any worker evaluates the event when the job falls due.
+// Evaluation is idempotent, so a job that runs anyway creates nothing twice.
+// An evaluation error is not Emit's: the event is stored and will be
+// evaluated.
 func (e *Engine) Emit(ctx context.Context, em Emission) (*ent.Event, error) {
-	var id int
+	inline := e.queue.EvaluatesHere()
+	var (
+		id    int
+		jobID int64
+	)
 	err := e.db.InTx(ctx, func(tx *store.Tx) error {
-		ev, err := e.EmitTx(ctx, tx, em)
-		if err == nil {
-			id = ev.ID
+		ev, err := e.storeEvent(ctx, tx, em)
+		if err != nil {
+			return err
 		}
-		return err
+		id = ev.ID
+		if inline {
+			jobID, err = e.queue.InsertFallbackEvaluationTx(ctx, tx, ev.ID)
+			return err
+		}
+		return e.queue.InsertEvaluationTx(ctx, tx, ev.ID)
 	})
 	if err != nil {
 		if em.DedupeKey != "" && ent.IsConstraintError(err) {
@@ -59,7 +79,21 @@ func (e *Engine) Emit(ctx context.Context, em Emission) (*ent.Event, error) {
 		}
 		return nil, err
 	}
-	return e.db.Ent.Event.Get(ctx, id)
+	ev, err := e.db.Ent.Event.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if inline {
+		// The sender is answered after the evaluation; a sender that hangs
+		// up does not stop it.
+		ectx := context.WithoutCancel(ctx)
+		if err := e.evaluate(ectx, ev); err != nil {
+			e.opts.Logger.Warn("evaluating event; the queue will retry", "event", ev.ID, "error", err)
+		} else if err := e.queue.DropEvaluation(ectx, jobID); err != nil {
+			e.opts.Logger.Warn("dropping the fallback evaluation job; it will find nothing to do", "event", ev.ID, "error", err)
+		}
+	}
+	return ev, nil
 }
 
 // EmitTx is Emit inside the caller's transaction: the event and its
@@ -70,6 +104,18 @@ func (e *Engine) Emit(ctx context.Context, em Emission) (*ent.Event, error) {
 // with the same key makes the commit fail with a constraint error, which
 // Emit reports as ErrDuplicate.
 func (e *Engine) EmitTx(ctx context.Context, tx *store.Tx, em Emission) (*ent.Event, error) {
+	ev, err := e.storeEvent(ctx, tx, em)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.queue.InsertEvaluationTx(ctx, tx, ev.ID); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// storeEvent is EmitTx without the evaluation job.
+func (e *Engine) storeEvent(ctx context.Context, tx *store.Tx, em Emission) (*ent.Event, error) {
 	tr, err := tx.Ent.Trigger.Query().Where(trigger.Ref(em.Trigger)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.NotFound, "trigger %q not found", em.Trigger)
@@ -104,9 +150,6 @@ func (e *Engine) EmitTx(ctx context.Context, tx *store.Tx, em Emission) (*ent.Ev
 	ev, err := c.Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("storing event of %s: %w", tr.Ref, err)
-	}
-	if err := e.queue.InsertEvaluationTx(ctx, tx.SQL, ev.ID); err != nil {
-		return nil, err
 	}
 	if err := e.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.EventCreated, ID: ev.ID}); err != nil {
 		return nil, err

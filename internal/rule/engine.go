@@ -2,7 +2,6 @@ package rule
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,7 +24,15 @@ import (
 // Enqueuer inserts the rule-evaluation job of an event inside the
 // transaction that stores the event; internal/queue implements it.
 type Enqueuer interface {
-	InsertEvaluationTx(ctx context.Context, tx *sql.Tx, eventID int) error
+	InsertEvaluationTx(ctx context.Context, tx *store.Tx, eventID int) error
+	// EvaluatesHere reports that this process works evaluation jobs, so it
+	// may evaluate its own events at once (see Engine.Emit).
+	EvaluatesHere() bool
+	// InsertFallbackEvaluationTx inserts an evaluation job due only after
+	// a delay: the safety net of an evaluation this process does itself.
+	InsertFallbackEvaluationTx(ctx context.Context, tx *store.Tx, eventID int) (jobID int64, err error)
+	// DropEvaluation deletes a fallback job whose evaluation is done.
+	DropEvaluation(ctx context.Context, jobID int64) error
 }
 
 // Requester creates an execution inside the caller's transaction;
@@ -102,6 +109,11 @@ func (e *Engine) Evaluate(ctx context.Context, eventID int) error {
 	if err != nil {
 		return fmt.Errorf("loading event %d: %w", eventID, err)
 	}
+	return e.evaluate(ctx, ev)
+}
+
+// evaluate is Evaluate of a loaded event.
+func (e *Engine) evaluate(ctx context.Context, ev *ent.Event) error {
 	rules, err := e.rulesOf(ctx, ev)
 	if err != nil {
 		return err

@@ -17,7 +17,14 @@ import (
 type Tx struct {
 	SQL *sql.Tx
 	Ent *ent.Client
+
+	afterCommit []func()
 }
+
+// AfterCommit runs f once tx has committed (never if it rolls back), in the
+// goroutine that called InTx, before InTx returns. For announcements that
+// must not precede the commit: waking a worker for a job tx inserted.
+func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
 
 // InTx runs f in a transaction and commits when it returns nil. On SQLite
 // the pool has one connection: inside f, use only tx, never db.Ent, or the
@@ -35,6 +42,9 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
+	}
+	for _, f := range tx.afterCommit {
+		f()
 	}
 	return nil
 }
