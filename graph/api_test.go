@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/attune-io/attune/graph"
 	"github.com/attune-io/attune/internal/dbtest"
+	"github.com/attune-io/attune/internal/gqltest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -185,4 +187,34 @@ func TestMalformedArgumentsAreTheClientsMistake(t *testing.T) {
 	}
 	var got struct{ Executions struct{ TotalCount int } }
 	b.c.Must(t, `{ executions(first: 1) { totalCount edges { cursor } } }`, nil, &got)
+}
+
+// TestFieldMiddleware: the handler installs its field middleware on each
+// operation itself (fieldMiddleware), so these prove it still runs: guard
+// on root fields, of queries and mutations, and the page size limit on
+// nested connections too.
+func TestFieldMiddleware(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "sqlite")
+	b.fixtures(t, "mw")
+	t.Run("NestedPageSize", func(t *testing.T) {
+		t.Parallel()
+		e := b.c.Fail(t, `{ actions(first: 1) { edges { node { executions(first: 1001) { totalCount } } } } }`, nil)
+		requireCode(t, e, "BAD_USER_INPUT")
+		require.Contains(t, e.Message, "1000")
+	})
+	t.Run("Unauthenticated", func(t *testing.T) {
+		t.Parallel()
+		// The handler without Authenticate: no principal on any request.
+		h := graph.NewHandler(&graph.Resolver{Client: b.ent}, graph.Options{})
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		c := gqltest.New(srv.URL)
+		for _, q := range []string{
+			`{ executions(first: 1) { totalCount } }`,
+			`mutation { deleteKey(name: "k") { deletedRef } }`,
+		} {
+			requireCode(t, c.Fail(t, q, nil), "UNAUTHENTICATED")
+		}
+	})
 }
