@@ -31397,7 +31397,7 @@ func (ec *executionContext) _APIToken(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, aPITokenImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31475,7 +31475,7 @@ func (ec *executionContext) _APITokenConnection(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, aPITokenConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31518,7 +31518,7 @@ func (ec *executionContext) _APITokenEdge(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, aPITokenEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31556,7 +31556,7 @@ func (ec *executionContext) _Action(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, actionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31679,7 +31679,7 @@ func (ec *executionContext) _ActionConnection(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, actionConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31722,7 +31722,7 @@ func (ec *executionContext) _ActionEdge(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, actionEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31760,7 +31760,7 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31838,7 +31838,7 @@ func (ec *executionContext) _AuditEventConnection(ctx context.Context, sel ast.S
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEventConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31881,7 +31881,7 @@ func (ec *executionContext) _AuditEventEdge(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditEventEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31919,7 +31919,7 @@ func (ec *executionContext) _CreateApiTokenPayload(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, createApiTokenPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31957,7 +31957,7 @@ func (ec *executionContext) _DeleteByIdPayload(ctx context.Context, sel ast.Sele
 	fields := graphql.CollectFields(ec.OperationContext, sel, deleteByIdPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -31990,7 +31990,7 @@ func (ec *executionContext) _DeletePackPayload(ctx context.Context, sel ast.Sele
 	fields := graphql.CollectFields(ec.OperationContext, sel, deletePackPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32028,7 +32028,7 @@ func (ec *executionContext) _DeletePayload(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, deletePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32061,7 +32061,7 @@ func (ec *executionContext) _EmitEventPayload(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, emitEventPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32094,7 +32094,7 @@ func (ec *executionContext) _Enforcement(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, enforcementImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32187,7 +32187,7 @@ func (ec *executionContext) _EnforcementConnection(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, enforcementConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32230,7 +32230,7 @@ func (ec *executionContext) _EnforcementEdge(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, enforcementEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32268,7 +32268,7 @@ func (ec *executionContext) _Event(ctx context.Context, sel ast.SelectionSet, ob
 	fields := graphql.CollectFields(ec.OperationContext, sel, eventImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32356,7 +32356,7 @@ func (ec *executionContext) _EventConnection(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, eventConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32399,7 +32399,7 @@ func (ec *executionContext) _EventEdge(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, eventEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32437,7 +32437,7 @@ func (ec *executionContext) _ExecuteActionPayload(ctx context.Context, sel ast.S
 	fields := graphql.CollectFields(ec.OperationContext, sel, executeActionPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32470,7 +32470,7 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, executionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32653,7 +32653,7 @@ func (ec *executionContext) _ExecutionConnection(ctx context.Context, sel ast.Se
 	fields := graphql.CollectFields(ec.OperationContext, sel, executionConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32696,7 +32696,7 @@ func (ec *executionContext) _ExecutionEdge(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, executionEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32734,7 +32734,7 @@ func (ec *executionContext) _ExecutionOutput(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, executionOutputImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32782,7 +32782,7 @@ func (ec *executionContext) _InstallPackPayload(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, installPackPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32820,7 +32820,7 @@ func (ec *executionContext) _Key(ctx context.Context, sel ast.SelectionSet, obj 
 	fields := graphql.CollectFields(ec.OperationContext, sel, keyImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32883,7 +32883,7 @@ func (ec *executionContext) _KeyConnection(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, keyConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32926,7 +32926,7 @@ func (ec *executionContext) _KeyEdge(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, keyEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -32967,7 +32967,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -33182,7 +33182,7 @@ func (ec *executionContext) _Pack(ctx context.Context, sel ast.SelectionSet, obj
 	fields := graphql.CollectFields(ec.OperationContext, sel, packImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -33340,7 +33340,7 @@ func (ec *executionContext) _PackConnection(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, packConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -33383,7 +33383,7 @@ func (ec *executionContext) _PackEdge(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, packEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -33421,7 +33421,7 @@ func (ec *executionContext) _PackEnvironment(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, packEnvironmentImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -33464,7 +33464,7 @@ func (ec *executionContext) _PackInstall(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, packInstallImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -33557,7 +33557,7 @@ func (ec *executionContext) _PackInstallConnection(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, packInstallConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -33600,7 +33600,7 @@ func (ec *executionContext) _PackInstallEdge(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, packInstallEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -33638,7 +33638,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -33689,7 +33689,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -33886,7 +33886,7 @@ func (ec *executionContext) _RotateWebhookKeyPayload(ctx context.Context, sel as
 	fields := graphql.CollectFields(ec.OperationContext, sel, rotateWebhookKeyPayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -33924,7 +33924,7 @@ func (ec *executionContext) _Rule(ctx context.Context, sel ast.SelectionSet, obj
 	fields := graphql.CollectFields(ec.OperationContext, sel, ruleImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34052,7 +34052,7 @@ func (ec *executionContext) _RuleConnection(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, ruleConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34095,7 +34095,7 @@ func (ec *executionContext) _RuleEdge(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, ruleEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34133,7 +34133,7 @@ func (ec *executionContext) _RulePayload(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, rulePayloadImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34166,7 +34166,7 @@ func (ec *executionContext) _Sensor(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, sensorImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34289,7 +34289,7 @@ func (ec *executionContext) _SensorConnection(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, sensorConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34332,7 +34332,7 @@ func (ec *executionContext) _SensorEdge(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, sensorEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34398,7 +34398,7 @@ func (ec *executionContext) _Trigger(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, triggerImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34511,7 +34511,7 @@ func (ec *executionContext) _TriggerConnection(ctx context.Context, sel ast.Sele
 	fields := graphql.CollectFields(ec.OperationContext, sel, triggerConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34554,7 +34554,7 @@ func (ec *executionContext) _TriggerEdge(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, triggerEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34592,7 +34592,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34635,7 +34635,7 @@ func (ec *executionContext) _WorkflowDefinition(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, workflowDefinitionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34718,7 +34718,7 @@ func (ec *executionContext) _WorkflowDefinitionConnection(ctx context.Context, s
 	fields := graphql.CollectFields(ec.OperationContext, sel, workflowDefinitionConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34761,7 +34761,7 @@ func (ec *executionContext) _WorkflowDefinitionEdge(ctx context.Context, sel ast
 	fields := graphql.CollectFields(ec.OperationContext, sel, workflowDefinitionEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34799,7 +34799,7 @@ func (ec *executionContext) _WorkflowExecution(ctx context.Context, sel ast.Sele
 	fields := graphql.CollectFields(ec.OperationContext, sel, workflowExecutionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34872,7 +34872,7 @@ func (ec *executionContext) _WorkflowExecutionConnection(ctx context.Context, se
 	fields := graphql.CollectFields(ec.OperationContext, sel, workflowExecutionConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34915,7 +34915,7 @@ func (ec *executionContext) _WorkflowExecutionEdge(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, workflowExecutionEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -34953,7 +34953,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -35006,7 +35006,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -35054,7 +35054,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -35112,7 +35112,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -35170,7 +35170,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -35228,7 +35228,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	var deferred graphql.DeferredGroup
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
