@@ -14,8 +14,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq"  // PostgreSQL driver "postgres"
-	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+	_ "github.com/lib/pq" // PostgreSQL driver "postgres"
 
 	"github.com/attune-io/attune/ent"
 )
@@ -28,6 +27,8 @@ type DB struct {
 	Ent     *ent.Client
 	// Location is the DSN with credentials redacted, for logs.
 	Location string
+
+	stmts *stmtCacheConnector // SQLite only
 }
 
 // Open connects to databaseURL: a postgres:// (or postgresql://) URL, or a
@@ -38,11 +39,18 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	driverName := "sqlite"
+	var db *sql.DB
+	var stmts *stmtCacheConnector
 	if d == dialect.Postgres {
-		driverName = "postgres"
+		db, err = sql.Open("postgres", dsn)
+	} else {
+		// modernc.org/sqlite with a per-connection statement cache, see
+		// stmtCacheConnector.
+		stmts, err = newStmtCacheConnector(dsn, stmtCacheSize)
+		if err == nil {
+			db = sql.OpenDB(stmts)
+		}
 	}
-	db, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", loc, err)
 	}
@@ -59,7 +67,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", loc, err)
 	}
 	drv := entsql.OpenDB(d, db)
-	return &DB{SQL: db, Dialect: d, Ent: ent.NewClient(ent.Driver(drv)), Location: loc}, nil
+	return &DB{SQL: db, Dialect: d, Ent: ent.NewClient(ent.Driver(drv)), Location: loc, stmts: stmts}, nil
 }
 
 // Close closes the database.

@@ -1,0 +1,12 @@
+package store
+
+// StmtCacheStats returns the SQLite statement cache's counters: statements
+// prepared for Exec and Query calls, cache hits, and cached statements
+// finalized.
+func (db *DB) StmtCacheStats() (prepared, reused, finalized int64) {
+	return db.stmts.prepared.Load(), db.stmts.reused.Load(), db.stmts.finalized.Load()
+}
+
+// SetStmtCacheSize changes the cache bound of db's connections; call it
+// before using db.
+func (db *DB) SetStmtCacheSize(n int) { db.stmts.size = n }
