@@ -1,7 +1,7 @@
 //go:build ignore
 
 // gqlgen generates graph/generated.go, the models and the resolver stubs
-// from gqlgen.yml, as `go tool gqlgen generate` does, with two changes
+// from gqlgen.yml, as `go tool gqlgen generate` does, with three changes
 // that make a page of objects cheaper to resolve. Run through
 // `make generate` from the repository root.
 //
@@ -12,13 +12,16 @@
 //     enforcement and parent started 200 of them besides the 100 of the
 //     list, each growing its stack from the minimum, for fields that only
 //     return what entgql's field collection already loaded. Root fields
-//     (Query, Subscription) and list elements keep gqlgen's concurrency;
-//     Mutation fields are sequential anyway.
+//     (Query, Subscription) keep gqlgen's concurrency; Mutation fields are
+//     sequential anyway.
 //  2. Objects no longer build a @defer group each: only a field resolved
 //     concurrently can be deferred, so after 1 the group is always empty,
 //     yet building it (its path, a field set, a map) was a fifth of the
 //     allocations of that page. A sequential field under @defer is sent in
 //     the first payload, which the spec allows.
+//  3. The elements of a list are resolved by at most a few goroutines
+//     (marshalSlice in graph/slice.go), not one goroutine each: the 100 of
+//     that page were a tenth of its CPU, growing their stacks.
 package main
 
 import (
@@ -40,30 +43,45 @@ func main() {
 	if err := api.Generate(cfg, api.AddPlugin(sequentialFields{})); err != nil {
 		log.Fatalf("running gqlgen: %v", err)
 	}
-	if err := dropDeferredGroups(cfg.Exec.Filename); err != nil {
+	if err := rewrite(cfg.Exec.Filename); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// dropDeferredGroups replaces each object's NewDeferredGroup with an empty
-// group, after checking nothing can add to it (every use is &deferred).
-func dropDeferredGroups(path string) error {
+// rewrite makes changes 2 and 3 to the generated file.
+func rewrite(path string) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
+	if src, err = dropDeferredGroups(path, src); err != nil {
+		return err
+	}
+	if src, err = replace(path, src, "graphql.MarshalSliceConcurrently(", "marshalSlice("); err != nil {
+		return err
+	}
+	return os.WriteFile(path, src, 0o644)
+}
+
+// replace replaces every old with new in src, which must hold old.
+func replace(path string, src []byte, old, new string) ([]byte, error) {
+	if !bytes.Contains(src, []byte(old)) {
+		return nil, fmt.Errorf("%s: no %s to replace: gqlgen's output changed; see graph/gqlgen.go", path, old)
+	}
+	return bytes.ReplaceAll(src, []byte(old), []byte(new)), nil
+}
+
+// dropDeferredGroups replaces each object's NewDeferredGroup with an empty
+// group, after checking nothing can add to it (every use is &deferred).
+func dropDeferredGroups(path string, src []byte) ([]byte, error) {
 	if bytes.Contains(src, []byte("&deferred")) {
-		return fmt.Errorf("%s defers fields again (&deferred): its groups cannot be dropped; see graph/gqlgen.go", path)
+		return nil, fmt.Errorf("%s defers fields again (&deferred): its groups cannot be dropped; see graph/gqlgen.go", path)
 	}
-	out := bytes.ReplaceAll(src, []byte("deferred := graphql.NewDeferredGroup(ctx)"), []byte("var deferred graphql.DeferredGroup"))
-	if bytes.Equal(out, src) {
-		return fmt.Errorf("%s: no NewDeferredGroup to drop: gqlgen's output changed; see graph/gqlgen.go", path)
-	}
-	return os.WriteFile(path, out, 0o644)
+	return replace(path, src, "deferred := graphql.NewDeferredGroup(ctx)", "var deferred graphql.DeferredGroup")
 }
 
 // sequentialFields turns off per-field concurrency on every object but
-// the query and subscription roots.
+// the query and subscription roots (change 1).
 type sequentialFields struct{}
 
 func (sequentialFields) Name() string { return "sequentialfields" }
