@@ -35,8 +35,9 @@ const stmtCacheSize = 256
 //     iteration in a transaction, over the same text), the same text runs on
 //     a fresh statement, through modernc's uncached path.
 //   - Text holding several statements (migrations, River's schema) is not
-//     cached: a ';' followed by anything but white space sends it to modernc,
-//     which runs every statement of it.
+//     cached: a ';' (outside literals and comments) followed by more than
+//     white space or comments sends it to modernc, which runs every
+//     statement of it.
 //   - Schema changes need nothing: prepare_v2 statements prepare themselves
 //     again on SQLITE_SCHEMA.
 //   - A statement whose run failed is dropped from the cache, so an error
@@ -306,11 +307,71 @@ func (c *stmtCacheConn) finalize(s sqliteStmt) error {
 }
 
 // cacheable reports whether query may be cached: it holds one statement,
-// that is no ';' is followed by anything but white space. A ';' in a string
-// literal or a comment only costs the cache.
+// that is no ';' outside string literals, quoted identifiers and comments
+// is followed by more than white space, comments and ';'. River's queries
+// carry comments with ';' in them. A text judged wrongly either way stays
+// correct: modernc's statement runs a script statement by statement.
 func cacheable(query string) bool {
-	i := strings.IndexByte(query, ';')
-	return i < 0 || strings.TrimSpace(query[i+1:]) == ""
+	for i := 0; i < len(query); i++ {
+		switch c := query[i]; c {
+		case '\'', '"', '`', '[':
+			end := c
+			if c == '[' {
+				end = ']'
+			}
+			// A doubled quote ends the literal and opens the next one.
+			j := strings.IndexByte(query[i+1:], end)
+			if j < 0 {
+				return false
+			}
+			i += j + 1
+		case '-', '/':
+			n, ok := comment(query[i:])
+			if !ok {
+				return false
+			}
+			i += n - 1
+		case ';':
+			return blank(query[i+1:])
+		}
+	}
+	return true
+}
+
+// comment returns the length of the comment s starts with (0 if none), and
+// false for an unterminated block comment.
+func comment(s string) (int, bool) {
+	switch {
+	case strings.HasPrefix(s, "--"):
+		if j := strings.IndexByte(s, '\n'); j >= 0 {
+			return j + 1, true
+		}
+		return len(s), true
+	case strings.HasPrefix(s, "/*"):
+		if j := strings.Index(s[2:], "*/"); j >= 0 {
+			return j + 4, true
+		}
+		return 0, false
+	}
+	return 1, true
+}
+
+// blank reports whether s holds only white space, comments and ';'.
+func blank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r', '\f', '\v', ';':
+		case '-', '/':
+			n, ok := comment(s[i:])
+			if !ok || n == 1 {
+				return false
+			}
+			i += n - 1
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // cachedRows are the rows of a cached statement: closing them frees the
