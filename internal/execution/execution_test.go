@@ -356,3 +356,31 @@ func eventually(t *testing.T, cond func() bool, msg string, args ...any) {
 		}
 	}
 }
+
+// TestManyAtOnce runs more executions than workers at once, so claims and
+// outcomes overlap and outcomes commit in batches (finisher): each must
+// record its own run's result.
+func TestManyAtOnce(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b := setup(t, backend, packFiles, setupOptions{})
+		b.action(t, "env", action.RunnerTypeSHELL, "env.sh", nil)
+		ids := make([]int, 40)
+		for i := range ids {
+			e, err := b.svc.Request(t.Context(), execution.Request{Action: "tp.env"})
+			require.NoError(t, err)
+			ids[i] = e.ID
+		}
+		for _, id := range ids {
+			e := b.wait(t, id, execution.Finished)
+			require.Equal(t, execution.Succeeded, e.Status, e.Error)
+			var got map[string]string
+			require.NoError(t, json.Unmarshal(e.Result, &got))
+			require.Equal(t, strconv.Itoa(id), got["id"])
+			require.Equal(t, 1, e.Attempt)
+			require.Equal(t, b.worker.Name(), e.Worker)
+			require.NotNil(t, e.StartedAt)
+			require.NotNil(t, e.FinishedAt)
+		}
+	})
+}

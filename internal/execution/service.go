@@ -38,13 +38,14 @@ type Enqueuer interface {
 // history honest: executions of dead workers become ABANDONED and old ones
 // are purged.
 type Service struct {
-	db    *store.DB
-	queue Enqueuer
-	bus   *notify.Bus
-	log   *slog.Logger
-	now   func() time.Time
-	opts  Options
-	hints *hinter
+	db     *store.DB
+	queue  Enqueuer
+	bus    *notify.Bus
+	log    *slog.Logger
+	now    func() time.Time
+	opts   Options
+	hints  *hinter
+	finish *finisher
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -92,7 +93,7 @@ func NewService(db *store.DB, q Enqueuer, bus *notify.Bus, o Options) *Service {
 		o.Logger = slog.Default()
 	}
 	return &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, opts: o,
-		hints: &hinter{db: db, bus: bus, log: o.Logger}}
+		hints: &hinter{db: db, bus: bus, log: o.Logger}, finish: &finisher{db: db, bus: bus, log: o.Logger}}
 }
 
 // Request asks for one run of an action.

@@ -189,12 +189,21 @@ type claimed struct {
 }
 
 // claim moves the execution to RUNNING under this worker's name and takes
-// its secrets, in one transaction. It returns nil when there is nothing to
-// run, and a queue.Snooze error while another live worker owns it.
+// its secrets, in one transaction: one statement (claimOne) when it waits
+// to run and has no secrets, else a transaction that reads the row first.
+// It returns nil when there is nothing to run, and a queue.Snooze error
+// while another live worker owns it.
 func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
-	var c *claimed
+	c, err := w.claimOne(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("claiming execution %d: %w", id, err)
+	}
+	if c != nil {
+		w.svc.hints.add(ctx, id)
+		return c, nil
+	}
 	var snooze bool
-	err := w.svc.db.InTx(ctx, func(tx *store.Tx) error {
+	err = w.svc.db.InTx(ctx, func(tx *store.Tx) error {
 		e, err := tx.Ent.Execution.Get(ctx, id)
 		if ent.IsNotFound(err) {
 			return nil // purged before it ran
@@ -296,16 +305,7 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 		to = outcome(ctx, res)
 		set = w.recordResult(set, res, redact)
 	}
-	var ok bool
-	dbctx := context.WithoutCancel(ctx)
-	err = w.svc.db.InTx(dbctx, func(tx *store.Tx) error {
-		var err error
-		ok, err = transition(dbctx, tx, w.svc.bus, e.ID, to, func(u *ent.ExecutionUpdate) {
-			u.Where(execution.Worker(w.opts.Name))
-			set(u)
-		})
-		return err
-	})
+	ok, err := w.svc.finish.record(context.WithoutCancel(ctx), &outcomeRecord{id: e.ID, worker: w.opts.Name, to: to, set: set})
 	if err != nil {
 		return queue.Cancel(fmt.Errorf("recording the outcome of execution %d: %w", e.ID, err))
 	}
