@@ -119,7 +119,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{
 		Logger: log.With("component", "rules"), Context: keys.RuleContext, CheckTriggerParams: trigger.CheckParams,
 	})
-	h.Evaluate = e.rules.Evaluate
+	h.Evaluate = e.rules.EvaluateMany
 	if concurrency == 0 {
 		return e, nil
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"entgo.io/ent/dialect"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -576,9 +577,14 @@ func (b *run) events(ctx context.Context, backend string, db *database, dataDir 
 		return 0, err
 	}
 	defer sdb.Close()
+	// A job evaluates the events stored in one transaction: count events.
+	countEvents := `SELECT coalesce(sum(jsonb_array_length(args->'event_ids')), 0) FROM river_job WHERE kind = 'evaluate_event' AND state = 'completed'`
+	if sdb.Dialect == dialect.SQLite {
+		countEvents = `SELECT coalesce(sum(json_array_length(args, '$.event_ids')), 0) FROM river_job WHERE kind = 'evaluate_event' AND state = 'completed'`
+	}
 	evaluated := func() (int64, error) {
 		var n int64
-		err := sdb.SQL.QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'evaluate_event' AND state = 'completed'`).Scan(&n)
+		err := sdb.SQL.QueryRowContext(ctx, countEvents).Scan(&n)
 		return n, err
 	}
 	// Executions' webhooks evaluated earlier on this database count too.

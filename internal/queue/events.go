@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -16,11 +17,23 @@ import (
 // executions.
 const QueueEvents = "events"
 
-// EvaluateArgs is the job that evaluates every enabled rule of one event.
-// It carries only the id; redelivery is harmless because enforcements are
-// unique per rule and event.
+// EvaluateArgs is the job that evaluates every enabled rule of some
+// events: the events stored in one transaction (several when emissions
+// arrived together). It carries only ids; redelivery is harmless because
+// enforcements are unique per rule and event.
 type EvaluateArgs struct {
-	EventID int `json:"event_id"`
+	// EventID is the one event of a job stored before jobs held several.
+	EventID int `json:"event_id,omitempty"`
+	// EventIDs are the events to evaluate.
+	EventIDs []int `json:"event_ids,omitempty"`
+}
+
+// ids are the events the job evaluates.
+func (a EvaluateArgs) ids() []int {
+	if a.EventID != 0 {
+		return append([]int{a.EventID}, a.EventIDs...)
+	}
+	return a.EventIDs
 }
 
 // Kind names the job kind in River's table.
@@ -29,11 +42,11 @@ func (EvaluateArgs) Kind() string { return "evaluate_event" }
 // InsertOpts puts evaluations on their own queue.
 func (EvaluateArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: QueueEvents} }
 
-// InsertEvaluationTx enqueues the rule evaluation of an event in tx, so the
-// job exists exactly when the event row commits.
-func (q *Queue) InsertEvaluationTx(ctx context.Context, tx *store.Tx, eventID int) error {
-	if _, err := q.client.InsertTx(ctx, tx.SQL, EvaluateArgs{EventID: eventID}, nil); err != nil {
-		return fmt.Errorf("enqueueing evaluation of event %d: %w", eventID, err)
+// InsertEvaluationTx enqueues the rule evaluation of events in tx, one
+// job for all, so the job exists exactly when the event rows commit.
+func (q *Queue) InsertEvaluationTx(ctx context.Context, tx *store.Tx, eventIDs ...int) error {
+	if _, err := q.client.InsertTx(ctx, tx.SQL, EvaluateArgs{EventIDs: eventIDs}, nil); err != nil {
+		return fmt.Errorf("enqueueing evaluation of events %v: %w", eventIDs, err)
 	}
 	q.wakeAfter(tx, QueueEvents)
 	return nil
@@ -48,15 +61,33 @@ const fallbackDelay = 10 * time.Second
 // EvaluatesHere reports that this process works evaluation jobs.
 func (q *Queue) EvaluatesHere() bool { return q.working }
 
-// InsertFallbackEvaluationTx inserts the evaluation of an event in tx,
-// due after fallbackDelay: the caller evaluates the event itself after tx
-// commits and then drops the job.
-func (q *Queue) InsertFallbackEvaluationTx(ctx context.Context, tx *store.Tx, eventID int) (int64, error) {
-	res, err := q.client.InsertTx(ctx, tx.SQL, EvaluateArgs{EventID: eventID}, &river.InsertOpts{ScheduledAt: time.Now().Add(fallbackDelay)})
-	if err != nil {
-		return 0, fmt.Errorf("enqueueing evaluation of event %d: %w", eventID, err)
+// InsertFallbackEvaluationTx inserts, in tx, one evaluation job per event,
+// due after fallbackDelay: the caller evaluates each event itself after tx
+// commits and then drops its job. It returns the jobs' ids in eventIDs'
+// order.
+func (q *Queue) InsertFallbackEvaluationTx(ctx context.Context, tx *store.Tx, eventIDs ...int) ([]int64, error) {
+	due := time.Now().Add(fallbackDelay)
+	params := make([]river.InsertManyParams, len(eventIDs))
+	for i, id := range eventIDs {
+		params[i] = river.InsertManyParams{Args: EvaluateArgs{EventIDs: []int{id}}, InsertOpts: &river.InsertOpts{ScheduledAt: due}}
 	}
-	return res.Job.ID, nil
+	res, err := q.client.InsertManyTx(ctx, tx.SQL, params)
+	if err != nil {
+		return nil, fmt.Errorf("enqueueing evaluation of events %v: %w", eventIDs, err)
+	}
+	byEvent := make(map[int]int64, len(res))
+	for _, r := range res {
+		var a EvaluateArgs
+		if err := json.Unmarshal(r.Job.EncodedArgs, &a); err != nil || len(a.EventIDs) != 1 {
+			return nil, fmt.Errorf("enqueueing evaluation of events %v: unexpected job args %s", eventIDs, r.Job.EncodedArgs)
+		}
+		byEvent[a.EventIDs[0]] = r.Job.ID
+	}
+	ids := make([]int64, len(eventIDs))
+	for i, id := range eventIDs {
+		ids[i] = byEvent[id]
+	}
+	return ids, nil
 }
 
 // DropEvaluation deletes the fallback job of an evaluation that is done.
@@ -102,5 +133,5 @@ func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs])
 	if w.h.Evaluate == nil {
 		return fmt.Errorf("no rule evaluation handler on this node")
 	}
-	return w.h.Evaluate(ctx, job.Args.EventID)
+	return w.h.Evaluate(ctx, job.Args.ids())
 }

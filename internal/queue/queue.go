@@ -54,8 +54,8 @@ type Config struct {
 type Handlers struct {
 	// Execution runs the execution with the given id.
 	Execution func(ctx context.Context, executionID int) error
-	// Evaluate evaluates the rules of the event with the given id.
-	Evaluate func(ctx context.Context, eventID int) error
+	// Evaluate evaluates the rules of the events with the given ids.
+	Evaluate func(ctx context.Context, eventIDs []int) error
 }
 
 // Queue inserts and (with Concurrency > 0) works jobs.

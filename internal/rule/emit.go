@@ -45,55 +45,63 @@ var ErrDuplicate = errors.New("event already emitted")
 // Emit stores the event and enqueues its rule evaluation in one
 // transaction. See EmitTx for the errors.
 //
+// Emissions that arrive while another is being stored are stored together,
+// in one transaction with one evaluation job for all of them (see ingest):
+// under load a commit, and on PostgreSQL its WAL flush, serve many events,
+// and a worker evaluates them with one look at the rules.
+//
 // On a node that works evaluation jobs, Emit then evaluates the event
 // itself before it returns, instead of handing it to the queue: one hop
 // less between a webhook and its execution (a queue hop is a notification
-// and a fetch on PostgreSQL, and River's SQLite driver polls). The job is
-// still stored with the event, due only after fallbackDelay, and deleted
-// once the evaluation is done; if this process dies or the evaluation fails
-// first, any worker evaluates the event when the job falls due.
-// Evaluation is idempotent, so a job that runs anyway creates nothing twice.
-// An evaluation error is not Emit's: the event is stored and will be
-// evaluated.
+// and a fetch). Each such event still gets its own job, stored with it and
+// due only after a delay, which is deleted once the evaluation is done; if
+// this process dies or the evaluation fails first, any worker evaluates the
+// event when the job falls due. Evaluation is idempotent, so a job that
+// runs anyway creates nothing twice. An evaluation error is not Emit's: the
+// event is stored and will be evaluated.
 func (e *Engine) Emit(ctx context.Context, em Emission) (*ent.Event, error) {
-	inline := e.queue.EvaluatesHere()
-	var (
-		id    int
-		jobID int64
-	)
+	if em.DedupeKey != "" {
+		return e.emitOne(ctx, em)
+	}
+	tr, err := e.checkEmission(ctx, e.db.Ent, em)
+	if err != nil {
+		return nil, err
+	}
+	st := e.ingest.add(ctx, em, tr)
+	if st.err != nil {
+		return nil, st.err
+	}
+	if st.jobID != 0 {
+		// The sender is answered after the evaluation; a sender that hangs
+		// up does not stop it.
+		ectx := context.WithoutCancel(ctx)
+		if err := e.evaluate(ectx, st.ev); err != nil {
+			e.opts.Logger.Warn("evaluating event; the queue will retry", "event", st.ev.ID, "error", err)
+		} else if err := e.queue.DropEvaluation(ectx, st.jobID); err != nil {
+			e.opts.Logger.Warn("dropping the fallback evaluation job; it will find nothing to do", "event", st.ev.ID, "error", err)
+		}
+	}
+	return st.ev, nil
+}
+
+// emitOne is Emit of an emission with a DedupeKey, alone in its
+// transaction, so a duplicate fails only itself.
+func (e *Engine) emitOne(ctx context.Context, em Emission) (*ent.Event, error) {
+	var id int
 	err := e.db.InTx(ctx, func(tx *store.Tx) error {
-		ev, err := e.storeEvent(ctx, tx, em)
-		if err != nil {
-			return err
+		ev, err := e.EmitTx(ctx, tx, em)
+		if err == nil {
+			id = ev.ID
 		}
-		id = ev.ID
-		if inline {
-			jobID, err = e.queue.InsertFallbackEvaluationTx(ctx, tx, ev.ID)
-			return err
-		}
-		return e.queue.InsertEvaluationTx(ctx, tx, ev.ID)
+		return err
 	})
 	if err != nil {
-		if em.DedupeKey != "" && ent.IsConstraintError(err) {
+		if ent.IsConstraintError(err) {
 			return nil, ErrDuplicate
 		}
 		return nil, err
 	}
-	ev, err := e.db.Ent.Event.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if inline {
-		// The sender is answered after the evaluation; a sender that hangs
-		// up does not stop it.
-		ectx := context.WithoutCancel(ctx)
-		if err := e.evaluate(ectx, ev); err != nil {
-			e.opts.Logger.Warn("evaluating event; the queue will retry", "event", ev.ID, "error", err)
-		} else if err := e.queue.DropEvaluation(ectx, jobID); err != nil {
-			e.opts.Logger.Warn("dropping the fallback evaluation job; it will find nothing to do", "event", ev.ID, "error", err)
-		}
-	}
-	return ev, nil
+	return e.db.Ent.Event.Get(ctx, id)
 }
 
 // EmitTx is Emit inside the caller's transaction: the event and its
@@ -116,7 +124,33 @@ func (e *Engine) EmitTx(ctx context.Context, tx *store.Tx, em Emission) (*ent.Ev
 
 // storeEvent is EmitTx without the evaluation job.
 func (e *Engine) storeEvent(ctx context.Context, tx *store.Tx, em Emission) (*ent.Event, error) {
-	tr, err := tx.Ent.Trigger.Query().Where(trigger.Ref(em.Trigger)).Only(ctx)
+	tr, err := e.checkEmission(ctx, tx.Ent, em)
+	if err != nil {
+		return nil, err
+	}
+	if em.DedupeKey != "" {
+		dup, err := tx.Ent.Event.Query().Where(event.DedupeKey(em.DedupeKey)).Exist(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("checking event key: %w", err)
+		}
+		if dup {
+			return nil, ErrDuplicate
+		}
+	}
+	ev, err := eventCreate(tx.Ent, em, tr).Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("storing event of %s: %w", tr.Ref, err)
+	}
+	if err := e.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.EventCreated, ID: ev.ID}); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// checkEmission loads the emission's trigger and refuses an unknown or
+// disabled one and a payload its schema rejects.
+func (e *Engine) checkEmission(ctx context.Context, c *ent.Client, em Emission) (*ent.Trigger, error) {
+	tr, err := c.Trigger.Query().Where(trigger.Ref(em.Trigger)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.NotFound, "trigger %q not found", em.Trigger)
 	}
@@ -129,32 +163,21 @@ func (e *Engine) storeEvent(ctx context.Context, tx *store.Tx, em Emission) (*en
 	if err := checkPayload(tr, em.Payload); err != nil {
 		return nil, err
 	}
-	if em.DedupeKey != "" {
-		dup, err := tx.Ent.Event.Query().Where(event.DedupeKey(em.DedupeKey)).Exist(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("checking event key: %w", err)
-		}
-		if dup {
-			return nil, ErrDuplicate
-		}
-	}
+	return tr, nil
+}
+
+// eventCreate is the insert of em's event.
+func eventCreate(c *ent.Client, em Emission, tr *ent.Trigger) *ent.EventCreate {
 	payload := em.Payload
 	if payload == nil {
 		payload = map[string]any{}
 	}
-	c := tx.Ent.Event.Create().SetTriggerID(tr.ID).SetTriggerRef(tr.Ref).SetPayload(payload).
+	ec := c.Event.Create().SetTriggerID(tr.ID).SetTriggerRef(tr.Ref).SetPayload(payload).
 		SetSourceRef(em.Source).SetNillableSourceID(em.SensorID).SetRuleRef(em.Rule)
 	if em.DedupeKey != "" {
-		c.SetDedupeKey(em.DedupeKey)
+		ec.SetDedupeKey(em.DedupeKey)
 	}
-	ev, err := c.Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("storing event of %s: %w", tr.Ref, err)
-	}
-	if err := e.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.EventCreated, ID: ev.ID}); err != nil {
-		return nil, err
-	}
-	return ev, nil
+	return ec
 }
 
 // checkPayload validates the payload fields the trigger's payload schema

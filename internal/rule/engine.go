@@ -24,13 +24,15 @@ import (
 // Enqueuer inserts the rule-evaluation job of an event inside the
 // transaction that stores the event; internal/queue implements it.
 type Enqueuer interface {
-	InsertEvaluationTx(ctx context.Context, tx *store.Tx, eventID int) error
+	// InsertEvaluationTx inserts one job evaluating all these events.
+	InsertEvaluationTx(ctx context.Context, tx *store.Tx, eventIDs ...int) error
 	// EvaluatesHere reports that this process works evaluation jobs, so it
 	// may evaluate its own events at once (see Engine.Emit).
 	EvaluatesHere() bool
-	// InsertFallbackEvaluationTx inserts an evaluation job due only after
-	// a delay: the safety net of an evaluation this process does itself.
-	InsertFallbackEvaluationTx(ctx context.Context, tx *store.Tx, eventID int) (jobID int64, err error)
+	// InsertFallbackEvaluationTx inserts one evaluation job per event, due
+	// only after a delay: the safety net of evaluations this process does
+	// itself. It returns the job ids in eventIDs' order.
+	InsertFallbackEvaluationTx(ctx context.Context, tx *store.Tx, eventIDs ...int) (jobIDs []int64, err error)
 	// DropEvaluation deletes a fallback job whose evaluation is done.
 	DropEvaluation(ctx context.Context, jobID int64) error
 }
@@ -73,6 +75,8 @@ type Engine struct {
 
 	mu    sync.Mutex
 	cache map[int]*compiled // rule id → compiled criteria and templates
+
+	ingest ingest
 }
 
 // compiled is a rule's criteria and templates, valid while the rule's
@@ -93,7 +97,9 @@ func NewEngine(db *store.DB, q Enqueuer, x Requester, bus *notify.Bus, o Options
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Engine{db: db, queue: q, exec: x, bus: bus, opts: o, cache: map[int]*compiled{}}
+	e := &Engine{db: db, queue: q, exec: x, bus: bus, opts: o, cache: map[int]*compiled{}}
+	e.ingest.e = e
+	return e
 }
 
 // Evaluate judges every enabled rule of the event's trigger (or only the
@@ -102,29 +108,43 @@ func NewEngine(db *store.DB, q Enqueuer, x Requester, bus *notify.Bus, o Options
 // enforcement for the event is skipped, so a redelivered job creates
 // nothing twice. An error means some rule should be retried.
 func (e *Engine) Evaluate(ctx context.Context, eventID int) error {
-	ev, err := e.db.Ent.Event.Get(ctx, eventID)
-	if ent.IsNotFound(err) {
-		return nil // purged before evaluation: nothing to judge
-	}
-	if err != nil {
-		return fmt.Errorf("loading event %d: %w", eventID, err)
-	}
-	return e.evaluate(ctx, ev)
+	return e.EvaluateMany(ctx, []int{eventID})
 }
 
-// evaluate is Evaluate of a loaded event.
-func (e *Engine) evaluate(ctx context.Context, ev *ent.Event) error {
-	rules, err := e.rulesOf(ctx, ev)
+// EvaluateMany is Evaluate of several events (a job's), loaded in one query,
+// with one look at the rules of each trigger among them. Events purged
+// before evaluation are skipped.
+func (e *Engine) EvaluateMany(ctx context.Context, eventIDs []int) error {
+	evs, err := e.db.Ent.Event.Query().Where(event.IDIn(eventIDs...)).Order(event.ByID()).All(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("loading events %v: %w", eventIDs, err)
 	}
+	return e.evaluate(ctx, evs...)
+}
+
+// evaluate is EvaluateMany of loaded events.
+func (e *Engine) evaluate(ctx context.Context, evs ...*ent.Event) error {
+	type scope struct{ trigger, rule string }
+	rulesFor := make(map[scope][]candidate)
 	var errs []error
-	for _, r := range rules {
-		if r.mismatch(ev, e.opts.Now()) {
-			continue
+	for _, ev := range evs {
+		sc := scope{ev.TriggerRef, ev.RuleRef}
+		rules, ok := rulesFor[sc]
+		if !ok {
+			var err error
+			if rules, err = e.rulesOf(ctx, ev); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			rulesFor[sc] = rules
 		}
-		if err := e.enforce(ctx, ev, r.id); err != nil {
-			errs = append(errs, fmt.Errorf("rule %d on event %d: %w", r.id, ev.ID, err))
+		for _, r := range rules {
+			if r.mismatch(ev, e.opts.Now()) {
+				continue
+			}
+			if err := e.enforce(ctx, ev, r.id); err != nil {
+				errs = append(errs, fmt.Errorf("rule %d on event %d: %w", r.id, ev.ID, err))
+			}
 		}
 	}
 	return errors.Join(errs...)

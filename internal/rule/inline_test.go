@@ -33,9 +33,11 @@ func workerSetup(t *testing.T, backend string) (*bundle, *queue.Queue, <-chan in
 	svc := execution.NewService(b.db, q, bus, execution.Options{Logger: log})
 	b.engine = rule.NewEngine(b.db, q, svc, bus, rule.Options{Logger: log})
 	evaluated := make(chan int, 10)
-	h.Evaluate = func(ctx context.Context, eventID int) error {
-		err := b.engine.Evaluate(ctx, eventID)
-		evaluated <- eventID
+	h.Evaluate = func(ctx context.Context, eventIDs []int) error {
+		err := b.engine.EvaluateMany(ctx, eventIDs)
+		for _, id := range eventIDs {
+			evaluated <- id
+		}
 		return err
 	}
 	return b, q, evaluated
@@ -81,14 +83,14 @@ func TestFallbackEvaluationJobEvaluatesWhenItFallsDue(t *testing.T) {
 		// As if the node died between storing the event and evaluating it:
 		// the event and its fallback job, nothing else.
 		var eventID int
-		var jobID int64
+		var jobIDs []int64
 		require.NoError(t, b.db.InTx(t.Context(), func(tx *store.Tx) error {
 			ev, err := tx.Ent.Event.Create().SetTriggerRef(r.TriggerRef).SetPayload(map[string]any{}).SetSourceRef(rule.SourceAPI).Save(t.Context())
 			if err != nil {
 				return err
 			}
 			eventID = ev.ID
-			jobID, err = q.InsertFallbackEvaluationTx(t.Context(), tx, ev.ID)
+			jobIDs, err = q.InsertFallbackEvaluationTx(t.Context(), tx, ev.ID)
 			return err
 		}))
 		require.Equal(t, 1, evaluationJobs(t, b.db, "scheduled"), "the fallback waits, so it never races the node's own evaluation")
@@ -97,7 +99,7 @@ func TestFallbackEvaluationJobEvaluatesWhenItFallsDue(t *testing.T) {
 		// Falling due is River's scheduler making it available; do that now.
 		require.NoError(t, q.Start(t.Context()))
 		t.Cleanup(func() { _ = q.Stop(context.Background()) })
-		require.NoError(t, q.Retry(t.Context(), jobID))
+		require.NoError(t, q.Retry(t.Context(), jobIDs[0]))
 		select {
 		case id := <-evaluated:
 			require.Equal(t, eventID, id)
