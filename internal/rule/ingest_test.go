@@ -148,3 +148,32 @@ func TestEvaluateManyJudgesEachEventAgainstItsTriggersRules(t *testing.T) {
 		require.Len(t, b.enforcements(t, other), 1)
 	})
 }
+
+func TestRuleChangesAreSeenByTheNextEvaluation(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b := setup(t, backend)
+		sev := func(s string) map[string]any {
+			return map[string]any{"trigger.sev": map[string]any{"type": "equals", "pattern": s}}
+		}
+		first := b.rule(t, sev("high"), nil)
+		low := map[string]any{"sev": "low"}
+		b.fire(t, first, low) // evaluated, and its rules remembered
+		require.Empty(t, b.enforcements(t, first))
+
+		_, err := b.engine.UpdateRule(t.Context(), first.Ref, rule.Patch{Criteria: sev("low")})
+		require.NoError(t, err)
+		b.fire(t, first, low)
+		require.Len(t, b.enforcements(t, first), 1, "changed criteria apply to the next event")
+
+		second, err := b.engine.CreateRule(t.Context(), rule.Input{
+			Ref: first.Ref + "b", Pack: "tp", Trigger: first.TriggerRef, Action: "tp.act", Criteria: sev("low"),
+		})
+		require.NoError(t, err)
+		_, err = b.engine.SetRuleEnabled(t.Context(), first.Ref, false)
+		require.NoError(t, err)
+		b.fire(t, first, low)
+		require.Len(t, b.enforcements(t, first), 1, "a disabled rule is not evaluated")
+		require.Len(t, b.enforcements(t, second), 1, "a new rule applies to the next event")
+	})
+}
