@@ -74,7 +74,7 @@ type Engine struct {
 	opts  Options
 
 	mu     sync.Mutex
-	cache  map[int]*compiled      // rule id → compiled criteria and templates
+	cache  map[int]*compiled     // rule id → compiled criteria and templates
 	scopes map[scope]*scopeRules // an event scope's enabled rules, compiled
 
 	ingest ingest
