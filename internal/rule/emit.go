@@ -67,6 +67,25 @@ func (e *Engine) Emit(ctx context.Context, em Emission) (*ent.Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	return e.emit(ctx, em, tr)
+}
+
+// EmitFor is Emit for a caller that has just loaded the trigger (a
+// webhook): it is not read again, only checked (enabled, payload schema).
+// A trigger deleted meanwhile fails the event's insert, and the event is
+// stored again alone with its trigger read anew (NOT_FOUND).
+func (e *Engine) EmitFor(ctx context.Context, tr *ent.Trigger, em Emission) (*ent.Event, error) {
+	if em.DedupeKey != "" || tr.Ref != em.Trigger {
+		return e.Emit(ctx, em)
+	}
+	if err := checkTrigger(tr, em); err != nil {
+		return nil, err
+	}
+	return e.emit(ctx, em, tr)
+}
+
+// emit stores a checked emission and, on a worker node, evaluates it.
+func (e *Engine) emit(ctx context.Context, em Emission, tr *ent.Trigger) (*ent.Event, error) {
 	st := e.ingest.add(ctx, em, tr)
 	if st.err != nil {
 		return nil, st.err
@@ -157,13 +176,18 @@ func (e *Engine) checkEmission(ctx context.Context, c *ent.Client, em Emission) 
 	if err != nil {
 		return nil, fmt.Errorf("loading trigger %q: %w", em.Trigger, err)
 	}
-	if !tr.Enabled {
-		return nil, apperr.Errorf(apperr.BadUserInput, "trigger %q is disabled", em.Trigger)
-	}
-	if err := checkPayload(tr, em.Payload); err != nil {
+	if err := checkTrigger(tr, em); err != nil {
 		return nil, err
 	}
 	return tr, nil
+}
+
+// checkTrigger refuses a disabled trigger and a payload its schema rejects.
+func checkTrigger(tr *ent.Trigger, em Emission) error {
+	if !tr.Enabled {
+		return apperr.Errorf(apperr.BadUserInput, "trigger %q is disabled", em.Trigger)
+	}
+	return checkPayload(tr, em.Payload)
 }
 
 // eventCreate is the insert of em's event.

@@ -94,7 +94,7 @@ func (w *Webhooks) Receive(ctx context.Context, req Request) (*ent.Event, error)
 	if err := json.Unmarshal(req.Body, &payload); err != nil || payload == nil {
 		return nil, apperr.Errorf(apperr.BadUserInput, "the body must be a JSON object")
 	}
-	return w.engine.Emit(ctx, rule.Emission{Trigger: tr.Ref, Payload: payload, Source: rule.SourceWebhook})
+	return w.engine.EmitFor(ctx, tr, rule.Emission{Trigger: tr.Ref, Payload: payload, Source: rule.SourceWebhook})
 }
 
 // Authentic reports whether a request carries the trigger's key or a valid
