@@ -91,8 +91,12 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 		// Actions have their own timeouts; River must never cancel a run.
 		JobTimeout:           -1,
 		RescueStuckJobsAfter: cfg.RescueAfter,
-		FetchCooldown:        10 * time.Millisecond,
-		MaxAttempts:          10,
+		// A job announced within the cooldown of the last fetch waits for
+		// it to pass, so under load the cooldown adds up to its length to
+		// a job's start (River's default is 100 ms). A fetch is one short
+		// statement.
+		FetchCooldown: 2 * time.Millisecond,
+		MaxAttempts:   10,
 	}
 	if cfg.Concurrency > 0 && h != nil {
 		workers := river.NewWorkers()
