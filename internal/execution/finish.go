@@ -2,8 +2,15 @@ package execution
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"time"
+
+	"entgo.io/ent/dialect"
+	"github.com/lib/pq"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/execution"
@@ -30,15 +37,38 @@ type finisher struct {
 
 // outcomeRecord is one run's final status waiting to be written.
 type outcomeRecord struct {
-	id     int
-	worker string
-	to     execution.Status
-	set    func(*ent.ExecutionUpdate)
+	id         int
+	worker     string // the compare-and-set also requires this owner
+	to         execution.Status
+	finishedAt time.Time
+	errMsg     string
+	// ran says the process ran: the columns below are written only then.
+	ran                              bool
+	stdout, stderr                   string
+	stdoutTruncated, stderrTruncated bool
+	stdoutDropped, stderrDropped     int64
+	exitCode                         int
+	result                           []byte
 
 	wake chan struct{} // closed when ok/err are set, or lead is
 	lead bool          // this waiter commits the next batch
 	ok   bool
 	err  error
+}
+
+// apply sets r's columns on an ent update.
+func (r *outcomeRecord) apply(u *ent.ExecutionUpdate) {
+	u.Where(execution.Worker(r.worker)).SetFinishedAt(r.finishedAt).SetError(r.errMsg)
+	if r.ran {
+		u.SetStdout(r.stdout).
+			SetStderr(r.stderr).
+			SetStdoutTruncated(r.stdoutTruncated).
+			SetStderrTruncated(r.stderrTruncated).
+			SetStdoutDropped(r.stdoutDropped).
+			SetStderrDropped(r.stderrDropped).
+			SetExitCode(r.exitCode).
+			SetResult(r.result)
+	}
 }
 
 // record moves execution r.id to r.to if r.worker still owns it and its
@@ -97,12 +127,12 @@ func (f *finisher) commit(ctx context.Context, batch []*outcomeRecord) {
 }
 
 func (f *finisher) write(ctx context.Context, batch []*outcomeRecord) error {
+	if f.db.Dialect == dialect.Postgres {
+		return f.writePostgres(ctx, batch)
+	}
 	return f.db.InTx(ctx, func(tx *store.Tx) error {
 		for _, r := range batch {
-			ok, err := transition(ctx, tx, f.bus, r.id, r.to, func(u *ent.ExecutionUpdate) {
-				u.Where(execution.Worker(r.worker))
-				r.set(u)
-			})
+			ok, err := transition(ctx, tx, f.bus, r.id, r.to, r.apply)
 			if err != nil {
 				return err
 			}
@@ -110,4 +140,93 @@ func (f *finisher) write(ctx context.Context, batch []*outcomeRecord) error {
 		}
 		return nil
 	})
+}
+
+// finishSQL records a batch of outcomes on PostgreSQL and announces each
+// recorded one, in one statement: one round trip and one commit for the
+// batch, whose NOTIFYs are delivered with it. Each row is still a
+// compare-and-set: the owner and the statuses its target may come from
+// (transitions). The channel and payload are those notify.Bus uses
+// (busChannelSQL).
+const finishSQL = `WITH v AS (
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
+    $7::boolean[], $8::text[], $9::text[], $10::boolean[], $11::boolean[], $12::bigint[], $13::bigint[],
+    $14::bigint[], $15::text[], $16::text[])
+  AS v(id, worker, status, from_statuses, finished_at, error, ran, stdout, stderr, stdout_truncated,
+    stderr_truncated, stdout_dropped, stderr_dropped, exit_code, result, payload)
+), u AS (
+  UPDATE executions e SET status = v.status, updated_at = $17, finished_at = v.finished_at, error = v.error,
+    stdout = CASE WHEN v.ran THEN v.stdout ELSE e.stdout END,
+    stderr = CASE WHEN v.ran THEN v.stderr ELSE e.stderr END,
+    stdout_truncated = CASE WHEN v.ran THEN v.stdout_truncated ELSE e.stdout_truncated END,
+    stderr_truncated = CASE WHEN v.ran THEN v.stderr_truncated ELSE e.stderr_truncated END,
+    stdout_dropped = CASE WHEN v.ran THEN v.stdout_dropped ELSE e.stdout_dropped END,
+    stderr_dropped = CASE WHEN v.ran THEN v.stderr_dropped ELSE e.stderr_dropped END,
+    exit_code = CASE WHEN v.ran THEN v.exit_code ELSE e.exit_code END,
+    result = CASE WHEN v.ran THEN v.result::jsonb ELSE e.result END
+  FROM v
+  WHERE e.id = v.id AND e.worker = v.worker AND e.status = ANY (string_to_array(v.from_statuses, ','))
+  RETURNING e.id, v.payload
+)
+SELECT id, pg_notify(` + busChannelSQL + `, payload) FROM u`
+
+func (f *finisher) writePostgres(ctx context.Context, batch []*outcomeRecord) error {
+	n := len(batch)
+	var (
+		ids                          = make([]int64, n)
+		workers, statuses, froms     = make([]string, n), make([]string, n), make([]string, n)
+		finished, errs               = make([]string, n), make([]string, n)
+		ran, outTrunc, errTrunc      = make([]bool, n), make([]bool, n), make([]bool, n)
+		stdouts, stderrs             = make([]string, n), make([]string, n)
+		outDropped, errDropped, exit = make([]int64, n), make([]int64, n), make([]int64, n)
+		results, payloads            = make([]string, n), make([]string, n)
+	)
+	byID := make(map[int]*outcomeRecord, n)
+	for i, r := range batch {
+		from, ok := transitions[r.to]
+		if !ok {
+			return fmt.Errorf("no transition leads to %s", r.to)
+		}
+		payload, err := json.Marshal(notify.Event{Kind: notify.Status, ID: r.id})
+		if err != nil {
+			return err
+		}
+		fs := make([]string, len(from))
+		for j, s := range from {
+			fs[j] = string(s)
+		}
+		ids[i], workers[i], statuses[i], froms[i] = int64(r.id), r.worker, string(r.to), strings.Join(fs, ",")
+		finished[i], errs[i] = r.finishedAt.Format(time.RFC3339Nano), r.errMsg
+		ran[i], stdouts[i], stderrs[i] = r.ran, r.stdout, r.stderr
+		outTrunc[i], errTrunc[i], outDropped[i], errDropped[i] = r.stdoutTruncated, r.stderrTruncated, r.stdoutDropped, r.stderrDropped
+		exit[i], results[i], payloads[i] = int64(r.exitCode), "null", string(payload)
+		if r.ran && r.result != nil {
+			results[i] = string(r.result)
+		}
+		r.ok = false
+		byID[r.id] = r
+	}
+	rows, err := f.db.SQL.QueryContext(ctx, finishSQL,
+		pq.Array(ids), pq.Array(workers), pq.Array(statuses), pq.Array(froms), pq.Array(finished), pq.Array(errs),
+		pq.Array(ran), pq.Array(stdouts), pq.Array(stderrs), pq.Array(outTrunc), pq.Array(errTrunc),
+		pq.Array(outDropped), pq.Array(errDropped), pq.Array(exit), pq.Array(results), pq.Array(payloads),
+		time.Now())
+	if err != nil {
+		return fmt.Errorf("recording outcomes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int
+		var notified any
+		if err := rows.Scan(&id, &notified); err != nil {
+			return fmt.Errorf("recording outcomes: %w", err)
+		}
+		if r := byID[id]; r != nil {
+			r.ok = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("recording outcomes: %w", err)
+	}
+	return nil
 }

@@ -2,11 +2,13 @@ package execution
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"sync"
 
 	"entgo.io/ent/dialect"
+	"github.com/lib/pq"
 
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/store"
@@ -70,12 +72,19 @@ func (h *hinter) send(ctx context.Context, ids []int) error {
 		}
 		return nil
 	}
-	return h.db.InTx(ctx, func(tx *store.Tx) error {
-		for _, id := range ids {
-			if err := h.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Status, ID: id}); err != nil {
-				return err
-			}
+	payloads := make([]string, len(ids))
+	for i, id := range ids {
+		b, err := json.Marshal(notify.Event{Kind: notify.Status, ID: id})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		payloads[i] = string(b)
+	}
+	_, err := h.db.SQL.ExecContext(ctx, `SELECT pg_notify(`+busChannelSQL+`, p) FROM unnest($1::text[]) AS p`, pq.Array(payloads))
+	return err
 }
+
+// busChannelSQL is, in SQL, the channel notify.Bus listens on (named after
+// the schema), for statements that change rows and announce them in one
+// round trip; the payloads are notify.Event in JSON, as Bus sends them.
+const busChannelSQL = `'attune_' || coalesce(current_schema(), '')`

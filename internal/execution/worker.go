@@ -288,29 +288,24 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	}
 	out.close()
 
-	var to execution.Status
-	set := func(u *ent.ExecutionUpdate) {
-		u.SetFinishedAt(w.svc.now())
-	}
+	r := &outcomeRecord{id: e.ID, worker: w.opts.Name, finishedAt: w.svc.now()}
 	var prep *runner.PrepareError
 	switch {
 	case errors.As(err, &prep):
-		to = Failed
-		set = withError(set, redact.String(prep.Error()))
+		r.to, r.errMsg = Failed, redact.String(prep.Error())
 	case err != nil:
 		w.svc.log.Error("running execution", "execution_id", e.ID, "error", err)
-		to = Failed
-		set = withError(set, "Execution failed in the worker: "+redact.String(err.Error()))
+		r.to, r.errMsg = Failed, "Execution failed in the worker: "+redact.String(err.Error())
 	default:
-		to = outcome(ctx, res)
-		set = w.recordResult(set, res, redact)
+		r.to = outcome(ctx, res)
+		recordResult(r, res, redact)
 	}
-	ok, err := w.svc.finish.record(context.WithoutCancel(ctx), &outcomeRecord{id: e.ID, worker: w.opts.Name, to: to, set: set})
+	ok, err := w.svc.finish.record(context.WithoutCancel(ctx), r)
 	if err != nil {
 		return queue.Cancel(fmt.Errorf("recording the outcome of execution %d: %w", e.ID, err))
 	}
 	if !ok {
-		w.svc.log.Warn("execution changed while it ran; outcome not recorded", "execution_id", e.ID, "outcome", to)
+		w.svc.log.Warn("execution changed while it ran; outcome not recorded", "execution_id", e.ID, "outcome", r.to)
 	}
 	return nil
 }
@@ -330,15 +325,8 @@ func outcome(ctx context.Context, res runner.Result) execution.Status {
 	return Failed
 }
 
-func withError(set func(*ent.ExecutionUpdate), msg string) func(*ent.ExecutionUpdate) {
-	return func(u *ent.ExecutionUpdate) {
-		set(u)
-		u.SetError(msg)
-	}
-}
-
-// recordResult adds the process's outputs, scrubbed of secrets, to set.
-func (w *Worker) recordResult(set func(*ent.ExecutionUpdate), res runner.Result, redact redactor) func(*ent.ExecutionUpdate) {
+// recordResult adds the process's outputs, scrubbed of secrets, to r.
+func recordResult(r *outcomeRecord, res runner.Result, redact redactor) {
 	result := res.Result
 	if result == nil {
 		result = strings.TrimRight(res.Stdout, "\n")
@@ -351,18 +339,13 @@ func (w *Worker) recordResult(set func(*ent.ExecutionUpdate), res runner.Result,
 	if res.Canceled && msg == "canceled" {
 		msg = "canceled while running"
 	}
-	return func(u *ent.ExecutionUpdate) {
-		set(u)
-		u.SetStdout(redact.String(res.Stdout)).
-			SetStderr(redact.String(res.Stderr)).
-			SetStdoutTruncated(res.StdoutTruncated).
-			SetStderrTruncated(res.StderrTruncated).
-			SetStdoutDropped(res.StdoutDropped).
-			SetStderrDropped(res.StderrDropped).
-			SetExitCode(res.ExitCode).
-			SetError(msg).
-			SetResult(raw)
-	}
+	r.ran = true
+	r.errMsg = msg
+	r.stdout, r.stderr = redact.String(res.Stdout), redact.String(res.Stderr)
+	r.stdoutTruncated, r.stderrTruncated = res.StdoutTruncated, res.StderrTruncated
+	r.stdoutDropped, r.stderrDropped = res.StdoutDropped, res.StderrDropped
+	r.exitCode = res.ExitCode
+	r.result = raw
 }
 
 func (w *Worker) maxOutput() int {
