@@ -431,6 +431,13 @@ var (
 				OnDelete:   schema.SetNull,
 			},
 		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "rule_trigger_ref_enabled",
+				Unique:  false,
+				Columns: []*schema.Column{RulesColumns[8], RulesColumns[12]},
+			},
+		},
 	}
 	// SensorsColumns holds the columns for the "sensors" table.
 	SensorsColumns = []*schema.Column{

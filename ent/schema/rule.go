@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 )
 
 // Rule binds a trigger to an action: events of the trigger that match the
@@ -51,3 +52,9 @@ func (Rule) Edges() []ent.Edge {
 
 // Annotations of the Rule.
 func (Rule) Annotations() []schema.Annotation { return gql() }
+
+// Indexes of the Rule: every event's evaluation looks up the enabled rules
+// of its trigger.
+func (Rule) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("trigger_ref", "enabled")}
+}
