@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -18,21 +16,22 @@ import (
 	"github.com/attune-io/attune/internal/store"
 )
 
-// finisher records the outcomes of runs, many in one transaction (group
-// commit). Each outcome is still a compare-and-set of its own row, and its
+// finisher records the outcomes of runs; on PostgreSQL many in one
+// statement, its own transaction (group commit). Each outcome is still a compare-and-set of its own row, and its
 // status is announced inside the transaction that records it, so a final
 // status is never committed unannounced (see hinter for why that matters).
-// Whichever worker finds no transaction under way commits everything
-// pending, its own outcome included; the others wait for that commit. No
-// timer: at low load every outcome commits alone, at once.
+// Batches form as in group: no timer, no added latency at low load.
 type finisher struct {
 	db  *store.DB
 	bus *notify.Bus
-	log *slog.Logger
 
-	mu      sync.Mutex
-	pending []*outcomeRecord
-	busy    bool
+	batches group[*outcomeRecord]
+}
+
+func newFinisher(db *store.DB, bus *notify.Bus) *finisher {
+	f := &finisher{db: db, bus: bus}
+	f.batches.fn = f.commit
+	return f
 }
 
 // outcomeRecord is one run's final status waiting to be written.
@@ -50,10 +49,8 @@ type outcomeRecord struct {
 	exitCode                         int
 	result                           []byte
 
-	wake chan struct{} // closed when ok/err are set, or lead is
-	lead bool          // this waiter commits the next batch
-	ok   bool
-	err  error
+	ok  bool
+	err error
 }
 
 // apply sets r's columns on an ent update.
@@ -74,37 +71,28 @@ func (r *outcomeRecord) apply(u *ent.ExecutionUpdate) {
 // record moves execution r.id to r.to if r.worker still owns it and its
 // status allows it, and reports whether it did.
 func (f *finisher) record(ctx context.Context, r *outcomeRecord) (bool, error) {
-	r.wake = make(chan struct{})
-	f.mu.Lock()
-	f.pending = append(f.pending, r)
-	lead := !f.busy
-	f.busy = true
-	f.mu.Unlock()
-	if !lead {
-		<-r.wake
-		if !r.lead {
-			return r.ok, r.err
-		}
+	if f.db.Dialect != dialect.Postgres {
+		return f.recordAlone(ctx, r)
 	}
-	f.mu.Lock()
-	batch := f.pending
-	f.pending = nil
-	f.mu.Unlock()
-	f.commit(ctx, batch)
-	f.mu.Lock()
-	if len(f.pending) > 0 {
-		next := f.pending[0]
-		next.lead = true
-		close(next.wake)
-	} else {
-		f.busy = false
-	}
-	f.mu.Unlock()
+	f.batches.do(ctx, r)
 	return r.ok, r.err
 }
 
+// recordAlone writes one outcome in one statement, then announces it: on
+// SQLite, where every statement waits for the one connection, batching
+// saves nothing but BEGIN and COMMIT and holds the connection longer, and
+// the bus is in memory, lost with the process only along with every
+// subscriber.
+func (f *finisher) recordAlone(ctx context.Context, r *outcomeRecord) (bool, error) {
+	ok, err := move(ctx, f.db.Ent, r.id, r.to, r.apply)
+	if err != nil || !ok {
+		return false, err
+	}
+	return true, f.bus.Publish(ctx, notify.Event{Kind: notify.Status, ID: r.id})
+}
+
 // commit writes batch in one transaction, or each alone if that fails (so
-// one bad row cannot fail the others), and wakes every waiter in it.
+// one bad row cannot fail the others).
 func (f *finisher) commit(ctx context.Context, batch []*outcomeRecord) {
 	err := f.write(ctx, batch)
 	if err != nil && len(batch) > 1 {
@@ -120,26 +108,7 @@ func (f *finisher) commit(ctx context.Context, batch []*outcomeRecord) {
 		if r.err != nil {
 			r.ok = false
 		}
-		if !r.lead {
-			close(r.wake)
-		}
 	}
-}
-
-func (f *finisher) write(ctx context.Context, batch []*outcomeRecord) error {
-	if f.db.Dialect == dialect.Postgres {
-		return f.writePostgres(ctx, batch)
-	}
-	return f.db.InTx(ctx, func(tx *store.Tx) error {
-		for _, r := range batch {
-			ok, err := transition(ctx, tx, f.bus, r.id, r.to, r.apply)
-			if err != nil {
-				return err
-			}
-			r.ok = ok
-		}
-		return nil
-	})
 }
 
 // finishSQL records a batch of outcomes on PostgreSQL and announces each
@@ -170,7 +139,7 @@ const finishSQL = `WITH v AS (
 )
 SELECT id, pg_notify(` + busChannelSQL + `, payload) FROM u`
 
-func (f *finisher) writePostgres(ctx context.Context, batch []*outcomeRecord) error {
+func (f *finisher) write(ctx context.Context, batch []*outcomeRecord) error {
 	n := len(batch)
 	var (
 		ids                          = make([]int64, n)

@@ -93,7 +93,7 @@ func NewService(db *store.DB, q Enqueuer, bus *notify.Bus, o Options) *Service {
 		o.Logger = slog.Default()
 	}
 	return &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, opts: o,
-		hints: &hinter{db: db, bus: bus, log: o.Logger}, finish: &finisher{db: db, bus: bus, log: o.Logger}}
+		hints: &hinter{db: db, bus: bus, log: o.Logger}, finish: newFinisher(db, bus)}
 }
 
 // Request asks for one run of an action.

@@ -53,7 +53,7 @@ func Finished(status execution.Status) bool {
 func transition(ctx context.Context, tx *store.Tx, bus *notify.Bus, id int, to execution.Status,
 	set func(*ent.ExecutionUpdate),
 ) (bool, error) {
-	ok, err := move(ctx, tx, id, to, set)
+	ok, err := move(ctx, tx.Ent, id, to, set)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -64,13 +64,14 @@ func transition(ctx context.Context, tx *store.Tx, bus *notify.Bus, id int, to e
 }
 
 // move is transition without the announcement, for a caller that announces
-// after commit (see hinter).
-func move(ctx context.Context, tx *store.Tx, id int, to execution.Status, set func(*ent.ExecutionUpdate)) (bool, error) {
+// after commit (see hinter), with a transaction's client or, for a single
+// statement, the database's.
+func move(ctx context.Context, client *ent.Client, id int, to execution.Status, set func(*ent.ExecutionUpdate)) (bool, error) {
 	from, ok := transitions[to]
 	if !ok {
 		return false, fmt.Errorf("no transition leads to %s", to)
 	}
-	u := tx.Ent.Execution.Update().
+	u := client.Execution.Update().
 		Where(execution.ID(id), execution.StatusIn(from...)).
 		SetStatus(to)
 	if set != nil {

@@ -186,15 +186,18 @@ type claimed struct {
 	exec    *ent.Execution
 	action  *ent.Action // nil when the action was deleted meanwhile
 	secrets map[string]any
+	// badParams is set when the claimed row's parameters do not decode;
+	// the run then fails in preparation.
+	badParams error
 }
 
 // claim moves the execution to RUNNING under this worker's name and takes
-// its secrets, in one transaction: one statement (claimOne) when it waits
+// its secrets, in one transaction: one statement (claimFast) when it waits
 // to run and has no secrets, else a transaction that reads the row first.
 // It returns nil when there is nothing to run, and a queue.Snooze error
 // while another live worker owns it.
 func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
-	c, err := w.claimOne(ctx, id)
+	c, err := w.claimFast(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("claiming execution %d: %w", id, err)
 	}
@@ -228,7 +231,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		default:
 			return nil // finished or canceled before it started
 		}
-		ok, err := move(ctx, tx, id, Running, func(u *ent.ExecutionUpdate) {
+		ok, err := move(ctx, tx.Ent, id, Running, func(u *ent.ExecutionUpdate) {
 			u.SetWorker(w.opts.Name).SetStartedAt(w.svc.now()).AddAttempt(1)
 		})
 		if err != nil || !ok {
@@ -358,6 +361,9 @@ func (w *Worker) maxOutput() int {
 // request builds the runner request for a claimed execution.
 func (w *Worker) request(c *claimed) (runner.Request, error) {
 	e, act := c.exec, c.action
+	if c.badParams != nil {
+		return runner.Request{}, &runner.PrepareError{Cause: c.badParams.Error()}
+	}
 	if act == nil {
 		return runner.Request{}, &runner.PrepareError{Cause: fmt.Sprintf("action %s no longer exists", e.ActionRef)}
 	}
