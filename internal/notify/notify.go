@@ -57,6 +57,12 @@ type Bus struct {
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
 
+	// Events announced after their transactions committed, sent in
+	// batches by one goroutine at a time (see PublishAfterCommit).
+	amu     sync.Mutex
+	pending []Event
+	sending bool
+
 	stop context.CancelFunc
 	done chan struct{}
 }
@@ -111,6 +117,64 @@ func (b *Bus) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) error {
 		return nil
 	}
 	return b.notify(ctx, tx, ev)
+}
+
+// PublishAfterCommit announces ev once tx commits, in one statement with
+// whatever else is waiting to be announced. A NOTIFY inside a transaction
+// that writes makes PostgreSQL hold a database-wide lock through the
+// commit's WAL flush, so every such commit waits for the others; a NOTIFY
+// alone flushes nothing. The price: if the process dies between the
+// commit and the announcement, live subscribers miss this one (the row is
+// stored). Use it for announcements of new rows (events, enforcements);
+// changes a subscriber must never miss (final statuses, cancel requests)
+// use PublishTx.
+func (b *Bus) PublishAfterCommit(tx *store.Tx, ev Event) {
+	tx.AfterCommit(func() { b.publishSoon(ev) })
+}
+
+func (b *Bus) publishSoon(ev Event) {
+	if b.channel == "" {
+		b.fanout(ev)
+		return
+	}
+	b.amu.Lock()
+	defer b.amu.Unlock()
+	b.pending = append(b.pending, ev)
+	if !b.sending {
+		b.sending = true
+		go b.sendPending()
+	}
+}
+
+// announceTimeout bounds one batch of announcements.
+const announceTimeout = 10 * time.Second
+
+// sendPending sends waiting announcements, batch after batch, until none
+// are left.
+func (b *Bus) sendPending() {
+	for {
+		b.amu.Lock()
+		evs := b.pending
+		b.pending = nil
+		if len(evs) == 0 {
+			b.sending = false
+			b.amu.Unlock()
+			return
+		}
+		b.amu.Unlock()
+		payloads := make([]string, len(evs))
+		for i, ev := range evs {
+			p, _ := json.Marshal(ev) // an Event always marshals
+			payloads[i] = string(p)
+		}
+		list, _ := json.Marshal(payloads)
+		ctx, cancel := context.WithTimeout(context.Background(), announceTimeout)
+		_, err := b.db.SQL.ExecContext(ctx, "SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p", b.channel, string(list))
+		cancel()
+		if err != nil {
+			b.log.Warn("notify: announcing committed changes", "events", len(evs), "error", err)
+		}
+	}
 }
 
 type execer interface {

@@ -1,6 +1,7 @@
 package notify_test
 
 import (
+	"errors"
 	"log/slog"
 	"slices"
 	"testing"
@@ -64,4 +65,56 @@ func merge(have, more []notify.Event) []notify.Event {
 		have = append(have, ev)
 	}
 	return have
+}
+
+// TestPublishAfterCommit announces only what committed, on every node.
+func TestPublishAfterCommit(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		ctx := t.Context()
+		url := dbtest.URL(t, backend)
+		db, err := store.Open(ctx, url, "")
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		pub, err := notify.New(ctx, db, url, slog.Default())
+		require.NoError(t, err)
+		t.Cleanup(pub.Close)
+		sub := pub
+		if backend == "postgres" {
+			other, err := notify.New(ctx, db, url, slog.Default())
+			require.NoError(t, err)
+			t.Cleanup(other.Close)
+			sub = other
+		}
+		s := sub.Subscribe(func(notify.Event) bool { return true })
+		defer s.Close()
+		rolledBack := notify.Event{Kind: notify.EventCreated, ID: 1}
+		committed := []notify.Event{{Kind: notify.EventCreated, ID: 2}, {Kind: notify.EnforcementCreated, ID: 3}}
+		_ = db.InTx(ctx, func(tx *store.Tx) error {
+			pub.PublishAfterCommit(tx, rolledBack)
+			return errors.New("roll back")
+		})
+		require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error {
+			for _, ev := range committed {
+				pub.PublishAfterCommit(tx, ev)
+			}
+			select {
+			case <-s.Ready():
+				t.Fatalf("announced before the commit: %v", s.Take())
+			default:
+			}
+			return nil
+		}))
+		var got []notify.Event
+		timeout := time.After(30 * time.Second)
+		for len(got) < len(committed) {
+			select {
+			case <-s.Ready():
+				got = merge(got, s.Take())
+			case <-timeout:
+				t.Fatalf("got %v, want %v", got, committed)
+			}
+		}
+		require.ElementsMatch(t, committed, got, "the rolled-back event is never announced")
+	})
 }

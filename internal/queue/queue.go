@@ -64,8 +64,11 @@ type Queue struct {
 	pool    *pgxpool.Pool
 	working bool
 	// gate, on SQLite, starts jobs when the transaction that inserted them
-	// commits (see wakeGate); nil on PostgreSQL, where LISTEN/NOTIFY does.
+	// commits (see wakeGate); nil on PostgreSQL.
 	gate *wakeGate
+	// pgWake, on PostgreSQL, tells every node's River about new jobs after
+	// their transaction commits (see pgWaker).
+	pgWake *pgWaker
 }
 
 // New builds the River client over db. Handlers may be nil for an
@@ -79,7 +82,7 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 			return nil, fmt.Errorf("opening listener pool: %w", err)
 		}
 		q.pool = pool
-		drv = riverdatabasesql.NewWithPgxListener(db.SQL, pool)
+		drv = &pgDriver{Driver: riverdatabasesql.NewWithPgxListener(db.SQL, pool)}
 	} else if cfg.Concurrency > 0 && h != nil {
 		q.gate = newWakeGate()
 		drv = newSQLiteDriver(db.SQL, q.gate)
@@ -122,6 +125,9 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 		return nil, fmt.Errorf("creating queue client: %w", err)
 	}
 	q.client = client
+	if db.Dialect == dialect.Postgres {
+		q.pgWake = &pgWaker{exec: drv.GetExecutor(), log: cfg.Logger}
+	}
 	return q, nil
 }
 
@@ -199,8 +205,11 @@ func (q *Queue) InsertExecutionTx(ctx context.Context, tx *store.Tx, executionID
 
 // wakeAfter starts the queue's workers in this process when tx commits.
 func (q *Queue) wakeAfter(tx *store.Tx, queue string) {
-	if q.gate != nil {
+	switch {
+	case q.gate != nil:
 		tx.AfterCommit(func() { q.gate.wake(queue) })
+	case q.pgWake != nil:
+		tx.AfterCommit(func() { q.pgWake.wake(queue) })
 	}
 }
 

@@ -160,9 +160,7 @@ func (e *Engine) storeEvent(ctx context.Context, tx *store.Tx, em Emission) (*en
 	if err != nil {
 		return nil, fmt.Errorf("storing event of %s: %w", tr.Ref, err)
 	}
-	if err := e.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.EventCreated, ID: ev.ID}); err != nil {
-		return nil, err
-	}
+	e.bus.PublishAfterCommit(tx, notify.Event{Kind: notify.EventCreated, ID: ev.ID})
 	return ev, nil
 }
 

@@ -422,7 +422,8 @@ func (e *Engine) record(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.
 		}
 	}
 	e.opts.Logger.Debug("rule enforced", "rule", r.Ref, "event_id", ev.ID, "status", v.status)
-	return e.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.EnforcementCreated, ID: enf.ID})
+	e.bus.PublishAfterCommit(tx, notify.Event{Kind: notify.EnforcementCreated, ID: enf.ID})
+	return nil
 }
 
 // compile returns the rule's compiled criteria and templates, cached per

@@ -123,9 +123,7 @@ func (in *ingest) storeTx(ctx context.Context, batch []*emission, recheck bool) 
 		}
 		for i, ev := range evs {
 			ids[i] = ev.ID
-			if err := e.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.EventCreated, ID: ev.ID}); err != nil {
-				return err
-			}
+			e.bus.PublishAfterCommit(tx, notify.Event{Kind: notify.EventCreated, ID: ev.ID})
 		}
 		if inline {
 			jobs, err = e.queue.InsertFallbackEvaluationTx(ctx, tx, ids...)
