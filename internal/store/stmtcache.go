@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/lib/pq"
 	"modernc.org/sqlite"
 )
 
@@ -19,7 +20,8 @@ import (
 // that falls out of the cache is only prepared again.
 const stmtCacheSize = 256
 
-// The SQLite statement cache.
+// The statement cache, written for SQLite and used on PostgreSQL too (see
+// newPQStmtCacheConnector; there only texts run with arguments are cached).
 //
 // database/sql without Prepare hands every ExecContext and QueryContext to
 // the driver as text, and modernc.org/sqlite prepares it (sqlite3_prepare_v2,
@@ -54,6 +56,10 @@ const stmtCacheSize = 256
 type stmtCacheConnector struct {
 	driver.Connector
 	size int
+	// argsOnly caches only statements run with arguments (PostgreSQL: a
+	// text without arguments goes by the simple query protocol, one round
+	// trip and several statements allowed, as before).
+	argsOnly bool
 
 	// prepared counts statements prepared for ExecContext and QueryContext
 	// (cache misses, texts not cached, statements in use), reused the cache
@@ -73,6 +79,21 @@ func newStmtCacheConnector(dsn string, size int) (*stmtCacheConnector, error) {
 	return &stmtCacheConnector{Connector: base, size: size}, nil
 }
 
+// newPQStmtCacheConnector returns a connector for the PostgreSQL DSN whose
+// connections keep the named prepared statements of the texts they run
+// with arguments. lib/pq runs such a text as an unnamed statement, which
+// costs two round trips (parse and describe, then bind and execute); a
+// prepared one costs one. A statement that fails (the schema changed under
+// it: "cached plan must not change result type") leaves the cache, so the
+// next call prepares it again.
+func newPQStmtCacheConnector(dsn string, size int) (*stmtCacheConnector, error) {
+	base, err := pq.NewConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &stmtCacheConnector{Connector: base, size: size, argsOnly: true}, nil
+}
+
 // Connect opens a modernc connection and wraps it.
 func (c *stmtCacheConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	dc, err := c.Connector.Connect(ctx)
@@ -84,11 +105,27 @@ func (c *stmtCacheConnector) Connect(ctx context.Context) (driver.Conn, error) {
 		_ = dc.Close()
 		return nil, fmt.Errorf("SQLite connection %T lacks an interface the statement cache forwards", dc)
 	}
-	return &stmtCacheConn{
+	cc := &stmtCacheConn{
 		inner:   inner,
 		owner:   c,
 		entries: make(map[string]*list.Element),
-	}, nil
+	}
+	if nvc, ok := dc.(driver.NamedValueChecker); ok {
+		return &checkingConn{stmtCacheConn: cc, check: nvc}, nil
+	}
+	return cc, nil
+}
+
+// checkingConn is a cached connection whose driver converts arguments
+// itself (lib/pq does); database/sql must keep asking it.
+type checkingConn struct {
+	*stmtCacheConn
+	check driver.NamedValueChecker
+}
+
+// CheckNamedValue is the driver's.
+func (c *checkingConn) CheckNamedValue(nv *driver.NamedValue) error {
+	return c.check.CheckNamedValue(nv)
 }
 
 // sqliteConn is what a modernc connection implements and database/sql uses:
@@ -197,6 +234,9 @@ func (c *stmtCacheConn) Close() error {
 
 // ExecContext runs query on its cached statement.
 func (c *stmtCacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.owner.argsOnly && len(args) == 0 {
+		return c.inner.ExecContext(ctx, query, args)
+	}
 	s, err := c.acquire(ctx, query)
 	if err != nil {
 		return nil, err
@@ -213,6 +253,9 @@ func (c *stmtCacheConn) ExecContext(ctx context.Context, query string, args []dr
 // QueryContext runs query on its cached statement; the statement is in use
 // until the rows close.
 func (c *stmtCacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.owner.argsOnly && len(args) == 0 {
+		return c.inner.QueryContext(ctx, query, args)
+	}
 	s, err := c.acquire(ctx, query)
 	if err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ type DB struct {
 	// Location is the DSN with credentials redacted, for logs.
 	Location string
 
-	stmts *stmtCacheConnector // SQLite only
+	stmts *stmtCacheConnector // the statement cache, for tests
 }
 
 // Open connects to databaseURL: a postgres:// (or postgresql://) URL, or a
@@ -42,7 +42,12 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	var db *sql.DB
 	var stmts *stmtCacheConnector
 	if d == dialect.Postgres {
-		db, err = sql.Open("postgres", dsn)
+		// lib/pq with a per-connection cache of prepared statements, see
+		// newPQStmtCacheConnector.
+		stmts, err = newPQStmtCacheConnector(dsn, stmtCacheSize)
+		if err == nil {
+			db = sql.OpenDB(stmts)
+		}
 	} else {
 		// modernc.org/sqlite with a per-connection statement cache, see
 		// stmtCacheConnector.
