@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
-	"github.com/lib/pq"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/execution"
@@ -116,7 +115,7 @@ func (f *finisher) commit(ctx context.Context, batch []*outcomeRecord) {
 // batch, whose NOTIFYs are delivered with it. Each row is still a
 // compare-and-set: the owner and the statuses its target may come from
 // (transitions). The channel and payload are those notify.Bus uses
-// (busChannelSQL).
+// (notify.ChannelSQL).
 const finishSQL = `WITH v AS (
   SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],
     $7::boolean[], $8::text[], $9::text[], $10::boolean[], $11::boolean[], $12::bigint[], $13::bigint[],
@@ -137,7 +136,7 @@ const finishSQL = `WITH v AS (
   WHERE e.id = v.id AND e.worker = v.worker AND e.status = ANY (string_to_array(v.from_statuses, ','))
   RETURNING e.id, v.payload
 )
-SELECT id, pg_notify(` + busChannelSQL + `, payload) FROM u`
+SELECT id, pg_notify(` + notify.ChannelSQL + `, payload) FROM u`
 
 func (f *finisher) write(ctx context.Context, batch []*outcomeRecord) error {
 	n := len(batch)
@@ -176,9 +175,9 @@ func (f *finisher) write(ctx context.Context, batch []*outcomeRecord) error {
 		byID[r.id] = r
 	}
 	rows, err := f.db.SQL.QueryContext(ctx, finishSQL,
-		pq.Array(ids), pq.Array(workers), pq.Array(statuses), pq.Array(froms), pq.Array(finished), pq.Array(errs),
-		pq.Array(ran), pq.Array(stdouts), pq.Array(stderrs), pq.Array(outTrunc), pq.Array(errTrunc),
-		pq.Array(outDropped), pq.Array(errDropped), pq.Array(exit), pq.Array(results), pq.Array(payloads),
+		store.PGArray(ids), store.PGArray(workers), store.PGArray(statuses), store.PGArray(froms), store.PGArray(finished), store.PGArray(errs),
+		store.PGArray(ran), store.PGArray(stdouts), store.PGArray(stderrs), store.PGArray(outTrunc), store.PGArray(errTrunc),
+		store.PGArray(outDropped), store.PGArray(errDropped), store.PGArray(exit), store.PGArray(results), store.PGArray(payloads),
 		time.Now())
 	if err != nil {
 		return fmt.Errorf("recording outcomes: %w", err)

@@ -44,7 +44,6 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	opts   Options
-	hints  *hinter
 	finish *finisher
 
 	stop context.CancelFunc
@@ -93,8 +92,17 @@ func NewService(db *store.DB, q Enqueuer, bus *notify.Bus, o Options) *Service {
 		o.Logger = slog.Default()
 	}
 	return &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, opts: o,
-		hints: &hinter{db: db, bus: bus, log: o.Logger}, finish: newFinisher(db, bus)}
+		finish: newFinisher(db, bus)}
 }
+
+// hint announces a committed change of execution id that a crash may
+// cost safely: a new execution (SCHEDULED) and a claim (RUNNING). Either
+// is followed by a final status (the run ends, or the execution is
+// abandoned), which is announced inside its own transaction, and
+// subscribers re-read the row on any hint, so a lost hint only coalesces
+// with a later one. Announcing after the commit, batched, keeps the
+// NOTIFY out of the writing transaction (see notify.PublishAfterCommit).
+func (s *Service) hint(id int) { s.bus.Announce(notify.Event{Kind: notify.Status, ID: id}) }
 
 // Request asks for one run of an action.
 type Request struct {
@@ -124,7 +132,7 @@ func (s *Service) Request(ctx context.Context, req Request) (*ent.Execution, err
 	if err != nil {
 		return nil, err
 	}
-	s.hints.add(ctx, id)
+	s.hint(id)
 	return s.db.Ent.Execution.Get(ctx, id)
 }
 

@@ -202,7 +202,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		return nil, fmt.Errorf("claiming execution %d: %w", id, err)
 	}
 	if c != nil {
-		w.svc.hints.add(ctx, id)
+		w.svc.hint(id)
 		return c, nil
 	}
 	var snooze bool
@@ -264,7 +264,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		return nil, queue.Snooze(w.svc.beat())
 	}
 	if c != nil {
-		w.svc.hints.add(ctx, id)
+		w.svc.hint(id)
 	}
 	return c, nil
 }

@@ -22,6 +22,7 @@ import (
 	"entgo.io/ent/dialect"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/attune-io/attune/internal/batch"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -57,11 +58,9 @@ type Bus struct {
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
 
-	// Events announced after their transactions committed, sent in
-	// batches by one goroutine at a time (see PublishAfterCommit).
-	amu     sync.Mutex
-	pending []Event
-	sending bool
+	// announced sends events announced after their transactions
+	// committed, in batches (see PublishAfterCommit).
+	announced batch.Sender[Event]
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -73,16 +72,15 @@ type Bus struct {
 // listens.
 func New(ctx context.Context, db *store.DB, databaseURL string, log *slog.Logger) (*Bus, error) {
 	b := &Bus{log: log, db: db, subs: map[*Subscription]struct{}{}, done: make(chan struct{})}
+	b.announced.Send = b.announce
 	if db.Dialect != dialect.Postgres {
 		close(b.done)
 		b.stop = func() {}
 		return b, nil
 	}
-	var schema string
-	if err := db.SQL.QueryRowContext(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schema); err != nil {
+	if err := db.SQL.QueryRowContext(ctx, "SELECT "+ChannelSQL).Scan(&b.channel); err != nil {
 		return nil, fmt.Errorf("notify: reading schema: %w", err)
 	}
-	b.channel = "attune_" + schema
 	conn, err := b.listen(ctx, databaseURL)
 	if err != nil {
 		return nil, err
@@ -129,51 +127,40 @@ func (b *Bus) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) error {
 // changes a subscriber must never miss (final statuses, cancel requests)
 // use PublishTx.
 func (b *Bus) PublishAfterCommit(tx *store.Tx, ev Event) {
-	tx.AfterCommit(func() { b.publishSoon(ev) })
+	tx.AfterCommit(func() { b.Announce(ev) })
 }
 
-func (b *Bus) publishSoon(ev Event) {
+// ChannelSQL is, in SQL, the channel buses of the current schema listen on,
+// for statements that change rows and announce them in one round trip
+// (payloads: an Event in JSON).
+const ChannelSQL = `'attune_' || coalesce(current_schema(), '')`
+
+// Announce sends ev to every node soon, without waiting, batched with
+// other announcements: for changes that already committed and whose loss
+// in a crash costs subscribers only a hint (see PublishAfterCommit).
+func (b *Bus) Announce(ev Event) {
 	if b.channel == "" {
 		b.fanout(ev)
 		return
 	}
-	b.amu.Lock()
-	defer b.amu.Unlock()
-	b.pending = append(b.pending, ev)
-	if !b.sending {
-		b.sending = true
-		go b.sendPending()
-	}
+	b.announced.Add(ev)
 }
 
 // announceTimeout bounds one batch of announcements.
 const announceTimeout = 10 * time.Second
 
-// sendPending sends waiting announcements, batch after batch, until none
-// are left.
-func (b *Bus) sendPending() {
-	for {
-		b.amu.Lock()
-		evs := b.pending
-		b.pending = nil
-		if len(evs) == 0 {
-			b.sending = false
-			b.amu.Unlock()
-			return
-		}
-		b.amu.Unlock()
-		payloads := make([]string, len(evs))
-		for i, ev := range evs {
-			p, _ := json.Marshal(ev) // an Event always marshals
-			payloads[i] = string(p)
-		}
-		list, _ := json.Marshal(payloads)
-		ctx, cancel := context.WithTimeout(context.Background(), announceTimeout)
-		_, err := b.db.SQL.ExecContext(ctx, "SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p", b.channel, string(list))
-		cancel()
-		if err != nil {
-			b.log.Warn("notify: announcing committed changes", "events", len(evs), "error", err)
-		}
+// announce sends one batch of announcements in one statement.
+func (b *Bus) announce(evs []Event) {
+	payloads := make([]string, len(evs))
+	for i, ev := range evs {
+		p, _ := json.Marshal(ev) // an Event always marshals
+		payloads[i] = string(p)
+	}
+	list, _ := json.Marshal(payloads)
+	ctx, cancel := context.WithTimeout(context.Background(), announceTimeout)
+	defer cancel()
+	if _, err := b.db.SQL.ExecContext(ctx, "SELECT pg_notify($1, p) FROM json_array_elements_text($2::json) AS p", b.channel, string(list)); err != nil {
+		b.log.Warn("notify: announcing committed changes", "events", len(evs), "error", err)
 	}
 }
 

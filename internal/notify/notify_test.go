@@ -21,20 +21,7 @@ func TestDelivery(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
 		ctx := t.Context()
-		url := dbtest.URL(t, backend)
-		db, err := store.Open(ctx, url, "")
-		require.NoError(t, err)
-		t.Cleanup(func() { db.Close() })
-		pub, err := notify.New(ctx, db, url, slog.Default())
-		require.NoError(t, err)
-		t.Cleanup(pub.Close)
-		sub := pub
-		if backend == "postgres" {
-			other, err := notify.New(ctx, db, url, slog.Default())
-			require.NoError(t, err)
-			t.Cleanup(other.Close)
-			sub = other
-		}
+		_, pub, sub := buses(t, backend)
 		s := sub.Subscribe(func(ev notify.Event) bool { return ev.ID == 7 })
 		defer s.Close()
 		for _, ev := range []notify.Event{
@@ -58,6 +45,27 @@ func TestDelivery(t *testing.T) {
 	})
 }
 
+// buses opens a fresh database and a bus publishing on it and one
+// subscribing: another node's on PostgreSQL, the same one on SQLite (one
+// process).
+func buses(t *testing.T, backend string) (db *store.DB, pub, sub *notify.Bus) {
+	t.Helper()
+	url := dbtest.URL(t, backend)
+	db, err := store.Open(t.Context(), url, "")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	pub, err = notify.New(t.Context(), db, url, slog.Default())
+	require.NoError(t, err)
+	t.Cleanup(pub.Close)
+	if backend != "postgres" {
+		return db, pub, pub
+	}
+	sub, err = notify.New(t.Context(), db, url, slog.Default())
+	require.NoError(t, err)
+	t.Cleanup(sub.Close)
+	return db, pub, sub
+}
+
 // merge keeps the latest event per kind and id, as a subscriber would.
 func merge(have, more []notify.Event) []notify.Event {
 	for _, ev := range more {
@@ -72,20 +80,7 @@ func TestPublishAfterCommit(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
 		ctx := t.Context()
-		url := dbtest.URL(t, backend)
-		db, err := store.Open(ctx, url, "")
-		require.NoError(t, err)
-		t.Cleanup(func() { db.Close() })
-		pub, err := notify.New(ctx, db, url, slog.Default())
-		require.NoError(t, err)
-		t.Cleanup(pub.Close)
-		sub := pub
-		if backend == "postgres" {
-			other, err := notify.New(ctx, db, url, slog.Default())
-			require.NoError(t, err)
-			t.Cleanup(other.Close)
-			sub = other
-		}
+		db, pub, sub := buses(t, backend)
 		s := sub.Subscribe(func(notify.Event) bool { return true })
 		defer s.Close()
 		rolledBack := notify.Event{Kind: notify.EventCreated, ID: 1}

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+
+	"github.com/attune-io/attune/internal/batch"
 )
 
 // pgDriver is River's database/sql driver that does not NOTIFY inside the
@@ -40,48 +41,28 @@ type pgWaker struct {
 	exec riverdriver.Executor
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	pending map[string]bool
-	sending bool
+	queues batch.Sender[string]
 }
 
-func (w *pgWaker) wake(queue string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.pending == nil {
-		w.pending = map[string]bool{}
-	}
-	w.pending[queue] = true
-	if !w.sending {
-		w.sending = true
-		go w.send()
-	}
+func newPGWaker(exec riverdriver.Executor, log *slog.Logger) *pgWaker {
+	w := &pgWaker{exec: exec, log: log}
+	w.queues.Send = w.send
+	return w
 }
 
-func (w *pgWaker) send() {
-	for {
-		w.mu.Lock()
-		queues := make([]string, 0, len(w.pending))
-		for q := range w.pending {
-			queues = append(queues, q)
-		}
-		clear(w.pending)
-		if len(queues) == 0 {
-			w.sending = false
-			w.mu.Unlock()
-			return
-		}
-		w.mu.Unlock()
-		slices.Sort(queues)
-		payloads := make([]string, len(queues))
-		for i, q := range queues {
-			payloads[i] = fmt.Sprintf("{\"queue\": %q}", q)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := w.exec.NotifyMany(ctx, &riverdriver.NotifyManyParams{Payload: payloads, Topic: insertTopic})
-		cancel()
-		if err != nil && w.log != nil {
-			w.log.Warn("announcing new jobs; workers find them at their next poll", "queues", queues, "error", err)
-		}
+func (w *pgWaker) wake(queue string) { w.queues.Add(queue) }
+
+// send announces each queue of a batch once, in one statement.
+func (w *pgWaker) send(queues []string) {
+	slices.Sort(queues)
+	queues = slices.Compact(queues)
+	payloads := make([]string, len(queues))
+	for i, q := range queues {
+		payloads[i] = fmt.Sprintf("{\"queue\": %q}", q)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.exec.NotifyMany(ctx, &riverdriver.NotifyManyParams{Payload: payloads, Topic: insertTopic}); err != nil && w.log != nil {
+		w.log.Warn("announcing new jobs; workers find them at their next poll", "queues", queues, "error", err)
 	}
 }

@@ -126,7 +126,7 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 	}
 	q.client = client
 	if db.Dialect == dialect.Postgres {
-		q.pgWake = &pgWaker{exec: drv.GetExecutor(), log: cfg.Logger}
+		q.pgWake = newPGWaker(drv.GetExecutor(), cfg.Logger)
 	}
 	return q, nil
 }

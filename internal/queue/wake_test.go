@@ -12,9 +12,10 @@ import (
 	"github.com/attune-io/attune/internal/store"
 )
 
-// gateFixture is a migrated SQLite database, River's executor over it and a
-// gate whose fetches never time out, so a returning fetch proves a wake.
-func gateFixture(t *testing.T) (*store.DB, *wakeGate, riverdriver.Executor) {
+// gateFixture is a migrated SQLite database, a gate whose fetches never
+// time out (so a returning fetch proves a wake), River's executor through
+// it and an inserting Queue that wakes it.
+func gateFixture(t *testing.T) (*store.DB, *wakeGate, riverdriver.Executor, *Queue) {
 	t.Helper()
 	db := dbtest.Open(t, "sqlite")
 	if err := Migrate(t.Context(), db); err != nil {
@@ -22,7 +23,12 @@ func gateFixture(t *testing.T) (*store.DB, *wakeGate, riverdriver.Executor) {
 	}
 	g := newWakeGate()
 	g.hold = time.Hour
-	return db, g, newSQLiteDriver(db.SQL, g).GetExecutor()
+	drv := newSQLiteDriver(db.SQL, g)
+	client, err := river.NewClient(drv, &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, g, drv.GetExecutor(), &Queue{gate: g, client: client}
 }
 
 func fetchParams(n int) *riverdriver.JobGetAvailableParams {
@@ -41,13 +47,7 @@ func TestGateHoldsAnIdleFetchWithoutTheDatabase(t *testing.T) {
 }
 
 func TestGateWakesAHeldFetchOnCommit(t *testing.T) {
-	db, g, exec := gateFixture(t)
-	q := &Queue{gate: g}
-	var err error
-	q.client, err = river.NewClient(newSQLiteDriver(db.SQL, g), &river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, g, exec, q := gateFixture(t)
 	g.queue(river.QueueDefault).lastFetch = time.Now() // not due: only a wake releases it
 
 	got := make(chan *riverdriver.JobGetAvailableResult, 1)
@@ -75,13 +75,7 @@ func TestGateWakesAHeldFetchOnCommit(t *testing.T) {
 }
 
 func TestGateFetchesAgainAfterAFullFetch(t *testing.T) {
-	db, g, exec := gateFixture(t)
-	q := &Queue{gate: g}
-	var err error
-	q.client, err = river.NewClient(newSQLiteDriver(db.SQL, g), &river.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, g, exec, q := gateFixture(t)
 	if err := db.InTx(t.Context(), func(tx *store.Tx) error {
 		for id := range 3 {
 			if err := q.InsertExecutionTx(t.Context(), tx, id); err != nil {

@@ -14,7 +14,7 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq" // PostgreSQL driver "postgres"
+	"github.com/lib/pq" // PostgreSQL driver "postgres"
 
 	"github.com/attune-io/attune/ent"
 )
@@ -74,6 +74,10 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	drv := entsql.OpenDB(d, db)
 	return &DB{SQL: db, Dialect: d, Ent: ent.NewClient(ent.Driver(drv)), Location: loc, stmts: stmts}, nil
 }
+
+// PGArray passes a slice as a PostgreSQL array argument (lib/pq's
+// pq.Array), so no package but this one imports the driver.
+func PGArray(a any) any { return pq.Array(a) }
 
 // Close closes the database.
 func (db *DB) Close() error { return db.SQL.Close() }

@@ -1,4 +1,4 @@
-package execution
+package notify_test
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/attune-io/attune/internal/store"
 )
 
-// TestBusChannelSQL checks that statements announcing through
-// busChannelSQL reach notify.Bus subscribers.
-func TestBusChannelSQL(t *testing.T) {
+// TestChannelSQL checks that statements announcing through
+// notify.ChannelSQL reach notify.Bus subscribers.
+func TestChannelSQL(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	url := dbtest.URL(t, "postgres")
@@ -31,7 +31,7 @@ func TestBusChannelSQL(t *testing.T) {
 
 	payload, err := json.Marshal(notify.Event{Kind: notify.Status, ID: 42})
 	require.NoError(t, err)
-	_, err = db.SQL.ExecContext(ctx, `SELECT pg_notify(`+busChannelSQL+`, $1)`, string(payload))
+	_, err = db.SQL.ExecContext(ctx, `SELECT pg_notify(`+notify.ChannelSQL+`, $1)`, string(payload))
 	require.NoError(t, err)
 	select {
 	case <-sub.Ready():
