@@ -18,7 +18,7 @@ import (
 // finisher records the outcomes of runs; on PostgreSQL many in one
 // statement, its own transaction (group commit). Each outcome is still a compare-and-set of its own row, and its
 // status is announced inside the transaction that records it, so a final
-// status is never committed unannounced (see hinter for why that matters).
+// status is never committed unannounced (see Service.hint for why that matters).
 // Batches form as in group: no timer, no added latency at low load.
 type finisher struct {
 	db  *store.DB

@@ -64,7 +64,7 @@ func transition(ctx context.Context, tx *store.Tx, bus *notify.Bus, id int, to e
 }
 
 // move is transition without the announcement, for a caller that announces
-// after commit (see hinter), with a transaction's client or, for a single
+// after commit (see Service.hint), with a transaction's client or, for a single
 // statement, the database's.
 func move(ctx context.Context, client *ent.Client, id int, to execution.Status, set func(*ent.ExecutionUpdate)) (bool, error) {
 	from, ok := transitions[to]
