@@ -161,6 +161,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
+	if q.gate != nil {
+		q.gate.open()
+	}
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("starting queue: %w", err)
 	}

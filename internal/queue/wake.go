@@ -38,8 +38,7 @@ type wakeGate struct {
 
 	mu      sync.Mutex
 	queues  map[string]*gateQueue
-	stopped chan struct{}
-	stop    sync.Once
+	stopped chan struct{} // closed while River stops; guarded by mu
 }
 
 type gateQueue struct {
@@ -74,8 +73,27 @@ func (g *wakeGate) wake(name string) {
 	}
 }
 
-// close releases held fetches for good: River is stopping.
-func (g *wakeGate) close() { g.stop.Do(func() { close(g.stopped) }) }
+// close releases held fetches: River is stopping.
+func (g *wakeGate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.stopped:
+	default:
+		close(g.stopped)
+	}
+}
+
+// open holds fetches again: River is starting (again).
+func (g *wakeGate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.stopped:
+		g.stopped = make(chan struct{})
+	default:
+	}
+}
 
 // defaultHold is the longest a fetch waits before it returns empty, so
 // River re-counts its free slots (a fetch's limit is fixed when it starts).
@@ -101,7 +119,7 @@ func (g *wakeGate) JobGetAvailable(ctx context.Context, exec riverdriver.Executo
 			q.dirty = false
 			q.lastFetch = time.Now()
 		}
-		ch := q.ch
+		ch, stopped := q.ch, g.stopped
 		g.mu.Unlock()
 		if due {
 			res, err := g.StandardPilot.JobGetAvailable(ctx, exec, state, params)
@@ -114,7 +132,7 @@ func (g *wakeGate) JobGetAvailable(ctx context.Context, exec riverdriver.Executo
 		case <-ch:
 		case <-timer.C:
 			return &riverdriver.JobGetAvailableResult{}, nil
-		case <-g.stopped:
+		case <-stopped:
 			return &riverdriver.JobGetAvailableResult{}, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -96,3 +96,20 @@ func TestGateFetchesAgainAfterAFullFetch(t *testing.T) {
 		t.Fatalf("second fetch = %d jobs, %v; want the one left", len(second.Jobs), err)
 	}
 }
+
+func TestGateHoldsAgainAfterARestart(t *testing.T) {
+	g := newWakeGate()
+	g.hold = time.Hour
+	g.close() // River stopping: held fetches return at once
+	g.queue(river.QueueDefault).lastFetch = time.Now()
+	res, err := g.JobGetAvailable(t.Context(), nil, nil, fetchParams(1))
+	if err != nil || len(res.Jobs) != 0 {
+		t.Fatalf("fetch while stopping = %v, %v; want empty", res, err)
+	}
+	g.open() // started again: fetches are held once more
+	select {
+	case <-g.stopped:
+		t.Fatal("the gate still releases every fetch after River started again")
+	default:
+	}
+}
