@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +383,53 @@ func TestManyAtOnce(t *testing.T) {
 			require.NotNil(t, e.StartedAt)
 			require.NotNil(t, e.FinishedAt)
 		}
+	})
+}
+
+// TestConcurrentRequestsEachGetTheirOwnAnswer: requests arriving together
+// are stored together, yet each gets its own execution or its own error,
+// and a refused one costs the others nothing.
+func TestConcurrentRequestsEachGetTheirOwnAnswer(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b := setup(t, backend, packFiles, setupOptions{})
+		b.action(t, "num", action.RunnerTypeSHELL, "env.sh", map[string]any{"n": map[string]any{"type": "integer", "required": true}})
+		const valid, bad, unknown = 30, 5, 5
+		type answer struct {
+			n   int
+			e   *ent.Execution
+			err error
+		}
+		answers := make(chan answer, valid+bad+unknown)
+		var wg sync.WaitGroup
+		for i := range valid + bad + unknown {
+			wg.Go(func() {
+				req := execution.Request{Action: "tp.num", Parameters: map[string]any{"n": i}}
+				switch {
+				case i >= valid+bad:
+					req.Action = "tp.nope"
+				case i >= valid:
+					req.Parameters = map[string]any{"n": "not a number"}
+				}
+				e, err := b.svc.Request(t.Context(), req)
+				answers <- answer{i, e, err}
+			})
+		}
+		wg.Wait()
+		close(answers)
+		for a := range answers {
+			switch {
+			case a.n >= valid+bad:
+				require.Equal(t, apperr.NotFound, apperr.CodeOf(a.err), "request %d: %v", a.n, a.err)
+			case a.n >= valid:
+				require.Equal(t, apperr.BadUserInput, apperr.CodeOf(a.err), "request %d: %v", a.n, a.err)
+			default:
+				require.NoError(t, a.err, "request %d", a.n)
+				require.EqualValues(t, a.n, a.e.Parameters["n"], "request %d got its own execution", a.n)
+			}
+		}
+		n, err := b.db.Ent.Execution.Query().Count(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, valid, n, "only the valid requests are stored, each once")
 	})
 }
