@@ -86,14 +86,17 @@ func (e *Engine) EmitFor(ctx context.Context, tr *ent.Trigger, em Emission) (*en
 
 // emit stores a checked emission and, on a worker node, evaluates it.
 func (e *Engine) emit(ctx context.Context, em Emission, tr *ent.Trigger) (*ent.Event, error) {
-	st := e.ingest.add(ctx, em, tr)
+	st := e.ingest.add(em, tr)
 	if st.err != nil {
 		return nil, st.err
 	}
 	if st.jobID != 0 {
 		// The sender is answered after the evaluation; a sender that hangs
-		// up does not stop it.
-		ectx := context.WithoutCancel(ctx)
+		// up does not stop it. The evaluation is the server's own work, as
+		// on a queue worker: the caller's principal must not scope it (a
+		// pack-limited token would hide other packs' rules on the trigger,
+		// and those would be remembered as the trigger's rules).
+		ectx := context.Background()
 		if err := e.evaluate(ectx, st.ev); err != nil {
 			e.opts.Logger.Warn("evaluating event; the queue will retry", "event", st.ev.ID, "error", err)
 		} else if err := e.queue.DropEvaluation(ectx, st.jobID); err != nil {

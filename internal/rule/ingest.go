@@ -45,14 +45,15 @@ type stored struct {
 
 // add queues em (its trigger already checked) and returns once its batch
 // committed or failed.
-func (in *ingest) add(ctx context.Context, em Emission, tr *ent.Trigger) stored {
+func (in *ingest) add(em Emission, tr *ent.Trigger) stored {
 	p := &emission{em: em, tr: tr, done: make(chan stored, 1)}
 	in.mu.Lock()
 	in.pending = append(in.pending, p)
 	if !in.storing {
 		in.storing = true
-		// Not the caller's context: the batch holds others' events.
-		go in.run(context.WithoutCancel(ctx))
+		// Not the caller's context, nor its values (a principal would
+		// scope the read-back): the batch holds others' events.
+		go in.run(context.Background())
 	}
 	in.mu.Unlock()
 	return <-p.done

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/dbtest"
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/notify"
@@ -107,5 +108,29 @@ func TestFallbackEvaluationJobEvaluatesWhenItFallsDue(t *testing.T) {
 			t.Fatal("the fallback job never ran")
 		}
 		require.Len(t, b.enforcements(t, r), 1)
+	})
+}
+
+// TestEmitByAPackLimitedCallerEvaluatesEveryRule: the caller's pack limit
+// scopes what it may read, not the server's evaluation of its event, nor
+// the rules remembered for the trigger.
+func TestEmitByAPackLimitedCallerEvaluatesEveryRule(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b, _, _ := workerSetup(t, backend)
+		b.db.Ent.Intercept(auth.ScopeInterceptor())
+		packRule := b.rule(t, nil, nil)
+		apiRule, err := b.engine.CreateRule(t.Context(), rule.Input{
+			Ref: "api.watch", Trigger: packRule.TriggerRef, Action: "tp.act",
+		})
+		require.NoError(t, err)
+		limited := auth.WithPrincipal(t.Context(), &auth.Principal{Name: "tp only", Role: auth.Operator, Packs: []string{"tp"}})
+
+		_, err = b.engine.Emit(limited, rule.Emission{Trigger: packRule.TriggerRef, Source: rule.SourceAPI})
+		require.NoError(t, err)
+		_, err = b.engine.Emit(t.Context(), rule.Emission{Trigger: packRule.TriggerRef, Source: rule.SourceAPI})
+		require.NoError(t, err)
+		require.Len(t, b.enforcements(t, packRule), 2)
+		require.Len(t, b.enforcements(t, apiRule), 2, "the rule outside the caller's packs is enforced for both events")
 	})
 }
