@@ -24,6 +24,9 @@ import (
 // and the change are one atomic UPDATE. Placeholders are written $n and
 // rewritten to ?n for SQLite.
 //
+// The action's and pack's columns are subqueries, not UPDATE ... FROM a
+// join: SQLite's RETURNING may name only the updated table's columns.
+//
 // Claims are not batched across runs as outcomes are: a batch of claims
 // (id = ANY) measured no faster, the statement being cheap and its commit
 // carrying no NOTIFY, while a claim then also waits for the batch before.
