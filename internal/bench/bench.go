@@ -82,7 +82,8 @@ type Config struct {
 	// Groups); the report then holds only their figures.
 	Only []string
 	// ProfileDir, when set, receives a CPU profile of the server during
-	// each load figure (executions.pprof, events.pprof per backend); the
+	// each load figure (<backend>-executions.pprof,
+	// <backend>-webhook-executions.pprof, <backend>-events.pprof); the
 	// servers then run with debug.pprof.
 	ProfileDir string
 	// Log receives progress lines.
@@ -90,8 +91,9 @@ type Config struct {
 }
 
 // Groups are the figure groups Config.Only may name: "executions" is
-// executions/s and the webhook latencies (measured at half its rate),
-// "memory" the idle and loaded RSS, "packs" the pack installs.
+// executions/s by executeAction and driven by webhooks, and the webhook
+// latencies (measured at half the webhook-driven rate), "memory" the idle
+// and loaded RSS, "packs" the pack installs.
 var Groups = []string{"memory", "packs", "executions", "events", "listing"}
 
 // wants reports whether the run measures figure group g.

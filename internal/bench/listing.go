@@ -164,11 +164,15 @@ func (b *run) template(ctx context.Context, db *database, dataDir string) error 
 	if err != nil {
 		return err
 	}
+	fc, err := newFinishedCounter(ctx, c)
+	if err != nil {
+		return err
+	}
 	if _, err := c.webhook(ctx, hookTrigger, key, map[string]any{"n": 1}); err != nil {
 		return err
 	}
 	return waitFor(ctx, time.Minute, func() (bool, error) {
-		n, _, err := finished(ctx, c)
+		n, err := fc.done(ctx)
 		return n >= 1, err
 	})
 }

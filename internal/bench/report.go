@@ -15,10 +15,20 @@ type Figure struct {
 	Value         string
 	// Baseline and Ratio are empty for figures judged against a fixed goal.
 	Baseline, Ratio string
-	Goal            string
-	// Met is "met" or "MISSED".
+	// Goal and Met are empty for an informational figure, one the issue
+	// sets no goal for (its Detail says what it serves); both show as —.
+	Goal string
+	// Met is "met" or "MISSED", or empty without a goal.
 	Met    string
 	Detail string
+}
+
+// goal is the goal with its verdict, for the text table.
+func (f Figure) goal() string {
+	if f.Goal == "" {
+		return "—"
+	}
+	return f.Goal + " (" + f.Met + ")"
 }
 
 func verdict(ok bool) string {
@@ -47,7 +57,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "backend\tfigure\tvalue\tbaseline\tratio\tgoal\t")
 	for _, f := range r.Figures {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%s)\t\n", f.Backend, f.Name, f.Value, dash(f.Baseline), dash(f.Ratio), f.Goal, f.Met)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", f.Backend, f.Name, f.Value, dash(f.Baseline), dash(f.Ratio), f.goal())
 	}
 	return tw.Flush()
 }
@@ -73,7 +83,7 @@ func (r *Report) Markdown(notes string) []byte {
 	fmt.Fprintf(&b, "## Figures\n\n")
 	fmt.Fprintf(&b, "| figure | backend | value | baseline (same run) | ratio | goal | |\n|---|---|---|---|---|---|---|\n")
 	for _, f := range r.Figures {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", f.Name, f.Backend, f.Value, dash(f.Baseline), dash(f.Ratio), f.Goal, bold(f.Met))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", f.Name, f.Backend, f.Value, dash(f.Baseline), dash(f.Ratio), dash(f.Goal), bold(dash(f.Met)))
 	}
 	fmt.Fprintf(&b, "\n### How each figure was taken\n\n")
 	for _, f := range r.Figures {
