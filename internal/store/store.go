@@ -29,6 +29,8 @@ type DB struct {
 	Location string
 
 	stmts *stmtCacheConnector // the statement cache, for tests
+	ckpt  *checkpointer       // SQLite's checkpointer, nil on PostgreSQL
+	drv   *entsql.Driver      // Ent's driver, which committed transactions' entities fall back to
 }
 
 // Open connects to databaseURL: a postgres:// (or postgresql://) URL, or a
@@ -71,8 +73,16 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", loc, err)
 	}
+	var ckpt *checkpointer
+	if d == dialect.SQLite {
+		ckpt, err = startCheckpointer(func() (*sql.DB, error) { return sql.Open("sqlite", dsn) })
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	drv := entsql.OpenDB(d, db)
-	return &DB{SQL: db, Dialect: d, Ent: ent.NewClient(ent.Driver(drv)), Location: loc, stmts: stmts}, nil
+	return &DB{SQL: db, Dialect: d, Ent: ent.NewClient(ent.Driver(drv)), Location: loc, stmts: stmts, drv: drv, ckpt: ckpt}, nil
 }
 
 // PGArray passes a slice as a PostgreSQL array argument (lib/pq's
@@ -80,7 +90,12 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 func PGArray(a any) any { return pq.Array(a) }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.SQL.Close() }
+func (db *DB) Close() error {
+	if db.ckpt != nil {
+		_ = db.ckpt.close()
+	}
+	return db.SQL.Close()
+}
 
 func resolve(databaseURL, dataDir string) (d, dsn, loc string, err error) {
 	switch {
@@ -109,6 +124,7 @@ func resolve(databaseURL, dataDir string) (d, dsn, loc string, err error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerAutoCheckpoint))
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	return dialect.SQLite, "file:" + path + "?" + q.Encode(), path, nil

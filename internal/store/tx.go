@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync/atomic"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -34,14 +35,26 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	drv := txDriver{entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sqlTx})}
+	drv := txDriver{Driver: entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sqlTx}), st: &txState{base: db.drv}}
 	tx := &Tx{SQL: sqlTx, Ent: ent.NewClient(ent.Driver(drv))}
 	if err := f(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
+	pre, err := runPreCommit(ctx, tx)
+	if err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
 	if err := sqlTx.Commit(); err != nil {
+		if pre != nil {
+			pre.taken.Store(false)
+		}
 		return fmt.Errorf("committing: %w", err)
+	}
+	drv.st.committed.Store(true)
+	if pre != nil {
+		pre.committed.Store(true)
 	}
 	for _, f := range tx.afterCommit {
 		f()
@@ -52,12 +65,99 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 // txDriver is an ent driver over an open *sql.Tx. ent starts its own
 // transaction for multi-statement writes; inside ours, that must be a no-op
 // joining the outer one, as ent's own Tx client does.
-type txDriver struct{ *entsql.Driver }
+//
+// Once the transaction has committed, the driver goes to the database
+// instead: rows created or read in the transaction stay usable afterwards
+// (a resolver following an edge of a created execution), so callers return
+// them as they are instead of reading them back, which cost a query per
+// request.
+type txDriver struct {
+	*entsql.Driver
+	st *txState
+}
 
-// Tx joins the open transaction.
-func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
+// txState is shared by a transaction's driver and every entity bound to it.
+type txState struct {
+	committed atomic.Bool
+	base      dialect.Driver
+}
 
-// BeginTx joins the open transaction.
-func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
-	return dialect.NopTx(d.Driver), nil
+// live is the driver to use now.
+func (d txDriver) live() (dialect.Driver, bool) {
+	if d.st.committed.Load() {
+		return d.st.base, false
+	}
+	return d.Driver, true
+}
+
+// Exec runs in the transaction, or on the database once it committed.
+func (d txDriver) Exec(ctx context.Context, query string, args, v any) error {
+	drv, _ := d.live()
+	return drv.Exec(ctx, query, args, v)
+}
+
+// Query runs in the transaction, or on the database once it committed.
+func (d txDriver) Query(ctx context.Context, query string, args, v any) error {
+	drv, _ := d.live()
+	return drv.Query(ctx, query, args, v)
+}
+
+// Tx joins the open transaction (after commit: starts a new one).
+func (d txDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	drv, open := d.live()
+	if !open {
+		return drv.Tx(ctx)
+	}
+	return dialect.NopTx(drv), nil
+}
+
+// BeginTx joins the open transaction (after commit: starts a new one).
+func (d txDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	drv, open := d.live()
+	if !open {
+		if b, ok := drv.(interface {
+			BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
+		}); ok {
+			return b.BeginTx(ctx, opts)
+		}
+		return drv.Tx(ctx)
+	}
+	return dialect.NopTx(drv), nil
+}
+
+// PreCommit is a write a request owes to whichever transaction first
+// commits on its behalf (its audit record): done in that transaction, it
+// commits with the request's own writes or not at all, and costs no commit
+// of its own. See WithPreCommit.
+type PreCommit struct {
+	f         func(ctx context.Context, tx *Tx) error
+	taken     atomic.Bool
+	committed atomic.Bool
+}
+
+type preCommitKey struct{}
+
+// WithPreCommit returns ctx carrying f: the first InTx under ctx (or a
+// context derived from it) runs f in its transaction after its own work,
+// and commits them together. Committed reports whether that happened; if
+// no transaction took it, the caller writes on its own.
+func WithPreCommit(ctx context.Context, f func(ctx context.Context, tx *Tx) error) (context.Context, *PreCommit) {
+	p := &PreCommit{f: f}
+	return context.WithValue(ctx, preCommitKey{}, p), p
+}
+
+// Committed reports that f committed in a request's transaction.
+func (p *PreCommit) Committed() bool { return p.committed.Load() }
+
+// runPreCommit runs the context's pending PreCommit in tx, if any is left.
+func runPreCommit(ctx context.Context, tx *Tx) (*PreCommit, error) {
+	p, _ := ctx.Value(preCommitKey{}).(*PreCommit)
+	if p == nil || !p.taken.CompareAndSwap(false, true) {
+		return nil, nil
+	}
+	if err := p.f(ctx, tx); err != nil {
+		p.taken.Store(false)
+		return nil, err
+	}
+	return p, nil
 }
