@@ -108,6 +108,10 @@ func (s *Service) hint(id int) { s.bus.Announce(notify.Event{Kind: notify.Status
 type Request struct {
 	// Action is the action's ref, "pack.name".
 	Action string
+	// Loaded, when set, is that action as the caller read it in this
+	// transaction or validated it there (the rule engine's rules carry
+	// theirs); it is then not read again.
+	Loaded *ent.Action
 	// Parameters are validated against the action's schema, defaults applied.
 	Parameters map[string]any
 	// TimeoutSeconds overrides the action's timeout when set (> 0).
@@ -120,20 +124,21 @@ type Request struct {
 // Request validates req, stores the execution and enqueues its run in one
 // transaction. Returns NOT_FOUND for an unknown action and BAD_USER_INPUT
 // (details "fields": every violation) for invalid parameters.
+//
+// The execution returned is the row as inserted (SCHEDULED), not read back:
+// its edges and updates go to the database once the transaction committed.
 func (s *Service) Request(ctx context.Context, req Request) (*ent.Execution, error) {
-	var id int
+	var e *ent.Execution
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		e, err := s.requestTx(ctx, tx, req)
-		if err == nil {
-			id = e.ID
-		}
+		var err error
+		e, err = s.requestTx(ctx, tx, req)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.hint(id)
-	return s.db.Ent.Execution.Get(ctx, id)
+	s.hint(e.ID)
+	return e, nil
 }
 
 // RequestTx is Request inside the caller's transaction, so callers (the
@@ -144,16 +149,19 @@ func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*en
 	if err != nil {
 		return nil, err
 	}
-	if err := s.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Status, ID: e.ID}); err != nil {
-		return nil, err
-	}
+	// After the commit, batched: a NOTIFY inside a writing transaction
+	// holds PostgreSQL's commit lock through its WAL flush.
+	tx.AfterCommit(func() { s.hint(e.ID) })
 	return e, nil
 }
 
 // requestTx is RequestTx without the announcement, which Request makes
 // after commit.
 func (s *Service) requestTx(ctx context.Context, tx *store.Tx, req Request) (*ent.Execution, error) {
-	act, err := tx.Ent.Action.Query().Where(action.Ref(req.Action)).Only(ctx)
+	act, err := req.Loaded, error(nil)
+	if act == nil || act.Ref != req.Action {
+		act, err = tx.Ent.Action.Query().Where(action.Ref(req.Action)).Only(ctx)
+	}
 	if ent.IsNotFound(err) {
 		return nil, apperr.Errorf(apperr.NotFound, "action %q not found", req.Action)
 	}

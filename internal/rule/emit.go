@@ -2,6 +2,7 @@ package rule
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -50,15 +51,12 @@ var ErrDuplicate = errors.New("event already emitted")
 // under load a commit, and on PostgreSQL its WAL flush, serve many events,
 // and a worker evaluates them with one look at the rules.
 //
-// On a node that works evaluation jobs, Emit then evaluates the event
-// itself before it returns, instead of handing it to the queue: one hop
-// less between a webhook and its execution (a queue hop is a notification
-// and a fetch). Each such event still gets its own job, stored with it and
-// due only after a delay, which is deleted once the evaluation is done; if
-// this process dies or the evaluation fails first, any worker evaluates the
-// event when the job falls due. Evaluation is idempotent, so a job that
-// runs anyway creates nothing twice. An evaluation error is not Emit's: the
-// event is stored and will be evaluated.
+// On a node that works evaluation jobs, the events are evaluated in that
+// same transaction instead of by a job: the enforcements and executions
+// they cause commit with them, before Emit returns, one queue hop and two
+// transactions less between a webhook and its execution. If the evaluation
+// fails, the events are stored again with an evaluation job, so an
+// evaluation's trouble never costs an event.
 func (e *Engine) Emit(ctx context.Context, em Emission) (*ent.Event, error) {
 	if em.DedupeKey != "" {
 		return e.emitOne(ctx, em)
@@ -67,7 +65,7 @@ func (e *Engine) Emit(ctx context.Context, em Emission) (*ent.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.emit(ctx, em, tr)
+	return e.emit(em, tr)
 }
 
 // EmitFor is Emit for a caller that has just loaded the trigger (a
@@ -81,29 +79,13 @@ func (e *Engine) EmitFor(ctx context.Context, tr *ent.Trigger, em Emission) (*en
 	if err := checkTrigger(tr, em); err != nil {
 		return nil, err
 	}
-	return e.emit(ctx, em, tr)
+	return e.emit(em, tr)
 }
 
-// emit stores a checked emission and, on a worker node, evaluates it.
-func (e *Engine) emit(ctx context.Context, em Emission, tr *ent.Trigger) (*ent.Event, error) {
+// emit stores a checked emission (and, on a worker node, evaluates it).
+func (e *Engine) emit(em Emission, tr *ent.Trigger) (*ent.Event, error) {
 	st := e.ingest.add(em, tr)
-	if st.err != nil {
-		return nil, st.err
-	}
-	if st.jobID != 0 {
-		// The sender is answered after the evaluation; a sender that hangs
-		// up does not stop it. The evaluation is the server's own work, as
-		// on a queue worker: the caller's principal must not scope it (a
-		// pack-limited token would hide other packs' rules on the trigger,
-		// and those would be remembered as the trigger's rules).
-		ectx := context.Background()
-		if err := e.evaluate(ectx, st.ev); err != nil {
-			e.opts.Logger.Warn("evaluating event; the queue will retry", "event", st.ev.ID, "error", err)
-		} else if err := e.queue.DropEvaluation(ectx, st.jobID); err != nil {
-			e.opts.Logger.Warn("dropping the fallback evaluation job; it will find nothing to do", "event", st.ev.ID, "error", err)
-		}
-	}
-	return st.ev, nil
+	return st.ev, st.err
 }
 
 // emitOne is Emit of an emission with a DedupeKey, alone in its
@@ -193,16 +175,29 @@ func checkTrigger(tr *ent.Trigger, em Emission) error {
 
 // eventCreate is the insert of em's event.
 func eventCreate(c *ent.Client, em Emission, tr *ent.Trigger) *ent.EventCreate {
-	payload := em.Payload
-	if payload == nil {
-		payload = map[string]any{}
-	}
+	payload := asStored(em.Payload)
 	ec := c.Event.Create().SetTriggerID(tr.ID).SetTriggerRef(tr.Ref).SetPayload(payload).
 		SetSourceRef(em.Source).SetNillableSourceID(em.SensorID).SetRuleRef(em.Rule)
 	if em.DedupeKey != "" {
 		ec.SetDedupeKey(em.DedupeKey)
 	}
 	return ec
+}
+
+// asStored is payload as the database gives it back (a JSON round trip:
+// numbers as float64, no json.Number or Go-typed values), so an event
+// evaluated in the transaction that stores it, and the event Emit returns,
+// see the payload a later read would.
+func asStored(payload map[string]any) map[string]any {
+	out := map[string]any{}
+	if len(payload) == 0 {
+		return out
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil || json.Unmarshal(raw, &out) != nil {
+		return payload // storing it fails the same way, with its own error
+	}
+	return out
 }
 
 // checkPayload validates the payload fields the trigger's payload schema

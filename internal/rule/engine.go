@@ -2,6 +2,7 @@ package rule
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,14 +28,9 @@ type Enqueuer interface {
 	// InsertEvaluationTx inserts one job evaluating all these events.
 	InsertEvaluationTx(ctx context.Context, tx *store.Tx, eventIDs ...int) error
 	// EvaluatesHere reports that this process works evaluation jobs, so it
-	// may evaluate its own events at once (see Engine.Emit).
+	// may evaluate the events it stores in their own transaction (see
+	// Engine.Emit).
 	EvaluatesHere() bool
-	// InsertFallbackEvaluationTx inserts one evaluation job per event, due
-	// only after a delay: the safety net of evaluations this process does
-	// itself. It returns the job ids in eventIDs' order.
-	InsertFallbackEvaluationTx(ctx context.Context, tx *store.Tx, eventIDs ...int) (jobIDs []int64, err error)
-	// DropEvaluation deletes a fallback job whose evaluation is done.
-	DropEvaluation(ctx context.Context, jobID int64) error
 }
 
 // Requester creates an execution inside the caller's transaction;
@@ -132,7 +128,7 @@ func (e *Engine) evaluate(ctx context.Context, evs ...*ent.Event) error {
 		rules, ok := rulesFor[sc]
 		if !ok {
 			var err error
-			if rules, err = e.rulesOf(ctx, ev); err != nil {
+			if rules, err = e.rulesOf(ctx, e.db.SQL, e.db.Ent, sc); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -150,11 +146,52 @@ func (e *Engine) evaluate(ctx context.Context, evs ...*ent.Event) error {
 	return errors.Join(errs...)
 }
 
+// evaluateTx evaluates events inside the transaction that stores them (see
+// ingest): the enforcements and executions they cause commit with them, so
+// an event needs no evaluation job, no second transaction and no lock. The
+// rules, with their packs and actions, come from memory when their version,
+// read in tx, is the one last seen. Any error is the transaction's: the
+// caller stores the events again with an evaluation job instead.
+func (e *Engine) evaluateTx(ctx context.Context, tx *store.Tx, evs []*ent.Event) error {
+	rulesFor := make(map[scope][]candidate)
+	for _, ev := range evs {
+		sc := scope{ev.TriggerRef, ev.RuleRef}
+		rules, ok := rulesFor[sc]
+		if !ok {
+			var err error
+			if rules, err = e.rulesOf(ctx, tx.SQL, tx.Ent, sc); err != nil {
+				return err
+			}
+			rulesFor[sc] = rules
+		}
+		for _, c := range rules {
+			if c.mismatch(ev, e.opts.Now()) {
+				continue
+			}
+			v, err := e.judge(ctx, tx, c.rule, ev)
+			if err == nil && v != nil {
+				err = e.record(ctx, tx, c.rule, ev, v)
+			}
+			if err != nil {
+				return fmt.Errorf("rule %s on event %d: %w", c.rule.Ref, ev.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
 // candidate is an enabled rule of an event's trigger with its compiled
-// criteria and templates.
+// criteria and templates, as loaded with its pack, action and action's pack
+// when its scope's version was read.
 type candidate struct {
-	id int
+	id   int
+	rule *ent.Rule
 	*compiled
+}
+
+// querier runs one query: the database or a transaction.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // scope is which rules an event is for: its trigger's, or only one of them
@@ -168,33 +205,39 @@ type scopeRules struct {
 }
 
 // rulesVersion is one short query whose answer changes whenever the set of
-// enabled rules of a scope or any of their updated_at does: every id with
-// its updated_at, as one string. Comparing it is far cheaper than reading
-// the rules as rows (on SQLite, reading 100 rows' ids and timestamps was a
-// third of an evaluation's CPU).
-func (e *Engine) rulesVersion(ctx context.Context, sc scope) (string, error) {
-	q := `SELECT coalesce(string_agg(id || ':' || updated_at, ',' ORDER BY id), '') FROM rules WHERE trigger_ref = $1 AND enabled AND ($2 = '' OR ref = $2)`
+// enabled rules of a scope changes, or the updated_at of any of them, of
+// its action or of the packs their templates read (a deleted action shows
+// as "-"): all of it as one string. Comparing it is far cheaper than
+// reading the rules as rows (on SQLite, reading 100 rows' ids and
+// timestamps was a third of an evaluation's CPU).
+func (e *Engine) rulesVersion(ctx context.Context, db querier, sc scope) (string, error) {
+	q := `SELECT coalesce(string_agg(r.id || ':' || r.updated_at || ':' || coalesce(a.updated_at::text, '-') || ':' || coalesce(ap.updated_at::text, '-') || ':' || coalesce(rp.updated_at::text, '-'), ',' ORDER BY r.id), '')` + rulesVersionFrom
 	if e.db.Dialect != dialect.Postgres {
-		q = `SELECT coalesce(group_concat(id || ':' || updated_at, ',' ORDER BY id), '') FROM rules WHERE trigger_ref = $1 AND enabled AND ($2 = '' OR ref = $2)`
+		q = `SELECT coalesce(group_concat(r.id || ':' || r.updated_at || ':' || coalesce(a.updated_at, '-') || ':' || coalesce(ap.updated_at, '-') || ':' || coalesce(rp.updated_at, '-'), ',' ORDER BY r.id), '')` + rulesVersionFrom
 	}
 	var v string
-	if err := e.db.SQL.QueryRowContext(ctx, q, sc.trigger, sc.rule).Scan(&v); err != nil {
+	if err := db.QueryRowContext(ctx, q, sc.trigger, sc.rule).Scan(&v); err != nil {
 		return "", fmt.Errorf("checking rules of %s: %w", sc.trigger, err)
 	}
 	return v, nil
 }
 
-// rulesOf returns the enabled rules the event is for, in id order. When
-// their version is the one last seen it returns them from memory;
-// otherwise it reads only their ids and updated_at, and loads in full
-// (criteria, parameters) only the rules whose compiled form is missing or
-// stale: decoding every rule's JSON for every event was most of the
-// evaluation's cost.
-func (e *Engine) rulesOf(ctx context.Context, ev *ent.Event) ([]candidate, error) {
-	sc := scope{ev.TriggerRef, ev.RuleRef}
+// rulesVersionFrom is the rules, actions and packs rulesVersion reads.
+const rulesVersionFrom = ` FROM rules r
+LEFT JOIN actions a ON a.id = r.action_id
+LEFT JOIN packs ap ON ap.id = a.pack_id
+LEFT JOIN packs rp ON rp.id = r.pack_id
+WHERE r.trigger_ref = $1 AND r.enabled AND ($2 = '' OR r.ref = $2)`
+
+// rulesOf returns the enabled rules of a scope, in id order, read through
+// db and c (the database, or a transaction). When their version is the one
+// last seen it returns them from memory; otherwise it loads them, and
+// compiles only those whose compiled form is missing or stale: decoding
+// every rule's JSON for every event was most of the evaluation's cost.
+func (e *Engine) rulesOf(ctx context.Context, db querier, c *ent.Client, sc scope) ([]candidate, error) {
 	// Read before the rules: a change between the two reads makes the next
 	// evaluation read them again, never miss them.
-	version, err := e.rulesVersion(ctx, sc)
+	version, err := e.rulesVersion(ctx, db, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +247,7 @@ func (e *Engine) rulesOf(ctx context.Context, ev *ent.Event) ([]candidate, error
 	if known != nil && known.version == version {
 		return known.rules, nil
 	}
-	rules, err := e.loadRules(ctx, ev)
+	rules, err := e.loadRules(ctx, c, sc)
 	if err != nil {
 		return nil, err
 	}
@@ -214,41 +257,21 @@ func (e *Engine) rulesOf(ctx context.Context, ev *ent.Event) ([]candidate, error
 	return rules, nil
 }
 
-// loadRules reads the enabled rules of ev's scope.
-func (e *Engine) loadRules(ctx context.Context, ev *ent.Event) ([]candidate, error) {
-	q := e.db.Ent.Rule.Query().Where(entrule.TriggerRef(ev.TriggerRef), entrule.Enabled(true))
-	if ev.RuleRef != "" {
-		q.Where(entrule.Ref(ev.RuleRef))
+// loadRules reads the enabled rules of a scope with what enforcing them
+// reads: their pack, their action and its pack.
+func (e *Engine) loadRules(ctx context.Context, c *ent.Client, sc scope) ([]candidate, error) {
+	q := c.Rule.Query().Where(entrule.TriggerRef(sc.trigger), entrule.Enabled(true))
+	if sc.rule != "" {
+		q.Where(entrule.Ref(sc.rule))
 	}
-	heads, err := q.Order(entrule.ByID()).Select(entrule.FieldID, entrule.FieldUpdatedAt).All(ctx)
+	rules, err := q.Order(entrule.ByID()).
+		WithPack().WithAction(func(q *ent.ActionQuery) { q.WithPack() }).All(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing rules of %s: %w", ev.TriggerRef, err)
+		return nil, fmt.Errorf("loading rules of %s: %w", sc.trigger, err)
 	}
-	out := make([]candidate, len(heads))
-	var stale []int
-	for i, h := range heads {
-		out[i] = candidate{id: h.ID, compiled: e.cached(h.ID, h.UpdatedAt)}
-		if out[i].compiled == nil {
-			stale = append(stale, h.ID)
-		}
-	}
-	if len(stale) == 0 {
-		return out, nil
-	}
-	full, err := e.db.Ent.Rule.Query().Where(entrule.IDIn(stale...)).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("loading rules of %s: %w", ev.TriggerRef, err)
-	}
-	byID := make(map[int]*compiled, len(full))
-	for _, r := range full {
-		byID[r.ID] = e.compile(r)
-	}
-	for i := range out {
-		if out[i].compiled == nil {
-			// A rule deleted since the first query is left to enforce,
-			// which finds it gone; one changed since is judged again there.
-			out[i].compiled = byID[out[i].id]
-		}
+	out := make([]candidate, len(rules))
+	for i, r := range rules {
+		out[i] = candidate{id: r.ID, rule: r, compiled: e.compile(r)}
 	}
 	return out, nil
 }
@@ -406,9 +429,10 @@ func (e *Engine) record(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.
 	}
 	if v.status == enforcement.StatusCREATED {
 		x, err := e.exec.RequestTx(ctx, tx, execution.Request{
-			Action: r.ActionRef, Parameters: v.params, EnforcementID: &enf.ID,
+			Action: r.ActionRef, Loaded: r.Edges.Action, Parameters: v.params, EnforcementID: &enf.ID,
 		})
-		u := tx.Ent.Enforcement.UpdateOneID(enf.ID)
+		// Not UpdateOne, which reads the row back.
+		u := tx.Ent.Enforcement.Update().Where(enforcement.ID(enf.ID))
 		switch ae, client := apperr.As(err); {
 		case err == nil:
 			u.SetStatus(enforcement.StatusPROCESSED).SetParameters(x.Parameters)

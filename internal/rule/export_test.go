@@ -21,7 +21,7 @@ func (e *Engine) StoreBatchAfter(ctx context.Context, ems []Emission, before fun
 	if before != nil {
 		before()
 	}
-	e.ingest.store(ctx, batch, false)
+	e.ingest.store(ctx, batch, false, e.queue.EvaluatesHere())
 	evs, errs := make([]*ent.Event, len(ems)), make([]error, len(ems))
 	for i, p := range batch {
 		st := <-p.done

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/attune-io/attune/ent"
-	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/store"
 )
@@ -34,13 +33,11 @@ type emission struct {
 	done chan stored
 }
 
-// stored is what became of an emission: its event (bound to the engine's
-// client, not the batch's transaction) and, when this node evaluates it,
-// the id of its fallback job.
+// stored is what became of an emission: its event, bound to the batch's
+// transaction until it committed and to the database after (see store.Tx).
 type stored struct {
-	ev    *ent.Event
-	jobID int64
-	err   error
+	ev  *ent.Event
+	err error
 }
 
 // add queues em (its trigger already checked) and returns once its batch
@@ -51,8 +48,11 @@ func (in *ingest) add(em Emission, tr *ent.Trigger) stored {
 	in.pending = append(in.pending, p)
 	if !in.storing {
 		in.storing = true
-		// Not the caller's context, nor its values (a principal would
-		// scope the read-back): the batch holds others' events.
+		// Not the caller's context, nor its values: the batch holds
+		// others' events, and their evaluation is the server's own work,
+		// as on a queue worker (a pack-limited caller's principal would
+		// hide other packs' rules on the trigger, and those would be
+		// remembered as the trigger's rules).
 		go in.run(context.Background())
 	}
 	in.mu.Unlock()
@@ -73,19 +73,28 @@ func (in *ingest) run(ctx context.Context) {
 			return
 		}
 		in.mu.Unlock()
-		in.store(ctx, batch, false)
+		in.store(ctx, batch, false, in.e.queue.EvaluatesHere())
 	}
 }
 
-// store stores one batch. If its transaction fails with several events
-// (one trigger deleted since it was checked, say), each is stored again
-// alone, its trigger checked anew, so one emission's trouble is only its
-// own and gets its own error (NOT_FOUND for that trigger).
-func (in *ingest) store(ctx context.Context, batch []*emission, recheck bool) {
-	res, err := in.storeTx(ctx, batch, recheck)
+// store stores one batch, evaluating its events in the same transaction
+// when evaluate is set. If that transaction fails, the batch is stored
+// again with an evaluation job instead, so an evaluation's trouble costs
+// no event. If a batch of several fails without evaluation (one trigger
+// deleted since it was checked, say), each is stored again alone, its
+// trigger checked anew, so one emission's trouble is only its own and gets
+// its own error (NOT_FOUND for that trigger).
+func (in *ingest) store(ctx context.Context, batch []*emission, recheck, evaluate bool) {
+	res, err := in.storeTx(ctx, batch, recheck, evaluate)
+	if err != nil && evaluate {
+		in.e.opts.Logger.Warn("storing and evaluating events in one transaction failed; storing them for the queue to evaluate",
+			"events", len(batch), "error", err)
+		in.store(ctx, batch, recheck, false)
+		return
+	}
 	if err != nil && len(batch) > 1 {
 		for _, p := range batch {
-			in.store(ctx, []*emission{p}, true)
+			in.store(ctx, []*emission{p}, true, false)
 		}
 		return
 	}
@@ -98,14 +107,12 @@ func (in *ingest) store(ctx context.Context, batch []*emission, recheck bool) {
 	}
 }
 
-// storeTx inserts the batch's events, their evaluation job (or, on a node
-// that evaluates its own events, one fallback job each) and their
-// announcements in one transaction.
-func (in *ingest) storeTx(ctx context.Context, batch []*emission, recheck bool) ([]stored, error) {
+// storeTx inserts the batch's events and their announcements in one
+// transaction with either their evaluation (evaluate) or one evaluation
+// job for all.
+func (in *ingest) storeTx(ctx context.Context, batch []*emission, recheck, evaluate bool) ([]stored, error) {
 	e := in.e
-	inline := e.queue.EvaluatesHere()
-	ids := make([]int, len(batch))
-	var jobs []int64
+	var evs []*ent.Event
 	err := e.db.InTx(ctx, func(tx *store.Tx) error {
 		creates := make([]*ent.EventCreate, len(batch))
 		for i, p := range batch {
@@ -118,42 +125,27 @@ func (in *ingest) storeTx(ctx context.Context, batch []*emission, recheck bool) 
 			}
 			creates[i] = eventCreate(tx.Ent, p.em, p.tr)
 		}
-		evs, err := tx.Ent.Event.CreateBulk(creates...).Save(ctx)
+		var err error
+		evs, err = tx.Ent.Event.CreateBulk(creates...).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("storing %d events: %w", len(batch), err)
 		}
+		ids := make([]int, len(evs))
 		for i, ev := range evs {
 			ids[i] = ev.ID
 			e.bus.PublishAfterCommit(tx, notify.Event{Kind: notify.EventCreated, ID: ev.ID})
 		}
-		if inline {
-			jobs, err = e.queue.InsertFallbackEvaluationTx(ctx, tx, ids...)
-			return err
+		if evaluate {
+			return e.evaluateTx(ctx, tx, evs)
 		}
 		return e.queue.InsertEvaluationTx(ctx, tx, ids...)
 	})
 	if err != nil {
 		return nil, err
 	}
-	// Read back through the engine's client: the transaction's is gone,
-	// and callers (GraphQL) may follow the events' edges.
-	evs, err := e.db.Ent.Event.Query().Where(event.IDIn(ids...)).All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading stored events: %w", err)
-	}
-	byID := make(map[int]*ent.Event, len(evs))
-	for _, ev := range evs {
-		byID[ev.ID] = ev
-	}
 	out := make([]stored, len(batch))
-	for i, id := range ids {
-		out[i].ev = byID[id]
-		if out[i].ev == nil {
-			out[i].err = fmt.Errorf("event %d vanished after it was stored", id)
-		}
-		if inline {
-			out[i].jobID = jobs[i]
-		}
+	for i, ev := range evs {
+		out[i].ev = ev
 	}
 	return out, nil
 }

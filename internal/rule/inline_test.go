@@ -2,12 +2,17 @@ package rule_test
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/dbtest"
 	"github.com/attune-io/attune/internal/execution"
@@ -76,38 +81,48 @@ func TestEmitOnAWorkerNodeEvaluatesBeforeItReturns(t *testing.T) {
 	})
 }
 
-func TestFallbackEvaluationJobEvaluatesWhenItFallsDue(t *testing.T) {
+// TestEmitWhoseEvaluationFailsIsStoredForTheQueue: an evaluation that
+// fails in the transaction storing its event rolls it all back; the event
+// is then stored again with an evaluation job, which a worker runs later.
+func TestEmitWhoseEvaluationFailsIsStoredForTheQueue(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
 		b, q, evaluated := workerSetup(t, backend)
 		r := b.rule(t, nil, nil)
-		// As if the node died between storing the event and evaluating it:
-		// the event and its fallback job, nothing else.
-		var eventID int
-		var jobIDs []int64
-		require.NoError(t, b.db.InTx(t.Context(), func(tx *store.Tx) error {
-			ev, err := tx.Ent.Event.Create().SetTriggerRef(r.TriggerRef).SetPayload(map[string]any{}).SetSourceRef(rule.SourceAPI).Save(t.Context())
-			if err != nil {
-				return err
-			}
-			eventID = ev.ID
-			jobIDs, err = q.InsertFallbackEvaluationTx(t.Context(), tx, ev.ID)
-			return err
-		}))
-		require.Equal(t, 1, evaluationJobs(t, b.db, "scheduled"), "the fallback waits, so it never races the node's own evaluation")
-		require.Empty(t, b.enforcements(t, r))
+		var failing atomic.Bool
+		failing.Store(true)
+		log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+		bus, err := notify.New(t.Context(), b.db, dbtest.PostgresURL(), log)
+		require.NoError(t, err)
+		t.Cleanup(bus.Close)
+		svc := execution.NewService(b.db, q, bus, execution.Options{Logger: log})
+		b.engine = rule.NewEngine(b.db, q, svc, bus, rule.Options{Logger: log,
+			Context: func(context.Context, *store.Tx, *ent.Rule, rule.Context) ([]string, error) {
+				if failing.Load() {
+					return nil, errors.New("keystore unreachable")
+				}
+				return nil, nil
+			}})
 
-		// Falling due is River's scheduler making it available; do that now.
+		ev, err := b.engine.Emit(t.Context(), rule.Emission{Trigger: r.TriggerRef, Payload: map[string]any{"n": 1}, Source: rule.SourceAPI})
+		require.NoError(t, err, "the event is stored whatever its evaluation does")
+		require.NotZero(t, ev.ID)
+		require.Equal(t, 1, b.db.Ent.Event.Query().CountX(t.Context()), "stored once, not twice")
+		require.Empty(t, b.enforcements(t, r), "nothing of the failed evaluation was kept")
+		require.Equal(t, 1, evaluationJobs(t, b.db, "available"), "the event waits for the queue")
+
+		failing.Store(false)
 		require.NoError(t, q.Start(t.Context()))
 		t.Cleanup(func() { _ = q.Stop(context.Background()) })
-		require.NoError(t, q.Retry(t.Context(), jobIDs[0]))
 		select {
 		case id := <-evaluated:
-			require.Equal(t, eventID, id)
+			require.Equal(t, ev.ID, id)
 		case <-time.After(30 * time.Second):
-			t.Fatal("the fallback job never ran")
+			t.Fatal("the evaluation job never ran")
 		}
-		require.Len(t, b.enforcements(t, r), 1)
+		enf := b.enforcements(t, r)
+		require.Len(t, enf, 1)
+		require.Len(t, enf[0].Edges.Executions, 1)
 	})
 }
 
@@ -132,5 +147,38 @@ func TestEmitByAPackLimitedCallerEvaluatesEveryRule(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, b.enforcements(t, packRule), 2)
 		require.Len(t, b.enforcements(t, apiRule), 2, "the rule outside the caller's packs is enforced for both events")
+	})
+}
+
+// TestEvaluationInTheStoringTransactionSeesChangedPacksAndActions: the
+// rules an event is judged by in its own transaction are remembered with
+// their packs and actions; a change to any of them is seen by the next
+// event.
+func TestEvaluationInTheStoringTransactionSeesChangedPacksAndActions(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b, _, _ := workerSetup(t, backend)
+		r := b.rule(t, nil, map[string]any{"message": "{{ pack.config.greeting }}"})
+		emit := func() *ent.Enforcement {
+			t.Helper()
+			ev, err := b.engine.Emit(t.Context(), rule.Emission{Trigger: r.TriggerRef, Source: rule.SourceAPI})
+			require.NoError(t, err)
+			enf, err := b.db.Ent.Enforcement.Query().Where(enforcement.EventRef(ev.ID)).WithExecutions().Only(t.Context())
+			require.NoError(t, err, "enforced before Emit returned")
+			return enf
+		}
+		enf := emit()
+		require.Equal(t, enforcement.StatusPROCESSED, enf.Status)
+		require.Equal(t, "hi", enf.Edges.Executions[0].Parameters["message"])
+
+		require.NoError(t, b.db.Ent.Pack.UpdateOne(b.pack).SetConfig(map[string]any{"greeting": "bye"}).Exec(t.Context()))
+		enf = emit()
+		require.Equal(t, "bye", enf.Edges.Executions[0].Parameters["message"], "the pack's new config")
+
+		require.NoError(t, b.db.Ent.Action.Update().Where(action.Ref("tp.act")).SetEnabled(false).Exec(t.Context()))
+		enf = emit()
+		require.Equal(t, enforcement.StatusFAILED, enf.Status, "the action was disabled")
+		require.Contains(t, enf.Reason, "disabled")
+		require.Empty(t, enf.Edges.Executions)
 	})
 }
