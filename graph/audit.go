@@ -3,16 +3,19 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/param"
+	"github.com/attune-io/attune/internal/store"
 )
 
 // audited records a mutation (allowed or refused) and returns err as it was.
@@ -21,24 +24,52 @@ func (r *Resolver) audited(ctx context.Context, fc *graphql.FieldContext, p *aut
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
-	args, _ := structToMap(fc.Args)
-	c := r.Client.AuditEvent.Create().
-		SetActor(p.Name).SetRole(string(p.Role)).SetOperation(fc.Field.Name).
-		SetVariables(r.redactArgs(ctx, fc.Field.Name, args)).SetOutcome(auditevent.OutcomeOK)
-	if graphql.HasOperationContext(ctx) {
-		c.SetOperationName(graphql.GetOperationContext(ctx).OperationName)
-	}
-	if p.TokenID != 0 {
-		c.SetActorTokenID(p.TokenID)
-	}
-	if err != nil {
-		c.SetOutcome(auditevent.OutcomeERROR).SetErrorCode(string(apperr.CodeOf(err)))
-	}
-	if aerr := c.Exec(ctx); aerr != nil {
+	if aerr := r.auditRow(ctx, r.Client, fc, p, err).Exec(ctx); aerr != nil {
 		// The mutation already happened; failing it now would lie. Log loudly.
 		r.log().ErrorContext(ctx, "writing audit event", "operation", fc.Field.Name, "error", aerr)
 	}
 	return err
+}
+
+// auditing runs an allowed mutation with its audit record owed to the
+// first transaction that commits on its behalf (store.WithPreCommit): the
+// record and the mutation's writes commit together, in one commit. A
+// mutation that wrote in no transaction, or failed, is recorded alone after
+// it (a failure after its transaction committed gets that record too).
+func (r *Resolver) auditing(ctx context.Context, fc *graphql.FieldContext, p *auth.Principal, next graphql.Resolver) (any, error) {
+	if fc.Object != "Mutation" {
+		return next(ctx)
+	}
+	ctx, pre := store.WithPreCommit(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := r.auditRow(ctx, tx.Ent, fc, p, nil).Exec(ctx); err != nil {
+			return fmt.Errorf("writing audit event: %w", err)
+		}
+		return nil
+	})
+	res, err := next(ctx)
+	if pre.Committed() && err == nil {
+		return res, nil
+	}
+	return res, r.audited(ctx, fc, p, err)
+}
+
+// auditRow is the audit record of a mutation that ended with err, built on
+// c (the database, or the transaction it commits in).
+func (r *Resolver) auditRow(ctx context.Context, c *ent.Client, fc *graphql.FieldContext, p *auth.Principal, err error) *ent.AuditEventCreate {
+	args, _ := structToMap(fc.Args)
+	row := c.AuditEvent.Create().
+		SetActor(p.Name).SetRole(string(p.Role)).SetOperation(fc.Field.Name).
+		SetVariables(redactArgs(ctx, c, fc.Field.Name, args)).SetOutcome(auditevent.OutcomeOK)
+	if graphql.HasOperationContext(ctx) {
+		row.SetOperationName(graphql.GetOperationContext(ctx).OperationName)
+	}
+	if p.TokenID != 0 {
+		row.SetActorTokenID(p.TokenID)
+	}
+	if err != nil {
+		row.SetOutcome(auditevent.OutcomeERROR).SetErrorCode(string(apperr.CodeOf(err)))
+	}
+	return row
 }
 
 // secretName matches argument names whose string values are never stored.
@@ -47,7 +78,7 @@ var secretName = regexp.MustCompile(`(?i)password|secret|token|passphrase|creden
 // redactArgs removes secrets from a mutation's arguments before they are
 // stored: values of secret-sounding names, a secret key's value, and action
 // parameters declared secret.
-func (r *Resolver) redactArgs(ctx context.Context, field string, args map[string]any) map[string]any {
+func redactArgs(ctx context.Context, c *ent.Client, field string, args map[string]any) map[string]any {
 	redactNames(args)
 	input, _ := args["input"].(map[string]any)
 	if input == nil {
@@ -59,9 +90,9 @@ func (r *Resolver) redactArgs(ctx context.Context, field string, args map[string
 			input["value"] = param.Redacted
 		}
 	case "executeAction":
-		input["parameters"] = r.redactParams(ctx, input["action"], input["parameters"])
+		input["parameters"] = redactParams(ctx, c, input["action"], input["parameters"])
 	case "createRule", "updateRule":
-		input["actionParams"] = r.redactParams(ctx, input["action"], input["actionParams"])
+		input["actionParams"] = redactParams(ctx, c, input["action"], input["actionParams"])
 	}
 	return args
 }
@@ -85,13 +116,13 @@ func redactNames(v any) {
 
 // redactParams redacts the parameters an action's schema marks secret; an
 // unknown action's parameters are dropped rather than stored unchecked.
-func (r *Resolver) redactParams(ctx context.Context, ref, params any) any {
+func redactParams(ctx context.Context, c *ent.Client, ref, params any) any {
 	m, ok := params.(map[string]any)
 	if !ok || m == nil {
 		return params
 	}
 	refStr, _ := ref.(string)
-	a, err := r.Client.Action.Query().Where(action.Ref(refStr)).Only(ctx)
+	a, err := c.Action.Query().Where(action.Ref(refStr)).Only(ctx)
 	if err != nil {
 		return param.Redacted
 	}

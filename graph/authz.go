@@ -134,8 +134,7 @@ func (r *Resolver) guard(ctx context.Context, fc *graphql.FieldContext, next gra
 	if err := r.checkScope(ctx, p, field, fc.Args); err != nil {
 		return nil, r.audited(ctx, fc, p, err)
 	}
-	res, err := next(ctx)
-	return res, r.audited(ctx, fc, p, err)
+	return r.auditing(ctx, fc, p, next)
 }
 
 func isRoot(object string) bool {

@@ -652,3 +652,47 @@ func TestEmbeddedServerMakesItsOwnKey(t *testing.T) {
 	client(s, "").Must(t, `{ key(name:"k"){ value(decrypt:true) } }`, nil, &got)
 	require.Equal(t, "kept", got.Key.Value)
 }
+
+// TestAuditRecordCommitsWithItsMutation: a mutation's audit record is
+// written in the mutation's own transaction, so each mutation leaves
+// exactly one record, OK when it committed and ERROR (with the code) when
+// it failed, and a failed one leaves nothing else behind.
+func TestAuditRecordCommitsWithItsMutation(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		args := []string{"-data-dir", t.TempDir()}
+		if backend == "postgres" {
+			args = append(args, "-database-url", dbtest.URL(t, backend))
+		}
+		s := startServer(t, authEnv(), args...)
+		admin := client(s, testAdminToken)
+		op := client(s, newToken(t, admin, "audited-op", "OPERATOR", nil))
+
+		op.Must(t, `mutation{ executeAction(input:{action:"core.echo", parameters:{message:"hi"}}){ execution{ id status action{ ref } } } }`, nil, nil)
+		e := op.Fail(t, `mutation{ executeAction(input:{action:"core.echo", parameters:{nope:1}}){ execution{ id } } }`, nil)
+		require.Equal(t, "BAD_USER_INPUT", e.Code())
+		e = op.Fail(t, `mutation{ executeAction(input:{action:"core.missing"}){ execution{ id } } }`, nil)
+		require.Equal(t, "NOT_FOUND", e.Code())
+
+		var audit struct {
+			AuditEvents struct {
+				Edges []struct {
+					Node struct{ Operation, Actor, Outcome, ErrorCode string }
+				}
+			}
+		}
+		admin.Must(t, `{ auditEvents(first: 100){ edges{ node{ operation actor outcome errorCode } } } }`, nil, &audit)
+		var got []string
+		for _, ed := range audit.AuditEvents.Edges {
+			if ed.Node.Actor == "audited-op" {
+				got = append(got, ed.Node.Operation+" "+ed.Node.Outcome+" "+ed.Node.ErrorCode)
+			}
+		}
+		require.ElementsMatch(t, []string{
+			"executeAction OK ", "executeAction ERROR BAD_USER_INPUT", "executeAction ERROR NOT_FOUND",
+		}, got)
+		var execs struct{ Executions struct{ TotalCount int } }
+		admin.Must(t, `{ executions{ totalCount } }`, nil, &execs)
+		require.Equal(t, 1, execs.Executions.TotalCount, "the failed requests stored no execution")
+	})
+}
