@@ -3,8 +3,8 @@ package rule_test
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
