@@ -327,6 +327,42 @@ func TestUpdatesFilter(t *testing.T) {
 	})
 }
 
+// TestUpdatesOfABurstReachEverySubscriber: hints taken together are read
+// together; a subscriber by action still sees every one of its executions
+// finish, and none of another action's.
+func TestUpdatesOfABurstReachEverySubscriber(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b := setup(t, backend, packFiles, setupOptions{})
+		b.action(t, "text", action.RunnerTypeSHELL, "text.sh", nil)
+		b.action(t, "fail", action.RunnerTypeSHELL, "fail.sh", nil)
+		ctx, cancel := context.WithTimeout(t.Context(), deadline)
+		defer cancel()
+		ch, err := b.svc.Updates(ctx, execution.UpdateFilter{ActionRef: "tp.text"})
+		require.NoError(t, err)
+		want := map[int]bool{}
+		for range 8 {
+			e, err := b.svc.Request(ctx, execution.Request{Action: "tp.text"})
+			require.NoError(t, err)
+			want[e.ID] = true
+			_, err = b.svc.Request(ctx, execution.Request{Action: "tp.fail"})
+			require.NoError(t, err)
+		}
+		for len(want) > 0 {
+			select {
+			case e := <-ch:
+				require.Equal(t, "tp.text", e.ActionRef)
+				if execution.Finished(e.Status) {
+					require.Equal(t, execution.Succeeded, e.Status)
+					delete(want, e.ID)
+				}
+			case <-ctx.Done():
+				t.Fatalf("executions never seen finished: %v", want)
+			}
+		}
+	})
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)

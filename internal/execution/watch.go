@@ -71,21 +71,12 @@ func (s *Service) Updates(ctx context.Context, f UpdateFilter) (<-chan *ent.Exec
 				return
 			case <-sub.Ready():
 			}
-			for _, ev := range sub.Take() {
-				id := ev.ID
-				if ev.Kind == notify.Resync {
-					if f.ID == nil {
-						continue
-					}
-					id = *f.ID
-				}
-				e, err := s.db.Ent.Execution.Get(ctx, id)
-				if err != nil {
-					if !ent.IsNotFound(err) {
-						s.log.Warn("reading execution for subscribers", "execution_id", id, "error", err)
-					}
-					continue
-				}
+			rows, err := s.hinted(ctx, sub.Take(), f)
+			if err != nil {
+				s.log.Warn("reading executions for subscribers", "error", err)
+				continue
+			}
+			for _, e := range rows {
 				if !send(e) {
 					return
 				}
@@ -154,4 +145,51 @@ func (s *Service) Output(ctx context.Context, id, from int) (<-chan *ent.Executi
 		}
 	}()
 	return ch, nil
+}
+
+// hinted reads, in one query, the executions that hints name and f may
+// match, each once and in the order first hinted: under load a subscriber
+// takes many hints at a time (an execution's RUNNING and SUCCEEDED often
+// together), and reading them one by one cost a query per hint.
+func (s *Service) hinted(ctx context.Context, hints []notify.Event, f UpdateFilter) ([]*ent.Execution, error) {
+	ids := make([]int, 0, len(hints))
+	seen := make(map[int]bool, len(hints))
+	for _, ev := range hints {
+		id := ev.ID
+		if ev.Kind == notify.Resync {
+			if f.ID == nil {
+				continue
+			}
+			id = *f.ID
+		}
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	q := s.db.Ent.Execution.Query().Where(execution.IDIn(ids...))
+	if f.ActionRef != "" {
+		q.Where(execution.ActionRef(f.ActionRef))
+	}
+	if len(f.Statuses) > 0 {
+		q.Where(execution.StatusIn(f.Statuses...))
+	}
+	rows, err := q.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int]*ent.Execution, len(rows))
+	for _, e := range rows {
+		byID[e.ID] = e
+	}
+	out := rows[:0]
+	for _, id := range ids {
+		if e := byID[id]; e != nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
