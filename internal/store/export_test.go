@@ -1,5 +1,7 @@
 package store
 
+import "time"
+
 // StmtCacheStats returns the SQLite statement cache's counters: statements
 // prepared for Exec and Query calls, cache hits, and cached statements
 // finalized.
@@ -10,3 +12,7 @@ func (db *DB) StmtCacheStats() (prepared, reused, finalized int64) {
 // SetStmtCacheSize changes the cache bound of db's connections; call it
 // before using db.
 func (db *DB) SetStmtCacheSize(n int) { db.stmts.size = n }
+
+// SetStmtMaxAge changes how long db's PostgreSQL statements stay prepared;
+// call it before using db.
+func (db *DB) SetStmtMaxAge(d time.Duration) { db.stmts.maxAge = d }

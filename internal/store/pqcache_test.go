@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"time"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -86,4 +87,27 @@ func TestPostgresStmtCacheSurvivesSchemaChanges(t *testing.T) {
 	}
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
+}
+
+// TestPostgresStmtCachePreparesOldStatementsAgain: a statement is prepared
+// anew once older than the cache's max age, so a plan PostgreSQL settled on
+// while a table was tiny does not outlive the table's growth.
+func TestPostgresStmtCachePreparesOldStatementsAgain(t *testing.T) {
+	t.Parallel()
+	db := openPostgres(t)
+	ctx := t.Context()
+	run := func() {
+		var n int
+		require.NoError(t, db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM t WHERE id > $1`, 0).Scan(&n))
+	}
+	run()
+	st := newStats(db)
+	run()
+	prepared, reused, finalized := st.delta()
+	require.Equal(t, []int64{0, 1, 0}, []int64{prepared, reused, finalized}, "young: reused")
+
+	db.SetStmtMaxAge(time.Nanosecond)
+	run()
+	prepared, reused, finalized = st.delta()
+	require.Equal(t, []int64{1, 0, 1}, []int64{prepared, reused, finalized}, "old: closed and prepared again")
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lib/pq"
 	"modernc.org/sqlite"
@@ -60,6 +61,9 @@ type stmtCacheConnector struct {
 	// text without arguments goes by the simple query protocol, one round
 	// trip and several statements allowed, as before).
 	argsOnly bool
+	// maxAge, when set, is how long a statement stays prepared before it is
+	// prepared again (see pqStmtMaxAge).
+	maxAge time.Duration
 
 	// prepared counts statements prepared for ExecContext and QueryContext
 	// (cache misses, texts not cached, statements in use), reused the cache
@@ -91,8 +95,17 @@ func newPQStmtCacheConnector(dsn string, size int) (*stmtCacheConnector, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &stmtCacheConnector{Connector: base, size: size, argsOnly: true}, nil
+	return &stmtCacheConnector{Connector: base, size: size, argsOnly: true, maxAge: pqStmtMaxAge}, nil
 }
+
+// pqStmtMaxAge bounds how long PostgreSQL keeps a statement's plan. After
+// five runs PostgreSQL may settle on a generic plan, made with the table's
+// size at that moment and kept until the table is next analyzed: a
+// statement first run on a young table (a new install, or every benchmark
+// run) kept scanning it whole as it grew, 3 ms per outcome at 20,000
+// executions and growing. Preparing each statement again after a few
+// seconds costs one round trip per statement and connection.
+const pqStmtMaxAge = 5 * time.Second
 
 // Connect opens a modernc connection and wraps it.
 func (c *stmtCacheConnector) Connect(ctx context.Context) (driver.Conn, error) {
@@ -170,6 +183,8 @@ type cachedStmt struct {
 	inUse bool
 	// dropped: out of the cache; finalize once no longer in use.
 	dropped bool
+	// born is when it was prepared.
+	born time.Time
 }
 
 // Static checks: the wrapper forwards what modernc's connection offers.
@@ -287,11 +302,20 @@ func (c *stmtCacheConn) acquire(ctx context.Context, query string) (*cachedStmt,
 			c.mu.Unlock()
 			return nil, nil
 		}
-		s.inUse = true
-		c.lru.MoveToFront(e)
+		if c.owner.maxAge <= 0 || time.Since(s.born) < c.owner.maxAge {
+			s.inUse = true
+			c.lru.MoveToFront(e)
+			c.mu.Unlock()
+			c.owner.reused.Add(1)
+			return s, nil
+		}
+		// Too old: out of the cache, and prepared anew below.
+		c.lru.Remove(e)
+		delete(c.entries, query)
+		s.dropped = true
 		c.mu.Unlock()
-		c.owner.reused.Add(1)
-		return s, nil
+		_ = c.finalize(s.stmt)
+		c.mu.Lock()
 	}
 	c.mu.Unlock()
 
@@ -305,7 +329,7 @@ func (c *stmtCacheConn) acquire(ctx context.Context, query string) (*cachedStmt,
 		_ = ds.Close()
 		return nil, fmt.Errorf("SQLite statement %T lacks StmtExecContext or StmtQueryContext", ds)
 	}
-	s := &cachedStmt{query: query, stmt: st, inUse: true}
+	s := &cachedStmt{query: query, stmt: st, inUse: true, born: time.Now()}
 	var evicted []sqliteStmt
 	c.mu.Lock()
 	c.entries[query] = c.lru.PushFront(s)
