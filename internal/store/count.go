@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/attune-io/attune/ent"
 )
@@ -17,14 +16,14 @@ import (
 // it before db.Ent is handed out.
 func (db *DB) CountStatements() *atomic.Int64 {
 	n := &atomic.Int64{}
-	db.Ent = ent.NewClient(ent.Driver(countingDriver{Driver: entsql.OpenDB(db.Dialect, db.SQL), n: n}))
+	db.Ent = ent.NewClient(ent.Driver(countingDriver{Driver: db.drv, n: n}))
 	return n
 }
 
 // countingDriver counts the statements of ent's queries and writes,
 // including those inside transactions ent starts itself.
 type countingDriver struct {
-	*entsql.Driver
+	dialect.Driver
 	n *atomic.Int64
 }
 
@@ -47,7 +46,13 @@ func (d countingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
 }
 
 func (d countingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
-	tx, err := d.Driver.BeginTx(ctx, opts)
+	b, ok := d.Driver.(interface {
+		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
+	})
+	if !ok {
+		return d.Tx(ctx)
+	}
+	tx, err := b.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}

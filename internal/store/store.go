@@ -30,7 +30,8 @@ type DB struct {
 
 	stmts *stmtCacheConnector // the statement cache, for tests
 	ckpt  *checkpointer       // SQLite's checkpointer, nil on PostgreSQL
-	drv   *entsql.Driver      // Ent's driver, which committed transactions' entities fall back to
+	drv   dialect.Driver      // Ent's driver, which committed transactions' entities fall back to
+	read  *sql.DB             // SQLite's read-only connections, nil on PostgreSQL
 }
 
 // Open connects to databaseURL: a postgres:// (or postgresql://) URL, or a
@@ -81,8 +82,17 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 			return nil, err
 		}
 	}
-	drv := entsql.OpenDB(d, db)
-	return &DB{SQL: db, Dialect: d, Ent: ent.NewClient(ent.Driver(drv)), Location: loc, stmts: stmts, drv: drv, ckpt: ckpt}, nil
+	var drv dialect.Driver = entsql.OpenDB(d, db)
+	var read *sql.DB
+	if d == dialect.SQLite {
+		if read, _, err = openReaders(dsn); err != nil {
+			_ = ckpt.close()
+			db.Close()
+			return nil, fmt.Errorf("opening %s for reading: %w", loc, err)
+		}
+		drv = splitDriver{Driver: drv.(*entsql.Driver), read: entsql.OpenDB(d, read)}
+	}
+	return &DB{SQL: db, Dialect: d, Ent: ent.NewClient(ent.Driver(drv)), Location: loc, stmts: stmts, drv: drv, ckpt: ckpt, read: read}, nil
 }
 
 // PGArray passes a slice as a PostgreSQL array argument (lib/pq's
@@ -93,6 +103,9 @@ func PGArray(a any) any { return pq.Array(a) }
 func (db *DB) Close() error {
 	if db.ckpt != nil {
 		_ = db.ckpt.close()
+	}
+	if db.read != nil {
+		_ = db.read.Close()
 	}
 	return db.SQL.Close()
 }

@@ -182,3 +182,29 @@ func TestSQLiteLogIsCheckpointedOffTheWriter(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling a file's size; nothing to wait on
 	}
 }
+
+// TestReadsDoNotWaitForAWriteTransaction: a read outside a transaction
+// sees the last committed state at once, even while a write transaction
+// is open (on SQLite, whose one writer connection every read used to wait
+// for, it now comes from a read-only connection).
+func TestReadsDoNotWaitForAWriteTransaction(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		db := dbtest.Open(t, backend)
+		ctx := t.Context()
+		require.NoError(t, db.Ent.Pack.Create().SetRef("before").Exec(ctx))
+		require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error {
+			if err := tx.Ent.Pack.Create().SetRef("inside").Exec(ctx); err != nil {
+				return err
+			}
+			refs, err := db.Ent.Pack.Query().Select("ref").Strings(ctx)
+			require.NoError(t, err)
+			require.Equal(t, []string{"before"}, refs, "the committed state, not the open transaction's")
+			return nil
+		}))
+		require.Equal(t, 2, db.Ent.Pack.Query().CountX(ctx), "committed, read back")
+		// Writes outside transactions still go to the writer.
+		require.NoError(t, db.Ent.Pack.Update().Where().SetDescription("d").Exec(ctx))
+		require.Equal(t, 2, db.Ent.Pack.Query().Where().CountX(ctx))
+	})
+}
