@@ -72,6 +72,9 @@ type Engine struct {
 	mu     sync.Mutex
 	cache  map[int]*compiled     // rule id → compiled criteria and templates
 	scopes map[scope]*scopeRules // an event scope's enabled rules, compiled
+	// scopesWithEdges is scopes as evaluateTx reads them, whose versions
+	// cover the rules' actions and packs too.
+	scopesWithEdges map[scope]*scopeRules
 
 	ingest ingest
 }
@@ -94,7 +97,7 @@ func NewEngine(db *store.DB, q Enqueuer, x Requester, bus *notify.Bus, o Options
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	e := &Engine{db: db, queue: q, exec: x, bus: bus, opts: o, cache: map[int]*compiled{}, scopes: map[scope]*scopeRules{}}
+	e := &Engine{db: db, queue: q, exec: x, bus: bus, opts: o, cache: map[int]*compiled{}, scopes: map[scope]*scopeRules{}, scopesWithEdges: map[scope]*scopeRules{}}
 	e.ingest.e = e
 	return e
 }
@@ -128,7 +131,7 @@ func (e *Engine) evaluate(ctx context.Context, evs ...*ent.Event) error {
 		rules, ok := rulesFor[sc]
 		if !ok {
 			var err error
-			if rules, err = e.rulesOf(ctx, e.db.SQL, e.db.Ent, sc); err != nil {
+			if rules, err = e.rulesOf(ctx, e.db.SQL, e.db.Ent, sc, false); err != nil {
 				errs = append(errs, err)
 				continue
 			}
@@ -159,7 +162,7 @@ func (e *Engine) evaluateTx(ctx context.Context, tx *store.Tx, evs []*ent.Event)
 		rules, ok := rulesFor[sc]
 		if !ok {
 			var err error
-			if rules, err = e.rulesOf(ctx, tx.SQL, tx.Ent, sc); err != nil {
+			if rules, err = e.rulesOf(ctx, tx.SQL, tx.Ent, sc, true); err != nil {
 				return err
 			}
 			rulesFor[sc] = rules
@@ -205,15 +208,25 @@ type scopeRules struct {
 }
 
 // rulesVersion is one short query whose answer changes whenever the set of
-// enabled rules of a scope changes, or the updated_at of any of them, of
-// its action or of the packs their templates read (a deleted action shows
-// as "-"): all of it as one string. Comparing it is far cheaper than
-// reading the rules as rows (on SQLite, reading 100 rows' ids and
-// timestamps was a third of an evaluation's CPU).
-func (e *Engine) rulesVersion(ctx context.Context, db querier, sc scope) (string, error) {
-	q := `SELECT coalesce(string_agg(r.id || ':' || r.updated_at || ':' || coalesce(a.updated_at::text, '-') || ':' || coalesce(ap.updated_at::text, '-') || ':' || coalesce(rp.updated_at::text, '-'), ',' ORDER BY r.id), '')` + rulesVersionFrom
-	if e.db.Dialect != dialect.Postgres {
+// enabled rules of a scope changes or the updated_at of any of them, as one
+// string; withEdges, also the updated_at of their actions and of the packs
+// their templates read (a deleted action shows as "-"). Comparing it is far
+// cheaper than reading the rules as rows (on SQLite, reading 100 rows' ids
+// and timestamps was a third of an evaluation's CPU). Only an evaluation
+// that enforces with the remembered actions and packs (evaluateTx) needs
+// their version; the joins and the extra timestamps cost a queued
+// evaluation of 100 rules a third of its rate, so it reads the rules' alone.
+func (e *Engine) rulesVersion(ctx context.Context, db querier, sc scope, withEdges bool) (string, error) {
+	var q string
+	switch {
+	case withEdges && e.db.Dialect == dialect.Postgres:
+		q = `SELECT coalesce(string_agg(r.id || ':' || r.updated_at || ':' || coalesce(a.updated_at::text, '-') || ':' || coalesce(ap.updated_at::text, '-') || ':' || coalesce(rp.updated_at::text, '-'), ',' ORDER BY r.id), '')` + rulesVersionFrom
+	case withEdges:
 		q = `SELECT coalesce(group_concat(r.id || ':' || r.updated_at || ':' || coalesce(a.updated_at, '-') || ':' || coalesce(ap.updated_at, '-') || ':' || coalesce(rp.updated_at, '-'), ',' ORDER BY r.id), '')` + rulesVersionFrom
+	case e.db.Dialect == dialect.Postgres:
+		q = `SELECT coalesce(string_agg(id || ':' || updated_at, ',' ORDER BY id), '') FROM rules WHERE trigger_ref = $1 AND enabled AND ($2 = '' OR ref = $2)`
+	default:
+		q = `SELECT coalesce(group_concat(id || ':' || updated_at, ',' ORDER BY id), '') FROM rules WHERE trigger_ref = $1 AND enabled AND ($2 = '' OR ref = $2)`
 	}
 	var v string
 	if err := db.QueryRowContext(ctx, q, sc.trigger, sc.rule).Scan(&v); err != nil {
@@ -222,7 +235,8 @@ func (e *Engine) rulesVersion(ctx context.Context, db querier, sc scope) (string
 	return v, nil
 }
 
-// rulesVersionFrom is the rules, actions and packs rulesVersion reads.
+// rulesVersionFrom is the rules, actions and packs rulesVersion reads
+// withEdges.
 const rulesVersionFrom = ` FROM rules r
 LEFT JOIN actions a ON a.id = r.action_id
 LEFT JOIN packs ap ON ap.id = a.pack_id
@@ -230,19 +244,24 @@ LEFT JOIN packs rp ON rp.id = r.pack_id
 WHERE r.trigger_ref = $1 AND r.enabled AND ($2 = '' OR r.ref = $2)`
 
 // rulesOf returns the enabled rules of a scope, in id order, read through
-// db and c (the database, or a transaction). When their version is the one
-// last seen it returns them from memory; otherwise it loads them, and
-// compiles only those whose compiled form is missing or stale: decoding
-// every rule's JSON for every event was most of the evaluation's cost.
-func (e *Engine) rulesOf(ctx context.Context, db querier, c *ent.Client, sc scope) ([]candidate, error) {
+// db and c (the database, or a transaction). When their version (see
+// rulesVersion) is the one last seen it returns them from memory;
+// otherwise it loads them, and compiles only those whose compiled form is
+// missing or stale: decoding every rule's JSON for every event was most of
+// the evaluation's cost.
+func (e *Engine) rulesOf(ctx context.Context, db querier, c *ent.Client, sc scope, withEdges bool) ([]candidate, error) {
 	// Read before the rules: a change between the two reads makes the next
 	// evaluation read them again, never miss them.
-	version, err := e.rulesVersion(ctx, db, sc)
+	version, err := e.rulesVersion(ctx, db, sc, withEdges)
 	if err != nil {
 		return nil, err
 	}
+	scopes := e.scopes
+	if withEdges {
+		scopes = e.scopesWithEdges
+	}
 	e.mu.Lock()
-	known := e.scopes[sc]
+	known := scopes[sc]
 	e.mu.Unlock()
 	if known != nil && known.version == version {
 		return known.rules, nil
@@ -252,7 +271,7 @@ func (e *Engine) rulesOf(ctx context.Context, db querier, c *ent.Client, sc scop
 		return nil, err
 	}
 	e.mu.Lock()
-	e.scopes[sc] = &scopeRules{version: version, rules: rules}
+	scopes[sc] = &scopeRules{version: version, rules: rules}
 	e.mu.Unlock()
 	return rules, nil
 }
