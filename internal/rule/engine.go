@@ -131,7 +131,7 @@ func (e *Engine) evaluate(ctx context.Context, evs ...*ent.Event) error {
 		rules, ok := rulesFor[sc]
 		if !ok {
 			var err error
-			if rules, err = e.rulesOf(ctx, e.db.SQL, e.db.Ent, sc, false); err != nil {
+			if rules, err = e.rulesOf(ctx, e.db.Reader(), e.db.Ent, sc, false); err != nil {
 				errs = append(errs, err)
 				continue
 			}

@@ -19,6 +19,15 @@ import (
 // sqliteReaders bounds the read-only connections.
 const sqliteReaders = 4
 
+// Reader is where a read outside any transaction should go: SQLite's
+// read-only connections, or the database itself on PostgreSQL.
+func (db *DB) Reader() *sql.DB {
+	if db.read != nil {
+		return db.read
+	}
+	return db.SQL
+}
+
 // splitDriver is ent's driver over SQLite's writer and readers: SELECTs
 // outside transactions read from the readers; everything else, and every
 // transaction, goes to the writer.
