@@ -15,8 +15,8 @@ import (
 	"github.com/attune-io/attune/internal/store"
 )
 
-// finisher records the outcomes of runs; on PostgreSQL many in one
-// statement, its own transaction (group commit). Each outcome is still a compare-and-set of its own row, and its
+// finisher records the outcomes of runs ending together in one transaction
+// (group commit): on PostgreSQL in one statement, on SQLite an UPDATE each. Each outcome is still a compare-and-set of its own row, and its
 // status is announced inside the transaction that records it, so a final
 // status is never committed unannounced (see Service.hint for why that matters).
 // Batches form as in group: no timer, no added latency at low load.
@@ -70,24 +70,8 @@ func (r *outcomeRecord) apply(u *ent.ExecutionUpdate) {
 // record moves execution r.id to r.to if r.worker still owns it and its
 // status allows it, and reports whether it did.
 func (f *finisher) record(ctx context.Context, r *outcomeRecord) (bool, error) {
-	if f.db.Dialect != dialect.Postgres {
-		return f.recordAlone(ctx, r)
-	}
 	f.batches.do(ctx, r)
 	return r.ok, r.err
-}
-
-// recordAlone writes one outcome in one statement, then announces it: on
-// SQLite, where every statement waits for the one connection, batching
-// saves nothing but BEGIN and COMMIT and holds the connection longer, and
-// the bus is in memory, lost with the process only along with every
-// subscriber.
-func (f *finisher) recordAlone(ctx context.Context, r *outcomeRecord) (bool, error) {
-	ok, err := move(ctx, f.db.Ent, r.id, r.to, r.apply)
-	if err != nil || !ok {
-		return false, err
-	}
-	return true, f.bus.Publish(ctx, notify.Event{Kind: notify.Status, ID: r.id})
 }
 
 // commit writes batch in one transaction, or each alone if that fails (so
@@ -139,6 +123,9 @@ const finishSQL = `WITH v AS (
 SELECT id, pg_notify(` + notify.ChannelSQL + `, payload) FROM u`
 
 func (f *finisher) write(ctx context.Context, batch []*outcomeRecord) error {
+	if f.db.Dialect != dialect.Postgres {
+		return f.writeSQLite(ctx, batch)
+	}
 	n := len(batch)
 	var (
 		ids                          = make([]int64, n)
@@ -195,6 +182,33 @@ func (f *finisher) write(ctx context.Context, batch []*outcomeRecord) error {
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("recording outcomes: %w", err)
+	}
+	return nil
+}
+
+// writeSQLite records a batch of outcomes on SQLite in one transaction, an
+// UPDATE each, then announces them (the bus is in memory there, lost with
+// the process only along with every subscriber). Under load every write
+// queues for SQLite's one writer connection; runs ending together take it
+// once instead of once each.
+func (f *finisher) writeSQLite(ctx context.Context, batch []*outcomeRecord) error {
+	ok := make([]bool, len(batch))
+	err := f.db.InTx(ctx, func(tx *store.Tx) error {
+		for i, r := range batch {
+			var err error
+			if ok[i], err = move(ctx, tx.Ent, r.id, r.to, r.apply); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recording outcomes: %w", err)
+	}
+	for i, r := range batch {
+		if r.ok = ok[i]; r.ok {
+			f.bus.Announce(notify.Event{Kind: notify.Status, ID: r.id})
+		}
 	}
 	return nil
 }
