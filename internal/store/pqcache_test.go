@@ -2,8 +2,8 @@ package store_test
 
 import (
 	"fmt"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
