@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"time"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -63,7 +64,10 @@ func openReaders(dsn string) (*sql.DB, *stmtCacheConnector, error) {
 	}
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(sqliteReaders)
-	db.SetMaxIdleConns(2)
+	// Opening one costs far more than a read (pragmas, the schema parsed
+	// anew): keep them all while in use, let them go when idle for long.
+	db.SetMaxIdleConns(sqliteReaders)
+	db.SetConnMaxIdleTime(time.Minute)
 	return db, c, nil
 }
 
