@@ -47,7 +47,7 @@ func (r *Resolver) auditing(ctx context.Context, fc *graphql.FieldContext, p *au
 		return nil
 	})
 	res, err := next(ctx)
-	if pre.Committed() && err == nil {
+	if pre.Seal() && err == nil {
 		return res, nil
 	}
 	return res, r.audited(ctx, fc, p, err)

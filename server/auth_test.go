@@ -666,13 +666,21 @@ func TestAuditRecordCommitsWithItsMutation(t *testing.T) {
 		}
 		s := startServer(t, authEnv(), args...)
 		admin := client(s, testAdminToken)
-		op := client(s, newToken(t, admin, "audited-op", "OPERATOR", nil))
+		op := client(s, newToken(t, admin, "audited-op", "EDITOR", nil))
 
 		op.Must(t, `mutation{ executeAction(input:{action:"core.echo", parameters:{message:"hi"}}){ execution{ id status action{ ref } } } }`, nil, nil)
 		e := op.Fail(t, `mutation{ executeAction(input:{action:"core.echo", parameters:{nope:1}}){ execution{ id } } }`, nil)
 		require.Equal(t, "BAD_USER_INPUT", e.Code())
 		e = op.Fail(t, `mutation{ executeAction(input:{action:"core.missing"}){ execution{ id } } }`, nil)
 		require.Equal(t, "NOT_FOUND", e.Code())
+		// A pack install goes on in the background after the mutation
+		// returns; its transactions write no second record.
+		src := writeTree(t, map[string]string{
+			"pack.yaml":      "ref: aud\nversion: 1.0.0\n",
+			"actions/a.yaml": "runner_type: shell\nentry_point: a.sh\n",
+			"actions/a.sh":   "#!/bin/sh\necho hi\n",
+		})
+		op.Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`, map[string]any{"s": src}, nil)
 
 		var audit struct {
 			AuditEvents struct {
@@ -689,7 +697,7 @@ func TestAuditRecordCommitsWithItsMutation(t *testing.T) {
 			}
 		}
 		require.ElementsMatch(t, []string{
-			"executeAction OK ", "executeAction ERROR BAD_USER_INPUT", "executeAction ERROR NOT_FOUND",
+			"executeAction OK ", "executeAction ERROR BAD_USER_INPUT", "executeAction ERROR NOT_FOUND", "installPack OK ",
 		}, got)
 		var execs struct{ Executions struct{ TotalCount int } }
 		admin.Must(t, `{ executions{ totalCount } }`, nil, &execs)

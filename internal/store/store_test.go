@@ -121,13 +121,12 @@ func TestPreCommitCommitsWithTheFirstTransaction(t *testing.T) {
 		})
 		boom := errors.New("boom")
 		require.ErrorIs(t, db.InTx(ctx, func(*store.Tx) error { return boom }), boom)
-		require.False(t, pre.Committed())
 		require.Zero(t, ran, "a failing transaction does not take it")
 
 		require.NoError(t, db.InTx(ctx, func(tx *store.Tx) error {
 			return tx.Ent.Pack.Create().SetRef("own").Exec(ctx)
 		}))
-		require.True(t, pre.Committed())
+		require.True(t, pre.Seal())
 		require.NoError(t, db.InTx(ctx, func(*store.Tx) error { return nil }))
 		require.NoError(t, db.InTx(t.Context(), func(*store.Tx) error { return nil }))
 		require.Equal(t, 1, ran, "taken once")
@@ -138,8 +137,19 @@ func TestPreCommitCommitsWithTheFirstTransaction(t *testing.T) {
 		require.ErrorIs(t, db.InTx(ctx, func(tx *store.Tx) error {
 			return tx.Ent.Pack.Create().SetRef("lost").Exec(ctx)
 		}), boom)
-		require.False(t, pre.Committed())
+		require.False(t, pre.Seal(), "nothing committed it")
 		require.Equal(t, 2, db.Ent.Pack.Query().CountX(t.Context()))
+
+		// Sealed at the end of its request: work the request left running
+		// (a pack install) writes it no more.
+		ran = 0
+		ctx, pre = store.WithPreCommit(t.Context(), func(ctx context.Context, tx *store.Tx) error {
+			ran++
+			return nil
+		})
+		require.False(t, pre.Seal())
+		require.NoError(t, db.InTx(ctx, func(*store.Tx) error { return nil }))
+		require.Zero(t, ran)
 	})
 }
 

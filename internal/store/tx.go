@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"entgo.io/ent/dialect"
@@ -48,13 +49,13 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		if pre != nil {
-			pre.taken.Store(false)
+			pre.end(false)
 		}
 		return fmt.Errorf("committing: %w", err)
 	}
 	drv.st.committed.Store(true)
 	if pre != nil {
-		pre.committed.Store(true)
+		pre.end(true)
 	}
 	for _, f := range tx.afterCommit {
 		f()
@@ -130,33 +131,81 @@ func (d txDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx,
 // commits with the request's own writes or not at all, and costs no commit
 // of its own. See WithPreCommit.
 type PreCommit struct {
-	f         func(ctx context.Context, tx *Tx) error
-	taken     atomic.Bool
-	committed atomic.Bool
+	f func(ctx context.Context, tx *Tx) error
+
+	mu    sync.Mutex
+	done  *sync.Cond
+	state preCommitState
 }
+
+type preCommitState int
+
+const (
+	preFree      preCommitState = iota // no transaction has it
+	preRunning                         // a transaction wrote it and has not ended
+	preCommitted                       // it committed
+	preSealed                          // the request ended first: no transaction takes it
+)
 
 type preCommitKey struct{}
 
 // WithPreCommit returns ctx carrying f: the first InTx under ctx (or a
 // context derived from it) runs f in its transaction after its own work,
-// and commits them together. Committed reports whether that happened; if
-// no transaction took it, the caller writes on its own.
+// and commits them together. When the request is over, Seal tells whether
+// that happened; if not, the caller writes on its own.
 func WithPreCommit(ctx context.Context, f func(ctx context.Context, tx *Tx) error) (context.Context, *PreCommit) {
 	p := &PreCommit{f: f}
+	p.done = sync.NewCond(&p.mu)
 	return context.WithValue(ctx, preCommitKey{}, p), p
 }
 
-// Committed reports that f committed in a request's transaction.
-func (p *PreCommit) Committed() bool { return p.committed.Load() }
+// Seal ends p at the end of its request: no transaction takes it any more
+// (work the request left running in the background, a pack install say,
+// would otherwise write it once more, later). It waits for a transaction
+// that has written it to end, and reports whether it committed.
+func (p *PreCommit) Seal() (committed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.state == preRunning {
+		p.done.Wait()
+	}
+	if p.state == preFree {
+		p.state = preSealed
+	}
+	return p.state == preCommitted
+}
+
+// take claims p for a transaction, if no other has it.
+func (p *PreCommit) take() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != preFree {
+		return false
+	}
+	p.state = preRunning
+	return true
+}
+
+// end records how the transaction that took p ended.
+func (p *PreCommit) end(committed bool) {
+	p.mu.Lock()
+	if committed {
+		p.state = preCommitted
+	} else {
+		p.state = preFree
+	}
+	p.mu.Unlock()
+	p.done.Broadcast()
+}
 
 // runPreCommit runs the context's pending PreCommit in tx, if any is left.
 func runPreCommit(ctx context.Context, tx *Tx) (*PreCommit, error) {
 	p, _ := ctx.Value(preCommitKey{}).(*PreCommit)
-	if p == nil || !p.taken.CompareAndSwap(false, true) {
+	if p == nil || !p.take() {
 		return nil, nil
 	}
 	if err := p.f(ctx, tx); err != nil {
-		p.taken.Store(false)
+		p.end(false)
 		return nil, err
 	}
 	return p, nil
