@@ -309,14 +309,22 @@ func TestOutput(t *testing.T) {
 	})
 }
 
+// textAndFail is a setup with the actions tp.text (succeeds) and tp.fail,
+// and a context that ends at the test's deadline.
+func textAndFail(t *testing.T, backend string) (*bundle, context.Context) {
+	t.Helper()
+	b := setup(t, backend, packFiles, setupOptions{})
+	b.action(t, "text", action.RunnerTypeSHELL, "text.sh", nil)
+	b.action(t, "fail", action.RunnerTypeSHELL, "fail.sh", nil)
+	ctx, cancel := context.WithTimeout(t.Context(), deadline)
+	t.Cleanup(cancel)
+	return b, ctx
+}
+
 func TestUpdatesFilter(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
-		b := setup(t, backend, packFiles, setupOptions{})
-		b.action(t, "text", action.RunnerTypeSHELL, "text.sh", nil)
-		b.action(t, "fail", action.RunnerTypeSHELL, "fail.sh", nil)
-		ctx, cancel := context.WithTimeout(t.Context(), deadline)
-		defer cancel()
+		b, ctx := textAndFail(t, backend)
 		ch, err := b.svc.Updates(ctx, execution.UpdateFilter{Statuses: []entexec.Status{execution.Failed}})
 		require.NoError(t, err)
 		b.run(t, "tp.text", nil)
@@ -333,11 +341,7 @@ func TestUpdatesFilter(t *testing.T) {
 func TestUpdatesOfABurstReachEverySubscriber(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
-		b := setup(t, backend, packFiles, setupOptions{})
-		b.action(t, "text", action.RunnerTypeSHELL, "text.sh", nil)
-		b.action(t, "fail", action.RunnerTypeSHELL, "fail.sh", nil)
-		ctx, cancel := context.WithTimeout(t.Context(), deadline)
-		defer cancel()
+		b, ctx := textAndFail(t, backend)
 		ch, err := b.svc.Updates(ctx, execution.UpdateFilter{ActionRef: "tp.text"})
 		require.NoError(t, err)
 		want := map[int]bool{}
