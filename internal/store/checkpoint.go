@@ -32,10 +32,10 @@ type checkpointer struct {
 	done sync.WaitGroup
 }
 
-// startCheckpointer opens a second connection to the SQLite file at dsn and
-// checkpoints from it every checkpointEvery until closed.
-func startCheckpointer(open func() (*sql.DB, error)) (*checkpointer, error) {
-	db, err := open()
+// startCheckpointer opens a connection of its own to the SQLite database
+// at dsn and checkpoints from it every checkpointEvery until closed.
+func startCheckpointer(dsn string) (*checkpointer, error) {
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("opening the checkpointer's connection: %w", err)
 	}

@@ -11,11 +11,12 @@ import (
 )
 
 // SQLite allows one writer but, in WAL mode, any number of readers beside
-// it, each on the last committed state. attune's SQLite pool has one
-// connection (River's SQLite driver asks for it), so until now every read
-// outside a transaction waited for every write: a webhook's trigger lookup
-// and a subscriber's re-read queued behind claims and commits. ent's reads
-// outside transactions now go to a small pool of read-only connections.
+// it, each on the last committed state. attune's SQLite writer pool has one
+// connection (River's SQLite driver asks for it); were reads to share it,
+// every read outside a transaction would wait for every write (a webhook's
+// trigger lookup, a subscriber's re-read, behind claims and commits). So
+// ent's reads outside transactions go to a small pool of read-only
+// connections.
 
 // sqliteReaders bounds the read-only connections.
 const sqliteReaders = 4
@@ -53,14 +54,14 @@ func isSelect(query string) bool {
 }
 
 // openReaders opens SQLite's read-only pool over dsn, the writer's DSN.
-func openReaders(dsn string) (*sql.DB, *stmtCacheConnector, error) {
+func openReaders(dsn string) (*sql.DB, error) {
 	dsn += "&_pragma=query_only(1)"
 	// The writer's DSN begins transactions IMMEDIATE (taking the write
 	// lock); readers start none of their own, but say so anyway.
 	dsn = strings.Replace(dsn, "_txlock=immediate", "_txlock=deferred", 1)
 	c, err := newStmtCacheConnector(dsn, stmtCacheSize)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(sqliteReaders)
@@ -68,7 +69,7 @@ func openReaders(dsn string) (*sql.DB, *stmtCacheConnector, error) {
 	// anew): keep them all while in use, let them go when idle for long.
 	db.SetMaxIdleConns(sqliteReaders)
 	db.SetConnMaxIdleTime(time.Minute)
-	return db, c, nil
+	return db, nil
 }
 
 // Static check: the split driver is an ent driver.

@@ -42,29 +42,24 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	var db *sql.DB
 	var stmts *stmtCacheConnector
 	if d == dialect.Postgres {
 		// lib/pq with a per-connection cache of prepared statements, see
 		// newPQStmtCacheConnector.
 		stmts, err = newPQStmtCacheConnector(dsn, stmtCacheSize)
-		if err == nil {
-			db = sql.OpenDB(stmts)
-		}
 	} else {
 		// modernc.org/sqlite with a per-connection statement cache, see
 		// stmtCacheConnector.
 		stmts, err = newStmtCacheConnector(dsn, stmtCacheSize)
-		if err == nil {
-			db = sql.OpenDB(stmts)
-		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", loc, err)
 	}
+	db := sql.OpenDB(stmts)
 	if d == dialect.SQLite {
-		// One connection: SQLite has one writer, and River's SQLite driver
-		// asks for it. Code inside a transaction must use the tx's client.
+		// One writer connection: SQLite has one writer, and River's SQLite
+		// driver asks for it. Code inside a transaction must use the tx's
+		// client. Reads outside transactions have their own pool (readpool.go).
 		db.SetMaxOpenConns(1)
 	} else {
 		db.SetMaxOpenConns(40)
@@ -74,25 +69,22 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connecting to %s: %w", loc, err)
 	}
-	var ckpt *checkpointer
+	out := &DB{SQL: db, Dialect: d, Location: loc, stmts: stmts}
+	writer := entsql.OpenDB(d, db)
+	out.drv = writer
 	if d == dialect.SQLite {
-		ckpt, err = startCheckpointer(func() (*sql.DB, error) { return sql.Open("sqlite", dsn) })
-		if err != nil {
+		if out.ckpt, err = startCheckpointer(dsn); err != nil {
 			db.Close()
 			return nil, err
 		}
-	}
-	var drv dialect.Driver = entsql.OpenDB(d, db)
-	var read *sql.DB
-	if d == dialect.SQLite {
-		if read, _, err = openReaders(dsn); err != nil {
-			_ = ckpt.close()
-			db.Close()
+		if out.read, err = openReaders(dsn); err != nil {
+			out.Close()
 			return nil, fmt.Errorf("opening %s for reading: %w", loc, err)
 		}
-		drv = splitDriver{Driver: drv.(*entsql.Driver), read: entsql.OpenDB(d, read)}
+		out.drv = splitDriver{Driver: writer, read: entsql.OpenDB(d, out.read)}
 	}
-	return &DB{SQL: db, Dialect: d, Ent: ent.NewClient(ent.Driver(drv)), Location: loc, stmts: stmts, drv: drv, ckpt: ckpt, read: read}, nil
+	out.Ent = ent.NewClient(ent.Driver(out.drv))
+	return out, nil
 }
 
 // PGArray passes a slice as a PostgreSQL array argument (lib/pq's

@@ -28,9 +28,9 @@ type Tx struct {
 // must not precede the commit: waking a worker for a job tx inserted.
 func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
 
-// InTx runs f in a transaction and commits when it returns nil. On SQLite
-// the pool has one connection: inside f, use only tx, never db.Ent, or the
-// call waits for the connection f holds.
+// InTx runs f in a transaction and commits when it returns nil. Inside f,
+// use only tx: on SQLite a write through db.Ent waits for the one writer
+// connection f holds, and a read through it sees the state before f.
 func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 	sqlTx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
