@@ -141,8 +141,8 @@ func (e *Engine) evaluate(ctx context.Context, evs ...*ent.Event) error {
 			if r.mismatch(ev, e.opts.Now()) {
 				continue
 			}
-			if err := e.enforce(ctx, ev, r.id); err != nil {
-				errs = append(errs, fmt.Errorf("rule %d on event %d: %w", r.id, ev.ID, err))
+			if err := e.enforce(ctx, ev, r.rule.ID); err != nil {
+				errs = append(errs, fmt.Errorf("rule %s on event %d: %w", r.rule.Ref, ev.ID, err))
 			}
 		}
 	}
@@ -184,10 +184,9 @@ func (e *Engine) evaluateTx(ctx context.Context, tx *store.Tx, evs []*ent.Event)
 }
 
 // candidate is an enabled rule of an event's trigger with its compiled
-// criteria and templates, as loaded with its pack, action and action's pack
-// when its scope's version was read.
+// criteria and templates, as loaded when its scope's version was read (for
+// evaluateTx, with its pack, action and action's pack).
 type candidate struct {
-	id   int
 	rule *ent.Rule
 	*compiled
 }
@@ -217,31 +216,28 @@ type scopeRules struct {
 // their version; the joins and the extra timestamps cost a queued
 // evaluation of 100 rules a third of its rate, so it reads the rules' alone.
 func (e *Engine) rulesVersion(ctx context.Context, db querier, sc scope, withEdges bool) (string, error) {
-	var q string
-	switch {
-	case withEdges && e.db.Dialect == dialect.Postgres:
-		q = `SELECT coalesce(string_agg(r.id || ':' || r.updated_at || ':' || coalesce(a.updated_at::text, '-') || ':' || coalesce(ap.updated_at::text, '-') || ':' || coalesce(rp.updated_at::text, '-'), ',' ORDER BY r.id), '')` + rulesVersionFrom
-	case withEdges:
-		q = `SELECT coalesce(group_concat(r.id || ':' || r.updated_at || ':' || coalesce(a.updated_at, '-') || ':' || coalesce(ap.updated_at, '-') || ':' || coalesce(rp.updated_at, '-'), ',' ORDER BY r.id), '')` + rulesVersionFrom
-	case e.db.Dialect == dialect.Postgres:
-		q = `SELECT coalesce(string_agg(id || ':' || updated_at, ',' ORDER BY id), '') FROM rules WHERE trigger_ref = $1 AND enabled AND ($2 = '' OR ref = $2)`
-	default:
-		q = `SELECT coalesce(group_concat(id || ':' || updated_at, ',' ORDER BY id), '') FROM rules WHERE trigger_ref = $1 AND enabled AND ($2 = '' OR ref = $2)`
-	}
 	var v string
-	if err := db.QueryRowContext(ctx, q, sc.trigger, sc.rule).Scan(&v); err != nil {
+	if err := db.QueryRowContext(ctx, rulesVersionSQL(e.db.Dialect, withEdges), sc.trigger, sc.rule).Scan(&v); err != nil {
 		return "", fmt.Errorf("checking rules of %s: %w", sc.trigger, err)
 	}
 	return v, nil
 }
 
-// rulesVersionFrom is the rules, actions and packs rulesVersion reads
-// withEdges.
-const rulesVersionFrom = ` FROM rules r
-LEFT JOIN actions a ON a.id = r.action_id
-LEFT JOIN packs ap ON ap.id = a.pack_id
-LEFT JOIN packs rp ON rp.id = r.pack_id
-WHERE r.trigger_ref = $1 AND r.enabled AND ($2 = '' OR r.ref = $2)`
+// rulesVersionSQL is rulesVersion's query in dialect d.
+func rulesVersionSQL(d string, withEdges bool) string {
+	agg, text := "group_concat", ""
+	if d == dialect.Postgres {
+		agg, text = "string_agg", "::text"
+	}
+	item, from := "r.id || ':' || r.updated_at", " FROM rules r"
+	if withEdges {
+		item += " || ':' || coalesce(a.updated_at" + text + ", '-') || ':' || coalesce(ap.updated_at" + text + ", '-')" +
+			" || ':' || coalesce(rp.updated_at" + text + ", '-')"
+		from += " LEFT JOIN actions a ON a.id = r.action_id LEFT JOIN packs ap ON ap.id = a.pack_id LEFT JOIN packs rp ON rp.id = r.pack_id"
+	}
+	return "SELECT coalesce(" + agg + "(" + item + ", ',' ORDER BY r.id), '')" + from +
+		" WHERE r.trigger_ref = $1 AND r.enabled AND ($2 = '' OR r.ref = $2)"
+}
 
 // rulesOf returns the enabled rules of a scope, in id order, read through
 // db and c (the database, or a transaction). When their version (see
@@ -266,7 +262,7 @@ func (e *Engine) rulesOf(ctx context.Context, db querier, c *ent.Client, sc scop
 	if known != nil && known.version == version {
 		return known.rules, nil
 	}
-	rules, err := e.loadRules(ctx, c, sc)
+	rules, err := e.loadRules(ctx, c, sc, withEdges)
 	if err != nil {
 		return nil, err
 	}
@@ -276,21 +272,23 @@ func (e *Engine) rulesOf(ctx context.Context, db querier, c *ent.Client, sc scop
 	return rules, nil
 }
 
-// loadRules reads the enabled rules of a scope with what enforcing them
-// reads: their pack, their action and its pack.
-func (e *Engine) loadRules(ctx context.Context, c *ent.Client, sc scope) ([]candidate, error) {
+// loadRules reads the enabled rules of a scope, withEdges with what
+// enforcing them reads: their pack, their action and its pack.
+func (e *Engine) loadRules(ctx context.Context, c *ent.Client, sc scope, withEdges bool) ([]candidate, error) {
 	q := c.Rule.Query().Where(entrule.TriggerRef(sc.trigger), entrule.Enabled(true))
 	if sc.rule != "" {
 		q.Where(entrule.Ref(sc.rule))
 	}
-	rules, err := q.Order(entrule.ByID()).
-		WithPack().WithAction(func(q *ent.ActionQuery) { q.WithPack() }).All(ctx)
+	if withEdges {
+		q.WithPack().WithAction(func(q *ent.ActionQuery) { q.WithPack() })
+	}
+	rules, err := q.Order(entrule.ByID()).All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading rules of %s: %w", sc.trigger, err)
 	}
 	out := make([]candidate, len(rules))
 	for i, r := range rules {
-		out[i] = candidate{id: r.ID, rule: r, compiled: e.compile(r)}
+		out[i] = candidate{rule: r, compiled: e.compile(r)}
 	}
 	return out, nil
 }
