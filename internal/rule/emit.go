@@ -91,21 +91,20 @@ func (e *Engine) emit(em Emission, tr *ent.Trigger) (*ent.Event, error) {
 // emitOne is Emit of an emission with a DedupeKey, alone in its
 // transaction, so a duplicate fails only itself.
 func (e *Engine) emitOne(ctx context.Context, em Emission) (*ent.Event, error) {
-	var id int
+	var ev *ent.Event
 	err := e.db.InTx(ctx, func(tx *store.Tx) error {
-		ev, err := e.EmitTx(ctx, tx, em)
-		if err == nil {
-			id = ev.ID
-		}
+		var err error
+		ev, err = e.EmitTx(ctx, tx, em)
 		return err
 	})
+	if ent.IsConstraintError(err) {
+		return nil, ErrDuplicate
+	}
 	if err != nil {
-		if ent.IsConstraintError(err) {
-			return nil, ErrDuplicate
-		}
 		return nil, err
 	}
-	return e.db.Ent.Event.Get(ctx, id)
+	// As stored (its driver goes to the database now): no read-back.
+	return ev, nil
 }
 
 // EmitTx is Emit inside the caller's transaction: the event and its
