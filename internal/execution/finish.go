@@ -16,9 +16,11 @@ import (
 )
 
 // finisher records the outcomes of runs ending together in one transaction
-// (group commit): on PostgreSQL in one statement, on SQLite an UPDATE each. Each outcome is still a compare-and-set of its own row, and its
+// (group commit): on PostgreSQL in one statement, on SQLite an UPDATE each.
+// Each outcome is still a compare-and-set of its own row. On PostgreSQL its
 // status is announced inside the transaction that records it, so a final
-// status is never committed unannounced (see Service.hint for why that matters).
+// status is never committed unannounced (see Service.hint for why that
+// matters); on SQLite the bus is in memory and announces after the commit.
 // Batches form as in group: no timer, no added latency at low load.
 type finisher struct {
 	db  *store.DB
