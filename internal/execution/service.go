@@ -131,33 +131,21 @@ func (s *Service) Request(ctx context.Context, req Request) (*ent.Execution, err
 	var e *ent.Execution
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
-		e, err = s.requestTx(ctx, tx, req)
+		e, err = s.RequestTx(ctx, tx, req)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.hint(e.ID)
 	return e, nil
 }
 
 // RequestTx is Request inside the caller's transaction, so callers (the
 // rule engine) can commit an enforcement with the executions it causes.
-// The job runs only if tx commits.
+// The job runs only if tx commits; the new execution is announced after
+// the commit, batched (a NOTIFY inside a writing transaction holds
+// PostgreSQL's commit lock through its WAL flush).
 func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*ent.Execution, error) {
-	e, err := s.requestTx(ctx, tx, req)
-	if err != nil {
-		return nil, err
-	}
-	// After the commit, batched: a NOTIFY inside a writing transaction
-	// holds PostgreSQL's commit lock through its WAL flush.
-	tx.AfterCommit(func() { s.hint(e.ID) })
-	return e, nil
-}
-
-// requestTx is RequestTx without the announcement, which Request makes
-// after commit.
-func (s *Service) requestTx(ctx context.Context, tx *store.Tx, req Request) (*ent.Execution, error) {
 	act, err := req.Loaded, error(nil)
 	if act == nil || act.Ref != req.Action {
 		act, err = tx.Ent.Action.Query().Where(action.Ref(req.Action)).Only(ctx)
@@ -220,6 +208,7 @@ func (s *Service) requestTx(ctx context.Context, tx *store.Tx, req Request) (*en
 	if err := s.queue.InsertExecutionTx(ctx, tx, e.ID); err != nil {
 		return nil, err
 	}
+	tx.AfterCommit(func() { s.hint(e.ID) })
 	return e, nil
 }
 
