@@ -295,14 +295,15 @@ func (c *stmtCacheConn) acquire(ctx context.Context, query string) (*cachedStmt,
 	if !cacheable(query) {
 		return nil, nil
 	}
+	var stale sqliteStmt
 	c.mu.Lock()
 	if e, ok := c.entries[query]; ok {
 		s := e.Value.(*cachedStmt)
-		if s.inUse {
+		switch {
+		case s.inUse:
 			c.mu.Unlock()
 			return nil, nil
-		}
-		if c.owner.maxAge <= 0 || time.Since(s.born) < c.owner.maxAge {
+		case c.owner.maxAge <= 0 || time.Since(s.born) < c.owner.maxAge:
 			s.inUse = true
 			c.lru.MoveToFront(e)
 			c.mu.Unlock()
@@ -313,11 +314,12 @@ func (c *stmtCacheConn) acquire(ctx context.Context, query string) (*cachedStmt,
 		c.lru.Remove(e)
 		delete(c.entries, query)
 		s.dropped = true
-		c.mu.Unlock()
-		_ = c.finalize(s.stmt)
-		c.mu.Lock()
+		stale = s.stmt
 	}
 	c.mu.Unlock()
+	if stale != nil {
+		_ = c.finalize(stale)
+	}
 
 	ds, err := c.inner.PrepareContext(ctx, query)
 	if err != nil {
