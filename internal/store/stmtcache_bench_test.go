@@ -93,3 +93,26 @@ func BenchmarkSQLiteInsert(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSQLiteVaryingLimit runs one text with a LIMIT bound to a new value
+// each time, as River's fetch does.
+func BenchmarkSQLiteVaryingLimit(b *testing.B) {
+	for name, db := range benchDBs(b) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				rows, err := db.Query("SELECT `id` FROM `executions` WHERE `status` = ? ORDER BY `id` LIMIT ?", "SUCCEEDED", i%7+1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for rows.Next() {
+				}
+				if err := rows.Close(); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

@@ -494,3 +494,34 @@ func TestStmtCacheForwardsInterfaces(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, ro.Rollback())
 }
+
+// A LIMIT bound to a different value on every run (River's fetch) keeps its
+// one prepared statement and still limits.
+func TestStmtCacheVaryingLimit(t *testing.T) {
+	t.Parallel()
+	db, _ := openSQLite(t)
+	ctx := t.Context()
+	for i := 1; i <= 10; i++ {
+		_, err := db.SQL.ExecContext(ctx, `INSERT INTO t (id, v) VALUES (?, 'x')`, i)
+		require.NoError(t, err)
+	}
+	st := newStats(db)
+	for _, n := range []int{3, 1, 7, 0, 10, 2} {
+		rows, err := db.SQL.QueryContext(ctx, "SELECT id FROM t ORDER BY id LIMIT ?", n)
+		require.NoError(t, err)
+		var got []int
+		for rows.Next() {
+			var id int
+			require.NoError(t, rows.Scan(&id))
+			got = append(got, id)
+		}
+		require.NoError(t, rows.Close())
+		require.Len(t, got, n)
+		for i, id := range got {
+			require.Equal(t, i+1, id)
+		}
+	}
+	prepared, reused, _ := st.delta()
+	require.Equal(t, int64(1), prepared)
+	require.Equal(t, int64(5), reused)
+}
