@@ -33,7 +33,7 @@ func TestStableLimit(t *testing.T) {
 	for q, want := range map[string]string{
 		`SELECT 1 LIMIT 10`:                          `SELECT 1 LIMIT 10`,
 		`SELECT id FROM t LIMIT ?`:                   `SELECT id FROM t LIMIT +?`,
-		"SELECT id FROM t\n    LIMIT ?5\n)":         "SELECT id FROM t\n    LIMIT +?5\n)",
+		"SELECT id FROM t\n    LIMIT ?5\n)":          "SELECT id FROM t\n    LIMIT +?5\n)",
 		`SELECT id FROM t limit :n OFFSET 2`:         `SELECT id FROM t limit +:n OFFSET 2`,
 		`SELECT id FROM t LIMIT @max`:                `SELECT id FROM t LIMIT +@max`,
 		`SELECT id FROM t LIMIT $1`:                  `SELECT id FROM t LIMIT +$1`,
