@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +216,15 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 	for _, k := range keys {
 		require.Contains(t, string(readme), "| `"+k+"` |", "README's configuration table lacks %s", k)
 	}
+}
+
+// The server collects at gcPercent unless GOGC is set. Not parallel: the
+// GC percentage is the process's.
+func TestDefaultGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	defaultGC("")
+	require.Equal(t, gcPercent, debug.SetGCPercent(100))
+	defaultGC("50")
+	require.Equal(t, 100, debug.SetGCPercent(100), "GOGC set: left alone")
 }

@@ -287,11 +287,32 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			body       string
 			wantStatus int
 			want       string // JSON of data, or the first error message
+			wantType   string // Content-Type, when checked
 		}{
 			{
 				name: "POST", method: http.MethodPost, url: endpoint,
 				header: http.Header{"Content-Type": {"application/json"}},
 				body:   `{"query":"` + firstQuery + `"}`, wantStatus: http.StatusOK, want: wantData,
+				wantType: "application/json",
+			},
+			{
+				name: "POST asking for graphql-response+json", method: http.MethodPost, url: endpoint,
+				header: http.Header{"Content-Type": {"application/json"}, "Accept": {"application/graphql-response+json, application/json"}},
+				body:   `{"query":"` + firstQuery + `"}`, wantStatus: http.StatusOK, want: wantData,
+				wantType: "application/graphql-response+json",
+			},
+			{
+				name: "POST with a syntax error", method: http.MethodPost, url: endpoint,
+				header:     http.Header{"Content-Type": {"application/json"}},
+				body:       `{"query":"{ packs { totalCount }"}`,
+				wantStatus: http.StatusUnprocessableEntity, want: "Expected Name, found <EOF>",
+				wantType:   "application/json",
+			},
+			{
+				name: "POST with a body that is not a request", method: http.MethodPost, url: endpoint,
+				header:     http.Header{"Content-Type": {"application/json"}},
+				body:       `{"query":`,
+				wantStatus: http.StatusBadRequest, want: "json request body could not be decoded: unexpected EOF body:{\"query\":",
 			},
 			{
 				name: "GET", method: http.MethodGet, url: endpoint + "?query=" + url.QueryEscape(firstQuery),
@@ -308,6 +329,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 				t.Parallel()
 				res, body := do(t, tt.method, tt.url, tt.header, tt.body)
 				require.Equal(t, tt.wantStatus, res.StatusCode, body)
+				if tt.wantType != "" {
+					require.Equal(t, tt.wantType, res.Header.Get("Content-Type"))
+				}
 				var got gqltest.Response
 				require.NoError(t, json.Unmarshal([]byte(body), &got), body)
 				if tt.wantStatus != http.StatusOK {
