@@ -42,7 +42,7 @@ func (EvaluateArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queu
 // InsertEvaluationTx enqueues the rule evaluation of events in tx, one
 // job for all, so the job exists exactly when the event rows commit.
 func (q *Queue) InsertEvaluationTx(ctx context.Context, tx *store.Tx, eventIDs ...int) error {
-	if _, err := q.client.InsertTx(ctx, tx.SQL, EvaluateArgs{EventIDs: eventIDs}, nil); err != nil {
+	if err := q.insertTx(ctx, tx, EvaluateArgs{EventIDs: eventIDs}); err != nil {
 		return fmt.Errorf("enqueueing evaluation of events %v: %w", eventIDs, err)
 	}
 	q.wakeAfter(tx, QueueEvents)

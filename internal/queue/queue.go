@@ -199,11 +199,25 @@ func (q *Queue) Close() {
 // InsertExecutionTx enqueues the run of an execution in tx, so the job
 // exists exactly when the execution row commits.
 func (q *Queue) InsertExecutionTx(ctx context.Context, tx *store.Tx, executionID int) error {
-	if _, err := q.client.InsertTx(ctx, tx.SQL, ExecutionArgs{ExecutionID: executionID}, nil); err != nil {
+	if err := q.insertTx(ctx, tx, ExecutionArgs{ExecutionID: executionID}); err != nil {
 		return fmt.Errorf("enqueueing execution %d: %w", executionID, err)
 	}
 	q.wakeAfter(tx, river.QueueDefault)
 	return nil
+}
+
+// insertTx inserts one job in tx without reading it back: our jobs are not
+// unique and nothing uses the inserted row. River's returning insert reads
+// the row back with its JSON columns converted (on SQLite, with a nonce
+// written into its metadata to tell inserted rows from duplicates); its
+// fast insert does neither: 165 µs instead of 210-260 µs per job and
+// commit on SQLite, measured in isolation.
+func (q *Queue) insertTx(ctx context.Context, tx *store.Tx, args river.JobArgs) error {
+	n, err := q.client.InsertManyFastTx(ctx, tx.SQL, []river.InsertManyParams{{Args: args}})
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%d jobs inserted, want 1", n)
+	}
+	return err
 }
 
 // wakeAfter starts the queue's workers in this process when tx commits.
