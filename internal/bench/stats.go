@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -25,4 +26,18 @@ func Median(counts []int64) int64 {
 	s := slices.Clone(counts)
 	slices.Sort(s)
 	return s[(len(s)-1)/2]
+}
+
+// MedianIndex is the index of the median of values by nearest rank (the
+// lower one of an even count), or -1 without any.
+func MedianIndex(values []float64) int {
+	if len(values) == 0 {
+		return -1
+	}
+	idx := make([]int, len(values))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(values[a], values[b]) })
+	return idx[(len(idx)-1)/2]
 }

@@ -88,3 +88,22 @@ func TestVmRSS(t *testing.T) {
 		})
 	}
 }
+
+func TestMedianIndex(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		values []float64
+		want   int
+	}{
+		{nil, -1},
+		{[]float64{5}, 0},
+		{[]float64{3, 1, 2}, 2},
+		{[]float64{0.3, 0.2, 0.25}, 2},
+		{[]float64{4, 1, 3, 2}, 3},
+		{[]float64{2, 2, 1}, 0},
+	} {
+		if got := MedianIndex(tt.values); got != tt.want {
+			t.Errorf("MedianIndex(%v) = %d, want %d", tt.values, got, tt.want)
+		}
+	}
+}
