@@ -146,6 +146,35 @@ func (s *Service) Request(ctx context.Context, req Request) (*ent.Execution, err
 // the commit, batched (a NOTIFY inside a writing transaction holds
 // PostgreSQL's commit lock through its WAL flush).
 func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*ent.Execution, error) {
+	p, err := s.PrepareTx(ctx, tx, req)
+	if err != nil {
+		return nil, err
+	}
+	return s.InsertTx(ctx, tx, p, req.EnforcementID)
+}
+
+// Prepared is a request checked against its action and ready to insert
+// (see PrepareTx): nothing has been written yet.
+type Prepared struct {
+	req     Request
+	act     *ent.Action
+	schema  param.Schema
+	params  map[string]any
+	timeout int
+}
+
+// Parameters is what the execution will store: the validated parameters
+// with their defaults, secrets redacted.
+func (p *Prepared) Parameters() map[string]any { return p.schema.Redact(p.params) }
+
+// PrepareTx is RequestTx up to the first write: it finds the action
+// (req.Loaded if it is req.Action), refuses a disabled one, fills and
+// validates the parameters and resolves the timeout, reading through tx.
+// Its errors are RequestTx's. A caller that must record the outcome of a
+// request before the execution (a rule's enforcement, which the execution
+// points to) prepares, writes that record with its final state once, and
+// inserts with InsertTx.
+func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Prepared, error) {
 	act, err := req.Loaded, error(nil)
 	if act == nil || act.Ref != req.Action {
 		act, err = tx.Ent.Action.Query().Where(action.Ref(req.Action)).Only(ctx)
@@ -182,21 +211,28 @@ func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*en
 	if err != nil {
 		return nil, err
 	}
+	return &Prepared{req: req, act: act, schema: schema, params: params, timeout: timeout}, nil
+}
+
+// InsertTx inserts the execution p prepared in tx, with enforcementID (the
+// enforcement that caused it, if any), and its job.
+func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enforcementID *int) (*ent.Execution, error) {
+	act, req := p.act, p.req
 	e, err := tx.Ent.Execution.Create().
 		SetActionID(act.ID).
 		SetActionRef(act.Ref).
 		SetPackRef(act.PackRef).
 		SetNillableParentID(req.ParentID).
-		SetNillableEnforcementID(req.EnforcementID).
+		SetNillableEnforcementID(enforcementID).
 		SetStatus(Scheduled).
-		SetParameters(schema.Redact(params)).
-		SetTimeoutSeconds(timeout).
+		SetParameters(p.Parameters()).
+		SetTimeoutSeconds(p.timeout).
 		SetRequestedAt(s.now()).
 		Save(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("creating execution: %w", err)
 	}
-	if secrets := secretValues(schema, params); len(secrets) > 0 {
+	if secrets := secretValues(p.schema, p.params); len(secrets) > 0 {
 		sealed, err := s.seal(secrets)
 		if err != nil {
 			return nil, err

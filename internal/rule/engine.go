@@ -36,7 +36,8 @@ type Enqueuer interface {
 // Requester creates an execution inside the caller's transaction;
 // *execution.Service implements it.
 type Requester interface {
-	RequestTx(ctx context.Context, tx *store.Tx, req execution.Request) (*ent.Execution, error)
+	PrepareTx(ctx context.Context, tx *store.Tx, req execution.Request) (*execution.Prepared, error)
+	InsertTx(ctx context.Context, tx *store.Tx, p *execution.Prepared, enforcementID *int) (*ent.Execution, error)
 }
 
 // ContextFunc adds namespaces to a rule's template context before it
@@ -443,27 +444,31 @@ func (e *Engine) templateContext(ctx context.Context, tx *store.Tx, r *ent.Rule,
 // execution and marks the enforcement PROCESSED; an action that refuses
 // the parameters makes it FAILED with the reason instead.
 func (e *Engine) record(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event, v *verdict) error {
-	enf, err := tx.Ent.Enforcement.Create().SetRuleID(r.ID).SetRuleRef(r.Ref).
-		SetEventFk(ev.ID).SetEventRef(ev.ID).SetStatus(v.status).SetReason(v.reason).Save(ctx)
-	if err != nil {
-		return fmt.Errorf("storing enforcement: %w", err)
-	}
+	// The request is checked first, so the enforcement is written once,
+	// with its outcome (it was inserted, then updated: a statement per
+	// enforcement), and before the execution that points to it.
+	create := tx.Ent.Enforcement.Create().SetRuleID(r.ID).SetRuleRef(r.Ref).
+		SetEventFk(ev.ID).SetEventRef(ev.ID).SetStatus(v.status).SetReason(v.reason)
+	var p *execution.Prepared
 	if v.status == enforcement.StatusCREATED {
-		x, err := e.exec.RequestTx(ctx, tx, execution.Request{
-			Action: r.ActionRef, Loaded: r.Edges.Action, Parameters: v.params, EnforcementID: &enf.ID,
-		})
-		// Not UpdateOne, which reads the row back.
-		u := tx.Ent.Enforcement.Update().Where(enforcement.ID(enf.ID))
+		var err error
+		p, err = e.exec.PrepareTx(ctx, tx, execution.Request{Action: r.ActionRef, Loaded: r.Edges.Action, Parameters: v.params})
 		switch ae, client := apperr.As(err); {
 		case err == nil:
-			u.SetStatus(enforcement.StatusPROCESSED).SetParameters(x.Parameters)
+			create.SetStatus(enforcement.StatusPROCESSED).SetParameters(p.Parameters())
 		case client && ae.Code != apperr.Internal:
-			u.SetStatus(enforcement.StatusFAILED).SetReason(ae.Message)
+			create.SetStatus(enforcement.StatusFAILED).SetReason(ae.Message)
 		default:
 			return err
 		}
-		if err := u.Exec(ctx); err != nil {
-			return fmt.Errorf("updating enforcement: %w", err)
+	}
+	enf, err := create.Save(ctx)
+	if err != nil {
+		return fmt.Errorf("storing enforcement: %w", err)
+	}
+	if p != nil {
+		if _, err := e.exec.InsertTx(ctx, tx, p, &enf.ID); err != nil {
+			return err
 		}
 	}
 	e.opts.Logger.Debug("rule enforced", "rule", r.Ref, "event_id", ev.ID, "status", v.status)
