@@ -386,29 +386,42 @@ func (c *stmtCacheConn) finalize(s sqliteStmt) error {
 // correct: modernc's statement runs a script statement by statement.
 func cacheable(query string) bool {
 	for i := 0; i < len(query); i++ {
-		switch c := query[i]; c {
-		case '\'', '"', '`', '[':
-			end := c
-			if c == '[' {
-				end = ']'
-			}
-			// A doubled quote ends the literal and opens the next one.
-			j := strings.IndexByte(query[i+1:], end)
-			if j < 0 {
-				return false
-			}
-			i += j + 1
-		case '-', '/':
-			n, ok := comment(query[i:])
-			if !ok {
-				return false
-			}
-			i += n - 1
-		case ';':
+		if query[i] == ';' {
 			return blank(query[i+1:])
 		}
+		j, ok := skipQuoted(query, i)
+		if !ok {
+			return false
+		}
+		i = j
 	}
 	return true
+}
+
+// skipQuoted returns the index of the last byte of the string literal,
+// quoted identifier or comment that starts at query[i], or i if none does;
+// false if it is never closed.
+func skipQuoted(query string, i int) (int, bool) {
+	switch c := query[i]; c {
+	case '\'', '"', '`', '[':
+		end := c
+		if c == '[' {
+			end = ']'
+		}
+		// A doubled quote ends the literal and opens the next one.
+		j := strings.IndexByte(query[i+1:], end)
+		if j < 0 {
+			return len(query), false
+		}
+		return i + j + 1, true
+	case '-', '/':
+		n, ok := comment(query[i:])
+		if !ok {
+			return len(query), false
+		}
+		return i + n - 1, true
+	}
+	return i, true
 }
 
 // stableLimit keeps SQLite from preparing a statement again whenever the
@@ -424,29 +437,7 @@ func stableLimit(query string) string {
 	var b strings.Builder
 	last := 0
 	for i := 0; i < len(query); i++ {
-		switch c := query[i]; c {
-		case '\'', '"', '`', '[':
-			end := c
-			if c == '[' {
-				end = ']'
-			}
-			j := strings.IndexByte(query[i+1:], end)
-			if j < 0 {
-				i = len(query)
-				continue
-			}
-			i += j + 1
-		case '-', '/':
-			n, ok := comment(query[i:])
-			if !ok {
-				i = len(query)
-				continue
-			}
-			i += n - 1
-		case 'L', 'l':
-			if !keywordAt(query, i, "LIMIT") {
-				continue
-			}
+		if c := query[i]; (c == 'L' || c == 'l') && keywordAt(query, i, "LIMIT") {
 			j := i + len("LIMIT")
 			for j < len(query) && isSpace(query[j]) {
 				j++
@@ -457,7 +448,13 @@ func stableLimit(query string) string {
 				last = j
 			}
 			i = j - 1
+			continue
 		}
+		j, ok := skipQuoted(query, i)
+		if !ok {
+			break
+		}
+		i = j
 	}
 	if last == 0 {
 		return query
