@@ -46,7 +46,7 @@ func (r *mutationResolver) CancelExecution(ctx context.Context, id int) (*ent.Ex
 
 // ExecutionUpdated is the resolver for the executionUpdated field.
 func (r *subscriptionResolver) ExecutionUpdated(ctx context.Context, id *int, status []execution.Status, actionRef *string) (<-chan *ent.Execution, error) {
-	return r.Executions.Updates(ctx, executions.UpdateFilter{ID: id, Statuses: status, ActionRef: deref(actionRef)})
+	return r.Executions.Updates(ctx, executions.UpdateFilter{ID: id, Statuses: status, ActionRef: deref(actionRef), Shape: selectedEdges(ctx)})
 }
 
 // ExecutionOutput is the resolver for the executionOutput field.

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -152,6 +154,73 @@ func TestWebhookRunsRuleToSucceededExecution(t *testing.T) {
 		last := states[len(states)-1]
 		require.Equal(t, "SUCCEEDED", last.Status, last.Error)
 		require.Contains(t, string(last.Result), "hello from a webhook")
+	})
+}
+
+// TestExecutionUpdatesCarryTheirEdges: a subscription by action that selects
+// edges (read with each batch of changes, not per update) gets every update
+// with its own action, enforcement, rule and event.
+func TestExecutionUpdatesCarryTheirEdges(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startServer(t, eventsEnv, "-database-url", dbtest.URL(t, backend))
+		gql := gqltest.New(s.url + "/graphql")
+		key := rotateKey(t, gql, "core.webhook")
+		gql.Must(t, `mutation($in: CreateRuleInput!) { createRule(input: $in) { rule { ref } } }`, map[string]any{"in": map[string]any{
+			"ref": "e2e.edges", "trigger": "core.webhook", "action": "core.echo",
+			"actionParams": map[string]any{"message": "{{ trigger.n }}"},
+		}}, nil)
+		ctx, cancel := context.WithTimeout(t.Context(), execDeadline)
+		defer cancel()
+		updates := subscribe(t, ctx, s, `subscription { executionUpdated(actionRef: "core.echo", status: [SUCCEEDED]) {
+			id parameters action { ref } enforcement { status rule { ref } event { id payload } } } }`, nil)
+		type update struct {
+			ExecutionUpdated struct {
+				ID          string
+				Parameters  map[string]any
+				Action      struct{ Ref string }
+				Enforcement struct {
+					Status string
+					Rule   struct{ Ref string }
+					Event  struct {
+						ID      string
+						Payload map[string]any
+					}
+				}
+			}
+		}
+		// The subscription starts asynchronously: webhooks go out until
+		// enough updates came back; each must carry its own edges.
+		sent := 0
+		send := func() {
+			sent++
+			body, _ := json.Marshal(map[string]any{"n": fmt.Sprint("m", sent)})
+			res, out := do(t, http.MethodPost, s.url+"/webhooks/core.webhook", http.Header{"X-Attune-Webhook-Key": {key}}, string(body))
+			require.Equal(t, http.StatusAccepted, res.StatusCode, out)
+		}
+		send()
+		resend := time.NewTicker(200 * time.Millisecond)
+		defer resend.Stop()
+		seen := map[string]bool{}
+		for len(seen) < 3 {
+			select {
+			case data, ok := <-updates:
+				require.True(t, ok, "the subscription ended")
+				var u update
+				require.NoError(t, json.Unmarshal(data, &u), string(data))
+				e := u.ExecutionUpdated
+				require.Equal(t, "core.echo", e.Action.Ref, string(data))
+				require.Equal(t, "PROCESSED", e.Enforcement.Status, string(data))
+				require.Equal(t, "e2e.edges", e.Enforcement.Rule.Ref, string(data))
+				require.Equal(t, e.Enforcement.Event.Payload["n"], e.Parameters["message"], "the execution's own event: %s", data)
+				seen[e.ID] = true
+			case <-resend.C:
+				send()
+				send()
+			case <-ctx.Done():
+				t.Fatalf("only %d updates after %d webhooks", len(seen), sent)
+			}
+		}
 	})
 }
 

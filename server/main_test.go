@@ -306,7 +306,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 				header:     http.Header{"Content-Type": {"application/json"}},
 				body:       `{"query":"{ packs { totalCount }"}`,
 				wantStatus: http.StatusUnprocessableEntity, want: "Expected Name, found <EOF>",
-				wantType:   "application/json",
+				wantType: "application/json",
 			},
 			{
 				name: "POST with a body that is not a request", method: http.MethodPost, url: endpoint,

@@ -23,6 +23,11 @@ type UpdateFilter struct {
 	Statuses []execution.Status
 	// ActionRef, if set, reports only executions of this action.
 	ActionRef string
+	// Shape, if set, shapes each read of changed executions: the GraphQL
+	// layer eager-loads the edges the subscription selects, one query per
+	// batch of changes for each instead of one per execution sent. It must
+	// not narrow the columns read: the filter needs status and action_ref.
+	Shape func(*ent.ExecutionQuery) (*ent.ExecutionQuery, error)
 }
 
 func (f UpdateFilter) match(e *ent.Execution) bool {
@@ -180,7 +185,14 @@ func (s *Service) hinted(ctx context.Context, hints []notify.Event, f UpdateFilt
 	}
 	var rows []*ent.Execution
 	for chunk := range slices.Chunk(ids, hintedChunk) {
-		part, err := s.db.Ent.Execution.Query().Where(execution.IDIn(chunk...)).All(ctx)
+		q := s.db.Ent.Execution.Query().Where(execution.IDIn(chunk...))
+		if f.Shape != nil {
+			var err error
+			if q, err = f.Shape(q); err != nil {
+				return nil, err
+			}
+		}
+		part, err := q.All(ctx)
 		if err != nil {
 			return nil, err
 		}
