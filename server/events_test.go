@@ -112,17 +112,26 @@ func TestWebhooks(t *testing.T) {
 	})
 }
 
+// serveWebhookRule starts a server on backend (eventsEnv) with a webhook key
+// on core.webhook and the rule in (a CreateRuleInput); it returns the
+// server, a client of its API and the key.
+func serveWebhookRule(t *testing.T, backend string, in map[string]any) (*server, *gqltest.Client, string) {
+	t.Helper()
+	s := startServer(t, eventsEnv, "-database-url", dbtest.URL(t, backend))
+	gql := gqltest.New(s.url + "/graphql")
+	key := rotateKey(t, gql, "core.webhook")
+	gql.Must(t, `mutation($in: CreateRuleInput!) { createRule(input: $in) { rule { ref } } }`, map[string]any{"in": in}, nil)
+	return s, gql, key
+}
+
 func TestWebhookRunsRuleToSucceededExecution(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
-		s := startServer(t, eventsEnv, "-database-url", dbtest.URL(t, backend))
-		gql := gqltest.New(s.url + "/graphql")
-		key := rotateKey(t, gql, "core.webhook")
-		gql.Must(t, `mutation($in: CreateRuleInput!) { createRule(input: $in) { rule { ref enabled } } }`, map[string]any{"in": map[string]any{
+		s, gql, key := serveWebhookRule(t, backend, map[string]any{
 			"ref": "e2e.greet", "trigger": "core.webhook", "action": "core.echo",
 			"criteria":     map[string]any{"trigger.kind": map[string]any{"type": "equals", "pattern": "greet"}},
 			"actionParams": map[string]any{"message": "{{ trigger.msg }}"},
-		}}, nil)
+		})
 
 		for _, body := range []string{`{"kind":"other","msg":"not me"}`, `{"kind":"greet","msg":"hello from a webhook"}`} {
 			res, out := do(t, http.MethodPost, s.url+"/webhooks/core.webhook", http.Header{"X-Attune-Webhook-Key": {key}}, body)
@@ -163,13 +172,10 @@ func TestWebhookRunsRuleToSucceededExecution(t *testing.T) {
 func TestExecutionUpdatesCarryTheirEdges(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
-		s := startServer(t, eventsEnv, "-database-url", dbtest.URL(t, backend))
-		gql := gqltest.New(s.url + "/graphql")
-		key := rotateKey(t, gql, "core.webhook")
-		gql.Must(t, `mutation($in: CreateRuleInput!) { createRule(input: $in) { rule { ref } } }`, map[string]any{"in": map[string]any{
+		s, _, key := serveWebhookRule(t, backend, map[string]any{
 			"ref": "e2e.edges", "trigger": "core.webhook", "action": "core.echo",
 			"actionParams": map[string]any{"message": "{{ trigger.n }}"},
-		}}, nil)
+		})
 		ctx, cancel := context.WithTimeout(t.Context(), execDeadline)
 		defer cancel()
 		updates := subscribe(t, ctx, s, `subscription { executionUpdated(actionRef: "core.echo", status: [SUCCEEDED]) {
