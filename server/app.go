@@ -161,8 +161,8 @@ func (a *app) handler() http.Handler {
 		MaxUploadBytes: a.cfg.GraphQL.MaxUploadBytes,
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.Authenticate(a.sec.tokens,
-		graph.BodyLimit(a.cfg.GraphQL.MaxBodyBytes, a.cfg.GraphQL.MaxUploadBytes, gql)))
+	mux.Handle("/graphql", graph.CodedErrors(graph.Authenticate(a.sec.tokens,
+		graph.BodyLimit(a.cfg.GraphQL.MaxBodyBytes, a.cfg.GraphQL.MaxUploadBytes, gql))))
 	mux.Handle("POST "+trigger.PathPrefix+"{ref}", a.events.webhookHandler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -288,6 +288,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 			wantStatus int
 			want       string // JSON of data, or the first error message
 			wantType   string // Content-Type, when checked
+			wantCode   string // the first error's extensions.code; every error has one
 		}{
 			{
 				name: "POST", method: http.MethodPost, url: endpoint,
@@ -306,13 +307,29 @@ func TestGraphQLOverHTTP(t *testing.T) {
 				header:     http.Header{"Content-Type": {"application/json"}},
 				body:       `{"query":"{ packs { totalCount }"}`,
 				wantStatus: http.StatusUnprocessableEntity, want: "Expected Name, found <EOF>",
-				wantType: "application/json",
+				wantType: "application/json", wantCode: "GRAPHQL_PARSE_FAILED",
 			},
 			{
 				name: "POST with a body that is not a request", method: http.MethodPost, url: endpoint,
 				header:     http.Header{"Content-Type": {"application/json"}},
 				body:       `{"query":`,
 				wantStatus: http.StatusBadRequest, want: "json request body could not be decoded: unexpected EOF body:{\"query\":",
+				wantCode: "BAD_USER_INPUT",
+			},
+			{
+				name: "POST of another content type", method: http.MethodPost, url: endpoint,
+				header:     http.Header{"Content-Type": {"text/plain"}},
+				body:       `{"query":"` + firstQuery + `"}`,
+				wantStatus: http.StatusBadRequest, want: "transport not supported", wantCode: "BAD_USER_INPUT",
+			},
+			{
+				name: "PUT", method: http.MethodPut, url: endpoint,
+				wantStatus: http.StatusBadRequest, want: "transport not supported", wantCode: "BAD_USER_INPUT",
+			},
+			{
+				name: "GET with undecodable variables", method: http.MethodGet,
+				url:        endpoint + "?query=" + url.QueryEscape(firstQuery) + "&variables=%7B",
+				wantStatus: http.StatusBadRequest, want: "variables could not be decoded", wantCode: "BAD_USER_INPUT",
 			},
 			{
 				name: "GET", method: http.MethodGet, url: endpoint + "?query=" + url.QueryEscape(firstQuery),
@@ -322,6 +339,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 				name: "GET refuses mutations", method: http.MethodGet,
 				url:        endpoint + "?query=" + url.QueryEscape(`mutation { deleteRule(ref: "e2e.r") { deletedRef } }`),
 				wantStatus: http.StatusNotAcceptable, want: "GET requests only allow query operations",
+				wantCode: "BAD_USER_INPUT",
 			},
 		}
 		for _, tt := range tests {
@@ -337,6 +355,7 @@ func TestGraphQLOverHTTP(t *testing.T) {
 				if tt.wantStatus != http.StatusOK {
 					require.NotEmpty(t, got.Errors, body)
 					require.Equal(t, tt.want, got.Errors[0].Message)
+					require.Equal(t, tt.wantCode, got.Errors[0].Code(), body)
 					return
 				}
 				require.Empty(t, got.Errors)
