@@ -156,16 +156,17 @@ func (s *Service) RequestTx(ctx context.Context, tx *store.Tx, req Request) (*en
 // Prepared is a request checked against its action and ready to insert
 // (see PrepareTx): nothing has been written yet.
 type Prepared struct {
-	req     Request
-	act     *ent.Action
-	schema  param.Schema
-	params  map[string]any
-	timeout int
+	req      Request
+	act      *ent.Action
+	schema   param.Schema
+	params   map[string]any
+	redacted map[string]any
+	timeout  int
 }
 
 // Parameters is what the execution will store: the validated parameters
 // with their defaults, secrets redacted.
-func (p *Prepared) Parameters() map[string]any { return p.schema.Redact(p.params) }
+func (p *Prepared) Parameters() map[string]any { return p.redacted }
 
 // PrepareTx is RequestTx up to the first write: it finds the action
 // (req.Loaded if it is req.Action), refuses a disabled one, fills and
@@ -211,7 +212,7 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 	if err != nil {
 		return nil, err
 	}
-	return &Prepared{req: req, act: act, schema: schema, params: params, timeout: timeout}, nil
+	return &Prepared{req: req, act: act, schema: schema, params: params, redacted: schema.Redact(params), timeout: timeout}, nil
 }
 
 // InsertTx inserts the execution p prepared in tx, with enforcementID (the
