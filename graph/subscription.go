@@ -14,25 +14,30 @@ import (
 // nil when it selects none. Deeper edges still resolve one by one. It only
 // adds edges: entgql's CollectFields would also narrow the columns read,
 // and the subscription's filter needs the status and the action's ref.
-func selectedEdges(ctx context.Context) func(*ent.ExecutionQuery) (*ent.ExecutionQuery, error) {
-	var with []func(*ent.ExecutionQuery)
+func selectedEdges(ctx context.Context) func(*ent.ExecutionQuery) {
+	var action, enforcement, parent bool
 	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
 		switch f.Name {
 		case "action":
-			with = append(with, func(q *ent.ExecutionQuery) { q.WithAction() })
+			action = true
 		case "enforcement":
-			with = append(with, func(q *ent.ExecutionQuery) { q.WithEnforcement() })
+			enforcement = true
 		case "parent":
-			with = append(with, func(q *ent.ExecutionQuery) { q.WithParent() })
+			parent = true
 		}
 	}
-	if len(with) == 0 {
+	if !action && !enforcement && !parent {
 		return nil
 	}
-	return func(q *ent.ExecutionQuery) (*ent.ExecutionQuery, error) {
-		for _, w := range with {
-			w(q)
+	return func(q *ent.ExecutionQuery) {
+		if action {
+			q.WithAction()
 		}
-		return q, nil
+		if enforcement {
+			q.WithEnforcement()
+		}
+		if parent {
+			q.WithParent()
+		}
 	}
 }

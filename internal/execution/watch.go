@@ -27,7 +27,7 @@ type UpdateFilter struct {
 	// layer eager-loads the edges the subscription selects, one query per
 	// batch of changes for each instead of one per execution sent. It must
 	// not narrow the columns read: the filter needs status and action_ref.
-	Shape func(*ent.ExecutionQuery) (*ent.ExecutionQuery, error)
+	Shape func(*ent.ExecutionQuery)
 }
 
 func (f UpdateFilter) match(e *ent.Execution) bool {
@@ -187,10 +187,7 @@ func (s *Service) hinted(ctx context.Context, hints []notify.Event, f UpdateFilt
 	for chunk := range slices.Chunk(ids, hintedChunk) {
 		q := s.db.Ent.Execution.Query().Where(execution.IDIn(chunk...))
 		if f.Shape != nil {
-			var err error
-			if q, err = f.Shape(q); err != nil {
-				return nil, err
-			}
+			f.Shape(q)
 		}
 		part, err := q.All(ctx)
 		if err != nil {
