@@ -24,12 +24,12 @@ type postTransport struct{ transport.POST }
 
 // Do serves one POST request.
 func (h postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		h.POST.Do(w, restored(r, body), exec)
 		return
 	}
-	start := graphql.Now()
 	params := &graphql.RawParams{}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
