@@ -16,3 +16,21 @@ func (db *DB) SetStmtCacheSize(n int) { db.stmts.size = n }
 // SetStmtMaxAge changes how long db's PostgreSQL statements stay prepared;
 // call it before using db.
 func (db *DB) SetStmtMaxAge(d time.Duration) { db.stmts.maxAge = d }
+
+// SetGroupCommit turns SQLite's group commit off or back on, for
+// benchmarks that compare the two.
+func (db *DB) SetGroupCommit(on bool) {
+	db.group = nil
+	if on && db.read != nil {
+		db.group = &group{db: db.SQL, base: db.drv}
+	}
+}
+
+// GroupWaiting is how many transactions wait for SQLite's group commit's
+// turn (0 on PostgreSQL).
+func (db *DB) GroupWaiting() int32 {
+	if db.group == nil {
+		return 0
+	}
+	return db.group.waiting.Load()
+}

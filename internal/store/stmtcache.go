@@ -64,6 +64,13 @@ type stmtCacheConnector struct {
 	// maxAge, when set, is how long a statement stays prepared before it is
 	// prepared again (see pqStmtMaxAge).
 	maxAge time.Duration
+	// keepRunning runs statements without the caller's cancellation (a
+	// context that has already ended still fails the call). SQLite's
+	// writer: modernc interrupts a statement whose context ends, and an
+	// interrupted write rolls back the whole transaction, which on the
+	// writer may hold other callers' work (see group). It also spares each
+	// statement the goroutine modernc starts to watch the context.
+	keepRunning bool
 
 	// prepared counts statements prepared for ExecContext and QueryContext
 	// (cache misses, texts not cached, statements in use), reused the cache
@@ -249,6 +256,12 @@ func (c *stmtCacheConn) Close() error {
 
 // ExecContext runs query on its cached statement.
 func (c *stmtCacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if c.owner.keepRunning {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ctx = context.WithoutCancel(ctx)
+	}
 	if c.owner.argsOnly && len(args) == 0 {
 		return c.inner.ExecContext(ctx, query, args)
 	}
@@ -268,6 +281,12 @@ func (c *stmtCacheConn) ExecContext(ctx context.Context, query string, args []dr
 // QueryContext runs query on its cached statement; the statement is in use
 // until the rows close.
 func (c *stmtCacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if c.owner.keepRunning {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ctx = context.WithoutCancel(ctx)
+	}
 	if c.owner.argsOnly && len(args) == 0 {
 		return c.inner.QueryContext(ctx, query, args)
 	}

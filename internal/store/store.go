@@ -32,6 +32,7 @@ type DB struct {
 	ckpt  *checkpointer       // SQLite's checkpointer, nil on PostgreSQL
 	drv   dialect.Driver      // Ent's driver, which committed transactions' entities fall back to
 	read  *sql.DB             // SQLite's read-only connections, nil on PostgreSQL
+	group *group              // SQLite's group commit, nil on PostgreSQL
 }
 
 // Open connects to databaseURL: a postgres:// (or postgresql://) URL, or a
@@ -51,6 +52,9 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 		// modernc.org/sqlite with a per-connection statement cache, see
 		// stmtCacheConnector.
 		stmts, err = newStmtCacheConnector(dsn, stmtCacheSize)
+		if stmts != nil {
+			stmts.keepRunning = true
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", loc, err)
@@ -84,6 +88,9 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 		out.drv = splitDriver{Driver: writer, read: entsql.OpenDB(d, out.read)}
 	}
 	out.Ent = ent.NewClient(ent.Driver(out.drv))
+	if d == dialect.SQLite {
+		out.group = &group{db: db, base: out.drv}
+	}
 	return out, nil
 }
 

@@ -31,7 +31,14 @@ func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f)
 // InTx runs f in a transaction and commits when it returns nil. Inside f,
 // use only tx: on SQLite a write through db.Ent waits for the one writer
 // connection f holds, and a read through it sees the state before f.
+//
+// On SQLite, transactions that wait for the writer commit together (see
+// group); f may then see writes of transactions that ran just before it
+// and have not committed yet, as it would once they had.
 func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
+	if db.group != nil {
+		return db.group.inTx(ctx, f)
+	}
 	sqlTx, err := db.SQL.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
