@@ -869,6 +869,7 @@ func (b *run) evalRound(ctx context.Context, backend string, db *database, dataD
 	if total != int64(sz.Events) {
 		return evalRound{}, fmt.Errorf("%d events wait for evaluation, want %d", total, sz.Events)
 	}
+	b.logf("%d events wait in %d evaluation jobs", total, len(events))
 	evaluated := func() (int64, error) {
 		left := int64(0)
 		err := eachRow(ctx, sdb, `SELECT id `+waitingJobs, func(rows *sql.Rows) error {
