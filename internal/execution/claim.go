@@ -13,7 +13,6 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/execution"
-	"github.com/attune-io/attune/internal/store"
 )
 
 // claimSQL claims executions that wait to run and have no secret
@@ -28,11 +27,9 @@ import (
 // The action's and pack's columns are subqueries, not UPDATE ... FROM a
 // join: SQLite's RETURNING may name only the updated table's columns.
 //
-// Claims are not batched into one statement across runs as outcomes are: a
-// batch of claims (id = ANY) measured no faster on PostgreSQL, the
-// statement being cheap and its commit carrying no NOTIFY, while a claim
-// then also waits for the batch before. On SQLite a claim is a
-// transaction of its own, which commits with others waiting for the writer.
+// Claims are not batched across runs as outcomes are: a batch of claims
+// (id = ANY) measured no faster, the statement being cheap and its commit
+// carrying no NOTIFY, while a claim then also waits for the batch before.
 var claimSQL = `UPDATE executions
 SET status = '` + string(Running) + `', worker = $2, started_at = $3, updated_at = $4, attempt = attempt + 1
 WHERE id = $1 AND status IN (` + sqlStatuses(transitions[Running]) + `)
@@ -70,25 +67,15 @@ func sqlitePlaceholders(q string) string {
 // claimFast is the fast claim (see claimSQL). It returns nil, nil when no
 // row matched.
 func (w *Worker) claimFast(ctx context.Context, id int) (*claimed, error) {
-	if w.svc.db.Dialect == dialect.Postgres {
-		rows, err := w.svc.db.SQL.QueryContext(ctx, claimSQL, id, w.opts.Name, w.svc.now(), time.Now())
-		if err != nil {
-			return nil, err
-		}
-		return scanClaim(rows)
+	q := claimSQL
+	if w.svc.db.Dialect != dialect.Postgres {
+		q = claimSQLite
 	}
-	// On SQLite the claims of jobs fetched together then share a commit
-	// (see store.DB.InTx).
-	var c *claimed
-	err := w.svc.db.InTx(ctx, func(tx *store.Tx) error {
-		rows, err := tx.SQL.QueryContext(ctx, claimSQLite, id, w.opts.Name, w.svc.now(), time.Now())
-		if err != nil {
-			return err
-		}
-		c, err = scanClaim(rows)
-		return err
-	})
-	return c, err
+	rows, err := w.svc.db.SQL.QueryContext(ctx, q, id, w.opts.Name, w.svc.now(), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return scanClaim(rows)
 }
 
 // scanClaim reads claimSQL's row, if any, and closes rows.
