@@ -22,7 +22,7 @@ func (db *DB) SetStmtMaxAge(d time.Duration) { db.stmts.maxAge = d }
 func (db *DB) SetGroupCommit(on bool) {
 	db.group = nil
 	if on && db.read != nil {
-		db.group = &group{db: db.SQL, base: db.drv}
+		db.group = &group{db: db}
 	}
 }
 

@@ -6,11 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
-
-	"github.com/attune-io/attune/ent"
 )
 
 // group is SQLite's group commit. SQLite has one writer, so transactions
@@ -28,8 +23,7 @@ import (
 // InTx's contract is unchanged: f's writes commit when it returns nil,
 // and AfterCommit hooks run in the caller's goroutine once they have.
 type group struct {
-	db   *sql.DB
-	base dialect.Driver
+	db *DB
 
 	waiting atomic.Int32 // members waiting for the turn
 	turn    sync.Mutex   // held by the member running
@@ -68,9 +62,7 @@ func (g *group) inTx(ctx context.Context, f func(tx *Tx) error) error {
 		g.leave(gt)
 		return err
 	}
-	st := &txState{base: g.base}
-	drv := txDriver{Driver: entsql.NewDriver(dialect.SQLite, entsql.Conn{ExecQuerier: gt.sql}), st: st}
-	tx := &Tx{SQL: gt.sql, Ent: ent.NewClient(ent.Driver(drv))}
+	tx := g.db.bind(gt.sql)
 
 	pre, ferr, panicked := runMember(ctx, tx, f)
 	if ferr != nil || panicked != nil {
@@ -90,18 +82,9 @@ func (g *group) inTx(ctx context.Context, f func(tx *Tx) error) error {
 		return ferr
 	}
 	<-gt.done
+	tx.ended(pre, gt.err)
 	if gt.err != nil {
-		if pre != nil {
-			pre.end(false)
-		}
 		return fmt.Errorf("committing: %w", gt.err)
-	}
-	st.committed.Store(true)
-	if pre != nil {
-		pre.end(true)
-	}
-	for _, h := range tx.afterCommit {
-		h()
 	}
 	return nil
 }
@@ -111,7 +94,7 @@ func (g *group) inTx(ctx context.Context, f func(tx *Tx) error) error {
 func (g *group) join(ctx context.Context) (*groupTx, error) {
 	gt := g.open
 	if gt == nil {
-		sqlTx, err := g.db.BeginTx(memberCtx(ctx), nil)
+		sqlTx, err := g.db.SQL.BeginTx(memberCtx(ctx), nil)
 		if err != nil {
 			return nil, fmt.Errorf("beginning transaction: %w", err)
 		}

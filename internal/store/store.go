@@ -89,7 +89,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	}
 	out.Ent = ent.NewClient(ent.Driver(out.drv))
 	if d == dialect.SQLite {
-		out.group = &group{db: db, base: out.drv}
+		out.group = &group{db: out}
 	}
 	return out, nil
 }

@@ -21,6 +21,7 @@ type Tx struct {
 	Ent *ent.Client
 
 	afterCommit []func()
+	st          *txState
 }
 
 // AfterCommit runs f once tx has committed (never if it rolls back), in the
@@ -43,8 +44,7 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("beginning transaction: %w", err)
 	}
-	drv := txDriver{Driver: entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sqlTx}), st: &txState{base: db.drv}}
-	tx := &Tx{SQL: sqlTx, Ent: ent.NewClient(ent.Driver(drv))}
+	tx := db.bind(sqlTx)
 	if err := f(tx); err != nil {
 		_ = sqlTx.Rollback()
 		return err
@@ -54,20 +54,37 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 		_ = sqlTx.Rollback()
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
-		if pre != nil {
-			pre.end(false)
-		}
+	err = sqlTx.Commit()
+	tx.ended(pre, err)
+	if err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
-	drv.st.committed.Store(true)
+	return nil
+}
+
+// bind returns the Tx over sqlTx, its ent client bound to it.
+func (db *DB) bind(sqlTx *sql.Tx) *Tx {
+	st := &txState{base: db.drv}
+	drv := txDriver{Driver: entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sqlTx}), st: st}
+	return &Tx{SQL: sqlTx, Ent: ent.NewClient(ent.Driver(drv)), st: st}
+}
+
+// ended records how tx's writes ended (commitErr nil: committed) for its
+// entities and the pre-commit write it took, and runs its AfterCommit
+// hooks once they have committed.
+func (tx *Tx) ended(pre *PreCommit, commitErr error) {
+	if commitErr == nil {
+		tx.st.committed.Store(true)
+	}
 	if pre != nil {
-		pre.end(true)
+		pre.end(commitErr == nil)
+	}
+	if commitErr != nil {
+		return
 	}
 	for _, f := range tx.afterCommit {
 		f()
 	}
-	return nil
 }
 
 // txDriver is an ent driver over an open *sql.Tx. ent starts its own
