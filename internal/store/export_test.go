@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"time"
+
+	"entgo.io/ent/dialect"
+)
 
 // StmtCacheStats returns the SQLite statement cache's counters: statements
 // prepared for Exec and Query calls, cache hits, and cached statements
@@ -21,7 +25,7 @@ func (db *DB) SetStmtMaxAge(d time.Duration) { db.stmts.maxAge = d }
 // benchmarks that compare the two.
 func (db *DB) SetGroupCommit(on bool) {
 	db.group = nil
-	if on && db.read != nil {
+	if on && db.Dialect == dialect.SQLite {
 		db.group = &group{db: db}
 	}
 }

@@ -43,10 +43,11 @@ type groupTx struct {
 	done    chan struct{} // closed when it has ended
 }
 
-// member statements run without the caller's cancellation: modernc
-// interrupts a statement whose context ends, and an interrupted write rolls
-// back the whole transaction, the other members' work with it. The caller's
-// own statements are protected the same way by the writer's connector.
+// memberCtx is the context of the group's own statements (BEGIN, SAVEPOINT,
+// RELEASE), which serve every member: database/sql refuses a statement
+// whose context has ended and rolls back a transaction whose BeginTx
+// context ends, and either would take the other members' work with it. The
+// members' own statements run on in the driver (see keepRunning).
 func memberCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // inTx is InTx on SQLite.
