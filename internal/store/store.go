@@ -136,6 +136,10 @@ func resolve(databaseURL, dataDir string) (d, dsn, loc string, err error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Savepoint and statement journals in memory: by default SQLite
+	// spills them to a temporary file past 64 KiB, and every member of a
+	// group commit (group.go) runs in a savepoint.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerAutoCheckpoint))
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")

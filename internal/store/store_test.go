@@ -193,6 +193,26 @@ func TestSQLiteLogIsCheckpointedOffTheWriter(t *testing.T) {
 	}
 }
 
+// TestSQLiteSavepointJournalsStayInMemory: the writer keeps the journals
+// of savepoints and statements (every member of a group commit runs in a
+// savepoint) in memory; SQLite's default spills them past 64 KiB to
+// temporary files, a write system call per page.
+func TestSQLiteSavepointJournalsStayInMemory(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Open(t, "sqlite")
+	var store2 int
+	require.NoError(t, db.InTx(t.Context(), func(tx *store.Tx) error {
+		rows, err := tx.Ent.QueryContext(t.Context(), "PRAGMA temp_store")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		require.True(t, rows.Next())
+		return rows.Scan(&store2)
+	}))
+	require.Equal(t, 2, store2, "PRAGMA temp_store on the writer: 2 is MEMORY")
+}
+
 // TestReadsDoNotWaitForAWriteTransaction: a read outside a transaction
 // sees the last committed state at once, even while a write transaction
 // is open (on SQLite, whose one writer connection every read used to wait
