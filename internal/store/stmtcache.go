@@ -311,11 +311,10 @@ func (c *stmtCacheConn) QueryContext(ctx context.Context, query string, args []d
 // modernc's uncached path: query holds several statements, or its
 // statement is in use.
 func (c *stmtCacheConn) acquire(ctx context.Context, query string) (*cachedStmt, error) {
-	if !cacheable(query) {
-		return nil, nil
-	}
 	var stale sqliteStmt
 	c.mu.Lock()
+	// Only cacheable texts are ever entered, so a hit needs no look at the
+	// text: judging it on every run cost more than the lookup.
 	if e, ok := c.entries[query]; ok {
 		s := e.Value.(*cachedStmt)
 		switch {
@@ -338,6 +337,9 @@ func (c *stmtCacheConn) acquire(ctx context.Context, query string) (*cachedStmt,
 	c.mu.Unlock()
 	if stale != nil {
 		_ = c.finalize(stale)
+	}
+	if !cacheable(query) {
+		return nil, nil
 	}
 
 	text := query
