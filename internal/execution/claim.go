@@ -78,7 +78,9 @@ func (w *Worker) claimFast(ctx context.Context, id int) (*claimed, error) {
 	return scanClaim(rows)
 }
 
-// scanClaim reads claimSQL's row, if any, and closes rows.
+// scanClaim reads claimSQL's row, if any, and closes rows. The rows are
+// closed before the parameters are decoded: until then they hold the
+// connection, on SQLite the one every write waits for.
 func scanClaim(rows *sql.Rows) (*claimed, error) {
 	defer rows.Close()
 	if !rows.Next() {
@@ -93,6 +95,9 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds,
 		&entry, &runner, &delivery, &packPath, &envPath)
 	if err != nil {
+		return nil, err
+	}
+	if err := rows.Close(); err != nil {
 		return nil, err
 	}
 	c := &claimed{exec: &e}
@@ -113,5 +118,5 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 			c.action.Edges.Pack = &ent.Pack{Path: packPath.String, EnvPath: envPath.String}
 		}
 	}
-	return c, rows.Close()
+	return c, nil
 }
