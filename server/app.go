@@ -169,7 +169,7 @@ func (a *app) handler() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	debugRoutes(mux, a.cfg.Debug, a.statements)
+	debugRoutes(mux, a.cfg.Debug, a.statements, a.db.SQL.Stats)
 	if a.cfg.GraphQL.Playground {
 		if !playground.Available() {
 			a.log.Warn("GraphiQL assets not embedded; run `make assets` and rebuild")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,7 +15,10 @@ import (
 type DebugConfig struct {
 	// SQLStats counts the SQL statements the API's ent client sends and
 	// serves the running total at GET /debug/sqlstats, so a benchmark can
-	// report statements per request.
+	// report statements per request, with how often and how long callers
+	// waited for a connection of the database's writing pool (on SQLite
+	// its one writer), so it can say whether the database was the
+	// bottleneck.
 	SQLStats bool `yaml:"sql_stats"`
 	// Pprof serves Go's profiler at /debug/pprof/.
 	Pprof bool `yaml:"pprof"`
@@ -31,13 +35,30 @@ func (d DebugConfig) validate(listen string) error {
 	return nil
 }
 
+// sqlStats is the body of GET /debug/sqlstats: running totals since start.
+type sqlStats struct {
+	// Statements is how many SQL statements the API's ent client sent.
+	Statements int64 `json:"statements"`
+	// PoolMaxOpen is the writing pool's size (1 on SQLite); PoolWaits is
+	// how many times a caller found every connection in use and waited,
+	// PoolWaitedNanos how long such callers waited in all.
+	PoolMaxOpen     int   `json:"poolMaxOpen"`
+	PoolWaits       int64 `json:"poolWaits"`
+	PoolWaitedNanos int64 `json:"poolWaitedNanos"`
+}
+
 // debugRoutes adds the enabled diagnostics to mux; statements is the
-// counter of store.DB.CountStatements (nil without debug.sql_stats).
-func debugRoutes(mux *http.ServeMux, d DebugConfig, statements *atomic.Int64) {
+// counter of store.DB.CountStatements (nil without debug.sql_stats), pool
+// the writing pool's statistics.
+func debugRoutes(mux *http.ServeMux, d DebugConfig, statements *atomic.Int64, pool func() sql.DBStats) {
 	if statements != nil {
 		mux.HandleFunc("GET /debug/sqlstats", func(w http.ResponseWriter, _ *http.Request) {
+			ps := pool()
 			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]int64{"statements": statements.Load()})
+			_ = json.NewEncoder(w).Encode(sqlStats{
+				Statements:  statements.Load(),
+				PoolMaxOpen: ps.MaxOpenConnections, PoolWaits: ps.WaitCount, PoolWaitedNanos: int64(ps.WaitDuration),
+			})
 		})
 	}
 	if d.Pprof {

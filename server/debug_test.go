@@ -1,9 +1,13 @@
 package main
 
 import (
+	"encoding/json"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/attune-io/attune/internal/dbtest"
 )
 
 func TestDebugConfigOnlyOnLoopback(t *testing.T) {
@@ -31,4 +35,32 @@ func TestDebugConfigOnlyOnLoopback(t *testing.T) {
 			require.NoError(t, err)
 		})
 	}
+}
+
+// TestSQLStatsCountStatementsAndShowThePool: with debug.sql_stats the server
+// serves its running statement count, which a query raises, and its writing
+// pool's size and waits (SQLite's one writer; PostgreSQL's pool).
+func TestSQLStatsCountStatementsAndShowThePool(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startServer(t, authEnv("ATTUNE_DEBUG_SQL_STATS=true"), "-database-url", dbtest.URL(t, backend))
+		read := func() sqlStats {
+			res, body := do(t, http.MethodGet, s.url+"/debug/sqlstats", nil, "")
+			require.Equal(t, http.StatusOK, res.StatusCode, body)
+			var st sqlStats
+			require.NoError(t, json.Unmarshal([]byte(body), &st))
+			return st
+		}
+		before := read()
+		client(s, testAdminToken).Must(t, `{ packs { totalCount } }`, nil, nil)
+		after := read()
+		require.Greater(t, after.Statements, before.Statements, "a query that reads packs sends statements")
+		if backend == "sqlite" {
+			require.Equal(t, 1, after.PoolMaxOpen, "SQLite writes through one connection")
+		} else {
+			require.Greater(t, after.PoolMaxOpen, 1)
+		}
+		require.GreaterOrEqual(t, after.PoolWaits, before.PoolWaits)
+		require.GreaterOrEqual(t, after.PoolWaitedNanos, int64(0))
+	})
 }

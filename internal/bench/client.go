@@ -107,22 +107,33 @@ func (c *client) webhook(ctx context.Context, trigger, key string, payload any) 
 
 // statements is the server's running SQL statement count (debug.sql_stats).
 func (c *client) statements(ctx context.Context) (int64, error) {
+	st, err := c.sqlStats(ctx)
+	return st.Statements, err
+}
+
+// sqlStats are the server's running SQL totals (debug.sql_stats).
+type sqlStats struct {
+	Statements      int64 `json:"statements"`
+	PoolMaxOpen     int   `json:"poolMaxOpen"`
+	PoolWaits       int64 `json:"poolWaits"`
+	PoolWaitedNanos int64 `json:"poolWaitedNanos"`
+}
+
+func (c *client) sqlStats(ctx context.Context) (sqlStats, error) {
+	var r sqlStats
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/debug/sqlstats", nil)
 	if err != nil {
-		return 0, fmt.Errorf("building request: %w", err)
+		return r, fmt.Errorf("building request: %w", err)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("GET /debug/sqlstats: %w", err)
+		return r, fmt.Errorf("GET /debug/sqlstats: %w", err)
 	}
 	defer res.Body.Close()
-	var r struct {
-		Statements int64 `json:"statements"`
-	}
 	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
-		return 0, fmt.Errorf("decoding /debug/sqlstats (HTTP %d): %w", res.StatusCode, err)
+		return r, fmt.Errorf("decoding /debug/sqlstats (HTTP %d): %w", res.StatusCode, err)
 	}
-	return r.Statements, nil
+	return r, nil
 }
 
 // subscribe opens a graphql-transport-ws subscription and returns once it

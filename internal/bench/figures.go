@@ -27,7 +27,9 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 	}
 	defer func() { err = errors.Join(err, db.drop()) }()
 	dataDir := filepath.Join(b.tmp, backend+"-main")
-	s, c, err := b.start(ctx, db, dataDir, "")
+	// sql_stats: the load figures say how busy the database's writing
+	// pool was (statement counting itself is an atomic add).
+	s, c, err := b.start(ctx, db, dataDir, "", "ATTUNE_DEBUG_SQL_STATS=true")
 	if err != nil {
 		return err
 	}
@@ -334,6 +336,34 @@ type sustained struct {
 	// submitted is how many submit calls succeeded; failed is how many of
 	// the figure's executions failed.
 	submitted, failed int64
+	// pool is how busy the server's writing pool was over the window.
+	pool poolLoad
+}
+
+// poolLoad is how busy the server's writing database pool (on SQLite the
+// one writer connection) was over a window, from debug.sql_stats.
+type poolLoad struct {
+	maxOpen int
+	// waiting is the mean number of callers waiting for a connection
+	// (their summed waits over the window's length); waitsPerSec how
+	// often one had to.
+	waiting, waitsPerSec float64
+}
+
+func (p poolLoad) String() string {
+	what := fmt.Sprintf("its pool of %d connections", p.maxOpen)
+	if p.maxOpen == 1 {
+		what = "its one writer connection"
+	}
+	return fmt.Sprintf("callers waiting for %s: %.1f on average, %.0f waits/s", what, p.waiting, p.waitsPerSec)
+}
+
+func newPoolLoad(a, b sqlStats, d time.Duration) poolLoad {
+	return poolLoad{
+		maxOpen:     b.PoolMaxOpen,
+		waiting:     float64(b.PoolWaitedNanos-a.PoolWaitedNanos) / float64(d.Nanoseconds()),
+		waitsPerSec: float64(b.PoolWaits-a.PoolWaits) / d.Seconds(),
+	}
 }
 
 // sustain runs the throughput figures' load, each submit call causing one
@@ -390,14 +420,16 @@ func (b *run) sustain(ctx context.Context, backend, name string, s *server, c *c
 	}
 	_ = sleep(pctx, sz.ExecWarmup)
 	n0, t0, err0 := measure()
+	p0, errP0 := c.sqlStats(ctx)
 	profiled := b.profile(ctx, s, backend, name, sz.ExecWindow)
 	_ = sleep(pctx, sz.ExecWindow)
 	n1, t1, err1 := measure()
+	p1, errP1 := c.sqlStats(ctx)
 	profiled()
 	stop()
 	wg.Wait()
 	close(errc)
-	if err := errors.Join(<-errc, err0, err1); err != nil {
+	if err := errors.Join(<-errc, err0, err1, errP0, errP1); err != nil {
 		return sustained{}, err
 	}
 	total := submitted.Load()
@@ -413,7 +445,8 @@ func (b *run) sustain(ctx context.Context, backend, name string, s *server, c *c
 	if err != nil {
 		return sustained{}, err
 	}
-	return sustained{rate: float64(n1-n0) / t1.Sub(t0).Seconds(), submitted: total, failed: failed}, nil
+	return sustained{rate: float64(n1-n0) / t1.Sub(t0).Seconds(), submitted: total, failed: failed,
+		pool: newPoolLoad(p0, p1, t1.Sub(t0))}, nil
 }
 
 // executions measures executions/s of the trivial native action requested
@@ -444,7 +477,7 @@ func (b *run) executions(ctx context.Context, backend string, s *server, c *clie
 			return fmt.Errorf("executions/s by executeAction: %w", err)
 		}
 		rounds = append(rounds, round{raw: raw, ratio: res.rate / raw, res: res})
-		b.logf("executions %.0f/s, raw fork+exec %.0f/s just before (%.2f×), %d submitted, %d failed", res.rate, raw, res.rate/raw, res.submitted, res.failed)
+		b.logf("executions %.0f/s, raw fork+exec %.0f/s just before (%.2f×), %d submitted, %d failed; %s", res.rate, raw, res.rate/raw, res.submitted, res.failed, res.pool)
 	}
 	ratios := make([]float64, len(rounds))
 	var failed int64
@@ -459,8 +492,8 @@ func (b *run) executions(ctx context.Context, backend string, s *server, c *clie
 		Name: "executions/s, trivial native action", Backend: backend,
 		Value: fmt.Sprintf("%.0f/s", m.res.rate), Baseline: fmt.Sprintf("%.0f/s fork+exec ×%d", m.raw, parallel),
 		Ratio: fmt.Sprintf("%.2f×", m.ratio), Goal: "≥ 0.5 × baseline", Met: verdict(m.ratio >= 0.5 && failed == 0),
-		Detail: fmt.Sprintf("executeAction over GraphQL by %d clients keeping ≤ %d waiting; %s; %s; %d executions in the median round, %d failed in all",
-			loadProducers, loadBacklog, b.countedHow(), b.roundsHow("the baseline measured just before each; ratios", each), m.res.submitted, failed),
+		Detail: fmt.Sprintf("executeAction over GraphQL by %d clients keeping ≤ %d waiting; %s; %s; %d executions in the median round, %d failed in all; in the median round's window, %s (from debug.sql_stats)",
+			loadProducers, loadBacklog, b.countedHow(), b.roundsHow("the baseline measured just before each; ratios", each), m.res.submitted, failed, m.res.pool),
 	})
 	return nil
 }
@@ -528,7 +561,7 @@ func (b *run) webhookExecutions(ctx context.Context, backend string, s *server, 
 		if err != nil {
 			return 0, fmt.Errorf("executions/s driven by webhooks: %w", err)
 		}
-		b.logf("webhook-driven executions %.0f/s, %d webhooks, %d failed", res.rate, res.submitted, res.failed)
+		b.logf("webhook-driven executions %.0f/s, %d webhooks, %d failed; %s", res.rate, res.submitted, res.failed, res.pool)
 		rounds, rates, each = append(rounds, res), append(rates, res.rate), append(each, fmt.Sprintf("%.0f/s", res.rate))
 	}
 	m := rounds[MedianIndex(rates)]
@@ -539,8 +572,8 @@ func (b *run) webhookExecutions(ctx context.Context, backend string, s *server, 
 	b.report.add(Figure{
 		Name: "executions/s driven by webhooks (rule → trivial native action)", Backend: backend,
 		Value: fmt.Sprintf("%.0f/s", m.rate),
-		Detail: fmt.Sprintf("POST /webhooks/%s by %d clients keeping ≤ %d waiting, each event matched by one rule enforcing the trivial native action; %s; %s; %d webhooks in the median round, %d executions failed in all; informational (no goal): the max throughput whose half the half-load webhook latency figure is taken at",
-			hookTrigger, loadProducers, loadBacklog, b.countedHow(), b.roundsHow("rates", each), m.submitted, failed),
+		Detail: fmt.Sprintf("POST /webhooks/%s by %d clients keeping ≤ %d waiting, each event matched by one rule enforcing the trivial native action; %s; %s; %d webhooks in the median round, %d executions failed in all; informational (no goal): the max throughput whose half the half-load webhook latency figure is taken at; in the median round's window, %s",
+			hookTrigger, loadProducers, loadBacklog, b.countedHow(), b.roundsHow("rates", each), m.submitted, failed, m.pool),
 	})
 	return m.rate, nil
 }
