@@ -52,10 +52,11 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 		}
 	}
 	var loaded int64
+	trueExe := filepath.Join(dataDir, "packs", benchPack, "actions", "true")
 	if load {
 		loadCtx, stopSampling := context.WithCancel(ctx)
 		peak := s.peakRSS(loadCtx, 100*time.Millisecond)
-		err := b.executions(ctx, backend, s, c, filepath.Join(dataDir, "packs", benchPack, "actions", "true"))
+		err := b.executions(ctx, backend, s, c, trueExe)
 		if err == nil {
 			err = b.webhooks(ctx, backend, s, c)
 		}
@@ -66,6 +67,11 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 		}
 	}
 	s.stop()
+	if b.wants("executions") {
+		if err := b.queueCeiling(ctx, backend, trueExe); err != nil {
+			return err
+		}
+	}
 	if b.wants("events") || b.wants("memory") {
 		evalPeak, err := b.events(ctx, backend, db, dataDir)
 		if err != nil {
@@ -338,6 +344,10 @@ type sustained struct {
 	submitted, failed int64
 	// pool is how busy the server's writing pool was over the window.
 	pool poolLoad
+	// cpu is the machine's busy CPU time (every process: server,
+	// database, actions, the bench) per execution over the window; zero
+	// without /proc/stat.
+	cpu time.Duration
 }
 
 // poolLoad is how busy the server's writing database pool (on SQLite the
@@ -421,9 +431,11 @@ func (b *run) sustain(ctx context.Context, backend, name string, s *server, c *c
 	_ = sleep(pctx, sz.ExecWarmup)
 	n0, t0, err0 := measure()
 	p0, errP0 := c.sqlStats(ctx)
+	busy0, busyOK0 := busyCPU()
 	profiled := b.profile(ctx, s, backend, name, sz.ExecWindow)
 	_ = sleep(pctx, sz.ExecWindow)
 	n1, t1, err1 := measure()
+	busy1, busyOK1 := busyCPU()
 	p1, errP1 := c.sqlStats(ctx)
 	profiled()
 	stop()
@@ -445,8 +457,12 @@ func (b *run) sustain(ctx context.Context, backend, name string, s *server, c *c
 	if err != nil {
 		return sustained{}, err
 	}
-	return sustained{rate: float64(n1-n0) / t1.Sub(t0).Seconds(), submitted: total, failed: failed,
-		pool: newPoolLoad(p0, p1, t1.Sub(t0))}, nil
+	res := sustained{rate: float64(n1-n0) / t1.Sub(t0).Seconds(), submitted: total, failed: failed,
+		pool: newPoolLoad(p0, p1, t1.Sub(t0))}
+	if busyOK0 && busyOK1 && n1 > n0 {
+		res.cpu = (busy1 - busy0) / time.Duration(n1-n0)
+	}
+	return res, nil
 }
 
 // executions measures executions/s of the trivial native action requested
@@ -477,7 +493,8 @@ func (b *run) executions(ctx context.Context, backend string, s *server, c *clie
 			return fmt.Errorf("executions/s by executeAction: %w", err)
 		}
 		rounds = append(rounds, round{raw: raw, ratio: res.rate / raw, res: res})
-		b.logf("executions %.0f/s, raw fork+exec %.0f/s just before (%.2f×), %d submitted, %d failed; %s", res.rate, raw, res.rate/raw, res.submitted, res.failed, res.pool)
+		b.logf("executions %.0f/s, raw fork+exec %.0f/s just before (%.2f×), %d submitted, %d failed; machine CPU %s an execution; %s",
+			res.rate, raw, res.rate/raw, res.submitted, res.failed, res.cpu.Round(time.Microsecond), res.pool)
 	}
 	ratios := make([]float64, len(rounds))
 	var failed int64
@@ -492,8 +509,8 @@ func (b *run) executions(ctx context.Context, backend string, s *server, c *clie
 		Name: "executions/s, trivial native action", Backend: backend,
 		Value: fmt.Sprintf("%.0f/s", m.res.rate), Baseline: fmt.Sprintf("%.0f/s fork+exec ×%d", m.raw, parallel),
 		Ratio: fmt.Sprintf("%.2f×", m.ratio), Goal: "≥ 0.5 × baseline", Met: verdict(m.ratio >= 0.5 && failed == 0),
-		Detail: fmt.Sprintf("executeAction over GraphQL by %d clients keeping ≤ %d waiting; %s; %s; %d executions in the median round, %d failed in all; in the median round's window, %s (from debug.sql_stats)",
-			loadProducers, loadBacklog, b.countedHow(), b.roundsHow("the baseline measured just before each; ratios", each), m.res.submitted, failed, m.res.pool),
+		Detail: fmt.Sprintf("executeAction over GraphQL by %d clients keeping ≤ %d waiting; %s; %s; %d executions in the median round, %d failed in all; in the median round's window, the machine's CPU time (/proc/stat: server, database, actions and bench together) was %s an execution, and %s (from debug.sql_stats)",
+			loadProducers, loadBacklog, b.countedHow(), b.roundsHow("the baseline measured just before each; ratios", each), m.res.submitted, failed, m.res.cpu.Round(time.Microsecond), m.res.pool),
 	})
 	return nil
 }
