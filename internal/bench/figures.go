@@ -465,16 +465,22 @@ func (b *run) sustain(ctx context.Context, backend, name string, s *server, c *c
 	return res, nil
 }
 
+// workers is the servers' worker.concurrency: the setting's default
+// unless -worker-concurrency is given.
+func (b *run) workers() int {
+	if b.cfg.WorkerConcurrency > 0 {
+		return b.cfg.WorkerConcurrency
+	}
+	return 10 // worker.concurrency's default
+}
+
 // executions measures executions/s of the trivial native action requested
 // by executeAction with a standing backlog, against the raw fork+exec rate
 // of the same file measured just before, Rounds times; the report gives the
 // round with the median ratio.
 func (b *run) executions(ctx context.Context, backend string, s *server, c *client, exe string) error {
 	sz := b.cfg.Sizes
-	parallel := b.cfg.WorkerConcurrency
-	if parallel == 0 {
-		parallel = 10 // worker.concurrency's default
-	}
+	parallel := b.workers()
 	type round struct {
 		raw, ratio float64
 		res        sustained

@@ -30,10 +30,7 @@ import (
 // issue sets no goal for it: it says what bounds that figure.
 func (b *run) queueCeiling(ctx context.Context, backend, exe string) (err error) {
 	sz := b.cfg.Sizes
-	parallel := b.cfg.WorkerConcurrency
-	if parallel == 0 {
-		parallel = 10 // worker.concurrency's default
-	}
+	parallel := b.workers()
 	type round struct {
 		rate, raw float64
 		// jobCPU and forkCPU are the machine's CPU time per job and per
