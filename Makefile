@@ -41,7 +41,7 @@ test: assets vet ## Vet, then run every test on SQLite and PostgreSQL (TEST_DATA
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: bench
-bench: ## End-to-end benchmarks on SQLite and PostgreSQL into docs/BENCHMARKS.md (~8 min), then the Go benchmarks
+bench: ## End-to-end benchmarks on SQLite and PostgreSQL into docs/BENCHMARKS.md (~10 min), then the Go benchmarks
 	$(GO) run ./internal/bench/cmd/attune-bench -out docs/BENCHMARKS.md
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/... ./graph/...
 
