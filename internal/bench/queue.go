@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/attune-io/attune/internal/queue"
@@ -35,9 +36,10 @@ func (b *run) queueCeiling(ctx context.Context, backend, exe string) (err error)
 		rate, raw float64
 		// jobCPU and forkCPU are the machine's CPU time per job and per
 		// fork+exec (every process, from /proc/stat); ceiling is the
-		// executions/s their sum allows on this machine's cores.
-		jobCPU, forkCPU time.Duration
-		ceiling         float64
+		// executions/s their sum allows on this machine's cores. ownCPU is
+		// the part of jobCPU spent in the bench process, where River runs.
+		jobCPU, ownCPU, forkCPU time.Duration
+		ceiling                 float64
 	}
 	var rounds []round
 	var ratios []float64
@@ -52,23 +54,23 @@ func (b *run) queueCeiling(ctx context.Context, backend, exe string) (err error)
 		if err != nil {
 			return err
 		}
-		rate, jobCPU, err := b.queueRate(ctx, backend, parallel)
+		rate, jobCPU, ownCPU, err := b.queueRate(ctx, backend, parallel)
 		if err != nil {
 			return fmt.Errorf("queue ceiling: %w", err)
 		}
-		r := round{rate: rate, raw: raw, jobCPU: jobCPU, forkCPU: forkCPU}
+		r := round{rate: rate, raw: raw, jobCPU: jobCPU, ownCPU: ownCPU, forkCPU: forkCPU}
 		if jobCPU > 0 && forkCPU > 0 {
 			r.ceiling = float64(runtime.NumCPU()) / (jobCPU + forkCPU).Seconds()
 		}
-		b.logf("queue alone %.0f jobs/s, raw fork+exec %.0f/s just before (%.2f×); CPU per job %s, per fork+exec %s: at most %.0f executions/s (%.2f× fork+exec) with a job and a process each",
-			rate, raw, rate/raw, jobCPU.Round(time.Microsecond), forkCPU.Round(time.Microsecond), r.ceiling, r.ceiling/raw)
+		b.logf("queue alone %.0f jobs/s, raw fork+exec %.0f/s just before (%.2f×); CPU per job %s (%s in River's process), per fork+exec %s: at most %.0f executions/s (%.2f× fork+exec) with a job and a process each",
+			rate, raw, rate/raw, jobCPU.Round(time.Microsecond), ownCPU.Round(time.Microsecond), forkCPU.Round(time.Microsecond), r.ceiling, r.ceiling/raw)
 		rounds, ratios = append(rounds, r), append(ratios, r.ceiling/raw)
 		each = append(each, fmt.Sprintf("%.2f× (%.0f/s against %.0f/s)", r.ceiling/raw, r.ceiling, raw))
 	}
 	m := rounds[MedianIndex(ratios)]
 	b.report.add(Figure{
 		Name: "queue alone: jobs/s, each inserted in its own transaction, fetched, worked by a no-op, completed", Backend: backend,
-		Value:    fmt.Sprintf("%.0f/s; CPU %s a job", m.rate, m.jobCPU.Round(time.Microsecond)),
+		Value:    fmt.Sprintf("%.0f/s; CPU %s a job (%s in River's process)", m.rate, m.jobCPU.Round(time.Microsecond), m.ownCPU.Round(time.Microsecond)),
 		Baseline: fmt.Sprintf("%.0f/s fork+exec ×%d; CPU %s a process", m.raw, parallel, m.forkCPU.Round(time.Microsecond)),
 		Ratio:    fmt.Sprintf("executions/s ≤ %.0f/s, %.2f× fork+exec", m.ceiling, m.ceiling/m.raw),
 		Detail: fmt.Sprintf("River as the server configures it (internal/queue, %d workers), driven from the bench process by %d goroutines keeping ≤ %d jobs waiting, over %s after %s; CPU is the whole machine's busy time (/proc/stat, every process, the database's included) over the window, per job and per fork+exec of the baseline; an execution costs a job, a process and more, so %d cores divided by the two CPU times bound executions/s; %s; informational (no goal): the highest executions/s ratio a job per execution leaves reachable",
@@ -88,6 +90,15 @@ func cpuPer(f func() (float64, error)) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(float64(b1-b0) / n), nil
+}
+
+// selfCPU is this process's CPU time (user and system) so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // busyCPU is the machine's CPU time spent not idle since boot, summed over
@@ -122,24 +133,26 @@ func parseBusy(stat string) (time.Duration, bool) {
 }
 
 // queueRate runs one round of queueCeiling on a fresh database and returns
-// the jobs worked per second and the machine's CPU time per job.
-func (b *run) queueRate(ctx context.Context, backend string, parallel int) (rate float64, perJob time.Duration, err error) {
+// the jobs worked per second, the machine's CPU time per job and, of that,
+// the bench process's own (River's side: the rest is the database's, on
+// PostgreSQL, and the kernel's).
+func (b *run) queueRate(ctx context.Context, backend string, parallel int) (rate float64, perJob, ownPerJob time.Duration, err error) {
 	sz := b.cfg.Sizes
 	db, err := b.newDatabase(ctx, backend, "queue")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer func() { err = errors.Join(err, db.drop()) }()
 	sdb, err := store.Open(ctx, db.url, "")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer sdb.Close()
 	if err := sdb.Migrate(ctx); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if err := queue.Migrate(ctx, sdb); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	var worked atomic.Int64
 	h := &queue.Handlers{
@@ -151,11 +164,11 @@ func (b *run) queueRate(ctx context.Context, backend string, parallel int) (rate
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}, h)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer q.Close()
 	if err := q.Start(ctx); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -188,20 +201,26 @@ func (b *run) queueRate(ctx context.Context, backend string, parallel int) (rate
 	_ = sleep(pctx, sz.ExecWarmup)
 	var n0, n1 int64
 	var t0, t1 time.Time
+	var self time.Duration
 	perJob, _ = cpuPer(func() (float64, error) {
 		n0, t0 = worked.Load(), time.Now()
+		s0 := selfCPU()
 		_ = sleep(pctx, sz.ExecWindow)
 		n1, t1 = worked.Load(), time.Now()
+		self = selfCPU() - s0
 		return float64(n1 - n0), nil
 	})
+	if n1 > n0 {
+		ownPerJob = self / time.Duration(n1-n0)
+	}
 	stop()
 	wg.Wait()
 	close(errc)
 	if err := <-errc; err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return float64(n1-n0) / t1.Sub(t0).Seconds(), perJob, nil
+	return float64(n1-n0) / t1.Sub(t0).Seconds(), perJob, ownPerJob, nil
 }
