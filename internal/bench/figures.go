@@ -376,6 +376,29 @@ func newPoolLoad(a, b sqlStats, d time.Duration) poolLoad {
 	}
 }
 
+// produce starts loadProducers goroutines on wg that call submit whenever
+// full reports room in the backlog, until ctx ends; the first error goes to
+// errc (room for loadProducers) and ends them all through stop.
+func produce(ctx context.Context, stop context.CancelFunc, wg *sync.WaitGroup, errc chan<- error, full func() bool, submit func(context.Context) error) {
+	for range loadProducers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if full() {
+					_ = sleep(ctx, 2*time.Millisecond)
+					continue
+				}
+				if err := submit(ctx); err != nil {
+					if ctx.Err() == nil {
+						errc <- err
+						stop()
+					}
+					return
+				}
+			}
+		})
+	}
+}
+
 // sustain runs the throughput figures' load, each submit call causing one
 // execution, and counts finished executions (polled every 100 ms) over
 // ExecWindow after ExecWarmup, profiling the server over the window as
@@ -392,24 +415,14 @@ func (b *run) sustain(ctx context.Context, backend, name string, s *server, c *c
 	defer stop()
 	errc := make(chan error, loadProducers+1)
 	var wg sync.WaitGroup
-	for range loadProducers {
-		wg.Go(func() {
-			for pctx.Err() == nil {
-				if submitted.Load()-done.Load() > loadBacklog {
-					_ = sleep(pctx, 2*time.Millisecond)
-					continue
-				}
-				if err := submit(pctx); err != nil {
-					if pctx.Err() == nil {
-						errc <- err
-						stop()
-					}
-					return
-				}
-				submitted.Add(1)
+	produce(pctx, stop, &wg, errc, func() bool { return submitted.Load()-done.Load() > loadBacklog },
+		func(ctx context.Context) error {
+			if err := submit(ctx); err != nil {
+				return err
 			}
+			submitted.Add(1)
+			return nil
 		})
-	}
 	wg.Go(func() {
 		for pctx.Err() == nil {
 			n, err := fc.done(pctx)

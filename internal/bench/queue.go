@@ -181,23 +181,11 @@ func (b *run) queueRate(ctx context.Context, backend string, parallel int) (rate
 	defer stop()
 	errc := make(chan error, loadProducers)
 	var wg sync.WaitGroup
-	for range loadProducers {
-		wg.Go(func() {
-			for pctx.Err() == nil {
-				if inserted.Load()-worked.Load() > loadBacklog {
-					_ = sleep(pctx, 2*time.Millisecond)
-					continue
-				}
-				id := int(inserted.Add(1))
-				err := sdb.InTx(pctx, func(tx *store.Tx) error { return q.InsertExecutionTx(pctx, tx, id) })
-				if err != nil && pctx.Err() == nil {
-					errc <- err
-					stop()
-					return
-				}
-			}
+	produce(pctx, stop, &wg, errc, func() bool { return inserted.Load()-worked.Load() > loadBacklog },
+		func(ctx context.Context) error {
+			id := int(inserted.Add(1))
+			return sdb.InTx(ctx, func(tx *store.Tx) error { return q.InsertExecutionTx(ctx, tx, id) })
 		})
-	}
 	_ = sleep(pctx, sz.ExecWarmup)
 	var n0, n1 int64
 	var t0, t1 time.Time
