@@ -254,13 +254,24 @@ func (c *stmtCacheConn) Close() error {
 	return errors.Join(errs...)
 }
 
+// runCtx is the context a statement runs with: the caller's, or on a
+// keepRunning connection one without its cancellation, after refusing a
+// context that has already ended.
+func (c *stmtCacheConn) runCtx(ctx context.Context) (context.Context, error) {
+	if !c.owner.keepRunning {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 // ExecContext runs query on its cached statement.
 func (c *stmtCacheConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if c.owner.keepRunning {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ctx = context.WithoutCancel(ctx)
+	ctx, err := c.runCtx(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if c.owner.argsOnly && len(args) == 0 {
 		return c.inner.ExecContext(ctx, query, args)
@@ -281,11 +292,9 @@ func (c *stmtCacheConn) ExecContext(ctx context.Context, query string, args []dr
 // QueryContext runs query on its cached statement; the statement is in use
 // until the rows close.
 func (c *stmtCacheConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	if c.owner.keepRunning {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ctx = context.WithoutCancel(ctx)
+	ctx, err := c.runCtx(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if c.owner.argsOnly && len(args) == 0 {
 		return c.inner.QueryContext(ctx, query, args)
