@@ -88,6 +88,8 @@ type Config struct {
 	// Only, when not empty, limits the run to these figure groups (see
 	// Groups); the report then holds only their figures.
 	Only []string
+	// SkipSQLite measures PostgreSQL only (quick A/B runs).
+	SkipSQLite bool
 	// ProfileDir, when set, receives a CPU profile of the server during
 	// each load figure (<backend>-executions.pprof,
 	// <backend>-webhook-executions.pprof, <backend>-events.pprof); the
@@ -125,7 +127,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := b.prepare(ctx); err != nil {
 		return nil, err
 	}
-	backends := []string{"sqlite"}
+	var backends []string
+	if !cfg.SkipSQLite {
+		backends = append(backends, "sqlite")
+	}
 	if cfg.PostgresURL != "" {
 		backends = append(backends, "postgres")
 	}

@@ -345,9 +345,18 @@ type sustained struct {
 	// pool is how busy the server's writing pool was over the window.
 	pool poolLoad
 	// cpu is the machine's busy CPU time (every process: server,
-	// database, actions, the bench) per execution over the window; zero
-	// without /proc/stat.
-	cpu time.Duration
+	// database, actions, the bench) per execution over the window, and
+	// who spent it; cpuOK is false without /proc.
+	cpu   cpuSplit
+	cpuOK bool
+}
+
+// cpuHow is the CPU split of a load figure's window, for its detail.
+func (s sustained) cpuHow() string {
+	if !s.cpuOK {
+		return "the machine's CPU time was not readable (no /proc)"
+	}
+	return "the machine's CPU time (/proc: every process) was " + s.cpu.String()
 }
 
 // poolLoad is how busy the server's writing database pool (on SQLite the
@@ -444,11 +453,11 @@ func (b *run) sustain(ctx context.Context, backend, name string, s *server, c *c
 	_ = sleep(pctx, sz.ExecWarmup)
 	n0, t0, err0 := measure()
 	p0, errP0 := c.sqlStats(ctx)
-	busy0, busyOK0 := busyCPU()
+	cpu0 := sampleCPU(s.cmd.Process.Pid)
 	profiled := b.profile(ctx, s, backend, name, sz.ExecWindow)
 	_ = sleep(pctx, sz.ExecWindow)
 	n1, t1, err1 := measure()
-	busy1, busyOK1 := busyCPU()
+	cpu1 := sampleCPU(s.cmd.Process.Pid)
 	p1, errP1 := c.sqlStats(ctx)
 	profiled()
 	stop()
@@ -472,9 +481,7 @@ func (b *run) sustain(ctx context.Context, backend, name string, s *server, c *c
 	}
 	res := sustained{rate: float64(n1-n0) / t1.Sub(t0).Seconds(), submitted: total, failed: failed,
 		pool: newPoolLoad(p0, p1, t1.Sub(t0))}
-	if busyOK0 && busyOK1 && n1 > n0 {
-		res.cpu = (busy1 - busy0) / time.Duration(n1-n0)
-	}
+	res.cpu, res.cpuOK = perExecution(cpu0, cpu1, n1-n0)
 	return res, nil
 }
 
@@ -512,8 +519,8 @@ func (b *run) executions(ctx context.Context, backend string, s *server, c *clie
 			return fmt.Errorf("executions/s by executeAction: %w", err)
 		}
 		rounds = append(rounds, round{raw: raw, ratio: res.rate / raw, res: res})
-		b.logf("executions %.0f/s, raw fork+exec %.0f/s just before (%.2f×), %d submitted, %d failed; machine CPU %s an execution; %s",
-			res.rate, raw, res.rate/raw, res.submitted, res.failed, res.cpu.Round(time.Microsecond), res.pool)
+		b.logf("executions %.0f/s, raw fork+exec %.0f/s just before (%.2f×), %d submitted, %d failed; %s; %s",
+			res.rate, raw, res.rate/raw, res.submitted, res.failed, res.cpuHow(), res.pool)
 	}
 	ratios := make([]float64, len(rounds))
 	var failed int64
@@ -528,8 +535,8 @@ func (b *run) executions(ctx context.Context, backend string, s *server, c *clie
 		Name: "executions/s, trivial native action", Backend: backend,
 		Value: fmt.Sprintf("%.0f/s", m.res.rate), Baseline: fmt.Sprintf("%.0f/s fork+exec ×%d", m.raw, parallel),
 		Ratio: fmt.Sprintf("%.2f×", m.ratio), Goal: "≥ 0.5 × baseline", Met: verdict(m.ratio >= 0.5 && failed == 0),
-		Detail: fmt.Sprintf("executeAction over GraphQL by %d clients keeping ≤ %d waiting; %s; %s; %d executions in the median round, %d failed in all; in the median round's window, the machine's CPU time (/proc/stat: server, database, actions and bench together) was %s an execution, and %s (from debug.sql_stats)",
-			loadProducers, loadBacklog, b.countedHow(), b.roundsHow("the baseline measured just before each; ratios", each), m.res.submitted, failed, m.res.cpu.Round(time.Microsecond), m.res.pool),
+		Detail: fmt.Sprintf("executeAction over GraphQL by %d clients keeping ≤ %d waiting; %s; %s; %d executions in the median round, %d failed in all; in the median round's window, %s, and %s (from debug.sql_stats)",
+			loadProducers, loadBacklog, b.countedHow(), b.roundsHow("the baseline measured just before each; ratios", each), m.res.submitted, failed, m.res.cpuHow(), m.res.pool),
 	})
 	return nil
 }
@@ -597,7 +604,7 @@ func (b *run) webhookExecutions(ctx context.Context, backend string, s *server, 
 		if err != nil {
 			return 0, fmt.Errorf("executions/s driven by webhooks: %w", err)
 		}
-		b.logf("webhook-driven executions %.0f/s, %d webhooks, %d failed; %s", res.rate, res.submitted, res.failed, res.pool)
+		b.logf("webhook-driven executions %.0f/s, %d webhooks, %d failed; %s; %s", res.rate, res.submitted, res.failed, res.cpuHow(), res.pool)
 		rounds, rates, each = append(rounds, res), append(rates, res.rate), append(each, fmt.Sprintf("%.0f/s", res.rate))
 	}
 	m := rounds[MedianIndex(rates)]
@@ -608,8 +615,8 @@ func (b *run) webhookExecutions(ctx context.Context, backend string, s *server, 
 	b.report.add(Figure{
 		Name: "executions/s driven by webhooks (rule → trivial native action)", Backend: backend,
 		Value: fmt.Sprintf("%.0f/s", m.rate),
-		Detail: fmt.Sprintf("POST /webhooks/%s by %d clients keeping ≤ %d waiting, each event matched by one rule enforcing the trivial native action; %s; %s; %d webhooks in the median round, %d executions failed in all; informational (no goal): the max throughput whose half the half-load webhook latency figure is taken at; in the median round's window, %s",
-			hookTrigger, loadProducers, loadBacklog, b.countedHow(), b.roundsHow("rates", each), m.submitted, failed, m.pool),
+		Detail: fmt.Sprintf("POST /webhooks/%s by %d clients keeping ≤ %d waiting, each event matched by one rule enforcing the trivial native action; %s; %s; %d webhooks in the median round, %d executions failed in all; informational (no goal): the max throughput whose half the half-load webhook latency figure is taken at; in the median round's window, %s, and %s",
+			hookTrigger, loadProducers, loadBacklog, b.countedHow(), b.roundsHow("rates", each), m.submitted, failed, m.cpuHow(), m.pool),
 	})
 	return m.rate, nil
 }

@@ -44,6 +44,7 @@ func run(ctx context.Context) error {
 	only := flag.String("only", "", "comma-separated figure groups to measure ("+strings.Join(bench.Groups, ", ")+"); empty measures all. Use without -out: the report would hold only these")
 	profileDir := flag.String("pprof", "", "write CPU profiles of the server during the load figures to this directory")
 	repo := flag.String("repo", ".", "repository root (for ./server and examples/packs/python_example)")
+	noSQLite := flag.Bool("skip-sqlite", false, "measure PostgreSQL only (with -only, for quick A/B runs; not with -out)")
 	prebuilt := flag.String("bin", "", "measure this attune binary instead of building ./server (for A/B runs of two builds)")
 	flag.Parse()
 	var groups []string
@@ -54,6 +55,9 @@ func run(ctx context.Context) error {
 				return fmt.Errorf("-only: unknown figure group %q (want %s)", g, strings.Join(bench.Groups, ", "))
 			}
 		}
+	}
+	if *noSQLite && *out != "" {
+		return fmt.Errorf("-skip-sqlite: the report would hold no SQLite figures")
 	}
 	root, err := filepath.Abs(*repo)
 	if err != nil {
@@ -94,6 +98,7 @@ func run(ctx context.Context) error {
 		WorkerConcurrency: *concurrency,
 		Sizes:             sizes,
 		Only:              groups,
+		SkipSQLite:        *noSQLite,
 		ProfileDir:        *profileDir,
 		Log:               os.Stderr,
 	})

@@ -1,0 +1,126 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// cpuSample is where the machine's CPU time had gone at one moment, split
+// by who spent it: what a load figure's executions cost, and which part
+// of the system limits them.
+type cpuSample struct {
+	ok bool
+	// machine is every core's busy time (/proc/stat).
+	machine time.Duration
+	// server is the attune process's own time; actions its waited-for
+	// children's (the actions' processes, fork to exit).
+	server, actions time.Duration
+	// database is every postgres process's time, its exited backends'
+	// included (the postmaster's children); zero on SQLite, where the
+	// database runs inside the server.
+	database time.Duration
+	// bench is this process's: the load's clients and their polls.
+	bench time.Duration
+}
+
+// sampleCPU reads the split for the server with pid serverPID.
+func sampleCPU(serverPID int) cpuSample {
+	machine, ok := busyCPU()
+	if !ok {
+		return cpuSample{}
+	}
+	s := cpuSample{ok: true, machine: machine, bench: selfCPU()}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", serverPID))
+	if err != nil {
+		return cpuSample{}
+	}
+	st, ok := parseProcStat(string(raw))
+	if !ok {
+		return cpuSample{}
+	}
+	s.server, s.actions = st.self, st.children
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, d := range dirs {
+		raw, err := os.ReadFile(d)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		if st, ok := parseProcStat(string(raw)); ok && st.comm == "postgres" {
+			s.database += st.self + st.children
+		}
+	}
+	return s
+}
+
+// procStat is what the split needs of /proc/<pid>/stat.
+type procStat struct {
+	comm           string
+	self, children time.Duration
+}
+
+// parseProcStat reads a /proc/<pid>/stat line: the command between the
+// first '(' and the last ')' (it may hold spaces and parentheses), then
+// utime, stime, cutime and cstime, the 12th to 15th fields after it, in
+// USER_HZ ticks of 10 ms.
+func parseProcStat(line string) (procStat, bool) {
+	open, end := strings.IndexByte(line, '('), strings.LastIndexByte(line, ')')
+	if open < 0 || end < open {
+		return procStat{}, false
+	}
+	f := strings.Fields(line[end+1:])
+	if len(f) < 15 {
+		return procStat{}, false
+	}
+	var t [4]int64
+	for i := range t {
+		n, err := strconv.ParseInt(f[11+i], 10, 64)
+		if err != nil {
+			return procStat{}, false
+		}
+		t[i] = n
+	}
+	tick := 10 * time.Millisecond
+	return procStat{
+		comm:     line[open+1 : end],
+		self:     time.Duration(t[0]+t[1]) * tick,
+		children: time.Duration(t[2]+t[3]) * tick,
+	}, true
+}
+
+// cpuSplit is the CPU time per execution between two samples.
+type cpuSplit struct {
+	machine, server, actions, database, bench, other time.Duration
+}
+
+// perExecution divides the time spent between a and b by n executions;
+// ok is false when either sample failed or n is not positive.
+func perExecution(a, b cpuSample, n int64) (cpuSplit, bool) {
+	if !a.ok || !b.ok || n <= 0 {
+		return cpuSplit{}, false
+	}
+	d := time.Duration(n)
+	s := cpuSplit{
+		machine:  (b.machine - a.machine) / d,
+		server:   (b.server - a.server) / d,
+		actions:  (b.actions - a.actions) / d,
+		database: (b.database - a.database) / d,
+		bench:    (b.bench - a.bench) / d,
+	}
+	s.other = max(0, s.machine-s.server-s.actions-s.database-s.bench)
+	return s, true
+}
+
+// String is the split as the load figures' details give it.
+func (s cpuSplit) String() string {
+	r := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
+	db := ""
+	if s.database > 0 {
+		db = ", PostgreSQL " + r(s.database)
+	}
+	return fmt.Sprintf("%s an execution (actions' processes %s, server %s%s, bench client %s, the rest (kernel threads, other services) %s)",
+		r(s.machine), r(s.actions), r(s.server), db, r(s.bench), r(s.other))
+}
