@@ -20,15 +20,17 @@ type cpuSample struct {
 	// children's (the actions' processes, fork to exit).
 	server, actions time.Duration
 	// database is every postgres process's time, its exited backends'
-	// included (the postmaster's children); zero on SQLite, where the
+	// included (the postmaster's children); not read on SQLite, where the
 	// database runs inside the server.
 	database time.Duration
 	// bench is this process's: the load's clients and their polls.
 	bench time.Duration
 }
 
-// sampleCPU reads the split for the server with pid serverPID.
-func sampleCPU(serverPID int) cpuSample {
+// sampleCPU reads the split for the server with pid serverPID; postgres
+// says whether the server's database is PostgreSQL (on this machine), whose
+// processes are then counted.
+func sampleCPU(serverPID int, postgres bool) cpuSample {
 	machine, ok := busyCPU()
 	if !ok {
 		return cpuSample{}
@@ -43,6 +45,9 @@ func sampleCPU(serverPID int) cpuSample {
 		return cpuSample{}
 	}
 	s.server, s.actions = st.self, st.children
+	if !postgres {
+		return s
+	}
 	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, d := range dirs {
 		raw, err := os.ReadFile(d)
@@ -96,7 +101,7 @@ type cpuSplit struct {
 	machine, server, actions, database, bench, other time.Duration
 }
 
-// perExecution divides the time spent between a and b by n executions;
+// perExecution divides the time spent between a and b by n executions (or events);
 // ok is false when either sample failed or n is not positive.
 func perExecution(a, b cpuSample, n int64) (cpuSplit, bool) {
 	if !a.ok || !b.ok || n <= 0 {
@@ -115,12 +120,19 @@ func perExecution(a, b cpuSample, n int64) (cpuSplit, bool) {
 }
 
 // String is the split as the load figures' details give it.
-func (s cpuSplit) String() string {
+func (s cpuSplit) String() string { return s.per("an execution") }
+
+// per is the split with its unit ("an execution", "an event").
+func (s cpuSplit) per(unit string) string {
 	r := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
 	db := ""
 	if s.database > 0 {
 		db = ", PostgreSQL " + r(s.database)
 	}
-	return fmt.Sprintf("%s an execution (actions' processes %s, server %s%s, bench client %s, the rest (kernel threads, other services) %s)",
-		r(s.machine), r(s.actions), r(s.server), db, r(s.bench), r(s.other))
+	actions := ""
+	if s.actions > 0 {
+		actions = "actions' processes " + r(s.actions) + ", "
+	}
+	return fmt.Sprintf("%s %s (%sserver %s%s, bench client %s, the rest (kernel threads, other services) %s)",
+		r(s.machine), unit, actions, r(s.server), db, r(s.bench), r(s.other))
 }

@@ -453,11 +453,11 @@ func (b *run) sustain(ctx context.Context, backend, name string, s *server, c *c
 	_ = sleep(pctx, sz.ExecWarmup)
 	n0, t0, err0 := measure()
 	p0, errP0 := c.sqlStats(ctx)
-	cpu0 := sampleCPU(s.cmd.Process.Pid)
+	cpu0 := sampleCPU(s.cmd.Process.Pid, backend == "postgres")
 	profiled := b.profile(ctx, s, backend, name, sz.ExecWindow)
 	_ = sleep(pctx, sz.ExecWindow)
 	n1, t1, err1 := measure()
-	cpu1 := sampleCPU(s.cmd.Process.Pid)
+	cpu1 := sampleCPU(s.cmd.Process.Pid, backend == "postgres")
 	p1, errP1 := c.sqlStats(ctx)
 	profiled()
 	stop()
@@ -871,8 +871,8 @@ func (b *run) events(ctx context.Context, backend string, db *database, dataDir 
 	b.report.add(Figure{
 		Name: fmt.Sprintf("events/s evaluated against %d rules on one trigger (no match)", sz.Rules), Backend: backend,
 		Value: fmt.Sprintf("%.0f/s", m.rate), Goal: "≥ 5,000/s", Met: verdict(m.rate >= 5000),
-		Detail: fmt.Sprintf("%d webhook events stored first by an API-only server (by %d clients, accepted at %.0f/s), then evaluated by a full server; completion read from the queue's table every 20 ms (the evaluation jobs not yet completed, by the index on their state; %d events were done at the first read); %s",
-			sz.Events, eventSenders, m.accepted, m.early, b.roundsHow("rates", each)),
+		Detail: fmt.Sprintf("%d webhook events stored first by an API-only server (by %d clients, accepted at %.0f/s), then evaluated by a full server; completion read from the queue's table every 20 ms (the evaluation jobs not yet completed, by the index on their state; %d events were done at the first read); %s; in the median round, %s",
+			sz.Events, eventSenders, m.accepted, m.early, b.roundsHow("rates", each), m.cpu),
 	})
 	return peak, nil
 }
@@ -885,6 +885,7 @@ type evalRound struct {
 	rate, accepted float64
 	early          int64 // events already evaluated at the first read
 	rss            int64
+	cpu            string // the CPU split per event, as the detail says it
 }
 
 // evalRound stores Events events through an API-only server, then starts a
@@ -969,16 +970,21 @@ func (b *run) evalRound(ctx context.Context, backend string, db *database, dataD
 	defer profiled()
 	var first, last time.Time
 	var n0, n int64
+	var cpu0, cpu1 cpuSample
 	err = waitFor(ctx, max(time.Minute, time.Duration(sz.Events)*10*time.Millisecond), func() (bool, error) {
 		v, err := evaluated()
 		if err != nil {
 			return false, err
 		}
 		if first.IsZero() {
-			first, n0 = time.Now(), v
+			first, n0, cpu0 = time.Now(), v, sampleCPU(s.cmd.Process.Pid, backend == "postgres")
 		}
 		n, last = v, time.Now()
-		return v >= total, sleep(ctx, 20*time.Millisecond)
+		if v >= total {
+			cpu1 = sampleCPU(s.cmd.Process.Pid, backend == "postgres")
+			return true, nil
+		}
+		return false, sleep(ctx, 20*time.Millisecond)
 	})
 	stopSampling()
 	rss := <-peak
@@ -989,8 +995,12 @@ func (b *run) evalRound(ctx context.Context, backend string, db *database, dataD
 	if last.After(first) && n > n0 {
 		rate = float64(n-n0) / last.Sub(first).Seconds()
 	}
-	b.logf("events evaluated %.0f/s against %d rules (%d already done at the first look)", rate, sz.Rules, n0)
-	return evalRound{rate: rate, accepted: accepted, early: n0, rss: rss}, nil
+	cpu := "the machine's CPU time was not readable (no /proc)"
+	if split, ok := perExecution(cpu0, cpu1, n-n0); ok {
+		cpu = "the machine's CPU time (/proc: every process) was " + split.per("an event")
+	}
+	b.logf("events evaluated %.0f/s against %d rules (%d already done at the first look); %s", rate, sz.Rules, n0, cpu)
+	return evalRound{rate: rate, accepted: accepted, early: n0, rss: rss, cpu: cpu}, nil
 }
 
 // eachRow runs query on db and calls f for each row.
