@@ -88,11 +88,10 @@ func parseProcStat(line string) (procStat, bool) {
 		}
 		t[i] = n
 	}
-	tick := 10 * time.Millisecond
 	return procStat{
 		comm:     line[open+1 : end],
-		self:     time.Duration(t[0]+t[1]) * tick,
-		children: time.Duration(t[2]+t[3]) * tick,
+		self:     time.Duration(t[0]+t[1]) * userTick,
+		children: time.Duration(t[2]+t[3]) * userTick,
 	}, true
 }
 
@@ -119,10 +118,16 @@ func perExecution(a, b cpuSample, n int64) (cpuSplit, bool) {
 	return s, true
 }
 
-// String is the split as the load figures' details give it.
-func (s cpuSplit) String() string { return s.per("an execution") }
+// cpuHow is a load figure's CPU split for its detail and log line, per
+// unit ("an execution", "an event"); ok is perExecution's.
+func cpuHow(s cpuSplit, ok bool, unit string) string {
+	if !ok {
+		return "the machine's CPU time was not readable (no /proc)"
+	}
+	return "the machine's CPU time (/proc: every process) was " + s.per(unit)
+}
 
-// per is the split with its unit ("an execution", "an event").
+// per is the split with its unit.
 func (s cpuSplit) per(unit string) string {
 	r := func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() }
 	db := ""

@@ -50,7 +50,7 @@ func TestPerExecution(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, cpuSplit{machine: 10 * time.Millisecond, server: 2 * time.Millisecond, actions: 4 * time.Millisecond,
 		database: 2 * time.Millisecond, bench: 500 * time.Microsecond, other: 1500 * time.Microsecond}, s)
-	require.Contains(t, s.String(), "PostgreSQL 2ms")
+	require.Contains(t, cpuHow(s, true, "an execution"), "PostgreSQL 2ms")
 
 	_, ok = perExecution(a, cpuSample{}, 1000)
 	require.False(t, ok)

@@ -354,12 +354,7 @@ type sustained struct {
 }
 
 // cpuHow is the CPU split of a load figure's window, for its detail.
-func (s sustained) cpuHow() string {
-	if !s.cpuOK {
-		return "the machine's CPU time was not readable (no /proc)"
-	}
-	return "the machine's CPU time (/proc: every process) was " + s.cpu.String()
-}
+func (s sustained) cpuHow() string { return cpuHow(s.cpu, s.cpuOK, "an execution") }
 
 // poolLoad is how busy the server's writing database pool (on SQLite the
 // one writer connection) was over a window, from debug.sql_stats.
@@ -873,7 +868,7 @@ func (b *run) events(ctx context.Context, backend string, db *database, dataDir 
 	b.report.add(Figure{
 		Name: fmt.Sprintf("events/s evaluated against %d rules on one trigger (no match)", sz.Rules), Backend: backend,
 		Value: fmt.Sprintf("%.0f/s", m.rate), Goal: "≥ 5,000/s", Met: verdict(m.rate >= 5000),
-		Detail: fmt.Sprintf("%d webhook events stored first by an API-only server (by %d clients, accepted at %.0f/s), then evaluated by a full server; completion read from the queue's table every 20 ms (the evaluation jobs not yet completed, by the index on their state; %d events were done at the first read); %s; in the median round, %s",
+		Detail: fmt.Sprintf("%d webhook events stored first by an API-only server (by %d clients, accepted at %.0f/s), then evaluated by a full server; completion read from the queue's table every 20 ms (the evaluation jobs not yet completed, by River's index on their state and queue; %d events were done at the first read); %s; in the median round, %s",
 			sz.Events, eventSenders, m.accepted, m.early, b.roundsHow("rates", each), m.cpu),
 	})
 	return peak, nil
@@ -1001,10 +996,8 @@ func (b *run) evalRound(ctx context.Context, backend string, db *database, dataD
 	if last.After(first) && n > n0 {
 		rate = float64(n-n0) / last.Sub(first).Seconds()
 	}
-	cpu := "the machine's CPU time was not readable (no /proc)"
-	if split, ok := perExecution(cpu0, cpu1, n-n0); ok {
-		cpu = "the machine's CPU time (/proc: every process) was " + split.per("an event")
-	}
+	split, ok := perExecution(cpu0, cpu1, n-n0)
+	cpu := cpuHow(split, ok, "an event")
 	b.logf("events evaluated %.0f/s against %d rules (%d already done at the first look); %s", rate, sz.Rules, n0, cpu)
 	return evalRound{rate: rate, accepted: accepted, early: n0, rss: rss, cpu: cpu}, nil
 }

@@ -129,8 +129,11 @@ func parseBusy(stat string) (time.Duration, bool) {
 			busy += n
 		}
 	}
-	return time.Duration(busy) * 10 * time.Millisecond, true
+	return time.Duration(busy) * userTick, true
 }
+
+// userTick is the kernel's USER_HZ tick, the unit of /proc's CPU times.
+const userTick = 10 * time.Millisecond
 
 // queueRate runs one round of queueCeiling on a fresh database and returns
 // the jobs worked per second, the machine's CPU time per job and, of that,

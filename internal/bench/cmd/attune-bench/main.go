@@ -87,6 +87,9 @@ func run(ctx context.Context) error {
 			*pgURL = ""
 		}
 	}
+	if *noSQLite && *pgURL == "" {
+		return fmt.Errorf("-skip-sqlite: no PostgreSQL to measure either")
+	}
 	sizes := bench.Full
 	if *smoke {
 		sizes = bench.Smoke
