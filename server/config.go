@@ -151,6 +151,16 @@ func LoadConfig(path string, env []string) (Config, error) {
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
+		// Paths written in the file mean the same wherever the server is
+		// started from: relative ones are relative to the file. The
+		// defaults stay relative to the working directory.
+		var set Config
+		_ = yaml.Unmarshal(b, &set) // decoded above: only to see what the file sets
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		cfg.absPaths(filepath.Dir(abs), &set)
 	}
 	vars := map[string]string{}
 	for _, kv := range env {
@@ -233,7 +243,11 @@ func splitList(raw string) []string {
 	return list
 }
 
-// Validate checks the settings and fills derived defaults.
+// Validate checks the settings, fills derived defaults and makes every
+// path absolute: the ones still relative (defaults, environment, flags) are
+// relative to the working directory. Nothing downstream sees a relative
+// path, so a child process started in its pack directory finds the files
+// the worker wrote for it.
 func (c *Config) Validate() error {
 	if c.PacksDir == "" {
 		c.PacksDir = filepath.Join(c.DataDir, "packs")
@@ -241,6 +255,11 @@ func (c *Config) Validate() error {
 	if c.Packs.EnvsDir == "" {
 		c.Packs.EnvsDir = filepath.Join(c.DataDir, "envs")
 	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("resolving relative paths: %w", err)
+	}
+	c.absPaths(wd, nil)
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q: %w", c.Listen, err)
 	}
@@ -278,4 +297,73 @@ func (c *Config) HasRole(role string) bool {
 		}
 	}
 	return false
+}
+
+// absPaths makes every relative path setting absolute against base: the
+// directories, a SQLite database_url, the persisted queries file, and the
+// interpreters when given as a path rather than a name looked up in PATH.
+// When only is not nil, just the settings only has set are changed.
+func (c *Config) absPaths(base string, only *Config) {
+	if only == nil {
+		only = c
+	}
+	paths := []struct{ dst, set *string }{
+		{&c.DataDir, &only.DataDir},
+		{&c.PacksDir, &only.PacksDir},
+		{&c.Packs.EnvsDir, &only.Packs.EnvsDir},
+		{&c.GraphQL.PersistedQueriesFile, &only.GraphQL.PersistedQueriesFile},
+	}
+	for _, p := range paths {
+		if *p.set != "" {
+			*p.dst = absPath(base, *p.dst)
+		}
+	}
+	if len(only.Packs.AllowedSourceDirs) > 0 {
+		for i, dir := range c.Packs.AllowedSourceDirs {
+			c.Packs.AllowedSourceDirs[i] = absPath(base, dir)
+		}
+	}
+	// Interpreters: a name is looked up in PATH, a path is a file.
+	for _, p := range []struct{ dst, set *string }{{&c.Packs.Python, &only.Packs.Python}, {&c.Packs.Npm, &only.Packs.Npm}} {
+		if *p.set != "" && strings.ContainsRune(*p.dst, filepath.Separator) {
+			*p.dst = absPath(base, *p.dst)
+		}
+	}
+	if only.DatabaseURL != "" {
+		c.DatabaseURL = absDatabaseURL(base, c.DatabaseURL)
+	}
+}
+
+// absPath joins a relative path to base; empty and absolute paths are kept.
+func absPath(base, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(base, path)
+}
+
+// absDatabaseURL makes the file of a SQLite database_url (path,
+// sqlite://path or file:path, with an optional ?query) absolute, keeping
+// its form; PostgreSQL URLs, in-memory names (":memory:") and other URLs
+// are kept.
+func absDatabaseURL(base, u string) string {
+	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+		return u
+	}
+	rest, scheme := u, ""
+	for _, p := range []string{"sqlite://", "file:"} {
+		if strings.HasPrefix(u, p) {
+			rest, scheme = u[len(p):], p
+			break
+		}
+	}
+	path, query, hasQuery := strings.Cut(rest, "?")
+	if path == "" || strings.HasPrefix(path, ":") || strings.Contains(path, "://") {
+		return u
+	}
+	out := scheme + absPath(base, path)
+	if hasQuery {
+		out += "?" + query
+	}
+	return out
 }

@@ -117,13 +117,16 @@ func TestLoadConfigMissingFile(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
 	tests := []struct {
 		name         string
 		change       func(*Config)
 		wantErr      string
 		wantPacksDir string
 	}{
-		{name: "defaults", change: func(*Config) {}, wantPacksDir: filepath.Join("data", "packs")},
+		{name: "defaults", change: func(*Config) {}, wantPacksDir: filepath.Join(wd, "data", "packs")},
+		{name: "relative packs dir", change: func(c *Config) { c.PacksDir = "p" }, wantPacksDir: filepath.Join(wd, "p")},
 		{name: "packs dir kept", change: func(c *Config) { c.PacksDir = "/srv/packs" }, wantPacksDir: "/srv/packs"},
 		{name: "unknown role", change: func(c *Config) { c.Roles = []string{"api", "foo"} }, wantErr: `roles: unknown role "foo"`},
 		{name: "no roles", change: func(c *Config) { c.Roles = nil }, wantErr: "roles: at least one"},
@@ -143,6 +146,66 @@ func TestValidate(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.wantPacksDir, cfg.PacksDir)
 		})
+	}
+}
+
+// TestConfigPathsBecomeAbsolute: relative paths in the config file are
+// relative to the file, the others (defaults, environment, flags) to the
+// working directory, and after Validate none is relative.
+func TestConfigPathsBecomeAbsolute(t *testing.T) {
+	t.Parallel()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	path := writeConfig(t, `
+data_dir: d
+database_url: sqlite://db/attune.db?_pragma=x
+packs:
+  envs_dir: ../envs
+  allowed_source_dirs: [src, /abs/src]
+  python: venv/bin/python
+  npm: npm
+graphql:
+  persisted_queries_file: pq.json
+`)
+	dir := filepath.Dir(path)
+	cfg, err := LoadConfig(path, []string{"ATTUNE_PACKS_DIR=p"})
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, filepath.Join(dir, "d"), cfg.DataDir)
+	require.Equal(t, "sqlite://"+filepath.Join(dir, "db", "attune.db")+"?_pragma=x", cfg.DatabaseURL)
+	require.Equal(t, filepath.Join(filepath.Dir(dir), "envs"), cfg.Packs.EnvsDir)
+	require.Equal(t, []string{filepath.Join(dir, "src"), "/abs/src"}, cfg.Packs.AllowedSourceDirs)
+	require.Equal(t, filepath.Join(dir, "venv", "bin", "python"), cfg.Packs.Python)
+	require.Equal(t, "npm", cfg.Packs.Npm, "a name, looked up in PATH")
+	require.Equal(t, filepath.Join(dir, "pq.json"), cfg.GraphQL.PersistedQueriesFile)
+	require.Equal(t, filepath.Join(wd, "p"), cfg.PacksDir, "from the environment: the working directory")
+
+	cfg, err = LoadConfig(writeConfig(t, "listen: 127.0.0.1:9000\n"), nil)
+	require.NoError(t, err)
+	require.NoError(t, cfg.Validate())
+	require.Equal(t, filepath.Join(wd, "data"), cfg.DataDir, "a default, not set by the file")
+	require.Equal(t, filepath.Join(wd, "data", "envs"), cfg.Packs.EnvsDir)
+	require.Empty(t, cfg.DatabaseURL, "empty: <data_dir>/attune.db")
+	require.Empty(t, cfg.GraphQL.PersistedQueriesFile)
+	require.Equal(t, "python3", cfg.Packs.Python)
+}
+
+func TestAbsDatabaseURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"attune.db", "/base/attune.db"},
+		{"data/attune.db?_pragma=x", "/base/data/attune.db?_pragma=x"},
+		{"/srv/attune.db", "/srv/attune.db"},
+		{"sqlite://attune.db", "sqlite:///base/attune.db"},
+		{"sqlite:///srv/attune.db", "sqlite:///srv/attune.db"},
+		{"file:attune.db?mode=rwc", "file:/base/attune.db?mode=rwc"},
+		{":memory:", ":memory:"},
+		{"postgres://u@db/attune?sslmode=disable", "postgres://u@db/attune?sslmode=disable"},
+		{"postgresql://u@db/attune", "postgresql://u@db/attune"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, absDatabaseURL("/base", tt.in), tt.in)
 	}
 }
 

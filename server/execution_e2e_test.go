@@ -72,13 +72,14 @@ type executed struct {
 
 const executionFields = `id status result worker attempt error duration`
 
-// execute requests an action through the API and returns the execution id.
+// execute requests an action through the API (with s.token, if any) and
+// returns the execution id.
 func execute(t *testing.T, s *server, ref string, params map[string]any) string {
 	t.Helper()
 	var out struct {
 		ExecuteAction struct{ Execution executed } `json:"executeAction"`
 	}
-	gqltest.New(s.url+"/graphql").Must(t, `mutation($a: String!, $p: JSON) {
+	client(s, s.token).Must(t, `mutation($a: String!, $p: JSON) {
 		executeAction(input: {action: $a, parameters: $p}) { execution { `+executionFields+` } } }`,
 		map[string]any{"a": ref, "p": params}, &out)
 	// Accepted: queued, or already taken by a fast worker.
@@ -86,14 +87,20 @@ func execute(t *testing.T, s *server, ref string, params map[string]any) string 
 	return out.ExecuteAction.Execution.ID
 }
 
-// subscription is one graphql-transport-ws subscription's data payloads;
+// subscribe is one graphql-transport-ws subscription's data payloads (with
+// s.token, if any, in connection_init);
 // the channel closes when the server completes it.
 func subscribe(t *testing.T, ctx context.Context, s *server, query string, vars map[string]any) <-chan json.RawMessage {
 	t.Helper()
 	c, _, err := dialGraphQL(ctx, s, "graphql-transport-ws", "")
 	require.NoError(t, err)
 	t.Cleanup(func() { c.CloseNow() })
-	require.NoError(t, wsjson.Write(ctx, c, wsMessage{Type: "connection_init"}))
+	var init json.RawMessage // s.token, when the server has one, as the README says
+	if s.token != "" {
+		init, err = json.Marshal(map[string]string{"Authorization": "Bearer " + s.token})
+		require.NoError(t, err)
+	}
+	require.NoError(t, wsjson.Write(ctx, c, wsMessage{Type: "connection_init", Payload: init}))
 	require.Equal(t, "connection_ack", readFrame(ctx, t, c).Type)
 	payload, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	require.NoError(t, err)

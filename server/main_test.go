@@ -24,6 +24,7 @@ import (
 	"github.com/coder/websocket/wsjson"
 	"github.com/stretchr/testify/require"
 
+	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/dbtest"
 	"github.com/attune-io/attune/internal/gqltest"
 	"github.com/attune-io/attune/internal/playground"
@@ -119,8 +120,16 @@ func childEnv(extra []string) []string {
 // if it is still running, and its output is logged if the test failed.
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startIn(t, "", env, args...)
+}
+
+// startIn is start with dir as the working directory ("" keeps the test's,
+// the package directory).
+func startIn(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{out: &output{addr: make(chan string, 1)}, done: make(chan struct{})}
 	p.cmd = exec.Command(attuneBin, args...)
+	p.cmd.Dir = dir
 	p.cmd.Env = childEnv(env)
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
@@ -169,6 +178,12 @@ type server struct {
 	*proc
 	// url is the base URL, http://127.0.0.1:PORT, without a trailing slash.
 	url string
+	// dir is the process's working directory; empty for the package
+	// directory (every server but startLikeMakeRun's).
+	dir string
+	// token is the admin token of startLikeMakeRun's servers; empty for
+	// the others.
+	token string
 }
 
 // startServer serves on a free port with its own data directory, waits
@@ -177,16 +192,71 @@ type server struct {
 func startServer(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
 	p := start(t, env, append([]string{"-listen", "127.0.0.1:0", "-data-dir", t.TempDir()}, args...)...)
-	var addr string
+	s := &server{proc: p, url: "http://" + awaitListen(t, p)}
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// awaitListen returns the address p listens on, failing the test if it
+// exits or does not listen within startTimeout.
+func awaitListen(t *testing.T, p *proc) string {
+	t.Helper()
 	select {
-	case addr = <-p.out.addr:
+	case addr := <-p.out.addr:
+		return addr
 	case <-p.done:
 		t.Fatalf("attune exited before listening: %v", p.err)
 	case <-time.After(startTimeout):
 		t.Fatalf("attune did not listen within %s", startTimeout)
 	}
-	s := &server{proc: p, url: "http://" + addr}
+	return ""
+}
+
+// makeRunTree lists what startLikeMakeRun copies from the repository root
+// into the server's working directory: what the README's commands name
+// relative to it ("$PWD/examples/packs/python_example").
+var makeRunTree = []string{"examples"}
+
+// startLikeMakeRun starts the server the way `make run` (`go run ./server`
+// in the repository root) does, for tests of what a newcomer meets, such as
+// the README's examples:
+//
+//   - the working directory is a fresh temp dir laid out like the
+//     repository (a copy of makeRunTree), available as s.dir;
+//   - no -data-dir and no -config: the relative default "data" applies, so
+//     the data directory is s.dir/data, admin token file included;
+//   - authentication is on, as by default: s.token is the admin token the
+//     server wrote to data/admin-token at first start (or the
+//     ATTUNE_ADMIN_TOKEN given in env, which the server writes nowhere).
+//
+// Only the listen address differs (a free loopback port, not 8080), so such
+// tests run in parallel. backend is "sqlite" (the default data/attune.db) or
+// "postgres" (ATTUNE_DATABASE_URL is a fresh schema of the test's own, from
+// dbtest). env adds KEY=value variables, which win over the helper's. On
+// cleanup the server is stopped with SIGTERM and must exit 0.
+func startLikeMakeRun(t *testing.T, backend string, env ...string) *server {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range makeRunTree {
+		require.NoError(t, os.CopyFS(filepath.Join(dir, name), os.DirFS(filepath.Join("..", name))))
+	}
+	base := []string{"ATTUNE_AUTH_ENABLED=true"}
+	switch backend {
+	case "sqlite":
+	case "postgres":
+		base = append(base, "ATTUNE_DATABASE_URL="+dbtest.URL(t, backend))
+	default:
+		t.Fatalf("startLikeMakeRun: unknown backend %q (want sqlite or postgres)", backend)
+	}
+	env = append(base, env...)
+	p := startIn(t, dir, env, "-listen", "127.0.0.1:0")
+	s := &server{proc: p, url: "http://" + awaitListen(t, p), dir: dir, token: envValue(env, "ATTUNE_ADMIN_TOKEN")}
 	t.Cleanup(func() { s.stop(t) })
+	if s.token == "" {
+		raw, err := os.ReadFile(filepath.Join(dir, "data", auth.AdminTokenFile))
+		require.NoError(t, err, "the admin token of a first start")
+		s.token = strings.TrimSpace(string(raw))
+	}
 	return s
 }
 

@@ -38,6 +38,13 @@ func prepare(req Request) (_ *plan, err error) {
 	if st, statErr := os.Stat(packDir); statErr != nil || !st.IsDir() {
 		return nil, prepareErrorf("pack directory %s is missing", packDir)
 	}
+	// The child runs in packDir: the files written for it, and its HOME,
+	// must not be named relative to the worker's working directory.
+	if req.TempDir != "" {
+		if req.TempDir, err = filepath.Abs(req.TempDir); err != nil {
+			return nil, fmt.Errorf("resolving temp directory: %w", err)
+		}
+	}
 	params := req.Parameters
 	if params == nil {
 		params = map[string]any{}

@@ -82,7 +82,8 @@ type Request struct {
 	// serialized; a slow callback slows the reading of the action's output.
 	OnLine func(stream string, line string)
 	// TempDir holds parameter files and Local scripts; it should be private to
-	// the worker. Empty means the system temp directory.
+	// the worker. Empty means the system temp directory; a relative path is
+	// relative to the worker's working directory, not the pack's.
 	TempDir string
 }
 

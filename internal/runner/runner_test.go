@@ -546,3 +546,22 @@ func TestRunWorkingDirectory(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, pack+"\n", res.Stdout)
 }
+
+// TestRunRelativeTempDir: a TempDir relative to the worker's working
+// directory still works, although the action runs in its pack directory.
+// Not parallel: t.Chdir changes the test process's working directory.
+func TestRunRelativeTempDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	require.NoError(t, os.Mkdir("tmp", 0o700))
+	for _, delivery := range []string{runner.DeliveryStdin, runner.DeliveryFile} {
+		t.Run(delivery, func(t *testing.T) {
+			res, err := runner.Run(t.Context(), withTestDefaults(t, runner.Request{
+				Runner: runner.Local, PackDir: newPack(t, nil), TempDir: "tmp", Delivery: delivery,
+				Parameters: map[string]any{"cmd": `test -z "$ATTUNE_PARAMETERS_FILE" || test -r "$ATTUNE_PARAMETERS_FILE" && echo ok`},
+			}))
+			require.NoError(t, err)
+			require.Empty(t, res.Error, res.Stderr)
+			require.Equal(t, "ok\n", res.Stdout)
+		})
+	}
+}
