@@ -19,7 +19,7 @@ build: assets ## Build the attune binary into bin/
 
 .PHONY: run
 run: assets ## Run the server on the embedded SQLite default (http://127.0.0.1:8080/); flags in ARGS='-listen …'
-	$(GO) run ./server $(ARGS)
+	$(strip $(GO) run ./server $(ARGS))
 
 .PHONY: generate
 generate: ## Regenerate ent, GraphQL and migrations from ent/schema, *.graphqls and gqlgen.yml
