@@ -31,6 +31,10 @@ import (
 // is new or changed and not listed fails TestDocExamplesListed, which prints
 // the line to add once the example has been checked.
 
+// shellDeadline bounds a shell block: installing the example pack builds a
+// Python environment, which takes a while on a loaded machine.
+const shellDeadline = 5 * time.Minute
+
 // docFiles are the documents whose fenced blocks are examples, relative to
 // the repository root.
 var docFiles = []string{"README.md", "docs/*.md"}
@@ -102,7 +106,8 @@ var docExamples = []docExample{
 	// Apollo Client.
 	{
 		doc: "README.md", fp: "6c18d6355e85",
-		why: "TypeScript for a browser app: it needs @apollo/client, graphql-ws and a bundler from npm",
+		why: "TypeScript for a browser app: it needs @apollo/client, graphql-ws and a bundler from npm " +
+			"(type-checked by hand with tsc against @apollo/client 4.3.8, graphql-ws and apollo-upload-client 20)",
 	},
 	{doc: "README.md", fp: "72064cd43896", kind: shell, want: []string{`{"data":{"packs":{"totalCount":`, `}}}{"data":{"packs":`}},
 	// Running on PostgreSQL.
@@ -478,7 +483,7 @@ func (r *exampleRunner) shell(t *testing.T, p planned, prelude string) string {
 	// set -a exports what the block assigns, so the next block sees it, as
 	// in one terminal; the trap keeps the block's exit status.
 	full := "set -a\ntrap 'env -0 > " + state + "' EXIT\n" + prelude + script + "\n"
-	ctx, cancel := context.WithTimeout(t.Context(), execDeadline)
+	ctx, cancel := context.WithTimeout(t.Context(), shellDeadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", full)
 	cmd.Dir = r.s.dir
