@@ -199,3 +199,47 @@ func jsonField(t *testing.T, raw json.RawMessage, key string) json.RawMessage {
 	require.Contains(t, m, key, string(raw))
 	return m[key]
 }
+
+// TestFavicon: the browser's request for /favicon.ico, with or without the
+// playground, gets an empty answer it may cache, not a 404.
+func TestFavicon(t *testing.T) {
+	t.Parallel()
+	for _, playground := range []string{"true", "false"} {
+		t.Run("playground="+playground, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, []string{"ATTUNE_GRAPHQL_PLAYGROUND=" + playground})
+			res, body := do(t, http.MethodGet, s.url+"/favicon.ico", nil, "")
+			require.Equal(t, http.StatusNoContent, res.StatusCode)
+			require.Empty(t, body)
+			require.Equal(t, "public, max-age=86400", res.Header.Get("Cache-Control"))
+		})
+	}
+}
+
+// TestSQLiteStartLogIsCalm: River's "entering poll only mode" notice, which
+// read like a fault at every SQLite start, is debug only; the queue says
+// in its own line how it works.
+func TestSQLiteStartLogIsCalm(t *testing.T) {
+	t.Parallel()
+	const notice = "Driver does not support listener; entering poll only mode"
+	tests := []struct {
+		level      string
+		wantNotice bool
+	}{
+		{"info", false},
+		{"debug", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.level, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, []string{"ATTUNE_LOG_LEVEL=" + tt.level})
+			out := s.out.String()
+			require.Contains(t, out, `level=INFO msg="SQLite queue: jobs start as soon as the transaction that queued them commits`)
+			if tt.wantNotice {
+				require.Contains(t, out, `level=DEBUG msg="`+notice+`"`)
+			} else {
+				require.NotContains(t, out, notice)
+			}
+		})
+	}
+}
