@@ -175,7 +175,9 @@ func TestCoreActions(t *testing.T) {
 			Packs struct {
 				Edges []struct {
 					Node struct {
-						Actions struct{ Edges []struct{ Node struct{ Ref string } } }
+						Actions struct {
+							Edges []struct{ Node struct{ Ref string } }
+						}
 					}
 				}
 			}
