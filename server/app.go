@@ -169,6 +169,12 @@ func (a *app) handler() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
+	// Browsers ask for /favicon.ico on every page; a 404 reads like a fault
+	// in the console. No content, and a day before they ask again.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 	debugRoutes(mux, a.cfg.Debug, a.statements, a.db.SQL.Stats)
 	if a.cfg.GraphQL.Playground {
 		if !playground.Available() {

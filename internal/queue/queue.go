@@ -90,7 +90,7 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 		drv = riversqlite.New(db.SQL)
 	}
 	rc := &river.Config{
-		Logger: cfg.Logger,
+		Logger: quietLogger(cfg.Logger),
 		// Actions have their own timeouts; River must never cancel a run.
 		JobTimeout:           -1,
 		RescueStuckJobsAfter: cfg.RescueAfter,
@@ -125,6 +125,11 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 		return nil, fmt.Errorf("creating queue client: %w", err)
 	}
 	q.client = client
+	if q.gate != nil && cfg.Logger != nil {
+		cfg.Logger.Info("SQLite queue: jobs start as soon as the transaction that queued them commits, "+
+			"woken inside this process (no LISTEN needed); idle workers also check the queue periodically",
+			"check_every", safetyFetch)
+	}
 	if db.Dialect == dialect.Postgres {
 		q.pgWake = newPGWaker(drv.GetExecutor(), cfg.Logger)
 	}

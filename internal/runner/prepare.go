@@ -105,7 +105,7 @@ func (p *plan) command(req Request, packDir string, params map[string]any) error
 		}
 		p.env["PYTHONUNBUFFERED"] = "1"
 		entry, err := entryPoint(packDir, req.EntryPoint, false)
-		p.argv = []string{interp, "-u", entry}
+		p.argv = []string{interp, "-u", "-c", pythonBootstrap, entry}
 		return err
 	case Native:
 		entry, err := entryPoint(packDir, req.EntryPoint, true)
@@ -123,6 +123,24 @@ func (p *plan) command(req Request, packDir string, params map[string]any) error
 		return prepareErrorf("unknown runner %q", req.Runner)
 	}
 }
+
+// pythonBootstrap runs the script named by its first argument as __main__,
+// with the script's directory at the end of sys.path instead of the front,
+// as StackStorm's loader does: an action file named like a standard module
+// (core's http.py) must not shadow it, for the action itself or for the
+// libraries it imports, while sibling modules and actions/lib stay
+// importable. Python puts "" (the working directory, the pack) first under
+// -c; it goes before anything is imported. PYTHONPATH (the pack's lib/)
+// keeps its place. Works on every Python 3, unlike -P (3.11).
+const pythonBootstrap = `import sys
+del sys.path[0]
+import os, runpy
+script = sys.argv[1]
+sys.argv = sys.argv[1:]
+here = os.path.dirname(script)
+sys.path = [p for p in sys.path if p not in ("", here)] + [here]
+runpy.run_path(script, run_name="__main__")
+`
 
 // entryPoint returns the absolute path of rel inside packDir after checking
 // that it is a regular file (and executable when native).

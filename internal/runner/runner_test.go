@@ -565,3 +565,54 @@ func TestRunRelativeTempDir(t *testing.T) {
 		})
 	}
 }
+
+// TestRunPythonImports: an action file named like a standard module does
+// not shadow it (core.http's http.py once broke urllib), while sibling
+// modules, actions/lib and the pack's lib/ (PYTHONPATH) stay importable and
+// the script runs as __main__ with its own path in argv[0].
+func TestRunPythonImports(t *testing.T) {
+	t.Parallel()
+	dir := newPack(t, map[string]string{
+		"actions/http.py": `import json, sys, urllib.request, http.client
+import helper
+from lib import util
+import packlib
+print(json.dumps({"name": __name__, "argv0": sys.argv[0], "argv": sys.argv[1:],
+    "stdlib": http.client.__name__, "helper": helper.X, "util": util.Y, "packlib": packlib.Z}))
+`,
+		"actions/json.py":         "import json\nprint(json.dumps({'ok': True}))\n",
+		"actions/helper.py":       "X = 'sibling'\n",
+		"actions/lib/__init__.py": "",
+		"actions/lib/util.py":     "Y = 'actions lib'\n",
+		"lib/packlib.py":          "Z = 'pack lib'\n",
+		"actions/fail.py":         "import sys\nsys.exit(3)\n",
+		"actions/raise.py":        "raise RuntimeError('boom')\n",
+	})
+	tests := []struct {
+		entry      string
+		wantExit   int
+		wantResult string
+		wantStderr string
+	}{
+		{entry: "actions/http.py", wantResult: `{"name": "__main__", "argv0": "` + filepath.Join(dir, "actions", "http.py") + `",
+			"argv": [], "stdlib": "http.client", "helper": "sibling", "util": "actions lib", "packlib": "pack lib"}`},
+		{entry: "actions/json.py", wantResult: `{"ok": true}`},
+		{entry: "actions/fail.py", wantExit: 3},
+		{entry: "actions/raise.py", wantExit: 1, wantStderr: "RuntimeError: boom"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.entry, func(t *testing.T) {
+			t.Parallel()
+			res, err := runner.Run(t.Context(), withTestDefaults(t, runner.Request{
+				Runner: runner.Python, Interpreter: systemPython, PackDir: dir, EntryPoint: tt.entry,
+				Env: map[string]string{"PYTHONPATH": filepath.Join(dir, "lib")},
+			}))
+			require.NoError(t, err)
+			require.Equal(t, tt.wantExit, res.ExitCode, res.Stderr)
+			if tt.wantResult != "" {
+				requireJSON(t, tt.wantResult, res.Result)
+			}
+			require.Contains(t, res.Stderr, tt.wantStderr)
+		})
+	}
+}
