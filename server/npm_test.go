@@ -64,21 +64,29 @@ func npmInstall(t *testing.T, pkgs ...string) string {
 	return dir
 }
 
-// runNode runs script with node, resolving require() from the packages in
-// dir, and returns its standard output.
-func runNode(t *testing.T, dir, script string, args ...string) string {
+// runNode runs script with node in dir (a test's own directory), its
+// imports resolved from the packages in modules (npmInstall's directory),
+// and returns its standard output. name's extension chooses the module
+// kind: .cjs or .mjs.
+func runNode(t *testing.T, modules, dir, name, script string, args ...string) string {
 	t.Helper()
-	f := filepath.Join(t.TempDir(), "script.cjs")
+	link := filepath.Join(dir, "node_modules")
+	if _, err := os.Lstat(link); os.IsNotExist(err) {
+		if err := os.Symlink(filepath.Join(modules, "node_modules"), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := filepath.Join(dir, name)
 	if err := os.WriteFile(f, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(t.Context(), "node", append([]string{f}, args...)...)
-	cmd.Env = append(os.Environ(), "NODE_PATH="+filepath.Join(dir, "node_modules"))
+	cmd.Dir = dir
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
+		t.Fatalf("node %s: %v\n%s", name, err, stderr.String())
 	}
 	return string(out)
 }

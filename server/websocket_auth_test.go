@@ -101,7 +101,7 @@ func TestGraphQLWsClientStopsWhenRefused(t *testing.T) {
 			GaveUp   bool
 			TimedOut bool
 		}
-		out := runNode(t, dir, graphqlWsRefused, url, token, "10000")
+		out := runNode(t, dir, t.TempDir(), "refused.cjs", graphqlWsRefused, url, token, "10000")
 		require.NoError(t, json.Unmarshal([]byte(out), &got), out)
 		require.NotNil(t, got.Error, "the subscriber saw no error: %s", out)
 		require.Equal(t, 4401, got.Error.Code, out)
