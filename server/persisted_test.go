@@ -45,7 +45,7 @@ func TestApolloPersistedQueryManifest(t *testing.T) {
 	modules := npmInstall(t, "@apollo/generate-persisted-query-manifest@1.4.0", "@apollo/client@4.3.8", "graphql@16.11.0")
 	dir := t.TempDir()
 	files := map[string]string{
-		"src/ops.graphql": "query PackCount { packs { totalCount } }\n",
+		"src/ops.graphql":                      "query PackCount { packs { totalCount } }\n",
 		"persisted-query-manifest.config.json": `{"documents": ["src/**/*.graphql"], "output": "persisted-query-manifest.json"}`,
 	}
 	for name, body := range files {
