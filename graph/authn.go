@@ -2,11 +2,13 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 
+	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/auth"
 )
 
@@ -42,7 +44,15 @@ func withToken(ctx context.Context, tokens *auth.Service, header string) context
 // WebsocketAuth authenticates subscriptions from the connection_init
 // payload: {"Authorization": "Bearer <token>"} (as graphql-ws clients send
 // headers) or {"token": "<token>"}. A connection without a valid token is
-// refused at init.
+// refused at init: closed with 4401 and the reason (the legacy graphql-ws
+// subprotocol also gets connection_error first). A plain close (1000)
+// tells the graphql-ws client, and so Apollo's GraphQLWsLink, to
+// reconnect at once, which it did thousands of times a second without
+// ever reporting an error; 4401 is one it treats as fatal and reports.
+// 4403, which the protocol suggests, it retries five times with backoff
+// ("might grant access after retry"), which a wrong token never will.
+// Any other failure (the database) closes with 1013 Try Again Later,
+// which the client retries with backoff.
 func WebsocketAuth(tokens *auth.Service) transport.WebsocketInitFunc {
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		if tokens == nil {
@@ -64,9 +74,35 @@ func WebsocketAuth(tokens *auth.Service) transport.WebsocketInitFunc {
 		token, _ := strings.CutPrefix(header, "Bearer ")
 		p, err := tokens.Authenticate(ctx, token)
 		if err != nil {
-			return ctx, nil, err
+			return refuseWebsocket(ctx, err)
 		}
 		// No payload in connection_ack: it must not echo the token.
 		return auth.WithPrincipal(ctx, p), nil, nil
 	}
+}
+
+// Close codes of a refused connection_init.
+const (
+	// closeUnauthorized is graphql-ws's CloseCode.Unauthorized.
+	closeUnauthorized = 4401
+	// closeTryAgainLater is RFC 6455's 1013.
+	closeTryAgainLater = 1013
+)
+
+// refuseWebsocket makes gqlgen close a connection whose init failed with
+// err: 4401 with the reason when err is UNAUTHENTICATED, else 1013 with
+// a generic one (the cause is the server's, not the client's to read).
+func refuseWebsocket(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
+	if apperr.CodeOf(err) != apperr.Unauthenticated {
+		err = errors.New("try again later")
+		ctx = transport.WithWebsocketCloseCode(ctx, closeTryAgainLater)
+		return transport.AppendCloseReason(ctx, "Try Again Later"), nil, err
+	}
+	ctx = transport.WithWebsocketCloseCode(ctx, closeUnauthorized)
+	// A close frame's reason holds at most 123 bytes.
+	reason := "Unauthorized: " + err.Error()
+	if len(reason) > 123 {
+		reason = strings.ToValidUTF8(reason[:123], "")
+	}
+	return transport.AppendCloseReason(ctx, reason), nil, err
 }

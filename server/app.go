@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -243,7 +242,8 @@ func originPatterns(origins []string) []string {
 	return out
 }
 
-// loadPersisted reads the allowlist of a persisted-queries-only server.
+// loadPersisted reads the allowlist of a persisted-queries-only server:
+// a JSON list of documents or an Apollo persisted-query manifest.
 func loadPersisted(path string) (map[string]string, error) {
 	if path == "" {
 		return nil, nil
@@ -252,9 +252,9 @@ func loadPersisted(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("graphql.persisted_queries_file: %w", err)
 	}
-	var docs []string
-	if err := json.Unmarshal(b, &docs); err != nil {
-		return nil, fmt.Errorf("graphql.persisted_queries_file %s: want a JSON list of documents: %w", path, err)
+	allow, err := graph.AllowlistFromJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("graphql.persisted_queries_file %s: %w", path, err)
 	}
-	return graph.AllowlistFromDocuments(docs), nil
+	return allow, nil
 }

@@ -88,9 +88,10 @@ type GraphQLConfig struct {
 	MaxDepth       int   `yaml:"max_depth"`
 	MaxBodyBytes   int64 `yaml:"max_body_bytes"`
 	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
-	// PersistedQueriesFile, when set, is a JSON list of GraphQL documents:
-	// the only operations the server accepts (by their SHA-256, as Apollo's
-	// persisted-query link sends them).
+	// PersistedQueriesFile, when set, is a JSON list of GraphQL documents
+	// or an Apollo persisted-query manifest: the only operations the server
+	// accepts (by their SHA-256 or id, as Apollo's persisted-query link
+	// sends them, or by their text).
 	PersistedQueriesFile string `yaml:"persisted_queries_file"`
 }
 

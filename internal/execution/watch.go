@@ -41,7 +41,8 @@ const hintedChunk = 500
 // Updates streams executions as their status or results change, until ctx
 // ends (or, with f.ID, until the execution finishes). Changes made on any
 // node arrive. Rapid changes may coalesce: each value is the row as read
-// after the change. Returns NOT_FOUND when f.ID does not exist.
+// after the change, and each version of a row is sent once (see sentRows).
+// Returns NOT_FOUND when f.ID does not exist.
 func (s *Service) Updates(ctx context.Context, f UpdateFilter) (<-chan *ent.Execution, error) {
 	sub := s.bus.Subscribe(func(ev notify.Event) bool {
 		return ev.Kind == notify.Status && (f.ID == nil || ev.ID == *f.ID)
@@ -59,12 +60,14 @@ func (s *Service) Updates(ctx context.Context, f UpdateFilter) (<-chan *ent.Exec
 	go func() {
 		defer close(ch)
 		defer sub.Close()
+		sent := newSentRows(sentRowsKept)
 		send := func(e *ent.Execution) bool {
-			if !f.match(e) {
+			if !f.match(e) || !sent.fresh(e) {
 				return true
 			}
 			select {
 			case ch <- e:
+				sent.add(e)
 				return f.ID == nil || !Finished(e.Status)
 			case <-ctx.Done():
 				return false
