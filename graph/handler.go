@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -26,7 +27,12 @@ type Options struct {
 	// the same list CORS uses.
 	OriginPatterns []string
 	MaxComplexity  int
-	MaxDepth       int
+	// Document bounds every document before it is validated; zero fields
+	// take the defaults.
+	Document DocumentLimits
+	// MaxFilterPredicates caps the predicates of one where argument;
+	// zero means DefaultMaxFilterPredicates.
+	MaxFilterPredicates int
 	// MaxUploadBytes caps a multipart upload.
 	MaxUploadBytes int64
 	// WebsocketInit authenticates a connection_init payload; nil accepts all.
@@ -46,8 +52,9 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	if o.MaxComplexity == 0 {
 		o.MaxComplexity = 250_000
 	}
-	if o.MaxDepth == 0 {
-		o.MaxDepth = 12
+	o.Document = o.Document.withDefaults()
+	if o.MaxFilterPredicates <= 0 {
+		o.MaxFilterPredicates = DefaultMaxFilterPredicates
 	}
 	if o.MaxUploadBytes == 0 {
 		o.MaxUploadBytes = 100 << 20
@@ -65,7 +72,8 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(postTransport{})
 	srv.AddTransport(transport.MultipartForm{MaxUploadSize: o.MaxUploadBytes, MaxMemory: 8 << 20})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
 	// First: it rewrites the document the other extensions then read.
 	srv.Use(newDefaultPage())
 	if o.Introspection {
@@ -76,8 +84,10 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	} else {
 		srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
 	}
+	// After the persisted-query extensions, which fill in the document.
+	srv.Use(documentGuard{limits: o.Document, introspection: o.Introspection, cache: cache})
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
-	srv.Use(depthLimit{Max: o.MaxDepth})
+	srv.Use(argumentLimits{maxPredicates: o.MaxFilterPredicates, schema: es.Schema()})
 	srv.Use(fieldMiddleware{r.aroundFields})
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
@@ -87,7 +97,10 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 }
 
 // BodyLimit refuses request bodies over limit bytes with a GraphQL error
-// whose code is PAYLOAD_TOO_LARGE; multipart uploads have their own limit.
+// whose code is PAYLOAD_TOO_LARGE and status 413; multipart uploads have
+// their own limit. A body without a Content-Length (chunked) is cut at the
+// limit, and whatever the transport would have answered about the cut
+// body is replaced by the same 413.
 func BodyLimit(limit, uploadLimit int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		max := limit
@@ -95,15 +108,79 @@ func BodyLimit(limit, uploadLimit int64, next http.Handler) http.Handler {
 			max = uploadLimit
 		}
 		if r.ContentLength > max {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}`))
+			writePayloadTooLarge(w)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
-		next.ServeHTTP(w, r)
+		if r.Header.Get("Upgrade") != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, max)}
+		r.Body = body
+		next.ServeHTTP(&tooLargeWriter{ResponseWriter: w, body: body}, r)
 	})
 }
+
+func writePayloadTooLarge(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Del("Content-Length")
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	_, _ = w.Write([]byte(`{"errors":[{"message":"request body too large","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}`))
+}
+
+// limitedBody records that its reader met the body limit.
+type limitedBody struct {
+	io.ReadCloser
+	tooLarge bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		b.tooLarge = true
+	}
+	return n, err
+}
+
+// tooLargeWriter answers 413 instead of whatever a handler writes after
+// the body met its limit.
+type tooLargeWriter struct {
+	http.ResponseWriter
+	body    *limitedBody
+	written bool
+	refused bool
+}
+
+func (t *tooLargeWriter) WriteHeader(status int) {
+	if t.written {
+		return
+	}
+	t.written = true
+	if t.body.tooLarge {
+		t.refused = true
+		writePayloadTooLarge(t.ResponseWriter)
+		return
+	}
+	t.ResponseWriter.WriteHeader(status)
+}
+
+func (t *tooLargeWriter) Write(b []byte) (int, error) {
+	t.WriteHeader(http.StatusOK)
+	if t.refused {
+		return len(b), nil
+	}
+	return t.ResponseWriter.Write(b)
+}
+
+// Flush is the underlying writer's.
+func (t *tooLargeWriter) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok && !t.refused {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (t *tooLargeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 var _ graphql.ExecutableSchema = weightedSchema{}
 

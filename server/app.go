@@ -156,8 +156,15 @@ func (a *app) handler() http.Handler {
 		Introspection:  a.cfg.GraphQL.Introspection,
 		OriginPatterns: originPatterns(a.cfg.CORS.AllowedOrigins),
 		MaxComplexity:  a.cfg.GraphQL.MaxComplexity,
-		MaxDepth:       a.cfg.GraphQL.MaxDepth,
 		MaxUploadBytes: a.cfg.GraphQL.MaxUploadBytes,
+		Document: graph.DocumentLimits{
+			MaxTokens:          a.cfg.GraphQL.MaxTokens,
+			MaxFields:          a.cfg.GraphQL.MaxFields,
+			MaxFragmentSpreads: a.cfg.GraphQL.MaxFragmentSpreads,
+			MaxDirectives:      a.cfg.GraphQL.MaxDirectives,
+			MaxDepth:           a.cfg.GraphQL.MaxDepth,
+		},
+		MaxFilterPredicates: a.cfg.GraphQL.MaxFilterPredicates,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.CodedErrors(graph.Authenticate(a.sec.tokens,

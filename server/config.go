@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/attune-io/attune/graph"
+	"github.com/attune-io/attune/internal/manifest"
 )
 
 // Config is every setting of the server. Each key can be set in the YAML
@@ -61,6 +64,9 @@ type PacksConfig struct {
 	// MaxBytes caps a pack's unpacked size; MaxFiles its file count.
 	MaxBytes int64 `yaml:"max_bytes"`
 	MaxFiles int   `yaml:"max_files"`
+	// MaxManifestBytes caps each YAML file of a pack (pack.yaml and every
+	// component), checked before it is decoded.
+	MaxManifestBytes int64 `yaml:"max_manifest_bytes"`
 	// DownloadTimeout and GitTimeout bound fetching from URLs and git.
 	DownloadTimeout time.Duration `yaml:"download_timeout"`
 	GitTimeout      time.Duration `yaml:"git_timeout"`
@@ -82,12 +88,19 @@ type CORSConfig struct {
 
 // GraphQLConfig sets the API's guard rails and developer features.
 type GraphQLConfig struct {
-	Playground     bool  `yaml:"playground"`
-	Introspection  bool  `yaml:"introspection"`
-	MaxComplexity  int   `yaml:"max_complexity"`
-	MaxDepth       int   `yaml:"max_depth"`
-	MaxBodyBytes   int64 `yaml:"max_body_bytes"`
-	MaxUploadBytes int64 `yaml:"max_upload_bytes"`
+	Playground    bool `yaml:"playground"`
+	Introspection bool `yaml:"introspection"`
+	MaxComplexity int  `yaml:"max_complexity"`
+	MaxDepth      int  `yaml:"max_depth"`
+	// Bounds of a document, checked before it is validated (see
+	// graph.DocumentLimits), and of a where filter.
+	MaxTokens           int   `yaml:"max_tokens"`
+	MaxFields           int   `yaml:"max_fields"`
+	MaxFragmentSpreads  int   `yaml:"max_fragment_spreads"`
+	MaxDirectives       int   `yaml:"max_directives"`
+	MaxFilterPredicates int   `yaml:"max_filter_predicates"`
+	MaxBodyBytes        int64 `yaml:"max_body_bytes"`
+	MaxUploadBytes      int64 `yaml:"max_upload_bytes"`
 	// PersistedQueriesFile, when set, is a JSON list of GraphQL documents
 	// or an Apollo persisted-query manifest: the only operations the server
 	// accepts (by their SHA-256 or id, as Apollo's persisted-query link
@@ -111,13 +124,14 @@ func DefaultConfig() Config {
 		Roles:           []string{"api", "worker", "sensor", "timers"},
 		ShutdownTimeout: 30 * time.Second,
 		Packs: PacksConfig{
-			MaxBytes:        100 << 20,
-			MaxFiles:        10000,
-			DownloadTimeout: time.Minute,
-			GitTimeout:      2 * time.Minute,
-			EnvTimeout:      10 * time.Minute,
-			Python:          "python3",
-			Npm:             "npm",
+			MaxBytes:         100 << 20,
+			MaxFiles:         10000,
+			MaxManifestBytes: manifest.DefaultMaxFileBytes,
+			DownloadTimeout:  time.Minute,
+			GitTimeout:       2 * time.Minute,
+			EnvTimeout:       10 * time.Minute,
+			Python:           "python3",
+			Npm:              "npm",
 		},
 		Auth:   AuthConfig{Enabled: true},
 		Worker: defaultWorkerConfig(),
@@ -126,12 +140,17 @@ func DefaultConfig() Config {
 			"http://localhost:*", "http://127.0.0.1:*",
 		}},
 		GraphQL: GraphQLConfig{
-			Playground:     true,
-			Introspection:  true,
-			MaxComplexity:  250_000,
-			MaxDepth:       12,
-			MaxBodyBytes:   1 << 20,
-			MaxUploadBytes: 100 << 20,
+			Playground:          true,
+			Introspection:       true,
+			MaxComplexity:       250_000,
+			MaxDepth:            graph.DefaultMaxDepth,
+			MaxTokens:           graph.DefaultMaxTokens,
+			MaxFields:           graph.DefaultMaxFields,
+			MaxFragmentSpreads:  graph.DefaultMaxFragmentSpreads,
+			MaxDirectives:       graph.DefaultMaxDirectives,
+			MaxFilterPredicates: graph.DefaultMaxFilterPredicates,
+			MaxBodyBytes:        1 << 20,
+			MaxUploadBytes:      100 << 20,
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}

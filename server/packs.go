@@ -23,10 +23,11 @@ func newPackService(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 			GitTimeout:      cfg.Packs.GitTimeout,
 			AllowedDirs:     cfg.Packs.AllowedSourceDirs,
 		},
-		Python:     cfg.Packs.Python,
-		Npm:        cfg.Packs.Npm,
-		EnvTimeout: cfg.Packs.EnvTimeout,
-		Logger:     log,
+		MaxManifestBytes: cfg.Packs.MaxManifestBytes,
+		Python:           cfg.Packs.Python,
+		Npm:              cfg.Packs.Npm,
+		EnvTimeout:       cfg.Packs.EnvTimeout,
+		Logger:           log,
 	})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"path"
 
 	"github.com/attune-io/attune/internal/param"
+	"github.com/attune-io/attune/internal/textlimit"
 )
 
 // PackFile is the manifest at the root of every pack; FindRoot looks for it.
@@ -147,9 +148,21 @@ const (
 	KindAction  Kind = "action"
 )
 
+// DefaultMaxFileBytes is the size limit of each YAML file of a pack when Options gives none:
+// decoded, a YAML file takes several times its size in memory.
+const DefaultMaxFileBytes = 1 << 20
+
+// Options bound what Load reads.
+type Options struct {
+	// MaxFileBytes caps each YAML file, checked before decoding; 0 means
+	// DefaultMaxFileBytes.
+	MaxFileBytes int64
+}
+
 // loader carries state while one pack is parsed.
 type loader struct {
 	fsys   fs.FS
+	max    int64 // bytes of one YAML file
 	pack   *Pack
 	packOK bool // the pack ref is valid, so ownership checks mean something
 	probs  problems
@@ -162,8 +175,17 @@ type loader struct {
 // problem it returns a *ValidationError listing all of them, and no pack; the error is never
 // of another type, since unreadable files are reported as problems too.
 func Load(fsys fs.FS) (*Pack, error) {
-	l := &loader{fsys: fsys, seen: map[string]string{}}
-	d := readDoc(fsys, PackFile, &l.probs)
+	return LoadWith(fsys, Options{})
+}
+
+// LoadWith is Load within opts' bounds: a YAML file over MaxFileBytes is a problem of its
+// own, reported without reading the file.
+func LoadWith(fsys fs.FS, opts Options) (*Pack, error) {
+	if opts.MaxFileBytes <= 0 {
+		opts.MaxFileBytes = DefaultMaxFileBytes
+	}
+	l := &loader{fsys: fsys, max: opts.MaxFileBytes, seen: map[string]string{}}
+	d := readDoc(fsys, PackFile, l.max, &l.probs)
 	if d == nil {
 		return nil, l.probs.err()
 	}
@@ -203,7 +225,7 @@ func (l *loader) each(dir string, parse func(*doc)) {
 		if ext := path.Ext(e.Name()); e.IsDir() || (ext != ".yaml" && ext != ".yml") {
 			continue
 		}
-		if d := readDoc(l.fsys, path.Join(dir, e.Name()), &l.probs); d != nil {
+		if d := readDoc(l.fsys, path.Join(dir, e.Name()), l.max, &l.probs); d != nil {
 			parse(d)
 		}
 	}
@@ -248,6 +270,10 @@ func packVersion(d *doc) string {
 	case nil:
 		d.problem("version", `is required (a semver string such as "1.0.0")`)
 	case string:
+		if msg := textlimit.Check(len(v), textlimit.NameBytes); msg != "" {
+			d.problem("version", "%s", msg)
+			return ""
+		}
 		if !semver.MatchString(v) {
 			d.problem("version", "%q is not a semver version X.Y.Z[-prerelease][+build]", v)
 		}

@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"slices"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/attune-io/attune/internal/param"
+	"github.com/attune-io/attune/internal/textlimit"
 )
 
 // Tags yaml.v3 resolves plain scalars to; see stringify.
@@ -28,9 +31,10 @@ type doc struct {
 }
 
 // readDoc reads and decodes the YAML mapping in name. It records a problem and returns nil
-// when the file is missing, not a regular file, not valid YAML or not a mapping. An empty
-// file is an empty mapping.
-func readDoc(fsys fs.FS, name string, probs *problems) *doc {
+// when the file is missing, not a regular file, larger than maxBytes, not valid YAML or not a
+// mapping. An empty file is an empty mapping. The size is checked before the file is read and
+// again while reading, so a file that grows is never decoded.
+func readDoc(fsys fs.FS, name string, maxBytes int64, probs *problems) *doc {
 	info, err := fs.Lstat(fsys, name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -44,9 +48,17 @@ func readDoc(fsys fs.FS, name string, probs *problems) *doc {
 		probs.add(name, 0, "", "must be a regular file (symlinks are not allowed)")
 		return nil
 	}
-	data, err := fs.ReadFile(fsys, name)
+	if info.Size() > maxBytes {
+		probs.add(name, 0, "", "%s", tooLarge(info.Size(), maxBytes))
+		return nil
+	}
+	data, err := readAtMost(fsys, name, maxBytes)
 	if err != nil {
 		probs.add(name, 0, "", "cannot read file: %v", err)
+		return nil
+	}
+	if int64(len(data)) > maxBytes {
+		probs.add(name, 0, "", "%s", tooLarge(int64(len(data)), maxBytes))
 		return nil
 	}
 	var root yaml.Node
@@ -73,6 +85,20 @@ func readDoc(fsys fs.FS, name string, probs *problems) *doc {
 	}
 	d.node = n
 	return d
+}
+
+// readAtMost reads name up to one byte past limit.
+func readAtMost(fsys fs.FS, name string, limit int64) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit+1))
+}
+
+func tooLarge(size, limit int64) string {
+	return fmt.Sprintf("is %d bytes or more; the limit of a pack's YAML file is %d bytes", size, limit)
 }
 
 // stringify retags scalar mapping keys and timestamps as strings before decoding, so every
@@ -158,12 +184,16 @@ func (d *doc) get(keys ...string) (string, any) {
 	return keys[0], nil
 }
 
-// str reads a string.
+// str reads a string, at most textlimit.ForField(key) bytes long.
 func (d *doc) str(keys ...string) string {
 	k, v := d.get(keys...)
 	s, ok := v.(string)
 	if v != nil && !ok {
 		d.problem(k, "must be a string")
+	}
+	if msg := textlimit.Check(len(s), textlimit.ForField(k)); msg != "" {
+		d.problem(k, "%s", msg)
+		return ""
 	}
 	return s
 }
@@ -225,6 +255,10 @@ func (d *doc) strs(keys ...string) []string {
 		s, ok := item.(string)
 		if !ok {
 			d.problem(k, "item %d must be a string", i+1)
+			continue
+		}
+		if msg := textlimit.Check(len(s), textlimit.NameBytes); msg != "" {
+			d.problem(k, "item %d %s", i+1, msg)
 			continue
 		}
 		out = append(out, s)

@@ -162,7 +162,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 		return nil, stepError(StepValidate, apperr.Errorf(apperr.BadUserInput, "%v", err))
 	}
 	packRoot := filepath.Join(staged, filepath.FromSlash(root))
-	if m, err = manifest.Load(os.DirFS(packRoot)); err != nil {
+	if m, err = manifest.LoadWith(os.DirFS(packRoot), manifest.Options{MaxFileBytes: s.cfg.MaxManifestBytes}); err != nil {
 		return nil, stepError(StepValidate, err)
 	}
 	if err := s.validateAgainstInstalled(ctx, m); err != nil {

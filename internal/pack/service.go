@@ -30,6 +30,9 @@ type Config struct {
 	EnvsDir string
 	// Limits bound fetching and extraction.
 	Limits fetch.Limits
+	// MaxManifestBytes caps each YAML file of a pack; 0 means
+	// manifest.DefaultMaxFileBytes.
+	MaxManifestBytes int64
 	// Python and Npm are the base interpreter and npm used to build envs.
 	Python, Npm string
 	// EnvTimeout bounds one environment build (default 10 minutes).
