@@ -28,6 +28,9 @@ const (
 // which enforces it with a compare-and-set.
 var transitions = map[execution.Status][]execution.Status{
 	Running:   {Requested, Scheduled},
+	// Back to the queue: an idempotent action's run cut short by a
+	// server's shutdown (Worker.requeue).
+	Scheduled: {Running},
 	Canceling: {Running},
 	Canceled:  {Requested, Scheduled, Running, Canceling},
 	Succeeded: {Running, Canceling},

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/internal/dbtest"
+	"github.com/attune-io/attune/internal/store"
+)
+
+// shutdownAction is a SHELL action of the pack addActions stores.
+type shutdownAction struct {
+	name, body string
+	idempotent bool
+}
+
+// addActions stores a pack "e2e" with one SHELL action per entry.
+func addActions(t *testing.T, dbURL string, actions ...shutdownAction) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := store.Open(t.Context(), dbURL, "")
+	require.NoError(t, err)
+	defer db.Close()
+	p, err := db.Ent.Pack.Create().SetRef("e2e").SetPath(dir).Save(t.Context())
+	require.NoError(t, err)
+	for _, a := range actions {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, a.name+".sh"), []byte(a.body), 0o755))
+		_, err := db.Ent.Action.Create().SetRef("e2e." + a.name).SetPackRef("e2e").SetPack(p).
+			SetRunnerType(action.RunnerTypeSHELL).SetEntryPoint(a.name + ".sh").SetIdempotent(a.idempotent).
+			Save(t.Context())
+		require.NoError(t, err)
+	}
+}
+
+// waitStarted waits until the execution printed its first line, "started":
+// its process runs.
+func waitStarted(t *testing.T, s *server, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), execDeadline)
+	defer cancel()
+	out := subscribe(t, ctx, s, `subscription($id: ID!) { executionOutput(id: $id) { line } }`, map[string]any{"id": id})
+	require.JSONEq(t, `{"executionOutput": {"line": "started"}}`, string(<-out), "execution %s", id)
+}
+
+// waitExit waits up to d for the process to exit and returns its status.
+func (p *proc) waitExit(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(d):
+		t.Fatalf("attune did not exit within %s", d)
+		return -1
+	}
+}
+
+// TestGracefulShutdownLetsRunningActionsFinish sends SIGTERM while four
+// actions run: the two that end within shutdown_timeout finish SUCCEEDED,
+// the long one ends CANCELED with the reason, and the long idempotent one
+// goes back to the queue and runs again after the restart. The process
+// exits 0 within shutdown_timeout plus the kill grace, and its log says
+// what it did.
+func TestGracefulShutdownLetsRunningActionsFinish(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		dbURL := dbtest.URL(t, backend)
+		runs := filepath.Join(t.TempDir(), "runs")
+		const timeout, grace = 6 * time.Second, time.Second
+		env := []string{"ATTUNE_SHUTDOWN_TIMEOUT=" + timeout.String(), "ATTUNE_WORKER_KILL_GRACE=" + grace.String()}
+		s := startDoomed(t, env, "-database-url", dbURL)
+		addActions(t, dbURL,
+			shutdownAction{name: "short", body: "#!/bin/bash\necho started\nsleep 2\necho done\n"},
+			shutdownAction{name: "long", body: "#!/bin/bash\necho started\nexec sleep 60\n"},
+			shutdownAction{name: "again", idempotent: true, body: "#!/bin/bash\necho run >> " + runs + "\n" +
+				"if [ \"$(wc -l < " + runs + ")\" -gt 1 ]; then echo rerun; exit 0; fi\necho started\nexec sleep 60\n"},
+		)
+		short1, short2 := execute(t, s, "e2e.short", nil), execute(t, s, "e2e.short", nil)
+		long, again := execute(t, s, "e2e.long", nil), execute(t, s, "e2e.again", nil)
+		for _, id := range []string{short1, short2, long, again} {
+			waitStarted(t, s, id)
+		}
+
+		signaled := time.Now()
+		require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+		eventually(t, timeout, "readyz to report the shutdown", func() bool {
+			res, body := do(t, http.MethodGet, s.url+"/readyz", nil, "")
+			return res.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, "shutting down")
+		})
+		require.Equal(t, 0, s.waitExit(t, timeout+grace+10*time.Second), "exit status after SIGTERM")
+		took := time.Since(signaled)
+		require.GreaterOrEqual(t, took, timeout, "waited for the long actions until shutdown_timeout")
+		require.Less(t, took, timeout+grace+5*time.Second, "exited within shutdown_timeout and the kill grace (plus slack)")
+		log := s.out.String()
+		for _, want := range []string{
+			`msg="shutting down" timeout=6s`,
+			`msg="waiting for running actions" running=4`,
+			`msg="shutdown timeout reached; canceling the actions still running" running=2`,
+			`msg="execution canceled by the shutdown" execution_id=` + long,
+			`msg="execution handed back to the queue" execution_id=` + again,
+			`msg="shutdown complete"`,
+		} {
+			require.Contains(t, log, want)
+		}
+
+		later := startServer(t, nil, "-database-url", dbURL)
+		for _, id := range []string{short1, short2} {
+			states := follow(t, later, id)
+			last := states[len(states)-1]
+			require.Equal(t, "SUCCEEDED", last.Status, "%+v", states)
+			require.Equal(t, 1, last.Attempt)
+		}
+		states := follow(t, later, long)
+		last := states[len(states)-1]
+		require.Equal(t, "CANCELED", last.Status, "%+v", states)
+		require.Contains(t, last.Error, "the server shut down")
+
+		states = follow(t, later, again)
+		last = states[len(states)-1]
+		require.Equal(t, "SUCCEEDED", last.Status, "%+v", states)
+		require.Equal(t, 2, last.Attempt, "ran again after the restart")
+		var result string
+		require.NoError(t, json.Unmarshal(last.Result, &result))
+		require.Equal(t, "rerun", result)
+		require.Equal(t, []string{"stdout: started", "stdout: rerun"}, lines(t, later, again, 0),
+			"the output of both runs, in order")
+	})
+}
