@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/internal/dbtest"
+	"github.com/attune-io/attune/internal/gqltest"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -133,5 +135,115 @@ func TestGracefulShutdownLetsRunningActionsFinish(t *testing.T) {
 		require.Equal(t, "rerun", result)
 		require.Equal(t, []string{"stdout: started", "stdout: rerun"}, lines(t, later, again, 0),
 			"the output of both runs, in order")
+	})
+}
+
+// processesUnder returns the pids of processes whose command line mentions
+// dir (a killed server's orphans).
+func processesUnder(dir string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmdline), dir) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// serveIn serves on dbURL with data directory dataDir and waits until it
+// listens. Unless doomed, cleanup requires a graceful exit.
+func serveIn(t *testing.T, dbURL, dataDir string, doomed bool) *server {
+	t.Helper()
+	p := start(t, nil, "-listen", "127.0.0.1:0", "-data-dir", dataDir, "-database-url", dbURL)
+	select {
+	case addr := <-p.out.addr:
+		s := &server{proc: p, url: "http://" + addr}
+		if !doomed {
+			t.Cleanup(func() { s.stop(t) })
+		}
+		return s
+	case <-p.done:
+		t.Fatalf("attune exited before listening: %v", p.err)
+	case <-time.After(startTimeout):
+		t.Fatalf("attune did not listen within %s", startTimeout)
+	}
+	return nil
+}
+
+// TestKilledInstallIsFailedAndCleanedAtRestart kills the server with
+// SIGKILL while a Python pack's environment is being built (pip waits on
+// a fifo nobody writes): the restarted server records the install FAILED
+// with the reason and has removed, before it listens, the pack directory,
+// the environment and the install's temp dir.
+func TestKilledInstallIsFailedAndCleanedAtRestart(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		dbURL, dataDir := dbtest.URL(t, backend), t.TempDir()
+		gate := filepath.Join(t.TempDir(), "gate")
+		require.NoError(t, syscall.Mkfifo(gate, 0o600))
+		src := writeTree(t, map[string]string{
+			"pack.yaml":          "ref: slowenv\nversion: 1.0.0\n",
+			"actions/hello.yaml": "ref: slowenv.hello\nrunner_type: python\nentry_point: hello.py\n",
+			"actions/hello.py":   "print('hello')\n",
+			"requirements.txt":   "-r " + gate + "\n",
+		})
+		s := serveIn(t, dbURL, dataDir, true)
+		var started struct{ StartPackInstall struct{ ID string } }
+		gqltest.New(s.url+"/graphql").Must(t, `mutation($s: String!) { startPackInstall(input: {source: $s}) { id } }`,
+			map[string]any{"s": src}, &started)
+		id := started.StartPackInstall.ID
+		type install struct {
+			Node struct{ Status, Step, Error, PackRef string }
+		}
+		read := func(s *server) install {
+			var got install
+			gqltest.New(s.url+"/graphql").Must(t, `query($id: ID!) { node(id: $id) { ... on PackInstall {
+				status step error packRef } } }`, map[string]any{"id": id}, &got)
+			return got
+		}
+		eventually(t, execDeadline, "the install to reach the environment step", func() bool {
+			return read(s).Node.Step == "environment"
+		})
+		var pip []int
+		eventually(t, execDeadline, "pip to read the requirements", func() bool {
+			pip = processesUnder(filepath.Join(dataDir, "packs", "slowenv"))
+			return len(pip) > 0
+		})
+		t.Cleanup(func() { // the orphans, unless they died with the server
+			for _, pid := range processesUnder(dataDir) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		})
+		require.NoError(t, s.cmd.Process.Kill())
+		<-s.done
+
+		leftovers := func() []string {
+			var out []string
+			for _, pattern := range []string{"packs/slowenv", "envs/slowenv-*", "packs/.tmp/install-*"} {
+				m, err := filepath.Glob(filepath.Join(dataDir, pattern))
+				require.NoError(t, err)
+				out = append(out, m...)
+			}
+			return out
+		}
+		require.Len(t, leftovers(), 3, "the killed install left its pack dir, env and temp dir")
+
+		later := serveIn(t, dbURL, dataDir, false)
+		require.Empty(t, leftovers(), "removed before the restarted server listens")
+		got := read(later).Node
+		require.Equal(t, "FAILED", got.Status)
+		require.Equal(t, "environment", got.Step)
+		require.Equal(t, "slowenv", got.PackRef)
+		require.Contains(t, got.Error, "the server stopped during the environment step")
+		require.Contains(t, later.out.String(), `msg="pack install died with its server; failed and cleaned up"`)
+		var packs struct{ Packs struct{ TotalCount int } }
+		gqltest.New(later.url+"/graphql").Must(t, `{ packs(where: {ref: "slowenv"}) { totalCount } }`, nil, &packs)
+		require.Zero(t, packs.Packs.TotalCount)
 	})
 }
