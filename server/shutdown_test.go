@@ -247,3 +247,44 @@ func TestKilledInstallIsFailedAndCleanedAtRestart(t *testing.T) {
 		require.Zero(t, packs.Packs.TotalCount)
 	})
 }
+
+// TestRestartLeavesAnotherNodesLiveInstall starts a second node on the
+// PostgreSQL database of a node whose install is building its environment:
+// the start-up sweep leaves the live install and its files alone, and the
+// install then finishes.
+func TestRestartLeavesAnotherNodesLiveInstall(t *testing.T) {
+	t.Parallel()
+	dbURL, dataDir := dbtest.URL(t, "postgres"), t.TempDir()
+	gate := filepath.Join(t.TempDir(), "gate")
+	require.NoError(t, syscall.Mkfifo(gate, 0o600))
+	src := writeTree(t, map[string]string{
+		"pack.yaml":          "ref: slowenv\nversion: 1.0.0\n",
+		"actions/hello.yaml": "ref: slowenv.hello\nrunner_type: python\nentry_point: hello.py\n",
+		"actions/hello.py":   "print('hello')\n",
+		"requirements.txt":   "-r " + gate + "\n",
+	})
+	b := serveIn(t, dbURL, dataDir, false)
+	var started struct{ StartPackInstall struct{ ID string } }
+	gqltest.New(b.url+"/graphql").Must(t, `mutation($s: String!) { startPackInstall(input: {source: $s}) { id } }`,
+		map[string]any{"s": src}, &started)
+	status := func(s *server) (st struct{ Node struct{ Status, Step string } }) {
+		gqltest.New(s.url+"/graphql").Must(t, `query($id: ID!) { node(id: $id) { ... on PackInstall { status step } } }`,
+			map[string]any{"id": started.StartPackInstall.ID}, &st)
+		return st
+	}
+	eventually(t, execDeadline, "pip to read the requirements", func() bool {
+		return status(b).Node.Step == "environment" && len(processesUnder(filepath.Join(dataDir, "packs", "slowenv"))) > 0
+	})
+
+	a := serveIn(t, dbURL, t.TempDir(), false)
+	require.Equal(t, "RUNNING", status(a).Node.Status, "node A's start left B's live install running")
+	require.NotContains(t, a.out.String(), "pack install died")
+	_, err := os.Stat(filepath.Join(dataDir, "packs", "slowenv"))
+	require.NoError(t, err, "B's pack dir is still there")
+
+	f, err := os.OpenFile(gate, os.O_WRONLY, 0) // pip reads no more requirements
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	eventually(t, execDeadline, "the install to finish", func() bool { return status(b).Node.Status != "RUNNING" })
+	require.Equal(t, "SUCCEEDED", status(b).Node.Status)
+}
