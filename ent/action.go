@@ -49,6 +49,8 @@ type Action struct {
 	Enabled bool `json:"enabled,omitempty"`
 	// Tags holds the value of the "tags" field.
 	Tags []string `json:"tags,omitempty"`
+	// Safe to run again from the start: a run interrupted by a server shutdown is handed back to the queue instead of CANCELED.
+	Idempotent bool `json:"idempotent,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ActionQuery when eager-loading is set.
 	Edges        ActionEdges `json:"edges"`
@@ -109,7 +111,7 @@ func (*Action) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case action.FieldParameters, action.FieldOutputSchema, action.FieldTags:
 			values[i] = new([]byte)
-		case action.FieldEnabled:
+		case action.FieldEnabled, action.FieldIdempotent:
 			values[i] = new(sql.NullBool)
 		case action.FieldID, action.FieldPackID, action.FieldTimeoutSeconds:
 			values[i] = new(sql.NullInt64)
@@ -234,6 +236,12 @@ func (_m *Action) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field tags: %w", err)
 				}
 			}
+		case action.FieldIdempotent:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field idempotent", values[i])
+			} else if value.Valid {
+				_m.Idempotent = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -329,6 +337,9 @@ func (_m *Action) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("tags=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Tags))
+	builder.WriteString(", ")
+	builder.WriteString("idempotent=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Idempotent))
 	builder.WriteByte(')')
 	return builder.String()
 }

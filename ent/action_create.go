@@ -187,6 +187,20 @@ func (_c *ActionCreate) SetTags(v []string) *ActionCreate {
 	return _c
 }
 
+// SetIdempotent sets the "idempotent" field.
+func (_c *ActionCreate) SetIdempotent(v bool) *ActionCreate {
+	_c.mutation.SetIdempotent(v)
+	return _c
+}
+
+// SetNillableIdempotent sets the "idempotent" field if the given value is not nil.
+func (_c *ActionCreate) SetNillableIdempotent(v *bool) *ActionCreate {
+	if v != nil {
+		_c.SetIdempotent(*v)
+	}
+	return _c
+}
+
 // SetPack sets the "pack" edge to the Pack entity.
 func (_c *ActionCreate) SetPack(v *Pack) *ActionCreate {
 	return _c.SetPackID(v.ID)
@@ -293,6 +307,10 @@ func (_c *ActionCreate) defaults() {
 		v := action.DefaultEnabled
 		_c.mutation.SetEnabled(v)
 	}
+	if _, ok := _c.mutation.Idempotent(); !ok {
+		v := action.DefaultIdempotent
+		_c.mutation.SetIdempotent(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -352,6 +370,9 @@ func (_c *ActionCreate) check() error {
 	}
 	if _, ok := _c.mutation.Enabled(); !ok {
 		return &ValidationError{Name: "enabled", err: errors.New(`ent: missing required field "Action.enabled"`)}
+	}
+	if _, ok := _c.mutation.Idempotent(); !ok {
+		return &ValidationError{Name: "idempotent", err: errors.New(`ent: missing required field "Action.idempotent"`)}
 	}
 	if len(_c.mutation.PackIDs()) == 0 {
 		return &ValidationError{Name: "pack", err: errors.New(`ent: missing required edge "Action.pack"`)}
@@ -438,6 +459,10 @@ func (_c *ActionCreate) createSpec() (*Action, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Tags(); ok {
 		_spec.SetField(action.FieldTags, field.TypeJSON, value)
 		_node.Tags = value
+	}
+	if value, ok := _c.mutation.Idempotent(); ok {
+		_spec.SetField(action.FieldIdempotent, field.TypeBool, value)
+		_node.Idempotent = value
 	}
 	if nodes := _c.mutation.PackIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -732,6 +757,18 @@ func (u *ActionUpsert) ClearTags() *ActionUpsert {
 	return u
 }
 
+// SetIdempotent sets the "idempotent" field.
+func (u *ActionUpsert) SetIdempotent(v bool) *ActionUpsert {
+	u.Set(action.FieldIdempotent, v)
+	return u
+}
+
+// UpdateIdempotent sets the "idempotent" field to the value that was provided on create.
+func (u *ActionUpsert) UpdateIdempotent() *ActionUpsert {
+	u.SetExcluded(action.FieldIdempotent)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -998,6 +1035,20 @@ func (u *ActionUpsertOne) UpdateTags() *ActionUpsertOne {
 func (u *ActionUpsertOne) ClearTags() *ActionUpsertOne {
 	return u.Update(func(s *ActionUpsert) {
 		s.ClearTags()
+	})
+}
+
+// SetIdempotent sets the "idempotent" field.
+func (u *ActionUpsertOne) SetIdempotent(v bool) *ActionUpsertOne {
+	return u.Update(func(s *ActionUpsert) {
+		s.SetIdempotent(v)
+	})
+}
+
+// UpdateIdempotent sets the "idempotent" field to the value that was provided on create.
+func (u *ActionUpsertOne) UpdateIdempotent() *ActionUpsertOne {
+	return u.Update(func(s *ActionUpsert) {
+		s.UpdateIdempotent()
 	})
 }
 
@@ -1433,6 +1484,20 @@ func (u *ActionUpsertBulk) UpdateTags() *ActionUpsertBulk {
 func (u *ActionUpsertBulk) ClearTags() *ActionUpsertBulk {
 	return u.Update(func(s *ActionUpsert) {
 		s.ClearTags()
+	})
+}
+
+// SetIdempotent sets the "idempotent" field.
+func (u *ActionUpsertBulk) SetIdempotent(v bool) *ActionUpsertBulk {
+	return u.Update(func(s *ActionUpsert) {
+		s.SetIdempotent(v)
+	})
+}
+
+// UpdateIdempotent sets the "idempotent" field to the value that was provided on create.
+func (u *ActionUpsertBulk) UpdateIdempotent() *ActionUpsertBulk {
+	return u.Update(func(s *ActionUpsert) {
+		s.UpdateIdempotent()
 	})
 }
 

@@ -228,6 +228,20 @@ func (_u *ActionUpdate) ClearTags() *ActionUpdate {
 	return _u
 }
 
+// SetIdempotent sets the "idempotent" field.
+func (_u *ActionUpdate) SetIdempotent(v bool) *ActionUpdate {
+	_u.mutation.SetIdempotent(v)
+	return _u
+}
+
+// SetNillableIdempotent sets the "idempotent" field if the given value is not nil.
+func (_u *ActionUpdate) SetNillableIdempotent(v *bool) *ActionUpdate {
+	if v != nil {
+		_u.SetIdempotent(*v)
+	}
+	return _u
+}
+
 // SetPack sets the "pack" edge to the Pack entity.
 func (_u *ActionUpdate) SetPack(v *Pack) *ActionUpdate {
 	return _u.SetPackID(v.ID)
@@ -453,6 +467,9 @@ func (_u *ActionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.TagsCleared() {
 		_spec.ClearField(action.FieldTags, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Idempotent(); ok {
+		_spec.SetField(action.FieldIdempotent, field.TypeBool, value)
 	}
 	if _u.mutation.PackCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -790,6 +807,20 @@ func (_u *ActionUpdateOne) ClearTags() *ActionUpdateOne {
 	return _u
 }
 
+// SetIdempotent sets the "idempotent" field.
+func (_u *ActionUpdateOne) SetIdempotent(v bool) *ActionUpdateOne {
+	_u.mutation.SetIdempotent(v)
+	return _u
+}
+
+// SetNillableIdempotent sets the "idempotent" field if the given value is not nil.
+func (_u *ActionUpdateOne) SetNillableIdempotent(v *bool) *ActionUpdateOne {
+	if v != nil {
+		_u.SetIdempotent(*v)
+	}
+	return _u
+}
+
 // SetPack sets the "pack" edge to the Pack entity.
 func (_u *ActionUpdateOne) SetPack(v *Pack) *ActionUpdateOne {
 	return _u.SetPackID(v.ID)
@@ -1045,6 +1076,9 @@ func (_u *ActionUpdateOne) sqlSave(ctx context.Context) (_node *Action, err erro
 	}
 	if _u.mutation.TagsCleared() {
 		_spec.ClearField(action.FieldTags, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Idempotent(); ok {
+		_spec.SetField(action.FieldIdempotent, field.TypeBool, value)
 	}
 	if _u.mutation.PackCleared() {
 		edge := &sqlgraph.EdgeSpec{

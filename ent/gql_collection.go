@@ -444,6 +444,11 @@ func (_q *ActionQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, action.FieldTags)
 				fieldSeen[action.FieldTags] = struct{}{}
 			}
+		case "idempotent":
+			if _, ok := fieldSeen[action.FieldIdempotent]; !ok {
+				selectedFields = append(selectedFields, action.FieldIdempotent)
+				fieldSeen[action.FieldIdempotent] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

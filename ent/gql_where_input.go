@@ -612,6 +612,10 @@ type ActionWhereInput struct {
 	Enabled    *bool `json:"enabled,omitempty"`
 	EnabledNEQ *bool `json:"enabledNEQ,omitempty"`
 
+	// "idempotent" field predicates.
+	Idempotent    *bool `json:"idempotent,omitempty"`
+	IdempotentNEQ *bool `json:"idempotentNEQ,omitempty"`
+
 	// "pack" edge predicates.
 	HasPack     *bool             `json:"hasPack,omitempty"`
 	HasPackWith []*PackWhereInput `json:"hasPackWith,omitempty"`
@@ -1028,6 +1032,12 @@ func (i *ActionWhereInput) P() (predicate.Action, error) {
 	}
 	if i.EnabledNEQ != nil {
 		predicates = append(predicates, action.EnabledNEQ(*i.EnabledNEQ))
+	}
+	if i.Idempotent != nil {
+		predicates = append(predicates, action.IdempotentEQ(*i.Idempotent))
+	}
+	if i.IdempotentNEQ != nil {
+		predicates = append(predicates, action.IdempotentNEQ(*i.IdempotentNEQ))
 	}
 
 	if i.HasPack != nil {

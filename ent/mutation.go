@@ -992,6 +992,7 @@ type ActionMutation struct {
 	enabled            *bool
 	tags               *[]string
 	appendtags         []string
+	idempotent         *bool
 	clearedFields      map[string]struct{}
 	pack               *int
 	clearedpack        bool
@@ -1719,6 +1720,42 @@ func (m *ActionMutation) ResetTags() {
 	delete(m.clearedFields, action.FieldTags)
 }
 
+// SetIdempotent sets the "idempotent" field.
+func (m *ActionMutation) SetIdempotent(b bool) {
+	m.idempotent = &b
+}
+
+// Idempotent returns the value of the "idempotent" field in the mutation.
+func (m *ActionMutation) Idempotent() (r bool, exists bool) {
+	v := m.idempotent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIdempotent returns the old "idempotent" field's value of the Action entity.
+// If the Action object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionMutation) OldIdempotent(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIdempotent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIdempotent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIdempotent: %w", err)
+	}
+	return oldValue.Idempotent, nil
+}
+
+// ResetIdempotent resets all changes to the "idempotent" field.
+func (m *ActionMutation) ResetIdempotent() {
+	m.idempotent = nil
+}
+
 // ClearPack clears the "pack" edge to the Pack entity.
 func (m *ActionMutation) ClearPack() {
 	m.clearedpack = true
@@ -1888,7 +1925,7 @@ func (m *ActionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ActionMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.created_at != nil {
 		fields = append(fields, action.FieldCreatedAt)
 	}
@@ -1934,6 +1971,9 @@ func (m *ActionMutation) Fields() []string {
 	if m.tags != nil {
 		fields = append(fields, action.FieldTags)
 	}
+	if m.idempotent != nil {
+		fields = append(fields, action.FieldIdempotent)
+	}
 	return fields
 }
 
@@ -1972,6 +2012,8 @@ func (m *ActionMutation) Field(name string) (ent.Value, bool) {
 		return m.Enabled()
 	case action.FieldTags:
 		return m.Tags()
+	case action.FieldIdempotent:
+		return m.Idempotent()
 	}
 	return nil, false
 }
@@ -2011,6 +2053,8 @@ func (m *ActionMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldEnabled(ctx)
 	case action.FieldTags:
 		return m.OldTags(ctx)
+	case action.FieldIdempotent:
+		return m.OldIdempotent(ctx)
 	}
 	return nil, fmt.Errorf("unknown Action field %s", name)
 }
@@ -2124,6 +2168,13 @@ func (m *ActionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTags(v)
+		return nil
+	case action.FieldIdempotent:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIdempotent(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)
@@ -2254,6 +2305,9 @@ func (m *ActionMutation) ResetField(name string) error {
 		return nil
 	case action.FieldTags:
 		m.ResetTags()
+		return nil
+	case action.FieldIdempotent:
+		m.ResetIdempotent()
 		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)
@@ -11678,6 +11732,7 @@ type PackInstallMutation struct {
 	error         *string
 	started_at    *time.Time
 	finished_at   *time.Time
+	env_path      *string
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*PackInstall, error)
@@ -12256,6 +12311,42 @@ func (m *PackInstallMutation) ResetFinishedAt() {
 	delete(m.clearedFields, packinstall.FieldFinishedAt)
 }
 
+// SetEnvPath sets the "env_path" field.
+func (m *PackInstallMutation) SetEnvPath(s string) {
+	m.env_path = &s
+}
+
+// EnvPath returns the value of the "env_path" field in the mutation.
+func (m *PackInstallMutation) EnvPath() (r string, exists bool) {
+	v := m.env_path
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnvPath returns the old "env_path" field's value of the PackInstall entity.
+// If the PackInstall object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackInstallMutation) OldEnvPath(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnvPath is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnvPath requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnvPath: %w", err)
+	}
+	return oldValue.EnvPath, nil
+}
+
+// ResetEnvPath resets all changes to the "env_path" field.
+func (m *PackInstallMutation) ResetEnvPath() {
+	m.env_path = nil
+}
+
 // Where appends a list predicates to the PackInstallMutation builder.
 func (m *PackInstallMutation) Where(ps ...predicate.PackInstall) {
 	m.predicates = append(m.predicates, ps...)
@@ -12290,7 +12381,7 @@ func (m *PackInstallMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PackInstallMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 13)
 	if m.created_at != nil {
 		fields = append(fields, packinstall.FieldCreatedAt)
 	}
@@ -12327,6 +12418,9 @@ func (m *PackInstallMutation) Fields() []string {
 	if m.finished_at != nil {
 		fields = append(fields, packinstall.FieldFinishedAt)
 	}
+	if m.env_path != nil {
+		fields = append(fields, packinstall.FieldEnvPath)
+	}
 	return fields
 }
 
@@ -12359,6 +12453,8 @@ func (m *PackInstallMutation) Field(name string) (ent.Value, bool) {
 		return m.StartedAt()
 	case packinstall.FieldFinishedAt:
 		return m.FinishedAt()
+	case packinstall.FieldEnvPath:
+		return m.EnvPath()
 	}
 	return nil, false
 }
@@ -12392,6 +12488,8 @@ func (m *PackInstallMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldStartedAt(ctx)
 	case packinstall.FieldFinishedAt:
 		return m.OldFinishedAt(ctx)
+	case packinstall.FieldEnvPath:
+		return m.OldEnvPath(ctx)
 	}
 	return nil, fmt.Errorf("unknown PackInstall field %s", name)
 }
@@ -12484,6 +12582,13 @@ func (m *PackInstallMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetFinishedAt(v)
+		return nil
+	case packinstall.FieldEnvPath:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnvPath(v)
 		return nil
 	}
 	return fmt.Errorf("unknown PackInstall field %s", name)
@@ -12584,6 +12689,9 @@ func (m *PackInstallMutation) ResetField(name string) error {
 		return nil
 	case packinstall.FieldFinishedAt:
 		m.ResetFinishedAt()
+		return nil
+	case packinstall.FieldEnvPath:
+		m.ResetEnvPath()
 		return nil
 	}
 	return fmt.Errorf("unknown PackInstall field %s", name)

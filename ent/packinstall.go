@@ -41,7 +41,9 @@ type PackInstall struct {
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt time.Time `json:"started_at,omitempty"`
 	// FinishedAt holds the value of the "finished_at" field.
-	FinishedAt   *time.Time `json:"finished_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// The environment directory the install builds, removed with its other files if the install dies.
+	EnvPath      string `json:"env_path,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -56,7 +58,7 @@ func (*PackInstall) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case packinstall.FieldID:
 			values[i] = new(sql.NullInt64)
-		case packinstall.FieldSource, packinstall.FieldPackRef, packinstall.FieldVersion, packinstall.FieldStatus, packinstall.FieldStep, packinstall.FieldError:
+		case packinstall.FieldSource, packinstall.FieldPackRef, packinstall.FieldVersion, packinstall.FieldStatus, packinstall.FieldStep, packinstall.FieldError, packinstall.FieldEnvPath:
 			values[i] = new(sql.NullString)
 		case packinstall.FieldCreatedAt, packinstall.FieldUpdatedAt, packinstall.FieldStartedAt, packinstall.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -156,6 +158,12 @@ func (_m *PackInstall) assignValues(columns []string, values []any) error {
 				_m.FinishedAt = new(time.Time)
 				*_m.FinishedAt = value.Time
 			}
+		case packinstall.FieldEnvPath:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field env_path", values[i])
+			} else if value.Valid {
+				_m.EnvPath = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -229,6 +237,9 @@ func (_m *PackInstall) String() string {
 		builder.WriteString("finished_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("env_path=")
+	builder.WriteString(_m.EnvPath)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -174,6 +174,20 @@ func (_c *PackInstallCreate) SetNillableFinishedAt(v *time.Time) *PackInstallCre
 	return _c
 }
 
+// SetEnvPath sets the "env_path" field.
+func (_c *PackInstallCreate) SetEnvPath(v string) *PackInstallCreate {
+	_c.mutation.SetEnvPath(v)
+	return _c
+}
+
+// SetNillableEnvPath sets the "env_path" field if the given value is not nil.
+func (_c *PackInstallCreate) SetNillableEnvPath(v *string) *PackInstallCreate {
+	if v != nil {
+		_c.SetEnvPath(*v)
+	}
+	return _c
+}
+
 // Mutation returns the PackInstallMutation object of the builder.
 func (_c *PackInstallCreate) Mutation() *PackInstallMutation {
 	return _c.mutation
@@ -245,6 +259,10 @@ func (_c *PackInstallCreate) defaults() {
 		v := packinstall.DefaultStartedAt()
 		_c.mutation.SetStartedAt(v)
 	}
+	if _, ok := _c.mutation.EnvPath(); !ok {
+		v := packinstall.DefaultEnvPath
+		_c.mutation.SetEnvPath(v)
+	}
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -283,6 +301,9 @@ func (_c *PackInstallCreate) check() error {
 	}
 	if _, ok := _c.mutation.StartedAt(); !ok {
 		return &ValidationError{Name: "started_at", err: errors.New(`ent: missing required field "PackInstall.started_at"`)}
+	}
+	if _, ok := _c.mutation.EnvPath(); !ok {
+		return &ValidationError{Name: "env_path", err: errors.New(`ent: missing required field "PackInstall.env_path"`)}
 	}
 	return nil
 }
@@ -358,6 +379,10 @@ func (_c *PackInstallCreate) createSpec() (*PackInstall, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.FinishedAt(); ok {
 		_spec.SetField(packinstall.FieldFinishedAt, field.TypeTime, value)
 		_node.FinishedAt = &value
+	}
+	if value, ok := _c.mutation.EnvPath(); ok {
+		_spec.SetField(packinstall.FieldEnvPath, field.TypeString, value)
+		_node.EnvPath = value
 	}
 	return _node, _spec
 }
@@ -552,6 +577,18 @@ func (u *PackInstallUpsert) UpdateFinishedAt() *PackInstallUpsert {
 // ClearFinishedAt clears the value of the "finished_at" field.
 func (u *PackInstallUpsert) ClearFinishedAt() *PackInstallUpsert {
 	u.SetNull(packinstall.FieldFinishedAt)
+	return u
+}
+
+// SetEnvPath sets the "env_path" field.
+func (u *PackInstallUpsert) SetEnvPath(v string) *PackInstallUpsert {
+	u.Set(packinstall.FieldEnvPath, v)
+	return u
+}
+
+// UpdateEnvPath sets the "env_path" field to the value that was provided on create.
+func (u *PackInstallUpsert) UpdateEnvPath() *PackInstallUpsert {
+	u.SetExcluded(packinstall.FieldEnvPath)
 	return u
 }
 
@@ -765,6 +802,20 @@ func (u *PackInstallUpsertOne) UpdateFinishedAt() *PackInstallUpsertOne {
 func (u *PackInstallUpsertOne) ClearFinishedAt() *PackInstallUpsertOne {
 	return u.Update(func(s *PackInstallUpsert) {
 		s.ClearFinishedAt()
+	})
+}
+
+// SetEnvPath sets the "env_path" field.
+func (u *PackInstallUpsertOne) SetEnvPath(v string) *PackInstallUpsertOne {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.SetEnvPath(v)
+	})
+}
+
+// UpdateEnvPath sets the "env_path" field to the value that was provided on create.
+func (u *PackInstallUpsertOne) UpdateEnvPath() *PackInstallUpsertOne {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.UpdateEnvPath()
 	})
 }
 
@@ -1144,6 +1195,20 @@ func (u *PackInstallUpsertBulk) UpdateFinishedAt() *PackInstallUpsertBulk {
 func (u *PackInstallUpsertBulk) ClearFinishedAt() *PackInstallUpsertBulk {
 	return u.Update(func(s *PackInstallUpsert) {
 		s.ClearFinishedAt()
+	})
+}
+
+// SetEnvPath sets the "env_path" field.
+func (u *PackInstallUpsertBulk) SetEnvPath(v string) *PackInstallUpsertBulk {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.SetEnvPath(v)
+	})
+}
+
+// UpdateEnvPath sets the "env_path" field to the value that was provided on create.
+func (u *PackInstallUpsertBulk) UpdateEnvPath() *PackInstallUpsertBulk {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.UpdateEnvPath()
 	})
 }
 

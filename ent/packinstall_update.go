@@ -186,6 +186,20 @@ func (_u *PackInstallUpdate) ClearFinishedAt() *PackInstallUpdate {
 	return _u
 }
 
+// SetEnvPath sets the "env_path" field.
+func (_u *PackInstallUpdate) SetEnvPath(v string) *PackInstallUpdate {
+	_u.mutation.SetEnvPath(v)
+	return _u
+}
+
+// SetNillableEnvPath sets the "env_path" field if the given value is not nil.
+func (_u *PackInstallUpdate) SetNillableEnvPath(v *string) *PackInstallUpdate {
+	if v != nil {
+		_u.SetEnvPath(*v)
+	}
+	return _u
+}
+
 // Mutation returns the PackInstallMutation object of the builder.
 func (_u *PackInstallUpdate) Mutation() *PackInstallMutation {
 	return _u.mutation
@@ -298,6 +312,9 @@ func (_u *PackInstallUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	}
 	if _u.mutation.FinishedAtCleared() {
 		_spec.ClearField(packinstall.FieldFinishedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.EnvPath(); ok {
+		_spec.SetField(packinstall.FieldEnvPath, field.TypeString, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -477,6 +494,20 @@ func (_u *PackInstallUpdateOne) ClearFinishedAt() *PackInstallUpdateOne {
 	return _u
 }
 
+// SetEnvPath sets the "env_path" field.
+func (_u *PackInstallUpdateOne) SetEnvPath(v string) *PackInstallUpdateOne {
+	_u.mutation.SetEnvPath(v)
+	return _u
+}
+
+// SetNillableEnvPath sets the "env_path" field if the given value is not nil.
+func (_u *PackInstallUpdateOne) SetNillableEnvPath(v *string) *PackInstallUpdateOne {
+	if v != nil {
+		_u.SetEnvPath(*v)
+	}
+	return _u
+}
+
 // Mutation returns the PackInstallMutation object of the builder.
 func (_u *PackInstallUpdateOne) Mutation() *PackInstallMutation {
 	return _u.mutation
@@ -619,6 +650,9 @@ func (_u *PackInstallUpdateOne) sqlSave(ctx context.Context) (_node *PackInstall
 	}
 	if _u.mutation.FinishedAtCleared() {
 		_spec.ClearField(packinstall.FieldFinishedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.EnvPath(); ok {
+		_spec.SetField(packinstall.FieldEnvPath, field.TypeString, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &PackInstall{config: _u.config}

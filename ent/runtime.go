@@ -88,6 +88,10 @@ func init() {
 	actionDescEnabled := actionFields[11].Descriptor()
 	// action.DefaultEnabled holds the default value on creation for the enabled field.
 	action.DefaultEnabled = actionDescEnabled.Default.(bool)
+	// actionDescIdempotent is the schema descriptor for idempotent field.
+	actionDescIdempotent := actionFields[13].Descriptor()
+	// action.DefaultIdempotent holds the default value on creation for the idempotent field.
+	action.DefaultIdempotent = actionDescIdempotent.Default.(bool)
 	auditeventFields := schema.AuditEvent{}.Fields()
 	_ = auditeventFields
 	// auditeventDescCreatedAt is the schema descriptor for created_at field.
@@ -354,6 +358,10 @@ func init() {
 	packinstallDescStartedAt := packinstallFields[8].Descriptor()
 	// packinstall.DefaultStartedAt holds the default value on creation for the started_at field.
 	packinstall.DefaultStartedAt = packinstallDescStartedAt.Default.(func() time.Time)
+	// packinstallDescEnvPath is the schema descriptor for env_path field.
+	packinstallDescEnvPath := packinstallFields[10].Descriptor()
+	// packinstall.DefaultEnvPath holds the default value on creation for the env_path field.
+	packinstall.DefaultEnvPath = packinstallDescEnvPath.Default.(string)
 	ruleMixin := schema.Rule{}.Mixin()
 	ruleMixinFields0 := ruleMixin[0].Fields()
 	_ = ruleMixinFields0

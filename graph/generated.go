@@ -89,6 +89,7 @@ type ComplexityRoot struct {
 		EntryPoint        func(childComplexity int) int
 		Executions        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ExecutionOrder, where *ent.ExecutionWhereInput) int
 		ID                func(childComplexity int) int
+		Idempotent        func(childComplexity int) int
 		Label             func(childComplexity int) int
 		OutputSchema      func(childComplexity int) int
 		Pack              func(childComplexity int) int
@@ -843,6 +844,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Action.ID(childComplexity), true
+	case "Action.idempotent":
+		if e.ComplexityRoot.Action.Idempotent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Action.Idempotent(childComplexity), true
 	case "Action.label":
 		if e.ComplexityRoot.Action.Label == nil {
 			break
@@ -3650,6 +3657,8 @@ func (ec *executionContext) childFields_Action(ctx context.Context, field graphq
 		return ec.fieldContext_Action_enabled(ctx, field)
 	case "tags":
 		return ec.fieldContext_Action_tags(ctx, field)
+	case "idempotent":
+		return ec.fieldContext_Action_idempotent(ctx, field)
 	case "pack":
 		return ec.fieldContext_Action_pack(ctx, field)
 	case "executions":
@@ -7732,6 +7741,29 @@ func (ec *executionContext) _Action_tags(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_Action_tags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Action", field, false, false, "String")
+}
+
+func (ec *executionContext) _Action_idempotent(ctx context.Context, field graphql.CollectedField, obj *ent.Action) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Action_idempotent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Idempotent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Action_idempotent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Action", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Action_pack(ctx context.Context, field graphql.CollectedField, obj *ent.Action) (ret graphql.Marshaler) {
@@ -19538,7 +19570,7 @@ func (ec *executionContext) unmarshalInputActionWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ref", "refNEQ", "refIn", "refNotIn", "refGT", "refGTE", "refLT", "refLTE", "refContains", "refHasPrefix", "refHasSuffix", "refEqualFold", "refContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "label", "labelNEQ", "labelIn", "labelNotIn", "labelGT", "labelGTE", "labelLT", "labelLTE", "labelContains", "labelHasPrefix", "labelHasSuffix", "labelEqualFold", "labelContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "packID", "packIDNEQ", "packIDIn", "packIDNotIn", "runnerType", "runnerTypeNEQ", "runnerTypeIn", "runnerTypeNotIn", "entryPoint", "entryPointNEQ", "entryPointIn", "entryPointNotIn", "entryPointGT", "entryPointGTE", "entryPointLT", "entryPointLTE", "entryPointContains", "entryPointHasPrefix", "entryPointHasSuffix", "entryPointEqualFold", "entryPointContainsFold", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "parameterDelivery", "parameterDeliveryNEQ", "parameterDeliveryIn", "parameterDeliveryNotIn", "enabled", "enabledNEQ", "hasPack", "hasPackWith", "hasExecutions", "hasExecutionsWith", "hasRules", "hasRulesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ref", "refNEQ", "refIn", "refNotIn", "refGT", "refGTE", "refLT", "refLTE", "refContains", "refHasPrefix", "refHasSuffix", "refEqualFold", "refContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "label", "labelNEQ", "labelIn", "labelNotIn", "labelGT", "labelGTE", "labelLT", "labelLTE", "labelContains", "labelHasPrefix", "labelHasSuffix", "labelEqualFold", "labelContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "packID", "packIDNEQ", "packIDIn", "packIDNotIn", "runnerType", "runnerTypeNEQ", "runnerTypeIn", "runnerTypeNotIn", "entryPoint", "entryPointNEQ", "entryPointIn", "entryPointNotIn", "entryPointGT", "entryPointGTE", "entryPointLT", "entryPointLTE", "entryPointContains", "entryPointHasPrefix", "entryPointHasSuffix", "entryPointEqualFold", "entryPointContainsFold", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "parameterDelivery", "parameterDeliveryNEQ", "parameterDeliveryIn", "parameterDeliveryNotIn", "enabled", "enabledNEQ", "idempotent", "idempotentNEQ", "hasPack", "hasPackWith", "hasExecutions", "hasExecutionsWith", "hasRules", "hasRulesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20343,6 +20375,20 @@ func (ec *executionContext) unmarshalInputActionWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.EnabledNEQ = data
+		case "idempotent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotent"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Idempotent = data
+		case "idempotentNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotentNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotentNEQ = data
 		case "hasPack":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPack"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -31639,6 +31685,11 @@ func (ec *executionContext) _Action(ctx context.Context, sel ast.SelectionSet, o
 		case "tags":
 			out.Values[i] = ec._Action_tags(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "idempotent":
+			out.Values[i] = ec._Action_idempotent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "pack":

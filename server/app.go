@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,9 @@ type app struct {
 	events *events
 	// statements counts the API's SQL statements (debug.sql_stats).
 	statements *atomic.Int64
+	// draining is set from the shutdown signal on: readyz answers 503.
+	draining atomic.Bool
+	stopOnce sync.Once
 }
 
 // newApp opens the database and applies pending migrations.
@@ -84,17 +88,26 @@ func (a *app) start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the engine, letting running actions finish within the
-// shutdown timeout, and closes the database.
-func (a *app) Close() error {
-	if a.engine != nil {
+// stopWork stops events and the engine once: no new jobs are taken,
+// running actions may finish within the shutdown timeout, and those still
+// running then are canceled (or handed back to the queue when idempotent).
+func (a *app) stopWork() {
+	a.stopOnce.Do(func() {
+		if a.engine == nil {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer cancel()
 		if a.events != nil {
 			a.events.stop(ctx)
 		}
 		a.engine.stop(ctx)
-	}
+	})
+}
+
+// Close stops the work (see stopWork) and closes the database.
+func (a *app) Close() error {
+	a.stopWork()
 	return a.db.Close()
 }
 
@@ -118,6 +131,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	if !cfg.HasRole("api") {
 		<-ctx.Done()
+		a.shutdown()
 		return nil
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -134,13 +148,28 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	// The API serves while the actions finish: they may call it, and
+	// clients see their outcomes. readyz says the node is going.
+	a.shutdown()
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpDrainTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := srv.Shutdown(hctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("closing HTTP requests still open", "error", err)
+		_ = srv.Close()
 	}
 	return nil
+}
+
+// httpDrainTimeout bounds the wait for HTTP requests still in flight once
+// the work has stopped.
+const httpDrainTimeout = 5 * time.Second
+
+// shutdown stops the work on the shutdown signal and says so in the log.
+func (a *app) shutdown() {
+	a.log.Info("shutting down", "timeout", a.cfg.ShutdownTimeout)
+	a.draining.Store(true)
+	a.stopWork()
+	a.log.Info("shutdown complete")
 }
 
 // handler routes the HTTP surface: GraphQL, the playground and health.
@@ -197,6 +226,11 @@ func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	w.Header().Set("Content-Type", "application/json")
+	if a.draining.Load() {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"unavailable","reason":"shutting down"}`))
+		return
+	}
 	if err := a.db.SQL.PingContext(ctx); err != nil {
 		a.log.Warn("readyz: database unreachable", "error", err)
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -141,7 +141,9 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 		e.stop(ctx)
 		return nil, err
 	}
-	if err := e.queue.Start(ctx); err != nil {
+	// Not ctx: the shutdown signal ends ctx, and River would cancel the
+	// running actions at once; stop lets them finish first.
+	if err := e.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		e.stop(ctx)
 		return nil, err
 	}
@@ -149,10 +151,22 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	return e, nil
 }
 
-// stop stops taking jobs, lets running actions finish until ctx ends (then
-// kills them; they end ABANDONED), and closes the engine.
+// stop stops taking jobs and lets running actions finish until ctx ends.
+// Then it cancels those still running: they end CANCELED with the reason,
+// or go back to the queue when their action is idempotent. It closes the
+// engine.
 func (e *engine) stop(ctx context.Context) {
-	if err := e.queue.Stop(ctx); err != nil {
+	var cancelRunning func()
+	if e.worker != nil {
+		deadline, _ := ctx.Deadline()
+		e.log.Info("waiting for running actions", "running", e.worker.Running(),
+			"until", deadline.Format(time.RFC3339))
+		cancelRunning = func() {
+			e.log.Warn("shutdown timeout reached; canceling the actions still running",
+				"running", e.worker.CancelRunning(execution.ErrShutdown))
+		}
+	}
+	if err := e.queue.StopGracefully(ctx, cancelRunning); err != nil {
 		e.log.Warn("stopping queue", "error", err)
 	}
 	if e.worker != nil {

@@ -47,6 +47,8 @@ const (
 	FieldEnabled = "enabled"
 	// FieldTags holds the string denoting the tags field in the database.
 	FieldTags = "tags"
+	// FieldIdempotent holds the string denoting the idempotent field in the database.
+	FieldIdempotent = "idempotent"
 	// EdgePack holds the string denoting the pack edge name in mutations.
 	EdgePack = "pack"
 	// EdgeExecutions holds the string denoting the executions edge name in mutations.
@@ -96,6 +98,7 @@ var Columns = []string{
 	FieldParameterDelivery,
 	FieldEnabled,
 	FieldTags,
+	FieldIdempotent,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -129,6 +132,8 @@ var (
 	TimeoutSecondsValidator func(int) error
 	// DefaultEnabled holds the default value on creation for the "enabled" field.
 	DefaultEnabled bool
+	// DefaultIdempotent holds the default value on creation for the "idempotent" field.
+	DefaultIdempotent bool
 )
 
 // RunnerType defines the type for the "runner_type" enum field.
@@ -253,6 +258,11 @@ func ByParameterDelivery(opts ...sql.OrderTermOption) OrderOption {
 // ByEnabled orders the results by the enabled field.
 func ByEnabled(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEnabled, opts...).ToFunc()
+}
+
+// ByIdempotent orders the results by the idempotent field.
+func ByIdempotent(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldIdempotent, opts...).ToFunc()
 }
 
 // ByPackField orders the results by pack field.

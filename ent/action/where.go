@@ -100,6 +100,11 @@ func Enabled(v bool) predicate.Action {
 	return predicate.Action(sql.FieldEQ(FieldEnabled, v))
 }
 
+// Idempotent applies equality check predicate on the "idempotent" field. It's identical to IdempotentEQ.
+func Idempotent(v bool) predicate.Action {
+	return predicate.Action(sql.FieldEQ(FieldIdempotent, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Action {
 	return predicate.Action(sql.FieldEQ(FieldCreatedAt, v))
@@ -643,6 +648,16 @@ func TagsIsNil() predicate.Action {
 // TagsNotNil applies the NotNil predicate on the "tags" field.
 func TagsNotNil() predicate.Action {
 	return predicate.Action(sql.FieldNotNull(FieldTags))
+}
+
+// IdempotentEQ applies the EQ predicate on the "idempotent" field.
+func IdempotentEQ(v bool) predicate.Action {
+	return predicate.Action(sql.FieldEQ(FieldIdempotent, v))
+}
+
+// IdempotentNEQ applies the NEQ predicate on the "idempotent" field.
+func IdempotentNEQ(v bool) predicate.Action {
+	return predicate.Action(sql.FieldNEQ(FieldIdempotent, v))
 }
 
 // HasPack applies the HasEdge predicate on the "pack" edge.

@@ -46,6 +46,7 @@ var (
 		{Name: "parameter_delivery", Type: field.TypeEnum, Enums: []string{"STDIN", "FILE"}, Default: "STDIN"},
 		{Name: "enabled", Type: field.TypeBool, Default: true},
 		{Name: "tags", Type: field.TypeJSON, Nullable: true},
+		{Name: "idempotent", Type: field.TypeBool, Default: false},
 		{Name: "pack_id", Type: field.TypeInt},
 	}
 	// ActionsTable holds the schema information for the "actions" table.
@@ -56,7 +57,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "actions_packs_actions",
-				Columns:    []*schema.Column{ActionsColumns[15]},
+				Columns:    []*schema.Column{ActionsColumns[16]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -380,6 +381,7 @@ var (
 		{Name: "error", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "started_at", Type: field.TypeTime},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "env_path", Type: field.TypeString, Default: ""},
 	}
 	// PackInstallsTable holds the schema information for the "pack_installs" table.
 	PackInstallsTable = &schema.Table{

@@ -40,6 +40,8 @@ const (
 	FieldStartedAt = "started_at"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
 	FieldFinishedAt = "finished_at"
+	// FieldEnvPath holds the string denoting the env_path field in the database.
+	FieldEnvPath = "env_path"
 	// Table holds the table name of the packinstall in the database.
 	Table = "pack_installs"
 )
@@ -59,6 +61,7 @@ var Columns = []string{
 	FieldError,
 	FieldStartedAt,
 	FieldFinishedAt,
+	FieldEnvPath,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -90,6 +93,8 @@ var (
 	DefaultError string
 	// DefaultStartedAt holds the default value on creation for the "started_at" field.
 	DefaultStartedAt func() time.Time
+	// DefaultEnvPath holds the default value on creation for the "env_path" field.
+	DefaultEnvPath string
 )
 
 // Status defines the type for the "status" enum field.
@@ -181,6 +186,11 @@ func ByStartedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByFinishedAt orders the results by the finished_at field.
 func ByFinishedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFinishedAt, opts...).ToFunc()
+}
+
+// ByEnvPath orders the results by the env_path field.
+func ByEnvPath(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldEnvPath, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

@@ -104,6 +104,11 @@ func FinishedAt(v time.Time) predicate.PackInstall {
 	return predicate.PackInstall(sql.FieldEQ(FieldFinishedAt, v))
 }
 
+// EnvPath applies equality check predicate on the "env_path" field. It's identical to EnvPathEQ.
+func EnvPath(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldEQ(FieldEnvPath, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.PackInstall {
 	return predicate.PackInstall(sql.FieldEQ(FieldCreatedAt, v))
@@ -637,6 +642,71 @@ func FinishedAtIsNil() predicate.PackInstall {
 // FinishedAtNotNil applies the NotNil predicate on the "finished_at" field.
 func FinishedAtNotNil() predicate.PackInstall {
 	return predicate.PackInstall(sql.FieldNotNull(FieldFinishedAt))
+}
+
+// EnvPathEQ applies the EQ predicate on the "env_path" field.
+func EnvPathEQ(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldEQ(FieldEnvPath, v))
+}
+
+// EnvPathNEQ applies the NEQ predicate on the "env_path" field.
+func EnvPathNEQ(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldNEQ(FieldEnvPath, v))
+}
+
+// EnvPathIn applies the In predicate on the "env_path" field.
+func EnvPathIn(vs ...string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldIn(FieldEnvPath, vs...))
+}
+
+// EnvPathNotIn applies the NotIn predicate on the "env_path" field.
+func EnvPathNotIn(vs ...string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldNotIn(FieldEnvPath, vs...))
+}
+
+// EnvPathGT applies the GT predicate on the "env_path" field.
+func EnvPathGT(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldGT(FieldEnvPath, v))
+}
+
+// EnvPathGTE applies the GTE predicate on the "env_path" field.
+func EnvPathGTE(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldGTE(FieldEnvPath, v))
+}
+
+// EnvPathLT applies the LT predicate on the "env_path" field.
+func EnvPathLT(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldLT(FieldEnvPath, v))
+}
+
+// EnvPathLTE applies the LTE predicate on the "env_path" field.
+func EnvPathLTE(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldLTE(FieldEnvPath, v))
+}
+
+// EnvPathContains applies the Contains predicate on the "env_path" field.
+func EnvPathContains(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldContains(FieldEnvPath, v))
+}
+
+// EnvPathHasPrefix applies the HasPrefix predicate on the "env_path" field.
+func EnvPathHasPrefix(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldHasPrefix(FieldEnvPath, v))
+}
+
+// EnvPathHasSuffix applies the HasSuffix predicate on the "env_path" field.
+func EnvPathHasSuffix(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldHasSuffix(FieldEnvPath, v))
+}
+
+// EnvPathEqualFold applies the EqualFold predicate on the "env_path" field.
+func EnvPathEqualFold(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldEqualFold(FieldEnvPath, v))
+}
+
+// EnvPathContainsFold applies the ContainsFold predicate on the "env_path" field.
+func EnvPathContainsFold(v string) predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldContainsFold(FieldEnvPath, v))
 }
 
 // And groups predicates with the AND operator between them.

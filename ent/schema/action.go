@@ -36,6 +36,8 @@ func (Action) Fields() []ent.Field {
 		field.Enum("parameter_delivery").Values("STDIN", "FILE").Default("STDIN"),
 		field.Bool("enabled").Default(true),
 		field.Strings("tags").Optional(),
+		field.Bool("idempotent").Default(false).
+			Comment("Safe to run again from the start: a run interrupted by a server shutdown is handed back to the queue instead of CANCELED."),
 	)
 }
 

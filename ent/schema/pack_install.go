@@ -30,6 +30,8 @@ func (PackInstall) Fields() []ent.Field {
 		field.Text("error").Default(""),
 		field.Time("started_at").Default(time.Now),
 		field.Time("finished_at").Optional().Nillable(),
+		field.String("env_path").Default("").Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The environment directory the install builds, removed with its other files if the install dies."),
 	}
 }
 

@@ -34,12 +34,13 @@ var claimSQL = `UPDATE executions
 SET status = '` + string(Running) + `', worker = $2, started_at = $3, updated_at = $4, attempt = attempt + 1
 WHERE id = $1 AND status IN (` + sqlStatuses(transitions[Running]) + `)
   AND NOT EXISTS (SELECT 1 FROM execution_secrets s WHERE s.execution_id = executions.id)
-RETURNING id, action_ref, pack_ref, parameters, timeout_seconds,
+RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt,
   (SELECT a.entry_point FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.runner_type FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.parameter_delivery FROM actions a WHERE a.id = executions.action_id),
   (SELECT p.path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
-  (SELECT p.env_path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id)`
+  (SELECT p.env_path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
+  (SELECT a.idempotent FROM actions a WHERE a.id = executions.action_id)`
 
 // claimSQLite is claimSQL with SQLite's placeholders.
 var claimSQLite = sqlitePlaceholders(claimSQL)
@@ -91,9 +92,10 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 		params                  []byte
 		entry, runner, delivery sql.NullString
 		packPath, envPath       sql.NullString
+		idempotent              sql.NullBool
 	)
-	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds,
-		&entry, &runner, &delivery, &packPath, &envPath)
+	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt,
+		&entry, &runner, &delivery, &packPath, &envPath, &idempotent)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +115,7 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 			EntryPoint:        entry.String,
 			RunnerType:        action.RunnerType(runner.String),
 			ParameterDelivery: action.ParameterDelivery(delivery.String),
+			Idempotent:        idempotent.Bool,
 		}
 		if packPath.Valid {
 			c.action.Edges.Pack = &ent.Pack{Path: packPath.String, EnvPath: envPath.String}

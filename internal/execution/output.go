@@ -45,9 +45,11 @@ type line struct {
 	text   string
 }
 
-func newOutputLog(ctx context.Context, db *store.DB, bus *notify.Bus, log *slog.Logger, id int, redact redactor, limit int) *outputLog {
+// newOutputLog starts the output log of execution id, whose lines are
+// numbered from first.
+func newOutputLog(ctx context.Context, db *store.DB, bus *notify.Bus, log *slog.Logger, id, first int, redact redactor, limit int) *outputLog {
 	o := &outputLog{
-		db: db, bus: bus, log: log, id: id, redact: redact, limit: limit,
+		db: db, bus: bus, log: log, id: id, next: first, redact: redact, limit: limit,
 		stored: map[string]int{}, kick: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go o.loop(context.WithoutCancel(ctx))

@@ -27,7 +27,10 @@ const (
 // entered from. Every write of Execution.status goes through transition,
 // which enforces it with a compare-and-set.
 var transitions = map[execution.Status][]execution.Status{
-	Running:   {Requested, Scheduled},
+	Running: {Requested, Scheduled},
+	// Back to the queue: an idempotent action's run cut short by a
+	// server's shutdown (Worker.requeue).
+	Scheduled: {Running},
 	Canceling: {Running},
 	Canceled:  {Requested, Scheduled, Running, Canceling},
 	Succeeded: {Running, Canceling},

@@ -15,6 +15,7 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/worker"
 	"github.com/attune-io/attune/internal/notify"
@@ -26,6 +27,11 @@ import (
 // errCanceledByUser is the cause given to a run's context by cancelExecution;
 // any other cancellation is the worker shutting down.
 var errCanceledByUser = errors.New("canceled by request")
+
+// ErrShutdown is the cause a server gives CancelRunning when its shutdown
+// timeout ends: the runs still going end CANCELED, or go back to the queue
+// when their action is idempotent.
+var ErrShutdown = errors.New("the server shut down before the action finished")
 
 // WorkerOptions configure a Worker.
 type WorkerOptions struct {
@@ -149,6 +155,25 @@ func (w *Worker) heartbeat(ctx context.Context) error {
 	return nil
 }
 
+// Running is how many runs this worker has under way.
+func (w *Worker) Running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
+}
+
+// CancelRunning cancels every run under way with cause (ErrShutdown at the
+// end of a shutdown timeout) and returns how many it canceled. Each run
+// then records its outcome as its context's cause says.
+func (w *Worker) CancelRunning(cause error) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, cancel := range w.running {
+		cancel(cause)
+	}
+	return len(w.running)
+}
+
 func (w *Worker) cancelLocal(id int) {
 	w.mu.Lock()
 	cancel := w.running[id]
@@ -237,6 +262,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		if err != nil || !ok {
 			return err
 		}
+		e.Attempt++ // as move set it
 		c = &claimed{exec: e}
 		if sec, err := tx.Ent.ExecutionSecret.Query().Where(executionsecret.ExecutionID(id)).Only(ctx); err == nil {
 			if c.secrets, err = w.svc.unseal(sec.Sealed); err != nil {
@@ -269,6 +295,25 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 	return c, nil
 }
 
+// firstLine is the number of e's first output line: 0, or after the lines
+// of its earlier runs when it went back to the queue.
+func (w *Worker) firstLine(ctx context.Context, e *ent.Execution) (int, error) {
+	if e.Attempt <= 1 {
+		return 0, nil
+	}
+	last, err := w.svc.db.Ent.ExecutionOutput.Query().Where(executionoutput.ExecutionID(e.ID)).
+		Aggregate(ent.Max(executionoutput.FieldSeq)).Int(ctx)
+	if err != nil {
+		// No rows: SQL's MAX is NULL.
+		n, cerr := w.svc.db.Ent.ExecutionOutput.Query().Where(executionoutput.ExecutionID(e.ID)).Count(ctx)
+		if cerr == nil && n == 0 {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return last + 1, nil
+}
+
 // abandon sets what an ABANDONED execution records.
 func (w *Worker) abandon(owner, why string) func(*ent.ExecutionUpdate) {
 	return func(u *ent.ExecutionUpdate) {
@@ -282,7 +327,11 @@ func (w *Worker) abandon(owner, why string) func(*ent.ExecutionUpdate) {
 func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	e := c.exec
 	redact := newRedactor(c.secrets)
-	out := newOutputLog(ctx, w.svc.db, w.svc.bus, w.svc.log, e.ID, redact, w.maxOutput())
+	first, err := w.firstLine(ctx, e)
+	if err != nil {
+		return fmt.Errorf("reading the output of execution %d: %w", e.ID, err)
+	}
+	out := newOutputLog(ctx, w.svc.db, w.svc.bus, w.svc.log, e.ID, first, redact, w.maxOutput())
 	req, err := w.request(c)
 	var res runner.Result
 	if err == nil {
@@ -303,6 +352,22 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 		r.to = outcome(ctx, res)
 		recordResult(r, res, redact)
 	}
+	if r.to == Canceled && !errors.Is(context.Cause(ctx), errCanceledByUser) {
+		// The server is shutting down: an idempotent action runs again
+		// later, any other ends CANCELED with the reason.
+		if c.action != nil && c.action.Idempotent {
+			requeued, err := w.requeue(context.WithoutCancel(ctx), e.ID)
+			if err != nil {
+				return queue.Cancel(fmt.Errorf("handing execution %d back to the queue: %w", e.ID, err))
+			}
+			if requeued {
+				w.svc.log.Info("execution handed back to the queue", "execution_id", e.ID, "action", e.ActionRef)
+				return nil
+			}
+		}
+		r.errMsg = "canceled: " + ErrShutdown.Error() + " (shutdown_timeout); it is not run again"
+		w.svc.log.Warn("execution canceled by the shutdown", "execution_id", e.ID, "action", e.ActionRef)
+	}
 	ok, err := w.svc.finish.record(context.WithoutCancel(ctx), r)
 	if err != nil {
 		return queue.Cancel(fmt.Errorf("recording the outcome of execution %d: %w", e.ID, err))
@@ -313,15 +378,33 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	return nil
 }
 
+// requeue hands execution id, whose run this worker's shutdown cut short,
+// back to the queue: SCHEDULED again, with a new job in the same
+// transaction, so another worker (or this node after its restart) runs it
+// from the start. It reports false when the execution is no longer this
+// worker's RUNNING one (a cancel request came first).
+func (w *Worker) requeue(ctx context.Context, id int) (bool, error) {
+	ok := false
+	err := w.svc.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		ok, err = transition(ctx, tx, w.svc.bus, id, Scheduled, func(u *ent.ExecutionUpdate) {
+			u.Where(execution.Worker(w.opts.Name)).SetWorker("").ClearStartedAt()
+		})
+		if err != nil || !ok {
+			return err
+		}
+		return w.svc.queue.InsertExecutionTx(ctx, tx, id)
+	})
+	return ok, err
+}
+
 // outcome maps a finished process to a status.
 func outcome(ctx context.Context, res runner.Result) execution.Status {
 	switch {
 	case res.TimedOut:
 		return TimedOut
-	case res.Canceled && errors.Is(context.Cause(ctx), errCanceledByUser):
-		return Canceled
 	case res.Canceled:
-		return Abandoned // the worker is shutting down
+		return Canceled // by request, or by the server's shutdown
 	case res.ExitCode == 0:
 		return Succeeded
 	}

@@ -37,6 +37,7 @@ func (l *loader) action(d *doc) {
 		ParameterFormat:   d.choice("parameter_format", "json", "dotenv", "yaml"),
 		OutputFormat:      d.choice("output_format", "text", "json", "yaml", "jsonl"),
 		Tags:              d.strs("tags"),
+		Idempotent:        d.boolean(false, "idempotent"),
 		File:              d.file,
 	}
 	switch {

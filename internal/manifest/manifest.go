@@ -77,7 +77,11 @@ type Action struct {
 	ParameterFormat   string // "json" (default), "dotenv" or "yaml"
 	OutputFormat      string // "text" (default), "json", "yaml" or "jsonl"
 	Tags              []string
-	File              string // defining YAML file, relative to the pack root
+	// Idempotent says a run may be started again from scratch: one that a
+	// server shutdown interrupts goes back to the queue instead of ending
+	// CANCELED.
+	Idempotent bool
+	File       string // defining YAML file, relative to the pack root
 }
 
 // Trigger is an event type that sensors and webhooks emit and rules subscribe to.

@@ -117,8 +117,12 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 		t.finish(ctx, ref, version, err)
 	}()
 
-	tmp, err := os.MkdirTemp(tmpRoot(s.cfg), "install-")
-	if err != nil {
+	// Named after the install, so a restart finds a dead install's files.
+	tmp := s.installDir(t.id)
+	if err := os.RemoveAll(tmp); err != nil {
+		return nil, stepError(StepFetch, err)
+	}
+	if err := os.Mkdir(tmp, 0o750); err != nil {
 		return nil, stepError(StepFetch, err)
 	}
 	undo = append(undo, func() { s.removeAll(tmp) })
@@ -178,6 +182,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 			"pack %q is being installed or deleted by another request", m.Ref))
 	}
 	defer release()
+	t.ref = m.Ref
 	old, err := s.db.Ent.Pack.Query().Where(entpack.Ref(m.Ref)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, stepError(StepValidate, err)
@@ -215,7 +220,9 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	undo = append(undo, func() { s.removeAll(final) })
 
 	t.step(ctx, StepEnvironment)
-	env, err := s.buildEnv(ctx, m, final, old, filepath.Join(tmp, "previous"))
+	env, err := s.buildEnv(ctx, m, final, old, filepath.Join(tmp, "previous"), func(dir string) {
+		t.save(ctx, s.db.Ent.PackInstall.UpdateOneID(t.id).SetEnvPath(dir))
+	})
 	if err != nil {
 		return nil, stepError(StepEnvironment, envError(ctx, err))
 	}
@@ -344,7 +351,10 @@ func needsPython(m *manifest.Pack) bool {
 // is keyed by the requirements checksum: an upgrade that keeps the same
 // requirements keeps the same, still valid env; one that changes them gets
 // a new env beside the old, which stays usable until the switch commits.
-func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, old *ent.Pack, previous string) (packenv.Status, error) {
+// building is told the directory of a Python env before it is made.
+func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, old *ent.Pack, previous string,
+	building func(envDir string),
+) (packenv.Status, error) {
 	sum, err := packenv.Checksum(final)
 	if err != nil {
 		return packenv.Status{}, err
@@ -363,6 +373,7 @@ func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, 
 			// old version keeps its (broken) env until the switch.
 			spec.EnvDir += "-" + randomSuffix()
 		}
+		building(spec.EnvDir)
 		return packenv.BuildPython(ctx, spec)
 	case m.HasPackageJSON:
 		prevModules := filepath.Join(previous, "node_modules")

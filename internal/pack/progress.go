@@ -2,11 +2,13 @@ package pack
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/internal/store"
 )
 
 // Install steps, in order. A UI can draw a progress bar from them.
@@ -31,16 +33,42 @@ type tracker struct {
 	current string
 	started time.Time
 	display string
+	// ref is the pack's, once validated; saved with the next step.
+	ref string
+	// release gives up the install's liveness lock (see installLock).
+	release func()
 }
 
+// startInstall records a RUNNING install and takes its liveness lock
+// before the row commits, so no node ever sees the row without the lock
+// held (see ReapInstalls).
 func (s *Service) startInstall(ctx context.Context, source string, force bool) (*tracker, error) {
-	rec, err := s.db.Ent.PackInstall.Create().SetSource(source).SetForce(force).
-		SetStatus(packinstall.StatusRUNNING).SetSteps([]map[string]any{}).Save(ctx)
+	var (
+		rec     *ent.PackInstall
+		release func()
+	)
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		rec, err = tx.Ent.PackInstall.Create().SetSource(source).SetForce(force).
+			SetStatus(packinstall.StatusRUNNING).SetSteps([]map[string]any{}).Save(ctx)
+		if err != nil {
+			return err
+		}
+		var ok bool
+		release, ok, err = s.locks.TryLock(ctx, installLock(rec.ID))
+		if err == nil && !ok {
+			err = fmt.Errorf("install %d: its lock is taken", rec.ID)
+		}
+		return err
+	})
 	if err != nil {
+		if release != nil {
+			release()
+		}
 		return nil, err
 	}
 	s.progress.publish(rec)
-	return &tracker{s: s, id: rec.ID, display: source}, nil
+	return &tracker{s: s, id: rec.ID, display: source, release: release}, nil
 }
 
 // step marks the previous step done and name under way.
@@ -49,7 +77,11 @@ func (t *tracker) step(ctx context.Context, name string) {
 	t.finishStep(now, "done", "")
 	t.current, t.started = name, now
 	t.steps = append(t.steps, map[string]any{"name": name, "status": "running", "startedAt": now.UTC().Format(time.RFC3339Nano)})
-	t.save(ctx, t.s.db.Ent.PackInstall.UpdateOneID(t.id).SetStep(name))
+	u := t.s.db.Ent.PackInstall.UpdateOneID(t.id).SetStep(name)
+	if t.ref != "" {
+		u.SetPackRef(t.ref)
+	}
+	t.save(ctx, u)
 }
 
 func (t *tracker) finishStep(now time.Time, status, errMsg string) {
@@ -80,6 +112,9 @@ func (t *tracker) finish(ctx context.Context, ref, version string, failure error
 		u.SetStatus(packinstall.StatusSUCCEEDED).SetStep("")
 	}
 	t.save(ctx, u)
+	if t.release != nil {
+		t.release()
+	}
 }
 
 func (t *tracker) save(ctx context.Context, u *ent.PackInstallUpdateOne) {

@@ -95,11 +95,18 @@ func (s *Service) packDir(ref string) string { return filepath.Join(s.cfg.PacksD
 // sweepAge protects installs under way on other nodes sharing PacksDir.
 const sweepAge = time.Hour
 
-// Sweep removes what a crash may have left: install temp dirs, and pack or
-// environment directories that no pack row points at, once they are older
-// than an hour (another node sharing the directory may be installing). It
-// runs at start.
+// Sweep removes what a crash may have left. Installs whose process died
+// are failed and their files removed at once (ReapInstalls), as are the
+// temp dirs of installs that are not running. Anything else no pack row
+// points at (pack or environment directories, temp dirs of an older
+// naming) goes once it is older than an hour. It runs at start.
 func (s *Service) Sweep(ctx context.Context) error {
+	if _, err := s.ReapInstalls(ctx); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	if err := s.removeInstallDirs(ctx); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
 	packs, err := s.db.Ent.Pack.Query().All(ctx)
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)

@@ -161,7 +161,9 @@ func Migrate(ctx context.Context, db *store.DB) error {
 	return nil
 }
 
-// Start begins working jobs; a no-op for an insert-only queue.
+// Start begins working jobs; a no-op for an insert-only queue. Ending ctx
+// cancels running jobs at once (River's hard stop), so a server passes a
+// context its shutdown signal does not end and stops with StopGracefully.
 func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return nil
@@ -177,7 +179,12 @@ func (q *Queue) Start(ctx context.Context) error {
 
 // Stop stops fetching jobs and waits for running ones until ctx ends, then
 // cancels their contexts and waits for them to return.
-func (q *Queue) Stop(ctx context.Context) error {
+func (q *Queue) Stop(ctx context.Context) error { return q.StopGracefully(ctx, nil) }
+
+// StopGracefully stops fetching jobs and waits for running ones until ctx
+// ends; then it calls beforeCancel (which may cancel the runs with a cause
+// of its own), cancels the jobs' contexts and waits for them to return.
+func (q *Queue) StopGracefully(ctx context.Context, beforeCancel func()) error {
 	if !q.working {
 		return nil
 	}
@@ -186,6 +193,9 @@ func (q *Queue) Stop(ctx context.Context) error {
 	}
 	err := q.client.Stop(ctx)
 	if ctx.Err() != nil {
+		if beforeCancel != nil {
+			beforeCancel()
+		}
 		err = q.client.StopAndCancel(context.WithoutCancel(ctx))
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
