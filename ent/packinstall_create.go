@@ -181,7 +181,9 @@ func (_c *PackInstallCreate) Mutation() *PackInstallMutation {
 
 // Save creates the PackInstall in the database.
 func (_c *PackInstallCreate) Save(ctx context.Context) (*PackInstall, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -208,12 +210,18 @@ func (_c *PackInstallCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *PackInstallCreate) defaults() {
+func (_c *PackInstallCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if packinstall.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized packinstall.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := packinstall.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if packinstall.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized packinstall.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := packinstall.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -242,9 +250,13 @@ func (_c *PackInstallCreate) defaults() {
 		_c.mutation.SetError(v)
 	}
 	if _, ok := _c.mutation.StartedAt(); !ok {
+		if packinstall.DefaultStartedAt == nil {
+			return fmt.Errorf("ent: uninitialized packinstall.DefaultStartedAt (forgotten import ent/runtime?)")
+		}
 		v := packinstall.DefaultStartedAt()
 		_c.mutation.SetStartedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
