@@ -6,6 +6,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/auth"
 )
@@ -151,8 +152,10 @@ func (r *Resolver) checkScope(ctx context.Context, p *auth.Principal, field stri
 		}
 	}
 	if id, ok := args["id"].(int); ok {
-		if _, err := r.Client.Noder(ctx, id); err != nil {
+		if _, err := r.Client.Noder(ctx, id); ent.IsNotFound(err) {
 			return apperr.Errorf(apperr.NotFound, "%d not found", id)
+		} else if err != nil {
+			return err // the read policy's FORBIDDEN
 		}
 	}
 	return nil
