@@ -243,7 +243,9 @@ func (_c *ActionCreate) Mutation() *ActionMutation {
 
 // Save creates the Action in the database.
 func (_c *ActionCreate) Save(ctx context.Context) (*Action, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -270,12 +272,18 @@ func (_c *ActionCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *ActionCreate) defaults() {
+func (_c *ActionCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if action.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized action.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := action.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if action.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized action.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := action.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -311,6 +319,7 @@ func (_c *ActionCreate) defaults() {
 		v := action.DefaultIdempotent
 		_c.mutation.SetIdempotent(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -35,7 +35,9 @@ type AuditEvent struct {
 	// Outcome holds the value of the "outcome" field.
 	Outcome auditevent.Outcome `json:"outcome,omitempty"`
 	// ErrorCode holds the value of the "error_code" field.
-	ErrorCode    string `json:"error_code,omitempty"`
+	ErrorCode string `json:"error_code,omitempty"`
+	// The pack the mutation concerned, empty for none: pack-limited tokens read their packs' entries.
+	PackRef      string `json:"pack_ref,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -48,7 +50,7 @@ func (*AuditEvent) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case auditevent.FieldID, auditevent.FieldActorTokenID:
 			values[i] = new(sql.NullInt64)
-		case auditevent.FieldActor, auditevent.FieldRole, auditevent.FieldOperation, auditevent.FieldOperationName, auditevent.FieldOutcome, auditevent.FieldErrorCode:
+		case auditevent.FieldActor, auditevent.FieldRole, auditevent.FieldOperation, auditevent.FieldOperationName, auditevent.FieldOutcome, auditevent.FieldErrorCode, auditevent.FieldPackRef:
 			values[i] = new(sql.NullString)
 		case auditevent.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -130,6 +132,12 @@ func (_m *AuditEvent) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.ErrorCode = value.String
 			}
+		case auditevent.FieldPackRef:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field pack_ref", values[i])
+			} else if value.Valid {
+				_m.PackRef = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -194,6 +202,9 @@ func (_m *AuditEvent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("error_code=")
 	builder.WriteString(_m.ErrorCode)
+	builder.WriteString(", ")
+	builder.WriteString("pack_ref=")
+	builder.WriteString(_m.PackRef)
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -116,6 +116,20 @@ func (_c *AuditEventCreate) SetNillableErrorCode(v *string) *AuditEventCreate {
 	return _c
 }
 
+// SetPackRef sets the "pack_ref" field.
+func (_c *AuditEventCreate) SetPackRef(v string) *AuditEventCreate {
+	_c.mutation.SetPackRef(v)
+	return _c
+}
+
+// SetNillablePackRef sets the "pack_ref" field if the given value is not nil.
+func (_c *AuditEventCreate) SetNillablePackRef(v *string) *AuditEventCreate {
+	if v != nil {
+		_c.SetPackRef(*v)
+	}
+	return _c
+}
+
 // Mutation returns the AuditEventMutation object of the builder.
 func (_c *AuditEventCreate) Mutation() *AuditEventMutation {
 	return _c.mutation
@@ -123,7 +137,9 @@ func (_c *AuditEventCreate) Mutation() *AuditEventMutation {
 
 // Save creates the AuditEvent in the database.
 func (_c *AuditEventCreate) Save(ctx context.Context) (*AuditEvent, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -150,8 +166,11 @@ func (_c *AuditEventCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *AuditEventCreate) defaults() {
+func (_c *AuditEventCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if auditevent.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized auditevent.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := auditevent.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
@@ -167,6 +186,11 @@ func (_c *AuditEventCreate) defaults() {
 		v := auditevent.DefaultErrorCode
 		_c.mutation.SetErrorCode(v)
 	}
+	if _, ok := _c.mutation.PackRef(); !ok {
+		v := auditevent.DefaultPackRef
+		_c.mutation.SetPackRef(v)
+	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -196,6 +220,9 @@ func (_c *AuditEventCreate) check() error {
 	}
 	if _, ok := _c.mutation.ErrorCode(); !ok {
 		return &ValidationError{Name: "error_code", err: errors.New(`ent: missing required field "AuditEvent.error_code"`)}
+	}
+	if _, ok := _c.mutation.PackRef(); !ok {
+		return &ValidationError{Name: "pack_ref", err: errors.New(`ent: missing required field "AuditEvent.pack_ref"`)}
 	}
 	return nil
 }
@@ -259,6 +286,10 @@ func (_c *AuditEventCreate) createSpec() (*AuditEvent, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ErrorCode(); ok {
 		_spec.SetField(auditevent.FieldErrorCode, field.TypeString, value)
 		_node.ErrorCode = value
+	}
+	if value, ok := _c.mutation.PackRef(); ok {
+		_spec.SetField(auditevent.FieldPackRef, field.TypeString, value)
+		_node.PackRef = value
 	}
 	return _node, _spec
 }
@@ -423,6 +454,18 @@ func (u *AuditEventUpsert) SetErrorCode(v string) *AuditEventUpsert {
 // UpdateErrorCode sets the "error_code" field to the value that was provided on create.
 func (u *AuditEventUpsert) UpdateErrorCode() *AuditEventUpsert {
 	u.SetExcluded(auditevent.FieldErrorCode)
+	return u
+}
+
+// SetPackRef sets the "pack_ref" field.
+func (u *AuditEventUpsert) SetPackRef(v string) *AuditEventUpsert {
+	u.Set(auditevent.FieldPackRef, v)
+	return u
+}
+
+// UpdatePackRef sets the "pack_ref" field to the value that was provided on create.
+func (u *AuditEventUpsert) UpdatePackRef() *AuditEventUpsert {
+	u.SetExcluded(auditevent.FieldPackRef)
 	return u
 }
 
@@ -601,6 +644,20 @@ func (u *AuditEventUpsertOne) SetErrorCode(v string) *AuditEventUpsertOne {
 func (u *AuditEventUpsertOne) UpdateErrorCode() *AuditEventUpsertOne {
 	return u.Update(func(s *AuditEventUpsert) {
 		s.UpdateErrorCode()
+	})
+}
+
+// SetPackRef sets the "pack_ref" field.
+func (u *AuditEventUpsertOne) SetPackRef(v string) *AuditEventUpsertOne {
+	return u.Update(func(s *AuditEventUpsert) {
+		s.SetPackRef(v)
+	})
+}
+
+// UpdatePackRef sets the "pack_ref" field to the value that was provided on create.
+func (u *AuditEventUpsertOne) UpdatePackRef() *AuditEventUpsertOne {
+	return u.Update(func(s *AuditEventUpsert) {
+		s.UpdatePackRef()
 	})
 }
 
@@ -945,6 +1002,20 @@ func (u *AuditEventUpsertBulk) SetErrorCode(v string) *AuditEventUpsertBulk {
 func (u *AuditEventUpsertBulk) UpdateErrorCode() *AuditEventUpsertBulk {
 	return u.Update(func(s *AuditEventUpsert) {
 		s.UpdateErrorCode()
+	})
+}
+
+// SetPackRef sets the "pack_ref" field.
+func (u *AuditEventUpsertBulk) SetPackRef(v string) *AuditEventUpsertBulk {
+	return u.Update(func(s *AuditEventUpsert) {
+		s.SetPackRef(v)
+	})
+}
+
+// UpdatePackRef sets the "pack_ref" field to the value that was provided on create.
+func (u *AuditEventUpsertBulk) UpdatePackRef() *AuditEventUpsertBulk {
+	return u.Update(func(s *AuditEventUpsert) {
+		s.UpdatePackRef()
 	})
 }
 

@@ -151,6 +151,20 @@ func (_u *AuditEventUpdate) SetNillableErrorCode(v *string) *AuditEventUpdate {
 	return _u
 }
 
+// SetPackRef sets the "pack_ref" field.
+func (_u *AuditEventUpdate) SetPackRef(v string) *AuditEventUpdate {
+	_u.mutation.SetPackRef(v)
+	return _u
+}
+
+// SetNillablePackRef sets the "pack_ref" field if the given value is not nil.
+func (_u *AuditEventUpdate) SetNillablePackRef(v *string) *AuditEventUpdate {
+	if v != nil {
+		_u.SetPackRef(*v)
+	}
+	return _u
+}
+
 // Mutation returns the AuditEventMutation object of the builder.
 func (_u *AuditEventUpdate) Mutation() *AuditEventMutation {
 	return _u.mutation
@@ -243,6 +257,9 @@ func (_u *AuditEventUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 	}
 	if value, ok := _u.mutation.ErrorCode(); ok {
 		_spec.SetField(auditevent.FieldErrorCode, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PackRef(); ok {
+		_spec.SetField(auditevent.FieldPackRef, field.TypeString, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -389,6 +406,20 @@ func (_u *AuditEventUpdateOne) SetNillableErrorCode(v *string) *AuditEventUpdate
 	return _u
 }
 
+// SetPackRef sets the "pack_ref" field.
+func (_u *AuditEventUpdateOne) SetPackRef(v string) *AuditEventUpdateOne {
+	_u.mutation.SetPackRef(v)
+	return _u
+}
+
+// SetNillablePackRef sets the "pack_ref" field if the given value is not nil.
+func (_u *AuditEventUpdateOne) SetNillablePackRef(v *string) *AuditEventUpdateOne {
+	if v != nil {
+		_u.SetPackRef(*v)
+	}
+	return _u
+}
+
 // Mutation returns the AuditEventMutation object of the builder.
 func (_u *AuditEventUpdateOne) Mutation() *AuditEventMutation {
 	return _u.mutation
@@ -511,6 +542,9 @@ func (_u *AuditEventUpdateOne) sqlSave(ctx context.Context) (_node *AuditEvent, 
 	}
 	if value, ok := _u.mutation.ErrorCode(); ok {
 		_spec.SetField(auditevent.FieldErrorCode, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PackRef(); ok {
+		_spec.SetField(auditevent.FieldPackRef, field.TypeString, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &AuditEvent{config: _u.config}

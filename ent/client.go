@@ -459,7 +459,8 @@ func (c *APITokenClient) GetX(ctx context.Context, id int) *APIToken {
 
 // Hooks returns the client hooks.
 func (c *APITokenClient) Hooks() []Hook {
-	return c.hooks.APIToken
+	hooks := c.hooks.APIToken
+	return append(hooks[:len(hooks):len(hooks)], apitoken.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -640,7 +641,8 @@ func (c *ActionClient) QueryRules(_m *Action) *RuleQuery {
 
 // Hooks returns the client hooks.
 func (c *ActionClient) Hooks() []Hook {
-	return c.hooks.Action
+	hooks := c.hooks.Action
+	return append(hooks[:len(hooks):len(hooks)], action.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -773,7 +775,8 @@ func (c *AuditEventClient) GetX(ctx context.Context, id int) *AuditEvent {
 
 // Hooks returns the client hooks.
 func (c *AuditEventClient) Hooks() []Hook {
-	return c.hooks.AuditEvent
+	hooks := c.hooks.AuditEvent
+	return append(hooks[:len(hooks):len(hooks)], auditevent.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -954,7 +957,8 @@ func (c *EnforcementClient) QueryExecutions(_m *Enforcement) *ExecutionQuery {
 
 // Hooks returns the client hooks.
 func (c *EnforcementClient) Hooks() []Hook {
-	return c.hooks.Enforcement
+	hooks := c.hooks.Enforcement
+	return append(hooks[:len(hooks):len(hooks)], enforcement.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1135,7 +1139,8 @@ func (c *EventClient) QueryEnforcements(_m *Event) *EnforcementQuery {
 
 // Hooks returns the client hooks.
 func (c *EventClient) Hooks() []Hook {
-	return c.hooks.Event
+	hooks := c.hooks.Event
+	return append(hooks[:len(hooks):len(hooks)], event.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1380,7 +1385,8 @@ func (c *ExecutionClient) QuerySecret(_m *Execution) *ExecutionSecretQuery {
 
 // Hooks returns the client hooks.
 func (c *ExecutionClient) Hooks() []Hook {
-	return c.hooks.Execution
+	hooks := c.hooks.Execution
+	return append(hooks[:len(hooks):len(hooks)], execution.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1529,7 +1535,8 @@ func (c *ExecutionOutputClient) QueryExecution(_m *ExecutionOutput) *ExecutionQu
 
 // Hooks returns the client hooks.
 func (c *ExecutionOutputClient) Hooks() []Hook {
-	return c.hooks.ExecutionOutput
+	hooks := c.hooks.ExecutionOutput
+	return append(hooks[:len(hooks):len(hooks)], executionoutput.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1678,7 +1685,8 @@ func (c *ExecutionSecretClient) QueryExecution(_m *ExecutionSecret) *ExecutionQu
 
 // Hooks returns the client hooks.
 func (c *ExecutionSecretClient) Hooks() []Hook {
-	return c.hooks.ExecutionSecret
+	hooks := c.hooks.ExecutionSecret
+	return append(hooks[:len(hooks):len(hooks)], executionsecret.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1811,7 +1819,8 @@ func (c *KeyClient) GetX(ctx context.Context, id int) *Key {
 
 // Hooks returns the client hooks.
 func (c *KeyClient) Hooks() []Hook {
-	return c.hooks.Key
+	hooks := c.hooks.Key
+	return append(hooks[:len(hooks):len(hooks)], key.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -1944,7 +1953,8 @@ func (c *LeaseClient) GetX(ctx context.Context, id int) *Lease {
 
 // Hooks returns the client hooks.
 func (c *LeaseClient) Hooks() []Hook {
-	return c.hooks.Lease
+	hooks := c.hooks.Lease
+	return append(hooks[:len(hooks):len(hooks)], lease.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2157,7 +2167,8 @@ func (c *PackClient) QueryWorkflowDefinitions(_m *Pack) *WorkflowDefinitionQuery
 
 // Hooks returns the client hooks.
 func (c *PackClient) Hooks() []Hook {
-	return c.hooks.Pack
+	hooks := c.hooks.Pack
+	return append(hooks[:len(hooks):len(hooks)], pack.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2290,7 +2301,8 @@ func (c *PackInstallClient) GetX(ctx context.Context, id int) *PackInstall {
 
 // Hooks returns the client hooks.
 func (c *PackInstallClient) Hooks() []Hook {
-	return c.hooks.PackInstall
+	hooks := c.hooks.PackInstall
+	return append(hooks[:len(hooks):len(hooks)], packinstall.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2487,7 +2499,8 @@ func (c *RuleClient) QueryEnforcements(_m *Rule) *EnforcementQuery {
 
 // Hooks returns the client hooks.
 func (c *RuleClient) Hooks() []Hook {
-	return c.hooks.Rule
+	hooks := c.hooks.Rule
+	return append(hooks[:len(hooks):len(hooks)], rule.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2652,7 +2665,8 @@ func (c *SensorClient) QueryEvents(_m *Sensor) *EventQuery {
 
 // Hooks returns the client hooks.
 func (c *SensorClient) Hooks() []Hook {
-	return c.hooks.Sensor
+	hooks := c.hooks.Sensor
+	return append(hooks[:len(hooks):len(hooks)], sensor.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2833,7 +2847,8 @@ func (c *TriggerClient) QueryEvents(_m *Trigger) *EventQuery {
 
 // Hooks returns the client hooks.
 func (c *TriggerClient) Hooks() []Hook {
-	return c.hooks.Trigger
+	hooks := c.hooks.Trigger
+	return append(hooks[:len(hooks):len(hooks)], trigger.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -2966,7 +2981,8 @@ func (c *WorkerClient) GetX(ctx context.Context, id int) *Worker {
 
 // Hooks returns the client hooks.
 func (c *WorkerClient) Hooks() []Hook {
-	return c.hooks.Worker
+	hooks := c.hooks.Worker
+	return append(hooks[:len(hooks):len(hooks)], worker.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -3131,7 +3147,8 @@ func (c *WorkflowDefinitionClient) QueryWorkflowExecutions(_m *WorkflowDefinitio
 
 // Hooks returns the client hooks.
 func (c *WorkflowDefinitionClient) Hooks() []Hook {
-	return c.hooks.WorkflowDefinition
+	hooks := c.hooks.WorkflowDefinition
+	return append(hooks[:len(hooks):len(hooks)], workflowdefinition.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.
@@ -3296,7 +3313,8 @@ func (c *WorkflowExecutionClient) QueryExecution(_m *WorkflowExecution) *Executi
 
 // Hooks returns the client hooks.
 func (c *WorkflowExecutionClient) Hooks() []Hook {
-	return c.hooks.WorkflowExecution
+	hooks := c.hooks.WorkflowExecution
+	return append(hooks[:len(hooks):len(hooks)], workflowexecution.Hooks[:]...)
 }
 
 // Interceptors returns the client interceptors.

@@ -173,7 +173,9 @@ func (_c *EnforcementCreate) Mutation() *EnforcementMutation {
 
 // Save creates the Enforcement in the database.
 func (_c *EnforcementCreate) Save(ctx context.Context) (*Enforcement, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -200,12 +202,18 @@ func (_c *EnforcementCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *EnforcementCreate) defaults() {
+func (_c *EnforcementCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if enforcement.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized enforcement.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := enforcement.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if enforcement.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized enforcement.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := enforcement.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -217,6 +225,7 @@ func (_c *EnforcementCreate) defaults() {
 		v := enforcement.DefaultReason
 		_c.mutation.SetReason(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 
@@ -440,6 +441,12 @@ func (_q *EnforcementQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if enforcement.Policy == nil {
+		return errors.New("ent: uninitialized enforcement.Policy (forgotten import ent/runtime?)")
+	}
+	if err := enforcement.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

@@ -232,7 +232,9 @@ func (_u *EnforcementUpdate) RemoveExecutions(v ...*Execution) *EnforcementUpdat
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *EnforcementUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -259,11 +261,15 @@ func (_u *EnforcementUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *EnforcementUpdate) defaults() {
+func (_u *EnforcementUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if enforcement.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized enforcement.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := enforcement.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -656,7 +662,9 @@ func (_u *EnforcementUpdateOne) Select(field string, fields ...string) *Enforcem
 
 // Save executes the query and returns the updated Enforcement entity.
 func (_u *EnforcementUpdateOne) Save(ctx context.Context) (*Enforcement, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -683,11 +691,15 @@ func (_u *EnforcementUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *EnforcementUpdateOne) defaults() {
+func (_u *EnforcementUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if enforcement.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized enforcement.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := enforcement.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

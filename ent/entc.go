@@ -34,6 +34,7 @@ func main() {
 			gen.FeatureLock,
 			gen.FeatureModifier,
 			gen.FeatureIntercept,
+			gen.FeaturePrivacy,
 		},
 	}, entc.Extensions(ex))
 	if err != nil {

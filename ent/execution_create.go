@@ -426,7 +426,9 @@ func (_c *ExecutionCreate) Mutation() *ExecutionMutation {
 
 // Save creates the Execution in the database.
 func (_c *ExecutionCreate) Save(ctx context.Context) (*Execution, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -453,12 +455,18 @@ func (_c *ExecutionCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *ExecutionCreate) defaults() {
+func (_c *ExecutionCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if execution.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized execution.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := execution.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if execution.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized execution.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := execution.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -499,6 +507,9 @@ func (_c *ExecutionCreate) defaults() {
 		_c.mutation.SetError(v)
 	}
 	if _, ok := _c.mutation.RequestedAt(); !ok {
+		if execution.DefaultRequestedAt == nil {
+			return fmt.Errorf("ent: uninitialized execution.DefaultRequestedAt (forgotten import ent/runtime?)")
+		}
 		v := execution.DefaultRequestedAt()
 		_c.mutation.SetRequestedAt(v)
 	}
@@ -514,6 +525,7 @@ func (_c *ExecutionCreate) defaults() {
 		v := execution.DefaultWorker
 		_c.mutation.SetWorker(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -5,6 +5,7 @@ package ent
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math"
 
@@ -584,6 +585,12 @@ func (_q *ExecutionQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if execution.Policy == nil {
+		return errors.New("ent: uninitialized execution.Policy (forgotten import ent/runtime?)")
+	}
+	if err := execution.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

@@ -596,7 +596,9 @@ func (_u *ExecutionUpdate) ClearSecret() *ExecutionUpdate {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *ExecutionUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -623,11 +625,15 @@ func (_u *ExecutionUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *ExecutionUpdate) defaults() {
+func (_u *ExecutionUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if execution.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized execution.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := execution.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -1599,7 +1605,9 @@ func (_u *ExecutionUpdateOne) Select(field string, fields ...string) *ExecutionU
 
 // Save executes the query and returns the updated Execution entity.
 func (_u *ExecutionUpdateOne) Save(ctx context.Context) (*Execution, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -1626,11 +1634,15 @@ func (_u *ExecutionUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *ExecutionUpdateOne) defaults() {
+func (_u *ExecutionUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if execution.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized execution.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := execution.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

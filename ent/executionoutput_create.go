@@ -73,7 +73,9 @@ func (_c *ExecutionOutputCreate) Mutation() *ExecutionOutputMutation {
 
 // Save creates the ExecutionOutput in the database.
 func (_c *ExecutionOutputCreate) Save(ctx context.Context) (*ExecutionOutput, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -100,11 +102,15 @@ func (_c *ExecutionOutputCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *ExecutionOutputCreate) defaults() {
+func (_c *ExecutionOutputCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if executionoutput.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized executionoutput.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := executionoutput.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -578,6 +578,11 @@ func (_q *AuditEventQuery) collectField(ctx context.Context, oneNode bool, opCtx
 				selectedFields = append(selectedFields, auditevent.FieldErrorCode)
 				fieldSeen[auditevent.FieldErrorCode] = struct{}{}
 			}
+		case "packRef":
+			if _, ok := fieldSeen[auditevent.FieldPackRef]; !ok {
+				selectedFields = append(selectedFields, auditevent.FieldPackRef)
+				fieldSeen[auditevent.FieldPackRef] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -1223,6 +1223,21 @@ type AuditEventWhereInput struct {
 	ErrorCodeHasSuffix    *string  `json:"errorCodeHasSuffix,omitempty"`
 	ErrorCodeEqualFold    *string  `json:"errorCodeEqualFold,omitempty"`
 	ErrorCodeContainsFold *string  `json:"errorCodeContainsFold,omitempty"`
+
+	// "pack_ref" field predicates.
+	PackRef             *string  `json:"packRef,omitempty"`
+	PackRefNEQ          *string  `json:"packRefNEQ,omitempty"`
+	PackRefIn           []string `json:"packRefIn,omitempty"`
+	PackRefNotIn        []string `json:"packRefNotIn,omitempty"`
+	PackRefGT           *string  `json:"packRefGT,omitempty"`
+	PackRefGTE          *string  `json:"packRefGTE,omitempty"`
+	PackRefLT           *string  `json:"packRefLT,omitempty"`
+	PackRefLTE          *string  `json:"packRefLTE,omitempty"`
+	PackRefContains     *string  `json:"packRefContains,omitempty"`
+	PackRefHasPrefix    *string  `json:"packRefHasPrefix,omitempty"`
+	PackRefHasSuffix    *string  `json:"packRefHasSuffix,omitempty"`
+	PackRefEqualFold    *string  `json:"packRefEqualFold,omitempty"`
+	PackRefContainsFold *string  `json:"packRefContainsFold,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -1580,6 +1595,45 @@ func (i *AuditEventWhereInput) P() (predicate.AuditEvent, error) {
 	}
 	if i.ErrorCodeContainsFold != nil {
 		predicates = append(predicates, auditevent.ErrorCodeContainsFold(*i.ErrorCodeContainsFold))
+	}
+	if i.PackRef != nil {
+		predicates = append(predicates, auditevent.PackRefEQ(*i.PackRef))
+	}
+	if i.PackRefNEQ != nil {
+		predicates = append(predicates, auditevent.PackRefNEQ(*i.PackRefNEQ))
+	}
+	if len(i.PackRefIn) > 0 {
+		predicates = append(predicates, auditevent.PackRefIn(i.PackRefIn...))
+	}
+	if len(i.PackRefNotIn) > 0 {
+		predicates = append(predicates, auditevent.PackRefNotIn(i.PackRefNotIn...))
+	}
+	if i.PackRefGT != nil {
+		predicates = append(predicates, auditevent.PackRefGT(*i.PackRefGT))
+	}
+	if i.PackRefGTE != nil {
+		predicates = append(predicates, auditevent.PackRefGTE(*i.PackRefGTE))
+	}
+	if i.PackRefLT != nil {
+		predicates = append(predicates, auditevent.PackRefLT(*i.PackRefLT))
+	}
+	if i.PackRefLTE != nil {
+		predicates = append(predicates, auditevent.PackRefLTE(*i.PackRefLTE))
+	}
+	if i.PackRefContains != nil {
+		predicates = append(predicates, auditevent.PackRefContains(*i.PackRefContains))
+	}
+	if i.PackRefHasPrefix != nil {
+		predicates = append(predicates, auditevent.PackRefHasPrefix(*i.PackRefHasPrefix))
+	}
+	if i.PackRefHasSuffix != nil {
+		predicates = append(predicates, auditevent.PackRefHasSuffix(*i.PackRefHasSuffix))
+	}
+	if i.PackRefEqualFold != nil {
+		predicates = append(predicates, auditevent.PackRefEqualFold(*i.PackRefEqualFold))
+	}
+	if i.PackRefContainsFold != nil {
+		predicates = append(predicates, auditevent.PackRefContainsFold(*i.PackRefContainsFold))
 	}
 
 	switch len(predicates) {

@@ -111,7 +111,9 @@ func (_c *KeyCreate) Mutation() *KeyMutation {
 
 // Save creates the Key in the database.
 func (_c *KeyCreate) Save(ctx context.Context) (*Key, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -138,12 +140,18 @@ func (_c *KeyCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *KeyCreate) defaults() {
+func (_c *KeyCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if key.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized key.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := key.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if key.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized key.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := key.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -159,6 +167,7 @@ func (_c *KeyCreate) defaults() {
 		v := key.DefaultCiphertext
 		_c.mutation.SetCiphertext(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -110,7 +110,9 @@ func (_u *KeyUpdate) Mutation() *KeyMutation {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *KeyUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -137,11 +139,15 @@ func (_u *KeyUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *KeyUpdate) defaults() {
+func (_u *KeyUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if key.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized key.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := key.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -309,7 +315,9 @@ func (_u *KeyUpdateOne) Select(field string, fields ...string) *KeyUpdateOne {
 
 // Save executes the query and returns the updated Key entity.
 func (_u *KeyUpdateOne) Save(ctx context.Context) (*Key, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -336,11 +344,15 @@ func (_u *KeyUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *KeyUpdateOne) defaults() {
+func (_u *KeyUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if key.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized key.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := key.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

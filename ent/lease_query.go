@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
@@ -330,6 +331,12 @@ func (_q *LeaseQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if lease.Policy == nil {
+		return errors.New("ent: uninitialized lease.Policy (forgotten import ent/runtime?)")
+	}
+	if err := lease.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

@@ -2457,6 +2457,7 @@ type AuditEventMutation struct {
 	variables         *map[string]interface{}
 	outcome           *auditevent.Outcome
 	error_code        *string
+	pack_ref          *string
 	clearedFields     map[string]struct{}
 	done              bool
 	oldValue          func(context.Context) (*AuditEvent, error)
@@ -2932,6 +2933,42 @@ func (m *AuditEventMutation) ResetErrorCode() {
 	m.error_code = nil
 }
 
+// SetPackRef sets the "pack_ref" field.
+func (m *AuditEventMutation) SetPackRef(s string) {
+	m.pack_ref = &s
+}
+
+// PackRef returns the value of the "pack_ref" field in the mutation.
+func (m *AuditEventMutation) PackRef() (r string, exists bool) {
+	v := m.pack_ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackRef returns the old "pack_ref" field's value of the AuditEvent entity.
+// If the AuditEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *AuditEventMutation) OldPackRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackRef: %w", err)
+	}
+	return oldValue.PackRef, nil
+}
+
+// ResetPackRef resets all changes to the "pack_ref" field.
+func (m *AuditEventMutation) ResetPackRef() {
+	m.pack_ref = nil
+}
+
 // Where appends a list predicates to the AuditEventMutation builder.
 func (m *AuditEventMutation) Where(ps ...predicate.AuditEvent) {
 	m.predicates = append(m.predicates, ps...)
@@ -2966,7 +3003,7 @@ func (m *AuditEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *AuditEventMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, auditevent.FieldCreatedAt)
 	}
@@ -2994,6 +3031,9 @@ func (m *AuditEventMutation) Fields() []string {
 	if m.error_code != nil {
 		fields = append(fields, auditevent.FieldErrorCode)
 	}
+	if m.pack_ref != nil {
+		fields = append(fields, auditevent.FieldPackRef)
+	}
 	return fields
 }
 
@@ -3020,6 +3060,8 @@ func (m *AuditEventMutation) Field(name string) (ent.Value, bool) {
 		return m.Outcome()
 	case auditevent.FieldErrorCode:
 		return m.ErrorCode()
+	case auditevent.FieldPackRef:
+		return m.PackRef()
 	}
 	return nil, false
 }
@@ -3047,6 +3089,8 @@ func (m *AuditEventMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldOutcome(ctx)
 	case auditevent.FieldErrorCode:
 		return m.OldErrorCode(ctx)
+	case auditevent.FieldPackRef:
+		return m.OldPackRef(ctx)
 	}
 	return nil, fmt.Errorf("unknown AuditEvent field %s", name)
 }
@@ -3118,6 +3162,13 @@ func (m *AuditEventMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetErrorCode(v)
+		return nil
+	case auditevent.FieldPackRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackRef(v)
 		return nil
 	}
 	return fmt.Errorf("unknown AuditEvent field %s", name)
@@ -3224,6 +3275,9 @@ func (m *AuditEventMutation) ResetField(name string) error {
 		return nil
 	case auditevent.FieldErrorCode:
 		m.ResetErrorCode()
+		return nil
+	case auditevent.FieldPackRef:
+		m.ResetPackRef()
 		return nil
 	}
 	return fmt.Errorf("unknown AuditEvent field %s", name)

@@ -343,7 +343,9 @@ func (_c *PackCreate) Mutation() *PackMutation {
 
 // Save creates the Pack in the database.
 func (_c *PackCreate) Save(ctx context.Context) (*Pack, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -370,12 +372,18 @@ func (_c *PackCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *PackCreate) defaults() {
+func (_c *PackCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if pack.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized pack.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := pack.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if pack.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized pack.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := pack.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -427,6 +435,7 @@ func (_c *PackCreate) defaults() {
 		v := pack.DefaultEnvChecksum
 		_c.mutation.SetEnvChecksum(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -472,7 +472,9 @@ func (_u *PackUpdate) RemoveWorkflowDefinitions(v ...*WorkflowDefinition) *PackU
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *PackUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -499,11 +501,15 @@ func (_u *PackUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *PackUpdate) defaults() {
+func (_u *PackUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if pack.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized pack.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := pack.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -1307,7 +1313,9 @@ func (_u *PackUpdateOne) Select(field string, fields ...string) *PackUpdateOne {
 
 // Save executes the query and returns the updated Pack entity.
 func (_u *PackUpdateOne) Save(ctx context.Context) (*Pack, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -1334,11 +1342,15 @@ func (_u *PackUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *PackUpdateOne) defaults() {
+func (_u *PackUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if pack.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized pack.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := pack.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

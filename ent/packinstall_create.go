@@ -195,7 +195,9 @@ func (_c *PackInstallCreate) Mutation() *PackInstallMutation {
 
 // Save creates the PackInstall in the database.
 func (_c *PackInstallCreate) Save(ctx context.Context) (*PackInstall, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -222,12 +224,18 @@ func (_c *PackInstallCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *PackInstallCreate) defaults() {
+func (_c *PackInstallCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if packinstall.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized packinstall.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := packinstall.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if packinstall.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized packinstall.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := packinstall.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -256,6 +264,9 @@ func (_c *PackInstallCreate) defaults() {
 		_c.mutation.SetError(v)
 	}
 	if _, ok := _c.mutation.StartedAt(); !ok {
+		if packinstall.DefaultStartedAt == nil {
+			return fmt.Errorf("ent: uninitialized packinstall.DefaultStartedAt (forgotten import ent/runtime?)")
+		}
 		v := packinstall.DefaultStartedAt()
 		_c.mutation.SetStartedAt(v)
 	}
@@ -263,6 +274,7 @@ func (_c *PackInstallCreate) defaults() {
 		v := packinstall.DefaultEnvPath
 		_c.mutation.SetEnvPath(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -207,7 +207,9 @@ func (_u *PackInstallUpdate) Mutation() *PackInstallMutation {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *PackInstallUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -234,11 +236,15 @@ func (_u *PackInstallUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *PackInstallUpdate) defaults() {
+func (_u *PackInstallUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if packinstall.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized packinstall.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := packinstall.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -528,7 +534,9 @@ func (_u *PackInstallUpdateOne) Select(field string, fields ...string) *PackInst
 
 // Save executes the query and returns the updated PackInstall entity.
 func (_u *PackInstallUpdateOne) Save(ctx context.Context) (*PackInstall, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -555,11 +563,15 @@ func (_u *PackInstallUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *PackInstallUpdateOne) defaults() {
+func (_u *PackInstallUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if packinstall.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized packinstall.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := packinstall.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

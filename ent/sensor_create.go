@@ -227,7 +227,9 @@ func (_c *SensorCreate) Mutation() *SensorMutation {
 
 // Save creates the Sensor in the database.
 func (_c *SensorCreate) Save(ctx context.Context) (*Sensor, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -254,12 +256,18 @@ func (_c *SensorCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *SensorCreate) defaults() {
+func (_c *SensorCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if sensor.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized sensor.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := sensor.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if sensor.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized sensor.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := sensor.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -295,6 +303,7 @@ func (_c *SensorCreate) defaults() {
 		v := sensor.DefaultRestarts
 		_c.mutation.SetRestarts(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -295,7 +295,9 @@ func (_u *SensorUpdate) RemoveEvents(v ...*Event) *SensorUpdate {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *SensorUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -322,11 +324,15 @@ func (_u *SensorUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *SensorUpdate) defaults() {
+func (_u *SensorUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if sensor.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized sensor.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := sensor.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -801,7 +807,9 @@ func (_u *SensorUpdateOne) Select(field string, fields ...string) *SensorUpdateO
 
 // Save executes the query and returns the updated Sensor entity.
 func (_u *SensorUpdateOne) Save(ctx context.Context) (*Sensor, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -828,11 +836,15 @@ func (_u *SensorUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *SensorUpdateOne) defaults() {
+func (_u *SensorUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if sensor.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized sensor.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := sensor.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

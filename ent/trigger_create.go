@@ -209,7 +209,9 @@ func (_c *TriggerCreate) Mutation() *TriggerMutation {
 
 // Save creates the Trigger in the database.
 func (_c *TriggerCreate) Save(ctx context.Context) (*Trigger, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -236,12 +238,18 @@ func (_c *TriggerCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *TriggerCreate) defaults() {
+func (_c *TriggerCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if trigger.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized trigger.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := trigger.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if trigger.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized trigger.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := trigger.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -269,6 +277,7 @@ func (_c *TriggerCreate) defaults() {
 		v := trigger.DefaultEnabled
 		_c.mutation.SetEnabled(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -278,7 +278,9 @@ func (_u *TriggerUpdate) RemoveEvents(v ...*Event) *TriggerUpdate {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *TriggerUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -305,11 +307,15 @@ func (_u *TriggerUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *TriggerUpdate) defaults() {
+func (_u *TriggerUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if trigger.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized trigger.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := trigger.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -782,7 +788,9 @@ func (_u *TriggerUpdateOne) Select(field string, fields ...string) *TriggerUpdat
 
 // Save executes the query and returns the updated Trigger entity.
 func (_u *TriggerUpdateOne) Save(ctx context.Context) (*Trigger, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -809,11 +817,15 @@ func (_u *TriggerUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *TriggerUpdateOne) defaults() {
+func (_u *TriggerUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if trigger.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized trigger.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := trigger.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

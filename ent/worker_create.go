@@ -105,7 +105,9 @@ func (_c *WorkerCreate) Mutation() *WorkerMutation {
 
 // Save creates the Worker in the database.
 func (_c *WorkerCreate) Save(ctx context.Context) (*Worker, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -132,7 +134,7 @@ func (_c *WorkerCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *WorkerCreate) defaults() {
+func (_c *WorkerCreate) defaults() error {
 	if _, ok := _c.mutation.Hostname(); !ok {
 		v := worker.DefaultHostname
 		_c.mutation.SetHostname(v)
@@ -146,13 +148,20 @@ func (_c *WorkerCreate) defaults() {
 		_c.mutation.SetConcurrency(v)
 	}
 	if _, ok := _c.mutation.StartedAt(); !ok {
+		if worker.DefaultStartedAt == nil {
+			return fmt.Errorf("ent: uninitialized worker.DefaultStartedAt (forgotten import ent/runtime?)")
+		}
 		v := worker.DefaultStartedAt()
 		_c.mutation.SetStartedAt(v)
 	}
 	if _, ok := _c.mutation.HeartbeatAt(); !ok {
+		if worker.DefaultHeartbeatAt == nil {
+			return fmt.Errorf("ent: uninitialized worker.DefaultHeartbeatAt (forgotten import ent/runtime?)")
+		}
 		v := worker.DefaultHeartbeatAt()
 		_c.mutation.SetHeartbeatAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

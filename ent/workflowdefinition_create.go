@@ -131,7 +131,9 @@ func (_c *WorkflowDefinitionCreate) Mutation() *WorkflowDefinitionMutation {
 
 // Save creates the WorkflowDefinition in the database.
 func (_c *WorkflowDefinitionCreate) Save(ctx context.Context) (*WorkflowDefinition, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -158,12 +160,18 @@ func (_c *WorkflowDefinitionCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *WorkflowDefinitionCreate) defaults() {
+func (_c *WorkflowDefinitionCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if workflowdefinition.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized workflowdefinition.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := workflowdefinition.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if workflowdefinition.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized workflowdefinition.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := workflowdefinition.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -175,6 +183,7 @@ func (_c *WorkflowDefinitionCreate) defaults() {
 		v := workflowdefinition.DefaultDescription
 		_c.mutation.SetDescription(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -173,7 +173,9 @@ func (_u *WorkflowDefinitionUpdate) RemoveWorkflowExecutions(v ...*WorkflowExecu
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *WorkflowDefinitionUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -200,11 +202,15 @@ func (_u *WorkflowDefinitionUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *WorkflowDefinitionUpdate) defaults() {
+func (_u *WorkflowDefinitionUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if workflowdefinition.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized workflowdefinition.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := workflowdefinition.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -510,7 +516,9 @@ func (_u *WorkflowDefinitionUpdateOne) Select(field string, fields ...string) *W
 
 // Save executes the query and returns the updated WorkflowDefinition entity.
 func (_u *WorkflowDefinitionUpdateOne) Save(ctx context.Context) (*WorkflowDefinition, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -537,11 +545,15 @@ func (_u *WorkflowDefinitionUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *WorkflowDefinitionUpdateOne) defaults() {
+func (_u *WorkflowDefinitionUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if workflowdefinition.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized workflowdefinition.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := workflowdefinition.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -109,7 +109,9 @@ func (_c *WorkflowExecutionCreate) Mutation() *WorkflowExecutionMutation {
 
 // Save creates the WorkflowExecution in the database.
 func (_c *WorkflowExecutionCreate) Save(ctx context.Context) (*WorkflowExecution, error) {
-	_c.defaults()
+	if err := _c.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -136,12 +138,18 @@ func (_c *WorkflowExecutionCreate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_c *WorkflowExecutionCreate) defaults() {
+func (_c *WorkflowExecutionCreate) defaults() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
+		if workflowexecution.DefaultCreatedAt == nil {
+			return fmt.Errorf("ent: uninitialized workflowexecution.DefaultCreatedAt (forgotten import ent/runtime?)")
+		}
 		v := workflowexecution.DefaultCreatedAt()
 		_c.mutation.SetCreatedAt(v)
 	}
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
+		if workflowexecution.DefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized workflowexecution.DefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := workflowexecution.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
@@ -149,6 +157,7 @@ func (_c *WorkflowExecutionCreate) defaults() {
 		v := workflowexecution.DefaultStatus
 		_c.mutation.SetStatus(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -4,6 +4,7 @@ package ent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
@@ -402,6 +403,12 @@ func (_q *WorkflowExecutionQuery) prepareQuery(ctx context.Context) error {
 			return err
 		}
 		_q.sql = prev
+	}
+	if workflowexecution.Policy == nil {
+		return errors.New("ent: uninitialized workflowexecution.Policy (forgotten import ent/runtime?)")
+	}
+	if err := workflowexecution.Policy.EvalQuery(ctx, _q); err != nil {
+		return err
 	}
 	return nil
 }

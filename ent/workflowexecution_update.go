@@ -126,7 +126,9 @@ func (_u *WorkflowExecutionUpdate) ClearExecution() *WorkflowExecutionUpdate {
 
 // Save executes the query and returns the number of nodes affected by the update operation.
 func (_u *WorkflowExecutionUpdate) Save(ctx context.Context) (int, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return 0, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -153,11 +155,15 @@ func (_u *WorkflowExecutionUpdate) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *WorkflowExecutionUpdate) defaults() {
+func (_u *WorkflowExecutionUpdate) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if workflowexecution.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized workflowexecution.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := workflowexecution.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.
@@ -391,7 +397,9 @@ func (_u *WorkflowExecutionUpdateOne) Select(field string, fields ...string) *Wo
 
 // Save executes the query and returns the updated WorkflowExecution entity.
 func (_u *WorkflowExecutionUpdateOne) Save(ctx context.Context) (*WorkflowExecution, error) {
-	_u.defaults()
+	if err := _u.defaults(); err != nil {
+		return nil, err
+	}
 	return withHooks(ctx, _u.sqlSave, _u.mutation, _u.hooks)
 }
 
@@ -418,11 +426,15 @@ func (_u *WorkflowExecutionUpdateOne) ExecX(ctx context.Context) {
 }
 
 // defaults sets the default values of the builder before save.
-func (_u *WorkflowExecutionUpdateOne) defaults() {
+func (_u *WorkflowExecutionUpdateOne) defaults() error {
 	if _, ok := _u.mutation.UpdatedAt(); !ok {
+		if workflowexecution.UpdateDefaultUpdatedAt == nil {
+			return fmt.Errorf("ent: uninitialized workflowexecution.UpdateDefaultUpdatedAt (forgotten import ent/runtime?)")
+		}
 		v := workflowexecution.UpdateDefaultUpdatedAt()
 		_u.mutation.SetUpdatedAt(v)
 	}
+	return nil
 }
 
 // check runs all checks and user-defined validators on the builder.

@@ -23,8 +23,13 @@ func (r *Resolver) audited(ctx context.Context, fc *graphql.FieldContext, p *aut
 	if fc.Object != "Mutation" {
 		return err
 	}
+	return r.auditedIn(ctx, fc, p, r.auditPack(ctx, fc), err)
+}
+
+// auditedIn is audited with the pack the mutation concerned.
+func (r *Resolver) auditedIn(ctx context.Context, fc *graphql.FieldContext, p *auth.Principal, pack string, err error) error {
 	ctx = context.WithoutCancel(ctx)
-	if aerr := r.auditRow(ctx, r.Client, fc, p, err).Exec(ctx); aerr != nil {
+	if aerr := r.auditRow(ctx, r.Client, fc, p, pack, err).Exec(ctx); aerr != nil {
 		// The mutation already happened; failing it now would lie. Log loudly.
 		r.log().ErrorContext(ctx, "writing audit event", "operation", fc.Field.Name, "error", aerr)
 	}
@@ -40,8 +45,10 @@ func (r *Resolver) auditing(ctx context.Context, fc *graphql.FieldContext, p *au
 	if fc.Object != "Mutation" {
 		return next(ctx)
 	}
+	// Read before the mutation runs: a delete leaves nothing to read after.
+	pack := r.auditPack(ctx, fc)
 	ctx, pre := store.WithPreCommit(ctx, func(ctx context.Context, tx *store.Tx) error {
-		if err := r.auditRow(ctx, tx.Ent, fc, p, nil).Exec(ctx); err != nil {
+		if err := r.auditRow(ctx, tx.Ent, fc, p, pack, nil).Exec(ctx); err != nil {
 			return fmt.Errorf("writing audit event: %w", err)
 		}
 		return nil
@@ -50,14 +57,50 @@ func (r *Resolver) auditing(ctx context.Context, fc *graphql.FieldContext, p *au
 	if pre.Seal() && err == nil {
 		return res, nil
 	}
-	return res, r.audited(ctx, fc, p, err)
+	return res, r.auditedIn(ctx, fc, p, pack, err)
+}
+
+// auditPack is the pack a mutation concerns, for pack-limited tokens to
+// read its record: that of the first pack or component ref among its
+// arguments, or of the row its id argument names; empty for none.
+func (r *Resolver) auditPack(ctx context.Context, fc *graphql.FieldContext) string {
+	var refs []string
+	collectRefs(fc.Args, &refs)
+	for _, ref := range refs {
+		if pack, _, _ := strings.Cut(ref, "."); pack != "" {
+			return pack
+		}
+	}
+	id, ok := fc.Args["id"].(int)
+	if !ok {
+		return ""
+	}
+	n, err := r.Client.Noder(auth.SystemContext(ctx), id)
+	if err != nil {
+		return ""
+	}
+	var ref string
+	switch n := n.(type) {
+	case *ent.Pack:
+		return n.Ref
+	case *ent.Execution:
+		return n.PackRef
+	case *ent.PackInstall:
+		return n.PackRef
+	case *ent.Event:
+		ref = n.TriggerRef
+	case *ent.Enforcement:
+		ref = n.RuleRef
+	}
+	pack, _, _ := strings.Cut(ref, ".")
+	return pack
 }
 
 // auditRow is the audit record of a mutation that ended with err, built on
 // c (the database, or the transaction it commits in).
-func (r *Resolver) auditRow(ctx context.Context, c *ent.Client, fc *graphql.FieldContext, p *auth.Principal, err error) *ent.AuditEventCreate {
+func (r *Resolver) auditRow(ctx context.Context, c *ent.Client, fc *graphql.FieldContext, p *auth.Principal, pack string, err error) *ent.AuditEventCreate {
 	args, _ := structToMap(fc.Args)
-	row := c.AuditEvent.Create().
+	row := c.AuditEvent.Create().SetPackRef(pack).
 		SetActor(p.Name).SetRole(string(p.Role)).SetOperation(fc.Field.Name).
 		SetVariables(redactArgs(ctx, c, fc.Field.Name, args)).SetOutcome(auditevent.OutcomeOK)
 	if graphql.HasOperationContext(ctx) {

@@ -29,6 +29,7 @@ func (r *keyResolver) Value(ctx context.Context, obj *ent.Key, decrypt *bool) (a
 func (r *mutationResolver) CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error) {
 	token, t, err := r.Tokens.Create(ctx, auth.CreateRequest{
 		Name: input.Name, Role: auth.Role(input.Role), Packs: input.Packs, ExpiresAt: input.ExpiresAt,
+		By: principal(ctx),
 	})
 	if err != nil {
 		return nil, err

@@ -67,17 +67,22 @@ func WebsocketAuth(tokens *auth.Service) transport.WebsocketInitFunc {
 				header = "Bearer " + t
 			}
 		}
-		if p, ok := auth.FromContext(ctx); ok && header == "" {
-			// Already authenticated by the upgrade request's header.
-			return auth.WithPrincipal(ctx, p), nil, nil
+		p, ok := auth.FromContext(ctx)
+		if !ok || header != "" {
+			// Not already authenticated by the upgrade request's header.
+			token, _ := strings.CutPrefix(header, "Bearer ")
+			var err error
+			if p, err = tokens.Authenticate(ctx, token); err != nil {
+				return ctx, nil, err
+			}
 		}
-		token, _ := strings.CutPrefix(header, "Bearer ")
-		p, err := tokens.Authenticate(ctx, token)
+		// The connection ends when its token is revoked or expires.
+		held, err := tokens.Hold(auth.WithPrincipal(ctx, p), p)
 		if err != nil {
 			return refuseWebsocket(ctx, err)
 		}
 		// No payload in connection_ack: it must not echo the token.
-		return auth.WithPrincipal(ctx, p), nil, nil
+		return held, nil, nil
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 
+	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/auth"
 )
@@ -36,31 +37,20 @@ var mutationRoles = map[string]auth.Role{
 	"deleteKey":                auth.Editor,
 }
 
-// queryRoles lists the queries above VIEWER; every other query is VIEWER.
-var queryRoles = map[string]auth.Role{
-	"apiTokens":   auth.Admin,
-	"auditEvents": auth.Admin,
-	"keys":        auth.Editor,
-	"key":         auth.Editor,
-}
-
 // installsUnknownPack are mutations whose pack is known only after the
 // files are read; pack-limited tokens cannot use them.
 var installsUnknownPack = map[string]bool{"installPack": true, "uploadPack": true, "startPackInstall": true}
 
 // requiredRole is the least role for a root field of object (Query,
-// Mutation or Subscription). Subscriptions only read: VIEWER.
+// Mutation or Subscription). Queries and subscriptions only read: any role
+// may ask, and what each reads is decided for every row where it is read,
+// by ent's read policy (ent/schema/privacy.go), whichever field reaches it.
 func requiredRole(object, field string) auth.Role {
-	switch object {
-	case "Mutation":
+	if object == "Mutation" {
 		if r, ok := mutationRoles[field]; ok {
 			return r
 		}
 		return auth.Admin
-	case "Query":
-		if r, ok := queryRoles[field]; ok {
-			return r
-		}
 	}
 	return auth.Viewer
 }
@@ -115,9 +105,9 @@ func guarded(fc *graphql.FieldContext) bool {
 		!strings.HasPrefix(fc.Field.Name, "__")
 }
 
-// guard is the one place authorization happens: every root field of every
-// operation is checked for a principal, its role, and its pack limits,
-// before its resolver runs; every mutation is then audited.
+// guard checks every root field of every operation for a principal, a
+// mutation's role, and pack limits of arguments, before its resolver runs;
+// every mutation is then audited. Reads are decided by the data layer.
 func (r *Resolver) guard(ctx context.Context, fc *graphql.FieldContext, next graphql.Resolver) (any, error) {
 	p, ok := auth.FromContext(ctx)
 	if !ok {
@@ -162,8 +152,10 @@ func (r *Resolver) checkScope(ctx context.Context, p *auth.Principal, field stri
 		}
 	}
 	if id, ok := args["id"].(int); ok {
-		if _, err := r.Client.Noder(ctx, id); err != nil {
+		if _, err := r.Client.Noder(ctx, id); ent.IsNotFound(err) {
 			return apperr.Errorf(apperr.NotFound, "%d not found", id)
+		} else if err != nil {
+			return err // the read policy's FORBIDDEN
 		}
 	}
 	return nil

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/privacy"
 	"github.com/attune-io/attune/internal/apperr"
 )
 
@@ -26,6 +28,12 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			for k, v := range e.Details {
 				gqlErr.Extensions[k] = v
 			}
+			return gqlErr
+		}
+		if errors.Is(err, privacy.Deny) {
+			// The read policy (ent/schema/privacy.go) refused a type.
+			gqlErr.Message, _, _ = strings.Cut(err.Error(), ": "+privacy.Deny.Error())
+			setCode(gqlErr, apperr.Forbidden)
 			return gqlErr
 		}
 		var nf *ent.NotFoundError

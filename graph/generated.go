@@ -125,6 +125,7 @@ type ComplexityRoot struct {
 		Operation     func(childComplexity int) int
 		OperationName func(childComplexity int) int
 		Outcome       func(childComplexity int) int
+		PackRef       func(childComplexity int) int
 		Role          func(childComplexity int) int
 		Variables     func(childComplexity int) int
 	}
@@ -1014,6 +1015,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEvent.Outcome(childComplexity), true
+	case "AuditEvent.packRef":
+		if e.ComplexityRoot.AuditEvent.PackRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEvent.PackRef(childComplexity), true
 	case "AuditEvent.role":
 		if e.ComplexityRoot.AuditEvent.Role == nil {
 			break
@@ -3713,6 +3720,8 @@ func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field gr
 		return ec.fieldContext_AuditEvent_outcome(ctx, field)
 	case "errorCode":
 		return ec.fieldContext_AuditEvent_errorCode(ctx, field)
+	case "packRef":
+		return ec.fieldContext_AuditEvent_packRef(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEvent", field.Name)
 }
@@ -8255,6 +8264,29 @@ func (ec *executionContext) _AuditEvent_errorCode(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_AuditEvent_errorCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditEvent_packRef(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditEvent_packRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PackRef, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditEvent_packRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("AuditEvent", field, false, false, "String")
 }
 
@@ -20512,7 +20544,7 @@ func (ec *executionContext) unmarshalInputAuditEventWhereInput(ctx context.Conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "actor", "actorNEQ", "actorIn", "actorNotIn", "actorGT", "actorGTE", "actorLT", "actorLTE", "actorContains", "actorHasPrefix", "actorHasSuffix", "actorEqualFold", "actorContainsFold", "actorTokenID", "actorTokenIDNEQ", "actorTokenIDIn", "actorTokenIDNotIn", "actorTokenIDGT", "actorTokenIDGTE", "actorTokenIDLT", "actorTokenIDLTE", "actorTokenIDIsNil", "actorTokenIDNotNil", "role", "roleNEQ", "roleIn", "roleNotIn", "roleGT", "roleGTE", "roleLT", "roleLTE", "roleContains", "roleHasPrefix", "roleHasSuffix", "roleEqualFold", "roleContainsFold", "operation", "operationNEQ", "operationIn", "operationNotIn", "operationGT", "operationGTE", "operationLT", "operationLTE", "operationContains", "operationHasPrefix", "operationHasSuffix", "operationEqualFold", "operationContainsFold", "operationName", "operationNameNEQ", "operationNameIn", "operationNameNotIn", "operationNameGT", "operationNameGTE", "operationNameLT", "operationNameLTE", "operationNameContains", "operationNameHasPrefix", "operationNameHasSuffix", "operationNameEqualFold", "operationNameContainsFold", "outcome", "outcomeNEQ", "outcomeIn", "outcomeNotIn", "errorCode", "errorCodeNEQ", "errorCodeIn", "errorCodeNotIn", "errorCodeGT", "errorCodeGTE", "errorCodeLT", "errorCodeLTE", "errorCodeContains", "errorCodeHasPrefix", "errorCodeHasSuffix", "errorCodeEqualFold", "errorCodeContainsFold"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "actor", "actorNEQ", "actorIn", "actorNotIn", "actorGT", "actorGTE", "actorLT", "actorLTE", "actorContains", "actorHasPrefix", "actorHasSuffix", "actorEqualFold", "actorContainsFold", "actorTokenID", "actorTokenIDNEQ", "actorTokenIDIn", "actorTokenIDNotIn", "actorTokenIDGT", "actorTokenIDGTE", "actorTokenIDLT", "actorTokenIDLTE", "actorTokenIDIsNil", "actorTokenIDNotNil", "role", "roleNEQ", "roleIn", "roleNotIn", "roleGT", "roleGTE", "roleLT", "roleLTE", "roleContains", "roleHasPrefix", "roleHasSuffix", "roleEqualFold", "roleContainsFold", "operation", "operationNEQ", "operationIn", "operationNotIn", "operationGT", "operationGTE", "operationLT", "operationLTE", "operationContains", "operationHasPrefix", "operationHasSuffix", "operationEqualFold", "operationContainsFold", "operationName", "operationNameNEQ", "operationNameIn", "operationNameNotIn", "operationNameGT", "operationNameGTE", "operationNameLT", "operationNameLTE", "operationNameContains", "operationNameHasPrefix", "operationNameHasSuffix", "operationNameEqualFold", "operationNameContainsFold", "outcome", "outcomeNEQ", "outcomeIn", "outcomeNotIn", "errorCode", "errorCodeNEQ", "errorCodeIn", "errorCodeNotIn", "errorCodeGT", "errorCodeGTE", "errorCodeLT", "errorCodeLTE", "errorCodeContains", "errorCodeHasPrefix", "errorCodeHasSuffix", "errorCodeEqualFold", "errorCodeContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -21205,6 +21237,97 @@ func (ec *executionContext) unmarshalInputAuditEventWhereInput(ctx context.Conte
 				return it, err
 			}
 			it.ErrorCodeContainsFold = data
+		case "packRef":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRef"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRef = data
+		case "packRefNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefNEQ = data
+		case "packRefIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefIn = data
+		case "packRefNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefNotIn = data
+		case "packRefGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefGT = data
+		case "packRefGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefGTE = data
+		case "packRefLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefLT = data
+		case "packRefLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefLTE = data
+		case "packRefContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefContains = data
+		case "packRefHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefHasPrefix = data
+		case "packRefHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefHasSuffix = data
+		case "packRefEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefEqualFold = data
+		case "packRefContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefContainsFold = data
 		}
 	}
 	return it, nil
@@ -31863,6 +31986,11 @@ func (ec *executionContext) _AuditEvent(ctx context.Context, sel ast.SelectionSe
 			}
 		case "errorCode":
 			out.Values[i] = ec._AuditEvent_errorCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "packRef":
+			out.Values[i] = ec._AuditEvent_packRef(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -16,7 +16,6 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/attune-io/attune/graph"
-	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/playground"
 	"github.com/attune-io/attune/internal/store"
@@ -58,8 +57,6 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if cfg.Debug.SQLStats {
 		statements = db.CountStatements()
 	}
-	// Requests of pack-limited tokens see only their packs' rows.
-	db.Ent.Intercept(auth.ScopeInterceptor())
 	return &app{cfg: cfg, log: log, db: db, statements: statements}, nil
 }
 
@@ -79,6 +76,10 @@ func (a *app) start(ctx context.Context) error {
 		return err
 	}
 	a.packs.Canceler = a.engine.svc
+	if a.sec.tokens != nil {
+		// Revoked tokens' subscriptions end on every node.
+		a.sec.tokens.Watch(ctx, a.engine.bus)
+	}
 	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.log); err != nil {
 		return err
 	}

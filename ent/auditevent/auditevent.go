@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 )
 
@@ -34,6 +35,8 @@ const (
 	FieldOutcome = "outcome"
 	// FieldErrorCode holds the string denoting the error_code field in the database.
 	FieldErrorCode = "error_code"
+	// FieldPackRef holds the string denoting the pack_ref field in the database.
+	FieldPackRef = "pack_ref"
 	// Table holds the table name of the auditevent in the database.
 	Table = "audit_events"
 )
@@ -50,6 +53,7 @@ var Columns = []string{
 	FieldVariables,
 	FieldOutcome,
 	FieldErrorCode,
+	FieldPackRef,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -62,7 +66,14 @@ func ValidColumn(column string) bool {
 	return false
 }
 
+// Note that the variables below are initialized by the runtime
+// package on the initialization of the application. Therefore,
+// it should be imported in the main as follows:
+//
+//	import _ "github.com/attune-io/attune/ent/runtime"
 var (
+	Hooks  [1]ent.Hook
+	Policy ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultRole holds the default value on creation for the "role" field.
@@ -71,6 +82,8 @@ var (
 	DefaultOperationName string
 	// DefaultErrorCode holds the default value on creation for the "error_code" field.
 	DefaultErrorCode string
+	// DefaultPackRef holds the default value on creation for the "pack_ref" field.
+	DefaultPackRef string
 )
 
 // Outcome defines the type for the "outcome" enum field.
@@ -142,6 +155,11 @@ func ByOutcome(opts ...sql.OrderTermOption) OrderOption {
 // ByErrorCode orders the results by the error_code field.
 func ByErrorCode(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldErrorCode, opts...).ToFunc()
+}
+
+// ByPackRef orders the results by the pack_ref field.
+func ByPackRef(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPackRef, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

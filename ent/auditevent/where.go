@@ -89,6 +89,11 @@ func ErrorCode(v string) predicate.AuditEvent {
 	return predicate.AuditEvent(sql.FieldEQ(FieldErrorCode, v))
 }
 
+// PackRef applies equality check predicate on the "pack_ref" field. It's identical to PackRefEQ.
+func PackRef(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldPackRef, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.AuditEvent {
 	return predicate.AuditEvent(sql.FieldEQ(FieldCreatedAt, v))
@@ -532,6 +537,71 @@ func ErrorCodeEqualFold(v string) predicate.AuditEvent {
 // ErrorCodeContainsFold applies the ContainsFold predicate on the "error_code" field.
 func ErrorCodeContainsFold(v string) predicate.AuditEvent {
 	return predicate.AuditEvent(sql.FieldContainsFold(FieldErrorCode, v))
+}
+
+// PackRefEQ applies the EQ predicate on the "pack_ref" field.
+func PackRefEQ(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEQ(FieldPackRef, v))
+}
+
+// PackRefNEQ applies the NEQ predicate on the "pack_ref" field.
+func PackRefNEQ(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldNEQ(FieldPackRef, v))
+}
+
+// PackRefIn applies the In predicate on the "pack_ref" field.
+func PackRefIn(vs ...string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldIn(FieldPackRef, vs...))
+}
+
+// PackRefNotIn applies the NotIn predicate on the "pack_ref" field.
+func PackRefNotIn(vs ...string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldNotIn(FieldPackRef, vs...))
+}
+
+// PackRefGT applies the GT predicate on the "pack_ref" field.
+func PackRefGT(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldGT(FieldPackRef, v))
+}
+
+// PackRefGTE applies the GTE predicate on the "pack_ref" field.
+func PackRefGTE(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldGTE(FieldPackRef, v))
+}
+
+// PackRefLT applies the LT predicate on the "pack_ref" field.
+func PackRefLT(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldLT(FieldPackRef, v))
+}
+
+// PackRefLTE applies the LTE predicate on the "pack_ref" field.
+func PackRefLTE(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldLTE(FieldPackRef, v))
+}
+
+// PackRefContains applies the Contains predicate on the "pack_ref" field.
+func PackRefContains(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldContains(FieldPackRef, v))
+}
+
+// PackRefHasPrefix applies the HasPrefix predicate on the "pack_ref" field.
+func PackRefHasPrefix(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldHasPrefix(FieldPackRef, v))
+}
+
+// PackRefHasSuffix applies the HasSuffix predicate on the "pack_ref" field.
+func PackRefHasSuffix(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldHasSuffix(FieldPackRef, v))
+}
+
+// PackRefEqualFold applies the EqualFold predicate on the "pack_ref" field.
+func PackRefEqualFold(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldEqualFold(FieldPackRef, v))
+}
+
+// PackRefContainsFold applies the ContainsFold predicate on the "pack_ref" field.
+func PackRefContainsFold(v string) predicate.AuditEvent {
+	return predicate.AuditEvent(sql.FieldContainsFold(FieldPackRef, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -75,6 +75,7 @@ var (
 		{Name: "variables", Type: field.TypeJSON, Nullable: true},
 		{Name: "outcome", Type: field.TypeEnum, Enums: []string{"OK", "ERROR"}},
 		{Name: "error_code", Type: field.TypeString, Default: ""},
+		{Name: "pack_ref", Type: field.TypeString, Default: ""},
 	}
 	// AuditEventsTable holds the schema information for the "audit_events" table.
 	AuditEventsTable = &schema.Table{

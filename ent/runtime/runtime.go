@@ -2,7 +2,720 @@
 
 package runtime
 
-// The schema-stitching logic is generated in github.com/attune-io/attune/ent/runtime.go
+import (
+	"context"
+	"time"
+
+	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/apitoken"
+	"github.com/attune-io/attune/ent/auditevent"
+	"github.com/attune-io/attune/ent/enforcement"
+	"github.com/attune-io/attune/ent/event"
+	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/executionoutput"
+	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/key"
+	"github.com/attune-io/attune/ent/lease"
+	"github.com/attune-io/attune/ent/pack"
+	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/rule"
+	"github.com/attune-io/attune/ent/schema"
+	"github.com/attune-io/attune/ent/sensor"
+	"github.com/attune-io/attune/ent/trigger"
+	"github.com/attune-io/attune/ent/worker"
+	"github.com/attune-io/attune/ent/workflowdefinition"
+	"github.com/attune-io/attune/ent/workflowexecution"
+
+	"entgo.io/ent"
+	"entgo.io/ent/privacy"
+)
+
+// The init function reads all schema descriptors with runtime code
+// (default values, validators, hooks and policies) and stitches it
+// to their package variables.
+func init() {
+	apitokenMixin := schema.APIToken{}.Mixin()
+	apitoken.Policy = privacy.NewPolicies(schema.APIToken{})
+	apitoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := apitoken.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	apitokenMixinFields0 := apitokenMixin[0].Fields()
+	_ = apitokenMixinFields0
+	apitokenFields := schema.APIToken{}.Fields()
+	_ = apitokenFields
+	// apitokenDescCreatedAt is the schema descriptor for created_at field.
+	apitokenDescCreatedAt := apitokenMixinFields0[0].Descriptor()
+	// apitoken.DefaultCreatedAt holds the default value on creation for the created_at field.
+	apitoken.DefaultCreatedAt = apitokenDescCreatedAt.Default.(func() time.Time)
+	// apitokenDescUpdatedAt is the schema descriptor for updated_at field.
+	apitokenDescUpdatedAt := apitokenMixinFields0[1].Descriptor()
+	// apitoken.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	apitoken.DefaultUpdatedAt = apitokenDescUpdatedAt.Default.(func() time.Time)
+	// apitoken.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	apitoken.UpdateDefaultUpdatedAt = apitokenDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// apitokenDescName is the schema descriptor for name field.
+	apitokenDescName := apitokenFields[0].Descriptor()
+	// apitoken.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	apitoken.NameValidator = apitokenDescName.Validators[0].(func(string) error)
+	actionMixin := schema.Action{}.Mixin()
+	action.Policy = privacy.NewPolicies(schema.Action{})
+	action.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := action.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	actionMixinFields0 := actionMixin[0].Fields()
+	_ = actionMixinFields0
+	actionFields := schema.Action{}.Fields()
+	_ = actionFields
+	// actionDescCreatedAt is the schema descriptor for created_at field.
+	actionDescCreatedAt := actionMixinFields0[0].Descriptor()
+	// action.DefaultCreatedAt holds the default value on creation for the created_at field.
+	action.DefaultCreatedAt = actionDescCreatedAt.Default.(func() time.Time)
+	// actionDescUpdatedAt is the schema descriptor for updated_at field.
+	actionDescUpdatedAt := actionMixinFields0[1].Descriptor()
+	// action.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	action.DefaultUpdatedAt = actionDescUpdatedAt.Default.(func() time.Time)
+	// action.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	action.UpdateDefaultUpdatedAt = actionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// actionDescRef is the schema descriptor for ref field.
+	actionDescRef := actionFields[0].Descriptor()
+	// action.RefValidator is a validator for the "ref" field. It is called by the builders before save.
+	action.RefValidator = actionDescRef.Validators[0].(func(string) error)
+	// actionDescLabel is the schema descriptor for label field.
+	actionDescLabel := actionFields[2].Descriptor()
+	// action.DefaultLabel holds the default value on creation for the label field.
+	action.DefaultLabel = actionDescLabel.Default.(string)
+	// actionDescDescription is the schema descriptor for description field.
+	actionDescDescription := actionFields[3].Descriptor()
+	// action.DefaultDescription holds the default value on creation for the description field.
+	action.DefaultDescription = actionDescDescription.Default.(string)
+	// actionDescEntryPoint is the schema descriptor for entry_point field.
+	actionDescEntryPoint := actionFields[6].Descriptor()
+	// action.DefaultEntryPoint holds the default value on creation for the entry_point field.
+	action.DefaultEntryPoint = actionDescEntryPoint.Default.(string)
+	// actionDescTimeoutSeconds is the schema descriptor for timeout_seconds field.
+	actionDescTimeoutSeconds := actionFields[9].Descriptor()
+	// action.DefaultTimeoutSeconds holds the default value on creation for the timeout_seconds field.
+	action.DefaultTimeoutSeconds = actionDescTimeoutSeconds.Default.(int)
+	// action.TimeoutSecondsValidator is a validator for the "timeout_seconds" field. It is called by the builders before save.
+	action.TimeoutSecondsValidator = actionDescTimeoutSeconds.Validators[0].(func(int) error)
+	// actionDescEnabled is the schema descriptor for enabled field.
+	actionDescEnabled := actionFields[11].Descriptor()
+	// action.DefaultEnabled holds the default value on creation for the enabled field.
+	action.DefaultEnabled = actionDescEnabled.Default.(bool)
+	// actionDescIdempotent is the schema descriptor for idempotent field.
+	actionDescIdempotent := actionFields[13].Descriptor()
+	// action.DefaultIdempotent holds the default value on creation for the idempotent field.
+	action.DefaultIdempotent = actionDescIdempotent.Default.(bool)
+	auditevent.Policy = privacy.NewPolicies(schema.AuditEvent{})
+	auditevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := auditevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescCreatedAt is the schema descriptor for created_at field.
+	auditeventDescCreatedAt := auditeventFields[0].Descriptor()
+	// auditevent.DefaultCreatedAt holds the default value on creation for the created_at field.
+	auditevent.DefaultCreatedAt = auditeventDescCreatedAt.Default.(func() time.Time)
+	// auditeventDescRole is the schema descriptor for role field.
+	auditeventDescRole := auditeventFields[3].Descriptor()
+	// auditevent.DefaultRole holds the default value on creation for the role field.
+	auditevent.DefaultRole = auditeventDescRole.Default.(string)
+	// auditeventDescOperationName is the schema descriptor for operation_name field.
+	auditeventDescOperationName := auditeventFields[5].Descriptor()
+	// auditevent.DefaultOperationName holds the default value on creation for the operation_name field.
+	auditevent.DefaultOperationName = auditeventDescOperationName.Default.(string)
+	// auditeventDescErrorCode is the schema descriptor for error_code field.
+	auditeventDescErrorCode := auditeventFields[8].Descriptor()
+	// auditevent.DefaultErrorCode holds the default value on creation for the error_code field.
+	auditevent.DefaultErrorCode = auditeventDescErrorCode.Default.(string)
+	// auditeventDescPackRef is the schema descriptor for pack_ref field.
+	auditeventDescPackRef := auditeventFields[9].Descriptor()
+	// auditevent.DefaultPackRef holds the default value on creation for the pack_ref field.
+	auditevent.DefaultPackRef = auditeventDescPackRef.Default.(string)
+	enforcementMixin := schema.Enforcement{}.Mixin()
+	enforcement.Policy = privacy.NewPolicies(schema.Enforcement{})
+	enforcement.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := enforcement.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	enforcementMixinFields0 := enforcementMixin[0].Fields()
+	_ = enforcementMixinFields0
+	enforcementFields := schema.Enforcement{}.Fields()
+	_ = enforcementFields
+	// enforcementDescCreatedAt is the schema descriptor for created_at field.
+	enforcementDescCreatedAt := enforcementMixinFields0[0].Descriptor()
+	// enforcement.DefaultCreatedAt holds the default value on creation for the created_at field.
+	enforcement.DefaultCreatedAt = enforcementDescCreatedAt.Default.(func() time.Time)
+	// enforcementDescUpdatedAt is the schema descriptor for updated_at field.
+	enforcementDescUpdatedAt := enforcementMixinFields0[1].Descriptor()
+	// enforcement.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	enforcement.DefaultUpdatedAt = enforcementDescUpdatedAt.Default.(func() time.Time)
+	// enforcement.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	enforcement.UpdateDefaultUpdatedAt = enforcementDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// enforcementDescReason is the schema descriptor for reason field.
+	enforcementDescReason := enforcementFields[5].Descriptor()
+	// enforcement.DefaultReason holds the default value on creation for the reason field.
+	enforcement.DefaultReason = enforcementDescReason.Default.(string)
+	eventMixin := schema.Event{}.Mixin()
+	event.Policy = privacy.NewPolicies(schema.Event{})
+	event.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := event.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	eventMixinFields0 := eventMixin[0].Fields()
+	_ = eventMixinFields0
+	eventFields := schema.Event{}.Fields()
+	_ = eventFields
+	// eventDescCreatedAt is the schema descriptor for created_at field.
+	eventDescCreatedAt := eventMixinFields0[0].Descriptor()
+	// event.DefaultCreatedAt holds the default value on creation for the created_at field.
+	event.DefaultCreatedAt = eventDescCreatedAt.Default.(func() time.Time)
+	// eventDescUpdatedAt is the schema descriptor for updated_at field.
+	eventDescUpdatedAt := eventMixinFields0[1].Descriptor()
+	// event.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	event.DefaultUpdatedAt = eventDescUpdatedAt.Default.(func() time.Time)
+	// event.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	event.UpdateDefaultUpdatedAt = eventDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// eventDescSourceRef is the schema descriptor for source_ref field.
+	eventDescSourceRef := eventFields[3].Descriptor()
+	// event.DefaultSourceRef holds the default value on creation for the source_ref field.
+	event.DefaultSourceRef = eventDescSourceRef.Default.(string)
+	// eventDescRuleRef is the schema descriptor for rule_ref field.
+	eventDescRuleRef := eventFields[5].Descriptor()
+	// event.DefaultRuleRef holds the default value on creation for the rule_ref field.
+	event.DefaultRuleRef = eventDescRuleRef.Default.(string)
+	executionMixin := schema.Execution{}.Mixin()
+	execution.Policy = privacy.NewPolicies(schema.Execution{})
+	execution.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := execution.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	executionMixinFields0 := executionMixin[0].Fields()
+	_ = executionMixinFields0
+	executionFields := schema.Execution{}.Fields()
+	_ = executionFields
+	// executionDescCreatedAt is the schema descriptor for created_at field.
+	executionDescCreatedAt := executionMixinFields0[0].Descriptor()
+	// execution.DefaultCreatedAt holds the default value on creation for the created_at field.
+	execution.DefaultCreatedAt = executionDescCreatedAt.Default.(func() time.Time)
+	// executionDescUpdatedAt is the schema descriptor for updated_at field.
+	executionDescUpdatedAt := executionMixinFields0[1].Descriptor()
+	// execution.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	execution.DefaultUpdatedAt = executionDescUpdatedAt.Default.(func() time.Time)
+	// execution.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	execution.UpdateDefaultUpdatedAt = executionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// executionDescPackRef is the schema descriptor for pack_ref field.
+	executionDescPackRef := executionFields[2].Descriptor()
+	// execution.DefaultPackRef holds the default value on creation for the pack_ref field.
+	execution.DefaultPackRef = executionDescPackRef.Default.(string)
+	// executionDescStdout is the schema descriptor for stdout field.
+	executionDescStdout := executionFields[8].Descriptor()
+	// execution.DefaultStdout holds the default value on creation for the stdout field.
+	execution.DefaultStdout = executionDescStdout.Default.(string)
+	// executionDescStderr is the schema descriptor for stderr field.
+	executionDescStderr := executionFields[9].Descriptor()
+	// execution.DefaultStderr holds the default value on creation for the stderr field.
+	execution.DefaultStderr = executionDescStderr.Default.(string)
+	// executionDescStdoutTruncated is the schema descriptor for stdout_truncated field.
+	executionDescStdoutTruncated := executionFields[10].Descriptor()
+	// execution.DefaultStdoutTruncated holds the default value on creation for the stdout_truncated field.
+	execution.DefaultStdoutTruncated = executionDescStdoutTruncated.Default.(bool)
+	// executionDescStderrTruncated is the schema descriptor for stderr_truncated field.
+	executionDescStderrTruncated := executionFields[11].Descriptor()
+	// execution.DefaultStderrTruncated holds the default value on creation for the stderr_truncated field.
+	execution.DefaultStderrTruncated = executionDescStderrTruncated.Default.(bool)
+	// executionDescStdoutDropped is the schema descriptor for stdout_dropped field.
+	executionDescStdoutDropped := executionFields[12].Descriptor()
+	// execution.DefaultStdoutDropped holds the default value on creation for the stdout_dropped field.
+	execution.DefaultStdoutDropped = executionDescStdoutDropped.Default.(int64)
+	// executionDescStderrDropped is the schema descriptor for stderr_dropped field.
+	executionDescStderrDropped := executionFields[13].Descriptor()
+	// execution.DefaultStderrDropped holds the default value on creation for the stderr_dropped field.
+	execution.DefaultStderrDropped = executionDescStderrDropped.Default.(int64)
+	// executionDescError is the schema descriptor for error field.
+	executionDescError := executionFields[15].Descriptor()
+	// execution.DefaultError holds the default value on creation for the error field.
+	execution.DefaultError = executionDescError.Default.(string)
+	// executionDescRequestedAt is the schema descriptor for requested_at field.
+	executionDescRequestedAt := executionFields[16].Descriptor()
+	// execution.DefaultRequestedAt holds the default value on creation for the requested_at field.
+	execution.DefaultRequestedAt = executionDescRequestedAt.Default.(func() time.Time)
+	// executionDescTimeoutSeconds is the schema descriptor for timeout_seconds field.
+	executionDescTimeoutSeconds := executionFields[19].Descriptor()
+	// execution.DefaultTimeoutSeconds holds the default value on creation for the timeout_seconds field.
+	execution.DefaultTimeoutSeconds = executionDescTimeoutSeconds.Default.(int)
+	// executionDescAttempt is the schema descriptor for attempt field.
+	executionDescAttempt := executionFields[20].Descriptor()
+	// execution.DefaultAttempt holds the default value on creation for the attempt field.
+	execution.DefaultAttempt = executionDescAttempt.Default.(int)
+	// executionDescWorker is the schema descriptor for worker field.
+	executionDescWorker := executionFields[21].Descriptor()
+	// execution.DefaultWorker holds the default value on creation for the worker field.
+	execution.DefaultWorker = executionDescWorker.Default.(string)
+	executionoutput.Policy = privacy.NewPolicies(schema.ExecutionOutput{})
+	executionoutput.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := executionoutput.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	executionoutputFields := schema.ExecutionOutput{}.Fields()
+	_ = executionoutputFields
+	// executionoutputDescSeq is the schema descriptor for seq field.
+	executionoutputDescSeq := executionoutputFields[1].Descriptor()
+	// executionoutput.SeqValidator is a validator for the "seq" field. It is called by the builders before save.
+	executionoutput.SeqValidator = executionoutputDescSeq.Validators[0].(func(int) error)
+	// executionoutputDescCreatedAt is the schema descriptor for created_at field.
+	executionoutputDescCreatedAt := executionoutputFields[4].Descriptor()
+	// executionoutput.DefaultCreatedAt holds the default value on creation for the created_at field.
+	executionoutput.DefaultCreatedAt = executionoutputDescCreatedAt.Default.(func() time.Time)
+	executionsecret.Policy = privacy.NewPolicies(schema.ExecutionSecret{})
+	executionsecret.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := executionsecret.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	keyMixin := schema.Key{}.Mixin()
+	key.Policy = privacy.NewPolicies(schema.Key{})
+	key.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := key.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	keyMixinFields0 := keyMixin[0].Fields()
+	_ = keyMixinFields0
+	keyFields := schema.Key{}.Fields()
+	_ = keyFields
+	// keyDescCreatedAt is the schema descriptor for created_at field.
+	keyDescCreatedAt := keyMixinFields0[0].Descriptor()
+	// key.DefaultCreatedAt holds the default value on creation for the created_at field.
+	key.DefaultCreatedAt = keyDescCreatedAt.Default.(func() time.Time)
+	// keyDescUpdatedAt is the schema descriptor for updated_at field.
+	keyDescUpdatedAt := keyMixinFields0[1].Descriptor()
+	// key.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	key.DefaultUpdatedAt = keyDescUpdatedAt.Default.(func() time.Time)
+	// key.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	key.UpdateDefaultUpdatedAt = keyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// keyDescName is the schema descriptor for name field.
+	keyDescName := keyFields[0].Descriptor()
+	// key.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	key.NameValidator = keyDescName.Validators[0].(func(string) error)
+	// keyDescPackRef is the schema descriptor for pack_ref field.
+	keyDescPackRef := keyFields[1].Descriptor()
+	// key.DefaultPackRef holds the default value on creation for the pack_ref field.
+	key.DefaultPackRef = keyDescPackRef.Default.(string)
+	// keyDescSecret is the schema descriptor for secret field.
+	keyDescSecret := keyFields[2].Descriptor()
+	// key.DefaultSecret holds the default value on creation for the secret field.
+	key.DefaultSecret = keyDescSecret.Default.(bool)
+	// keyDescCiphertext is the schema descriptor for ciphertext field.
+	keyDescCiphertext := keyFields[4].Descriptor()
+	// key.DefaultCiphertext holds the default value on creation for the ciphertext field.
+	key.DefaultCiphertext = keyDescCiphertext.Default.(string)
+	lease.Policy = privacy.NewPolicies(schema.Lease{})
+	lease.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := lease.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	packMixin := schema.Pack{}.Mixin()
+	pack.Policy = privacy.NewPolicies(schema.Pack{})
+	pack.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := pack.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	packMixinFields0 := packMixin[0].Fields()
+	_ = packMixinFields0
+	packFields := schema.Pack{}.Fields()
+	_ = packFields
+	// packDescCreatedAt is the schema descriptor for created_at field.
+	packDescCreatedAt := packMixinFields0[0].Descriptor()
+	// pack.DefaultCreatedAt holds the default value on creation for the created_at field.
+	pack.DefaultCreatedAt = packDescCreatedAt.Default.(func() time.Time)
+	// packDescUpdatedAt is the schema descriptor for updated_at field.
+	packDescUpdatedAt := packMixinFields0[1].Descriptor()
+	// pack.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	pack.DefaultUpdatedAt = packDescUpdatedAt.Default.(func() time.Time)
+	// pack.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	pack.UpdateDefaultUpdatedAt = packDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// packDescRef is the schema descriptor for ref field.
+	packDescRef := packFields[0].Descriptor()
+	// pack.RefValidator is a validator for the "ref" field. It is called by the builders before save.
+	pack.RefValidator = packDescRef.Validators[0].(func(string) error)
+	// packDescLabel is the schema descriptor for label field.
+	packDescLabel := packFields[1].Descriptor()
+	// pack.DefaultLabel holds the default value on creation for the label field.
+	pack.DefaultLabel = packDescLabel.Default.(string)
+	// packDescDescription is the schema descriptor for description field.
+	packDescDescription := packFields[2].Descriptor()
+	// pack.DefaultDescription holds the default value on creation for the description field.
+	pack.DefaultDescription = packDescDescription.Default.(string)
+	// packDescVersion is the schema descriptor for version field.
+	packDescVersion := packFields[3].Descriptor()
+	// pack.DefaultVersion holds the default value on creation for the version field.
+	pack.DefaultVersion = packDescVersion.Default.(string)
+	// packDescAuthor is the schema descriptor for author field.
+	packDescAuthor := packFields[4].Descriptor()
+	// pack.DefaultAuthor holds the default value on creation for the author field.
+	pack.DefaultAuthor = packDescAuthor.Default.(string)
+	// packDescSystem is the schema descriptor for system field.
+	packDescSystem := packFields[8].Descriptor()
+	// pack.DefaultSystem holds the default value on creation for the system field.
+	pack.DefaultSystem = packDescSystem.Default.(bool)
+	// packDescSource is the schema descriptor for source field.
+	packDescSource := packFields[9].Descriptor()
+	// pack.DefaultSource holds the default value on creation for the source field.
+	pack.DefaultSource = packDescSource.Default.(string)
+	// packDescPath is the schema descriptor for path field.
+	packDescPath := packFields[10].Descriptor()
+	// pack.DefaultPath holds the default value on creation for the path field.
+	pack.DefaultPath = packDescPath.Default.(string)
+	// packDescChecksum is the schema descriptor for checksum field.
+	packDescChecksum := packFields[11].Descriptor()
+	// pack.DefaultChecksum holds the default value on creation for the checksum field.
+	pack.DefaultChecksum = packDescChecksum.Default.(string)
+	// packDescEnvPath is the schema descriptor for env_path field.
+	packDescEnvPath := packFields[14].Descriptor()
+	// pack.DefaultEnvPath holds the default value on creation for the env_path field.
+	pack.DefaultEnvPath = packDescEnvPath.Default.(string)
+	// packDescEnvError is the schema descriptor for env_error field.
+	packDescEnvError := packFields[15].Descriptor()
+	// pack.DefaultEnvError holds the default value on creation for the env_error field.
+	pack.DefaultEnvError = packDescEnvError.Default.(string)
+	// packDescEnvChecksum is the schema descriptor for env_checksum field.
+	packDescEnvChecksum := packFields[16].Descriptor()
+	// pack.DefaultEnvChecksum holds the default value on creation for the env_checksum field.
+	pack.DefaultEnvChecksum = packDescEnvChecksum.Default.(string)
+	packinstallMixin := schema.PackInstall{}.Mixin()
+	packinstall.Policy = privacy.NewPolicies(schema.PackInstall{})
+	packinstall.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := packinstall.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	packinstallMixinFields0 := packinstallMixin[0].Fields()
+	_ = packinstallMixinFields0
+	packinstallFields := schema.PackInstall{}.Fields()
+	_ = packinstallFields
+	// packinstallDescCreatedAt is the schema descriptor for created_at field.
+	packinstallDescCreatedAt := packinstallMixinFields0[0].Descriptor()
+	// packinstall.DefaultCreatedAt holds the default value on creation for the created_at field.
+	packinstall.DefaultCreatedAt = packinstallDescCreatedAt.Default.(func() time.Time)
+	// packinstallDescUpdatedAt is the schema descriptor for updated_at field.
+	packinstallDescUpdatedAt := packinstallMixinFields0[1].Descriptor()
+	// packinstall.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	packinstall.DefaultUpdatedAt = packinstallDescUpdatedAt.Default.(func() time.Time)
+	// packinstall.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	packinstall.UpdateDefaultUpdatedAt = packinstallDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// packinstallDescPackRef is the schema descriptor for pack_ref field.
+	packinstallDescPackRef := packinstallFields[1].Descriptor()
+	// packinstall.DefaultPackRef holds the default value on creation for the pack_ref field.
+	packinstall.DefaultPackRef = packinstallDescPackRef.Default.(string)
+	// packinstallDescVersion is the schema descriptor for version field.
+	packinstallDescVersion := packinstallFields[2].Descriptor()
+	// packinstall.DefaultVersion holds the default value on creation for the version field.
+	packinstall.DefaultVersion = packinstallDescVersion.Default.(string)
+	// packinstallDescForce is the schema descriptor for force field.
+	packinstallDescForce := packinstallFields[3].Descriptor()
+	// packinstall.DefaultForce holds the default value on creation for the force field.
+	packinstall.DefaultForce = packinstallDescForce.Default.(bool)
+	// packinstallDescStep is the schema descriptor for step field.
+	packinstallDescStep := packinstallFields[5].Descriptor()
+	// packinstall.DefaultStep holds the default value on creation for the step field.
+	packinstall.DefaultStep = packinstallDescStep.Default.(string)
+	// packinstallDescError is the schema descriptor for error field.
+	packinstallDescError := packinstallFields[7].Descriptor()
+	// packinstall.DefaultError holds the default value on creation for the error field.
+	packinstall.DefaultError = packinstallDescError.Default.(string)
+	// packinstallDescStartedAt is the schema descriptor for started_at field.
+	packinstallDescStartedAt := packinstallFields[8].Descriptor()
+	// packinstall.DefaultStartedAt holds the default value on creation for the started_at field.
+	packinstall.DefaultStartedAt = packinstallDescStartedAt.Default.(func() time.Time)
+	// packinstallDescEnvPath is the schema descriptor for env_path field.
+	packinstallDescEnvPath := packinstallFields[10].Descriptor()
+	// packinstall.DefaultEnvPath holds the default value on creation for the env_path field.
+	packinstall.DefaultEnvPath = packinstallDescEnvPath.Default.(string)
+	ruleMixin := schema.Rule{}.Mixin()
+	rule.Policy = privacy.NewPolicies(schema.Rule{})
+	rule.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := rule.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	ruleMixinFields0 := ruleMixin[0].Fields()
+	_ = ruleMixinFields0
+	ruleFields := schema.Rule{}.Fields()
+	_ = ruleFields
+	// ruleDescCreatedAt is the schema descriptor for created_at field.
+	ruleDescCreatedAt := ruleMixinFields0[0].Descriptor()
+	// rule.DefaultCreatedAt holds the default value on creation for the created_at field.
+	rule.DefaultCreatedAt = ruleDescCreatedAt.Default.(func() time.Time)
+	// ruleDescUpdatedAt is the schema descriptor for updated_at field.
+	ruleDescUpdatedAt := ruleMixinFields0[1].Descriptor()
+	// rule.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	rule.DefaultUpdatedAt = ruleDescUpdatedAt.Default.(func() time.Time)
+	// rule.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	rule.UpdateDefaultUpdatedAt = ruleDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// ruleDescPackRef is the schema descriptor for pack_ref field.
+	ruleDescPackRef := ruleFields[1].Descriptor()
+	// rule.DefaultPackRef holds the default value on creation for the pack_ref field.
+	rule.DefaultPackRef = ruleDescPackRef.Default.(string)
+	// ruleDescLabel is the schema descriptor for label field.
+	ruleDescLabel := ruleFields[2].Descriptor()
+	// rule.DefaultLabel holds the default value on creation for the label field.
+	rule.DefaultLabel = ruleDescLabel.Default.(string)
+	// ruleDescDescription is the schema descriptor for description field.
+	ruleDescDescription := ruleFields[3].Descriptor()
+	// rule.DefaultDescription holds the default value on creation for the description field.
+	rule.DefaultDescription = ruleDescDescription.Default.(string)
+	// ruleDescEnabled is the schema descriptor for enabled field.
+	ruleDescEnabled := ruleFields[12].Descriptor()
+	// rule.DefaultEnabled holds the default value on creation for the enabled field.
+	rule.DefaultEnabled = ruleDescEnabled.Default.(bool)
+	sensorMixin := schema.Sensor{}.Mixin()
+	sensor.Policy = privacy.NewPolicies(schema.Sensor{})
+	sensor.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := sensor.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	sensorMixinFields0 := sensorMixin[0].Fields()
+	_ = sensorMixinFields0
+	sensorFields := schema.Sensor{}.Fields()
+	_ = sensorFields
+	// sensorDescCreatedAt is the schema descriptor for created_at field.
+	sensorDescCreatedAt := sensorMixinFields0[0].Descriptor()
+	// sensor.DefaultCreatedAt holds the default value on creation for the created_at field.
+	sensor.DefaultCreatedAt = sensorDescCreatedAt.Default.(func() time.Time)
+	// sensorDescUpdatedAt is the schema descriptor for updated_at field.
+	sensorDescUpdatedAt := sensorMixinFields0[1].Descriptor()
+	// sensor.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	sensor.DefaultUpdatedAt = sensorDescUpdatedAt.Default.(func() time.Time)
+	// sensor.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	sensor.UpdateDefaultUpdatedAt = sensorDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// sensorDescRef is the schema descriptor for ref field.
+	sensorDescRef := sensorFields[0].Descriptor()
+	// sensor.RefValidator is a validator for the "ref" field. It is called by the builders before save.
+	sensor.RefValidator = sensorDescRef.Validators[0].(func(string) error)
+	// sensorDescLabel is the schema descriptor for label field.
+	sensorDescLabel := sensorFields[2].Descriptor()
+	// sensor.DefaultLabel holds the default value on creation for the label field.
+	sensor.DefaultLabel = sensorDescLabel.Default.(string)
+	// sensorDescDescription is the schema descriptor for description field.
+	sensorDescDescription := sensorFields[3].Descriptor()
+	// sensor.DefaultDescription holds the default value on creation for the description field.
+	sensor.DefaultDescription = sensorDescDescription.Default.(string)
+	// sensorDescEntryPoint is the schema descriptor for entry_point field.
+	sensorDescEntryPoint := sensorFields[6].Descriptor()
+	// sensor.DefaultEntryPoint holds the default value on creation for the entry_point field.
+	sensor.DefaultEntryPoint = sensorDescEntryPoint.Default.(string)
+	// sensorDescEnabled is the schema descriptor for enabled field.
+	sensorDescEnabled := sensorFields[10].Descriptor()
+	// sensor.DefaultEnabled holds the default value on creation for the enabled field.
+	sensor.DefaultEnabled = sensorDescEnabled.Default.(bool)
+	// sensorDescLastError is the schema descriptor for last_error field.
+	sensorDescLastError := sensorFields[12].Descriptor()
+	// sensor.DefaultLastError holds the default value on creation for the last_error field.
+	sensor.DefaultLastError = sensorDescLastError.Default.(string)
+	// sensorDescRestarts is the schema descriptor for restarts field.
+	sensorDescRestarts := sensorFields[13].Descriptor()
+	// sensor.DefaultRestarts holds the default value on creation for the restarts field.
+	sensor.DefaultRestarts = sensorDescRestarts.Default.(int)
+	triggerMixin := schema.Trigger{}.Mixin()
+	trigger.Policy = privacy.NewPolicies(schema.Trigger{})
+	trigger.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := trigger.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	triggerMixinFields0 := triggerMixin[0].Fields()
+	_ = triggerMixinFields0
+	triggerFields := schema.Trigger{}.Fields()
+	_ = triggerFields
+	// triggerDescCreatedAt is the schema descriptor for created_at field.
+	triggerDescCreatedAt := triggerMixinFields0[0].Descriptor()
+	// trigger.DefaultCreatedAt holds the default value on creation for the created_at field.
+	trigger.DefaultCreatedAt = triggerDescCreatedAt.Default.(func() time.Time)
+	// triggerDescUpdatedAt is the schema descriptor for updated_at field.
+	triggerDescUpdatedAt := triggerMixinFields0[1].Descriptor()
+	// trigger.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	trigger.DefaultUpdatedAt = triggerDescUpdatedAt.Default.(func() time.Time)
+	// trigger.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	trigger.UpdateDefaultUpdatedAt = triggerDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// triggerDescRef is the schema descriptor for ref field.
+	triggerDescRef := triggerFields[0].Descriptor()
+	// trigger.RefValidator is a validator for the "ref" field. It is called by the builders before save.
+	trigger.RefValidator = triggerDescRef.Validators[0].(func(string) error)
+	// triggerDescLabel is the schema descriptor for label field.
+	triggerDescLabel := triggerFields[2].Descriptor()
+	// trigger.DefaultLabel holds the default value on creation for the label field.
+	trigger.DefaultLabel = triggerDescLabel.Default.(string)
+	// triggerDescDescription is the schema descriptor for description field.
+	triggerDescDescription := triggerFields[3].Descriptor()
+	// trigger.DefaultDescription holds the default value on creation for the description field.
+	trigger.DefaultDescription = triggerDescDescription.Default.(string)
+	// triggerDescType is the schema descriptor for type field.
+	triggerDescType := triggerFields[5].Descriptor()
+	// trigger.DefaultType holds the default value on creation for the type field.
+	trigger.DefaultType = triggerDescType.Default.(string)
+	// triggerDescWebhookEnabled is the schema descriptor for webhook_enabled field.
+	triggerDescWebhookEnabled := triggerFields[8].Descriptor()
+	// trigger.DefaultWebhookEnabled holds the default value on creation for the webhook_enabled field.
+	trigger.DefaultWebhookEnabled = triggerDescWebhookEnabled.Default.(bool)
+	// triggerDescWebhookKey is the schema descriptor for webhook_key field.
+	triggerDescWebhookKey := triggerFields[9].Descriptor()
+	// trigger.DefaultWebhookKey holds the default value on creation for the webhook_key field.
+	trigger.DefaultWebhookKey = triggerDescWebhookKey.Default.(string)
+	// triggerDescEnabled is the schema descriptor for enabled field.
+	triggerDescEnabled := triggerFields[10].Descriptor()
+	// trigger.DefaultEnabled holds the default value on creation for the enabled field.
+	trigger.DefaultEnabled = triggerDescEnabled.Default.(bool)
+	worker.Policy = privacy.NewPolicies(schema.Worker{})
+	worker.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := worker.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	workerFields := schema.Worker{}.Fields()
+	_ = workerFields
+	// workerDescHostname is the schema descriptor for hostname field.
+	workerDescHostname := workerFields[1].Descriptor()
+	// worker.DefaultHostname holds the default value on creation for the hostname field.
+	worker.DefaultHostname = workerDescHostname.Default.(string)
+	// workerDescPid is the schema descriptor for pid field.
+	workerDescPid := workerFields[2].Descriptor()
+	// worker.DefaultPid holds the default value on creation for the pid field.
+	worker.DefaultPid = workerDescPid.Default.(int)
+	// workerDescConcurrency is the schema descriptor for concurrency field.
+	workerDescConcurrency := workerFields[3].Descriptor()
+	// worker.DefaultConcurrency holds the default value on creation for the concurrency field.
+	worker.DefaultConcurrency = workerDescConcurrency.Default.(int)
+	// workerDescStartedAt is the schema descriptor for started_at field.
+	workerDescStartedAt := workerFields[4].Descriptor()
+	// worker.DefaultStartedAt holds the default value on creation for the started_at field.
+	worker.DefaultStartedAt = workerDescStartedAt.Default.(func() time.Time)
+	// workerDescHeartbeatAt is the schema descriptor for heartbeat_at field.
+	workerDescHeartbeatAt := workerFields[5].Descriptor()
+	// worker.DefaultHeartbeatAt holds the default value on creation for the heartbeat_at field.
+	worker.DefaultHeartbeatAt = workerDescHeartbeatAt.Default.(func() time.Time)
+	workflowdefinitionMixin := schema.WorkflowDefinition{}.Mixin()
+	workflowdefinition.Policy = privacy.NewPolicies(schema.WorkflowDefinition{})
+	workflowdefinition.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := workflowdefinition.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	workflowdefinitionMixinFields0 := workflowdefinitionMixin[0].Fields()
+	_ = workflowdefinitionMixinFields0
+	workflowdefinitionFields := schema.WorkflowDefinition{}.Fields()
+	_ = workflowdefinitionFields
+	// workflowdefinitionDescCreatedAt is the schema descriptor for created_at field.
+	workflowdefinitionDescCreatedAt := workflowdefinitionMixinFields0[0].Descriptor()
+	// workflowdefinition.DefaultCreatedAt holds the default value on creation for the created_at field.
+	workflowdefinition.DefaultCreatedAt = workflowdefinitionDescCreatedAt.Default.(func() time.Time)
+	// workflowdefinitionDescUpdatedAt is the schema descriptor for updated_at field.
+	workflowdefinitionDescUpdatedAt := workflowdefinitionMixinFields0[1].Descriptor()
+	// workflowdefinition.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	workflowdefinition.DefaultUpdatedAt = workflowdefinitionDescUpdatedAt.Default.(func() time.Time)
+	// workflowdefinition.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	workflowdefinition.UpdateDefaultUpdatedAt = workflowdefinitionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// workflowdefinitionDescRef is the schema descriptor for ref field.
+	workflowdefinitionDescRef := workflowdefinitionFields[0].Descriptor()
+	// workflowdefinition.RefValidator is a validator for the "ref" field. It is called by the builders before save.
+	workflowdefinition.RefValidator = workflowdefinitionDescRef.Validators[0].(func(string) error)
+	// workflowdefinitionDescLabel is the schema descriptor for label field.
+	workflowdefinitionDescLabel := workflowdefinitionFields[2].Descriptor()
+	// workflowdefinition.DefaultLabel holds the default value on creation for the label field.
+	workflowdefinition.DefaultLabel = workflowdefinitionDescLabel.Default.(string)
+	// workflowdefinitionDescDescription is the schema descriptor for description field.
+	workflowdefinitionDescDescription := workflowdefinitionFields[3].Descriptor()
+	// workflowdefinition.DefaultDescription holds the default value on creation for the description field.
+	workflowdefinition.DefaultDescription = workflowdefinitionDescDescription.Default.(string)
+	workflowexecutionMixin := schema.WorkflowExecution{}.Mixin()
+	workflowexecution.Policy = privacy.NewPolicies(schema.WorkflowExecution{})
+	workflowexecution.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := workflowexecution.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	workflowexecutionMixinFields0 := workflowexecutionMixin[0].Fields()
+	_ = workflowexecutionMixinFields0
+	workflowexecutionFields := schema.WorkflowExecution{}.Fields()
+	_ = workflowexecutionFields
+	// workflowexecutionDescCreatedAt is the schema descriptor for created_at field.
+	workflowexecutionDescCreatedAt := workflowexecutionMixinFields0[0].Descriptor()
+	// workflowexecution.DefaultCreatedAt holds the default value on creation for the created_at field.
+	workflowexecution.DefaultCreatedAt = workflowexecutionDescCreatedAt.Default.(func() time.Time)
+	// workflowexecutionDescUpdatedAt is the schema descriptor for updated_at field.
+	workflowexecutionDescUpdatedAt := workflowexecutionMixinFields0[1].Descriptor()
+	// workflowexecution.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	workflowexecution.DefaultUpdatedAt = workflowexecutionDescUpdatedAt.Default.(func() time.Time)
+	// workflowexecution.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	workflowexecution.UpdateDefaultUpdatedAt = workflowexecutionDescUpdatedAt.UpdateDefault.(func() time.Time)
+}
 
 const (
 	Version = "v0.14.5"                                         // Version of ent codegen.

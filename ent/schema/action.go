@@ -54,3 +54,6 @@ func (Action) Edges() []ent.Edge {
 
 // Annotations of the Action.
 func (Action) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the Action: who may read it (privacy.go).
+func (Action) Policy() ent.Policy { return readPolicy }

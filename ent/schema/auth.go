@@ -84,6 +84,8 @@ func (AuditEvent) Fields() []ent.Field {
 		field.JSON("variables", map[string]any{}).Optional().Annotations(entgql.Type("JSON")),
 		field.Enum("outcome").Values("OK", "ERROR"),
 		field.String("error_code").Default(""),
+		field.String("pack_ref").Default("").
+			Comment("The pack the mutation concerned, empty for none: pack-limited tokens read their packs' entries."),
 	}
 }
 
@@ -94,3 +96,12 @@ func (AuditEvent) Indexes() []ent.Index {
 
 // Annotations of the AuditEvent.
 func (AuditEvent) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the APIToken: who may read it (privacy.go).
+func (APIToken) Policy() ent.Policy { return readPolicy }
+
+// Policy of the Key: who may read it (privacy.go).
+func (Key) Policy() ent.Policy { return readPolicy }
+
+// Policy of the AuditEvent: who may read it (privacy.go).
+func (AuditEvent) Policy() ent.Policy { return readPolicy }

@@ -51,3 +51,6 @@ func (Enforcement) Indexes() []ent.Index {
 
 // Annotations of the Enforcement.
 func (Enforcement) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the Enforcement: who may read it (privacy.go).
+func (Enforcement) Policy() ent.Policy { return readPolicy }

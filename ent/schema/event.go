@@ -50,3 +50,6 @@ func (Event) Indexes() []ent.Index {
 
 // Annotations of the Event.
 func (Event) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the Event: who may read it (privacy.go).
+func (Event) Policy() ent.Policy { return readPolicy }

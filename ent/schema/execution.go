@@ -88,3 +88,6 @@ func (Execution) Indexes() []ent.Index {
 
 // Annotations of the Execution.
 func (Execution) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the Execution: who may read it (privacy.go).
+func (Execution) Policy() ent.Policy { return readPolicy }

@@ -45,3 +45,6 @@ func (ExecutionOutput) Indexes() []ent.Index {
 func (ExecutionOutput) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
+
+// Policy of the ExecutionOutput: who may read it (privacy.go).
+func (ExecutionOutput) Policy() ent.Policy { return readPolicy }

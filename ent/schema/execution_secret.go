@@ -36,3 +36,6 @@ func (ExecutionSecret) Edges() []ent.Edge {
 func (ExecutionSecret) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
+
+// Policy of the ExecutionSecret: who may read it (privacy.go).
+func (ExecutionSecret) Policy() ent.Policy { return readPolicy }

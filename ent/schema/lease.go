@@ -26,3 +26,6 @@ func (Lease) Fields() []ent.Field {
 func (Lease) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
+
+// Policy of the Lease: who may read it (privacy.go).
+func (Lease) Policy() ent.Policy { return readPolicy }

@@ -61,3 +61,6 @@ func (Pack) Edges() []ent.Edge {
 
 // Annotations of the Pack.
 func (Pack) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the Pack: who may read it (privacy.go).
+func (Pack) Policy() ent.Policy { return readPolicy }

@@ -37,3 +37,6 @@ func (PackInstall) Fields() []ent.Field {
 
 // Annotations of the PackInstall.
 func (PackInstall) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the PackInstall: who may read it (privacy.go).
+func (PackInstall) Policy() ent.Policy { return readPolicy }

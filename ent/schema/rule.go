@@ -58,3 +58,6 @@ func (Rule) Annotations() []schema.Annotation { return gql() }
 func (Rule) Indexes() []ent.Index {
 	return []ent.Index{index.Fields("trigger_ref", "enabled")}
 }
+
+// Policy of the Rule: who may read it (privacy.go).
+func (Rule) Policy() ent.Policy { return readPolicy }

@@ -45,3 +45,6 @@ func (Sensor) Edges() []ent.Edge {
 
 // Annotations of the Sensor.
 func (Sensor) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the Sensor: who may read it (privacy.go).
+func (Sensor) Policy() ent.Policy { return readPolicy }

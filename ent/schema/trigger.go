@@ -46,3 +46,6 @@ func (Trigger) Edges() []ent.Edge {
 
 // Annotations of the Trigger.
 func (Trigger) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the Trigger: who may read it (privacy.go).
+func (Trigger) Policy() ent.Policy { return readPolicy }

@@ -29,3 +29,6 @@ func (Worker) Fields() []ent.Field {
 func (Worker) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
 }
+
+// Policy of the Worker: who may read it (privacy.go).
+func (Worker) Policy() ent.Policy { return readPolicy }

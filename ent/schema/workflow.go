@@ -66,3 +66,9 @@ func (WorkflowExecution) Edges() []ent.Edge {
 
 // Annotations of the WorkflowExecution.
 func (WorkflowExecution) Annotations() []schema.Annotation { return gql() }
+
+// Policy of the WorkflowDefinition: who may read it (privacy.go).
+func (WorkflowDefinition) Policy() ent.Policy { return readPolicy }
+
+// Policy of the WorkflowExecution: who may read it (privacy.go).
+func (WorkflowExecution) Policy() ent.Policy { return readPolicy }

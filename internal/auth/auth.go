@@ -6,6 +6,9 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/attune-io/attune/ent/schema"
 )
 
 // Role is what a token may do; each role includes the ones below it.
@@ -34,11 +37,24 @@ type Principal struct {
 	Role    Role
 	// Packs, when not empty, limits the principal to these packs.
 	Packs []string
+	// ExpiresAt is when the token stops working, nil for never.
+	ExpiresAt *time.Time
 }
+
+// ViewerRole, ViewerPacks and ViewerTokenID make p the viewer of ent's read
+// policy (ent/schema/privacy.go).
+func (p *Principal) ViewerRole() string    { return string(p.Role) }
+func (p *Principal) ViewerPacks() []string { return p.Packs }
+func (p *Principal) ViewerTokenID() int    { return p.TokenID }
 
 // System is the principal of the server's own work and of a server run
 // with authentication off: everything, no pack limit.
 var System = &Principal{Name: "system", Role: Admin}
+
+// SystemContext returns ctx reading every row whoever it acts for, for the
+// server's own reads on a request's behalf: authenticating a token, the
+// keys a template names. Its writes are still the request's.
+func SystemContext(ctx context.Context) context.Context { return schema.SystemContext(ctx) }
 
 // CanSeePack reports whether p may see and act on pack ref.
 func (p *Principal) CanSeePack(ref string) bool {
@@ -52,16 +68,16 @@ func (p *Principal) CanSeeRef(ref string) bool {
 	return p.CanSeePack(pack)
 }
 
-type ctxKey struct{}
-
-// WithPrincipal returns ctx acting as p.
+// WithPrincipal returns ctx acting as p; every query made with it reads
+// what p may read (ent/schema/privacy.go).
 func WithPrincipal(ctx context.Context, p *Principal) context.Context {
-	return context.WithValue(ctx, ctxKey{}, p)
+	return schema.NewViewerContext(ctx, p)
 }
 
 // FromContext returns the principal ctx acts as, if any. Code paths without
 // one (workers, timers) are the server's own and see everything.
 func FromContext(ctx context.Context) (*Principal, bool) {
-	p, ok := ctx.Value(ctxKey{}).(*Principal)
+	v, _ := schema.ViewerFromContext(ctx)
+	p, ok := v.(*Principal)
 	return p, ok
 }

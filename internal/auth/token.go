@@ -33,6 +33,8 @@ type Service struct {
 
 	mu       sync.Mutex
 	lastSeen map[int]time.Time
+
+	sessions sessions
 }
 
 // NewService returns a token service over db.
@@ -61,11 +63,15 @@ type CreateRequest struct {
 	Role      Role
 	Packs     []string
 	ExpiresAt *time.Time
+	// By is who mints it (nil: the server itself); a token never gets
+	// more than its maker has.
+	By *Principal
 }
 
 // Create stores a new token and returns it with its plaintext, which is
 // never available again. Returns BAD_USER_INPUT for a bad role, name or
-// expiry in the past.
+// expiry in the past, and FORBIDDEN for a token reaching beyond its
+// maker's role or packs.
 func (s *Service) Create(ctx context.Context, req CreateRequest) (string, *ent.APIToken, error) {
 	if !req.Role.Valid() {
 		return "", nil, apperr.Errorf(apperr.BadUserInput, "unknown role %q", req.Role)
@@ -75,6 +81,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (string, *ent.A
 	}
 	if req.ExpiresAt != nil && !req.ExpiresAt.After(s.now()) {
 		return "", nil, apperr.Errorf(apperr.BadUserInput, "expiresAt is in the past")
+	}
+	if err := req.By.mayMint(req.Role, req.Packs); err != nil {
+		return "", nil, err
 	}
 	token := NewToken()
 	t, err := s.db.Ent.APIToken.Create().SetName(req.Name).SetRole(apitoken.Role(req.Role)).
@@ -86,7 +95,34 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (string, *ent.A
 	return token, t, nil
 }
 
-// Revoke ends a token now. Returns NOT_FOUND for an unknown id.
+// mayMint refuses a token beyond p's own role or packs: FORBIDDEN. A
+// pack-limited maker must name packs, all of them its own.
+func (p *Principal) mayMint(role Role, packs []string) error {
+	if p == nil {
+		return nil
+	}
+	if !p.Role.AtLeast(role) {
+		return apperr.Errorf(apperr.Forbidden, "a %s token cannot create a %s token", p.Role, role)
+	}
+	if len(p.Packs) == 0 {
+		return nil
+	}
+	if len(packs) == 0 {
+		return apperr.Errorf(apperr.Forbidden,
+			"a token limited to packs %s can only create tokens limited to some of them: give packs", strings.Join(p.Packs, ", "))
+	}
+	for _, pack := range packs {
+		if !p.CanSeePack(pack) {
+			return apperr.Errorf(apperr.Forbidden, "a token limited to packs %s cannot give access to pack %q",
+				strings.Join(p.Packs, ", "), pack)
+		}
+	}
+	return nil
+}
+
+// Revoke ends a token now, and every live connection (subscription) made
+// with it, on every node. Returns NOT_FOUND for an id the caller cannot
+// see (a pack-limited token sees only itself).
 func (s *Service) Revoke(ctx context.Context, id int) (*ent.APIToken, error) {
 	t, err := s.db.Ent.APIToken.Get(ctx, id)
 	if ent.IsNotFound(err) {
@@ -98,7 +134,15 @@ func (s *Service) Revoke(ctx context.Context, id int) (*ent.APIToken, error) {
 	if t.RevokedAt != nil {
 		return t, nil
 	}
-	return t.Update().SetRevokedAt(s.now()).Save(ctx)
+	if t, err = t.Update().SetRevokedAt(s.now()).Save(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.announceRevoked(ctx, id); err != nil {
+		// Stored: new requests are refused; only other nodes' open
+		// connections may live on until their listener resyncs.
+		return t, fmt.Errorf("announcing the revocation: %w", err)
+	}
+	return t, nil
 }
 
 // errUnauthenticated hides which check failed from the caller.
@@ -113,7 +157,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if token == "" {
 		return nil, errUnauthenticated("authentication required: send Authorization: Bearer <token>")
 	}
-	t, err := s.db.Ent.APIToken.Query().Where(apitoken.TokenHash(Hash(token))).Only(ctx)
+	// Whoever ctx already acts as (a websocket upgraded with a header),
+	// finding the token is the server's own read.
+	t, err := s.db.Ent.APIToken.Query().Where(apitoken.TokenHash(Hash(token))).Only(SystemContext(ctx))
 	if ent.IsNotFound(err) {
 		return nil, errUnauthenticated("invalid token")
 	}
@@ -128,7 +174,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		return nil, errUnauthenticated("token expired")
 	}
 	s.touch(ctx, t.ID, now)
-	return &Principal{TokenID: t.ID, Name: t.Name, Role: Role(t.Role), Packs: t.Packs}, nil
+	return &Principal{TokenID: t.ID, Name: t.Name, Role: Role(t.Role), Packs: t.Packs, ExpiresAt: t.ExpiresAt}, nil
 }
 
 // touch records use at most once a minute per token, so reads do not turn

@@ -19,6 +19,7 @@ import (
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/key"
+	"github.com/attune-io/attune/ent/schema"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/store"
 )
@@ -172,9 +173,12 @@ func (s *Service) Lookup(ctx context.Context, pack string) (Values, error) {
 	return s.LookupWith(ctx, s.db.Ent, pack)
 }
 
-// LookupWith is Lookup through c, a transaction's client.
+// LookupWith is Lookup through c, a transaction's client. The template's
+// pack decides which keys it reads, not who triggered it (an OPERATOR
+// running an action, a token limited to the pack): the read is the
+// server's own.
 func (s *Service) LookupWith(ctx context.Context, c *ent.Client, pack string) (Values, error) {
-	ks, err := c.Key.Query().Where(key.PackRefIn("", pack)).All(ctx)
+	ks, err := c.Key.Query().Where(key.PackRefIn("", pack)).All(schema.SystemContext(ctx))
 	if err != nil {
 		return Values{}, err
 	}

@@ -7,3 +7,7 @@ const (
 	// EnforcementCreated means a rule's enforcement was stored.
 	EnforcementCreated = "enforcement"
 )
+
+// TokenRevoked means an API token was revoked; ID is the token's id. Every
+// node ends the live connections (subscriptions) of that token.
+const TokenRevoked = "token-revoked"

@@ -133,7 +133,6 @@ func TestEmitByAPackLimitedCallerEvaluatesEveryRule(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
 		b, _, _ := workerSetup(t, backend)
-		b.db.Ent.Intercept(auth.ScopeInterceptor())
 		packRule := b.rule(t, nil, nil)
 		apiRule, err := b.engine.CreateRule(t.Context(), rule.Input{
 			Ref: "api.watch", Trigger: packRule.TriggerRef, Action: "tp.act",

@@ -17,6 +17,9 @@ import (
 	"github.com/lib/pq" // PostgreSQL driver "postgres"
 
 	"github.com/attune-io/attune/ent"
+	// Defaults, validators and the read policy of every entity
+	// (ent/schema/privacy.go): without it every query fails.
+	_ "github.com/attune-io/attune/ent/runtime"
 )
 
 // DB is an open database: the *sql.DB shared by ent and River, its dialect
