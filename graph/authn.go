@@ -73,7 +73,7 @@ func WebsocketAuth(tokens *auth.Service) transport.WebsocketInitFunc {
 			token, _ := strings.CutPrefix(header, "Bearer ")
 			var err error
 			if p, err = tokens.Authenticate(ctx, token); err != nil {
-				return ctx, nil, err
+				return refuseWebsocket(ctx, err)
 			}
 		}
 		// The connection ends when its token is revoked or expires.

@@ -123,7 +123,7 @@ var docExamples = []docExample{
 	},
 	// docs/.
 	{doc: "docs/events.md", fp: "5e99a4276f52", why: "a diagram"},
-	{doc: "docs/execution.md", fp: "49d880e1dfe8", why: "a mermaid diagram"},
+	{doc: "docs/execution.md", fp: "7cd2ff118628", why: "a mermaid diagram"},
 }
 
 // fencedBlock is a fenced block as found in a document.
