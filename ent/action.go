@@ -35,6 +35,8 @@ type Action struct {
 	PackID int `json:"pack_id,omitempty"`
 	// RunnerType holds the value of the "runner_type" field.
 	RunnerType action.RunnerType `json:"runner_type,omitempty"`
+	// The runner_type as the pack wrote it, canonically spelled: attune's own (shell, python, …) or StackStorm's (python-script, local-shell-cmd, http-request, …).
+	RunnerName string `json:"runner_name,omitempty"`
 	// Path of the script relative to the pack directory.
 	EntryPoint string `json:"entry_point,omitempty"`
 	// Parameter schema.
@@ -115,7 +117,7 @@ func (*Action) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case action.FieldID, action.FieldPackID, action.FieldTimeoutSeconds:
 			values[i] = new(sql.NullInt64)
-		case action.FieldRef, action.FieldPackRef, action.FieldLabel, action.FieldDescription, action.FieldRunnerType, action.FieldEntryPoint, action.FieldParameterDelivery:
+		case action.FieldRef, action.FieldPackRef, action.FieldLabel, action.FieldDescription, action.FieldRunnerType, action.FieldRunnerName, action.FieldEntryPoint, action.FieldParameterDelivery:
 			values[i] = new(sql.NullString)
 		case action.FieldCreatedAt, action.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -187,6 +189,12 @@ func (_m *Action) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field runner_type", values[i])
 			} else if value.Valid {
 				_m.RunnerType = action.RunnerType(value.String)
+			}
+		case action.FieldRunnerName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field runner_name", values[i])
+			} else if value.Valid {
+				_m.RunnerName = value.String
 			}
 		case action.FieldEntryPoint:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -316,6 +324,9 @@ func (_m *Action) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("runner_type=")
 	builder.WriteString(fmt.Sprintf("%v", _m.RunnerType))
+	builder.WriteString(", ")
+	builder.WriteString("runner_name=")
+	builder.WriteString(_m.RunnerName)
 	builder.WriteString(", ")
 	builder.WriteString("entry_point=")
 	builder.WriteString(_m.EntryPoint)

@@ -113,6 +113,20 @@ func (_c *ActionCreate) SetNillableRunnerType(v *action.RunnerType) *ActionCreat
 	return _c
 }
 
+// SetRunnerName sets the "runner_name" field.
+func (_c *ActionCreate) SetRunnerName(v string) *ActionCreate {
+	_c.mutation.SetRunnerName(v)
+	return _c
+}
+
+// SetNillableRunnerName sets the "runner_name" field if the given value is not nil.
+func (_c *ActionCreate) SetNillableRunnerName(v *string) *ActionCreate {
+	if v != nil {
+		_c.SetRunnerName(*v)
+	}
+	return _c
+}
+
 // SetEntryPoint sets the "entry_point" field.
 func (_c *ActionCreate) SetEntryPoint(v string) *ActionCreate {
 	_c.mutation.SetEntryPoint(v)
@@ -299,6 +313,10 @@ func (_c *ActionCreate) defaults() error {
 		v := action.DefaultRunnerType
 		_c.mutation.SetRunnerType(v)
 	}
+	if _, ok := _c.mutation.RunnerName(); !ok {
+		v := action.DefaultRunnerName
+		_c.mutation.SetRunnerName(v)
+	}
 	if _, ok := _c.mutation.EntryPoint(); !ok {
 		v := action.DefaultEntryPoint
 		_c.mutation.SetEntryPoint(v)
@@ -357,6 +375,9 @@ func (_c *ActionCreate) check() error {
 		if err := action.RunnerTypeValidator(v); err != nil {
 			return &ValidationError{Name: "runner_type", err: fmt.Errorf(`ent: validator failed for field "Action.runner_type": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.RunnerName(); !ok {
+		return &ValidationError{Name: "runner_name", err: errors.New(`ent: missing required field "Action.runner_name"`)}
 	}
 	if _, ok := _c.mutation.EntryPoint(); !ok {
 		return &ValidationError{Name: "entry_point", err: errors.New(`ent: missing required field "Action.entry_point"`)}
@@ -440,6 +461,10 @@ func (_c *ActionCreate) createSpec() (*Action, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RunnerType(); ok {
 		_spec.SetField(action.FieldRunnerType, field.TypeEnum, value)
 		_node.RunnerType = value
+	}
+	if value, ok := _c.mutation.RunnerName(); ok {
+		_spec.SetField(action.FieldRunnerName, field.TypeString, value)
+		_node.RunnerName = value
 	}
 	if value, ok := _c.mutation.EntryPoint(); ok {
 		_spec.SetField(action.FieldEntryPoint, field.TypeString, value)
@@ -655,6 +680,18 @@ func (u *ActionUpsert) SetRunnerType(v action.RunnerType) *ActionUpsert {
 // UpdateRunnerType sets the "runner_type" field to the value that was provided on create.
 func (u *ActionUpsert) UpdateRunnerType() *ActionUpsert {
 	u.SetExcluded(action.FieldRunnerType)
+	return u
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (u *ActionUpsert) SetRunnerName(v string) *ActionUpsert {
+	u.Set(action.FieldRunnerName, v)
+	return u
+}
+
+// UpdateRunnerName sets the "runner_name" field to the value that was provided on create.
+func (u *ActionUpsert) UpdateRunnerName() *ActionUpsert {
+	u.SetExcluded(action.FieldRunnerName)
 	return u
 }
 
@@ -918,6 +955,20 @@ func (u *ActionUpsertOne) SetRunnerType(v action.RunnerType) *ActionUpsertOne {
 func (u *ActionUpsertOne) UpdateRunnerType() *ActionUpsertOne {
 	return u.Update(func(s *ActionUpsert) {
 		s.UpdateRunnerType()
+	})
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (u *ActionUpsertOne) SetRunnerName(v string) *ActionUpsertOne {
+	return u.Update(func(s *ActionUpsert) {
+		s.SetRunnerName(v)
+	})
+}
+
+// UpdateRunnerName sets the "runner_name" field to the value that was provided on create.
+func (u *ActionUpsertOne) UpdateRunnerName() *ActionUpsertOne {
+	return u.Update(func(s *ActionUpsert) {
+		s.UpdateRunnerName()
 	})
 }
 
@@ -1367,6 +1418,20 @@ func (u *ActionUpsertBulk) SetRunnerType(v action.RunnerType) *ActionUpsertBulk 
 func (u *ActionUpsertBulk) UpdateRunnerType() *ActionUpsertBulk {
 	return u.Update(func(s *ActionUpsert) {
 		s.UpdateRunnerType()
+	})
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (u *ActionUpsertBulk) SetRunnerName(v string) *ActionUpsertBulk {
+	return u.Update(func(s *ActionUpsert) {
+		s.SetRunnerName(v)
+	})
+}
+
+// UpdateRunnerName sets the "runner_name" field to the value that was provided on create.
+func (u *ActionUpsertBulk) UpdateRunnerName() *ActionUpsertBulk {
+	return u.Update(func(s *ActionUpsert) {
+		s.UpdateRunnerName()
 	})
 }
 

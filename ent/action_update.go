@@ -123,6 +123,20 @@ func (_u *ActionUpdate) SetNillableRunnerType(v *action.RunnerType) *ActionUpdat
 	return _u
 }
 
+// SetRunnerName sets the "runner_name" field.
+func (_u *ActionUpdate) SetRunnerName(v string) *ActionUpdate {
+	_u.mutation.SetRunnerName(v)
+	return _u
+}
+
+// SetNillableRunnerName sets the "runner_name" field if the given value is not nil.
+func (_u *ActionUpdate) SetNillableRunnerName(v *string) *ActionUpdate {
+	if v != nil {
+		_u.SetRunnerName(*v)
+	}
+	return _u
+}
+
 // SetEntryPoint sets the "entry_point" field.
 func (_u *ActionUpdate) SetEntryPoint(v string) *ActionUpdate {
 	_u.mutation.SetEntryPoint(v)
@@ -436,6 +450,9 @@ func (_u *ActionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.RunnerType(); ok {
 		_spec.SetField(action.FieldRunnerType, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.RunnerName(); ok {
+		_spec.SetField(action.FieldRunnerName, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.EntryPoint(); ok {
 		_spec.SetField(action.FieldEntryPoint, field.TypeString, value)
 	}
@@ -704,6 +721,20 @@ func (_u *ActionUpdateOne) SetRunnerType(v action.RunnerType) *ActionUpdateOne {
 func (_u *ActionUpdateOne) SetNillableRunnerType(v *action.RunnerType) *ActionUpdateOne {
 	if v != nil {
 		_u.SetRunnerType(*v)
+	}
+	return _u
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (_u *ActionUpdateOne) SetRunnerName(v string) *ActionUpdateOne {
+	_u.mutation.SetRunnerName(v)
+	return _u
+}
+
+// SetNillableRunnerName sets the "runner_name" field if the given value is not nil.
+func (_u *ActionUpdateOne) SetNillableRunnerName(v *string) *ActionUpdateOne {
+	if v != nil {
+		_u.SetRunnerName(*v)
 	}
 	return _u
 }
@@ -1050,6 +1081,9 @@ func (_u *ActionUpdateOne) sqlSave(ctx context.Context) (_node *Action, err erro
 	}
 	if value, ok := _u.mutation.RunnerType(); ok {
 		_spec.SetField(action.FieldRunnerType, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.RunnerName(); ok {
+		_spec.SetField(action.FieldRunnerName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.EntryPoint(); ok {
 		_spec.SetField(action.FieldEntryPoint, field.TypeString, value)

@@ -409,6 +409,11 @@ func (_q *ActionQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, action.FieldRunnerType)
 				fieldSeen[action.FieldRunnerType] = struct{}{}
 			}
+		case "runnerName":
+			if _, ok := fieldSeen[action.FieldRunnerName]; !ok {
+				selectedFields = append(selectedFields, action.FieldRunnerName)
+				fieldSeen[action.FieldRunnerName] = struct{}{}
+			}
 		case "entryPoint":
 			if _, ok := fieldSeen[action.FieldEntryPoint]; !ok {
 				selectedFields = append(selectedFields, action.FieldEntryPoint)
@@ -2888,6 +2893,11 @@ func (_q *SensorQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if _, ok := fieldSeen[sensor.FieldRunnerType]; !ok {
 				selectedFields = append(selectedFields, sensor.FieldRunnerType)
 				fieldSeen[sensor.FieldRunnerType] = struct{}{}
+			}
+		case "runnerName":
+			if _, ok := fieldSeen[sensor.FieldRunnerName]; !ok {
+				selectedFields = append(selectedFields, sensor.FieldRunnerName)
+				fieldSeen[sensor.FieldRunnerName] = struct{}{}
 			}
 		case "entryPoint":
 			if _, ok := fieldSeen[sensor.FieldEntryPoint]; !ok {

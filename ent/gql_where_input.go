@@ -577,6 +577,21 @@ type ActionWhereInput struct {
 	RunnerTypeIn    []action.RunnerType `json:"runnerTypeIn,omitempty"`
 	RunnerTypeNotIn []action.RunnerType `json:"runnerTypeNotIn,omitempty"`
 
+	// "runner_name" field predicates.
+	RunnerName             *string  `json:"runnerName,omitempty"`
+	RunnerNameNEQ          *string  `json:"runnerNameNEQ,omitempty"`
+	RunnerNameIn           []string `json:"runnerNameIn,omitempty"`
+	RunnerNameNotIn        []string `json:"runnerNameNotIn,omitempty"`
+	RunnerNameGT           *string  `json:"runnerNameGT,omitempty"`
+	RunnerNameGTE          *string  `json:"runnerNameGTE,omitempty"`
+	RunnerNameLT           *string  `json:"runnerNameLT,omitempty"`
+	RunnerNameLTE          *string  `json:"runnerNameLTE,omitempty"`
+	RunnerNameContains     *string  `json:"runnerNameContains,omitempty"`
+	RunnerNameHasPrefix    *string  `json:"runnerNameHasPrefix,omitempty"`
+	RunnerNameHasSuffix    *string  `json:"runnerNameHasSuffix,omitempty"`
+	RunnerNameEqualFold    *string  `json:"runnerNameEqualFold,omitempty"`
+	RunnerNameContainsFold *string  `json:"runnerNameContainsFold,omitempty"`
+
 	// "entry_point" field predicates.
 	EntryPoint             *string  `json:"entryPoint,omitempty"`
 	EntryPointNEQ          *string  `json:"entryPointNEQ,omitempty"`
@@ -951,6 +966,45 @@ func (i *ActionWhereInput) P() (predicate.Action, error) {
 	}
 	if len(i.RunnerTypeNotIn) > 0 {
 		predicates = append(predicates, action.RunnerTypeNotIn(i.RunnerTypeNotIn...))
+	}
+	if i.RunnerName != nil {
+		predicates = append(predicates, action.RunnerNameEQ(*i.RunnerName))
+	}
+	if i.RunnerNameNEQ != nil {
+		predicates = append(predicates, action.RunnerNameNEQ(*i.RunnerNameNEQ))
+	}
+	if len(i.RunnerNameIn) > 0 {
+		predicates = append(predicates, action.RunnerNameIn(i.RunnerNameIn...))
+	}
+	if len(i.RunnerNameNotIn) > 0 {
+		predicates = append(predicates, action.RunnerNameNotIn(i.RunnerNameNotIn...))
+	}
+	if i.RunnerNameGT != nil {
+		predicates = append(predicates, action.RunnerNameGT(*i.RunnerNameGT))
+	}
+	if i.RunnerNameGTE != nil {
+		predicates = append(predicates, action.RunnerNameGTE(*i.RunnerNameGTE))
+	}
+	if i.RunnerNameLT != nil {
+		predicates = append(predicates, action.RunnerNameLT(*i.RunnerNameLT))
+	}
+	if i.RunnerNameLTE != nil {
+		predicates = append(predicates, action.RunnerNameLTE(*i.RunnerNameLTE))
+	}
+	if i.RunnerNameContains != nil {
+		predicates = append(predicates, action.RunnerNameContains(*i.RunnerNameContains))
+	}
+	if i.RunnerNameHasPrefix != nil {
+		predicates = append(predicates, action.RunnerNameHasPrefix(*i.RunnerNameHasPrefix))
+	}
+	if i.RunnerNameHasSuffix != nil {
+		predicates = append(predicates, action.RunnerNameHasSuffix(*i.RunnerNameHasSuffix))
+	}
+	if i.RunnerNameEqualFold != nil {
+		predicates = append(predicates, action.RunnerNameEqualFold(*i.RunnerNameEqualFold))
+	}
+	if i.RunnerNameContainsFold != nil {
+		predicates = append(predicates, action.RunnerNameContainsFold(*i.RunnerNameContainsFold))
 	}
 	if i.EntryPoint != nil {
 		predicates = append(predicates, action.EntryPointEQ(*i.EntryPoint))
@@ -6209,6 +6263,21 @@ type SensorWhereInput struct {
 	RunnerTypeIn    []sensor.RunnerType `json:"runnerTypeIn,omitempty"`
 	RunnerTypeNotIn []sensor.RunnerType `json:"runnerTypeNotIn,omitempty"`
 
+	// "runner_name" field predicates.
+	RunnerName             *string  `json:"runnerName,omitempty"`
+	RunnerNameNEQ          *string  `json:"runnerNameNEQ,omitempty"`
+	RunnerNameIn           []string `json:"runnerNameIn,omitempty"`
+	RunnerNameNotIn        []string `json:"runnerNameNotIn,omitempty"`
+	RunnerNameGT           *string  `json:"runnerNameGT,omitempty"`
+	RunnerNameGTE          *string  `json:"runnerNameGTE,omitempty"`
+	RunnerNameLT           *string  `json:"runnerNameLT,omitempty"`
+	RunnerNameLTE          *string  `json:"runnerNameLTE,omitempty"`
+	RunnerNameContains     *string  `json:"runnerNameContains,omitempty"`
+	RunnerNameHasPrefix    *string  `json:"runnerNameHasPrefix,omitempty"`
+	RunnerNameHasSuffix    *string  `json:"runnerNameHasSuffix,omitempty"`
+	RunnerNameEqualFold    *string  `json:"runnerNameEqualFold,omitempty"`
+	RunnerNameContainsFold *string  `json:"runnerNameContainsFold,omitempty"`
+
 	// "entry_point" field predicates.
 	EntryPoint             *string  `json:"entryPoint,omitempty"`
 	EntryPointNEQ          *string  `json:"entryPointNEQ,omitempty"`
@@ -6590,6 +6659,45 @@ func (i *SensorWhereInput) P() (predicate.Sensor, error) {
 	}
 	if len(i.RunnerTypeNotIn) > 0 {
 		predicates = append(predicates, sensor.RunnerTypeNotIn(i.RunnerTypeNotIn...))
+	}
+	if i.RunnerName != nil {
+		predicates = append(predicates, sensor.RunnerNameEQ(*i.RunnerName))
+	}
+	if i.RunnerNameNEQ != nil {
+		predicates = append(predicates, sensor.RunnerNameNEQ(*i.RunnerNameNEQ))
+	}
+	if len(i.RunnerNameIn) > 0 {
+		predicates = append(predicates, sensor.RunnerNameIn(i.RunnerNameIn...))
+	}
+	if len(i.RunnerNameNotIn) > 0 {
+		predicates = append(predicates, sensor.RunnerNameNotIn(i.RunnerNameNotIn...))
+	}
+	if i.RunnerNameGT != nil {
+		predicates = append(predicates, sensor.RunnerNameGT(*i.RunnerNameGT))
+	}
+	if i.RunnerNameGTE != nil {
+		predicates = append(predicates, sensor.RunnerNameGTE(*i.RunnerNameGTE))
+	}
+	if i.RunnerNameLT != nil {
+		predicates = append(predicates, sensor.RunnerNameLT(*i.RunnerNameLT))
+	}
+	if i.RunnerNameLTE != nil {
+		predicates = append(predicates, sensor.RunnerNameLTE(*i.RunnerNameLTE))
+	}
+	if i.RunnerNameContains != nil {
+		predicates = append(predicates, sensor.RunnerNameContains(*i.RunnerNameContains))
+	}
+	if i.RunnerNameHasPrefix != nil {
+		predicates = append(predicates, sensor.RunnerNameHasPrefix(*i.RunnerNameHasPrefix))
+	}
+	if i.RunnerNameHasSuffix != nil {
+		predicates = append(predicates, sensor.RunnerNameHasSuffix(*i.RunnerNameHasSuffix))
+	}
+	if i.RunnerNameEqualFold != nil {
+		predicates = append(predicates, sensor.RunnerNameEqualFold(*i.RunnerNameEqualFold))
+	}
+	if i.RunnerNameContainsFold != nil {
+		predicates = append(predicates, sensor.RunnerNameContainsFold(*i.RunnerNameContainsFold))
 	}
 	if i.EntryPoint != nil {
 		predicates = append(predicates, sensor.EntryPointEQ(*i.EntryPoint))

@@ -983,6 +983,7 @@ type ActionMutation struct {
 	label              *string
 	description        *string
 	runner_type        *action.RunnerType
+	runner_name        *string
 	entry_point        *string
 	parameters         *map[string]interface{}
 	output_schema      *map[string]interface{}
@@ -1391,6 +1392,42 @@ func (m *ActionMutation) OldRunnerType(ctx context.Context) (v action.RunnerType
 // ResetRunnerType resets all changes to the "runner_type" field.
 func (m *ActionMutation) ResetRunnerType() {
 	m.runner_type = nil
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (m *ActionMutation) SetRunnerName(s string) {
+	m.runner_name = &s
+}
+
+// RunnerName returns the value of the "runner_name" field in the mutation.
+func (m *ActionMutation) RunnerName() (r string, exists bool) {
+	v := m.runner_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunnerName returns the old "runner_name" field's value of the Action entity.
+// If the Action object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionMutation) OldRunnerName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunnerName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunnerName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunnerName: %w", err)
+	}
+	return oldValue.RunnerName, nil
+}
+
+// ResetRunnerName resets all changes to the "runner_name" field.
+func (m *ActionMutation) ResetRunnerName() {
+	m.runner_name = nil
 }
 
 // SetEntryPoint sets the "entry_point" field.
@@ -1925,7 +1962,7 @@ func (m *ActionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ActionMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, action.FieldCreatedAt)
 	}
@@ -1949,6 +1986,9 @@ func (m *ActionMutation) Fields() []string {
 	}
 	if m.runner_type != nil {
 		fields = append(fields, action.FieldRunnerType)
+	}
+	if m.runner_name != nil {
+		fields = append(fields, action.FieldRunnerName)
 	}
 	if m.entry_point != nil {
 		fields = append(fields, action.FieldEntryPoint)
@@ -1998,6 +2038,8 @@ func (m *ActionMutation) Field(name string) (ent.Value, bool) {
 		return m.PackID()
 	case action.FieldRunnerType:
 		return m.RunnerType()
+	case action.FieldRunnerName:
+		return m.RunnerName()
 	case action.FieldEntryPoint:
 		return m.EntryPoint()
 	case action.FieldParameters:
@@ -2039,6 +2081,8 @@ func (m *ActionMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldPackID(ctx)
 	case action.FieldRunnerType:
 		return m.OldRunnerType(ctx)
+	case action.FieldRunnerName:
+		return m.OldRunnerName(ctx)
 	case action.FieldEntryPoint:
 		return m.OldEntryPoint(ctx)
 	case action.FieldParameters:
@@ -2119,6 +2163,13 @@ func (m *ActionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRunnerType(v)
+		return nil
+	case action.FieldRunnerName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunnerName(v)
 		return nil
 	case action.FieldEntryPoint:
 		v, ok := value.(string)
@@ -2284,6 +2335,9 @@ func (m *ActionMutation) ResetField(name string) error {
 		return nil
 	case action.FieldRunnerType:
 		m.ResetRunnerType()
+		return nil
+	case action.FieldRunnerName:
+		m.ResetRunnerName()
 		return nil
 	case action.FieldEntryPoint:
 		m.ResetEntryPoint()
@@ -14245,6 +14299,7 @@ type SensorMutation struct {
 	label               *string
 	description         *string
 	runner_type         *sensor.RunnerType
+	runner_name         *string
 	entry_point         *string
 	trigger_types       *[]string
 	appendtrigger_types []string
@@ -14650,6 +14705,42 @@ func (m *SensorMutation) OldRunnerType(ctx context.Context) (v sensor.RunnerType
 // ResetRunnerType resets all changes to the "runner_type" field.
 func (m *SensorMutation) ResetRunnerType() {
 	m.runner_type = nil
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (m *SensorMutation) SetRunnerName(s string) {
+	m.runner_name = &s
+}
+
+// RunnerName returns the value of the "runner_name" field in the mutation.
+func (m *SensorMutation) RunnerName() (r string, exists bool) {
+	v := m.runner_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunnerName returns the old "runner_name" field's value of the Sensor entity.
+// If the Sensor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SensorMutation) OldRunnerName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunnerName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunnerName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunnerName: %w", err)
+	}
+	return oldValue.RunnerName, nil
+}
+
+// ResetRunnerName resets all changes to the "runner_name" field.
+func (m *SensorMutation) ResetRunnerName() {
+	m.runner_name = nil
 }
 
 // SetEntryPoint sets the "entry_point" field.
@@ -15130,7 +15221,7 @@ func (m *SensorMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SensorMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, sensor.FieldCreatedAt)
 	}
@@ -15154,6 +15245,9 @@ func (m *SensorMutation) Fields() []string {
 	}
 	if m.runner_type != nil {
 		fields = append(fields, sensor.FieldRunnerType)
+	}
+	if m.runner_name != nil {
+		fields = append(fields, sensor.FieldRunnerName)
 	}
 	if m.entry_point != nil {
 		fields = append(fields, sensor.FieldEntryPoint)
@@ -15203,6 +15297,8 @@ func (m *SensorMutation) Field(name string) (ent.Value, bool) {
 		return m.PackID()
 	case sensor.FieldRunnerType:
 		return m.RunnerType()
+	case sensor.FieldRunnerName:
+		return m.RunnerName()
 	case sensor.FieldEntryPoint:
 		return m.EntryPoint()
 	case sensor.FieldTriggerTypes:
@@ -15244,6 +15340,8 @@ func (m *SensorMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldPackID(ctx)
 	case sensor.FieldRunnerType:
 		return m.OldRunnerType(ctx)
+	case sensor.FieldRunnerName:
+		return m.OldRunnerName(ctx)
 	case sensor.FieldEntryPoint:
 		return m.OldEntryPoint(ctx)
 	case sensor.FieldTriggerTypes:
@@ -15324,6 +15422,13 @@ func (m *SensorMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRunnerType(v)
+		return nil
+	case sensor.FieldRunnerName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunnerName(v)
 		return nil
 	case sensor.FieldEntryPoint:
 		v, ok := value.(string)
@@ -15489,6 +15594,9 @@ func (m *SensorMutation) ResetField(name string) error {
 		return nil
 	case sensor.FieldRunnerType:
 		m.ResetRunnerType()
+		return nil
+	case sensor.FieldRunnerName:
+		m.ResetRunnerName()
 		return nil
 	case sensor.FieldEntryPoint:
 		m.ResetEntryPoint()

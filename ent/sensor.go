@@ -35,6 +35,8 @@ type Sensor struct {
 	PackID int `json:"pack_id,omitempty"`
 	// RunnerType holds the value of the "runner_type" field.
 	RunnerType sensor.RunnerType `json:"runner_type,omitempty"`
+	// The runner_type as the pack wrote it (see Action.runner_name).
+	RunnerName string `json:"runner_name,omitempty"`
 	// EntryPoint holds the value of the "entry_point" field.
 	EntryPoint string `json:"entry_point,omitempty"`
 	// TriggerTypes holds the value of the "trigger_types" field.
@@ -103,7 +105,7 @@ func (*Sensor) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case sensor.FieldID, sensor.FieldPackID, sensor.FieldRestarts:
 			values[i] = new(sql.NullInt64)
-		case sensor.FieldRef, sensor.FieldPackRef, sensor.FieldLabel, sensor.FieldDescription, sensor.FieldRunnerType, sensor.FieldEntryPoint, sensor.FieldStatus, sensor.FieldLastError:
+		case sensor.FieldRef, sensor.FieldPackRef, sensor.FieldLabel, sensor.FieldDescription, sensor.FieldRunnerType, sensor.FieldRunnerName, sensor.FieldEntryPoint, sensor.FieldStatus, sensor.FieldLastError:
 			values[i] = new(sql.NullString)
 		case sensor.FieldCreatedAt, sensor.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -175,6 +177,12 @@ func (_m *Sensor) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field runner_type", values[i])
 			} else if value.Valid {
 				_m.RunnerType = sensor.RunnerType(value.String)
+			}
+		case sensor.FieldRunnerName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field runner_name", values[i])
+			} else if value.Valid {
+				_m.RunnerName = value.String
 			}
 		case sensor.FieldEntryPoint:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -299,6 +307,9 @@ func (_m *Sensor) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("runner_type=")
 	builder.WriteString(fmt.Sprintf("%v", _m.RunnerType))
+	builder.WriteString(", ")
+	builder.WriteString("runner_name=")
+	builder.WriteString(_m.RunnerName)
 	builder.WriteString(", ")
 	builder.WriteString("entry_point=")
 	builder.WriteString(_m.EntryPoint)

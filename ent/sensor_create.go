@@ -112,6 +112,20 @@ func (_c *SensorCreate) SetNillableRunnerType(v *sensor.RunnerType) *SensorCreat
 	return _c
 }
 
+// SetRunnerName sets the "runner_name" field.
+func (_c *SensorCreate) SetRunnerName(v string) *SensorCreate {
+	_c.mutation.SetRunnerName(v)
+	return _c
+}
+
+// SetNillableRunnerName sets the "runner_name" field if the given value is not nil.
+func (_c *SensorCreate) SetNillableRunnerName(v *string) *SensorCreate {
+	if v != nil {
+		_c.SetRunnerName(*v)
+	}
+	return _c
+}
+
 // SetEntryPoint sets the "entry_point" field.
 func (_c *SensorCreate) SetEntryPoint(v string) *SensorCreate {
 	_c.mutation.SetEntryPoint(v)
@@ -283,6 +297,10 @@ func (_c *SensorCreate) defaults() error {
 		v := sensor.DefaultRunnerType
 		_c.mutation.SetRunnerType(v)
 	}
+	if _, ok := _c.mutation.RunnerName(); !ok {
+		v := sensor.DefaultRunnerName
+		_c.mutation.SetRunnerName(v)
+	}
 	if _, ok := _c.mutation.EntryPoint(); !ok {
 		v := sensor.DefaultEntryPoint
 		_c.mutation.SetEntryPoint(v)
@@ -341,6 +359,9 @@ func (_c *SensorCreate) check() error {
 		if err := sensor.RunnerTypeValidator(v); err != nil {
 			return &ValidationError{Name: "runner_type", err: fmt.Errorf(`ent: validator failed for field "Sensor.runner_type": %w`, err)}
 		}
+	}
+	if _, ok := _c.mutation.RunnerName(); !ok {
+		return &ValidationError{Name: "runner_name", err: errors.New(`ent: missing required field "Sensor.runner_name"`)}
 	}
 	if _, ok := _c.mutation.EntryPoint(); !ok {
 		return &ValidationError{Name: "entry_point", err: errors.New(`ent: missing required field "Sensor.entry_point"`)}
@@ -419,6 +440,10 @@ func (_c *SensorCreate) createSpec() (*Sensor, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RunnerType(); ok {
 		_spec.SetField(sensor.FieldRunnerType, field.TypeEnum, value)
 		_node.RunnerType = value
+	}
+	if value, ok := _c.mutation.RunnerName(); ok {
+		_spec.SetField(sensor.FieldRunnerName, field.TypeString, value)
+		_node.RunnerName = value
 	}
 	if value, ok := _c.mutation.EntryPoint(); ok {
 		_spec.SetField(sensor.FieldEntryPoint, field.TypeString, value)
@@ -618,6 +643,18 @@ func (u *SensorUpsert) SetRunnerType(v sensor.RunnerType) *SensorUpsert {
 // UpdateRunnerType sets the "runner_type" field to the value that was provided on create.
 func (u *SensorUpsert) UpdateRunnerType() *SensorUpsert {
 	u.SetExcluded(sensor.FieldRunnerType)
+	return u
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (u *SensorUpsert) SetRunnerName(v string) *SensorUpsert {
+	u.Set(sensor.FieldRunnerName, v)
+	return u
+}
+
+// UpdateRunnerName sets the "runner_name" field to the value that was provided on create.
+func (u *SensorUpsert) UpdateRunnerName() *SensorUpsert {
+	u.SetExcluded(sensor.FieldRunnerName)
 	return u
 }
 
@@ -881,6 +918,20 @@ func (u *SensorUpsertOne) SetRunnerType(v sensor.RunnerType) *SensorUpsertOne {
 func (u *SensorUpsertOne) UpdateRunnerType() *SensorUpsertOne {
 	return u.Update(func(s *SensorUpsert) {
 		s.UpdateRunnerType()
+	})
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (u *SensorUpsertOne) SetRunnerName(v string) *SensorUpsertOne {
+	return u.Update(func(s *SensorUpsert) {
+		s.SetRunnerName(v)
+	})
+}
+
+// UpdateRunnerName sets the "runner_name" field to the value that was provided on create.
+func (u *SensorUpsertOne) UpdateRunnerName() *SensorUpsertOne {
+	return u.Update(func(s *SensorUpsert) {
+		s.UpdateRunnerName()
 	})
 }
 
@@ -1330,6 +1381,20 @@ func (u *SensorUpsertBulk) SetRunnerType(v sensor.RunnerType) *SensorUpsertBulk 
 func (u *SensorUpsertBulk) UpdateRunnerType() *SensorUpsertBulk {
 	return u.Update(func(s *SensorUpsert) {
 		s.UpdateRunnerType()
+	})
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (u *SensorUpsertBulk) SetRunnerName(v string) *SensorUpsertBulk {
+	return u.Update(func(s *SensorUpsert) {
+		s.SetRunnerName(v)
+	})
+}
+
+// UpdateRunnerName sets the "runner_name" field to the value that was provided on create.
+func (u *SensorUpsertBulk) UpdateRunnerName() *SensorUpsertBulk {
+	return u.Update(func(s *SensorUpsert) {
+		s.UpdateRunnerName()
 	})
 }
 

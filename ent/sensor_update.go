@@ -122,6 +122,20 @@ func (_u *SensorUpdate) SetNillableRunnerType(v *sensor.RunnerType) *SensorUpdat
 	return _u
 }
 
+// SetRunnerName sets the "runner_name" field.
+func (_u *SensorUpdate) SetRunnerName(v string) *SensorUpdate {
+	_u.mutation.SetRunnerName(v)
+	return _u
+}
+
+// SetNillableRunnerName sets the "runner_name" field if the given value is not nil.
+func (_u *SensorUpdate) SetNillableRunnerName(v *string) *SensorUpdate {
+	if v != nil {
+		_u.SetRunnerName(*v)
+	}
+	return _u
+}
+
 // SetEntryPoint sets the "entry_point" field.
 func (_u *SensorUpdate) SetEntryPoint(v string) *SensorUpdate {
 	_u.mutation.SetEntryPoint(v)
@@ -394,6 +408,9 @@ func (_u *SensorUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.RunnerType(); ok {
 		_spec.SetField(sensor.FieldRunnerType, field.TypeEnum, value)
 	}
+	if value, ok := _u.mutation.RunnerName(); ok {
+		_spec.SetField(sensor.FieldRunnerName, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.EntryPoint(); ok {
 		_spec.SetField(sensor.FieldEntryPoint, field.TypeString, value)
 	}
@@ -617,6 +634,20 @@ func (_u *SensorUpdateOne) SetRunnerType(v sensor.RunnerType) *SensorUpdateOne {
 func (_u *SensorUpdateOne) SetNillableRunnerType(v *sensor.RunnerType) *SensorUpdateOne {
 	if v != nil {
 		_u.SetRunnerType(*v)
+	}
+	return _u
+}
+
+// SetRunnerName sets the "runner_name" field.
+func (_u *SensorUpdateOne) SetRunnerName(v string) *SensorUpdateOne {
+	_u.mutation.SetRunnerName(v)
+	return _u
+}
+
+// SetNillableRunnerName sets the "runner_name" field if the given value is not nil.
+func (_u *SensorUpdateOne) SetNillableRunnerName(v *string) *SensorUpdateOne {
+	if v != nil {
+		_u.SetRunnerName(*v)
 	}
 	return _u
 }
@@ -922,6 +953,9 @@ func (_u *SensorUpdateOne) sqlSave(ctx context.Context) (_node *Sensor, err erro
 	}
 	if value, ok := _u.mutation.RunnerType(); ok {
 		_spec.SetField(sensor.FieldRunnerType, field.TypeEnum, value)
+	}
+	if value, ok := _u.mutation.RunnerName(); ok {
+		_spec.SetField(sensor.FieldRunnerName, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.EntryPoint(); ok {
 		_spec.SetField(sensor.FieldEntryPoint, field.TypeString, value)

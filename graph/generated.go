@@ -99,6 +99,7 @@ type ComplexityRoot struct {
 		Parameters        func(childComplexity int) int
 		Ref               func(childComplexity int) int
 		Rules             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) int
+		RunnerName        func(childComplexity int) int
 		RunnerType        func(childComplexity int) int
 		Tags              func(childComplexity int) int
 		TimeoutSeconds    func(childComplexity int) int
@@ -494,6 +495,7 @@ type ComplexityRoot struct {
 		Parameters   func(childComplexity int) int
 		Ref          func(childComplexity int) int
 		Restarts     func(childComplexity int) int
+		RunnerName   func(childComplexity int) int
 		RunnerType   func(childComplexity int) int
 		Status       func(childComplexity int) int
 		TriggerTypes func(childComplexity int) int
@@ -910,6 +912,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Action.Rules(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.RuleOrder), args["where"].(*ent.RuleWhereInput)), true
+	case "Action.runnerName":
+		if e.ComplexityRoot.Action.RunnerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Action.RunnerName(childComplexity), true
 	case "Action.runnerType":
 		if e.ComplexityRoot.Action.RunnerType == nil {
 			break
@@ -2894,6 +2902,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Sensor.Restarts(childComplexity), true
+	case "Sensor.runnerName":
+		if e.ComplexityRoot.Sensor.RunnerName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Sensor.RunnerName(childComplexity), true
 	case "Sensor.runnerType":
 		if e.ComplexityRoot.Sensor.RunnerType == nil {
 			break
@@ -3650,6 +3664,8 @@ func (ec *executionContext) childFields_Action(ctx context.Context, field graphq
 		return ec.fieldContext_Action_packID(ctx, field)
 	case "runnerType":
 		return ec.fieldContext_Action_runnerType(ctx, field)
+	case "runnerName":
+		return ec.fieldContext_Action_runnerName(ctx, field)
 	case "entryPoint":
 		return ec.fieldContext_Action_entryPoint(ctx, field)
 	case "parameters":
@@ -4328,6 +4344,8 @@ func (ec *executionContext) childFields_Sensor(ctx context.Context, field graphq
 		return ec.fieldContext_Sensor_packID(ctx, field)
 	case "runnerType":
 		return ec.fieldContext_Sensor_runnerType(ctx, field)
+	case "runnerName":
+		return ec.fieldContext_Sensor_runnerName(ctx, field)
 	case "entryPoint":
 		return ec.fieldContext_Sensor_entryPoint(ctx, field)
 	case "triggerTypes":
@@ -7589,6 +7607,29 @@ func (ec *executionContext) _Action_runnerType(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Action_runnerType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Action", field, false, false, "ActionRunnerType")
+}
+
+func (ec *executionContext) _Action_runnerName(ctx context.Context, field graphql.CollectedField, obj *ent.Action) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Action_runnerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunnerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Action_runnerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Action", field, false, false, "String")
 }
 
 func (ec *executionContext) _Action_entryPoint(ctx context.Context, field graphql.CollectedField, obj *ent.Action) (ret graphql.Marshaler) {
@@ -15701,6 +15742,29 @@ func (ec *executionContext) fieldContext_Sensor_runnerType(_ context.Context, fi
 	return graphql.NewScalarFieldContext("Sensor", field, false, false, "SensorRunnerType")
 }
 
+func (ec *executionContext) _Sensor_runnerName(ctx context.Context, field graphql.CollectedField, obj *ent.Sensor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Sensor_runnerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunnerName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Sensor_runnerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Sensor", field, false, false, "String")
+}
+
 func (ec *executionContext) _Sensor_entryPoint(ctx context.Context, field graphql.CollectedField, obj *ent.Sensor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19602,7 +19666,7 @@ func (ec *executionContext) unmarshalInputActionWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ref", "refNEQ", "refIn", "refNotIn", "refGT", "refGTE", "refLT", "refLTE", "refContains", "refHasPrefix", "refHasSuffix", "refEqualFold", "refContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "label", "labelNEQ", "labelIn", "labelNotIn", "labelGT", "labelGTE", "labelLT", "labelLTE", "labelContains", "labelHasPrefix", "labelHasSuffix", "labelEqualFold", "labelContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "packID", "packIDNEQ", "packIDIn", "packIDNotIn", "runnerType", "runnerTypeNEQ", "runnerTypeIn", "runnerTypeNotIn", "entryPoint", "entryPointNEQ", "entryPointIn", "entryPointNotIn", "entryPointGT", "entryPointGTE", "entryPointLT", "entryPointLTE", "entryPointContains", "entryPointHasPrefix", "entryPointHasSuffix", "entryPointEqualFold", "entryPointContainsFold", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "parameterDelivery", "parameterDeliveryNEQ", "parameterDeliveryIn", "parameterDeliveryNotIn", "enabled", "enabledNEQ", "idempotent", "idempotentNEQ", "hasPack", "hasPackWith", "hasExecutions", "hasExecutionsWith", "hasRules", "hasRulesWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ref", "refNEQ", "refIn", "refNotIn", "refGT", "refGTE", "refLT", "refLTE", "refContains", "refHasPrefix", "refHasSuffix", "refEqualFold", "refContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "label", "labelNEQ", "labelIn", "labelNotIn", "labelGT", "labelGTE", "labelLT", "labelLTE", "labelContains", "labelHasPrefix", "labelHasSuffix", "labelEqualFold", "labelContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "packID", "packIDNEQ", "packIDIn", "packIDNotIn", "runnerType", "runnerTypeNEQ", "runnerTypeIn", "runnerTypeNotIn", "runnerName", "runnerNameNEQ", "runnerNameIn", "runnerNameNotIn", "runnerNameGT", "runnerNameGTE", "runnerNameLT", "runnerNameLTE", "runnerNameContains", "runnerNameHasPrefix", "runnerNameHasSuffix", "runnerNameEqualFold", "runnerNameContainsFold", "entryPoint", "entryPointNEQ", "entryPointIn", "entryPointNotIn", "entryPointGT", "entryPointGTE", "entryPointLT", "entryPointLTE", "entryPointContains", "entryPointHasPrefix", "entryPointHasSuffix", "entryPointEqualFold", "entryPointContainsFold", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "parameterDelivery", "parameterDeliveryNEQ", "parameterDeliveryIn", "parameterDeliveryNotIn", "enabled", "enabledNEQ", "idempotent", "idempotentNEQ", "hasPack", "hasPackWith", "hasExecutions", "hasExecutionsWith", "hasRules", "hasRulesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -20218,6 +20282,97 @@ func (ec *executionContext) unmarshalInputActionWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.RunnerTypeNotIn = data
+		case "runnerName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerName = data
+		case "runnerNameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameNEQ = data
+		case "runnerNameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameIn = data
+		case "runnerNameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameNotIn = data
+		case "runnerNameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameGT = data
+		case "runnerNameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameGTE = data
+		case "runnerNameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameLT = data
+		case "runnerNameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameLTE = data
+		case "runnerNameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameContains = data
+		case "runnerNameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameHasPrefix = data
+		case "runnerNameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameHasSuffix = data
+		case "runnerNameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameEqualFold = data
+		case "runnerNameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameContainsFold = data
 		case "entryPoint":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("entryPoint"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -28444,7 +28599,7 @@ func (ec *executionContext) unmarshalInputSensorWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ref", "refNEQ", "refIn", "refNotIn", "refGT", "refGTE", "refLT", "refLTE", "refContains", "refHasPrefix", "refHasSuffix", "refEqualFold", "refContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "label", "labelNEQ", "labelIn", "labelNotIn", "labelGT", "labelGTE", "labelLT", "labelLTE", "labelContains", "labelHasPrefix", "labelHasSuffix", "labelEqualFold", "labelContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "packID", "packIDNEQ", "packIDIn", "packIDNotIn", "runnerType", "runnerTypeNEQ", "runnerTypeIn", "runnerTypeNotIn", "entryPoint", "entryPointNEQ", "entryPointIn", "entryPointNotIn", "entryPointGT", "entryPointGTE", "entryPointLT", "entryPointLTE", "entryPointContains", "entryPointHasPrefix", "entryPointHasSuffix", "entryPointEqualFold", "entryPointContainsFold", "enabled", "enabledNEQ", "status", "statusNEQ", "statusIn", "statusNotIn", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "restarts", "restartsNEQ", "restartsIn", "restartsNotIn", "restartsGT", "restartsGTE", "restartsLT", "restartsLTE", "hasPack", "hasPackWith", "hasEvents", "hasEventsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ref", "refNEQ", "refIn", "refNotIn", "refGT", "refGTE", "refLT", "refLTE", "refContains", "refHasPrefix", "refHasSuffix", "refEqualFold", "refContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "label", "labelNEQ", "labelIn", "labelNotIn", "labelGT", "labelGTE", "labelLT", "labelLTE", "labelContains", "labelHasPrefix", "labelHasSuffix", "labelEqualFold", "labelContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "packID", "packIDNEQ", "packIDIn", "packIDNotIn", "runnerType", "runnerTypeNEQ", "runnerTypeIn", "runnerTypeNotIn", "runnerName", "runnerNameNEQ", "runnerNameIn", "runnerNameNotIn", "runnerNameGT", "runnerNameGTE", "runnerNameLT", "runnerNameLTE", "runnerNameContains", "runnerNameHasPrefix", "runnerNameHasSuffix", "runnerNameEqualFold", "runnerNameContainsFold", "entryPoint", "entryPointNEQ", "entryPointIn", "entryPointNotIn", "entryPointGT", "entryPointGTE", "entryPointLT", "entryPointLTE", "entryPointContains", "entryPointHasPrefix", "entryPointHasSuffix", "entryPointEqualFold", "entryPointContainsFold", "enabled", "enabledNEQ", "status", "statusNEQ", "statusIn", "statusNotIn", "lastError", "lastErrorNEQ", "lastErrorIn", "lastErrorNotIn", "lastErrorGT", "lastErrorGTE", "lastErrorLT", "lastErrorLTE", "lastErrorContains", "lastErrorHasPrefix", "lastErrorHasSuffix", "lastErrorEqualFold", "lastErrorContainsFold", "restarts", "restartsNEQ", "restartsIn", "restartsNotIn", "restartsGT", "restartsGTE", "restartsLT", "restartsLTE", "hasPack", "hasPackWith", "hasEvents", "hasEventsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -29060,6 +29215,97 @@ func (ec *executionContext) unmarshalInputSensorWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.RunnerTypeNotIn = data
+		case "runnerName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerName = data
+		case "runnerNameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameNEQ = data
+		case "runnerNameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameIn = data
+		case "runnerNameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameNotIn = data
+		case "runnerNameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameGT = data
+		case "runnerNameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameGTE = data
+		case "runnerNameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameLT = data
+		case "runnerNameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameLTE = data
+		case "runnerNameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameContains = data
+		case "runnerNameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameHasPrefix = data
+		case "runnerNameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameHasSuffix = data
+		case "runnerNameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameEqualFold = data
+		case "runnerNameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("runnerNameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RunnerNameContainsFold = data
 		case "entryPoint":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("entryPoint"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -31775,6 +32021,11 @@ func (ec *executionContext) _Action(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "runnerName":
+			out.Values[i] = ec._Action_runnerName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "entryPoint":
 			out.Values[i] = ec._Action_entryPoint(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -34392,6 +34643,11 @@ func (ec *executionContext) _Sensor(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "runnerType":
 			out.Values[i] = ec._Sensor_runnerType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runnerName":
+			out.Values[i] = ec._Sensor_runnerName(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

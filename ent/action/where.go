@@ -85,6 +85,11 @@ func PackID(v int) predicate.Action {
 	return predicate.Action(sql.FieldEQ(FieldPackID, v))
 }
 
+// RunnerName applies equality check predicate on the "runner_name" field. It's identical to RunnerNameEQ.
+func RunnerName(v string) predicate.Action {
+	return predicate.Action(sql.FieldEQ(FieldRunnerName, v))
+}
+
 // EntryPoint applies equality check predicate on the "entry_point" field. It's identical to EntryPointEQ.
 func EntryPoint(v string) predicate.Action {
 	return predicate.Action(sql.FieldEQ(FieldEntryPoint, v))
@@ -483,6 +488,71 @@ func RunnerTypeIn(vs ...RunnerType) predicate.Action {
 // RunnerTypeNotIn applies the NotIn predicate on the "runner_type" field.
 func RunnerTypeNotIn(vs ...RunnerType) predicate.Action {
 	return predicate.Action(sql.FieldNotIn(FieldRunnerType, vs...))
+}
+
+// RunnerNameEQ applies the EQ predicate on the "runner_name" field.
+func RunnerNameEQ(v string) predicate.Action {
+	return predicate.Action(sql.FieldEQ(FieldRunnerName, v))
+}
+
+// RunnerNameNEQ applies the NEQ predicate on the "runner_name" field.
+func RunnerNameNEQ(v string) predicate.Action {
+	return predicate.Action(sql.FieldNEQ(FieldRunnerName, v))
+}
+
+// RunnerNameIn applies the In predicate on the "runner_name" field.
+func RunnerNameIn(vs ...string) predicate.Action {
+	return predicate.Action(sql.FieldIn(FieldRunnerName, vs...))
+}
+
+// RunnerNameNotIn applies the NotIn predicate on the "runner_name" field.
+func RunnerNameNotIn(vs ...string) predicate.Action {
+	return predicate.Action(sql.FieldNotIn(FieldRunnerName, vs...))
+}
+
+// RunnerNameGT applies the GT predicate on the "runner_name" field.
+func RunnerNameGT(v string) predicate.Action {
+	return predicate.Action(sql.FieldGT(FieldRunnerName, v))
+}
+
+// RunnerNameGTE applies the GTE predicate on the "runner_name" field.
+func RunnerNameGTE(v string) predicate.Action {
+	return predicate.Action(sql.FieldGTE(FieldRunnerName, v))
+}
+
+// RunnerNameLT applies the LT predicate on the "runner_name" field.
+func RunnerNameLT(v string) predicate.Action {
+	return predicate.Action(sql.FieldLT(FieldRunnerName, v))
+}
+
+// RunnerNameLTE applies the LTE predicate on the "runner_name" field.
+func RunnerNameLTE(v string) predicate.Action {
+	return predicate.Action(sql.FieldLTE(FieldRunnerName, v))
+}
+
+// RunnerNameContains applies the Contains predicate on the "runner_name" field.
+func RunnerNameContains(v string) predicate.Action {
+	return predicate.Action(sql.FieldContains(FieldRunnerName, v))
+}
+
+// RunnerNameHasPrefix applies the HasPrefix predicate on the "runner_name" field.
+func RunnerNameHasPrefix(v string) predicate.Action {
+	return predicate.Action(sql.FieldHasPrefix(FieldRunnerName, v))
+}
+
+// RunnerNameHasSuffix applies the HasSuffix predicate on the "runner_name" field.
+func RunnerNameHasSuffix(v string) predicate.Action {
+	return predicate.Action(sql.FieldHasSuffix(FieldRunnerName, v))
+}
+
+// RunnerNameEqualFold applies the EqualFold predicate on the "runner_name" field.
+func RunnerNameEqualFold(v string) predicate.Action {
+	return predicate.Action(sql.FieldEqualFold(FieldRunnerName, v))
+}
+
+// RunnerNameContainsFold applies the ContainsFold predicate on the "runner_name" field.
+func RunnerNameContainsFold(v string) predicate.Action {
+	return predicate.Action(sql.FieldContainsFold(FieldRunnerName, v))
 }
 
 // EntryPointEQ applies the EQ predicate on the "entry_point" field.

@@ -38,7 +38,8 @@ var (
 		{Name: "pack_ref", Type: field.TypeString},
 		{Name: "label", Type: field.TypeString, Default: ""},
 		{Name: "description", Type: field.TypeString, Default: ""},
-		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW"}, Default: "SHELL"},
+		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW", "HTTP", "NOOP", "REMOTE", "ANNOUNCEMENT", "INQUIRY", "WINRM"}, Default: "SHELL"},
+		{Name: "runner_name", Type: field.TypeString, Default: ""},
 		{Name: "entry_point", Type: field.TypeString, Default: ""},
 		{Name: "parameters", Type: field.TypeJSON, Nullable: true},
 		{Name: "output_schema", Type: field.TypeJSON, Nullable: true},
@@ -57,7 +58,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "actions_packs_actions",
-				Columns:    []*schema.Column{ActionsColumns[16]},
+				Columns:    []*schema.Column{ActionsColumns[17]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -451,7 +452,8 @@ var (
 		{Name: "pack_ref", Type: field.TypeString},
 		{Name: "label", Type: field.TypeString, Default: ""},
 		{Name: "description", Type: field.TypeString, Default: ""},
-		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW"}, Default: "PYTHON"},
+		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW", "HTTP", "NOOP", "REMOTE", "ANNOUNCEMENT", "INQUIRY", "WINRM"}, Default: "PYTHON"},
+		{Name: "runner_name", Type: field.TypeString, Default: ""},
 		{Name: "entry_point", Type: field.TypeString, Default: ""},
 		{Name: "trigger_types", Type: field.TypeJSON, Nullable: true},
 		{Name: "parameters", Type: field.TypeJSON, Nullable: true},
@@ -470,7 +472,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sensors_packs_sensors",
-				Columns:    []*schema.Column{SensorsColumns[16]},
+				Columns:    []*schema.Column{SensorsColumns[17]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
 			},

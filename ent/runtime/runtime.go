@@ -98,22 +98,26 @@ func init() {
 	actionDescDescription := actionFields[3].Descriptor()
 	// action.DefaultDescription holds the default value on creation for the description field.
 	action.DefaultDescription = actionDescDescription.Default.(string)
+	// actionDescRunnerName is the schema descriptor for runner_name field.
+	actionDescRunnerName := actionFields[6].Descriptor()
+	// action.DefaultRunnerName holds the default value on creation for the runner_name field.
+	action.DefaultRunnerName = actionDescRunnerName.Default.(string)
 	// actionDescEntryPoint is the schema descriptor for entry_point field.
-	actionDescEntryPoint := actionFields[6].Descriptor()
+	actionDescEntryPoint := actionFields[7].Descriptor()
 	// action.DefaultEntryPoint holds the default value on creation for the entry_point field.
 	action.DefaultEntryPoint = actionDescEntryPoint.Default.(string)
 	// actionDescTimeoutSeconds is the schema descriptor for timeout_seconds field.
-	actionDescTimeoutSeconds := actionFields[9].Descriptor()
+	actionDescTimeoutSeconds := actionFields[10].Descriptor()
 	// action.DefaultTimeoutSeconds holds the default value on creation for the timeout_seconds field.
 	action.DefaultTimeoutSeconds = actionDescTimeoutSeconds.Default.(int)
 	// action.TimeoutSecondsValidator is a validator for the "timeout_seconds" field. It is called by the builders before save.
 	action.TimeoutSecondsValidator = actionDescTimeoutSeconds.Validators[0].(func(int) error)
 	// actionDescEnabled is the schema descriptor for enabled field.
-	actionDescEnabled := actionFields[11].Descriptor()
+	actionDescEnabled := actionFields[12].Descriptor()
 	// action.DefaultEnabled holds the default value on creation for the enabled field.
 	action.DefaultEnabled = actionDescEnabled.Default.(bool)
 	// actionDescIdempotent is the schema descriptor for idempotent field.
-	actionDescIdempotent := actionFields[13].Descriptor()
+	actionDescIdempotent := actionFields[14].Descriptor()
 	// action.DefaultIdempotent holds the default value on creation for the idempotent field.
 	action.DefaultIdempotent = actionDescIdempotent.Default.(bool)
 	auditevent.Policy = privacy.NewPolicies(schema.AuditEvent{})
@@ -556,20 +560,24 @@ func init() {
 	sensorDescDescription := sensorFields[3].Descriptor()
 	// sensor.DefaultDescription holds the default value on creation for the description field.
 	sensor.DefaultDescription = sensorDescDescription.Default.(string)
+	// sensorDescRunnerName is the schema descriptor for runner_name field.
+	sensorDescRunnerName := sensorFields[6].Descriptor()
+	// sensor.DefaultRunnerName holds the default value on creation for the runner_name field.
+	sensor.DefaultRunnerName = sensorDescRunnerName.Default.(string)
 	// sensorDescEntryPoint is the schema descriptor for entry_point field.
-	sensorDescEntryPoint := sensorFields[6].Descriptor()
+	sensorDescEntryPoint := sensorFields[7].Descriptor()
 	// sensor.DefaultEntryPoint holds the default value on creation for the entry_point field.
 	sensor.DefaultEntryPoint = sensorDescEntryPoint.Default.(string)
 	// sensorDescEnabled is the schema descriptor for enabled field.
-	sensorDescEnabled := sensorFields[10].Descriptor()
+	sensorDescEnabled := sensorFields[11].Descriptor()
 	// sensor.DefaultEnabled holds the default value on creation for the enabled field.
 	sensor.DefaultEnabled = sensorDescEnabled.Default.(bool)
 	// sensorDescLastError is the schema descriptor for last_error field.
-	sensorDescLastError := sensorFields[12].Descriptor()
+	sensorDescLastError := sensorFields[13].Descriptor()
 	// sensor.DefaultLastError holds the default value on creation for the last_error field.
 	sensor.DefaultLastError = sensorDescLastError.Default.(string)
 	// sensorDescRestarts is the schema descriptor for restarts field.
-	sensorDescRestarts := sensorFields[13].Descriptor()
+	sensorDescRestarts := sensorFields[14].Descriptor()
 	// sensor.DefaultRestarts holds the default value on creation for the restarts field.
 	sensor.DefaultRestarts = sensorDescRestarts.Default.(int)
 	triggerMixin := schema.Trigger{}.Mixin()

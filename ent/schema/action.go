@@ -11,8 +11,11 @@ import (
 
 // RunnerTypes are the runtimes an action or sensor runs in. They are a Go
 // enum rather than rows: the set is fixed by the worker's code. WORKFLOW
-// actions run a workflow graph instead of a process.
-var RunnerTypes = []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW"}
+// actions run a workflow graph instead of a process; HTTP, NOOP, REMOTE,
+// ANNOUNCEMENT, INQUIRY and WINRM are StackStorm runner families the worker
+// runs itself. runner_name keeps the exact runner (python-script, …).
+var RunnerTypes = []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW",
+	"HTTP", "NOOP", "REMOTE", "ANNOUNCEMENT", "INQUIRY", "WINRM"}
 
 // Action is a runnable unit of a pack.
 type Action struct{ ent.Schema }
@@ -25,6 +28,8 @@ func (Action) Fields() []ent.Field {
 	return append(componentFields(),
 		field.Int("pack_id"),
 		field.Enum("runner_type").Values(RunnerTypes...).Default("SHELL"),
+		field.String("runner_name").Default("").
+			Comment("The runner_type as the pack wrote it, canonically spelled: attune's own (shell, python, …) or StackStorm's (python-script, local-shell-cmd, http-request, …)."),
 		field.String("entry_point").Default("").
 			Comment("Path of the script relative to the pack directory."),
 		field.JSON("parameters", map[string]any{}).Optional().

@@ -20,6 +20,7 @@ func (Sensor) Fields() []ent.Field {
 	return append(componentFields(),
 		field.Int("pack_id"),
 		field.Enum("runner_type").Values(RunnerTypes...).Default("PYTHON"),
+		field.String("runner_name").Default("").Comment("The runner_type as the pack wrote it (see Action.runner_name)."),
 		field.String("entry_point").Default(""),
 		field.Strings("trigger_types").Optional(),
 		field.JSON("parameters", map[string]any{}).Optional().

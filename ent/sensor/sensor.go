@@ -34,6 +34,8 @@ const (
 	FieldPackID = "pack_id"
 	// FieldRunnerType holds the string denoting the runner_type field in the database.
 	FieldRunnerType = "runner_type"
+	// FieldRunnerName holds the string denoting the runner_name field in the database.
+	FieldRunnerName = "runner_name"
 	// FieldEntryPoint holds the string denoting the entry_point field in the database.
 	FieldEntryPoint = "entry_point"
 	// FieldTriggerTypes holds the string denoting the trigger_types field in the database.
@@ -83,6 +85,7 @@ var Columns = []string{
 	FieldDescription,
 	FieldPackID,
 	FieldRunnerType,
+	FieldRunnerName,
 	FieldEntryPoint,
 	FieldTriggerTypes,
 	FieldParameters,
@@ -123,6 +126,8 @@ var (
 	DefaultLabel string
 	// DefaultDescription holds the default value on creation for the "description" field.
 	DefaultDescription string
+	// DefaultRunnerName holds the default value on creation for the "runner_name" field.
+	DefaultRunnerName string
 	// DefaultEntryPoint holds the default value on creation for the "entry_point" field.
 	DefaultEntryPoint string
 	// DefaultEnabled holds the default value on creation for the "enabled" field.
@@ -141,12 +146,18 @@ const DefaultRunnerType = RunnerTypePYTHON
 
 // RunnerType values.
 const (
-	RunnerTypeSHELL    RunnerType = "SHELL"
-	RunnerTypePYTHON   RunnerType = "PYTHON"
-	RunnerTypeNODE     RunnerType = "NODE"
-	RunnerTypeNATIVE   RunnerType = "NATIVE"
-	RunnerTypeLOCAL    RunnerType = "LOCAL"
-	RunnerTypeWORKFLOW RunnerType = "WORKFLOW"
+	RunnerTypeSHELL        RunnerType = "SHELL"
+	RunnerTypePYTHON       RunnerType = "PYTHON"
+	RunnerTypeNODE         RunnerType = "NODE"
+	RunnerTypeNATIVE       RunnerType = "NATIVE"
+	RunnerTypeLOCAL        RunnerType = "LOCAL"
+	RunnerTypeWORKFLOW     RunnerType = "WORKFLOW"
+	RunnerTypeHTTP         RunnerType = "HTTP"
+	RunnerTypeNOOP         RunnerType = "NOOP"
+	RunnerTypeREMOTE       RunnerType = "REMOTE"
+	RunnerTypeANNOUNCEMENT RunnerType = "ANNOUNCEMENT"
+	RunnerTypeINQUIRY      RunnerType = "INQUIRY"
+	RunnerTypeWINRM        RunnerType = "WINRM"
 )
 
 func (rt RunnerType) String() string {
@@ -156,7 +167,7 @@ func (rt RunnerType) String() string {
 // RunnerTypeValidator is a validator for the "runner_type" field enum values. It is called by the builders before save.
 func RunnerTypeValidator(rt RunnerType) error {
 	switch rt {
-	case RunnerTypeSHELL, RunnerTypePYTHON, RunnerTypeNODE, RunnerTypeNATIVE, RunnerTypeLOCAL, RunnerTypeWORKFLOW:
+	case RunnerTypeSHELL, RunnerTypePYTHON, RunnerTypeNODE, RunnerTypeNATIVE, RunnerTypeLOCAL, RunnerTypeWORKFLOW, RunnerTypeHTTP, RunnerTypeNOOP, RunnerTypeREMOTE, RunnerTypeANNOUNCEMENT, RunnerTypeINQUIRY, RunnerTypeWINRM:
 		return nil
 	default:
 		return fmt.Errorf("sensor: invalid enum value for runner_type field: %q", rt)
@@ -238,6 +249,11 @@ func ByPackID(opts ...sql.OrderTermOption) OrderOption {
 // ByRunnerType orders the results by the runner_type field.
 func ByRunnerType(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRunnerType, opts...).ToFunc()
+}
+
+// ByRunnerName orders the results by the runner_name field.
+func ByRunnerName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRunnerName, opts...).ToFunc()
 }
 
 // ByEntryPoint orders the results by the entry_point field.

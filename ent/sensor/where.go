@@ -85,6 +85,11 @@ func PackID(v int) predicate.Sensor {
 	return predicate.Sensor(sql.FieldEQ(FieldPackID, v))
 }
 
+// RunnerName applies equality check predicate on the "runner_name" field. It's identical to RunnerNameEQ.
+func RunnerName(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldEQ(FieldRunnerName, v))
+}
+
 // EntryPoint applies equality check predicate on the "entry_point" field. It's identical to EntryPointEQ.
 func EntryPoint(v string) predicate.Sensor {
 	return predicate.Sensor(sql.FieldEQ(FieldEntryPoint, v))
@@ -483,6 +488,71 @@ func RunnerTypeIn(vs ...RunnerType) predicate.Sensor {
 // RunnerTypeNotIn applies the NotIn predicate on the "runner_type" field.
 func RunnerTypeNotIn(vs ...RunnerType) predicate.Sensor {
 	return predicate.Sensor(sql.FieldNotIn(FieldRunnerType, vs...))
+}
+
+// RunnerNameEQ applies the EQ predicate on the "runner_name" field.
+func RunnerNameEQ(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldEQ(FieldRunnerName, v))
+}
+
+// RunnerNameNEQ applies the NEQ predicate on the "runner_name" field.
+func RunnerNameNEQ(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldNEQ(FieldRunnerName, v))
+}
+
+// RunnerNameIn applies the In predicate on the "runner_name" field.
+func RunnerNameIn(vs ...string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldIn(FieldRunnerName, vs...))
+}
+
+// RunnerNameNotIn applies the NotIn predicate on the "runner_name" field.
+func RunnerNameNotIn(vs ...string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldNotIn(FieldRunnerName, vs...))
+}
+
+// RunnerNameGT applies the GT predicate on the "runner_name" field.
+func RunnerNameGT(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldGT(FieldRunnerName, v))
+}
+
+// RunnerNameGTE applies the GTE predicate on the "runner_name" field.
+func RunnerNameGTE(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldGTE(FieldRunnerName, v))
+}
+
+// RunnerNameLT applies the LT predicate on the "runner_name" field.
+func RunnerNameLT(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldLT(FieldRunnerName, v))
+}
+
+// RunnerNameLTE applies the LTE predicate on the "runner_name" field.
+func RunnerNameLTE(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldLTE(FieldRunnerName, v))
+}
+
+// RunnerNameContains applies the Contains predicate on the "runner_name" field.
+func RunnerNameContains(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldContains(FieldRunnerName, v))
+}
+
+// RunnerNameHasPrefix applies the HasPrefix predicate on the "runner_name" field.
+func RunnerNameHasPrefix(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldHasPrefix(FieldRunnerName, v))
+}
+
+// RunnerNameHasSuffix applies the HasSuffix predicate on the "runner_name" field.
+func RunnerNameHasSuffix(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldHasSuffix(FieldRunnerName, v))
+}
+
+// RunnerNameEqualFold applies the EqualFold predicate on the "runner_name" field.
+func RunnerNameEqualFold(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldEqualFold(FieldRunnerName, v))
+}
+
+// RunnerNameContainsFold applies the ContainsFold predicate on the "runner_name" field.
+func RunnerNameContainsFold(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldContainsFold(FieldRunnerName, v))
 }
 
 // EntryPointEQ applies the EQ predicate on the "entry_point" field.

@@ -493,6 +493,9 @@ func (w *Worker) request(c *claimed) (runner.Request, error) {
 		req.Runner = runner.Native
 	case action.RunnerTypeLOCAL:
 		req.Runner = runner.Local
+	case action.RunnerTypeWINRM:
+		return runner.Request{}, &runner.PrepareError{Cause: fmt.Sprintf(
+			"runner %s is not available: attune does not run Windows commands over WinRM", act.RunnerName)}
 	default:
 		return runner.Request{}, &runner.PrepareError{Cause: fmt.Sprintf("runner %s is not run by workers", act.RunnerType)}
 	}

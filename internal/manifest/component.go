@@ -42,14 +42,15 @@ func (l *loader) action(d *doc) {
 	}
 	switch {
 	case d.m["workflow_file"] != nil:
-		a.RunnerType, a.WorkflowFile = RunnerWorkflow, l.packPath(d, "workflow_file", actionsDir)
+		a.RunnerType, a.RunnerName, a.WorkflowFile = RunnerWorkflow, "workflow", l.packPath(d, "workflow_file", actionsDir)
 	default:
-		a.RunnerType = runnerType(d)
-		if a.RunnerType != RunnerLocal {
+		a.RunnerType, a.RunnerName = runnerType(d)
+		if NeedsEntryPoint(a.RunnerType, a.RunnerName) {
 			a.EntryPoint = l.packPath(d, "entry_point", actionsDir)
-		} else if _, ok := a.Parameters["cmd"]; len(a.Parameters) > 0 && !ok {
+		} else if _, ok := a.Parameters["cmd"]; a.RunnerName == "local" && len(a.Parameters) > 0 && !ok {
 			d.problem("parameters", "the local runner runs the cmd parameter, which is not declared")
 		}
+		a.Parameters = mergeRunnerParameters(RunnerParameters(a.RunnerName), a.Parameters, rawParameters(d))
 	}
 	l.pack.Actions = append(l.pack.Actions, a)
 }
@@ -60,7 +61,6 @@ func (l *loader) sensor(d *doc) {
 	l.unique(d, "sensor", h)
 	s := Sensor{
 		Ref: h.ref, Name: h.name, Label: h.label, Description: h.description,
-		RunnerType:   runnerType(d),
 		TriggerTypes: l.triggerTypes(d),
 		Parameters:   d.schema("parameters", "parameters_schema"),
 		Config:       d.mapping("config"),
@@ -68,10 +68,14 @@ func (l *loader) sensor(d *doc) {
 		File:         d.file,
 		triggerLine:  d.line("trigger_types"),
 	}
-	if s.RunnerType == RunnerLocal {
-		d.problem("runner_type", "sensors cannot use the local runner; give an entry_point and another runner type")
-	} else {
+	s.RunnerType, s.RunnerName = runnerType(d)
+	switch s.RunnerType {
+	case RunnerShell, RunnerPython, RunnerNode, RunnerNative:
 		s.EntryPoint = l.packPath(d, "entry_point", sensorsDir)
+	case RunnerLocal:
+		d.problem("runner_type", "sensors cannot use the local runner; give an entry_point and another runner type")
+	default:
+		d.problem("runner_type", "sensors run as shell, python, node or native processes, not %s", s.RunnerName)
 	}
 	l.pack.Sensors = append(l.pack.Sensors, s)
 }
@@ -171,17 +175,34 @@ func (l *loader) workflow(d *doc) {
 	})
 }
 
-// runnerType reads runner_type, defaulting to shell.
-func runnerType(d *doc) RunnerType {
+// runnerType reads runner_type, defaulting to shell, and returns its family and name.
+func runnerType(d *doc) (RunnerType, string) {
 	s := d.str("runner_type")
 	if s == "" {
-		return RunnerShell
+		return RunnerShell, "shell"
 	}
-	rt, err := ParseRunnerType(s)
+	rt, name, err := ParseRunnerType(s)
 	if err != nil {
 		d.problem("runner_type", "%v", err)
+		return RunnerShell, "shell"
 	}
-	return rt
+	return rt, name
+}
+
+// rawParameters returns the parameters mapping as written (the properties of a JSON Schema
+// form), so a merge can tell which attributes the action set itself.
+func rawParameters(d *doc) map[string]any {
+	for _, key := range []string{"parameters", "parameters_schema"} {
+		m, _ := d.m[key].(map[string]any)
+		if m == nil {
+			continue
+		}
+		if props, ok := m["properties"].(map[string]any); ok {
+			return props
+		}
+		return m
+	}
+	return nil
 }
 
 // packPath resolves the file named by key relative to dir (the component's directory) and

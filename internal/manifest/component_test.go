@@ -94,7 +94,7 @@ func TestLoadActions(t *testing.T) {
 		{
 			name:  "unknown runner",
 			files: map[string]string{"actions/x.yaml": "runner_type: ruby\nentry_point: x.rb\n", "actions/x.rb": ""},
-			probs: []Problem{{File: "actions/x.yaml", Line: 1, Field: "runner_type", Message: `unknown runner type "ruby" (want shell, python, node, native or local)`}},
+			probs: []Problem{{File: "actions/x.yaml", Line: 1, Field: "runner_type", Message: `unknown runner type "ruby" (want shell, python, node, native, local or a StackStorm runner: action-chain, announcement, http-request, inquirer, local-shell-cmd, local-shell-script, noop, orquesta, python-script, remote-shell-cmd, remote-shell-script, winrm-cmd, winrm-ps-cmd, winrm-ps-script)`}},
 		},
 		{
 			name:  "entry point required",
@@ -123,7 +123,7 @@ func TestLoadActions(t *testing.T) {
 		},
 		{
 			name:  "local runner without cmd parameter",
-			files: map[string]string{"actions/x.yaml": "runner_type: local-shell-cmd\nparameters:\n  msg: {type: string}\n"},
+			files: map[string]string{"actions/x.yaml": "runner_type: local\nparameters:\n  msg: {type: string}\n"},
 			probs: []Problem{{File: "actions/x.yaml", Line: 2, Field: "parameters", Message: "the local runner runs the cmd parameter, which is not declared"}},
 		},
 		{
@@ -182,7 +182,11 @@ func TestLoadActions(t *testing.T) {
 				return
 			}
 			p := mustLoad(t, tt.files)
-			require.Equal(t, []Action{tt.want}, p.Actions)
+			want := tt.want
+			if want.RunnerName == "" {
+				want.RunnerName = string(want.RunnerType)
+			}
+			require.Equal(t, []Action{want}, p.Actions)
 		})
 	}
 }
@@ -393,19 +397,58 @@ func TestCheckRefs(t *testing.T) {
 
 func TestParseRunnerType(t *testing.T) {
 	t.Parallel()
-	tests := map[string]RunnerType{
-		"shell": RunnerShell, "local-shell-script": RunnerShell, "run-local-script": RunnerShell,
-		"python": RunnerPython, "Python3": RunnerPython, "python-script": RunnerPython,
-		"node": RunnerNode, "nodejs": RunnerNode, "native": RunnerNative,
-		"local": RunnerLocal, "local-shell-cmd": RunnerLocal, "run-local": RunnerLocal,
+	type want struct {
+		family RunnerType
+		name   string
 	}
-	for in, want := range tests {
-		got, err := ParseRunnerType(in)
+	tests := map[string]want{
+		"shell": {RunnerShell, "shell"}, "local-shell-script": {RunnerShell, "local-shell-script"},
+		"run-local-script": {RunnerShell, "shell"}, "python": {RunnerPython, "python"},
+		"Python3": {RunnerPython, "python"}, "python-script": {RunnerPython, "python-script"},
+		"node": {RunnerNode, "node"}, "nodejs": {RunnerNode, "node"}, "native": {RunnerNative, "native"},
+		"local": {RunnerLocal, "local"}, "local-shell-cmd": {RunnerLocal, "local-shell-cmd"},
+		"run-local": {RunnerLocal, "local"}, "orquesta": {RunnerWorkflow, "orquesta"},
+		"action-chain": {RunnerWorkflow, "action-chain"}, "remote-shell-cmd": {RunnerRemote, "remote-shell-cmd"},
+		"remote-shell-script": {RunnerRemote, "remote-shell-script"}, "http-request": {RunnerHTTP, "http-request"},
+		"noop": {RunnerNoop, "noop"}, "announcement": {RunnerAnnouncement, "announcement"},
+		"inquirer": {RunnerInquiry, "inquirer"}, "winrm-cmd": {RunnerWinRM, "winrm-cmd"},
+		"winrm-ps-cmd": {RunnerWinRM, "winrm-ps-cmd"}, "winrm-ps-script": {RunnerWinRM, "winrm-ps-script"},
+	}
+	for in, w := range tests {
+		family, name, err := ParseRunnerType(in)
 		require.NoError(t, err, in)
-		require.Equal(t, want, got, in)
+		require.Equal(t, w, want{family, name}, in)
 	}
-	for _, in := range []string{"", "workflow", "orquesta", "remote-shell-cmd"} {
-		_, err := ParseRunnerType(in)
+	for _, in := range []string{"", "workflow", "cobol"} {
+		_, _, err := ParseRunnerType(in)
 		require.Error(t, err, in)
 	}
+	// Every StackStorm runner type declares its runner parameters.
+	for _, name := range St2RunnerNames() {
+		_, _, err := ParseRunnerType(name)
+		require.NoError(t, err, name)
+	}
+	require.Contains(t, RunnerParameters("local-shell-cmd"), "cmd")
+	require.Equal(t, "--", RunnerParameters("local-shell-script")["kwarg_op"].Default)
+}
+
+func TestRunnerParametersMerge(t *testing.T) {
+	t.Parallel()
+	p := mustLoad(t, map[string]string{
+		"pack.yaml": "ref: mp\nversion: 1.0.0\n",
+		"actions/ping.yaml": `name: ping
+runner_type: local-shell-cmd
+parameters:
+  host: {type: string, required: true}
+  count: {type: integer, default: 3}
+  cmd: {default: "ping -c {{ count }} {{ host }}", immutable: true}
+`,
+	})
+	a := p.Actions[0]
+	require.Equal(t, "local-shell-cmd", a.RunnerName)
+	require.Equal(t, "ping -c {{ count }} {{ host }}", a.Parameters["cmd"].Default)
+	require.True(t, a.Parameters["cmd"].Immutable)
+	require.Equal(t, "string", a.Parameters["cmd"].Type, "the runner's type stays")
+	require.Contains(t, a.Parameters, "sudo")
+	require.Equal(t, 60, a.Parameters["timeout"].Default)
 }

@@ -63,6 +63,10 @@ type Action struct {
 	Label       string
 	Description string
 	RunnerType  RunnerType
+	// RunnerName is the runner_type as canonically spelled: attune's own ("shell",
+	// "python", …, "workflow") or StackStorm's ("python-script", "local-shell-cmd", …),
+	// which selects StackStorm's conventions for arguments and results.
+	RunnerName string
 	// EntryPoint is the script or binary as a slash path relative to the pack root (for
 	// example "actions/hello.py"); empty for local and workflow actions.
 	EntryPoint string
@@ -105,6 +109,7 @@ type Sensor struct {
 	Label        string
 	Description  string
 	RunnerType   RunnerType
+	RunnerName   string   // as for Action.RunnerName
 	EntryPoint   string   // relative to the pack root, like Action.EntryPoint
 	TriggerTypes []string // qualified refs of the triggers the sensor emits
 	Parameters   param.Schema

@@ -116,7 +116,7 @@ action_params:
 		Meta:   map[string]any{"category": "demo", "released": "2024-01-02"},
 		Actions: []Action{{
 			Ref: "demo.hello", Name: "hello", Label: "Hello", Description: "Say hello",
-			RunnerType: RunnerPython, EntryPoint: "actions/hello.py",
+			RunnerType: RunnerPython, RunnerName: "python", EntryPoint: "actions/hello.py",
 			Parameters: param.Schema{
 				"name":  {Type: "string", Required: true},
 				"token": {Type: "string", Secret: true},
@@ -133,7 +133,7 @@ action_params:
 			Webhook:    true, Enabled: true, File: "triggers/alert.yaml",
 		}},
 		Sensors: []Sensor{{
-			Ref: "demo.watch", Name: "watch", Label: "watch", RunnerType: RunnerNative,
+			Ref: "demo.watch", Name: "watch", Label: "watch", RunnerType: RunnerNative, RunnerName: "native",
 			EntryPoint: "sensors/watch", TriggerTypes: []string{"demo.alert_received"},
 			Parameters: param.Schema{"interval": {Type: "integer", Default: 1, Minimum: ptr(1), Maximum: ptr(60)}},
 			Config:     map[string]any{"mode": "fast"}, File: "sensors/watch.yaml", triggerLine: 4,
@@ -233,7 +233,10 @@ action:
 	require.Equal(t, "st2demo.run", run.Ref)
 	require.Equal(t, RunnerPython, run.RunnerType)
 	require.Equal(t, "actions/run.py", run.EntryPoint)
-	require.Equal(t, param.Schema{"url": {Type: "string"}}, run.Parameters)
+	require.Equal(t, param.Schema{"url": {Type: "string"}}, run.Parameters.Without(RunnerParameters("python-script")))
+	require.Equal(t, "uptime", cmd.Parameters["cmd"].Default)
+	require.True(t, cmd.Parameters["sudo"].Immutable)
+	require.Equal(t, "boolean", cmd.Parameters["sudo"].Type)
 	require.Equal(t, param.Schema{"ok": {Type: "boolean"}}, run.Output)
 
 	require.Equal(t, []Trigger{{

@@ -90,7 +90,7 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 		case ent.IsNotFound(err):
 			var created *ent.Action
 			created, err = c.Action.Create().SetRef(a.Ref).SetPack(p).SetPackRef(p.Ref).
-				SetLabel(a.Label).SetDescription(a.Description).SetRunnerType(runner).
+				SetLabel(a.Label).SetDescription(a.Description).SetRunnerType(runner).SetRunnerName(a.RunnerName).
 				SetEntryPoint(a.EntryPoint).SetParameters(schemaMap(a.Parameters)).
 				SetOutputSchema(schemaMap(a.Output)).SetTimeoutSeconds(a.TimeoutSeconds).
 				SetParameterDelivery(delivery).SetEnabled(a.Enabled).SetTags(a.Tags).SetIdempotent(a.Idempotent).Save(ctx)
@@ -99,7 +99,7 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 			}
 		case err == nil:
 			err = c.Action.UpdateOneID(id).SetLabel(a.Label).SetDescription(a.Description).
-				SetRunnerType(runner).SetEntryPoint(a.EntryPoint).SetParameters(schemaMap(a.Parameters)).
+				SetRunnerType(runner).SetRunnerName(a.RunnerName).SetEntryPoint(a.EntryPoint).SetParameters(schemaMap(a.Parameters)).
 				SetOutputSchema(schemaMap(a.Output)).SetTimeoutSeconds(a.TimeoutSeconds).
 				SetParameterDelivery(delivery).SetEnabled(a.Enabled).SetTags(a.Tags).SetIdempotent(a.Idempotent).Exec(ctx)
 		}
@@ -166,12 +166,12 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 		switch {
 		case ent.IsNotFound(err):
 			err = c.Sensor.Create().SetRef(se.Ref).SetPack(p).SetPackRef(p.Ref).
-				SetLabel(se.Label).SetDescription(se.Description).SetRunnerType(runner).
+				SetLabel(se.Label).SetDescription(se.Description).SetRunnerType(runner).SetRunnerName(se.RunnerName).
 				SetEntryPoint(se.EntryPoint).SetTriggerTypes(se.TriggerTypes).
 				SetParameters(schemaMap(se.Parameters)).SetConfig(se.Config).SetEnabled(se.Enabled).Exec(ctx)
 		case err == nil:
 			err = c.Sensor.UpdateOneID(id).SetLabel(se.Label).SetDescription(se.Description).
-				SetRunnerType(runner).SetEntryPoint(se.EntryPoint).SetTriggerTypes(se.TriggerTypes).
+				SetRunnerType(runner).SetRunnerName(se.RunnerName).SetEntryPoint(se.EntryPoint).SetTriggerTypes(se.TriggerTypes).
 				SetParameters(schemaMap(se.Parameters)).SetConfig(se.Config).SetEnabled(se.Enabled).Exec(ctx)
 		}
 		if err != nil {

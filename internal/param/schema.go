@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -37,6 +38,11 @@ type Spec struct {
 	Minimum     *float64 `json:"minimum,omitempty"     yaml:"minimum,omitempty"`
 	Maximum     *float64 `json:"maximum,omitempty"     yaml:"maximum,omitempty"`
 	Items       *Spec    `json:"items,omitempty"       yaml:"items,omitempty"`
+	// Position places the parameter in a StackStorm shell script's argv
+	// (0-based); nil for named parameters.
+	Position *int `json:"position,omitempty" yaml:"position,omitempty"`
+	// Immutable parameters keep their default: a value given at run time is refused.
+	Immutable bool `json:"immutable,omitempty" yaml:"immutable,omitempty"`
 }
 
 // Schema maps parameter names to their specs. An empty schema accepts any parameters, which
@@ -155,6 +161,15 @@ func parseSpec(field string, raw any) (Spec, []FieldError) {
 	if _, nested := m["required"].([]any); !nested {
 		spec.Required = optional[bool](m, "required", fail)
 	}
+	spec.Immutable = optional[bool](m, "immutable", fail)
+	if v, ok := m["position"]; ok && v != nil {
+		if f, isNum := toFloat(v); !isNum || f < 0 || f != math.Trunc(f) {
+			fail("position must be a non-negative integer")
+		} else {
+			pos := int(f)
+			spec.Position = &pos
+		}
+	}
 	spec.Minimum = bound(m, "minimum", fail)
 	spec.Maximum = bound(m, "maximum", fail)
 	if spec.Minimum != nil && spec.Maximum != nil && *spec.Minimum > *spec.Maximum {
@@ -185,6 +200,10 @@ func parseSpec(field string, raw any) (Spec, []FieldError) {
 	}
 	if d, ok := m["default"]; ok && d != nil {
 		spec.Default = d
+		if IsTemplate(d) {
+			// A Jinja default is rendered at run time, then checked.
+			return spec, errs
+		}
 		for _, fe := range spec.check(field, d) {
 			fail("default %s", fe.Message)
 		}
@@ -269,4 +288,22 @@ func (s Schema) SecretNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// IsTemplate reports whether v is a string holding a Jinja expression or
+// statement, as StackStorm defaults such as "ping -c {{ count }}" are.
+func IsTemplate(v any) bool {
+	s, ok := v.(string)
+	return ok && (strings.Contains(s, "{{") || strings.Contains(s, "{%"))
+}
+
+// Without returns the specs of s whose names are not in other.
+func (s Schema) Without(other Schema) Schema {
+	out := Schema{}
+	for name, spec := range s {
+		if _, ok := other[name]; !ok {
+			out[name] = spec
+		}
+	}
+	return out
 }
