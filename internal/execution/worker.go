@@ -350,7 +350,7 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 		r.to, r.errMsg = Failed, "Execution failed in the worker: "+redact.String(err.Error())
 	default:
 		r.to = outcome(ctx, res)
-		recordResult(r, res, redact)
+		recordResult(r, res, redact, runnerName(c.action))
 	}
 	if r.to == Canceled && !errors.Is(context.Cause(ctx), errCanceledByUser) {
 		// The server is shutting down: an idempotent action runs again
@@ -412,11 +412,8 @@ func outcome(ctx context.Context, res runner.Result) execution.Status {
 }
 
 // recordResult adds the process's outputs, scrubbed of secrets, to r.
-func recordResult(r *outcomeRecord, res runner.Result, redact redactor) {
-	result := res.Result
-	if result == nil {
-		result = strings.TrimRight(res.Stdout, "\n")
-	}
+func recordResult(r *outcomeRecord, res runner.Result, redact redactor, runnerName string) {
+	result := shapeResult(runnerName, res)
 	raw, err := json.Marshal(redact.Value(result))
 	if err != nil {
 		raw = nil
