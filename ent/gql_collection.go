@@ -1600,6 +1600,16 @@ func (_q *KeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 				selectedFields = append(selectedFields, key.FieldPackRef)
 				fieldSeen[key.FieldPackRef] = struct{}{}
 			}
+		case "user":
+			if _, ok := fieldSeen[key.FieldUser]; !ok {
+				selectedFields = append(selectedFields, key.FieldUser)
+				fieldSeen[key.FieldUser] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[key.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, key.FieldExpiresAt)
+				fieldSeen[key.FieldExpiresAt] = struct{}{}
+			}
 		case "secret":
 			if _, ok := fieldSeen[key.FieldSecret]; !ok {
 				selectedFields = append(selectedFields, key.FieldSecret)
@@ -2362,6 +2372,11 @@ func (_q *PackInstallQuery) collectField(ctx context.Context, oneNode bool, opCt
 			if _, ok := fieldSeen[packinstall.FieldError]; !ok {
 				selectedFields = append(selectedFields, packinstall.FieldError)
 				fieldSeen[packinstall.FieldError] = struct{}{}
+			}
+		case "warnings":
+			if _, ok := fieldSeen[packinstall.FieldWarnings]; !ok {
+				selectedFields = append(selectedFields, packinstall.FieldWarnings)
+				fieldSeen[packinstall.FieldWarnings] = struct{}{}
 			}
 		case "startedAt":
 			if _, ok := fieldSeen[packinstall.FieldStartedAt]; !ok {

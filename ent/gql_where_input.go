@@ -3687,6 +3687,33 @@ type KeyWhereInput struct {
 	PackRefEqualFold    *string  `json:"packRefEqualFold,omitempty"`
 	PackRefContainsFold *string  `json:"packRefContainsFold,omitempty"`
 
+	// "user" field predicates.
+	User             *string  `json:"user,omitempty"`
+	UserNEQ          *string  `json:"userNEQ,omitempty"`
+	UserIn           []string `json:"userIn,omitempty"`
+	UserNotIn        []string `json:"userNotIn,omitempty"`
+	UserGT           *string  `json:"userGT,omitempty"`
+	UserGTE          *string  `json:"userGTE,omitempty"`
+	UserLT           *string  `json:"userLT,omitempty"`
+	UserLTE          *string  `json:"userLTE,omitempty"`
+	UserContains     *string  `json:"userContains,omitempty"`
+	UserHasPrefix    *string  `json:"userHasPrefix,omitempty"`
+	UserHasSuffix    *string  `json:"userHasSuffix,omitempty"`
+	UserEqualFold    *string  `json:"userEqualFold,omitempty"`
+	UserContainsFold *string  `json:"userContainsFold,omitempty"`
+
+	// "expires_at" field predicates.
+	ExpiresAt       *time.Time  `json:"expiresAt,omitempty"`
+	ExpiresAtNEQ    *time.Time  `json:"expiresAtNEQ,omitempty"`
+	ExpiresAtIn     []time.Time `json:"expiresAtIn,omitempty"`
+	ExpiresAtNotIn  []time.Time `json:"expiresAtNotIn,omitempty"`
+	ExpiresAtGT     *time.Time  `json:"expiresAtGT,omitempty"`
+	ExpiresAtGTE    *time.Time  `json:"expiresAtGTE,omitempty"`
+	ExpiresAtLT     *time.Time  `json:"expiresAtLT,omitempty"`
+	ExpiresAtLTE    *time.Time  `json:"expiresAtLTE,omitempty"`
+	ExpiresAtIsNil  bool        `json:"expiresAtIsNil,omitempty"`
+	ExpiresAtNotNil bool        `json:"expiresAtNotNil,omitempty"`
+
 	// "secret" field predicates.
 	Secret    *bool `json:"secret,omitempty"`
 	SecretNEQ *bool `json:"secretNEQ,omitempty"`
@@ -3912,6 +3939,75 @@ func (i *KeyWhereInput) P() (predicate.Key, error) {
 	}
 	if i.PackRefContainsFold != nil {
 		predicates = append(predicates, key.PackRefContainsFold(*i.PackRefContainsFold))
+	}
+	if i.User != nil {
+		predicates = append(predicates, key.UserEQ(*i.User))
+	}
+	if i.UserNEQ != nil {
+		predicates = append(predicates, key.UserNEQ(*i.UserNEQ))
+	}
+	if len(i.UserIn) > 0 {
+		predicates = append(predicates, key.UserIn(i.UserIn...))
+	}
+	if len(i.UserNotIn) > 0 {
+		predicates = append(predicates, key.UserNotIn(i.UserNotIn...))
+	}
+	if i.UserGT != nil {
+		predicates = append(predicates, key.UserGT(*i.UserGT))
+	}
+	if i.UserGTE != nil {
+		predicates = append(predicates, key.UserGTE(*i.UserGTE))
+	}
+	if i.UserLT != nil {
+		predicates = append(predicates, key.UserLT(*i.UserLT))
+	}
+	if i.UserLTE != nil {
+		predicates = append(predicates, key.UserLTE(*i.UserLTE))
+	}
+	if i.UserContains != nil {
+		predicates = append(predicates, key.UserContains(*i.UserContains))
+	}
+	if i.UserHasPrefix != nil {
+		predicates = append(predicates, key.UserHasPrefix(*i.UserHasPrefix))
+	}
+	if i.UserHasSuffix != nil {
+		predicates = append(predicates, key.UserHasSuffix(*i.UserHasSuffix))
+	}
+	if i.UserEqualFold != nil {
+		predicates = append(predicates, key.UserEqualFold(*i.UserEqualFold))
+	}
+	if i.UserContainsFold != nil {
+		predicates = append(predicates, key.UserContainsFold(*i.UserContainsFold))
+	}
+	if i.ExpiresAt != nil {
+		predicates = append(predicates, key.ExpiresAtEQ(*i.ExpiresAt))
+	}
+	if i.ExpiresAtNEQ != nil {
+		predicates = append(predicates, key.ExpiresAtNEQ(*i.ExpiresAtNEQ))
+	}
+	if len(i.ExpiresAtIn) > 0 {
+		predicates = append(predicates, key.ExpiresAtIn(i.ExpiresAtIn...))
+	}
+	if len(i.ExpiresAtNotIn) > 0 {
+		predicates = append(predicates, key.ExpiresAtNotIn(i.ExpiresAtNotIn...))
+	}
+	if i.ExpiresAtGT != nil {
+		predicates = append(predicates, key.ExpiresAtGT(*i.ExpiresAtGT))
+	}
+	if i.ExpiresAtGTE != nil {
+		predicates = append(predicates, key.ExpiresAtGTE(*i.ExpiresAtGTE))
+	}
+	if i.ExpiresAtLT != nil {
+		predicates = append(predicates, key.ExpiresAtLT(*i.ExpiresAtLT))
+	}
+	if i.ExpiresAtLTE != nil {
+		predicates = append(predicates, key.ExpiresAtLTE(*i.ExpiresAtLTE))
+	}
+	if i.ExpiresAtIsNil {
+		predicates = append(predicates, key.ExpiresAtIsNil())
+	}
+	if i.ExpiresAtNotNil {
+		predicates = append(predicates, key.ExpiresAtNotNil())
 	}
 	if i.Secret != nil {
 		predicates = append(predicates, key.SecretEQ(*i.Secret))

@@ -26,6 +26,10 @@ type Key struct {
 	Name string `json:"name,omitempty"`
 	// Empty for a system-wide key.
 	PackRef string `json:"pack_ref,omitempty"`
+	// The identity owning a user-scoped key (StackStorm's st2kv.user scope); empty for a system key.
+	User string `json:"user,omitempty"`
+	// When the key expires (its TTL ran out); reads never return an expired key.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// Secret holds the value of the "secret" field.
 	Secret bool `json:"secret,omitempty"`
 	// Plain value of a non-secret key.
@@ -46,9 +50,9 @@ func (*Key) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case key.FieldID:
 			values[i] = new(sql.NullInt64)
-		case key.FieldName, key.FieldPackRef, key.FieldCiphertext:
+		case key.FieldName, key.FieldPackRef, key.FieldUser, key.FieldCiphertext:
 			values[i] = new(sql.NullString)
-		case key.FieldCreatedAt, key.FieldUpdatedAt:
+		case key.FieldCreatedAt, key.FieldUpdatedAt, key.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -94,6 +98,19 @@ func (_m *Key) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field pack_ref", values[i])
 			} else if value.Valid {
 				_m.PackRef = value.String
+			}
+		case key.FieldUser:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field user", values[i])
+			} else if value.Valid {
+				_m.User = value.String
+			}
+		case key.FieldExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
+			} else if value.Valid {
+				_m.ExpiresAt = new(time.Time)
+				*_m.ExpiresAt = value.Time
 			}
 		case key.FieldSecret:
 			if value, ok := values[i].(*sql.NullBool); !ok {
@@ -162,6 +179,14 @@ func (_m *Key) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("pack_ref=")
 	builder.WriteString(_m.PackRef)
+	builder.WriteString(", ")
+	builder.WriteString("user=")
+	builder.WriteString(_m.User)
+	builder.WriteString(", ")
+	if v := _m.ExpiresAt; v != nil {
+		builder.WriteString("expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("secret=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Secret))

@@ -70,6 +70,34 @@ func (_c *KeyCreate) SetNillablePackRef(v *string) *KeyCreate {
 	return _c
 }
 
+// SetUser sets the "user" field.
+func (_c *KeyCreate) SetUser(v string) *KeyCreate {
+	_c.mutation.SetUser(v)
+	return _c
+}
+
+// SetNillableUser sets the "user" field if the given value is not nil.
+func (_c *KeyCreate) SetNillableUser(v *string) *KeyCreate {
+	if v != nil {
+		_c.SetUser(*v)
+	}
+	return _c
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_c *KeyCreate) SetExpiresAt(v time.Time) *KeyCreate {
+	_c.mutation.SetExpiresAt(v)
+	return _c
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_c *KeyCreate) SetNillableExpiresAt(v *time.Time) *KeyCreate {
+	if v != nil {
+		_c.SetExpiresAt(*v)
+	}
+	return _c
+}
+
 // SetSecret sets the "secret" field.
 func (_c *KeyCreate) SetSecret(v bool) *KeyCreate {
 	_c.mutation.SetSecret(v)
@@ -159,6 +187,10 @@ func (_c *KeyCreate) defaults() error {
 		v := key.DefaultPackRef
 		_c.mutation.SetPackRef(v)
 	}
+	if _, ok := _c.mutation.User(); !ok {
+		v := key.DefaultUser
+		_c.mutation.SetUser(v)
+	}
 	if _, ok := _c.mutation.Secret(); !ok {
 		v := key.DefaultSecret
 		_c.mutation.SetSecret(v)
@@ -188,6 +220,9 @@ func (_c *KeyCreate) check() error {
 	}
 	if _, ok := _c.mutation.PackRef(); !ok {
 		return &ValidationError{Name: "pack_ref", err: errors.New(`ent: missing required field "Key.pack_ref"`)}
+	}
+	if _, ok := _c.mutation.User(); !ok {
+		return &ValidationError{Name: "user", err: errors.New(`ent: missing required field "Key.user"`)}
 	}
 	if _, ok := _c.mutation.Secret(); !ok {
 		return &ValidationError{Name: "secret", err: errors.New(`ent: missing required field "Key.secret"`)}
@@ -237,6 +272,14 @@ func (_c *KeyCreate) createSpec() (*Key, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PackRef(); ok {
 		_spec.SetField(key.FieldPackRef, field.TypeString, value)
 		_node.PackRef = value
+	}
+	if value, ok := _c.mutation.User(); ok {
+		_spec.SetField(key.FieldUser, field.TypeString, value)
+		_node.User = value
+	}
+	if value, ok := _c.mutation.ExpiresAt(); ok {
+		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
+		_node.ExpiresAt = &value
 	}
 	if value, ok := _c.mutation.Secret(); ok {
 		_spec.SetField(key.FieldSecret, field.TypeBool, value)
@@ -335,6 +378,36 @@ func (u *KeyUpsert) SetPackRef(v string) *KeyUpsert {
 // UpdatePackRef sets the "pack_ref" field to the value that was provided on create.
 func (u *KeyUpsert) UpdatePackRef() *KeyUpsert {
 	u.SetExcluded(key.FieldPackRef)
+	return u
+}
+
+// SetUser sets the "user" field.
+func (u *KeyUpsert) SetUser(v string) *KeyUpsert {
+	u.Set(key.FieldUser, v)
+	return u
+}
+
+// UpdateUser sets the "user" field to the value that was provided on create.
+func (u *KeyUpsert) UpdateUser() *KeyUpsert {
+	u.SetExcluded(key.FieldUser)
+	return u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *KeyUpsert) SetExpiresAt(v time.Time) *KeyUpsert {
+	u.Set(key.FieldExpiresAt, v)
+	return u
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *KeyUpsert) UpdateExpiresAt() *KeyUpsert {
+	u.SetExcluded(key.FieldExpiresAt)
+	return u
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (u *KeyUpsert) ClearExpiresAt() *KeyUpsert {
+	u.SetNull(key.FieldExpiresAt)
 	return u
 }
 
@@ -464,6 +537,41 @@ func (u *KeyUpsertOne) SetPackRef(v string) *KeyUpsertOne {
 func (u *KeyUpsertOne) UpdatePackRef() *KeyUpsertOne {
 	return u.Update(func(s *KeyUpsert) {
 		s.UpdatePackRef()
+	})
+}
+
+// SetUser sets the "user" field.
+func (u *KeyUpsertOne) SetUser(v string) *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.SetUser(v)
+	})
+}
+
+// UpdateUser sets the "user" field to the value that was provided on create.
+func (u *KeyUpsertOne) UpdateUser() *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.UpdateUser()
+	})
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *KeyUpsertOne) SetExpiresAt(v time.Time) *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.SetExpiresAt(v)
+	})
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *KeyUpsertOne) UpdateExpiresAt() *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.UpdateExpiresAt()
+	})
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (u *KeyUpsertOne) ClearExpiresAt() *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.ClearExpiresAt()
 	})
 }
 
@@ -766,6 +874,41 @@ func (u *KeyUpsertBulk) SetPackRef(v string) *KeyUpsertBulk {
 func (u *KeyUpsertBulk) UpdatePackRef() *KeyUpsertBulk {
 	return u.Update(func(s *KeyUpsert) {
 		s.UpdatePackRef()
+	})
+}
+
+// SetUser sets the "user" field.
+func (u *KeyUpsertBulk) SetUser(v string) *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.SetUser(v)
+	})
+}
+
+// UpdateUser sets the "user" field to the value that was provided on create.
+func (u *KeyUpsertBulk) UpdateUser() *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.UpdateUser()
+	})
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *KeyUpsertBulk) SetExpiresAt(v time.Time) *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.SetExpiresAt(v)
+	})
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *KeyUpsertBulk) UpdateExpiresAt() *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.UpdateExpiresAt()
+	})
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (u *KeyUpsertBulk) ClearExpiresAt() *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.ClearExpiresAt()
 	})
 }
 

@@ -63,6 +63,40 @@ func (_u *KeyUpdate) SetNillablePackRef(v *string) *KeyUpdate {
 	return _u
 }
 
+// SetUser sets the "user" field.
+func (_u *KeyUpdate) SetUser(v string) *KeyUpdate {
+	_u.mutation.SetUser(v)
+	return _u
+}
+
+// SetNillableUser sets the "user" field if the given value is not nil.
+func (_u *KeyUpdate) SetNillableUser(v *string) *KeyUpdate {
+	if v != nil {
+		_u.SetUser(*v)
+	}
+	return _u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_u *KeyUpdate) SetExpiresAt(v time.Time) *KeyUpdate {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *KeyUpdate) SetNillableExpiresAt(v *time.Time) *KeyUpdate {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (_u *KeyUpdate) ClearExpiresAt() *KeyUpdate {
+	_u.mutation.ClearExpiresAt()
+	return _u
+}
+
 // SetSecret sets the "secret" field.
 func (_u *KeyUpdate) SetSecret(v bool) *KeyUpdate {
 	_u.mutation.SetSecret(v)
@@ -187,6 +221,15 @@ func (_u *KeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.PackRef(); ok {
 		_spec.SetField(key.FieldPackRef, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.User(); ok {
+		_spec.SetField(key.FieldUser, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.ExpiresAtCleared() {
+		_spec.ClearField(key.FieldExpiresAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.Secret(); ok {
 		_spec.SetField(key.FieldSecret, field.TypeBool, value)
 	}
@@ -252,6 +295,40 @@ func (_u *KeyUpdateOne) SetNillablePackRef(v *string) *KeyUpdateOne {
 	if v != nil {
 		_u.SetPackRef(*v)
 	}
+	return _u
+}
+
+// SetUser sets the "user" field.
+func (_u *KeyUpdateOne) SetUser(v string) *KeyUpdateOne {
+	_u.mutation.SetUser(v)
+	return _u
+}
+
+// SetNillableUser sets the "user" field if the given value is not nil.
+func (_u *KeyUpdateOne) SetNillableUser(v *string) *KeyUpdateOne {
+	if v != nil {
+		_u.SetUser(*v)
+	}
+	return _u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_u *KeyUpdateOne) SetExpiresAt(v time.Time) *KeyUpdateOne {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *KeyUpdateOne) SetNillableExpiresAt(v *time.Time) *KeyUpdateOne {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (_u *KeyUpdateOne) ClearExpiresAt() *KeyUpdateOne {
+	_u.mutation.ClearExpiresAt()
 	return _u
 }
 
@@ -408,6 +485,15 @@ func (_u *KeyUpdateOne) sqlSave(ctx context.Context) (_node *Key, err error) {
 	}
 	if value, ok := _u.mutation.PackRef(); ok {
 		_spec.SetField(key.FieldPackRef, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.User(); ok {
+		_spec.SetField(key.FieldUser, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.ExpiresAtCleared() {
+		_spec.ClearField(key.FieldExpiresAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.Secret(); ok {
 		_spec.SetField(key.FieldSecret, field.TypeBool, value)

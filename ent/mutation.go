@@ -8906,6 +8906,8 @@ type KeyMutation struct {
 	updated_at    *time.Time
 	name          *string
 	pack_ref      *string
+	user          *string
+	expires_at    *time.Time
 	secret        *bool
 	value         **interface{}
 	ciphertext    *string
@@ -9157,6 +9159,91 @@ func (m *KeyMutation) ResetPackRef() {
 	m.pack_ref = nil
 }
 
+// SetUser sets the "user" field.
+func (m *KeyMutation) SetUser(s string) {
+	m.user = &s
+}
+
+// User returns the value of the "user" field in the mutation.
+func (m *KeyMutation) User() (r string, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUser returns the old "user" field's value of the Key entity.
+// If the Key object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KeyMutation) OldUser(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUser is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUser requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUser: %w", err)
+	}
+	return oldValue.User, nil
+}
+
+// ResetUser resets all changes to the "user" field.
+func (m *KeyMutation) ResetUser() {
+	m.user = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *KeyMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *KeyMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the Key entity.
+// If the Key object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KeyMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *KeyMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[key.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *KeyMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[key.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *KeyMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, key.FieldExpiresAt)
+}
+
 // SetSecret sets the "secret" field.
 func (m *KeyMutation) SetSecret(b bool) {
 	m.secret = &b
@@ -9312,7 +9399,7 @@ func (m *KeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *KeyMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, key.FieldCreatedAt)
 	}
@@ -9324,6 +9411,12 @@ func (m *KeyMutation) Fields() []string {
 	}
 	if m.pack_ref != nil {
 		fields = append(fields, key.FieldPackRef)
+	}
+	if m.user != nil {
+		fields = append(fields, key.FieldUser)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, key.FieldExpiresAt)
 	}
 	if m.secret != nil {
 		fields = append(fields, key.FieldSecret)
@@ -9350,6 +9443,10 @@ func (m *KeyMutation) Field(name string) (ent.Value, bool) {
 		return m.Name()
 	case key.FieldPackRef:
 		return m.PackRef()
+	case key.FieldUser:
+		return m.User()
+	case key.FieldExpiresAt:
+		return m.ExpiresAt()
 	case key.FieldSecret:
 		return m.Secret()
 	case key.FieldValue:
@@ -9373,6 +9470,10 @@ func (m *KeyMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldName(ctx)
 	case key.FieldPackRef:
 		return m.OldPackRef(ctx)
+	case key.FieldUser:
+		return m.OldUser(ctx)
+	case key.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
 	case key.FieldSecret:
 		return m.OldSecret(ctx)
 	case key.FieldValue:
@@ -9415,6 +9516,20 @@ func (m *KeyMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPackRef(v)
+		return nil
+	case key.FieldUser:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUser(v)
+		return nil
+	case key.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
 		return nil
 	case key.FieldSecret:
 		v, ok := value.(bool)
@@ -9467,6 +9582,9 @@ func (m *KeyMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *KeyMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(key.FieldExpiresAt) {
+		fields = append(fields, key.FieldExpiresAt)
+	}
 	if m.FieldCleared(key.FieldValue) {
 		fields = append(fields, key.FieldValue)
 	}
@@ -9484,6 +9602,9 @@ func (m *KeyMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *KeyMutation) ClearField(name string) error {
 	switch name {
+	case key.FieldExpiresAt:
+		m.ClearExpiresAt()
+		return nil
 	case key.FieldValue:
 		m.ClearValue()
 		return nil
@@ -9506,6 +9627,12 @@ func (m *KeyMutation) ResetField(name string) error {
 		return nil
 	case key.FieldPackRef:
 		m.ResetPackRef()
+		return nil
+	case key.FieldUser:
+		m.ResetUser()
+		return nil
+	case key.FieldExpiresAt:
+		m.ResetExpiresAt()
 		return nil
 	case key.FieldSecret:
 		m.ResetSecret()
@@ -10017,6 +10144,7 @@ type PackMutation struct {
 	author                      *string
 	conf_schema                 *map[string]interface{}
 	_config                     *map[string]interface{}
+	config_secrets              *string
 	tags                        *[]string
 	appendtags                  []string
 	system                      *bool
@@ -10495,6 +10623,42 @@ func (m *PackMutation) ConfigCleared() bool {
 func (m *PackMutation) ResetConfig() {
 	m._config = nil
 	delete(m.clearedFields, pack.FieldConfig)
+}
+
+// SetConfigSecrets sets the "config_secrets" field.
+func (m *PackMutation) SetConfigSecrets(s string) {
+	m.config_secrets = &s
+}
+
+// ConfigSecrets returns the value of the "config_secrets" field in the mutation.
+func (m *PackMutation) ConfigSecrets() (r string, exists bool) {
+	v := m.config_secrets
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConfigSecrets returns the old "config_secrets" field's value of the Pack entity.
+// If the Pack object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackMutation) OldConfigSecrets(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConfigSecrets is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConfigSecrets requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConfigSecrets: %w", err)
+	}
+	return oldValue.ConfigSecrets, nil
+}
+
+// ResetConfigSecrets resets all changes to the "config_secrets" field.
+func (m *PackMutation) ResetConfigSecrets() {
+	m.config_secrets = nil
 }
 
 // SetTags sets the "tags" field.
@@ -11203,7 +11367,7 @@ func (m *PackMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PackMutation) Fields() []string {
-	fields := make([]string, 0, 19)
+	fields := make([]string, 0, 20)
 	if m.created_at != nil {
 		fields = append(fields, pack.FieldCreatedAt)
 	}
@@ -11230,6 +11394,9 @@ func (m *PackMutation) Fields() []string {
 	}
 	if m._config != nil {
 		fields = append(fields, pack.FieldConfig)
+	}
+	if m.config_secrets != nil {
+		fields = append(fields, pack.FieldConfigSecrets)
 	}
 	if m.tags != nil {
 		fields = append(fields, pack.FieldTags)
@@ -11287,6 +11454,8 @@ func (m *PackMutation) Field(name string) (ent.Value, bool) {
 		return m.ConfSchema()
 	case pack.FieldConfig:
 		return m.Config()
+	case pack.FieldConfigSecrets:
+		return m.ConfigSecrets()
 	case pack.FieldTags:
 		return m.Tags()
 	case pack.FieldSystem:
@@ -11334,6 +11503,8 @@ func (m *PackMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldConfSchema(ctx)
 	case pack.FieldConfig:
 		return m.OldConfig(ctx)
+	case pack.FieldConfigSecrets:
+		return m.OldConfigSecrets(ctx)
 	case pack.FieldTags:
 		return m.OldTags(ctx)
 	case pack.FieldSystem:
@@ -11425,6 +11596,13 @@ func (m *PackMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetConfig(v)
+		return nil
+	case pack.FieldConfigSecrets:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConfigSecrets(v)
 		return nil
 	case pack.FieldTags:
 		v, ok := value.([]string)
@@ -11598,6 +11776,9 @@ func (m *PackMutation) ResetField(name string) error {
 		return nil
 	case pack.FieldConfig:
 		m.ResetConfig()
+		return nil
+	case pack.FieldConfigSecrets:
+		m.ResetConfigSecrets()
 		return nil
 	case pack.FieldTags:
 		m.ResetTags()
@@ -11824,27 +12005,29 @@ func (m *PackMutation) ResetEdge(name string) error {
 // PackInstallMutation represents an operation that mutates the PackInstall nodes in the graph.
 type PackInstallMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	created_at    *time.Time
-	updated_at    *time.Time
-	source        *string
-	pack_ref      *string
-	version       *string
-	force         *bool
-	status        *packinstall.Status
-	step          *string
-	steps         *[]map[string]interface{}
-	appendsteps   []map[string]interface{}
-	error         *string
-	started_at    *time.Time
-	finished_at   *time.Time
-	env_path      *string
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*PackInstall, error)
-	predicates    []predicate.PackInstall
+	op             Op
+	typ            string
+	id             *int
+	created_at     *time.Time
+	updated_at     *time.Time
+	source         *string
+	pack_ref       *string
+	version        *string
+	force          *bool
+	status         *packinstall.Status
+	step           *string
+	steps          *[]map[string]interface{}
+	appendsteps    []map[string]interface{}
+	error          *string
+	warnings       *[]string
+	appendwarnings []string
+	started_at     *time.Time
+	finished_at    *time.Time
+	env_path       *string
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*PackInstall, error)
+	predicates     []predicate.PackInstall
 }
 
 var _ ent.Mutation = (*PackInstallMutation)(nil)
@@ -12334,6 +12517,71 @@ func (m *PackInstallMutation) ResetError() {
 	m.error = nil
 }
 
+// SetWarnings sets the "warnings" field.
+func (m *PackInstallMutation) SetWarnings(s []string) {
+	m.warnings = &s
+	m.appendwarnings = nil
+}
+
+// Warnings returns the value of the "warnings" field in the mutation.
+func (m *PackInstallMutation) Warnings() (r []string, exists bool) {
+	v := m.warnings
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWarnings returns the old "warnings" field's value of the PackInstall entity.
+// If the PackInstall object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackInstallMutation) OldWarnings(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWarnings is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWarnings requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWarnings: %w", err)
+	}
+	return oldValue.Warnings, nil
+}
+
+// AppendWarnings adds s to the "warnings" field.
+func (m *PackInstallMutation) AppendWarnings(s []string) {
+	m.appendwarnings = append(m.appendwarnings, s...)
+}
+
+// AppendedWarnings returns the list of values that were appended to the "warnings" field in this mutation.
+func (m *PackInstallMutation) AppendedWarnings() ([]string, bool) {
+	if len(m.appendwarnings) == 0 {
+		return nil, false
+	}
+	return m.appendwarnings, true
+}
+
+// ClearWarnings clears the value of the "warnings" field.
+func (m *PackInstallMutation) ClearWarnings() {
+	m.warnings = nil
+	m.appendwarnings = nil
+	m.clearedFields[packinstall.FieldWarnings] = struct{}{}
+}
+
+// WarningsCleared returns if the "warnings" field was cleared in this mutation.
+func (m *PackInstallMutation) WarningsCleared() bool {
+	_, ok := m.clearedFields[packinstall.FieldWarnings]
+	return ok
+}
+
+// ResetWarnings resets all changes to the "warnings" field.
+func (m *PackInstallMutation) ResetWarnings() {
+	m.warnings = nil
+	m.appendwarnings = nil
+	delete(m.clearedFields, packinstall.FieldWarnings)
+}
+
 // SetStartedAt sets the "started_at" field.
 func (m *PackInstallMutation) SetStartedAt(t time.Time) {
 	m.started_at = &t
@@ -12489,7 +12737,7 @@ func (m *PackInstallMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PackInstallMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 14)
 	if m.created_at != nil {
 		fields = append(fields, packinstall.FieldCreatedAt)
 	}
@@ -12519,6 +12767,9 @@ func (m *PackInstallMutation) Fields() []string {
 	}
 	if m.error != nil {
 		fields = append(fields, packinstall.FieldError)
+	}
+	if m.warnings != nil {
+		fields = append(fields, packinstall.FieldWarnings)
 	}
 	if m.started_at != nil {
 		fields = append(fields, packinstall.FieldStartedAt)
@@ -12557,6 +12808,8 @@ func (m *PackInstallMutation) Field(name string) (ent.Value, bool) {
 		return m.Steps()
 	case packinstall.FieldError:
 		return m.Error()
+	case packinstall.FieldWarnings:
+		return m.Warnings()
 	case packinstall.FieldStartedAt:
 		return m.StartedAt()
 	case packinstall.FieldFinishedAt:
@@ -12592,6 +12845,8 @@ func (m *PackInstallMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldSteps(ctx)
 	case packinstall.FieldError:
 		return m.OldError(ctx)
+	case packinstall.FieldWarnings:
+		return m.OldWarnings(ctx)
 	case packinstall.FieldStartedAt:
 		return m.OldStartedAt(ctx)
 	case packinstall.FieldFinishedAt:
@@ -12677,6 +12932,13 @@ func (m *PackInstallMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetError(v)
 		return nil
+	case packinstall.FieldWarnings:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWarnings(v)
+		return nil
 	case packinstall.FieldStartedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -12731,6 +12993,9 @@ func (m *PackInstallMutation) ClearedFields() []string {
 	if m.FieldCleared(packinstall.FieldSteps) {
 		fields = append(fields, packinstall.FieldSteps)
 	}
+	if m.FieldCleared(packinstall.FieldWarnings) {
+		fields = append(fields, packinstall.FieldWarnings)
+	}
 	if m.FieldCleared(packinstall.FieldFinishedAt) {
 		fields = append(fields, packinstall.FieldFinishedAt)
 	}
@@ -12750,6 +13015,9 @@ func (m *PackInstallMutation) ClearField(name string) error {
 	switch name {
 	case packinstall.FieldSteps:
 		m.ClearSteps()
+		return nil
+	case packinstall.FieldWarnings:
+		m.ClearWarnings()
 		return nil
 	case packinstall.FieldFinishedAt:
 		m.ClearFinishedAt()
@@ -12791,6 +13059,9 @@ func (m *PackInstallMutation) ResetField(name string) error {
 		return nil
 	case packinstall.FieldError:
 		m.ResetError()
+		return nil
+	case packinstall.FieldWarnings:
+		m.ResetWarnings()
 		return nil
 	case packinstall.FieldStartedAt:
 		m.ResetStartedAt()

@@ -34,8 +34,10 @@ type Pack struct {
 	Author string `json:"author,omitempty"`
 	// ConfSchema holds the value of the "conf_schema" field.
 	ConfSchema map[string]interface{} `json:"conf_schema,omitempty"`
-	// Config holds the value of the "config" field.
+	// The operator's config without its secret fields (sealed in config_secrets). GraphQL shows secrets to ADMIN only.
 	Config map[string]interface{} `json:"config,omitempty"`
+	// base64(nonce || AES-256-GCM(JSON)) of the config's secret fields, sealed like secret keys.
+	ConfigSecrets string `json:"-"`
 	// Tags holds the value of the "tags" field.
 	Tags []string `json:"tags,omitempty"`
 	// Built-in pack shipped with the server (core).
@@ -143,7 +145,7 @@ func (*Pack) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case pack.FieldID:
 			values[i] = new(sql.NullInt64)
-		case pack.FieldRef, pack.FieldLabel, pack.FieldDescription, pack.FieldVersion, pack.FieldAuthor, pack.FieldSource, pack.FieldPath, pack.FieldChecksum, pack.FieldEnvStatus, pack.FieldEnvPath, pack.FieldEnvError, pack.FieldEnvChecksum:
+		case pack.FieldRef, pack.FieldLabel, pack.FieldDescription, pack.FieldVersion, pack.FieldAuthor, pack.FieldConfigSecrets, pack.FieldSource, pack.FieldPath, pack.FieldChecksum, pack.FieldEnvStatus, pack.FieldEnvPath, pack.FieldEnvError, pack.FieldEnvChecksum:
 			values[i] = new(sql.NullString)
 		case pack.FieldCreatedAt, pack.FieldUpdatedAt, pack.FieldInstalledAt:
 			values[i] = new(sql.NullTime)
@@ -225,6 +227,12 @@ func (_m *Pack) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.Config); err != nil {
 					return fmt.Errorf("unmarshal field config: %w", err)
 				}
+			}
+		case pack.FieldConfigSecrets:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field config_secrets", values[i])
+			} else if value.Valid {
+				_m.ConfigSecrets = value.String
 			}
 		case pack.FieldTags:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -376,6 +384,8 @@ func (_m *Pack) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("config=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Config))
+	builder.WriteString(", ")
+	builder.WriteString("config_secrets=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("tags=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Tags))

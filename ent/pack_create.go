@@ -129,6 +129,20 @@ func (_c *PackCreate) SetConfig(v map[string]interface{}) *PackCreate {
 	return _c
 }
 
+// SetConfigSecrets sets the "config_secrets" field.
+func (_c *PackCreate) SetConfigSecrets(v string) *PackCreate {
+	_c.mutation.SetConfigSecrets(v)
+	return _c
+}
+
+// SetNillableConfigSecrets sets the "config_secrets" field if the given value is not nil.
+func (_c *PackCreate) SetNillableConfigSecrets(v *string) *PackCreate {
+	if v != nil {
+		_c.SetConfigSecrets(*v)
+	}
+	return _c
+}
+
 // SetTags sets the "tags" field.
 func (_c *PackCreate) SetTags(v []string) *PackCreate {
 	_c.mutation.SetTags(v)
@@ -403,6 +417,10 @@ func (_c *PackCreate) defaults() error {
 		v := pack.DefaultAuthor
 		_c.mutation.SetAuthor(v)
 	}
+	if _, ok := _c.mutation.ConfigSecrets(); !ok {
+		v := pack.DefaultConfigSecrets
+		_c.mutation.SetConfigSecrets(v)
+	}
 	if _, ok := _c.mutation.System(); !ok {
 		v := pack.DefaultSystem
 		_c.mutation.SetSystem(v)
@@ -465,6 +483,9 @@ func (_c *PackCreate) check() error {
 	}
 	if _, ok := _c.mutation.Author(); !ok {
 		return &ValidationError{Name: "author", err: errors.New(`ent: missing required field "Pack.author"`)}
+	}
+	if _, ok := _c.mutation.ConfigSecrets(); !ok {
+		return &ValidationError{Name: "config_secrets", err: errors.New(`ent: missing required field "Pack.config_secrets"`)}
 	}
 	if _, ok := _c.mutation.System(); !ok {
 		return &ValidationError{Name: "system", err: errors.New(`ent: missing required field "Pack.system"`)}
@@ -557,6 +578,10 @@ func (_c *PackCreate) createSpec() (*Pack, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Config(); ok {
 		_spec.SetField(pack.FieldConfig, field.TypeJSON, value)
 		_node.Config = value
+	}
+	if value, ok := _c.mutation.ConfigSecrets(); ok {
+		_spec.SetField(pack.FieldConfigSecrets, field.TypeString, value)
+		_node.ConfigSecrets = value
 	}
 	if value, ok := _c.mutation.Tags(); ok {
 		_spec.SetField(pack.FieldTags, field.TypeJSON, value)
@@ -835,6 +860,18 @@ func (u *PackUpsert) UpdateConfig() *PackUpsert {
 // ClearConfig clears the value of the "config" field.
 func (u *PackUpsert) ClearConfig() *PackUpsert {
 	u.SetNull(pack.FieldConfig)
+	return u
+}
+
+// SetConfigSecrets sets the "config_secrets" field.
+func (u *PackUpsert) SetConfigSecrets(v string) *PackUpsert {
+	u.Set(pack.FieldConfigSecrets, v)
+	return u
+}
+
+// UpdateConfigSecrets sets the "config_secrets" field to the value that was provided on create.
+func (u *PackUpsert) UpdateConfigSecrets() *PackUpsert {
+	u.SetExcluded(pack.FieldConfigSecrets)
 	return u
 }
 
@@ -1138,6 +1175,20 @@ func (u *PackUpsertOne) UpdateConfig() *PackUpsertOne {
 func (u *PackUpsertOne) ClearConfig() *PackUpsertOne {
 	return u.Update(func(s *PackUpsert) {
 		s.ClearConfig()
+	})
+}
+
+// SetConfigSecrets sets the "config_secrets" field.
+func (u *PackUpsertOne) SetConfigSecrets(v string) *PackUpsertOne {
+	return u.Update(func(s *PackUpsert) {
+		s.SetConfigSecrets(v)
+	})
+}
+
+// UpdateConfigSecrets sets the "config_secrets" field to the value that was provided on create.
+func (u *PackUpsertOne) UpdateConfigSecrets() *PackUpsertOne {
+	return u.Update(func(s *PackUpsert) {
+		s.UpdateConfigSecrets()
 	})
 }
 
@@ -1629,6 +1680,20 @@ func (u *PackUpsertBulk) UpdateConfig() *PackUpsertBulk {
 func (u *PackUpsertBulk) ClearConfig() *PackUpsertBulk {
 	return u.Update(func(s *PackUpsert) {
 		s.ClearConfig()
+	})
+}
+
+// SetConfigSecrets sets the "config_secrets" field.
+func (u *PackUpsertBulk) SetConfigSecrets(v string) *PackUpsertBulk {
+	return u.Update(func(s *PackUpsert) {
+		s.SetConfigSecrets(v)
+	})
+}
+
+// UpdateConfigSecrets sets the "config_secrets" field to the value that was provided on create.
+func (u *PackUpsertBulk) UpdateConfigSecrets() *PackUpsertBulk {
+	return u.Update(func(s *PackUpsert) {
+		s.UpdateConfigSecrets()
 	})
 }
 

@@ -135,6 +135,20 @@ func (_u *PackUpdate) ClearConfig() *PackUpdate {
 	return _u
 }
 
+// SetConfigSecrets sets the "config_secrets" field.
+func (_u *PackUpdate) SetConfigSecrets(v string) *PackUpdate {
+	_u.mutation.SetConfigSecrets(v)
+	return _u
+}
+
+// SetNillableConfigSecrets sets the "config_secrets" field if the given value is not nil.
+func (_u *PackUpdate) SetNillableConfigSecrets(v *string) *PackUpdate {
+	if v != nil {
+		_u.SetConfigSecrets(*v)
+	}
+	return _u
+}
+
 // SetTags sets the "tags" field.
 func (_u *PackUpdate) SetTags(v []string) *PackUpdate {
 	_u.mutation.SetTags(v)
@@ -575,6 +589,9 @@ func (_u *PackUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.ConfigCleared() {
 		_spec.ClearField(pack.FieldConfig, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.ConfigSecrets(); ok {
+		_spec.SetField(pack.FieldConfigSecrets, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.Tags(); ok {
 		_spec.SetField(pack.FieldTags, field.TypeJSON, value)
 	}
@@ -960,6 +977,20 @@ func (_u *PackUpdateOne) SetConfig(v map[string]interface{}) *PackUpdateOne {
 // ClearConfig clears the value of the "config" field.
 func (_u *PackUpdateOne) ClearConfig() *PackUpdateOne {
 	_u.mutation.ClearConfig()
+	return _u
+}
+
+// SetConfigSecrets sets the "config_secrets" field.
+func (_u *PackUpdateOne) SetConfigSecrets(v string) *PackUpdateOne {
+	_u.mutation.SetConfigSecrets(v)
+	return _u
+}
+
+// SetNillableConfigSecrets sets the "config_secrets" field if the given value is not nil.
+func (_u *PackUpdateOne) SetNillableConfigSecrets(v *string) *PackUpdateOne {
+	if v != nil {
+		_u.SetConfigSecrets(*v)
+	}
 	return _u
 }
 
@@ -1432,6 +1463,9 @@ func (_u *PackUpdateOne) sqlSave(ctx context.Context) (_node *Pack, err error) {
 	}
 	if _u.mutation.ConfigCleared() {
 		_spec.ClearField(pack.FieldConfig, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.ConfigSecrets(); ok {
+		_spec.SetField(pack.FieldConfigSecrets, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Tags(); ok {
 		_spec.SetField(pack.FieldTags, field.TypeJSON, value)

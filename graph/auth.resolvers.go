@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/apitoken"
@@ -46,12 +47,13 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id int) (*ent.API
 func (r *mutationResolver) SetKey(ctx context.Context, input SetKeyInput) (*ent.Key, error) {
 	return r.Keys.Set(ctx, keystore.SetRequest{
 		Name: input.Name, Pack: deref(input.Pack), Value: input.Value, Secret: deref(input.Secret),
+		User: keyUser(ctx, input.Scope), TTL: time.Duration(deref(input.TTL)) * time.Second,
 	})
 }
 
 // DeleteKey is the resolver for the deleteKey field.
-func (r *mutationResolver) DeleteKey(ctx context.Context, name string, pack *string) (*model.DeletePayload, error) {
-	if err := r.Keys.Delete(ctx, name, deref(pack)); err != nil {
+func (r *mutationResolver) DeleteKey(ctx context.Context, name string, pack *string, scope *model.KeyScope) (*model.DeletePayload, error) {
+	if err := r.Keys.Delete(ctx, name, deref(pack), keyUser(ctx, scope)); err != nil {
 		return nil, err
 	}
 	return &model.DeletePayload{DeletedRef: name}, nil
@@ -64,7 +66,7 @@ func (r *queryResolver) Viewer(ctx context.Context) (*model.Viewer, error) {
 }
 
 // Key is the resolver for the key field.
-func (r *queryResolver) Key(ctx context.Context, name string, pack *string) (*ent.Key, error) {
-	q := r.Client.Key.Query().Where(key.Name(name), key.PackRef(deref(pack)))
+func (r *queryResolver) Key(ctx context.Context, name string, pack *string, scope *model.KeyScope) (*ent.Key, error) {
+	q := r.Client.Key.Query().Where(key.Name(name), key.PackRef(deref(pack)), key.User(keyUser(ctx, scope)))
 	return one(ctx, q, "key", name)
 }

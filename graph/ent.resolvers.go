@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"github.com/attune-io/attune/internal/auth"
 
 	"entgo.io/contrib/entgql"
 	"github.com/attune-io/attune/ent"
@@ -25,15 +26,14 @@ func (r *executionResolver) Stderr(ctx context.Context, obj *ent.Execution) (str
 
 // Config is the resolver for the config field.
 func (r *packResolver) Config(ctx context.Context, obj *ent.Pack) (map[string]any, error) {
-	if len(obj.Config) > 0 && obj.ConfSchema == nil {
-		// Field collection loaded only the requested columns.
-		full, err := r.Client.Pack.Query().Where(pack.ID(obj.ID)).Select(pack.FieldConfSchema).Only(ctx)
-		if err != nil {
-			return nil, err
-		}
-		obj = &ent.Pack{Config: obj.Config, ConfSchema: full.ConfSchema}
+	// Field collection loaded only the requested columns; secrets live in
+	// a column no client selects.
+	full, err := r.Client.Pack.Query().Where(pack.ID(obj.ID)).
+		Select(pack.FieldRef, pack.FieldConfig, pack.FieldConfSchema, pack.FieldConfigSecrets).Only(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return redactedConfig(obj), nil
+	return r.Packs.DisplayConfig(full, principal(ctx).Role.AtLeast(auth.Admin))
 }
 
 // Node is the resolver for the node field.

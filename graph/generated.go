@@ -280,11 +280,13 @@ type ComplexityRoot struct {
 
 	Key struct {
 		CreatedAt func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Name      func(childComplexity int) int
 		PackRef   func(childComplexity int) int
 		Secret    func(childComplexity int) int
 		UpdatedAt func(childComplexity int) int
+		User      func(childComplexity int) int
 		Value     func(childComplexity int, decrypt *bool) int
 	}
 
@@ -307,7 +309,7 @@ type ComplexityRoot struct {
 		DeleteEnforcement        func(childComplexity int, id int) int
 		DeleteEvent              func(childComplexity int, id int) int
 		DeleteExecution          func(childComplexity int, id int) int
-		DeleteKey                func(childComplexity int, name string, pack *string) int
+		DeleteKey                func(childComplexity int, name string, pack *string, scope *model.KeyScope) int
 		DeletePack               func(childComplexity int, input model.DeletePackInput) int
 		DeleteRule               func(childComplexity int, ref string) int
 		DeleteSensor             func(childComplexity int, ref string) int
@@ -323,6 +325,7 @@ type ComplexityRoot struct {
 		RevokeAPIToken           func(childComplexity int, id int) int
 		RotateWebhookKey         func(childComplexity int, ref string) int
 		SetKey                   func(childComplexity int, input SetKeyInput) int
+		SetPackConfig            func(childComplexity int, input model.SetPackConfigInput) int
 		StartPackInstall         func(childComplexity int, input model.InstallPackInput) int
 		UpdateRule               func(childComplexity int, ref string, input model.UpdateRuleInput) int
 		UploadPack               func(childComplexity int, file graphql.Upload, force *bool) int
@@ -388,6 +391,7 @@ type ComplexityRoot struct {
 		Steps      func(childComplexity int) int
 		UpdatedAt  func(childComplexity int) int
 		Version    func(childComplexity int) int
+		Warnings   func(childComplexity int) int
 	}
 
 	PackInstallConnection struct {
@@ -417,7 +421,7 @@ type ComplexityRoot struct {
 		Events              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EventOrder, where *ent.EventWhereInput) int
 		Execution           func(childComplexity int, id int) int
 		Executions          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ExecutionOrder, where *ent.ExecutionWhereInput) int
-		Key                 func(childComplexity int, name string, pack *string) int
+		Key                 func(childComplexity int, name string, pack *string, scope *model.KeyScope) int
 		Keys                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.KeyOrder, where *ent.KeyWhereInput) int
 		Node                func(childComplexity int, id int) int
 		Nodes               func(childComplexity int, ids []int) int
@@ -636,7 +640,7 @@ type MutationResolver interface {
 	CreateAPIToken(ctx context.Context, input model.CreateAPITokenInput) (*model.CreateAPITokenPayload, error)
 	RevokeAPIToken(ctx context.Context, id int) (*ent.APIToken, error)
 	SetKey(ctx context.Context, input SetKeyInput) (*ent.Key, error)
-	DeleteKey(ctx context.Context, name string, pack *string) (*model.DeletePayload, error)
+	DeleteKey(ctx context.Context, name string, pack *string, scope *model.KeyScope) (*model.DeletePayload, error)
 	EmitEvent(ctx context.Context, input model.EmitEventInput) (*model.EmitEventPayload, error)
 	CreateRule(ctx context.Context, input model.CreateRuleInput) (*model.RulePayload, error)
 	UpdateRule(ctx context.Context, ref string, input model.UpdateRuleInput) (*model.RulePayload, error)
@@ -651,6 +655,7 @@ type MutationResolver interface {
 	UploadPack(ctx context.Context, file graphql.Upload, force *bool) (*model.InstallPackPayload, error)
 	StartPackInstall(ctx context.Context, input model.InstallPackInput) (*ent.PackInstall, error)
 	DeletePack(ctx context.Context, input model.DeletePackInput) (*model.DeletePackPayload, error)
+	SetPackConfig(ctx context.Context, input model.SetPackConfigInput) (*ent.Pack, error)
 }
 type PackResolver interface {
 	Config(ctx context.Context, obj *ent.Pack) (map[string]any, error)
@@ -682,7 +687,7 @@ type QueryResolver interface {
 	WorkflowDefinition(ctx context.Context, ref string) (*ent.WorkflowDefinition, error)
 	Execution(ctx context.Context, id int) (*ent.Execution, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
-	Key(ctx context.Context, name string, pack *string) (*ent.Key, error)
+	Key(ctx context.Context, name string, pack *string, scope *model.KeyScope) (*ent.Key, error)
 }
 type SubscriptionResolver interface {
 	PackInstallProgress(ctx context.Context, id int) (<-chan *ent.PackInstall, error)
@@ -1627,6 +1632,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Key.CreatedAt(childComplexity), true
+	case "Key.expiresAt":
+		if e.ComplexityRoot.Key.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Key.ExpiresAt(childComplexity), true
 	case "Key.id":
 		if e.ComplexityRoot.Key.ID == nil {
 			break
@@ -1657,6 +1668,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Key.UpdatedAt(childComplexity), true
+	case "Key.user":
+		if e.ComplexityRoot.Key.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Key.User(childComplexity), true
 	case "Key.value":
 		if e.ComplexityRoot.Key.Value == nil {
 			break
@@ -1788,7 +1805,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.DeleteKey(childComplexity, args["name"].(string), args["pack"].(*string)), true
+		return e.ComplexityRoot.Mutation.DeleteKey(childComplexity, args["name"].(string), args["pack"].(*string), args["scope"].(*model.KeyScope)), true
 	case "Mutation.deletePack":
 		if e.ComplexityRoot.Mutation.DeletePack == nil {
 			break
@@ -1954,6 +1971,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetKey(childComplexity, args["input"].(SetKeyInput)), true
+	case "Mutation.setPackConfig":
+		if e.ComplexityRoot.Mutation.SetPackConfig == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPackConfig_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPackConfig(childComplexity, args["input"].(model.SetPackConfigInput)), true
 	case "Mutation.startPackInstall":
 		if e.ComplexityRoot.Mutation.StartPackInstall == nil {
 			break
@@ -2299,6 +2327,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PackInstall.Version(childComplexity), true
+	case "PackInstall.warnings":
+		if e.ComplexityRoot.PackInstall.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackInstall.Warnings(childComplexity), true
 
 	case "PackInstallConnection.edges":
 		if e.ComplexityRoot.PackInstallConnection.Edges == nil {
@@ -2456,7 +2490,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Key(childComplexity, args["name"].(string), args["pack"].(*string)), true
+		return e.ComplexityRoot.Query.Key(childComplexity, args["name"].(string), args["pack"].(*string), args["scope"].(*model.KeyScope)), true
 	case "Query.keys":
 		if e.ComplexityRoot.Query.Keys == nil {
 			break
@@ -3414,6 +3448,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SensorOrder", ec.unmarshalInputSensorOrder),
 			graphql.NewInputUnmarshaler("SensorWhereInput", ec.unmarshalInputSensorWhereInput),
 			graphql.NewInputUnmarshaler("SetKeyInput", ec.unmarshalInputSetKeyInput),
+			graphql.NewInputUnmarshaler("SetPackConfigInput", ec.unmarshalInputSetPackConfigInput),
 			graphql.NewInputUnmarshaler("TriggerOrder", ec.unmarshalInputTriggerOrder),
 			graphql.NewInputUnmarshaler("TriggerWhereInput", ec.unmarshalInputTriggerWhereInput),
 			graphql.NewInputUnmarshaler("UpdateRuleInput", ec.unmarshalInputUpdateRuleInput),
@@ -4048,6 +4083,10 @@ func (ec *executionContext) childFields_Key(ctx context.Context, field graphql.C
 		return ec.fieldContext_Key_name(ctx, field)
 	case "packRef":
 		return ec.fieldContext_Key_packRef(ctx, field)
+	case "user":
+		return ec.fieldContext_Key_user(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_Key_expiresAt(ctx, field)
 	case "secret":
 		return ec.fieldContext_Key_secret(ctx, field)
 	case "value":
@@ -4194,6 +4233,8 @@ func (ec *executionContext) childFields_PackInstall(ctx context.Context, field g
 		return ec.fieldContext_PackInstall_steps(ctx, field)
 	case "error":
 		return ec.fieldContext_PackInstall_error(ctx, field)
+	case "warnings":
+		return ec.fieldContext_PackInstall_warnings(ctx, field)
 	case "startedAt":
 		return ec.fieldContext_PackInstall_startedAt(ctx, field)
 	case "finishedAt":
@@ -5133,6 +5174,14 @@ func (ec *executionContext) field_Mutation_deleteKey_args(ctx context.Context, r
 		return nil, err
 	}
 	args["pack"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "scope",
+		func(ctx context.Context, v any) (*model.KeyScope, error) {
+			return ec.unmarshalOKeyScope2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐKeyScope(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["scope"] = arg2
 	return args, nil
 }
 
@@ -5338,6 +5387,20 @@ func (ec *executionContext) field_Mutation_setKey_args(ctx context.Context, rawA
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (SetKeyInput, error) {
 			return ec.unmarshalNSetKeyInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚐSetKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setPackConfig_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetPackConfigInput, error) {
+			return ec.unmarshalNSetPackConfigInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐSetPackConfigInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6059,6 +6122,14 @@ func (ec *executionContext) field_Query_key_args(ctx context.Context, rawArgs ma
 		return nil, err
 	}
 	args["pack"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "scope",
+		func(ctx context.Context, v any) (*model.KeyScope, error) {
+			return ec.unmarshalOKeyScope2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐKeyScope(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["scope"] = arg2
 	return args, nil
 }
 
@@ -10825,6 +10896,52 @@ func (ec *executionContext) fieldContext_Key_packRef(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Key", field, false, false, "String")
 }
 
+func (ec *executionContext) _Key_user(ctx context.Context, field graphql.CollectedField, obj *ent.Key) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Key_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Key_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Key", field, false, false, "String")
+}
+
+func (ec *executionContext) _Key_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.Key) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Key_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Key_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Key", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Key_secret(ctx context.Context, field graphql.CollectedField, obj *ent.Key) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11528,7 +11645,7 @@ func (ec *executionContext) _Mutation_deleteKey(ctx context.Context, field graph
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().DeleteKey(ctx, fc.Args["name"].(string), fc.Args["pack"].(*string))
+			return ec.Resolvers.Mutation().DeleteKey(ctx, fc.Args["name"].(string), fc.Args["pack"].(*string), fc.Args["scope"].(*model.KeyScope))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
@@ -12172,6 +12289,50 @@ func (ec *executionContext) fieldContext_Mutation_deletePack(ctx context.Context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_deletePack_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setPackConfig(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setPackConfig(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetPackConfig(ctx, fc.Args["input"].(model.SetPackConfigInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Pack) graphql.Marshaler {
+			return ec.marshalNPack2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPack(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setPackConfig(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Pack(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setPackConfig_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13351,6 +13512,29 @@ func (ec *executionContext) _PackInstall_error(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_PackInstall_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackInstall", field, false, false, "String")
+}
+
+func (ec *executionContext) _PackInstall_warnings(ctx context.Context, field graphql.CollectedField, obj *ent.PackInstall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackInstall_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warnings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PackInstall_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PackInstall", field, false, false, "String")
 }
 
@@ -14688,7 +14872,7 @@ func (ec *executionContext) _Query_key(ctx context.Context, field graphql.Collec
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Key(ctx, fc.Args["name"].(string), fc.Args["pack"].(*string))
+			return ec.Resolvers.Query().Key(ctx, fc.Args["name"].(string), fc.Args["pack"].(*string), fc.Args["scope"].(*model.KeyScope))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Key) graphql.Marshaler {
@@ -24747,7 +24931,7 @@ func (ec *executionContext) unmarshalInputKeyWhereInput(ctx context.Context, obj
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "secret", "secretNEQ"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "user", "userNEQ", "userIn", "userNotIn", "userGT", "userGTE", "userLT", "userLTE", "userContains", "userHasPrefix", "userHasSuffix", "userEqualFold", "userContainsFold", "expiresAt", "expiresAtNEQ", "expiresAtIn", "expiresAtNotIn", "expiresAtGT", "expiresAtGTE", "expiresAtLT", "expiresAtLTE", "expiresAtIsNil", "expiresAtNotNil", "secret", "secretNEQ"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25125,6 +25309,167 @@ func (ec *executionContext) unmarshalInputKeyWhereInput(ctx context.Context, obj
 				return it, err
 			}
 			it.PackRefContainsFold = data
+		case "user":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("user"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.User = data
+		case "userNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserNEQ = data
+		case "userIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserIn = data
+		case "userNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserNotIn = data
+		case "userGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserGT = data
+		case "userGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserGTE = data
+		case "userLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserLT = data
+		case "userLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserLTE = data
+		case "userContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserContains = data
+		case "userHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserHasPrefix = data
+		case "userHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserHasSuffix = data
+		case "userEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserEqualFold = data
+		case "userContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserContainsFold = data
+		case "expiresAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAt = data
+		case "expiresAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtNEQ = data
+		case "expiresAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtIn = data
+		case "expiresAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtNotIn = data
+		case "expiresAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtGT = data
+		case "expiresAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtGTE = data
+		case "expiresAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtLT = data
+		case "expiresAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtLTE = data
+		case "expiresAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtIsNil = data
+		case "expiresAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("expiresAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExpiresAtNotNil = data
 		case "secret":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("secret"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -29642,7 +29987,7 @@ func (ec *executionContext) unmarshalInputSetKeyInput(ctx context.Context, obj a
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "value", "secret", "pack"}
+	fieldsInOrder := [...]string{"name", "value", "secret", "pack", "scope", "ttl"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -29677,6 +30022,20 @@ func (ec *executionContext) unmarshalInputSetKeyInput(ctx context.Context, obj a
 				return it, err
 			}
 			it.Pack = data
+		case "scope":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("scope"))
+			data, err := ec.unmarshalOKeyScope2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐKeyScope(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Scope = data
+		case "ttl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttl"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTL = data
 		}
 	}
 	return it, nil
@@ -29691,6 +30050,55 @@ func (ec *executionContext) unmarshalInputSetKeyInput(ctx context.Context, obj a
 func UnmarshalSetKeyInput(ctx context.Context, raw any) (SetKeyInput, error) {
 	var out SetKeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetPackConfigInput(ctx context.Context, obj any) (model.SetPackConfigInput, error) {
+	var it model.SetPackConfigInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"pack", "config"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "pack":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pack"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Pack = data
+		case "config":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("config"))
+			data, err := ec.unmarshalNJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Config = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetPackConfigInput unmarshals raw into the SetPackConfigInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetPackConfigInput(ctx context.Context, raw any) (model.SetPackConfigInput, error) {
+	var out model.SetPackConfigInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetPackConfigInput", raw, &out)
 	return out, err
 }
 
@@ -33280,6 +33688,16 @@ func (ec *executionContext) _Key(ctx context.Context, sel ast.SelectionSet, obj 
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "user":
+			out.Values[i] = ec._Key_user(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._Key_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "secret":
 			out.Values[i] = ec._Key_secret(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -33585,6 +34003,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "deletePack":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_deletePack(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setPackConfig":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setPackConfig(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -33952,6 +34377,11 @@ func (ec *executionContext) _PackInstall(ctx context.Context, sel ast.SelectionS
 		case "error":
 			out.Values[i] = ec._PackInstall_error(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warnings":
+			out.Values[i] = ec._PackInstall_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "startedAt":
@@ -36503,6 +36933,11 @@ func (ec *executionContext) unmarshalNSetKeyInput2githubᚗcomᚋattuneᚑioᚋa
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNSetPackConfigInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐSetPackConfigInput(ctx context.Context, v any) (model.SetPackConfigInput, error) {
+	res, err := ec.unmarshalInputSetPackConfigInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNString2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋexecutionoutputᚐStream(ctx context.Context, v any) (executionoutput.Stream, error) {
 	var res executionoutput.Stream
 	err := res.UnmarshalGQL(v)
@@ -37864,6 +38299,22 @@ func (ec *executionContext) unmarshalOKeyOrder2ᚖgithubᚗcomᚋattuneᚑioᚋa
 	}
 	res, err := ec.unmarshalInputKeyOrder(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOKeyScope2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐKeyScope(ctx context.Context, v any) (*model.KeyScope, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.KeyScope)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOKeyScope2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐKeyScope(ctx context.Context, sel ast.SelectionSet, v *model.KeyScope) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOKeyWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐKeyWhereInputᚄ(ctx context.Context, v any) ([]*ent.KeyWhereInput, error) {

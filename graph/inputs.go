@@ -1,10 +1,14 @@
 package graph
 
+import "github.com/attune-io/attune/graph/model"
+
 // SetKeyInput is bound in gqlgen.yml so that value can be any JSON value
 // (a string, a number…), not only an object.
 type SetKeyInput struct {
-	Name   string  `json:"name"`
-	Value  any     `json:"value"`
-	Secret *bool   `json:"secret,omitempty"`
-	Pack   *string `json:"pack,omitempty"`
+	Name   string          `json:"name"`
+	Value  any             `json:"value"`
+	Secret *bool           `json:"secret,omitempty"`
+	Pack   *string         `json:"pack,omitempty"`
+	Scope  *model.KeyScope `json:"scope,omitempty"`
+	TTL    *int            `json:"ttl,omitempty"`
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/graph/model"
 	"github.com/attune-io/attune/internal/apperr"
-	"github.com/attune-io/attune/internal/param"
 )
 
 // one returns the single row of a ref lookup, or NOT_FOUND naming it.
@@ -43,12 +42,11 @@ func deletedID(n int, err error, kind string, id int) (*model.DeleteByIDPayload,
 	return &model.DeleteByIDPayload{DeletedID: id}, nil
 }
 
-// redactedConfig is a pack's config with the fields its config schema
-// marks secret redacted: clients never read them back.
-func redactedConfig(p *ent.Pack) map[string]any {
-	schema, err := param.ParseSchema(p.ConfSchema)
-	if err != nil || len(p.Config) == 0 {
-		return p.Config
+// keyUser is whose keys a scope names: the token's identity for USER
+// (StackStorm's st2kv.user), nobody for SYSTEM.
+func keyUser(ctx context.Context, scope *model.KeyScope) string {
+	if scope == nil || *scope != model.KeyScopeUser {
+		return ""
 	}
-	return schema.Redact(p.Config)
+	return principal(ctx).Name
 }

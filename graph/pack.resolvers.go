@@ -48,6 +48,11 @@ func (r *mutationResolver) DeletePack(ctx context.Context, input model.DeletePac
 	return &model.DeletePackPayload{DeletedRef: res.Ref, CanceledExecutions: res.CanceledExecutions}, nil
 }
 
+// SetPackConfig is the resolver for the setPackConfig field.
+func (r *mutationResolver) SetPackConfig(ctx context.Context, input model.SetPackConfigInput) (*ent.Pack, error) {
+	return r.Packs.SetConfig(ctx, input.Pack, input.Config)
+}
+
 // Environment is the resolver for the environment field.
 func (r *packResolver) Environment(ctx context.Context, obj *ent.Pack) (*model.PackEnvironment, error) {
 	status, path, msg := r.Packs.Environment(obj)

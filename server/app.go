@@ -69,7 +69,7 @@ func (a *app) start(ctx context.Context) error {
 	if a.persisted, err = loadPersisted(a.cfg.GraphQL.PersistedQueriesFile); err != nil {
 		return err
 	}
-	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log); err != nil {
+	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log, a.sec.keys); err != nil {
 		return err
 	}
 	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/notify"
+	"github.com/attune-io/attune/internal/packconfig"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/rule"
 	"github.com/attune-io/attune/internal/store"
@@ -118,7 +119,10 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	e.svc.Start(ctx)
 	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{
 		Logger: log.With("component", "rules"), Context: keys.RuleContext, CheckTriggerParams: trigger.CheckParams,
+		PackConfig: packconfig.New(db, keys).ConfigWith,
 	})
+	// Reads never return an expired key; the sweep deletes their rows.
+	go keys.SweepEvery(ctx, time.Minute, log.With("component", "keys"))
 	h.Evaluate = e.rules.EvaluateMany
 	if concurrency == 0 {
 		return e, nil

@@ -22,6 +22,10 @@ const (
 	FieldName = "name"
 	// FieldPackRef holds the string denoting the pack_ref field in the database.
 	FieldPackRef = "pack_ref"
+	// FieldUser holds the string denoting the user field in the database.
+	FieldUser = "user"
+	// FieldExpiresAt holds the string denoting the expires_at field in the database.
+	FieldExpiresAt = "expires_at"
 	// FieldSecret holds the string denoting the secret field in the database.
 	FieldSecret = "secret"
 	// FieldValue holds the string denoting the value field in the database.
@@ -39,6 +43,8 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldName,
 	FieldPackRef,
+	FieldUser,
+	FieldExpiresAt,
 	FieldSecret,
 	FieldValue,
 	FieldCiphertext,
@@ -60,8 +66,9 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/attune-io/attune/ent/runtime"
 var (
-	Hooks  [1]ent.Hook
-	Policy ent.Policy
+	Hooks        [1]ent.Hook
+	Interceptors [1]ent.Interceptor
+	Policy       ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -72,6 +79,8 @@ var (
 	NameValidator func(string) error
 	// DefaultPackRef holds the default value on creation for the "pack_ref" field.
 	DefaultPackRef string
+	// DefaultUser holds the default value on creation for the "user" field.
+	DefaultUser string
 	// DefaultSecret holds the default value on creation for the "secret" field.
 	DefaultSecret bool
 	// DefaultCiphertext holds the default value on creation for the "ciphertext" field.
@@ -104,6 +113,16 @@ func ByName(opts ...sql.OrderTermOption) OrderOption {
 // ByPackRef orders the results by the pack_ref field.
 func ByPackRef(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPackRef, opts...).ToFunc()
+}
+
+// ByUser orders the results by the user field.
+func ByUser(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldUser, opts...).ToFunc()
+}
+
+// ByExpiresAt orders the results by the expires_at field.
+func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
 }
 
 // BySecret orders the results by the secret field.

@@ -309,6 +309,8 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "name", Type: field.TypeString},
 		{Name: "pack_ref", Type: field.TypeString, Default: ""},
+		{Name: "user", Type: field.TypeString, Default: ""},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "secret", Type: field.TypeBool, Default: false},
 		{Name: "value", Type: field.TypeJSON, Nullable: true},
 		{Name: "ciphertext", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -320,9 +322,14 @@ var (
 		PrimaryKey: []*schema.Column{KeysColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "key_pack_ref_name",
+				Name:    "key_user_pack_ref_name",
 				Unique:  true,
-				Columns: []*schema.Column{KeysColumns[4], KeysColumns[3]},
+				Columns: []*schema.Column{KeysColumns[5], KeysColumns[4], KeysColumns[3]},
+			},
+			{
+				Name:    "key_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{KeysColumns[6]},
 			},
 		},
 	}
@@ -351,6 +358,7 @@ var (
 		{Name: "author", Type: field.TypeString, Default: ""},
 		{Name: "conf_schema", Type: field.TypeJSON, Nullable: true},
 		{Name: "config", Type: field.TypeJSON, Nullable: true},
+		{Name: "config_secrets", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "tags", Type: field.TypeJSON, Nullable: true},
 		{Name: "system", Type: field.TypeBool, Default: false},
 		{Name: "source", Type: field.TypeString, Default: ""},
@@ -381,6 +389,7 @@ var (
 		{Name: "step", Type: field.TypeString, Default: ""},
 		{Name: "steps", Type: field.TypeJSON, Nullable: true},
 		{Name: "error", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "warnings", Type: field.TypeJSON, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "env_path", Type: field.TypeString, Default: ""},

@@ -36,6 +36,8 @@ const (
 	FieldConfSchema = "conf_schema"
 	// FieldConfig holds the string denoting the config field in the database.
 	FieldConfig = "config"
+	// FieldConfigSecrets holds the string denoting the config_secrets field in the database.
+	FieldConfigSecrets = "config_secrets"
 	// FieldTags holds the string denoting the tags field in the database.
 	FieldTags = "tags"
 	// FieldSystem holds the string denoting the system field in the database.
@@ -117,6 +119,7 @@ var Columns = []string{
 	FieldAuthor,
 	FieldConfSchema,
 	FieldConfig,
+	FieldConfigSecrets,
 	FieldTags,
 	FieldSystem,
 	FieldSource,
@@ -163,6 +166,8 @@ var (
 	DefaultVersion string
 	// DefaultAuthor holds the default value on creation for the "author" field.
 	DefaultAuthor string
+	// DefaultConfigSecrets holds the default value on creation for the "config_secrets" field.
+	DefaultConfigSecrets string
 	// DefaultSystem holds the default value on creation for the "system" field.
 	DefaultSystem bool
 	// DefaultSource holds the default value on creation for the "source" field.
@@ -248,6 +253,11 @@ func ByVersion(opts ...sql.OrderTermOption) OrderOption {
 // ByAuthor orders the results by the author field.
 func ByAuthor(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAuthor, opts...).ToFunc()
+}
+
+// ByConfigSecrets orders the results by the config_secrets field.
+func ByConfigSecrets(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldConfigSecrets, opts...).ToFunc()
 }
 
 // BySystem orders the results by the system field.

@@ -85,6 +85,11 @@ func Author(v string) predicate.Pack {
 	return predicate.Pack(sql.FieldEQ(FieldAuthor, v))
 }
 
+// ConfigSecrets applies equality check predicate on the "config_secrets" field. It's identical to ConfigSecretsEQ.
+func ConfigSecrets(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldEQ(FieldConfigSecrets, v))
+}
+
 // System applies equality check predicate on the "system" field. It's identical to SystemEQ.
 func System(v bool) predicate.Pack {
 	return predicate.Pack(sql.FieldEQ(FieldSystem, v))
@@ -548,6 +553,71 @@ func ConfigIsNil() predicate.Pack {
 // ConfigNotNil applies the NotNil predicate on the "config" field.
 func ConfigNotNil() predicate.Pack {
 	return predicate.Pack(sql.FieldNotNull(FieldConfig))
+}
+
+// ConfigSecretsEQ applies the EQ predicate on the "config_secrets" field.
+func ConfigSecretsEQ(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldEQ(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsNEQ applies the NEQ predicate on the "config_secrets" field.
+func ConfigSecretsNEQ(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldNEQ(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsIn applies the In predicate on the "config_secrets" field.
+func ConfigSecretsIn(vs ...string) predicate.Pack {
+	return predicate.Pack(sql.FieldIn(FieldConfigSecrets, vs...))
+}
+
+// ConfigSecretsNotIn applies the NotIn predicate on the "config_secrets" field.
+func ConfigSecretsNotIn(vs ...string) predicate.Pack {
+	return predicate.Pack(sql.FieldNotIn(FieldConfigSecrets, vs...))
+}
+
+// ConfigSecretsGT applies the GT predicate on the "config_secrets" field.
+func ConfigSecretsGT(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldGT(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsGTE applies the GTE predicate on the "config_secrets" field.
+func ConfigSecretsGTE(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldGTE(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsLT applies the LT predicate on the "config_secrets" field.
+func ConfigSecretsLT(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldLT(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsLTE applies the LTE predicate on the "config_secrets" field.
+func ConfigSecretsLTE(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldLTE(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsContains applies the Contains predicate on the "config_secrets" field.
+func ConfigSecretsContains(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldContains(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsHasPrefix applies the HasPrefix predicate on the "config_secrets" field.
+func ConfigSecretsHasPrefix(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldHasPrefix(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsHasSuffix applies the HasSuffix predicate on the "config_secrets" field.
+func ConfigSecretsHasSuffix(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldHasSuffix(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsEqualFold applies the EqualFold predicate on the "config_secrets" field.
+func ConfigSecretsEqualFold(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldEqualFold(FieldConfigSecrets, v))
+}
+
+// ConfigSecretsContainsFold applies the ContainsFold predicate on the "config_secrets" field.
+func ConfigSecretsContainsFold(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldContainsFold(FieldConfigSecrets, v))
 }
 
 // TagsIsNil applies the IsNil predicate on the "tags" field.

@@ -321,6 +321,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	keyInters := schema.Key{}.Interceptors()
+	key.Interceptors[0] = keyInters[0]
 	keyMixinFields0 := keyMixin[0].Fields()
 	_ = keyMixinFields0
 	keyFields := schema.Key{}.Fields()
@@ -343,12 +345,16 @@ func init() {
 	keyDescPackRef := keyFields[1].Descriptor()
 	// key.DefaultPackRef holds the default value on creation for the pack_ref field.
 	key.DefaultPackRef = keyDescPackRef.Default.(string)
+	// keyDescUser is the schema descriptor for user field.
+	keyDescUser := keyFields[2].Descriptor()
+	// key.DefaultUser holds the default value on creation for the user field.
+	key.DefaultUser = keyDescUser.Default.(string)
 	// keyDescSecret is the schema descriptor for secret field.
-	keyDescSecret := keyFields[2].Descriptor()
+	keyDescSecret := keyFields[4].Descriptor()
 	// key.DefaultSecret holds the default value on creation for the secret field.
 	key.DefaultSecret = keyDescSecret.Default.(bool)
 	// keyDescCiphertext is the schema descriptor for ciphertext field.
-	keyDescCiphertext := keyFields[4].Descriptor()
+	keyDescCiphertext := keyFields[6].Descriptor()
 	// key.DefaultCiphertext holds the default value on creation for the ciphertext field.
 	key.DefaultCiphertext = keyDescCiphertext.Default.(string)
 	lease.Policy = privacy.NewPolicies(schema.Lease{})
@@ -404,32 +410,36 @@ func init() {
 	packDescAuthor := packFields[4].Descriptor()
 	// pack.DefaultAuthor holds the default value on creation for the author field.
 	pack.DefaultAuthor = packDescAuthor.Default.(string)
+	// packDescConfigSecrets is the schema descriptor for config_secrets field.
+	packDescConfigSecrets := packFields[7].Descriptor()
+	// pack.DefaultConfigSecrets holds the default value on creation for the config_secrets field.
+	pack.DefaultConfigSecrets = packDescConfigSecrets.Default.(string)
 	// packDescSystem is the schema descriptor for system field.
-	packDescSystem := packFields[8].Descriptor()
+	packDescSystem := packFields[9].Descriptor()
 	// pack.DefaultSystem holds the default value on creation for the system field.
 	pack.DefaultSystem = packDescSystem.Default.(bool)
 	// packDescSource is the schema descriptor for source field.
-	packDescSource := packFields[9].Descriptor()
+	packDescSource := packFields[10].Descriptor()
 	// pack.DefaultSource holds the default value on creation for the source field.
 	pack.DefaultSource = packDescSource.Default.(string)
 	// packDescPath is the schema descriptor for path field.
-	packDescPath := packFields[10].Descriptor()
+	packDescPath := packFields[11].Descriptor()
 	// pack.DefaultPath holds the default value on creation for the path field.
 	pack.DefaultPath = packDescPath.Default.(string)
 	// packDescChecksum is the schema descriptor for checksum field.
-	packDescChecksum := packFields[11].Descriptor()
+	packDescChecksum := packFields[12].Descriptor()
 	// pack.DefaultChecksum holds the default value on creation for the checksum field.
 	pack.DefaultChecksum = packDescChecksum.Default.(string)
 	// packDescEnvPath is the schema descriptor for env_path field.
-	packDescEnvPath := packFields[14].Descriptor()
+	packDescEnvPath := packFields[15].Descriptor()
 	// pack.DefaultEnvPath holds the default value on creation for the env_path field.
 	pack.DefaultEnvPath = packDescEnvPath.Default.(string)
 	// packDescEnvError is the schema descriptor for env_error field.
-	packDescEnvError := packFields[15].Descriptor()
+	packDescEnvError := packFields[16].Descriptor()
 	// pack.DefaultEnvError holds the default value on creation for the env_error field.
 	pack.DefaultEnvError = packDescEnvError.Default.(string)
 	// packDescEnvChecksum is the schema descriptor for env_checksum field.
-	packDescEnvChecksum := packFields[16].Descriptor()
+	packDescEnvChecksum := packFields[17].Descriptor()
 	// pack.DefaultEnvChecksum holds the default value on creation for the env_checksum field.
 	pack.DefaultEnvChecksum = packDescEnvChecksum.Default.(string)
 	packinstallMixin := schema.PackInstall{}.Mixin()
@@ -477,11 +487,11 @@ func init() {
 	// packinstall.DefaultError holds the default value on creation for the error field.
 	packinstall.DefaultError = packinstallDescError.Default.(string)
 	// packinstallDescStartedAt is the schema descriptor for started_at field.
-	packinstallDescStartedAt := packinstallFields[8].Descriptor()
+	packinstallDescStartedAt := packinstallFields[9].Descriptor()
 	// packinstall.DefaultStartedAt holds the default value on creation for the started_at field.
 	packinstall.DefaultStartedAt = packinstallDescStartedAt.Default.(func() time.Time)
 	// packinstallDescEnvPath is the schema descriptor for env_path field.
-	packinstallDescEnvPath := packinstallFields[10].Descriptor()
+	packinstallDescEnvPath := packinstallFields[11].Descriptor()
 	// packinstall.DefaultEnvPath holds the default value on creation for the env_path field.
 	packinstall.DefaultEnvPath = packinstallDescEnvPath.Default.(string)
 	ruleMixin := schema.Rule{}.Mixin()

@@ -1,13 +1,17 @@
 package schema
 
 import (
+	"context"
 	"time"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"github.com/attune-io/attune/ent/intercept"
 )
 
 // Roles, from most to least powerful.
@@ -51,6 +55,10 @@ func (Key) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("name").NotEmpty().Annotations(entgql.OrderField("NAME")),
 		field.String("pack_ref").Default("").Comment("Empty for a system-wide key."),
+		field.String("user").Default("").
+			Comment("The identity owning a user-scoped key (StackStorm's st2kv.user scope); empty for a system key."),
+		field.Time("expires_at").Optional().Nillable().
+			Comment("When the key expires (its TTL ran out); reads never return an expired key."),
 		field.Bool("secret").Default(false),
 		field.JSON("value", new(any)).Optional().Annotations(entgql.Skip()).
 			Comment("Plain value of a non-secret key."),
@@ -61,7 +69,7 @@ func (Key) Fields() []ent.Field {
 
 // Indexes of the Key.
 func (Key) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("pack_ref", "name").Unique()}
+	return []ent.Index{index.Fields("user", "pack_ref", "name").Unique(), index.Fields("expires_at")}
 }
 
 // Annotations of the Key.
@@ -105,3 +113,16 @@ func (Key) Policy() ent.Policy { return readPolicy }
 
 // Policy of the AuditEvent: who may read it (privacy.go).
 func (AuditEvent) Policy() ent.Policy { return readPolicy }
+
+// Interceptors of the Key: an expired key is gone for every reader (GraphQL,
+// templates, the Python action service) whether or not the sweep has
+// deleted its row yet.
+func (Key) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{intercept.TraverseFunc(func(_ context.Context, q intercept.Query) error {
+		now := time.Now().UTC()
+		q.WhereP(func(s *sql.Selector) {
+			s.Where(sql.Or(sql.IsNull(s.C("expires_at")), sql.GT(s.C("expires_at"), now)))
+		})
+		return nil
+	})}
+}

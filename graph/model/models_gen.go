@@ -3,6 +3,10 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/attune-io/attune/ent"
@@ -124,6 +128,15 @@ type RulePayload struct {
 	Rule *ent.Rule `json:"rule"`
 }
 
+type SetPackConfigInput struct {
+	// The pack's ref.
+	Pack string `json:"pack"`
+	// The whole config (it replaces the previous one), checked against the
+	// pack's config.schema.yaml. Secret fields are stored encrypted, like secret
+	// keys; fields the schema does not name are kept.
+	Config map[string]any `json:"config"`
+}
+
 type Subscription struct {
 }
 
@@ -144,4 +157,62 @@ type Viewer struct {
 	Name  string        `json:"name"`
 	Role  apitoken.Role `json:"role"`
 	Packs []string      `json:"packs"`
+}
+
+// Whose a key is, as StackStorm scopes its datastore.
+type KeyScope string
+
+const (
+	// Shared: templates read it as st2kv.system.<name> (or keystore.<name>).
+	KeyScopeSystem KeyScope = "SYSTEM"
+	// The token's identity's own: templates read it as st2kv.user.<name>.
+	KeyScopeUser KeyScope = "USER"
+)
+
+var AllKeyScope = []KeyScope{
+	KeyScopeSystem,
+	KeyScopeUser,
+}
+
+func (e KeyScope) IsValid() bool {
+	switch e {
+	case KeyScopeSystem, KeyScopeUser:
+		return true
+	}
+	return false
+}
+
+func (e KeyScope) String() string {
+	return string(e)
+}
+
+func (e *KeyScope) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = KeyScope(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid KeyScope", str)
+	}
+	return nil
+}
+
+func (e KeyScope) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *KeyScope) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e KeyScope) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -14,8 +14,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/key"
@@ -24,8 +26,10 @@ import (
 	"github.com/attune-io/attune/internal/store"
 )
 
-// nameRE keeps names usable as template paths: {{ keystore.<name> }}.
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
+// nameRE allows StackStorm's key names: letters, digits, _, and the
+// separators . - : of pack-scoped names such as hello_st2.count (templates
+// reach a dotted name as st2kv.system.hello_st2.count).
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`)
 
 // Service stores keys.
 type Service struct {
@@ -91,16 +95,35 @@ type SetRequest struct {
 	Pack   string
 	Value  any
 	Secret bool
+	// User owns a user-scoped key (StackStorm's st2kv.user); empty for a
+	// system key.
+	User string
+	// TTL, when positive, is how long the key lives.
+	TTL time.Duration
 }
 
-// Set creates or replaces a key. Returns BAD_USER_INPUT for a bad name, or
-// for a secret when no encryption key is configured.
+// Set creates or replaces a key. Returns BAD_USER_INPUT for a bad name or
+// TTL, or for a secret when no encryption key is configured.
 func (s *Service) Set(ctx context.Context, req SetRequest) (*ent.Key, error) {
-	if !nameRE.MatchString(req.Name) {
+	if !nameRE.MatchString(req.Name) || strings.Contains(req.Name, "..") || strings.HasSuffix(req.Name, ".") {
 		return nil, apperr.Errorf(apperr.BadUserInput,
-			"key name %q: use letters, digits and _, starting with a letter or _", req.Name)
+			"key name %q: use letters, digits, _, ., - and : (at most 128), with no empty dotted part", req.Name)
 	}
-	existing, err := s.db.Ent.Key.Query().Where(key.Name(req.Name), key.PackRef(req.Pack)).Only(ctx)
+	if req.TTL < 0 {
+		return nil, apperr.Errorf(apperr.BadUserInput, "ttl must be a positive number of seconds")
+	}
+	var expires *time.Time
+	if req.TTL > 0 {
+		t := time.Now().UTC().Add(req.TTL)
+		expires = &t
+	}
+	// An expired row the sweep has not removed yet is invisible, but still
+	// holds the name: it goes first.
+	if _, err := s.db.Ent.Key.Delete().Where(key.Name(req.Name), key.PackRef(req.Pack), key.User(req.User),
+		key.ExpiresAtLTE(time.Now().UTC())).Exec(ctx); err != nil {
+		return nil, err
+	}
+	existing, err := s.db.Ent.Key.Query().Where(key.Name(req.Name), key.PackRef(req.Pack), key.User(req.User)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
@@ -118,7 +141,10 @@ func (s *Service) Set(ctx context.Context, req SetRequest) (*ent.Key, error) {
 		plain = req.Value
 	}
 	if existing != nil {
-		u := existing.Update().SetSecret(req.Secret).SetCiphertext(cipherText)
+		u := existing.Update().SetSecret(req.Secret).SetCiphertext(cipherText).SetNillableExpiresAt(expires)
+		if expires == nil {
+			u.ClearExpiresAt()
+		}
 		if req.Secret {
 			u.ClearValue()
 		} else {
@@ -126,17 +152,19 @@ func (s *Service) Set(ctx context.Context, req SetRequest) (*ent.Key, error) {
 		}
 		return u.Save(ctx)
 	}
-	c := s.db.Ent.Key.Create().SetName(req.Name).SetPackRef(req.Pack).SetSecret(req.Secret).
-		SetCiphertext(cipherText)
+	c := s.db.Ent.Key.Create().SetName(req.Name).SetPackRef(req.Pack).SetUser(req.User).SetSecret(req.Secret).
+		SetCiphertext(cipherText).SetNillableExpiresAt(expires)
 	if !req.Secret {
 		c.SetValue(&plain)
 	}
 	return c.Save(ctx)
 }
 
-// Delete removes a key. Returns NOT_FOUND when it does not exist.
-func (s *Service) Delete(ctx context.Context, name, pack string) error {
-	n, err := s.db.Ent.Key.Delete().Where(key.Name(name), key.PackRef(pack)).Exec(ctx)
+// Delete removes a key (of user, "" for a system key). Returns NOT_FOUND
+// when it does not exist or has expired.
+func (s *Service) Delete(ctx context.Context, name, pack, user string) error {
+	n, err := s.db.Ent.Key.Delete().Where(key.Name(name), key.PackRef(pack), key.User(user),
+		key.Or(key.ExpiresAtIsNil(), key.ExpiresAtGT(time.Now().UTC()))).Exec(ctx)
 	if err != nil {
 		return err
 	}
@@ -178,7 +206,21 @@ func (s *Service) Lookup(ctx context.Context, pack string) (Values, error) {
 // running an action, a token limited to the pack): the read is the
 // server's own.
 func (s *Service) LookupWith(ctx context.Context, c *ent.Client, pack string) (Values, error) {
-	ks, err := c.Key.Query().Where(key.PackRefIn("", pack)).All(schema.SystemContext(ctx))
+	return s.lookup(ctx, c, pack, "")
+}
+
+// UserLookup returns the user-scoped keys of user a template in pack may
+// read (StackStorm's st2kv.user.<name>), secrets decrypted: user's own
+// keys, their pack's overlaying the unscoped ones. An empty user has none.
+func (s *Service) UserLookup(ctx context.Context, c *ent.Client, pack, user string) (Values, error) {
+	if user == "" {
+		return Values{Plain: map[string]any{}, Secrets: map[string]bool{}}, nil
+	}
+	return s.lookup(ctx, c, pack, user)
+}
+
+func (s *Service) lookup(ctx context.Context, c *ent.Client, pack, user string) (Values, error) {
+	ks, err := c.Key.Query().Where(key.PackRefIn("", pack), key.User(user)).All(schema.SystemContext(ctx))
 	if err != nil {
 		return Values{}, err
 	}
@@ -254,6 +296,30 @@ func (s *Service) Open(sealed []byte) ([]byte, error) {
 		return nil, errors.New("cannot decrypt secret: wrong encryption key")
 	}
 	return plain, nil
+}
+
+// Sweep deletes expired keys (reads already skip them) and returns how
+// many went.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	return s.db.Ent.Key.Delete().Where(key.ExpiresAtLTE(time.Now().UTC())).Exec(ctx)
+}
+
+// SweepEvery runs Sweep every interval until ctx ends.
+func (s *Service) SweepEvery(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("sweeping expired keys", "error", err)
+			} else if n > 0 {
+				log.Debug("expired keys swept", "count", n)
+			}
+		}
+	}
 }
 
 // HasKey reports whether secrets can be stored.

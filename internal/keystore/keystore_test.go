@@ -77,8 +77,8 @@ func TestSecretsRoundTripAndStayEncrypted(t *testing.T) {
 
 		_, err = ks.Set(ctx, keystore.SetRequest{Name: "bad-name", Value: 1})
 		require.Equal(t, apperr.BadUserInput, apperr.CodeOf(err))
-		require.NoError(t, ks.Delete(ctx, "region", "p"))
-		require.Equal(t, apperr.NotFound, apperr.CodeOf(ks.Delete(ctx, "region", "p")))
+		require.NoError(t, ks.Delete(ctx, "region", "p", ""))
+		require.Equal(t, apperr.NotFound, apperr.CodeOf(ks.Delete(ctx, "region", "p", "")))
 	})
 }
 

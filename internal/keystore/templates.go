@@ -24,8 +24,44 @@ func (v Values) namespaces() (rule.Context, []string) {
 	}
 	return rule.Context{
 		"keystore": v.Plain,
-		"st2kv":    map[string]any{"system": v.Plain},
+		"st2kv":    map[string]any{"system": v.Tree()},
 	}, secrets
+}
+
+// Tree is Plain with dotted names also reachable segment by segment, as
+// StackStorm's lookups resolve st2kv.system.hello_st2.count to the key
+// "hello_st2.count". A name that is also a prefix of another keeps its
+// own value.
+func (v Values) Tree() map[string]any {
+	out := make(map[string]any, len(v.Plain))
+	for name, val := range v.Plain {
+		out[name] = val
+	}
+	for name, val := range v.Plain {
+		segs := strings.Split(name, ".")
+		if _, own := v.Plain[segs[0]]; len(segs) < 2 || own {
+			continue // never write into a key's own value
+		}
+		m := out
+		for _, seg := range segs[:len(segs)-1] {
+			sub, ok := m[seg].(map[string]any)
+			if !ok {
+				if _, taken := m[seg]; taken {
+					m = nil
+					break
+				}
+				sub = map[string]any{}
+				m[seg] = sub
+			}
+			m = sub
+		}
+		if m != nil {
+			if _, taken := m[segs[len(segs)-1]]; !taken {
+				m[segs[len(segs)-1]] = val
+			}
+		}
+	}
+	return out
 }
 
 // mentionsKeys spares rules and defaults that read no key a database query.
@@ -36,7 +72,7 @@ func mentionsKeys(s string) bool {
 // RuleContext is the rule engine's ContextFunc: it adds the keys visible to
 // the rule's pack and names the secret ones.
 func (s *Service) RuleContext(ctx context.Context, tx *store.Tx, r *ent.Rule, c rule.Context) ([]string, error) {
-	if !mentionsKeys(fmt.Sprint(r.ActionParams)) {
+	if !mentionsKeys(fmt.Sprint(r.ActionParams)) && !mentionsKeys(fmt.Sprint(r.Criteria)) {
 		return nil, nil
 	}
 	pack := r.PackRef

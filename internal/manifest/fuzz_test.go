@@ -44,7 +44,7 @@ func FuzzLoad(f *testing.F) {
 		for _, a := range p.Actions {
 			require.NotNil(t, a.Parameters)
 		}
-		_ = p.CheckRefs(func(Kind, string) bool { return false })
+		_, _ = p.CheckRefs(func(Kind, string) bool { return false })
 	})
 }
 

@@ -9,8 +9,10 @@ package manifest
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/textlimit"
@@ -18,6 +20,9 @@ import (
 
 // PackFile is the manifest at the root of every pack; FindRoot looks for it.
 const PackFile = "pack.yaml"
+
+// ConfigSchemaFile is StackStorm's schema of the pack's config, at the pack root.
+const ConfigSchemaFile = "config.schema.yaml"
 
 // Other well-known names inside a pack.
 const (
@@ -190,6 +195,17 @@ func Load(fsys fs.FS) (*Pack, error) {
 // LoadWith is Load within opts' bounds: a YAML file over MaxFileBytes is a problem of its
 // own, reported without reading the file.
 func LoadWith(fsys fs.FS, opts Options) (*Pack, error) {
+	p, err := LoadAll(fsys, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// LoadAll is LoadWith that also returns what it could parse of an invalid pack (nil only
+// when pack.yaml itself is unreadable), so a caller can add the checks that need the
+// database and report every problem of every file in one error.
+func LoadAll(fsys fs.FS, opts Options) (*Pack, error) {
 	if opts.MaxFileBytes <= 0 {
 		opts.MaxFileBytes = DefaultMaxFileBytes
 	}
@@ -199,6 +215,7 @@ func LoadWith(fsys fs.FS, opts Options) (*Pack, error) {
 		return nil, l.probs.err()
 	}
 	l.parsePack(d)
+	l.configSchema()
 	l.each("triggers", func(d *doc) { l.trigger(d) })
 	l.each(actionsDir, l.action)
 	l.each(sensorsDir, l.sensor)
@@ -208,10 +225,41 @@ func LoadWith(fsys fs.FS, opts Options) (*Pack, error) {
 	l.pack.HasPackageJSON = l.isRegular(packageJSONFile)
 	info, err := fs.Lstat(fsys, wheelsDir)
 	l.pack.HasWheelhouse = err == nil && info.IsDir()
-	if err := l.probs.err(); err != nil {
-		return nil, err
+	return l.pack, l.probs.err()
+}
+
+// configSchema reads config.schema.yaml, StackStorm's flat schema of the pack's config
+// (type, required, default, secret, nested properties), which takes the place of a
+// conf_schema in pack.yaml.
+func (l *loader) configSchema() {
+	if _, err := fs.Lstat(l.fsys, ConfigSchemaFile); errors.Is(err, fs.ErrNotExist) {
+		return
 	}
-	return l.pack, nil
+	d := readDoc(l.fsys, ConfigSchemaFile, l.max, &l.probs)
+	if d == nil {
+		return
+	}
+	s, err := param.ParseSchema(d.m)
+	if err != nil {
+		perr, ok := errors.AsType[*param.Error](err)
+		if !ok {
+			d.problem("", "%v", err)
+			return
+		}
+		for _, fe := range perr.Fields {
+			line := 0
+			if n := paramNode(d.node, strings.SplitN(fe.Field, ".", 2)[0]); n != nil {
+				line = n.Line
+			}
+			d.probs.add(d.file, line, fe.Field, "%s", fe.Message)
+		}
+		return
+	}
+	if len(l.pack.ConfigSchema) > 0 {
+		d.problem("", "the config schema is given twice: drop conf_schema from %s or this file", PackFile)
+		return
+	}
+	l.pack.ConfigSchema = s
 }
 
 // isRegular reports whether name is a regular file.
@@ -305,11 +353,12 @@ func (l *loader) unique(d *doc, kind string, h header) {
 	l.seen[key] = d.file
 }
 
-// CheckRefs reports rules whose trigger or action, and sensors whose trigger types, are
-// neither defined by the pack nor known to the caller (installed); known may be nil when
-// nothing else is installed. It returns a *ValidationError or nil. Registration calls it so
-// a rule is never silently dropped for naming something that does not exist.
-func (p *Pack) CheckRefs(known func(kind Kind, ref string) bool) error {
+// CheckRefs looks for what a pack names but neither defines nor finds installed (known says
+// what is; it may be nil when nothing else is). A sensor's trigger type must exist: that is a
+// problem, returned in a *ValidationError. A rule's trigger or action may come with a pack
+// installed later, as StackStorm allows: each such ref is a warning, and the rule is stored
+// with its ref and no edge until that pack arrives.
+func (p *Pack) CheckRefs(known func(kind Kind, ref string) bool) (warnings []Problem, err error) {
 	own := map[Kind]map[string]bool{KindTrigger: {}, KindAction: {}}
 	for _, t := range p.Triggers {
 		own[KindTrigger][t.Ref] = true
@@ -317,20 +366,26 @@ func (p *Pack) CheckRefs(known func(kind Kind, ref string) bool) error {
 	for _, a := range p.Actions {
 		own[KindAction][a.Ref] = true
 	}
-	var probs problems
-	check := func(file string, line int, field string, kind Kind, ref string) {
-		if !own[kind][ref] && (known == nil || !known(kind, ref)) {
-			probs.add(file, line, field, "%s %q is neither defined in this pack nor installed", kind, ref)
-		}
+	missing := func(kind Kind, ref string) bool {
+		return ref != "" && !own[kind][ref] && (known == nil || !known(kind, ref))
 	}
 	for _, r := range p.Rules {
-		check(r.File, r.triggerLine, "trigger_ref", KindTrigger, r.TriggerRef)
-		check(r.File, r.actionLine, "action_ref", KindAction, r.ActionRef)
-	}
-	for _, s := range p.Sensors {
-		for _, ref := range s.TriggerTypes {
-			check(s.File, s.triggerLine, "trigger_types", KindTrigger, ref)
+		if missing(KindTrigger, r.TriggerRef) {
+			warnings = append(warnings, Problem{File: r.File, Line: r.triggerLine, Field: "trigger_ref", Message: fmt.Sprintf(
+				"trigger %q is not installed; the rule is stored and its enforcements are SKIPPED until a pack defining it is installed", r.TriggerRef)})
+		}
+		if missing(KindAction, r.ActionRef) {
+			warnings = append(warnings, Problem{File: r.File, Line: r.actionLine, Field: "action_ref", Message: fmt.Sprintf(
+				"action %q is not installed; the rule is stored and its enforcements are SKIPPED until a pack defining it is installed", r.ActionRef)})
 		}
 	}
-	return probs.err()
+	var probs problems
+	for _, s := range p.Sensors {
+		for _, ref := range s.TriggerTypes {
+			if missing(KindTrigger, ref) {
+				probs.add(s.File, s.triggerLine, "trigger_types", "trigger %q is neither defined in this pack nor installed", ref)
+			}
+		}
+	}
+	return warnings, probs.err()
 }

@@ -153,7 +153,9 @@ action_params:
 		}},
 		HasRequirements: true,
 	}, p)
-	require.NoError(t, p.CheckRefs(nil))
+	warnings, err := p.CheckRefs(nil)
+	require.NoError(t, err)
+	require.Empty(t, warnings)
 }
 
 func ptr(f float64) *float64 { return &f }
@@ -256,7 +258,11 @@ action:
 	require.Equal(t, map[string]any{"url": "{{ trigger.body.url }}"}, r.ActionParams)
 	require.Equal(t, map[string]any{"trigger.body.x": map[string]any{"type": "equals", "pattern": "y"}}, r.Criteria)
 
-	err := p.CheckRefs(nil)
-	require.EqualError(t, err, `invalid pack: 1 problem: rules/notify.yaml:3: trigger_ref: trigger "core.st2.webhook" is neither defined in this pack nor installed`)
-	require.NoError(t, p.CheckRefs(func(kind Kind, ref string) bool { return kind == KindTrigger && ref == "core.st2.webhook" }))
+	warnings, err := p.CheckRefs(nil)
+	require.NoError(t, err)
+	require.Len(t, warnings, 1)
+	require.Equal(t, "rules/notify.yaml:3: trigger_ref: trigger \"core.st2.webhook\" is not installed; the rule is stored and its enforcements are SKIPPED until a pack defining it is installed", warnings[0].String())
+	warnings, err = p.CheckRefs(func(kind Kind, ref string) bool { return kind == KindTrigger && ref == "core.st2.webhook" })
+	require.NoError(t, err)
+	require.Empty(t, warnings)
 }

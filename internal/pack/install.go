@@ -166,10 +166,15 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 		return nil, stepError(StepValidate, apperr.Errorf(apperr.BadUserInput, "%v", err))
 	}
 	packRoot := filepath.Join(staged, filepath.FromSlash(root))
-	if m, err = manifest.LoadWith(os.DirFS(packRoot), manifest.Options{MaxFileBytes: s.cfg.MaxManifestBytes}); err != nil {
-		return nil, stepError(StepValidate, err)
+	// Every problem of every file and kind comes in one error: what the
+	// files say alone, and what needs the database (refs, rule criteria,
+	// the operator's configs/<pack>.yaml).
+	var loadErr error
+	if m, loadErr = manifest.LoadAll(os.DirFS(packRoot), manifest.Options{MaxFileBytes: s.cfg.MaxManifestBytes}); m == nil {
+		return nil, stepError(StepValidate, loadErr)
 	}
-	if err := s.validateAgainstInstalled(ctx, m); err != nil {
+	var fileConfig map[string]any
+	if t.warnings, fileConfig, err = s.validateAgainstInstalled(ctx, m, loadErr); err != nil {
 		m = nil
 		return nil, stepError(StepValidate, err)
 	}
@@ -233,6 +238,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	t.step(ctx, StepRegister)
 	p, err = s.register(ctx, m, registration{
 		path: final, source: t.display, checksum: checksum, env: env, system: req.System,
+		fileConfig: fileConfig,
 	})
 	if err != nil {
 		return nil, stepError(StepRegister, err)
@@ -248,23 +254,39 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 }
 
 // validateAgainstInstalled checks what a pack cannot know alone: that the
-// triggers and actions its rules name exist (here or installed), and that
-// none of its refs belong to another pack.
-func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack) error {
-	owners, err := s.installedRefs(ctx)
-	if err != nil {
-		return err
-	}
+// triggers its sensors name exist (here or installed), that none of its refs
+// belong to another pack, that its rules' criteria and templates compile,
+// and that the operator's configs/<pack>.yaml fits the config schema. The
+// problems loadErr holds (the files' own) join these in one
+// *manifest.ValidationError. Rules naming actions or triggers not installed
+// yet are warnings, returned apart. fileConfig is the configs file's
+// content, nil when there is none.
+func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack, loadErr error) (warnings []string, fileConfig map[string]any, err error) {
 	var probs []manifest.Problem
-	if err := m.CheckRefs(func(k manifest.Kind, ref string) bool {
-		_, ok := owners[string(k)+":"+ref]
-		return ok
-	}); err != nil {
+	if loadErr != nil {
 		var ve *manifest.ValidationError
-		if !errors.As(err, &ve) {
-			return err
+		if !errors.As(loadErr, &ve) {
+			return nil, nil, loadErr
 		}
 		probs = append(probs, ve.Problems...)
+	}
+	owners, err := s.installedRefs(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	missing, err := m.CheckRefs(func(k manifest.Kind, ref string) bool {
+		_, ok := owners[string(k)+":"+ref]
+		return ok
+	})
+	if err != nil {
+		var ve *manifest.ValidationError
+		if !errors.As(err, &ve) {
+			return nil, nil, err
+		}
+		probs = append(probs, ve.Problems...)
+	}
+	for _, w := range missing {
+		warnings = append(warnings, w.String())
 	}
 	own := func(kind, ref, file string) {
 		if o, ok := owners[kind+":"+ref]; ok && o != m.Ref {
@@ -291,6 +313,8 @@ func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack
 	for _, w := range m.Workflows {
 		own("workflow", w.Ref, w.File)
 	}
+	fileConfig, cprobs := s.configFile(m)
+	probs = append(probs, cprobs...)
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool {
 			if probs[i].File != probs[j].File {
@@ -298,9 +322,9 @@ func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack
 			}
 			return probs[i].Line < probs[j].Line
 		})
-		return &manifest.ValidationError{Problems: probs}
+		return warnings, nil, &manifest.ValidationError{Problems: probs}
 	}
-	return nil
+	return warnings, fileConfig, nil
 }
 
 // installedRefs maps "kind:ref" of every installed component to its pack.

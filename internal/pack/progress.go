@@ -37,6 +37,9 @@ type tracker struct {
 	ref string
 	// release gives up the install's liveness lock (see installLock).
 	release func()
+	// warnings are what the install accepted but reports (rules naming
+	// actions or triggers not installed yet); saved when it finishes.
+	warnings []string
 }
 
 // startInstall records a RUNNING install and takes its liveness lock
@@ -101,6 +104,9 @@ func (t *tracker) finish(ctx context.Context, ref, version string, failure error
 	ctx = context.WithoutCancel(ctx)
 	now := time.Now()
 	u := t.s.db.Ent.PackInstall.UpdateOneID(t.id).SetFinishedAt(now)
+	if len(t.warnings) > 0 {
+		u.SetWarnings(t.warnings)
+	}
 	if ref != "" {
 		u.SetPackRef(ref).SetVersion(version)
 	}

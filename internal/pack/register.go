@@ -27,6 +27,8 @@ type registration struct {
 	path, source, checksum string
 	env                    packenv.Status
 	system                 bool
+	// fileConfig is the operator's configs/<pack>.yaml, nil for none.
+	fileConfig map[string]any
 }
 
 // register writes the pack and all its components in one transaction.
@@ -45,20 +47,33 @@ func (s *Service) register(ctx context.Context, m *manifest.Pack, r registration
 			Save(context.Context) (*ent.Pack, error)
 		}
 		now := time.Now()
-		config := m.Config
+		// The operator's config survives a reinstall or an upgrade; the
+		// pack's defaults fill gaps, and configs/<pack>.yaml, when present,
+		// sets what it names. Secret fields (by the new schema) are sealed.
+		config := param.MergeTrees(m.Config, nil)
 		if p != nil {
-			// The operator's config survives a reinstall; new defaults fill gaps.
-			config = mergeConfig(m.Config, p.Config)
+			current, err := s.configs.Values(p)
+			if err != nil {
+				return err
+			}
+			config = param.MergeTrees(config, current)
+		}
+		config = param.MergeTrees(config, r.fileConfig)
+		plain, sealed, err := s.configs.Sealed(m.ConfigSchema, config)
+		if err != nil {
+			return err
+		}
+		if p != nil {
 			pu = c.Pack.UpdateOne(p).SetLabel(m.Label).SetDescription(m.Description).
 				SetVersion(m.Version).SetAuthor(m.Author).SetConfSchema(schemaMap(m.ConfigSchema)).
-				SetConfig(config).SetTags(m.Tags).SetSystem(r.system).SetSource(r.source).
+				SetConfig(plain).SetConfigSecrets(sealed).SetTags(m.Tags).SetSystem(r.system).SetSource(r.source).
 				SetPath(r.path).SetChecksum(r.checksum).SetInstalledAt(now).
 				SetEnvStatus(envStatus(r.env)).SetEnvPath(r.env.Path).SetEnvError("").
 				SetEnvChecksum(r.env.Checksum)
 		} else {
 			pu = c.Pack.Create().SetRef(m.Ref).SetLabel(m.Label).SetDescription(m.Description).
 				SetVersion(m.Version).SetAuthor(m.Author).SetConfSchema(schemaMap(m.ConfigSchema)).
-				SetConfig(config).SetTags(m.Tags).SetSystem(r.system).SetSource(r.source).
+				SetConfig(plain).SetConfigSecrets(sealed).SetTags(m.Tags).SetSystem(r.system).SetSource(r.source).
 				SetPath(r.path).SetChecksum(r.checksum).SetInstalledAt(now).
 				SetEnvStatus(envStatus(r.env)).SetEnvPath(r.env.Path).SetEnvChecksum(r.env.Checksum)
 		}
@@ -288,17 +303,6 @@ func schemaMap(s param.Schema) map[string]any {
 		return map[string]any{}
 	}
 	return m
-}
-
-func mergeConfig(defaults, current map[string]any) map[string]any {
-	out := map[string]any{}
-	for k, v := range defaults {
-		out[k] = v
-	}
-	for k, v := range current {
-		out[k] = v
-	}
-	return out
 }
 
 func envStatus(st packenv.Status) entpack.EnvStatus {

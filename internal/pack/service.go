@@ -17,6 +17,7 @@ import (
 	"github.com/attune-io/attune/ent"
 	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/internal/fetch"
+	"github.com/attune-io/attune/internal/packconfig"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -37,7 +38,13 @@ type Config struct {
 	Python, Npm string
 	// EnvTimeout bounds one environment build (default 10 minutes).
 	EnvTimeout time.Duration
-	Logger     *slog.Logger
+	// ConfigsDir holds operators' <pack>.yaml configs, read at install;
+	// empty means configs/ beside PacksDir.
+	ConfigsDir string
+	// Sealer seals pack configs' secret fields (the key/value store); nil
+	// means configs cannot hold secrets.
+	Sealer packconfig.Sealer
+	Logger *slog.Logger
 }
 
 // Canceler cancels a pack's active executions before a forced delete. The
@@ -53,6 +60,8 @@ type Service struct {
 	log      *slog.Logger
 	progress *broker
 	locks    *store.Locker
+	configs  *packconfig.Store
+	sealer   packconfig.Sealer
 	// Canceler, when set, lets deletePack(force: true) cancel executions.
 	Canceler Canceler
 }
@@ -83,7 +92,7 @@ func NewService(db *store.DB, cfg Config) (*Service, error) {
 	}
 	return &Service{
 		db: db, cfg: cfg, log: cfg.Logger, progress: newBroker(),
-		locks: store.NewLocker(db),
+		locks: store.NewLocker(db), configs: packconfig.New(db, cfg.Sealer), sealer: cfg.Sealer,
 	}, nil
 }
 

@@ -38,6 +38,9 @@ type Spec struct {
 	Minimum     *float64 `json:"minimum,omitempty"     yaml:"minimum,omitempty"`
 	Maximum     *float64 `json:"maximum,omitempty"     yaml:"maximum,omitempty"`
 	Items       *Spec    `json:"items,omitempty"       yaml:"items,omitempty"`
+	// Properties are the fields of an object, as StackStorm's pack config
+	// schemas nest them; other fields of the object are allowed.
+	Properties Schema `json:"properties,omitempty" yaml:"properties,omitempty"`
 	// Position places the parameter in a StackStorm shell script's argv
 	// (0-based); nil for named parameters.
 	Position *int `json:"position,omitempty" yaml:"position,omitempty"`
@@ -189,6 +192,27 @@ func parseSpec(field string, raw any) (Spec, []FieldError) {
 		items, itemErrs := parseSpec(field+".items", v)
 		errs = append(errs, itemErrs...)
 		spec.Items = &items
+	}
+	if v, ok := m["properties"]; ok && v != nil {
+		props, isMap := v.(map[string]any)
+		switch {
+		case spec.Type != TypeObject && spec.Type != TypeAny:
+			fail("properties only applies to type object")
+		case !isMap:
+			fail("properties must be a mapping of field names to specs")
+		default:
+			spec.Properties = Schema{}
+			required := map[string]bool{}
+			for _, name := range stringList(m["required"]) {
+				required[name] = true
+			}
+			for name, raw := range props {
+				sub, subErrs := parseSpec(field+"."+name, raw)
+				errs = append(errs, subErrs...)
+				sub.Required = sub.Required || required[name]
+				spec.Properties[name] = sub
+			}
+		}
 	}
 	if len(errs) > 0 {
 		return spec, errs

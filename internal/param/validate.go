@@ -66,6 +66,19 @@ func (spec Spec) check(field string, v any) []FieldError {
 			errs = append(errs, FieldError{Field: field, Message: fmt.Sprintf("must be at most %g", *spec.Maximum)})
 		}
 	}
+	if len(spec.Properties) > 0 {
+		if m, ok := v.(map[string]any); ok {
+			for name, sub := range spec.Properties {
+				sv, present := m[name]
+				switch {
+				case (!present || sv == nil) && sub.Required && sub.Default == nil:
+					errs = append(errs, FieldError{Field: field + "." + name, Message: "is required"})
+				case present && sv != nil:
+					errs = append(errs, sub.check(field+"."+name, sv)...)
+				}
+			}
+		}
+	}
 	if spec.Items != nil {
 		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
 			for i := range rv.Len() {

@@ -128,8 +128,10 @@ type criterion struct {
 	number  float64        // numeric pattern (lessthan/greaterthan when numeric, timediff seconds)
 	numeric bool           // lessthan/greaterthan compare numbers rather than strings
 	re      *regexp.Regexp // matchwildcard, matchregex, regex, iregex
-	all     bool           // search condition is "all" rather than "any"
+	all     bool           // search: every list item must match (all, all2any)
+	anyPat  bool           // search: an item matches when any item criterion does (all2any, any2any)
 	items   *Criteria      // search: criteria applied to each list item
+	tmpl    *Templates     // a Jinja pattern, rendered per event before the operator applies
 }
 
 // CompileCriteria validates and compiles a StackStorm criteria map such as
@@ -164,6 +166,9 @@ func compileCriteria(raw map[string]any, roots ...string) (*Criteria, []Problem)
 
 // parsePath splits a criteria key into the segments after its root.
 func parsePath(key string, roots []string) ([]string, error) {
+	// StackStorm ignores "#" and what follows, so one path can carry
+	// several criteria: trigger.count#1, trigger.count#2.
+	key, _, _ = strings.Cut(key, "#")
 	for _, root := range roots {
 		if key == root {
 			return nil, nil
@@ -223,6 +228,16 @@ func (cr *criterion) compile(raw any, roots []string) []string {
 		return append(msgs, cr.compileSearch(pattern, spec["condition"])...)
 	case pattern == nil:
 		return append(msgs, `missing "pattern"`)
+	}
+	if tmpl, ok := pattern.(string); ok && isTemplate(tmpl) {
+		// Rendered against the event (trigger, st2kv) before each match, as
+		// StackStorm renders criteria patterns.
+		t, err := CompileTemplates(map[string]any{"pattern": tmpl})
+		if err != nil {
+			return append(msgs, err.Error())
+		}
+		cr.tmpl = t
+		return msgs
 	}
 	if err := cr.compilePattern(pattern); err != nil {
 		msgs = append(msgs, err.Error())
@@ -288,16 +303,22 @@ func (cr *criterion) compilePattern(pattern any) error {
 	return nil
 }
 
-// compileSearch compiles a search entry: condition any|all and a non-empty nested criteria
-// map whose keys start with "item".
+// compileSearch compiles a search entry: a condition and a non-empty nested criteria map
+// whose keys start with "item". As in StackStorm, any: some item matches every item
+// criterion; all: every item does; all2any: every item matches some criterion; any2any: some
+// item matches some criterion.
 func (cr *criterion) compileSearch(pattern, condition any) []string {
 	var msgs []string
 	switch condition {
 	case "any":
 	case "all":
 		cr.all = true
+	case "all2any":
+		cr.all, cr.anyPat = true, true
+	case "any2any":
+		cr.anyPat = true
 	default:
-		msgs = append(msgs, `search "condition" must be "any" or "all"`)
+		msgs = append(msgs, `search "condition" must be "any", "all", "all2any" or "any2any"`)
 	}
 	nested, ok := pattern.(map[string]any)
 	if !ok || len(nested) == 0 {
@@ -360,30 +381,96 @@ func wildcardRegexp(glob string) string {
 	return b.String()
 }
 
+// HasTemplates reports whether some pattern is a Jinja template, which needs the event's
+// context (MatchContext) to be judged.
+func (c *Criteria) HasTemplates() bool {
+	if c == nil {
+		return false
+	}
+	for _, cr := range c.entries {
+		if cr.tmpl != nil || cr.items.HasTemplates() {
+			return true
+		}
+	}
+	return false
+}
+
+// References returns the context paths the patterns' templates read, for callers that
+// supply st2kv only when asked for.
+func (c *Criteria) References() []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, cr := range c.entries {
+		if cr.tmpl != nil {
+			out = append(out, cr.tmpl.References()...)
+		}
+		out = append(out, cr.items.References()...)
+	}
+	return out
+}
+
+// MatchContext is Match with the context Jinja patterns render against (trigger, st2kv…);
+// a pattern that fails to render is a *MatchError.
+func (c *Criteria) MatchContext(payload map[string]any, tc Context, now time.Time) (bool, error) {
+	if tc == nil {
+		tc = Context{"trigger": payload}
+	}
+	return c.matchIn(payload, tc, now)
+}
+
 // Match reports whether payload satisfies every entry. A path that is missing or null fails
 // every operator except nexists. Type mismatches (lessthan on a list, startswith on a number)
 // are simply no match; the error is non-nil only for a *MatchError (timediff on a value that
 // is not a timestamp), returned with false so the caller can log it. now is the clock for
 // timediff. A nil Criteria matches everything.
 func (c *Criteria) Match(payload map[string]any, now time.Time) (bool, error) {
-	return c.match(payload, now)
+	return c.matchIn(payload, Context{"trigger": payload}, now)
 }
 
-// match evaluates the entries in key order against root, stopping at the first failure.
-func (c *Criteria) match(root any, now time.Time) (bool, error) {
+// matchIn evaluates the entries in key order against root, stopping at the first failure;
+// tc is what templated patterns render against.
+func (c *Criteria) matchIn(root any, tc Context, now time.Time) (bool, error) {
 	if c == nil {
 		return true, nil
 	}
 	for i := range c.entries {
-		if ok, err := c.entries[i].match(root, now); err != nil || !ok {
+		if ok, err := c.entries[i].match(root, tc, now); err != nil || !ok {
 			return false, err
 		}
 	}
 	return true, nil
 }
 
-// match applies one entry to root.
-func (cr *criterion) match(root any, now time.Time) (bool, error) {
+// matchAny reports whether root satisfies at least one entry (search's all2any and any2any).
+func (c *Criteria) matchAny(root any, tc Context, now time.Time) (bool, error) {
+	for i := range c.entries {
+		ok, err := c.entries[i].match(root, tc, now)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// match applies one entry to root, rendering a templated pattern first.
+func (cr *criterion) match(root any, tc Context, now time.Time) (bool, error) {
+	if cr.tmpl != nil {
+		rendered, err := cr.tmpl.Render(tc)
+		if err != nil {
+			return false, &MatchError{Key: cr.key, Message: "pattern: " + err.Error()}
+		}
+		c := *cr
+		c.tmpl = nil
+		if err := c.compilePattern(rendered["pattern"]); err != nil {
+			return false, &MatchError{Key: cr.key, Message: "rendered pattern: " + err.Error()}
+		}
+		return c.match(root, tc, now)
+	}
 	v, found := lookup(root, cr.path)
 	if !found || v == nil {
 		return cr.op == opNExists, nil
@@ -412,7 +499,7 @@ func (cr *criterion) match(root any, now time.Time) (bool, error) {
 	case opTimeDiffLT, opTimeDiffGT:
 		return cr.timediff(v, now)
 	case opSearch:
-		return cr.search(v, now)
+		return cr.search(v, tc, now)
 	}
 	s, ok := v.(string)
 	return ok && cr.matchString(s), nil
@@ -493,13 +580,20 @@ func ageSeconds(v any, now time.Time) (float64, bool) {
 
 // search applies the item criteria to each element of list v: true if any (or all) match.
 // Like Python's any/all, "all" over an empty list is true and "any" is false.
-func (cr *criterion) search(v any, now time.Time) (bool, error) {
+func (cr *criterion) search(v any, tc Context, now time.Time) (bool, error) {
 	list, ok := v.([]any)
+	if m, isMap := v.(map[string]any); isMap {
+		list, ok = []any{m}, true // StackStorm searches one object as a list of one
+	}
 	if !ok {
 		return false, nil
 	}
+	match := cr.items.matchIn
+	if cr.anyPat {
+		match = cr.items.matchAny
+	}
 	for _, item := range list {
-		ok, err := cr.items.match(item, now)
+		ok, err := match(item, tc, now)
 		if err != nil {
 			return false, fmt.Errorf("search %s: %w", cr.key, err)
 		}
@@ -639,4 +733,9 @@ func jsonType(v any) string {
 		return "object"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// isTemplate reports a string holding a Jinja expression or statement.
+func isTemplate(s string) bool {
+	return strings.Contains(s, "{{") || strings.Contains(s, "{%")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +59,10 @@ type Options struct {
 	// schema allows but its source cannot use (a bad cron expression, an
 	// unknown time zone), at createRule rather than at tick time.
 	CheckTriggerParams func(triggerRef string, params map[string]any) error
+	// PackConfig, if set, reads a pack's config as pack code sees it
+	// (secrets opened, schema defaults applied) through c; without it
+	// templates see the stored non-secret values.
+	PackConfig func(ctx context.Context, c *ent.Client, packRef string) (map[string]any, error)
 }
 
 // Engine is the event pipeline's stateful half: it stores events with
@@ -303,8 +308,8 @@ func (e *Engine) loadRules(ctx context.Context, c *ent.Client, sc scope, withEdg
 // nothing, so they need no transaction (100 rules cost one query, not 100
 // transactions). Anything else is judged again inside enforce's.
 func (c *compiled) mismatch(ev *ent.Event, now time.Time) bool {
-	if c == nil || c.err != nil {
-		return false
+	if c == nil || c.err != nil || c.criteria.HasTemplates() {
+		return false // judged in the transaction, with the keys templates read
 	}
 	ok, err := c.criteria.Match(ev.Payload, now)
 	return err == nil && !ok
@@ -357,27 +362,39 @@ func (e *Engine) enforce(ctx context.Context, ev *ent.Event, ruleID int) error {
 
 // judge decides: nil when the criteria do not match; otherwise the
 // verdict, with rendered parameters when the action should run.
-func (e *Engine) judge(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event) (*verdict, error) {
+func (e *Engine) judge(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event) (_ *verdict, err error) {
 	c := e.compile(r)
 	if c.err != nil {
 		return &verdict{status: enforcement.StatusFAILED, reason: c.err.Error()}, nil
 	}
-	ok, err := c.criteria.Match(ev.Payload, e.opts.Now())
+	// The template context is built once, before matching when a pattern
+	// is a template (it may read trigger and st2kv, as in StackStorm).
+	var tc Context
+	var secrets []string
+	if c.criteria.HasTemplates() {
+		if tc, secrets, err = e.templateContext(ctx, tx, r, ev); err != nil {
+			return nil, err
+		}
+	}
+	ok, err := c.criteria.MatchContext(ev.Payload, tc, e.opts.Now())
 	if err != nil {
 		return &verdict{status: enforcement.StatusFAILED, reason: err.Error()}, nil
 	}
 	if !ok {
 		return nil, nil
 	}
+	// A rule whose trigger or action is not installed (never was, or was
+	// deleted) waits, SKIPPED with the reason, until a pack brings it.
 	switch {
 	case r.TriggerID == nil:
-		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("trigger %s was deleted", r.TriggerRef)}, nil
+		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("trigger %s is not installed", r.TriggerRef)}, nil
 	case r.ActionID == nil:
-		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("action %s was deleted", r.ActionRef)}, nil
+		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("action %s is not installed", r.ActionRef)}, nil
 	}
-	tc, secrets, err := e.templateContext(ctx, tx, r, ev)
-	if err != nil {
-		return nil, err
+	if tc == nil {
+		if tc, secrets, err = e.templateContext(ctx, tx, r, ev); err != nil {
+			return nil, err
+		}
 	}
 	if len(secrets) > 0 {
 		schema, err := param.ParseSchema(r.Edges.Action.Parameters)
@@ -408,7 +425,13 @@ func (e *Engine) templateContext(ctx context.Context, tx *store.Tx, r *ent.Rule,
 		p = r.Edges.Action.Edges.Pack
 	}
 	config := map[string]any{}
-	if p != nil && p.Config != nil {
+	switch {
+	case p != nil && e.opts.PackConfig != nil:
+		var err error
+		if config, err = e.opts.PackConfig(ctx, tx.Ent, p.Ref); err != nil {
+			return nil, nil, fmt.Errorf("config of pack %s: %w", p.Ref, err)
+		}
+	case p != nil && p.Config != nil:
 		config = p.Config
 	}
 	c := Context{
@@ -419,14 +442,17 @@ func (e *Engine) templateContext(ctx context.Context, tx *store.Tx, r *ent.Rule,
 		},
 		"rule": map[string]any{"ref": r.Ref, "id": r.ID},
 		"pack": map[string]any{"config": config},
+		// StackStorm's name for the pack's config in templates.
+		"config_context": config,
 	}
 	// Pack config fields marked secret count as secrets: they may only
 	// flow into secret parameters, like secret keys.
 	var secrets []string
 	if p != nil {
 		if schema, err := param.ParseSchema(p.ConfSchema); err == nil {
-			for _, name := range schema.SecretNames() {
-				secrets = append(secrets, "pack.config."+name)
+			for _, path := range schema.SecretPaths() {
+				name := strings.Join(path, ".")
+				secrets = append(secrets, "pack.config."+name, "config_context."+name)
 			}
 		}
 	}

@@ -239,7 +239,7 @@ func TestDeletedActionOrTriggerSkips(t *testing.T) {
 		got := b.enforcements(t, r)
 		require.Len(t, got, 1)
 		require.Equal(t, enforcement.StatusSKIPPED, got[0].Status)
-		require.Equal(t, "action tp.doomed was deleted", got[0].Reason)
+		require.Equal(t, "action tp.doomed is not installed", got[0].Reason)
 		require.Empty(t, got[0].Edges.Executions)
 
 		// The trigger goes after its event was stored.
@@ -251,7 +251,7 @@ func TestDeletedActionOrTriggerSkips(t *testing.T) {
 		got = b.enforcements(t, r2)
 		require.Len(t, got, 1)
 		require.Equal(t, enforcement.StatusSKIPPED, got[0].Status)
-		require.Equal(t, fmt.Sprintf("trigger %s was deleted", r2.TriggerRef), got[0].Reason)
+		require.Equal(t, fmt.Sprintf("trigger %s is not installed", r2.TriggerRef), got[0].Reason)
 		require.Empty(t, got[0].Edges.Executions)
 
 		// A disabled rule is not evaluated at all.
