@@ -2184,11 +2184,6 @@ func (_q *PackQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 				selectedFields = append(selectedFields, pack.FieldConfSchema)
 				fieldSeen[pack.FieldConfSchema] = struct{}{}
 			}
-		case "config":
-			if _, ok := fieldSeen[pack.FieldConfig]; !ok {
-				selectedFields = append(selectedFields, pack.FieldConfig)
-				fieldSeen[pack.FieldConfig] = struct{}{}
-			}
 		case "tags":
 			if _, ok := fieldSeen[pack.FieldTags]; !ok {
 				selectedFields = append(selectedFields, pack.FieldTags)

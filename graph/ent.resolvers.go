@@ -7,11 +7,9 @@ package graph
 
 import (
 	"context"
-	"github.com/attune-io/attune/internal/auth"
 
 	"entgo.io/contrib/entgql"
 	"github.com/attune-io/attune/ent"
-	"github.com/attune-io/attune/ent/pack"
 )
 
 // Stdout is the resolver for the stdout field.
@@ -22,18 +20,6 @@ func (r *executionResolver) Stdout(ctx context.Context, obj *ent.Execution) (str
 // Stderr is the resolver for the stderr field.
 func (r *executionResolver) Stderr(ctx context.Context, obj *ent.Execution) (string, error) {
 	return r.Executions.Stream(ctx, obj, "stderr")
-}
-
-// Config is the resolver for the config field.
-func (r *packResolver) Config(ctx context.Context, obj *ent.Pack) (map[string]any, error) {
-	// Field collection loaded only the requested columns; secrets live in
-	// a column no client selects.
-	full, err := r.Client.Pack.Query().Where(pack.ID(obj.ID)).
-		Select(pack.FieldRef, pack.FieldConfig, pack.FieldConfSchema, pack.FieldConfigSecrets).Only(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return r.Packs.DisplayConfig(full, principal(ctx).Role.AtLeast(auth.Admin))
 }
 
 // Node is the resolver for the node field.

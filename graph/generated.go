@@ -336,7 +336,7 @@ type ComplexityRoot struct {
 		Author              func(childComplexity int) int
 		Checksum            func(childComplexity int) int
 		ConfSchema          func(childComplexity int) int
-		Config              func(childComplexity int) int
+		Config              func(childComplexity int, decrypt *bool) int
 		CreatedAt           func(childComplexity int) int
 		Description         func(childComplexity int) int
 		EnvChecksum         func(childComplexity int) int
@@ -658,9 +658,8 @@ type MutationResolver interface {
 	SetPackConfig(ctx context.Context, input model.SetPackConfigInput) (*ent.Pack, error)
 }
 type PackResolver interface {
-	Config(ctx context.Context, obj *ent.Pack) (map[string]any, error)
-
 	Environment(ctx context.Context, obj *ent.Pack) (*model.PackEnvironment, error)
+	Config(ctx context.Context, obj *ent.Pack, decrypt *bool) (map[string]any, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -2050,7 +2049,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Pack.Config(childComplexity), true
+		args, err := ec.field_Pack_config_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Pack.Config(childComplexity, args["decrypt"].(*bool)), true
 	case "Pack.createdAt":
 		if e.ComplexityRoot.Pack.CreatedAt == nil {
 			break
@@ -4137,8 +4141,6 @@ func (ec *executionContext) childFields_Pack(ctx context.Context, field graphql.
 		return ec.fieldContext_Pack_author(ctx, field)
 	case "confSchema":
 		return ec.fieldContext_Pack_confSchema(ctx, field)
-	case "config":
-		return ec.fieldContext_Pack_config(ctx, field)
 	case "tags":
 		return ec.fieldContext_Pack_tags(ctx, field)
 	case "system":
@@ -4171,6 +4173,8 @@ func (ec *executionContext) childFields_Pack(ctx context.Context, field graphql.
 		return ec.fieldContext_Pack_workflowDefinitions(ctx, field)
 	case "environment":
 		return ec.fieldContext_Pack_environment(ctx, field)
+	case "config":
+		return ec.fieldContext_Pack_config(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Pack", field.Name)
 }
@@ -5518,6 +5522,20 @@ func (ec *executionContext) field_Pack_actions_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Pack_config_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "decrypt",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["decrypt"] = arg0
 	return args, nil
 }
 
@@ -12546,29 +12564,6 @@ func (ec *executionContext) fieldContext_Pack_confSchema(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Pack", field, false, false, "JSON")
 }
 
-func (ec *executionContext) _Pack_config(ctx context.Context, field graphql.CollectedField, obj *ent.Pack) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Pack_config(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Pack().Config(ctx, obj)
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
-			return ec.marshalOJSON2map(ctx, selections, v)
-		},
-		true,
-		false,
-	)
-}
-func (ec *executionContext) fieldContext_Pack_config(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Pack", field, true, true, "JSON")
-}
-
 func (ec *executionContext) _Pack_tags(ctx context.Context, field graphql.CollectedField, obj *ent.Pack) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13047,6 +13042,50 @@ func (ec *executionContext) fieldContext_Pack_environment(_ context.Context, fie
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PackEnvironment(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Pack_config(ctx context.Context, field graphql.CollectedField, obj *ent.Pack) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pack_config(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Pack().Config(ctx, obj, fc.Args["decrypt"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSON2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Pack_config(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Pack",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return nil, errors.New("field of type JSON does not have child fields")
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Pack_config_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -34087,11 +34126,6 @@ func (ec *executionContext) _Pack(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
-		case "config":
-			out.Values[i] = ec._Pack_config(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
 		case "tags":
 			out.Values[i] = ec._Pack_tags(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -34170,6 +34204,11 @@ func (ec *executionContext) _Pack(ctx context.Context, sel ast.SelectionSet, obj
 		case "environment":
 			out.Values[i] = ec._Pack_environment(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "config":
+			out.Values[i] = ec._Pack_config(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:

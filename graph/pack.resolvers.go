@@ -10,7 +10,10 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/attune-io/attune/ent"
+	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/graph/model"
+	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/pack"
 )
 
@@ -57,6 +60,21 @@ func (r *mutationResolver) SetPackConfig(ctx context.Context, input model.SetPac
 func (r *packResolver) Environment(ctx context.Context, obj *ent.Pack) (*model.PackEnvironment, error) {
 	status, path, msg := r.Packs.Environment(obj)
 	return &model.PackEnvironment{Status: status, Path: path, Error: msg}, nil
+}
+
+// Config is the resolver for the config field.
+func (r *packResolver) Config(ctx context.Context, obj *ent.Pack, decrypt *bool) (map[string]any, error) {
+	// Field collection loaded only the requested columns; secrets live in
+	// a column no client selects.
+	if deref(decrypt) && !principal(ctx).Role.AtLeast(auth.Admin) {
+		return nil, apperr.Errorf(apperr.Forbidden, "only an ADMIN may read a pack config's secrets")
+	}
+	full, err := r.Client.Pack.Query().Where(entpack.ID(obj.ID)).
+		Select(entpack.FieldRef, entpack.FieldConfig, entpack.FieldConfSchema, entpack.FieldConfigSecrets).Only(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Packs.DisplayConfig(full, deref(decrypt))
 }
 
 // PackInstallProgress is the resolver for the packInstallProgress field.

@@ -99,7 +99,7 @@ func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, log
 		sensors: sensor.NewSupervisor(db, eng.rules, leases, sensor.Options{
 			Poll: cfg.Events.SensorPoll, BackoffMin: cfg.Events.SensorBackoffMin,
 			BackoffMax: cfg.Events.SensorBackoffMax, KillGrace: cfg.Worker.KillGrace,
-			TempDir: tmp, Logger: log.With("component", "sensors"),
+			TempDir: tmp, PackConfig: eng.configs.Effective, Logger: log.With("component", "sensors"),
 		}),
 		maxBody: cfg.Events.WebhookMaxBytes,
 	}

@@ -83,6 +83,8 @@ type engine struct {
 	worker *execution.Worker
 	// rules stores events and evaluates rules (on worker nodes' queue).
 	rules *rule.Engine
+	// configs reads packs' configs as pack code sees them.
+	configs *packconfig.Store
 }
 
 // startEngine migrates the queue's tables and starts what the roles need.
@@ -117,9 +119,10 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 		Sealer: sealerOf(keys), Defaults: keys.RenderDefaults,
 	})
 	e.svc.Start(ctx)
+	e.configs = packconfig.New(db, keys)
 	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{
 		Logger: log.With("component", "rules"), Context: keys.RuleContext, CheckTriggerParams: trigger.CheckParams,
-		PackConfig: packconfig.New(db, keys).ConfigWith,
+		PackConfig: e.configs.ConfigWith,
 	})
 	// Reads never return an expired key; the sweep deletes their rows.
 	go keys.SweepEvery(ctx, time.Minute, log.With("component", "keys"))

@@ -27,7 +27,7 @@ func (Pack) Fields() []ent.Field {
 		field.String("author").Default(""),
 		field.JSON("conf_schema", map[string]any{}).Optional().
 			Annotations(entgql.Type("JSON")),
-		field.JSON("config", map[string]any{}).Optional().Annotations(entgql.Type("JSON")).
+		field.JSON("config", map[string]any{}).Optional().Annotations(entgql.Skip()).
 			Comment("The operator's config without its secret fields (sealed in config_secrets). GraphQL shows secrets to ADMIN only."),
 		field.Text("config_secrets").Default("").Sensitive().Annotations(entgql.Skip()).
 			Comment("base64(nonce || AES-256-GCM(JSON)) of the config's secret fields, sealed like secret keys."),

@@ -4,9 +4,11 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	entkey "github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/dbtest"
 	"github.com/attune-io/attune/internal/keystore"
@@ -75,8 +77,10 @@ func TestSecretsRoundTripAndStayEncrypted(t *testing.T) {
 		_, err = none.Set(ctx, keystore.SetRequest{Name: "x", Value: 1, Secret: true})
 		require.Equal(t, apperr.BadUserInput, apperr.CodeOf(err))
 
-		_, err = ks.Set(ctx, keystore.SetRequest{Name: "bad-name", Value: 1})
-		require.Equal(t, apperr.BadUserInput, apperr.CodeOf(err))
+		for _, bad := range []string{"bad name", "a..b", "trailing.", "-x", "ünï"} {
+			_, err = ks.Set(ctx, keystore.SetRequest{Name: bad, Value: 1})
+			require.Equal(t, apperr.BadUserInput, apperr.CodeOf(err), bad)
+		}
 		require.NoError(t, ks.Delete(ctx, "region", "p", ""))
 		require.Equal(t, apperr.NotFound, apperr.CodeOf(ks.Delete(ctx, "region", "p", "")))
 	})
@@ -95,4 +99,56 @@ func TestSealOpen(t *testing.T) {
 	sealed[len(sealed)-1] ^= 1
 	_, err = ks.Open(sealed)
 	require.Error(t, err, "tampering is detected")
+}
+
+// TestUserScopeAndExpiry: user keys are apart from system keys and from
+// other users'; an expired key is invisible to every read before the sweep
+// deletes its row.
+func TestUserScopeAndExpiry(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		db := dbtest.Open(t, backend)
+		ctx := t.Context()
+		ks, err := keystore.New(db, key1)
+		require.NoError(t, err)
+		for _, req := range []keystore.SetRequest{
+			{Name: "hello_st2.count", Value: 1},
+			{Name: "hello_st2.count", Value: 2, User: "alice"},
+			{Name: "hello_st2.count", Value: 3, User: "bob"},
+			{Name: "tok", Value: "s3", User: "alice", Secret: true},
+		} {
+			_, err := ks.Set(ctx, req)
+			require.NoError(t, err)
+		}
+		sys, err := ks.LookupWith(ctx, db.Ent, "p")
+		require.NoError(t, err)
+		require.Equal(t, map[string]any{"hello_st2.count": float64(1)}, sys.Plain)
+		require.Equal(t, map[string]any{"hello_st2.count": float64(1), "hello_st2": map[string]any{"count": float64(1)}}, sys.Tree())
+		alice, err := ks.UserLookup(ctx, db.Ent, "p", "alice")
+		require.NoError(t, err)
+		require.Equal(t, map[string]any{"hello_st2.count": float64(2), "tok": "s3"}, alice.Plain)
+		require.True(t, alice.Secrets["tok"])
+		nobody, err := ks.UserLookup(ctx, db.Ent, "p", "")
+		require.NoError(t, err)
+		require.Empty(t, nobody.Plain)
+
+		// Expired (set in the past, as a TTL that ran out): gone for reads.
+		k, err := ks.Set(ctx, keystore.SetRequest{Name: "lock", Value: true, TTL: time.Hour})
+		require.NoError(t, err)
+		require.NoError(t, db.Ent.Key.UpdateOne(k).SetExpiresAt(time.Now().UTC().Add(-time.Second)).Exec(ctx))
+		n, err := db.Ent.Key.Query().Where(entkey.Name("lock")).Count(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n)
+		require.Equal(t, apperr.NotFound, apperr.CodeOf(ks.Delete(ctx, "lock", "", "")))
+		var rows int
+		require.NoError(t, db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE name = 'lock'`).Scan(&rows))
+		require.Equal(t, 1, rows, "the row stays until the sweep")
+		swept, err := ks.Sweep(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, swept)
+		require.NoError(t, db.SQL.QueryRowContext(ctx, `SELECT count(*) FROM keys WHERE name = 'lock'`).Scan(&rows))
+		require.Zero(t, rows)
+		_, err = ks.Set(ctx, keystore.SetRequest{Name: "lock", Value: true, TTL: -time.Second})
+		require.Equal(t, apperr.BadUserInput, apperr.CodeOf(err))
+	})
 }

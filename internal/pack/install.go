@@ -288,6 +288,7 @@ func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack
 	for _, w := range missing {
 		warnings = append(warnings, w.String())
 	}
+	warnings = append(warnings, s.configWarnings(m)...)
 	own := func(kind, ref, file string) {
 		if o, ok := owners[kind+":"+ref]; ok && o != m.Ref {
 			probs = append(probs, manifest.Problem{File: file, Field: "ref",

@@ -343,7 +343,8 @@ func TestRulesReferencingUnknownOrInvalidCriteriaAreRefused(t *testing.T) {
 	msg := e.Message
 	require.Contains(t, msg, "frobnicate")
 	require.Contains(t, msg, "action_params.who")
-	require.Contains(t, msg, "other.trig")
+	// A rule waiting for a pack not installed yet is a warning, not a problem.
+	require.NotContains(t, msg, "other.trig")
 	b.requireClean(t)
 }
 

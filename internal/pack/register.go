@@ -59,9 +59,13 @@ func (s *Service) register(ctx context.Context, m *manifest.Pack, r registration
 			config = param.MergeTrees(config, current)
 		}
 		config = param.MergeTrees(config, r.fileConfig)
-		plain, sealed, err := s.configs.Sealed(m.ConfigSchema, config)
-		if err != nil {
-			return err
+		plain, sealed := config, ""
+		if s.configs.CanSeal() {
+			// Without a key, secret defaults stay in the clear, as keys
+			// cannot be secret then; the install warns (configWarnings).
+			if plain, sealed, err = s.configs.Sealed(m.ConfigSchema, config); err != nil {
+				return err
+			}
 		}
 		if p != nil {
 			pu = c.Pack.UpdateOne(p).SetLabel(m.Label).SetDescription(m.Description).

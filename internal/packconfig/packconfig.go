@@ -178,6 +178,10 @@ func (s *Store) Set(ctx context.Context, ref string, config map[string]any) (*en
 	return s.db.Ent.Pack.Get(ctx, out.ID)
 }
 
+// CanSeal reports whether secret fields can be sealed (an encryption key is
+// configured).
+func (s *Store) CanSeal() bool { return s.sealer != nil && s.sealer.HasKey() }
+
 // open decrypts sealed secrets; "" is none.
 func (s *Store) open(sealed string) (map[string]any, error) {
 	if sealed == "" {

@@ -375,9 +375,9 @@ func TestCompileCriteriaErrors(t *testing.T) {
 			[]Problem{{"trigger.a", `"condition" is only valid for search`}}},
 		{"search without condition", map[string]any{"trigger.a": map[string]any{
 			"type": "search", "pattern": map[string]any{"item.x": spec("exists", noPattern{})},
-		}}, []Problem{{"trigger.a", `search "condition" must be "any" or "all"`}}},
-		{"search bad condition", map[string]any{"trigger.a": searchSpec("any2any", map[string]any{"item.x": spec("exists", noPattern{})})},
-			[]Problem{{"trigger.a", `search "condition" must be "any" or "all"`}}},
+		}}, []Problem{{"trigger.a", `search "condition" must be "any", "all", "all2any" or "any2any"`}}},
+		{"search bad condition", map[string]any{"trigger.a": searchSpec("count", map[string]any{"item.x": spec("exists", noPattern{})})},
+			[]Problem{{"trigger.a", `search "condition" must be "any", "all", "all2any" or "any2any"`}}},
 		{"search pattern not object", map[string]any{"trigger.a": map[string]any{"type": "search", "condition": "any", "pattern": "x"}},
 			[]Problem{{"trigger.a", "search pattern must be a non-empty object"}}},
 		{"search pattern empty", map[string]any{"trigger.a": searchSpec("all", map[string]any{})},
@@ -497,4 +497,86 @@ func BenchmarkMatch(b *testing.B) {
 			b.Fatalf("want a match, got %v, %v", ok, err)
 		}
 	}
+}
+
+// TestStackStormCriteriaForms covers what StackStorm rules write beyond one operator per
+// path: "#" suffixes for several criteria on one path, every search condition, a search
+// over one object, and Jinja patterns rendered against the event.
+func TestStackStormCriteriaForms(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	payload := map[string]any{
+		"count":     45,
+		"threshold": 40,
+		"host":      "web-01",
+		"num":       "01",
+		"hosts":     []any{"web-01", "db-01"},
+		"fields": []any{
+			map[string]any{"name": "Status", "value": "Approved"},
+			map[string]any{"name": "Owner", "value": "ops"},
+		},
+		"one": map[string]any{"name": "Status", "value": "Approved"},
+	}
+	item := func(name, value string) map[string]any {
+		return map[string]any{
+			"item.name":  map[string]any{"type": "equals", "pattern": name},
+			"item.value": map[string]any{"type": "equals", "pattern": value},
+		}
+	}
+	search := func(cond string, pat map[string]any) map[string]any {
+		return map[string]any{"type": "search", "condition": cond, "pattern": pat}
+	}
+	cases := []struct {
+		name     string
+		criteria map[string]any
+		want     bool
+	}{
+		{"hash suffix both hold", map[string]any{
+			"trigger.count#1": map[string]any{"type": "greaterthan", "pattern": 40},
+			"trigger.count#2": map[string]any{"type": "lessthan", "pattern": 50},
+		}, true},
+		{"hash suffix one fails", map[string]any{
+			"trigger.count#1": map[string]any{"type": "greaterthan", "pattern": 40},
+			"trigger.count#2": map[string]any{"type": "lessthan", "pattern": 44},
+		}, false},
+		{"search any", map[string]any{"trigger.fields": search("any", item("Status", "Approved"))}, true},
+		{"search all fails", map[string]any{"trigger.fields": search("all", item("Status", "Approved"))}, false},
+		{"search all2any", map[string]any{"trigger.fields": search("all2any", map[string]any{
+			"item.value":   map[string]any{"type": "equals", "pattern": "Approved"},
+			"item.value#1": map[string]any{"type": "equals", "pattern": "ops"},
+		})}, true},
+		{"search any2any", map[string]any{"trigger.fields": search("any2any", map[string]any{
+			"item.name":  map[string]any{"type": "equals", "pattern": "nope"},
+			"item.value": map[string]any{"type": "equals", "pattern": "ops"},
+		})}, true},
+		{"search any2any none", map[string]any{"trigger.fields": search("any2any", map[string]any{
+			"item.name": map[string]any{"type": "equals", "pattern": "nope"},
+		})}, false},
+		{"search one object", map[string]any{"trigger.one": search("all", item("Status", "Approved"))}, true},
+		{"jinja pattern typed", map[string]any{"trigger.count": map[string]any{"type": "greaterthan", "pattern": "{{ trigger.threshold }}"}}, true},
+		{"jinja pattern in text", map[string]any{"trigger.host": map[string]any{"type": "equals", "pattern": "web-{{ trigger.num }}"}}, true},
+		{"jinja pattern list", map[string]any{"trigger.host": map[string]any{"type": "inside", "pattern": "{{ trigger.hosts }}"}}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := CompileCriteria(tc.criteria)
+			require.NoError(t, err)
+			got, err := c.Match(payload, now)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+	t.Run("st2kv in pattern", func(t *testing.T) {
+		t.Parallel()
+		c, err := CompileCriteria(map[string]any{"trigger.host": map[string]any{"type": "equals", "pattern": "{{ st2kv.system.watch.host }}"}})
+		require.NoError(t, err)
+		require.True(t, c.HasTemplates())
+		ok, err := c.MatchContext(payload, Context{"trigger": payload, "st2kv": map[string]any{"system": map[string]any{"watch": map[string]any{"host": "web-01"}}}}, now)
+		require.NoError(t, err)
+		require.True(t, ok)
+		_, err = c.Match(payload, now)
+		var me *MatchError
+		require.ErrorAs(t, err, &me, "without the keys the pattern cannot render")
+	})
 }

@@ -42,7 +42,11 @@ type Options struct {
 	KillGrace time.Duration
 	// TempDir is private scratch space for the runner.
 	TempDir string
-	Logger  *slog.Logger
+	// PackConfig, if set, is the config a sensor sees (secrets opened,
+	// schema defaults applied) of its loaded pack row; without it the
+	// stored non-secret values.
+	PackConfig func(p *ent.Pack) (map[string]any, error)
+	Logger     *slog.Logger
 }
 
 // Supervisor runs the sensors this node holds leases for.
@@ -199,8 +203,14 @@ func (s *Supervisor) wanted(ctx context.Context) (map[int]wanted, error) {
 		if len(rs) == 0 || se.Edges.Pack == nil {
 			continue
 		}
+		config := se.Edges.Pack.Config
+		if s.opts.PackConfig != nil {
+			if config, err = s.opts.PackConfig(se.Edges.Pack); err != nil {
+				return nil, fmt.Errorf("config of sensor %s: %w", se.Ref, err)
+			}
+		}
 		line, err := json.Marshal(map[string]any{
-			"sensor": se.Ref, "config": se.Edges.Pack.Config, "parameters": se.Config, "rules": rs,
+			"sensor": se.Ref, "config": config, "parameters": se.Config, "rules": rs,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("encoding input of sensor %s: %w", se.Ref, err)
