@@ -92,7 +92,6 @@ action:
 func TestPackConfigAsStackStorm(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
-		t.Parallel()
 		data := t.TempDir()
 		require.NoError(t, os.MkdirAll(filepath.Join(data, "configs"), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(data, "configs", "st2cfg.yaml"), []byte(
@@ -190,6 +189,18 @@ func TestPackConfigAsStackStorm(t *testing.T) {
 		require.Equal(t, "kept", after["extra"])
 		require.Equal(t, "eu-1", after["region"])
 		require.Equal(t, map[string]any{"user": "ops", "password": "pa55-operator", "realm": "corp"}, after["auth"])
+
+		// An operator who edits configs/<pack>.yaml sees it applied at the
+		// next install.
+		require.NoError(t, os.WriteFile(filepath.Join(data, "configs", "st2cfg.yaml"), []byte(
+			"---\napi_key: \"key-file-2\"\nretries: 9\nauth:\n  user: deploy2\n  password: \"pa55-file-2\"\n"), 0o600))
+		admin.Must(t, `mutation($s:String!){ installPack(input:{source:$s, force:true}){ pack{ version } } }`,
+			map[string]any{"s": st2cfgPack(t, "1.1.0", "region:\n  type: \"string\"\n  default: \"eu-1\"\n")}, nil)
+		after = config(admin, true)
+		require.Equal(t, "key-file-2", after["api_key"])
+		require.Equal(t, float64(9), after["retries"])
+		require.Equal(t, "kept", after["extra"])
+		require.Equal(t, map[string]any{"user": "deploy2", "password": "pa55-file-2", "realm": "corp"}, after["auth"])
 		require.NotContains(t, s.out.String(), "pa55-operator")
 		require.NotContains(t, s.out.String(), "key-operator-77")
 	})
@@ -267,7 +278,6 @@ func resultStdout(t *testing.T, result json.RawMessage) string {
 func TestRulesWaitForTheirPack(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
-		t.Parallel()
 		s := startServer(t, authEnv(), "-database-url", dbtest.URL(t, backend))
 		admin := client(s, testAdminToken)
 		admin.Must(t, `mutation{ setKey(input:{name:"watch.host", value:"web-01"}){ name } }`, nil, nil)
@@ -438,7 +448,6 @@ parameters:
 func TestKeysAsStackStormNamesThem(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
-		t.Parallel()
 		s := startServer(t, authEnv(), "-database-url", dbtest.URL(t, backend))
 		admin := client(s, testAdminToken)
 		for _, name := range []string{"hello_st2.count", "a-b:c", "0day"} {
@@ -502,7 +511,6 @@ func TestKeysAsStackStormNamesThem(t *testing.T) {
 func TestValidationReportsEverythingAtOnce(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
-		t.Parallel()
 		data := t.TempDir()
 		require.NoError(t, os.MkdirAll(filepath.Join(data, "configs"), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(data, "configs", "broken.yaml"), []byte("limit: lots\n"), 0o600))

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -50,13 +51,24 @@ func (s *Service) configsDir() string {
 	return filepath.Join(filepath.Dir(s.cfg.PacksDir), "configs")
 }
 
-// configFile reads and checks configs/<pack>.yaml; no file is no config.
-// Its problems name the file as configs/<pack>.yaml.
-func (s *Service) configFile(m *manifest.Pack) (map[string]any, []manifest.Problem) {
+// operatorFile is configs/<pack>.yaml as an install read it.
+type operatorFile struct {
+	config  map[string]any
+	modTime time.Time
+}
+
+// configFile reads and checks configs/<pack>.yaml; no file is nil. Its
+// problems name the file as configs/<pack>.yaml.
+func (s *Service) configFile(m *manifest.Pack) (*operatorFile, []manifest.Problem) {
 	name := "configs/" + m.Ref + ".yaml"
-	data, err := os.ReadFile(filepath.Join(s.configsDir(), m.Ref+".yaml"))
+	path := filepath.Join(s.configsDir(), m.Ref+".yaml")
+	info, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
+	}
+	var data []byte
+	if err == nil {
+		data, err = os.ReadFile(path)
 	}
 	problem := func(field, msg string) []manifest.Problem {
 		return []manifest.Problem{{File: name, Field: field, Message: msg}}
@@ -85,7 +97,16 @@ func (s *Service) configFile(m *manifest.Pack) (map[string]any, []manifest.Probl
 			return nil, problem("", "sets secret fields, which need an encryption key: configure encryption_key or ATTUNE_ENCRYPTION_KEY")
 		}
 	}
-	return config, nil
+	return &operatorFile{config: config, modTime: info.ModTime()}, nil
+}
+
+// applies reports whether the file sets the config of installed pack p:
+// on the first install, and on any install after the file was written. A
+// file older than the pack's last change (an install that applied it, a
+// setPackConfig since) is already in the config or was overridden through
+// the API, whose values an upgrade keeps.
+func (f *operatorFile) applies(p *ent.Pack) bool {
+	return f != nil && (p == nil || f.modTime.After(p.UpdatedAt))
 }
 
 // configWarnings names secret config fields a pack sets by default when no

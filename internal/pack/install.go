@@ -173,7 +173,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	if m, loadErr = manifest.LoadAll(os.DirFS(packRoot), manifest.Options{MaxFileBytes: s.cfg.MaxManifestBytes}); m == nil {
 		return nil, stepError(StepValidate, loadErr)
 	}
-	var fileConfig map[string]any
+	var fileConfig *operatorFile
 	if t.warnings, fileConfig, err = s.validateAgainstInstalled(ctx, m, loadErr); err != nil {
 		m = nil
 		return nil, stepError(StepValidate, err)
@@ -259,9 +259,9 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 // and that the operator's configs/<pack>.yaml fits the config schema. The
 // problems loadErr holds (the files' own) join these in one
 // *manifest.ValidationError. Rules naming actions or triggers not installed
-// yet are warnings, returned apart. fileConfig is the configs file's
-// content, nil when there is none.
-func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack, loadErr error) (warnings []string, fileConfig map[string]any, err error) {
+// yet are warnings, returned apart. fileConfig is the configs file, nil
+// when there is none.
+func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack, loadErr error) (warnings []string, fileConfig *operatorFile, err error) {
 	var probs []manifest.Problem
 	if loadErr != nil {
 		var ve *manifest.ValidationError

@@ -28,7 +28,7 @@ type registration struct {
 	env                    packenv.Status
 	system                 bool
 	// fileConfig is the operator's configs/<pack>.yaml, nil for none.
-	fileConfig map[string]any
+	fileConfig *operatorFile
 }
 
 // register writes the pack and all its components in one transaction.
@@ -48,8 +48,9 @@ func (s *Service) register(ctx context.Context, m *manifest.Pack, r registration
 		}
 		now := time.Now()
 		// The operator's config survives a reinstall or an upgrade; the
-		// pack's defaults fill gaps, and configs/<pack>.yaml, when present,
-		// sets what it names. Secret fields (by the new schema) are sealed.
+		// pack's defaults fill gaps, and configs/<pack>.yaml, when new or
+		// changed, sets what it names. Secret fields (by the new schema)
+		// are sealed.
 		config := param.MergeTrees(m.Config, nil)
 		if p != nil {
 			current, err := s.configs.Values(p)
@@ -58,7 +59,9 @@ func (s *Service) register(ctx context.Context, m *manifest.Pack, r registration
 			}
 			config = param.MergeTrees(config, current)
 		}
-		config = param.MergeTrees(config, r.fileConfig)
+		if r.fileConfig.applies(p) {
+			config = param.MergeTrees(config, r.fileConfig.config)
+		}
 		plain, sealed := config, ""
 		if s.configs.CanSeal() {
 			// Without a key, secret defaults stay in the clear, as keys
