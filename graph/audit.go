@@ -11,6 +11,7 @@ import (
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
+	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/auth"
@@ -136,6 +137,8 @@ func redactArgs(ctx context.Context, c *ent.Client, field string, args map[strin
 		input["parameters"] = redactParams(ctx, c, input["action"], input["parameters"])
 	case "createRule", "updateRule":
 		input["actionParams"] = redactParams(ctx, c, input["action"], input["actionParams"])
+	case "setPackConfig":
+		input["config"] = redactConfig(ctx, c, input["pack"], input["config"])
 	}
 	return args
 }
@@ -174,6 +177,25 @@ func redactParams(ctx context.Context, c *ent.Client, ref, params any) any {
 		return param.Redacted
 	}
 	return schema.Redact(m)
+}
+
+// redactConfig masks a pack config's secret fields by the pack's schema;
+// without the schema, the whole config.
+func redactConfig(ctx context.Context, c *ent.Client, ref, config any) any {
+	m, ok := config.(map[string]any)
+	if !ok || m == nil {
+		return config
+	}
+	refStr, _ := ref.(string)
+	p, err := c.Pack.Query().Where(entpack.Ref(refStr)).Only(ctx)
+	if err != nil {
+		return param.Redacted
+	}
+	schema, err := param.ParseSchema(p.ConfSchema)
+	if err != nil {
+		return param.Redacted
+	}
+	return schema.MaskSecrets(m)
 }
 
 // structToMap reads a generated input struct (or map) through its JSON form.

@@ -35,6 +35,7 @@ var mutationRoles = map[string]auth.Role{
 	"disableSensor":            auth.Editor,
 	"setKey":                   auth.Editor,
 	"deleteKey":                auth.Editor,
+	"setPackConfig":            auth.Editor,
 }
 
 // installsUnknownPack are mutations whose pack is known only after the

@@ -156,13 +156,42 @@ func TestPackConfigAsStackStorm(t *testing.T) {
 		require.Equal(t, "NOT_FOUND", e.Code())
 		e = viewer.Fail(t, `mutation{ setPackConfig(input:{pack:"st2cfg", config:{}}){ ref } }`, nil)
 		require.Equal(t, "FORBIDDEN", e.Code())
+		editor := client(s, newToken(t, admin, "editor", "EDITOR", nil))
+		e = editor.Fail(t, `mutation{ setPackConfig(input:{pack:"st2cfg", config:{}}){ ref } }`, nil)
+		require.Equal(t, "BAD_USER_INPUT", e.Code(), "an EDITOR may set configs; this one lacks required fields")
 
 		admin.Must(t, `mutation($c:JSON!){ setPackConfig(input:{pack:"st2cfg", config:$c}){ ref } }`,
 			map[string]any{"c": map[string]any{"api_key": "key-operator-77", "retries": 5, "extra": "kept",
 				"auth": map[string]any{"user": "ops", "password": "pa55-operator"}}}, nil)
 
+		// The audit trail records the mutation with its secrets masked.
+		var audit struct {
+			AuditEvents struct {
+				Edges []struct {
+					Node struct {
+						Operation string
+						Variables map[string]any
+					}
+				}
+			}
+		}
+		admin.Must(t, `{ auditEvents(first: 100){ edges{ node{ operation variables } } } }`, nil, &audit)
+		var audited []map[string]any
+		for _, e := range audit.AuditEvents.Edges {
+			if e.Node.Operation == "setPackConfig" {
+				audited = append(audited, e.Node.Variables)
+			}
+		}
+		require.NotEmpty(t, audited)
+		var db *store.DB
+		rawAudit, err := json.Marshal(audited)
+		require.NoError(t, err)
+		require.NotContains(t, string(rawAudit), "pa55-operator")
+		require.NotContains(t, string(rawAudit), "key-operator-77")
+		require.Contains(t, string(rawAudit), `"user":"ops"`)
+
 		// At rest the secrets are sealed: neither column holds them.
-		db, err := store.Open(t.Context(), dbURL, "")
+		db, err = store.Open(t.Context(), dbURL, "")
 		require.NoError(t, err)
 		defer db.Close()
 		row, err := db.Ent.Pack.Query().Where(entpack.Ref("st2cfg")).Only(t.Context())
