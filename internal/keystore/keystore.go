@@ -21,6 +21,7 @@ import (
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/key"
+	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/schema"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/store"
@@ -75,6 +76,23 @@ func New(db *store.DB, encKey []byte) (*Service, error) {
 func (s *Service) CheckStartup(ctx context.Context) error {
 	k, err := s.db.Ent.Key.Query().Where(key.Secret(true)).First(ctx)
 	if ent.IsNotFound(err) {
+		// Packs' sealed config fields need the key as much.
+		p, err := s.db.Ent.Pack.Query().Where(entpack.ConfigSecretsNEQ("")).First(ctx)
+		switch {
+		case ent.IsNotFound(err):
+			return nil
+		case err != nil:
+			return err
+		case s.aead == nil:
+			return errors.New("pack configs hold secret fields but no encryption key is configured (encryption_key or ATTUNE_ENCRYPTION_KEY)")
+		}
+		raw, err := base64.StdEncoding.DecodeString(p.ConfigSecrets)
+		if err == nil {
+			_, err = s.Open(raw)
+		}
+		if err != nil {
+			return errors.New("the configured encryption key does not decrypt the stored pack config secrets")
+		}
 		return nil
 	}
 	if err != nil {
