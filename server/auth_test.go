@@ -132,7 +132,7 @@ var policy = map[string]string{
 	"deleteAction": "EDITOR", "deleteTrigger": "EDITOR", "deleteSensor": "EDITOR", "deleteRule": "EDITOR",
 	"deleteWorkflowDefinition": "EDITOR", "createRule": "EDITOR", "updateRule": "EDITOR",
 	"enableRule": "EDITOR", "disableRule": "EDITOR", "enableSensor": "EDITOR", "disableSensor": "EDITOR",
-	"setKey": "EDITOR", "deleteKey": "EDITOR",
+	"setKey": "EDITOR", "deleteKey": "EDITOR", "setPackConfig": "EDITOR",
 	"createApiToken": "ADMIN", "revokeApiToken": "ADMIN", "deleteExecution": "ADMIN",
 	"deleteEvent": "ADMIN", "deleteEnforcement": "ADMIN", "rotateWebhookKey": "ADMIN",
 }
