@@ -595,3 +595,42 @@ action:
 		require.Contains(t, e.Message, "frobnicator")
 	})
 }
+
+// TestSensorsSeeThePackConfig: a sensor gets its pack's config as actions
+// do, secrets opened and defaults applied.
+func TestSensorsSeeThePackConfig(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startServer(t, authEnv("ATTUNE_EVENTS_SENSOR_POLL=300ms"), "-database-url", dbtest.URL(t, backend))
+		admin := client(s, testAdminToken)
+		admin.Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`, map[string]any{"s": writeTree(t, map[string]string{
+			"pack.yaml":          "---\nname: sc\nversion: \"1.0.0\"\n",
+			"config.schema.yaml": "token:\n  type: string\n  secret: true\n  required: true\nretries:\n  type: integer\n  default: 3\n",
+			"triggers/seen.yaml": "---\nname: seen\n",
+			"sensors/watch.yaml": "---\nname: watch\nrunner_type: shell\nentry_point: watch.sh\ntrigger_types: [sc.seen]\n",
+			"sensors/watch.sh": `#!/usr/bin/env bash
+read -r input
+python3 -c 'import json, sys; c = json.loads(sys.argv[1])["config"]; print(json.dumps({"trigger": "sc.seen", "payload": {"token_ok": c.get("token") == "tok-sensor-5", "retries": c.get("retries")}}))' "$input"
+exec sleep 600
+`,
+		})}, nil)
+		admin.Must(t, `mutation{ setPackConfig(input:{pack:"sc", config:{token:"tok-sensor-5"}}){ ref } }`, nil, nil)
+		admin.Must(t, `mutation($in: CreateRuleInput!) { createRule(input: $in) { rule { ref } } }`, map[string]any{"in": map[string]any{
+			"ref": "sc.on_seen", "pack": "sc", "trigger": "sc.seen", "action": "core.noop",
+		}}, nil)
+		var payload map[string]any
+		eventually(t, 30*time.Second, "the sensor's event", func() bool {
+			var out struct {
+				Events struct{ Edges []struct{ Node struct{ Payload map[string]any } } }
+			}
+			admin.Must(t, `{ events(where: {triggerRef: "sc.seen"}) { edges { node { payload } } } }`, nil, &out)
+			if len(out.Events.Edges) == 0 {
+				return false
+			}
+			payload = out.Events.Edges[0].Node.Payload
+			return true
+		})
+		require.Equal(t, map[string]any{"token_ok": true, "retries": float64(3)}, payload)
+		require.NotContains(t, s.out.String(), "tok-sensor-5")
+	})
+}
