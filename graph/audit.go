@@ -11,8 +11,8 @@ import (
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
-	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/auditevent"
+	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/param"

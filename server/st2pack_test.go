@@ -621,7 +621,11 @@ exec sleep 600
 		var payload map[string]any
 		eventually(t, 30*time.Second, "the sensor's event", func() bool {
 			var out struct {
-				Events struct{ Edges []struct{ Node struct{ Payload map[string]any } } }
+				Events struct {
+					Edges []struct {
+						Node struct{ Payload map[string]any }
+					}
+				}
 			}
 			admin.Must(t, `{ events(where: {triggerRef: "sc.seen"}) { edges { node { payload } } } }`, nil, &out)
 			if len(out.Events.Edges) == 0 {
