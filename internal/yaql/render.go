@@ -1,0 +1,164 @@
+package yaql
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// exprPattern finds <% … %> as Orquesta does: shortest match, not across lines.
+var exprPattern = regexp.MustCompile(`<%.*?%>`)
+
+// maxRenderDepth bounds Orquesta's re-evaluation of string results that
+// themselves hold expressions.
+const maxRenderDepth = 16
+
+// HasExpressions tells whether text holds a <% … %> expression.
+func HasExpressions(text string) bool { return exprPattern.MatchString(text) }
+
+// stripDelimiter is Orquesta's strip_delimiter: drop <, % and > from both
+// ends, then surrounding white space.
+func stripDelimiter(expr string) string {
+	return strings.TrimSpace(strings.Trim(expr, "<%>"))
+}
+
+// Validate parses every <% … %> in text and returns their syntax errors.
+func Validate(text string) []error {
+	var errs []error
+	for _, m := range exprPattern.FindAllString(text, -1) {
+		if _, err := Parse(stripDelimiter(m)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// Render expands the <% … %> expressions in text as Orquesta does. A text
+// that is exactly one expression yields the expression's value with its type;
+// otherwise each expression is replaced by its value written as Python's
+// str() would (None, True, [1, 'a'], {'k': 'v'}). A string result that holds
+// expressions is rendered again. A text without expressions is returned as is.
+func Render(text string, ctx *Context) (any, error) {
+	return render(text, ctx, 0)
+}
+
+func render(text string, ctx *Context, depth int) (any, error) {
+	if depth > maxRenderDepth {
+		return nil, fmt.Errorf("yaql: expressions expand into expressions more than %d levels deep in %q", maxRenderDepth, truncate(text, 200))
+	}
+	locs := exprPattern.FindAllStringIndex(text, -1)
+	if len(locs) == 0 {
+		return text, nil
+	}
+	var b strings.Builder
+	last := 0
+	for _, loc := range locs {
+		raw := text[loc[0]:loc[1]]
+		v, err := Evaluate(stripDelimiter(raw), ctx)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := v.(string); ok {
+			if v, err = render(s, ctx, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		if len(locs) == 1 && len(raw) == len(text) {
+			return v, nil
+		}
+		b.WriteString(text[last:loc[0]])
+		b.WriteString(pyStr(v))
+		last = loc[1]
+		if lim := ctx.Limits().MaxStringLen; lim > 0 && b.Len() > lim {
+			return nil, fmt.Errorf("yaql: %w: rendered text longer than %d bytes", ErrLimit, lim)
+		}
+	}
+	b.WriteString(text[last:])
+	return b.String(), nil
+}
+
+// RenderValue renders every string in a value, dictionary keys included, as
+// Orquesta does for task inputs, publish and output blocks.
+func RenderValue(v any, ctx *Context) (any, error) {
+	switch x := v.(type) {
+	case string:
+		return Render(x, ctx)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := RenderValue(e, ctx)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			rk, err := Render(k, ctx)
+			if err != nil {
+				return nil, err
+			}
+			r, err := RenderValue(e, ctx)
+			if err != nil {
+				return nil, err
+			}
+			out[keyString(rk)] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// ErrUndefined is wrapped by ctx() when a variable is not defined.
+var ErrUndefined = errors.New("variable undefined")
+
+// NewOrquestaContext returns a context where ctx() reads the workflow
+// variables as Orquesta's ctx() does: ctx() is every variable whose name does
+// not start with "__", ctx(name) one variable (an error when undefined or
+// private). The engine adds result(), item(), task_status() and the like
+// with Register.
+func NewOrquestaContext(vars map[string]any) (*Context, error) {
+	c := NewContext()
+	nv, err := Normalize(vars)
+	if err != nil {
+		return nil, err
+	}
+	data, _ := nv.(map[string]any)
+	if data == nil {
+		data = map[string]any{}
+	}
+	public := make(map[string]any, len(data))
+	for k, v := range data {
+		if !strings.HasPrefix(k, "__") {
+			public[k] = v
+		}
+	}
+	c.Register("ctx", func(call *Call) (any, error) {
+		if call.Len() == 0 {
+			return public, nil
+		}
+		if call.Len() > 1 {
+			return nil, fmt.Errorf("ctx() takes at most one argument")
+		}
+		k, err := call.Arg(0)
+		if err != nil {
+			return nil, err
+		}
+		if k == nil || k == "" {
+			return public, nil
+		}
+		name := keyString(k)
+		v, ok := data[name]
+		if !ok {
+			return nil, fmt.Errorf("%w: the variable %q is referenced before assignment", ErrUndefined, name)
+		}
+		if strings.HasPrefix(name, "__") {
+			return nil, fmt.Errorf("the variable %q is for internal use and inaccessible", name)
+		}
+		return v, nil
+	})
+	return c, nil
+}
