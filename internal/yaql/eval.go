@@ -3,6 +3,7 @@ package yaql
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -213,6 +214,24 @@ func (ev *evaluator) charge(n int) error {
 	return nil
 }
 
+// remaining is the number of steps left.
+func (ev *evaluator) remaining() int {
+	if ev.lim.MaxSteps <= 0 {
+		return math.MaxInt / 2
+	}
+	return ev.lim.MaxSteps - ev.steps
+}
+
+// eq is equal within the step budget: a deep comparison costs a step per node.
+func (ev *evaluator) eq(a, b any) (bool, error) {
+	bud := budget{left: ev.remaining()}
+	r := equalB(a, b, &bud)
+	if err := ev.charge(ev.remaining() - bud.left); err != nil {
+		return false, err
+	}
+	return r, nil
+}
+
 func (ev *evaluator) checkItems(n int) error {
 	if ev.lim.MaxItems > 0 && n > ev.lim.MaxItems {
 		return fmt.Errorf("%w: a collection of more than %d items", ErrLimit, ev.lim.MaxItems)
@@ -237,6 +256,9 @@ func (ev *evaluator) output(v any, n node) (any, error) {
 		}
 		return ev.output(items, n)
 	case []any:
+		if err := ev.charge(len(x)); err != nil {
+			return nil, ev.errAt(n, err)
+		}
 		for _, e := range x {
 			switch e.(type) {
 			case *ordering, *Context, *regexp.Regexp, []any, map[string]any:
@@ -253,6 +275,9 @@ func (ev *evaluator) output(v any, n node) (any, error) {
 		}
 		return x, nil
 	case map[string]any:
+		if err := ev.charge(len(x)); err != nil {
+			return nil, ev.errAt(n, err)
+		}
 		var out map[string]any
 		for k, e := range x {
 			switch e.(type) {
@@ -541,8 +566,15 @@ func (ev *evaluator) call(x *callNode, sc *Context) (any, error) {
 		return nil, ev.errAt(x, err)
 	}
 	if _, ok := v.(*Context); !ok && b.user {
-		if v, err = Normalize(v); err != nil {
-			return nil, ev.errAt(x, fmt.Errorf("%s() returned %w", x.name, err))
+		bud := budget{left: ev.remaining()}
+		normal := isNormal(v, 0, &bud)
+		if err := ev.charge(ev.remaining() - bud.left); err != nil {
+			return nil, ev.errAt(x, err)
+		}
+		if !normal {
+			if v, err = normalize(v, 0); err != nil {
+				return nil, ev.errAt(x, fmt.Errorf("%s() returned %w", x.name, err))
+			}
 		}
 	}
 	return v, nil

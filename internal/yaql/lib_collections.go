@@ -64,7 +64,7 @@ func init() {
 			err = each(c, pairs, func(_ int, p any) error {
 				kv, err := toList(p)
 				if err != nil || len(kv) < 2 {
-					return fmt.Errorf("dict(): each item must be a [key, value] pair, not %s", pyStr(p))
+					return fmt.Errorf("dict(): each item must be a [key, value] pair, not %s", short(p))
 				}
 				out[keyString(kv[0])] = kv[1]
 				return nil
@@ -193,7 +193,7 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return in(v, coll)
+		return c.ev.in(v, coll)
 	})
 	def("containsKey", 2, 2, func(c *Call) (any, error) {
 		d, err := dictArg(c, 0)
@@ -217,8 +217,8 @@ func init() {
 			return nil, err
 		}
 		for _, e := range d {
-			if equal(e, v) {
-				return true, nil
+			if eq, err := c.ev.eq(e, v); err != nil || eq {
+				return eq, err
 			}
 		}
 		return false, c.ev.charge(len(d))
@@ -361,7 +361,7 @@ func init() {
 		_, err := c.Arg(0)
 		return false, err
 	})
-	setOp := func(name string, op func(a, b []any) []any) {
+	setOp := func(name string, op func(ev *evaluator, a, b []any) ([]any, error)) {
 		def(name, 2, 2, func(c *Call) (any, error) {
 			a, err := listArg(c, 0)
 			if err != nil {
@@ -371,17 +371,23 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			if err := c.ev.charge(len(a) * len(b)); err != nil {
+			r, err := op(c.ev, a, b)
+			if err != nil {
 				return nil, err
 			}
-			return distinct(c, op(a, b), nil)
+			return distinct(c, r, nil)
 		})
 	}
-	setOp("union", func(a, b []any) []any { return append(append([]any{}, a...), b...) })
-	setOp("intersect", func(a, b []any) []any { return filterIn(a, b, true) })
-	setOp("difference", func(a, b []any) []any { return filterIn(a, b, false) })
-	setOp("symmetricDifference", func(a, b []any) []any {
-		return append(filterIn(a, b, false), filterIn(b, a, false)...)
+	setOp("union", func(_ *evaluator, a, b []any) ([]any, error) { return append(append([]any{}, a...), b...), nil })
+	setOp("intersect", func(ev *evaluator, a, b []any) ([]any, error) { return ev.filterIn(a, b, true) })
+	setOp("difference", func(ev *evaluator, a, b []any) ([]any, error) { return ev.filterIn(a, b, false) })
+	setOp("symmetricDifference", func(ev *evaluator, a, b []any) ([]any, error) {
+		x, err := ev.filterIn(a, b, false)
+		if err != nil {
+			return nil, err
+		}
+		y, err := ev.filterIn(b, a, false)
+		return append(x, y...), err
 	})
 	def("add", 1, -1, func(c *Call) (any, error) {
 		args, err := c.Args()
@@ -403,28 +409,35 @@ func init() {
 		if err != nil {
 			return nil, unsupported(c, args[0])
 		}
-		if err := c.ev.charge(len(l) * len(args)); err != nil {
+		r, err := c.ev.filterIn(l, args[1:], false)
+		if err != nil {
 			return nil, err
 		}
-		return distinct(c, filterIn(l, args[1:], false), nil)
+		return distinct(c, r, nil)
 	})
 }
 
-func filterIn(a, b []any, keep bool) []any {
+// filterIn keeps the items of a that are (keep) or are not in b.
+func (ev *evaluator) filterIn(a, b []any, keep bool) ([]any, error) {
+	in := map[string]bool{}
+	for _, f := range b {
+		k, err := ev.canon(f)
+		if err != nil {
+			return nil, err
+		}
+		in[k] = true
+	}
 	out := []any{}
 	for _, e := range a {
-		found := false
-		for _, f := range b {
-			if equal(e, f) {
-				found = true
-				break
-			}
+		k, err := ev.canon(e)
+		if err != nil {
+			return nil, err
 		}
-		if found == keep {
+		if in[k] == keep {
 			out = append(out, e)
 		}
 	}
-	return out
+	return out, nil
 }
 
 func dictSet(c *Call, d map[string]any) (any, error) {
@@ -539,7 +552,10 @@ func distinct(c *Call, items []any, key func(args ...any) (any, error)) ([]any, 
 				return err
 			}
 		}
-		ck := canonKey(k)
+		ck, err := c.ev.canon(k)
+		if err != nil {
+			return err
+		}
 		if seen[ck] {
 			return nil
 		}
@@ -553,11 +569,26 @@ func distinct(c *Call, items []any, key func(args ...any) (any, error)) ([]any, 
 // canonKey encodes a value so that equal values (1 and 1.0 too) share a key.
 func canonKey(v any) string {
 	var b strings.Builder
-	writeCanon(&b, v)
+	bud := budget{left: math.MaxInt}
+	writeCanon(&b, v, &bud)
 	return b.String()
 }
 
-func writeCanon(b *strings.Builder, v any) {
+// canon is canonKey within the evaluation's step budget.
+func (ev *evaluator) canon(v any) (string, error) {
+	var b strings.Builder
+	bud := budget{left: ev.remaining()}
+	writeCanon(&b, v, &bud)
+	if err := ev.charge(ev.remaining() - bud.left); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+func writeCanon(b *strings.Builder, v any, bud *budget) {
+	if !bud.take() {
+		return
+	}
 	switch x := v.(type) {
 	case float64:
 		if x == math.Trunc(x) && math.Abs(x) < 1<<62 {
@@ -576,16 +607,16 @@ func writeCanon(b *strings.Builder, v any) {
 	case []any:
 		fmt.Fprintf(b, "l%d[", len(x))
 		for _, e := range x {
-			writeCanon(b, e)
+			writeCanon(b, e, bud)
 		}
 		b.WriteString("]")
 	case *ordering:
-		writeCanon(b, x.items)
+		writeCanon(b, x.items, bud)
 	case map[string]any:
 		fmt.Fprintf(b, "d%d{", len(x))
 		for _, k := range sortedKeys(x) {
 			fmt.Fprintf(b, "%d:%s", len(k), k)
-			writeCanon(b, x[k])
+			writeCanon(b, x[k], bud)
 		}
 		b.WriteString("}")
 	default:

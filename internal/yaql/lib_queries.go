@@ -371,7 +371,10 @@ func init() {
 					return err
 				}
 			}
-			ck := canonKey(k)
+			ck, err := c.ev.canon(k)
+			if err != nil {
+				return err
+			}
 			i, ok := index[ck]
 			if !ok {
 				i = len(keys)
@@ -502,7 +505,9 @@ func init() {
 		n := 0
 		parts := make([]string, len(items))
 		for i, e := range items {
-			parts[i] = yaqlStr(e)
+			if parts[i], err = yaqlStrLimit(e, c.ev.lim.MaxStringLen); err != nil {
+				return nil, err
+			}
 			n += len(parts[i]) + len(sepStr)
 			if err := c.ev.checkString(n); err != nil {
 				return nil, err
@@ -557,8 +562,8 @@ func init() {
 			return nil, err
 		}
 		for i, e := range l {
-			if equal(e, item) {
-				return int64(i), c.ev.charge(i)
+			if eq, err := c.ev.eq(e, item); err != nil || eq {
+				return int64(i), err
 			}
 		}
 		return int64(-1), c.ev.charge(len(l))
@@ -580,8 +585,8 @@ func init() {
 			return nil, err
 		}
 		for i := len(l) - 1; i >= 0; i-- {
-			if equal(l[i], item) {
-				return int64(i), c.ev.charge(len(l))
+			if eq, err := c.ev.eq(l[i], item); err != nil || eq {
+				return int64(i), err
 			}
 		}
 		return int64(-1), c.ev.charge(len(l))
@@ -669,7 +674,11 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if i > 0 && !equal(p, prev) {
+			same, err := c.ev.eq(p, prev)
+			if err != nil {
+				return err
+			}
+			if i > 0 && !same {
 				out = append(out, append([]any{}, l[start:i]...))
 				start = i
 			}
@@ -814,7 +823,10 @@ func init() {
 				return out, nil
 			}
 			if decycle {
-				k := canonKey(v)
+				k, err := c.ev.canon(v)
+				if err != nil {
+					return nil, err
+				}
 				if seen[k] {
 					return out, nil
 				}

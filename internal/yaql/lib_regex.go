@@ -94,7 +94,11 @@ func init() {
 				return nil, err
 			}
 			b.WriteString(s[last:m[0]])
-			b.WriteString(yaqlStr(v))
+			vs, err := yaqlStrLimit(v, c.ev.lim.MaxStringLen)
+			if err != nil {
+				return nil, err
+			}
+			b.WriteString(vs)
 			last = m[1]
 			if err := c.ev.checkString(b.Len()); err != nil {
 				return nil, err

@@ -55,7 +55,11 @@ func init() {
 		if err != nil {
 			return nil, err
 		}
-		return c.str(yaqlStr(v))
+		s, err := yaqlStrLimit(v, c.ev.lim.MaxStringLen)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	})
 	split := func(name string, right bool) {
 		def(name, 1, 3, func(c *Call) (any, error) {
@@ -287,7 +291,11 @@ func init() {
 					return nil, err
 				}
 				for _, k := range sortedKeys(y) {
-					x = strings.Replace(x, k, yaqlStr(y[k]), int(count))
+					r, err := yaqlStrLimit(y[k], c.ev.lim.MaxStringLen)
+					if err != nil {
+						return nil, err
+					}
+					x = strings.Replace(x, k, r, int(count))
 					if err := c.ev.checkString(len(x)); err != nil {
 						return nil, err
 					}
@@ -511,7 +519,11 @@ func pyFormat(c *Call, f string, args []any) (any, error) {
 			}
 			v = nv
 		}
-		b.WriteString(pyStr(v))
+		vs, err := pyStrLimit(v, c.ev.lim.MaxStringLen)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(vs)
 		if err := c.ev.checkString(b.Len()); err != nil {
 			return nil, err
 		}

@@ -25,10 +25,9 @@ func toList(v any) ([]any, error) {
 
 func (ev *evaluator) operator(op string, l, r any) (any, error) {
 	switch op {
-	case "=":
-		return equal(l, r), nil
-	case "!=":
-		return !equal(l, r), nil
+	case "=", "!=":
+		eq, err := ev.eq(l, r)
+		return eq == (op == "="), err
 	case "<", ">", "<=", ">=":
 		c, err := compare(l, r)
 		if err != nil {
@@ -44,7 +43,7 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 		}
 		return c >= 0, nil
 	case "in":
-		return in(l, r)
+		return ev.in(l, r)
 	case "+":
 		return ev.plus(l, r)
 	case "-", "*", "/", "mod":
@@ -68,7 +67,7 @@ func (ev *evaluator) operator(op string, l, r any) (any, error) {
 	return nil, fmt.Errorf("unknown operator %s", op)
 }
 
-func in(l, r any) (bool, error) {
+func (ev *evaluator) in(l, r any) (bool, error) {
 	switch x := r.(type) {
 	case string:
 		s, ok := l.(string)
@@ -85,8 +84,8 @@ func in(l, r any) (bool, error) {
 		return false, fmt.Errorf("'in' needs a list on the right, not a %s", typeName(r))
 	}
 	for _, e := range items {
-		if equal(l, e) {
-			return true, nil
+		if eq, err := ev.eq(l, e); err != nil || eq {
+			return eq, err
 		}
 	}
 	return false, nil

@@ -68,7 +68,11 @@ func render(text string, ctx *Context, depth int) (any, error) {
 			return v, nil
 		}
 		b.WriteString(text[last:loc[0]])
-		b.WriteString(pyStr(v))
+		vs, err := pyStrLimit(v, ctx.Limits().MaxStringLen)
+		if err != nil {
+			return nil, fmt.Errorf("yaql: %w", err)
+		}
+		b.WriteString(vs)
 		last = loc[1]
 		if lim := ctx.Limits().MaxStringLen; lim > 0 && b.Len() > lim {
 			return nil, fmt.Errorf("yaql: %w: rendered text longer than %d bytes", ErrLimit, lim)
@@ -81,13 +85,21 @@ func render(text string, ctx *Context, depth int) (any, error) {
 // RenderValue renders every string in a value, dictionary keys included, as
 // Orquesta does for task inputs, publish and output blocks.
 func RenderValue(v any, ctx *Context) (any, error) {
+	v, err := Normalize(v)
+	if err != nil {
+		return nil, err
+	}
+	return renderValue(v, ctx)
+}
+
+func renderValue(v any, ctx *Context) (any, error) {
 	switch x := v.(type) {
 	case string:
 		return Render(x, ctx)
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			r, err := RenderValue(e, ctx)
+			r, err := renderValue(e, ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -101,7 +113,7 @@ func RenderValue(v any, ctx *Context) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			r, err := RenderValue(e, ctx)
+			r, err := renderValue(e, ctx)
 			if err != nil {
 				return nil, err
 			}

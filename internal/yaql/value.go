@@ -16,7 +16,8 @@ import (
 // and float kinds, json.Number and typed slices and maps are converted; a
 // value that is already normal is returned as is, without copying.
 func Normalize(v any) (any, error) {
-	if isNormal(v, 0) {
+	bud := budget{left: math.MaxInt}
+	if isNormal(v, 0, &bud) {
 		return v, nil
 	}
 	return normalize(v, 0)
@@ -24,8 +25,8 @@ func Normalize(v any) (any, error) {
 
 const maxNormalizeDepth = 10000
 
-func isNormal(v any, depth int) bool {
-	if depth > maxNormalizeDepth {
+func isNormal(v any, depth int, bud *budget) bool {
+	if depth > maxNormalizeDepth || !bud.take() {
 		return false
 	}
 	switch x := v.(type) {
@@ -33,14 +34,14 @@ func isNormal(v any, depth int) bool {
 		return true
 	case []any:
 		for _, e := range x {
-			if !isNormal(e, depth+1) {
+			if !isNormal(e, depth+1, bud) {
 				return false
 			}
 		}
 		return true
 	case map[string]any:
 		for _, e := range x {
-			if !isNormal(e, depth+1) {
+			if !isNormal(e, depth+1, bud) {
 				return false
 			}
 		}
@@ -236,8 +237,25 @@ func truthy(v any) bool {
 	return true
 }
 
+// budget bounds the work of a deep walk over values, which may share
+// sub-values and so be far larger as trees than in memory.
+type budget struct{ left int }
+
+func (b *budget) take() bool {
+	b.left--
+	return b.left >= 0
+}
+
 // equal is YAQL's "=": deep, numbers compare by value.
 func equal(a, b any) bool {
+	bud := budget{left: math.MaxInt}
+	return equalB(a, b, &bud)
+}
+
+func equalB(a, b any, bud *budget) bool {
+	if !bud.take() {
+		return false
+	}
 	if oa, ok := a.(*ordering); ok {
 		a = oa.items
 	}
@@ -275,7 +293,7 @@ func equal(a, b any) bool {
 			return false
 		}
 		for i := range x {
-			if !equal(x[i], y[i]) {
+			if !equalB(x[i], y[i], bud) {
 				return false
 			}
 		}
@@ -287,7 +305,7 @@ func equal(a, b any) bool {
 		}
 		for k, xv := range x {
 			yv, ok := y[k]
-			if !ok || !equal(xv, yv) {
+			if !ok || !equalB(xv, yv, bud) {
 				return false
 			}
 		}
@@ -392,29 +410,47 @@ func pyFloat(f float64) string {
 // yaqlStr is YAQL's str(): null, true and false in YAQL spelling, other
 // values as Python prints them.
 func yaqlStr(v any) string {
+	s, _ := yaqlStrLimit(v, 0)
+	return s
+}
+
+func yaqlStrLimit(v any, limit int) (string, error) {
 	switch x := v.(type) {
 	case nil:
-		return "null"
+		return "null", nil
 	case bool:
 		if x {
-			return "true"
+			return "true", nil
 		}
-		return "false"
+		return "false", nil
 	}
-	return pyStr(v)
+	return pyStrLimit(v, limit)
 }
 
 // pyStr is Python's str(), which Orquesta uses to put a value into text.
 func pyStr(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	var b strings.Builder
-	pyRepr(&b, v)
-	return b.String()
+	s, _ := pyStrLimit(v, 0)
+	return s
 }
 
-func pyRepr(b *strings.Builder, v any) {
+// pyStrLimit is pyStr that stops once the text is longer than limit bytes
+// (0: no limit) and then reports ErrLimit.
+func pyStrLimit(v any, limit int) (string, error) {
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	var b strings.Builder
+	pyRepr(&b, v, limit)
+	if limit > 0 && b.Len() > limit {
+		return "", fmt.Errorf("%w: a string longer than %d bytes", ErrLimit, limit)
+	}
+	return b.String(), nil
+}
+
+func pyRepr(b *strings.Builder, v any, limit int) {
+	if limit > 0 && b.Len() > limit {
+		return
+	}
 	switch x := v.(type) {
 	case nil:
 		b.WriteString("None")
@@ -436,11 +472,11 @@ func pyRepr(b *strings.Builder, v any) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			pyRepr(b, e)
+			pyRepr(b, e, limit)
 		}
 		b.WriteByte(']')
 	case *ordering:
-		pyRepr(b, x.items)
+		pyRepr(b, x.items, limit)
 	case map[string]any:
 		b.WriteByte('{')
 		for i, k := range sortedKeys(x) {
@@ -449,7 +485,7 @@ func pyRepr(b *strings.Builder, v any) {
 			}
 			b.WriteString(pyQuote(k))
 			b.WriteString(": ")
-			pyRepr(b, x[k])
+			pyRepr(b, x[k], limit)
 		}
 		b.WriteByte('}')
 	case *regexp.Regexp:
@@ -493,3 +529,12 @@ func pyQuote(s string) string {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+// short is a value written for an error message, at most about 100 bytes.
+func short(v any) string {
+	s, err := pyStrLimit(v, 100)
+	if err != nil {
+		return "(a large " + typeName(v) + ")"
+	}
+	return s
+}
