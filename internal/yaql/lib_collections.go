@@ -601,7 +601,7 @@ func writeCanon(b *strings.Builder, v any, bud *budget) {
 	case string:
 		fmt.Fprintf(b, "s%d:%s", len(x), x)
 	case bool:
-		fmt.Fprintf(b, "b%v;", x)
+		fmt.Fprintf(b, "n%d;", boolNum(x)) // True == 1 in Python, so they share a key
 	case nil:
 		b.WriteString("z;")
 	case []any:

@@ -241,6 +241,7 @@ func TestLanguage(t *testing.T) {
 		{"not true and false", false},
 		{"true or false and false", true},
 		{"1 < 2 = true", true},
+		{"true = 1 and [1, true].distinct() = [1]", true},
 		{"null or 'x'", "x"},
 		{"0 and 1", int64(0)},
 		{"$.a.b[1]", int64(20)},
@@ -438,5 +439,46 @@ func TestInputConversion(t *testing.T) {
 	}
 	if err := ctx.Set("bad", item{1}); err == nil {
 		t.Errorf("a struct should be refused")
+	}
+}
+
+// TestCtxVars follows Orquesta's variable extraction tests.
+func TestCtxVars(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		text string
+		want []string
+	}{
+		{"<% just_text and $not_a_var and notctx().bar %>", []string{}},
+		{"<% ctx().foobar  %>", []string{"foobar"}},
+		{"<% ctx().foo.bar %>", []string{"foo"}},
+		{"<% ctx().foo[0]  %>", []string{"foo"}},
+		{"<% ctx().foo.get(bar)  %>", []string{"foo"}},
+		{"<% ctx().fubar + ctx().foobar + ctx().foo.get(bar) + ctx().fu.bar + ctx().foobaz.bar[0] %>", []string{"foo", "foobar", "foobaz", "fu", "fubar"}},
+		{`<% ctx(foo) %> and <% ctx("bar") %> <% ctx('baz').x %> <% ctx(ctx(q)) %>`, []string{"bar", "baz", "foo", "q"}},
+		{"<% ctx().keys() and ctx().values() %>", []string{}},
+	}
+	for _, tc := range cases {
+		got := CtxVars(tc.text)
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: got %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestLargeContext checks that a large workflow context costs nothing per
+// ctx() call: it is not walked again.
+func TestLargeContext(t *testing.T) {
+	t.Parallel()
+	big := make([]any, 300_000)
+	for i := range big {
+		big[i] = map[string]any{"i": i}
+	}
+	ctx := mustOrquesta(t, map[string]any{"big": big, "x": 1})
+	ctx.SetLimits(Limits{MaxSteps: 1000, MaxDepth: 50, MaxItems: 1000, MaxStringLen: 1000, MaxExprLen: 1000})
+	for i := 0; i < 100; i++ {
+		if got, err := Render("<% ctx().x + ctx(x) %>", ctx); err != nil || got != int64(2) {
+			t.Fatalf("got %v, %v", got, err)
+		}
 	}
 }

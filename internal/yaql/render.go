@@ -148,7 +148,7 @@ func NewOrquestaContext(vars map[string]any) (*Context, error) {
 			public[k] = v
 		}
 	}
-	c.Register("ctx", func(call *Call) (any, error) {
+	c.RegisterTrusted("ctx", func(call *Call) (any, error) {
 		if call.Len() == 0 {
 			return public, nil
 		}
@@ -173,4 +173,75 @@ func NewOrquestaContext(vars map[string]any) (*Context, error) {
 		return v, nil
 	})
 	return c, nil
+}
+
+// CtxVars lists the workflow variables that the expressions in text read
+// through ctx(): ctx().name, ctx(name), ctx('name'), sorted and distinct, as
+// Orquesta's extract_vars does for its undefined-variable check. Expressions
+// that do not parse are skipped (Validate reports them).
+func CtxVars(text string) []string {
+	seen := map[string]bool{}
+	for _, m := range exprPattern.FindAllString(text, -1) {
+		e, err := Parse(stripDelimiter(m))
+		if err != nil {
+			continue
+		}
+		walk(e.root, nil, func(n, parent node) {
+			call, ok := n.(*callNode)
+			if !ok || call.name != "ctx" || call.recv != nil {
+				return
+			}
+			switch len(call.args) {
+			case 0:
+				if mem, ok := parent.(*memberNode); ok && mem.recv == n {
+					seen[mem.key] = true
+				}
+			case 1:
+				if call.args[0].key == nil {
+					if name, ok := namedKey(call.args[0].value); ok && name != "" {
+						seen[name] = true
+					}
+				}
+			}
+		})
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sortStrings(out)
+	return out
+}
+
+// walk visits every node of an expression with its parent.
+func walk(n, parent node, f func(n, parent node)) {
+	if n == nil {
+		return
+	}
+	f(n, parent)
+	visitArgs := func(args []arg) {
+		for _, a := range args {
+			walk(a.key, n, f)
+			walk(a.value, n, f)
+		}
+	}
+	switch x := n.(type) {
+	case *callNode:
+		walk(x.recv, n, f)
+		visitArgs(x.args)
+	case *memberNode:
+		walk(x.recv, n, f)
+	case *indexNode:
+		walk(x.recv, n, f)
+		visitArgs(x.args)
+	case *listNode:
+		visitArgs(x.items)
+	case *mapNode:
+		visitArgs(x.items)
+	case *binaryNode:
+		walk(x.l, n, f)
+		walk(x.r, n, f)
+	case *unaryNode:
+		walk(x.x, n, f)
+	}
 }

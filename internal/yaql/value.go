@@ -262,6 +262,13 @@ func equalB(a, b any, bud *budget) bool {
 	if ob, ok := b.(*ordering); ok {
 		b = ob.items
 	}
+	// Python's True == 1 and False == 0 hold in YAQL too.
+	if x, ok := a.(bool); ok && isNumber(b) {
+		a = boolNum(x)
+	}
+	if y, ok := b.(bool); ok && isNumber(a) {
+		b = boolNum(y)
+	}
 	switch x := a.(type) {
 	case nil:
 		return b == nil
@@ -537,4 +544,11 @@ func short(v any) string {
 		return "(a large " + typeName(v) + ")"
 	}
 	return s
+}
+
+func boolNum(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
