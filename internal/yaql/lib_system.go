@@ -499,3 +499,9 @@ func pyMod(a, m int64) int64 {
 	}
 	return r
 }
+
+func newJSONDecoder(s string) *json.Decoder {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	return dec
+}
