@@ -2,6 +2,7 @@ package yaql
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -112,7 +113,7 @@ func init() {
 				out[i] = p
 			}
 			return out, c.ev.checkItems(len(out))
-		}, "separator", "maxSplits")
+		}, "separator", "maxSplits", "maxSplit")
 	}
 	split("split", false)
 	split("rightSplit", true)
@@ -290,7 +291,11 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
-				for _, k := range sortedKeys(y) {
+				// Go maps keep no insertion order: replace longer keys first,
+				// which is what the order in a written dictionary usually means.
+				keys := sortedKeys(y)
+				sort.SliceStable(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) })
+				for _, k := range keys {
 					r, err := yaqlStrLimit(y[k], c.ev.lim.MaxStringLen)
 					if err != nil {
 						return nil, err
