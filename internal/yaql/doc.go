@@ -17,6 +17,15 @@
 // the size of the strings and collections an expression may build, so hostile
 // input fails with an error instead of hanging or exhausting memory.
 //
+// The standard library (Functions lists it) covers YAQL's queries, collections,
+// strings, math, boolean, regex, branching and system functions, Orquesta's
+// json() and zip(), and StackStorm's YAQL functions (from_json_string,
+// to_yaml_string, jsonpath_query, regex_*, version_*, use_none, basename …).
+// Every function may be called as name(a, b) or as a.name(b). YAQL's date and
+// time functions, delegates (lambda(), $f(…), call()) and argument skipping
+// (f(, 1)) are not implemented. NewOrquestaContext provides ctx(); CtxVars
+// lists the variables an expression reads for install-time checks.
+//
 // Differences from Python YAQL, on purpose: dictionaries are Go maps with
 // string keys (a non-string key is turned into its YAQL string form) and
 // their keys are listed in sorted order; sets are lists without duplicates;

@@ -85,6 +85,11 @@ func fuzzSeeds(f *testing.F) []string {
 		"[1, 2] * 3 + [4]",
 		"{a => [1, {b => 2}]}.mergeWith({a => [3]})",
 		"$?.x?.len()",
+		`jsonpath_query(ctx(dict), "$..b[0]")`,
+		`to_json_string(ctx(list), 2)`,
+		`from_yaml_string(to_yaml_string(ctx(dict)))`,
+		`regex_substring("a1b2", "([a-z])([0-9])", 1)`,
+		`version_match("1.2.3-rc.1", "<=1.2.3")`,
 	}
 	data, err := os.ReadFile("testdata/yaql_cases.json")
 	if err != nil {

@@ -482,3 +482,15 @@ func TestLargeContext(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRender(b *testing.B) {
+	ctx, err := NewOrquestaContext(vmList)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := Render("<% ctx(vms).where($.region = 'us-east').select($.name) %>", ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
