@@ -31,5 +31,7 @@
 // their keys are listed in sorted order; sets are lists without duplicates;
 // collections are evaluated eagerly, so infinite generators (sequence(),
 // cycle(), repeat() without a count) are refused; regular expressions use Go's
-// RE2 syntax (no back-references or look-around).
+// RE2 syntax (no back-references or look-around); to_json_string() and
+// to_yaml_string() write keys sorted, and to_yaml_string() double-quotes
+// multi-line strings where PyYAML folds them.
 package yaql

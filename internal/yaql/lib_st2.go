@@ -6,7 +6,6 @@ package yaql
 // StackStorm state and are left to the workflow engine.
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"regexp"
@@ -132,16 +131,11 @@ func init() {
 		if _, err := pyStrLimit(v, c.ev.lim.MaxStringLen); err != nil {
 			return nil, err
 		}
-		var b bytes.Buffer
-		enc := yaml.NewEncoder(&b)
-		enc.SetIndent(indent)
-		if err := enc.Encode(v); err != nil {
+		out, err := dumpYAML(v, indent, c.ev.lim.MaxStringLen)
+		if err != nil {
 			return nil, fmt.Errorf("%s(): %w", c.Name, err)
 		}
-		if err := enc.Close(); err != nil {
-			return nil, fmt.Errorf("%s(): %w", c.Name, err)
-		}
-		return c.str(b.String())
+		return out, nil
 	}
 	def("to_yaml_string", 1, 3, toYAML, "indent", "allow_unicode")
 	def("yaml_dump", 1, 3, toYAML, "indent", "allow_unicode")

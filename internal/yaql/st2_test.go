@@ -63,6 +63,15 @@ func TestStackStormFunctions(t *testing.T) {
 		{`<% to_human_time_from_seconds(90061) %>`, "1d1h1m1s"},
 		{`<% dirname("file") %>`, ""},
 		{`<% dirname("/file") %>`, "/"},
+		// PyYAML's safe_dump layout (the jinja data-functions example documents the first)
+		{`<% to_yaml_string([{a=>1,b=>2},{x=>3,y=>4}]) %>`, "- a: 1\n  b: 2\n- x: 3\n  y: 4\n"},
+		{`<% to_yaml_string({k => [1, [2, 3]], f => 1.0, s => 'yes', e => '', n => null, m => {x => {}}}) %>`,
+			"e: ''\nf: 1.0\nk:\n- 1\n- - 2\n  - 3\nm:\n  x: {}\nn: null\ns: 'yes'\n"},
+		{`<% to_yaml_string([{k => [1, 2], s => 'a: b'}]) %>`, "- k:\n  - 1\n  - 2\n  s: 'a: b'\n"},
+		{`<% to_yaml_string('plain') %>`, "plain\n...\n"},
+		// PyYAML folds a multi-line string in single quotes; double quotes read back the same
+		{`<% to_yaml_string('two\nlines') %>`, "\"two\\nlines\"\n"},
+		{`<% from_yaml_string(to_yaml_string({k => [1, 'x y', '123', true, 1.5]})) %>`, map[string]any{"k": []any{1, "x y", "123", true, 1.5}}},
 	}
 	for _, tc := range cases {
 		got, err := Render(tc.expr, ctx)
