@@ -158,8 +158,10 @@ func (p *parser) attuneTask(name string, kn, n *yaml.Node, field string) *Task {
 	}
 	var concurrency, batch *Number
 	var concNode *yaml.Node
+	t.lines = map[string]int{}
 	for _, kv := range ps {
 		f := join(field, kv.key)
+		t.lines[kv.key] = kv.kn.Line
 		switch kv.key {
 		case "type":
 			s, _ := p.str(kv.v, name, f)

@@ -112,9 +112,11 @@ func (p *parser) chainTask(n *yaml.Node, field string) *Task {
 	var params, parameters *yaml.Node
 	hasRef := false
 	lines := map[string]int{"on-success": v.Line, "on-failure": v.Line}
+	t.lines = map[string]int{}
 	for _, kv := range ps {
 		f := join(field, kv.key)
 		lines[kv.key] = kv.kn.Line
+		t.lines[kv.key] = kv.kn.Line
 		switch kv.key {
 		case "ref":
 			t.Action, _ = p.nonEmptyStr(kv.v, name, f)

@@ -127,7 +127,16 @@ type Task struct {
 	// affinity, type; action-chain: notify, description), raw.
 	Extra map[string]any
 
-	path string // where the task is in the file, for problems ("tasks.task1", "chain[2]")
+	path  string         // where the task is in the file, for problems ("tasks.task1", "chain[2]")
+	lines map[string]int // line of each key of the task, for problems
+}
+
+// lineOf is the line of one of the task's keys, or the task's own line.
+func (t *Task) lineOf(key string) int {
+	if l := t.lines[key]; l > 0 {
+		return l
+	}
+	return t.Line
 }
 
 // Transition fires after its task completes when When is empty or renders true: Publish is

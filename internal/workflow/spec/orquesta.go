@@ -178,8 +178,10 @@ func (p *parser) orquestaTask(name string, kn, n *yaml.Node, field string) *Task
 	ps := p.pairs(n, name, field)
 	p.checkKeys(ps, orquestaTask, name, field)
 	var inline map[string]any
+	t.lines = map[string]int{}
 	for _, kv := range ps {
 		f := join(field, kv.key)
+		t.lines[kv.key] = kv.kn.Line
 		switch kv.key {
 		case "action":
 			s, ok := p.nonEmptyStr(kv.v, name, f)

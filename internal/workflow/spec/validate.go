@@ -394,22 +394,43 @@ func (p *parser) expressions(wf *Workflow) {
 	}
 	for _, name := range wf.Order {
 		t := wf.Tasks[name]
-		check(t.Action, t.Line, name, join(t.path, "action"))
-		check(t.Input, t.Line, name, join(t.path, "input"))
-		check(t.Guard, t.Line, name, join(t.path, "when"))
-		num(t.Delay, t.Line, name, join(t.path, "delay"))
-		num(t.Timeout, t.Line, name, join(t.path, "timeout"))
+		if ExprLangOf(t.Action) == NoExpr && strings.ContainsAny(t.Action, " \t\n") {
+			msg := "an action ref is pack.name without spaces"
+			if wf.Language == Orquesta {
+				msg += `; inline parameters are key=value with values quoted ("text"), numbers, booleans, null, [lists] or expressions`
+			}
+			p.addLine(t.lineOf("action"), name, join(t.path, "action"), "%q is not an action ref: %s", t.Action, msg)
+		}
+		inputKey, itemsKey, concKey := "input", "with_items", "concurrency"
+		switch wf.Language {
+		case Orquesta:
+			itemsKey, concKey = "with", "with"
+		case ActionChain:
+			inputKey = "params"
+			if t.lines["parameters"] > 0 {
+				inputKey = "parameters"
+			}
+		}
+		check(t.Action, t.lineOf("action"), name, join(t.path, "action"))
+		if wf.Language == Orquesta && t.lines["input"] == 0 {
+			inputKey = "action" // inline parameters
+		}
+		check(t.Input, t.lineOf(inputKey), name, join(t.path, "input"))
+		check(t.Guard, t.lineOf("when"), name, join(t.path, "when"))
+		num(t.Delay, t.lineOf("delay"), name, join(t.path, "delay"))
+		num(t.Timeout, t.lineOf("timeout"), name, join(t.path, "timeout"))
 		if t.Items != nil {
-			check(t.Items.Expr, t.Line, name, join(t.path, "items"))
-			check(t.Items.Literal, t.Line, name, join(t.path, "items"))
-			num(t.Items.Concurrency, t.Line, name, join(t.path, "concurrency"))
-			num(t.Items.BatchSize, t.Line, name, join(t.path, "batch_size"))
+			check(t.Items.Expr, t.lineOf(itemsKey), name, join(t.path, "items"))
+			check(t.Items.Literal, t.lineOf(itemsKey), name, join(t.path, "items"))
+			num(t.Items.Concurrency, t.lineOf(concKey), name, join(t.path, "concurrency"))
+			num(t.Items.BatchSize, t.lineOf("batch_size"), name, join(t.path, "batch_size"))
 		}
 		if t.Retry != nil {
-			check(t.Retry.When, t.Line, name, join(t.path, "retry.when"))
-			num(&t.Retry.Count, t.Line, name, join(t.path, "retry.count"))
-			num(t.Retry.Delay, t.Line, name, join(t.path, "retry.delay"))
-			num(t.Retry.MaxDelay, t.Line, name, join(t.path, "retry.max_delay"))
+			rl := t.lineOf("retry")
+			check(t.Retry.When, rl, name, join(t.path, "retry.when"))
+			num(&t.Retry.Count, rl, name, join(t.path, "retry.count"))
+			num(t.Retry.Delay, rl, name, join(t.path, "retry.delay"))
+			num(t.Retry.MaxDelay, rl, name, join(t.path, "retry.max_delay"))
 		}
 		for i, tr := range t.Transitions {
 			if wf.Language == ActionChain && i > 0 {
@@ -511,18 +532,22 @@ func (p *parser) context(wf *Workflow) {
 			}
 			continue
 		}
-		num := func(n *Number, field string) {
+		num := func(n *Number, key, field string) {
 			if n != nil {
-				checkVars(n.Expr, ctx, t.Line, t.Name, join(t.path, field))
+				checkVars(n.Expr, ctx, t.lineOf(key), t.Name, join(t.path, field))
 			}
 		}
-		num(t.Delay, "delay")
+		num(t.Delay, "delay", "delay")
 		if t.Items != nil {
-			checkVars(t.Items.Expr, ctx, t.Line, t.Name, join(t.path, "with.items"))
-			num(t.Items.Concurrency, "with.concurrency")
+			checkVars(t.Items.Expr, ctx, t.lineOf("with"), t.Name, join(t.path, "with.items"))
+			num(t.Items.Concurrency, "with", "with.concurrency")
 		}
-		checkVars(t.Action, ctx, t.Line, t.Name, join(t.path, "action"))
-		checkVars(t.Input, ctx, t.Line, t.Name, join(t.path, "input"))
+		checkVars(t.Action, ctx, t.lineOf("action"), t.Name, join(t.path, "action"))
+		inputKey := "input"
+		if t.lines["input"] == 0 {
+			inputKey = "action"
+		}
+		checkVars(t.Input, ctx, t.lineOf(inputKey), t.Name, join(t.path, "input"))
 		for k := range ctx {
 			all[k] = true
 		}
