@@ -255,6 +255,8 @@ func (p *parser) attuneTask(name string, kn, n *yaml.Node, field string) *Task {
 		if _, both := byKey["iterate_cache"]; both {
 			p.add(byKey["iterate_cache"].kn, name, join(field, "iterate_cache"), "cannot be used together with with_items")
 		}
+	} else if _, bad := byKey["with_items"]; bad {
+		// with_items was refused above; its companions are not reported again.
 	} else if concNode != nil {
 		p.add(concNode, name, join(field, "concurrency"), "only applies to a with_items task")
 	} else if batch != nil {

@@ -75,7 +75,11 @@ func (p *parser) graph(wf *Workflow) {
 			}
 		}
 	}
-	if !dynamic && len(wf.Start) > 0 {
+	validStart := false
+	for _, s := range wf.Start {
+		validStart = validStart || wf.Tasks[s] != nil
+	}
+	if !dynamic && validStart {
 		for _, name := range wf.Order {
 			if !reached[name] {
 				p.addLine(wf.Tasks[name].Line, name, wf.Tasks[name].path, "the task %q is unreachable: no transition from a start task (%s) leads to it", name, strings.Join(wf.Start, ", "))
