@@ -5,8 +5,10 @@ import (
 )
 
 var (
-	attuneTop = set("version", "ref", "name", "label", "description", "parameters", "output", "output_schema",
-		"vars", "tasks", "output_map", "tags", "cancellation_policy")
+	// attuneTop: the reference's workflow keys, plus the header keys the manifest reads from
+	// standalone workflows/ files (ref, name, label, description, pack, enabled).
+	attuneTop = set("version", "ref", "name", "label", "description", "pack", "enabled", "parameters", "output",
+		"output_schema", "vars", "tasks", "output_map", "tags", "cancellation_policy")
 	attuneTask = set("name", "type", "description", "action", "input", "next", "retry", "timeout", "delay",
 		"with_items", "batch_size", "concurrency", "iterate_cache", "when", "join", "wait_for",
 		"permission_set_refs", "trace_tag_template", "worker_selector", "tolerations", "affinity",
@@ -47,7 +49,7 @@ func (p *parser) attune(root *yaml.Node, wf *Workflow) {
 					p.add(kv.v, "", kv.key, "must be allow_finish or cancel_running, not %q", s)
 				}
 			}
-		case "tags", "output", "output_schema":
+		case "tags", "output", "output_schema", "pack", "enabled":
 			wf.Extra[kv.key] = p.value(kv.v, 0)
 		case "parameters":
 			wf.Extra[kv.key] = p.value(kv.v, 0)

@@ -31,6 +31,19 @@ func ExprLangOf(s string) ExprLang {
 	return NoExpr
 }
 
+// ExprLang tells how the engine renders a string of this workflow: like ExprLangOf, except
+// that <% %> is plain text outside Orquesta (attune and action-chain files render Jinja only).
+func (wf *Workflow) ExprLang(s string) ExprLang {
+	l := ExprLangOf(s)
+	if l == YAQL && wf.Language != Orquesta {
+		if hasJinja(s) || strings.Contains(s, "{{") || strings.Contains(s, "{%") {
+			return Jinja
+		}
+		return NoExpr
+	}
+	return l
+}
+
 // hasJinja tells whether s holds a complete Jinja statement, as Orquesta's has_expressions.
 func hasJinja(s string) bool { return jinjaExpr.MatchString(s) || jinjaBlock.MatchString(s) }
 

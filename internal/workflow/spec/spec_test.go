@@ -135,6 +135,17 @@ risky core.local
 after core.noop <- risky
   <% succeeded() %> | message | continue:continue
 `},
+		{"orquesta/split.yaml", Orquesta, `start begin
+begin core.noop
+  <% succeeded() %> |  | left,right
+left core.noop <- begin
+  <% succeeded() %> |  | merge
+right core.noop <- begin
+  <% succeeded() %> |  | merge
+merge core.noop <- left,right
+  <% succeeded() %> |  | finish
+finish core.noop <- merge
+`},
 		{"attune/deploy.workflow.yaml", Attune, `start validate
 validate demo.validate retry={{ failed() }}×2/5 timeout=30
   {{ succeeded() }} | status | deploy_each
@@ -198,6 +209,12 @@ func TestParseModelDetails(t *testing.T) {
 	assert.Equal(t, Jinja, ExprLangOf(second.Transitions[0].When))
 	assert.Equal(t, YAQL, ExprLangOf(first.Transitions[0].When))
 	assert.Equal(t, NoExpr, ExprLangOf("core.noop"))
+	assert.Equal(t, YAQL, wf.ExprLang("<% ctx(x) %>"))
+
+	chain := &Workflow{Language: ActionChain}
+	assert.Equal(t, NoExpr, chain.ExprLang("<% ctx(x) %>"), "YAQL delimiters are text outside Orquesta")
+	assert.Equal(t, Jinja, chain.ExprLang("<% x %> {{ y }}"))
+	assert.Equal(t, Jinja, chain.ExprLang("{% if x %}y{% endif %}"))
 
 	wf = parseFile(t, "testdata/attune/deploy.workflow.yaml", Attune)
 	assert.Equal(t, "1.0.0", wf.Version)
