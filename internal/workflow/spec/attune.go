@@ -391,8 +391,5 @@ func (p *parser) attuneRetry(n *yaml.Node, task, field string) *Retry {
 	if !hasCount {
 		p.add(v, task, join(field, "count"), "is required")
 	}
-	if r.When == "" {
-		r.When = "{{ failed() }}"
-	}
 	return r
 }

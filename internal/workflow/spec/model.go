@@ -166,7 +166,9 @@ const (
 	TargetFail TargetKind = "fail"
 	// TargetNoop does nothing and marks a failure handled (the workflow does not fail for it).
 	TargetNoop TargetKind = "noop"
-	// TargetRetry runs the same task again.
+	// TargetRetry is Orquesta's "do: retry". Parse compiles it into the task's Retry (count 3,
+	// no delay, When = the transition's condition or completed()), as Orquesta's composer
+	// does; the engine drives retries from Task.Retry alone and treats this target as continue.
 	TargetRetry TargetKind = "retry"
 	// TargetContinue does nothing more than the transition's publish. It is what an absent or
 	// empty do means (Orquesta, attune, action-chain without on-success/on-failure): if the task
@@ -206,9 +208,11 @@ type Items struct {
 	BatchSize *Number
 }
 
-// Retry runs a failed task again, up to Count times, Delay seconds apart, while When holds
-// (Orquesta: when defaults to failed()).
+// Retry runs a task's action again, up to Count more times, Delay seconds apart, while When
+// holds after an attempt; transitions are evaluated only once no retry is left or wanted.
 type Retry struct {
+	// When is the condition; empty means: when the attempt failed, timed out, expired or was
+	// abandoned (Orquesta's abended statuses).
 	When     string
 	Count    Number
 	Delay    *Number

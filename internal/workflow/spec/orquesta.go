@@ -233,6 +233,19 @@ func (p *parser) orquestaTask(name string, kn, n *yaml.Node, field string) *Task
 			}
 		}
 	}
+	for _, tr := range t.Transitions {
+		for _, d := range tr.Do {
+			if d.Kind == TargetRetry {
+				// Orquesta's composer turns "do: retry" into the task's retry: up to 3 times, no
+				// delay, while the transition's condition holds (completed() when it has none).
+				when := tr.When
+				if when == "" {
+					when = "<% completed() %>"
+				}
+				t.Retry = &Retry{When: when, Count: Number{Value: 3}}
+			}
+		}
+	}
 	if inline != nil {
 		// Orquesta: inline parameters in action replace input.
 		t.Input = inline
@@ -339,10 +352,6 @@ func (p *parser) orquestaRetry(n *yaml.Node, task, field string) *Retry {
 	}
 	if !hasCount {
 		p.add(v, task, join(field, "count"), "is required")
-	}
-	if r.When == "" {
-		// Orquesta retries on failure unless told otherwise.
-		r.When = "<% failed() %>"
 	}
 	return r
 }

@@ -120,10 +120,10 @@ ping_each core.local items=<% ctx(hosts) %>[][]
 pair_up core.echo items=<% zip(ctx(hosts), ctx(ports)) %>[][host port]/2 <- ping_each
 `},
 		{"orquesta/retry_delay.yaml", Orquesta, `start flaky
-flaky core.local retry=<% failed() %>×3/<% ctx(attempts) + 1 %> delay=2
+flaky core.local retry=<% failed() %>×3 delay=2
   <% succeeded() %> |  | again
   <% failed() %> |  | retry:retry
-again core.noop retry=<% failed() %>×1 <- again_loop,flaky
+again core.noop retry=<% result().status_code = 503 %>×<% ctx(attempts) + 2 %>/5 <- again_loop,flaky
   <% ctx(attempts) < 3 %> | attempts | again_loop
 again_loop core.noop <- again
    |  | again
@@ -147,7 +147,7 @@ merge core.noop <- left,right
 finish core.noop <- merge
 `},
 		{"attune/deploy.workflow.yaml", Attune, `start validate
-validate demo.validate retry={{ failed() }}×2/5 timeout=30
+validate demo.validate retry=×2/5 timeout=30
   {{ succeeded() }} | status | deploy_each
   {{ failed() }} |  | report_failure
 deploy_each demo.deploy_region items={{ parameters.regions }}[][]/2 <- validate
@@ -221,7 +221,7 @@ func TestParseModelDetails(t *testing.T) {
 	assert.Equal(t, []Assign{{Name: "status", Value: "pending", Line: 2}}, wf.Vars)
 	assert.Equal(t, []Assign{{Name: "status", Value: "{{ workflow.status }}", Line: 27}}, wf.Output)
 	v := wf.Tasks["validate"]
-	assert.Equal(t, &Retry{When: "{{ failed() }}", Count: Number{Value: 2}, Delay: &Number{Value: 5}, Backoff: "constant"}, v.Retry)
+	assert.Equal(t, &Retry{Count: Number{Value: 2}, Delay: &Number{Value: 5}, Backoff: "constant"}, v.Retry)
 	assert.Equal(t, &Number{Value: 30}, v.Timeout)
 	assert.Equal(t, &Items{Expr: "{{ parameters.regions }}", Concurrency: &Number{Value: 2}}, wf.Tasks["deploy_each"].Items)
 
