@@ -99,6 +99,19 @@ func TestAttuneValidation(t *testing.T) {
 			{10, "a", "tasks[0].next[0].when", `unclosed '('`},
 			{12, "a", "tasks[0].next[0].publish[0]", "empty expression"},
 		}},
+		{name: "task.<name> must name a task", src: `
+			version: "1"
+			output_map:
+			  ok: "{{ task.a.result.stdout ~ tasks.a.status }}"
+			  bad: "{{ task.nope.result }}"
+			tasks:
+			  - name: a
+			    action: core.echo
+			    input: {message: "{% if task.ghost.status == 'ok' %}x{% endif %}{{ workflow.task.x }}"}
+			`, want: []problem{
+			{4, "", "output[1]", `{{ task.nope.result }} reads task.nope, but the workflow has no task "nope"`},
+			{8, "a", "tasks[0].input", `reads task.ghost`},
+		}},
 		{name: "YAQL delimiters are plain text to attune", src: `
 			version: "1"
 			tasks:
@@ -364,4 +377,22 @@ func TestJinjaValidatorHook(t *testing.T) {
 	}
 	checkProblems(t, ActionChain, "chain:\n  - {name: a, ref: core.noop, params: {x: '{{ y | nope }}'}}\n",
 		[]problem{{2, "a", "chain[0].input", "unknown filter nope"}})
+}
+
+func TestActionRefs(t *testing.T) {
+	wf := parseFile(t, "testdata/chain/sequence.yaml", ActionChain)
+	assert.Equal(t, []ActionUse{
+		{Ref: "core.http", Task: "fetch", File: "sequence.yaml", Line: 6},
+		{Ref: "core.local", Task: "report", File: "sequence.yaml", Line: 15},
+		{Ref: "core.local", Task: "alert", File: "sequence.yaml", Line: 19},
+	}, wf.ActionRefs())
+	err := wf.CheckActions(func(ref string) bool { return ref == "core.local" })
+	assert.EqualError(t, err, `invalid workflow: 1 problem: sequence.yaml:6: task fetch: chain[0].ref: the action "core.http" does not exist`)
+	assert.NoError(t, wf.CheckActions(func(string) bool { return true }))
+
+	wf = parseFile(t, "testdata/orquesta/join.yaml", Orquesta)
+	assert.Len(t, wf.ActionRefs(), 5, "two_done runs no action")
+
+	checkProblems(t, Attune, "tasks: [{name: a, action: noop}]\n", []problem{{1, "a", "tasks[0].action", `"noop" is not an action ref: write pack.name`}})
+	checkProblems(t, Attune, "tasks: [{name: a, action: '{{ parameters.act }}'}]\n", nil)
 }

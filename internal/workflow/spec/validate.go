@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -371,12 +372,26 @@ func (p *parser) joinLevels(wf *Workflow) {
 	}
 }
 
-// expressions checks the syntax of every expression in the workflow.
+// attuneTaskRef finds task.<name> and tasks.<name> in attune expressions.
+var attuneTaskRef = regexp.MustCompile(`(?:^|[^\w.])tasks?\.([A-Za-z_]\w*)`)
+
+// expressions checks the syntax of every expression in the workflow, and in attune files that
+// task.<name> names a task.
 func (p *parser) expressions(wf *Workflow) {
 	check := func(v any, line int, task, field string) {
 		walkStrings(v, func(s string) {
 			for _, e := range validateText(wf.Language, s) {
 				p.addLine(line, task, field, "bad expression %s: %s", truncate(strings.TrimSpace(e.text), 120), e.msg)
+			}
+			if wf.Language != Attune {
+				return
+			}
+			for _, stmt := range append(jinjaExpr.FindAllString(s, -1), jinjaBlock.FindAllString(s, -1)...) {
+				for _, m := range attuneTaskRef.FindAllStringSubmatch(stmt, -1) {
+					if wf.Tasks[m[1]] == nil {
+						p.addLine(line, task, field, "%s reads task.%s, but the workflow has no task %q", truncate(strings.TrimSpace(stmt), 120), m[1], m[1])
+					}
+				}
 			}
 		})
 	}
@@ -398,12 +413,15 @@ func (p *parser) expressions(wf *Workflow) {
 	}
 	for _, name := range wf.Order {
 		t := wf.Tasks[name]
+		if ExprLangOf(t.Action) == NoExpr && t.Action != "" && !strings.ContainsAny(t.Action, " \t\n") && !strings.Contains(t.Action, ".") {
+			p.addLine(t.lineOf(actionKey(wf.Language)), name, join(t.path, actionKey(wf.Language)), "%q is not an action ref: write pack.name", t.Action)
+		}
 		if ExprLangOf(t.Action) == NoExpr && strings.ContainsAny(t.Action, " \t\n") {
 			msg := "an action ref is pack.name without spaces"
 			if wf.Language == Orquesta {
 				msg += `; inline parameters are key=value with values quoted ("text"), numbers, booleans, null, [lists] or expressions`
 			}
-			p.addLine(t.lineOf("action"), name, join(t.path, "action"), "%q is not an action ref: %s", t.Action, msg)
+			p.addLine(t.lineOf(actionKey(wf.Language)), name, join(t.path, actionKey(wf.Language)), "%q is not an action ref: %s", t.Action, msg)
 		}
 		inputKey, itemsKey, concKey := "input", "with_items", "concurrency"
 		switch wf.Language {
