@@ -386,9 +386,35 @@ func TestActionRefs(t *testing.T) {
 		{Ref: "core.local", Task: "report", File: "sequence.yaml", Line: 15},
 		{Ref: "core.local", Task: "alert", File: "sequence.yaml", Line: 19},
 	}, wf.ActionRefs())
-	err := wf.CheckActions(func(ref string) bool { return ref == "core.local" })
-	assert.EqualError(t, err, `invalid workflow: 1 problem: sequence.yaml:6: task fetch: chain[0].ref: the action "core.http" does not exist`)
-	assert.NoError(t, wf.CheckActions(func(string) bool { return true }))
+	local := ActionInfo{Params: []string{"cmd", "cwd", "env", "sudo", "timeout"}, Required: []string{"cmd"}}
+	err := wf.CheckActions(func(ref string) (ActionInfo, bool) { return local, ref == "core.local" })
+	assert.EqualError(t, err, `invalid workflow: 1 problem: sequence.yaml:6: task fetch: chain[0].ref: the action "core.http" is not registered`)
+	assert.NoError(t, wf.CheckActions(func(ref string) (ActionInfo, bool) {
+		if ref == "core.http" {
+			return ActionInfo{Params: []string{"url", "method"}, Required: []string{"url"}}, true
+		}
+		return local, true
+	}))
+
+	// StackStorm's inspect_task_contents: required and unexpected inputs.
+	wf = parseFile(t, "testdata/orquesta/sequence.yaml", Orquesta)
+	err = wf.CheckActions(func(ref string) (ActionInfo, bool) {
+		if ref == "core.echo" {
+			return ActionInfo{Params: []string{"message", "timeout"}, Required: []string{"message"}}, true
+		}
+		return ActionInfo{Params: []string{"x"}, Required: []string{"x"}}, ref == "core.noop"
+	})
+	var e *Error
+	require.True(t, errors.As(err, &e))
+	assert.Equal(t, []Problem{
+		{File: "sequence.yaml", Line: 29, Task: "third", Field: "tasks.third.input", Message: `action "core.noop" is missing required input "x"`},
+	}, e.Problems)
+	err = wf.CheckActions(func(ref string) (ActionInfo, bool) { return ActionInfo{Params: []string{"msg"}}, true })
+	require.True(t, errors.As(err, &e))
+	assert.Equal(t, []Problem{
+		{File: "sequence.yaml", Line: 12, Task: "first", Field: "tasks.first.input.message", Message: `action "core.echo" has unexpected input "message"`},
+		{File: "sequence.yaml", Line: 19, Task: "second", Field: "tasks.second.input.message", Message: `action "core.echo" has unexpected input "message"`},
+	}, e.Problems)
 
 	wf = parseFile(t, "testdata/orquesta/join.yaml", Orquesta)
 	assert.Len(t, wf.ActionRefs(), 5, "two_done runs no action")
