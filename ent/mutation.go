@@ -994,6 +994,7 @@ type ActionMutation struct {
 	tags               *[]string
 	appendtags         []string
 	idempotent         *bool
+	notify             *map[string]interface{}
 	clearedFields      map[string]struct{}
 	pack               *int
 	clearedpack        bool
@@ -1793,6 +1794,55 @@ func (m *ActionMutation) ResetIdempotent() {
 	m.idempotent = nil
 }
 
+// SetNotify sets the "notify" field.
+func (m *ActionMutation) SetNotify(value map[string]interface{}) {
+	m.notify = &value
+}
+
+// Notify returns the value of the "notify" field in the mutation.
+func (m *ActionMutation) Notify() (r map[string]interface{}, exists bool) {
+	v := m.notify
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotify returns the old "notify" field's value of the Action entity.
+// If the Action object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionMutation) OldNotify(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotify is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotify requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotify: %w", err)
+	}
+	return oldValue.Notify, nil
+}
+
+// ClearNotify clears the value of the "notify" field.
+func (m *ActionMutation) ClearNotify() {
+	m.notify = nil
+	m.clearedFields[action.FieldNotify] = struct{}{}
+}
+
+// NotifyCleared returns if the "notify" field was cleared in this mutation.
+func (m *ActionMutation) NotifyCleared() bool {
+	_, ok := m.clearedFields[action.FieldNotify]
+	return ok
+}
+
+// ResetNotify resets all changes to the "notify" field.
+func (m *ActionMutation) ResetNotify() {
+	m.notify = nil
+	delete(m.clearedFields, action.FieldNotify)
+}
+
 // ClearPack clears the "pack" edge to the Pack entity.
 func (m *ActionMutation) ClearPack() {
 	m.clearedpack = true
@@ -1962,7 +2012,7 @@ func (m *ActionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ActionMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, action.FieldCreatedAt)
 	}
@@ -2014,6 +2064,9 @@ func (m *ActionMutation) Fields() []string {
 	if m.idempotent != nil {
 		fields = append(fields, action.FieldIdempotent)
 	}
+	if m.notify != nil {
+		fields = append(fields, action.FieldNotify)
+	}
 	return fields
 }
 
@@ -2056,6 +2109,8 @@ func (m *ActionMutation) Field(name string) (ent.Value, bool) {
 		return m.Tags()
 	case action.FieldIdempotent:
 		return m.Idempotent()
+	case action.FieldNotify:
+		return m.Notify()
 	}
 	return nil, false
 }
@@ -2099,6 +2154,8 @@ func (m *ActionMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldTags(ctx)
 	case action.FieldIdempotent:
 		return m.OldIdempotent(ctx)
+	case action.FieldNotify:
+		return m.OldNotify(ctx)
 	}
 	return nil, fmt.Errorf("unknown Action field %s", name)
 }
@@ -2227,6 +2284,13 @@ func (m *ActionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIdempotent(v)
 		return nil
+	case action.FieldNotify:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotify(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)
 }
@@ -2281,6 +2345,9 @@ func (m *ActionMutation) ClearedFields() []string {
 	if m.FieldCleared(action.FieldTags) {
 		fields = append(fields, action.FieldTags)
 	}
+	if m.FieldCleared(action.FieldNotify) {
+		fields = append(fields, action.FieldNotify)
+	}
 	return fields
 }
 
@@ -2303,6 +2370,9 @@ func (m *ActionMutation) ClearField(name string) error {
 		return nil
 	case action.FieldTags:
 		m.ClearTags()
+		return nil
+	case action.FieldNotify:
+		m.ClearNotify()
 		return nil
 	}
 	return fmt.Errorf("unknown Action nullable field %s", name)
@@ -2362,6 +2432,9 @@ func (m *ActionMutation) ResetField(name string) error {
 		return nil
 	case action.FieldIdempotent:
 		m.ResetIdempotent()
+		return nil
+	case action.FieldNotify:
+		m.ResetNotify()
 		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)

@@ -48,6 +48,7 @@ var (
 		{Name: "enabled", Type: field.TypeBool, Default: true},
 		{Name: "tags", Type: field.TypeJSON, Nullable: true},
 		{Name: "idempotent", Type: field.TypeBool, Default: false},
+		{Name: "notify", Type: field.TypeJSON, Nullable: true},
 		{Name: "pack_id", Type: field.TypeInt},
 	}
 	// ActionsTable holds the schema information for the "actions" table.
@@ -58,7 +59,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "actions_packs_actions",
-				Columns:    []*schema.Column{ActionsColumns[17]},
+				Columns:    []*schema.Column{ActionsColumns[18]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
