@@ -85,7 +85,10 @@ type Action struct {
 	// server shutdown interrupts goes back to the queue instead of ending
 	// CANCELED.
 	Idempotent bool
-	File       string // defining YAML file, relative to the pack root
+	// Notify is StackStorm's notify settings (on-complete, on-success, on-failure, each
+	// {message, data, routes}), carried through unparsed.
+	Notify map[string]any
+	File   string // defining YAML file, relative to the pack root
 }
 
 // Trigger is an event type that sensors and webhooks emit and rules subscribe to.
