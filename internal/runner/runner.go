@@ -81,6 +81,9 @@ type Request struct {
 	// "stdout" or "stderr"), including lines beyond MaxOutput. Calls are
 	// serialized; a slow callback slows the reading of the action's output.
 	OnLine func(stream string, line string)
+	// OnStart, if set, is called once the process has started, with its
+	// pid and argv (a sensor's process_spawn trigger).
+	OnStart func(pid int, argv []string)
 	// TempDir holds parameter files and Local scripts; it should be private to
 	// the worker. Empty means the system temp directory; a relative path is
 	// relative to the worker's working directory, not the pack's.

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/attune-io/attune/ent"
@@ -249,7 +250,13 @@ func (s *Supervisor) supervise(ctx context.Context, w wanted) {
 		s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusRUNNING) })
 		started := time.Now()
 		req := s.request(se, params, log)
+		req.OnStart = func(pid int, argv []string) {
+			s.system(SpawnTrigger, map[string]any{"id": se.Ref, "timestamp": time.Now().Unix(), "pid": pid, "cmd": strings.Join(argv, " ")}, log)
+		}
 		res, err := runner.Run(ctx, req)
+		if res.PID != 0 {
+			s.system(ExitTrigger, map[string]any{"id": se.Ref, "timestamp": time.Now().Unix(), "exit_code": res.ExitCode}, log)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -339,6 +346,27 @@ func (s *Supervisor) emit(se *ent.Sensor, line string, log *slog.Logger) {
 		Trigger: msg.Trigger, Payload: msg.Payload, Source: se.Ref, SensorID: &id,
 	}); err != nil {
 		log.Warn("sensor event refused", "trigger", msg.Trigger, "error", err)
+	}
+}
+
+// StackStorm's sensor process triggers (st2reactor/container/process_container.py).
+const (
+	SpawnTrigger = "core.st2.sensor.process_spawn"
+	ExitTrigger  = "core.st2.sensor.process_exit"
+)
+
+// system emits a sensor process trigger, as StackStorm's container does
+// (its payload names the sensor by class; here by ref). Only while a rule
+// uses it: nothing else consumes these events.
+func (s *Supervisor) system(trigger string, payload map[string]any, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	used, err := s.db.Ent.Rule.Query().Where(entrule.TriggerRef(trigger), entrule.Enabled(true)).Exist(ctx)
+	if err != nil || !used {
+		return
+	}
+	if _, err := s.engine.Emit(ctx, rule.Emission{Trigger: trigger, Payload: payload, Source: "sensor-container"}); err != nil {
+		log.Warn("sensor process event refused", "trigger", trigger, "error", err)
 	}
 }
 
