@@ -80,7 +80,7 @@ func (a *app) start(ctx context.Context) error {
 		// Revoked tokens' subscriptions end on every node.
 		a.sec.tokens.Watch(ctx, a.engine.bus)
 	}
-	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.log); err != nil {
+	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.sec.keys, a.log); err != nil {
 		return err
 	}
 	if sealer := sealerOf(a.sec.keys); sealer != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/auth"
+	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/lease"
 	"github.com/attune-io/attune/internal/sensor"
 	"github.com/attune-io/attune/internal/store"
@@ -88,7 +89,7 @@ type events struct {
 
 // startEvents starts the timers and sensors the roles ask for; rule
 // evaluation runs in the engine's queue (worker role).
-func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, log *slog.Logger) (*events, error) {
+func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, keys *keystore.Service, log *slog.Logger) (*events, error) {
 	holder, err := nodeName()
 	if err != nil {
 		return nil, err
@@ -104,7 +105,7 @@ func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, log
 		sensors: sensor.NewSupervisor(db, eng.rules, leases, sensor.Options{
 			Poll: cfg.Events.SensorPoll, BackoffMin: cfg.Events.SensorBackoffMin,
 			BackoffMax: cfg.Events.SensorBackoffMax, KillGrace: cfg.Worker.KillGrace,
-			TempDir: tmp, Logger: log.With("component", "sensors"),
+			TempDir: tmp, Keys: keys, Logger: log.With("component", "sensors"),
 		}),
 		maxBody: cfg.Events.WebhookMaxBytes,
 	}

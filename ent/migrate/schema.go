@@ -456,6 +456,8 @@ var (
 		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW", "HTTP", "NOOP", "REMOTE", "ANNOUNCEMENT", "INQUIRY", "WINRM"}, Default: "PYTHON"},
 		{Name: "runner_name", Type: field.TypeString, Default: ""},
 		{Name: "entry_point", Type: field.TypeString, Default: ""},
+		{Name: "class_name", Type: field.TypeString, Default: ""},
+		{Name: "poll_interval", Type: field.TypeInt, Default: 0},
 		{Name: "trigger_types", Type: field.TypeJSON, Nullable: true},
 		{Name: "parameters", Type: field.TypeJSON, Nullable: true},
 		{Name: "config", Type: field.TypeJSON, Nullable: true},
@@ -473,7 +475,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sensors_packs_sensors",
-				Columns:    []*schema.Column{SensorsColumns[17]},
+				Columns:    []*schema.Column{SensorsColumns[19]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
 			},

@@ -70,6 +70,17 @@ func (l *loader) sensor(d *doc) {
 		triggerLine:  d.line("trigger_types"),
 	}
 	s.RunnerType, s.RunnerName = runnerType(d)
+	s.ClassName = d.str("class_name")
+	if s.ClassName != "" && d.str("runner_type") == "" {
+		// StackStorm's sensors name no runner: a class in a .py file.
+		s.RunnerType, s.RunnerName = RunnerPython, "python"
+	}
+	if s.ClassName != "" {
+		s.PollInterval = d.count("poll_interval")
+		if s.RunnerType != RunnerPython {
+			d.problem("class_name", "a sensor class runs in Python; runner_type %s has no classes", s.RunnerName)
+		}
+	}
 	switch s.RunnerType {
 	case RunnerShell, RunnerPython, RunnerNode, RunnerNative:
 		s.EntryPoint = l.packPath(d, "entry_point", sensorsDir)

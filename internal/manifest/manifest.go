@@ -114,6 +114,12 @@ type Sensor struct {
 	RunnerType   RunnerType
 	RunnerName   string   // as for Action.RunnerName
 	EntryPoint   string   // relative to the pack root, like Action.EntryPoint
+	// ClassName is a StackStorm Python sensor's class (st2reactor Sensor or
+	// PollingSensor), which attune's wrapper runs; empty for attune's own.
+	ClassName string
+	// PollInterval is a StackStorm PollingSensor's seconds between polls
+	// (0: the class's default).
+	PollInterval int
 	TriggerTypes []string // qualified refs of the triggers the sensor emits
 	Parameters   param.Schema
 	Config       map[string]any

@@ -168,10 +168,12 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 			err = c.Sensor.Create().SetRef(se.Ref).SetPack(p).SetPackRef(p.Ref).
 				SetLabel(se.Label).SetDescription(se.Description).SetRunnerType(runner).SetRunnerName(se.RunnerName).
 				SetEntryPoint(se.EntryPoint).SetTriggerTypes(se.TriggerTypes).
+				SetClassName(se.ClassName).SetPollInterval(se.PollInterval).
 				SetParameters(schemaMap(se.Parameters)).SetConfig(se.Config).SetEnabled(se.Enabled).Exec(ctx)
 		case err == nil:
 			err = c.Sensor.UpdateOneID(id).SetLabel(se.Label).SetDescription(se.Description).
 				SetRunnerType(runner).SetRunnerName(se.RunnerName).SetEntryPoint(se.EntryPoint).SetTriggerTypes(se.TriggerTypes).
+				SetClassName(se.ClassName).SetPollInterval(se.PollInterval).
 				SetParameters(schemaMap(se.Parameters)).SetConfig(se.Config).SetEnabled(se.Enabled).Exec(ctx)
 		}
 		if err != nil {

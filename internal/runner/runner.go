@@ -61,6 +61,10 @@ type Request struct {
 	// for Node, "bash" or a path for Shell; unused for Native and Local.
 	// Bare names are looked up in the child's PATH.
 	Interpreter string
+	// Wrapper, for Python, is an absolute path of attune's own script run
+	// as __main__ instead of the entry point, which it gets as its first
+	// argument (StackStorm sensors' wrapper); its directory is importable.
+	Wrapper string
 	// Env is added to the minimal child environment (ATTUNE_EXECUTION_ID,
 	// PYTHONPATH, NODE_PATH...); it may override PATH, HOME and LANG.
 	Env map[string]string
