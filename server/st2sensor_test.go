@@ -139,7 +139,11 @@ func TestStackStormPythonSensor(t *testing.T) {
 
 		eventually(t, execDeadline, "the rule's echo of the second tick", func() bool {
 			var out struct {
-				Executions struct{ Edges []struct{ Node struct{ Status, Stdout string } } }
+				Executions struct {
+					Edges []struct {
+						Node struct{ Status, Stdout string }
+					}
+				}
 			}
 			gql.Must(t, `{ executions(where: {actionRef: "core.echo"}) { edges { node { status stdout } } } }`, nil, &out)
 			for _, e := range out.Executions.Edges {
@@ -151,7 +155,9 @@ func TestStackStormPythonSensor(t *testing.T) {
 			return false
 		})
 
-		var broken struct{ Sensor struct{ Status, LastError string } }
+		var broken struct {
+			Sensor struct{ Status, LastError string }
+		}
 		eventually(t, execDeadline, "the broken sensor to back off", func() bool {
 			gql.Must(t, `{ sensor(ref: "st2sense.broken") { status lastError } }`, nil, &broken)
 			return broken.Sensor.Status == "BACKOFF"

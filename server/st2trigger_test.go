@@ -242,7 +242,9 @@ func TestStackStormWebhooks(t *testing.T) {
 		awaitEvent(t, admin, "st2hooks.file_watch.line", func(ev st2Event) bool { return ev.Payload["line"] == "from the st2 hook" })
 
 		// notify: on-success fires once per route; the rule takes "chat".
-		var ex struct{ ExecuteAction struct{ Execution struct{ ID string } } }
+		var ex struct {
+			ExecuteAction struct{ Execution struct{ ID string } }
+		}
 		admin.Must(t, `mutation { executeAction(input: {action: "st2hooks.hello", parameters: {who: "ann"}}) { execution { id } } }`, nil, &ex)
 		id := ex.ExecuteAction.Execution.ID
 		var routes []string

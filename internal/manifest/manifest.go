@@ -107,13 +107,13 @@ type Trigger struct {
 
 // Sensor is a long-running process that watches something and emits trigger events.
 type Sensor struct {
-	Ref          string
-	Name         string
-	Label        string
-	Description  string
-	RunnerType   RunnerType
-	RunnerName   string   // as for Action.RunnerName
-	EntryPoint   string   // relative to the pack root, like Action.EntryPoint
+	Ref         string
+	Name        string
+	Label       string
+	Description string
+	RunnerType  RunnerType
+	RunnerName  string // as for Action.RunnerName
+	EntryPoint  string // relative to the pack root, like Action.EntryPoint
 	// ClassName is a StackStorm Python sensor's class (st2reactor Sensor or
 	// PollingSensor), which attune's wrapper runs; empty for attune's own.
 	ClassName string
