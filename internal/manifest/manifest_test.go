@@ -194,7 +194,7 @@ parameters:
 `,
 		"sensors/poll.yaml": `class_name: PollSensor
 entry_point: poll_sensor.py
-runner_type: python
+poll_interval: 30
 trigger_types:
   - name: new_item
     description: A new item
@@ -253,6 +253,10 @@ action:
 	require.Equal(t, "st2demo.poll", p.Sensors[0].Ref)
 	require.Equal(t, []string{"st2demo.new_item", "st2demo.file_watch.line"}, p.Sensors[0].TriggerTypes)
 	require.Equal(t, "sensors/poll_sensor.py", p.Sensors[0].EntryPoint)
+	// A StackStorm sensor names no runner: a class in a .py file runs in Python.
+	require.Equal(t, RunnerPython, p.Sensors[0].RunnerType)
+	require.Equal(t, "PollSensor", p.Sensors[0].ClassName)
+	require.Equal(t, 30, p.Sensors[0].PollInterval)
 
 	r := p.Rules[0]
 	require.Equal(t, "st2demo.notify", r.Ref)
