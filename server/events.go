@@ -232,8 +232,10 @@ func (ev *events) st2WebhookHandler(tokens *auth.Service) http.Handler {
 			return
 		}
 		hook := r.PathValue("hook")
+		header := r.Header.Clone() // with Host, which net/http keeps apart, as StackStorm's headers have it
+		header.Set("Host", r.Host)
 		res, err := ev.webhooks.ReceiveSt2(r.Context(), trigger.St2Request{
-			Hook: hook, Header: r.Header, Body: body, Allowed: p.CanSeeRef,
+			Hook: hook, Header: header, Body: body, Allowed: p.CanSeeRef,
 		})
 		ae, client := apperr.As(err)
 		switch {

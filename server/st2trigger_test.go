@@ -192,6 +192,7 @@ func TestStackStormWebhooks(t *testing.T) {
 		require.Equal(t, map[string]any{"name": "billing", "version": 7.0}, ev.Payload["body"])
 		headers := ev.Payload["headers"].(map[string]any)
 		require.Equal(t, "ops", headers["X-Actor"])
+		require.NotEmpty(t, headers["Host"])
 		require.Equal(t, "ops", ev.Payload["headers_lower"].(map[string]any)["x-actor"])
 		require.NotContains(t, evs[3].Payload["headers"], "St2-Api-Key", "credentials stay out of the payload")
 

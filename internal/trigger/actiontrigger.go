@@ -27,6 +27,10 @@ const (
 	NotifyTrigger = "core.st2.generic.notifytrigger"
 )
 
+// resyncWindow is how far back a resync of the notifications looks for
+// ended runs whose triggers may have been missed.
+const resyncWindow = 5 * time.Minute
+
 // finalStatuses are the statuses that end a run, as StackStorm names them.
 var finalStatuses = map[execution.Status]string{
 	execution.StatusSUCCEEDED: "succeeded",
@@ -75,10 +79,25 @@ func (x *ExecutionTriggers) Start(ctx context.Context) {
 			case <-sub.Ready():
 			}
 			var ids []int
+			resync := false
 			for _, ev := range sub.Take() {
-				if ev.Kind == notify.Status {
+				switch ev.Kind {
+				case notify.Status:
 					ids = append(ids, ev.ID)
+				case notify.Resync:
+					resync = true
 				}
+			}
+			if resync {
+				// Statuses may have been missed while the listener
+				// reconnected: look at the runs that ended lately (the
+				// dedupe keys make a second emission store nothing).
+				recent, err := x.db.Ent.Execution.Query().
+					Where(execution.FinishedAtGT(time.Now().Add(-resyncWindow))).IDs(ctx)
+				if err != nil && ctx.Err() == nil {
+					x.log.Warn("listing executions after a resync", "error", err)
+				}
+				ids = append(ids, recent...)
 			}
 			if err := x.Handle(ctx, ids...); err != nil && ctx.Err() == nil {
 				x.log.Warn("emitting execution triggers", "error", err)
