@@ -75,11 +75,13 @@ func (l *loader) sensor(d *doc) {
 		// StackStorm's sensors name no runner: a class in a .py file.
 		s.RunnerType, s.RunnerName = RunnerPython, "python"
 	}
-	if s.ClassName != "" {
+	switch {
+	case s.ClassName != "" && s.RunnerType == RunnerPython:
 		s.PollInterval = d.count("poll_interval")
-		if s.RunnerType != RunnerPython {
-			d.problem("class_name", "a sensor class runs in Python; runner_type %s has no classes", s.RunnerName)
-		}
+	default:
+		// Only Python sensors are classes; a shell or node sensor is its
+		// process, whatever class it names.
+		s.ClassName = ""
 	}
 	switch s.RunnerType {
 	case RunnerShell, RunnerPython, RunnerNode, RunnerNative:
