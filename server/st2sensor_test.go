@@ -2,6 +2,7 @@ package main
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -71,6 +72,39 @@ class CounterSensor(PollingSensor):
             "config": self.config,
         }, trace_tag="count-%d" % count)
 `,
+		"sensors/pulse.yaml": `---
+class_name: PulseSensor
+entry_point: pulse_sensor.py
+trigger_types:
+  - name: pulse
+`,
+		"sensors/pulse_sensor.py": `import threading
+import time
+
+from st2reactor.sensor.base import Sensor
+
+
+class PulseSensor(Sensor):
+    def setup(self):
+        self._stop = threading.Event()
+
+    def run(self):
+        # A short trigger name is the sensor's pack's.
+        self.sensor_service.dispatch("pulse", {"sent_at": time.time()})
+        self._stop.wait()
+
+    def cleanup(self):
+        self._stop.set()
+
+    def add_trigger(self, trigger):
+        pass
+
+    def update_trigger(self, trigger):
+        pass
+
+    def remove_trigger(self, trigger):
+        pass
+`,
 		"sensors/broken.yaml": `---
 class_name: NoSuchSensor
 entry_point: broken_sensor.py
@@ -104,6 +138,7 @@ action:
   parameters:
     message: "tick {{ trigger.count }} {{ trigger.config.greeting }}"
 `,
+		"rules/on_pulse.yaml": "name: on_pulse\npack: st2sense\ntrigger: {type: st2sense.pulse}\naction: {ref: core.noop}\n",
 		"rules/on_broken.yaml": "name: on_broken\npack: st2sense\ntrigger: {type: st2sense.broken.event}\naction: {ref: core.noop}\n",
 	})
 }
@@ -132,6 +167,25 @@ func TestStackStormPythonSensor(t *testing.T) {
 		for _, ev := range st2Events(t, gql, "st2sense.counter.tick") {
 			require.NotEqual(t, -1.0, ev.Payload["count"], "a print is not an event")
 		}
+
+		// A passive sensor's dispatch is an event by the time it returns.
+		var pulse struct {
+			Events struct {
+				Edges []struct {
+					Node struct {
+						Payload   map[string]any
+						CreatedAt time.Time
+					}
+				}
+			}
+		}
+		eventually(t, execDeadline, "the passive sensor's event", func() bool {
+			gql.Must(t, `{ events(where: {triggerRef: "st2sense.pulse"}) { edges { node { payload createdAt } } } }`, nil, &pulse)
+			return len(pulse.Events.Edges) > 0
+		})
+		ev := pulse.Events.Edges[0].Node
+		sent := time.Unix(0, int64(ev.Payload["sent_at"].(float64)*1e9))
+		require.Less(t, ev.CreatedAt.Sub(sent), 2*time.Second, "stored while the dispatch waited (a generous bound for a loaded machine)")
 
 		var key struct{ Key struct{ Value any } }
 		gql.Must(t, `{ key(name: "count", pack: "st2sense") { value } }`, nil, &key)
@@ -163,7 +217,7 @@ func TestStackStormPythonSensor(t *testing.T) {
 			return broken.Sensor.Status == "BACKOFF"
 		})
 		require.Contains(t, broken.Sensor.LastError, `has no class "NoSuchSensor"`)
-		for _, ref := range []string{"st2sense.counter", "st2sense.broken"} {
+		for _, ref := range []string{"st2sense.counter", "st2sense.pulse", "st2sense.broken"} {
 			gql.Must(t, `mutation($r: String!) { disableSensor(ref: $r) { enabled } }`, map[string]any{"r": ref}, nil)
 		}
 	})
