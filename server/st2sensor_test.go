@@ -138,7 +138,7 @@ action:
   parameters:
     message: "tick {{ trigger.count }} {{ trigger.config.greeting }}"
 `,
-		"rules/on_pulse.yaml": "name: on_pulse\npack: st2sense\ntrigger: {type: st2sense.pulse}\naction: {ref: core.noop}\n",
+		"rules/on_pulse.yaml":  "name: on_pulse\npack: st2sense\ntrigger: {type: st2sense.pulse}\naction: {ref: core.noop}\n",
 		"rules/on_broken.yaml": "name: on_broken\npack: st2sense\ntrigger: {type: st2sense.broken.event}\naction: {ref: core.noop}\n",
 	})
 }
