@@ -8,7 +8,7 @@ import (
 // trigger parses a trigger definition (a file in triggers/ or a StackStorm sensor's inline
 // trigger type) and returns its ref.
 func (l *loader) trigger(d *doc) string {
-	h := l.header(d)
+	h := l.triggerHeader(d)
 	l.unique(d, "trigger", h)
 	t := Trigger{
 		Ref: h.ref, Name: h.name, Label: h.label, Description: h.description,
@@ -18,7 +18,7 @@ func (l *loader) trigger(d *doc) string {
 		Enabled:    d.boolean(true, "enabled"),
 		File:       d.file,
 	}
-	t.Webhook = d.boolean(false, "webhook") || t.Type == "webhook"
+	t.Webhook = d.boolean(t.Type == "webhook", "webhook")
 	l.pack.Triggers = append(l.pack.Triggers, t)
 	return t.Ref
 }
@@ -38,6 +38,7 @@ func (l *loader) action(d *doc) {
 		OutputFormat:      d.choice("output_format", "text", "json", "yaml", "jsonl"),
 		Tags:              d.strs("tags"),
 		Idempotent:        d.boolean(false, "idempotent"),
+		Notify:            d.mapping("notify"),
 		File:              d.file,
 	}
 	switch {
@@ -69,6 +70,19 @@ func (l *loader) sensor(d *doc) {
 		triggerLine:  d.line("trigger_types"),
 	}
 	s.RunnerType, s.RunnerName = runnerType(d)
+	s.ClassName = d.str("class_name")
+	if s.ClassName != "" && d.str("runner_type") == "" {
+		// StackStorm's sensors name no runner: a class in a .py file.
+		s.RunnerType, s.RunnerName = RunnerPython, "python"
+	}
+	switch {
+	case s.ClassName != "" && s.RunnerType == RunnerPython:
+		s.PollInterval = d.count("poll_interval")
+	default:
+		// Only Python sensors are classes; a shell or node sensor is its
+		// process, whatever class it names.
+		s.ClassName = ""
+	}
 	switch s.RunnerType {
 	case RunnerShell, RunnerPython, RunnerNode, RunnerNative:
 		s.EntryPoint = l.packPath(d, "entry_point", sensorsDir)

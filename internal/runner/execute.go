@@ -45,6 +45,9 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		return Result{}, prepareErrorf("starting %s: %v", p.argv[0], err)
 	}
 	res.PID = cmd.Process.Pid
+	if req.OnStart != nil {
+		req.OnStart(res.PID, p.argv)
+	}
 
 	onLine := serialized(req.OnLine)
 	stdout := &capture{stream: "stdout", limit: req.MaxOutput, onLine: onLine}

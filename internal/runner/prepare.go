@@ -106,6 +106,9 @@ func (p *plan) command(req Request, packDir string, params map[string]any) error
 		p.env["PYTHONUNBUFFERED"] = "1"
 		entry, err := entryPoint(packDir, req.EntryPoint, false)
 		p.argv = []string{interp, "-u", "-c", pythonBootstrap, entry}
+		if req.Wrapper != "" {
+			p.argv = []string{interp, "-u", "-c", pythonBootstrap, req.Wrapper, entry}
+		}
 		return err
 	case Native:
 		entry, err := entryPoint(packDir, req.EntryPoint, true)

@@ -61,6 +61,10 @@ type Request struct {
 	// for Node, "bash" or a path for Shell; unused for Native and Local.
 	// Bare names are looked up in the child's PATH.
 	Interpreter string
+	// Wrapper, for Python, is an absolute path of attune's own script run
+	// as __main__ instead of the entry point, which it gets as its first
+	// argument (StackStorm sensors' wrapper); its directory is importable.
+	Wrapper string
 	// Env is added to the minimal child environment (ATTUNE_EXECUTION_ID,
 	// PYTHONPATH, NODE_PATH...); it may override PATH, HOME and LANG.
 	Env map[string]string
@@ -81,6 +85,9 @@ type Request struct {
 	// "stdout" or "stderr"), including lines beyond MaxOutput. Calls are
 	// serialized; a slow callback slows the reading of the action's output.
 	OnLine func(stream string, line string)
+	// OnStart, if set, is called once the process has started, with its
+	// pid and argv (a sensor's process_spawn trigger).
+	OnStart func(pid int, argv []string)
 	// TempDir holds parameter files and Local scripts; it should be private to
 	// the worker. Empty means the system temp directory; a relative path is
 	// relative to the worker's working directory, not the pack's.
