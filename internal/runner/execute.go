@@ -28,7 +28,7 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		Path:        p.argv[0],
 		Args:        p.argv,
 		Env:         p.environ(),
-		Dir:         req.PackDir,
+		Dir:         p.dir,
 		Stdout:      outW,
 		Stderr:      errW,
 		SysProcAttr: procAttr(),
