@@ -87,7 +87,7 @@ func TestScriptArgs(t *testing.T) {
 				"i": {Type: param.TypeInteger, Position: pos(0)}, "zero": {Type: param.TypeInteger, Position: pos(1)},
 				"num": {Type: param.TypeNumber, Position: pos(2)}, "frac": {Type: param.TypeNumber, Position: pos(3)},
 			},
-			params: map[string]any{"i": float64(42), "zero": float64(0), "num": float64(0), "frac": 1.5},
+			params:  map[string]any{"i": float64(42), "zero": float64(0), "num": float64(0), "frac": 1.5},
 			kwargOp: "--", want: []string{"42", "", "0", "1.5"},
 		},
 		{
@@ -138,7 +138,7 @@ func TestScriptArgs(t *testing.T) {
 			kwargOp: "--", want: []string{"--q=a b", `it's "quoted" $(rm -rf /) ` + "`id` \\ * ;|& \n tab\t"},
 		},
 		{
-			name: "a runner parameter with a position is still the runner's",
+			name:   "a runner parameter with a position is still the runner's",
 			schema: param.Schema{"sudo": {Type: param.TypeBoolean, Position: pos(0)}, "x": {Type: param.TypeString, Position: pos(1)}},
 			params: map[string]any{"sudo": true, "x": "y"}, kwargOp: "--", want: []string{"y"},
 		},
