@@ -60,6 +60,9 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 	res.FinishedAt = time.Now()
 
 	res.ExitCode = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.Signal = int(ws.Signal())
+	}
 	res.Stdout, res.StdoutDropped = string(stdout.buf), stdout.dropped
 	res.Stderr, res.StderrDropped = string(stderr.buf), stderr.dropped
 	res.StdoutTruncated, res.StderrTruncated = res.StdoutDropped > 0, res.StderrDropped > 0

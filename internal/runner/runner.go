@@ -113,6 +113,8 @@ type Request struct {
 type Result struct {
 	// ExitCode is the process exit status, -1 when a signal ended it.
 	ExitCode int
+	// Signal is the signal that ended the process, 0 when it exited.
+	Signal int
 	// Stdout and Stderr hold at most MaxOutput bytes each.
 	Stdout, Stderr string
 	// StdoutTruncated and StderrTruncated report that bytes were dropped.
