@@ -163,6 +163,15 @@ func TestStackStormShellActions(t *testing.T) {
 			require.Contains(t, e.Message, "cmd: is immutable")
 		})
 
+		t.Run("core.local's sudo is immutable; core.local_sudo's is true", func(t *testing.T) {
+			t.Parallel()
+			e := c.Fail(t, `mutation { executeAction(input: {action: "core.local", parameters: {cmd: "id", sudo: true}}) { execution { id } } }`, nil)
+			require.Equal(t, "BAD_USER_INPUT", e.Code())
+			require.Contains(t, e.Message, "sudo: is immutable")
+			e = c.Fail(t, `mutation { executeAction(input: {action: "core.local_sudo", parameters: {cmd: "id", sudo: false}}) { execution { id } } }`, nil)
+			require.Equal(t, "BAD_USER_INPUT", e.Code())
+		})
+
 		t.Run("the timeout parameter bounds the run", func(t *testing.T) {
 			t.Parallel()
 			got, r := run(t, "st2shell.slow", nil)
