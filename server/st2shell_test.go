@@ -146,11 +146,14 @@ func TestStackStormShellActions(t *testing.T) {
 			require.Contains(t, got.Error, "Execution failed during preparation")
 		})
 
-		t.Run("a missing cwd fails before starting", func(t *testing.T) {
+		t.Run("a missing cwd or a bad env fails before starting", func(t *testing.T) {
 			t.Parallel()
 			got := runToEnd(t, s, "st2shell.cmd", map[string]any{"cmd": "true", "cwd": "/no/such/dir"})
 			require.Equal(t, "FAILED", got.Status)
 			require.Contains(t, got.Error, "Execution failed during preparation: working directory /no/such/dir (cwd) does not exist")
+			got = runToEnd(t, s, "st2shell.cmd", map[string]any{"cmd": "true", "env": map[string]any{"A=B": "x"}})
+			require.Equal(t, "FAILED", got.Status)
+			require.Contains(t, got.Error, `Execution failed during preparation: env: "A=B" is not a valid environment variable name`)
 		})
 
 		t.Run("an immutable parameter keeps its default", func(t *testing.T) {
