@@ -2363,6 +2363,11 @@ func (_q *PackInstallQuery) collectField(ctx context.Context, oneNode bool, opCt
 				selectedFields = append(selectedFields, packinstall.FieldError)
 				fieldSeen[packinstall.FieldError] = struct{}{}
 			}
+		case "warnings":
+			if _, ok := fieldSeen[packinstall.FieldWarnings]; !ok {
+				selectedFields = append(selectedFields, packinstall.FieldWarnings)
+				fieldSeen[packinstall.FieldWarnings] = struct{}{}
+			}
 		case "startedAt":
 			if _, ok := fieldSeen[packinstall.FieldStartedAt]; !ok {
 				selectedFields = append(selectedFields, packinstall.FieldStartedAt)

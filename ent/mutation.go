@@ -11897,27 +11897,29 @@ func (m *PackMutation) ResetEdge(name string) error {
 // PackInstallMutation represents an operation that mutates the PackInstall nodes in the graph.
 type PackInstallMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	created_at    *time.Time
-	updated_at    *time.Time
-	source        *string
-	pack_ref      *string
-	version       *string
-	force         *bool
-	status        *packinstall.Status
-	step          *string
-	steps         *[]map[string]interface{}
-	appendsteps   []map[string]interface{}
-	error         *string
-	started_at    *time.Time
-	finished_at   *time.Time
-	env_path      *string
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*PackInstall, error)
-	predicates    []predicate.PackInstall
+	op             Op
+	typ            string
+	id             *int
+	created_at     *time.Time
+	updated_at     *time.Time
+	source         *string
+	pack_ref       *string
+	version        *string
+	force          *bool
+	status         *packinstall.Status
+	step           *string
+	steps          *[]map[string]interface{}
+	appendsteps    []map[string]interface{}
+	error          *string
+	warnings       *[]string
+	appendwarnings []string
+	started_at     *time.Time
+	finished_at    *time.Time
+	env_path       *string
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*PackInstall, error)
+	predicates     []predicate.PackInstall
 }
 
 var _ ent.Mutation = (*PackInstallMutation)(nil)
@@ -12407,6 +12409,71 @@ func (m *PackInstallMutation) ResetError() {
 	m.error = nil
 }
 
+// SetWarnings sets the "warnings" field.
+func (m *PackInstallMutation) SetWarnings(s []string) {
+	m.warnings = &s
+	m.appendwarnings = nil
+}
+
+// Warnings returns the value of the "warnings" field in the mutation.
+func (m *PackInstallMutation) Warnings() (r []string, exists bool) {
+	v := m.warnings
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWarnings returns the old "warnings" field's value of the PackInstall entity.
+// If the PackInstall object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackInstallMutation) OldWarnings(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWarnings is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWarnings requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWarnings: %w", err)
+	}
+	return oldValue.Warnings, nil
+}
+
+// AppendWarnings adds s to the "warnings" field.
+func (m *PackInstallMutation) AppendWarnings(s []string) {
+	m.appendwarnings = append(m.appendwarnings, s...)
+}
+
+// AppendedWarnings returns the list of values that were appended to the "warnings" field in this mutation.
+func (m *PackInstallMutation) AppendedWarnings() ([]string, bool) {
+	if len(m.appendwarnings) == 0 {
+		return nil, false
+	}
+	return m.appendwarnings, true
+}
+
+// ClearWarnings clears the value of the "warnings" field.
+func (m *PackInstallMutation) ClearWarnings() {
+	m.warnings = nil
+	m.appendwarnings = nil
+	m.clearedFields[packinstall.FieldWarnings] = struct{}{}
+}
+
+// WarningsCleared returns if the "warnings" field was cleared in this mutation.
+func (m *PackInstallMutation) WarningsCleared() bool {
+	_, ok := m.clearedFields[packinstall.FieldWarnings]
+	return ok
+}
+
+// ResetWarnings resets all changes to the "warnings" field.
+func (m *PackInstallMutation) ResetWarnings() {
+	m.warnings = nil
+	m.appendwarnings = nil
+	delete(m.clearedFields, packinstall.FieldWarnings)
+}
+
 // SetStartedAt sets the "started_at" field.
 func (m *PackInstallMutation) SetStartedAt(t time.Time) {
 	m.started_at = &t
@@ -12562,7 +12629,7 @@ func (m *PackInstallMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PackInstallMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 14)
 	if m.created_at != nil {
 		fields = append(fields, packinstall.FieldCreatedAt)
 	}
@@ -12592,6 +12659,9 @@ func (m *PackInstallMutation) Fields() []string {
 	}
 	if m.error != nil {
 		fields = append(fields, packinstall.FieldError)
+	}
+	if m.warnings != nil {
+		fields = append(fields, packinstall.FieldWarnings)
 	}
 	if m.started_at != nil {
 		fields = append(fields, packinstall.FieldStartedAt)
@@ -12630,6 +12700,8 @@ func (m *PackInstallMutation) Field(name string) (ent.Value, bool) {
 		return m.Steps()
 	case packinstall.FieldError:
 		return m.Error()
+	case packinstall.FieldWarnings:
+		return m.Warnings()
 	case packinstall.FieldStartedAt:
 		return m.StartedAt()
 	case packinstall.FieldFinishedAt:
@@ -12665,6 +12737,8 @@ func (m *PackInstallMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldSteps(ctx)
 	case packinstall.FieldError:
 		return m.OldError(ctx)
+	case packinstall.FieldWarnings:
+		return m.OldWarnings(ctx)
 	case packinstall.FieldStartedAt:
 		return m.OldStartedAt(ctx)
 	case packinstall.FieldFinishedAt:
@@ -12750,6 +12824,13 @@ func (m *PackInstallMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetError(v)
 		return nil
+	case packinstall.FieldWarnings:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWarnings(v)
+		return nil
 	case packinstall.FieldStartedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -12804,6 +12885,9 @@ func (m *PackInstallMutation) ClearedFields() []string {
 	if m.FieldCleared(packinstall.FieldSteps) {
 		fields = append(fields, packinstall.FieldSteps)
 	}
+	if m.FieldCleared(packinstall.FieldWarnings) {
+		fields = append(fields, packinstall.FieldWarnings)
+	}
 	if m.FieldCleared(packinstall.FieldFinishedAt) {
 		fields = append(fields, packinstall.FieldFinishedAt)
 	}
@@ -12823,6 +12907,9 @@ func (m *PackInstallMutation) ClearField(name string) error {
 	switch name {
 	case packinstall.FieldSteps:
 		m.ClearSteps()
+		return nil
+	case packinstall.FieldWarnings:
+		m.ClearWarnings()
 		return nil
 	case packinstall.FieldFinishedAt:
 		m.ClearFinishedAt()
@@ -12864,6 +12951,9 @@ func (m *PackInstallMutation) ResetField(name string) error {
 		return nil
 	case packinstall.FieldError:
 		m.ResetError()
+		return nil
+	case packinstall.FieldWarnings:
+		m.ResetWarnings()
 		return nil
 	case packinstall.FieldStartedAt:
 		m.ResetStartedAt()

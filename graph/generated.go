@@ -388,6 +388,7 @@ type ComplexityRoot struct {
 		Steps      func(childComplexity int) int
 		UpdatedAt  func(childComplexity int) int
 		Version    func(childComplexity int) int
+		Warnings   func(childComplexity int) int
 	}
 
 	PackInstallConnection struct {
@@ -2299,6 +2300,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PackInstall.Version(childComplexity), true
+	case "PackInstall.warnings":
+		if e.ComplexityRoot.PackInstall.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PackInstall.Warnings(childComplexity), true
 
 	case "PackInstallConnection.edges":
 		if e.ComplexityRoot.PackInstallConnection.Edges == nil {
@@ -4194,6 +4201,8 @@ func (ec *executionContext) childFields_PackInstall(ctx context.Context, field g
 		return ec.fieldContext_PackInstall_steps(ctx, field)
 	case "error":
 		return ec.fieldContext_PackInstall_error(ctx, field)
+	case "warnings":
+		return ec.fieldContext_PackInstall_warnings(ctx, field)
 	case "startedAt":
 		return ec.fieldContext_PackInstall_startedAt(ctx, field)
 	case "finishedAt":
@@ -13351,6 +13360,29 @@ func (ec *executionContext) _PackInstall_error(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_PackInstall_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PackInstall", field, false, false, "String")
+}
+
+func (ec *executionContext) _PackInstall_warnings(ctx context.Context, field graphql.CollectedField, obj *ent.PackInstall) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PackInstall_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warnings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PackInstall_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PackInstall", field, false, false, "String")
 }
 
@@ -33952,6 +33984,11 @@ func (ec *executionContext) _PackInstall(ctx context.Context, sel ast.SelectionS
 		case "error":
 			out.Values[i] = ec._PackInstall_error(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warnings":
+			out.Values[i] = ec._PackInstall_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "startedAt":

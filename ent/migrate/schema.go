@@ -382,6 +382,7 @@ var (
 		{Name: "step", Type: field.TypeString, Default: ""},
 		{Name: "steps", Type: field.TypeJSON, Nullable: true},
 		{Name: "error", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "warnings", Type: field.TypeJSON, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "env_path", Type: field.TypeString, Default: ""},

@@ -477,11 +477,11 @@ func init() {
 	// packinstall.DefaultError holds the default value on creation for the error field.
 	packinstall.DefaultError = packinstallDescError.Default.(string)
 	// packinstallDescStartedAt is the schema descriptor for started_at field.
-	packinstallDescStartedAt := packinstallFields[8].Descriptor()
+	packinstallDescStartedAt := packinstallFields[9].Descriptor()
 	// packinstall.DefaultStartedAt holds the default value on creation for the started_at field.
 	packinstall.DefaultStartedAt = packinstallDescStartedAt.Default.(func() time.Time)
 	// packinstallDescEnvPath is the schema descriptor for env_path field.
-	packinstallDescEnvPath := packinstallFields[10].Descriptor()
+	packinstallDescEnvPath := packinstallFields[11].Descriptor()
 	// packinstall.DefaultEnvPath holds the default value on creation for the env_path field.
 	packinstall.DefaultEnvPath = packinstallDescEnvPath.Default.(string)
 	ruleMixin := schema.Rule{}.Mixin()

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 )
@@ -52,6 +53,14 @@ func (l *loader) action(d *doc) {
 			d.problem("parameters", "the local runner runs the cmd parameter, which is not declared")
 		}
 		a.Parameters = mergeRunnerParameters(RunnerParameters(a.RunnerName), a.Parameters, rawParameters(d))
+		for _, name := range ArgvSecrets(a.RunnerName, a.Parameters) {
+			l.pack.Warnings = append(l.pack.Warnings, Problem{
+				File: d.file, Line: d.line("parameters"), Field: "parameters." + name,
+				Message: fmt.Sprintf("secret parameter %s is passed to the script on its command line, as %s does, "+
+					"where any local user can read it (ps); read the secret in the script from the key/value store, "+
+					"or use attune's shell runner, which passes parameters on stdin", name, a.RunnerName),
+			})
+		}
 	}
 	l.pack.Actions = append(l.pack.Actions, a)
 }

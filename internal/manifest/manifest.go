@@ -54,6 +54,10 @@ type Pack struct {
 	HasPackageJSON bool
 	// HasWheelhouse reports a wheels/ directory for offline pip installs.
 	HasWheelhouse bool
+	// Warnings are things that load and run but that an operator should
+	// know, such as a secret parameter that StackStorm's convention puts on
+	// a command line. They do not stop an install.
+	Warnings []Problem
 }
 
 // Action is a runnable unit of a pack.

@@ -28,7 +28,7 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		Path:        p.argv[0],
 		Args:        p.argv,
 		Env:         p.environ(),
-		Dir:         req.PackDir,
+		Dir:         p.dir,
 		Stdout:      outW,
 		Stderr:      errW,
 		SysProcAttr: procAttr(),
@@ -63,6 +63,9 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 	res.FinishedAt = time.Now()
 
 	res.ExitCode = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.Signal = int(ws.Signal())
+	}
 	res.Stdout, res.StdoutDropped = string(stdout.buf), stdout.dropped
 	res.Stderr, res.StderrDropped = string(stderr.buf), stderr.dropped
 	res.StdoutTruncated, res.StderrTruncated = res.StdoutDropped > 0, res.StderrDropped > 0
