@@ -994,6 +994,7 @@ type ActionMutation struct {
 	tags               *[]string
 	appendtags         []string
 	idempotent         *bool
+	notify             *map[string]interface{}
 	clearedFields      map[string]struct{}
 	pack               *int
 	clearedpack        bool
@@ -1793,6 +1794,55 @@ func (m *ActionMutation) ResetIdempotent() {
 	m.idempotent = nil
 }
 
+// SetNotify sets the "notify" field.
+func (m *ActionMutation) SetNotify(value map[string]interface{}) {
+	m.notify = &value
+}
+
+// Notify returns the value of the "notify" field in the mutation.
+func (m *ActionMutation) Notify() (r map[string]interface{}, exists bool) {
+	v := m.notify
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotify returns the old "notify" field's value of the Action entity.
+// If the Action object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionMutation) OldNotify(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotify is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotify requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotify: %w", err)
+	}
+	return oldValue.Notify, nil
+}
+
+// ClearNotify clears the value of the "notify" field.
+func (m *ActionMutation) ClearNotify() {
+	m.notify = nil
+	m.clearedFields[action.FieldNotify] = struct{}{}
+}
+
+// NotifyCleared returns if the "notify" field was cleared in this mutation.
+func (m *ActionMutation) NotifyCleared() bool {
+	_, ok := m.clearedFields[action.FieldNotify]
+	return ok
+}
+
+// ResetNotify resets all changes to the "notify" field.
+func (m *ActionMutation) ResetNotify() {
+	m.notify = nil
+	delete(m.clearedFields, action.FieldNotify)
+}
+
 // ClearPack clears the "pack" edge to the Pack entity.
 func (m *ActionMutation) ClearPack() {
 	m.clearedpack = true
@@ -1962,7 +2012,7 @@ func (m *ActionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ActionMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, action.FieldCreatedAt)
 	}
@@ -2014,6 +2064,9 @@ func (m *ActionMutation) Fields() []string {
 	if m.idempotent != nil {
 		fields = append(fields, action.FieldIdempotent)
 	}
+	if m.notify != nil {
+		fields = append(fields, action.FieldNotify)
+	}
 	return fields
 }
 
@@ -2056,6 +2109,8 @@ func (m *ActionMutation) Field(name string) (ent.Value, bool) {
 		return m.Tags()
 	case action.FieldIdempotent:
 		return m.Idempotent()
+	case action.FieldNotify:
+		return m.Notify()
 	}
 	return nil, false
 }
@@ -2099,6 +2154,8 @@ func (m *ActionMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldTags(ctx)
 	case action.FieldIdempotent:
 		return m.OldIdempotent(ctx)
+	case action.FieldNotify:
+		return m.OldNotify(ctx)
 	}
 	return nil, fmt.Errorf("unknown Action field %s", name)
 }
@@ -2227,6 +2284,13 @@ func (m *ActionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIdempotent(v)
 		return nil
+	case action.FieldNotify:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotify(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)
 }
@@ -2281,6 +2345,9 @@ func (m *ActionMutation) ClearedFields() []string {
 	if m.FieldCleared(action.FieldTags) {
 		fields = append(fields, action.FieldTags)
 	}
+	if m.FieldCleared(action.FieldNotify) {
+		fields = append(fields, action.FieldNotify)
+	}
 	return fields
 }
 
@@ -2303,6 +2370,9 @@ func (m *ActionMutation) ClearField(name string) error {
 		return nil
 	case action.FieldTags:
 		m.ClearTags()
+		return nil
+	case action.FieldNotify:
+		m.ClearNotify()
 		return nil
 	}
 	return fmt.Errorf("unknown Action nullable field %s", name)
@@ -2362,6 +2432,9 @@ func (m *ActionMutation) ResetField(name string) error {
 		return nil
 	case action.FieldIdempotent:
 		m.ResetIdempotent()
+		return nil
+	case action.FieldNotify:
+		m.ResetNotify()
 		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)
@@ -14572,6 +14645,9 @@ type SensorMutation struct {
 	runner_type         *sensor.RunnerType
 	runner_name         *string
 	entry_point         *string
+	class_name          *string
+	poll_interval       *int
+	addpoll_interval    *int
 	trigger_types       *[]string
 	appendtrigger_types []string
 	parameters          *map[string]interface{}
@@ -15050,6 +15126,98 @@ func (m *SensorMutation) ResetEntryPoint() {
 	m.entry_point = nil
 }
 
+// SetClassName sets the "class_name" field.
+func (m *SensorMutation) SetClassName(s string) {
+	m.class_name = &s
+}
+
+// ClassName returns the value of the "class_name" field in the mutation.
+func (m *SensorMutation) ClassName() (r string, exists bool) {
+	v := m.class_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClassName returns the old "class_name" field's value of the Sensor entity.
+// If the Sensor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SensorMutation) OldClassName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClassName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClassName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClassName: %w", err)
+	}
+	return oldValue.ClassName, nil
+}
+
+// ResetClassName resets all changes to the "class_name" field.
+func (m *SensorMutation) ResetClassName() {
+	m.class_name = nil
+}
+
+// SetPollInterval sets the "poll_interval" field.
+func (m *SensorMutation) SetPollInterval(i int) {
+	m.poll_interval = &i
+	m.addpoll_interval = nil
+}
+
+// PollInterval returns the value of the "poll_interval" field in the mutation.
+func (m *SensorMutation) PollInterval() (r int, exists bool) {
+	v := m.poll_interval
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPollInterval returns the old "poll_interval" field's value of the Sensor entity.
+// If the Sensor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SensorMutation) OldPollInterval(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPollInterval is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPollInterval requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPollInterval: %w", err)
+	}
+	return oldValue.PollInterval, nil
+}
+
+// AddPollInterval adds i to the "poll_interval" field.
+func (m *SensorMutation) AddPollInterval(i int) {
+	if m.addpoll_interval != nil {
+		*m.addpoll_interval += i
+	} else {
+		m.addpoll_interval = &i
+	}
+}
+
+// AddedPollInterval returns the value that was added to the "poll_interval" field in this mutation.
+func (m *SensorMutation) AddedPollInterval() (r int, exists bool) {
+	v := m.addpoll_interval
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPollInterval resets all changes to the "poll_interval" field.
+func (m *SensorMutation) ResetPollInterval() {
+	m.poll_interval = nil
+	m.addpoll_interval = nil
+}
+
 // SetTriggerTypes sets the "trigger_types" field.
 func (m *SensorMutation) SetTriggerTypes(s []string) {
 	m.trigger_types = &s
@@ -15492,7 +15660,7 @@ func (m *SensorMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SensorMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, sensor.FieldCreatedAt)
 	}
@@ -15522,6 +15690,12 @@ func (m *SensorMutation) Fields() []string {
 	}
 	if m.entry_point != nil {
 		fields = append(fields, sensor.FieldEntryPoint)
+	}
+	if m.class_name != nil {
+		fields = append(fields, sensor.FieldClassName)
+	}
+	if m.poll_interval != nil {
+		fields = append(fields, sensor.FieldPollInterval)
 	}
 	if m.trigger_types != nil {
 		fields = append(fields, sensor.FieldTriggerTypes)
@@ -15572,6 +15746,10 @@ func (m *SensorMutation) Field(name string) (ent.Value, bool) {
 		return m.RunnerName()
 	case sensor.FieldEntryPoint:
 		return m.EntryPoint()
+	case sensor.FieldClassName:
+		return m.ClassName()
+	case sensor.FieldPollInterval:
+		return m.PollInterval()
 	case sensor.FieldTriggerTypes:
 		return m.TriggerTypes()
 	case sensor.FieldParameters:
@@ -15615,6 +15793,10 @@ func (m *SensorMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldRunnerName(ctx)
 	case sensor.FieldEntryPoint:
 		return m.OldEntryPoint(ctx)
+	case sensor.FieldClassName:
+		return m.OldClassName(ctx)
+	case sensor.FieldPollInterval:
+		return m.OldPollInterval(ctx)
 	case sensor.FieldTriggerTypes:
 		return m.OldTriggerTypes(ctx)
 	case sensor.FieldParameters:
@@ -15708,6 +15890,20 @@ func (m *SensorMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetEntryPoint(v)
 		return nil
+	case sensor.FieldClassName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClassName(v)
+		return nil
+	case sensor.FieldPollInterval:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPollInterval(v)
+		return nil
 	case sensor.FieldTriggerTypes:
 		v, ok := value.([]string)
 		if !ok {
@@ -15765,6 +15961,9 @@ func (m *SensorMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *SensorMutation) AddedFields() []string {
 	var fields []string
+	if m.addpoll_interval != nil {
+		fields = append(fields, sensor.FieldPollInterval)
+	}
 	if m.addrestarts != nil {
 		fields = append(fields, sensor.FieldRestarts)
 	}
@@ -15776,6 +15975,8 @@ func (m *SensorMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *SensorMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case sensor.FieldPollInterval:
+		return m.AddedPollInterval()
 	case sensor.FieldRestarts:
 		return m.AddedRestarts()
 	}
@@ -15787,6 +15988,13 @@ func (m *SensorMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *SensorMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case sensor.FieldPollInterval:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPollInterval(v)
+		return nil
 	case sensor.FieldRestarts:
 		v, ok := value.(int)
 		if !ok {
@@ -15871,6 +16079,12 @@ func (m *SensorMutation) ResetField(name string) error {
 		return nil
 	case sensor.FieldEntryPoint:
 		m.ResetEntryPoint()
+		return nil
+	case sensor.FieldClassName:
+		m.ResetClassName()
+		return nil
+	case sensor.FieldPollInterval:
+		m.ResetPollInterval()
 		return nil
 	case sensor.FieldTriggerTypes:
 		m.ResetTriggerTypes()

@@ -38,7 +38,7 @@ type PackInstall struct {
 	Steps []map[string]interface{} `json:"steps,omitempty"`
 	// Error holds the value of the "error" field.
 	Error string `json:"error,omitempty"`
-	// What the install accepted but the pack's author should know: rules naming actions or triggers not installed yet.
+	// What an operator should know about the installed pack (a secret StackStorm's convention puts on a command line, a rule naming an action or trigger not installed yet…); warnings do not stop an install.
 	Warnings []string `json:"warnings,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt time.Time `json:"started_at,omitempty"`

@@ -80,7 +80,7 @@ func (a *app) start(ctx context.Context) error {
 		// Revoked tokens' subscriptions end on every node.
 		a.sec.tokens.Watch(ctx, a.engine.bus)
 	}
-	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.log); err != nil {
+	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.sec.keys, a.log); err != nil {
 		return err
 	}
 	if sealer := sealerOf(a.sec.keys); sealer != nil {
@@ -200,6 +200,7 @@ func (a *app) handler() http.Handler {
 	mux.Handle("/graphql", graph.CodedErrors(graph.Authenticate(a.sec.tokens,
 		graph.BodyLimit(a.cfg.GraphQL.MaxBodyBytes, a.cfg.GraphQL.MaxUploadBytes, gql))))
 	mux.Handle("POST "+trigger.PathPrefix+"{ref}", a.events.webhookHandler())
+	mux.Handle("POST "+trigger.St2PathPrefix+"{hook...}", a.events.st2WebhookHandler(a.sec.tokens))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

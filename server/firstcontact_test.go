@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -96,6 +97,12 @@ func TestCoreActions(t *testing.T) {
 	})
 	want, err := exec.Command("uname", "-a").Output()
 	require.NoError(t, err)
+	// core.local_sudo: as root it runs (through sudo, or directly without
+	// it); not root and without sudo it fails before starting.
+	sudoStatus := "SUCCEEDED"
+	if _, err := exec.LookPath("sudo"); err != nil && os.Geteuid() != 0 {
+		sudoStatus = "FAILED"
+	}
 
 	dbtest.Run(t, func(t *testing.T, backend string) {
 		s := startLikeMakeRun(t, backend)
@@ -117,6 +124,44 @@ func TestCoreActions(t *testing.T) {
 			{
 				name: "local", ref: "core.local", params: map[string]any{"cmd": "uname -a"}, wantStatus: "SUCCEEDED",
 				check: func(t *testing.T, got finished) { require.Equal(t, string(want), got.Stdout) },
+			},
+			{
+				name: "local gives StackStorm's local runner result", ref: "core.local", params: map[string]any{"cmd": "echo out; echo err >&2; exit 2"},
+				wantStatus: "FAILED",
+				check: func(t *testing.T, got finished) {
+					require.JSONEq(t, `{"stdout": "out", "stderr": "err", "return_code": 2, "succeeded": false, "failed": true}`, string(got.Result))
+				},
+			},
+			{
+				name: "local takes StackStorm's runner parameters", ref: "core.local",
+				params:     map[string]any{"cmd": `echo "$GREETING"; pwd`, "env": map[string]any{"GREETING": "hi"}, "cwd": "/tmp", "timeout": 30, "kwarg_op": "-"},
+				wantStatus: "SUCCEEDED",
+				check:      func(t *testing.T, got finished) { require.Equal(t, "hi\n/tmp\n", got.Stdout) },
+			},
+			{
+				name: "local_sudo runs as root", ref: "core.local_sudo", params: map[string]any{"cmd": "id -u"}, wantStatus: sudoStatus,
+				check: func(t *testing.T, got finished) {
+					if sudoStatus == "SUCCEEDED" {
+						require.Equal(t, "0\n", got.Stdout)
+					} else {
+						require.Contains(t, got.Error, "sudo")
+					}
+				},
+			},
+			{
+				name: "echo prints the message as is", ref: "core.echo", params: map[string]any{"message": `-n $(echo pwned) "q" \c`},
+				wantStatus: "SUCCEEDED",
+				check: func(t *testing.T, got finished) {
+					require.Equal(t, `-n $(echo pwned) "q" \c`+"\n", got.Stdout)
+					require.JSONEq(t, `"-n $(echo pwned) \"q\" \\c"`, string(jsonField(t, got.Result, "stdout")))
+				},
+			},
+			{
+				name: "pause waits max_pause seconds", ref: "core.pause", params: map[string]any{"max_pause": 1}, wantStatus: "SUCCEEDED",
+				check: func(t *testing.T, got finished) {
+					require.Equal(t, "1\n", got.Stdout)
+					require.JSONEq(t, `1`, string(jsonField(t, got.Result, "stdout")))
+				},
 			},
 			{
 				name: "local runs in the pack directory", ref: "core.local", params: map[string]any{"cmd": "pwd"},

@@ -48,6 +48,7 @@ var (
 		{Name: "enabled", Type: field.TypeBool, Default: true},
 		{Name: "tags", Type: field.TypeJSON, Nullable: true},
 		{Name: "idempotent", Type: field.TypeBool, Default: false},
+		{Name: "notify", Type: field.TypeJSON, Nullable: true},
 		{Name: "pack_id", Type: field.TypeInt},
 	}
 	// ActionsTable holds the schema information for the "actions" table.
@@ -58,7 +59,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "actions_packs_actions",
-				Columns:    []*schema.Column{ActionsColumns[17]},
+				Columns:    []*schema.Column{ActionsColumns[18]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -464,6 +465,8 @@ var (
 		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW", "HTTP", "NOOP", "REMOTE", "ANNOUNCEMENT", "INQUIRY", "WINRM"}, Default: "PYTHON"},
 		{Name: "runner_name", Type: field.TypeString, Default: ""},
 		{Name: "entry_point", Type: field.TypeString, Default: ""},
+		{Name: "class_name", Type: field.TypeString, Default: ""},
+		{Name: "poll_interval", Type: field.TypeInt, Default: 0},
 		{Name: "trigger_types", Type: field.TypeJSON, Nullable: true},
 		{Name: "parameters", Type: field.TypeJSON, Nullable: true},
 		{Name: "config", Type: field.TypeJSON, Nullable: true},
@@ -481,7 +484,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sensors_packs_sensors",
-				Columns:    []*schema.Column{SensorsColumns[17]},
+				Columns:    []*schema.Column{SensorsColumns[19]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
 			},

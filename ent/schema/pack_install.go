@@ -29,7 +29,7 @@ func (PackInstall) Fields() []ent.Field {
 		field.JSON("steps", []map[string]any{}).Optional().Annotations(entgql.Type("[JSON!]")),
 		field.Text("error").Default(""),
 		field.Strings("warnings").Optional().
-			Comment("What the install accepted but the pack's author should know: rules naming actions or triggers not installed yet."),
+			Comment("What an operator should know about the installed pack (a secret StackStorm's convention puts on a command line, a rule naming an action or trigger not installed yet…); warnings do not stop an install."),
 		field.Time("started_at").Default(time.Now),
 		field.Time("finished_at").Optional().Nillable(),
 		field.String("env_path").Default("").Annotations(entgql.Skip(entgql.SkipAll)).

@@ -10,9 +10,13 @@ package execution
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/attune-io/attune/ent"
@@ -20,6 +24,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/manifest"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -193,6 +198,9 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 	if err != nil {
 		return nil, fmt.Errorf("action %q has an invalid parameter schema: %w", req.Action, err)
 	}
+	if err := checkImmutable(req.Action, schema, req.Parameters); err != nil {
+		return nil, err
+	}
 	given := req.Parameters
 	if s.opts.Defaults != nil {
 		if given, err = s.opts.Defaults(ctx, tx, act, schema, given); err != nil {
@@ -208,7 +216,11 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 		}
 		return nil, err
 	}
-	timeout, err := s.timeout(req.TimeoutSeconds, act.TimeoutSeconds)
+	actTimeout := act.TimeoutSeconds
+	if n, ok := runnerTimeout(act, params); ok {
+		actTimeout = n
+	}
+	timeout, err := s.timeout(req.TimeoutSeconds, actTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -262,6 +274,56 @@ func (s *Service) timeout(requested *int, actionTimeout int) (int, error) {
 		return actionTimeout, nil
 	}
 	return int(s.opts.DefaultTimeout / time.Second), nil
+}
+
+// checkImmutable refuses a value given for an immutable parameter, as
+// StackStorm does ("Override of immutable parameter(s) … is unsupported"),
+// whatever the value: it keeps its default. Returns BAD_USER_INPUT naming
+// every such parameter.
+func checkImmutable(ref string, schema param.Schema, given map[string]any) error {
+	var fields []param.FieldError
+	for name := range given {
+		if schema[name].Immutable {
+			fields = append(fields, param.FieldError{Field: name, Message: "is immutable: it keeps its default and cannot be given"})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	slices.SortFunc(fields, func(a, b param.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	pe := &param.Error{Fields: fields}
+	return apperr.Errorf(apperr.BadUserInput, "invalid parameters for %s: %s", ref, pe.Error()).
+		WithDetails("fields", fieldDetails(pe))
+}
+
+// runnerTimeout is the timeout runner parameter of a StackStorm action
+// (local and remote shell runners default it to 60 seconds, python-script
+// to 600), which bounds the execution as it does in StackStorm: its
+// runner's default, the action's own default, or the value given.
+func runnerTimeout(act *ent.Action, params map[string]any) (int, bool) {
+	if _, ok := manifest.RunnerParameters(act.RunnerName)["timeout"]; !ok {
+		return 0, false
+	}
+	var f float64
+	switch v := params["timeout"].(type) {
+	case float64:
+		f = v
+	case int:
+		f = float64(v)
+	case int64:
+		f = float64(v)
+	case json.Number:
+		var err error
+		if f, err = v.Float64(); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if f <= 0 || f > math.MaxInt32 {
+		return 0, false
+	}
+	return int(math.Ceil(f)), true
 }
 
 func fieldDetails(pe *param.Error) []map[string]string {

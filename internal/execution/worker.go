@@ -18,6 +18,7 @@ import (
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/worker"
+	"github.com/attune-io/attune/internal/manifest"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/runner"
@@ -350,7 +351,7 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 		r.to, r.errMsg = Failed, "Execution failed in the worker: "+redact.String(err.Error())
 	default:
 		r.to = outcome(ctx, res)
-		recordResult(r, res, redact, runnerName(c.action))
+		recordResult(r, res, redact, runnerName(c.action), e.TimeoutSeconds)
 	}
 	if r.to == Canceled && !errors.Is(context.Cause(ctx), errCanceledByUser) {
 		// The server is shutting down: an idempotent action runs again
@@ -412,8 +413,8 @@ func outcome(ctx context.Context, res runner.Result) execution.Status {
 }
 
 // recordResult adds the process's outputs, scrubbed of secrets, to r.
-func recordResult(r *outcomeRecord, res runner.Result, redact redactor, runnerName string) {
-	result := shapeResult(runnerName, res)
+func recordResult(r *outcomeRecord, res runner.Result, redact redactor, runnerName string, timeoutSeconds int) {
+	result := shapeResult(runnerName, res, timeoutSeconds)
 	raw, err := json.Marshal(redact.Value(result))
 	if err != nil {
 		raw = nil
@@ -473,6 +474,10 @@ func (w *Worker) request(c *claimed) (runner.Request, error) {
 			"ATTUNE_PACK_REF":     e.PackRef,
 			"ATTUNE_API_URL":      w.opts.APIURL,
 		},
+	}
+	switch act.RunnerName {
+	case manifest.St2LocalShellCmd, manifest.St2LocalShellScript:
+		return req, st2Local(&req, act, params)
 	}
 	switch act.RunnerType {
 	case action.RunnerTypeSHELL:

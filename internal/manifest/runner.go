@@ -196,3 +196,22 @@ func mergeRunnerParameters(runner, action param.Schema, rawAction map[string]any
 	}
 	return out
 }
+
+// ArgvSecrets lists, sorted, the secret parameters of an action that its
+// runner passes to the script as command-line arguments (StackStorm's
+// local-shell-script and remote-shell-script convention), where any user of
+// the host can read them. The runner's own secrets (sudo_password,
+// password…) never go there.
+func ArgvSecrets(runnerName string, schema param.Schema) []string {
+	if runnerName != St2LocalShellScript && runnerName != St2RemoteShellScrpt {
+		return nil
+	}
+	own := RunnerParameters(runnerName)
+	var names []string
+	for _, name := range schema.SecretNames() {
+		if _, ok := own[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}

@@ -33,7 +33,7 @@ func (s *Service) EnsureCore(ctx context.Context) (*ent.Pack, error) {
 	if err := os.CopyFS(dir, sub); err != nil {
 		return nil, fmt.Errorf("writing core pack: %w", err)
 	}
-	for _, script := range []string{"noop.sh", "echo.sh"} {
+	for _, script := range []string{"noop.sh", "echo.sh", "pause.sh"} {
 		if err := os.Chmod(filepath.Join(dir, "actions", script), 0o755); err != nil {
 			return nil, err
 		}

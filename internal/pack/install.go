@@ -174,9 +174,17 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 		return nil, stepError(StepValidate, loadErr)
 	}
 	var fileConfig *operatorFile
-	if t.warnings, fileConfig, err = s.validateAgainstInstalled(ctx, m, loadErr); err != nil {
+	var refWarnings []string
+	if refWarnings, fileConfig, err = s.validateAgainstInstalled(ctx, m, loadErr); err != nil {
 		m = nil
 		return nil, stepError(StepValidate, err)
+	}
+	for _, w := range m.Warnings {
+		t.warnings = append(t.warnings, w.String())
+	}
+	t.warnings = append(t.warnings, refWarnings...)
+	for _, w := range t.warnings {
+		s.log.Warn("pack install warning", "install", t.id, "pack", m.Ref, "warning", w)
 	}
 	release, ok, err := s.locks.TryLock(ctx, "pack:"+m.Ref)
 	if err != nil {

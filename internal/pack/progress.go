@@ -35,11 +35,11 @@ type tracker struct {
 	display string
 	// ref is the pack's, once validated; saved with the next step.
 	ref string
+	// warnings are the pack's (manifest.Pack.Warnings) and the rules'
+	// naming actions or triggers not installed yet; saved at the end.
+	warnings []string
 	// release gives up the install's liveness lock (see installLock).
 	release func()
-	// warnings are what the install accepted but reports (rules naming
-	// actions or triggers not installed yet); saved when it finishes.
-	warnings []string
 }
 
 // startInstall records a RUNNING install and takes its liveness lock
@@ -104,11 +104,11 @@ func (t *tracker) finish(ctx context.Context, ref, version string, failure error
 	ctx = context.WithoutCancel(ctx)
 	now := time.Now()
 	u := t.s.db.Ent.PackInstall.UpdateOneID(t.id).SetFinishedAt(now)
-	if len(t.warnings) > 0 {
-		u.SetWarnings(t.warnings)
-	}
 	if ref != "" {
 		u.SetPackRef(ref).SetVersion(version)
+	}
+	if len(t.warnings) > 0 {
+		u.SetWarnings(t.warnings)
 	}
 	if failure != nil {
 		t.finishStep(now, "failed", clientMessage(failure))

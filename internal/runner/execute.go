@@ -28,7 +28,7 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		Path:        p.argv[0],
 		Args:        p.argv,
 		Env:         p.environ(),
-		Dir:         req.PackDir,
+		Dir:         p.dir,
 		Stdout:      outW,
 		Stderr:      errW,
 		SysProcAttr: procAttr(),
@@ -45,6 +45,9 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		return Result{}, prepareErrorf("starting %s: %v", p.argv[0], err)
 	}
 	res.PID = cmd.Process.Pid
+	if req.OnStart != nil {
+		req.OnStart(res.PID, p.argv)
+	}
 
 	onLine := serialized(req.OnLine)
 	stdout := &capture{stream: "stdout", limit: req.MaxOutput, onLine: onLine}
@@ -60,6 +63,9 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 	res.FinishedAt = time.Now()
 
 	res.ExitCode = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.Signal = int(ws.Signal())
+	}
 	res.Stdout, res.StdoutDropped = string(stdout.buf), stdout.dropped
 	res.Stderr, res.StderrDropped = string(stderr.buf), stderr.dropped
 	res.StdoutTruncated, res.StderrTruncated = res.StdoutDropped > 0, res.StderrDropped > 0

@@ -26,7 +26,5 @@ ALTER TABLE `new_keys` RENAME TO `keys`;
 CREATE UNIQUE INDEX `key_user_pack_ref_name` ON `keys` (`user`, `pack_ref`, `name`);
 -- Create index "key_expires_at" to table: "keys"
 CREATE INDEX `key_expires_at` ON `keys` (`expires_at`);
--- Add column "warnings" to table: "pack_installs"
-ALTER TABLE `pack_installs` ADD COLUMN `warnings` json NULL;
 -- Enable back the enforcement of foreign-keys constraints
 PRAGMA foreign_keys = on;

@@ -6,7 +6,5 @@ ALTER TABLE "keys" ADD COLUMN "user" character varying NOT NULL DEFAULT '', ADD 
 CREATE INDEX "key_expires_at" ON "keys" ("expires_at");
 -- Create index "key_user_pack_ref_name" to table: "keys"
 CREATE UNIQUE INDEX "key_user_pack_ref_name" ON "keys" ("user", "pack_ref", "name");
--- Modify "pack_installs" table
-ALTER TABLE "pack_installs" ADD COLUMN "warnings" jsonb NULL;
 -- Modify "packs" table
 ALTER TABLE "packs" ADD COLUMN "config_secrets" text NOT NULL DEFAULT '';
