@@ -10218,6 +10218,7 @@ type PackMutation struct {
 	conf_schema                 *map[string]interface{}
 	_config                     *map[string]interface{}
 	config_secrets              *string
+	config_file_checksum        *string
 	tags                        *[]string
 	appendtags                  []string
 	system                      *bool
@@ -10732,6 +10733,42 @@ func (m *PackMutation) OldConfigSecrets(ctx context.Context) (v string, err erro
 // ResetConfigSecrets resets all changes to the "config_secrets" field.
 func (m *PackMutation) ResetConfigSecrets() {
 	m.config_secrets = nil
+}
+
+// SetConfigFileChecksum sets the "config_file_checksum" field.
+func (m *PackMutation) SetConfigFileChecksum(s string) {
+	m.config_file_checksum = &s
+}
+
+// ConfigFileChecksum returns the value of the "config_file_checksum" field in the mutation.
+func (m *PackMutation) ConfigFileChecksum() (r string, exists bool) {
+	v := m.config_file_checksum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConfigFileChecksum returns the old "config_file_checksum" field's value of the Pack entity.
+// If the Pack object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackMutation) OldConfigFileChecksum(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConfigFileChecksum is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConfigFileChecksum requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConfigFileChecksum: %w", err)
+	}
+	return oldValue.ConfigFileChecksum, nil
+}
+
+// ResetConfigFileChecksum resets all changes to the "config_file_checksum" field.
+func (m *PackMutation) ResetConfigFileChecksum() {
+	m.config_file_checksum = nil
 }
 
 // SetTags sets the "tags" field.
@@ -11440,7 +11477,7 @@ func (m *PackMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PackMutation) Fields() []string {
-	fields := make([]string, 0, 20)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, pack.FieldCreatedAt)
 	}
@@ -11470,6 +11507,9 @@ func (m *PackMutation) Fields() []string {
 	}
 	if m.config_secrets != nil {
 		fields = append(fields, pack.FieldConfigSecrets)
+	}
+	if m.config_file_checksum != nil {
+		fields = append(fields, pack.FieldConfigFileChecksum)
 	}
 	if m.tags != nil {
 		fields = append(fields, pack.FieldTags)
@@ -11529,6 +11569,8 @@ func (m *PackMutation) Field(name string) (ent.Value, bool) {
 		return m.Config()
 	case pack.FieldConfigSecrets:
 		return m.ConfigSecrets()
+	case pack.FieldConfigFileChecksum:
+		return m.ConfigFileChecksum()
 	case pack.FieldTags:
 		return m.Tags()
 	case pack.FieldSystem:
@@ -11578,6 +11620,8 @@ func (m *PackMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldConfig(ctx)
 	case pack.FieldConfigSecrets:
 		return m.OldConfigSecrets(ctx)
+	case pack.FieldConfigFileChecksum:
+		return m.OldConfigFileChecksum(ctx)
 	case pack.FieldTags:
 		return m.OldTags(ctx)
 	case pack.FieldSystem:
@@ -11676,6 +11720,13 @@ func (m *PackMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetConfigSecrets(v)
+		return nil
+	case pack.FieldConfigFileChecksum:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConfigFileChecksum(v)
 		return nil
 	case pack.FieldTags:
 		v, ok := value.([]string)
@@ -11852,6 +11903,9 @@ func (m *PackMutation) ResetField(name string) error {
 		return nil
 	case pack.FieldConfigSecrets:
 		m.ResetConfigSecrets()
+		return nil
+	case pack.FieldConfigFileChecksum:
+		m.ResetConfigFileChecksum()
 		return nil
 	case pack.FieldTags:
 		m.ResetTags()

@@ -38,6 +38,8 @@ type Pack struct {
 	Config map[string]interface{} `json:"config,omitempty"`
 	// base64(nonce || AES-256-GCM(JSON)) of the config's secret fields, sealed like secret keys.
 	ConfigSecrets string `json:"-"`
+	// sha256 of the configs/<pack>.yaml an install last applied: an unchanged file is not applied again.
+	ConfigFileChecksum string `json:"config_file_checksum,omitempty"`
 	// Tags holds the value of the "tags" field.
 	Tags []string `json:"tags,omitempty"`
 	// Built-in pack shipped with the server (core).
@@ -145,7 +147,7 @@ func (*Pack) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case pack.FieldID:
 			values[i] = new(sql.NullInt64)
-		case pack.FieldRef, pack.FieldLabel, pack.FieldDescription, pack.FieldVersion, pack.FieldAuthor, pack.FieldConfigSecrets, pack.FieldSource, pack.FieldPath, pack.FieldChecksum, pack.FieldEnvStatus, pack.FieldEnvPath, pack.FieldEnvError, pack.FieldEnvChecksum:
+		case pack.FieldRef, pack.FieldLabel, pack.FieldDescription, pack.FieldVersion, pack.FieldAuthor, pack.FieldConfigSecrets, pack.FieldConfigFileChecksum, pack.FieldSource, pack.FieldPath, pack.FieldChecksum, pack.FieldEnvStatus, pack.FieldEnvPath, pack.FieldEnvError, pack.FieldEnvChecksum:
 			values[i] = new(sql.NullString)
 		case pack.FieldCreatedAt, pack.FieldUpdatedAt, pack.FieldInstalledAt:
 			values[i] = new(sql.NullTime)
@@ -233,6 +235,12 @@ func (_m *Pack) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field config_secrets", values[i])
 			} else if value.Valid {
 				_m.ConfigSecrets = value.String
+			}
+		case pack.FieldConfigFileChecksum:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field config_file_checksum", values[i])
+			} else if value.Valid {
+				_m.ConfigFileChecksum = value.String
 			}
 		case pack.FieldTags:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -386,6 +394,9 @@ func (_m *Pack) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.Config))
 	builder.WriteString(", ")
 	builder.WriteString("config_secrets=<sensitive>")
+	builder.WriteString(", ")
+	builder.WriteString("config_file_checksum=")
+	builder.WriteString(_m.ConfigFileChecksum)
 	builder.WriteString(", ")
 	builder.WriteString("tags=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Tags))

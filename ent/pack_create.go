@@ -143,6 +143,20 @@ func (_c *PackCreate) SetNillableConfigSecrets(v *string) *PackCreate {
 	return _c
 }
 
+// SetConfigFileChecksum sets the "config_file_checksum" field.
+func (_c *PackCreate) SetConfigFileChecksum(v string) *PackCreate {
+	_c.mutation.SetConfigFileChecksum(v)
+	return _c
+}
+
+// SetNillableConfigFileChecksum sets the "config_file_checksum" field if the given value is not nil.
+func (_c *PackCreate) SetNillableConfigFileChecksum(v *string) *PackCreate {
+	if v != nil {
+		_c.SetConfigFileChecksum(*v)
+	}
+	return _c
+}
+
 // SetTags sets the "tags" field.
 func (_c *PackCreate) SetTags(v []string) *PackCreate {
 	_c.mutation.SetTags(v)
@@ -421,6 +435,10 @@ func (_c *PackCreate) defaults() error {
 		v := pack.DefaultConfigSecrets
 		_c.mutation.SetConfigSecrets(v)
 	}
+	if _, ok := _c.mutation.ConfigFileChecksum(); !ok {
+		v := pack.DefaultConfigFileChecksum
+		_c.mutation.SetConfigFileChecksum(v)
+	}
 	if _, ok := _c.mutation.System(); !ok {
 		v := pack.DefaultSystem
 		_c.mutation.SetSystem(v)
@@ -486,6 +504,9 @@ func (_c *PackCreate) check() error {
 	}
 	if _, ok := _c.mutation.ConfigSecrets(); !ok {
 		return &ValidationError{Name: "config_secrets", err: errors.New(`ent: missing required field "Pack.config_secrets"`)}
+	}
+	if _, ok := _c.mutation.ConfigFileChecksum(); !ok {
+		return &ValidationError{Name: "config_file_checksum", err: errors.New(`ent: missing required field "Pack.config_file_checksum"`)}
 	}
 	if _, ok := _c.mutation.System(); !ok {
 		return &ValidationError{Name: "system", err: errors.New(`ent: missing required field "Pack.system"`)}
@@ -582,6 +603,10 @@ func (_c *PackCreate) createSpec() (*Pack, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ConfigSecrets(); ok {
 		_spec.SetField(pack.FieldConfigSecrets, field.TypeString, value)
 		_node.ConfigSecrets = value
+	}
+	if value, ok := _c.mutation.ConfigFileChecksum(); ok {
+		_spec.SetField(pack.FieldConfigFileChecksum, field.TypeString, value)
+		_node.ConfigFileChecksum = value
 	}
 	if value, ok := _c.mutation.Tags(); ok {
 		_spec.SetField(pack.FieldTags, field.TypeJSON, value)
@@ -872,6 +897,18 @@ func (u *PackUpsert) SetConfigSecrets(v string) *PackUpsert {
 // UpdateConfigSecrets sets the "config_secrets" field to the value that was provided on create.
 func (u *PackUpsert) UpdateConfigSecrets() *PackUpsert {
 	u.SetExcluded(pack.FieldConfigSecrets)
+	return u
+}
+
+// SetConfigFileChecksum sets the "config_file_checksum" field.
+func (u *PackUpsert) SetConfigFileChecksum(v string) *PackUpsert {
+	u.Set(pack.FieldConfigFileChecksum, v)
+	return u
+}
+
+// UpdateConfigFileChecksum sets the "config_file_checksum" field to the value that was provided on create.
+func (u *PackUpsert) UpdateConfigFileChecksum() *PackUpsert {
+	u.SetExcluded(pack.FieldConfigFileChecksum)
 	return u
 }
 
@@ -1189,6 +1226,20 @@ func (u *PackUpsertOne) SetConfigSecrets(v string) *PackUpsertOne {
 func (u *PackUpsertOne) UpdateConfigSecrets() *PackUpsertOne {
 	return u.Update(func(s *PackUpsert) {
 		s.UpdateConfigSecrets()
+	})
+}
+
+// SetConfigFileChecksum sets the "config_file_checksum" field.
+func (u *PackUpsertOne) SetConfigFileChecksum(v string) *PackUpsertOne {
+	return u.Update(func(s *PackUpsert) {
+		s.SetConfigFileChecksum(v)
+	})
+}
+
+// UpdateConfigFileChecksum sets the "config_file_checksum" field to the value that was provided on create.
+func (u *PackUpsertOne) UpdateConfigFileChecksum() *PackUpsertOne {
+	return u.Update(func(s *PackUpsert) {
+		s.UpdateConfigFileChecksum()
 	})
 }
 
@@ -1694,6 +1745,20 @@ func (u *PackUpsertBulk) SetConfigSecrets(v string) *PackUpsertBulk {
 func (u *PackUpsertBulk) UpdateConfigSecrets() *PackUpsertBulk {
 	return u.Update(func(s *PackUpsert) {
 		s.UpdateConfigSecrets()
+	})
+}
+
+// SetConfigFileChecksum sets the "config_file_checksum" field.
+func (u *PackUpsertBulk) SetConfigFileChecksum(v string) *PackUpsertBulk {
+	return u.Update(func(s *PackUpsert) {
+		s.SetConfigFileChecksum(v)
+	})
+}
+
+// UpdateConfigFileChecksum sets the "config_file_checksum" field to the value that was provided on create.
+func (u *PackUpsertBulk) UpdateConfigFileChecksum() *PackUpsertBulk {
+	return u.Update(func(s *PackUpsert) {
+		s.UpdateConfigFileChecksum()
 	})
 }
 

@@ -149,6 +149,20 @@ func (_u *PackUpdate) SetNillableConfigSecrets(v *string) *PackUpdate {
 	return _u
 }
 
+// SetConfigFileChecksum sets the "config_file_checksum" field.
+func (_u *PackUpdate) SetConfigFileChecksum(v string) *PackUpdate {
+	_u.mutation.SetConfigFileChecksum(v)
+	return _u
+}
+
+// SetNillableConfigFileChecksum sets the "config_file_checksum" field if the given value is not nil.
+func (_u *PackUpdate) SetNillableConfigFileChecksum(v *string) *PackUpdate {
+	if v != nil {
+		_u.SetConfigFileChecksum(*v)
+	}
+	return _u
+}
+
 // SetTags sets the "tags" field.
 func (_u *PackUpdate) SetTags(v []string) *PackUpdate {
 	_u.mutation.SetTags(v)
@@ -592,6 +606,9 @@ func (_u *PackUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.ConfigSecrets(); ok {
 		_spec.SetField(pack.FieldConfigSecrets, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.ConfigFileChecksum(); ok {
+		_spec.SetField(pack.FieldConfigFileChecksum, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.Tags(); ok {
 		_spec.SetField(pack.FieldTags, field.TypeJSON, value)
 	}
@@ -990,6 +1007,20 @@ func (_u *PackUpdateOne) SetConfigSecrets(v string) *PackUpdateOne {
 func (_u *PackUpdateOne) SetNillableConfigSecrets(v *string) *PackUpdateOne {
 	if v != nil {
 		_u.SetConfigSecrets(*v)
+	}
+	return _u
+}
+
+// SetConfigFileChecksum sets the "config_file_checksum" field.
+func (_u *PackUpdateOne) SetConfigFileChecksum(v string) *PackUpdateOne {
+	_u.mutation.SetConfigFileChecksum(v)
+	return _u
+}
+
+// SetNillableConfigFileChecksum sets the "config_file_checksum" field if the given value is not nil.
+func (_u *PackUpdateOne) SetNillableConfigFileChecksum(v *string) *PackUpdateOne {
+	if v != nil {
+		_u.SetConfigFileChecksum(*v)
 	}
 	return _u
 }
@@ -1466,6 +1497,9 @@ func (_u *PackUpdateOne) sqlSave(ctx context.Context) (_node *Pack, err error) {
 	}
 	if value, ok := _u.mutation.ConfigSecrets(); ok {
 		_spec.SetField(pack.FieldConfigSecrets, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ConfigFileChecksum(); ok {
+		_spec.SetField(pack.FieldConfigFileChecksum, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.Tags(); ok {
 		_spec.SetField(pack.FieldTags, field.TypeJSON, value)

@@ -360,6 +360,7 @@ var (
 		{Name: "conf_schema", Type: field.TypeJSON, Nullable: true},
 		{Name: "config", Type: field.TypeJSON, Nullable: true},
 		{Name: "config_secrets", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "config_file_checksum", Type: field.TypeString, Default: ""},
 		{Name: "tags", Type: field.TypeJSON, Nullable: true},
 		{Name: "system", Type: field.TypeBool, Default: false},
 		{Name: "source", Type: field.TypeString, Default: ""},

@@ -38,6 +38,8 @@ const (
 	FieldConfig = "config"
 	// FieldConfigSecrets holds the string denoting the config_secrets field in the database.
 	FieldConfigSecrets = "config_secrets"
+	// FieldConfigFileChecksum holds the string denoting the config_file_checksum field in the database.
+	FieldConfigFileChecksum = "config_file_checksum"
 	// FieldTags holds the string denoting the tags field in the database.
 	FieldTags = "tags"
 	// FieldSystem holds the string denoting the system field in the database.
@@ -120,6 +122,7 @@ var Columns = []string{
 	FieldConfSchema,
 	FieldConfig,
 	FieldConfigSecrets,
+	FieldConfigFileChecksum,
 	FieldTags,
 	FieldSystem,
 	FieldSource,
@@ -168,6 +171,8 @@ var (
 	DefaultAuthor string
 	// DefaultConfigSecrets holds the default value on creation for the "config_secrets" field.
 	DefaultConfigSecrets string
+	// DefaultConfigFileChecksum holds the default value on creation for the "config_file_checksum" field.
+	DefaultConfigFileChecksum string
 	// DefaultSystem holds the default value on creation for the "system" field.
 	DefaultSystem bool
 	// DefaultSource holds the default value on creation for the "source" field.
@@ -258,6 +263,11 @@ func ByAuthor(opts ...sql.OrderTermOption) OrderOption {
 // ByConfigSecrets orders the results by the config_secrets field.
 func ByConfigSecrets(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldConfigSecrets, opts...).ToFunc()
+}
+
+// ByConfigFileChecksum orders the results by the config_file_checksum field.
+func ByConfigFileChecksum(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldConfigFileChecksum, opts...).ToFunc()
 }
 
 // BySystem orders the results by the system field.

@@ -90,6 +90,11 @@ func ConfigSecrets(v string) predicate.Pack {
 	return predicate.Pack(sql.FieldEQ(FieldConfigSecrets, v))
 }
 
+// ConfigFileChecksum applies equality check predicate on the "config_file_checksum" field. It's identical to ConfigFileChecksumEQ.
+func ConfigFileChecksum(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldEQ(FieldConfigFileChecksum, v))
+}
+
 // System applies equality check predicate on the "system" field. It's identical to SystemEQ.
 func System(v bool) predicate.Pack {
 	return predicate.Pack(sql.FieldEQ(FieldSystem, v))
@@ -618,6 +623,71 @@ func ConfigSecretsEqualFold(v string) predicate.Pack {
 // ConfigSecretsContainsFold applies the ContainsFold predicate on the "config_secrets" field.
 func ConfigSecretsContainsFold(v string) predicate.Pack {
 	return predicate.Pack(sql.FieldContainsFold(FieldConfigSecrets, v))
+}
+
+// ConfigFileChecksumEQ applies the EQ predicate on the "config_file_checksum" field.
+func ConfigFileChecksumEQ(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldEQ(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumNEQ applies the NEQ predicate on the "config_file_checksum" field.
+func ConfigFileChecksumNEQ(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldNEQ(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumIn applies the In predicate on the "config_file_checksum" field.
+func ConfigFileChecksumIn(vs ...string) predicate.Pack {
+	return predicate.Pack(sql.FieldIn(FieldConfigFileChecksum, vs...))
+}
+
+// ConfigFileChecksumNotIn applies the NotIn predicate on the "config_file_checksum" field.
+func ConfigFileChecksumNotIn(vs ...string) predicate.Pack {
+	return predicate.Pack(sql.FieldNotIn(FieldConfigFileChecksum, vs...))
+}
+
+// ConfigFileChecksumGT applies the GT predicate on the "config_file_checksum" field.
+func ConfigFileChecksumGT(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldGT(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumGTE applies the GTE predicate on the "config_file_checksum" field.
+func ConfigFileChecksumGTE(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldGTE(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumLT applies the LT predicate on the "config_file_checksum" field.
+func ConfigFileChecksumLT(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldLT(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumLTE applies the LTE predicate on the "config_file_checksum" field.
+func ConfigFileChecksumLTE(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldLTE(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumContains applies the Contains predicate on the "config_file_checksum" field.
+func ConfigFileChecksumContains(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldContains(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumHasPrefix applies the HasPrefix predicate on the "config_file_checksum" field.
+func ConfigFileChecksumHasPrefix(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldHasPrefix(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumHasSuffix applies the HasSuffix predicate on the "config_file_checksum" field.
+func ConfigFileChecksumHasSuffix(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldHasSuffix(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumEqualFold applies the EqualFold predicate on the "config_file_checksum" field.
+func ConfigFileChecksumEqualFold(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldEqualFold(FieldConfigFileChecksum, v))
+}
+
+// ConfigFileChecksumContainsFold applies the ContainsFold predicate on the "config_file_checksum" field.
+func ConfigFileChecksumContainsFold(v string) predicate.Pack {
+	return predicate.Pack(sql.FieldContainsFold(FieldConfigFileChecksum, v))
 }
 
 // TagsIsNil applies the IsNil predicate on the "tags" field.

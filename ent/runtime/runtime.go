@@ -414,32 +414,36 @@ func init() {
 	packDescConfigSecrets := packFields[7].Descriptor()
 	// pack.DefaultConfigSecrets holds the default value on creation for the config_secrets field.
 	pack.DefaultConfigSecrets = packDescConfigSecrets.Default.(string)
+	// packDescConfigFileChecksum is the schema descriptor for config_file_checksum field.
+	packDescConfigFileChecksum := packFields[8].Descriptor()
+	// pack.DefaultConfigFileChecksum holds the default value on creation for the config_file_checksum field.
+	pack.DefaultConfigFileChecksum = packDescConfigFileChecksum.Default.(string)
 	// packDescSystem is the schema descriptor for system field.
-	packDescSystem := packFields[9].Descriptor()
+	packDescSystem := packFields[10].Descriptor()
 	// pack.DefaultSystem holds the default value on creation for the system field.
 	pack.DefaultSystem = packDescSystem.Default.(bool)
 	// packDescSource is the schema descriptor for source field.
-	packDescSource := packFields[10].Descriptor()
+	packDescSource := packFields[11].Descriptor()
 	// pack.DefaultSource holds the default value on creation for the source field.
 	pack.DefaultSource = packDescSource.Default.(string)
 	// packDescPath is the schema descriptor for path field.
-	packDescPath := packFields[11].Descriptor()
+	packDescPath := packFields[12].Descriptor()
 	// pack.DefaultPath holds the default value on creation for the path field.
 	pack.DefaultPath = packDescPath.Default.(string)
 	// packDescChecksum is the schema descriptor for checksum field.
-	packDescChecksum := packFields[12].Descriptor()
+	packDescChecksum := packFields[13].Descriptor()
 	// pack.DefaultChecksum holds the default value on creation for the checksum field.
 	pack.DefaultChecksum = packDescChecksum.Default.(string)
 	// packDescEnvPath is the schema descriptor for env_path field.
-	packDescEnvPath := packFields[15].Descriptor()
+	packDescEnvPath := packFields[16].Descriptor()
 	// pack.DefaultEnvPath holds the default value on creation for the env_path field.
 	pack.DefaultEnvPath = packDescEnvPath.Default.(string)
 	// packDescEnvError is the schema descriptor for env_error field.
-	packDescEnvError := packFields[16].Descriptor()
+	packDescEnvError := packFields[17].Descriptor()
 	// pack.DefaultEnvError holds the default value on creation for the env_error field.
 	pack.DefaultEnvError = packDescEnvError.Default.(string)
 	// packDescEnvChecksum is the schema descriptor for env_checksum field.
-	packDescEnvChecksum := packFields[17].Descriptor()
+	packDescEnvChecksum := packFields[18].Descriptor()
 	// pack.DefaultEnvChecksum holds the default value on creation for the env_checksum field.
 	pack.DefaultEnvChecksum = packDescEnvChecksum.Default.(string)
 	packinstallMixin := schema.PackInstall{}.Mixin()

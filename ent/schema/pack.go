@@ -31,6 +31,8 @@ func (Pack) Fields() []ent.Field {
 			Comment("The operator's config without its secret fields (sealed in config_secrets). GraphQL shows secrets to ADMIN only."),
 		field.Text("config_secrets").Default("").Sensitive().Annotations(entgql.Skip()).
 			Comment("base64(nonce || AES-256-GCM(JSON)) of the config's secret fields, sealed like secret keys."),
+		field.String("config_file_checksum").Default("").Annotations(entgql.Skip()).
+			Comment("sha256 of the configs/<pack>.yaml an install last applied: an unchanged file is not applied again."),
 		field.Strings("tags").Optional(),
 		field.Bool("system").Default(false).
 			Comment("Built-in pack shipped with the server (core)."),

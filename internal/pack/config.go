@@ -2,13 +2,14 @@ package pack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -53,8 +54,8 @@ func (s *Service) configsDir() string {
 
 // operatorFile is configs/<pack>.yaml as an install read it.
 type operatorFile struct {
-	config  map[string]any
-	modTime time.Time
+	config   map[string]any
+	checksum string // sha256 of the file's bytes
 }
 
 // configFile reads and checks configs/<pack>.yaml; no file is nil. Its
@@ -62,13 +63,9 @@ type operatorFile struct {
 func (s *Service) configFile(m *manifest.Pack) (*operatorFile, []manifest.Problem) {
 	name := "configs/" + m.Ref + ".yaml"
 	path := filepath.Join(s.configsDir(), m.Ref+".yaml")
-	info, err := os.Stat(path)
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
-	}
-	var data []byte
-	if err == nil {
-		data, err = os.ReadFile(path)
 	}
 	problem := func(field, msg string) []manifest.Problem {
 		return []manifest.Problem{{File: name, Field: field, Message: msg}}
@@ -97,16 +94,28 @@ func (s *Service) configFile(m *manifest.Pack) (*operatorFile, []manifest.Proble
 			return nil, problem("", "sets secret fields, which need an encryption key: configure encryption_key or ATTUNE_ENCRYPTION_KEY")
 		}
 	}
-	return &operatorFile{config: config, modTime: info.ModTime()}, nil
+	sum := sha256.Sum256(data)
+	return &operatorFile{config: config, checksum: hex.EncodeToString(sum[:])}, nil
 }
 
 // applies reports whether the file sets the config of installed pack p:
-// on the first install, and on any install after the file was written. A
-// file older than the pack's last change (an install that applied it, a
-// setPackConfig since) is already in the config or was overridden through
-// the API, whose values an upgrade keeps.
+// on the first install, and on any install after the file changed. An
+// unchanged file is already in the config, or was overridden since through
+// setPackConfig, whose values an upgrade keeps.
 func (f *operatorFile) applies(p *ent.Pack) bool {
-	return f != nil && (p == nil || f.modTime.After(p.UpdatedAt))
+	return f != nil && (p == nil || f.checksum != p.ConfigFileChecksum)
+}
+
+// appliedChecksum is what the pack row records after this install: the
+// file's checksum when applied, else what it recorded before.
+func (f *operatorFile) appliedChecksum(p *ent.Pack) string {
+	switch {
+	case f.applies(p):
+		return f.checksum
+	case p != nil:
+		return p.ConfigFileChecksum
+	}
+	return ""
 }
 
 // configWarnings names secret config fields a pack sets by default when no

@@ -73,14 +73,14 @@ func (s *Service) register(ctx context.Context, m *manifest.Pack, r registration
 		if p != nil {
 			pu = c.Pack.UpdateOne(p).SetLabel(m.Label).SetDescription(m.Description).
 				SetVersion(m.Version).SetAuthor(m.Author).SetConfSchema(schemaMap(m.ConfigSchema)).
-				SetConfig(plain).SetConfigSecrets(sealed).SetTags(m.Tags).SetSystem(r.system).SetSource(r.source).
+				SetConfig(plain).SetConfigSecrets(sealed).SetConfigFileChecksum(r.fileConfig.appliedChecksum(p)).SetTags(m.Tags).SetSystem(r.system).SetSource(r.source).
 				SetPath(r.path).SetChecksum(r.checksum).SetInstalledAt(now).
 				SetEnvStatus(envStatus(r.env)).SetEnvPath(r.env.Path).SetEnvError("").
 				SetEnvChecksum(r.env.Checksum)
 		} else {
 			pu = c.Pack.Create().SetRef(m.Ref).SetLabel(m.Label).SetDescription(m.Description).
 				SetVersion(m.Version).SetAuthor(m.Author).SetConfSchema(schemaMap(m.ConfigSchema)).
-				SetConfig(plain).SetConfigSecrets(sealed).SetTags(m.Tags).SetSystem(r.system).SetSource(r.source).
+				SetConfig(plain).SetConfigSecrets(sealed).SetConfigFileChecksum(r.fileConfig.appliedChecksum(p)).SetTags(m.Tags).SetSystem(r.system).SetSource(r.source).
 				SetPath(r.path).SetChecksum(r.checksum).SetInstalledAt(now).
 				SetEnvStatus(envStatus(r.env)).SetEnvPath(r.env.Path).SetEnvChecksum(r.env.Checksum)
 		}
