@@ -29,7 +29,7 @@ func shellQuote(s string) string {
 // action's named parameters first, as <kwarg_op>name=value (a true boolean
 // as the bare flag; false, null and empty values left out), then the
 // positional ones in position order, serialized by type (booleans 1/0,
-// arrays comma-joined, objects as JSON, absent values as ''). Runner
+// arrays comma-joined, objects as JSON, absent values as ”). Runner
 // parameters never become arguments. Named arguments are sorted by name.
 func scriptArgs(runner string, schema param.Schema, params map[string]any) string {
 	kwargOp := "--"

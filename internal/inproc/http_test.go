@@ -142,7 +142,7 @@ func TestHTTPRequest(t *testing.T) {
 		{
 			name:   "whitelisted host",
 			params: map[string]any{"url": web.URL + "/text", "url_hosts_whitelist": []any{u.Hostname()}}, status: Succeeded,
-			check:  func(t *testing.T, res map[string]any) { require.Equal(t, "plain", res["body"]) },
+			check: func(t *testing.T, res map[string]any) { require.Equal(t, "plain", res["body"]) },
 		},
 		{
 			name:   "file upload",
