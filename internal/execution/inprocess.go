@@ -3,7 +3,11 @@ package execution
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/action"
 
 	"github.com/attune-io/attune/internal/inproc"
 	"github.com/attune-io/attune/internal/param"
@@ -13,7 +17,7 @@ import (
 // run runs a claimed execution: in the worker itself for the runners that
 // live there (inproc.Runs), else as a pack process.
 func (w *Worker) run(ctx context.Context, c *claimed, onLine func(stream, line string)) (runner.Result, error) {
-	if c.badParams == nil && c.action != nil && inproc.Runs(runnerName(c.action)) {
+	if c.badParams == nil && c.action != nil && (inproc.Runs(c.action.RunnerName) || inProcessFamily(c.action.RunnerType)) {
 		return w.runInProcess(ctx, c, onLine)
 	}
 	req, err := w.request(c)
@@ -29,6 +33,17 @@ func (w *Worker) run(ctx context.Context, c *claimed, onLine func(stream, line s
 // alike.
 func (w *Worker) runInProcess(ctx context.Context, c *claimed, onLine func(stream, line string)) (runner.Result, error) {
 	e, act := c.exec, c.action
+	if act.RunnerName == "" || act.Parameters == nil {
+		// The fast claim reads only what process runners need.
+		full, err := w.svc.db.Ent.Action.Query().Where(action.Ref(e.ActionRef)).WithPack().Only(ctx)
+		if ent.IsNotFound(err) {
+			return runner.Result{}, &runner.PrepareError{Cause: "action " + e.ActionRef + " no longer exists"}
+		}
+		if err != nil {
+			return runner.Result{}, err
+		}
+		act = full
+	}
 	schema, err := param.ParseSchema(act.Parameters)
 	if err != nil {
 		return runner.Result{}, &runner.PrepareError{Cause: "the action's parameter schema is invalid: " + err.Error()}
@@ -87,6 +102,9 @@ func (w *Worker) runInProcess(ctx context.Context, c *claimed, onLine func(strea
 		res.ExitCode = 0
 	case inproc.TimedOut:
 		res.TimedOut = true
+		if out.Error == "timed out" {
+			res.Error = fmt.Sprintf("timed out after %s", time.Duration(e.TimeoutSeconds)*time.Second)
+		}
 	case inproc.Canceled:
 		res.Canceled = true
 	default:
@@ -95,6 +113,17 @@ func (w *Worker) runInProcess(ctx context.Context, c *claimed, onLine func(strea
 		}
 	}
 	return res, nil
+}
+
+// inProcessFamily reports whether actions of the runner family t run in
+// the worker (see inproc).
+func inProcessFamily(t action.RunnerType) bool {
+	switch t {
+	case action.RunnerTypeHTTP, action.RunnerTypeNOOP, action.RunnerTypeREMOTE, action.RunnerTypeANNOUNCEMENT,
+		action.RunnerTypeWORKFLOW, action.RunnerTypeINQUIRY:
+		return true
+	}
+	return false
 }
 
 // capOutput keeps the first max bytes of s, as the process runner does.

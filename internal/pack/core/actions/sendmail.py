@@ -10,7 +10,6 @@ import smtplib
 import socket
 import subprocess
 import sys
-from email.header import Header
 from email.message import EmailMessage
 from email.utils import getaddresses
 
@@ -45,7 +44,7 @@ text = "%s\n%s\n%s\n" % (body, line_break, footer)
 msg = EmailMessage()
 msg["To"] = to
 msg["From"] = sender
-msg["Subject"] = Header(params["subject"], "utf-8").encode()
+msg["Subject"] = params["subject"]
 maintype, _, subtype = content_type.partition("/")
 if maintype == "text":
     msg.set_content(text, subtype=subtype or "plain", charset="utf-8")
