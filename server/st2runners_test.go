@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -79,6 +80,10 @@ parameters:
 func TestStackStormRunners(t *testing.T) {
 	t.Parallel()
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-r.Context().Done()
+			return
+		}
 		var body any
 		_ = json.NewDecoder(r.Body).Decode(&body)
 		w.Header().Set("Content-Type", "application/json")
@@ -135,6 +140,35 @@ func TestStackStormRunners(t *testing.T) {
 			cmd := ssh.Commands()[0]
 			require.True(t, strings.HasPrefix(cmd, `sudo -E -- bash -c 'export ATTUNE_ACTION_REF=core.remote_sudo ATTUNE_EXECUTION_ID=`), cmd)
 			require.True(t, strings.HasSuffix(cmd, ` && cd /tmp && echo as root'`), cmd)
+		})
+		t.Run("core.remote timeout and cancel", func(t *testing.T) {
+			t.Parallel()
+			ssh := sshtest.Start(t, sshtest.Options{AuthorizedKey: pub})
+			got := runToEnd(t, s, "core.remote", map[string]any{"hosts": ssh.Addr, "private_key": key, "cmd": "echo started; sleep 60", "timeout": 1})
+			require.Equal(t, "TIMEOUT", got.Status, "%+v", got)
+			require.JSONEq(t, `true`, string(jsonField(t, jsonField(t, got.Result, "127.0.0.1"), "timeout")))
+			require.Equal(t, "started", jsonPath(t, got.Result, "127.0.0.1", "stdout"))
+
+			ctx, cancel := context.WithTimeout(t.Context(), execDeadline)
+			defer cancel()
+			id := execute(t, s, "core.remote", map[string]any{"hosts": ssh.Addr, "private_key": key, "cmd": "echo started; sleep 60"})
+			out := subscribe(t, ctx, s, `subscription($id: ID!) { executionOutput(id: $id) { line } }`, map[string]any{"id": id})
+			require.Contains(t, string(<-out), "started")
+			gql.Must(t, `mutation($id: ID!) { cancelExecution(id: $id) { status } }`, map[string]any{"id": id}, nil)
+			states := follow(t, s, id)
+			require.Equal(t, "CANCELED", states[len(states)-1].Status, "%+v", states)
+		})
+		t.Run("an execution's timeout ends an HTTP request", func(t *testing.T) {
+			t.Parallel()
+			var out struct {
+				ExecuteAction struct{ Execution struct{ ID string } }
+			}
+			gql.Must(t, `mutation($u: JSON) { executeAction(input: {action: "core.http", parameters: $u, timeoutSeconds: 1}) { execution { id } } }`,
+				map[string]any{"u": map[string]any{"url": web.URL + "/slow"}}, &out)
+			states := follow(t, s, out.ExecuteAction.Execution.ID)
+			last := states[len(states)-1]
+			require.Equal(t, "TIMEOUT", last.Status, "%+v", last)
+			require.Equal(t, "timed out after 1s", last.Error)
 		})
 		t.Run("remote-shell-script of a StackStorm pack", func(t *testing.T) {
 			t.Parallel()

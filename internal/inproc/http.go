@@ -24,7 +24,7 @@ const httpUserAgent = "attune-http-request"
 
 // runHTTP is StackStorm's http-request runner: one request, the result
 // {status_code, body, parsed, headers}, SUCCEEDED for statuses 200 to 206
-// and FAILED for any other, TIMED_OUT when the request's timeout passes.
+// and FAILED for any other, TIMEOUT when the request's timeout passes.
 func runHTTP(ctx context.Context, o Options, req Request) (Outcome, error) {
 	p := req.Parameters
 	target := str(p, "url")

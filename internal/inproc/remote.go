@@ -96,7 +96,7 @@ type remoteScript struct {
 // command (or the copied script, with its arguments) runs on every host over
 // SSH, in turn or in parallel. The result is keyed by host, each
 // {stdout, stderr, return_code, succeeded, failed}; the action SUCCEEDED
-// only when every host succeeded, TIMED_OUT when every host timed out.
+// only when every host succeeded, TIMEOUT when every host timed out.
 func runRemote(ctx context.Context, o Options, req Request) (Outcome, error) {
 	r, err := newRemoteRun(o, req)
 	if err != nil {
@@ -535,16 +535,16 @@ func (r *remoteRun) pump(rd io.Reader, buf *limitedBuffer, stream, prefix string
 		if line != "" {
 			buf.WriteString(line)
 			shown := prefix + strings.TrimRight(line, "\r\n")
-			r.mu.Lock()
+			r.mu.Lock() // also serializes OnLine across hosts and streams
 			if stream == "stdout" {
 				r.stdout.WriteString(shown + "\n")
 			} else {
 				r.stderr.WriteString(shown + "\n")
 			}
-			r.mu.Unlock()
 			if r.req.OnLine != nil {
 				r.req.OnLine(stream, shown)
 			}
+			r.mu.Unlock()
 		}
 		if err != nil {
 			return
@@ -630,7 +630,7 @@ func (r *remoteRun) copyScript(ctx context.Context, c *ssh.Client, s *remoteScri
 }
 
 // outcome folds the hosts' results: SUCCEEDED when all succeeded,
-// TIMED_OUT when all timed out, FAILED otherwise.
+// TIMEOUT when all timed out, FAILED otherwise.
 func (r *remoteRun) outcome(results []map[string]any) Outcome {
 	out := Outcome{Status: Succeeded, Result: map[string]any{}}
 	res := out.Result.(map[string]any)
