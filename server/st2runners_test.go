@@ -68,7 +68,8 @@ parameters:
 		"actions/chain.yaml":          "name: chain\nrunner_type: action-chain\nentry_point: chains/chain.yaml\ndescription: a chain\n",
 		"actions/chains/chain.yaml":   "chain:\n  - name: one\n    ref: core.noop\n",
 		"actions/approve.yaml":        "name: approve\nrunner_type: inquirer\ndescription: asks\n",
-		"actions/win.yaml":            "name: win\nrunner_type: winrm-cmd\ndescription: windows\nparameters:\n  cmd: {default: dir}\n",
+		"actions/win.yaml": "name: win\nrunner_type: winrm-cmd\ndescription: windows\nparameters:\n  cmd: {default: dir}\n" +
+			"  host: {default: win1}\n  username: {default: u}\n  password: {required: false}\n",
 	}
 }
 
@@ -259,11 +260,7 @@ func TestStackStormRunners(t *testing.T) {
 				"st2runners.approve": "runner inquirer is not available yet: inquiries (core.ask)",
 				"st2runners.win":     "runner winrm-cmd is not available: attune does not run Windows commands over WinRM",
 			} {
-				params := map[string]any{}
-				if ref == "st2runners.win" {
-					params = map[string]any{"host": "win1", "username": "u", "password": "p"}
-				}
-				got := runToEnd(t, s, ref, params)
+				got := runToEnd(t, s, ref, map[string]any{})
 				require.Equal(t, "FAILED", got.Status, "%s: %+v", ref, got)
 				require.Equal(t, "Execution failed during preparation: ", got.Error[:len("Execution failed during preparation: ")], got.Error)
 				require.Contains(t, got.Error, want)

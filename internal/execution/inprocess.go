@@ -120,7 +120,7 @@ func (w *Worker) runInProcess(ctx context.Context, c *claimed, onLine func(strea
 func inProcessFamily(t action.RunnerType) bool {
 	switch t {
 	case action.RunnerTypeHTTP, action.RunnerTypeNOOP, action.RunnerTypeREMOTE, action.RunnerTypeANNOUNCEMENT,
-		action.RunnerTypeWORKFLOW, action.RunnerTypeINQUIRY:
+		action.RunnerTypeWORKFLOW, action.RunnerTypeINQUIRY, action.RunnerTypeWINRM:
 		return true
 	}
 	return false

@@ -103,7 +103,8 @@ func Runs(name string) bool {
 	switch name {
 	case manifest.St2HTTPRequest, manifest.St2Noop, manifest.St2Announcement, InjectTrigger,
 		manifest.St2RemoteShellCmd, manifest.St2RemoteShellScrpt,
-		manifest.St2Inquirer, manifest.St2Orquesta, manifest.St2ActionChain, "mistral-v2":
+		manifest.St2Inquirer, manifest.St2Orquesta, manifest.St2ActionChain, "mistral-v2",
+		manifest.St2WinRMCmd, manifest.St2WinRMPsCmd, manifest.St2WinRMPsScript:
 		return true
 	}
 	return false
@@ -136,6 +137,8 @@ func Run(ctx context.Context, o Options, req Request) (Outcome, error) {
 		return Outcome{}, prepErr("runner %s is not available yet: inquiries (core.ask) arrive with attune's inquiries support", req.Runner)
 	case manifest.St2Orquesta, manifest.St2ActionChain, "mistral-v2":
 		return Outcome{}, prepErr("runner %s is not available yet: StackStorm workflows arrive with attune's workflow engine", req.Runner)
+	case manifest.St2WinRMCmd, manifest.St2WinRMPsCmd, manifest.St2WinRMPsScript:
+		return Outcome{}, prepErr("runner %s is not available: attune does not run Windows commands over WinRM", req.Runner)
 	default:
 		return Outcome{}, prepErr("runner %s does not run in the worker", req.Runner)
 	}
