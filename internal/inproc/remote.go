@@ -106,9 +106,11 @@ func runRemote(ctx context.Context, o Options, req Request) (Outcome, error) {
 	limit := 1
 	if boolean(req.Parameters, "parallel", false) {
 		limit = len(r.hosts)/3 + 1
-		if m := o.SSH.MaxParallel; limit > m && m > 0 {
-			limit = m
+		m := o.SSH.MaxParallel
+		if m <= 0 {
+			m = 50 // StackStorm's ssh_runner.max_parallel_actions
 		}
+		limit = min(limit, m)
 	}
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
