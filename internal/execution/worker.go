@@ -19,6 +19,7 @@ import (
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/worker"
 	"github.com/attune-io/attune/internal/manifest"
+	"github.com/attune-io/attune/internal/inproc"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/runner"
@@ -49,6 +50,9 @@ type WorkerOptions struct {
 	APIURL string
 	// TempDir holds parameter files; it should be private to the worker.
 	TempDir string
+	// InProcess sets the runners that run inside the worker (http-request,
+	// remote-shell-*, announcement…): SSH logins and host keys, events.
+	InProcess inproc.Options
 }
 
 // Worker runs executions taken from the queue, keeps its heartbeat and
@@ -333,12 +337,7 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 		return fmt.Errorf("reading the output of execution %d: %w", e.ID, err)
 	}
 	out := newOutputLog(ctx, w.svc.db, w.svc.bus, w.svc.log, e.ID, first, redact, w.maxOutput())
-	req, err := w.request(c)
-	var res runner.Result
-	if err == nil {
-		req.OnLine = out.add
-		res, err = runner.Run(ctx, req)
-	}
+	res, err := w.run(ctx, c, out.add)
 	out.close()
 
 	r := &outcomeRecord{id: e.ID, worker: w.opts.Name, finishedAt: w.svc.now()}
