@@ -32,6 +32,8 @@ func (APIToken) Fields() []ent.Field {
 		field.Time("expires_at").Optional().Nillable(),
 		field.Time("revoked_at").Optional().Nillable(),
 		field.Time("last_used_at").Optional().Nillable(),
+		field.Int("execution_id").Optional().Nillable().Annotations(entgql.Skip()).
+			Comment("Set on the token minted for one run of a StackStorm Python action: it reaches only the key/value store of its pack, and ends with the run."),
 	}
 }
 

@@ -10,6 +10,7 @@ package execution
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/manifest"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -208,7 +210,7 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 		}
 		return nil, err
 	}
-	timeout, err := s.timeout(req.TimeoutSeconds, act.TimeoutSeconds)
+	timeout, err := s.timeout(req.TimeoutSeconds, runnerTimeout(act, req.Parameters, params))
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +249,50 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 	}
 	tx.AfterCommit(func() { s.hint(e.ID) })
 	return e, nil
+}
+
+// runnerTimeout is the action's timeout in seconds. A StackStorm runner
+// declares a timeout parameter (600 for python-script, 60 for the local
+// runners): a value given for it wins, then the action's own timeout, then
+// the parameter's default.
+func runnerTimeout(act *ent.Action, given, params map[string]any) int {
+	if _, ok := manifest.RunnerParameters(act.RunnerName)["timeout"]; !ok {
+		return act.TimeoutSeconds
+	}
+	if n, ok := wholeSeconds(given["timeout"]); ok {
+		return n
+	}
+	if act.TimeoutSeconds > 0 {
+		return act.TimeoutSeconds
+	}
+	if n, ok := wholeSeconds(params["timeout"]); ok {
+		return n
+	}
+	return 0
+}
+
+// wholeSeconds reads a positive whole number of seconds from a JSON value.
+func wholeSeconds(v any) (int, bool) {
+	var f float64
+	switch t := v.(type) {
+	case int:
+		f = float64(t)
+	case int64:
+		f = float64(t)
+	case float64:
+		f = t
+	case json.Number:
+		var err error
+		if f, err = t.Float64(); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if f < 1 || f != float64(int(f)) {
+		return 0, false
+	}
+	return int(f), true
 }
 
 // timeout resolves an execution's timeout in seconds: the request's, else

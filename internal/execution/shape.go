@@ -26,6 +26,9 @@ func runnerName(act *ent.Action) string {
 // them; attune's own runners give the JSON the action printed, or its stdout.
 func shapeResult(runnerName string, res runner.Result) any {
 	switch runnerName {
+	case "python-script":
+		// StackStorm's python runner: {result, stdout, stderr, exit_code}.
+		return st2PythonResult(res)
 	case "local-shell-cmd", "local-shell-script":
 		// StackStorm's local runner: {stdout, stderr, return_code, succeeded, failed}.
 		return map[string]any{

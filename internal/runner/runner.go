@@ -61,6 +61,14 @@ type Request struct {
 	// for Node, "bash" or a path for Shell; unused for Native and Local.
 	// Bare names are looked up in the child's PATH.
 	Interpreter string
+	// Wrapper, for Python, is a script the interpreter runs instead of the
+	// entry point, with the entry point's absolute path as its only argument
+	// (StackStorm's python-script actions run through attune's wrapper).
+	Wrapper string
+	// ResultChannel opens file descriptor 3 in the child: a pipe whose
+	// contents come back in Result.Returned. It carries a wrapper's verdict
+	// on a channel that the action's own output cannot reach.
+	ResultChannel bool
 	// Env is added to the minimal child environment (ATTUNE_EXECUTION_ID,
 	// PYTHONPATH, NODE_PATH...); it may override PATH, HOME and LANG.
 	Env map[string]string
@@ -101,6 +109,11 @@ type Result struct {
 	// last non-empty line; nil when neither parses. Numbers are json.Number
 	// so that large integers keep their precision.
 	Result any
+	// Returned is what the process wrote to file descriptor 3 under
+	// Request.ResultChannel (at most MaxOutput bytes); nil when nothing.
+	Returned []byte
+	// ReturnedTruncated reports that Returned was cut at MaxOutput bytes.
+	ReturnedTruncated bool
 	// TimedOut reports that Timeout elapsed and the group was killed.
 	TimedOut bool
 	// Canceled reports that the context was canceled and the group was killed.
