@@ -208,7 +208,9 @@ func TestStackStormPythonActions(t *testing.T) {
 
 			// The run's token ended with the run.
 			var tokens struct {
-				ApiTokens struct{ Edges []struct{ Node struct{ Name string } } }
+				ApiTokens struct {
+					Edges []struct{ Node struct{ Name string } }
+				}
 			}
 			admin.Must(t, `{ apiTokens { edges { node { name } } } }`, nil, &tokens)
 			for _, e := range tokens.ApiTokens.Edges {
