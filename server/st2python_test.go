@@ -218,6 +218,24 @@ func TestStackStormPythonActions(t *testing.T) {
 			}
 		})
 
+		t.Run("RunTokenReachesOnlyItsKeys", func(t *testing.T) {
+			admin.Must(t, `mutation { setKey(input:{name:"k", value:"core's", pack:"core"}){ name } }`, nil, nil)
+			got := runSt2(t, s, "st2py_fixture.reach", nil)
+			require.Equal(t, "SUCCEEDED", got.Status, "%+v", got)
+			var ret map[string]any
+			require.NoError(t, json.Unmarshal(got.Shape.Result, &ret))
+			require.Equal(t, map[string]any{
+				"read_packs":      "FORBIDDEN",
+				"read_executions": "FORBIDDEN",
+				"execute":         "FORBIDDEN",
+				"other_pack_key":  "FORBIDDEN",
+				"other_pack_set":  "FORBIDDEN",
+				"create_token":    "FORBIDDEN",
+				// The read policy shows it none of core's keys.
+				"list_other_keys": map[string]any{"keys": map[string]any{"edges": []any{}}},
+			}, ret)
+		})
+
 		t.Run("RunnerTimeout", func(t *testing.T) {
 			got := runSt2(t, s, "st2py_fixture.slow", nil)
 			require.Equal(t, "TIMEOUT", got.Status, "%+v", got)
