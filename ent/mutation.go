@@ -9019,6 +9019,7 @@ type KeyMutation struct {
 	secret        *bool
 	value         **interface{}
 	ciphertext    *string
+	expires_at    *time.Time
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*Key, error)
@@ -9388,6 +9389,55 @@ func (m *KeyMutation) ResetCiphertext() {
 	m.ciphertext = nil
 }
 
+// SetExpiresAt sets the "expires_at" field.
+func (m *KeyMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *KeyMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the Key entity.
+// If the Key object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KeyMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *KeyMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[key.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *KeyMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[key.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *KeyMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, key.FieldExpiresAt)
+}
+
 // Where appends a list predicates to the KeyMutation builder.
 func (m *KeyMutation) Where(ps ...predicate.Key) {
 	m.predicates = append(m.predicates, ps...)
@@ -9422,7 +9472,7 @@ func (m *KeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *KeyMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, key.FieldCreatedAt)
 	}
@@ -9443,6 +9493,9 @@ func (m *KeyMutation) Fields() []string {
 	}
 	if m.ciphertext != nil {
 		fields = append(fields, key.FieldCiphertext)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, key.FieldExpiresAt)
 	}
 	return fields
 }
@@ -9466,6 +9519,8 @@ func (m *KeyMutation) Field(name string) (ent.Value, bool) {
 		return m.Value()
 	case key.FieldCiphertext:
 		return m.Ciphertext()
+	case key.FieldExpiresAt:
+		return m.ExpiresAt()
 	}
 	return nil, false
 }
@@ -9489,6 +9544,8 @@ func (m *KeyMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldValue(ctx)
 	case key.FieldCiphertext:
 		return m.OldCiphertext(ctx)
+	case key.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Key field %s", name)
 }
@@ -9547,6 +9604,13 @@ func (m *KeyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCiphertext(v)
 		return nil
+	case key.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Key field %s", name)
 }
@@ -9580,6 +9644,9 @@ func (m *KeyMutation) ClearedFields() []string {
 	if m.FieldCleared(key.FieldValue) {
 		fields = append(fields, key.FieldValue)
 	}
+	if m.FieldCleared(key.FieldExpiresAt) {
+		fields = append(fields, key.FieldExpiresAt)
+	}
 	return fields
 }
 
@@ -9596,6 +9663,9 @@ func (m *KeyMutation) ClearField(name string) error {
 	switch name {
 	case key.FieldValue:
 		m.ClearValue()
+		return nil
+	case key.FieldExpiresAt:
+		m.ClearExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Key nullable field %s", name)
@@ -9625,6 +9695,9 @@ func (m *KeyMutation) ResetField(name string) error {
 		return nil
 	case key.FieldCiphertext:
 		m.ResetCiphertext()
+		return nil
+	case key.FieldExpiresAt:
+		m.ResetExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Key field %s", name)

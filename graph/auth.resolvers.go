@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/apitoken"
@@ -48,6 +49,7 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id int) (*ent.API
 func (r *mutationResolver) SetKey(ctx context.Context, input SetKeyInput) (*ent.Key, error) {
 	return r.Keys.Set(ctx, keystore.SetRequest{
 		Name: input.Name, Pack: deref(input.Pack), Value: input.Value, Secret: deref(input.Secret),
+		TTL: time.Duration(deref(input.TTL)) * time.Second,
 	})
 }
 

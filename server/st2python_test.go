@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -191,12 +192,29 @@ func TestStackStormPythonActions(t *testing.T) {
 			require.Equal(t, "system value", ret["system"])
 			require.Equal(t, "s3cr3t-value", ret["secret"])
 			require.Contains(t, ret["global_write"], "writes only keys of its pack")
-			require.Contains(t, ret["ttl"], "does not expire keys")
+			require.Equal(t, true, ret["ttl"])
+			require.Equal(t, "soon gone", ret["ttl_get"])
+			require.Equal(t, true, ret["lasting"])
 
 			// What the action wrote is the pack's key, seen through the API.
-			var key struct{ Key struct{ Value any } }
-			admin.Must(t, `{ key(name:"greeting", pack:"st2py_fixture"){ value } }`, nil, &key)
+			var key struct {
+				Key struct {
+					Value     any
+					ExpiresAt *time.Time
+				}
+			}
+			admin.Must(t, `{ key(name:"greeting", pack:"st2py_fixture"){ value expiresAt } }`, nil, &key)
 			require.Equal(t, "hi", key.Key.Value)
+			require.Nil(t, key.Key.ExpiresAt)
+			admin.Must(t, `{ key(name:"lasting", pack:"st2py_fixture"){ value expiresAt } }`, nil, &key)
+			require.Equal(t, "stays", key.Key.Value)
+			require.NotNil(t, key.Key.ExpiresAt)
+			require.WithinDuration(t, time.Now().Add(time.Hour), *key.Key.ExpiresAt, 5*time.Minute)
+			// The key set with ttl=1 expires.
+			eventually(t, 10*time.Second, "the key set with ttl=1 expires", func() bool {
+				r := admin.Do(t, `{ key(name:"expiring", pack:"st2py_fixture"){ value } }`, nil)
+				return len(r.Errors) > 0 && r.Errors[0].Code() == "NOT_FOUND"
+			})
 
 			got = runSt2(t, s, "st2py_fixture.kv", map[string]any{"phase": "delete"})
 			require.Equal(t, "SUCCEEDED", got.Status, "%+v", got)

@@ -313,6 +313,7 @@ var (
 		{Name: "secret", Type: field.TypeBool, Default: false},
 		{Name: "value", Type: field.TypeJSON, Nullable: true},
 		{Name: "ciphertext", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 	}
 	// KeysTable holds the schema information for the "keys" table.
 	KeysTable = &schema.Table{

@@ -162,15 +162,13 @@ class BaseDatastoreService(object):
         return _as_string(data["key"].get("value"))
 
     def set_value(self, name, value, ttl=None, local=True, scope=SYSTEM_SCOPE, encrypt=False):
-        """Store str(value) under name; True on success, an exception otherwise."""
+        """Store str(value) under name, expiring after ttl seconds when
+        given; True on success, an exception otherwise."""
         self._check_scope(scope)
-        if ttl:
-            raise ValueError(
-                "set_value(ttl=%s): attune's key/value store does not expire keys; "
-                "store the expiry time in the value instead" % (ttl,)
-            )
         self._logger.debug("Setting value in the datastore (name=%s)", name)
         key = {"name": name, "value": str(value), "secret": bool(encrypt)}
+        if ttl:
+            key["ttl"] = int(ttl)
         pack = self._pack(local)
         if pack:
             key["pack"] = pack

@@ -20,11 +20,9 @@ class KV(Action):
                 seen["global_write"] = "allowed"
             except Exception as e:
                 seen["global_write"] = str(e)
-            try:
-                svc.set_value("expiring", "x", ttl=10)
-                seen["ttl"] = "allowed"
-            except ValueError as e:
-                seen["ttl"] = str(e)
+            seen["ttl"] = svc.set_value("expiring", "soon gone", ttl=1)
+            seen["ttl_get"] = svc.get_value("expiring")
+            seen["lasting"] = svc.set_value("lasting", "stays", ttl=3600)
         else:
             seen["delete"] = svc.delete_value("greeting")
             seen["get"] = svc.get_value("greeting")
