@@ -113,6 +113,25 @@ func TestStackStormPythonActions(t *testing.T) {
 			require.True(t, strings.HasSuffix(ret.SysArgv[0], "/actions/echo_params.py"), ret.SysArgv[0])
 		})
 
+		t.Run("ParameterFile", func(t *testing.T) {
+			got := runSt2(t, s, "st2py_fixture.echo_params_file", map[string]any{
+				"name": "Bob", "secret_token": "tok-3141592653",
+			})
+			require.Equal(t, "SUCCEEDED", got.Status, "%+v", got)
+			var ret struct {
+				Kwargs  map[string]any
+				Lengths map[string]int
+				Environ map[string]string
+			}
+			require.NoError(t, json.Unmarshal(got.Shape.Result, &ret))
+			require.Equal(t, "Bob", ret.Kwargs["name"])
+			// The secret reached run(), and is scrubbed from what is stored.
+			require.Equal(t, "********", ret.Kwargs["secret_token"])
+			require.Equal(t, len("tok-3141592653"), ret.Lengths["secret_token"])
+			require.NotContains(t, string(got.Result), "tok-3141592653")
+			require.NotContains(t, ret.Environ, "ATTUNE_PARAMETERS_FILE", "the wrapper read and forgot it")
+		})
+
 		t.Run("FalseStatusFails", func(t *testing.T) {
 			got := runSt2(t, s, "st2py_fixture.fail_tuple", nil)
 			require.Equal(t, "FAILED", got.Status, "%+v", got)

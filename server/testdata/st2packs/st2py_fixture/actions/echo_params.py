@@ -13,6 +13,7 @@ class EchoParams(Action):
             argv = f.read().decode("utf-8", "replace").split("\0")
         return {
             "kwargs": kwargs,
+            "lengths": {k: len(str(v)) for k, v in kwargs.items()},
             "message": "%s, %s!" % (kwargs["greeting"], kwargs["name"]),
             "env_var": env.get("MY_VAR"),
             "environ": env,
