@@ -209,6 +209,8 @@ func TestStackStormPythonActions(t *testing.T) {
 			require.Equal(t, []any{"greeting"}, ret["list"])
 			require.Equal(t, []any{"counter", "greeting"}, ret["list_all"])
 			require.Equal(t, "system value", ret["system"])
+			require.Equal(t, []any{[]any{"shared_secret", nil}, []any{"shared_setting", "system value"}}, ret["list_system"])
+			require.Nil(t, ret["secret_hidden"], "a secret without decrypt")
 			require.Equal(t, "s3cr3t-value", ret["secret"])
 			require.Contains(t, ret["global_write"], "writes only keys of its pack")
 			require.Equal(t, true, ret["ttl"])

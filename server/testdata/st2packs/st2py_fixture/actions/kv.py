@@ -14,6 +14,8 @@ class KV(Action):
             seen["list"] = sorted(kv.name for kv in svc.list_values(prefix="g"))
             seen["list_all"] = sorted(kv.name for kv in svc.list_values())
             seen["system"] = svc.get_value("shared_setting", local=False)
+            seen["list_system"] = [(kv.name, kv.value) for kv in svc.list_values(local=False)]
+            seen["secret_hidden"] = svc.get_value("shared_secret", local=False)
             seen["secret"] = svc.get_value("shared_secret", local=False, decrypt=True)
             try:
                 svc.set_value("global_write", "x", local=False)
