@@ -137,7 +137,8 @@ func TestStackStormPythonActions(t *testing.T) {
 			require.Equal(t, "FAILED", got.Status, "%+v", got)
 			require.JSONEq(t, `{"reason":"nope"}`, string(got.Shape.Result))
 			require.Equal(t, 0, got.Shape.ExitCode)
-			require.Equal(t, "about to return a verdict\n", got.Shape.Stdout)
+			require.Contains(t, got.Shape.Stdout, "about to return a verdict\n")
+			require.Contains(t, got.Shape.Stdout, `"result": "forged"`, "a forged verdict is only output")
 			require.NotEmpty(t, got.Error)
 
 			ok := runSt2(t, s, "st2py_fixture.fail_tuple", map[string]any{"ok": true})
@@ -179,6 +180,12 @@ func TestStackStormPythonActions(t *testing.T) {
 			require.Equal(t, true, ret["same_action"])
 			require.Equal(t, "AB", ret["helper"])
 			require.Equal(t, "pack lib", ret["pack_lib"])
+		})
+
+		t.Run("PackBaseClass", func(t *testing.T) {
+			got := runSt2(t, s, "st2py_fixture.uses_base", nil)
+			require.Equal(t, "SUCCEEDED", got.Status, "%+v", got)
+			require.JSONEq(t, `{"region": "eu-west", "has_service": true}`, string(got.Shape.Result))
 		})
 
 		t.Run("Config", func(t *testing.T) {
