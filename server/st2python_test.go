@@ -110,6 +110,17 @@ func TestStackStormPythonActions(t *testing.T) {
 				require.NotContains(t, a, "att_")
 			}
 			require.Len(t, ret.SysArgv, 1)
+
+			// The runner's timeout: 600 s by default, as StackStorm's.
+			var runs struct {
+				Executions struct {
+					Edges []struct{ Node struct{ TimeoutSeconds int } }
+				}
+			}
+			admin.Must(t, `{ executions(where:{actionRef:"st2py_fixture.echo_params"}) {
+				edges { node { timeoutSeconds } } } }`, nil, &runs)
+			require.Len(t, runs.Executions.Edges, 1)
+			require.Equal(t, 600, runs.Executions.Edges[0].Node.TimeoutSeconds)
 			require.True(t, strings.HasSuffix(ret.SysArgv[0], "/actions/echo_params.py"), ret.SysArgv[0])
 		})
 
