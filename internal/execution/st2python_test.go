@@ -93,3 +93,19 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestRunnerTimeout: a StackStorm runner's timeout parameter sets the
+// execution's timeout: a value given wins, then the action's own timeout,
+// then the parameter's default; attune's own runners keep the action's.
+func TestRunnerTimeout(t *testing.T) {
+	t.Parallel()
+	st2 := &ent.Action{RunnerName: "python-script"}
+	require.Equal(t, 600, runnerTimeout(st2, nil, map[string]any{"timeout": 600.0}))
+	require.Equal(t, 5, runnerTimeout(st2, map[string]any{"timeout": json.Number("5")}, map[string]any{"timeout": 5}))
+	require.Equal(t, 30, runnerTimeout(&ent.Action{RunnerName: "python-script", TimeoutSeconds: 30}, nil,
+		map[string]any{"timeout": 600}))
+	require.Equal(t, 7, runnerTimeout(&ent.Action{RunnerName: "local-shell-cmd"}, map[string]any{"timeout": 7.0}, nil))
+	require.Equal(t, 0, runnerTimeout(st2, nil, map[string]any{"timeout": 1.5}), "not whole seconds: the server default")
+	require.Equal(t, 12, runnerTimeout(&ent.Action{RunnerName: "python", TimeoutSeconds: 12},
+		map[string]any{"timeout": 99}, nil), "attune's own runners have no timeout parameter")
+}
