@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/inproc"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/rule"
+	"github.com/attune-io/attune/internal/st2compat"
 	"github.com/attune-io/attune/internal/store"
 	"github.com/attune-io/attune/internal/trigger"
 )
@@ -118,7 +120,7 @@ type engine struct {
 // startEngine migrates the queue's tables and starts what the roles need.
 // Every node can request, cancel and stream executions; only worker nodes
 // run them.
-func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service) (*engine, error) {
+func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service) (*engine, error) {
 	if err := queue.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -163,6 +165,17 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	if apiURL == "" {
 		apiURL = "http://" + cfg.Listen
 	}
+	// StackStorm python-script actions import attune's own st2common and
+	// six from here, and run through its wrapper.
+	st2py, err := st2compat.Install(filepath.Join(cfg.DataDir, "st2compat"))
+	if err != nil {
+		e.stop(ctx)
+		return nil, err
+	}
+	var actionTokens execution.ActionTokenFunc
+	if tokens != nil {
+		actionTokens = tokens.MintForExecution
+	}
 	e.worker = e.svc.NewWorker(execution.WorkerOptions{
 		Name: cfg.Worker.Name, Concurrency: concurrency, KillGrace: cfg.Worker.KillGrace,
 		MaxOutput: cfg.Worker.MaxOutputBytes, APIURL: apiURL, TempDir: tmp,
@@ -174,6 +187,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 			Events: eventEmitter{e.rules},
 			Logger: log.With("component", "worker"),
 		},
+		St2PythonDir: st2py, ActionTokens: actionTokens,
 	})
 	h.Execution = e.worker.Run
 	if err := e.worker.Start(ctx); err != nil {

@@ -22,6 +22,7 @@ var (
 		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "execution_id", Type: field.TypeInt, Nullable: true},
 	}
 	// APITokensTable holds the schema information for the "api_tokens" table.
 	APITokensTable = &schema.Table{
@@ -313,6 +314,7 @@ var (
 		{Name: "secret", Type: field.TypeBool, Default: false},
 		{Name: "value", Type: field.TypeJSON, Nullable: true},
 		{Name: "ciphertext", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 	}
 	// KeysTable holds the schema information for the "keys" table.
 	KeysTable = &schema.Table{

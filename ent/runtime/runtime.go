@@ -321,6 +321,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	keyInters := schema.Key{}.Interceptors()
+	key.Interceptors[0] = keyInters[0]
 	keyMixinFields0 := keyMixin[0].Fields()
 	_ = keyMixinFields0
 	keyFields := schema.Key{}.Fields()

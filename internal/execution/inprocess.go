@@ -14,18 +14,10 @@ import (
 	"github.com/attune-io/attune/internal/runner"
 )
 
-// run runs a claimed execution: in the worker itself for the runners that
-// live there (inproc.Runs), else as a pack process.
-func (w *Worker) run(ctx context.Context, c *claimed, onLine func(stream, line string)) (runner.Result, error) {
-	if c.badParams == nil && c.action != nil && (inproc.Runs(c.action.RunnerName) || inProcessFamily(c.action.RunnerType)) {
-		return w.runInProcess(ctx, c, onLine)
-	}
-	req, err := w.request(c)
-	if err != nil {
-		return runner.Result{}, err
-	}
-	req.OnLine = onLine
-	return runner.Run(ctx, req)
+// inProcess reports whether a claimed execution runs in the worker itself,
+// for the runners that live there (inproc.Runs), rather than as a pack process.
+func (w *Worker) inProcess(c *claimed) bool {
+	return c.badParams == nil && c.action != nil && (inproc.Runs(c.action.RunnerName) || inProcessFamily(c.action.RunnerType))
 }
 
 // runInProcess runs an in-process runner within the execution's timeout

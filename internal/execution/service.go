@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -216,11 +215,7 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 		}
 		return nil, err
 	}
-	actTimeout := act.TimeoutSeconds
-	if n, ok := runnerTimeout(act, params); ok {
-		actTimeout = n
-	}
-	timeout, err := s.timeout(req.TimeoutSeconds, actTimeout)
+	timeout, err := s.timeout(req.TimeoutSeconds, runnerTimeout(act, req.Parameters, params))
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +256,50 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 	return e, nil
 }
 
+// runnerTimeout is the action's timeout in seconds. A StackStorm runner
+// declares a timeout parameter (600 for python-script, 60 for the local
+// runners): a value given for it wins, then the action's own timeout, then
+// the parameter's default.
+func runnerTimeout(act *ent.Action, given, params map[string]any) int {
+	if _, ok := manifest.RunnerParameters(act.RunnerName)["timeout"]; !ok {
+		return act.TimeoutSeconds
+	}
+	if n, ok := wholeSeconds(given["timeout"]); ok {
+		return n
+	}
+	if act.TimeoutSeconds > 0 {
+		return act.TimeoutSeconds
+	}
+	if n, ok := wholeSeconds(params["timeout"]); ok {
+		return n
+	}
+	return 0
+}
+
+// wholeSeconds reads a positive whole number of seconds from a JSON value.
+func wholeSeconds(v any) (int, bool) {
+	var f float64
+	switch t := v.(type) {
+	case int:
+		f = float64(t)
+	case int64:
+		f = float64(t)
+	case float64:
+		f = t
+	case json.Number:
+		var err error
+		if f, err = t.Float64(); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if f < 1 || f != float64(int(f)) {
+		return 0, false
+	}
+	return int(f), true
+}
+
 // timeout resolves an execution's timeout in seconds: the request's, else
 // the action's, else the service default.
 func (s *Service) timeout(requested *int, actionTimeout int) (int, error) {
@@ -294,36 +333,6 @@ func checkImmutable(ref string, schema param.Schema, given map[string]any) error
 	pe := &param.Error{Fields: fields}
 	return apperr.Errorf(apperr.BadUserInput, "invalid parameters for %s: %s", ref, pe.Error()).
 		WithDetails("fields", fieldDetails(pe))
-}
-
-// runnerTimeout is the timeout runner parameter of a StackStorm action
-// (local and remote shell runners default it to 60 seconds, python-script
-// to 600), which bounds the execution as it does in StackStorm: its
-// runner's default, the action's own default, or the value given.
-func runnerTimeout(act *ent.Action, params map[string]any) (int, bool) {
-	if _, ok := manifest.RunnerParameters(act.RunnerName)["timeout"]; !ok {
-		return 0, false
-	}
-	var f float64
-	switch v := params["timeout"].(type) {
-	case float64:
-		f = v
-	case int:
-		f = float64(v)
-	case int64:
-		f = float64(v)
-	case json.Number:
-		var err error
-		if f, err = v.Float64(); err != nil {
-			return 0, false
-		}
-	default:
-		return 0, false
-	}
-	if f <= 0 || f > math.MaxInt32 {
-		return 0, false
-	}
-	return int(math.Ceil(f)), true
 }
 
 func fieldDetails(pe *param.Error) []map[string]string {
