@@ -68,8 +68,12 @@ type Options struct {
 	// them as JSON (the server has no encryption key).
 	Sealer Sealer
 	// Defaults, if set, fills parameters whose schema default is a
-	// template (a keystore reference) before validation.
+	// template (a keystore reference) before validation. Actions of
+	// StackStorm's runners skip it: Params renders theirs.
 	Defaults DefaultsFunc
+	// Params, if set, renders the Jinja templates in the parameters of
+	// actions of StackStorm's runners before their run.
+	Params ParamsFunc
 }
 
 // DefaultsFunc fills the parameters a request left out whose schema default
@@ -194,12 +198,17 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 		return nil, fmt.Errorf("action %q has an invalid parameter schema: %w", req.Action, err)
 	}
 	given := req.Parameters
-	if s.opts.Defaults != nil {
+	check := schema
+	if rendersJinja(act) {
+		// Templates among the given values are rendered before the run,
+		// then checked against their types.
+		check = schema.Relaxed(templateNames(given))
+	} else if s.opts.Defaults != nil {
 		if given, err = s.opts.Defaults(ctx, tx, act, schema, given); err != nil {
 			return nil, err
 		}
 	}
-	params, err := schema.Validate(given)
+	params, err := check.Validate(given)
 	if err != nil {
 		var pe *param.Error
 		if errors.As(err, &pe) {

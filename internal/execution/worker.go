@@ -326,13 +326,24 @@ func (w *Worker) abandon(owner, why string) func(*ent.ExecutionUpdate) {
 // including a preparation failure, is final: the job is never retried.
 func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	e := c.exec
-	redact := newRedactor(c.secrets)
+	decrypted, renderErr := w.render(ctx, c)
+	secrets := make(map[string]any, len(c.secrets)+len(decrypted))
+	for k, v := range c.secrets {
+		secrets[k] = v
+	}
+	for i, v := range decrypted {
+		secrets[fmt.Sprintf("\x00decrypted%d", i)] = v
+	}
+	redact := newRedactor(secrets)
 	first, err := w.firstLine(ctx, e)
 	if err != nil {
 		return fmt.Errorf("reading the output of execution %d: %w", e.ID, err)
 	}
 	out := newOutputLog(ctx, w.svc.db, w.svc.bus, w.svc.log, e.ID, first, redact, w.maxOutput())
 	req, err := w.request(c)
+	if renderErr != nil {
+		err = renderErr
+	}
 	var res runner.Result
 	if err == nil {
 		req.OnLine = out.add
