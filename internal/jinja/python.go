@@ -296,7 +296,8 @@ func yamlValue(b *strings.Builder, v any, col, indent int, inList bool) {
 }
 
 var (
-	yamlSpecial = regexp.MustCompile(`^(?i:null|~|true|false|yes|no|on|off|y|n|[-+]?(\.inf|\.nan)|[-+]?[0-9_.,:eE+-]+|[-+]?0x[0-9a-f_]+|[-+]?0o?[0-7_]+|[0-9]{4}-[0-9]{2}-[0-9]{2}.*|<<|=)$`)
+	yamlSpecial = regexp.MustCompile(`^(?:~|null|Null|NULL|yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|` +
+		`[-+]?[0-9][0-9_.,:eExXa-fA-F+-]*|[-+]?\.[0-9][0-9_eE+-]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[0-9]{4}-[0-9]{2}-[0-9]{2}.*|<<|=)$`)
 	yamlPlainOK = regexp.MustCompile(`^[^-?:,\[\]{}#&*!|>'"%@` + "`" + ` \t][^\t]*$`)
 )
 
