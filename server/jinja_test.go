@@ -31,6 +31,19 @@ parameters:
   user: {type: string, default: ops}
   cmd: {type: string, default: "echo {{ user }}:{{ st2kv.system.pw | decrypt_kv }}"}
 `,
+		"rules/on_hook.yaml": `name: on_hook
+pack: tpl
+description: a rule as StackStorm writes one, its parameters Jinja
+trigger:
+  type: core.webhook
+criteria:
+  trigger.kind: {type: equals, pattern: ping}
+action:
+  ref: tpl.ping
+  parameters:
+    host: "{{ trigger.host | upper ~ '-' ~ rule.ref }}"
+    count: "{{ trigger.n }}"
+`,
 		"actions/loop.yaml": `name: loop
 runner_type: local-shell-cmd
 parameters:
@@ -89,6 +102,38 @@ func TestStackStormParameterTemplates(t *testing.T) {
 			require.Equal(t, "ops:********\n", stdout, "the decrypted secret is redacted from the output")
 			require.Equal(t, "********", params["cmd"], "a command built from a secret is shown redacted")
 			require.NotContains(t, s.out.String(), "s3cr3t-pw-4711")
+
+			// A rule's parameters render with the action's: trigger and
+			// rule in the context, "5" cast to the integer 5.
+			gql.Must(t, `mutation($p: JSON){ emitEvent(input:{trigger:"core.webhook", payload:$p}){ event{ id } } }`,
+				map[string]any{"p": map[string]any{"kind": "ping", "host": "web", "n": "5"}}, nil)
+			var execID string
+			eventually(t, execDeadline, "the rule's execution", func() bool {
+				var out struct {
+					Rule struct {
+						Enforcements struct {
+							Edges []struct {
+								Node struct {
+									Status, Reason string
+									Execution      *struct{ ID string }
+								}
+							}
+						}
+					}
+				}
+				gql.Must(t, `{ rule(ref:"tpl.on_hook"){ enforcements{ edges{ node{ status reason execution{ id } } } } } }`, nil, &out)
+				if len(out.Rule.Enforcements.Edges) == 0 {
+					return false
+				}
+				n := out.Rule.Enforcements.Edges[0].Node
+				require.Equal(t, "PROCESSED", n.Status, n.Reason)
+				execID = n.Execution.ID
+				return true
+			})
+			states := follow(t, s, execID)
+			last = states[len(states)-1]
+			require.Equal(t, "SUCCEEDED", last.Status, last.Error)
+			require.Contains(t, string(last.Result), "5 WEB-tpl.on_hook eu-west-5")
 
 			for _, c := range []struct {
 				ref    string

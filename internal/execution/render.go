@@ -7,6 +7,8 @@ import (
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/enforcement"
+	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/runner"
@@ -15,17 +17,20 @@ import (
 // ParamsFunc renders the parameters of an action that runs with one of
 // StackStorm's runners, just before its run (see Worker.render); act has
 // its pack edge loaded; user is who started the execution, "" when
-// unknown. keystore.Service.RenderParams implements it.
-type ParamsFunc func(ctx context.Context, act *ent.Action, params map[string]any, user string) (jinja.Rendered, error)
+// unknown; extra are more context roots (a rule's trigger and rule).
+// keystore.Service.RenderParams implements it.
+type ParamsFunc func(ctx context.Context, act *ent.Action, params map[string]any, user string, extra map[string]any) (jinja.Rendered, error)
 
 // attuneRunners are attune's own runner names: their parameters are
 // passed as given. Every other runner name is one of StackStorm's, whose
 // parameters are Jinja templates.
 var attuneRunners = map[string]bool{"": true, "shell": true, "python": true, "node": true, "native": true, "local": true}
 
-// rendersJinja reports whether act's parameters are rendered as
-// StackStorm renders them.
-func rendersJinja(act *ent.Action) bool { return act != nil && !attuneRunners[act.RunnerName] }
+// RendersJinja reports whether act's parameters (and the action
+// parameters of the rules that run it) are Jinja templates, rendered as
+// StackStorm renders them before the run: act runs with one of
+// StackStorm's runners.
+func RendersJinja(act *ent.Action) bool { return act != nil && !attuneRunners[act.RunnerName] }
 
 // templateNames lists the parameters in params whose value holds a
 // template (anywhere inside a list or object).
@@ -87,10 +92,14 @@ func (w *Worker) render(ctx context.Context, c *claimed) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading action %s: %w", e.ActionRef, err)
 	}
-	if !rendersJinja(act) {
+	if !RendersJinja(act) {
 		return nil, nil
 	}
-	r, err := w.svc.opts.Params(ctx, act, params, "")
+	extra, err := w.ruleContext(ctx, e.ID)
+	if err != nil {
+		return nil, err
+	}
+	r, err := w.svc.opts.Params(ctx, act, params, "", extra)
 	var pe *jinja.ParamError
 	if errors.As(err, &pe) {
 		return nil, &runner.PrepareError{Cause: pe.Msg}
@@ -136,4 +145,26 @@ func (w *Worker) render(ctx context.Context, c *claimed) ([]string, error) {
 		return nil, fmt.Errorf("recording rendered parameters: %w", err)
 	}
 	return r.Decrypted, nil
+}
+
+// ruleContext is what a rule's parameters read besides the action's: for
+// an execution a rule caused, trigger (the event's payload) and rule.
+func (w *Worker) ruleContext(ctx context.Context, id int) (map[string]any, error) {
+	enf, err := w.svc.db.Ent.Enforcement.Query().
+		Where(enforcement.HasExecutionsWith(execution.ID(id))).WithEvent().Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the enforcement of execution %d: %w", id, err)
+	}
+	payload := map[string]any{}
+	if ev := enf.Edges.Event; ev != nil && ev.Payload != nil {
+		payload = ev.Payload
+	}
+	rule := map[string]any{"ref": enf.RuleRef}
+	if enf.RuleID != nil {
+		rule["id"] = *enf.RuleID
+	}
+	return map[string]any{"trigger": jinja.ContextValue(payload), "rule": rule}, nil
 }

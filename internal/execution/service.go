@@ -20,6 +20,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -199,10 +200,12 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 	}
 	given := req.Parameters
 	check := schema
-	if rendersJinja(act) {
+	if RendersJinja(act) {
 		// Templates among the given values are rendered before the run,
-		// then checked against their types.
+		// then checked against their types; text given for a typed
+		// parameter is cast as StackStorm casts it.
 		check = schema.Relaxed(templateNames(given))
+		given = jinja.CastGiven(given, schema)
 	} else if s.opts.Defaults != nil {
 		if given, err = s.opts.Defaults(ctx, tx, act, schema, given); err != nil {
 			return nil, err

@@ -343,3 +343,22 @@ func pyType(v any) string {
 	}
 	return "str"
 }
+
+// CastGiven casts the given values of a StackStorm action to their schema
+// types as StackStorm casts live parameters ("3" is 3 for an integer),
+// leaving templates (rendered later) and unknown names alone. Values that
+// do not cast are left for validation to report.
+func CastGiven(values map[string]any, schema param.Schema) map[string]any {
+	out := make(map[string]any, len(values))
+	for k, v := range values {
+		out[k] = v
+		spec, ok := schema[k]
+		if s, isString := v.(string); !ok || !isString || IsTemplate(s) {
+			continue
+		}
+		if c, err := cast(v, spec); err == nil {
+			out[k] = c
+		}
+	}
+	return out
+}

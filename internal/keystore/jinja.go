@@ -65,8 +65,9 @@ func (s *Service) St2kv(ctx context.Context, c *ent.Client, pack, user string) (
 // pack edge loaded) as StackStorm does before a run: templates see the
 // other parameters, st2kv, config_context (the pack's config) and
 // action_context, in dependency order; values are cast to their types.
-// user is who started the execution ("" when unknown).
-func (s *Service) RenderParams(ctx context.Context, act *ent.Action, params map[string]any, user string) (jinja.Rendered, error) {
+// user is who started the execution ("" when unknown); extra adds context
+// roots (a rule's trigger and rule), also named in action_context.
+func (s *Service) RenderParams(ctx context.Context, act *ent.Action, params map[string]any, user string, extra map[string]any) (jinja.Rendered, error) {
 	sch, err := param.ParseSchema(act.Parameters)
 	if err != nil {
 		return jinja.Rendered{}, err
@@ -76,9 +77,13 @@ func (s *Service) RenderParams(ctx context.Context, act *ent.Action, params map[
 	if p := act.Edges.Pack; p != nil && p.Config != nil {
 		config = jinja.ContextValue(p.Config)
 	}
-	roots := map[string]any{
-		"config_context": config,
-		"action_context": map[string]any{"pack": pack, "user": user, "api_user": user},
+	actionContext := map[string]any{"pack": pack, "user": user, "api_user": user}
+	roots := map[string]any{"config_context": config, "action_context": actionContext}
+	for k, v := range extra {
+		roots[k] = v
+	}
+	if r, ok := extra["rule"].(map[string]any); ok {
+		actionContext["rule"] = r["ref"]
 	}
 	if mentions(params, "st2kv") {
 		kv, err := s.St2kv(ctx, s.db.Ent, pack, user)
