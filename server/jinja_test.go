@@ -31,6 +31,12 @@ parameters:
   user: {type: string, default: ops}
   cmd: {type: string, default: "echo {{ user }}:{{ st2kv.system.pw | decrypt_kv }}"}
 `,
+		"actions/vault.yaml": `name: vault
+runner_type: local-shell-cmd
+parameters:
+  password: {type: string, secret: true, default: "{{ st2kv.system.pw | decrypt_kv }}"}
+  cmd: {type: string, default: "echo len={{ password | length }} pw={{ password }}"}
+`,
 		"rules/on_hook.yaml": `name: on_hook
 pack: tpl
 description: a rule as StackStorm writes one, its parameters Jinja
@@ -134,6 +140,15 @@ func TestStackStormParameterTemplates(t *testing.T) {
 			last = states[len(states)-1]
 			require.Equal(t, "SUCCEEDED", last.Status, last.Error)
 			require.Contains(t, string(last.Result), "5 WEB-tpl.on_hook eu-west-5")
+
+			// A secret parameter's template waits sealed with the other
+			// secrets and renders at the claim; what is built from it is
+			// shown redacted.
+			last, params, stdout = run("tpl.vault", nil)
+			require.Equal(t, "SUCCEEDED", last.Status, last.Error)
+			require.Equal(t, "len=14 pw=********\n", stdout)
+			require.Equal(t, "********", params["password"])
+			require.Equal(t, "********", params["cmd"])
 
 			for _, c := range []struct {
 				ref    string
