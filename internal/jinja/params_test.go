@@ -164,8 +164,8 @@ func TestVariables(t *testing.T) {
 	t.Parallel()
 	e := New(Options{})
 	for src, want := range map[string][]string{
-		"{{ a }} {{ b.c }} {{ d['e'] | default(f) }}":                {"a", "b", "d", "f"},
-		"{% for x in items %}{{ x }}{{ loop.index }}{% endfor %}":    {"items"},
+		"{{ a }} {{ b.c }} {{ d['e'] | default(f) }}":                 {"a", "b", "d", "f"},
+		"{% for x in items %}{{ x }}{{ loop.index }}{% endfor %}":     {"items"},
 		"{% set y = z * 2 %}{{ y }}":                                  {"z"},
 		"{{ range(3) | list }} {{ true }} {{ none }} {{ dict(a=1) }}": nil,
 		"{% if cond %}{{ then }}{% else %}{{ other }}{% endif %}":     {"cond", "other", "then"},
