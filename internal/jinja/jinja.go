@@ -113,6 +113,7 @@ func New(o Options) *Env {
 	}
 	filters[mulFilter] = e.multiply
 	filters[sizeFilter] = e.sizeCheck
+	filters[printFilter] = printNone
 
 	globals := map[string]any{}
 	for _, name := range []string{"cycler", "dict", "joiner", "namespace"} {
@@ -418,9 +419,18 @@ func (e *Env) rangeFunc(_ *exec.Evaluator, params *exec.VarArgs) ([]int, error) 
 // Filters the parser inserts in place of operators that could build huge
 // strings: a*b is {{ a | __attune_mul(b) }}, a+b and a~b are checked after.
 const (
-	mulFilter  = "__attune_mul"
-	sizeFilter = "__attune_size"
+	mulFilter   = "__attune_mul"
+	sizeFilter  = "__attune_size"
+	printFilter = "__attune_print"
 )
+
+// printNone is how {{ … }} prints a value: None as "None".
+func printNone(_ *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
+	if !in.IsError() && in.IsNil() {
+		return exec.AsValue("None")
+	}
+	return in
+}
 
 // multiply is Jinja's *, refusing a string longer than MaxOutput.
 func (e *Env) multiply(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
@@ -502,7 +512,7 @@ type walker struct {
 
 var (
 	nameType   = reflect.TypeFor[*nodes.Name]()
-	binaryType = reflect.TypeFor[*nodes.BinaryExpression]()
+	outputType = reflect.TypeFor[*nodes.Output]()
 	exprType   = reflect.TypeFor[nodes.Expression]()
 )
 
@@ -522,6 +532,20 @@ func (w *walker) walk(v reflect.Value) {
 		w.seen[v.Pointer()] = true
 		if v.Type() == nameType {
 			w.used[nameOf(v)] = true
+			return
+		}
+		if v.Type() == outputType {
+			// Reached through unexported fields too (an if's body): read
+			// by address, not Interface.
+			o := (*nodes.Output)(v.UnsafePointer())
+			if o.Expression == nil {
+				return
+			}
+			// {{ x }} prints None for None, as Jinja does.
+			w.walk(v.Elem())
+			o.Expression = &nodes.FilteredExpression{Expression: o.Expression, Filters: []*nodes.FilterCall{{
+				Token: o.Start, Name: printFilter, Kwargs: map[string]nodes.Expression{},
+			}}}
 			return
 		}
 		w.walk(v.Elem())

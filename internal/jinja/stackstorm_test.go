@@ -62,6 +62,7 @@ func TestStackStormOutputs(t *testing.T) {
 		{"{{ lst | join(',') }} {{ lst | length }} {{ n | string }} {{ '5' | int + 1 }}", "a,b 2 3 6"},
 		{"{{ true }} {{ false }} {{ n is in([1,3]) }}", "True False True"},
 		{"{{ obj.a.t }} {{ f }} {{ 2.0 }} {{ 1e20 }} {{ 0.00001 }}", "True 0.5 2.0 1e+20 1e-05"},
+		{"{{ v }}|{{ obj.a.k }}|{{ v if v else \"-\" }}", "None|None|-"},
 	} {
 		got, err := e.Render(c.src, stackstormContext())
 		if !assertNoError(t, err, c.src) {
