@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -92,9 +91,8 @@ func goValue(v *exec.Value) any {
 		return k.value()
 	}
 	out := v.ToGoSimpleType(false)
-	if err, ok := out.(error); ok {
+	if _, ok := out.(error); ok {
 		// Not representable (a dict with non-string keys…): its text.
-		_ = err
 		return v.String()
 	}
 	return normalize(out)
@@ -477,8 +475,8 @@ func toHumanTime(in any, _ []any, _ map[string]any) (any, error) {
 	if secs > 999_999*365*86400 {
 		return nil, errors.New("date value out of range")
 	}
-	d := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(0))
-	d = d.AddDate(0, 0, int(secs/86400)).Add(time.Duration(secs%86400) * time.Second)
+	d := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).
+		AddDate(0, 0, int(secs/86400)).Add(time.Duration(secs%86400) * time.Second)
 	parts := []int{d.Year() - 1, d.Day() - 1, d.Hour(), d.Minute(), d.Second()}
 	first := -1
 	for i, p := range parts {
@@ -492,9 +490,6 @@ func toHumanTime(in any, _ []any, _ map[string]any) (any, error) {
 	}
 	parts = parts[first:]
 	units := []string{"y", "d", "h", "m", "s"}[5-len(parts):]
-	if len(parts) == 2 {
-		units = []string{"m", "s"}
-	}
 	var b strings.Builder
 	for i, p := range parts {
 		fmt.Fprintf(&b, "%d%s", p, units[i])
@@ -502,6 +497,8 @@ func toHumanTime(in any, _ []any, _ map[string]any) (any, error) {
 	return b.String(), nil
 }
 
+// pyBasename and pyDirname are Python's os.path.basename and dirname,
+// which differ from path.Base and path.Dir on trailing slashes and "".
 func pyBasename(p string) string {
 	i := strings.LastIndexByte(p, '/')
 	return p[i+1:]
@@ -515,8 +512,6 @@ func pyDirname(p string) string {
 	}
 	return head
 }
-
-var _ = path.Base // Python's os.path differs from path.Base on trailing slashes.
 
 // decryptKV is decrypt_kv: the plaintext of a secret key's stored form.
 // The plaintext is recorded on the render so callers can redact it.

@@ -118,11 +118,7 @@ func pyJSONString(b *strings.Builder, s string) {
 				b.WriteString(`\ufffd`)
 				continue
 			}
-			if r < 0x7f {
-				fmt.Fprintf(b, `\u%04x`, r)
-			} else {
-				fmt.Fprintf(b, `\u%04x`, r)
-			}
+			fmt.Fprintf(b, `\u%04x`, r)
 		case r >= 0x10000:
 			r -= 0x10000
 			fmt.Fprintf(b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
@@ -140,9 +136,8 @@ func pyFloat(f float64) string {
 	}
 	a := math.Abs(f)
 	if a >= 1e16 || a < 1e-4 {
-		s := strconv.FormatFloat(f, 'e', -1, 64)
 		// Go writes 1e+16 and 1e-05 as Python does: two exponent digits at least.
-		return s
+		return strconv.FormatFloat(f, 'e', -1, 64)
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
