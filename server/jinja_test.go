@@ -16,7 +16,13 @@ import (
 func templatePack(t *testing.T) string {
 	t.Helper()
 	return writeTree(t, map[string]string{
-		"pack.yaml": "ref: tpl\nversion: 1.0.0\nconf_schema:\n  region: {type: string}\nconfig:\n  region: eu-west\n",
+		"pack.yaml": "ref: tpl\nversion: 1.0.0\nconf_schema:\n  region: {type: string}\n  token: {type: string, secret: true}\n" +
+			"config:\n  region: eu-west\n  token: cfg-tok-31337\n",
+		"actions/cfgtok.yaml": `name: cfgtok
+runner_type: local-shell-cmd
+parameters:
+  cmd: {type: string, default: "echo region={{ config_context.region }} token={{ config_context.token }}"}
+`,
 		"actions/ping.yaml": `name: ping
 runner_type: local-shell-cmd
 parameters:
@@ -149,6 +155,13 @@ func TestStackStormParameterTemplates(t *testing.T) {
 			require.Equal(t, "len=14 pw=********\n", stdout)
 			require.Equal(t, "********", params["password"])
 			require.Equal(t, "********", params["cmd"])
+
+			// A secret field of the pack's config is redacted likewise.
+			last, params, stdout = run("tpl.cfgtok", nil)
+			require.Equal(t, "SUCCEEDED", last.Status, last.Error)
+			require.Equal(t, "region=eu-west token=********\n", stdout)
+			require.Equal(t, "********", params["cmd"])
+			require.NotContains(t, s.out.String(), "cfg-tok-31337")
 
 			for _, c := range []struct {
 				ref    string

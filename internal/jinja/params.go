@@ -37,6 +37,10 @@ type Rendered struct {
 	Decrypted []string
 }
 
+// Secret is a context value that is secret (a pack config field declared
+// secret): a parameter whose rendered text holds it is tainted.
+type Secret string
+
 // node is one vertex of the dependency graph: a context root, a plain
 // value or a template.
 type node struct {
@@ -57,8 +61,9 @@ var complexVar = regexp.MustCompile(`"{{([A-z0-9_-]+)}}"`)
 // render_final_params do: a parameter whose value is a template sees the
 // other parameters and the roots of ctx (st2kv, config_context, …); then
 // every parameter is cast to its schema type. A template that does not
-// parse is kept as text, as StackStorm keeps it.
-func (e *Env) RenderParams(values map[string]any, schema param.Schema, ctx map[string]any) (Rendered, error) {
+// parse is kept as text, as StackStorm keeps it. secrets are the secret
+// values among ctx's: a rendered value that contains one is tainted.
+func (e *Env) RenderParams(values map[string]any, schema param.Schema, ctx map[string]any, secrets ...Secret) (Rendered, error) {
 	nodes := map[string]*node{}
 	for k, v := range ctx {
 		nodes[k] = &node{value: v, rendered: true}
@@ -126,6 +131,11 @@ func (e *Env) RenderParams(values map[string]any, schema param.Schema, ctx map[s
 			}
 			for _, d := range n.deps {
 				if tainted[d] {
+					tainted[name] = true
+				}
+			}
+			for _, sec := range secrets {
+				if len(sec) >= 3 && strings.Contains(text, string(sec)) {
 					tainted[name] = true
 				}
 			}

@@ -43,7 +43,7 @@ func TestRenderParams(t *testing.T) {
 	}
 	ctx := map[string]any{
 		"st2kv":          testKeys(),
-		"config_context": map[string]any{"region": "eu", "port": 8080},
+		"config_context": map[string]any{"region": "eu", "port": 8080, "api_key": "k-123"},
 	}
 	tests := []struct {
 		name   string
@@ -70,11 +70,13 @@ func TestRenderParams(t *testing.T) {
 			map[string]any{"cmd": "login s3cret", "host": "12"}, []string{"cmd", "host"}},
 		{"secret parameter taints", map[string]any{"pass": "p4ss", "cmd": "use {{ pass }}"},
 			map[string]any{"pass": "p4ss", "cmd": "use p4ss"}, []string{"cmd"}},
+		{"secret config field taints", map[string]any{"cmd": "key={{ config_context.api_key }}", "host": "{{ config_context.region }}"},
+			map[string]any{"cmd": "key=k-123", "host": "eu"}, []string{"cmd"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r, err := testEnv().RenderParams(tc.values, schema, ctx)
+			r, err := testEnv().RenderParams(tc.values, schema, ctx, "k-123")
 			require.NoError(t, err)
 			require.Equal(t, tc.want, r.Params)
 			require.Equal(t, tc.taint, r.Tainted)

@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -74,8 +75,17 @@ func (s *Service) RenderParams(ctx context.Context, act *ent.Action, params map[
 	}
 	pack := act.PackRef
 	var config any = map[string]any{}
+	var secrets []jinja.Secret
 	if p := act.Edges.Pack; p != nil && p.Config != nil {
 		config = jinja.ContextValue(p.Config)
+		// Config fields declared secret taint what they flow into.
+		if cs, err := param.ParseSchema(p.ConfSchema); err == nil {
+			for _, name := range cs.SecretNames() {
+				if v, ok := p.Config[name]; ok && v != nil {
+					secrets = append(secrets, jinja.Secret(fmt.Sprint(v)))
+				}
+			}
+		}
 	}
 	actionContext := map[string]any{"pack": pack, "user": user, "api_user": user}
 	roots := map[string]any{"config_context": config, "action_context": actionContext}
@@ -94,7 +104,11 @@ func (s *Service) RenderParams(ctx context.Context, act *ent.Action, params map[
 	} else {
 		roots["st2kv"] = map[string]any{}
 	}
-	return s.engine().RenderParams(params, sch, roots)
+	r, err := s.engine().RenderParams(params, sch, roots, secrets...)
+	for _, sec := range secrets {
+		r.Decrypted = append(r.Decrypted, string(sec))
+	}
+	return r, err
 }
 
 // mentions reports whether any string inside v contains word.
