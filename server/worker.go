@@ -146,7 +146,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	e.svc = execution.NewService(db, e.queue, bus, execution.Options{
 		DefaultTimeout: cfg.Worker.DefaultTimeout, AbandonAfter: cfg.Worker.AbandonAfter,
 		Retention: cfg.Worker.Retention, Logger: log,
-		Sealer: sealerOf(keys), Defaults: keys.RenderDefaults,
+		Sealer: sealerOf(keys), Defaults: keys.RenderDefaults, Params: keys.RenderParams,
 	})
 	e.svc.Start(ctx)
 	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{

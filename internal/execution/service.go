@@ -24,6 +24,7 @@ import (
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/manifest"
+	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -72,8 +73,12 @@ type Options struct {
 	// them as JSON (the server has no encryption key).
 	Sealer Sealer
 	// Defaults, if set, fills parameters whose schema default is a
-	// template (a keystore reference) before validation.
+	// template (a keystore reference) before validation. Actions of
+	// StackStorm's runners skip it: Params renders theirs.
 	Defaults DefaultsFunc
+	// Params, if set, renders the Jinja templates in the parameters of
+	// actions of StackStorm's runners before their run.
+	Params ParamsFunc
 }
 
 // DefaultsFunc fills the parameters a request left out whose schema default
@@ -201,12 +206,19 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 		return nil, err
 	}
 	given := req.Parameters
-	if s.opts.Defaults != nil {
+	check := schema
+	if RendersJinja(act) {
+		// Templates among the given values are rendered before the run,
+		// then checked against their types; text given for a typed
+		// parameter is cast as StackStorm casts it.
+		check = schema.Relaxed(templateNames(given))
+		given = jinja.CastGiven(given, schema)
+	} else if s.opts.Defaults != nil {
 		if given, err = s.opts.Defaults(ctx, tx, act, schema, given); err != nil {
 			return nil, err
 		}
 	}
-	params, err := schema.Validate(given)
+	params, err := check.Validate(given)
 	if err != nil {
 		var pe *param.Error
 		if errors.As(err, &pe) {

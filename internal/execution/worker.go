@@ -338,19 +338,24 @@ func (w *Worker) abandon(owner, why string) func(*ent.ExecutionUpdate) {
 // including a preparation failure, is final: the job is never retried.
 func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	e := c.exec
-	var (
-		req runner.Request
-		err error
-	)
+	decrypted, err := w.render(ctx, c)
+	var req runner.Request
 	release := func() {}
 	inProcess := w.inProcess(c)
-	if !inProcess {
+	if err == nil && !inProcess {
 		req, err = w.request(c)
 		if err == nil {
 			release, err = w.st2Python(ctx, c, &req)
 		}
 	}
-	redact := newRedactor(c.secrets)
+	secrets := make(map[string]any, len(c.secrets)+len(decrypted))
+	for k, v := range c.secrets {
+		secrets[k] = v
+	}
+	for i, v := range decrypted {
+		secrets[fmt.Sprintf("\x00decrypted%d", i)] = v
+	}
+	redact := newRedactor(secrets)
 	first, ferr := w.firstLine(ctx, e)
 	if ferr != nil {
 		release()
@@ -359,9 +364,11 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	out := newOutputLog(ctx, w.svc.db, w.svc.bus, w.svc.log, e.ID, first, redact, w.maxOutput())
 	var res runner.Result
 	switch {
+	case err != nil:
+		// Rendering or preparation failed: nothing runs.
 	case inProcess:
 		res, err = w.runInProcess(ctx, c, out.add)
-	case err == nil:
+	default:
 		req.OnLine = out.add
 		res, err = runner.Run(ctx, req)
 	}

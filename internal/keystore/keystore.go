@@ -32,6 +32,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 type Service struct {
 	db   *store.DB
 	aead cipher.AEAD // nil without an encryption key
+	jinjaState
 }
 
 // ParseKey reads a 32-byte key given as base64 (std or URL) or hex.

@@ -86,7 +86,10 @@ type compiled struct {
 	updated   time.Time
 	criteria  *Criteria
 	templates *Templates
-	err       error
+	err       error // the criteria's
+	// tplErr is the action parameters' with attune's template engine;
+	// rules of StackStorm actions render theirs with Jinja instead.
+	tplErr error
 }
 
 // NewEngine returns an Engine over db that enqueues evaluations on q,
@@ -303,7 +306,7 @@ func (e *Engine) loadRules(ctx context.Context, c *ent.Client, sc scope, withEdg
 // nothing, so they need no transaction (100 rules cost one query, not 100
 // transactions). Anything else is judged again inside enforce's.
 func (c *compiled) mismatch(ev *ent.Event, now time.Time) bool {
-	if c == nil || c.err != nil {
+	if c == nil || c.err != nil || c.tplErr != nil {
 		return false
 	}
 	ok, err := c.criteria.Match(ev.Payload, now)
@@ -359,6 +362,13 @@ func (e *Engine) enforce(ctx context.Context, ev *ent.Event, ruleID int) error {
 // verdict, with rendered parameters when the action should run.
 func (e *Engine) judge(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event) (*verdict, error) {
 	c := e.compile(r)
+	// A rule of an action of StackStorm's runners passes its parameters
+	// on unrendered: they render with the action's own, StackStorm's way
+	// (Jinja, with trigger and rule in the context), before the run.
+	stackstorm := execution.RendersJinja(r.Edges.Action)
+	if c.err == nil && !stackstorm {
+		c = &compiled{criteria: c.criteria, templates: c.templates, err: c.tplErr}
+	}
 	if c.err != nil {
 		return &verdict{status: enforcement.StatusFAILED, reason: c.err.Error()}, nil
 	}
@@ -374,6 +384,9 @@ func (e *Engine) judge(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.E
 		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("trigger %s was deleted", r.TriggerRef)}, nil
 	case r.ActionID == nil:
 		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("action %s was deleted", r.ActionRef)}, nil
+	}
+	if stackstorm {
+		return &verdict{status: enforcement.StatusCREATED, params: r.ActionParams}, nil
 	}
 	tc, secrets, err := e.templateContext(ctx, tx, r, ev)
 	if err != nil {
@@ -485,7 +498,7 @@ func (e *Engine) compile(r *ent.Rule) *compiled {
 	c := &compiled{updated: r.UpdatedAt}
 	c.criteria, c.err = CompileCriteria(r.Criteria)
 	if c.err == nil {
-		c.templates, c.err = CompileTemplates(r.ActionParams)
+		c.templates, c.tplErr = CompileTemplates(r.ActionParams)
 	}
 	e.mu.Lock()
 	e.cache[r.ID] = c
