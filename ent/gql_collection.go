@@ -1605,15 +1605,15 @@ func (_q *KeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 				selectedFields = append(selectedFields, key.FieldUser)
 				fieldSeen[key.FieldUser] = struct{}{}
 			}
-		case "expiresAt":
-			if _, ok := fieldSeen[key.FieldExpiresAt]; !ok {
-				selectedFields = append(selectedFields, key.FieldExpiresAt)
-				fieldSeen[key.FieldExpiresAt] = struct{}{}
-			}
 		case "secret":
 			if _, ok := fieldSeen[key.FieldSecret]; !ok {
 				selectedFields = append(selectedFields, key.FieldSecret)
 				fieldSeen[key.FieldSecret] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[key.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, key.FieldExpiresAt)
+				fieldSeen[key.FieldExpiresAt] = struct{}{}
 			}
 		case "id":
 		case "__typename":

@@ -3702,6 +3702,10 @@ type KeyWhereInput struct {
 	UserEqualFold    *string  `json:"userEqualFold,omitempty"`
 	UserContainsFold *string  `json:"userContainsFold,omitempty"`
 
+	// "secret" field predicates.
+	Secret    *bool `json:"secret,omitempty"`
+	SecretNEQ *bool `json:"secretNEQ,omitempty"`
+
 	// "expires_at" field predicates.
 	ExpiresAt       *time.Time  `json:"expiresAt,omitempty"`
 	ExpiresAtNEQ    *time.Time  `json:"expiresAtNEQ,omitempty"`
@@ -3713,10 +3717,6 @@ type KeyWhereInput struct {
 	ExpiresAtLTE    *time.Time  `json:"expiresAtLTE,omitempty"`
 	ExpiresAtIsNil  bool        `json:"expiresAtIsNil,omitempty"`
 	ExpiresAtNotNil bool        `json:"expiresAtNotNil,omitempty"`
-
-	// "secret" field predicates.
-	Secret    *bool `json:"secret,omitempty"`
-	SecretNEQ *bool `json:"secretNEQ,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -3979,6 +3979,12 @@ func (i *KeyWhereInput) P() (predicate.Key, error) {
 	if i.UserContainsFold != nil {
 		predicates = append(predicates, key.UserContainsFold(*i.UserContainsFold))
 	}
+	if i.Secret != nil {
+		predicates = append(predicates, key.SecretEQ(*i.Secret))
+	}
+	if i.SecretNEQ != nil {
+		predicates = append(predicates, key.SecretNEQ(*i.SecretNEQ))
+	}
 	if i.ExpiresAt != nil {
 		predicates = append(predicates, key.ExpiresAtEQ(*i.ExpiresAt))
 	}
@@ -4008,12 +4014,6 @@ func (i *KeyWhereInput) P() (predicate.Key, error) {
 	}
 	if i.ExpiresAtNotNil {
 		predicates = append(predicates, key.ExpiresAtNotNil())
-	}
-	if i.Secret != nil {
-		predicates = append(predicates, key.SecretEQ(*i.Secret))
-	}
-	if i.SecretNEQ != nil {
-		predicates = append(predicates, key.SecretNEQ(*i.SecretNEQ))
 	}
 
 	switch len(predicates) {

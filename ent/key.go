@@ -28,14 +28,14 @@ type Key struct {
 	PackRef string `json:"pack_ref,omitempty"`
 	// The identity owning a user-scoped key (StackStorm's st2kv.user scope); empty for a system key.
 	User string `json:"user,omitempty"`
-	// When the key expires (its TTL ran out); reads never return an expired key.
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// Secret holds the value of the "secret" field.
 	Secret bool `json:"secret,omitempty"`
 	// Plain value of a non-secret key.
 	Value *interface{} `json:"value,omitempty"`
 	// base64(nonce || AES-256-GCM(value JSON)) of a secret key.
-	Ciphertext   string `json:"-"`
+	Ciphertext string `json:"-"`
+	// When the key stops existing (a TTL given when it was set); never when null. An expired key is invisible to every read and is replaced by the next set.
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -105,13 +105,6 @@ func (_m *Key) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.User = value.String
 			}
-		case key.FieldExpiresAt:
-			if value, ok := values[i].(*sql.NullTime); !ok {
-				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
-			} else if value.Valid {
-				_m.ExpiresAt = new(time.Time)
-				*_m.ExpiresAt = value.Time
-			}
 		case key.FieldSecret:
 			if value, ok := values[i].(*sql.NullBool); !ok {
 				return fmt.Errorf("unexpected type %T for field secret", values[i])
@@ -131,6 +124,13 @@ func (_m *Key) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field ciphertext", values[i])
 			} else if value.Valid {
 				_m.Ciphertext = value.String
+			}
+		case key.FieldExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
+			} else if value.Valid {
+				_m.ExpiresAt = new(time.Time)
+				*_m.ExpiresAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -183,11 +183,6 @@ func (_m *Key) String() string {
 	builder.WriteString("user=")
 	builder.WriteString(_m.User)
 	builder.WriteString(", ")
-	if v := _m.ExpiresAt; v != nil {
-		builder.WriteString("expires_at=")
-		builder.WriteString(v.Format(time.ANSIC))
-	}
-	builder.WriteString(", ")
 	builder.WriteString("secret=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Secret))
 	builder.WriteString(", ")
@@ -195,6 +190,11 @@ func (_m *Key) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.Value))
 	builder.WriteString(", ")
 	builder.WriteString("ciphertext=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.ExpiresAt; v != nil {
+		builder.WriteString("expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -84,20 +84,6 @@ func (_c *KeyCreate) SetNillableUser(v *string) *KeyCreate {
 	return _c
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (_c *KeyCreate) SetExpiresAt(v time.Time) *KeyCreate {
-	_c.mutation.SetExpiresAt(v)
-	return _c
-}
-
-// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
-func (_c *KeyCreate) SetNillableExpiresAt(v *time.Time) *KeyCreate {
-	if v != nil {
-		_c.SetExpiresAt(*v)
-	}
-	return _c
-}
-
 // SetSecret sets the "secret" field.
 func (_c *KeyCreate) SetSecret(v bool) *KeyCreate {
 	_c.mutation.SetSecret(v)
@@ -128,6 +114,20 @@ func (_c *KeyCreate) SetCiphertext(v string) *KeyCreate {
 func (_c *KeyCreate) SetNillableCiphertext(v *string) *KeyCreate {
 	if v != nil {
 		_c.SetCiphertext(*v)
+	}
+	return _c
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_c *KeyCreate) SetExpiresAt(v time.Time) *KeyCreate {
+	_c.mutation.SetExpiresAt(v)
+	return _c
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_c *KeyCreate) SetNillableExpiresAt(v *time.Time) *KeyCreate {
+	if v != nil {
+		_c.SetExpiresAt(*v)
 	}
 	return _c
 }
@@ -277,10 +277,6 @@ func (_c *KeyCreate) createSpec() (*Key, *sqlgraph.CreateSpec) {
 		_spec.SetField(key.FieldUser, field.TypeString, value)
 		_node.User = value
 	}
-	if value, ok := _c.mutation.ExpiresAt(); ok {
-		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
-		_node.ExpiresAt = &value
-	}
 	if value, ok := _c.mutation.Secret(); ok {
 		_spec.SetField(key.FieldSecret, field.TypeBool, value)
 		_node.Secret = value
@@ -292,6 +288,10 @@ func (_c *KeyCreate) createSpec() (*Key, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Ciphertext(); ok {
 		_spec.SetField(key.FieldCiphertext, field.TypeString, value)
 		_node.Ciphertext = value
+	}
+	if value, ok := _c.mutation.ExpiresAt(); ok {
+		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
+		_node.ExpiresAt = &value
 	}
 	return _node, _spec
 }
@@ -393,24 +393,6 @@ func (u *KeyUpsert) UpdateUser() *KeyUpsert {
 	return u
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (u *KeyUpsert) SetExpiresAt(v time.Time) *KeyUpsert {
-	u.Set(key.FieldExpiresAt, v)
-	return u
-}
-
-// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
-func (u *KeyUpsert) UpdateExpiresAt() *KeyUpsert {
-	u.SetExcluded(key.FieldExpiresAt)
-	return u
-}
-
-// ClearExpiresAt clears the value of the "expires_at" field.
-func (u *KeyUpsert) ClearExpiresAt() *KeyUpsert {
-	u.SetNull(key.FieldExpiresAt)
-	return u
-}
-
 // SetSecret sets the "secret" field.
 func (u *KeyUpsert) SetSecret(v bool) *KeyUpsert {
 	u.Set(key.FieldSecret, v)
@@ -450,6 +432,24 @@ func (u *KeyUpsert) SetCiphertext(v string) *KeyUpsert {
 // UpdateCiphertext sets the "ciphertext" field to the value that was provided on create.
 func (u *KeyUpsert) UpdateCiphertext() *KeyUpsert {
 	u.SetExcluded(key.FieldCiphertext)
+	return u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *KeyUpsert) SetExpiresAt(v time.Time) *KeyUpsert {
+	u.Set(key.FieldExpiresAt, v)
+	return u
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *KeyUpsert) UpdateExpiresAt() *KeyUpsert {
+	u.SetExcluded(key.FieldExpiresAt)
+	return u
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (u *KeyUpsert) ClearExpiresAt() *KeyUpsert {
+	u.SetNull(key.FieldExpiresAt)
 	return u
 }
 
@@ -554,27 +554,6 @@ func (u *KeyUpsertOne) UpdateUser() *KeyUpsertOne {
 	})
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (u *KeyUpsertOne) SetExpiresAt(v time.Time) *KeyUpsertOne {
-	return u.Update(func(s *KeyUpsert) {
-		s.SetExpiresAt(v)
-	})
-}
-
-// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
-func (u *KeyUpsertOne) UpdateExpiresAt() *KeyUpsertOne {
-	return u.Update(func(s *KeyUpsert) {
-		s.UpdateExpiresAt()
-	})
-}
-
-// ClearExpiresAt clears the value of the "expires_at" field.
-func (u *KeyUpsertOne) ClearExpiresAt() *KeyUpsertOne {
-	return u.Update(func(s *KeyUpsert) {
-		s.ClearExpiresAt()
-	})
-}
-
 // SetSecret sets the "secret" field.
 func (u *KeyUpsertOne) SetSecret(v bool) *KeyUpsertOne {
 	return u.Update(func(s *KeyUpsert) {
@@ -621,6 +600,27 @@ func (u *KeyUpsertOne) SetCiphertext(v string) *KeyUpsertOne {
 func (u *KeyUpsertOne) UpdateCiphertext() *KeyUpsertOne {
 	return u.Update(func(s *KeyUpsert) {
 		s.UpdateCiphertext()
+	})
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *KeyUpsertOne) SetExpiresAt(v time.Time) *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.SetExpiresAt(v)
+	})
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *KeyUpsertOne) UpdateExpiresAt() *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.UpdateExpiresAt()
+	})
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (u *KeyUpsertOne) ClearExpiresAt() *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.ClearExpiresAt()
 	})
 }
 
@@ -891,27 +891,6 @@ func (u *KeyUpsertBulk) UpdateUser() *KeyUpsertBulk {
 	})
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (u *KeyUpsertBulk) SetExpiresAt(v time.Time) *KeyUpsertBulk {
-	return u.Update(func(s *KeyUpsert) {
-		s.SetExpiresAt(v)
-	})
-}
-
-// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
-func (u *KeyUpsertBulk) UpdateExpiresAt() *KeyUpsertBulk {
-	return u.Update(func(s *KeyUpsert) {
-		s.UpdateExpiresAt()
-	})
-}
-
-// ClearExpiresAt clears the value of the "expires_at" field.
-func (u *KeyUpsertBulk) ClearExpiresAt() *KeyUpsertBulk {
-	return u.Update(func(s *KeyUpsert) {
-		s.ClearExpiresAt()
-	})
-}
-
 // SetSecret sets the "secret" field.
 func (u *KeyUpsertBulk) SetSecret(v bool) *KeyUpsertBulk {
 	return u.Update(func(s *KeyUpsert) {
@@ -958,6 +937,27 @@ func (u *KeyUpsertBulk) SetCiphertext(v string) *KeyUpsertBulk {
 func (u *KeyUpsertBulk) UpdateCiphertext() *KeyUpsertBulk {
 	return u.Update(func(s *KeyUpsert) {
 		s.UpdateCiphertext()
+	})
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *KeyUpsertBulk) SetExpiresAt(v time.Time) *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.SetExpiresAt(v)
+	})
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *KeyUpsertBulk) UpdateExpiresAt() *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.UpdateExpiresAt()
+	})
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (u *KeyUpsertBulk) ClearExpiresAt() *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.ClearExpiresAt()
 	})
 }
 

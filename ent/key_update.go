@@ -77,26 +77,6 @@ func (_u *KeyUpdate) SetNillableUser(v *string) *KeyUpdate {
 	return _u
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (_u *KeyUpdate) SetExpiresAt(v time.Time) *KeyUpdate {
-	_u.mutation.SetExpiresAt(v)
-	return _u
-}
-
-// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
-func (_u *KeyUpdate) SetNillableExpiresAt(v *time.Time) *KeyUpdate {
-	if v != nil {
-		_u.SetExpiresAt(*v)
-	}
-	return _u
-}
-
-// ClearExpiresAt clears the value of the "expires_at" field.
-func (_u *KeyUpdate) ClearExpiresAt() *KeyUpdate {
-	_u.mutation.ClearExpiresAt()
-	return _u
-}
-
 // SetSecret sets the "secret" field.
 func (_u *KeyUpdate) SetSecret(v bool) *KeyUpdate {
 	_u.mutation.SetSecret(v)
@@ -134,6 +114,26 @@ func (_u *KeyUpdate) SetNillableCiphertext(v *string) *KeyUpdate {
 	if v != nil {
 		_u.SetCiphertext(*v)
 	}
+	return _u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_u *KeyUpdate) SetExpiresAt(v time.Time) *KeyUpdate {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *KeyUpdate) SetNillableExpiresAt(v *time.Time) *KeyUpdate {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (_u *KeyUpdate) ClearExpiresAt() *KeyUpdate {
+	_u.mutation.ClearExpiresAt()
 	return _u
 }
 
@@ -224,12 +224,6 @@ func (_u *KeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.User(); ok {
 		_spec.SetField(key.FieldUser, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.ExpiresAt(); ok {
-		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
-	}
-	if _u.mutation.ExpiresAtCleared() {
-		_spec.ClearField(key.FieldExpiresAt, field.TypeTime)
-	}
 	if value, ok := _u.mutation.Secret(); ok {
 		_spec.SetField(key.FieldSecret, field.TypeBool, value)
 	}
@@ -241,6 +235,12 @@ func (_u *KeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Ciphertext(); ok {
 		_spec.SetField(key.FieldCiphertext, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.ExpiresAtCleared() {
+		_spec.ClearField(key.FieldExpiresAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -312,26 +312,6 @@ func (_u *KeyUpdateOne) SetNillableUser(v *string) *KeyUpdateOne {
 	return _u
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (_u *KeyUpdateOne) SetExpiresAt(v time.Time) *KeyUpdateOne {
-	_u.mutation.SetExpiresAt(v)
-	return _u
-}
-
-// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
-func (_u *KeyUpdateOne) SetNillableExpiresAt(v *time.Time) *KeyUpdateOne {
-	if v != nil {
-		_u.SetExpiresAt(*v)
-	}
-	return _u
-}
-
-// ClearExpiresAt clears the value of the "expires_at" field.
-func (_u *KeyUpdateOne) ClearExpiresAt() *KeyUpdateOne {
-	_u.mutation.ClearExpiresAt()
-	return _u
-}
-
 // SetSecret sets the "secret" field.
 func (_u *KeyUpdateOne) SetSecret(v bool) *KeyUpdateOne {
 	_u.mutation.SetSecret(v)
@@ -369,6 +349,26 @@ func (_u *KeyUpdateOne) SetNillableCiphertext(v *string) *KeyUpdateOne {
 	if v != nil {
 		_u.SetCiphertext(*v)
 	}
+	return _u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_u *KeyUpdateOne) SetExpiresAt(v time.Time) *KeyUpdateOne {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *KeyUpdateOne) SetNillableExpiresAt(v *time.Time) *KeyUpdateOne {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (_u *KeyUpdateOne) ClearExpiresAt() *KeyUpdateOne {
+	_u.mutation.ClearExpiresAt()
 	return _u
 }
 
@@ -489,12 +489,6 @@ func (_u *KeyUpdateOne) sqlSave(ctx context.Context) (_node *Key, err error) {
 	if value, ok := _u.mutation.User(); ok {
 		_spec.SetField(key.FieldUser, field.TypeString, value)
 	}
-	if value, ok := _u.mutation.ExpiresAt(); ok {
-		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
-	}
-	if _u.mutation.ExpiresAtCleared() {
-		_spec.ClearField(key.FieldExpiresAt, field.TypeTime)
-	}
 	if value, ok := _u.mutation.Secret(); ok {
 		_spec.SetField(key.FieldSecret, field.TypeBool, value)
 	}
@@ -506,6 +500,12 @@ func (_u *KeyUpdateOne) sqlSave(ctx context.Context) (_node *Key, err error) {
 	}
 	if value, ok := _u.mutation.Ciphertext(); ok {
 		_spec.SetField(key.FieldCiphertext, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.ExpiresAtCleared() {
+		_spec.ClearField(key.FieldExpiresAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Key{config: _u.config}

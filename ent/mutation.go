@@ -65,24 +65,26 @@ const (
 // APITokenMutation represents an operation that mutates the APIToken nodes in the graph.
 type APITokenMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	created_at    *time.Time
-	updated_at    *time.Time
-	name          *string
-	token_hash    *string
-	prefix        *string
-	role          *apitoken.Role
-	packs         *[]string
-	appendpacks   []string
-	expires_at    *time.Time
-	revoked_at    *time.Time
-	last_used_at  *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*APIToken, error)
-	predicates    []predicate.APIToken
+	op              Op
+	typ             string
+	id              *int
+	created_at      *time.Time
+	updated_at      *time.Time
+	name            *string
+	token_hash      *string
+	prefix          *string
+	role            *apitoken.Role
+	packs           *[]string
+	appendpacks     []string
+	expires_at      *time.Time
+	revoked_at      *time.Time
+	last_used_at    *time.Time
+	execution_id    *int
+	addexecution_id *int
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*APIToken, error)
+	predicates      []predicate.APIToken
 }
 
 var _ ent.Mutation = (*APITokenMutation)(nil)
@@ -611,6 +613,76 @@ func (m *APITokenMutation) ResetLastUsedAt() {
 	delete(m.clearedFields, apitoken.FieldLastUsedAt)
 }
 
+// SetExecutionID sets the "execution_id" field.
+func (m *APITokenMutation) SetExecutionID(i int) {
+	m.execution_id = &i
+	m.addexecution_id = nil
+}
+
+// ExecutionID returns the value of the "execution_id" field in the mutation.
+func (m *APITokenMutation) ExecutionID() (r int, exists bool) {
+	v := m.execution_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExecutionID returns the old "execution_id" field's value of the APIToken entity.
+// If the APIToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APITokenMutation) OldExecutionID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExecutionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExecutionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExecutionID: %w", err)
+	}
+	return oldValue.ExecutionID, nil
+}
+
+// AddExecutionID adds i to the "execution_id" field.
+func (m *APITokenMutation) AddExecutionID(i int) {
+	if m.addexecution_id != nil {
+		*m.addexecution_id += i
+	} else {
+		m.addexecution_id = &i
+	}
+}
+
+// AddedExecutionID returns the value that was added to the "execution_id" field in this mutation.
+func (m *APITokenMutation) AddedExecutionID() (r int, exists bool) {
+	v := m.addexecution_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearExecutionID clears the value of the "execution_id" field.
+func (m *APITokenMutation) ClearExecutionID() {
+	m.execution_id = nil
+	m.addexecution_id = nil
+	m.clearedFields[apitoken.FieldExecutionID] = struct{}{}
+}
+
+// ExecutionIDCleared returns if the "execution_id" field was cleared in this mutation.
+func (m *APITokenMutation) ExecutionIDCleared() bool {
+	_, ok := m.clearedFields[apitoken.FieldExecutionID]
+	return ok
+}
+
+// ResetExecutionID resets all changes to the "execution_id" field.
+func (m *APITokenMutation) ResetExecutionID() {
+	m.execution_id = nil
+	m.addexecution_id = nil
+	delete(m.clearedFields, apitoken.FieldExecutionID)
+}
+
 // Where appends a list predicates to the APITokenMutation builder.
 func (m *APITokenMutation) Where(ps ...predicate.APIToken) {
 	m.predicates = append(m.predicates, ps...)
@@ -645,7 +717,7 @@ func (m *APITokenMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *APITokenMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, apitoken.FieldCreatedAt)
 	}
@@ -676,6 +748,9 @@ func (m *APITokenMutation) Fields() []string {
 	if m.last_used_at != nil {
 		fields = append(fields, apitoken.FieldLastUsedAt)
 	}
+	if m.execution_id != nil {
+		fields = append(fields, apitoken.FieldExecutionID)
+	}
 	return fields
 }
 
@@ -704,6 +779,8 @@ func (m *APITokenMutation) Field(name string) (ent.Value, bool) {
 		return m.RevokedAt()
 	case apitoken.FieldLastUsedAt:
 		return m.LastUsedAt()
+	case apitoken.FieldExecutionID:
+		return m.ExecutionID()
 	}
 	return nil, false
 }
@@ -733,6 +810,8 @@ func (m *APITokenMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldRevokedAt(ctx)
 	case apitoken.FieldLastUsedAt:
 		return m.OldLastUsedAt(ctx)
+	case apitoken.FieldExecutionID:
+		return m.OldExecutionID(ctx)
 	}
 	return nil, fmt.Errorf("unknown APIToken field %s", name)
 }
@@ -812,6 +891,13 @@ func (m *APITokenMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastUsedAt(v)
 		return nil
+	case apitoken.FieldExecutionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExecutionID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown APIToken field %s", name)
 }
@@ -819,13 +905,21 @@ func (m *APITokenMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *APITokenMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addexecution_id != nil {
+		fields = append(fields, apitoken.FieldExecutionID)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *APITokenMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case apitoken.FieldExecutionID:
+		return m.AddedExecutionID()
+	}
 	return nil, false
 }
 
@@ -834,6 +928,13 @@ func (m *APITokenMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *APITokenMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case apitoken.FieldExecutionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExecutionID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown APIToken numeric field %s", name)
 }
@@ -853,6 +954,9 @@ func (m *APITokenMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(apitoken.FieldLastUsedAt) {
 		fields = append(fields, apitoken.FieldLastUsedAt)
+	}
+	if m.FieldCleared(apitoken.FieldExecutionID) {
+		fields = append(fields, apitoken.FieldExecutionID)
 	}
 	return fields
 }
@@ -879,6 +983,9 @@ func (m *APITokenMutation) ClearField(name string) error {
 		return nil
 	case apitoken.FieldLastUsedAt:
 		m.ClearLastUsedAt()
+		return nil
+	case apitoken.FieldExecutionID:
+		m.ClearExecutionID()
 		return nil
 	}
 	return fmt.Errorf("unknown APIToken nullable field %s", name)
@@ -917,6 +1024,9 @@ func (m *APITokenMutation) ResetField(name string) error {
 		return nil
 	case apitoken.FieldLastUsedAt:
 		m.ResetLastUsedAt()
+		return nil
+	case apitoken.FieldExecutionID:
+		m.ResetExecutionID()
 		return nil
 	}
 	return fmt.Errorf("unknown APIToken field %s", name)
@@ -8980,10 +9090,10 @@ type KeyMutation struct {
 	name          *string
 	pack_ref      *string
 	user          *string
-	expires_at    *time.Time
 	secret        *bool
 	value         **interface{}
 	ciphertext    *string
+	expires_at    *time.Time
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*Key, error)
@@ -9268,55 +9378,6 @@ func (m *KeyMutation) ResetUser() {
 	m.user = nil
 }
 
-// SetExpiresAt sets the "expires_at" field.
-func (m *KeyMutation) SetExpiresAt(t time.Time) {
-	m.expires_at = &t
-}
-
-// ExpiresAt returns the value of the "expires_at" field in the mutation.
-func (m *KeyMutation) ExpiresAt() (r time.Time, exists bool) {
-	v := m.expires_at
-	if v == nil {
-		return
-	}
-	return *v, true
-}
-
-// OldExpiresAt returns the old "expires_at" field's value of the Key entity.
-// If the Key object wasn't provided to the builder, the object is fetched from the database.
-// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *KeyMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
-	if !m.op.Is(OpUpdateOne) {
-		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
-	}
-	if m.id == nil || m.oldValue == nil {
-		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
-	}
-	oldValue, err := m.oldValue(ctx)
-	if err != nil {
-		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
-	}
-	return oldValue.ExpiresAt, nil
-}
-
-// ClearExpiresAt clears the value of the "expires_at" field.
-func (m *KeyMutation) ClearExpiresAt() {
-	m.expires_at = nil
-	m.clearedFields[key.FieldExpiresAt] = struct{}{}
-}
-
-// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
-func (m *KeyMutation) ExpiresAtCleared() bool {
-	_, ok := m.clearedFields[key.FieldExpiresAt]
-	return ok
-}
-
-// ResetExpiresAt resets all changes to the "expires_at" field.
-func (m *KeyMutation) ResetExpiresAt() {
-	m.expires_at = nil
-	delete(m.clearedFields, key.FieldExpiresAt)
-}
-
 // SetSecret sets the "secret" field.
 func (m *KeyMutation) SetSecret(b bool) {
 	m.secret = &b
@@ -9438,6 +9499,55 @@ func (m *KeyMutation) ResetCiphertext() {
 	m.ciphertext = nil
 }
 
+// SetExpiresAt sets the "expires_at" field.
+func (m *KeyMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *KeyMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the Key entity.
+// If the Key object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KeyMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *KeyMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[key.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *KeyMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[key.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *KeyMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, key.FieldExpiresAt)
+}
+
 // Where appends a list predicates to the KeyMutation builder.
 func (m *KeyMutation) Where(ps ...predicate.Key) {
 	m.predicates = append(m.predicates, ps...)
@@ -9488,9 +9598,6 @@ func (m *KeyMutation) Fields() []string {
 	if m.user != nil {
 		fields = append(fields, key.FieldUser)
 	}
-	if m.expires_at != nil {
-		fields = append(fields, key.FieldExpiresAt)
-	}
 	if m.secret != nil {
 		fields = append(fields, key.FieldSecret)
 	}
@@ -9499,6 +9606,9 @@ func (m *KeyMutation) Fields() []string {
 	}
 	if m.ciphertext != nil {
 		fields = append(fields, key.FieldCiphertext)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, key.FieldExpiresAt)
 	}
 	return fields
 }
@@ -9518,14 +9628,14 @@ func (m *KeyMutation) Field(name string) (ent.Value, bool) {
 		return m.PackRef()
 	case key.FieldUser:
 		return m.User()
-	case key.FieldExpiresAt:
-		return m.ExpiresAt()
 	case key.FieldSecret:
 		return m.Secret()
 	case key.FieldValue:
 		return m.Value()
 	case key.FieldCiphertext:
 		return m.Ciphertext()
+	case key.FieldExpiresAt:
+		return m.ExpiresAt()
 	}
 	return nil, false
 }
@@ -9545,14 +9655,14 @@ func (m *KeyMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldPackRef(ctx)
 	case key.FieldUser:
 		return m.OldUser(ctx)
-	case key.FieldExpiresAt:
-		return m.OldExpiresAt(ctx)
 	case key.FieldSecret:
 		return m.OldSecret(ctx)
 	case key.FieldValue:
 		return m.OldValue(ctx)
 	case key.FieldCiphertext:
 		return m.OldCiphertext(ctx)
+	case key.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Key field %s", name)
 }
@@ -9597,13 +9707,6 @@ func (m *KeyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetUser(v)
 		return nil
-	case key.FieldExpiresAt:
-		v, ok := value.(time.Time)
-		if !ok {
-			return fmt.Errorf("unexpected type %T for field %s", value, name)
-		}
-		m.SetExpiresAt(v)
-		return nil
 	case key.FieldSecret:
 		v, ok := value.(bool)
 		if !ok {
@@ -9624,6 +9727,13 @@ func (m *KeyMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetCiphertext(v)
+		return nil
+	case key.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Key field %s", name)
@@ -9655,11 +9765,11 @@ func (m *KeyMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *KeyMutation) ClearedFields() []string {
 	var fields []string
-	if m.FieldCleared(key.FieldExpiresAt) {
-		fields = append(fields, key.FieldExpiresAt)
-	}
 	if m.FieldCleared(key.FieldValue) {
 		fields = append(fields, key.FieldValue)
+	}
+	if m.FieldCleared(key.FieldExpiresAt) {
+		fields = append(fields, key.FieldExpiresAt)
 	}
 	return fields
 }
@@ -9675,11 +9785,11 @@ func (m *KeyMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *KeyMutation) ClearField(name string) error {
 	switch name {
-	case key.FieldExpiresAt:
-		m.ClearExpiresAt()
-		return nil
 	case key.FieldValue:
 		m.ClearValue()
+		return nil
+	case key.FieldExpiresAt:
+		m.ClearExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Key nullable field %s", name)
@@ -9704,9 +9814,6 @@ func (m *KeyMutation) ResetField(name string) error {
 	case key.FieldUser:
 		m.ResetUser()
 		return nil
-	case key.FieldExpiresAt:
-		m.ResetExpiresAt()
-		return nil
 	case key.FieldSecret:
 		m.ResetSecret()
 		return nil
@@ -9715,6 +9822,9 @@ func (m *KeyMutation) ResetField(name string) error {
 		return nil
 	case key.FieldCiphertext:
 		m.ResetCiphertext()
+		return nil
+	case key.FieldExpiresAt:
+		m.ResetExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Key field %s", name)

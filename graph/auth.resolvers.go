@@ -20,7 +20,9 @@ import (
 
 // Value is the resolver for the value field.
 func (r *keyResolver) Value(ctx context.Context, obj *ent.Key, decrypt *bool) (any, error) {
-	if obj.Secret && deref(decrypt) && !principal(ctx).Role.AtLeast(auth.Admin) {
+	// An action's run token decrypts the keys it can read (its pack's and
+	// the system-wide ones), as the pack's templates do.
+	if p := principal(ctx); obj.Secret && deref(decrypt) && !p.Role.AtLeast(auth.Admin) && p.ExecutionID == 0 {
 		return nil, apperr.Errorf(apperr.Forbidden, "only an ADMIN may read a secret's plaintext")
 	}
 	return r.Keys.Value(obj, deref(decrypt))

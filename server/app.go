@@ -72,7 +72,7 @@ func (a *app) start(ctx context.Context) error {
 	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log, a.sec.keys); err != nil {
 		return err
 	}
-	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys); err != nil {
+	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens); err != nil {
 		return err
 	}
 	a.packs.Canceler = a.engine.svc
@@ -127,17 +127,26 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer a.Close()
-	if err := a.start(ctx); err != nil {
-		return err
-	}
 	if !cfg.HasRole("api") {
+		if err := a.start(ctx); err != nil {
+			return err
+		}
 		<-ctx.Done()
 		a.shutdown()
 		return nil
 	}
+	// Listen first: actions are told the API's real address (a port 0
+	// becomes the one the system chose).
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	defer func() { _ = ln.Close() }()
+	if a.cfg.Worker.APIURL == "" {
+		a.cfg.Worker.APIURL = "http://" + ln.Addr().String()
+	}
+	if err := a.start(ctx); err != nil {
+		return err
 	}
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

@@ -24,14 +24,14 @@ const (
 	FieldPackRef = "pack_ref"
 	// FieldUser holds the string denoting the user field in the database.
 	FieldUser = "user"
-	// FieldExpiresAt holds the string denoting the expires_at field in the database.
-	FieldExpiresAt = "expires_at"
 	// FieldSecret holds the string denoting the secret field in the database.
 	FieldSecret = "secret"
 	// FieldValue holds the string denoting the value field in the database.
 	FieldValue = "value"
 	// FieldCiphertext holds the string denoting the ciphertext field in the database.
 	FieldCiphertext = "ciphertext"
+	// FieldExpiresAt holds the string denoting the expires_at field in the database.
+	FieldExpiresAt = "expires_at"
 	// Table holds the table name of the key in the database.
 	Table = "keys"
 )
@@ -44,10 +44,10 @@ var Columns = []string{
 	FieldName,
 	FieldPackRef,
 	FieldUser,
-	FieldExpiresAt,
 	FieldSecret,
 	FieldValue,
 	FieldCiphertext,
+	FieldExpiresAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -120,11 +120,6 @@ func ByUser(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldUser, opts...).ToFunc()
 }
 
-// ByExpiresAt orders the results by the expires_at field.
-func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
-	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
-}
-
 // BySecret orders the results by the secret field.
 func BySecret(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSecret, opts...).ToFunc()
@@ -133,4 +128,9 @@ func BySecret(opts ...sql.OrderTermOption) OrderOption {
 // ByCiphertext orders the results by the ciphertext field.
 func ByCiphertext(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCiphertext, opts...).ToFunc()
+}
+
+// ByExpiresAt orders the results by the expires_at field.
+func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
 }

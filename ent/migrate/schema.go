@@ -22,6 +22,7 @@ var (
 		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "execution_id", Type: field.TypeInt, Nullable: true},
 	}
 	// APITokensTable holds the schema information for the "api_tokens" table.
 	APITokensTable = &schema.Table{
@@ -311,10 +312,10 @@ var (
 		{Name: "name", Type: field.TypeString},
 		{Name: "pack_ref", Type: field.TypeString, Default: ""},
 		{Name: "user", Type: field.TypeString, Default: ""},
-		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "secret", Type: field.TypeBool, Default: false},
 		{Name: "value", Type: field.TypeJSON, Nullable: true},
 		{Name: "ciphertext", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 	}
 	// KeysTable holds the schema information for the "keys" table.
 	KeysTable = &schema.Table{
@@ -330,7 +331,7 @@ var (
 			{
 				Name:    "key_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{KeysColumns[6]},
+				Columns: []*schema.Column{KeysColumns[9]},
 			},
 		},
 	}

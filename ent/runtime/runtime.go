@@ -350,11 +350,11 @@ func init() {
 	// key.DefaultUser holds the default value on creation for the user field.
 	key.DefaultUser = keyDescUser.Default.(string)
 	// keyDescSecret is the schema descriptor for secret field.
-	keyDescSecret := keyFields[4].Descriptor()
+	keyDescSecret := keyFields[3].Descriptor()
 	// key.DefaultSecret holds the default value on creation for the secret field.
 	key.DefaultSecret = keyDescSecret.Default.(bool)
 	// keyDescCiphertext is the schema descriptor for ciphertext field.
-	keyDescCiphertext := keyFields[6].Descriptor()
+	keyDescCiphertext := keyFields[5].Descriptor()
 	// key.DefaultCiphertext holds the default value on creation for the ciphertext field.
 	key.DefaultCiphertext = keyDescCiphertext.Default.(string)
 	lease.Policy = privacy.NewPolicies(schema.Lease{})

@@ -36,6 +36,8 @@ func (APIToken) Fields() []ent.Field {
 		field.Time("expires_at").Optional().Nillable(),
 		field.Time("revoked_at").Optional().Nillable(),
 		field.Time("last_used_at").Optional().Nillable(),
+		field.Int("execution_id").Optional().Nillable().Annotations(entgql.Skip()).
+			Comment("Set on the token minted for one run of a StackStorm Python action: it reaches only the key/value store of its pack, and ends with the run."),
 	}
 }
 
@@ -57,13 +59,26 @@ func (Key) Fields() []ent.Field {
 		field.String("pack_ref").Default("").Comment("Empty for a system-wide key."),
 		field.String("user").Default("").
 			Comment("The identity owning a user-scoped key (StackStorm's st2kv.user scope); empty for a system key."),
-		field.Time("expires_at").Optional().Nillable().
-			Comment("When the key expires (its TTL ran out); reads never return an expired key."),
 		field.Bool("secret").Default(false),
 		field.JSON("value", new(any)).Optional().Annotations(entgql.Skip()).
 			Comment("Plain value of a non-secret key."),
 		field.Text("ciphertext").Default("").Sensitive().Annotations(entgql.Skip()).
 			Comment("base64(nonce || AES-256-GCM(value JSON)) of a secret key."),
+		field.Time("expires_at").Optional().Nillable().
+			Comment("When the key stops existing (a TTL given when it was set); never when null. An expired key is invisible to every read and is replaced by the next set."),
+	}
+}
+
+// Interceptors of the Key: an expired key is not there, whoever reads it
+// (the API, templates, actions).
+func (Key) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{
+		intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
+			q.WhereP(func(s *sql.Selector) {
+				s.Where(sql.Or(sql.IsNull(s.C("expires_at")), sql.GT(s.C("expires_at"), time.Now())))
+			})
+			return nil
+		}),
 	}
 }
 
@@ -113,16 +128,3 @@ func (Key) Policy() ent.Policy { return readPolicy }
 
 // Policy of the AuditEvent: who may read it (privacy.go).
 func (AuditEvent) Policy() ent.Policy { return readPolicy }
-
-// Interceptors of the Key: an expired key is gone for every reader (GraphQL,
-// templates, the Python action service) whether or not the sweep has
-// deleted its row yet.
-func (Key) Interceptors() []ent.Interceptor {
-	return []ent.Interceptor{intercept.TraverseFunc(func(_ context.Context, q intercept.Query) error {
-		now := time.Now().UTC()
-		q.WhereP(func(s *sql.Selector) {
-			s.Where(sql.Or(sql.IsNull(s.C("expires_at")), sql.GT(s.C("expires_at"), now)))
-		})
-		return nil
-	})}
-}

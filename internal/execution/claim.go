@@ -37,11 +37,11 @@ WHERE id = $1 AND status IN (` + sqlStatuses(transitions[Running]) + `)
 RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt,
   (SELECT a.entry_point FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.runner_type FROM actions a WHERE a.id = executions.action_id),
+  (SELECT a.runner_name FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.parameter_delivery FROM actions a WHERE a.id = executions.action_id),
   (SELECT p.path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
   (SELECT p.env_path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
   (SELECT a.idempotent FROM actions a WHERE a.id = executions.action_id),
-  (SELECT a.runner_name FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.parameters FROM actions a WHERE a.id = executions.action_id)`
 
 // claimSQLite is claimSQL with SQLite's placeholders.
@@ -93,13 +93,13 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 		e                       ent.Execution
 		params                  []byte
 		entry, runner, delivery sql.NullString
+		runnerName              sql.NullString
 		packPath, envPath       sql.NullString
 		idempotent              sql.NullBool
-		runnerName              sql.NullString
 		schema                  []byte
 	)
 	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt,
-		&entry, &runner, &delivery, &packPath, &envPath, &idempotent, &runnerName, &schema)
+		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema)
 	if err != nil {
 		return nil, err
 	}

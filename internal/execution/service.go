@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/manifest"
+	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -73,8 +73,12 @@ type Options struct {
 	// them as JSON (the server has no encryption key).
 	Sealer Sealer
 	// Defaults, if set, fills parameters whose schema default is a
-	// template (a keystore reference) before validation.
+	// template (a keystore reference) before validation. Actions of
+	// StackStorm's runners skip it: Params renders theirs.
 	Defaults DefaultsFunc
+	// Params, if set, renders the Jinja templates in the parameters of
+	// actions of StackStorm's runners before their run.
+	Params ParamsFunc
 }
 
 // DefaultsFunc fills the parameters a request left out whose schema default
@@ -202,12 +206,19 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 		return nil, err
 	}
 	given := req.Parameters
-	if s.opts.Defaults != nil {
+	check := schema
+	if RendersJinja(act) {
+		// Templates among the given values are rendered before the run,
+		// then checked against their types; text given for a typed
+		// parameter is cast as StackStorm casts it.
+		check = schema.Relaxed(templateNames(given))
+		given = jinja.CastGiven(given, schema)
+	} else if s.opts.Defaults != nil {
 		if given, err = s.opts.Defaults(ctx, tx, act, schema, given); err != nil {
 			return nil, err
 		}
 	}
-	params, err := schema.Validate(given)
+	params, err := check.Validate(given)
 	if err != nil {
 		var pe *param.Error
 		if errors.As(err, &pe) {
@@ -216,11 +227,7 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 		}
 		return nil, err
 	}
-	actTimeout := act.TimeoutSeconds
-	if n, ok := runnerTimeout(act, params); ok {
-		actTimeout = n
-	}
-	timeout, err := s.timeout(req.TimeoutSeconds, actTimeout)
+	timeout, err := s.timeout(req.TimeoutSeconds, runnerTimeout(act, req.Parameters, params))
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +268,50 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 	return e, nil
 }
 
+// runnerTimeout is the action's timeout in seconds. A StackStorm runner
+// declares a timeout parameter (600 for python-script, 60 for the local
+// runners): a value given for it wins, then the action's own timeout, then
+// the parameter's default.
+func runnerTimeout(act *ent.Action, given, params map[string]any) int {
+	if _, ok := manifest.RunnerParameters(act.RunnerName)["timeout"]; !ok {
+		return act.TimeoutSeconds
+	}
+	if n, ok := wholeSeconds(given["timeout"]); ok {
+		return n
+	}
+	if act.TimeoutSeconds > 0 {
+		return act.TimeoutSeconds
+	}
+	if n, ok := wholeSeconds(params["timeout"]); ok {
+		return n
+	}
+	return 0
+}
+
+// wholeSeconds reads a positive whole number of seconds from a JSON value.
+func wholeSeconds(v any) (int, bool) {
+	var f float64
+	switch t := v.(type) {
+	case int:
+		f = float64(t)
+	case int64:
+		f = float64(t)
+	case float64:
+		f = t
+	case json.Number:
+		var err error
+		if f, err = t.Float64(); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if f < 1 || f != float64(int(f)) {
+		return 0, false
+	}
+	return int(f), true
+}
+
 // timeout resolves an execution's timeout in seconds: the request's, else
 // the action's, else the service default.
 func (s *Service) timeout(requested *int, actionTimeout int) (int, error) {
@@ -294,36 +345,6 @@ func checkImmutable(ref string, schema param.Schema, given map[string]any) error
 	pe := &param.Error{Fields: fields}
 	return apperr.Errorf(apperr.BadUserInput, "invalid parameters for %s: %s", ref, pe.Error()).
 		WithDetails("fields", fieldDetails(pe))
-}
-
-// runnerTimeout is the timeout runner parameter of a StackStorm action
-// (local and remote shell runners default it to 60 seconds, python-script
-// to 600), which bounds the execution as it does in StackStorm: its
-// runner's default, the action's own default, or the value given.
-func runnerTimeout(act *ent.Action, params map[string]any) (int, bool) {
-	if _, ok := manifest.RunnerParameters(act.RunnerName)["timeout"]; !ok {
-		return 0, false
-	}
-	var f float64
-	switch v := params["timeout"].(type) {
-	case float64:
-		f = v
-	case int:
-		f = float64(v)
-	case int64:
-		f = float64(v)
-	case json.Number:
-		var err error
-		if f, err = v.Float64(); err != nil {
-			return 0, false
-		}
-	default:
-		return 0, false
-	}
-	if f <= 0 || f > math.MaxInt32 {
-		return 0, false
-	}
-	return int(math.Ceil(f)), true
 }
 
 func fieldDetails(pe *param.Error) []map[string]string {

@@ -29,6 +29,9 @@ func runnerName(act *ent.Action) string {
 // them; attune's own runners give the JSON the action printed, or its stdout.
 func shapeResult(runnerName string, res runner.Result, timeoutSeconds int) any {
 	switch runnerName {
+	case "python-script":
+		// StackStorm's python runner: {result, stdout, stderr, exit_code}.
+		return st2PythonResult(res)
 	case "local-shell-cmd", "local-shell-script":
 		return localResult(res, timeoutSeconds)
 	}

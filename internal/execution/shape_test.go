@@ -6,7 +6,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/runner"
@@ -40,31 +39,6 @@ func TestLocalResult(t *testing.T) {
 			require.NoError(t, err)
 			require.JSONEq(t, tt.want, string(got))
 		})
-	}
-}
-
-// TestRunnerTimeout: the timeout runner parameter of a StackStorm runner
-// bounds the execution; attune's own runners have none.
-func TestRunnerTimeout(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		runner string
-		value  any
-		want   int
-		ok     bool
-	}{
-		{"local-shell-cmd", float64(60), 60, true},
-		{"local-shell-script", json.Number("5"), 5, true},
-		{"local-shell-script", 1.5, 2, true},
-		{"python-script", float64(600), 600, true},
-		{"local-shell-cmd", float64(0), 0, false},
-		{"local-shell-cmd", nil, 0, false},
-		{"shell", float64(60), 0, false},
-		{"http-request", float64(60), 0, false},
-	} {
-		n, ok := runnerTimeout(&ent.Action{RunnerName: tt.runner}, map[string]any{"timeout": tt.value})
-		require.Equal(t, tt.ok, ok, "%s %v", tt.runner, tt.value)
-		require.Equal(t, tt.want, n, "%s %v", tt.runner, tt.value)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/worker"
+	"github.com/attune-io/attune/internal/inproc"
 	"github.com/attune-io/attune/internal/manifest"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
@@ -49,6 +50,16 @@ type WorkerOptions struct {
 	APIURL string
 	// TempDir holds parameter files; it should be private to the worker.
 	TempDir string
+	// InProcess sets the runners that run inside the worker (http-request,
+	// remote-shell-*, announcement…): SSH logins and host keys, events.
+	InProcess inproc.Options
+	// St2PythonDir is attune's StackStorm compatibility package, installed
+	// by st2compat.Install; python-script actions fail in preparation
+	// without it.
+	St2PythonDir string
+	// ActionTokens mints the token of a python-script action's
+	// action_service; nil leaves the action without the key/value store.
+	ActionTokens ActionTokenFunc
 }
 
 // Worker runs executions taken from the queue, keeps its heartbeat and
@@ -327,18 +338,41 @@ func (w *Worker) abandon(owner, why string) func(*ent.ExecutionUpdate) {
 // including a preparation failure, is final: the job is never retried.
 func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	e := c.exec
-	redact := newRedactor(c.secrets)
-	first, err := w.firstLine(ctx, e)
-	if err != nil {
-		return fmt.Errorf("reading the output of execution %d: %w", e.ID, err)
+	decrypted, err := w.render(ctx, c)
+	var req runner.Request
+	release := func() {}
+	inProcess := w.inProcess(c)
+	if err == nil && !inProcess {
+		req, err = w.request(c)
+		if err == nil {
+			release, err = w.st2Python(ctx, c, &req)
+		}
+	}
+	secrets := make(map[string]any, len(c.secrets)+len(decrypted))
+	for k, v := range c.secrets {
+		secrets[k] = v
+	}
+	for i, v := range decrypted {
+		secrets[fmt.Sprintf("\x00decrypted%d", i)] = v
+	}
+	redact := newRedactor(secrets)
+	first, ferr := w.firstLine(ctx, e)
+	if ferr != nil {
+		release()
+		return fmt.Errorf("reading the output of execution %d: %w", e.ID, ferr)
 	}
 	out := newOutputLog(ctx, w.svc.db, w.svc.bus, w.svc.log, e.ID, first, redact, w.maxOutput())
-	req, err := w.request(c)
 	var res runner.Result
-	if err == nil {
+	switch {
+	case err != nil:
+		// Rendering or preparation failed: nothing runs.
+	case inProcess:
+		res, err = w.runInProcess(ctx, c, out.add)
+	default:
 		req.OnLine = out.add
 		res, err = runner.Run(ctx, req)
 	}
+	release() // the run's token ends with the run, before its outcome is seen
 	out.close()
 
 	r := &outcomeRecord{id: e.ID, worker: w.opts.Name, finishedAt: w.svc.now()}
@@ -430,6 +464,9 @@ func recordResult(r *outcomeRecord, res runner.Result, redact redactor, runnerNa
 	r.stdoutDropped, r.stderrDropped = res.StdoutDropped, res.StderrDropped
 	r.exitCode = res.ExitCode
 	r.result = raw
+	if runnerName == manifest.St2PythonScript {
+		st2PythonVerdict(r, res, redact)
+	}
 }
 
 func (w *Worker) maxOutput() int {

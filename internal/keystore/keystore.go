@@ -36,6 +36,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$`)
 type Service struct {
 	db   *store.DB
 	aead cipher.AEAD // nil without an encryption key
+	jinjaState
 }
 
 // ParseKey reads a 32-byte key given as base64 (std or URL) or hex.
@@ -128,7 +129,7 @@ func (s *Service) Set(ctx context.Context, req SetRequest) (*ent.Key, error) {
 			"key name %q: use letters, digits, _, ., - and : (at most 128), with no empty dotted part", req.Name)
 	}
 	if req.TTL < 0 {
-		return nil, apperr.Errorf(apperr.BadUserInput, "ttl must be a positive number of seconds")
+		return nil, apperr.Errorf(apperr.BadUserInput, "ttl must not be negative")
 	}
 	var expires *time.Time
 	if req.TTL > 0 {

@@ -153,6 +153,7 @@ func (l *loader) rule(d *doc) {
 	}
 	if r.ActionParams == nil {
 		r.ActionParams = actionParams
+		r.StackStorm = actionParams != nil
 	}
 	l.pack.Rules = append(l.pack.Rules, r)
 }

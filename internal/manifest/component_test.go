@@ -414,7 +414,7 @@ func TestParseRunnerType(t *testing.T) {
 		"run-local": {RunnerLocal, "local"}, "orquesta": {RunnerWorkflow, "orquesta"},
 		"action-chain": {RunnerWorkflow, "action-chain"}, "remote-shell-cmd": {RunnerRemote, "remote-shell-cmd"},
 		"remote-shell-script": {RunnerRemote, "remote-shell-script"}, "http-request": {RunnerHTTP, "http-request"},
-		"noop": {RunnerNoop, "noop"}, "announcement": {RunnerAnnouncement, "announcement"},
+		"noop": {RunnerNoop, "noop"}, "announcement": {RunnerAnnouncement, "announcement"}, "inject-trigger": {RunnerAnnouncement, "inject-trigger"},
 		"inquirer": {RunnerInquiry, "inquirer"}, "winrm-cmd": {RunnerWinRM, "winrm-cmd"},
 		"winrm-ps-cmd": {RunnerWinRM, "winrm-ps-cmd"}, "winrm-ps-script": {RunnerWinRM, "winrm-ps-script"},
 	}

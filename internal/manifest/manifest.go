@@ -150,9 +150,12 @@ type Rule struct {
 	ActionParams  map[string]any
 	TriggerParams map[string]any
 	Enabled       bool
-	File          string
-	triggerLine   int // lines of the trigger and action keys, for CheckRefs
-	actionLine    int
+	// StackStorm is set for a rule written in StackStorm's form, its
+	// parameters under action.parameters: they are Jinja templates.
+	StackStorm  bool
+	File        string
+	triggerLine int // lines of the trigger and action keys, for CheckRefs
+	actionLine  int
 }
 
 // Workflow is a standalone workflow definition from workflows/; Definition is the whole

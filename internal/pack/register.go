@@ -292,7 +292,7 @@ func resolveID(ctx context.Context, local map[string]int, ref string, lookup fun
 // fail at event time.
 func ruleProblems(r manifest.Rule) []manifest.Problem {
 	var probs []manifest.Problem
-	for _, p := range rule.CompileProblems(r.Criteria, r.ActionParams, "action_params") {
+	for _, p := range rule.CompileProblems(r.Criteria, r.ActionParams, "action_params", r.StackStorm) {
 		probs = append(probs, manifest.Problem{File: r.File, Field: p.Key, Message: p.Message})
 	}
 	return probs

@@ -30,7 +30,8 @@ func (s Schema) ValidateConfig(config map[string]any) (map[string]any, error) {
 // WithDefaults returns a copy of config with the schema's defaults filled
 // in where a field is missing, recursing into objects with properties as
 // StackStorm's config loader does (an object field with nested defaults
-// appears even when the config leaves it out).
+// appears even when the config leaves it out). A Jinja default is left
+// out: it would reach pack code as its template text.
 func (s Schema) WithDefaults(config map[string]any) map[string]any {
 	out := make(map[string]any, len(config)+len(s))
 	for k, v := range config {
@@ -38,7 +39,7 @@ func (s Schema) WithDefaults(config map[string]any) map[string]any {
 	}
 	for name, spec := range s {
 		v, ok := out[name]
-		if (!ok || v == nil) && spec.Default != nil {
+		if (!ok || v == nil) && spec.Default != nil && !IsTemplate(spec.Default) {
 			out[name] = clone(spec.Default)
 			v, ok = out[name], true
 		}

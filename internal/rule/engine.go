@@ -91,7 +91,10 @@ type compiled struct {
 	updated   time.Time
 	criteria  *Criteria
 	templates *Templates
-	err       error
+	err       error // the criteria's
+	// tplErr is the action parameters' with attune's template engine;
+	// rules of StackStorm actions render theirs with Jinja instead.
+	tplErr error
 }
 
 // NewEngine returns an Engine over db that enqueues evaluations on q,
@@ -308,8 +311,8 @@ func (e *Engine) loadRules(ctx context.Context, c *ent.Client, sc scope, withEdg
 // nothing, so they need no transaction (100 rules cost one query, not 100
 // transactions). Anything else is judged again inside enforce's.
 func (c *compiled) mismatch(ev *ent.Event, now time.Time) bool {
-	if c == nil || c.err != nil || c.criteria.HasTemplates() {
-		return false // judged in the transaction, with the keys templates read
+	if c == nil || c.err != nil || c.tplErr != nil || c.criteria.HasTemplates() {
+		return false // templated patterns are judged in the transaction, with the keys they read
 	}
 	ok, err := c.criteria.Match(ev.Payload, now)
 	return err == nil && !ok
@@ -364,6 +367,13 @@ func (e *Engine) enforce(ctx context.Context, ev *ent.Event, ruleID int) error {
 // verdict, with rendered parameters when the action should run.
 func (e *Engine) judge(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.Event) (_ *verdict, err error) {
 	c := e.compile(r)
+	// A rule of an action of StackStorm's runners passes its parameters
+	// on unrendered: they render with the action's own, StackStorm's way
+	// (Jinja, with trigger and rule in the context), before the run.
+	stackstorm := execution.RendersJinja(r.Edges.Action)
+	if c.err == nil && !stackstorm {
+		c = &compiled{criteria: c.criteria, templates: c.templates, err: c.tplErr}
+	}
 	if c.err != nil {
 		return &verdict{status: enforcement.StatusFAILED, reason: c.err.Error()}, nil
 	}
@@ -390,6 +400,9 @@ func (e *Engine) judge(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.E
 		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("trigger %s is not installed", r.TriggerRef)}, nil
 	case r.ActionID == nil:
 		return &verdict{status: enforcement.StatusSKIPPED, reason: fmt.Sprintf("action %s is not installed", r.ActionRef)}, nil
+	}
+	if stackstorm {
+		return &verdict{status: enforcement.StatusCREATED, params: r.ActionParams}, nil
 	}
 	if tc == nil {
 		if tc, secrets, err = e.templateContext(ctx, tx, r, ev); err != nil {
@@ -511,7 +524,7 @@ func (e *Engine) compile(r *ent.Rule) *compiled {
 	c := &compiled{updated: r.UpdatedAt}
 	c.criteria, c.err = CompileCriteria(r.Criteria)
 	if c.err == nil {
-		c.templates, c.err = CompileTemplates(r.ActionParams)
+		c.templates, c.tplErr = CompileTemplates(r.ActionParams)
 	}
 	e.mu.Lock()
 	e.cache[r.ID] = c

@@ -14,6 +14,8 @@ import (
 	"github.com/attune-io/attune/ent/schema"
 	"github.com/attune-io/attune/ent/trigger"
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/execution"
+	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/param"
 )
 
@@ -172,7 +174,7 @@ func (e *Engine) checkRule(ctx context.Context, trigRef, actRef string, criteria
 	case err != nil:
 		return nil, nil, nil, fmt.Errorf("loading action %s: %w", actRef, err)
 	}
-	problems = append(problems, CompileProblems(criteria, actionParams, "actionParams")...)
+	problems = append(problems, CompileProblems(criteria, actionParams, "actionParams", execution.RendersJinja(act))...)
 	return tr, act, problems, nil
 }
 
@@ -180,7 +182,11 @@ func (e *Engine) checkRule(ctx context.Context, trigRef, actRef string, criteria
 // action-parameter templates, keyed "criteria.<key>" and
 // "<paramsField>.<param>", so a rule (from the API or a pack's YAML) is
 // refused with all its mistakes at once.
-func CompileProblems(criteria, actionParams map[string]any, paramsField string) []Problem {
+//
+// With jinja (the rule's action runs with a StackStorm runner, or the rule
+// is written in StackStorm's form), a parameter that attune's engine
+// refuses is accepted when it parses as Jinja.
+func CompileProblems(criteria, actionParams map[string]any, paramsField string, jinja bool) []Problem {
 	var out []Problem
 	if _, err := CompileCriteria(criteria); err != nil {
 		var ce *CriteriaError
@@ -194,11 +200,45 @@ func CompileProblems(criteria, actionParams map[string]any, paramsField string) 
 		var te *TemplateSyntaxError
 		if errors.As(err, &te) {
 			for _, p := range te.Problems {
+				top, _, _ := strings.Cut(p.Key, ".")
+				if jinja && jinjaParses(actionParams[top]) {
+					// A StackStorm rule's Jinja: rendered with Jinja when
+					// its action runs with a StackStorm runner.
+					continue
+				}
 				out = append(out, Problem{Key: paramsField + "." + p.Key, Message: p.Message})
 			}
 		}
 	}
 	return out
+}
+
+// jinjaSyntax parses StackStorm rules' templates.
+var jinjaSyntax = jinja.New(jinja.Options{})
+
+// jinjaParses reports whether every template inside v parses as Jinja.
+func jinjaParses(v any) bool {
+	switch t := v.(type) {
+	case string:
+		if !jinja.IsTemplate(t) {
+			return true
+		}
+		_, err := jinjaSyntax.Parse(t)
+		return err == nil
+	case map[string]any:
+		for _, e := range t {
+			if !jinjaParses(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if !jinjaParses(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // triggerParamProblems validates a rule's trigger parameters against the

@@ -323,3 +323,25 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+// TestCompileProblemsJinja: Jinja that attune's own templates refuse is
+// accepted for a StackStorm rule (jinja set), and still refused for
+// attune's rules; what parses as neither is refused for both.
+func TestCompileProblemsJinja(t *testing.T) {
+	t.Parallel()
+	params := map[string]any{
+		"a": "{{ trigger.x ~ '-' ~ rule.ref }}",
+		"b": map[string]any{"k": "{% if trigger.y %}yes{% endif %}"},
+		"c": "{{ trigger.z | to_json_string }}",
+		"d": "{{ trigger.( }}",
+	}
+	keys := func(ps []Problem) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Key)
+		}
+		return out
+	}
+	require.Equal(t, []string{"p.d"}, keys(CompileProblems(nil, params, "p", true)))
+	require.ElementsMatch(t, []string{"p.a", "p.b.k", "p.c", "p.d"}, keys(CompileProblems(nil, params, "p", false)))
+}

@@ -125,6 +125,9 @@ func (p *plan) command(req Request, packDir string, params map[string]any) error
 		entry, err := entryPoint(packDir, req.EntryPoint, false)
 		p.argv = []string{interp, "-u", "-c", pythonBootstrap, entry}
 		if req.Wrapper != "" {
+			if st, statErr := os.Stat(req.Wrapper); statErr != nil || !st.Mode().IsRegular() {
+				return prepareErrorf("python wrapper %s is missing", req.Wrapper)
+			}
 			p.argv = []string{interp, "-u", "-c", pythonBootstrap, req.Wrapper, entry}
 		}
 		return err

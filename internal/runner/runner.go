@@ -84,8 +84,13 @@ type Request struct {
 	Interpreter string
 	// Wrapper, for Python, is an absolute path of attune's own script run
 	// as __main__ instead of the entry point, which it gets as its first
-	// argument (StackStorm sensors' wrapper); its directory is importable.
+	// argument (the wrappers of StackStorm's python-script actions and
+	// sensors); its directory is importable, last on sys.path.
 	Wrapper string
+	// ResultChannel opens file descriptor 3 in the child: a pipe whose
+	// contents come back in Result.Returned. It carries a wrapper's verdict
+	// on a channel that the action's own output cannot reach.
+	ResultChannel bool
 	// Env is added to the minimal child environment (ATTUNE_EXECUTION_ID,
 	// PYTHONPATH, NODE_PATH...); it may override PATH, HOME and LANG.
 	Env map[string]string
@@ -132,6 +137,11 @@ type Result struct {
 	// last non-empty line; nil when neither parses. Numbers are json.Number
 	// so that large integers keep their precision.
 	Result any
+	// Returned is what the process wrote to file descriptor 3 under
+	// Request.ResultChannel (at most MaxOutput bytes); nil when nothing.
+	Returned []byte
+	// ReturnedTruncated reports that Returned was cut at MaxOutput bytes.
+	ReturnedTruncated bool
 	// TimedOut reports that Timeout elapsed and the group was killed.
 	TimedOut bool
 	// Canceled reports that the context was canceled and the group was killed.

@@ -13,11 +13,11 @@ ALTER TABLE `new_packs` RENAME TO `packs`;
 -- Create index "packs_ref_key" to table: "packs"
 CREATE UNIQUE INDEX `packs_ref_key` ON `packs` (`ref`);
 -- Create "new_keys" table
-CREATE TABLE `new_keys` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `name` text NOT NULL, `pack_ref` text NOT NULL DEFAULT (''), `user` text NOT NULL DEFAULT (''), `expires_at` datetime NULL, `secret` bool NOT NULL DEFAULT (false), `value` json NULL, `ciphertext` text NOT NULL DEFAULT (''));
+CREATE TABLE `new_keys` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `name` text NOT NULL, `pack_ref` text NOT NULL DEFAULT (''), `user` text NOT NULL DEFAULT (''), `secret` bool NOT NULL DEFAULT (false), `value` json NULL, `ciphertext` text NOT NULL DEFAULT (''), `expires_at` datetime NULL);
 -- Set sequence for "new_keys" table
 INSERT INTO sqlite_sequence (name, seq) VALUES ("new_keys", 73014444032);
 -- Copy rows from old table "keys" to new temporary table "new_keys"
-INSERT INTO `new_keys` (`id`, `created_at`, `updated_at`, `name`, `pack_ref`, `secret`, `value`, `ciphertext`) SELECT `id`, `created_at`, `updated_at`, `name`, `pack_ref`, `secret`, `value`, `ciphertext` FROM `keys`;
+INSERT INTO `new_keys` (`id`, `created_at`, `updated_at`, `name`, `pack_ref`, `secret`, `value`, `ciphertext`, `expires_at`) SELECT `id`, `created_at`, `updated_at`, `name`, `pack_ref`, `secret`, `value`, `ciphertext`, `expires_at` FROM `keys`;
 -- Drop "keys" table after copying rows
 DROP TABLE `keys`;
 -- Rename temporary table "new_keys" to "keys"
