@@ -55,6 +55,16 @@ auth:
       type: "string"
       default: "corp"
 ` + extraSchema,
+		"actions/whoami.yaml": "---\nname: whoami\nrunner_type: python-script\nentry_point: whoami.py\n",
+		"actions/whoami.py": `from st2common.runners.base_action import Action
+
+
+class WhoAmI(Action):
+    def run(self):
+        c = self.config
+        return {"key_ok": c["api_key"] == "key-operator-77", "password_ok": c["auth"]["password"] == "pa55-operator",
+                "user": c["auth"]["user"], "realm": c["auth"]["realm"], "retries": c["retries"], "api_url": c["api_url"]}
+`,
 		"actions/login.yaml": `---
 name: login
 runner_type: shell
@@ -163,6 +173,13 @@ func TestPackConfigAsStackStorm(t *testing.T) {
 		admin.Must(t, `mutation($c:JSON!){ setPackConfig(input:{pack:"st2cfg", config:$c}){ ref } }`,
 			map[string]any{"c": map[string]any{"api_key": "key-operator-77", "retries": 5, "extra": "kept",
 				"auth": map[string]any{"user": "ops", "password": "pa55-operator"}}}, nil)
+
+		// A python-script action's self.config: secrets opened, defaults in.
+		s.token = testAdminToken
+		ran := runSt2(t, s, "st2cfg.whoami", nil)
+		require.Equal(t, "SUCCEEDED", ran.Status, "%+v", ran)
+		require.JSONEq(t, `{"key_ok":true,"password_ok":true,"user":"ops","realm":"corp","retries":5,"api_url":"https://api.example.com"}`,
+			string(ran.Shape.Result))
 
 		// The audit trail records the mutation with its secrets masked.
 		var audit struct {

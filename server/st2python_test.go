@@ -9,9 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/internal/dbtest"
-	"github.com/attune-io/attune/internal/store"
 )
 
 // st2Finished is an execution of a StackStorm python-script action, with
@@ -54,15 +52,9 @@ func installSt2Fixture(t *testing.T, s *server, dbURL string) {
 	client(s, s.token).Must(t, `mutation($s:String!){ installPack(input:{source:$s}){
 		pack{ environment{ status path } } } }`, map[string]any{"s": src}, &got)
 	require.Equal(t, "READY", got.InstallPack.Pack.Environment.Status)
-	db, err := store.Open(t.Context(), dbURL, "")
-	require.NoError(t, err)
-	defer db.Close()
-	require.NoError(t, db.Ent.Pack.Update().Where(entpack.Ref("st2py_fixture")).
-		SetConfig(map[string]any{"region": "eu-west"}).
-		SetConfSchema(map[string]any{
-			"region":  map[string]any{"type": "string", "required": true},
-			"retries": map[string]any{"type": "integer", "default": 3},
-		}).Exec(t.Context()))
+	// The schema is the pack's config.schema.yaml; the value the
+	// operator's, through the API.
+	client(s, s.token).Must(t, `mutation{ setPackConfig(input:{pack:"st2py_fixture", config:{region:"eu-west"}}){ ref } }`, nil, nil)
 }
 
 // TestStackStormPythonActions runs a StackStorm pack's python-script
