@@ -37,6 +37,7 @@ func addPack(t *testing.T, dbURL string, files map[string]string) {
 	require.NoError(t, err)
 	for name, body := range files {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755))
+		searchable(t, dir)
 		_, err := db.Ent.Action.Create().SetRef("e2e." + strings.TrimSuffix(name, ".sh")).SetPackRef("e2e").
 			SetPack(p).SetRunnerType(action.RunnerTypeSHELL).SetEntryPoint(name).Save(t.Context())
 		require.NoError(t, err)

@@ -37,6 +37,7 @@ func addActions(t *testing.T, dbURL string, actions ...shutdownAction) {
 	require.NoError(t, err)
 	for _, a := range actions {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, a.name+".sh"), []byte(a.body), 0o755))
+		searchable(t, dir)
 		_, err := db.Ent.Action.Create().SetRef("e2e." + a.name).SetPackRef("e2e").SetPack(p).
 			SetRunnerType(action.RunnerTypeSHELL).SetEntryPoint(a.name + ".sh").SetIdempotent(a.idempotent).
 			Save(t.Context())

@@ -21,6 +21,7 @@ import (
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/runner"
+	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -48,6 +49,9 @@ type WorkerOptions struct {
 	APIURL string
 	// TempDir holds parameter files; it should be private to the worker.
 	TempDir string
+	// Sandbox, when enabled, confines every action process (see package
+	// sandbox); nil runs them as the worker's own user.
+	Sandbox *sandbox.Sandbox
 }
 
 // Worker runs executions taken from the queue, keeps its heartbeat and
@@ -467,6 +471,7 @@ func (w *Worker) request(c *claimed) (runner.Request, error) {
 		KillGrace:  w.opts.KillGrace,
 		MaxOutput:  w.opts.MaxOutput,
 		TempDir:    w.opts.TempDir,
+		Sandbox:    w.opts.Sandbox,
 		Env: map[string]string{
 			"ATTUNE_EXECUTION_ID": strconv.Itoa(e.ID),
 			"ATTUNE_ACTION_REF":   e.ActionRef,
@@ -481,6 +486,7 @@ func (w *Worker) request(c *claimed) (runner.Request, error) {
 		req.Runner = runner.Python
 		if pack.EnvPath != "" {
 			req.Interpreter = filepath.Join(pack.EnvPath, "bin", "python")
+			req.ReadOnly = append(req.ReadOnly, pack.EnvPath)
 		}
 		req.Env["PYTHONPATH"] = filepath.Join(pack.Path, "lib")
 	case action.RunnerTypeNODE:

@@ -46,7 +46,25 @@ func BuildPython(ctx context.Context, s Spec) (Status, error) {
 }
 
 func (s Spec) installPython(ctx context.Context) error {
-	if err := run(ctx, s.Log, s.PackDir, s.Python, "-m", "venv", "--without-pip", s.EnvDir); err != nil {
+	if s.Sandbox.Enabled() {
+		// The build may write only the env: it is made here, lent to the
+		// build user and taken back once built.
+		if err := os.Mkdir(s.EnvDir, 0o755); err != nil {
+			return fmt.Errorf("creating environment directory: %w", err)
+		}
+		if err := s.handOver(s.EnvDir); err != nil {
+			return err
+		}
+	}
+	if err := s.build(ctx); err != nil {
+		return err
+	}
+	return s.takeBack(s.EnvDir)
+}
+
+func (s Spec) build(ctx context.Context) error {
+	env := []string{s.EnvDir}
+	if err := s.run(ctx, s.PackDir, env, s.Python, "-m", "venv", "--without-pip", s.EnvDir); err != nil {
 		return err
 	}
 	requirements := filepath.Join(s.PackDir, "requirements.txt")
@@ -61,7 +79,7 @@ func (s Spec) installPython(ctx context.Context) error {
 	if st, err := os.Stat(wheels); err == nil && st.IsDir() {
 		args = append(args, "--no-index", "--find-links", wheels)
 	}
-	return run(ctx, s.Log, s.PackDir, s.Python, args...)
+	return s.run(ctx, s.PackDir, env, s.Python, args...)
 }
 
 // Verify checks that the venv at envDir is usable where it is: pyvenv.cfg

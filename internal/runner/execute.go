@@ -39,7 +39,7 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		cmd.Stdin = bytes.NewReader(p.stdin)
 	}
 	res := Result{StartedAt: time.Now()}
-	err = cmd.Start()
+	started, err := req.Sandbox.Start(cmd, p.policy)
 	closeAll(outW, errW) // the child has its copies; EOF comes when all writers exit
 	if err != nil {
 		return Result{}, prepareErrorf("starting %s: %v", p.argv[0], err)
@@ -56,15 +56,21 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 	res.TimedOut, res.Canceled = supervise(ctx, cmd, req.Timeout, req.KillGrace)
 	// The action is over: nothing it left behind in its group may outlive it.
 	signalGroup(res.PID, syscall.SIGKILL)
+	exit := started.Release()
 	drain(&readers, req.KillGrace, outR, errR)
 	res.FinishedAt = time.Now()
 
 	res.ExitCode = cmd.ProcessState.ExitCode()
+	ended := cmd.ProcessState.String() // "exit status 3", "signal: killed"
+	if exit.Signal != 0 {
+		// The sandbox launcher reports the signal that ended the action.
+		res.ExitCode, ended = -1, "signal: "+syscall.Signal(exit.Signal).String()
+	}
 	res.Stdout, res.StdoutDropped = string(stdout.buf), stdout.dropped
 	res.Stderr, res.StderrDropped = string(stderr.buf), stderr.dropped
 	res.StdoutTruncated, res.StderrTruncated = res.StdoutDropped > 0, res.StderrDropped > 0
 	res.Result = parseResult(res.Stdout)
-	res.Error = failureText(req, res, cmd.ProcessState)
+	res.Error = failureText(req, res, ended)
 	return res, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/attune-io/attune/internal/sandbox"
 )
 
 // plan is a fully checked command, ready to start.
@@ -16,6 +18,11 @@ type plan struct {
 	env   map[string]string // the complete child environment
 	stdin []byte            // nil: stdin is /dev/null
 	files []string          // temp files to remove after the run
+	// dir is the run's private directory (sandboxed runs), removed with
+	// everything in it after the run.
+	dir    string
+	owner  *[2]int // uid, gid of the files written for a sandboxed run
+	policy sandbox.Policy
 }
 
 func prepareErrorf(format string, args ...any) *PrepareError {
@@ -57,10 +64,25 @@ func prepare(req Request) (_ *plan, err error) {
 	if home == "" {
 		home = packDir
 	}
+	if req.Sandbox.Enabled() {
+		if err := p.privateDir(req); err != nil {
+			return nil, err
+		}
+		home, req.TempDir = p.dir, p.dir
+	}
 	p.env = map[string]string{"PATH": DefaultPath, "HOME": home, "LANG": "C.UTF-8"}
+	if p.dir != "" {
+		p.env["TMPDIR"] = p.dir
+	}
 	maps.Copy(p.env, req.Env)
 	if err := p.command(req, packDir, params); err != nil {
 		return nil, err
+	}
+	if p.dir != "" {
+		p.policy = sandbox.Policy{
+			ReadOnly:  append(append([]string{packDir}, req.ReadOnly...), installation(p.argv[0])...),
+			ReadWrite: []string{p.dir},
+		}
 	}
 	switch req.Delivery {
 	case DeliveryStdin:
@@ -75,6 +97,34 @@ func prepare(req Request) (_ *plan, err error) {
 		return nil, prepareErrorf("unknown parameter delivery %q", req.Delivery)
 	}
 	return p, nil
+}
+
+// privateDir makes the run's own directory under req.TempDir, owned by the
+// user the sandbox runs it as and closed to everyone else.
+func (p *plan) privateDir(req Request) error {
+	dir, err := os.MkdirTemp(req.TempDir, "run-*")
+	if err != nil {
+		return fmt.Errorf("creating the run's temp dir: %w", err)
+	}
+	p.dir = dir
+	if uid, gid, ok := req.Sandbox.Owner(); ok {
+		p.owner = &[2]int{uid, gid}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return fmt.Errorf("handing the run's temp dir to the action user: %w", err)
+		}
+	}
+	return nil
+}
+
+// installation returns the directories an interpreter needs readable: for
+// <prefix>/bin/<name> the prefix, both as named (a virtualenv) and after
+// resolving symlinks (the base installation it points to).
+func installation(interp string) []string {
+	dirs := []string{filepath.Dir(filepath.Dir(interp))}
+	if real, err := filepath.EvalSymlinks(interp); err == nil && real != interp {
+		dirs = append(dirs, filepath.Dir(filepath.Dir(real)))
+	}
+	return dirs
 }
 
 // command resolves the interpreter and entry point of req's runner into p.argv.
@@ -194,7 +244,12 @@ func (p *plan) writeTemp(dir, pattern string, data []byte, mode os.FileMode) (st
 		return "", fmt.Errorf("creating temp file: %w", err)
 	}
 	p.files = append(p.files, f.Name())
-	_, err = f.Write(data)
+	if p.owner != nil {
+		err = f.Chown(p.owner[0], p.owner[1])
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
 	if closeErr := f.Close(); err == nil {
 		err = closeErr
 	}
@@ -210,6 +265,9 @@ func (p *plan) writeTemp(dir, pattern string, data []byte, mode os.FileMode) (st
 func (p *plan) removeFiles() {
 	for _, f := range p.files {
 		_ = os.Remove(f)
+	}
+	if p.dir != "" {
+		_ = os.RemoveAll(p.dir)
 	}
 }
 

@@ -119,6 +119,14 @@ type Exit struct {
 // ErrRequired is wrapped by New when ModeRequired finds protections missing.
 var ErrRequired = errors.New("worker.require_isolation is set but action isolation is incomplete")
 
+// SecretVar reports the environment variables of the server that no
+// sandboxed process may inherit: its configuration (ATTUNE_ADMIN_TOKEN,
+// ATTUNE_ENCRYPTION_KEY, ATTUNE_DATABASE_URL...) and the PostgreSQL
+// password.
+func SecretVar(key string) bool {
+	return strings.HasPrefix(key, "ATTUNE_") || key == "PGPASSWORD"
+}
+
 // checkMode validates o.Mode.
 func checkMode(mode string) (string, error) {
 	switch mode {

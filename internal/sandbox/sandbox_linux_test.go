@@ -72,4 +72,3 @@ func TestSandboxConfines(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
