@@ -45,7 +45,7 @@ var attempts = []attempt{
 
 // attackScript is a bash script that tries every attempt; $1 is the
 // parameter file of another execution.
-func attackScript(serverPID int, dataDir string) string {
+func attackScript(serverPID int, dataDir, serverAddr, otherPackFile string) string {
 	d := dataDir
 	try := func(name, cmd string) string {
 		return fmt.Sprintf("if out=$( { %s ; } 2>&1 ); then echo \"ATTEMPT %s ALLOWED $(printf %%s \"$out\" | head -c 200 | tr '\\n\\0' '  ')\"; "+
@@ -54,18 +54,19 @@ func attackScript(serverPID int, dataDir string) string {
 	var b strings.Builder
 	b.WriteString("victim=\"$1\"\n")
 	b.WriteString(try("server-environ", fmt.Sprintf("cat /proc/%d/environ | tr '\\0' '\\n' | grep .", serverPID)))
-	b.WriteString(try("server-memory", fmt.Sprintf("head -c 64 /proc/%d/mem | od | grep .", serverPID)))
+	b.WriteString(try("server-memory", fmt.Sprintf("head -c 64 /proc/%d/mem | od -An | grep .", serverPID)))
 	b.WriteString(try("signal-server", fmt.Sprintf("kill -0 %d", serverPID)))
 	b.WriteString(try("list-data-dir", "ls "+d+" | grep ."))
 	b.WriteString(try("read-database", "head -c 16 "+d+"/attune.db | grep -a ."))
-	b.WriteString(try("read-wal", "head -c 16 "+d+"/attune.db-wal | od | grep ."))
+	b.WriteString(try("read-wal", "head -c 16 "+d+"/attune.db-wal | od -An | grep ."))
 	b.WriteString(try("read-encryption-key", "cat "+d+"/encryption-key | grep ."))
 	b.WriteString(try("read-world-readable-data-file", "cat "+d+"/world-readable | grep ."))
 	b.WriteString(try("write-data-dir", "echo x > "+d+"/pwned"))
-	b.WriteString(try("read-other-pack", "cat "+d+"/packs/core/actions/echo.sh | grep ."))
+	b.WriteString(try("read-other-pack", "cat "+otherPackFile+" | grep ."))
 	b.WriteString(try("read-other-execution-params", "cat \"$victim\" | grep ."))
 	b.WriteString(try("write-own-pack", "echo x > \"$ATTUNE_PACK_DIR_UNDER_TEST\"/pwned"))
-	b.WriteString(try("network", "h=${ATTUNE_API_URL#http://}; exec 3<>/dev/tcp/${h%:*}/${h##*:}"))
+	host, port, _ := strings.Cut(serverAddr, ":")
+	b.WriteString(try("network", "exec 3<>/dev/tcp/"+host+"/"+port))
 	return b.String()
 }
 
@@ -113,7 +114,8 @@ func TestActionsCannotReachTheServer(t *testing.T) {
 
 		dataDir := filepath.Join(s.dir, "data")
 		require.NoError(t, os.WriteFile(filepath.Join(dataDir, "world-readable"), []byte("secret-but-0644"), 0o644))
-		script := attackScript(serverPID, dataDir)
+		addr := strings.TrimPrefix(s.url, "http://")
+		script := attackScript(serverPID, dataDir, addr, filepath.Join(dataDir, "packs", "core", "actions", "echo.sh"))
 		packDir := filepath.Join(dataDir, "packs", "attack")
 		src := writeTree(t, map[string]string{
 			"pack.yaml":           "ref: attack\nversion: 1.0.0\n",
@@ -145,7 +147,9 @@ func TestActionsCannotReachTheServer(t *testing.T) {
 		paramFile := firstLine(t, s, victim)
 		require.True(t, filepath.IsAbs(paramFile), paramFile)
 
-		localCmd := "set -- " + paramFile + "\nexport ATTUNE_PACK_DIR_UNDER_TEST=" + filepath.Join(dataDir, "packs", "core") + "\n" + script
+		// core.local's own pack is core: the other pack is attack.
+		localCmd := "set -- " + paramFile + "\nexport ATTUNE_PACK_DIR_UNDER_TEST=" + filepath.Join(dataDir, "packs", "core") + "\n" +
+			attackScript(serverPID, dataDir, addr, filepath.Join(packDir, "actions", "attack.sh"))
 		for _, tc := range []struct {
 			runner, ref string
 			params      map[string]any

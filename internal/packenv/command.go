@@ -129,11 +129,22 @@ func chownAll(dir string, uid, gid int) error {
 // installation returns the directories a program needs readable: for
 // <prefix>/bin/<name> the prefix, as named and after resolving symlinks.
 func installation(program string) []string {
-	dirs := []string{filepath.Dir(filepath.Dir(program))}
-	if real, err := filepath.EvalSymlinks(program); err == nil && real != program {
-		dirs = append(dirs, filepath.Dir(filepath.Dir(real)))
+	var dirs []string
+	for _, path := range []string{program, realPath(program)} {
+		// /bin/sh's prefix is "/": that would open everything.
+		if prefix := filepath.Dir(filepath.Dir(path)); prefix != "/" && prefix != "." {
+			dirs = append(dirs, prefix)
+		}
 	}
 	return dirs
+}
+
+// realPath resolves the symlinks in path, or returns it as is.
+func realPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real
+	}
+	return path
 }
 
 // tailWriter splits output into lines, forwards them to log and keeps the

@@ -120,11 +120,22 @@ func (p *plan) privateDir(req Request) error {
 // <prefix>/bin/<name> the prefix, both as named (a virtualenv) and after
 // resolving symlinks (the base installation it points to).
 func installation(interp string) []string {
-	dirs := []string{filepath.Dir(filepath.Dir(interp))}
-	if real, err := filepath.EvalSymlinks(interp); err == nil && real != interp {
-		dirs = append(dirs, filepath.Dir(filepath.Dir(real)))
+	var dirs []string
+	for _, path := range []string{interp, realPath(interp)} {
+		// /bin/sh's prefix is "/": that would open everything.
+		if prefix := filepath.Dir(filepath.Dir(path)); prefix != "/" && prefix != "." {
+			dirs = append(dirs, prefix)
+		}
 	}
 	return dirs
+}
+
+// realPath resolves the symlinks in path, or returns it as is.
+func realPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real
+	}
+	return path
 }
 
 // command resolves the interpreter and entry point of req's runner into p.argv.
