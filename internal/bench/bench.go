@@ -102,8 +102,9 @@ type Config struct {
 // Groups are the figure groups Config.Only may name: "executions" is
 // executions/s by executeAction and driven by webhooks, and the webhook
 // latencies (measured at half the webhook-driven rate), "memory" the idle
-// and loaded RSS, "packs" the pack installs.
-var Groups = []string{"memory", "packs", "executions", "events", "listing"}
+// and loaded RSS, "packs" the pack installs, "isolation" executions/s with
+// and without action isolation.
+var Groups = []string{"memory", "packs", "executions", "events", "listing", "isolation"}
 
 // wants reports whether the run measures figure group g.
 func (b *run) wants(g string) bool {
@@ -119,6 +120,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("creating temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	// A root server runs actions as another user, who must reach the
+	// packs in the data dirs below.
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return nil, err
+	}
 	r := &Report{Sizes: cfg.Sizes}
 	if r.Machine, err = describeMachine(ctx, cfg.PostgresURL); err != nil {
 		return nil, err

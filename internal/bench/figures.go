@@ -46,7 +46,7 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 			return err
 		}
 	}
-	load := b.wants("executions") || b.wants("memory")
+	load := b.wants("executions") || b.wants("memory") || b.wants("isolation")
 	if load || b.wants("events") {
 		// Its actions and triggers serve the load figures.
 		if err := installPack(ctx, c, b.benchDir); err != nil {
@@ -58,9 +58,15 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 	if load {
 		loadCtx, stopSampling := context.WithCancel(ctx)
 		peak := s.peakRSS(loadCtx, 100*time.Millisecond)
-		err := b.executions(ctx, backend, s, c, trueExe)
-		if err == nil {
-			err = b.webhooks(ctx, backend, s, c)
+		var err error
+		if b.wants("executions") || b.wants("memory") {
+			err = b.executions(ctx, backend, s, c, trueExe)
+			if err == nil {
+				err = b.webhooks(ctx, backend, s, c)
+			}
+		}
+		if err == nil && b.wants("isolation") {
+			err = b.isolationCost(ctx, backend, s, c)
 		}
 		stopSampling()
 		loaded = <-peak

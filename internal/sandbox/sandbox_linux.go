@@ -71,7 +71,10 @@ func New(o Options) (*Sandbox, error) {
 	}
 	s := &Sandbox{status: Status{Mode: mode}, extraRO: o.ReadOnly}
 	s.status.LandlockABI, _ = llsys.LandlockGetABIVersion()
-	if err := s.runAs(o.RunAs); err != nil {
+	if mode == ModeOff {
+		o.RunAs = "" // processes run as the server
+		s.self()
+	} else if err := s.runAs(o.RunAs); err != nil {
 		return nil, err
 	}
 	if mode == ModeOff {
@@ -116,12 +119,7 @@ func New(o Options) (*Sandbox, error) {
 // runAs picks who processes run as.
 func (s *Sandbox) runAs(name string) error {
 	if os.Geteuid() != 0 {
-		s.uid, s.gid = os.Getuid(), os.Getgid()
-		s.status.RunAsUID = s.uid
-		s.status.RunAsUser = strconv.Itoa(s.uid)
-		if u, err := user.LookupId(s.status.RunAsUser); err == nil {
-			s.status.RunAsUser = u.Username
-		}
+		s.self()
 		return nil
 	}
 	explicit := name != ""
@@ -141,6 +139,16 @@ func (s *Sandbox) runAs(name string) error {
 	s.uid, s.gid, s.setuid = uid, gid, uid != 0
 	s.status.RunAsUser, s.status.RunAsUID = u.Username, uid
 	return nil
+}
+
+// self makes processes run as the server's own user.
+func (s *Sandbox) self() {
+	s.uid, s.gid = os.Getuid(), os.Getgid()
+	s.status.RunAsUID = s.uid
+	s.status.RunAsUser = strconv.Itoa(s.uid)
+	if u, err := user.LookupId(s.status.RunAsUser); err == nil {
+		s.status.RunAsUser = u.Username
+	}
 }
 
 // protections lists what the current configuration gives.
