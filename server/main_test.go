@@ -51,11 +51,16 @@ func TestMain(m *testing.M) {
 	attuneBin = filepath.Join(dir, "attune")
 	// go test puts its own go first in PATH and runs tests in the package
 	// directory, so this builds ./server with the toolchain under test.
-	build := exec.Command("go", "build", "-o", attuneBin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building attune: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	// attune-sandbox beside it, as make build and the image install them.
+	for _, b := range [][]string{
+		{"build", "-o", attuneBin, "."},
+		{"build", "-o", filepath.Join(dir, "attune-sandbox"), "../internal/sandbox/cmd/attune-sandbox"},
+	} {
+		if out, err := exec.Command("go", b...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building attune: %v\n%s", err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -60,6 +61,9 @@ type WorkerConfig struct {
 	// IsolationReadPaths are more paths every confined process may read
 	// and execute besides the system ones (an interpreter under /srv...).
 	IsolationReadPaths []string `yaml:"isolation_read_paths"`
+	// IsolationLauncher is the launcher program; empty means the small
+	// attune-sandbox next to the attune binary, else attune itself.
+	IsolationLauncher string `yaml:"isolation_launcher"`
 }
 
 // isolationMode is the sandbox mode the worker section asks for.
@@ -111,13 +115,14 @@ func (w WorkerConfig) validate() error {
 func startSandbox(cfg Config, log *slog.Logger) (*sandbox.Sandbox, error) {
 	sb, err := sandbox.New(sandbox.Options{
 		Mode: cfg.Worker.isolationMode(), RunAs: cfg.Worker.RunAs, ReadOnly: cfg.Worker.IsolationReadPaths,
+		Launcher: cfg.Worker.IsolationLauncher,
 	})
 	if err != nil {
 		return nil, err
 	}
 	st := sb.Status()
 	attrs := []any{"mode", st.Mode, "active", strings.Join(st.Active, ","),
-		"run_as", st.RunAsUser, "landlock_abi", st.LandlockABI}
+		"run_as", st.RunAsUser, "landlock_abi", st.LandlockABI, "launcher", st.Launcher}
 	if len(st.Missing) > 0 {
 		attrs = append(attrs, "missing", strings.Join(st.Missing, ","), "reason", st.Reason)
 	}
@@ -130,6 +135,16 @@ func startSandbox(cfg Config, log *slog.Logger) (*sandbox.Sandbox, error) {
 		for _, dir := range []string{cfg.PacksDir, cfg.Packs.EnvsDir, filepath.Join(cfg.DataDir, "tmp")} {
 			if err := reachable(dir, uid); err != nil {
 				return nil, fmt.Errorf("actions run as %s (worker.run_as) but %w", st.RunAsUser, err)
+			}
+		}
+		for key, name := range map[string]string{"packs.python": cfg.Packs.Python, "packs.npm": cfg.Packs.Npm} {
+			path, err := exec.LookPath(name)
+			if err != nil {
+				continue // reported when a pack needs it
+			}
+			if err := reachable(path, uid); err != nil {
+				return nil, fmt.Errorf("environments are built as %s (worker.run_as) but %s %s is out of its reach: %w; "+
+					"set %s to an interpreter installed for every user (such as /usr/bin/python3)", st.RunAsUser, key, path, err, key)
 			}
 		}
 	}

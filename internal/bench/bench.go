@@ -79,6 +79,11 @@ type Config struct {
 	Bin string
 	// PythonPack is a pack with a wheelhouse (examples/packs/python_example).
 	PythonPack string
+	// Python is the interpreter the servers build venvs with and the
+	// Python baselines run; empty means python3, or /usr/bin/python3 when
+	// run as root (a root server builds as another user, who cannot reach
+	// an interpreter in root's home such as pyenv's).
+	Python string
 	// PostgresURL is an administrative URL of a PostgreSQL server; the run
 	// creates and drops its own schemas there. Empty skips PostgreSQL.
 	PostgresURL string
@@ -128,6 +133,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &Report{Sizes: cfg.Sizes}
 	if r.Machine, err = describeMachine(ctx, cfg.PostgresURL); err != nil {
 		return nil, err
+	}
+	if cfg.Python == "" {
+		cfg.Python = "python3"
+		if _, err := os.Stat("/usr/bin/python3"); err == nil && os.Geteuid() == 0 {
+			cfg.Python = "/usr/bin/python3"
+		}
 	}
 	b := &run{cfg: cfg, tmp: tmp, report: r, pythonInstall: map[string]time.Duration{}}
 	if err := b.prepare(ctx); err != nil {
@@ -248,6 +259,7 @@ func (b *run) start(ctx context.Context, db *database, dataDir, roles string, en
 	if b.cfg.ProfileDir != "" {
 		env = append(env, "ATTUNE_DEBUG_PPROF=true")
 	}
+	env = append(env, "ATTUNE_PACKS_PYTHON="+b.cfg.Python)
 	s, err := startServer(ctx, serverSpec{bin: b.cfg.Bin, dataDir: dataDir, dbURL: db.url, roles: roles, env: env})
 	if err != nil {
 		return nil, nil, err

@@ -186,7 +186,7 @@ func (b *run) pythonBaselines(ctx context.Context) error {
 	for i := range b.cfg.Sizes.PythonInstalls {
 		venv := filepath.Join(b.tmp, fmt.Sprintf("venv-%d", i))
 		d, err := timeCommands(ctx,
-			[]string{"python3", "-m", "venv", venv},
+			[]string{b.cfg.Python, "-m", "venv", venv},
 			[]string{filepath.Join(venv, "bin", "pip"), "install", "--disable-pip-version-check", "--no-input",
 				"--no-index", "--find-links", wheels, "-r", req})
 		if err != nil {
@@ -195,8 +195,8 @@ func (b *run) pythonBaselines(ctx context.Context) error {
 		plain = append(plain, d)
 		lean1 := venv + "-lean"
 		d, err = timeCommands(ctx,
-			[]string{"python3", "-m", "venv", "--without-pip", lean1},
-			[]string{"python3", "-m", "pip", "--python", filepath.Join(lean1, "bin", "python"), "install",
+			[]string{b.cfg.Python, "-m", "venv", "--without-pip", lean1},
+			[]string{b.cfg.Python, "-m", "pip", "--python", filepath.Join(lean1, "bin", "python"), "install",
 				"--disable-pip-version-check", "--no-input", "--no-index", "--find-links", wheels, "-r", req})
 		if err != nil {
 			return err

@@ -42,7 +42,8 @@ func (b *run) isolationCost(ctx context.Context, backend string, on *server, onC
 		return err
 	}
 	defer func() { err = errors.Join(err, db.drop()) }()
-	off, offClient, err := b.start(ctx, db, filepath.Join(b.tmp, backend+"-noisolation"), "", "ATTUNE_WORKER_ISOLATION=off")
+	off, offClient, err := b.start(ctx, db, filepath.Join(b.tmp, backend+"-noisolation"), "",
+		"ATTUNE_WORKER_ISOLATION=off", "ATTUNE_DEBUG_SQL_STATS=true")
 	if err != nil {
 		return err
 	}

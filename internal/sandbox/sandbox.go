@@ -34,8 +34,9 @@ const (
 	ModeOff = "off"
 	// ModeAuto uses every protection that works on this machine.
 	ModeAuto = "auto"
-	// ModeRequired is ModeAuto that fails New unless Landlock, the user,
-	// PID and mount namespaces and no_new_privs all work.
+	// ModeRequired is ModeAuto that fails New unless Landlock, the PID
+	// and mount namespaces, no_new_privs and either a separate user (root
+	// server) or a user namespace all work.
 	ModeRequired = "required"
 )
 
@@ -58,7 +59,8 @@ const (
 	SeparateUser   = "separate-user"
 )
 
-// required lists what ModeRequired insists on. SeparateUser is not in it:
+// required lists the protections a non-root server insists on with
+// ModeRequired (a root server swaps the user namespace for SeparateUser):
 // a server that is not root cannot switch users, and its actions are held
 // by the other protections.
 var required = []string{Landlock, UserNamespace, PIDNamespace, MountNamespace, NoNewPrivs}
@@ -73,7 +75,15 @@ type Options struct {
 	// ReadOnly lists more paths every sandboxed process may read and
 	// execute, besides the system paths (e.g. a Python installed under /opt).
 	ReadOnly []string
+	// Launcher is the program started as the launcher; empty means
+	// LauncherName next to the running binary when it is there (it starts
+	// in a few milliseconds), else the running binary itself (whose
+	// package initialization costs tens of milliseconds per process).
+	Launcher string
 }
+
+// LauncherName is the small launcher binary looked for next to attune.
+const LauncherName = "attune-sandbox"
 
 // Status says which protections are active.
 type Status struct {
@@ -88,6 +98,8 @@ type Status struct {
 	RunAsUID  int
 	// Reason explains why protections are missing, empty when none are.
 	Reason string
+	// Launcher is the program each process is started through.
+	Launcher string
 }
 
 // Has reports whether protection name is active.
@@ -138,10 +150,10 @@ func checkMode(mode string) (string, error) {
 	return "", fmt.Errorf("isolation mode %q: want off, auto or required", mode)
 }
 
-// requireAll fails when st lacks a protection ModeRequired needs.
-func requireAll(st Status) error {
+// requireAll fails when st lacks one of the protections named in need.
+func requireAll(st Status, need []string) error {
 	var missing []string
-	for _, name := range required {
+	for _, name := range need {
 		if !st.Has(name) {
 			missing = append(missing, name)
 		}

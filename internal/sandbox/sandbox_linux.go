@@ -83,15 +83,21 @@ func New(o Options) (*Sandbox, error) {
 		s.status.Reason = "isolation is off (worker.isolation: off)"
 		return s, nil
 	}
-	if s.exe, err = os.Executable(); err != nil {
-		return nil, fmt.Errorf("finding the attune binary for the sandbox launcher: %w", err)
+	if s.exe, err = launcher(o.Launcher); err != nil {
+		return nil, err
 	}
+	s.status.Launcher = s.exe
 	s.landlock = s.status.LandlockABI > 0
 	var reasons []string
-	for _, flags := range []uintptr{
-		syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNS,
-		0,
-	} {
+	// A root server needs no user namespace to make the others, and the
+	// processes run as another user anyway; creating and destroying one
+	// per process is what isolation costs most (measured: 59 against 164
+	// sandboxed runs/s, ten at a time, on 2 cores).
+	full := uintptr(syscall.CLONE_NEWUSER | syscall.CLONE_NEWPID | syscall.CLONE_NEWNS)
+	if os.Geteuid() == 0 {
+		full = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+	}
+	for _, flags := range []uintptr{full, 0} {
 		s.flags = flags
 		if err = s.probe(); err == nil {
 			break
@@ -109,11 +115,36 @@ func New(o Options) (*Sandbox, error) {
 		s.status.Reason = strings.Join(reasons, "; ")
 	}
 	if mode == ModeRequired {
-		if err := requireAll(s.status); err != nil {
+		if err := requireAll(s.status, requiredHere()); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// launcher picks the launcher program (see Options.Launcher).
+func launcher(configured string) (string, error) {
+	if configured != "" {
+		return filepath.Abs(configured)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("finding the attune binary for the sandbox launcher: %w", err)
+	}
+	small := filepath.Join(filepath.Dir(self), LauncherName)
+	if st, err := os.Stat(small); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+		return small, nil
+	}
+	return self, nil
+}
+
+// requiredHere is what ModeRequired insists on: a root server confines by
+// a separate user instead of a user namespace.
+func requiredHere() []string {
+	if os.Geteuid() == 0 {
+		return []string{Landlock, PIDNamespace, MountNamespace, NoNewPrivs, SeparateUser}
+	}
+	return []string{Landlock, UserNamespace, PIDNamespace, MountNamespace, NoNewPrivs}
 }
 
 // runAs picks who processes run as.
@@ -164,7 +195,10 @@ func (s *Sandbox) protections() (active, missing []string) {
 	for _, name := range []string{Landlock, UserNamespace, PIDNamespace, MountNamespace, NoNewPrivs, SeparateUser} {
 		if has[name] {
 			active = append(active, name)
-		} else {
+		}
+	}
+	for _, name := range requiredHere() {
+		if !has[name] {
 			missing = append(missing, name)
 		}
 	}

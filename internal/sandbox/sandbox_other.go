@@ -28,7 +28,7 @@ func New(o Options) (*Sandbox, error) {
 	st.Missing = append(append([]string{}, required...), SeparateUser)
 	st.Reason = "action isolation needs Linux"
 	if mode == ModeRequired {
-		return nil, requireAll(st)
+		return nil, requireAll(st, required)
 	}
 	return &Sandbox{status: st}, nil
 }
