@@ -139,7 +139,9 @@ func TestActionsCannotReachTheServer(t *testing.T) {
 			"actions/victim.yaml": "ref: attack.victim\nrunner_type: shell\nentry_point: victim.sh\nparameter_delivery: file\nparameters:\n  token: {type: string}\n",
 		})
 		searchable(t, src)
-		var installed struct{ InstallPack struct{ Pack struct{ Ref, Path string } } }
+		var installed struct {
+			InstallPack struct{ Pack struct{ Ref, Path string } }
+		}
 		api.Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref path } } }`, map[string]any{"s": src}, &installed)
 		require.Equal(t, packDir, installed.InstallPack.Pack.Path)
 
@@ -165,7 +167,9 @@ func TestActionsCannotReachTheServer(t *testing.T) {
 			t.Run(tc.runner, func(t *testing.T) {
 				id := execute(t, s, tc.ref, tc.params)
 				states := follow(t, s, id)
-				var out struct{ Execution struct{ Stdout, Stderr string } }
+				var out struct {
+					Execution struct{ Stdout, Stderr string }
+				}
 				api.Must(t, `query($id: ID!){ execution(id: $id){ stdout stderr } }`, map[string]any{"id": id}, &out)
 				stdout := out.Execution.Stdout
 				results := map[string]string{}

@@ -277,12 +277,11 @@ func (s *Sandbox) Start(cmd *exec.Cmd, p Policy) (*Cmd, error) {
 		attr = &syscall.SysProcAttr{}
 	}
 	attr.Cloneflags = s.flags
-	if s.flags&syscall.CLONE_NEWPID != 0 {
-		// The child of a new PID namespace sees parent 0 and Go's
-		// Pdeathsig check would kill it at once; the death pipe does
-		// that job.
-		attr.Pdeathsig = 0
-	}
+	// The death pipe does Pdeathsig's job, better: the child of a new PID
+	// namespace sees parent 0 and Go's Pdeathsig check would kill it at
+	// once, and Pdeathsig fires when the starting thread ends, not the
+	// server; and the launcher must live to kill the rest.
+	attr.Pdeathsig = 0
 	if s.flags&syscall.CLONE_NEWUSER != 0 {
 		attr.UidMappings, attr.GidMappings = s.mappings()
 		attr.GidMappingsEnableSetgroups = os.Geteuid() == 0
@@ -415,13 +414,17 @@ func launch() (int, error) {
 		if spec.PIDNS {
 			_ = syscall.Kill(-1, sig) // everything in the namespace but the launcher
 		} else {
-			_ = syscall.Kill(proc.Pid, sig)
+			_ = syscall.Kill(proc.Pid, sig) // the group got it from the worker already
 		}
 	}
 	go func() {
 		// Nothing is ever written: EOF means the server closed its end or died.
 		_, _ = io.Copy(io.Discard, death)
-		killAll(syscall.SIGKILL)
+		if spec.PIDNS {
+			killAll(syscall.SIGKILL)
+		} else {
+			_ = syscall.Kill(-syscall.Getpgrp(), syscall.SIGKILL) // the launcher's group, itself included
+		}
 		os.Exit(137)
 	}()
 	go func() {
