@@ -80,8 +80,14 @@ func prepare(req Request) (_ *plan, err error) {
 	}
 	if p.dir != "" {
 		p.policy = sandbox.Policy{
-			ReadOnly:  append(append([]string{packDir}, req.ReadOnly...), installation(p.argv[0])...),
+			ReadOnly:  append([]string{packDir}, req.ReadOnly...),
 			ReadWrite: []string{p.dir},
+		}
+		// The interpreter's installation; never for a native entry point,
+		// whose "installation" would be the packs directory, or wherever
+		// a symlink in the pack points.
+		if req.Runner == Shell || req.Runner == Python || req.Runner == Node {
+			p.policy.ReadOnly = append(p.policy.ReadOnly, installation(p.argv[0])...)
 		}
 	}
 	switch req.Delivery {

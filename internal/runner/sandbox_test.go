@@ -54,3 +54,30 @@ func TestSandboxedRunIsPrivate(t *testing.T) {
 	_, err = os.Stat(home)
 	require.ErrorIs(t, err, os.ErrNotExist, "the run's directory is removed")
 }
+
+// TestSandboxedNativeEntryAtPackRoot: a native entry point at the root of
+// its pack reaches its pack, not the packs beside it.
+func TestSandboxedNativeEntryAtPackRoot(t *testing.T) {
+	sb, err := sandbox.New(sandbox.Options{})
+	require.NoError(t, err)
+	if !sb.Enabled() || !sb.Status().Has(sandbox.Landlock) {
+		t.Skip("no Landlock here: ", sb.Status().Reason)
+	}
+	packs := t.TempDir()
+	mine, other := filepath.Join(packs, "mine"), filepath.Join(packs, "other")
+	require.NoError(t, os.MkdirAll(other, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(other, "secret.txt"), []byte("other-pack-data"), 0o644))
+	require.NoError(t, os.MkdirAll(mine, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(mine, "run.sh"),
+		[]byte("#!/bin/sh\ncat ../other/secret.txt || echo other-refused\n"), 0o755))
+	tmp := t.TempDir()
+	for _, d := range []string{packs, filepath.Dir(packs), tmp, filepath.Dir(tmp)} {
+		require.NoError(t, os.Chmod(d, 0o755))
+	}
+	res, err := runner.Run(t.Context(), runner.Request{
+		Runner: runner.Native, PackDir: mine, EntryPoint: "run.sh", TempDir: tmp, Sandbox: sb,
+	})
+	require.NoError(t, err)
+	require.NotContains(t, res.Stdout, "other-pack-data")
+	require.Contains(t, res.Stdout, "other-refused")
+}
