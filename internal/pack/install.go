@@ -370,7 +370,7 @@ func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, 
 	switch {
 	case needsPython(m):
 		if old != nil && old.EnvChecksum == sum && old.EnvPath != "" {
-			if err := packenv.Verify(ctx, old.EnvPath); err == nil {
+			if err := spec.Verify(ctx, old.EnvPath); err == nil {
 				return packenv.Status{Kind: packenv.KindPython, Path: old.EnvPath, Checksum: sum}, nil
 			}
 		}

@@ -86,15 +86,38 @@ func (s Spec) build(ctx context.Context) error {
 // exists, bin/python runs and reports envDir as sys.prefix, and no script in
 // bin/ has a python shebang pointing elsewhere (the sign of a moved venv).
 func Verify(ctx context.Context, envDir string) error {
+	return Spec{}.Verify(ctx, envDir)
+}
+
+// Verify is the package's Verify with s's sandbox: the environment's
+// interpreter runs confined like a build, since whatever the pack
+// installed (a .pth file) runs at every start of it.
+func (s Spec) Verify(ctx context.Context, envDir string) error {
 	if _, err := os.Stat(filepath.Join(envDir, "pyvenv.cfg")); err != nil {
 		return fmt.Errorf("checking virtualenv: %w", err)
 	}
 	python := filepath.Join(envDir, "bin", "python")
-	out, err := exec.CommandContext(ctx, python, "-c", "import sys; print(sys.prefix)").Output()
-	if err != nil {
-		return fmt.Errorf("running %s: %w", python, err)
+	var out string
+	if s.Sandbox.Enabled() {
+		var lines []string
+		s.Log = func(line string) { lines = append(lines, line) }
+		if s.PackDir == "" {
+			s.PackDir = envDir
+		}
+		if err := s.run(ctx, envDir, nil, python, "-c", "import sys; print(sys.prefix)"); err != nil {
+			return err
+		}
+		if len(lines) > 0 {
+			out = lines[len(lines)-1]
+		}
+	} else {
+		b, err := exec.CommandContext(ctx, python, "-c", "import sys; print(sys.prefix)").Output()
+		if err != nil {
+			return fmt.Errorf("running %s: %w", python, err)
+		}
+		out = string(b)
 	}
-	if prefix := strings.TrimSpace(string(out)); !samePath(prefix, envDir) {
+	if prefix := strings.TrimSpace(out); !samePath(prefix, envDir) {
 		return fmt.Errorf("virtualenv %s reports sys.prefix %s", envDir, prefix)
 	}
 	return checkShebangs(filepath.Join(envDir, "bin"))
