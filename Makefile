@@ -16,6 +16,7 @@ assets: ## Fetch GraphiQL/React JS+CSS from npm into internal/playground/assets 
 .PHONY: build
 build: assets ## Build the attune binary into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/attune ./server
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/attune-sandbox ./internal/sandbox/cmd/attune-sandbox
 
 .PHONY: run
 run: assets ## Run the server on the embedded SQLite default (http://127.0.0.1:8080/); flags in ARGS='-listen …'

@@ -16,12 +16,18 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/attune-io/attune/internal/sandbox"
 )
 
 func main() {
+	// Before anything else: the binary re-executed as an action's
+	// sandbox launcher never returns from here.
+	sandbox.Launch(os.Args)
+	env := shedSecrets()
 	defaultGC(os.Getenv("GOGC"))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], env, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
