@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -153,6 +154,13 @@ func startSandbox(cfg Config, log *slog.Logger) (*sandbox.Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	if uid, _, ok := sb.Owner(); ok {
+		if why := outOfReach(cfg, uid, sb.Status().RunAsUser); why != "" {
+			if !sb.KeepServerUser(why) {
+				return nil, errors.New(why)
+			}
+		}
+	}
 	st := sb.Status()
 	attrs := []any{"mode", st.Mode, "active", strings.Join(st.Active, ","),
 		"run_as", st.RunAsUser, "landlock_abi", st.LandlockABI, "launcher", st.Launcher}
@@ -164,24 +172,28 @@ func startSandbox(cfg Config, log *slog.Logger) (*sandbox.Sandbox, error) {
 	} else {
 		log.Warn("action isolation incomplete", attrs...)
 	}
-	if uid, _, ok := sb.Owner(); ok {
-		for _, dir := range []string{cfg.PacksDir, cfg.Packs.EnvsDir, filepath.Join(cfg.DataDir, "tmp")} {
-			if err := reachable(dir, uid); err != nil {
-				return nil, fmt.Errorf("actions run as %s (worker.run_as) but %w", st.RunAsUser, err)
-			}
-		}
-		for key, name := range map[string]string{"packs.python": cfg.Packs.Python, "packs.npm": cfg.Packs.Npm} {
-			path, err := exec.LookPath(name)
-			if err != nil {
-				continue // reported when a pack needs it
-			}
-			if err := reachable(path, uid); err != nil {
-				return nil, fmt.Errorf("environments are built as %s (worker.run_as) but %s %s is out of its reach: %w; "+
-					"set %s to an interpreter installed for every user (such as /usr/bin/python3)", st.RunAsUser, key, path, err, key)
-			}
+	return sb, nil
+}
+
+// outOfReach says what the run-as user uid cannot reach of the directories
+// and programs actions and environment builds need, or "".
+func outOfReach(cfg Config, uid int, user string) string {
+	for _, dir := range []string{cfg.PacksDir, cfg.Packs.EnvsDir, filepath.Join(cfg.DataDir, "tmp")} {
+		if err := reachable(dir, uid); err != nil {
+			return fmt.Sprintf("actions run as %s (worker.run_as) but %v", user, err)
 		}
 	}
-	return sb, nil
+	for key, name := range map[string]string{"packs.python": cfg.Packs.Python, "packs.npm": cfg.Packs.Npm} {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			continue // reported when a pack needs it
+		}
+		if err := reachable(path, uid); err != nil {
+			return fmt.Sprintf("environments are built as %s (worker.run_as) but %s %s is out of its reach: %v; "+
+				"set %s to an interpreter installed for every user (such as /usr/bin/python3)", user, key, path, err, key)
+		}
+	}
+	return ""
 }
 
 // reachable reports a directory above dir that uid cannot traverse

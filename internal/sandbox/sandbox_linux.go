@@ -569,3 +569,23 @@ func existing(paths []string) (dirs, files []string) {
 	}
 	return dirs, files
 }
+
+// KeepServerUser makes processes run as the server's own user after all,
+// because the run-as user cannot reach what they need (reason says what);
+// the namespaces and Landlock still confine them. It reports false in
+// ModeRequired, where a missing separate user is an error, and when
+// processes did not run as another user anyway.
+func (s *Sandbox) KeepServerUser(reason string) bool {
+	if !s.Enabled() || !s.setuid || s.status.Mode == ModeRequired {
+		return false
+	}
+	s.self()
+	s.setuid = false
+	s.status.Active, s.status.Missing = s.protections()
+	s.status.Missing = append(s.status.Missing, SeparateUser)
+	if s.status.Reason != "" {
+		reason = s.status.Reason + "; " + reason
+	}
+	s.status.Reason = reason
+	return true
+}

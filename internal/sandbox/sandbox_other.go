@@ -52,3 +52,6 @@ func (s *Sandbox) Start(cmd *exec.Cmd, _ Policy) (*Cmd, error) {
 
 // Launch does nothing outside Linux.
 func Launch([]string) {}
+
+// KeepServerUser does nothing: processes run as the server's user already.
+func (s *Sandbox) KeepServerUser(string) bool { return false }
