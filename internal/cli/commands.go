@@ -82,7 +82,9 @@ func (a *app) whoamiCommand() *cobra.Command {
 
 func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 	c := &cobra.Command{Use: use, Short: short, Args: nArgs(0, 0),
-		RunE: func(c *cobra.Command, _ []string) error { return usageErr("%s: a subcommand is required\n%s", c.CommandPath(), c.UsageString()) }}
+		RunE: func(c *cobra.Command, _ []string) error {
+			return usageErr("%s: a subcommand is required\n%s", c.CommandPath(), c.UsageString())
+		}}
 	c.AddCommand(subs...)
 	return c
 }

@@ -78,7 +78,7 @@ func (a *app) writeConfig(c fileConfig) (string, error) {
 // target is the server and token a command talks to, and where each came
 // from (for whoami and error messages).
 type target struct {
-	url, token          string
+	url, token         string
 	urlFrom, tokenFrom string
 }
 

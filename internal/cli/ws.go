@@ -17,8 +17,8 @@ import (
 const (
 	executionUpdatedDoc = `subscription($id: ID) { executionUpdated(id: $id) {
   id actionRef packRef status parameters result exitCode error requestedAt startedAt finishedAt duration parentID } }`
-	executionOutputDoc  = `subscription($id: ID!, $from: Int) { executionOutput(id: $id, from: $from) { seq stream line } }`
-	packInstallDoc      = `subscription($id: ID!) { packInstallProgress(id: $id) { id source packRef version status step steps error } }`
+	executionOutputDoc = `subscription($id: ID!, $from: Int) { executionOutput(id: $id, from: $from) { seq stream line } }`
+	packInstallDoc     = `subscription($id: ID!) { packInstallProgress(id: $id) { id source packRef version status step steps error } }`
 )
 
 // subscribe runs one graphql-transport-ws subscription, calling next with
@@ -96,4 +96,3 @@ func (a *app) subscribe(ctx context.Context, doc string, vars map[string]any, ne
 		}
 	}
 }
-
