@@ -191,7 +191,8 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 				fmt.Fprintln(a.stderr, line)
 				continue
 			}
-			if st.Status == "running" && i != current {
+			if i > current {
+				// A new step (perhaps already over: records can skip states).
 				if bar != nil {
 					_ = bar.Finish()
 				}
@@ -205,10 +206,13 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 					progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
 				)
 				_ = bar.RenderBlank()
-				continue
 			}
 			if st.Status != "running" && i == current && bar != nil {
-				bar.Describe(fmt.Sprintf("%-12s %s", st.Name, st.Status))
+				desc := fmt.Sprintf("%-12s %s", st.Name, st.Status)
+				if st.Error != "" {
+					desc += ": " + st.Error
+				}
+				bar.Describe(desc)
 				_ = bar.Finish()
 				bar = nil
 			}
