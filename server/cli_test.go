@@ -18,6 +18,7 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
 
 	"github.com/attune-io/attune/internal/cli"
 	"github.com/attune-io/attune/internal/dbtest"
@@ -159,10 +160,20 @@ func TestCLIRunAndExecutions(t *testing.T) {
 		require.Contains(t, bad.stderr, "BAD_USER_INPUT")
 		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "run", "core.echo", "message").code)
 
+		// name=@file reads a value; -o yaml parses back.
+		script := filepath.Join(t.TempDir(), "cmd.sh")
+		require.NoError(t, os.WriteFile(script, []byte("echo from a file"), 0o600))
+		r = ok(t, s, nil, "run", "core.local", "cmd=@"+script, "-o", "yaml", "-a", "status,stdout,parameters")
+		var y map[string]any
+		require.NoError(t, yaml.Unmarshal([]byte(r.stdout), &y), r.stdout)
+		require.Equal(t, map[string]any{"status": "SUCCEEDED", "stdout": "from a file\n",
+			"parameters": map[string]any{"cmd": "echo from a file"}}, y)
+
 		// run ACTION --help lists the parameters.
 		help := ok(t, s, nil, "run", "core.local", "--help").stdout
 		require.Contains(t, help, "cmd")
 		require.Contains(t, help, "The command line to run.")
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "run", "core.nope", "--help").code)
 		actions := ok(t, s, nil, "action", "list").stdout
 		require.Contains(t, actions, "core.local")
 
@@ -387,4 +398,34 @@ func TestCLICompletion(t *testing.T) {
 	require.NotContains(t, r.stdout, "core.echo")
 	r = ok(t, s, nil, "__complete", "run", "core.local", "")
 	require.Contains(t, r.stdout, "cmd=")
+}
+
+func TestCLIColourOnlyOnATerminal(t *testing.T) {
+	t.Parallel()
+	s := startLikeMakeRun(t, "sqlite")
+	inPty := func(env ...string) string {
+		cmd := cliCmd(t, s, nil, "action", "list")
+		// cliCmd sets NO_COLOR=1; drop it unless env gives it again.
+		var kept []string
+		for _, kv := range cmd.Env {
+			if !strings.HasPrefix(kv, "NO_COLOR=") {
+				kept = append(kept, kv)
+			}
+		}
+		cmd.Env = append(append(kept, "TERM=xterm"), env...)
+		f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 60})
+		require.NoError(t, err)
+		defer f.Close()
+		var out bytes.Buffer
+		_, _ = io.Copy(&out, f)
+		require.NoError(t, cmd.Wait(), out.String())
+		return out.String()
+	}
+	got := inPty()
+	require.Contains(t, got, "\x1b[1mREF")
+	for _, line := range strings.Split(strings.TrimSpace(got), "\r\n") {
+		require.LessOrEqual(t, len([]rune(strings.ReplaceAll(strings.ReplaceAll(line, "\x1b[1m", ""), "\x1b[0m", ""))), 60, "fits the terminal: %q", line)
+	}
+	require.NotContains(t, inPty("NO_COLOR=1"), "\x1b[")
+	require.NotContains(t, ok(t, s, nil, "action", "list").stdout, "\x1b[")
 }

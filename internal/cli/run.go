@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -303,6 +304,10 @@ func (a *app) follow(ctx context.Context, id string, from int) error {
 	if err != nil {
 		cancel()
 		wg.Wait()
+		if errors.Is(err, context.Canceled) && a.ctx.Err() != nil {
+			// Interrupted: the execution goes on without us.
+			return &exitError{code: ExitFailed, msg: fmt.Sprintf("stopped following; execution %s goes on: attune execution tail %s", id, id)}
+		}
 		return err
 	}
 	wg.Wait()
