@@ -251,9 +251,26 @@ func TestCLIKeysTokensRulesEvents(t *testing.T) {
 		ok(t, s, nil, "token", "revoke", ciID)
 		require.Equal(t, cli.ExitAuth, attune(t, s, asViewer, "action", "list").code)
 
-		// Rules: made through the API, then managed from the terminal.
+		// Rules: created from a StackStorm-style rule file.
+		ruleFile := filepath.Join(t.TempDir(), "rule.yaml")
+		require.NoError(t, os.WriteFile(ruleFile, []byte(`name: ops.on_hook
+description: Echo what the webhook says.
+trigger:
+  type: core.webhook
+criteria:
+  trigger.body.kind: {type: equals, pattern: greet}
+action:
+  ref: core.echo
+  parameters:
+    message: "{{ trigger.body.msg }}"
+`), 0o600))
+		var created map[string]any
+		jsonOut(t, s, &created, "rule", "create", "-f", ruleFile)
+		require.Equal(t, "ops.on_hook", created["ref"])
+		require.Equal(t, map[string]any{"message": "{{ trigger.body.msg }}"}, created["actionParams"])
+		require.Equal(t, cli.ExitConflict, attune(t, s, nil, "rule", "create", "-f", ruleFile).code)
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "rule", "create").code)
 		admin := client(s, s.token)
-		admin.Must(t, `mutation { createRule(input: {ref: "ops.on_hook", trigger: "core.webhook", action: "core.noop"}) { rule { ref } } }`, nil, nil)
 		var rules []map[string]any
 		jsonOut(t, s, &rules, "rule", "list")
 		require.Len(t, rules, 1)

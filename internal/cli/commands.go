@@ -487,7 +487,7 @@ func (a *app) ruleCommand() *cobra.Command {
 			return a.printObject(&res.DeleteRule, nil)
 		},
 	}
-	return group("rule", "Manage rules", list, get, enable, disable, del)
+	return group("rule", "Manage rules", list, get, a.ruleCreateCommand(), enable, disable, del)
 }
 
 func (a *app) triggerCommand() *cobra.Command {

@@ -668,6 +668,185 @@ func (v *CreateApiTokenInput) GetPacks() []string { return v.Packs }
 // GetExpiresAt returns CreateApiTokenInput.ExpiresAt, and is useful for accessing the field via an interface.
 func (v *CreateApiTokenInput) GetExpiresAt() *time.Time { return v.ExpiresAt }
 
+// CreateRuleCreateRuleRulePayload includes the requested fields of the GraphQL type RulePayload.
+type CreateRuleCreateRuleRulePayload struct {
+	Rule CreateRuleCreateRuleRulePayloadRule `json:"rule"`
+}
+
+// GetRule returns CreateRuleCreateRuleRulePayload.Rule, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayload) GetRule() CreateRuleCreateRuleRulePayloadRule {
+	return v.Rule
+}
+
+// CreateRuleCreateRuleRulePayloadRule includes the requested fields of the GraphQL type Rule.
+type CreateRuleCreateRuleRulePayloadRule struct {
+	RuleFields `json:"-"`
+}
+
+// GetRef returns CreateRuleCreateRuleRulePayloadRule.Ref, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayloadRule) GetRef() string { return v.RuleFields.Ref }
+
+// GetPackRef returns CreateRuleCreateRuleRulePayloadRule.PackRef, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayloadRule) GetPackRef() string { return v.RuleFields.PackRef }
+
+// GetLabel returns CreateRuleCreateRuleRulePayloadRule.Label, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayloadRule) GetLabel() string { return v.RuleFields.Label }
+
+// GetDescription returns CreateRuleCreateRuleRulePayloadRule.Description, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayloadRule) GetDescription() string {
+	return v.RuleFields.Description
+}
+
+// GetTriggerRef returns CreateRuleCreateRuleRulePayloadRule.TriggerRef, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayloadRule) GetTriggerRef() string { return v.RuleFields.TriggerRef }
+
+// GetActionRef returns CreateRuleCreateRuleRulePayloadRule.ActionRef, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayloadRule) GetActionRef() string { return v.RuleFields.ActionRef }
+
+// GetEnabled returns CreateRuleCreateRuleRulePayloadRule.Enabled, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayloadRule) GetEnabled() bool { return v.RuleFields.Enabled }
+
+// GetCriteria returns CreateRuleCreateRuleRulePayloadRule.Criteria, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayloadRule) GetCriteria() *json.RawMessage {
+	return v.RuleFields.Criteria
+}
+
+// GetActionParams returns CreateRuleCreateRuleRulePayloadRule.ActionParams, and is useful for accessing the field via an interface.
+func (v *CreateRuleCreateRuleRulePayloadRule) GetActionParams() *json.RawMessage {
+	return v.RuleFields.ActionParams
+}
+
+func (v *CreateRuleCreateRuleRulePayloadRule) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*CreateRuleCreateRuleRulePayloadRule
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.CreateRuleCreateRuleRulePayloadRule = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.RuleFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalCreateRuleCreateRuleRulePayloadRule struct {
+	Ref string `json:"ref"`
+
+	PackRef string `json:"packRef"`
+
+	Label string `json:"label"`
+
+	Description string `json:"description"`
+
+	TriggerRef string `json:"triggerRef"`
+
+	ActionRef string `json:"actionRef"`
+
+	Enabled bool `json:"enabled"`
+
+	Criteria *json.RawMessage `json:"criteria"`
+
+	ActionParams *json.RawMessage `json:"actionParams"`
+}
+
+func (v *CreateRuleCreateRuleRulePayloadRule) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *CreateRuleCreateRuleRulePayloadRule) __premarshalJSON() (*__premarshalCreateRuleCreateRuleRulePayloadRule, error) {
+	var retval __premarshalCreateRuleCreateRuleRulePayloadRule
+
+	retval.Ref = v.RuleFields.Ref
+	retval.PackRef = v.RuleFields.PackRef
+	retval.Label = v.RuleFields.Label
+	retval.Description = v.RuleFields.Description
+	retval.TriggerRef = v.RuleFields.TriggerRef
+	retval.ActionRef = v.RuleFields.ActionRef
+	retval.Enabled = v.RuleFields.Enabled
+	retval.Criteria = v.RuleFields.Criteria
+	retval.ActionParams = v.RuleFields.ActionParams
+	return &retval, nil
+}
+
+// A rule made through the API. Its ref is <namespace>.<name>: with pack, the
+// namespace is the pack's ref; without, any namespace that is not a pack's.
+type CreateRuleInput struct {
+	Ref string `json:"ref"`
+	// The pack the rule belongs to; none by default.
+	Pack        *string `json:"pack"`
+	Label       *string `json:"label"`
+	Description *string `json:"description"`
+	// The trigger's ref.
+	Trigger string `json:"trigger"`
+	// The action's ref.
+	Action string `json:"action"`
+	// StackStorm criteria: {"trigger.path": {type: operator, pattern: value}}, all must hold.
+	Criteria *json.RawMessage `json:"criteria"`
+	// Action parameters; strings may hold {{ trigger.x }}-style templates.
+	ActionParams *json.RawMessage `json:"actionParams"`
+	// Parameters of the trigger for this rule (a timer's interval, say).
+	TriggerParams *json.RawMessage `json:"triggerParams"`
+	// Default true.
+	Enabled *bool `json:"enabled"`
+}
+
+// GetRef returns CreateRuleInput.Ref, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetRef() string { return v.Ref }
+
+// GetPack returns CreateRuleInput.Pack, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetPack() *string { return v.Pack }
+
+// GetLabel returns CreateRuleInput.Label, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetLabel() *string { return v.Label }
+
+// GetDescription returns CreateRuleInput.Description, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetDescription() *string { return v.Description }
+
+// GetTrigger returns CreateRuleInput.Trigger, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetTrigger() string { return v.Trigger }
+
+// GetAction returns CreateRuleInput.Action, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetAction() string { return v.Action }
+
+// GetCriteria returns CreateRuleInput.Criteria, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetCriteria() *json.RawMessage { return v.Criteria }
+
+// GetActionParams returns CreateRuleInput.ActionParams, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetActionParams() *json.RawMessage { return v.ActionParams }
+
+// GetTriggerParams returns CreateRuleInput.TriggerParams, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetTriggerParams() *json.RawMessage { return v.TriggerParams }
+
+// GetEnabled returns CreateRuleInput.Enabled, and is useful for accessing the field via an interface.
+func (v *CreateRuleInput) GetEnabled() *bool { return v.Enabled }
+
+// CreateRuleResponse is returned by CreateRule on success.
+type CreateRuleResponse struct {
+	// Creates a rule. BAD_USER_INPUT lists every problem under extensions.fields
+	// (unknown trigger, action or pack, invalid criteria, templates or trigger
+	// parameters); CONFLICT when the ref is taken.
+	CreateRule CreateRuleCreateRuleRulePayload `json:"createRule"`
+}
+
+// GetCreateRule returns CreateRuleResponse.CreateRule, and is useful for accessing the field via an interface.
+func (v *CreateRuleResponse) GetCreateRule() CreateRuleCreateRuleRulePayload { return v.CreateRule }
+
 // CreateTokenCreateApiTokenCreateApiTokenPayload includes the requested fields of the GraphQL type CreateApiTokenPayload.
 type CreateTokenCreateApiTokenCreateApiTokenPayload struct {
 	// The token itself. It is shown this once and stored only as a hash.
@@ -3446,6 +3625,14 @@ type __CancelExecutionInput struct {
 // GetId returns __CancelExecutionInput.Id, and is useful for accessing the field via an interface.
 func (v *__CancelExecutionInput) GetId() string { return v.Id }
 
+// __CreateRuleInput is used internally by genqlient
+type __CreateRuleInput struct {
+	Input CreateRuleInput `json:"input"`
+}
+
+// GetInput returns __CreateRuleInput.Input, and is useful for accessing the field via an interface.
+func (v *__CreateRuleInput) GetInput() CreateRuleInput { return v.Input }
+
 // __CreateTokenInput is used internally by genqlient
 type __CreateTokenInput struct {
 	Input CreateApiTokenInput `json:"input"`
@@ -3827,6 +4014,53 @@ func CancelExecution(
 	}
 
 	data_ = &CancelExecutionResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by CreateRule.
+const CreateRule_Operation = `
+mutation CreateRule ($input: CreateRuleInput!) {
+	createRule(input: $input) {
+		rule {
+			... RuleFields
+		}
+	}
+}
+fragment RuleFields on Rule {
+	ref
+	packRef
+	label
+	description
+	triggerRef
+	actionRef
+	enabled
+	criteria
+	actionParams
+}
+`
+
+func CreateRule(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	input CreateRuleInput,
+) (data_ *CreateRuleResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "CreateRule",
+		Query:  CreateRule_Operation,
+		Variables: &__CreateRuleInput{
+			Input: input,
+		},
+	}
+
+	data_ = &CreateRuleResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
