@@ -40,7 +40,7 @@ var clientCommands = map[string]bool{
 	"login": true, "logout": true, "whoami": true, "run": true, "action": true,
 	"execution": true, "pack": true, "key": true, "token": true, "rule": true,
 	"trigger": true, "event": true, "webhook": true, "audit": true,
-	"completion":                    true,
+	"completion": true, "help": true,
 	cobra.ShellCompRequestCmd:       true,
 	cobra.ShellCompNoDescRequestCmd: true,
 }
