@@ -201,11 +201,18 @@ func TestCLIRunFollowsLive(t *testing.T) {
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	require.NoError(t, cmd.Start())
+	// stderr is read only after Wait: the process writes it until then.
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = cmd.Wait()
+			t.Logf("stderr:\n%s", errb.String())
+		}
+	})
 	lines := bufio.NewScanner(stdout)
-	require.True(t, lines.Scan(), errb.String())
+	require.True(t, lines.Scan())
 	require.Equal(t, "waiting", lines.Text())
 	require.NoError(t, os.WriteFile(gate, nil, 0o600))
-	require.True(t, lines.Scan(), errb.String())
+	require.True(t, lines.Scan())
 	require.Equal(t, "released", lines.Text())
 	require.NoError(t, cmd.Wait(), errb.String())
 }
