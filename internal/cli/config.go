@@ -113,9 +113,8 @@ func (a *app) resolve() (target, error) {
 		t.token, t.tokenFrom = strings.TrimSpace(string(raw)), a.tokenFile
 	case a.env["ATTUNE_TOKEN"] != "":
 		t.token, t.tokenFrom = a.env["ATTUNE_TOKEN"], "ATTUNE_TOKEN"
-	case cfg.Token != "" && t.urlFrom != "--url" && t.urlFrom != "ATTUNE_URL":
-		t.token, t.tokenFrom = cfg.Token, "config"
-	case cfg.Token != "" && strings.TrimSuffix(cfg.URL, "/") == t.url:
+	case cfg.Token != "" && (t.urlFrom == "config" || strings.TrimSuffix(cfg.URL, "/") == t.url):
+		// The stored token goes only to the stored server.
 		t.token, t.tokenFrom = cfg.Token, "config"
 	default:
 		// A local make run server: its data directory is ./data (or

@@ -41,13 +41,12 @@ and attune exits 1 (2 for an invalid pack, 5 when the pack exists without
 				return err
 			}
 			src := args[0]
-			if st, err := os.Stat(src); err == nil && !strings.Contains(src, "://") {
-				// A local path: the server resolves it on its own machine,
-				// which is this one for a local server.
+			if _, err := os.Stat(src); err == nil && !strings.Contains(src, "://") {
+				// A local path, made absolute: the server resolves it on
+				// its own machine, which is this one for a local server.
 				if abs, err := filepath.Abs(src); err == nil {
 					src = abs
 				}
-				_ = st
 			}
 			in := InstallPackInput{Source: src}
 			if force {
