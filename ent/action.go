@@ -53,6 +53,8 @@ type Action struct {
 	Tags []string `json:"tags,omitempty"`
 	// Safe to run again from the start: a run interrupted by a server shutdown is handed back to the queue instead of CANCELED.
 	Idempotent bool `json:"idempotent,omitempty"`
+	// StackStorm's notify settings: on-complete, on-success, on-failure, each {message, data, routes}; each route fires core.st2.generic.notifytrigger when a run ends.
+	Notify map[string]interface{} `json:"notify,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ActionQuery when eager-loading is set.
 	Edges        ActionEdges `json:"edges"`
@@ -111,7 +113,7 @@ func (*Action) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case action.FieldParameters, action.FieldOutputSchema, action.FieldTags:
+		case action.FieldParameters, action.FieldOutputSchema, action.FieldTags, action.FieldNotify:
 			values[i] = new([]byte)
 		case action.FieldEnabled, action.FieldIdempotent:
 			values[i] = new(sql.NullBool)
@@ -250,6 +252,14 @@ func (_m *Action) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Idempotent = value.Bool
 			}
+		case action.FieldNotify:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field notify", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Notify); err != nil {
+					return fmt.Errorf("unmarshal field notify: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -351,6 +361,9 @@ func (_m *Action) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("idempotent=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Idempotent))
+	builder.WriteString(", ")
+	builder.WriteString("notify=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Notify))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -215,6 +215,12 @@ func (_c *ActionCreate) SetNillableIdempotent(v *bool) *ActionCreate {
 	return _c
 }
 
+// SetNotify sets the "notify" field.
+func (_c *ActionCreate) SetNotify(v map[string]interface{}) *ActionCreate {
+	_c.mutation.SetNotify(v)
+	return _c
+}
+
 // SetPack sets the "pack" edge to the Pack entity.
 func (_c *ActionCreate) SetPack(v *Pack) *ActionCreate {
 	return _c.SetPackID(v.ID)
@@ -497,6 +503,10 @@ func (_c *ActionCreate) createSpec() (*Action, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Idempotent(); ok {
 		_spec.SetField(action.FieldIdempotent, field.TypeBool, value)
 		_node.Idempotent = value
+	}
+	if value, ok := _c.mutation.Notify(); ok {
+		_spec.SetField(action.FieldNotify, field.TypeJSON, value)
+		_node.Notify = value
 	}
 	if nodes := _c.mutation.PackIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -815,6 +825,24 @@ func (u *ActionUpsert) UpdateIdempotent() *ActionUpsert {
 	return u
 }
 
+// SetNotify sets the "notify" field.
+func (u *ActionUpsert) SetNotify(v map[string]interface{}) *ActionUpsert {
+	u.Set(action.FieldNotify, v)
+	return u
+}
+
+// UpdateNotify sets the "notify" field to the value that was provided on create.
+func (u *ActionUpsert) UpdateNotify() *ActionUpsert {
+	u.SetExcluded(action.FieldNotify)
+	return u
+}
+
+// ClearNotify clears the value of the "notify" field.
+func (u *ActionUpsert) ClearNotify() *ActionUpsert {
+	u.SetNull(action.FieldNotify)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1109,6 +1137,27 @@ func (u *ActionUpsertOne) SetIdempotent(v bool) *ActionUpsertOne {
 func (u *ActionUpsertOne) UpdateIdempotent() *ActionUpsertOne {
 	return u.Update(func(s *ActionUpsert) {
 		s.UpdateIdempotent()
+	})
+}
+
+// SetNotify sets the "notify" field.
+func (u *ActionUpsertOne) SetNotify(v map[string]interface{}) *ActionUpsertOne {
+	return u.Update(func(s *ActionUpsert) {
+		s.SetNotify(v)
+	})
+}
+
+// UpdateNotify sets the "notify" field to the value that was provided on create.
+func (u *ActionUpsertOne) UpdateNotify() *ActionUpsertOne {
+	return u.Update(func(s *ActionUpsert) {
+		s.UpdateNotify()
+	})
+}
+
+// ClearNotify clears the value of the "notify" field.
+func (u *ActionUpsertOne) ClearNotify() *ActionUpsertOne {
+	return u.Update(func(s *ActionUpsert) {
+		s.ClearNotify()
 	})
 }
 
@@ -1572,6 +1621,27 @@ func (u *ActionUpsertBulk) SetIdempotent(v bool) *ActionUpsertBulk {
 func (u *ActionUpsertBulk) UpdateIdempotent() *ActionUpsertBulk {
 	return u.Update(func(s *ActionUpsert) {
 		s.UpdateIdempotent()
+	})
+}
+
+// SetNotify sets the "notify" field.
+func (u *ActionUpsertBulk) SetNotify(v map[string]interface{}) *ActionUpsertBulk {
+	return u.Update(func(s *ActionUpsert) {
+		s.SetNotify(v)
+	})
+}
+
+// UpdateNotify sets the "notify" field to the value that was provided on create.
+func (u *ActionUpsertBulk) UpdateNotify() *ActionUpsertBulk {
+	return u.Update(func(s *ActionUpsert) {
+		s.UpdateNotify()
+	})
+}
+
+// ClearNotify clears the value of the "notify" field.
+func (u *ActionUpsertBulk) ClearNotify() *ActionUpsertBulk {
+	return u.Update(func(s *ActionUpsert) {
+		s.ClearNotify()
 	})
 }
 

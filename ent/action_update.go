@@ -256,6 +256,18 @@ func (_u *ActionUpdate) SetNillableIdempotent(v *bool) *ActionUpdate {
 	return _u
 }
 
+// SetNotify sets the "notify" field.
+func (_u *ActionUpdate) SetNotify(v map[string]interface{}) *ActionUpdate {
+	_u.mutation.SetNotify(v)
+	return _u
+}
+
+// ClearNotify clears the value of the "notify" field.
+func (_u *ActionUpdate) ClearNotify() *ActionUpdate {
+	_u.mutation.ClearNotify()
+	return _u
+}
+
 // SetPack sets the "pack" edge to the Pack entity.
 func (_u *ActionUpdate) SetPack(v *Pack) *ActionUpdate {
 	return _u.SetPackID(v.ID)
@@ -493,6 +505,12 @@ func (_u *ActionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Idempotent(); ok {
 		_spec.SetField(action.FieldIdempotent, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Notify(); ok {
+		_spec.SetField(action.FieldNotify, field.TypeJSON, value)
+	}
+	if _u.mutation.NotifyCleared() {
+		_spec.ClearField(action.FieldNotify, field.TypeJSON)
 	}
 	if _u.mutation.PackCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -858,6 +876,18 @@ func (_u *ActionUpdateOne) SetNillableIdempotent(v *bool) *ActionUpdateOne {
 	return _u
 }
 
+// SetNotify sets the "notify" field.
+func (_u *ActionUpdateOne) SetNotify(v map[string]interface{}) *ActionUpdateOne {
+	_u.mutation.SetNotify(v)
+	return _u
+}
+
+// ClearNotify clears the value of the "notify" field.
+func (_u *ActionUpdateOne) ClearNotify() *ActionUpdateOne {
+	_u.mutation.ClearNotify()
+	return _u
+}
+
 // SetPack sets the "pack" edge to the Pack entity.
 func (_u *ActionUpdateOne) SetPack(v *Pack) *ActionUpdateOne {
 	return _u.SetPackID(v.ID)
@@ -1125,6 +1155,12 @@ func (_u *ActionUpdateOne) sqlSave(ctx context.Context) (_node *Action, err erro
 	}
 	if value, ok := _u.mutation.Idempotent(); ok {
 		_spec.SetField(action.FieldIdempotent, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.Notify(); ok {
+		_spec.SetField(action.FieldNotify, field.TypeJSON, value)
+	}
+	if _u.mutation.NotifyCleared() {
+		_spec.ClearField(action.FieldNotify, field.TypeJSON)
 	}
 	if _u.mutation.PackCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -37,7 +37,9 @@ type APIToken struct {
 	// RevokedAt holds the value of the "revoked_at" field.
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 	// LastUsedAt holds the value of the "last_used_at" field.
-	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// Set on the token minted for one run of a StackStorm Python action: it reaches only the key/value store of its pack, and ends with the run.
+	ExecutionID  *int `json:"execution_id,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -48,7 +50,7 @@ func (*APIToken) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case apitoken.FieldPacks:
 			values[i] = new([]byte)
-		case apitoken.FieldID:
+		case apitoken.FieldID, apitoken.FieldExecutionID:
 			values[i] = new(sql.NullInt64)
 		case apitoken.FieldName, apitoken.FieldTokenHash, apitoken.FieldPrefix, apitoken.FieldRole:
 			values[i] = new(sql.NullString)
@@ -140,6 +142,13 @@ func (_m *APIToken) assignValues(columns []string, values []any) error {
 				_m.LastUsedAt = new(time.Time)
 				*_m.LastUsedAt = value.Time
 			}
+		case apitoken.FieldExecutionID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field execution_id", values[i])
+			} else if value.Valid {
+				_m.ExecutionID = new(int)
+				*_m.ExecutionID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -209,6 +218,11 @@ func (_m *APIToken) String() string {
 	if v := _m.LastUsedAt; v != nil {
 		builder.WriteString("last_used_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ExecutionID; v != nil {
+		builder.WriteString("execution_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteByte(')')
 	return builder.String()

@@ -122,6 +122,20 @@ func (_c *APITokenCreate) SetNillableLastUsedAt(v *time.Time) *APITokenCreate {
 	return _c
 }
 
+// SetExecutionID sets the "execution_id" field.
+func (_c *APITokenCreate) SetExecutionID(v int) *APITokenCreate {
+	_c.mutation.SetExecutionID(v)
+	return _c
+}
+
+// SetNillableExecutionID sets the "execution_id" field if the given value is not nil.
+func (_c *APITokenCreate) SetNillableExecutionID(v *int) *APITokenCreate {
+	if v != nil {
+		_c.SetExecutionID(*v)
+	}
+	return _c
+}
+
 // Mutation returns the APITokenMutation object of the builder.
 func (_c *APITokenCreate) Mutation() *APITokenMutation {
 	return _c.mutation
@@ -272,6 +286,10 @@ func (_c *APITokenCreate) createSpec() (*APIToken, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastUsedAt(); ok {
 		_spec.SetField(apitoken.FieldLastUsedAt, field.TypeTime, value)
 		_node.LastUsedAt = &value
+	}
+	if value, ok := _c.mutation.ExecutionID(); ok {
+		_spec.SetField(apitoken.FieldExecutionID, field.TypeInt, value)
+		_node.ExecutionID = &value
 	}
 	return _node, _spec
 }
@@ -454,6 +472,30 @@ func (u *APITokenUpsert) UpdateLastUsedAt() *APITokenUpsert {
 // ClearLastUsedAt clears the value of the "last_used_at" field.
 func (u *APITokenUpsert) ClearLastUsedAt() *APITokenUpsert {
 	u.SetNull(apitoken.FieldLastUsedAt)
+	return u
+}
+
+// SetExecutionID sets the "execution_id" field.
+func (u *APITokenUpsert) SetExecutionID(v int) *APITokenUpsert {
+	u.Set(apitoken.FieldExecutionID, v)
+	return u
+}
+
+// UpdateExecutionID sets the "execution_id" field to the value that was provided on create.
+func (u *APITokenUpsert) UpdateExecutionID() *APITokenUpsert {
+	u.SetExcluded(apitoken.FieldExecutionID)
+	return u
+}
+
+// AddExecutionID adds v to the "execution_id" field.
+func (u *APITokenUpsert) AddExecutionID(v int) *APITokenUpsert {
+	u.Add(apitoken.FieldExecutionID, v)
+	return u
+}
+
+// ClearExecutionID clears the value of the "execution_id" field.
+func (u *APITokenUpsert) ClearExecutionID() *APITokenUpsert {
+	u.SetNull(apitoken.FieldExecutionID)
 	return u
 }
 
@@ -653,6 +695,34 @@ func (u *APITokenUpsertOne) UpdateLastUsedAt() *APITokenUpsertOne {
 func (u *APITokenUpsertOne) ClearLastUsedAt() *APITokenUpsertOne {
 	return u.Update(func(s *APITokenUpsert) {
 		s.ClearLastUsedAt()
+	})
+}
+
+// SetExecutionID sets the "execution_id" field.
+func (u *APITokenUpsertOne) SetExecutionID(v int) *APITokenUpsertOne {
+	return u.Update(func(s *APITokenUpsert) {
+		s.SetExecutionID(v)
+	})
+}
+
+// AddExecutionID adds v to the "execution_id" field.
+func (u *APITokenUpsertOne) AddExecutionID(v int) *APITokenUpsertOne {
+	return u.Update(func(s *APITokenUpsert) {
+		s.AddExecutionID(v)
+	})
+}
+
+// UpdateExecutionID sets the "execution_id" field to the value that was provided on create.
+func (u *APITokenUpsertOne) UpdateExecutionID() *APITokenUpsertOne {
+	return u.Update(func(s *APITokenUpsert) {
+		s.UpdateExecutionID()
+	})
+}
+
+// ClearExecutionID clears the value of the "execution_id" field.
+func (u *APITokenUpsertOne) ClearExecutionID() *APITokenUpsertOne {
+	return u.Update(func(s *APITokenUpsert) {
+		s.ClearExecutionID()
 	})
 }
 
@@ -1018,6 +1088,34 @@ func (u *APITokenUpsertBulk) UpdateLastUsedAt() *APITokenUpsertBulk {
 func (u *APITokenUpsertBulk) ClearLastUsedAt() *APITokenUpsertBulk {
 	return u.Update(func(s *APITokenUpsert) {
 		s.ClearLastUsedAt()
+	})
+}
+
+// SetExecutionID sets the "execution_id" field.
+func (u *APITokenUpsertBulk) SetExecutionID(v int) *APITokenUpsertBulk {
+	return u.Update(func(s *APITokenUpsert) {
+		s.SetExecutionID(v)
+	})
+}
+
+// AddExecutionID adds v to the "execution_id" field.
+func (u *APITokenUpsertBulk) AddExecutionID(v int) *APITokenUpsertBulk {
+	return u.Update(func(s *APITokenUpsert) {
+		s.AddExecutionID(v)
+	})
+}
+
+// UpdateExecutionID sets the "execution_id" field to the value that was provided on create.
+func (u *APITokenUpsertBulk) UpdateExecutionID() *APITokenUpsertBulk {
+	return u.Update(func(s *APITokenUpsert) {
+		s.UpdateExecutionID()
+	})
+}
+
+// ClearExecutionID clears the value of the "execution_id" field.
+func (u *APITokenUpsertBulk) ClearExecutionID() *APITokenUpsertBulk {
+	return u.Update(func(s *APITokenUpsert) {
+		s.ClearExecutionID()
 	})
 }
 

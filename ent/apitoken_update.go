@@ -170,6 +170,33 @@ func (_u *APITokenUpdate) ClearLastUsedAt() *APITokenUpdate {
 	return _u
 }
 
+// SetExecutionID sets the "execution_id" field.
+func (_u *APITokenUpdate) SetExecutionID(v int) *APITokenUpdate {
+	_u.mutation.ResetExecutionID()
+	_u.mutation.SetExecutionID(v)
+	return _u
+}
+
+// SetNillableExecutionID sets the "execution_id" field if the given value is not nil.
+func (_u *APITokenUpdate) SetNillableExecutionID(v *int) *APITokenUpdate {
+	if v != nil {
+		_u.SetExecutionID(*v)
+	}
+	return _u
+}
+
+// AddExecutionID adds value to the "execution_id" field.
+func (_u *APITokenUpdate) AddExecutionID(v int) *APITokenUpdate {
+	_u.mutation.AddExecutionID(v)
+	return _u
+}
+
+// ClearExecutionID clears the value of the "execution_id" field.
+func (_u *APITokenUpdate) ClearExecutionID() *APITokenUpdate {
+	_u.mutation.ClearExecutionID()
+	return _u
+}
+
 // Mutation returns the APITokenMutation object of the builder.
 func (_u *APITokenUpdate) Mutation() *APITokenMutation {
 	return _u.mutation
@@ -293,6 +320,15 @@ func (_u *APITokenUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LastUsedAtCleared() {
 		_spec.ClearField(apitoken.FieldLastUsedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ExecutionID(); ok {
+		_spec.SetField(apitoken.FieldExecutionID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedExecutionID(); ok {
+		_spec.AddField(apitoken.FieldExecutionID, field.TypeInt, value)
+	}
+	if _u.mutation.ExecutionIDCleared() {
+		_spec.ClearField(apitoken.FieldExecutionID, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -456,6 +492,33 @@ func (_u *APITokenUpdateOne) ClearLastUsedAt() *APITokenUpdateOne {
 	return _u
 }
 
+// SetExecutionID sets the "execution_id" field.
+func (_u *APITokenUpdateOne) SetExecutionID(v int) *APITokenUpdateOne {
+	_u.mutation.ResetExecutionID()
+	_u.mutation.SetExecutionID(v)
+	return _u
+}
+
+// SetNillableExecutionID sets the "execution_id" field if the given value is not nil.
+func (_u *APITokenUpdateOne) SetNillableExecutionID(v *int) *APITokenUpdateOne {
+	if v != nil {
+		_u.SetExecutionID(*v)
+	}
+	return _u
+}
+
+// AddExecutionID adds value to the "execution_id" field.
+func (_u *APITokenUpdateOne) AddExecutionID(v int) *APITokenUpdateOne {
+	_u.mutation.AddExecutionID(v)
+	return _u
+}
+
+// ClearExecutionID clears the value of the "execution_id" field.
+func (_u *APITokenUpdateOne) ClearExecutionID() *APITokenUpdateOne {
+	_u.mutation.ClearExecutionID()
+	return _u
+}
+
 // Mutation returns the APITokenMutation object of the builder.
 func (_u *APITokenUpdateOne) Mutation() *APITokenMutation {
 	return _u.mutation
@@ -609,6 +672,15 @@ func (_u *APITokenUpdateOne) sqlSave(ctx context.Context) (_node *APIToken, err 
 	}
 	if _u.mutation.LastUsedAtCleared() {
 		_spec.ClearField(apitoken.FieldLastUsedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ExecutionID(); ok {
+		_spec.SetField(apitoken.FieldExecutionID, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedExecutionID(); ok {
+		_spec.AddField(apitoken.FieldExecutionID, field.TypeInt, value)
+	}
+	if _u.mutation.ExecutionIDCleared() {
+		_spec.ClearField(apitoken.FieldExecutionID, field.TypeInt)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &APIToken{config: _u.config}

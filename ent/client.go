@@ -1825,7 +1825,8 @@ func (c *KeyClient) Hooks() []Hook {
 
 // Interceptors returns the client interceptors.
 func (c *KeyClient) Interceptors() []Interceptor {
-	return c.inters.Key
+	inters := c.inters.Key
+	return append(inters[:len(inters):len(inters)], key.Interceptors[:]...)
 }
 
 func (c *KeyClient) mutate(ctx context.Context, m *KeyMutation) (Value, error) {

@@ -1605,6 +1605,11 @@ func (_q *KeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graph
 				selectedFields = append(selectedFields, key.FieldSecret)
 				fieldSeen[key.FieldSecret] = struct{}{}
 			}
+		case "expiresAt":
+			if _, ok := fieldSeen[key.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, key.FieldExpiresAt)
+				fieldSeen[key.FieldExpiresAt] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -2362,6 +2367,11 @@ func (_q *PackInstallQuery) collectField(ctx context.Context, oneNode bool, opCt
 			if _, ok := fieldSeen[packinstall.FieldError]; !ok {
 				selectedFields = append(selectedFields, packinstall.FieldError)
 				fieldSeen[packinstall.FieldError] = struct{}{}
+			}
+		case "warnings":
+			if _, ok := fieldSeen[packinstall.FieldWarnings]; !ok {
+				selectedFields = append(selectedFields, packinstall.FieldWarnings)
+				fieldSeen[packinstall.FieldWarnings] = struct{}{}
 			}
 		case "startedAt":
 			if _, ok := fieldSeen[packinstall.FieldStartedAt]; !ok {

@@ -31,7 +31,9 @@ type Key struct {
 	// Plain value of a non-secret key.
 	Value *interface{} `json:"value,omitempty"`
 	// base64(nonce || AES-256-GCM(value JSON)) of a secret key.
-	Ciphertext   string `json:"-"`
+	Ciphertext string `json:"-"`
+	// When the key stops existing (a TTL given when it was set); never when null. An expired key is invisible to every read and is replaced by the next set.
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -48,7 +50,7 @@ func (*Key) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case key.FieldName, key.FieldPackRef, key.FieldCiphertext:
 			values[i] = new(sql.NullString)
-		case key.FieldCreatedAt, key.FieldUpdatedAt:
+		case key.FieldCreatedAt, key.FieldUpdatedAt, key.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -115,6 +117,13 @@ func (_m *Key) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Ciphertext = value.String
 			}
+		case key.FieldExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
+			} else if value.Valid {
+				_m.ExpiresAt = new(time.Time)
+				*_m.ExpiresAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -170,6 +179,11 @@ func (_m *Key) String() string {
 	builder.WriteString(fmt.Sprintf("%v", _m.Value))
 	builder.WriteString(", ")
 	builder.WriteString("ciphertext=<sensitive>")
+	builder.WriteString(", ")
+	if v := _m.ExpiresAt; v != nil {
+		builder.WriteString("expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

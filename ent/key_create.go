@@ -104,6 +104,20 @@ func (_c *KeyCreate) SetNillableCiphertext(v *string) *KeyCreate {
 	return _c
 }
 
+// SetExpiresAt sets the "expires_at" field.
+func (_c *KeyCreate) SetExpiresAt(v time.Time) *KeyCreate {
+	_c.mutation.SetExpiresAt(v)
+	return _c
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_c *KeyCreate) SetNillableExpiresAt(v *time.Time) *KeyCreate {
+	if v != nil {
+		_c.SetExpiresAt(*v)
+	}
+	return _c
+}
+
 // Mutation returns the KeyMutation object of the builder.
 func (_c *KeyCreate) Mutation() *KeyMutation {
 	return _c.mutation
@@ -250,6 +264,10 @@ func (_c *KeyCreate) createSpec() (*Key, *sqlgraph.CreateSpec) {
 		_spec.SetField(key.FieldCiphertext, field.TypeString, value)
 		_node.Ciphertext = value
 	}
+	if value, ok := _c.mutation.ExpiresAt(); ok {
+		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
+		_node.ExpiresAt = &value
+	}
 	return _node, _spec
 }
 
@@ -377,6 +395,24 @@ func (u *KeyUpsert) SetCiphertext(v string) *KeyUpsert {
 // UpdateCiphertext sets the "ciphertext" field to the value that was provided on create.
 func (u *KeyUpsert) UpdateCiphertext() *KeyUpsert {
 	u.SetExcluded(key.FieldCiphertext)
+	return u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *KeyUpsert) SetExpiresAt(v time.Time) *KeyUpsert {
+	u.Set(key.FieldExpiresAt, v)
+	return u
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *KeyUpsert) UpdateExpiresAt() *KeyUpsert {
+	u.SetExcluded(key.FieldExpiresAt)
+	return u
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (u *KeyUpsert) ClearExpiresAt() *KeyUpsert {
+	u.SetNull(key.FieldExpiresAt)
 	return u
 }
 
@@ -513,6 +549,27 @@ func (u *KeyUpsertOne) SetCiphertext(v string) *KeyUpsertOne {
 func (u *KeyUpsertOne) UpdateCiphertext() *KeyUpsertOne {
 	return u.Update(func(s *KeyUpsert) {
 		s.UpdateCiphertext()
+	})
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *KeyUpsertOne) SetExpiresAt(v time.Time) *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.SetExpiresAt(v)
+	})
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *KeyUpsertOne) UpdateExpiresAt() *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.UpdateExpiresAt()
+	})
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (u *KeyUpsertOne) ClearExpiresAt() *KeyUpsertOne {
+	return u.Update(func(s *KeyUpsert) {
+		s.ClearExpiresAt()
 	})
 }
 
@@ -815,6 +872,27 @@ func (u *KeyUpsertBulk) SetCiphertext(v string) *KeyUpsertBulk {
 func (u *KeyUpsertBulk) UpdateCiphertext() *KeyUpsertBulk {
 	return u.Update(func(s *KeyUpsert) {
 		s.UpdateCiphertext()
+	})
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (u *KeyUpsertBulk) SetExpiresAt(v time.Time) *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.SetExpiresAt(v)
+	})
+}
+
+// UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
+func (u *KeyUpsertBulk) UpdateExpiresAt() *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.UpdateExpiresAt()
+	})
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (u *KeyUpsertBulk) ClearExpiresAt() *KeyUpsertBulk {
+	return u.Update(func(s *KeyUpsert) {
+		s.ClearExpiresAt()
 	})
 }
 

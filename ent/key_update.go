@@ -103,6 +103,26 @@ func (_u *KeyUpdate) SetNillableCiphertext(v *string) *KeyUpdate {
 	return _u
 }
 
+// SetExpiresAt sets the "expires_at" field.
+func (_u *KeyUpdate) SetExpiresAt(v time.Time) *KeyUpdate {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *KeyUpdate) SetNillableExpiresAt(v *time.Time) *KeyUpdate {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (_u *KeyUpdate) ClearExpiresAt() *KeyUpdate {
+	_u.mutation.ClearExpiresAt()
+	return _u
+}
+
 // Mutation returns the KeyMutation object of the builder.
 func (_u *KeyUpdate) Mutation() *KeyMutation {
 	return _u.mutation
@@ -199,6 +219,12 @@ func (_u *KeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Ciphertext(); ok {
 		_spec.SetField(key.FieldCiphertext, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.ExpiresAtCleared() {
+		_spec.ClearField(key.FieldExpiresAt, field.TypeTime)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -292,6 +318,26 @@ func (_u *KeyUpdateOne) SetNillableCiphertext(v *string) *KeyUpdateOne {
 	if v != nil {
 		_u.SetCiphertext(*v)
 	}
+	return _u
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (_u *KeyUpdateOne) SetExpiresAt(v time.Time) *KeyUpdateOne {
+	_u.mutation.SetExpiresAt(v)
+	return _u
+}
+
+// SetNillableExpiresAt sets the "expires_at" field if the given value is not nil.
+func (_u *KeyUpdateOne) SetNillableExpiresAt(v *time.Time) *KeyUpdateOne {
+	if v != nil {
+		_u.SetExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (_u *KeyUpdateOne) ClearExpiresAt() *KeyUpdateOne {
+	_u.mutation.ClearExpiresAt()
 	return _u
 }
 
@@ -420,6 +466,12 @@ func (_u *KeyUpdateOne) sqlSave(ctx context.Context) (_node *Key, err error) {
 	}
 	if value, ok := _u.mutation.Ciphertext(); ok {
 		_spec.SetField(key.FieldCiphertext, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ExpiresAt(); ok {
+		_spec.SetField(key.FieldExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.ExpiresAtCleared() {
+		_spec.ClearField(key.FieldExpiresAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Key{config: _u.config}

@@ -65,24 +65,26 @@ const (
 // APITokenMutation represents an operation that mutates the APIToken nodes in the graph.
 type APITokenMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	created_at    *time.Time
-	updated_at    *time.Time
-	name          *string
-	token_hash    *string
-	prefix        *string
-	role          *apitoken.Role
-	packs         *[]string
-	appendpacks   []string
-	expires_at    *time.Time
-	revoked_at    *time.Time
-	last_used_at  *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*APIToken, error)
-	predicates    []predicate.APIToken
+	op              Op
+	typ             string
+	id              *int
+	created_at      *time.Time
+	updated_at      *time.Time
+	name            *string
+	token_hash      *string
+	prefix          *string
+	role            *apitoken.Role
+	packs           *[]string
+	appendpacks     []string
+	expires_at      *time.Time
+	revoked_at      *time.Time
+	last_used_at    *time.Time
+	execution_id    *int
+	addexecution_id *int
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*APIToken, error)
+	predicates      []predicate.APIToken
 }
 
 var _ ent.Mutation = (*APITokenMutation)(nil)
@@ -611,6 +613,76 @@ func (m *APITokenMutation) ResetLastUsedAt() {
 	delete(m.clearedFields, apitoken.FieldLastUsedAt)
 }
 
+// SetExecutionID sets the "execution_id" field.
+func (m *APITokenMutation) SetExecutionID(i int) {
+	m.execution_id = &i
+	m.addexecution_id = nil
+}
+
+// ExecutionID returns the value of the "execution_id" field in the mutation.
+func (m *APITokenMutation) ExecutionID() (r int, exists bool) {
+	v := m.execution_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExecutionID returns the old "execution_id" field's value of the APIToken entity.
+// If the APIToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *APITokenMutation) OldExecutionID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExecutionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExecutionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExecutionID: %w", err)
+	}
+	return oldValue.ExecutionID, nil
+}
+
+// AddExecutionID adds i to the "execution_id" field.
+func (m *APITokenMutation) AddExecutionID(i int) {
+	if m.addexecution_id != nil {
+		*m.addexecution_id += i
+	} else {
+		m.addexecution_id = &i
+	}
+}
+
+// AddedExecutionID returns the value that was added to the "execution_id" field in this mutation.
+func (m *APITokenMutation) AddedExecutionID() (r int, exists bool) {
+	v := m.addexecution_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearExecutionID clears the value of the "execution_id" field.
+func (m *APITokenMutation) ClearExecutionID() {
+	m.execution_id = nil
+	m.addexecution_id = nil
+	m.clearedFields[apitoken.FieldExecutionID] = struct{}{}
+}
+
+// ExecutionIDCleared returns if the "execution_id" field was cleared in this mutation.
+func (m *APITokenMutation) ExecutionIDCleared() bool {
+	_, ok := m.clearedFields[apitoken.FieldExecutionID]
+	return ok
+}
+
+// ResetExecutionID resets all changes to the "execution_id" field.
+func (m *APITokenMutation) ResetExecutionID() {
+	m.execution_id = nil
+	m.addexecution_id = nil
+	delete(m.clearedFields, apitoken.FieldExecutionID)
+}
+
 // Where appends a list predicates to the APITokenMutation builder.
 func (m *APITokenMutation) Where(ps ...predicate.APIToken) {
 	m.predicates = append(m.predicates, ps...)
@@ -645,7 +717,7 @@ func (m *APITokenMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *APITokenMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, apitoken.FieldCreatedAt)
 	}
@@ -676,6 +748,9 @@ func (m *APITokenMutation) Fields() []string {
 	if m.last_used_at != nil {
 		fields = append(fields, apitoken.FieldLastUsedAt)
 	}
+	if m.execution_id != nil {
+		fields = append(fields, apitoken.FieldExecutionID)
+	}
 	return fields
 }
 
@@ -704,6 +779,8 @@ func (m *APITokenMutation) Field(name string) (ent.Value, bool) {
 		return m.RevokedAt()
 	case apitoken.FieldLastUsedAt:
 		return m.LastUsedAt()
+	case apitoken.FieldExecutionID:
+		return m.ExecutionID()
 	}
 	return nil, false
 }
@@ -733,6 +810,8 @@ func (m *APITokenMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldRevokedAt(ctx)
 	case apitoken.FieldLastUsedAt:
 		return m.OldLastUsedAt(ctx)
+	case apitoken.FieldExecutionID:
+		return m.OldExecutionID(ctx)
 	}
 	return nil, fmt.Errorf("unknown APIToken field %s", name)
 }
@@ -812,6 +891,13 @@ func (m *APITokenMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastUsedAt(v)
 		return nil
+	case apitoken.FieldExecutionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExecutionID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown APIToken field %s", name)
 }
@@ -819,13 +905,21 @@ func (m *APITokenMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *APITokenMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addexecution_id != nil {
+		fields = append(fields, apitoken.FieldExecutionID)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *APITokenMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case apitoken.FieldExecutionID:
+		return m.AddedExecutionID()
+	}
 	return nil, false
 }
 
@@ -834,6 +928,13 @@ func (m *APITokenMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *APITokenMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case apitoken.FieldExecutionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddExecutionID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown APIToken numeric field %s", name)
 }
@@ -853,6 +954,9 @@ func (m *APITokenMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(apitoken.FieldLastUsedAt) {
 		fields = append(fields, apitoken.FieldLastUsedAt)
+	}
+	if m.FieldCleared(apitoken.FieldExecutionID) {
+		fields = append(fields, apitoken.FieldExecutionID)
 	}
 	return fields
 }
@@ -879,6 +983,9 @@ func (m *APITokenMutation) ClearField(name string) error {
 		return nil
 	case apitoken.FieldLastUsedAt:
 		m.ClearLastUsedAt()
+		return nil
+	case apitoken.FieldExecutionID:
+		m.ClearExecutionID()
 		return nil
 	}
 	return fmt.Errorf("unknown APIToken nullable field %s", name)
@@ -917,6 +1024,9 @@ func (m *APITokenMutation) ResetField(name string) error {
 		return nil
 	case apitoken.FieldLastUsedAt:
 		m.ResetLastUsedAt()
+		return nil
+	case apitoken.FieldExecutionID:
+		m.ResetExecutionID()
 		return nil
 	}
 	return fmt.Errorf("unknown APIToken field %s", name)
@@ -994,6 +1104,7 @@ type ActionMutation struct {
 	tags               *[]string
 	appendtags         []string
 	idempotent         *bool
+	notify             *map[string]interface{}
 	clearedFields      map[string]struct{}
 	pack               *int
 	clearedpack        bool
@@ -1793,6 +1904,55 @@ func (m *ActionMutation) ResetIdempotent() {
 	m.idempotent = nil
 }
 
+// SetNotify sets the "notify" field.
+func (m *ActionMutation) SetNotify(value map[string]interface{}) {
+	m.notify = &value
+}
+
+// Notify returns the value of the "notify" field in the mutation.
+func (m *ActionMutation) Notify() (r map[string]interface{}, exists bool) {
+	v := m.notify
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotify returns the old "notify" field's value of the Action entity.
+// If the Action object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionMutation) OldNotify(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotify is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotify requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotify: %w", err)
+	}
+	return oldValue.Notify, nil
+}
+
+// ClearNotify clears the value of the "notify" field.
+func (m *ActionMutation) ClearNotify() {
+	m.notify = nil
+	m.clearedFields[action.FieldNotify] = struct{}{}
+}
+
+// NotifyCleared returns if the "notify" field was cleared in this mutation.
+func (m *ActionMutation) NotifyCleared() bool {
+	_, ok := m.clearedFields[action.FieldNotify]
+	return ok
+}
+
+// ResetNotify resets all changes to the "notify" field.
+func (m *ActionMutation) ResetNotify() {
+	m.notify = nil
+	delete(m.clearedFields, action.FieldNotify)
+}
+
 // ClearPack clears the "pack" edge to the Pack entity.
 func (m *ActionMutation) ClearPack() {
 	m.clearedpack = true
@@ -1962,7 +2122,7 @@ func (m *ActionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ActionMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, action.FieldCreatedAt)
 	}
@@ -2014,6 +2174,9 @@ func (m *ActionMutation) Fields() []string {
 	if m.idempotent != nil {
 		fields = append(fields, action.FieldIdempotent)
 	}
+	if m.notify != nil {
+		fields = append(fields, action.FieldNotify)
+	}
 	return fields
 }
 
@@ -2056,6 +2219,8 @@ func (m *ActionMutation) Field(name string) (ent.Value, bool) {
 		return m.Tags()
 	case action.FieldIdempotent:
 		return m.Idempotent()
+	case action.FieldNotify:
+		return m.Notify()
 	}
 	return nil, false
 }
@@ -2099,6 +2264,8 @@ func (m *ActionMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldTags(ctx)
 	case action.FieldIdempotent:
 		return m.OldIdempotent(ctx)
+	case action.FieldNotify:
+		return m.OldNotify(ctx)
 	}
 	return nil, fmt.Errorf("unknown Action field %s", name)
 }
@@ -2227,6 +2394,13 @@ func (m *ActionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetIdempotent(v)
 		return nil
+	case action.FieldNotify:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotify(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)
 }
@@ -2281,6 +2455,9 @@ func (m *ActionMutation) ClearedFields() []string {
 	if m.FieldCleared(action.FieldTags) {
 		fields = append(fields, action.FieldTags)
 	}
+	if m.FieldCleared(action.FieldNotify) {
+		fields = append(fields, action.FieldNotify)
+	}
 	return fields
 }
 
@@ -2303,6 +2480,9 @@ func (m *ActionMutation) ClearField(name string) error {
 		return nil
 	case action.FieldTags:
 		m.ClearTags()
+		return nil
+	case action.FieldNotify:
+		m.ClearNotify()
 		return nil
 	}
 	return fmt.Errorf("unknown Action nullable field %s", name)
@@ -2362,6 +2542,9 @@ func (m *ActionMutation) ResetField(name string) error {
 		return nil
 	case action.FieldIdempotent:
 		m.ResetIdempotent()
+		return nil
+	case action.FieldNotify:
+		m.ResetNotify()
 		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)
@@ -8909,6 +9092,7 @@ type KeyMutation struct {
 	secret        *bool
 	value         **interface{}
 	ciphertext    *string
+	expires_at    *time.Time
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*Key, error)
@@ -9278,6 +9462,55 @@ func (m *KeyMutation) ResetCiphertext() {
 	m.ciphertext = nil
 }
 
+// SetExpiresAt sets the "expires_at" field.
+func (m *KeyMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *KeyMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the Key entity.
+// If the Key object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *KeyMutation) OldExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ClearExpiresAt clears the value of the "expires_at" field.
+func (m *KeyMutation) ClearExpiresAt() {
+	m.expires_at = nil
+	m.clearedFields[key.FieldExpiresAt] = struct{}{}
+}
+
+// ExpiresAtCleared returns if the "expires_at" field was cleared in this mutation.
+func (m *KeyMutation) ExpiresAtCleared() bool {
+	_, ok := m.clearedFields[key.FieldExpiresAt]
+	return ok
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *KeyMutation) ResetExpiresAt() {
+	m.expires_at = nil
+	delete(m.clearedFields, key.FieldExpiresAt)
+}
+
 // Where appends a list predicates to the KeyMutation builder.
 func (m *KeyMutation) Where(ps ...predicate.Key) {
 	m.predicates = append(m.predicates, ps...)
@@ -9312,7 +9545,7 @@ func (m *KeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *KeyMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, key.FieldCreatedAt)
 	}
@@ -9333,6 +9566,9 @@ func (m *KeyMutation) Fields() []string {
 	}
 	if m.ciphertext != nil {
 		fields = append(fields, key.FieldCiphertext)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, key.FieldExpiresAt)
 	}
 	return fields
 }
@@ -9356,6 +9592,8 @@ func (m *KeyMutation) Field(name string) (ent.Value, bool) {
 		return m.Value()
 	case key.FieldCiphertext:
 		return m.Ciphertext()
+	case key.FieldExpiresAt:
+		return m.ExpiresAt()
 	}
 	return nil, false
 }
@@ -9379,6 +9617,8 @@ func (m *KeyMutation) OldField(ctx context.Context, name string) (ent.Value, err
 		return m.OldValue(ctx)
 	case key.FieldCiphertext:
 		return m.OldCiphertext(ctx)
+	case key.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Key field %s", name)
 }
@@ -9437,6 +9677,13 @@ func (m *KeyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCiphertext(v)
 		return nil
+	case key.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Key field %s", name)
 }
@@ -9470,6 +9717,9 @@ func (m *KeyMutation) ClearedFields() []string {
 	if m.FieldCleared(key.FieldValue) {
 		fields = append(fields, key.FieldValue)
 	}
+	if m.FieldCleared(key.FieldExpiresAt) {
+		fields = append(fields, key.FieldExpiresAt)
+	}
 	return fields
 }
 
@@ -9486,6 +9736,9 @@ func (m *KeyMutation) ClearField(name string) error {
 	switch name {
 	case key.FieldValue:
 		m.ClearValue()
+		return nil
+	case key.FieldExpiresAt:
+		m.ClearExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Key nullable field %s", name)
@@ -9515,6 +9768,9 @@ func (m *KeyMutation) ResetField(name string) error {
 		return nil
 	case key.FieldCiphertext:
 		m.ResetCiphertext()
+		return nil
+	case key.FieldExpiresAt:
+		m.ResetExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Key field %s", name)
@@ -11824,27 +12080,29 @@ func (m *PackMutation) ResetEdge(name string) error {
 // PackInstallMutation represents an operation that mutates the PackInstall nodes in the graph.
 type PackInstallMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *int
-	created_at    *time.Time
-	updated_at    *time.Time
-	source        *string
-	pack_ref      *string
-	version       *string
-	force         *bool
-	status        *packinstall.Status
-	step          *string
-	steps         *[]map[string]interface{}
-	appendsteps   []map[string]interface{}
-	error         *string
-	started_at    *time.Time
-	finished_at   *time.Time
-	env_path      *string
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*PackInstall, error)
-	predicates    []predicate.PackInstall
+	op             Op
+	typ            string
+	id             *int
+	created_at     *time.Time
+	updated_at     *time.Time
+	source         *string
+	pack_ref       *string
+	version        *string
+	force          *bool
+	status         *packinstall.Status
+	step           *string
+	steps          *[]map[string]interface{}
+	appendsteps    []map[string]interface{}
+	error          *string
+	warnings       *[]string
+	appendwarnings []string
+	started_at     *time.Time
+	finished_at    *time.Time
+	env_path       *string
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*PackInstall, error)
+	predicates     []predicate.PackInstall
 }
 
 var _ ent.Mutation = (*PackInstallMutation)(nil)
@@ -12334,6 +12592,71 @@ func (m *PackInstallMutation) ResetError() {
 	m.error = nil
 }
 
+// SetWarnings sets the "warnings" field.
+func (m *PackInstallMutation) SetWarnings(s []string) {
+	m.warnings = &s
+	m.appendwarnings = nil
+}
+
+// Warnings returns the value of the "warnings" field in the mutation.
+func (m *PackInstallMutation) Warnings() (r []string, exists bool) {
+	v := m.warnings
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWarnings returns the old "warnings" field's value of the PackInstall entity.
+// If the PackInstall object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackInstallMutation) OldWarnings(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWarnings is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWarnings requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWarnings: %w", err)
+	}
+	return oldValue.Warnings, nil
+}
+
+// AppendWarnings adds s to the "warnings" field.
+func (m *PackInstallMutation) AppendWarnings(s []string) {
+	m.appendwarnings = append(m.appendwarnings, s...)
+}
+
+// AppendedWarnings returns the list of values that were appended to the "warnings" field in this mutation.
+func (m *PackInstallMutation) AppendedWarnings() ([]string, bool) {
+	if len(m.appendwarnings) == 0 {
+		return nil, false
+	}
+	return m.appendwarnings, true
+}
+
+// ClearWarnings clears the value of the "warnings" field.
+func (m *PackInstallMutation) ClearWarnings() {
+	m.warnings = nil
+	m.appendwarnings = nil
+	m.clearedFields[packinstall.FieldWarnings] = struct{}{}
+}
+
+// WarningsCleared returns if the "warnings" field was cleared in this mutation.
+func (m *PackInstallMutation) WarningsCleared() bool {
+	_, ok := m.clearedFields[packinstall.FieldWarnings]
+	return ok
+}
+
+// ResetWarnings resets all changes to the "warnings" field.
+func (m *PackInstallMutation) ResetWarnings() {
+	m.warnings = nil
+	m.appendwarnings = nil
+	delete(m.clearedFields, packinstall.FieldWarnings)
+}
+
 // SetStartedAt sets the "started_at" field.
 func (m *PackInstallMutation) SetStartedAt(t time.Time) {
 	m.started_at = &t
@@ -12489,7 +12812,7 @@ func (m *PackInstallMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *PackInstallMutation) Fields() []string {
-	fields := make([]string, 0, 13)
+	fields := make([]string, 0, 14)
 	if m.created_at != nil {
 		fields = append(fields, packinstall.FieldCreatedAt)
 	}
@@ -12519,6 +12842,9 @@ func (m *PackInstallMutation) Fields() []string {
 	}
 	if m.error != nil {
 		fields = append(fields, packinstall.FieldError)
+	}
+	if m.warnings != nil {
+		fields = append(fields, packinstall.FieldWarnings)
 	}
 	if m.started_at != nil {
 		fields = append(fields, packinstall.FieldStartedAt)
@@ -12557,6 +12883,8 @@ func (m *PackInstallMutation) Field(name string) (ent.Value, bool) {
 		return m.Steps()
 	case packinstall.FieldError:
 		return m.Error()
+	case packinstall.FieldWarnings:
+		return m.Warnings()
 	case packinstall.FieldStartedAt:
 		return m.StartedAt()
 	case packinstall.FieldFinishedAt:
@@ -12592,6 +12920,8 @@ func (m *PackInstallMutation) OldField(ctx context.Context, name string) (ent.Va
 		return m.OldSteps(ctx)
 	case packinstall.FieldError:
 		return m.OldError(ctx)
+	case packinstall.FieldWarnings:
+		return m.OldWarnings(ctx)
 	case packinstall.FieldStartedAt:
 		return m.OldStartedAt(ctx)
 	case packinstall.FieldFinishedAt:
@@ -12677,6 +13007,13 @@ func (m *PackInstallMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetError(v)
 		return nil
+	case packinstall.FieldWarnings:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWarnings(v)
+		return nil
 	case packinstall.FieldStartedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -12731,6 +13068,9 @@ func (m *PackInstallMutation) ClearedFields() []string {
 	if m.FieldCleared(packinstall.FieldSteps) {
 		fields = append(fields, packinstall.FieldSteps)
 	}
+	if m.FieldCleared(packinstall.FieldWarnings) {
+		fields = append(fields, packinstall.FieldWarnings)
+	}
 	if m.FieldCleared(packinstall.FieldFinishedAt) {
 		fields = append(fields, packinstall.FieldFinishedAt)
 	}
@@ -12750,6 +13090,9 @@ func (m *PackInstallMutation) ClearField(name string) error {
 	switch name {
 	case packinstall.FieldSteps:
 		m.ClearSteps()
+		return nil
+	case packinstall.FieldWarnings:
+		m.ClearWarnings()
 		return nil
 	case packinstall.FieldFinishedAt:
 		m.ClearFinishedAt()
@@ -12791,6 +13134,9 @@ func (m *PackInstallMutation) ResetField(name string) error {
 		return nil
 	case packinstall.FieldError:
 		m.ResetError()
+		return nil
+	case packinstall.FieldWarnings:
+		m.ResetWarnings()
 		return nil
 	case packinstall.FieldStartedAt:
 		m.ResetStartedAt()
@@ -14301,6 +14647,9 @@ type SensorMutation struct {
 	runner_type         *sensor.RunnerType
 	runner_name         *string
 	entry_point         *string
+	class_name          *string
+	poll_interval       *int
+	addpoll_interval    *int
 	trigger_types       *[]string
 	appendtrigger_types []string
 	parameters          *map[string]interface{}
@@ -14779,6 +15128,98 @@ func (m *SensorMutation) ResetEntryPoint() {
 	m.entry_point = nil
 }
 
+// SetClassName sets the "class_name" field.
+func (m *SensorMutation) SetClassName(s string) {
+	m.class_name = &s
+}
+
+// ClassName returns the value of the "class_name" field in the mutation.
+func (m *SensorMutation) ClassName() (r string, exists bool) {
+	v := m.class_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClassName returns the old "class_name" field's value of the Sensor entity.
+// If the Sensor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SensorMutation) OldClassName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClassName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClassName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClassName: %w", err)
+	}
+	return oldValue.ClassName, nil
+}
+
+// ResetClassName resets all changes to the "class_name" field.
+func (m *SensorMutation) ResetClassName() {
+	m.class_name = nil
+}
+
+// SetPollInterval sets the "poll_interval" field.
+func (m *SensorMutation) SetPollInterval(i int) {
+	m.poll_interval = &i
+	m.addpoll_interval = nil
+}
+
+// PollInterval returns the value of the "poll_interval" field in the mutation.
+func (m *SensorMutation) PollInterval() (r int, exists bool) {
+	v := m.poll_interval
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPollInterval returns the old "poll_interval" field's value of the Sensor entity.
+// If the Sensor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SensorMutation) OldPollInterval(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPollInterval is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPollInterval requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPollInterval: %w", err)
+	}
+	return oldValue.PollInterval, nil
+}
+
+// AddPollInterval adds i to the "poll_interval" field.
+func (m *SensorMutation) AddPollInterval(i int) {
+	if m.addpoll_interval != nil {
+		*m.addpoll_interval += i
+	} else {
+		m.addpoll_interval = &i
+	}
+}
+
+// AddedPollInterval returns the value that was added to the "poll_interval" field in this mutation.
+func (m *SensorMutation) AddedPollInterval() (r int, exists bool) {
+	v := m.addpoll_interval
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetPollInterval resets all changes to the "poll_interval" field.
+func (m *SensorMutation) ResetPollInterval() {
+	m.poll_interval = nil
+	m.addpoll_interval = nil
+}
+
 // SetTriggerTypes sets the "trigger_types" field.
 func (m *SensorMutation) SetTriggerTypes(s []string) {
 	m.trigger_types = &s
@@ -15221,7 +15662,7 @@ func (m *SensorMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SensorMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, sensor.FieldCreatedAt)
 	}
@@ -15251,6 +15692,12 @@ func (m *SensorMutation) Fields() []string {
 	}
 	if m.entry_point != nil {
 		fields = append(fields, sensor.FieldEntryPoint)
+	}
+	if m.class_name != nil {
+		fields = append(fields, sensor.FieldClassName)
+	}
+	if m.poll_interval != nil {
+		fields = append(fields, sensor.FieldPollInterval)
 	}
 	if m.trigger_types != nil {
 		fields = append(fields, sensor.FieldTriggerTypes)
@@ -15301,6 +15748,10 @@ func (m *SensorMutation) Field(name string) (ent.Value, bool) {
 		return m.RunnerName()
 	case sensor.FieldEntryPoint:
 		return m.EntryPoint()
+	case sensor.FieldClassName:
+		return m.ClassName()
+	case sensor.FieldPollInterval:
+		return m.PollInterval()
 	case sensor.FieldTriggerTypes:
 		return m.TriggerTypes()
 	case sensor.FieldParameters:
@@ -15344,6 +15795,10 @@ func (m *SensorMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldRunnerName(ctx)
 	case sensor.FieldEntryPoint:
 		return m.OldEntryPoint(ctx)
+	case sensor.FieldClassName:
+		return m.OldClassName(ctx)
+	case sensor.FieldPollInterval:
+		return m.OldPollInterval(ctx)
 	case sensor.FieldTriggerTypes:
 		return m.OldTriggerTypes(ctx)
 	case sensor.FieldParameters:
@@ -15437,6 +15892,20 @@ func (m *SensorMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetEntryPoint(v)
 		return nil
+	case sensor.FieldClassName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClassName(v)
+		return nil
+	case sensor.FieldPollInterval:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPollInterval(v)
+		return nil
 	case sensor.FieldTriggerTypes:
 		v, ok := value.([]string)
 		if !ok {
@@ -15494,6 +15963,9 @@ func (m *SensorMutation) SetField(name string, value ent.Value) error {
 // this mutation.
 func (m *SensorMutation) AddedFields() []string {
 	var fields []string
+	if m.addpoll_interval != nil {
+		fields = append(fields, sensor.FieldPollInterval)
+	}
 	if m.addrestarts != nil {
 		fields = append(fields, sensor.FieldRestarts)
 	}
@@ -15505,6 +15977,8 @@ func (m *SensorMutation) AddedFields() []string {
 // was not set, or was not defined in the schema.
 func (m *SensorMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
+	case sensor.FieldPollInterval:
+		return m.AddedPollInterval()
 	case sensor.FieldRestarts:
 		return m.AddedRestarts()
 	}
@@ -15516,6 +15990,13 @@ func (m *SensorMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *SensorMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case sensor.FieldPollInterval:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddPollInterval(v)
+		return nil
 	case sensor.FieldRestarts:
 		v, ok := value.(int)
 		if !ok {
@@ -15600,6 +16081,12 @@ func (m *SensorMutation) ResetField(name string) error {
 		return nil
 	case sensor.FieldEntryPoint:
 		m.ResetEntryPoint()
+		return nil
+	case sensor.FieldClassName:
+		m.ResetClassName()
+		return nil
+	case sensor.FieldPollInterval:
+		m.ResetPollInterval()
 		return nil
 	case sensor.FieldTriggerTypes:
 		m.ResetTriggerTypes()

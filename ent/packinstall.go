@@ -38,6 +38,8 @@ type PackInstall struct {
 	Steps []map[string]interface{} `json:"steps,omitempty"`
 	// Error holds the value of the "error" field.
 	Error string `json:"error,omitempty"`
+	// What an operator should know about the installed pack (a secret StackStorm's convention puts on a command line…); warnings do not stop an install.
+	Warnings []string `json:"warnings,omitempty"`
 	// StartedAt holds the value of the "started_at" field.
 	StartedAt time.Time `json:"started_at,omitempty"`
 	// FinishedAt holds the value of the "finished_at" field.
@@ -52,7 +54,7 @@ func (*PackInstall) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case packinstall.FieldSteps:
+		case packinstall.FieldSteps, packinstall.FieldWarnings:
 			values[i] = new([]byte)
 		case packinstall.FieldForce:
 			values[i] = new(sql.NullBool)
@@ -145,6 +147,14 @@ func (_m *PackInstall) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Error = value.String
 			}
+		case packinstall.FieldWarnings:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field warnings", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Warnings); err != nil {
+					return fmt.Errorf("unmarshal field warnings: %w", err)
+				}
+			}
 		case packinstall.FieldStartedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
 				return fmt.Errorf("unexpected type %T for field started_at", values[i])
@@ -229,6 +239,9 @@ func (_m *PackInstall) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("error=")
 	builder.WriteString(_m.Error)
+	builder.WriteString(", ")
+	builder.WriteString("warnings=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Warnings))
 	builder.WriteString(", ")
 	builder.WriteString("started_at=")
 	builder.WriteString(_m.StartedAt.Format(time.ANSIC))

@@ -146,6 +146,12 @@ func (_c *PackInstallCreate) SetNillableError(v *string) *PackInstallCreate {
 	return _c
 }
 
+// SetWarnings sets the "warnings" field.
+func (_c *PackInstallCreate) SetWarnings(v []string) *PackInstallCreate {
+	_c.mutation.SetWarnings(v)
+	return _c
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_c *PackInstallCreate) SetStartedAt(v time.Time) *PackInstallCreate {
 	_c.mutation.SetStartedAt(v)
@@ -384,6 +390,10 @@ func (_c *PackInstallCreate) createSpec() (*PackInstall, *sqlgraph.CreateSpec) {
 		_spec.SetField(packinstall.FieldError, field.TypeString, value)
 		_node.Error = value
 	}
+	if value, ok := _c.mutation.Warnings(); ok {
+		_spec.SetField(packinstall.FieldWarnings, field.TypeJSON, value)
+		_node.Warnings = value
+	}
 	if value, ok := _c.mutation.StartedAt(); ok {
 		_spec.SetField(packinstall.FieldStartedAt, field.TypeTime, value)
 		_node.StartedAt = value
@@ -559,6 +569,24 @@ func (u *PackInstallUpsert) SetError(v string) *PackInstallUpsert {
 // UpdateError sets the "error" field to the value that was provided on create.
 func (u *PackInstallUpsert) UpdateError() *PackInstallUpsert {
 	u.SetExcluded(packinstall.FieldError)
+	return u
+}
+
+// SetWarnings sets the "warnings" field.
+func (u *PackInstallUpsert) SetWarnings(v []string) *PackInstallUpsert {
+	u.Set(packinstall.FieldWarnings, v)
+	return u
+}
+
+// UpdateWarnings sets the "warnings" field to the value that was provided on create.
+func (u *PackInstallUpsert) UpdateWarnings() *PackInstallUpsert {
+	u.SetExcluded(packinstall.FieldWarnings)
+	return u
+}
+
+// ClearWarnings clears the value of the "warnings" field.
+func (u *PackInstallUpsert) ClearWarnings() *PackInstallUpsert {
+	u.SetNull(packinstall.FieldWarnings)
 	return u
 }
 
@@ -779,6 +807,27 @@ func (u *PackInstallUpsertOne) SetError(v string) *PackInstallUpsertOne {
 func (u *PackInstallUpsertOne) UpdateError() *PackInstallUpsertOne {
 	return u.Update(func(s *PackInstallUpsert) {
 		s.UpdateError()
+	})
+}
+
+// SetWarnings sets the "warnings" field.
+func (u *PackInstallUpsertOne) SetWarnings(v []string) *PackInstallUpsertOne {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.SetWarnings(v)
+	})
+}
+
+// UpdateWarnings sets the "warnings" field to the value that was provided on create.
+func (u *PackInstallUpsertOne) UpdateWarnings() *PackInstallUpsertOne {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.UpdateWarnings()
+	})
+}
+
+// ClearWarnings clears the value of the "warnings" field.
+func (u *PackInstallUpsertOne) ClearWarnings() *PackInstallUpsertOne {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.ClearWarnings()
 	})
 }
 
@@ -1172,6 +1221,27 @@ func (u *PackInstallUpsertBulk) SetError(v string) *PackInstallUpsertBulk {
 func (u *PackInstallUpsertBulk) UpdateError() *PackInstallUpsertBulk {
 	return u.Update(func(s *PackInstallUpsert) {
 		s.UpdateError()
+	})
+}
+
+// SetWarnings sets the "warnings" field.
+func (u *PackInstallUpsertBulk) SetWarnings(v []string) *PackInstallUpsertBulk {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.SetWarnings(v)
+	})
+}
+
+// UpdateWarnings sets the "warnings" field to the value that was provided on create.
+func (u *PackInstallUpsertBulk) UpdateWarnings() *PackInstallUpsertBulk {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.UpdateWarnings()
+	})
+}
+
+// ClearWarnings clears the value of the "warnings" field.
+func (u *PackInstallUpsertBulk) ClearWarnings() *PackInstallUpsertBulk {
+	return u.Update(func(s *PackInstallUpsert) {
+		s.ClearWarnings()
 	})
 }
 

@@ -152,6 +152,24 @@ func (_u *PackInstallUpdate) SetNillableError(v *string) *PackInstallUpdate {
 	return _u
 }
 
+// SetWarnings sets the "warnings" field.
+func (_u *PackInstallUpdate) SetWarnings(v []string) *PackInstallUpdate {
+	_u.mutation.SetWarnings(v)
+	return _u
+}
+
+// AppendWarnings appends value to the "warnings" field.
+func (_u *PackInstallUpdate) AppendWarnings(v []string) *PackInstallUpdate {
+	_u.mutation.AppendWarnings(v)
+	return _u
+}
+
+// ClearWarnings clears the value of the "warnings" field.
+func (_u *PackInstallUpdate) ClearWarnings() *PackInstallUpdate {
+	_u.mutation.ClearWarnings()
+	return _u
+}
+
 // SetStartedAt sets the "started_at" field.
 func (_u *PackInstallUpdate) SetStartedAt(v time.Time) *PackInstallUpdate {
 	_u.mutation.SetStartedAt(v)
@@ -310,6 +328,17 @@ func (_u *PackInstallUpdate) sqlSave(ctx context.Context) (_node int, err error)
 	if value, ok := _u.mutation.Error(); ok {
 		_spec.SetField(packinstall.FieldError, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Warnings(); ok {
+		_spec.SetField(packinstall.FieldWarnings, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedWarnings(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, packinstall.FieldWarnings, value)
+		})
+	}
+	if _u.mutation.WarningsCleared() {
+		_spec.ClearField(packinstall.FieldWarnings, field.TypeJSON)
+	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(packinstall.FieldStartedAt, field.TypeTime, value)
 	}
@@ -463,6 +492,24 @@ func (_u *PackInstallUpdateOne) SetNillableError(v *string) *PackInstallUpdateOn
 	if v != nil {
 		_u.SetError(*v)
 	}
+	return _u
+}
+
+// SetWarnings sets the "warnings" field.
+func (_u *PackInstallUpdateOne) SetWarnings(v []string) *PackInstallUpdateOne {
+	_u.mutation.SetWarnings(v)
+	return _u
+}
+
+// AppendWarnings appends value to the "warnings" field.
+func (_u *PackInstallUpdateOne) AppendWarnings(v []string) *PackInstallUpdateOne {
+	_u.mutation.AppendWarnings(v)
+	return _u
+}
+
+// ClearWarnings clears the value of the "warnings" field.
+func (_u *PackInstallUpdateOne) ClearWarnings() *PackInstallUpdateOne {
+	_u.mutation.ClearWarnings()
 	return _u
 }
 
@@ -653,6 +700,17 @@ func (_u *PackInstallUpdateOne) sqlSave(ctx context.Context) (_node *PackInstall
 	}
 	if value, ok := _u.mutation.Error(); ok {
 		_spec.SetField(packinstall.FieldError, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Warnings(); ok {
+		_spec.SetField(packinstall.FieldWarnings, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedWarnings(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, packinstall.FieldWarnings, value)
+		})
+	}
+	if _u.mutation.WarningsCleared() {
+		_spec.ClearField(packinstall.FieldWarnings, field.TypeJSON)
 	}
 	if value, ok := _u.mutation.StartedAt(); ok {
 		_spec.SetField(packinstall.FieldStartedAt, field.TypeTime, value)

@@ -39,6 +39,10 @@ type Sensor struct {
 	RunnerName string `json:"runner_name,omitempty"`
 	// EntryPoint holds the value of the "entry_point" field.
 	EntryPoint string `json:"entry_point,omitempty"`
+	// A StackStorm Python sensor's class, run by attune's st2reactor wrapper; empty for attune's own sensors.
+	ClassName string `json:"class_name,omitempty"`
+	// A StackStorm PollingSensor's seconds between polls; 0 for the class's own default.
+	PollInterval int `json:"poll_interval,omitempty"`
 	// TriggerTypes holds the value of the "trigger_types" field.
 	TriggerTypes []string `json:"trigger_types,omitempty"`
 	// Parameters holds the value of the "parameters" field.
@@ -103,9 +107,9 @@ func (*Sensor) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case sensor.FieldEnabled:
 			values[i] = new(sql.NullBool)
-		case sensor.FieldID, sensor.FieldPackID, sensor.FieldRestarts:
+		case sensor.FieldID, sensor.FieldPackID, sensor.FieldPollInterval, sensor.FieldRestarts:
 			values[i] = new(sql.NullInt64)
-		case sensor.FieldRef, sensor.FieldPackRef, sensor.FieldLabel, sensor.FieldDescription, sensor.FieldRunnerType, sensor.FieldRunnerName, sensor.FieldEntryPoint, sensor.FieldStatus, sensor.FieldLastError:
+		case sensor.FieldRef, sensor.FieldPackRef, sensor.FieldLabel, sensor.FieldDescription, sensor.FieldRunnerType, sensor.FieldRunnerName, sensor.FieldEntryPoint, sensor.FieldClassName, sensor.FieldStatus, sensor.FieldLastError:
 			values[i] = new(sql.NullString)
 		case sensor.FieldCreatedAt, sensor.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -189,6 +193,18 @@ func (_m *Sensor) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field entry_point", values[i])
 			} else if value.Valid {
 				_m.EntryPoint = value.String
+			}
+		case sensor.FieldClassName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field class_name", values[i])
+			} else if value.Valid {
+				_m.ClassName = value.String
+			}
+		case sensor.FieldPollInterval:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field poll_interval", values[i])
+			} else if value.Valid {
+				_m.PollInterval = int(value.Int64)
 			}
 		case sensor.FieldTriggerTypes:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -313,6 +329,12 @@ func (_m *Sensor) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("entry_point=")
 	builder.WriteString(_m.EntryPoint)
+	builder.WriteString(", ")
+	builder.WriteString("class_name=")
+	builder.WriteString(_m.ClassName)
+	builder.WriteString(", ")
+	builder.WriteString("poll_interval=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PollInterval))
 	builder.WriteString(", ")
 	builder.WriteString("trigger_types=")
 	builder.WriteString(fmt.Sprintf("%v", _m.TriggerTypes))

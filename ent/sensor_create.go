@@ -140,6 +140,34 @@ func (_c *SensorCreate) SetNillableEntryPoint(v *string) *SensorCreate {
 	return _c
 }
 
+// SetClassName sets the "class_name" field.
+func (_c *SensorCreate) SetClassName(v string) *SensorCreate {
+	_c.mutation.SetClassName(v)
+	return _c
+}
+
+// SetNillableClassName sets the "class_name" field if the given value is not nil.
+func (_c *SensorCreate) SetNillableClassName(v *string) *SensorCreate {
+	if v != nil {
+		_c.SetClassName(*v)
+	}
+	return _c
+}
+
+// SetPollInterval sets the "poll_interval" field.
+func (_c *SensorCreate) SetPollInterval(v int) *SensorCreate {
+	_c.mutation.SetPollInterval(v)
+	return _c
+}
+
+// SetNillablePollInterval sets the "poll_interval" field if the given value is not nil.
+func (_c *SensorCreate) SetNillablePollInterval(v *int) *SensorCreate {
+	if v != nil {
+		_c.SetPollInterval(*v)
+	}
+	return _c
+}
+
 // SetTriggerTypes sets the "trigger_types" field.
 func (_c *SensorCreate) SetTriggerTypes(v []string) *SensorCreate {
 	_c.mutation.SetTriggerTypes(v)
@@ -305,6 +333,14 @@ func (_c *SensorCreate) defaults() error {
 		v := sensor.DefaultEntryPoint
 		_c.mutation.SetEntryPoint(v)
 	}
+	if _, ok := _c.mutation.ClassName(); !ok {
+		v := sensor.DefaultClassName
+		_c.mutation.SetClassName(v)
+	}
+	if _, ok := _c.mutation.PollInterval(); !ok {
+		v := sensor.DefaultPollInterval
+		_c.mutation.SetPollInterval(v)
+	}
 	if _, ok := _c.mutation.Enabled(); !ok {
 		v := sensor.DefaultEnabled
 		_c.mutation.SetEnabled(v)
@@ -365,6 +401,17 @@ func (_c *SensorCreate) check() error {
 	}
 	if _, ok := _c.mutation.EntryPoint(); !ok {
 		return &ValidationError{Name: "entry_point", err: errors.New(`ent: missing required field "Sensor.entry_point"`)}
+	}
+	if _, ok := _c.mutation.ClassName(); !ok {
+		return &ValidationError{Name: "class_name", err: errors.New(`ent: missing required field "Sensor.class_name"`)}
+	}
+	if _, ok := _c.mutation.PollInterval(); !ok {
+		return &ValidationError{Name: "poll_interval", err: errors.New(`ent: missing required field "Sensor.poll_interval"`)}
+	}
+	if v, ok := _c.mutation.PollInterval(); ok {
+		if err := sensor.PollIntervalValidator(v); err != nil {
+			return &ValidationError{Name: "poll_interval", err: fmt.Errorf(`ent: validator failed for field "Sensor.poll_interval": %w`, err)}
+		}
 	}
 	if _, ok := _c.mutation.Enabled(); !ok {
 		return &ValidationError{Name: "enabled", err: errors.New(`ent: missing required field "Sensor.enabled"`)}
@@ -448,6 +495,14 @@ func (_c *SensorCreate) createSpec() (*Sensor, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.EntryPoint(); ok {
 		_spec.SetField(sensor.FieldEntryPoint, field.TypeString, value)
 		_node.EntryPoint = value
+	}
+	if value, ok := _c.mutation.ClassName(); ok {
+		_spec.SetField(sensor.FieldClassName, field.TypeString, value)
+		_node.ClassName = value
+	}
+	if value, ok := _c.mutation.PollInterval(); ok {
+		_spec.SetField(sensor.FieldPollInterval, field.TypeInt, value)
+		_node.PollInterval = value
 	}
 	if value, ok := _c.mutation.TriggerTypes(); ok {
 		_spec.SetField(sensor.FieldTriggerTypes, field.TypeJSON, value)
@@ -667,6 +722,36 @@ func (u *SensorUpsert) SetEntryPoint(v string) *SensorUpsert {
 // UpdateEntryPoint sets the "entry_point" field to the value that was provided on create.
 func (u *SensorUpsert) UpdateEntryPoint() *SensorUpsert {
 	u.SetExcluded(sensor.FieldEntryPoint)
+	return u
+}
+
+// SetClassName sets the "class_name" field.
+func (u *SensorUpsert) SetClassName(v string) *SensorUpsert {
+	u.Set(sensor.FieldClassName, v)
+	return u
+}
+
+// UpdateClassName sets the "class_name" field to the value that was provided on create.
+func (u *SensorUpsert) UpdateClassName() *SensorUpsert {
+	u.SetExcluded(sensor.FieldClassName)
+	return u
+}
+
+// SetPollInterval sets the "poll_interval" field.
+func (u *SensorUpsert) SetPollInterval(v int) *SensorUpsert {
+	u.Set(sensor.FieldPollInterval, v)
+	return u
+}
+
+// UpdatePollInterval sets the "poll_interval" field to the value that was provided on create.
+func (u *SensorUpsert) UpdatePollInterval() *SensorUpsert {
+	u.SetExcluded(sensor.FieldPollInterval)
+	return u
+}
+
+// AddPollInterval adds v to the "poll_interval" field.
+func (u *SensorUpsert) AddPollInterval(v int) *SensorUpsert {
+	u.Add(sensor.FieldPollInterval, v)
 	return u
 }
 
@@ -946,6 +1031,41 @@ func (u *SensorUpsertOne) SetEntryPoint(v string) *SensorUpsertOne {
 func (u *SensorUpsertOne) UpdateEntryPoint() *SensorUpsertOne {
 	return u.Update(func(s *SensorUpsert) {
 		s.UpdateEntryPoint()
+	})
+}
+
+// SetClassName sets the "class_name" field.
+func (u *SensorUpsertOne) SetClassName(v string) *SensorUpsertOne {
+	return u.Update(func(s *SensorUpsert) {
+		s.SetClassName(v)
+	})
+}
+
+// UpdateClassName sets the "class_name" field to the value that was provided on create.
+func (u *SensorUpsertOne) UpdateClassName() *SensorUpsertOne {
+	return u.Update(func(s *SensorUpsert) {
+		s.UpdateClassName()
+	})
+}
+
+// SetPollInterval sets the "poll_interval" field.
+func (u *SensorUpsertOne) SetPollInterval(v int) *SensorUpsertOne {
+	return u.Update(func(s *SensorUpsert) {
+		s.SetPollInterval(v)
+	})
+}
+
+// AddPollInterval adds v to the "poll_interval" field.
+func (u *SensorUpsertOne) AddPollInterval(v int) *SensorUpsertOne {
+	return u.Update(func(s *SensorUpsert) {
+		s.AddPollInterval(v)
+	})
+}
+
+// UpdatePollInterval sets the "poll_interval" field to the value that was provided on create.
+func (u *SensorUpsertOne) UpdatePollInterval() *SensorUpsertOne {
+	return u.Update(func(s *SensorUpsert) {
+		s.UpdatePollInterval()
 	})
 }
 
@@ -1409,6 +1529,41 @@ func (u *SensorUpsertBulk) SetEntryPoint(v string) *SensorUpsertBulk {
 func (u *SensorUpsertBulk) UpdateEntryPoint() *SensorUpsertBulk {
 	return u.Update(func(s *SensorUpsert) {
 		s.UpdateEntryPoint()
+	})
+}
+
+// SetClassName sets the "class_name" field.
+func (u *SensorUpsertBulk) SetClassName(v string) *SensorUpsertBulk {
+	return u.Update(func(s *SensorUpsert) {
+		s.SetClassName(v)
+	})
+}
+
+// UpdateClassName sets the "class_name" field to the value that was provided on create.
+func (u *SensorUpsertBulk) UpdateClassName() *SensorUpsertBulk {
+	return u.Update(func(s *SensorUpsert) {
+		s.UpdateClassName()
+	})
+}
+
+// SetPollInterval sets the "poll_interval" field.
+func (u *SensorUpsertBulk) SetPollInterval(v int) *SensorUpsertBulk {
+	return u.Update(func(s *SensorUpsert) {
+		s.SetPollInterval(v)
+	})
+}
+
+// AddPollInterval adds v to the "poll_interval" field.
+func (u *SensorUpsertBulk) AddPollInterval(v int) *SensorUpsertBulk {
+	return u.Update(func(s *SensorUpsert) {
+		s.AddPollInterval(v)
+	})
+}
+
+// UpdatePollInterval sets the "poll_interval" field to the value that was provided on create.
+func (u *SensorUpsertBulk) UpdatePollInterval() *SensorUpsertBulk {
+	return u.Update(func(s *SensorUpsert) {
+		s.UpdatePollInterval()
 	})
 }
 

@@ -150,6 +150,41 @@ func (_u *SensorUpdate) SetNillableEntryPoint(v *string) *SensorUpdate {
 	return _u
 }
 
+// SetClassName sets the "class_name" field.
+func (_u *SensorUpdate) SetClassName(v string) *SensorUpdate {
+	_u.mutation.SetClassName(v)
+	return _u
+}
+
+// SetNillableClassName sets the "class_name" field if the given value is not nil.
+func (_u *SensorUpdate) SetNillableClassName(v *string) *SensorUpdate {
+	if v != nil {
+		_u.SetClassName(*v)
+	}
+	return _u
+}
+
+// SetPollInterval sets the "poll_interval" field.
+func (_u *SensorUpdate) SetPollInterval(v int) *SensorUpdate {
+	_u.mutation.ResetPollInterval()
+	_u.mutation.SetPollInterval(v)
+	return _u
+}
+
+// SetNillablePollInterval sets the "poll_interval" field if the given value is not nil.
+func (_u *SensorUpdate) SetNillablePollInterval(v *int) *SensorUpdate {
+	if v != nil {
+		_u.SetPollInterval(*v)
+	}
+	return _u
+}
+
+// AddPollInterval adds value to the "poll_interval" field.
+func (_u *SensorUpdate) AddPollInterval(v int) *SensorUpdate {
+	_u.mutation.AddPollInterval(v)
+	return _u
+}
+
 // SetTriggerTypes sets the "trigger_types" field.
 func (_u *SensorUpdate) SetTriggerTypes(v []string) *SensorUpdate {
 	_u.mutation.SetTriggerTypes(v)
@@ -361,6 +396,11 @@ func (_u *SensorUpdate) check() error {
 			return &ValidationError{Name: "runner_type", err: fmt.Errorf(`ent: validator failed for field "Sensor.runner_type": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PollInterval(); ok {
+		if err := sensor.PollIntervalValidator(v); err != nil {
+			return &ValidationError{Name: "poll_interval", err: fmt.Errorf(`ent: validator failed for field "Sensor.poll_interval": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Status(); ok {
 		if err := sensor.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Sensor.status": %w`, err)}
@@ -413,6 +453,15 @@ func (_u *SensorUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.EntryPoint(); ok {
 		_spec.SetField(sensor.FieldEntryPoint, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ClassName(); ok {
+		_spec.SetField(sensor.FieldClassName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PollInterval(); ok {
+		_spec.SetField(sensor.FieldPollInterval, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPollInterval(); ok {
+		_spec.AddField(sensor.FieldPollInterval, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.TriggerTypes(); ok {
 		_spec.SetField(sensor.FieldTriggerTypes, field.TypeJSON, value)
@@ -666,6 +715,41 @@ func (_u *SensorUpdateOne) SetNillableEntryPoint(v *string) *SensorUpdateOne {
 	return _u
 }
 
+// SetClassName sets the "class_name" field.
+func (_u *SensorUpdateOne) SetClassName(v string) *SensorUpdateOne {
+	_u.mutation.SetClassName(v)
+	return _u
+}
+
+// SetNillableClassName sets the "class_name" field if the given value is not nil.
+func (_u *SensorUpdateOne) SetNillableClassName(v *string) *SensorUpdateOne {
+	if v != nil {
+		_u.SetClassName(*v)
+	}
+	return _u
+}
+
+// SetPollInterval sets the "poll_interval" field.
+func (_u *SensorUpdateOne) SetPollInterval(v int) *SensorUpdateOne {
+	_u.mutation.ResetPollInterval()
+	_u.mutation.SetPollInterval(v)
+	return _u
+}
+
+// SetNillablePollInterval sets the "poll_interval" field if the given value is not nil.
+func (_u *SensorUpdateOne) SetNillablePollInterval(v *int) *SensorUpdateOne {
+	if v != nil {
+		_u.SetPollInterval(*v)
+	}
+	return _u
+}
+
+// AddPollInterval adds value to the "poll_interval" field.
+func (_u *SensorUpdateOne) AddPollInterval(v int) *SensorUpdateOne {
+	_u.mutation.AddPollInterval(v)
+	return _u
+}
+
 // SetTriggerTypes sets the "trigger_types" field.
 func (_u *SensorUpdateOne) SetTriggerTypes(v []string) *SensorUpdateOne {
 	_u.mutation.SetTriggerTypes(v)
@@ -890,6 +974,11 @@ func (_u *SensorUpdateOne) check() error {
 			return &ValidationError{Name: "runner_type", err: fmt.Errorf(`ent: validator failed for field "Sensor.runner_type": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.PollInterval(); ok {
+		if err := sensor.PollIntervalValidator(v); err != nil {
+			return &ValidationError{Name: "poll_interval", err: fmt.Errorf(`ent: validator failed for field "Sensor.poll_interval": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.Status(); ok {
 		if err := sensor.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Sensor.status": %w`, err)}
@@ -959,6 +1048,15 @@ func (_u *SensorUpdateOne) sqlSave(ctx context.Context) (_node *Sensor, err erro
 	}
 	if value, ok := _u.mutation.EntryPoint(); ok {
 		_spec.SetField(sensor.FieldEntryPoint, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ClassName(); ok {
+		_spec.SetField(sensor.FieldClassName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.PollInterval(); ok {
+		_spec.SetField(sensor.FieldPollInterval, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedPollInterval(); ok {
+		_spec.AddField(sensor.FieldPollInterval, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.TriggerTypes(); ok {
 		_spec.SetField(sensor.FieldTriggerTypes, field.TypeJSON, value)

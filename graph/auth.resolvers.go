@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/apitoken"
@@ -19,7 +20,9 @@ import (
 
 // Value is the resolver for the value field.
 func (r *keyResolver) Value(ctx context.Context, obj *ent.Key, decrypt *bool) (any, error) {
-	if obj.Secret && deref(decrypt) && !principal(ctx).Role.AtLeast(auth.Admin) {
+	// An action's run token decrypts the keys it can read (its pack's and
+	// the system-wide ones), as the pack's templates do.
+	if p := principal(ctx); obj.Secret && deref(decrypt) && !p.Role.AtLeast(auth.Admin) && p.ExecutionID == 0 {
 		return nil, apperr.Errorf(apperr.Forbidden, "only an ADMIN may read a secret's plaintext")
 	}
 	return r.Keys.Value(obj, deref(decrypt))
@@ -46,6 +49,7 @@ func (r *mutationResolver) RevokeAPIToken(ctx context.Context, id int) (*ent.API
 func (r *mutationResolver) SetKey(ctx context.Context, input SetKeyInput) (*ent.Key, error) {
 	return r.Keys.Set(ctx, keystore.SetRequest{
 		Name: input.Name, Pack: deref(input.Pack), Value: input.Value, Secret: deref(input.Secret),
+		TTL: time.Duration(deref(input.TTL)) * time.Second,
 	})
 }
 

@@ -117,6 +117,12 @@ func (r *Resolver) guard(ctx context.Context, fc *graphql.FieldContext, next gra
 		return nil, apperr.Errorf(apperr.Unauthenticated, "authentication required: send Authorization: Bearer <token>")
 	}
 	field := fc.Field.Name
+	if p.ExecutionID != 0 {
+		if err := runTokenMay(p, fc.Object, field, fc.Args); err != nil {
+			return nil, r.audited(ctx, fc, p, err)
+		}
+		return r.auditing(ctx, fc, p, next)
+	}
 	if need := requiredRole(fc.Object, field); !p.Role.AtLeast(need) {
 		return nil, r.audited(ctx, fc, p, apperr.Errorf(apperr.Forbidden,
 			"%s needs the %s role; this token is %s", field, need, p.Role))
@@ -156,6 +162,35 @@ func (r *Resolver) checkScope(ctx context.Context, p *auth.Principal, field stri
 			return apperr.Errorf(apperr.NotFound, "%d not found", id)
 		} else if err != nil {
 			return err // the read policy's FORBIDDEN
+		}
+	}
+	return nil
+}
+
+// runTokenFields are the only root fields the token of one run of an
+// action (a StackStorm Python action's action_service) may use.
+var runTokenFields = map[string]bool{
+	"Query.key": true, "Query.keys": true, "Query.viewer": true,
+	"Mutation.setKey": true, "Mutation.deleteKey": true,
+}
+
+// runTokenMay keeps an action's run token to the key/value store: it reads
+// its pack's keys and the system-wide ones (the read policy narrows keys
+// to those), and writes only its pack's.
+func runTokenMay(p *auth.Principal, object, field string, args map[string]any) error {
+	if !runTokenFields[object+"."+field] {
+		return apperr.Errorf(apperr.Forbidden, "an action's run token reaches only the key/value store, not %s", field)
+	}
+	var refs []string
+	collectRefs(args, &refs)
+	if object == "Mutation" && len(refs) == 0 {
+		return apperr.Errorf(apperr.Forbidden, "an action's run token writes only keys of its pack %s, not system-wide ones",
+			strings.Join(p.Packs, ", "))
+	}
+	for _, ref := range refs {
+		if !p.CanSeePack(ref) {
+			return apperr.Errorf(apperr.Forbidden, "an action's run token reaches only keys of its pack %s",
+				strings.Join(p.Packs, ", "))
 		}
 	}
 	return nil

@@ -7,4 +7,5 @@ type SetKeyInput struct {
 	Value  any     `json:"value"`
 	Secret *bool   `json:"secret,omitempty"`
 	Pack   *string `json:"pack,omitempty"`
+	TTL    *int    `json:"ttl,omitempty"`
 }

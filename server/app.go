@@ -72,7 +72,7 @@ func (a *app) start(ctx context.Context) error {
 	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log); err != nil {
 		return err
 	}
-	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys); err != nil {
+	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens); err != nil {
 		return err
 	}
 	a.packs.Canceler = a.engine.svc
@@ -80,7 +80,7 @@ func (a *app) start(ctx context.Context) error {
 		// Revoked tokens' subscriptions end on every node.
 		a.sec.tokens.Watch(ctx, a.engine.bus)
 	}
-	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.log); err != nil {
+	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.sec.keys, a.log); err != nil {
 		return err
 	}
 	if sealer := sealerOf(a.sec.keys); sealer != nil {
@@ -127,17 +127,26 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer a.Close()
-	if err := a.start(ctx); err != nil {
-		return err
-	}
 	if !cfg.HasRole("api") {
+		if err := a.start(ctx); err != nil {
+			return err
+		}
 		<-ctx.Done()
 		a.shutdown()
 		return nil
 	}
+	// Listen first: actions are told the API's real address (a port 0
+	// becomes the one the system chose).
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	defer func() { _ = ln.Close() }()
+	if a.cfg.Worker.APIURL == "" {
+		a.cfg.Worker.APIURL = "http://" + ln.Addr().String()
+	}
+	if err := a.start(ctx); err != nil {
+		return err
 	}
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
@@ -200,6 +209,7 @@ func (a *app) handler() http.Handler {
 	mux.Handle("/graphql", graph.CodedErrors(graph.Authenticate(a.sec.tokens,
 		graph.BodyLimit(a.cfg.GraphQL.MaxBodyBytes, a.cfg.GraphQL.MaxUploadBytes, gql))))
 	mux.Handle("POST "+trigger.PathPrefix+"{ref}", a.events.webhookHandler())
+	mux.Handle("POST "+trigger.St2PathPrefix+"{hook...}", a.events.st2WebhookHandler(a.sec.tokens))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))

@@ -74,7 +74,9 @@ func TestPackLimitedAdminStaysInItsPacks(t *testing.T) {
 
 		var audit struct {
 			AuditEvents struct {
-				Edges []struct{ Node struct{ Operation, Actor, PackRef string } }
+				Edges []struct {
+					Node struct{ Operation, Actor, PackRef string }
+				}
 			}
 		}
 		limited.Must(t, `{ auditEvents(first: 100){ edges{ node{ operation actor packRef } } } }`, nil, &audit)
@@ -105,7 +107,9 @@ func TestNodeReadsFollowTheRoles(t *testing.T) {
 		var key struct{ SetKey struct{ ID string } }
 		admin.Must(t, `mutation{ setKey(input:{name:"k", value:1}){ id } }`, nil, &key)
 		var audit struct {
-			AuditEvents struct{ Edges []struct{ Node struct{ ID string } } }
+			AuditEvents struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		admin.Must(t, `{ auditEvents(first: 1){ edges{ node{ id } } } }`, nil, &audit)
 		adminID := tokenID(t, admin, "admin (ATTUNE_ADMIN_TOKEN)")

@@ -163,16 +163,22 @@ func TestCLIRunAndExecutions(t *testing.T) {
 		// name=@file reads a value; -o yaml parses back.
 		script := filepath.Join(t.TempDir(), "cmd.sh")
 		require.NoError(t, os.WriteFile(script, []byte("echo from a file"), 0o600))
-		r = ok(t, s, nil, "run", "core.local", "cmd=@"+script, "-o", "yaml", "-a", "status,stdout,parameters")
+		r = ok(t, s, nil, "run", "core.local", "cmd=@"+script, "-o", "yaml", "-a", "status,stdout,parameters.cmd")
 		var y map[string]any
 		require.NoError(t, yaml.Unmarshal([]byte(r.stdout), &y), r.stdout)
 		require.Equal(t, map[string]any{"status": "SUCCEEDED", "stdout": "from a file\n",
-			"parameters": map[string]any{"cmd": "echo from a file"}}, y)
+			"parameters.cmd": "echo from a file"}, y)
 
 		// run ACTION --help lists the parameters.
 		help := ok(t, s, nil, "run", "core.local", "--help").stdout
-		require.Contains(t, help, "cmd")
-		require.Contains(t, help, "The command line to run.")
+		require.Regexp(t, `(?m)^cmd +string +true `, help)
+		// Values are typed by the schema: an integer parameter takes 30,
+		// and refuses a word before anything is sent.
+		require.Regexp(t, `(?m)^timeout +integer `, help)
+		ok(t, s, nil, "run", "core.local", "cmd=true", "timeout=30")
+		r = attune(t, s, nil, "run", "core.local", "cmd=true", "timeout=soon")
+		require.Equal(t, cli.ExitUsage, r.code)
+		require.Contains(t, r.stderr, `timeout: "soon" is not an integer`)
 		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "run", "core.nope", "--help").code)
 		actions := ok(t, s, nil, "action", "list").stdout
 		require.Contains(t, actions, "core.local")

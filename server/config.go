@@ -275,6 +275,9 @@ func (c *Config) Validate() error {
 	if c.Packs.EnvsDir == "" {
 		c.Packs.EnvsDir = filepath.Join(c.DataDir, "envs")
 	}
+	if c.Worker.SSH.KnownHosts == "" {
+		c.Worker.SSH.KnownHosts = filepath.Join(c.DataDir, "ssh", "known_hosts")
+	}
 	wd, err := os.Getwd()
 	if err != nil {
 		return fmt.Errorf("resolving relative paths: %w", err)
@@ -332,6 +335,8 @@ func (c *Config) absPaths(base string, only *Config) {
 		{&c.PacksDir, &only.PacksDir},
 		{&c.Packs.EnvsDir, &only.Packs.EnvsDir},
 		{&c.GraphQL.PersistedQueriesFile, &only.GraphQL.PersistedQueriesFile},
+		{&c.Worker.SSH.KnownHosts, &only.Worker.SSH.KnownHosts},
+		{&c.Worker.SSH.KeyFile, &only.Worker.SSH.KeyFile},
 	}
 	for _, p := range paths {
 		if *p.set != "" {

@@ -132,6 +132,8 @@ func TestValidate(t *testing.T) {
 		{name: "no roles", change: func(c *Config) { c.Roles = nil }, wantErr: "roles: at least one"},
 		{name: "listen without port", change: func(c *Config) { c.Listen = "8080" }, wantErr: `listen "8080"`},
 		{name: "log format", change: func(c *Config) { c.Log.Format = "xml" }, wantErr: `log.format "xml"`},
+		{name: "ssh host key policy", change: func(c *Config) { c.Worker.SSH.HostKeyPolicy = "yes" }, wantErr: `worker.ssh.host_key_policy "yes"`},
+		{name: "ssh connect timeout", change: func(c *Config) { c.Worker.SSH.ConnectTimeout = 0 }, wantErr: "worker.ssh.connect_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +147,7 @@ func TestValidate(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Equal(t, tt.wantPacksDir, cfg.PacksDir)
+			require.Equal(t, filepath.Join(wd, "data", "ssh", "known_hosts"), cfg.Worker.SSH.KnownHosts)
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,9 +13,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/auth"
+	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/lease"
 	"github.com/attune-io/attune/internal/sensor"
 	"github.com/attune-io/attune/internal/store"
@@ -78,12 +82,14 @@ type events struct {
 	webhooks *trigger.Webhooks
 	sensors  *sensor.Supervisor
 	timers   *trigger.Timers
-	maxBody  int64
+	// execTriggers emits StackStorm's action and notify triggers (worker role).
+	execTriggers *trigger.ExecutionTriggers
+	maxBody      int64
 }
 
 // startEvents starts the timers and sensors the roles ask for; rule
 // evaluation runs in the engine's queue (worker role).
-func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, log *slog.Logger) (*events, error) {
+func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, keys *keystore.Service, log *slog.Logger) (*events, error) {
 	holder, err := nodeName()
 	if err != nil {
 		return nil, err
@@ -99,7 +105,7 @@ func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, log
 		sensors: sensor.NewSupervisor(db, eng.rules, leases, sensor.Options{
 			Poll: cfg.Events.SensorPoll, BackoffMin: cfg.Events.SensorBackoffMin,
 			BackoffMax: cfg.Events.SensorBackoffMax, KillGrace: cfg.Worker.KillGrace,
-			TempDir: tmp, Logger: log.With("component", "sensors"),
+			TempDir: tmp, Keys: keys, Logger: log.With("component", "sensors"),
 		}),
 		maxBody: cfg.Events.WebhookMaxBytes,
 	}
@@ -112,6 +118,10 @@ func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, log
 	if cfg.HasRole("sensor") {
 		ev.sensors.Start(ctx)
 	}
+	if cfg.HasRole("worker") {
+		ev.execTriggers = trigger.NewExecutionTriggers(db, eng.rules, eng.bus, log.With("component", "execution-triggers"))
+		ev.execTriggers.Start(ctx)
+	}
 	return ev, nil
 }
 
@@ -119,6 +129,9 @@ func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, log
 func (ev *events) stop(ctx context.Context) {
 	if ev.timers != nil {
 		ev.timers.Stop(ctx)
+	}
+	if ev.execTriggers != nil {
+		ev.execTriggers.Stop()
 	}
 	ev.sensors.Stop(ctx)
 }
@@ -166,6 +179,77 @@ func (ev *events) webhookHandler() http.Handler {
 		default:
 			ev.log.Error("webhook failed", "trigger", r.PathValue("ref"), "error", err)
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal error"})
+		}
+	})
+}
+
+// st2WebhookHandler serves StackStorm's POST /api/v1/webhooks/{hook}: 202
+// with the body echoed once the events are stored, as StackStorm answers.
+// The caller authenticates as StackStorm's clients do, with an attune token
+// in X-Auth-Token or St2-Api-Key (or Authorization: Bearer), or in the
+// x-auth-token or st2-api-key query parameter, and needs OPERATOR (as for
+// emitEvent); a pack-limited token reaches only its packs' rules. Errors
+// are StackStorm's {"faultstring": …}: 401, 403, 404 for a hook no enabled
+// rule has, 413, 400 for a body that cannot be read.
+func (ev *events) st2WebhookHandler(tokens *auth.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fault := func(status int, msg string) { writeJSON(w, status, map[string]any{"faultstring": msg}) }
+		p := auth.System
+		if tokens != nil {
+			token := cmp.Or(r.Header.Get("X-Auth-Token"), r.Header.Get("St2-Api-Key"),
+				r.URL.Query().Get("x-auth-token"), r.URL.Query().Get("st2-api-key"))
+			if token == "" {
+				bearer, _ := strings.CutPrefix(strings.TrimSpace(r.Header.Get("Authorization")), "Bearer ")
+				token = bearer
+			}
+			if strings.TrimSpace(token) == "" {
+				fault(http.StatusUnauthorized, "Unauthorized - One of Token or API key required.")
+				return
+			}
+			var err error
+			if p, err = tokens.Authenticate(r.Context(), token); err != nil {
+				if ae, client := apperr.As(err); client {
+					fault(http.StatusUnauthorized, "Unauthorized - "+ae.Message)
+				} else {
+					ev.log.Error("authenticating webhook", "error", err)
+					fault(http.StatusInternalServerError, "internal error")
+				}
+				return
+			}
+			if !p.Role.AtLeast(auth.Operator) {
+				fault(http.StatusForbidden, fmt.Sprintf("role %s may not send webhooks (needs %s)", p.Role, auth.Operator))
+				return
+			}
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ev.maxBody))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			fault(http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", ev.maxBody))
+			return
+		}
+		if err != nil {
+			fault(http.StatusBadRequest, "reading body failed")
+			return
+		}
+		hook := r.PathValue("hook")
+		header := r.Header.Clone() // with Host, which net/http keeps apart, as StackStorm's headers have it
+		header.Set("Host", r.Host)
+		res, err := ev.webhooks.ReceiveSt2(r.Context(), trigger.St2Request{
+			Hook: hook, Header: header, Body: body, Allowed: p.CanSeeRef,
+		})
+		ae, client := apperr.As(err)
+		switch {
+		case err == nil:
+			writeJSON(w, http.StatusAccepted, res.Body)
+		case errors.Is(err, trigger.ErrNoHook):
+			fault(http.StatusNotFound, fmt.Sprintf("Webhook %s not registered with st2", hook))
+		case client && ae.Code == apperr.NotFound:
+			fault(http.StatusNotFound, ae.Message)
+		case client && ae.Code == apperr.BadUserInput:
+			fault(http.StatusBadRequest, ae.Message)
+		default:
+			ev.log.Error("webhook failed", "hook", hook, "error", err)
+			fault(http.StatusInternalServerError, "internal error")
 		}
 	})
 }

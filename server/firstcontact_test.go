@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -55,7 +56,8 @@ func TestReadmeFirstActionLikeMakeRun(t *testing.T) {
 }
 
 // TestCoreActions runs every built-in action of the core pack through the
-// server, as a newcomer would after reading the README; core.http talks to
+// server, as a newcomer would after reading the README (except those that
+// need SSH or SMTP servers: coreActionsTestedElsewhere); core.http talks to
 // an HTTP server of the test's own.
 func TestCoreActions(t *testing.T) {
 	t.Parallel()
@@ -89,13 +91,19 @@ func TestCoreActions(t *testing.T) {
 		}
 		var want []string
 		for range len(seen) / 3 {
-			want = append(want, `POST /json yes application/json {"n": 1}`, "GET /text   ", "DELETE /nope   ")
+			want = append(want, `POST /json yes application/json {"n":1}`, "GET /text   ", "DELETE /nope   ")
 		}
 		require.Len(t, seen, len(want))
 		require.ElementsMatch(t, want, seen)
 	})
 	want, err := exec.Command("uname", "-a").Output()
 	require.NoError(t, err)
+	// core.local_sudo: as root it runs (through sudo, or directly without
+	// it); not root and without sudo it fails before starting.
+	sudoStatus := "SUCCEEDED"
+	if _, err := exec.LookPath("sudo"); err != nil && os.Geteuid() != 0 {
+		sudoStatus = "FAILED"
+	}
 
 	dbtest.Run(t, func(t *testing.T, backend string) {
 		s := startLikeMakeRun(t, backend)
@@ -112,11 +120,52 @@ func TestCoreActions(t *testing.T) {
 			},
 			{
 				name: "noop", ref: "core.noop", wantStatus: "SUCCEEDED",
-				check: func(t *testing.T, got finished) { require.Empty(t, got.Stdout) },
+				check: func(t *testing.T, got finished) {
+					require.Empty(t, got.Stdout)
+					require.JSONEq(t, `{"failed": false, "succeeded": true, "return_code": 0}`, string(got.Result))
+				},
 			},
 			{
 				name: "local", ref: "core.local", params: map[string]any{"cmd": "uname -a"}, wantStatus: "SUCCEEDED",
 				check: func(t *testing.T, got finished) { require.Equal(t, string(want), got.Stdout) },
+			},
+			{
+				name: "local gives StackStorm's local runner result", ref: "core.local", params: map[string]any{"cmd": "echo out; echo err >&2; exit 2"},
+				wantStatus: "FAILED",
+				check: func(t *testing.T, got finished) {
+					require.JSONEq(t, `{"stdout": "out", "stderr": "err", "return_code": 2, "succeeded": false, "failed": true}`, string(got.Result))
+				},
+			},
+			{
+				name: "local takes StackStorm's runner parameters", ref: "core.local",
+				params:     map[string]any{"cmd": `echo "$GREETING"; pwd`, "env": map[string]any{"GREETING": "hi"}, "cwd": "/tmp", "timeout": 30, "kwarg_op": "-"},
+				wantStatus: "SUCCEEDED",
+				check:      func(t *testing.T, got finished) { require.Equal(t, "hi\n/tmp\n", got.Stdout) },
+			},
+			{
+				name: "local_sudo runs as root", ref: "core.local_sudo", params: map[string]any{"cmd": "id -u"}, wantStatus: sudoStatus,
+				check: func(t *testing.T, got finished) {
+					if sudoStatus == "SUCCEEDED" {
+						require.Equal(t, "0\n", got.Stdout)
+					} else {
+						require.Contains(t, got.Error, "sudo")
+					}
+				},
+			},
+			{
+				name: "echo prints the message as is", ref: "core.echo", params: map[string]any{"message": `-n $(echo pwned) "q" \c`},
+				wantStatus: "SUCCEEDED",
+				check: func(t *testing.T, got finished) {
+					require.Equal(t, `-n $(echo pwned) "q" \c`+"\n", got.Stdout)
+					require.JSONEq(t, `"-n $(echo pwned) \"q\" \\c"`, string(jsonField(t, got.Result, "stdout")))
+				},
+			},
+			{
+				name: "pause waits max_pause seconds", ref: "core.pause", params: map[string]any{"max_pause": 1}, wantStatus: "SUCCEEDED",
+				check: func(t *testing.T, got finished) {
+					require.Equal(t, "1\n", got.Stdout)
+					require.JSONEq(t, `1`, string(jsonField(t, got.Result, "stdout")))
+				},
 			},
 			{
 				name: "local runs in the pack directory", ref: "core.local", params: map[string]any{"cmd": "pwd"},
@@ -128,17 +177,20 @@ func TestCoreActions(t *testing.T) {
 			{
 				name: "http POST of JSON", ref: "core.http", wantStatus: "SUCCEEDED",
 				params: map[string]any{"url": web.URL + "/json", "method": "POST",
-					"headers": map[string]any{"X-Req": "yes"}, "body": map[string]any{"n": 1}},
+					"headers": map[string]any{"X-Req": "yes", "Content-Type": "application/json"}, "body": `{"n": 1}`},
 				check: func(t *testing.T, got finished) {
+					// StackStorm's http-request result.
 					var r struct {
-						Status  int               `json:"status"`
-						Headers map[string]string `json:"headers"`
-						Body    json.RawMessage   `json:"body"`
+						StatusCode int               `json:"status_code"`
+						Headers    map[string]string `json:"headers"`
+						Body       json.RawMessage   `json:"body"`
+						Parsed     bool              `json:"parsed"`
 					}
 					require.NoError(t, json.Unmarshal(got.Result, &r), string(got.Result))
-					require.Equal(t, http.StatusCreated, r.Status)
+					require.Equal(t, http.StatusCreated, r.StatusCode)
 					require.Equal(t, "42", r.Headers["X-Answer"])
 					require.Equal(t, "application/json", r.Headers["Content-Type"])
+					require.True(t, r.Parsed)
 					require.JSONEq(t, `{"got": {"n": 1}}`, string(r.Body))
 				},
 			},
@@ -147,14 +199,16 @@ func TestCoreActions(t *testing.T) {
 				params: map[string]any{"url": web.URL + "/text"},
 				check: func(t *testing.T, got finished) {
 					require.JSONEq(t, `"plain words"`, string(jsonField(t, got.Result, "body")))
-					require.JSONEq(t, `200`, string(jsonField(t, got.Result, "status")))
+					require.JSONEq(t, `false`, string(jsonField(t, got.Result, "parsed")))
+					require.JSONEq(t, `200`, string(jsonField(t, got.Result, "status_code")))
 				},
 			},
 			{
 				name: "http 404 fails with the response", ref: "core.http", wantStatus: "FAILED",
 				params: map[string]any{"url": web.URL + "/nope", "method": "DELETE"},
 				check: func(t *testing.T, got finished) {
-					require.JSONEq(t, `404`, string(jsonField(t, got.Result, "status")))
+					require.JSONEq(t, `404`, string(jsonField(t, got.Result, "status_code")))
+					require.Contains(t, got.Error, "404 Not Found")
 					require.Equal(t, 1, *got.ExitCode)
 				},
 			},
@@ -170,7 +224,8 @@ func TestCoreActions(t *testing.T) {
 				tt.check(t, got)
 			})
 		}
-		// Every built-in action is covered here.
+		// Every built-in action is covered here or in TestStackStormRunners.
+		refs = append(refs, coreActionsTestedElsewhere...)
 		var core struct {
 			Packs struct {
 				Edges []struct {

@@ -8,11 +8,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/execution"
+	"github.com/attune-io/attune/internal/inproc"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/rule"
+	"github.com/attune-io/attune/internal/st2compat"
 	"github.com/attune-io/attune/internal/store"
 	"github.com/attune-io/attune/internal/trigger"
 )
@@ -44,6 +47,28 @@ type WorkerConfig struct {
 	// APIURL is given to actions as ATTUNE_API_URL; empty means
 	// http://<listen>.
 	APIURL string `yaml:"api_url"`
+	// SSH sets the logins and host key checks of the remote runners.
+	SSH SSHConfig `yaml:"ssh"`
+}
+
+// SSHConfig sets how remote-shell-cmd and remote-shell-script actions log
+// in and check host keys.
+type SSHConfig struct {
+	// KnownHosts is the known_hosts file host keys are checked against;
+	// empty means <data_dir>/ssh/known_hosts.
+	KnownHosts string `yaml:"known_hosts"`
+	// HostKeyPolicy is accept-new (learn a new host's key, refuse a changed
+	// one), strict (only hosts already in known_hosts) or off (any key, as
+	// StackStorm).
+	HostKeyPolicy string `yaml:"host_key_policy"`
+	// User logs in when an action gives no username; empty means the
+	// worker's own user.
+	User string `yaml:"user"`
+	// KeyFile is the private key used when an action gives neither
+	// private_key nor password.
+	KeyFile string `yaml:"key_file"`
+	// ConnectTimeout bounds each connection and login.
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 }
 
 // defaultWorkerConfig is the worker section of DefaultConfig.
@@ -55,6 +80,7 @@ func defaultWorkerConfig() WorkerConfig {
 		MaxOutputBytes: 1 << 20,
 		AbandonAfter:   execution.DefaultAbandonAfter,
 		RescueAfter:    2 * time.Hour,
+		SSH:            SSHConfig{HostKeyPolicy: inproc.HostKeyAccept, ConnectTimeout: 10 * time.Second},
 	}
 }
 
@@ -67,6 +93,13 @@ func (w WorkerConfig) validate() error {
 		return fmt.Errorf("worker.abandon_after must be at least 1s")
 	case w.Retention < 0:
 		return fmt.Errorf("worker.retention must not be negative")
+	case w.SSH.ConnectTimeout <= 0:
+		return fmt.Errorf("worker.ssh.connect_timeout must be positive")
+	}
+	switch w.SSH.HostKeyPolicy {
+	case inproc.HostKeyAccept, inproc.HostKeyStrict, inproc.HostKeyOff:
+	default:
+		return fmt.Errorf("worker.ssh.host_key_policy %q: want accept-new, strict or off", w.SSH.HostKeyPolicy)
 	}
 	return nil
 }
@@ -87,7 +120,7 @@ type engine struct {
 // startEngine migrates the queue's tables and starts what the roles need.
 // Every node can request, cancel and stream executions; only worker nodes
 // run them.
-func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service) (*engine, error) {
+func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service) (*engine, error) {
 	if err := queue.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -132,9 +165,29 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	if apiURL == "" {
 		apiURL = "http://" + cfg.Listen
 	}
+	// StackStorm python-script actions import attune's own st2common and
+	// six from here, and run through its wrapper.
+	st2py, err := st2compat.Install(filepath.Join(cfg.DataDir, "st2compat"))
+	if err != nil {
+		e.stop(ctx)
+		return nil, err
+	}
+	var actionTokens execution.ActionTokenFunc
+	if tokens != nil {
+		actionTokens = tokens.MintForExecution
+	}
 	e.worker = e.svc.NewWorker(execution.WorkerOptions{
 		Name: cfg.Worker.Name, Concurrency: concurrency, KillGrace: cfg.Worker.KillGrace,
 		MaxOutput: cfg.Worker.MaxOutputBytes, APIURL: apiURL, TempDir: tmp,
+		InProcess: inproc.Options{
+			SSH: inproc.SSHOptions{
+				KnownHosts: cfg.Worker.SSH.KnownHosts, HostKeyPolicy: cfg.Worker.SSH.HostKeyPolicy,
+				User: cfg.Worker.SSH.User, KeyFile: cfg.Worker.SSH.KeyFile, ConnectTimeout: cfg.Worker.SSH.ConnectTimeout,
+			},
+			Events: eventEmitter{e.rules},
+			Logger: log.With("component", "worker"),
+		},
+		St2PythonDir: st2py, ActionTokens: actionTokens,
 	})
 	h.Execution = e.worker.Run
 	if err := e.worker.Start(ctx); err != nil {
@@ -175,4 +228,17 @@ func (e *engine) stop(ctx context.Context) {
 	e.svc.Stop()
 	e.queue.Close()
 	e.bus.Close()
+}
+
+// eventEmitter lets in-process runners (announcement, inject-trigger) emit
+// events through the rule engine, as sensors and webhooks do.
+type eventEmitter struct{ rules *rule.Engine }
+
+// EmitEvent implements inproc.Emitter.
+func (e eventEmitter) EmitEvent(ctx context.Context, trigger string, payload map[string]any, source string) (int, error) {
+	ev, err := e.rules.Emit(ctx, rule.Emission{Trigger: trigger, Payload: payload, Source: source})
+	if err != nil {
+		return 0, err
+	}
+	return ev.ID, nil
 }

@@ -52,6 +52,8 @@ const (
 	FieldTags = "tags"
 	// FieldIdempotent holds the string denoting the idempotent field in the database.
 	FieldIdempotent = "idempotent"
+	// FieldNotify holds the string denoting the notify field in the database.
+	FieldNotify = "notify"
 	// EdgePack holds the string denoting the pack edge name in mutations.
 	EdgePack = "pack"
 	// EdgeExecutions holds the string denoting the executions edge name in mutations.
@@ -103,6 +105,7 @@ var Columns = []string{
 	FieldEnabled,
 	FieldTags,
 	FieldIdempotent,
+	FieldNotify,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

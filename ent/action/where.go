@@ -730,6 +730,16 @@ func IdempotentNEQ(v bool) predicate.Action {
 	return predicate.Action(sql.FieldNEQ(FieldIdempotent, v))
 }
 
+// NotifyIsNil applies the IsNil predicate on the "notify" field.
+func NotifyIsNil() predicate.Action {
+	return predicate.Action(sql.FieldIsNull(FieldNotify))
+}
+
+// NotifyNotNil applies the NotNil predicate on the "notify" field.
+func NotifyNotNil() predicate.Action {
+	return predicate.Action(sql.FieldNotNull(FieldNotify))
+}
+
 // HasPack applies the HasEdge predicate on the "pack" edge.
 func HasPack() predicate.Action {
 	return predicate.Action(func(s *sql.Selector) {

@@ -37,6 +37,8 @@ const (
 	FieldRevokedAt = "revoked_at"
 	// FieldLastUsedAt holds the string denoting the last_used_at field in the database.
 	FieldLastUsedAt = "last_used_at"
+	// FieldExecutionID holds the string denoting the execution_id field in the database.
+	FieldExecutionID = "execution_id"
 	// Table holds the table name of the apitoken in the database.
 	Table = "api_tokens"
 )
@@ -54,6 +56,7 @@ var Columns = []string{
 	FieldExpiresAt,
 	FieldRevokedAt,
 	FieldLastUsedAt,
+	FieldExecutionID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -160,6 +163,11 @@ func ByRevokedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByLastUsedAt orders the results by the last_used_at field.
 func ByLastUsedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastUsedAt, opts...).ToFunc()
+}
+
+// ByExecutionID orders the results by the execution_id field.
+func ByExecutionID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExecutionID, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

@@ -94,6 +94,11 @@ func LastUsedAt(v time.Time) predicate.APIToken {
 	return predicate.APIToken(sql.FieldEQ(FieldLastUsedAt, v))
 }
 
+// ExecutionID applies equality check predicate on the "execution_id" field. It's identical to ExecutionIDEQ.
+func ExecutionID(v int) predicate.APIToken {
+	return predicate.APIToken(sql.FieldEQ(FieldExecutionID, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.APIToken {
 	return predicate.APIToken(sql.FieldEQ(FieldCreatedAt, v))
@@ -547,6 +552,56 @@ func LastUsedAtIsNil() predicate.APIToken {
 // LastUsedAtNotNil applies the NotNil predicate on the "last_used_at" field.
 func LastUsedAtNotNil() predicate.APIToken {
 	return predicate.APIToken(sql.FieldNotNull(FieldLastUsedAt))
+}
+
+// ExecutionIDEQ applies the EQ predicate on the "execution_id" field.
+func ExecutionIDEQ(v int) predicate.APIToken {
+	return predicate.APIToken(sql.FieldEQ(FieldExecutionID, v))
+}
+
+// ExecutionIDNEQ applies the NEQ predicate on the "execution_id" field.
+func ExecutionIDNEQ(v int) predicate.APIToken {
+	return predicate.APIToken(sql.FieldNEQ(FieldExecutionID, v))
+}
+
+// ExecutionIDIn applies the In predicate on the "execution_id" field.
+func ExecutionIDIn(vs ...int) predicate.APIToken {
+	return predicate.APIToken(sql.FieldIn(FieldExecutionID, vs...))
+}
+
+// ExecutionIDNotIn applies the NotIn predicate on the "execution_id" field.
+func ExecutionIDNotIn(vs ...int) predicate.APIToken {
+	return predicate.APIToken(sql.FieldNotIn(FieldExecutionID, vs...))
+}
+
+// ExecutionIDGT applies the GT predicate on the "execution_id" field.
+func ExecutionIDGT(v int) predicate.APIToken {
+	return predicate.APIToken(sql.FieldGT(FieldExecutionID, v))
+}
+
+// ExecutionIDGTE applies the GTE predicate on the "execution_id" field.
+func ExecutionIDGTE(v int) predicate.APIToken {
+	return predicate.APIToken(sql.FieldGTE(FieldExecutionID, v))
+}
+
+// ExecutionIDLT applies the LT predicate on the "execution_id" field.
+func ExecutionIDLT(v int) predicate.APIToken {
+	return predicate.APIToken(sql.FieldLT(FieldExecutionID, v))
+}
+
+// ExecutionIDLTE applies the LTE predicate on the "execution_id" field.
+func ExecutionIDLTE(v int) predicate.APIToken {
+	return predicate.APIToken(sql.FieldLTE(FieldExecutionID, v))
+}
+
+// ExecutionIDIsNil applies the IsNil predicate on the "execution_id" field.
+func ExecutionIDIsNil() predicate.APIToken {
+	return predicate.APIToken(sql.FieldIsNull(FieldExecutionID))
+}
+
+// ExecutionIDNotNil applies the NotNil predicate on the "execution_id" field.
+func ExecutionIDNotNil() predicate.APIToken {
+	return predicate.APIToken(sql.FieldNotNull(FieldExecutionID))
 }
 
 // And groups predicates with the AND operator between them.

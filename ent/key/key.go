@@ -28,6 +28,8 @@ const (
 	FieldValue = "value"
 	// FieldCiphertext holds the string denoting the ciphertext field in the database.
 	FieldCiphertext = "ciphertext"
+	// FieldExpiresAt holds the string denoting the expires_at field in the database.
+	FieldExpiresAt = "expires_at"
 	// Table holds the table name of the key in the database.
 	Table = "keys"
 )
@@ -42,6 +44,7 @@ var Columns = []string{
 	FieldSecret,
 	FieldValue,
 	FieldCiphertext,
+	FieldExpiresAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -60,8 +63,9 @@ func ValidColumn(column string) bool {
 //
 //	import _ "github.com/attune-io/attune/ent/runtime"
 var (
-	Hooks  [1]ent.Hook
-	Policy ent.Policy
+	Hooks        [1]ent.Hook
+	Interceptors [1]ent.Interceptor
+	Policy       ent.Policy
 	// DefaultCreatedAt holds the default value on creation for the "created_at" field.
 	DefaultCreatedAt func() time.Time
 	// DefaultUpdatedAt holds the default value on creation for the "updated_at" field.
@@ -114,4 +118,9 @@ func BySecret(opts ...sql.OrderTermOption) OrderOption {
 // ByCiphertext orders the results by the ciphertext field.
 func ByCiphertext(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCiphertext, opts...).ToFunc()
+}
+
+// ByExpiresAt orders the results by the expires_at field.
+func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
 }

@@ -22,6 +22,7 @@ var (
 		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "execution_id", Type: field.TypeInt, Nullable: true},
 	}
 	// APITokensTable holds the schema information for the "api_tokens" table.
 	APITokensTable = &schema.Table{
@@ -48,6 +49,7 @@ var (
 		{Name: "enabled", Type: field.TypeBool, Default: true},
 		{Name: "tags", Type: field.TypeJSON, Nullable: true},
 		{Name: "idempotent", Type: field.TypeBool, Default: false},
+		{Name: "notify", Type: field.TypeJSON, Nullable: true},
 		{Name: "pack_id", Type: field.TypeInt},
 	}
 	// ActionsTable holds the schema information for the "actions" table.
@@ -58,7 +60,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "actions_packs_actions",
-				Columns:    []*schema.Column{ActionsColumns[17]},
+				Columns:    []*schema.Column{ActionsColumns[18]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -312,6 +314,7 @@ var (
 		{Name: "secret", Type: field.TypeBool, Default: false},
 		{Name: "value", Type: field.TypeJSON, Nullable: true},
 		{Name: "ciphertext", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 	}
 	// KeysTable holds the schema information for the "keys" table.
 	KeysTable = &schema.Table{
@@ -381,6 +384,7 @@ var (
 		{Name: "step", Type: field.TypeString, Default: ""},
 		{Name: "steps", Type: field.TypeJSON, Nullable: true},
 		{Name: "error", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "warnings", Type: field.TypeJSON, Nullable: true},
 		{Name: "started_at", Type: field.TypeTime},
 		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
 		{Name: "env_path", Type: field.TypeString, Default: ""},
@@ -455,6 +459,8 @@ var (
 		{Name: "runner_type", Type: field.TypeEnum, Enums: []string{"SHELL", "PYTHON", "NODE", "NATIVE", "LOCAL", "WORKFLOW", "HTTP", "NOOP", "REMOTE", "ANNOUNCEMENT", "INQUIRY", "WINRM"}, Default: "PYTHON"},
 		{Name: "runner_name", Type: field.TypeString, Default: ""},
 		{Name: "entry_point", Type: field.TypeString, Default: ""},
+		{Name: "class_name", Type: field.TypeString, Default: ""},
+		{Name: "poll_interval", Type: field.TypeInt, Default: 0},
 		{Name: "trigger_types", Type: field.TypeJSON, Nullable: true},
 		{Name: "parameters", Type: field.TypeJSON, Nullable: true},
 		{Name: "config", Type: field.TypeJSON, Nullable: true},
@@ -472,7 +478,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sensors_packs_sensors",
-				Columns:    []*schema.Column{SensorsColumns[17]},
+				Columns:    []*schema.Column{SensorsColumns[19]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
 			},

@@ -37,6 +37,8 @@ const (
 	FieldSteps = "steps"
 	// FieldError holds the string denoting the error field in the database.
 	FieldError = "error"
+	// FieldWarnings holds the string denoting the warnings field in the database.
+	FieldWarnings = "warnings"
 	// FieldStartedAt holds the string denoting the started_at field in the database.
 	FieldStartedAt = "started_at"
 	// FieldFinishedAt holds the string denoting the finished_at field in the database.
@@ -60,6 +62,7 @@ var Columns = []string{
 	FieldStep,
 	FieldSteps,
 	FieldError,
+	FieldWarnings,
 	FieldStartedAt,
 	FieldFinishedAt,
 	FieldEnvPath,

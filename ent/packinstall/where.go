@@ -554,6 +554,16 @@ func ErrorContainsFold(v string) predicate.PackInstall {
 	return predicate.PackInstall(sql.FieldContainsFold(FieldError, v))
 }
 
+// WarningsIsNil applies the IsNil predicate on the "warnings" field.
+func WarningsIsNil() predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldIsNull(FieldWarnings))
+}
+
+// WarningsNotNil applies the NotNil predicate on the "warnings" field.
+func WarningsNotNil() predicate.PackInstall {
+	return predicate.PackInstall(sql.FieldNotNull(FieldWarnings))
+}
+
 // StartedAtEQ applies the EQ predicate on the "started_at" field.
 func StartedAtEQ(v time.Time) predicate.PackInstall {
 	return predicate.PackInstall(sql.FieldEQ(FieldStartedAt, v))

@@ -321,6 +321,8 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	keyInters := schema.Key{}.Interceptors()
+	key.Interceptors[0] = keyInters[0]
 	keyMixinFields0 := keyMixin[0].Fields()
 	_ = keyMixinFields0
 	keyFields := schema.Key{}.Fields()
@@ -477,11 +479,11 @@ func init() {
 	// packinstall.DefaultError holds the default value on creation for the error field.
 	packinstall.DefaultError = packinstallDescError.Default.(string)
 	// packinstallDescStartedAt is the schema descriptor for started_at field.
-	packinstallDescStartedAt := packinstallFields[8].Descriptor()
+	packinstallDescStartedAt := packinstallFields[9].Descriptor()
 	// packinstall.DefaultStartedAt holds the default value on creation for the started_at field.
 	packinstall.DefaultStartedAt = packinstallDescStartedAt.Default.(func() time.Time)
 	// packinstallDescEnvPath is the schema descriptor for env_path field.
-	packinstallDescEnvPath := packinstallFields[10].Descriptor()
+	packinstallDescEnvPath := packinstallFields[11].Descriptor()
 	// packinstall.DefaultEnvPath holds the default value on creation for the env_path field.
 	packinstall.DefaultEnvPath = packinstallDescEnvPath.Default.(string)
 	ruleMixin := schema.Rule{}.Mixin()
@@ -568,16 +570,26 @@ func init() {
 	sensorDescEntryPoint := sensorFields[7].Descriptor()
 	// sensor.DefaultEntryPoint holds the default value on creation for the entry_point field.
 	sensor.DefaultEntryPoint = sensorDescEntryPoint.Default.(string)
+	// sensorDescClassName is the schema descriptor for class_name field.
+	sensorDescClassName := sensorFields[8].Descriptor()
+	// sensor.DefaultClassName holds the default value on creation for the class_name field.
+	sensor.DefaultClassName = sensorDescClassName.Default.(string)
+	// sensorDescPollInterval is the schema descriptor for poll_interval field.
+	sensorDescPollInterval := sensorFields[9].Descriptor()
+	// sensor.DefaultPollInterval holds the default value on creation for the poll_interval field.
+	sensor.DefaultPollInterval = sensorDescPollInterval.Default.(int)
+	// sensor.PollIntervalValidator is a validator for the "poll_interval" field. It is called by the builders before save.
+	sensor.PollIntervalValidator = sensorDescPollInterval.Validators[0].(func(int) error)
 	// sensorDescEnabled is the schema descriptor for enabled field.
-	sensorDescEnabled := sensorFields[11].Descriptor()
+	sensorDescEnabled := sensorFields[13].Descriptor()
 	// sensor.DefaultEnabled holds the default value on creation for the enabled field.
 	sensor.DefaultEnabled = sensorDescEnabled.Default.(bool)
 	// sensorDescLastError is the schema descriptor for last_error field.
-	sensorDescLastError := sensorFields[13].Descriptor()
+	sensorDescLastError := sensorFields[15].Descriptor()
 	// sensor.DefaultLastError holds the default value on creation for the last_error field.
 	sensor.DefaultLastError = sensorDescLastError.Default.(string)
 	// sensorDescRestarts is the schema descriptor for restarts field.
-	sensorDescRestarts := sensorFields[14].Descriptor()
+	sensorDescRestarts := sensorFields[16].Descriptor()
 	// sensor.DefaultRestarts holds the default value on creation for the restarts field.
 	sensor.DefaultRestarts = sensorDescRestarts.Default.(int)
 	triggerMixin := schema.Trigger{}.Mixin()

@@ -43,6 +43,8 @@ func (Action) Fields() []ent.Field {
 		field.Strings("tags").Optional(),
 		field.Bool("idempotent").Default(false).
 			Comment("Safe to run again from the start: a run interrupted by a server shutdown is handed back to the queue instead of CANCELED."),
+		field.JSON("notify", map[string]any{}).Optional().Annotations(entgql.Skip()).
+			Comment("StackStorm's notify settings: on-complete, on-success, on-failure, each {message, data, routes}; each route fires core.st2.generic.notifytrigger when a run ends."),
 	)
 }
 

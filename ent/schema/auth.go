@@ -1,13 +1,17 @@
 package schema
 
 import (
+	"context"
 	"time"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+
+	"github.com/attune-io/attune/ent/intercept"
 )
 
 // Roles, from most to least powerful.
@@ -32,6 +36,8 @@ func (APIToken) Fields() []ent.Field {
 		field.Time("expires_at").Optional().Nillable(),
 		field.Time("revoked_at").Optional().Nillable(),
 		field.Time("last_used_at").Optional().Nillable(),
+		field.Int("execution_id").Optional().Nillable().Annotations(entgql.Skip()).
+			Comment("Set on the token minted for one run of a StackStorm Python action: it reaches only the key/value store of its pack, and ends with the run."),
 	}
 }
 
@@ -56,6 +62,21 @@ func (Key) Fields() []ent.Field {
 			Comment("Plain value of a non-secret key."),
 		field.Text("ciphertext").Default("").Sensitive().Annotations(entgql.Skip()).
 			Comment("base64(nonce || AES-256-GCM(value JSON)) of a secret key."),
+		field.Time("expires_at").Optional().Nillable().
+			Comment("When the key stops existing (a TTL given when it was set); never when null. An expired key is invisible to every read and is replaced by the next set."),
+	}
+}
+
+// Interceptors of the Key: an expired key is not there, whoever reads it
+// (the API, templates, actions).
+func (Key) Interceptors() []ent.Interceptor {
+	return []ent.Interceptor{
+		intercept.TraverseFunc(func(ctx context.Context, q intercept.Query) error {
+			q.WhereP(func(s *sql.Selector) {
+				s.Where(sql.Or(sql.IsNull(s.C("expires_at")), sql.GT(s.C("expires_at"), time.Now())))
+			})
+			return nil
+		}),
 	}
 }
 

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"regexp"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -28,10 +29,18 @@ const RefPattern = `^[a-z][a-z0-9_-]{1,63}$`
 // ComponentRefPattern is the shape of an action, trigger, sensor, rule or workflow ref.
 const ComponentRefPattern = `^[a-z][a-z0-9_-]{1,63}\.[a-z0-9][a-z0-9_-]{0,127}$`
 
+// TriggerRefPattern is the shape of a trigger ref: a component ref whose
+// name may also hold dots and capitals, as StackStorm's trigger names do
+// (core.st2.IntervalTimer, linux.file_watch.line).
+const TriggerRefPattern = `^[a-z][a-z0-9_-]{1,63}\.[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`
+
 // componentFields are shared by the components a pack owns.
-func componentFields() []ent.Field {
+func componentFields() []ent.Field { return componentFieldsMatching(componentRefRE) }
+
+// componentFieldsMatching is componentFields with refs matching re.
+func componentFieldsMatching(re *regexp.Regexp) []ent.Field {
 	return []ent.Field{
-		field.String("ref").Unique().Match(componentRefRE).
+		field.String("ref").Unique().Match(re).
 			Annotations(entgql.OrderField("REF")),
 		field.String("pack_ref").Annotations(entgql.OrderField("PACK_REF")),
 		field.String("label").Default(""),

@@ -28,6 +28,8 @@ func (PackInstall) Fields() []ent.Field {
 		field.String("step").Default("").Comment("The step under way, or the one that failed."),
 		field.JSON("steps", []map[string]any{}).Optional().Annotations(entgql.Type("[JSON!]")),
 		field.Text("error").Default(""),
+		field.Strings("warnings").Optional().
+			Comment("What an operator should know about the installed pack (a secret StackStorm's convention puts on a command line…); warnings do not stop an install."),
 		field.Time("started_at").Default(time.Now),
 		field.Time("finished_at").Optional().Nillable(),
 		field.String("env_path").Default("").Annotations(entgql.Skip(entgql.SkipAll)).

@@ -29,6 +29,12 @@ type Viewer interface {
 	ViewerTokenID() int
 }
 
+// executionViewer is a viewer acting for one run of an action: the token
+// minted for a StackStorm Python action's action_service.
+type executionViewer interface {
+	ViewerExecutionID() int
+}
+
 type viewerKey struct{}
 
 // NewViewerContext returns ctx reading as v.
@@ -103,6 +109,17 @@ func readRule(ctx context.Context, q ent.Query) error {
 		return privacy.Denyf("reading: %v", err)
 	}
 	typ := query.Type()
+	if ev, ok := v.(executionViewer); ok && ev.ViewerExecutionID() != 0 {
+		// The token of one run of an action reads keys only: its
+		// pack's and the system-wide ones, as the pack's templates do.
+		if typ != "Key" {
+			return privacy.Denyf("an action's run token reads only the key/value store")
+		}
+		query.WhereP(func(s *sql.Selector) {
+			s.Where(packIn(s.C("pack_ref"), append(slices.Clone(v.ViewerPacks()), "")))
+		})
+		return privacy.Allow
+	}
 	acc, known := readAccess[typ]
 	if !known {
 		return privacy.Denyf("%s is not readable through the API", typ)

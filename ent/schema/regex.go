@@ -11,4 +11,5 @@ type schemaAnnotation = schema.Annotation
 var (
 	packRefRE      = regexp.MustCompile(RefPattern)
 	componentRefRE = regexp.MustCompile(ComponentRefPattern)
+	triggerRefRE   = regexp.MustCompile(TriggerRefPattern)
 )

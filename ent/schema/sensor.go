@@ -22,6 +22,10 @@ func (Sensor) Fields() []ent.Field {
 		field.Enum("runner_type").Values(RunnerTypes...).Default("PYTHON"),
 		field.String("runner_name").Default("").Comment("The runner_type as the pack wrote it (see Action.runner_name)."),
 		field.String("entry_point").Default(""),
+		field.String("class_name").Default("").Annotations(entgql.Skip()).
+			Comment("A StackStorm Python sensor's class, run by attune's st2reactor wrapper; empty for attune's own sensors."),
+		field.Int("poll_interval").Default(0).NonNegative().Annotations(entgql.Skip()).
+			Comment("A StackStorm PollingSensor's seconds between polls; 0 for the class's own default."),
 		field.Strings("trigger_types").Optional(),
 		field.JSON("parameters", map[string]any{}).Optional().
 			Annotations(entgql.Type("JSON")),

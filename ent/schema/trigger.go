@@ -18,7 +18,7 @@ func (Trigger) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 
 // Fields of the Trigger.
 func (Trigger) Fields() []ent.Field {
-	return append(componentFields(),
+	return append(componentFieldsMatching(triggerRefRE),
 		field.Int("pack_id"),
 		field.String("type").Default("custom").
 			Comment("Informational: interval, cron, datetime, webhook, custom."),

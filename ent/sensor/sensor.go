@@ -38,6 +38,10 @@ const (
 	FieldRunnerName = "runner_name"
 	// FieldEntryPoint holds the string denoting the entry_point field in the database.
 	FieldEntryPoint = "entry_point"
+	// FieldClassName holds the string denoting the class_name field in the database.
+	FieldClassName = "class_name"
+	// FieldPollInterval holds the string denoting the poll_interval field in the database.
+	FieldPollInterval = "poll_interval"
 	// FieldTriggerTypes holds the string denoting the trigger_types field in the database.
 	FieldTriggerTypes = "trigger_types"
 	// FieldParameters holds the string denoting the parameters field in the database.
@@ -87,6 +91,8 @@ var Columns = []string{
 	FieldRunnerType,
 	FieldRunnerName,
 	FieldEntryPoint,
+	FieldClassName,
+	FieldPollInterval,
 	FieldTriggerTypes,
 	FieldParameters,
 	FieldConfig,
@@ -130,6 +136,12 @@ var (
 	DefaultRunnerName string
 	// DefaultEntryPoint holds the default value on creation for the "entry_point" field.
 	DefaultEntryPoint string
+	// DefaultClassName holds the default value on creation for the "class_name" field.
+	DefaultClassName string
+	// DefaultPollInterval holds the default value on creation for the "poll_interval" field.
+	DefaultPollInterval int
+	// PollIntervalValidator is a validator for the "poll_interval" field. It is called by the builders before save.
+	PollIntervalValidator func(int) error
 	// DefaultEnabled holds the default value on creation for the "enabled" field.
 	DefaultEnabled bool
 	// DefaultLastError holds the default value on creation for the "last_error" field.
@@ -259,6 +271,16 @@ func ByRunnerName(opts ...sql.OrderTermOption) OrderOption {
 // ByEntryPoint orders the results by the entry_point field.
 func ByEntryPoint(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEntryPoint, opts...).ToFunc()
+}
+
+// ByClassName orders the results by the class_name field.
+func ByClassName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldClassName, opts...).ToFunc()
+}
+
+// ByPollInterval orders the results by the poll_interval field.
+func ByPollInterval(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPollInterval, opts...).ToFunc()
 }
 
 // ByEnabled orders the results by the enabled field.

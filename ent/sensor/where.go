@@ -95,6 +95,16 @@ func EntryPoint(v string) predicate.Sensor {
 	return predicate.Sensor(sql.FieldEQ(FieldEntryPoint, v))
 }
 
+// ClassName applies equality check predicate on the "class_name" field. It's identical to ClassNameEQ.
+func ClassName(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldEQ(FieldClassName, v))
+}
+
+// PollInterval applies equality check predicate on the "poll_interval" field. It's identical to PollIntervalEQ.
+func PollInterval(v int) predicate.Sensor {
+	return predicate.Sensor(sql.FieldEQ(FieldPollInterval, v))
+}
+
 // Enabled applies equality check predicate on the "enabled" field. It's identical to EnabledEQ.
 func Enabled(v bool) predicate.Sensor {
 	return predicate.Sensor(sql.FieldEQ(FieldEnabled, v))
@@ -618,6 +628,111 @@ func EntryPointEqualFold(v string) predicate.Sensor {
 // EntryPointContainsFold applies the ContainsFold predicate on the "entry_point" field.
 func EntryPointContainsFold(v string) predicate.Sensor {
 	return predicate.Sensor(sql.FieldContainsFold(FieldEntryPoint, v))
+}
+
+// ClassNameEQ applies the EQ predicate on the "class_name" field.
+func ClassNameEQ(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldEQ(FieldClassName, v))
+}
+
+// ClassNameNEQ applies the NEQ predicate on the "class_name" field.
+func ClassNameNEQ(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldNEQ(FieldClassName, v))
+}
+
+// ClassNameIn applies the In predicate on the "class_name" field.
+func ClassNameIn(vs ...string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldIn(FieldClassName, vs...))
+}
+
+// ClassNameNotIn applies the NotIn predicate on the "class_name" field.
+func ClassNameNotIn(vs ...string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldNotIn(FieldClassName, vs...))
+}
+
+// ClassNameGT applies the GT predicate on the "class_name" field.
+func ClassNameGT(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldGT(FieldClassName, v))
+}
+
+// ClassNameGTE applies the GTE predicate on the "class_name" field.
+func ClassNameGTE(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldGTE(FieldClassName, v))
+}
+
+// ClassNameLT applies the LT predicate on the "class_name" field.
+func ClassNameLT(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldLT(FieldClassName, v))
+}
+
+// ClassNameLTE applies the LTE predicate on the "class_name" field.
+func ClassNameLTE(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldLTE(FieldClassName, v))
+}
+
+// ClassNameContains applies the Contains predicate on the "class_name" field.
+func ClassNameContains(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldContains(FieldClassName, v))
+}
+
+// ClassNameHasPrefix applies the HasPrefix predicate on the "class_name" field.
+func ClassNameHasPrefix(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldHasPrefix(FieldClassName, v))
+}
+
+// ClassNameHasSuffix applies the HasSuffix predicate on the "class_name" field.
+func ClassNameHasSuffix(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldHasSuffix(FieldClassName, v))
+}
+
+// ClassNameEqualFold applies the EqualFold predicate on the "class_name" field.
+func ClassNameEqualFold(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldEqualFold(FieldClassName, v))
+}
+
+// ClassNameContainsFold applies the ContainsFold predicate on the "class_name" field.
+func ClassNameContainsFold(v string) predicate.Sensor {
+	return predicate.Sensor(sql.FieldContainsFold(FieldClassName, v))
+}
+
+// PollIntervalEQ applies the EQ predicate on the "poll_interval" field.
+func PollIntervalEQ(v int) predicate.Sensor {
+	return predicate.Sensor(sql.FieldEQ(FieldPollInterval, v))
+}
+
+// PollIntervalNEQ applies the NEQ predicate on the "poll_interval" field.
+func PollIntervalNEQ(v int) predicate.Sensor {
+	return predicate.Sensor(sql.FieldNEQ(FieldPollInterval, v))
+}
+
+// PollIntervalIn applies the In predicate on the "poll_interval" field.
+func PollIntervalIn(vs ...int) predicate.Sensor {
+	return predicate.Sensor(sql.FieldIn(FieldPollInterval, vs...))
+}
+
+// PollIntervalNotIn applies the NotIn predicate on the "poll_interval" field.
+func PollIntervalNotIn(vs ...int) predicate.Sensor {
+	return predicate.Sensor(sql.FieldNotIn(FieldPollInterval, vs...))
+}
+
+// PollIntervalGT applies the GT predicate on the "poll_interval" field.
+func PollIntervalGT(v int) predicate.Sensor {
+	return predicate.Sensor(sql.FieldGT(FieldPollInterval, v))
+}
+
+// PollIntervalGTE applies the GTE predicate on the "poll_interval" field.
+func PollIntervalGTE(v int) predicate.Sensor {
+	return predicate.Sensor(sql.FieldGTE(FieldPollInterval, v))
+}
+
+// PollIntervalLT applies the LT predicate on the "poll_interval" field.
+func PollIntervalLT(v int) predicate.Sensor {
+	return predicate.Sensor(sql.FieldLT(FieldPollInterval, v))
+}
+
+// PollIntervalLTE applies the LTE predicate on the "poll_interval" field.
+func PollIntervalLTE(v int) predicate.Sensor {
+	return predicate.Sensor(sql.FieldLTE(FieldPollInterval, v))
 }
 
 // TriggerTypesIsNil applies the IsNil predicate on the "trigger_types" field.

@@ -39,6 +39,9 @@ type Principal struct {
 	Packs []string
 	// ExpiresAt is when the token stops working, nil for never.
 	ExpiresAt *time.Time
+	// ExecutionID is set for the token of one run of a StackStorm Python
+	// action (MintForExecution): it reaches only the key/value store.
+	ExecutionID int
 }
 
 // ViewerRole, ViewerPacks and ViewerTokenID make p the viewer of ent's read
@@ -46,6 +49,10 @@ type Principal struct {
 func (p *Principal) ViewerRole() string    { return string(p.Role) }
 func (p *Principal) ViewerPacks() []string { return p.Packs }
 func (p *Principal) ViewerTokenID() int    { return p.TokenID }
+
+// ViewerExecutionID makes an execution's token read only keys
+// (ent/schema/privacy.go).
+func (p *Principal) ViewerExecutionID() int { return p.ExecutionID }
 
 // System is the principal of the server's own work and of a server run
 // with authentication off: everything, no pack limit.

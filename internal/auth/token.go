@@ -174,7 +174,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		return nil, errUnauthenticated("token expired")
 	}
 	s.touch(ctx, t.ID, now)
-	return &Principal{TokenID: t.ID, Name: t.Name, Role: Role(t.Role), Packs: t.Packs, ExpiresAt: t.ExpiresAt}, nil
+	p := &Principal{TokenID: t.ID, Name: t.Name, Role: Role(t.Role), Packs: t.Packs, ExpiresAt: t.ExpiresAt}
+	if t.ExecutionID != nil {
+		p.ExecutionID = *t.ExecutionID
+	}
+	return p, nil
 }
 
 // touch records use at most once a minute per token, so reads do not turn
@@ -226,4 +230,25 @@ func (s *Service) Bootstrap(ctx context.Context, dataDir, envToken string) (crea
 		return "", fmt.Errorf("writing %s: %w", path, err)
 	}
 	return token, os.Chmod(path, 0o600)
+}
+
+// MintForExecution creates the token of one run of a StackStorm Python
+// action, for its action_service: OPERATOR, limited to pack, marked with
+// the execution, valid until expires. The API lets it reach only the
+// key/value store: its pack's keys (read and write) and the system-wide
+// ones (read). release deletes it; the worker calls it when the run ends,
+// and expires bounds it should the worker die first.
+func (s *Service) MintForExecution(ctx context.Context, executionID int, pack string, expires time.Time) (token string, release func(), err error) {
+	token = NewToken()
+	t, err := s.db.Ent.APIToken.Create().SetName(fmt.Sprintf("execution %d", executionID)).
+		SetRole(apitoken.RoleOPERATOR).SetTokenHash(Hash(token)).SetPrefix(token[:len(tokenPrefix)+6]).
+		SetPacks([]string{pack}).SetExecutionID(executionID).SetExpiresAt(expires).Save(ctx)
+	if err != nil {
+		return "", nil, fmt.Errorf("minting the token of execution %d: %w", executionID, err)
+	}
+	release = func() {
+		// On failure it still expires on its own.
+		_ = s.db.Ent.APIToken.DeleteOneID(t.ID).Exec(context.WithoutCancel(ctx))
+	}
+	return token, release, nil
 }

@@ -246,6 +246,7 @@ func (a *app) keyCommand() *cobra.Command {
 	var pack string
 	var limit int
 	var secret, decrypt bool
+	var ttl int
 	list := &cobra.Command{
 		Use: "list", Short: "List keys (secret values stay hidden)", Args: nArgs(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {
@@ -305,6 +306,9 @@ func (a *app) keyCommand() *cobra.Command {
 			if secret {
 				in.Secret = &secret
 			}
+			if ttl > 0 {
+				in.Ttl = &ttl
+			}
 			res, err := SetKey(c.Context(), cl, in)
 			if err != nil {
 				return err
@@ -313,6 +317,7 @@ func (a *app) keyCommand() *cobra.Command {
 		},
 	}
 	set.Flags().BoolVar(&secret, "secret", false, "encrypt at rest; the value is a string")
+	set.Flags().IntVar(&ttl, "ttl", 0, "expire the key after this many seconds")
 	del := &cobra.Command{
 		Use: "delete NAME", Short: "Delete a key", Args: nArgs(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {

@@ -3069,6 +3069,8 @@ type SetKeyInput struct {
 	Secret *bool `json:"secret"`
 	// Scope the key to a pack; system-wide when absent.
 	Pack *string `json:"pack"`
+	// Seconds until the key expires (it then reads as absent); it never expires when absent.
+	Ttl *int `json:"ttl"`
 }
 
 // GetName returns SetKeyInput.Name, and is useful for accessing the field via an interface.
@@ -3082,6 +3084,9 @@ func (v *SetKeyInput) GetSecret() *bool { return v.Secret }
 
 // GetPack returns SetKeyInput.Pack, and is useful for accessing the field via an interface.
 func (v *SetKeyInput) GetPack() *string { return v.Pack }
+
+// GetTtl returns SetKeyInput.Ttl, and is useful for accessing the field via an interface.
+func (v *SetKeyInput) GetTtl() *int { return v.Ttl }
 
 // SetKeyResponse is returned by SetKey on success.
 type SetKeyResponse struct {

@@ -37,10 +37,12 @@ WHERE id = $1 AND status IN (` + sqlStatuses(transitions[Running]) + `)
 RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt,
   (SELECT a.entry_point FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.runner_type FROM actions a WHERE a.id = executions.action_id),
+  (SELECT a.runner_name FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.parameter_delivery FROM actions a WHERE a.id = executions.action_id),
   (SELECT p.path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
   (SELECT p.env_path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
-  (SELECT a.idempotent FROM actions a WHERE a.id = executions.action_id)`
+  (SELECT a.idempotent FROM actions a WHERE a.id = executions.action_id),
+  (SELECT a.parameters FROM actions a WHERE a.id = executions.action_id)`
 
 // claimSQLite is claimSQL with SQLite's placeholders.
 var claimSQLite = sqlitePlaceholders(claimSQL)
@@ -91,11 +93,13 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 		e                       ent.Execution
 		params                  []byte
 		entry, runner, delivery sql.NullString
+		runnerName              sql.NullString
 		packPath, envPath       sql.NullString
 		idempotent              sql.NullBool
+		schema                  []byte
 	)
 	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt,
-		&entry, &runner, &delivery, &packPath, &envPath, &idempotent)
+		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema)
 	if err != nil {
 		return nil, err
 	}
@@ -112,10 +116,18 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 	}
 	if entry.Valid {
 		c.action = &ent.Action{
+			Ref:               e.ActionRef,
+			PackRef:           e.PackRef,
 			EntryPoint:        entry.String,
 			RunnerType:        action.RunnerType(runner.String),
+			RunnerName:        runnerName.String,
 			ParameterDelivery: action.ParameterDelivery(delivery.String),
 			Idempotent:        idempotent.Bool,
+		}
+		if len(schema) > 0 {
+			if err := json.Unmarshal(schema, &c.action.Parameters); err != nil && c.badParams == nil {
+				c.badParams = fmt.Errorf("decoding the parameter schema of %s: %w", e.ActionRef, err)
+			}
 		}
 		if packPath.Valid {
 			c.action.Edges.Pack = &ent.Pack{Path: packPath.String, EnvPath: envPath.String}

@@ -10,9 +10,12 @@ package execution
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/attune-io/attune/ent"
@@ -20,6 +23,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/manifest"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -193,6 +197,9 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 	if err != nil {
 		return nil, fmt.Errorf("action %q has an invalid parameter schema: %w", req.Action, err)
 	}
+	if err := checkImmutable(req.Action, schema, req.Parameters); err != nil {
+		return nil, err
+	}
 	given := req.Parameters
 	if s.opts.Defaults != nil {
 		if given, err = s.opts.Defaults(ctx, tx, act, schema, given); err != nil {
@@ -208,7 +215,7 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 		}
 		return nil, err
 	}
-	timeout, err := s.timeout(req.TimeoutSeconds, act.TimeoutSeconds)
+	timeout, err := s.timeout(req.TimeoutSeconds, runnerTimeout(act, req.Parameters, params))
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +256,50 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 	return e, nil
 }
 
+// runnerTimeout is the action's timeout in seconds. A StackStorm runner
+// declares a timeout parameter (600 for python-script, 60 for the local
+// runners): a value given for it wins, then the action's own timeout, then
+// the parameter's default.
+func runnerTimeout(act *ent.Action, given, params map[string]any) int {
+	if _, ok := manifest.RunnerParameters(act.RunnerName)["timeout"]; !ok {
+		return act.TimeoutSeconds
+	}
+	if n, ok := wholeSeconds(given["timeout"]); ok {
+		return n
+	}
+	if act.TimeoutSeconds > 0 {
+		return act.TimeoutSeconds
+	}
+	if n, ok := wholeSeconds(params["timeout"]); ok {
+		return n
+	}
+	return 0
+}
+
+// wholeSeconds reads a positive whole number of seconds from a JSON value.
+func wholeSeconds(v any) (int, bool) {
+	var f float64
+	switch t := v.(type) {
+	case int:
+		f = float64(t)
+	case int64:
+		f = float64(t)
+	case float64:
+		f = t
+	case json.Number:
+		var err error
+		if f, err = t.Float64(); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	if f < 1 || f != float64(int(f)) {
+		return 0, false
+	}
+	return int(f), true
+}
+
 // timeout resolves an execution's timeout in seconds: the request's, else
 // the action's, else the service default.
 func (s *Service) timeout(requested *int, actionTimeout int) (int, error) {
@@ -262,6 +313,26 @@ func (s *Service) timeout(requested *int, actionTimeout int) (int, error) {
 		return actionTimeout, nil
 	}
 	return int(s.opts.DefaultTimeout / time.Second), nil
+}
+
+// checkImmutable refuses a value given for an immutable parameter, as
+// StackStorm does ("Override of immutable parameter(s) … is unsupported"),
+// whatever the value: it keeps its default. Returns BAD_USER_INPUT naming
+// every such parameter.
+func checkImmutable(ref string, schema param.Schema, given map[string]any) error {
+	var fields []param.FieldError
+	for name := range given {
+		if schema[name].Immutable {
+			fields = append(fields, param.FieldError{Field: name, Message: "is immutable: it keeps its default and cannot be given"})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	slices.SortFunc(fields, func(a, b param.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	pe := &param.Error{Fields: fields}
+	return apperr.Errorf(apperr.BadUserInput, "invalid parameters for %s: %s", ref, pe.Error()).
+		WithDetails("fields", fieldDetails(pe))
 }
 
 func fieldDetails(pe *param.Error) []map[string]string {

@@ -1,6 +1,9 @@
 package execution
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"strings"
 
 	"github.com/attune-io/attune/ent"
@@ -24,20 +27,61 @@ func runnerName(act *ent.Action) string {
 // runners give their documented shapes, so that packs, workflows and rules
 // written for StackStorm read result.stdout, result.result… where they expect
 // them; attune's own runners give the JSON the action printed, or its stdout.
-func shapeResult(runnerName string, res runner.Result) any {
+func shapeResult(runnerName string, res runner.Result, timeoutSeconds int) any {
 	switch runnerName {
+	case "python-script":
+		// StackStorm's python runner: {result, stdout, stderr, exit_code}.
+		return st2PythonResult(res)
 	case "local-shell-cmd", "local-shell-script":
-		// StackStorm's local runner: {stdout, stderr, return_code, succeeded, failed}.
-		return map[string]any{
-			"stdout":      strings.TrimRight(res.Stdout, "\n"),
-			"stderr":      strings.TrimRight(res.Stderr, "\n"),
-			"return_code": res.ExitCode,
-			"succeeded":   res.ExitCode == 0 && !res.TimedOut && !res.Canceled,
-			"failed":      res.ExitCode != 0 || res.TimedOut || res.Canceled,
-		}
+		return localResult(res, timeoutSeconds)
 	}
 	if res.Result != nil {
 		return res.Result
 	}
 	return strings.TrimRight(res.Stdout, "\n")
+}
+
+// localResult is StackStorm's local runner result (local_runner/base.py):
+// {stdout, stderr, return_code, succeeded, failed}, plus error on timeout.
+// Each stream loses one trailing newline (strip_shell_chars) and is then
+// read as JSON when it is JSON (jsonify.json_loads), so a script that
+// prints {"a": 1} or 42 gives an object or a number. A timed-out run
+// has return code -9 (StackStorm's SIGKILL code); one a signal ended, minus
+// the signal, as Python reports it.
+func localResult(res runner.Result, timeoutSeconds int) map[string]any {
+	code := res.ExitCode
+	if res.Signal != 0 {
+		code = -res.Signal
+	}
+	out := map[string]any{
+		"stdout": jsonOrText(stripShellChars(res.Stdout)),
+		"stderr": jsonOrText(stripShellChars(res.Stderr)),
+	}
+	if res.TimedOut {
+		code = -9
+		out["error"] = fmt.Sprintf("Action failed to complete in %d seconds", timeoutSeconds)
+	}
+	out["return_code"] = code
+	out["succeeded"] = code == 0 && !res.Canceled
+	out["failed"] = !(code == 0 && !res.Canceled)
+	return out
+}
+
+// stripShellChars drops one trailing "\n", then one trailing "\r".
+func stripShellChars(s string) string {
+	return strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
+}
+
+// jsonOrText is s decoded when it is one JSON value, else s.
+func jsonOrText(s string) any {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return s
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return s
+	}
+	return v
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/ent/worker"
+	"github.com/attune-io/attune/internal/inproc"
+	"github.com/attune-io/attune/internal/manifest"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/runner"
@@ -48,6 +50,16 @@ type WorkerOptions struct {
 	APIURL string
 	// TempDir holds parameter files; it should be private to the worker.
 	TempDir string
+	// InProcess sets the runners that run inside the worker (http-request,
+	// remote-shell-*, announcement…): SSH logins and host keys, events.
+	InProcess inproc.Options
+	// St2PythonDir is attune's StackStorm compatibility package, installed
+	// by st2compat.Install; python-script actions fail in preparation
+	// without it.
+	St2PythonDir string
+	// ActionTokens mints the token of a python-script action's
+	// action_service; nil leaves the action without the key/value store.
+	ActionTokens ActionTokenFunc
 }
 
 // Worker runs executions taken from the queue, keeps its heartbeat and
@@ -326,18 +338,34 @@ func (w *Worker) abandon(owner, why string) func(*ent.ExecutionUpdate) {
 // including a preparation failure, is final: the job is never retried.
 func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	e := c.exec
+	var (
+		req runner.Request
+		err error
+	)
+	release := func() {}
+	inProcess := w.inProcess(c)
+	if !inProcess {
+		req, err = w.request(c)
+		if err == nil {
+			release, err = w.st2Python(ctx, c, &req)
+		}
+	}
 	redact := newRedactor(c.secrets)
-	first, err := w.firstLine(ctx, e)
-	if err != nil {
-		return fmt.Errorf("reading the output of execution %d: %w", e.ID, err)
+	first, ferr := w.firstLine(ctx, e)
+	if ferr != nil {
+		release()
+		return fmt.Errorf("reading the output of execution %d: %w", e.ID, ferr)
 	}
 	out := newOutputLog(ctx, w.svc.db, w.svc.bus, w.svc.log, e.ID, first, redact, w.maxOutput())
-	req, err := w.request(c)
 	var res runner.Result
-	if err == nil {
+	switch {
+	case inProcess:
+		res, err = w.runInProcess(ctx, c, out.add)
+	case err == nil:
 		req.OnLine = out.add
 		res, err = runner.Run(ctx, req)
 	}
+	release() // the run's token ends with the run, before its outcome is seen
 	out.close()
 
 	r := &outcomeRecord{id: e.ID, worker: w.opts.Name, finishedAt: w.svc.now()}
@@ -350,7 +378,7 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 		r.to, r.errMsg = Failed, "Execution failed in the worker: "+redact.String(err.Error())
 	default:
 		r.to = outcome(ctx, res)
-		recordResult(r, res, redact, runnerName(c.action))
+		recordResult(r, res, redact, runnerName(c.action), e.TimeoutSeconds)
 	}
 	if r.to == Canceled && !errors.Is(context.Cause(ctx), errCanceledByUser) {
 		// The server is shutting down: an idempotent action runs again
@@ -412,8 +440,8 @@ func outcome(ctx context.Context, res runner.Result) execution.Status {
 }
 
 // recordResult adds the process's outputs, scrubbed of secrets, to r.
-func recordResult(r *outcomeRecord, res runner.Result, redact redactor, runnerName string) {
-	result := shapeResult(runnerName, res)
+func recordResult(r *outcomeRecord, res runner.Result, redact redactor, runnerName string, timeoutSeconds int) {
+	result := shapeResult(runnerName, res, timeoutSeconds)
 	raw, err := json.Marshal(redact.Value(result))
 	if err != nil {
 		raw = nil
@@ -429,6 +457,9 @@ func recordResult(r *outcomeRecord, res runner.Result, redact redactor, runnerNa
 	r.stdoutDropped, r.stderrDropped = res.StdoutDropped, res.StderrDropped
 	r.exitCode = res.ExitCode
 	r.result = raw
+	if runnerName == manifest.St2PythonScript {
+		st2PythonVerdict(r, res, redact)
+	}
 }
 
 func (w *Worker) maxOutput() int {
@@ -473,6 +504,10 @@ func (w *Worker) request(c *claimed) (runner.Request, error) {
 			"ATTUNE_PACK_REF":     e.PackRef,
 			"ATTUNE_API_URL":      w.opts.APIURL,
 		},
+	}
+	switch act.RunnerName {
+	case manifest.St2LocalShellCmd, manifest.St2LocalShellScript:
+		return req, st2Local(&req, act, params)
 	}
 	switch act.RunnerType {
 	case action.RunnerTypeSHELL:

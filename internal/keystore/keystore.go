@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/key"
@@ -91,14 +92,29 @@ type SetRequest struct {
 	Pack   string
 	Value  any
 	Secret bool
+	// TTL, when positive, makes the key expire after it; zero never.
+	TTL time.Duration
 }
 
-// Set creates or replaces a key. Returns BAD_USER_INPUT for a bad name, or
-// for a secret when no encryption key is configured.
+// Set creates or replaces a key. Returns BAD_USER_INPUT for a bad name, a
+// negative TTL, or a secret when no encryption key is configured.
 func (s *Service) Set(ctx context.Context, req SetRequest) (*ent.Key, error) {
 	if !nameRE.MatchString(req.Name) {
 		return nil, apperr.Errorf(apperr.BadUserInput,
 			"key name %q: use letters, digits and _, starting with a letter or _", req.Name)
+	}
+	if req.TTL < 0 {
+		return nil, apperr.Errorf(apperr.BadUserInput, "ttl must not be negative")
+	}
+	var expires *time.Time
+	if req.TTL > 0 {
+		at := time.Now().Add(req.TTL)
+		expires = &at
+	}
+	// An expired key reads as absent; its row makes way for the new one.
+	if _, err := s.db.Ent.Key.Delete().Where(key.Name(req.Name), key.PackRef(req.Pack),
+		key.ExpiresAtLTE(time.Now())).Exec(ctx); err != nil {
+		return nil, err
 	}
 	existing, err := s.db.Ent.Key.Query().Where(key.Name(req.Name), key.PackRef(req.Pack)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
@@ -118,7 +134,10 @@ func (s *Service) Set(ctx context.Context, req SetRequest) (*ent.Key, error) {
 		plain = req.Value
 	}
 	if existing != nil {
-		u := existing.Update().SetSecret(req.Secret).SetCiphertext(cipherText)
+		u := existing.Update().SetSecret(req.Secret).SetCiphertext(cipherText).SetNillableExpiresAt(expires)
+		if expires == nil {
+			u.ClearExpiresAt()
+		}
 		if req.Secret {
 			u.ClearValue()
 		} else {
@@ -127,7 +146,7 @@ func (s *Service) Set(ctx context.Context, req SetRequest) (*ent.Key, error) {
 		return u.Save(ctx)
 	}
 	c := s.db.Ent.Key.Create().SetName(req.Name).SetPackRef(req.Pack).SetSecret(req.Secret).
-		SetCiphertext(cipherText)
+		SetCiphertext(cipherText).SetNillableExpiresAt(expires)
 	if !req.Secret {
 		c.SetValue(&plain)
 	}
@@ -136,7 +155,8 @@ func (s *Service) Set(ctx context.Context, req SetRequest) (*ent.Key, error) {
 
 // Delete removes a key. Returns NOT_FOUND when it does not exist.
 func (s *Service) Delete(ctx context.Context, name, pack string) error {
-	n, err := s.db.Ent.Key.Delete().Where(key.Name(name), key.PackRef(pack)).Exec(ctx)
+	n, err := s.db.Ent.Key.Delete().Where(key.Name(name), key.PackRef(pack),
+		key.Or(key.ExpiresAtIsNil(), key.ExpiresAtGT(time.Now()))).Exec(ctx)
 	if err != nil {
 		return err
 	}

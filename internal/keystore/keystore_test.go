@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -95,4 +96,45 @@ func TestSealOpen(t *testing.T) {
 	sealed[len(sealed)-1] ^= 1
 	_, err = ks.Open(sealed)
 	require.Error(t, err, "tampering is detected")
+}
+
+// TestExpiredKeysAreGone: a key set with a TTL reads as absent once it
+// expired, everywhere (queries, templates, delete), and a new set replaces
+// it; a set without TTL never expires.
+func TestExpiredKeysAreGone(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		db := dbtest.Open(t, backend)
+		ks, err := keystore.New(db, key1)
+		require.NoError(t, err)
+		ctx := t.Context()
+		k, err := ks.Set(ctx, keystore.SetRequest{Name: "session", Pack: "p", Value: "abc", TTL: time.Hour})
+		require.NoError(t, err)
+		require.NotNil(t, k.ExpiresAt)
+		require.WithinDuration(t, time.Now().Add(time.Hour), *k.ExpiresAt, time.Minute)
+		vals, err := ks.Lookup(ctx, "p")
+		require.NoError(t, err)
+		require.Equal(t, "abc", vals.Plain["session"])
+
+		// Expire it without waiting.
+		require.NoError(t, db.Ent.Key.UpdateOneID(k.ID).SetExpiresAt(time.Now().Add(-time.Second)).Exec(ctx))
+		n, err := db.Ent.Key.Query().Count(ctx)
+		require.NoError(t, err)
+		require.Zero(t, n, "an expired key is not read")
+		vals, err = ks.Lookup(ctx, "p")
+		require.NoError(t, err)
+		require.NotContains(t, vals.Plain, "session")
+		err = ks.Delete(ctx, "session", "p")
+		require.Equal(t, apperr.NotFound, apperr.CodeOf(err), "%v", err)
+
+		k, err = ks.Set(ctx, keystore.SetRequest{Name: "session", Pack: "p", Value: "def"})
+		require.NoError(t, err)
+		require.Nil(t, k.ExpiresAt)
+		vals, err = ks.Lookup(ctx, "p")
+		require.NoError(t, err)
+		require.Equal(t, "def", vals.Plain["session"])
+
+		_, err = ks.Set(ctx, keystore.SetRequest{Name: "session", Pack: "p", Value: "x", TTL: -time.Second})
+		require.Equal(t, apperr.BadUserInput, apperr.CodeOf(err))
+	})
 }

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 )
@@ -8,7 +9,7 @@ import (
 // trigger parses a trigger definition (a file in triggers/ or a StackStorm sensor's inline
 // trigger type) and returns its ref.
 func (l *loader) trigger(d *doc) string {
-	h := l.header(d)
+	h := l.triggerHeader(d)
 	l.unique(d, "trigger", h)
 	t := Trigger{
 		Ref: h.ref, Name: h.name, Label: h.label, Description: h.description,
@@ -18,7 +19,7 @@ func (l *loader) trigger(d *doc) string {
 		Enabled:    d.boolean(true, "enabled"),
 		File:       d.file,
 	}
-	t.Webhook = d.boolean(false, "webhook") || t.Type == "webhook"
+	t.Webhook = d.boolean(t.Type == "webhook", "webhook")
 	l.pack.Triggers = append(l.pack.Triggers, t)
 	return t.Ref
 }
@@ -38,6 +39,7 @@ func (l *loader) action(d *doc) {
 		OutputFormat:      d.choice("output_format", "text", "json", "yaml", "jsonl"),
 		Tags:              d.strs("tags"),
 		Idempotent:        d.boolean(false, "idempotent"),
+		Notify:            d.mapping("notify"),
 		File:              d.file,
 	}
 	switch {
@@ -51,6 +53,14 @@ func (l *loader) action(d *doc) {
 			d.problem("parameters", "the local runner runs the cmd parameter, which is not declared")
 		}
 		a.Parameters = mergeRunnerParameters(RunnerParameters(a.RunnerName), a.Parameters, rawParameters(d))
+		for _, name := range ArgvSecrets(a.RunnerName, a.Parameters) {
+			l.pack.Warnings = append(l.pack.Warnings, Problem{
+				File: d.file, Line: d.line("parameters"), Field: "parameters." + name,
+				Message: fmt.Sprintf("secret parameter %s is passed to the script on its command line, as %s does, "+
+					"where any local user can read it (ps); read the secret in the script from the key/value store, "+
+					"or use attune's shell runner, which passes parameters on stdin", name, a.RunnerName),
+			})
+		}
 	}
 	l.pack.Actions = append(l.pack.Actions, a)
 }
@@ -69,6 +79,19 @@ func (l *loader) sensor(d *doc) {
 		triggerLine:  d.line("trigger_types"),
 	}
 	s.RunnerType, s.RunnerName = runnerType(d)
+	s.ClassName = d.str("class_name")
+	if s.ClassName != "" && d.str("runner_type") == "" {
+		// StackStorm's sensors name no runner: a class in a .py file.
+		s.RunnerType, s.RunnerName = RunnerPython, "python"
+	}
+	switch {
+	case s.ClassName != "" && s.RunnerType == RunnerPython:
+		s.PollInterval = d.count("poll_interval")
+	default:
+		// Only Python sensors are classes; a shell or node sensor is its
+		// process, whatever class it names.
+		s.ClassName = ""
+	}
 	switch s.RunnerType {
 	case RunnerShell, RunnerPython, RunnerNode, RunnerNative:
 		s.EntryPoint = l.packPath(d, "entry_point", sensorsDir)

@@ -410,7 +410,7 @@ func TestParseRunnerType(t *testing.T) {
 		"run-local": {RunnerLocal, "local"}, "orquesta": {RunnerWorkflow, "orquesta"},
 		"action-chain": {RunnerWorkflow, "action-chain"}, "remote-shell-cmd": {RunnerRemote, "remote-shell-cmd"},
 		"remote-shell-script": {RunnerRemote, "remote-shell-script"}, "http-request": {RunnerHTTP, "http-request"},
-		"noop": {RunnerNoop, "noop"}, "announcement": {RunnerAnnouncement, "announcement"},
+		"noop": {RunnerNoop, "noop"}, "announcement": {RunnerAnnouncement, "announcement"}, "inject-trigger": {RunnerAnnouncement, "inject-trigger"},
 		"inquirer": {RunnerInquiry, "inquirer"}, "winrm-cmd": {RunnerWinRM, "winrm-cmd"},
 		"winrm-ps-cmd": {RunnerWinRM, "winrm-ps-cmd"}, "winrm-ps-script": {RunnerWinRM, "winrm-ps-script"},
 	}
@@ -451,4 +451,40 @@ parameters:
 	require.Equal(t, "string", a.Parameters["cmd"].Type, "the runner's type stays")
 	require.Contains(t, a.Parameters, "sudo")
 	require.Equal(t, 60, a.Parameters["timeout"].Default)
+}
+
+// TestArgvSecretWarnings: a secret parameter that StackStorm's script
+// convention puts on a command line is named in a warning; the runner's own
+// secrets, other runners' secrets and attune's own runners are not.
+func TestArgvSecretWarnings(t *testing.T) {
+	t.Parallel()
+	p := mustLoad(t, map[string]string{
+		"pack.yaml": "ref: ws\nversion: 1.0.0\n",
+		"actions/login.yaml": `name: login
+runner_type: local-shell-script
+entry_point: login.sh
+parameters:
+  user: {type: string, position: 0}
+  password: {type: string, secret: true, position: 1}
+  token: {type: string, secret: true}
+  sudo_password: {secret: true}
+`,
+		"actions/login.sh": "#!/bin/sh\n",
+		"actions/cmd.yaml": `name: cmd
+runner_type: local-shell-cmd
+parameters:
+  password: {type: string, secret: true}
+`,
+		"actions/own.yaml": `name: own
+runner_type: shell
+entry_point: login.sh
+parameters:
+  password: {type: string, secret: true}
+`,
+	})
+	require.Len(t, p.Warnings, 2)
+	require.Equal(t, "actions/login.yaml", p.Warnings[0].File)
+	require.Equal(t, "parameters.password", p.Warnings[0].Field)
+	require.Equal(t, "parameters.token", p.Warnings[1].Field)
+	require.Contains(t, p.Warnings[1].String(), "secret parameter token is passed to the script on its command line, as local-shell-script does")
 }

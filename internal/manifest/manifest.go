@@ -54,6 +54,10 @@ type Pack struct {
 	HasPackageJSON bool
 	// HasWheelhouse reports a wheels/ directory for offline pip installs.
 	HasWheelhouse bool
+	// Warnings are things that load and run but that an operator should
+	// know, such as a secret parameter that StackStorm's convention puts on
+	// a command line. They do not stop an install.
+	Warnings []Problem
 }
 
 // Action is a runnable unit of a pack.
@@ -85,7 +89,10 @@ type Action struct {
 	// server shutdown interrupts goes back to the queue instead of ending
 	// CANCELED.
 	Idempotent bool
-	File       string // defining YAML file, relative to the pack root
+	// Notify is StackStorm's notify settings (on-complete, on-success, on-failure, each
+	// {message, data, routes}), carried through unparsed.
+	Notify map[string]any
+	File   string // defining YAML file, relative to the pack root
 }
 
 // Trigger is an event type that sensors and webhooks emit and rules subscribe to.
@@ -104,13 +111,19 @@ type Trigger struct {
 
 // Sensor is a long-running process that watches something and emits trigger events.
 type Sensor struct {
-	Ref          string
-	Name         string
-	Label        string
-	Description  string
-	RunnerType   RunnerType
-	RunnerName   string   // as for Action.RunnerName
-	EntryPoint   string   // relative to the pack root, like Action.EntryPoint
+	Ref         string
+	Name        string
+	Label       string
+	Description string
+	RunnerType  RunnerType
+	RunnerName  string // as for Action.RunnerName
+	EntryPoint  string // relative to the pack root, like Action.EntryPoint
+	// ClassName is a StackStorm Python sensor's class (st2reactor Sensor or
+	// PollingSensor), which attune's wrapper runs; empty for attune's own.
+	ClassName string
+	// PollInterval is a StackStorm PollingSensor's seconds between polls
+	// (0: the class's default).
+	PollInterval int
 	TriggerTypes []string // qualified refs of the triggers the sensor emits
 	Parameters   param.Schema
 	Config       map[string]any

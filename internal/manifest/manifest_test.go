@@ -194,7 +194,7 @@ parameters:
 `,
 		"sensors/poll.yaml": `class_name: PollSensor
 entry_point: poll_sensor.py
-runner_type: python
+poll_interval: 30
 trigger_types:
   - name: new_item
     description: A new item
@@ -202,6 +202,8 @@ trigger_types:
       type: object
       properties:
         id: {type: integer}
+  - name: file_watch.line
+    pack: st2demo
 `,
 		"sensors/poll_sensor.py": "",
 		"rules/notify.yaml": `name: notify
@@ -243,10 +245,18 @@ action:
 		Ref: "st2demo.new_item", Name: "new_item", Label: "new_item", Description: "A new item",
 		Parameters: param.Schema{}, Payload: param.Schema{"id": {Type: "integer"}},
 		Enabled: true, File: "sensors/poll.yaml",
+	}, {
+		// A dotted StackStorm trigger name registers under the pack.
+		Ref: "st2demo.file_watch.line", Name: "file_watch.line", Label: "file_watch.line",
+		Parameters: param.Schema{}, Payload: param.Schema{}, Enabled: true, File: "sensors/poll.yaml",
 	}}, p.Triggers)
 	require.Equal(t, "st2demo.poll", p.Sensors[0].Ref)
-	require.Equal(t, []string{"st2demo.new_item"}, p.Sensors[0].TriggerTypes)
+	require.Equal(t, []string{"st2demo.new_item", "st2demo.file_watch.line"}, p.Sensors[0].TriggerTypes)
 	require.Equal(t, "sensors/poll_sensor.py", p.Sensors[0].EntryPoint)
+	// A StackStorm sensor names no runner: a class in a .py file runs in Python.
+	require.Equal(t, RunnerPython, p.Sensors[0].RunnerType)
+	require.Equal(t, "PollSensor", p.Sensors[0].ClassName)
+	require.Equal(t, 30, p.Sensors[0].PollInterval)
 
 	r := p.Rules[0]
 	require.Equal(t, "st2demo.notify", r.Ref)

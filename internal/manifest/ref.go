@@ -14,7 +14,10 @@ var (
 	namePattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,127}$`)
 	// refLike is what a `name` key must look like to stand in for a missing `ref`.
 	refLike = regexp.MustCompile(`^([a-z][a-z0-9_-]{1,63}\.)?[a-z0-9][a-z0-9_-]{0,127}$`)
-	semver  = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
+	// triggerNamePattern is a trigger's name: StackStorm's trigger names may hold dots and
+	// capitals (st2.IntervalTimer, file_watch.line), and register under the pack.
+	triggerNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+	semver             = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
 		`(-(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*)?` +
 		`(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$`)
 )
@@ -28,10 +31,26 @@ type header struct {
 // header reads a component's ref, label and description. The ref comes from `ref`, else
 // from a ref-like `name` (StackStorm), else from the file name; an unqualified ref gets the
 // pack prefix, and a ref qualified by another pack is a problem.
-func (l *loader) header(d *doc) header {
+func (l *loader) header(d *doc) header { return l.headerNamed(d, false) }
+
+// triggerHeader is header for a trigger: its `name` is StackStorm's trigger name, which may
+// hold dots and capitals and is always under the pack (`name: file_watch.line` in pack linux
+// is linux.file_watch.line); a `ref` is qualified as for any component.
+func (l *loader) triggerHeader(d *doc) header { return l.headerNamed(d, true) }
+
+func (l *loader) headerNamed(d *doc, trigger bool) header {
 	h := header{ref: d.str("ref"), refKey: "ref", label: d.str("label"), description: d.str("description")}
 	name, source := d.str("name"), ""
+	names := namePattern
+	if trigger {
+		names = triggerNamePattern
+	}
 	switch {
+	case trigger && h.ref == "" && name != "":
+		h.ref, h.refKey, name = name, "name", ""
+		if owner, _, _ := strings.Cut(h.ref, "."); owner != l.pack.Ref {
+			h.ref = l.pack.Ref + "." + h.ref
+		}
 	case h.ref == "" && refLike.MatchString(name):
 		h.ref, h.refKey, name = name, "name", ""
 	case h.ref == "":
@@ -46,8 +65,8 @@ func (l *loader) header(d *doc) header {
 	switch {
 	case l.packOK && owner != l.pack.Ref:
 		d.problem(h.refKey, "%q is owned by another pack; refs in this pack must start with %q", h.ref, l.pack.Ref+".")
-	case !namePattern.MatchString(rest):
-		d.problem(h.refKey, "name %q must match %s (refs are lower-case letters, digits, _ and -)%s", rest, namePattern, source)
+	case !names.MatchString(rest):
+		d.problem(h.refKey, "name %q must match %s (refs are lower-case letters, digits, _ and -)%s", rest, names, source)
 	}
 	if p := d.str("pack"); l.packOK && p != "" && p != l.pack.Ref {
 		d.problem("pack", "%q is not this pack (%q)", p, l.pack.Ref)

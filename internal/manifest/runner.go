@@ -55,6 +55,11 @@ const (
 	St2WinRMPsScript    = "winrm-ps-script"
 )
 
+// AttuneInjectTrigger is attune's runner of core.inject_trigger, which
+// emits an event of a trigger from inside the worker (StackStorm's action is
+// a Python script posting to its webhook API).
+const AttuneInjectTrigger = "inject-trigger"
+
 // ParseRunnerType maps a runner_type spelling to its family and its canonical name: attune's
 // own names (shell, python, node, native, local) and aliases, and every StackStorm runner type,
 // so StackStorm packs load unchanged. The name is what the worker dispatches StackStorm
@@ -90,6 +95,9 @@ func ParseRunnerType(s string) (RunnerType, string, error) {
 	case St2Noop:
 		return RunnerNoop, name, nil
 	case St2Announcement:
+		return RunnerAnnouncement, name, nil
+	case AttuneInjectTrigger:
+		// attune's own: core.inject_trigger emits an event from the worker.
 		return RunnerAnnouncement, name, nil
 	case St2Inquirer:
 		return RunnerInquiry, name, nil
@@ -195,4 +203,23 @@ func mergeRunnerParameters(runner, action param.Schema, rawAction map[string]any
 		out[name] = base
 	}
 	return out
+}
+
+// ArgvSecrets lists, sorted, the secret parameters of an action that its
+// runner passes to the script as command-line arguments (StackStorm's
+// local-shell-script and remote-shell-script convention), where any user of
+// the host can read them. The runner's own secrets (sudo_password,
+// password…) never go there.
+func ArgvSecrets(runnerName string, schema param.Schema) []string {
+	if runnerName != St2LocalShellScript && runnerName != St2RemoteShellScrpt {
+		return nil
+	}
+	own := RunnerParameters(runnerName)
+	var names []string
+	for _, name := range schema.SecretNames() {
+		if _, ok := own[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -33,8 +33,12 @@ func (s *Service) EnsureCore(ctx context.Context) (*ent.Pack, error) {
 	if err := os.CopyFS(dir, sub); err != nil {
 		return nil, fmt.Errorf("writing core pack: %w", err)
 	}
-	for _, script := range []string{"noop.sh", "echo.sh"} {
-		if err := os.Chmod(filepath.Join(dir, "actions", script), 0o755); err != nil {
+	scripts, err := filepath.Glob(filepath.Join(dir, "actions", "*.sh"))
+	if err != nil {
+		return nil, err
+	}
+	for _, script := range scripts {
+		if err := os.Chmod(script, 0o755); err != nil {
 			return nil, err
 		}
 	}

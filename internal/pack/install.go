@@ -169,6 +169,10 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	if m, err = manifest.LoadWith(os.DirFS(packRoot), manifest.Options{MaxFileBytes: s.cfg.MaxManifestBytes}); err != nil {
 		return nil, stepError(StepValidate, err)
 	}
+	for _, w := range m.Warnings {
+		t.warnings = append(t.warnings, w.String())
+		s.log.Warn("pack install warning", "install", t.id, "pack", m.Ref, "warning", w.String())
+	}
 	if err := s.validateAgainstInstalled(ctx, m); err != nil {
 		m = nil
 		return nil, stepError(StepValidate, err)

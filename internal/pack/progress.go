@@ -35,6 +35,8 @@ type tracker struct {
 	display string
 	// ref is the pack's, once validated; saved with the next step.
 	ref string
+	// warnings are the pack's (manifest.Pack.Warnings), saved at the end.
+	warnings []string
 	// release gives up the install's liveness lock (see installLock).
 	release func()
 }
@@ -103,6 +105,9 @@ func (t *tracker) finish(ctx context.Context, ref, version string, failure error
 	u := t.s.db.Ent.PackInstall.UpdateOneID(t.id).SetFinishedAt(now)
 	if ref != "" {
 		u.SetPackRef(ref).SetVersion(version)
+	}
+	if len(t.warnings) > 0 {
+		u.SetWarnings(t.warnings)
 	}
 	if failure != nil {
 		t.finishStep(now, "failed", clientMessage(failure))

@@ -93,7 +93,7 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 				SetLabel(a.Label).SetDescription(a.Description).SetRunnerType(runner).SetRunnerName(a.RunnerName).
 				SetEntryPoint(a.EntryPoint).SetParameters(schemaMap(a.Parameters)).
 				SetOutputSchema(schemaMap(a.Output)).SetTimeoutSeconds(a.TimeoutSeconds).
-				SetParameterDelivery(delivery).SetEnabled(a.Enabled).SetTags(a.Tags).SetIdempotent(a.Idempotent).Save(ctx)
+				SetParameterDelivery(delivery).SetEnabled(a.Enabled).SetTags(a.Tags).SetIdempotent(a.Idempotent).SetNotify(a.Notify).Save(ctx)
 			if err == nil {
 				id = created.ID
 			}
@@ -101,7 +101,7 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 			err = c.Action.UpdateOneID(id).SetLabel(a.Label).SetDescription(a.Description).
 				SetRunnerType(runner).SetRunnerName(a.RunnerName).SetEntryPoint(a.EntryPoint).SetParameters(schemaMap(a.Parameters)).
 				SetOutputSchema(schemaMap(a.Output)).SetTimeoutSeconds(a.TimeoutSeconds).
-				SetParameterDelivery(delivery).SetEnabled(a.Enabled).SetTags(a.Tags).SetIdempotent(a.Idempotent).Exec(ctx)
+				SetParameterDelivery(delivery).SetEnabled(a.Enabled).SetTags(a.Tags).SetIdempotent(a.Idempotent).SetNotify(a.Notify).Exec(ctx)
 		}
 		if err != nil {
 			return fmt.Errorf("action %s: %w", a.Ref, err)
@@ -168,10 +168,12 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 			err = c.Sensor.Create().SetRef(se.Ref).SetPack(p).SetPackRef(p.Ref).
 				SetLabel(se.Label).SetDescription(se.Description).SetRunnerType(runner).SetRunnerName(se.RunnerName).
 				SetEntryPoint(se.EntryPoint).SetTriggerTypes(se.TriggerTypes).
+				SetClassName(se.ClassName).SetPollInterval(se.PollInterval).
 				SetParameters(schemaMap(se.Parameters)).SetConfig(se.Config).SetEnabled(se.Enabled).Exec(ctx)
 		case err == nil:
 			err = c.Sensor.UpdateOneID(id).SetLabel(se.Label).SetDescription(se.Description).
 				SetRunnerType(runner).SetRunnerName(se.RunnerName).SetEntryPoint(se.EntryPoint).SetTriggerTypes(se.TriggerTypes).
+				SetClassName(se.ClassName).SetPollInterval(se.PollInterval).
 				SetParameters(schemaMap(se.Parameters)).SetConfig(se.Config).SetEnabled(se.Enabled).Exec(ctx)
 		}
 		if err != nil {

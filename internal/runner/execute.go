@@ -24,11 +24,18 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		return Result{}, fmt.Errorf("creating stderr pipe: %w", err)
 	}
 	defer closeAll(outR, errR)
+	var retR, retW *os.File
+	if req.ResultChannel {
+		if retR, retW, err = os.Pipe(); err != nil {
+			return Result{}, fmt.Errorf("creating result pipe: %w", err)
+		}
+		defer closeAll(retR)
+	}
 	cmd := &exec.Cmd{
 		Path:        p.argv[0],
 		Args:        p.argv,
 		Env:         p.environ(),
-		Dir:         req.PackDir,
+		Dir:         p.dir,
 		Stdout:      outW,
 		Stderr:      errW,
 		SysProcAttr: procAttr(),
@@ -38,13 +45,22 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 	if p.stdin != nil {
 		cmd.Stdin = bytes.NewReader(p.stdin)
 	}
+	if retW != nil {
+		cmd.ExtraFiles = []*os.File{retW} // file descriptor 3
+	}
 	res := Result{StartedAt: time.Now()}
 	err = cmd.Start()
 	closeAll(outW, errW) // the child has its copies; EOF comes when all writers exit
+	if retW != nil {
+		closeAll(retW)
+	}
 	if err != nil {
 		return Result{}, prepareErrorf("starting %s: %v", p.argv[0], err)
 	}
 	res.PID = cmd.Process.Pid
+	if req.OnStart != nil {
+		req.OnStart(res.PID, p.argv)
+	}
 
 	onLine := serialized(req.OnLine)
 	stdout := &capture{stream: "stdout", limit: req.MaxOutput, onLine: onLine}
@@ -52,17 +68,31 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 	var readers sync.WaitGroup
 	readers.Go(func() { stdout.consume(outR) })
 	readers.Go(func() { stderr.consume(errR) })
+	returned := &capture{limit: req.MaxOutput}
+	if retR != nil {
+		readers.Go(func() { returned.consume(retR) })
+	}
 
 	res.TimedOut, res.Canceled = supervise(ctx, cmd, req.Timeout, req.KillGrace)
 	// The action is over: nothing it left behind in its group may outlive it.
 	signalGroup(res.PID, syscall.SIGKILL)
-	drain(&readers, req.KillGrace, outR, errR)
+	pipes := []*os.File{outR, errR}
+	if retR != nil {
+		pipes = append(pipes, retR)
+	}
+	drain(&readers, req.KillGrace, pipes...)
 	res.FinishedAt = time.Now()
 
 	res.ExitCode = cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.Signal = int(ws.Signal())
+	}
 	res.Stdout, res.StdoutDropped = string(stdout.buf), stdout.dropped
 	res.Stderr, res.StderrDropped = string(stderr.buf), stderr.dropped
 	res.StdoutTruncated, res.StderrTruncated = res.StdoutDropped > 0, res.StderrDropped > 0
+	if len(returned.buf) > 0 {
+		res.Returned, res.ReturnedTruncated = returned.buf, returned.dropped > 0
+	}
 	res.Result = parseResult(res.Stdout)
 	res.Error = failureText(req, res, cmd.ProcessState)
 	return res, nil

@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 // plan is a fully checked command, ready to start.
 type plan struct {
 	argv  []string          // argv[0] is an absolute path
+	dir   string            // the working directory
 	env   map[string]string // the complete child environment
 	stdin []byte            // nil: stdin is /dev/null
 	files []string          // temp files to remove after the run
@@ -62,8 +65,23 @@ func prepare(req Request) (_ *plan, err error) {
 	if err := p.command(req, packDir, params); err != nil {
 		return nil, err
 	}
+	if p.dir, err = workDir(packDir, req.Dir); err != nil {
+		return nil, err
+	}
+	if req.Sudo {
+		if p.argv, err = sudoCommand(p.argv, req.Runner, req.SudoPassword, os.Geteuid(), p.env["PATH"]); err != nil {
+			return nil, err
+		}
+		if req.SudoPassword != "" {
+			p.stdin = []byte(req.SudoPassword + "\n")
+		}
+	}
 	switch req.Delivery {
+	case DeliveryNone:
 	case DeliveryStdin:
+		if req.Sudo && req.SudoPassword != "" {
+			return nil, prepareErrorf("sudo_password needs the parameters off stdin, where sudo reads the password")
+		}
 		p.stdin = append(paramJSON, '\n')
 	case DeliveryFile:
 		path, err := p.writeTemp(req.TempDir, "attune-params-*.json", paramJSON, 0o400)
@@ -106,10 +124,24 @@ func (p *plan) command(req Request, packDir string, params map[string]any) error
 		p.env["PYTHONUNBUFFERED"] = "1"
 		entry, err := entryPoint(packDir, req.EntryPoint, false)
 		p.argv = []string{interp, "-u", "-c", pythonBootstrap, entry}
+		if req.Wrapper != "" {
+			if st, statErr := os.Stat(req.Wrapper); statErr != nil || !st.Mode().IsRegular() {
+				return prepareErrorf("python wrapper %s is missing", req.Wrapper)
+			}
+			p.argv = []string{interp, "-u", "-c", pythonBootstrap, req.Wrapper, entry}
+		}
 		return err
 	case Native:
 		entry, err := entryPoint(packDir, req.EntryPoint, true)
 		p.argv = []string{entry}
+		return err
+	case Script:
+		entry, err := entryPoint(packDir, req.EntryPoint, false)
+		if err != nil {
+			return err
+		}
+		argv, err := scriptCommand(entry, p.env["PATH"])
+		p.argv = append(argv, req.Args...)
 		return err
 	case Local:
 		cmd, _ := params["cmd"].(string)
@@ -122,6 +154,91 @@ func (p *plan) command(req Request, packDir string, params map[string]any) error
 	default:
 		return prepareErrorf("unknown runner %q", req.Runner)
 	}
+}
+
+// scriptCommand is how a script runs when StackStorm's local-shell-script
+// runner starts it with /bin/sh -c: the kernel reads its #! line; a script
+// without one is run by the shell itself; a binary is executed. Reading the
+// #! line here rather than executing the file means a pack file need not be
+// executable (StackStorm chmods it, attune leaves the pack's files alone).
+func scriptCommand(entry, pathList string) ([]string, error) {
+	f, err := os.Open(entry)
+	if err != nil {
+		return nil, prepareErrorf("opening entry point: %v", err)
+	}
+	defer f.Close()
+	head := make([]byte, 256)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch {
+	case bytes.HasPrefix(head, []byte("#!")):
+		line, _, _ := bytes.Cut(head[2:], []byte("\n"))
+		interp, arg := strings.TrimSpace(string(line)), ""
+		if i := strings.IndexAny(interp, " \t"); i >= 0 {
+			interp, arg = interp[:i], interp[i:]
+		}
+		if interp == "" {
+			return nil, prepareErrorf("entry point %s has an empty #! line", filepath.Base(entry))
+		}
+		path, ok := findProgram(interp, pathList)
+		if !ok {
+			return nil, prepareErrorf("interpreter %s of %s not found", interp, filepath.Base(entry))
+		}
+		argv := []string{path}
+		if arg = strings.TrimSpace(arg); arg != "" {
+			argv = append(argv, arg) // the kernel passes the rest of the line as one argument
+		}
+		return append(argv, entry), nil
+	case bytes.HasPrefix(head, []byte("\x7fELF")):
+		if !isExecutable(entry) {
+			return nil, prepareErrorf("entry point %s is a binary that is not executable", filepath.Base(entry))
+		}
+		return []string{entry}, nil
+	}
+	return []string{"/bin/sh", entry}, nil
+}
+
+// workDir resolves the run's working directory: dir (relative to the
+// pack) when set, else the pack directory.
+func workDir(packDir, dir string) (string, error) {
+	if dir == "" {
+		return packDir, nil
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(packDir, dir)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return "", prepareErrorf("working directory %s (cwd) does not exist", dir)
+	}
+	return dir, nil
+}
+
+// sudoCommand prefixes argv with sudo as StackStorm's local runner does
+// (sudo -E, keeping the environment; -S with the password on stdin), and
+// runs a Local command with bash as StackStorm's sudo path does. Sudo
+// makes the command run as root; a worker that already runs as root
+// without sudo installed runs it directly, which is the same. A worker
+// that is not root and has no sudo fails before starting.
+func sudoCommand(argv []string, runner, password string, euid int, pathList string) ([]string, error) {
+	if runner == Local {
+		bash, ok := findProgram("bash", pathList)
+		if !ok {
+			return nil, prepareErrorf("sudo runs commands with bash, which is not installed (PATH %s)", pathList)
+		}
+		argv = append([]string{bash}, argv[1:]...)
+	}
+	sudo, ok := findProgram("sudo", pathList)
+	switch {
+	case !ok && euid == 0:
+		return argv, nil
+	case !ok:
+		return nil, prepareErrorf("sudo was requested (sudo: true) but sudo is not installed on this worker (PATH %s), which does not run as root", pathList)
+	}
+	flags := []string{sudo, "-E", "-n"}
+	if password != "" {
+		flags = []string{sudo, "-S", "-E"}
+	}
+	return append(append(flags, "--"), argv...), nil
 }
 
 // pythonBootstrap runs the script named by its first argument as __main__,

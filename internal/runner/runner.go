@@ -3,9 +3,11 @@
 // was canceled. It knows nothing of the database; the execution service
 // decides what an outcome means for the execution row.
 //
-// Secrets never reach argv or the environment: parameters travel on stdin or
-// in a 0400 file, and the child sees a minimal environment instead of the
-// server's. Every action runs in its own process group so that timeouts and
+// Secrets never reach argv or the environment of attune's own runners:
+// parameters travel on stdin or in a 0400 file, and the child sees a minimal
+// environment instead of the server's. StackStorm's runners put parameters
+// in argv by convention (Request.Args); the pack install warns about the
+// secret ones. Every action runs in its own process group so that timeouts and
 // cancellation reach grandchildren too.
 package runner
 
@@ -26,6 +28,10 @@ const (
 	Native = "native"
 	// Local runs the "cmd" parameter with /bin/sh (core.local style actions).
 	Local = "local"
+	// Script runs the entry point as StackStorm's local-shell-script runner
+	// does: as an executable, through its #! line (/bin/sh without one),
+	// with Args after it.
+	Script = "script"
 )
 
 // Parameter delivery modes accepted in Request.Delivery.
@@ -34,6 +40,9 @@ const (
 	DeliveryStdin = "stdin"
 	// DeliveryFile writes the parameters to a 0400 file named by ParametersFileEnv.
 	DeliveryFile = "file"
+	// DeliveryNone gives the action no parameter document: StackStorm's
+	// runners pass parameters in argv (Args) or in cmd, and stdin is empty.
+	DeliveryNone = "none"
 )
 
 const (
@@ -51,22 +60,44 @@ const (
 
 // Request describes one action process to run.
 type Request struct {
-	// Runner is one of Shell, Python, Node, Native or Local.
+	// Runner is one of Shell, Python, Node, Native, Local or Script.
 	Runner string
 	// PackDir is the working directory and the root EntryPoint is relative to.
 	PackDir string
+	// Dir, when set, is the working directory instead of PackDir (StackStorm's
+	// cwd); a relative one is relative to PackDir. It must exist.
+	Dir string
+	// Args follow the entry point on the command line (Script only). They
+	// are visible to every local user (ps), so secrets do not belong there.
+	Args []string
+	// Sudo runs the command with sudo -E, as StackStorm's sudo runner
+	// parameter does; see sudoCommand for a worker without sudo.
+	Sudo bool
+	// SudoPassword, when set, is given to sudo -S on stdin; without it sudo
+	// runs non-interactively (-n) and fails rather than wait for a password.
+	SudoPassword string
 	// EntryPoint is the action file relative to PackDir (empty for Local).
 	EntryPoint string
 	// Interpreter is <venv>/bin/python for Python (required), "node" or a path
 	// for Node, "bash" or a path for Shell; unused for Native and Local.
 	// Bare names are looked up in the child's PATH.
 	Interpreter string
+	// Wrapper, for Python, is an absolute path of attune's own script run
+	// as __main__ instead of the entry point, which it gets as its first
+	// argument (the wrappers of StackStorm's python-script actions and
+	// sensors); its directory is importable, last on sys.path.
+	Wrapper string
+	// ResultChannel opens file descriptor 3 in the child: a pipe whose
+	// contents come back in Result.Returned. It carries a wrapper's verdict
+	// on a channel that the action's own output cannot reach.
+	ResultChannel bool
 	// Env is added to the minimal child environment (ATTUNE_EXECUTION_ID,
 	// PYTHONPATH, NODE_PATH...); it may override PATH, HOME and LANG.
 	Env map[string]string
-	// Parameters are delivered as one JSON object, never in argv or env.
+	// Parameters are delivered as one JSON object (see Delivery), never in
+	// argv or env; StackStorm's argv convention is the caller's, in Args.
 	Parameters map[string]any
-	// Delivery is DeliveryStdin (default) or DeliveryFile.
+	// Delivery is DeliveryStdin (default), DeliveryFile or DeliveryNone.
 	Delivery string
 	// Timeout bounds the run; zero means no timeout.
 	Timeout time.Duration
@@ -81,6 +112,9 @@ type Request struct {
 	// "stdout" or "stderr"), including lines beyond MaxOutput. Calls are
 	// serialized; a slow callback slows the reading of the action's output.
 	OnLine func(stream string, line string)
+	// OnStart, if set, is called once the process has started, with its
+	// pid and argv (a sensor's process_spawn trigger).
+	OnStart func(pid int, argv []string)
 	// TempDir holds parameter files and Local scripts; it should be private to
 	// the worker. Empty means the system temp directory; a relative path is
 	// relative to the worker's working directory, not the pack's.
@@ -91,6 +125,8 @@ type Request struct {
 type Result struct {
 	// ExitCode is the process exit status, -1 when a signal ended it.
 	ExitCode int
+	// Signal is the signal that ended the process, 0 when it exited.
+	Signal int
 	// Stdout and Stderr hold at most MaxOutput bytes each.
 	Stdout, Stderr string
 	// StdoutTruncated and StderrTruncated report that bytes were dropped.
@@ -101,6 +137,11 @@ type Result struct {
 	// last non-empty line; nil when neither parses. Numbers are json.Number
 	// so that large integers keep their precision.
 	Result any
+	// Returned is what the process wrote to file descriptor 3 under
+	// Request.ResultChannel (at most MaxOutput bytes); nil when nothing.
+	Returned []byte
+	// ReturnedTruncated reports that Returned was cut at MaxOutput bytes.
+	ReturnedTruncated bool
 	// TimedOut reports that Timeout elapsed and the group was killed.
 	TimedOut bool
 	// Canceled reports that the context was canceled and the group was killed.

@@ -616,3 +616,32 @@ print(json.dumps({"name": __name__, "argv0": sys.argv[0], "argv": sys.argv[1:],
 		})
 	}
 }
+
+// TestResultChannel: under ResultChannel the action's fd 3 is a pipe whose
+// contents come back apart from stdout, and a wrapper runs instead of the
+// entry point, with the entry point's path as its argument.
+func TestResultChannel(t *testing.T) {
+	t.Parallel()
+	dir := newPack(t, map[string]string{
+		"wrapper.py": "import os, sys\nprint('printed')\nos.write(3, ('ran ' + os.path.basename(sys.argv[1])).encode())\n",
+		"action.py":  "raise SystemExit('the wrapper runs, not the entry point')\n",
+	})
+	res, err := runner.Run(t.Context(), withTestDefaults(t, runner.Request{
+		Runner: runner.Python, PackDir: dir, EntryPoint: "action.py", Interpreter: systemPython,
+		Wrapper: filepath.Join(dir, "wrapper.py"), ResultChannel: true,
+	}))
+	require.NoError(t, err)
+	require.Equal(t, 0, res.ExitCode, res.Stderr)
+	require.Equal(t, "printed\n", res.Stdout)
+	require.Equal(t, "ran action.py", string(res.Returned))
+	require.False(t, res.ReturnedTruncated)
+
+	// Without it, fd 3 is not open in the child.
+	res, err = runner.Run(t.Context(), withTestDefaults(t, runner.Request{
+		Runner: runner.Shell, PackDir: newPack(t, map[string]string{"a.sh": "echo x >&3 || echo closed\n"}),
+		EntryPoint: "a.sh",
+	}))
+	require.NoError(t, err)
+	require.Contains(t, res.Stdout, "closed")
+	require.Nil(t, res.Returned)
+}

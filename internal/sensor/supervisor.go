@@ -16,12 +16,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/attune-io/attune/ent"
 	entrule "github.com/attune-io/attune/ent/rule"
 	entsensor "github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/lease"
 	"github.com/attune-io/attune/internal/rule"
 	"github.com/attune-io/attune/internal/runner"
@@ -42,7 +44,9 @@ type Options struct {
 	KillGrace time.Duration
 	// TempDir is private scratch space for the runner.
 	TempDir string
-	Logger  *slog.Logger
+	// Keys, when set, backs StackStorm sensors' datastore calls.
+	Keys   *keystore.Service
+	Logger *slog.Logger
 }
 
 // Supervisor runs the sensors this node holds leases for.
@@ -53,6 +57,7 @@ type Supervisor struct {
 	opts   Options
 
 	running map[int]*proc // sensor id → its supervised process; touched only by loop
+	st2     st2Files      // the StackStorm sensor wrapper, written once
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -199,9 +204,13 @@ func (s *Supervisor) wanted(ctx context.Context) (map[int]wanted, error) {
 		if len(rs) == 0 || se.Edges.Pack == nil {
 			continue
 		}
-		line, err := json.Marshal(map[string]any{
+		spec := map[string]any{
 			"sensor": se.Ref, "config": se.Edges.Pack.Config, "parameters": se.Config, "rules": rs,
-		})
+		}
+		if se.ClassName != "" {
+			spec["pack"], spec["class_name"], spec["poll_interval"] = se.PackRef, se.ClassName, se.PollInterval
+		}
+		line, err := json.Marshal(spec)
 		if err != nil {
 			return nil, fmt.Errorf("encoding input of sensor %s: %w", se.Ref, err)
 		}
@@ -249,7 +258,25 @@ func (s *Supervisor) supervise(ctx context.Context, w wanted) {
 		s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusRUNNING) })
 		started := time.Now()
 		req := s.request(se, params, log)
+		stopServing, err := s.st2Prepare(ctx, se, &req, log)
+		if err != nil {
+			log.Error("sensor cannot start", "error", err)
+			s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusFAILED).SetLastError(err.Error()) })
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.opts.BackoffMin):
+			}
+			continue
+		}
+		req.OnStart = func(pid int, argv []string) {
+			s.system(SpawnTrigger, map[string]any{"id": se.Ref, "timestamp": time.Now().Unix(), "pid": pid, "cmd": strings.Join(argv, " ")}, log)
+		}
 		res, err := runner.Run(ctx, req)
+		stopServing()
+		if res.PID != 0 {
+			s.system(ExitTrigger, map[string]any{"id": se.Ref, "timestamp": time.Now().Unix(), "exit_code": res.ExitCode}, log)
+		}
 		if ctx.Err() != nil {
 			return
 		}
@@ -339,6 +366,56 @@ func (s *Supervisor) emit(se *ent.Sensor, line string, log *slog.Logger) {
 		Trigger: msg.Trigger, Payload: msg.Payload, Source: se.Ref, SensorID: &id,
 	}); err != nil {
 		log.Warn("sensor event refused", "trigger", msg.Trigger, "error", err)
+	}
+}
+
+// st2Prepare makes req run a StackStorm Python sensor (one with a class)
+// through attune's wrapper, serving its sensor_service on a Unix socket
+// until the returned function is called, and logs its stderr (its
+// logger's and its prints). For other sensors it does nothing.
+func (s *Supervisor) st2Prepare(ctx context.Context, se *ent.Sensor, req *runner.Request, log *slog.Logger) (func(), error) {
+	if se.ClassName == "" {
+		return func() {}, nil
+	}
+	wrapper, err := s.st2.wrapper(s.opts.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	sock, stop, err := s.serveSt2(ctx, se, log)
+	if err != nil {
+		return nil, err
+	}
+	req.Runner, req.Wrapper = runner.Python, wrapper
+	req.Env["ATTUNE_SENSOR_SOCKET"] = sock
+	onLine := req.OnLine
+	req.OnLine = func(stream, line string) {
+		if stream == "stderr" {
+			log.Info("sensor log", "line", line)
+			return
+		}
+		onLine(stream, line)
+	}
+	return stop, nil
+}
+
+// StackStorm's sensor process triggers (st2reactor/container/process_container.py).
+const (
+	SpawnTrigger = "core.st2.sensor.process_spawn"
+	ExitTrigger  = "core.st2.sensor.process_exit"
+)
+
+// system emits a sensor process trigger, as StackStorm's container does
+// (its payload names the sensor by class; here by ref). Only while a rule
+// uses it: nothing else consumes these events.
+func (s *Supervisor) system(trigger string, payload map[string]any, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	used, err := s.db.Ent.Rule.Query().Where(entrule.TriggerRef(trigger), entrule.Enabled(true)).Exist(ctx)
+	if err != nil || !used {
+		return
+	}
+	if _, err := s.engine.Emit(ctx, rule.Emission{Trigger: trigger, Payload: payload, Source: "sensor-container"}); err != nil {
+		log.Warn("sensor process event refused", "trigger", trigger, "error", err)
 	}
 }
 

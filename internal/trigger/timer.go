@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -24,6 +25,21 @@ const (
 	CronTimer     = "core.crontimer"
 	DateTimeTimer = "core.datetimetimer"
 )
+
+// StackStorm's timer triggers, with its parameters and payload
+// (st2common/constants/triggers.py).
+const (
+	St2IntervalTimer = "core.st2.IntervalTimer"
+	St2CronTimer     = "core.st2.CronTimer"
+	St2DateTimer     = "core.st2.DateTimer"
+)
+
+// timerRefs are the triggers Timers fires.
+var timerRefs = []string{IntervalTimer, CronTimer, DateTimeTimer, St2IntervalTimer, St2CronTimer, St2DateTimer}
+
+// maxCronScan bounds how far back a StackStorm cron timer looks for due
+// seconds in one round (a long catch-up window is cut to it).
+const maxCronScan = 24 * time.Hour
 
 // timersLease is the lease whose holder fires every timer.
 const timersLease = "timers"
@@ -137,7 +153,7 @@ func (t *Timers) run(ctx context.Context) {
 // fire emits the ticks of every timer rule due in (from, now].
 func (t *Timers) fire(ctx context.Context, from, now time.Time) error {
 	rules, err := t.db.Ent.Rule.Query().
-		Where(entrule.Enabled(true), entrule.TriggerRefIn(IntervalTimer, CronTimer, DateTimeTimer)).All(ctx)
+		Where(entrule.Enabled(true), entrule.TriggerRefIn(timerRefs...)).All(ctx)
 	if err != nil {
 		return fmt.Errorf("listing timer rules: %w", err)
 	}
@@ -184,6 +200,7 @@ type schedule struct {
 	cron     cron.Schedule
 	location *time.Location
 	at       time.Time // datetime
+	aps      *apsCron  // StackStorm cron
 	err      error
 }
 
@@ -196,6 +213,24 @@ type tick struct {
 var cronParser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
 var units = map[string]time.Duration{"seconds": time.Second, "minutes": time.Minute, "hours": time.Hour, "days": 24 * time.Hour}
+
+// st2Units are StackStorm's interval units (APScheduler's).
+var st2Units = map[string]time.Duration{"seconds": time.Second, "minutes": time.Minute, "hours": time.Hour,
+	"days": 24 * time.Hour, "weeks": 7 * 24 * time.Hour}
+
+// dateLayouts are the forms a StackStorm date timer's date may take
+// (StackStorm parses it with dateutil, which reads far more).
+var dateLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02"}
+
+// zone reads a timer's timezone parameter (default UTC).
+func zone(p map[string]any) (*time.Location, error) {
+	tz, _ := p["timezone"].(string)
+	if tz == "" {
+		tz = "UTC"
+	}
+	return time.LoadLocation(tz)
+}
 
 // CheckParams reports what is wrong with a timer rule's trigger parameters
 // (nil for other triggers), so rules are refused when created or installed,
@@ -232,6 +267,33 @@ func newSchedule(r *ent.Rule) *schedule {
 	case DateTimeTimer:
 		at, _ := p["fire_at"].(string)
 		s.at, s.err = time.Parse(time.RFC3339, at)
+	case St2IntervalTimer:
+		unit, _ := p["unit"].(string)
+		n := number(p["delta"])
+		if st2Units[unit] == 0 || n <= 0 || n != math.Trunc(n) {
+			s.err = fmt.Errorf("delta must be a positive integer and unit one of weeks, days, hours, minutes, seconds")
+		}
+		s.every = time.Duration(n) * st2Units[unit]
+		if _, err := zone(p); err != nil && s.err == nil {
+			s.err = err
+		}
+	case St2CronTimer:
+		if s.location, s.err = zone(p); s.err != nil {
+			return s
+		}
+		s.aps, s.err = parseAPSCron(p)
+	case St2DateTimer:
+		if s.location, s.err = zone(p); s.err != nil {
+			return s
+		}
+		date, _ := p["date"].(string)
+		s.err = fmt.Errorf("date %q is not a date and time such as 2030-12-31 23:59:59", date)
+		for _, layout := range dateLayouts {
+			if at, err := time.ParseInLocation(layout, strings.TrimSpace(date), s.location); err == nil {
+				s.at, s.err = at, nil
+				break
+			}
+		}
 	}
 	return s
 }
@@ -241,7 +303,7 @@ func newSchedule(r *ent.Rule) *schedule {
 func (s *schedule) ticks(from, now time.Time) []tick {
 	var out []tick
 	switch s.trigger {
-	case IntervalTimer:
+	case IntervalTimer, St2IntervalTimer:
 		last := int64(now.Sub(s.anchor) / s.every)
 		first := max(int64(from.Sub(s.anchor)/s.every)+1, last-maxTicksPerRound+1, 1)
 		for k := first; k <= last; k++ {
@@ -251,9 +313,22 @@ func (s *schedule) ticks(from, now time.Time) []tick {
 		for at := s.cron.Next(from.In(s.location)); !at.After(now) && len(out) < maxTicksPerRound; at = s.cron.Next(at) {
 			out = append(out, tick{at: at})
 		}
-	case DateTimeTimer:
+	case DateTimeTimer, St2DateTimer:
 		if s.at.After(from) && !s.at.After(now) {
 			out = append(out, tick{at: s.at})
+		}
+	case St2CronTimer:
+		// Whole seconds in (from, now], each judged in the timer's zone.
+		if now.Sub(from) > maxCronScan {
+			from = now.Add(-maxCronScan)
+		}
+		for at := from.Truncate(time.Second).Add(time.Second); !at.After(now); at = at.Add(time.Second) {
+			if s.aps.matches(at.In(s.location)) {
+				out = append(out, tick{at: at})
+			}
+		}
+		if len(out) > maxTicksPerRound {
+			out = out[len(out)-maxTicksPerRound:]
 		}
 	}
 	return out
@@ -261,6 +336,12 @@ func (s *schedule) ticks(from, now time.Time) []tick {
 
 // payload is the event data of a tick, per the core trigger's schema.
 func (s *schedule) payload(tk tick, now time.Time) map[string]any {
+	switch s.trigger {
+	case St2IntervalTimer, St2CronTimer, St2DateTimer:
+		// StackStorm's: str() of the UTC time it fired, and the rule's
+		// "time" parameter, which no timer declares (so null).
+		return map[string]any{"executed_at": pythonTime(now), "schedule": nil}
+	}
 	p := map[string]any{
 		"fired_at":     now.UTC().Format(time.RFC3339Nano),
 		"scheduled_at": tk.at.UTC().Format(time.RFC3339Nano),
@@ -277,6 +358,15 @@ func (s *schedule) payload(tk tick, now time.Time) map[string]any {
 		p["type"] = "datetime"
 	}
 	return p
+}
+
+// pythonTime is t as Python's str() of an aware UTC datetime writes it.
+func pythonTime(t time.Time) string {
+	t = t.UTC()
+	if t.Nanosecond()/1000 == 0 {
+		return t.Format("2006-01-02 15:04:05+00:00")
+	}
+	return t.Format("2006-01-02 15:04:05.000000+00:00")
 }
 
 // number reads a number as JSON (float64, json.Number), GraphQL input

@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
-# core.echo: print the message parameter. Parameters arrive as one JSON line
-# on stdin (never in argv, where ps would show them).
-exec python3 -c 'import json, sys; print(json.loads(sys.stdin.readline() or "{}").get("message", ""))'
+#!/bin/sh
+# core.echo: the message is the first argument (StackStorm's local-shell-script
+# convention); printf prints it byte for byte where echo would read -n or \c.
+printf '%s\n' "$1"

@@ -1,0 +1,1 @@
+"""attune's compatibility package for StackStorm sensors (st2reactor.sensor.base)."""

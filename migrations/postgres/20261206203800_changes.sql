@@ -1,0 +1,2 @@
+-- Modify "actions" table
+ALTER TABLE "actions" ADD COLUMN "notify" jsonb NULL;

@@ -1,0 +1,2 @@
+-- Modify "api_tokens" table
+ALTER TABLE "api_tokens" ADD COLUMN "execution_id" bigint NULL;

@@ -1,0 +1,2 @@
+-- Modify "pack_installs" table
+ALTER TABLE "pack_installs" ADD COLUMN "warnings" jsonb NULL;

@@ -1,0 +1,2 @@
+-- Modify "keys" table
+ALTER TABLE "keys" ADD COLUMN "expires_at" timestamptz NULL;
