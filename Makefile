@@ -16,21 +16,23 @@ assets: ## Fetch GraphiQL/React JS+CSS from npm into internal/playground/assets 
 .PHONY: build
 build: assets ## Build the attune binary into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/attune ./server
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/attune-sandbox ./internal/sandbox/cmd/attune-sandbox
 
 .PHONY: run
 run: assets ## Run the server on the embedded SQLite default (http://127.0.0.1:8080/); flags in ARGS='-listen …'
 	$(strip $(GO) run ./server $(ARGS))
 
 .PHONY: generate
-generate: ## Regenerate ent, GraphQL and migrations from ent/schema, *.graphqls and gqlgen.yml
+generate: ## Regenerate ent, GraphQL, migrations and the CLI client from ent/schema, *.graphqls, gqlgen.yml and internal/cli/operations.graphql
 	$(GO) run ./ent/entc.go
 	$(GO) run ./graph/gqlgen.go
 	$(GO) run ./migrations/gen
+	$(GO) tool genqlient internal/cli/genqlient.yaml
 
 .PHONY: verify
 verify: generate ## Fail if generated code or migrations are out of date
-	@test -z "$$(git status --porcelain -- ent graph migrations go.mod go.sum)" || \
-		{ git status --porcelain -- ent graph migrations go.mod go.sum; echo "make generate changed files: commit them"; exit 1; }
+	@test -z "$$(git status --porcelain -- ent graph migrations internal/cli go.mod go.sum)" || \
+		{ git status --porcelain -- ent graph migrations internal/cli go.mod go.sum; echo "make generate changed files: commit them"; exit 1; }
 
 .PHONY: vet
 vet: ## go vet

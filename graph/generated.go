@@ -278,6 +278,23 @@ type ComplexityRoot struct {
 		Pack    func(childComplexity int) int
 	}
 
+	Isolation struct {
+		Active         func(childComplexity int) int
+		Enabled        func(childComplexity int) int
+		Landlock       func(childComplexity int) int
+		LandlockAbi    func(childComplexity int) int
+		Missing        func(childComplexity int) int
+		Mode           func(childComplexity int) int
+		MountNamespace func(childComplexity int) int
+		NoNewPrivs     func(childComplexity int) int
+		PidNamespace   func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		RunAsUID       func(childComplexity int) int
+		RunAsUser      func(childComplexity int) int
+		SeparateUser   func(childComplexity int) int
+		UserNamespaces func(childComplexity int) int
+	}
+
 	Key struct {
 		CreatedAt func(childComplexity int) int
 		ExpiresAt func(childComplexity int) int
@@ -432,6 +449,7 @@ type ComplexityRoot struct {
 		Rules               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) int
 		Sensor              func(childComplexity int, ref string) int
 		Sensors             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SensorOrder, where *ent.SensorWhereInput) int
+		SystemInfo          func(childComplexity int) int
 		Trigger             func(childComplexity int, ref string) int
 		Triggers            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TriggerOrder, where *ent.TriggerWhereInput) int
 		Viewer              func(childComplexity int) int
@@ -523,6 +541,10 @@ type ComplexityRoot struct {
 		ExecutionOutput     func(childComplexity int, id int, from *int) int
 		ExecutionUpdated    func(childComplexity int, id *int, status []execution.Status, actionRef *string) int
 		PackInstallProgress func(childComplexity int, id int) int
+	}
+
+	SystemInfo struct {
+		Isolation func(childComplexity int) int
 	}
 
 	Trigger struct {
@@ -687,6 +709,7 @@ type QueryResolver interface {
 	Execution(ctx context.Context, id int) (*ent.Execution, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Key(ctx context.Context, name string, pack *string, scope *model.KeyScope) (*ent.Key, error)
+	SystemInfo(ctx context.Context) (*model.SystemInfo, error)
 }
 type SubscriptionResolver interface {
 	PackInstallProgress(ctx context.Context, id int) (<-chan *ent.PackInstall, error)
@@ -1624,6 +1647,91 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.InstallPackPayload.Pack(childComplexity), true
+
+	case "Isolation.active":
+		if e.ComplexityRoot.Isolation.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.Active(childComplexity), true
+	case "Isolation.enabled":
+		if e.ComplexityRoot.Isolation.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.Enabled(childComplexity), true
+	case "Isolation.landlock":
+		if e.ComplexityRoot.Isolation.Landlock == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.Landlock(childComplexity), true
+	case "Isolation.landlockABI":
+		if e.ComplexityRoot.Isolation.LandlockAbi == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.LandlockAbi(childComplexity), true
+	case "Isolation.missing":
+		if e.ComplexityRoot.Isolation.Missing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.Missing(childComplexity), true
+	case "Isolation.mode":
+		if e.ComplexityRoot.Isolation.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.Mode(childComplexity), true
+	case "Isolation.mountNamespace":
+		if e.ComplexityRoot.Isolation.MountNamespace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.MountNamespace(childComplexity), true
+	case "Isolation.noNewPrivs":
+		if e.ComplexityRoot.Isolation.NoNewPrivs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.NoNewPrivs(childComplexity), true
+	case "Isolation.pidNamespace":
+		if e.ComplexityRoot.Isolation.PidNamespace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.PidNamespace(childComplexity), true
+	case "Isolation.reason":
+		if e.ComplexityRoot.Isolation.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.Reason(childComplexity), true
+	case "Isolation.runAsUID":
+		if e.ComplexityRoot.Isolation.RunAsUID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.RunAsUID(childComplexity), true
+	case "Isolation.runAsUser":
+		if e.ComplexityRoot.Isolation.RunAsUser == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.RunAsUser(childComplexity), true
+	case "Isolation.separateUser":
+		if e.ComplexityRoot.Isolation.SeparateUser == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.SeparateUser(childComplexity), true
+	case "Isolation.userNamespaces":
+		if e.ComplexityRoot.Isolation.UserNamespaces == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Isolation.UserNamespaces(childComplexity), true
 
 	case "Key.createdAt":
 		if e.ComplexityRoot.Key.CreatedAt == nil {
@@ -2605,6 +2713,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sensors(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.SensorOrder), args["where"].(*ent.SensorWhereInput)), true
+	case "Query.systemInfo":
+		if e.ComplexityRoot.Query.SystemInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SystemInfo(childComplexity), true
 	case "Query.trigger":
 		if e.ComplexityRoot.Query.Trigger == nil {
 			break
@@ -3058,6 +3172,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.PackInstallProgress(childComplexity, args["id"].(int)), true
+
+	case "SystemInfo.isolation":
+		if e.ComplexityRoot.SystemInfo.Isolation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SystemInfo.Isolation(childComplexity), true
 
 	case "Trigger.createdAt":
 		if e.ComplexityRoot.Trigger.CreatedAt == nil {
@@ -3552,7 +3673,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "auth.graphqls" "ent.graphqls" "event.graphqls" "execution.graphqls" "pack.graphqls"
+//go:embed "auth.graphqls" "ent.graphqls" "event.graphqls" "execution.graphqls" "pack.graphqls" "system.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3628,6 +3749,7 @@ extend type Enforcement {
 	{Name: "event.graphqls", Input: sourceData("event.graphqls"), BuiltIn: false},
 	{Name: "execution.graphqls", Input: sourceData("execution.graphqls"), BuiltIn: false},
 	{Name: "pack.graphqls", Input: sourceData("pack.graphqls"), BuiltIn: false},
+	{Name: "system.graphqls", Input: sourceData("system.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -4075,6 +4197,40 @@ func (ec *executionContext) childFields_InstallPackPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type InstallPackPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Isolation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_Isolation_mode(ctx, field)
+	case "enabled":
+		return ec.fieldContext_Isolation_enabled(ctx, field)
+	case "landlockABI":
+		return ec.fieldContext_Isolation_landlockABI(ctx, field)
+	case "landlock":
+		return ec.fieldContext_Isolation_landlock(ctx, field)
+	case "userNamespaces":
+		return ec.fieldContext_Isolation_userNamespaces(ctx, field)
+	case "pidNamespace":
+		return ec.fieldContext_Isolation_pidNamespace(ctx, field)
+	case "mountNamespace":
+		return ec.fieldContext_Isolation_mountNamespace(ctx, field)
+	case "noNewPrivs":
+		return ec.fieldContext_Isolation_noNewPrivs(ctx, field)
+	case "runAsUser":
+		return ec.fieldContext_Isolation_runAsUser(ctx, field)
+	case "runAsUID":
+		return ec.fieldContext_Isolation_runAsUID(ctx, field)
+	case "separateUser":
+		return ec.fieldContext_Isolation_separateUser(ctx, field)
+	case "active":
+		return ec.fieldContext_Isolation_active(ctx, field)
+	case "missing":
+		return ec.fieldContext_Isolation_missing(ctx, field)
+	case "reason":
+		return ec.fieldContext_Isolation_reason(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Isolation", field.Name)
+}
+
 func (ec *executionContext) childFields_Key(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4435,6 +4591,14 @@ func (ec *executionContext) childFields_SensorEdge(ctx context.Context, field gr
 		return ec.fieldContext_SensorEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SensorEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SystemInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "isolation":
+		return ec.fieldContext_SystemInfo_isolation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SystemInfo", field.Name)
 }
 
 func (ec *executionContext) childFields_Trigger(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10799,6 +10963,328 @@ func (ec *executionContext) fieldContext_InstallPackPayload_install(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Isolation_mode(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_mode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Mode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_mode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Isolation_enabled(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Isolation_landlockABI(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_landlockABI(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LandlockAbi, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_landlockABI(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Isolation_landlock(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_landlock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Landlock, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_landlock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Isolation_userNamespaces(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_userNamespaces(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UserNamespaces, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_userNamespaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Isolation_pidNamespace(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_pidNamespace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PidNamespace, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_pidNamespace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Isolation_mountNamespace(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_mountNamespace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MountNamespace, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_mountNamespace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Isolation_noNewPrivs(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_noNewPrivs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoNewPrivs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_noNewPrivs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Isolation_runAsUser(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_runAsUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunAsUser, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_runAsUser(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Isolation_runAsUID(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_runAsUID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RunAsUID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_runAsUID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Isolation_separateUser(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_separateUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SeparateUser, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_separateUser(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Isolation_active(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Isolation_missing(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_missing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Missing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_missing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "String")
+}
+
+func (ec *executionContext) _Isolation_reason(ctx context.Context, field graphql.CollectedField, obj *model.Isolation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Isolation_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Isolation_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Isolation", field, false, false, "String")
+}
+
 func (ec *executionContext) _Key_id(ctx context.Context, field graphql.CollectedField, obj *ent.Key) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14945,6 +15431,38 @@ func (ec *executionContext) fieldContext_Query_key(ctx context.Context, field gr
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_systemInfo(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_systemInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SystemInfo(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SystemInfo) graphql.Marshaler {
+			return ec.marshalNSystemInfo2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐSystemInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_systemInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SystemInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16606,6 +17124,38 @@ func (ec *executionContext) fieldContext_Subscription_executionOutput(ctx contex
 	if fc.Args, err = ec.field_Subscription_executionOutput_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SystemInfo_isolation(ctx context.Context, field graphql.CollectedField, obj *model.SystemInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SystemInfo_isolation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Isolation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Isolation) graphql.Marshaler {
+			return ec.marshalNIsolation2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐIsolation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SystemInfo_isolation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SystemInfo",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Isolation(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -33691,6 +34241,104 @@ func (ec *executionContext) _InstallPackPayload(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var isolationImplementors = []string{"Isolation"}
+
+func (ec *executionContext) _Isolation(ctx context.Context, sel ast.SelectionSet, obj *model.Isolation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, isolationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Isolation")
+		case "mode":
+			out.Values[i] = ec._Isolation_mode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enabled":
+			out.Values[i] = ec._Isolation_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "landlockABI":
+			out.Values[i] = ec._Isolation_landlockABI(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "landlock":
+			out.Values[i] = ec._Isolation_landlock(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "userNamespaces":
+			out.Values[i] = ec._Isolation_userNamespaces(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pidNamespace":
+			out.Values[i] = ec._Isolation_pidNamespace(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mountNamespace":
+			out.Values[i] = ec._Isolation_mountNamespace(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noNewPrivs":
+			out.Values[i] = ec._Isolation_noNewPrivs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runAsUser":
+			out.Values[i] = ec._Isolation_runAsUser(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runAsUID":
+			out.Values[i] = ec._Isolation_runAsUID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "separateUser":
+			out.Values[i] = ec._Isolation_separateUser(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "active":
+			out.Values[i] = ec._Isolation_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "missing":
+			out.Values[i] = ec._Isolation_missing(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reason":
+			out.Values[i] = ec._Isolation_reason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var keyImplementors = []string{"Key", "Node"}
 
 func (ec *executionContext) _Key(ctx context.Context, sel ast.SelectionSet, obj *ent.Key) graphql.Marshaler {
@@ -34748,6 +35396,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_key(ctx, field)
 				})
+		case "systemInfo":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_systemInfo(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -35294,6 +35948,39 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var systemInfoImplementors = []string{"SystemInfo"}
+
+func (ec *executionContext) _SystemInfo(ctx context.Context, sel ast.SelectionSet, obj *model.SystemInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, systemInfoImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SystemInfo")
+		case "isolation":
+			out.Values[i] = ec._SystemInfo_isolation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
 }
 
 var triggerImplementors = []string{"Trigger", "Node"}
@@ -36668,6 +37355,14 @@ func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) marshalNIsolation2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐIsolation(ctx context.Context, sel ast.SelectionSet, v *model.Isolation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Isolation!")
+		return graphql.Null
+	}
+	return ec._Isolation(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNJSON2interface(ctx context.Context, v any) (any, error) {
 	res, err := graphql.UnmarshalAny(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -37028,6 +37723,14 @@ func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNSystemInfo2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐSystemInfo(ctx context.Context, sel ast.SelectionSet, v *model.SystemInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SystemInfo!")
+		return graphql.Null
+	}
+	return ec._SystemInfo(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {

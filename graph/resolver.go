@@ -11,6 +11,7 @@ import (
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/rule"
+	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/sensor"
 	"github.com/attune-io/attune/internal/trigger"
 )
@@ -31,6 +32,8 @@ type Resolver struct {
 	Webhooks *trigger.Webhooks
 	// Sensors enables and disables sensors.
 	Sensors *sensor.Supervisor
+	// Isolation says how this node confines action processes (systemInfo).
+	Isolation sandbox.Status
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -49,4 +52,12 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// nonNil turns a nil list into an empty one for non-null list fields.
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/attune-io/attune/graph"
 	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/playground"
+	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/store"
 	"github.com/attune-io/attune/internal/trigger"
 )
@@ -35,6 +36,8 @@ type app struct {
 	persisted map[string]string
 	// events runs webhooks, timers and sensors.
 	events *events
+	// sandbox confines action processes and environment builds.
+	sandbox *sandbox.Sandbox
 	// statements counts the API's SQL statements (debug.sql_stats).
 	statements *atomic.Int64
 	// draining is set from the shutdown signal on: readyz answers 503.
@@ -69,10 +72,16 @@ func (a *app) start(ctx context.Context) error {
 	if a.persisted, err = loadPersisted(a.cfg.GraphQL.PersistedQueriesFile); err != nil {
 		return err
 	}
-	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log, a.sec.keys); err != nil {
+	if err := openDataDirs(a.cfg); err != nil {
 		return err
 	}
-	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens); err != nil {
+	if a.sandbox, err = startSandbox(a.cfg, a.log); err != nil {
+		return err
+	}
+	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log, a.sandbox, a.sec.keys); err != nil {
+		return err
+	}
+	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens, a.sandbox); err != nil {
 		return err
 	}
 	a.packs.Canceler = a.engine.svc
@@ -85,6 +94,25 @@ func (a *app) start(ctx context.Context) error {
 	}
 	if sealer := sealerOf(a.sec.keys); sealer != nil {
 		a.events.webhooks.Sealer = sealer
+	}
+	return nil
+}
+
+// openDataDirs sets the modes that let a separate action user reach its
+// pack and environment and nothing else: the data dir can be traversed but
+// not listed (the database, keys and tokens in it are 0600), packs and
+// environments can be read.
+func openDataDirs(cfg Config) error {
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{cfg.DataDir, 0o711}, {cfg.PacksDir, 0o755}, {cfg.Packs.EnvsDir, 0o755}} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return fmt.Errorf("creating %s: %w", d.path, err)
+		}
+		if err := os.Chmod(d.path, d.mode); err != nil {
+			return fmt.Errorf("setting the mode of %s: %w", d.path, err)
+		}
 	}
 	return nil
 }
@@ -188,6 +216,7 @@ func (a *app) handler() http.Handler {
 		Client: a.db.Ent, Packs: a.packs, Executions: a.engine.svc,
 		Tokens: a.sec.tokens, Keys: a.sec.keys, Logger: a.log,
 		Events: a.engine.rules, Webhooks: a.events.webhooks, Sensors: a.events.sensors,
+		Isolation: a.sandbox.Status(),
 	}, graph.Options{
 		WebsocketInit:  graph.WebsocketAuth(a.sec.tokens),
 		PersistedOnly:  a.persisted,

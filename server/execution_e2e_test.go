@@ -37,6 +37,7 @@ func addPack(t *testing.T, dbURL string, files map[string]string) {
 	require.NoError(t, err)
 	for name, body := range files {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755))
+		searchable(t, dir)
 		_, err := db.Ent.Action.Create().SetRef("e2e." + strings.TrimSuffix(name, ".sh")).SetPackRef("e2e").
 			SetPack(p).SetRunnerType(action.RunnerTypeSHELL).SetEntryPoint(name).Save(t.Context())
 		require.NoError(t, err)
@@ -235,9 +236,8 @@ func TestWorkerInAnotherProcess(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.URL(t, "postgres")
 	api := startServer(t, nil, "-database-url", dbURL, "-roles", "api")
-	startServer(t, nil, "-database-url", dbURL, "-roles", "api,worker")
-	gate := filepath.Join(t.TempDir(), "gate")
-	require.NoError(t, syscall.Mkfifo(gate, 0o600))
+	gate, readGate := newGate(t)
+	startServer(t, []string{readGate}, "-database-url", dbURL, "-roles", "api,worker")
 	addPack(t, dbURL, map[string]string{
 		"hello.sh": hello["hello.sh"],
 		"block.sh": "#!/bin/bash\necho waiting\nread -r _ < " + gate + "\necho released\n",
@@ -268,7 +268,8 @@ func TestTwoWorkersNeverRunTwice(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.URL(t, "postgres")
 	api := startServer(t, nil, "-database-url", dbURL, "-roles", "api")
-	env := []string{"ATTUNE_WORKER_CONCURRENCY=2"}
+	// The actions count their runs in a file of the test's.
+	env := []string{"ATTUNE_WORKER_CONCURRENCY=2", "ATTUNE_WORKER_ISOLATION=off"}
 	startServer(t, env, "-database-url", dbURL, "-roles", "api,worker")
 	startServer(t, env, "-database-url", dbURL, "-roles", "api,worker")
 	log := filepath.Join(t.TempDir(), "runs")
@@ -300,7 +301,8 @@ func TestTwoWorkersNeverRunTwice(t *testing.T) {
 func TestKilledWorkerAbandons(t *testing.T) {
 	t.Parallel()
 	dbURL := dbtest.URL(t, "postgres")
-	env := []string{"ATTUNE_WORKER_ABANDON_AFTER=3s"}
+	// The action writes its host pid and counts its runs in files of the test's.
+	env := []string{"ATTUNE_WORKER_ABANDON_AFTER=3s", "ATTUNE_WORKER_ISOLATION=off"}
 	api := startServer(t, env, "-database-url", dbURL, "-roles", "api")
 	worker := startDoomed(t, env, "-database-url", dbURL, "-roles", "api,worker")
 	dir := t.TempDir()
@@ -330,7 +332,7 @@ func TestKilledWorkerAbandons(t *testing.T) {
 		return syscall.Kill(pid, 0) != nil
 	})
 
-	later := startServer(t, nil, "-database-url", dbURL, "-roles", "api,worker")
+	later := startServer(t, env, "-database-url", dbURL, "-roles", "api,worker")
 	states = follow(t, later, execute(t, later, "e2e.hello", nil))
 	require.Equal(t, "SUCCEEDED", states[len(states)-1].Status, "the new worker works jobs")
 	states = follow(t, later, id)

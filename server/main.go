@@ -16,12 +16,19 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/attune-io/attune/internal/cli"
+	"github.com/attune-io/attune/internal/sandbox"
 )
 
 func main() {
+	// Before anything else: the binary re-executed as an action's
+	// sandbox launcher never returns from here.
+	sandbox.Launch(os.Args)
+	env := shedSecrets()
 	defaultGC(os.Getenv("GOGC"))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], env, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
@@ -46,12 +53,18 @@ const usage = `attune: event-driven automation over GraphQL
 Usage:
   attune [serve] [flags]   run the server (default)
   attune migrate [flags]   apply pending database migrations and exit
+  attune COMMAND ...       the command line client: login, run, action,
+                           execution, pack, key, token, rule, trigger, event,
+                           webhook, audit, completion ('attune run --help')
 
 Flags:
 `
 
 // run is main without the process globals, so tests can drive it.
 func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && cli.IsCommand(args[0]) {
+		return cli.Main(ctx, args, env, os.Stdin, stdout, stderr)
+	}
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]

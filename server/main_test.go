@@ -51,11 +51,16 @@ func TestMain(m *testing.M) {
 	attuneBin = filepath.Join(dir, "attune")
 	// go test puts its own go first in PATH and runs tests in the package
 	// directory, so this builds ./server with the toolchain under test.
-	build := exec.Command("go", "build", "-o", attuneBin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building attune: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
+	// attune-sandbox beside it, as make build and the image install them.
+	for _, b := range [][]string{
+		{"build", "-o", attuneBin, "."},
+		{"build", "-o", filepath.Join(dir, "attune-sandbox"), "../internal/sandbox/cmd/attune-sandbox"},
+	} {
+		if out, err := exec.Command("go", b...).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building attune: %v\n%s", err, out)
+			os.RemoveAll(dir)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -101,6 +106,9 @@ type proc struct {
 	err  error
 }
 
+// systemPython is the interpreter the test servers build venvs with.
+const systemPython = "/usr/bin/python3"
+
 // childEnv is the test's environment without any ATTUNE_* variable, so a
 // developer's settings cannot leak into the process, with authentication
 // off (these servers listen on loopback; auth_test.go turns it on), plus
@@ -113,6 +121,11 @@ func childEnv(extra []string) []string {
 		}
 	}
 	env = append(env, "ATTUNE_AUTH_ENABLED=false")
+	// Sandboxed builds run as another user, who can reach the system
+	// Python but not one installed in root's home (pyenv).
+	if _, err := os.Stat(systemPython); err == nil {
+		env = append(env, "ATTUNE_PACKS_PYTHON="+systemPython)
+	}
 	return append(env, extra...)
 }
 
@@ -131,6 +144,15 @@ func startIn(t *testing.T, dir string, env []string, args ...string) *proc {
 	p.cmd = exec.Command(attuneBin, args...)
 	p.cmd.Dir = dir
 	p.cmd.Env = childEnv(env)
+	searchable(t, dir)
+	for i, a := range args {
+		if a == "-data-dir" && i+1 < len(args) {
+			searchable(t, args[i+1])
+		}
+	}
+	for _, key := range []string{"ATTUNE_DATA_DIR", "ATTUNE_PACKS_DIR", "ATTUNE_PACKS_ENVS_DIR"} {
+		searchable(t, envValue(env, key))
+	}
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
 	require.NoError(t, p.cmd.Start())
@@ -150,6 +172,29 @@ func startIn(t *testing.T, dir string, env []string, args ...string) *proc {
 		}
 	})
 	return p
+}
+
+// searchable lets every user traverse the test's temp directories above
+// path (t.TempDir makes them 0700): a server running as root runs actions
+// as another user, who must reach the packs in the data dir, and refuses to
+// start when it cannot.
+func searchable(t testing.TB, path string) {
+	t.Helper()
+	if path == "" {
+		return
+	}
+	abs, err := filepath.Abs(path)
+	require.NoError(t, err)
+	tmp := filepath.Clean(os.TempDir())
+	for d := abs; strings.HasPrefix(d, tmp+string(filepath.Separator)); d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			continue // not made yet: the server makes it
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			require.NoError(t, os.Chmod(d, st.Mode().Perm()|0o011))
+		}
+	}
 }
 
 // wait waits for the process to exit and returns its exit code.

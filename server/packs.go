@@ -3,17 +3,19 @@ package main
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/fetch"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/pack"
+	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/store"
 )
 
 // newPackService builds the pack lifecycle service, removes a crash's
 // leftovers and makes sure the built-in core pack is installed and current.
-func newPackService(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service) (*pack.Service, error) {
+func newPackService(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, sb *sandbox.Sandbox, keys *keystore.Service) (*pack.Service, error) {
 	svc, err := pack.NewService(db, pack.Config{
 		PacksDir: cfg.PacksDir,
 		EnvsDir:  cfg.Packs.EnvsDir,
@@ -29,6 +31,8 @@ func newPackService(ctx context.Context, cfg Config, db *store.DB, log *slog.Log
 		Npm:              cfg.Packs.Npm,
 		EnvTimeout:       cfg.Packs.EnvTimeout,
 		Sealer:           keys,
+		Sandbox:          sb,
+		TempDir:          filepath.Join(cfg.DataDir, "tmp", "builds"),
 		Logger:           log,
 	})
 	if err != nil {

@@ -103,6 +103,11 @@ var docExamples = []docExample{
 		doc: "README.md", fp: "b748f8a1bb76", kind: graphQL, poll: true,
 		want: []string{`"status":"PROCESSED"`, `"execution":{"status":"SUCCEEDED"`, `hello`},
 	},
+	// From the terminal: the client against the same server, with the pack and rule above.
+	{
+		doc: "README.md", fp: "b27dfae1ee66", kind: shell,
+		want: []string{"python_example.greet", "Hello, terminal", "one\n", `"status": "SUCCEEDED"`, `"exitCode": 0`},
+	},
 	// Apollo Client.
 	{
 		doc: "README.md", fp: "6c18d6355e85",
@@ -268,7 +273,11 @@ func TestDocExamples(t *testing.T) {
 		s := startLikeMakeRun(t, backend)
 		// The dry make runs read the repository's Makefile, as make run does.
 		require.NoError(t, os.WriteFile(filepath.Join(s.dir, "Makefile"), makefile, 0o644))
-		r := &exampleRunner{s: s, env: exampleEnv()}
+		// The shell session has the attune binary on its PATH (the README
+		// says to put bin/ there) and a config directory of its own.
+		env := append(exampleEnv(), "PATH="+filepath.Dir(attuneBin)+string(os.PathListSeparator)+os.Getenv("PATH"),
+			"XDG_CONFIG_HOME="+t.TempDir())
+		r := &exampleRunner{s: s, env: env}
 		for i, p := range plan {
 			var next *planned
 			if i+1 < len(plan) && plan[i+1].kind == variables {

@@ -37,6 +37,7 @@ func addActions(t *testing.T, dbURL string, actions ...shutdownAction) {
 	require.NoError(t, err)
 	for _, a := range actions {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, a.name+".sh"), []byte(a.body), 0o755))
+		searchable(t, dir)
 		_, err := db.Ent.Action.Create().SetRef("e2e." + a.name).SetPackRef("e2e").SetPack(p).
 			SetRunnerType(action.RunnerTypeSHELL).SetEntryPoint(a.name + ".sh").SetIdempotent(a.idempotent).
 			Save(t.Context())
@@ -78,7 +79,9 @@ func TestGracefulShutdownLetsRunningActionsFinish(t *testing.T) {
 		dbURL := dbtest.URL(t, backend)
 		runs := filepath.Join(t.TempDir(), "runs")
 		const timeout, grace = 6 * time.Second, time.Second
-		env := []string{"ATTUNE_SHUTDOWN_TIMEOUT=" + timeout.String(), "ATTUNE_WORKER_KILL_GRACE=" + grace.String()}
+		env := []string{"ATTUNE_SHUTDOWN_TIMEOUT=" + timeout.String(), "ATTUNE_WORKER_KILL_GRACE=" + grace.String(),
+			// The actions count their runs in a file of the test's.
+			"ATTUNE_WORKER_ISOLATION=off"}
 		s := startDoomed(t, env, "-database-url", dbURL)
 		addActions(t, dbURL,
 			shutdownAction{name: "short", body: "#!/bin/bash\necho started\nsleep 2\necho done\n"},
@@ -114,7 +117,7 @@ func TestGracefulShutdownLetsRunningActionsFinish(t *testing.T) {
 			require.Contains(t, log, want)
 		}
 
-		later := startServer(t, nil, "-database-url", dbURL)
+		later := startServer(t, []string{"ATTUNE_WORKER_ISOLATION=off"}, "-database-url", dbURL)
 		for _, id := range []string{short1, short2} {
 			states := follow(t, later, id)
 			last := states[len(states)-1]
@@ -156,11 +159,24 @@ func processesUnder(dir string) []int {
 	return pids
 }
 
+// newGate makes a fifo that blocks whoever reads it until the test writes
+// it, and the setting that lets sandboxed processes (which run as another
+// user) read it.
+func newGate(t *testing.T) (gate, readable string) {
+	t.Helper()
+	dir := t.TempDir()
+	gate = filepath.Join(dir, "gate")
+	require.NoError(t, syscall.Mkfifo(gate, 0o600))
+	require.NoError(t, os.Chmod(gate, 0o644))
+	searchable(t, gate)
+	return gate, "ATTUNE_WORKER_ISOLATION_READ_PATHS=" + dir
+}
+
 // serveIn serves on dbURL with data directory dataDir and waits until it
 // listens. Unless doomed, cleanup requires a graceful exit.
-func serveIn(t *testing.T, dbURL, dataDir string, doomed bool) *server {
+func serveIn(t *testing.T, dbURL, dataDir string, doomed bool, env ...string) *server {
 	t.Helper()
-	p := start(t, nil, "-listen", "127.0.0.1:0", "-data-dir", dataDir, "-database-url", dbURL)
+	p := start(t, env, "-listen", "127.0.0.1:0", "-data-dir", dataDir, "-database-url", dbURL)
 	select {
 	case addr := <-p.out.addr:
 		s := &server{proc: p, url: "http://" + addr}
@@ -185,15 +201,14 @@ func TestKilledInstallIsFailedAndCleanedAtRestart(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
 		dbURL, dataDir := dbtest.URL(t, backend), t.TempDir()
-		gate := filepath.Join(t.TempDir(), "gate")
-		require.NoError(t, syscall.Mkfifo(gate, 0o600))
+		gate, readGate := newGate(t)
 		src := writeTree(t, map[string]string{
 			"pack.yaml":          "ref: slowenv\nversion: 1.0.0\n",
 			"actions/hello.yaml": "ref: slowenv.hello\nrunner_type: python\nentry_point: hello.py\n",
 			"actions/hello.py":   "print('hello')\n",
 			"requirements.txt":   "-r " + gate + "\n",
 		})
-		s := serveIn(t, dbURL, dataDir, true)
+		s := serveIn(t, dbURL, dataDir, true, readGate)
 		var started struct{ StartPackInstall struct{ ID string } }
 		gqltest.New(s.url+"/graphql").Must(t, `mutation($s: String!) { startPackInstall(input: {source: $s}) { id } }`,
 			map[string]any{"s": src}, &started)
@@ -255,15 +270,14 @@ func TestKilledInstallIsFailedAndCleanedAtRestart(t *testing.T) {
 func TestRestartLeavesAnotherNodesLiveInstall(t *testing.T) {
 	t.Parallel()
 	dbURL, dataDir := dbtest.URL(t, "postgres"), t.TempDir()
-	gate := filepath.Join(t.TempDir(), "gate")
-	require.NoError(t, syscall.Mkfifo(gate, 0o600))
+	gate, readGate := newGate(t)
 	src := writeTree(t, map[string]string{
 		"pack.yaml":          "ref: slowenv\nversion: 1.0.0\n",
 		"actions/hello.yaml": "ref: slowenv.hello\nrunner_type: python\nentry_point: hello.py\n",
 		"actions/hello.py":   "print('hello')\n",
 		"requirements.txt":   "-r " + gate + "\n",
 	})
-	b := serveIn(t, dbURL, dataDir, false)
+	b := serveIn(t, dbURL, dataDir, false, readGate)
 	var started struct{ StartPackInstall struct{ ID string } }
 	gqltest.New(b.url+"/graphql").Must(t, `mutation($s: String!) { startPackInstall(input: {source: $s}) { id } }`,
 		map[string]any{"s": src}, &started)
@@ -276,7 +290,7 @@ func TestRestartLeavesAnotherNodesLiveInstall(t *testing.T) {
 		return status(b).Node.Step == "environment" && len(processesUnder(filepath.Join(dataDir, "packs", "slowenv"))) > 0
 	})
 
-	a := serveIn(t, dbURL, t.TempDir(), false)
+	a := serveIn(t, dbURL, t.TempDir(), false, readGate)
 	require.Equal(t, "RUNNING", status(a).Node.Status, "node A's start left B's live install running")
 	require.NotContains(t, a.out.String(), "pack install died")
 	_, err := os.Stat(filepath.Join(dataDir, "packs", "slowenv"))

@@ -94,7 +94,11 @@ func TestStackStormRunners(t *testing.T) {
 	key, pub := sshtest.NewClientKey(t)
 
 	dbtest.Run(t, func(t *testing.T, backend string) {
-		s := startLikeMakeRun(t, backend)
+		// Attachments are read by core.sendmail, confined: the operator
+		// opens their directory to actions (worker.isolation_read_paths).
+		shared := t.TempDir()
+		searchable(t, shared)
+		s := startLikeMakeRun(t, backend, "ATTUNE_WORKER_ISOLATION_READ_PATHS="+shared)
 		gql := client(s, s.token)
 		gql.Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`,
 			map[string]any{"s": writeTree(t, st2Pack(web.URL))}, nil)
@@ -231,7 +235,7 @@ func TestStackStormRunners(t *testing.T) {
 		t.Run("core.sendmail", func(t *testing.T) {
 			t.Parallel()
 			smtp := startSMTP(t)
-			attachment := filepath.Join(t.TempDir(), "report.txt")
+			attachment := filepath.Join(shared, "report.txt")
 			require.NoError(t, os.WriteFile(attachment, []byte("the report"), 0o644))
 			got := runToEnd(t, s, "core.sendmail", map[string]any{"smtp_server": smtp.addr, "from": "bot",
 				"to": "ops@example.com, dev@example.com", "subject": "Déploiement fini", "body": "All <b>green</b>.",

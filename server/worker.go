@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/attune-io/attune/internal/auth"
@@ -16,6 +20,7 @@ import (
 	"github.com/attune-io/attune/internal/packconfig"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/rule"
+	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/st2compat"
 	"github.com/attune-io/attune/internal/store"
 	"github.com/attune-io/attune/internal/trigger"
@@ -50,6 +55,22 @@ type WorkerConfig struct {
 	APIURL string `yaml:"api_url"`
 	// SSH sets the logins and host key checks of the remote runners.
 	SSH SSHConfig `yaml:"ssh"`
+	// Isolation confines each action process and environment build:
+	// "auto" (default) uses every protection that works on this machine,
+	// "required" refuses to start without all of them, "off" runs them as
+	// the server's own user (see docs/security.md).
+	Isolation string `yaml:"isolation"`
+	// RequireIsolation true is Isolation "required".
+	RequireIsolation bool `yaml:"require_isolation"`
+	// RunAs is the user actions run as when the server runs as root;
+	// empty means attune-action, or nobody when that user does not exist.
+	RunAs string `yaml:"run_as"`
+	// IsolationReadPaths are more paths every confined process may read
+	// and execute besides the system ones (an interpreter under /srv...).
+	IsolationReadPaths []string `yaml:"isolation_read_paths"`
+	// IsolationLauncher is the launcher program; empty means the small
+	// attune-sandbox next to the attune binary, else attune itself.
+	IsolationLauncher string `yaml:"isolation_launcher"`
 }
 
 // SSHConfig sets how remote-shell-cmd and remote-shell-script actions log
@@ -72,6 +93,14 @@ type SSHConfig struct {
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 }
 
+// isolationMode is the sandbox mode the worker section asks for.
+func (w WorkerConfig) isolationMode() string {
+	if w.RequireIsolation {
+		return sandbox.ModeRequired
+	}
+	return w.Isolation
+}
+
 // defaultWorkerConfig is the worker section of DefaultConfig.
 func defaultWorkerConfig() WorkerConfig {
 	return WorkerConfig{
@@ -82,6 +111,7 @@ func defaultWorkerConfig() WorkerConfig {
 		AbandonAfter:   execution.DefaultAbandonAfter,
 		RescueAfter:    2 * time.Hour,
 		SSH:            SSHConfig{HostKeyPolicy: inproc.HostKeyAccept, ConnectTimeout: 10 * time.Second},
+		Isolation:      sandbox.ModeAuto,
 	}
 }
 
@@ -96,13 +126,94 @@ func (w WorkerConfig) validate() error {
 		return fmt.Errorf("worker.retention must not be negative")
 	case w.SSH.ConnectTimeout <= 0:
 		return fmt.Errorf("worker.ssh.connect_timeout must be positive")
+	case w.RequireIsolation && w.Isolation == sandbox.ModeOff:
+		return fmt.Errorf("worker.require_isolation is true but worker.isolation is off")
 	}
 	switch w.SSH.HostKeyPolicy {
 	case inproc.HostKeyAccept, inproc.HostKeyStrict, inproc.HostKeyOff:
 	default:
 		return fmt.Errorf("worker.ssh.host_key_policy %q: want accept-new, strict or off", w.SSH.HostKeyPolicy)
 	}
+	switch w.Isolation {
+	case sandbox.ModeOff, sandbox.ModeAuto, sandbox.ModeRequired:
+	default:
+		return fmt.Errorf("worker.isolation %q: want off, auto or required", w.Isolation)
+	}
 	return nil
+}
+
+// startSandbox detects the protections that confine actions and
+// environment builds, logs them, and fails when worker.require_isolation
+// asks for more than the machine gives. The directories the run-as user
+// needs to reach are checked (and opened to it) here, so that a
+// misconfigured data dir fails at start and not at the first action.
+func startSandbox(cfg Config, log *slog.Logger) (*sandbox.Sandbox, error) {
+	sb, err := sandbox.New(sandbox.Options{
+		Mode: cfg.Worker.isolationMode(), RunAs: cfg.Worker.RunAs, ReadOnly: cfg.Worker.IsolationReadPaths,
+		Launcher: cfg.Worker.IsolationLauncher,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if uid, _, ok := sb.Owner(); ok {
+		if why := outOfReach(cfg, uid, sb.Status().RunAsUser); why != "" {
+			if !sb.KeepServerUser(why) {
+				return nil, errors.New(why)
+			}
+		}
+	}
+	st := sb.Status()
+	attrs := []any{"mode", st.Mode, "active", strings.Join(st.Active, ","),
+		"run_as", st.RunAsUser, "landlock_abi", st.LandlockABI, "launcher", st.Launcher}
+	if len(st.Missing) > 0 {
+		attrs = append(attrs, "missing", strings.Join(st.Missing, ","), "reason", st.Reason)
+	}
+	if sb.Enabled() && len(st.Missing) == 0 {
+		log.Info("action isolation", attrs...)
+	} else {
+		log.Warn("action isolation incomplete", attrs...)
+	}
+	return sb, nil
+}
+
+// outOfReach says what the run-as user uid cannot reach of the directories
+// and programs actions and environment builds need, or "".
+func outOfReach(cfg Config, uid int, user string) string {
+	for _, dir := range []string{cfg.PacksDir, cfg.Packs.EnvsDir, filepath.Join(cfg.DataDir, "tmp")} {
+		if err := reachable(dir, uid); err != nil {
+			return fmt.Sprintf("actions run as %s (worker.run_as) but %v", user, err)
+		}
+	}
+	for key, name := range map[string]string{"packs.python": cfg.Packs.Python, "packs.npm": cfg.Packs.Npm} {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			continue // reported when a pack needs it
+		}
+		if err := reachable(path, uid); err != nil {
+			return fmt.Sprintf("environments are built as %s (worker.run_as) but %s %s is out of its reach: %v; "+
+				"set %s to an interpreter installed for every user (such as /usr/bin/python3)", user, key, path, err, key)
+		}
+	}
+	return ""
+}
+
+// reachable reports a directory above dir that uid cannot traverse
+// (search permission for others, or ownership).
+func reachable(dir string, uid int) error {
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("checking %s: %w", d, err)
+		}
+		sys, _ := st.Sys().(*syscall.Stat_t)
+		owned := sys != nil && int(sys.Uid) == uid
+		if st.Mode().Perm()&0o001 == 0 && !(owned && st.Mode().Perm()&0o100 != 0) {
+			return fmt.Errorf("%s is not searchable by that user (mode %v): make it so (chmod o+x) or move data_dir", d, st.Mode().Perm())
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 // engine is the execution engine of one process: the queue, the bus that
@@ -123,7 +234,7 @@ type engine struct {
 // startEngine migrates the queue's tables and starts what the roles need.
 // Every node can request, cancel and stream executions; only worker nodes
 // run them.
-func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service) (*engine, error) {
+func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service, sb *sandbox.Sandbox) (*engine, error) {
 	if err := queue.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -164,7 +275,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 		return e, nil
 	}
 	tmp := filepath.Join(cfg.DataDir, "tmp", "worker")
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
+	if err := makeTempDir(tmp, sb); err != nil {
 		e.stop(ctx)
 		return nil, fmt.Errorf("creating worker temp dir: %w", err)
 	}
@@ -185,7 +296,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	}
 	e.worker = e.svc.NewWorker(execution.WorkerOptions{
 		Name: cfg.Worker.Name, Concurrency: concurrency, KillGrace: cfg.Worker.KillGrace,
-		MaxOutput: cfg.Worker.MaxOutputBytes, APIURL: apiURL, TempDir: tmp,
+		MaxOutput: cfg.Worker.MaxOutputBytes, APIURL: apiURL, TempDir: tmp, Sandbox: sb,
 		InProcess: inproc.Options{
 			SSH: inproc.SSHOptions{
 				KnownHosts: cfg.Worker.SSH.KnownHosts, HostKeyPolicy: cfg.Worker.SSH.HostKeyPolicy,
@@ -209,6 +320,23 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	}
 	log.Info("worker started", "worker", e.worker.Name(), "concurrency", concurrency)
 	return e, nil
+}
+
+// makeTempDir creates the directory the runs' private directories go in:
+// closed to everyone when actions run as the server's user, searchable
+// (not listable) when they run as another, who owns only its own run's.
+func makeTempDir(dir string, sb *sandbox.Sandbox) error {
+	mode := os.FileMode(0o700)
+	if _, _, ok := sb.Owner(); ok {
+		mode = 0o711
+	}
+	if err := os.MkdirAll(dir, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(filepath.Dir(dir), mode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, mode)
 }
 
 // stop stops taking jobs and lets running actions finish until ctx ends.

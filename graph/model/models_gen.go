@@ -110,6 +110,39 @@ type InstallPackPayload struct {
 	Install *ent.PackInstall `json:"install"`
 }
 
+// The kernel protections that confine each action process and environment
+// build on this node (worker.isolation, worker.run_as). docs/security.md says
+// what each one stops.
+type Isolation struct {
+	// off, auto or required (worker.isolation; worker.require_isolation: true means required).
+	Mode string `json:"mode"`
+	// Whether processes are confined at all.
+	Enabled bool `json:"enabled"`
+	// The kernel's Landlock ABI version, 0 without Landlock.
+	LandlockAbi int `json:"landlockABI"`
+	// Landlock limits the files a process reaches, and keeps it from tracing or (ABI 6+) signalling processes outside its sandbox.
+	Landlock bool `json:"landlock"`
+	// Each process runs in a new user namespace.
+	UserNamespaces bool `json:"userNamespaces"`
+	// Each process runs in a new PID namespace with its own /proc: the server's processes are invisible, and all its processes die with it.
+	PidNamespace bool `json:"pidNamespace"`
+	// Each process runs in a new mount namespace (private /proc and /dev/shm).
+	MountNamespace bool `json:"mountNamespace"`
+	// no_new_privs is set and capabilities are dropped: setuid programs grant nothing.
+	NoNewPrivs bool `json:"noNewPrivs"`
+	// The user processes run as (worker.run_as when the server is root).
+	RunAsUser string `json:"runAsUser"`
+	RunAsUID  int    `json:"runAsUID"`
+	// Processes run as another user than the server.
+	SeparateUser bool `json:"separateUser"`
+	// Names of the active protections.
+	Active []string `json:"active"`
+	// Names of the protections this node lacks.
+	Missing []string `json:"missing"`
+	// Why protections are missing, null when none are.
+	Reason *string `json:"reason,omitempty"`
+}
+
 // The pack's runtime environment: a Python virtualenv or node_modules, built at its final location.
 type PackEnvironment struct {
 	Status pack.EnvStatus `json:"status"`
@@ -138,6 +171,12 @@ type SetPackConfigInput struct {
 }
 
 type Subscription struct {
+}
+
+// What this node is and how it protects itself.
+type SystemInfo struct {
+	// How this node confines the action processes and environment builds it runs.
+	Isolation *Isolation `json:"isolation"`
 }
 
 // Changes to a rule; absent fields stay as they are.

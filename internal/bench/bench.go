@@ -79,6 +79,11 @@ type Config struct {
 	Bin string
 	// PythonPack is a pack with a wheelhouse (examples/packs/python_example).
 	PythonPack string
+	// Python is the interpreter the servers build venvs with and the
+	// Python baselines run; empty means python3, or /usr/bin/python3 when
+	// run as root (a root server builds as another user, who cannot reach
+	// an interpreter in root's home such as pyenv's).
+	Python string
 	// PostgresURL is an administrative URL of a PostgreSQL server; the run
 	// creates and drops its own schemas there. Empty skips PostgreSQL.
 	PostgresURL string
@@ -102,8 +107,9 @@ type Config struct {
 // Groups are the figure groups Config.Only may name: "executions" is
 // executions/s by executeAction and driven by webhooks, and the webhook
 // latencies (measured at half the webhook-driven rate), "memory" the idle
-// and loaded RSS, "packs" the pack installs.
-var Groups = []string{"memory", "packs", "executions", "events", "listing"}
+// and loaded RSS, "packs" the pack installs, "isolation" executions/s with
+// and without action isolation.
+var Groups = []string{"memory", "packs", "executions", "events", "listing", "isolation"}
 
 // wants reports whether the run measures figure group g.
 func (b *run) wants(g string) bool {
@@ -119,9 +125,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("creating temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
+	// A root server runs actions as another user, who must reach the
+	// packs in the data dirs below.
+	if err := os.Chmod(tmp, 0o711); err != nil {
+		return nil, err
+	}
 	r := &Report{Sizes: cfg.Sizes}
 	if r.Machine, err = describeMachine(ctx, cfg.PostgresURL); err != nil {
 		return nil, err
+	}
+	if cfg.Python == "" {
+		cfg.Python = "python3"
+		if _, err := os.Stat("/usr/bin/python3"); err == nil && os.Geteuid() == 0 {
+			cfg.Python = "/usr/bin/python3"
+		}
 	}
 	b := &run{cfg: cfg, tmp: tmp, report: r, pythonInstall: map[string]time.Duration{}}
 	if err := b.prepare(ctx); err != nil {
@@ -242,6 +259,7 @@ func (b *run) start(ctx context.Context, db *database, dataDir, roles string, en
 	if b.cfg.ProfileDir != "" {
 		env = append(env, "ATTUNE_DEBUG_PPROF=true")
 	}
+	env = append(env, "ATTUNE_PACKS_PYTHON="+b.cfg.Python)
 	s, err := startServer(ctx, serverSpec{bin: b.cfg.Bin, dataDir: dataDir, dbURL: db.url, roles: roles, env: env})
 	if err != nil {
 		return nil, nil, err

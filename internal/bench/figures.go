@@ -46,7 +46,7 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 			return err
 		}
 	}
-	load := b.wants("executions") || b.wants("memory")
+	load := b.wants("executions") || b.wants("memory") || b.wants("isolation")
 	if load || b.wants("events") {
 		// Its actions and triggers serve the load figures.
 		if err := installPack(ctx, c, b.benchDir); err != nil {
@@ -58,9 +58,15 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 	if load {
 		loadCtx, stopSampling := context.WithCancel(ctx)
 		peak := s.peakRSS(loadCtx, 100*time.Millisecond)
-		err := b.executions(ctx, backend, s, c, trueExe)
-		if err == nil {
-			err = b.webhooks(ctx, backend, s, c)
+		var err error
+		if b.wants("executions") || b.wants("memory") {
+			err = b.executions(ctx, backend, s, c, trueExe)
+			if err == nil {
+				err = b.webhooks(ctx, backend, s, c)
+			}
+		}
+		if err == nil && b.wants("isolation") {
+			err = b.isolationCost(ctx, backend, s, c)
 		}
 		stopSampling()
 		loaded = <-peak
@@ -180,7 +186,7 @@ func (b *run) pythonBaselines(ctx context.Context) error {
 	for i := range b.cfg.Sizes.PythonInstalls {
 		venv := filepath.Join(b.tmp, fmt.Sprintf("venv-%d", i))
 		d, err := timeCommands(ctx,
-			[]string{"python3", "-m", "venv", venv},
+			[]string{b.cfg.Python, "-m", "venv", venv},
 			[]string{filepath.Join(venv, "bin", "pip"), "install", "--disable-pip-version-check", "--no-input",
 				"--no-index", "--find-links", wheels, "-r", req})
 		if err != nil {
@@ -189,8 +195,8 @@ func (b *run) pythonBaselines(ctx context.Context) error {
 		plain = append(plain, d)
 		lean1 := venv + "-lean"
 		d, err = timeCommands(ctx,
-			[]string{"python3", "-m", "venv", "--without-pip", lean1},
-			[]string{"python3", "-m", "pip", "--python", filepath.Join(lean1, "bin", "python"), "install",
+			[]string{b.cfg.Python, "-m", "venv", "--without-pip", lean1},
+			[]string{b.cfg.Python, "-m", "pip", "--python", filepath.Join(lean1, "bin", "python"), "install",
 				"--disable-pip-version-check", "--no-input", "--no-index", "--find-links", wheels, "-r", req})
 		if err != nil {
 			return err

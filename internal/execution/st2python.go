@@ -90,6 +90,7 @@ func (w *Worker) st2Python(ctx context.Context, c *claimed, req *runner.Request)
 	}
 	req.Parameters = envelope
 	req.Wrapper = filepath.Join(w.opts.St2PythonDir, st2compat.WrapperFile)
+	req.ReadOnly = append(req.ReadOnly, w.opts.St2PythonDir) // under a sandbox, the package is all it may read of the data dir
 	req.ResultChannel = true
 
 	// The runner's env parameter adds variables, as StackStorm's does,

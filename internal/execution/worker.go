@@ -23,6 +23,7 @@ import (
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/queue"
 	"github.com/attune-io/attune/internal/runner"
+	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -60,6 +61,9 @@ type WorkerOptions struct {
 	// ActionTokens mints the token of a python-script action's
 	// action_service; nil leaves the action without the key/value store.
 	ActionTokens ActionTokenFunc
+	// Sandbox, when enabled, confines every action process (see package
+	// sandbox); nil runs them as the worker's own user.
+	Sandbox *sandbox.Sandbox
 }
 
 // Worker runs executions taken from the queue, keeps its heartbeat and
@@ -505,6 +509,7 @@ func (w *Worker) request(c *claimed) (runner.Request, error) {
 		KillGrace:  w.opts.KillGrace,
 		MaxOutput:  w.opts.MaxOutput,
 		TempDir:    w.opts.TempDir,
+		Sandbox:    w.opts.Sandbox,
 		Env: map[string]string{
 			"ATTUNE_EXECUTION_ID": strconv.Itoa(e.ID),
 			"ATTUNE_ACTION_REF":   e.ActionRef,
@@ -523,6 +528,7 @@ func (w *Worker) request(c *claimed) (runner.Request, error) {
 		req.Runner = runner.Python
 		if pack.EnvPath != "" {
 			req.Interpreter = filepath.Join(pack.EnvPath, "bin", "python")
+			req.ReadOnly = append(req.ReadOnly, pack.EnvPath)
 		}
 		req.Env["PYTHONPATH"] = filepath.Join(pack.Path, "lib")
 	case action.RunnerTypeNODE:

@@ -513,6 +513,11 @@ func (r *remoteRun) exec(ctx context.Context, c *ssh.Client, command string, std
 		_ = s.Signal(ssh.SIGKILL)
 		_ = s.Close()
 		<-done
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// The execution's own timeout, often the same runner
+			// parameter, ran out first: the host timed out all the same.
+			return sanitize(out.String(), pty), sanitize(errOut.String(), pty), -9, &timeoutError{after: timeout}
+		}
 		return sanitize(out.String(), pty), sanitize(errOut.String(), pty), -9, ctx.Err()
 	}
 	code := 0

@@ -231,6 +231,10 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 		return nil, stepError(StepMove, err)
 	}
 	undo = append(undo, func() { s.removeAll(final) })
+	// Staged closed, installed readable: actions may run as another user.
+	if err := os.Chmod(final, 0o755); err != nil {
+		return nil, stepError(StepMove, err)
+	}
 
 	t.step(ctx, StepEnvironment)
 	env, err := s.buildEnv(ctx, m, final, old, filepath.Join(tmp, "previous"), func(dir string) {
@@ -392,11 +396,14 @@ func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, 
 	if err != nil {
 		return packenv.Status{}, err
 	}
-	spec := packenv.Spec{PackDir: final, Python: s.cfg.Python, Npm: s.cfg.Npm, Timeout: s.cfg.EnvTimeout}
+	spec := packenv.Spec{
+		PackDir: final, Python: s.cfg.Python, Npm: s.cfg.Npm, Timeout: s.cfg.EnvTimeout,
+		Sandbox: s.cfg.Sandbox, TempDir: s.cfg.TempDir,
+	}
 	switch {
 	case needsPython(m):
 		if old != nil && old.EnvChecksum == sum && old.EnvPath != "" {
-			if err := packenv.Verify(ctx, old.EnvPath); err == nil {
+			if err := spec.Verify(ctx, old.EnvPath); err == nil {
 				return packenv.Status{Kind: packenv.KindPython, Path: old.EnvPath, Checksum: sum}, nil
 			}
 		}

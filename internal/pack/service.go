@@ -18,6 +18,7 @@ import (
 	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/internal/fetch"
 	"github.com/attune-io/attune/internal/packconfig"
+	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -44,7 +45,11 @@ type Config struct {
 	// Sealer seals pack configs' secret fields (the key/value store); nil
 	// means configs cannot hold secrets.
 	Sealer packconfig.Sealer
-	Logger *slog.Logger
+	// Sandbox, when enabled, confines environment builds like actions;
+	// TempDir holds their private temp dirs (default <PacksDir>/.tmp).
+	Sandbox *sandbox.Sandbox
+	TempDir string
+	Logger  *slog.Logger
 }
 
 // Canceler cancels a pack's active executions before a forced delete. The
@@ -77,9 +82,17 @@ func NewService(db *store.DB, cfg Config) (*Service, error) {
 	if cfg.EnvTimeout == 0 {
 		cfg.EnvTimeout = 10 * time.Minute
 	}
-	for _, d := range []string{cfg.PacksDir, cfg.EnvsDir, tmpRoot(cfg)} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", d, err)
+	if cfg.TempDir == "" {
+		cfg.TempDir = tmpRoot(cfg)
+	}
+	// Packs and environments are readable by the user actions run as; the
+	// installs in progress are not.
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{cfg.PacksDir, 0o755}, {cfg.EnvsDir, 0o755}, {tmpRoot(cfg), 0o750}} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", d.path, err)
 		}
 	}
 	abs, err := filepath.Abs(cfg.PacksDir)

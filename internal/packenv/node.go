@@ -31,7 +31,16 @@ func BuildNode(ctx context.Context, s Spec) (Status, error) {
 	modules := filepath.Join(s.PackDir, "node_modules")
 	_, statErr := os.Stat(modules)
 	existed := !errors.Is(statErr, fs.ErrNotExist)
-	if err := run(ctx, s.Log, s.PackDir, s.Npm, "install", "--no-audit", "--no-fund"); err != nil {
+	// npm writes node_modules and package-lock.json into the pack: the
+	// pack is lent to the build user and taken back once built.
+	err = s.handOver(s.PackDir)
+	if err == nil {
+		err = s.run(ctx, s.PackDir, []string{s.PackDir}, s.Npm, "install", "--no-audit", "--no-fund")
+		if backErr := s.takeBack(s.PackDir); err == nil {
+			err = backErr
+		}
+	}
+	if err != nil {
 		if !existed {
 			_ = os.RemoveAll(modules)
 		}

@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/attune-io/attune/internal/sandbox"
 )
 
 // Environment kinds reported in Status.Kind.
@@ -47,6 +49,15 @@ type Spec struct {
 	Timeout time.Duration
 	// Log, if set, receives each line the tools print, for progress display.
 	Log func(line string)
+	// Sandbox, when enabled, confines the tools like actions are (see
+	// package sandbox): they read the system paths, the pack and their own
+	// installation, and write only what they build (the venv, or the pack
+	// directory for npm) and a private temp dir under TempDir, which is
+	// their HOME. What they build is handed to the sandbox's user for the
+	// build and back to the server's after it.
+	Sandbox *sandbox.Sandbox
+	// TempDir holds the private temp dirs of sandboxed builds.
+	TempDir string
 }
 
 // Status describes a built environment.

@@ -46,7 +46,25 @@ func BuildPython(ctx context.Context, s Spec) (Status, error) {
 }
 
 func (s Spec) installPython(ctx context.Context) error {
-	if err := run(ctx, s.Log, s.PackDir, s.Python, "-m", "venv", "--without-pip", s.EnvDir); err != nil {
+	if s.Sandbox.Enabled() {
+		// The build may write only the env: it is made here, lent to the
+		// build user and taken back once built.
+		if err := os.Mkdir(s.EnvDir, 0o755); err != nil {
+			return fmt.Errorf("creating environment directory: %w", err)
+		}
+		if err := s.handOver(s.EnvDir); err != nil {
+			return err
+		}
+	}
+	if err := s.build(ctx); err != nil {
+		return err
+	}
+	return s.takeBack(s.EnvDir)
+}
+
+func (s Spec) build(ctx context.Context) error {
+	env := []string{s.EnvDir}
+	if err := s.run(ctx, s.PackDir, env, s.Python, "-m", "venv", "--without-pip", s.EnvDir); err != nil {
 		return err
 	}
 	requirements := filepath.Join(s.PackDir, "requirements.txt")
@@ -61,22 +79,45 @@ func (s Spec) installPython(ctx context.Context) error {
 	if st, err := os.Stat(wheels); err == nil && st.IsDir() {
 		args = append(args, "--no-index", "--find-links", wheels)
 	}
-	return run(ctx, s.Log, s.PackDir, s.Python, args...)
+	return s.run(ctx, s.PackDir, env, s.Python, args...)
 }
 
 // Verify checks that the venv at envDir is usable where it is: pyvenv.cfg
 // exists, bin/python runs and reports envDir as sys.prefix, and no script in
 // bin/ has a python shebang pointing elsewhere (the sign of a moved venv).
 func Verify(ctx context.Context, envDir string) error {
+	return Spec{}.Verify(ctx, envDir)
+}
+
+// Verify is the package's Verify with s's sandbox: the environment's
+// interpreter runs confined like a build, since whatever the pack
+// installed (a .pth file) runs at every start of it.
+func (s Spec) Verify(ctx context.Context, envDir string) error {
 	if _, err := os.Stat(filepath.Join(envDir, "pyvenv.cfg")); err != nil {
 		return fmt.Errorf("checking virtualenv: %w", err)
 	}
 	python := filepath.Join(envDir, "bin", "python")
-	out, err := exec.CommandContext(ctx, python, "-c", "import sys; print(sys.prefix)").Output()
-	if err != nil {
-		return fmt.Errorf("running %s: %w", python, err)
+	var out string
+	if s.Sandbox.Enabled() {
+		var lines []string
+		s.Log = func(line string) { lines = append(lines, line) }
+		if s.PackDir == "" {
+			s.PackDir = envDir
+		}
+		if err := s.run(ctx, envDir, nil, python, "-c", "import sys; print(sys.prefix)"); err != nil {
+			return err
+		}
+		if len(lines) > 0 {
+			out = lines[len(lines)-1]
+		}
+	} else {
+		b, err := exec.CommandContext(ctx, python, "-c", "import sys; print(sys.prefix)").Output()
+		if err != nil {
+			return fmt.Errorf("running %s: %w", python, err)
+		}
+		out = string(b)
 	}
-	if prefix := strings.TrimSpace(string(out)); !samePath(prefix, envDir) {
+	if prefix := strings.TrimSpace(out); !samePath(prefix, envDir) {
 		return fmt.Errorf("virtualenv %s reports sys.prefix %s", envDir, prefix)
 	}
 	return checkShebangs(filepath.Join(envDir, "bin"))

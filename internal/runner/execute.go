@@ -49,7 +49,7 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		cmd.ExtraFiles = []*os.File{retW} // file descriptor 3
 	}
 	res := Result{StartedAt: time.Now()}
-	err = cmd.Start()
+	started, err := req.Sandbox.Start(cmd, p.policy)
 	closeAll(outW, errW) // the child has its copies; EOF comes when all writers exit
 	if retW != nil {
 		closeAll(retW)
@@ -76,6 +76,7 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 	res.TimedOut, res.Canceled = supervise(ctx, cmd, req.Timeout, req.KillGrace)
 	// The action is over: nothing it left behind in its group may outlive it.
 	signalGroup(res.PID, syscall.SIGKILL)
+	exit := started.Release()
 	pipes := []*os.File{outR, errR}
 	if retR != nil {
 		pipes = append(pipes, retR)
@@ -87,6 +88,11 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		res.Signal = int(ws.Signal())
 	}
+	ended := cmd.ProcessState.String() // "exit status 3", "signal: killed"
+	if exit.Signal != 0 {
+		// The sandbox launcher reports the signal that ended the action.
+		res.ExitCode, res.Signal, ended = -1, exit.Signal, "signal: "+syscall.Signal(exit.Signal).String()
+	}
 	res.Stdout, res.StdoutDropped = string(stdout.buf), stdout.dropped
 	res.Stderr, res.StderrDropped = string(stderr.buf), stderr.dropped
 	res.StdoutTruncated, res.StderrTruncated = res.StdoutDropped > 0, res.StderrDropped > 0
@@ -94,7 +100,7 @@ func execute(ctx context.Context, req Request, p *plan) (Result, error) {
 		res.Returned, res.ReturnedTruncated = returned.buf, returned.dropped > 0
 	}
 	res.Result = parseResult(res.Stdout)
-	res.Error = failureText(req, res, cmd.ProcessState)
+	res.Error = failureText(req, res, ended)
 	return res, nil
 }
 

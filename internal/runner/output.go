@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -73,7 +72,7 @@ func parseJSON(s string) (any, bool) {
 }
 
 // failureText explains why the run failed, or returns "" when it succeeded.
-func failureText(req Request, res Result, state *os.ProcessState) string {
+func failureText(req Request, res Result, ended string) string {
 	switch {
 	case res.TimedOut:
 		return fmt.Sprintf("timed out after %s", req.Timeout)
@@ -85,7 +84,7 @@ func failureText(req Request, res Result, state *os.ProcessState) string {
 	if tail := lastLines(res.Stderr, errorTailLines); tail != "" {
 		return tail
 	}
-	return state.String() // "exit status 3", "signal: killed"
+	return ended
 }
 
 // lastLines returns the last n non-blank lines of s.

@@ -10,15 +10,22 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/attune-io/attune/internal/sandbox"
 )
 
 // plan is a fully checked command, ready to start.
 type plan struct {
-	argv  []string          // argv[0] is an absolute path
-	dir   string            // the working directory
-	env   map[string]string // the complete child environment
-	stdin []byte            // nil: stdin is /dev/null
-	files []string          // temp files to remove after the run
+	argv []string // argv[0] is an absolute path
+	dir  string   // the working directory
+	// runDir is the run's private directory (sandboxed runs), removed with
+	// everything in it after the run.
+	runDir string
+	owner  *[2]int // uid, gid of the files written for a sandboxed run
+	policy sandbox.Policy
+	env    map[string]string // the complete child environment
+	stdin  []byte            // nil: stdin is /dev/null
+	files  []string          // temp files to remove after the run
 }
 
 func prepareErrorf(format string, args ...any) *PrepareError {
@@ -60,13 +67,37 @@ func prepare(req Request) (_ *plan, err error) {
 	if home == "" {
 		home = packDir
 	}
+	if req.Sandbox.Enabled() {
+		if err := p.privateDir(req); err != nil {
+			return nil, err
+		}
+		home, req.TempDir = p.runDir, p.runDir
+	}
 	p.env = map[string]string{"PATH": DefaultPath, "HOME": home, "LANG": "C.UTF-8"}
+	if p.runDir != "" {
+		p.env["TMPDIR"] = p.runDir
+	}
 	maps.Copy(p.env, req.Env)
 	if err := p.command(req, packDir, params); err != nil {
 		return nil, err
 	}
+	if p.runDir != "" {
+		p.policy = sandbox.Policy{
+			ReadOnly:  append([]string{packDir}, req.ReadOnly...),
+			ReadWrite: []string{p.runDir},
+		}
+		// The interpreter's installation; never for a native entry point,
+		// whose "installation" would be the packs directory, or wherever
+		// a symlink in the pack points.
+		if req.Runner == Shell || req.Runner == Python || req.Runner == Node || req.Runner == Script {
+			p.policy.ReadOnly = append(p.policy.ReadOnly, installation(p.argv[0])...)
+		}
+	}
 	if p.dir, err = workDir(packDir, req.Dir); err != nil {
 		return nil, err
+	}
+	if req.Sudo && req.Sandbox.Enabled() {
+		return nil, prepareErrorf("sudo is refused: actions run confined (worker.isolation), and sudo would undo that; run privileged actions on a worker with worker.isolation: off")
 	}
 	if req.Sudo {
 		if p.argv, err = sudoCommand(p.argv, req.Runner, req.SudoPassword, os.Geteuid(), p.env["PATH"]); err != nil {
@@ -93,6 +124,45 @@ func prepare(req Request) (_ *plan, err error) {
 		return nil, prepareErrorf("unknown parameter delivery %q", req.Delivery)
 	}
 	return p, nil
+}
+
+// privateDir makes the run's own directory under req.TempDir, owned by the
+// user the sandbox runs it as and closed to everyone else.
+func (p *plan) privateDir(req Request) error {
+	dir, err := os.MkdirTemp(req.TempDir, "run-*")
+	if err != nil {
+		return fmt.Errorf("creating the run's temp dir: %w", err)
+	}
+	p.runDir = dir
+	if uid, gid, ok := req.Sandbox.Owner(); ok {
+		p.owner = &[2]int{uid, gid}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return fmt.Errorf("handing the run's temp dir to the action user: %w", err)
+		}
+	}
+	return nil
+}
+
+// installation returns the directories an interpreter needs readable: for
+// <prefix>/bin/<name> the prefix, both as named (a virtualenv) and after
+// resolving symlinks (the base installation it points to).
+func installation(interp string) []string {
+	var dirs []string
+	for _, path := range []string{interp, realPath(interp)} {
+		// /bin/sh's prefix is "/": that would open everything.
+		if prefix := filepath.Dir(filepath.Dir(path)); prefix != "/" && prefix != "." {
+			dirs = append(dirs, prefix)
+		}
+	}
+	return dirs
+}
+
+// realPath resolves the symlinks in path, or returns it as is.
+func realPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real
+	}
+	return path
 }
 
 // command resolves the interpreter and entry point of req's runner into p.argv.
@@ -311,7 +381,12 @@ func (p *plan) writeTemp(dir, pattern string, data []byte, mode os.FileMode) (st
 		return "", fmt.Errorf("creating temp file: %w", err)
 	}
 	p.files = append(p.files, f.Name())
-	_, err = f.Write(data)
+	if p.owner != nil {
+		err = f.Chown(p.owner[0], p.owner[1])
+	}
+	if err == nil {
+		_, err = f.Write(data)
+	}
 	if closeErr := f.Close(); err == nil {
 		err = closeErr
 	}
@@ -327,6 +402,9 @@ func (p *plan) writeTemp(dir, pattern string, data []byte, mode os.FileMode) (st
 func (p *plan) removeFiles() {
 	for _, f := range p.files {
 		_ = os.Remove(f)
+	}
+	if p.runDir != "" {
+		_ = os.RemoveAll(p.runDir)
 	}
 }
 

@@ -14,6 +14,8 @@ package runner
 import (
 	"context"
 	"time"
+
+	"github.com/attune-io/attune/internal/sandbox"
 )
 
 // Runner names accepted in Request.Runner.
@@ -119,6 +121,15 @@ type Request struct {
 	// the worker. Empty means the system temp directory; a relative path is
 	// relative to the worker's working directory, not the pack's.
 	TempDir string
+	// Sandbox, when enabled, confines the process (see package sandbox):
+	// it reads the system paths, PackDir, ReadOnly and the interpreter's
+	// installation, and writes only a private directory made for this run
+	// under TempDir, which is its HOME and TMPDIR and holds its parameter
+	// file. Nil runs the process as the worker's own user.
+	Sandbox *sandbox.Sandbox
+	// ReadOnly lists more paths a sandboxed process may read (the pack's
+	// environment).
+	ReadOnly []string
 }
 
 // Result is what happened to the process.

@@ -6,7 +6,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -134,6 +136,11 @@ func resolve(databaseURL, dataDir string) (d, dsn, loc string, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return "", "", "", fmt.Errorf("creating data directory: %w", err)
 	}
+	if !strings.HasPrefix(path, ":") { // not ":memory:"
+		if err := ownerOnly(path); err != nil {
+			return "", "", "", err
+		}
+	}
 	q := url.Values{}
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -147,4 +154,21 @@ func resolve(databaseURL, dataDir string) (d, dsn, loc string, err error) {
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	return dialect.SQLite, "file:" + path + "?" + q.Encode(), path, nil
+}
+
+// ownerOnly creates the SQLite file readable by its owner only (SQLite
+// gives its -wal and -shm files the database's mode) and closes existing
+// ones that are not.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating database file: %w", err)
+	}
+	_ = f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("closing %s to other users: %w", p, err)
+		}
+	}
+	return nil
 }

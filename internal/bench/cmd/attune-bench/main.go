@@ -72,10 +72,17 @@ func run(ctx context.Context) error {
 	bin := *prebuilt
 	if bin == "" {
 		bin = filepath.Join(tmp, "attune")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./server")
-		build.Dir = root
-		if b, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("building attune: %w\n%s", err, b)
+		// attune-sandbox beside it, as make build installs them: the
+		// launcher each action starts through.
+		for _, args := range [][]string{
+			{"build", "-o", bin, "./server"},
+			{"build", "-o", filepath.Join(tmp, "attune-sandbox"), "./internal/sandbox/cmd/attune-sandbox"},
+		} {
+			build := exec.CommandContext(ctx, "go", args...)
+			build.Dir = root
+			if b, err := build.CombinedOutput(); err != nil {
+				return fmt.Errorf("building attune: %w\n%s", err, b)
+			}
 		}
 	}
 	if *pgURL != "" {

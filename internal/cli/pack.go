@@ -1,0 +1,344 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+)
+
+var packColumns = []string{"ref", "version", "envStatus", "source", "description"}
+
+func (a *app) packCommand() *cobra.Command {
+	var force bool
+	var limit int
+	install := &cobra.Command{
+		Use:   "install SOURCE",
+		Short: "Install a pack from a directory, archive, URL or git repository, showing each step",
+		Long: `Installs a pack on the server from SOURCE: a directory or archive on the
+server's machine, an http(s) URL of an archive, or a git repository with an
+optional #branch, #tag or #commit. Each install step (fetch, extract, validate,
+move, environment, register, cleanup) is shown as it runs: a progress bar on a
+terminal, a plain line per step otherwise. On failure the problems are listed
+and attune exits 1 (2 for an invalid pack, 5 when the pack exists without
+--force).`,
+		Args: nArgs(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := a.gql()
+			if err != nil {
+				return err
+			}
+			src := args[0]
+			if _, err := os.Stat(src); err == nil && !strings.Contains(src, "://") {
+				// A local path, made absolute: the server resolves it on
+				// its own machine, which is this one for a local server.
+				if abs, err := filepath.Abs(src); err == nil {
+					src = abs
+				}
+			}
+			in := InstallPackInput{Source: src}
+			if force {
+				in.Force = &force
+			}
+			res, err := StartPackInstall(c.Context(), cl, in)
+			if err != nil {
+				return err
+			}
+			rec, err := a.watchInstall(c.Context(), res.StartPackInstall.InstallFields)
+			if err != nil {
+				return err
+			}
+			if rec.Status != PackInstallStatusSucceeded {
+				return a.installFailed(rec)
+			}
+			p, err := Pack(c.Context(), cl, rec.PackRef)
+			if err != nil {
+				return err
+			}
+			return a.printObject(&p.Pack, packColumns)
+		},
+	}
+	install.Flags().BoolVarP(&force, "force", "f", false, "replace an installed pack of the same ref")
+	list := &cobra.Command{
+		Use: "list", Short: "List installed packs", Args: nArgs(0, 0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := a.gql()
+			if err != nil {
+				return err
+			}
+			res, err := Packs(c.Context(), cl, &limit)
+			if err != nil {
+				return err
+			}
+			return a.printNodes(res, "packs", packColumns)
+		},
+	}
+	list.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many")
+	get := &cobra.Command{
+		Use: "get REF", Short: "Show a pack", Args: nArgs(1, 1),
+		ValidArgsFunction: a.completePacks,
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := a.gql()
+			if err != nil {
+				return err
+			}
+			res, err := Pack(c.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
+			return a.printObject(&res.Pack, packColumns)
+		},
+	}
+	var removeForce bool
+	remove := &cobra.Command{
+		Use: "remove REF", Aliases: []string{"delete", "uninstall"}, Short: "Remove a pack, its components and files", Args: nArgs(1, 1),
+		ValidArgsFunction: a.completePacks,
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := a.gql()
+			if err != nil {
+				return err
+			}
+			in := DeletePackInput{Ref: args[0]}
+			if removeForce {
+				in.Force = &removeForce
+			}
+			res, err := DeletePack(c.Context(), cl, in)
+			if err != nil {
+				return err
+			}
+			return a.printObject(&res.DeletePack, nil)
+		},
+	}
+	remove.Flags().BoolVarP(&removeForce, "force", "f", false, "cancel the pack's active executions first")
+	var uploadForce bool
+	upload := &cobra.Command{
+		Use: "upload FILE", Short: "Upload a pack archive (.tar.gz, .tgz, .zip) and install it", Args: nArgs(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return a.uploadPack(c.Context(), args[0], uploadForce)
+		},
+	}
+	upload.Flags().BoolVarP(&uploadForce, "force", "f", false, "replace an installed pack of the same ref")
+	return group("pack", "Install, list, inspect and remove packs", install, list, get, remove, upload)
+}
+
+// watchInstall follows an install's progress to its end: a spinner per
+// step on a terminal (stderr), a line per step change otherwise.
+func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFields, error) {
+	tty := isTTY(a.stderr)
+	var (
+		mu      sync.Mutex
+		bar     *progressbar.ProgressBar
+		current = -1 // index of the step the bar shows
+		shown   = map[string]bool{}
+	)
+	done := make(chan struct{})
+	defer close(done)
+	if tty {
+		go func() {
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					mu.Lock()
+					if bar != nil {
+						_ = bar.Add(1)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	show := func(rec InstallFields) {
+		mu.Lock()
+		defer mu.Unlock()
+		for i, raw := range rec.Steps {
+			var st struct {
+				Name       string `json:"name"`
+				Status     string `json:"status"`
+				DurationMs int64  `json:"durationMs"`
+				Error      string `json:"error"`
+			}
+			_ = json.Unmarshal(raw, &st)
+			key := strconv.Itoa(i) + st.Status
+			if shown[key] {
+				continue
+			}
+			shown[key] = true
+			if !tty {
+				line := fmt.Sprintf("%-12s %s", st.Name, st.Status)
+				if st.Status != "running" {
+					line += fmt.Sprintf(" (%dms)", st.DurationMs)
+				}
+				if st.Error != "" {
+					line += ": " + st.Error
+				}
+				fmt.Fprintln(a.stderr, line)
+				continue
+			}
+			if i > current {
+				// A new step (perhaps already over: records can skip states).
+				if bar != nil {
+					_ = bar.Finish()
+				}
+				current = i
+				bar = progressbar.NewOptions(-1,
+					progressbar.OptionSetWriter(a.stderr),
+					progressbar.OptionSetDescription(fmt.Sprintf("%-12s", st.Name)),
+					progressbar.OptionSpinnerType(14),
+					progressbar.OptionEnableColorCodes(a.color(a.stderr)),
+					progressbar.OptionShowElapsedTimeOnFinish(),
+					progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
+				)
+				_ = bar.RenderBlank()
+			}
+			if st.Status != "running" && i == current && bar != nil {
+				desc := fmt.Sprintf("%-12s %s", st.Name, st.Status)
+				if st.Error != "" {
+					desc += ": " + st.Error
+				}
+				bar.Describe(desc)
+				_ = bar.Finish()
+				bar = nil
+			}
+		}
+	}
+	last := first
+	show(first)
+	err := a.subscribe(ctx, packInstallDoc, map[string]any{"id": first.Id}, func(data json.RawMessage) error {
+		var d struct {
+			PackInstallProgress InstallFields `json:"packInstallProgress"`
+		}
+		if err := json.Unmarshal(data, &d); err != nil {
+			return err
+		}
+		last = d.PackInstallProgress
+		show(last)
+		return nil
+	})
+	mu.Lock()
+	if bar != nil {
+		_ = bar.Finish()
+		bar = nil
+	}
+	mu.Unlock()
+	return last, err
+}
+
+// installFailed prints a failed install's error and, for an invalid pack,
+// its problems as a table (file, line, message).
+func (a *app) installFailed(rec InstallFields) error {
+	msg := rec.Error
+	code := ExitFailed
+	if _, list, ok := strings.Cut(msg, "invalid pack: "); ok {
+		code = ExitUsage
+		if _, rest, ok := strings.Cut(list, ": "); ok {
+			var rows [][]string
+			for _, p := range strings.Split(rest, "; ") {
+				rows = append(rows, problemRow(p))
+			}
+			a.note("attune: pack install failed at %s: invalid pack", rec.Step)
+			out := a.stdout
+			a.stdout = a.stderr
+			err := a.table([]string{"file", "line", "message"}, rows)
+			a.stdout = out
+			if err != nil {
+				return err
+			}
+			return silentExit(code)
+		}
+	}
+	if strings.Contains(msg, "already installed") || strings.Contains(msg, "exists") {
+		code = ExitConflict
+	}
+	return &exitError{code: code, msg: fmt.Sprintf("pack install failed at %s: %s", rec.Step, msg)}
+}
+
+// problemRow splits "file[:line][: field]: message".
+func problemRow(p string) []string {
+	file, rest, ok := strings.Cut(p, ": ")
+	if !ok {
+		return []string{"", "", p}
+	}
+	line := ""
+	if f, l, ok := strings.Cut(file, ":"); ok {
+		if _, err := strconv.Atoi(l); err == nil {
+			file, line = f, l
+		}
+	}
+	return []string{file, line, rest}
+}
+
+// uploadPack sends an archive as a GraphQL multipart request.
+func (a *app) uploadPack(ctx context.Context, path string, force bool) error {
+	conn, err := a.connect()
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	defer f.Close()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	ops, _ := json.Marshal(map[string]any{
+		"query":     `mutation($file: Upload!, $force: Boolean) { uploadPack(file: $file, force: $force) { pack { ref version envStatus source description } install { id status step error } } }`,
+		"variables": map[string]any{"file": nil, "force": force},
+	})
+	_ = w.WriteField("operations", string(ops))
+	_ = w.WriteField("map", `{"0": ["variables.file"]}`)
+	part, err := w.CreateFormFile("0", filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(part, f); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, conn.url+"/graphql", &body)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Apollo-Require-Preflight", "true")
+	res, err := conn.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	var out struct {
+		Data struct {
+			UploadPack *struct {
+				Pack map[string]any `json:"pack"`
+			} `json:"uploadPack"`
+		} `json:"data"`
+		Errors gqlErrors `json:"errors"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return fmt.Errorf("upload: HTTP %d: %w", res.StatusCode, err)
+	}
+	if len(out.Errors) > 0 {
+		return out.Errors
+	}
+	if out.Data.UploadPack == nil {
+		return fmt.Errorf("upload: HTTP %d without a result", res.StatusCode)
+	}
+	return a.printObject(out.Data.UploadPack.Pack, packColumns)
+}

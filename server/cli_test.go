@@ -1,0 +1,461 @@
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/attune-io/attune/internal/cli"
+	"github.com/attune-io/attune/internal/dbtest"
+)
+
+// The command line client is the same binary (attuneBin): these tests run
+// it against a real server started like `make run`, on both backends.
+
+const cliTimeout = 60 * time.Second
+
+// cliRun is one finished client command.
+type cliRun struct {
+	code           int
+	stdout, stderr string
+}
+
+// cliCmd prepares the client in the server's working directory (where
+// data/admin-token is) with ATTUNE_URL pointing at it and a config
+// directory of the test's own; env adds or overrides variables.
+func cliCmd(t *testing.T, s *server, env []string, args ...string) *exec.Cmd {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), cliTimeout)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, attuneBin, args...)
+	cmd.Dir = s.dir
+	base := []string{"ATTUNE_URL=" + s.url, "XDG_CONFIG_HOME=" + t.TempDir(), "NO_COLOR=1"}
+	cmd.Env = append(childEnv(base), env...)
+	return cmd
+}
+
+// attune runs the client to its end.
+func attune(t *testing.T, s *server, env []string, args ...string) cliRun {
+	t.Helper()
+	cmd := cliCmd(t, s, env, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("attune %s: %v", strings.Join(args, " "), err)
+	}
+	r := cliRun{code: cmd.ProcessState.ExitCode(), stdout: out.String(), stderr: errb.String()}
+	t.Logf("attune %s -> %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	return r
+}
+
+// ok runs the client and requires exit 0.
+func ok(t *testing.T, s *server, env []string, args ...string) cliRun {
+	t.Helper()
+	r := attune(t, s, env, args...)
+	require.Equal(t, 0, r.code, "attune %s\n%s", strings.Join(args, " "), r.stderr)
+	return r
+}
+
+// jsonOut runs the client with -o json and decodes its stdout into v.
+func jsonOut(t *testing.T, s *server, v any, args ...string) {
+	t.Helper()
+	r := ok(t, s, nil, append(args, "-o", "json")...)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), v), r.stdout)
+}
+
+func TestCLILoginAndLocalServer(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend)
+		// No login: the local server's data/admin-token is used.
+		var who map[string]any
+		jsonOut(t, s, &who, "whoami")
+		require.Equal(t, "ADMIN", who["role"])
+		require.Equal(t, filepath.Join("data", "admin-token"), who["tokenFrom"])
+
+		// login stores the URL and token (0600); later commands from
+		// anywhere, without ATTUNE_URL, use them.
+		cfg := t.TempDir()
+		tokenFile := filepath.Join(t.TempDir(), "token")
+		require.NoError(t, os.WriteFile(tokenFile, []byte(s.token+"\n"), 0o600))
+		cmd := cliCmd(t, s, []string{"XDG_CONFIG_HOME=" + cfg}, "login", "--url", s.url, "--token-file", tokenFile)
+		cmd.Dir = t.TempDir()
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		st, err := os.Stat(filepath.Join(cfg, "attune", "config.yaml"))
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+		cmd = exec.Command(attuneBin, "whoami", "-o", "json")
+		cmd.Dir = t.TempDir()
+		cmd.Env = childEnv([]string{"XDG_CONFIG_HOME=" + cfg})
+		out, err = cmd.Output()
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(out, &who))
+		require.Equal(t, "config", who["urlFrom"])
+		require.Equal(t, "config", who["tokenFrom"])
+
+		// Exit codes: a bad token, an unreachable server, a bad flag, an
+		// unknown command.
+		require.Equal(t, cli.ExitAuth, attune(t, s, []string{"ATTUNE_TOKEN=att_nope"}, "action", "list").code)
+		require.Equal(t, cli.ExitServer, attune(t, s, []string{"ATTUNE_URL=http://127.0.0.1:1"}, "action", "list").code)
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "action", "list", "--nope").code)
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "action", "list", "-o", "xml").code)
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "action", "get", "core.nope").code)
+	})
+}
+
+func TestCLIRunAndExecutions(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend)
+
+		// Output lines go to stdout and stderr; the exit code is the action's.
+		r := attune(t, s, nil, "run", "core.local", "cmd=echo one; echo two >&2; exit 3")
+		require.Equal(t, 3, r.code)
+		require.Equal(t, "one\n", r.stdout)
+		require.Contains(t, r.stderr, "two\n")
+		require.Contains(t, r.stderr, ": FAILED")
+
+		// -o json prints the finished execution.
+		var ex map[string]any
+		jsonOut(t, s, &ex, "run", "core.echo", "message=hello")
+		require.Equal(t, "SUCCEEDED", ex["status"])
+		require.Equal(t, "hello\n", ex["stdout"])
+		id := ex["id"].(string)
+
+		var got map[string]any
+		jsonOut(t, s, &got, "execution", "get", id, "-a", "id,status,parameters.message")
+		require.Equal(t, map[string]any{"id": id, "status": "SUCCEEDED", "parameters.message": "hello"}, got)
+		var list []map[string]any
+		jsonOut(t, s, &list, "execution", "list", "--action", "core.echo", "--status", "succeeded", "--since", "1h", "--limit", "5")
+		require.Len(t, list, 1)
+		require.Equal(t, id, list[0]["id"])
+		table := ok(t, s, nil, "execution", "list", "-a", "id,status").stdout
+		require.Contains(t, table, "ID")
+		require.Contains(t, table, id+"  SUCCEEDED")
+
+		// Errors and their exit codes.
+		require.Equal(t, cli.ExitConflict, attune(t, s, nil, "execution", "cancel", id).code)
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "execution", "get", "1").code)
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "run", "core.nope").code)
+		bad := attune(t, s, nil, "run", "core.echo")
+		require.Equal(t, cli.ExitUsage, bad.code)
+		require.Contains(t, bad.stderr, "BAD_USER_INPUT")
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "run", "core.echo", "message").code)
+
+		// name=@file reads a value; -o yaml parses back.
+		script := filepath.Join(t.TempDir(), "cmd.sh")
+		require.NoError(t, os.WriteFile(script, []byte("echo from a file"), 0o600))
+		r = ok(t, s, nil, "run", "core.local", "cmd=@"+script, "-o", "yaml", "-a", "status,stdout,parameters.cmd")
+		var y map[string]any
+		require.NoError(t, yaml.Unmarshal([]byte(r.stdout), &y), r.stdout)
+		require.Equal(t, map[string]any{"status": "SUCCEEDED", "stdout": "from a file\n",
+			"parameters.cmd": "echo from a file"}, y)
+
+		// run ACTION --help lists the parameters.
+		help := ok(t, s, nil, "run", "core.local", "--help").stdout
+		require.Regexp(t, `(?m)^cmd +string +true `, help)
+		// Values are typed by the schema: an integer parameter takes 30,
+		// and refuses a word before anything is sent.
+		require.Regexp(t, `(?m)^timeout +integer `, help)
+		ok(t, s, nil, "run", "core.local", "cmd=true", "timeout=30")
+		r = attune(t, s, nil, "run", "core.local", "cmd=true", "timeout=soon")
+		require.Equal(t, cli.ExitUsage, r.code)
+		require.Contains(t, r.stderr, `timeout: "soon" is not an integer`)
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "run", "core.nope", "--help").code)
+		actions := ok(t, s, nil, "action", "list").stdout
+		require.Contains(t, actions, "core.local")
+
+		// --async prints the id; cancel, then tail ends with it.
+		r = ok(t, s, nil, "run", "core.local", "cmd=sleep 60", "--async")
+		async := strings.TrimSpace(r.stdout)
+		require.NotEmpty(t, async)
+		ok(t, s, nil, "execution", "cancel", async)
+		r = attune(t, s, nil, "execution", "tail", async)
+		require.Equal(t, cli.ExitFailed, r.code)
+		require.Contains(t, r.stderr, "CANCELED")
+	})
+}
+
+func TestCLIRunFollowsLive(t *testing.T) {
+	t.Parallel()
+	s := startLikeMakeRun(t, "sqlite")
+	gate := filepath.Join(t.TempDir(), "go")
+	// The action prints a line, then waits for the test to see it: only a
+	// client that streams output lets the test create the gate file.
+	cmd := cliCmd(t, s, nil, "run", "core.local",
+		"cmd=echo waiting; while [ ! -f "+gate+" ]; do sleep 0.05; done; echo released")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	require.NoError(t, cmd.Start())
+	// stderr is read only after Wait: the process writes it until then.
+	t.Cleanup(func() {
+		if t.Failed() {
+			_ = cmd.Wait()
+			t.Logf("stderr:\n%s", errb.String())
+		}
+	})
+	lines := bufio.NewScanner(stdout)
+	require.True(t, lines.Scan())
+	require.Equal(t, "waiting", lines.Text())
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
+	require.True(t, lines.Scan())
+	require.Equal(t, "released", lines.Text())
+	require.NoError(t, cmd.Wait(), errb.String())
+}
+
+func TestCLIKeysTokensRulesEvents(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend, "ATTUNE_ENCRYPTION_KEY="+testEncKey)
+
+		ok(t, s, nil, "key", "set", "greeting", `{"text":"hi"}`)
+		ok(t, s, nil, "key", "set", "password", "s3cret", "--secret")
+		var keys []map[string]any
+		jsonOut(t, s, &keys, "key", "list")
+		require.Len(t, keys, 2)
+		for _, k := range keys {
+			if k["name"] == "password" {
+				require.Nil(t, k["value"], "a secret's value stays hidden")
+			} else {
+				require.Equal(t, map[string]any{"text": "hi"}, k["value"])
+			}
+		}
+		var key map[string]any
+		jsonOut(t, s, &key, "key", "get", "password", "--decrypt")
+		require.Equal(t, "s3cret", key["value"])
+		ok(t, s, nil, "key", "delete", "password")
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "key", "get", "password").code)
+
+		// A viewer token may read but not write.
+		viewer := strings.TrimSpace(ok(t, s, nil, "token", "create", "ci", "--role", "viewer").stdout)
+		require.True(t, strings.HasPrefix(viewer, "att_"))
+		asViewer := []string{"ATTUNE_TOKEN=" + viewer}
+		ok(t, s, asViewer, "action", "list")
+		require.Equal(t, cli.ExitAuth, attune(t, s, asViewer, "key", "set", "x", "1").code)
+		var tokens []map[string]any
+		jsonOut(t, s, &tokens, "token", "list")
+		var ciID string
+		for _, tk := range tokens {
+			if tk["name"] == "ci" {
+				ciID = tk["id"].(string)
+			}
+		}
+		require.NotEmpty(t, ciID)
+		ok(t, s, nil, "token", "revoke", ciID)
+		require.Equal(t, cli.ExitAuth, attune(t, s, asViewer, "action", "list").code)
+
+		// Rules: created from a StackStorm-style rule file.
+		ruleFile := filepath.Join(t.TempDir(), "rule.yaml")
+		require.NoError(t, os.WriteFile(ruleFile, []byte(`name: ops.on_hook
+description: Echo what the webhook says.
+trigger:
+  type: core.webhook
+criteria:
+  trigger.body.kind: {type: equals, pattern: greet}
+action:
+  ref: core.echo
+  parameters:
+    message: "{{ trigger.body.msg }}"
+`), 0o600))
+		var created map[string]any
+		jsonOut(t, s, &created, "rule", "create", "-f", ruleFile)
+		require.Equal(t, "ops.on_hook", created["ref"])
+		require.Equal(t, map[string]any{"message": "{{ trigger.body.msg }}"}, created["actionParams"])
+		require.Equal(t, cli.ExitConflict, attune(t, s, nil, "rule", "create", "-f", ruleFile).code)
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "rule", "create").code)
+		admin := client(s, s.token)
+		var rules []map[string]any
+		jsonOut(t, s, &rules, "rule", "list")
+		require.Len(t, rules, 1)
+		require.Equal(t, true, rules[0]["enabled"])
+		var rule map[string]any
+		jsonOut(t, s, &rule, "rule", "disable", "ops.on_hook")
+		require.Equal(t, false, rule["enabled"])
+		jsonOut(t, s, &rule, "rule", "enable", "ops.on_hook")
+		require.Equal(t, true, rule["enabled"])
+		var picked map[string]any
+		jsonOut(t, s, &picked, "rule", "get", "ops.on_hook", "-a", "ref,triggerRef")
+		require.Equal(t, map[string]any{"ref": "ops.on_hook", "triggerRef": "core.webhook"}, picked)
+
+		// Triggers, events, webhooks.
+		require.Contains(t, ok(t, s, nil, "trigger", "list").stdout, "core.webhook")
+		var ev map[string]any
+		jsonOut(t, s, &ev, "event", "emit", "core.webhook", `{"body":{"n":1}}`)
+		require.Equal(t, "core.webhook", ev["triggerRef"])
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "event", "emit", "core.nope").code)
+		hookKey := rotateKey(t, admin, "core.webhook")
+		body := filepath.Join(t.TempDir(), "body.json")
+		require.NoError(t, os.WriteFile(body, []byte(`{"n":2}`), 0o600))
+		ok(t, s, nil, "webhook", "post", "core.webhook", "--key", hookKey, "-d", "@"+body)
+		require.Equal(t, cli.ExitAuth, attune(t, s, nil, "webhook", "post", "core.webhook", "--key", "wrong", "-d", "{}").code)
+
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "rule", "delete", "ops.nope").code)
+		ok(t, s, nil, "rule", "delete", "ops.on_hook")
+
+		// The audit trail saw the mutations.
+		var audit []map[string]any
+		jsonOut(t, s, &audit, "audit", "list", "--operation", "setKey")
+		require.Len(t, audit, 3) // two by the admin, one refused
+	})
+}
+
+func TestCLIPacks(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend)
+
+		// Without a terminal: a plain line per step change.
+		r := ok(t, s, nil, "pack", "install", "examples/packs/python_example", "-o", "json")
+		for _, step := range []string{"fetch", "validate", "environment", "register"} {
+			require.Regexp(t, `(?m)^`+step+` +done \(\d+ms\)$`, r.stderr)
+		}
+		var p map[string]any
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &p))
+		require.Equal(t, "python_example", p["ref"])
+		require.Equal(t, "READY", p["envStatus"])
+
+		require.Equal(t, cli.ExitConflict, attune(t, s, nil, "pack", "install", "examples/packs/python_example").code)
+		var packs []map[string]any
+		jsonOut(t, s, &packs, "pack", "list")
+		var refs []string
+		for _, p := range packs {
+			refs = append(refs, p["ref"].(string))
+		}
+		require.Contains(t, refs, "python_example")
+		jsonOut(t, s, &p, "pack", "get", "python_example")
+		require.Equal(t, "1.0.0", p["version"])
+		ok(t, s, nil, "pack", "remove", "python_example")
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "pack", "get", "python_example").code)
+
+		// An invalid pack: the problems table, file and line.
+		bad := filepath.Join(s.dir, "bad")
+		require.NoError(t, os.MkdirAll(filepath.Join(bad, "actions"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(bad, "pack.yaml"), []byte("ref: bad\nname: bad\nversion: 1.0.0\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(bad, "actions", "x.yaml"), []byte("name: x\nrunner_type: nosuch\nentry_point: x.sh\n"), 0o644))
+		r = attune(t, s, nil, "pack", "install", "bad")
+		require.Equal(t, cli.ExitUsage, r.code)
+		require.Regexp(t, `(?m)^FILE +LINE +MESSAGE$`, r.stderr)
+		require.Regexp(t, `(?m)^actions/x\.yaml +2 +runner_type: unknown runner type "nosuch"`, r.stderr)
+
+		// Upload an archive.
+		archive := filepath.Join(t.TempDir(), "tiny.tar.gz")
+		writeTarGz(t, archive, map[string]string{
+			"pack.yaml":          "ref: tiny\nname: tiny\nversion: 0.1.0\n",
+			"actions/hello.yaml": "name: hello\nrunner_type: shell\nentry_point: hello.sh\n",
+			"actions/hello.sh":   "#!/bin/sh\necho hello from tiny\n",
+		})
+		jsonOut(t, s, &p, "pack", "upload", archive)
+		require.Equal(t, "tiny", p["ref"])
+		r = ok(t, s, nil, "run", "tiny.hello")
+		require.Equal(t, "hello from tiny\n", r.stdout)
+	})
+}
+
+func writeTarGz(t *testing.T, path string, files map[string]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, body := range files {
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(body)), Typeflag: tar.TypeReg}))
+		_, err := tw.Write([]byte(body))
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	require.NoError(t, gz.Close())
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+}
+
+func TestCLIPackInstallProgressBarInTerminal(t *testing.T) {
+	t.Parallel()
+	s := startLikeMakeRun(t, "sqlite")
+	cmd := cliCmd(t, s, []string{"COLUMNS=100"}, "pack", "install", "examples/packs/python_example")
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 100})
+	require.NoError(t, err)
+	defer f.Close()
+	var out bytes.Buffer
+	_, _ = io.Copy(&out, f) // EIO once the process exits
+	require.NoError(t, cmd.Wait(), out.String())
+	got := out.String()
+	// A spinner bar per step, redrawn in place with \r, each finished
+	// with its elapsed time.
+	require.Contains(t, got, "\r")
+	for _, step := range []string{"fetch", "validate", "environment", "register"} {
+		require.Regexp(t, step+` +done`, got)
+	}
+	require.Regexp(t, `\[\d+(\.\d+)?m?s\]`, got)
+	require.Regexp(t, `(?m)^ref +python_example`, strings.ReplaceAll(got, "\r\n", "\n"))
+}
+
+func TestCLICompletion(t *testing.T) {
+	t.Parallel()
+	s := startLikeMakeRun(t, "sqlite")
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	cmd := exec.Command(bash, "-c", `source <("$ATTUNE" completion bash) && complete -p attune`)
+	cmd.Env = append(os.Environ(), "ATTUNE="+attuneBin)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Contains(t, string(out), "attune")
+	for _, shell := range []string{"zsh", "fish"} {
+		require.NotEmpty(t, ok(t, s, nil, "completion", shell).stdout)
+	}
+	// Action refs and parameter names come from the server.
+	r := ok(t, s, nil, "__complete", "run", "core.lo")
+	require.Contains(t, r.stdout, "core.local\t")
+	require.NotContains(t, r.stdout, "core.echo")
+	r = ok(t, s, nil, "__complete", "run", "core.local", "")
+	require.Contains(t, r.stdout, "cmd=")
+}
+
+func TestCLIColourOnlyOnATerminal(t *testing.T) {
+	t.Parallel()
+	s := startLikeMakeRun(t, "sqlite")
+	inPty := func(env ...string) string {
+		cmd := cliCmd(t, s, nil, "action", "list")
+		// cliCmd sets NO_COLOR=1; drop it unless env gives it again.
+		var kept []string
+		for _, kv := range cmd.Env {
+			if !strings.HasPrefix(kv, "NO_COLOR=") {
+				kept = append(kept, kv)
+			}
+		}
+		cmd.Env = append(append(kept, "TERM=xterm"), env...)
+		f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 60})
+		require.NoError(t, err)
+		defer f.Close()
+		var out bytes.Buffer
+		_, _ = io.Copy(&out, f)
+		require.NoError(t, cmd.Wait(), out.String())
+		return out.String()
+	}
+	got := inPty()
+	require.Contains(t, got, "\x1b[1mREF")
+	for _, line := range strings.Split(strings.TrimSpace(got), "\r\n") {
+		require.LessOrEqual(t, len([]rune(strings.ReplaceAll(strings.ReplaceAll(line, "\x1b[1m", ""), "\x1b[0m", ""))), 60, "fits the terminal: %q", line)
+	}
+	require.NotContains(t, inPty("NO_COLOR=1"), "\x1b[")
+	require.NotContains(t, ok(t, s, nil, "action", "list").stdout, "\x1b[")
+}
