@@ -2153,12 +2153,27 @@ func (v *KeyKey) __premarshalJSON() (*__premarshalKeyKey, error) {
 
 // KeyResponse is returned by Key on success.
 type KeyResponse struct {
-	// A key by name (and pack), or NOT_FOUND.
+	// A key by name (and pack, and scope: USER reads the token's identity's own), or NOT_FOUND.
 	Key KeyKey `json:"key"`
 }
 
 // GetKey returns KeyResponse.Key, and is useful for accessing the field via an interface.
 func (v *KeyResponse) GetKey() KeyKey { return v.Key }
+
+// Whose a key is, as StackStorm scopes its datastore.
+type KeyScope string
+
+const (
+	// Shared: templates read it as st2kv.system.<name> (or keystore.<name>).
+	KeyScopeSystem KeyScope = "SYSTEM"
+	// The token's identity's own: templates read it as st2kv.user.<name>.
+	KeyScopeUser KeyScope = "USER"
+)
+
+var AllKeyScope = []KeyScope{
+	KeyScopeSystem,
+	KeyScopeUser,
+}
 
 // KeysKeysKeyConnection includes the requested fields of the GraphQL type KeyConnection.
 // The GraphQL type's documentation follows.
@@ -2361,7 +2376,11 @@ var AllPackInstallStatus = []PackInstallStatus{
 type PackPack struct {
 	PackFields `json:"-"`
 	// Permanent directory on disk.
-	Path       string           `json:"path"`
+	Path string `json:"path"`
+	// The pack's config as its actions and sensors see it: the operator's
+	// values (setPackConfig, configs/<pack>.yaml) over the schema's defaults.
+	// Secret fields read "********" unless an ADMIN asks with decrypt: true;
+	// anyone else asking gets FORBIDDEN.
 	Config     *json.RawMessage `json:"config"`
 	ConfSchema *json.RawMessage `json:"confSchema"`
 }
@@ -3062,14 +3081,17 @@ func (v *RulesRulesRuleConnectionEdgesRuleEdgeNodeRule) __premarshalJSON() (*__p
 }
 
 type SetKeyInput struct {
-	// Letters, digits and _; templates read it as {{ keystore.<name> }}.
+	// Letters, digits, _, ., - and : (StackStorm's pack-scoped names such as
+	// hello_st2.count); templates read it as {{ st2kv.system.<name> }}.
 	Name  string          `json:"name"`
 	Value json.RawMessage `json:"value"`
 	// Encrypt at rest and never return the value except to an admin asking for it.
 	Secret *bool `json:"secret"`
 	// Scope the key to a pack; system-wide when absent.
 	Pack *string `json:"pack"`
-	// Seconds until the key expires (it then reads as absent); it never expires when absent.
+	// SYSTEM (default) or USER: the key then belongs to the token's identity.
+	Scope *KeyScope `json:"scope"`
+	// Seconds the key lives: after that no read returns it and a sweep deletes it. Absent for ever.
 	Ttl *int `json:"ttl"`
 }
 
@@ -3084,6 +3106,9 @@ func (v *SetKeyInput) GetSecret() *bool { return v.Secret }
 
 // GetPack returns SetKeyInput.Pack, and is useful for accessing the field via an interface.
 func (v *SetKeyInput) GetPack() *string { return v.Pack }
+
+// GetScope returns SetKeyInput.Scope, and is useful for accessing the field via an interface.
+func (v *SetKeyInput) GetScope() *KeyScope { return v.Scope }
 
 // GetTtl returns SetKeyInput.Ttl, and is useful for accessing the field via an interface.
 func (v *SetKeyInput) GetTtl() *int { return v.Ttl }

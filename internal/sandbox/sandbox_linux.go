@@ -60,8 +60,8 @@ type launchSpec struct {
 	Landlock bool
 	// Extra counts the caller's own ExtraFiles, which the launcher got
 	// after its own three and hands on to the process as fd 3, 4…
-	Extra int
-	RO, RW   []string
+	Extra  int
+	RO, RW []string
 }
 
 // New detects the protections that work here by starting a probe through
