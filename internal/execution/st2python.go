@@ -57,7 +57,7 @@ func (w *Worker) st2Python(ctx context.Context, c *claimed, req *runner.Request)
 	}
 	given := req.Parameters
 	pack := act.Edges.Pack
-	config, err := packConfig(pack)
+	config, err := PackConfig(pack)
 	if err != nil {
 		return release, &runner.PrepareError{Cause: err.Error()}
 	}
@@ -125,8 +125,10 @@ func st2ActionParameters(schema param.Schema, given map[string]any) map[string]a
 	return out
 }
 
-// packConfig is the pack's config with its schema's defaults filled in.
-func packConfig(p *ent.Pack) (map[string]any, error) {
+// PackConfig is the pack's config with its schema's defaults filled in:
+// what its actions and sensors see as self.config, as StackStorm's
+// ContentPackConfigLoader gives.
+func PackConfig(p *ent.Pack) (map[string]any, error) {
 	config := map[string]any{}
 	if p == nil {
 		return config, nil

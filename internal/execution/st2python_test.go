@@ -26,7 +26,7 @@ func TestSt2ActionParameters(t *testing.T) {
 
 func TestPackConfigFillsSchemaDefaults(t *testing.T) {
 	t.Parallel()
-	got, err := packConfig(&ent.Pack{
+	got, err := PackConfig(&ent.Pack{
 		Config: map[string]any{"region": "eu", "retries": 5},
 		ConfSchema: map[string]any{
 			"region":  map[string]any{"type": "string"},

@@ -23,6 +23,7 @@ import (
 	entrule "github.com/attune-io/attune/ent/rule"
 	entsensor "github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/lease"
 	"github.com/attune-io/attune/internal/rule"
@@ -204,8 +205,14 @@ func (s *Supervisor) wanted(ctx context.Context) (map[int]wanted, error) {
 		if len(rs) == 0 || se.Edges.Pack == nil {
 			continue
 		}
+		// StackStorm's sensors see the config with the schema's defaults.
+		config, err := execution.PackConfig(se.Edges.Pack)
+		if err != nil {
+			s.opts.Logger.Warn("sensor gets its pack's config without defaults", "sensor", se.Ref, "error", err)
+			config = se.Edges.Pack.Config
+		}
 		spec := map[string]any{
-			"sensor": se.Ref, "config": se.Edges.Pack.Config, "parameters": se.Config, "rules": rs,
+			"sensor": se.Ref, "config": config, "parameters": se.Config, "rules": rs,
 		}
 		if se.ClassName != "" {
 			spec["pack"], spec["class_name"], spec["poll_interval"] = se.PackRef, se.ClassName, se.PollInterval
