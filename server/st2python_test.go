@@ -44,7 +44,18 @@ func runSt2(t *testing.T, s *server, ref string, params map[string]any) st2Finis
 // gives it a config, as an operator would, with a schema default.
 func installSt2Fixture(t *testing.T, s *server, dbURL string) {
 	t.Helper()
-	src, err := filepath.Abs("testdata/st2packs/st2py_fixture")
+	installSt2Pack(t, s, dbURL, "st2py_fixture", map[string]any{"region": "eu-west"}, map[string]any{
+		"region":  map[string]any{"type": "string", "required": true},
+		"retries": map[string]any{"type": "integer", "default": 3},
+	})
+}
+
+// installSt2Pack installs testdata/st2packs/<ref> through the API (with
+// s.token), expects its environment READY, and stores the pack's config
+// and config schema in its row.
+func installSt2Pack(t *testing.T, s *server, dbURL, ref string, config, schema map[string]any) {
+	t.Helper()
+	src, err := filepath.Abs(filepath.Join("testdata/st2packs", ref))
 	require.NoError(t, err)
 	var got struct {
 		InstallPack struct {
@@ -57,12 +68,8 @@ func installSt2Fixture(t *testing.T, s *server, dbURL string) {
 	db, err := store.Open(t.Context(), dbURL, "")
 	require.NoError(t, err)
 	defer db.Close()
-	require.NoError(t, db.Ent.Pack.Update().Where(entpack.Ref("st2py_fixture")).
-		SetConfig(map[string]any{"region": "eu-west"}).
-		SetConfSchema(map[string]any{
-			"region":  map[string]any{"type": "string", "required": true},
-			"retries": map[string]any{"type": "integer", "default": 3},
-		}).Exec(t.Context()))
+	require.NoError(t, db.Ent.Pack.Update().Where(entpack.Ref(ref)).
+		SetConfig(config).SetConfSchema(schema).Exec(t.Context()))
 }
 
 // TestStackStormPythonActions runs a StackStorm pack's python-script
