@@ -39,10 +39,18 @@ func runSt2(t *testing.T, s *server, ref string, params map[string]any) st2Finis
 }
 
 // installSt2Fixture installs the test's StackStorm pack through the API and
-// gives it a config, as an operator would, with a schema default.
-func installSt2Fixture(t *testing.T, s *server, dbURL string) {
+// gives it a config, as an operator would; its schema has a default.
+func installSt2Fixture(t *testing.T, s *server) {
 	t.Helper()
-	src, err := filepath.Abs("testdata/st2packs/st2py_fixture")
+	installSt2Pack(t, s, "st2py_fixture", map[string]any{"region": "eu-west"})
+}
+
+// installSt2Pack installs testdata/st2packs/<ref> through the API (with
+// s.token), expects its environment READY, and sets the pack's config with
+// setPackConfig, checked against the pack's config.schema.yaml.
+func installSt2Pack(t *testing.T, s *server, ref string, config map[string]any) {
+	t.Helper()
+	src, err := filepath.Abs(filepath.Join("testdata/st2packs", ref))
 	require.NoError(t, err)
 	var got struct {
 		InstallPack struct {
@@ -52,9 +60,10 @@ func installSt2Fixture(t *testing.T, s *server, dbURL string) {
 	client(s, s.token).Must(t, `mutation($s:String!){ installPack(input:{source:$s}){
 		pack{ environment{ status path } } } }`, map[string]any{"s": src}, &got)
 	require.Equal(t, "READY", got.InstallPack.Pack.Environment.Status)
-	// The schema is the pack's config.schema.yaml; the value the
+	// The schema is the pack's config.schema.yaml; the values the
 	// operator's, through the API.
-	client(s, s.token).Must(t, `mutation{ setPackConfig(input:{pack:"st2py_fixture", config:{region:"eu-west"}}){ ref } }`, nil, nil)
+	client(s, s.token).Must(t, `mutation($p:String!, $c:JSON!){ setPackConfig(input:{pack:$p, config:$c}){ ref } }`,
+		map[string]any{"p": ref, "c": config}, nil)
 }
 
 // TestStackStormPythonActions runs a StackStorm pack's python-script
@@ -69,7 +78,7 @@ func TestStackStormPythonActions(t *testing.T) {
 		s := startServer(t, authEnv(), "-database-url", dbURL)
 		s.token = testAdminToken
 		admin := client(s, s.token)
-		installSt2Fixture(t, s, dbURL)
+		installSt2Fixture(t, s)
 
 		t.Run("ParametersAndReturnValue", func(t *testing.T) {
 			got := runSt2(t, s, "st2py_fixture.echo_params", map[string]any{
