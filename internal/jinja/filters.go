@@ -227,7 +227,7 @@ func toJSONString(in any, args []any, kwargs map[string]any) (any, error) {
 		}
 		indent = n
 	}
-	sortKeys := truthy(arg(args, kwargs, 1, "sort_keys", false))
+	// sort_keys (argument 1) is always on: Go maps keep no insertion order.
 	itemSep, keySep := ",", ": "
 	if v := arg(args, kwargs, 2, "separators", nil); v != nil {
 		l, ok := v.([]any)
@@ -236,9 +236,7 @@ func toJSONString(in any, args []any, kwargs map[string]any) (any, error) {
 		}
 		itemSep, keySep = str(l[0]), str(l[1])
 	}
-	var b strings.Builder
-	pyJSON(&b, in, pyJSONOpts{indent: indent, sortKeys: sortKeys, itemSep: itemSep, keySep: keySep}, 0)
-	return b.String(), nil
+	return pyJSON(in, indent, itemSep, keySep), nil
 }
 
 func toYAMLString(in any, args []any, kwargs map[string]any) (any, error) {
@@ -254,15 +252,11 @@ func toYAMLString(in any, args []any, kwargs map[string]any) (any, error) {
 }
 
 func jsonEscape(in any, _ []any, _ map[string]any) (any, error) {
-	var b strings.Builder
-	pyJSON(&b, in, pyJSONOpts{indent: -1, itemSep: ", ", keySep: ": "}, 0)
-	return strings.Trim(b.String(), `"`), nil
+	return strings.Trim(pyJSON(in, -1, ", ", ": "), `"`), nil
 }
 
 func toComplex(in any, _ []any, _ map[string]any) (any, error) {
-	var b strings.Builder
-	pyJSON(&b, in, pyJSONOpts{indent: -1, itemSep: ", ", keySep: ": "}, 0)
-	return b.String(), nil
+	return pyJSON(in, -1, ", ", ": "), nil
 }
 
 func useNone(in any, _ []any, _ map[string]any) (any, error) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/attune-io/attune/internal/param"
+	"github.com/attune-io/attune/internal/pyfmt"
 )
 
 // ParamError is a parameter set that cannot be rendered: an unknown
@@ -77,9 +78,7 @@ func (e *Env) RenderParams(values map[string]any, schema param.Schema, ctx map[s
 			src = t
 		case []any, map[string]any:
 			if IsTemplate(pyRepr(normalize(t))) {
-				var b strings.Builder
-				pyJSON(&b, normalize(t), pyJSONOpts{indent: -1, itemSep: ", ", keySep: ": "}, 0)
-				src, complex = complexVar.ReplaceAllString(b.String(), "{{$1 | to_complex}}"), true
+				src, complex = complexVar.ReplaceAllString(pyJSON(normalize(t), -1, ", ", ": "), "{{$1 | to_complex}}"), true
 			}
 		}
 		if !IsTemplate(src) {
@@ -290,7 +289,7 @@ func cast(v any, spec param.Spec) (any, error) {
 		case string:
 			i, err := strconv.Atoi(strings.ReplaceAll(strings.TrimSpace(t), "_", ""))
 			if err != nil {
-				return nil, fmt.Errorf("invalid literal for int() with base 10: %s", pyQuote(t))
+				return nil, fmt.Errorf("invalid literal for int() with base 10: %s", pyfmt.Quote(t))
 			}
 			return i, nil
 		case float64:
@@ -306,7 +305,7 @@ func cast(v any, spec param.Spec) (any, error) {
 		case string:
 			f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
 			if err != nil {
-				return nil, fmt.Errorf("could not convert string to float: %s", pyQuote(t))
+				return nil, fmt.Errorf("could not convert string to float: %s", pyfmt.Quote(t))
 			}
 			return f, nil
 		case int:
@@ -316,7 +315,7 @@ func cast(v any, spec param.Spec) (any, error) {
 		if isString {
 			lit, err := pyLiteral(strings.ToUpper(s[:min(1, len(s))]) + strings.ToLower(s[min(1, len(s)):]))
 			if err != nil {
-				return nil, fmt.Errorf("malformed node or string: %s", pyQuote(s))
+				return nil, fmt.Errorf("malformed node or string: %s", pyfmt.Quote(s))
 			}
 			return lit, nil
 		}
@@ -330,7 +329,7 @@ func cast(v any, spec param.Spec) (any, error) {
 			}
 			lit, err := pyLiteral(s)
 			if err != nil {
-				return nil, fmt.Errorf("malformed node or string: %s", pyQuote(s))
+				return nil, fmt.Errorf("malformed node or string: %s", pyfmt.Quote(s))
 			}
 			return lit, nil
 		}

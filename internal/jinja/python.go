@@ -8,206 +8,26 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/attune-io/attune/internal/pyfmt"
 )
 
 // Python's text forms of values: json.dumps (ensure_ascii on), repr, and
 // PyYAML's safe_dump in block style. Dictionary keys are sorted: Go maps
 // keep no insertion order.
 
-type pyJSONOpts struct {
-	indent          int // -1: one line
-	sortKeys        bool
-	itemSep, keySep string
-}
-
-func pyJSON(b *strings.Builder, v any, o pyJSONOpts, depth int) {
-	nl := func(d int) {
-		if o.indent >= 0 {
-			b.WriteByte('\n')
-			b.WriteString(strings.Repeat(" ", o.indent*d))
-		}
-	}
-	sep := o.itemSep
-	if o.indent >= 0 {
-		sep = strings.TrimRight(sep, " ")
-	}
-	switch t := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		if t {
-			b.WriteString("true")
-		} else {
-			b.WriteString("false")
-		}
-	case int:
-		b.WriteString(strconv.Itoa(t))
-	case float64:
-		switch {
-		case math.IsNaN(t):
-			b.WriteString("NaN")
-		case math.IsInf(t, 1):
-			b.WriteString("Infinity")
-		case math.IsInf(t, -1):
-			b.WriteString("-Infinity")
-		default:
-			b.WriteString(pyFloat(t))
-		}
-	case string:
-		pyJSONString(b, t)
-	case []any:
-		if len(t) == 0 {
-			b.WriteString("[]")
-			return
-		}
-		b.WriteByte('[')
-		for i, e := range t {
-			if i > 0 {
-				b.WriteString(sep)
-			}
-			nl(depth + 1)
-			pyJSON(b, e, o, depth+1)
-		}
-		nl(depth)
-		b.WriteByte(']')
-	case map[string]any:
-		if len(t) == 0 {
-			b.WriteString("{}")
-			return
-		}
-		b.WriteByte('{')
-		for i, k := range slices.Sorted(maps.Keys(t)) {
-			if i > 0 {
-				b.WriteString(sep)
-			}
-			nl(depth + 1)
-			pyJSONString(b, k)
-			b.WriteString(o.keySep)
-			pyJSON(b, t[k], o, depth+1)
-		}
-		nl(depth)
-		b.WriteByte('}')
-	default:
-		pyJSONString(b, fmt.Sprint(t))
-	}
-}
-
-// pyJSONString writes s as json.dumps does with ensure_ascii: every
-// non-ASCII character as \uXXXX (surrogate pairs above the BMP).
-func pyJSONString(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20 || r >= 0x7f && r < 0x10000:
-			if r == utf8.RuneError {
-				b.WriteString(`\ufffd`)
-				continue
-			}
-			fmt.Fprintf(b, `\u%04x`, r)
-		case r >= 0x10000:
-			r -= 0x10000
-			fmt.Fprintf(b, `\u%04x\u%04x`, 0xd800+(r>>10), 0xdc00+(r&0x3ff))
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-}
-
-// pyFloat is Python's repr of a float.
-func pyFloat(f float64) string {
-	if f == math.Trunc(f) && math.Abs(f) < 1e16 {
-		return strconv.FormatFloat(f, 'f', 1, 64)
-	}
-	a := math.Abs(f)
-	if a >= 1e16 || a < 1e-4 {
-		// Go writes 1e+16 and 1e-05 as Python does: two exponent digits at least.
-		return strconv.FormatFloat(f, 'e', -1, 64)
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+// pyJSON is json.dumps with ensure_ascii; a value that is not JSON is
+// written as its text.
+func pyJSON(v any, indent int, itemSep, keySep string) string {
+	s, _ := pyfmt.Dumps(v, pyfmt.JSONOptions{Indent: indent, ItemSep: itemSep, KeySep: keySep,
+		Other: func(v any) (any, error) { return fmt.Sprint(v), nil }})
+	return s
 }
 
 // pyRepr is Python's str() of a container or scalar, as Jinja prints it.
 func pyRepr(v any) string {
-	switch t := v.(type) {
-	case nil:
-		return "None"
-	case bool:
-		if t {
-			return "True"
-		}
-		return "False"
-	case int:
-		return strconv.Itoa(t)
-	case float64:
-		switch {
-		case math.IsNaN(t):
-			return "nan"
-		case math.IsInf(t, 1):
-			return "inf"
-		case math.IsInf(t, -1):
-			return "-inf"
-		}
-		return pyFloat(t)
-	case string:
-		return pyQuote(t)
-	case []any:
-		parts := make([]string, len(t))
-		for i, e := range t {
-			parts[i] = pyRepr(e)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	case map[string]any:
-		parts := make([]string, 0, len(t))
-		for _, k := range slices.Sorted(maps.Keys(t)) {
-			parts = append(parts, pyQuote(k)+": "+pyRepr(t[k]))
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	}
-	return fmt.Sprint(v)
-}
-
-// pyQuote is Python's repr of a str.
-func pyQuote(s string) string {
-	q := byte('\'')
-	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
-		q = '"'
-	}
 	var b strings.Builder
-	b.WriteByte(q)
-	for _, r := range s {
-		switch {
-		case r == rune(q) || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte(q)
+	pyfmt.Repr(&b, v, nil)
 	return b.String()
 }
 
@@ -319,7 +139,7 @@ func yamlScalar(v any) string {
 		case math.IsInf(t, -1):
 			return "-.inf"
 		}
-		return pyFloat(t)
+		return pyfmt.Float(t)
 	case string:
 		return yamlString(t)
 	}

@@ -21,10 +21,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/attune-io/attune/internal/param"
+	"github.com/attune-io/attune/internal/pyfmt"
 )
 
 // DefaultKwargOp is what goes in front of a named argument when the
@@ -171,46 +170,19 @@ func PyStr(v any) string {
 		return s
 	}
 	var b strings.Builder
-	pyRepr(&b, v)
+	pyfmt.Repr(&b, v, pyNumberLeaf)
 	return b.String()
 }
 
-// pyRepr writes Python's repr() of a decoded JSON value.
-func pyRepr(b *strings.Builder, v any) {
-	switch t := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case bool:
-		if t {
-			b.WriteString("True")
-		} else {
-			b.WriteString("False")
-		}
-	case string:
-		pyQuote(b, t)
-	case []any:
-		b.WriteByte('[')
-		for i, item := range t {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			pyRepr(b, item)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		b.WriteByte('{')
-		for i, k := range slices.Sorted(maps.Keys(t)) {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			pyQuote(b, k)
-			b.WriteString(": ")
-			pyRepr(b, t[k])
-		}
-		b.WriteByte('}')
-	default:
-		b.WriteString(pyNumber(v))
+// pyNumberLeaf writes every value that is not None, a bool, a str, a list
+// or a dict with pyNumber.
+func pyNumberLeaf(b *strings.Builder, v any) bool {
+	switch v.(type) {
+	case nil, bool, string, []any, map[string]any:
+		return false
 	}
+	b.WriteString(pyNumber(v))
+	return true
 }
 
 // number reads a JSON number in any of the forms decoding gives.
@@ -249,72 +221,12 @@ func pyNumber(v any) string {
 	if !ok {
 		return ""
 	}
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	case f == math.Trunc(f) && math.Abs(f) < 1e21:
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
-	// Python's repr: the shortest digits, in exponent form below 1e-4
-	// or from 1e16 on.
-	exp := math.Floor(math.Log10(math.Abs(f)))
-	if exp < -4 || exp >= 16 {
-		// Go writes e-05 and e+16 as Python does.
-		return strconv.FormatFloat(f, 'e', -1, 64)
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	return pyfmt.Float(f) // fractions, exponent form, inf and nan
+
 }
-
-// pyQuote writes Python's repr() of a str: single quotes unless the text
-// holds a single quote and no double one, backslash escapes for the quote,
-// backslash, \t \n \r and characters that are not printable.
-func pyQuote(b *strings.Builder, s string) {
-	quote := byte('\'')
-	if strings.ContainsRune(s, '\'') && !strings.ContainsRune(s, '"') {
-		quote = '"'
-	}
-	b.WriteByte(quote)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			// Not UTF-8: Python would have refused to decode it; show the byte.
-			b.WriteString(`\x` + hex2(s[i]))
-			i++
-			continue
-		}
-		i += size
-		switch {
-		case r == rune(quote) || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			b.WriteString(`\x` + hex2(byte(r)))
-		case r < 0x7f || unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r <= 0xff:
-			b.WriteString(`\x` + hex2(byte(r)))
-		case r <= 0xffff:
-			b.WriteString(`\u` + pad(strconv.FormatInt(int64(r), 16), 4))
-		default:
-			b.WriteString(`\U` + pad(strconv.FormatInt(int64(r), 16), 8))
-		}
-	}
-	b.WriteByte(quote)
-}
-
-func hex2(c byte) string { return pad(strconv.FormatInt(int64(c), 16), 2) }
-
-func pad(s string, n int) string { return strings.Repeat("0", max(0, n-len(s))) + s }
 
 // compactJSON encodes v as StackStorm's json_encode (orjson) does: no
 // spaces, no HTML escaping, non-ASCII as is; keys are sorted.

@@ -6,13 +6,14 @@ package yaql
 // StackStorm state and are left to the workflow engine.
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 
+	"github.com/attune-io/attune/internal/pyfmt"
 	"gopkg.in/yaml.v3"
 )
 
@@ -357,120 +358,21 @@ func parseJSON(c *Call, s string) (any, error) {
 // dumpJSON writes a value as Python's json.dumps does (ASCII only, keys
 // sorted here since dictionaries keep no order).
 func dumpJSON(c *Call, v any, indent int, itemSep, keySep string) (any, error) {
-	var b strings.Builder
 	limit := c.ev.lim.MaxStringLen
-	if err := writeJSON(&b, v, indent, 0, itemSep, keySep, limit); err != nil {
+	s, err := pyfmt.Dumps(v, pyfmt.JSONOptions{Indent: indent, ItemSep: itemSep, KeySep: keySep, Limit: limit,
+		Other: func(v any) (any, error) {
+			if o, ok := v.(*ordering); ok {
+				return o.items, nil
+			}
+			return nil, fmt.Errorf("a %s is not JSON serializable", typeName(v))
+		}})
+	if errors.Is(err, pyfmt.ErrTooLong) {
+		err = fmt.Errorf("%w: a string longer than %d bytes", ErrLimit, limit)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s(): %w", c.Name, err)
 	}
-	return b.String(), nil
-}
-
-func writeJSON(b *strings.Builder, v any, indent, level int, itemSep, keySep string, limit int) error {
-	if limit > 0 && b.Len() > limit {
-		return fmt.Errorf("%w: a string longer than %d bytes", ErrLimit, limit)
-	}
-	newline := func(l int) {
-		if indent >= 0 {
-			b.WriteByte('\n')
-			b.WriteString(strings.Repeat(" ", indent*l))
-		}
-	}
-	sep := itemSep
-	if indent >= 0 && sep == ", " {
-		sep = ","
-	}
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(x))
-	case int64:
-		b.WriteString(strconv.FormatInt(x, 10))
-	case float64:
-		switch {
-		case math.IsNaN(x):
-			b.WriteString("NaN")
-		case math.IsInf(x, 1):
-			b.WriteString("Infinity")
-		case math.IsInf(x, -1):
-			b.WriteString("-Infinity")
-		default:
-			b.WriteString(pyFloat(x))
-		}
-	case string:
-		writeJSONString(b, x)
-	case []any, *ordering:
-		l, _ := toList(x)
-		if len(l) == 0 {
-			b.WriteString("[]")
-			return nil
-		}
-		b.WriteByte('[')
-		for i, e := range l {
-			if i > 0 {
-				b.WriteString(sep)
-			}
-			newline(level + 1)
-			if err := writeJSON(b, e, indent, level+1, itemSep, keySep, limit); err != nil {
-				return err
-			}
-		}
-		newline(level)
-		b.WriteByte(']')
-	case map[string]any:
-		if len(x) == 0 {
-			b.WriteString("{}")
-			return nil
-		}
-		b.WriteByte('{')
-		keys := sortedKeys(x)
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(sep)
-			}
-			newline(level + 1)
-			writeJSONString(b, k)
-			b.WriteString(keySep)
-			if err := writeJSON(b, x[k], indent, level+1, itemSep, keySep, limit); err != nil {
-				return err
-			}
-		}
-		newline(level)
-		b.WriteByte('}')
-	default:
-		return fmt.Errorf("a %s is not JSON serializable", typeName(v))
-	}
-	return nil
-}
-
-func writeJSONString(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20 || (r > 0x7e && r < 0x10000):
-			fmt.Fprintf(b, `\u%04x`, r)
-		case r >= 0x10000:
-			r1, r2 := utf16.EncodeRune(r)
-			fmt.Fprintf(b, `\u%04x\u%04x`, r1, r2)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
+	return s, nil
 }
 
 // humanTime is StackStorm's to_human_time_from_seconds: 12345 is 3h25m45s.
@@ -514,7 +416,7 @@ var semverPattern = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*
 func parseSemver(s string) (semver, error) {
 	m := semverPattern.FindStringSubmatch(s)
 	if m == nil {
-		return semver{}, fmt.Errorf("%s is not a valid semantic version", pyQuote(s))
+		return semver{}, fmt.Errorf("%s is not a valid semantic version", pyfmt.Quote(s))
 	}
 	var v semver
 	var err error

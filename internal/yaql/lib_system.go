@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/attune-io/attune/internal/pyfmt"
 )
 
 func init() {
@@ -239,13 +241,13 @@ func init() {
 			return x, nil
 		case float64:
 			if math.IsNaN(x) || math.IsInf(x, 0) || math.Abs(x) >= 1<<63 {
-				return nil, fmt.Errorf("int(): cannot convert %s to an integer", pyFloat(x))
+				return nil, fmt.Errorf("int(): cannot convert %s to an integer", pyfmt.Float(x))
 			}
 			return int64(x), nil
 		case string:
 			n, err := strconv.ParseInt(strings.ReplaceAll(strings.TrimSpace(x), "_", ""), 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("int(): invalid literal %s", pyQuote(x))
+				return nil, fmt.Errorf("int(): invalid literal %s", pyfmt.Quote(x))
 			}
 			return n, nil
 		}
@@ -271,7 +273,7 @@ func init() {
 		case string:
 			f, err := strconv.ParseFloat(strings.TrimSpace(x), 64)
 			if err != nil {
-				return nil, fmt.Errorf("float(): invalid literal %s", pyQuote(x))
+				return nil, fmt.Errorf("float(): invalid literal %s", pyfmt.Quote(x))
 			}
 			return f, nil
 		}

@@ -7,8 +7,9 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/attune-io/attune/internal/pyfmt"
 )
 
 // Normalize converts a Go value into the value kinds the evaluator works on:
@@ -386,34 +387,6 @@ func sortedKeys(m map[string]any) []string {
 	return keys
 }
 
-// pyFloat formats a float the way Python's repr does.
-func pyFloat(f float64) string {
-	switch {
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	case math.IsNaN(f):
-		return "nan"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
-	mant, expStr, _ := strings.Cut(e, "e")
-	exp, _ := strconv.Atoi(expStr)
-	if exp < -4 || exp >= 16 {
-		sign := "+"
-		if exp < 0 {
-			sign = "-"
-			exp = -exp
-		}
-		return fmt.Sprintf("%se%s%02d", mant, sign, exp)
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsAny(s, ".") {
-		s += ".0"
-	}
-	return s
-}
-
 // yaqlStr is YAQL's str(): null, true and false in YAQL spelling, other
 // values as Python prints them.
 func yaqlStr(v any) string {
@@ -454,85 +427,27 @@ func pyStrLimit(v any, limit int) (string, error) {
 	return b.String(), nil
 }
 
+// pyRepr writes Python's repr() of v, or stops early once b is longer
+// than limit bytes (0: no limit).
 func pyRepr(b *strings.Builder, v any, limit int) {
-	if limit > 0 && b.Len() > limit {
-		return
-	}
-	switch x := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case bool:
-		if x {
-			b.WriteString("True")
-		} else {
-			b.WriteString("False")
+	var leaf pyfmt.Leaf
+	leaf = func(b *strings.Builder, v any) bool {
+		if limit > 0 && b.Len() > limit {
+			return true
 		}
-	case int64:
-		b.WriteString(strconv.FormatInt(x, 10))
-	case float64:
-		b.WriteString(pyFloat(x))
-	case string:
-		b.WriteString(pyQuote(x))
-	case []any:
-		b.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			pyRepr(b, e, limit)
-		}
-		b.WriteByte(']')
-	case *ordering:
-		pyRepr(b, x.items, limit)
-	case map[string]any:
-		b.WriteByte('{')
-		for i, k := range sortedKeys(x) {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(pyQuote(k))
-			b.WriteString(": ")
-			pyRepr(b, x[k], limit)
-		}
-		b.WriteByte('}')
-	case *regexp.Regexp:
-		b.WriteString("re.compile(" + pyQuote(x.String()) + ")")
-	case *Context:
-		b.WriteString("<context>")
-	default:
-		fmt.Fprint(b, x)
-	}
-}
-
-// pyQuote quotes a string as Python's repr does.
-func pyQuote(s string) string {
-	q := byte('\'')
-	if strings.Contains(s, "'") && !strings.Contains(s, "\"") {
-		q = '"'
-	}
-	var b strings.Builder
-	b.WriteByte(q)
-	for _, r := range s {
-		switch {
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == rune(q):
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
+		switch x := v.(type) {
+		case *ordering:
+			pyfmt.Repr(b, x.items, leaf)
+		case *regexp.Regexp:
+			b.WriteString("re.compile(" + pyfmt.Quote(x.String()) + ")")
+		case *Context:
+			b.WriteString("<context>")
 		default:
-			b.WriteRune(r)
+			return false
 		}
+		return true
 	}
-	b.WriteByte(q)
-	return b.String()
+	pyfmt.Repr(b, v, leaf)
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/attune-io/attune/internal/pyfmt"
 )
 
 // dumpYAML writes a value as PyYAML's safe_dump(default_flow_style=False)
@@ -169,7 +171,7 @@ func yamlScalar(v any) (string, error) {
 		case math.IsInf(x, -1):
 			return "-.inf", nil
 		}
-		s := pyFloat(x)
+		s := pyfmt.Float(x)
 		if i := strings.Index(s, "e"); i >= 0 && !strings.Contains(s[:i], ".") {
 			s = s[:i] + ".0" + s[i:] // PyYAML writes 1.0e+16
 		}
@@ -195,7 +197,7 @@ func yamlString(s string) string {
 		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 	}
 	var b strings.Builder
-	writeJSONString(&b, s)
+	pyfmt.JSONString(&b, s)
 	return b.String()
 }
 
