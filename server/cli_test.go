@@ -459,3 +459,73 @@ func TestCLIColourOnlyOnATerminal(t *testing.T) {
 	require.NotContains(t, inPty("NO_COLOR=1"), "\x1b[")
 	require.NotContains(t, ok(t, s, nil, "action", "list").stdout, "\x1b[")
 }
+
+// TestCLIPackConfig: `attune pack config` shows a StackStorm pack's config
+// (secrets masked, --decrypt for an ADMIN), and --set merges typed fields
+// into it, keeping the secrets, with the server's field problems listed.
+func TestCLIPackConfig(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend, "ATTUNE_ENCRYPTION_KEY="+testEncKey)
+		ok(t, s, nil, "pack", "install", st2cfgPack(t, "1.0.0", ""))
+
+		// config runs `pack config` with -o json into a map of its own.
+		config := func(args ...string) map[string]any {
+			var cfg map[string]any
+			jsonOut(t, s, &cfg, append([]string{"pack", "config", "st2cfg"}, args...)...)
+			return cfg
+		}
+		// The schema's defaults before any value is set.
+		cfg := config()
+		require.Equal(t, map[string]any{"api_url": "https://api.example.com", "retries": float64(3),
+			"auth": map[string]any{"realm": "corp"}}, cfg)
+
+		// Values are typed by the schema before anything is sent.
+		r := attune(t, s, nil, "pack", "config", "st2cfg", "--set", "retries=three")
+		require.Equal(t, cli.ExitUsage, r.code)
+		require.Contains(t, r.stderr, `retries: "three" is not an integer`)
+		// The server's verdict: every field that does not fit, one a line.
+		r = attune(t, s, nil, "pack", "config", "st2cfg", "--set", `retries:="three"`, "--set", "auth.password:=7")
+		require.Equal(t, cli.ExitUsage, r.code)
+		require.Contains(t, r.stderr, "BAD_USER_INPUT")
+		for _, line := range []string{"api_key: is required", "auth.password: must be a string",
+			"auth.user: is required", "retries: must be an integer"} {
+			require.Contains(t, r.stderr, "\n  "+line+"\n")
+		}
+
+		cfg = config("--set", "api_key=key-1", "--set", "auth.user=ops",
+			"--set", "auth.password=pw-1", "--set", "retries=5")
+		require.Equal(t, map[string]any{"api_url": "https://api.example.com", "api_key": "********", "retries": float64(5),
+			"auth": map[string]any{"user": "ops", "password": "********", "realm": "corp"}}, cfg)
+		table := ok(t, s, nil, "pack", "config", "st2cfg").stdout
+		require.Regexp(t, `(?m)^FIELD +VALUE$`, table)
+		require.Regexp(t, `(?m)^auth\.password +\*{8}$`, table)
+		require.Regexp(t, `(?m)^auth\.user +ops$`, table)
+		require.Regexp(t, `(?m)^retries +5$`, table)
+
+		// A change of one field keeps the others, secrets too.
+		ok(t, s, nil, "pack", "config", "st2cfg", "--set", "retries=7", "--set", "tags:=[1,2]")
+		cfg = config("--decrypt")
+		require.Equal(t, map[string]any{"api_url": "https://api.example.com", "api_key": "key-1", "retries": float64(7),
+			"tags": []any{float64(1), float64(2)}, "auth": map[string]any{"user": "ops", "password": "pw-1", "realm": "corp"}}, cfg)
+
+		// A viewer reads it masked, not decrypted, and may not change it.
+		viewer := []string{"ATTUNE_TOKEN=" + strings.TrimSpace(ok(t, s, nil, "token", "create", "v", "--role", "viewer").stdout)}
+		cfg = config("--token", strings.TrimPrefix(viewer[0], "ATTUNE_TOKEN="))
+		require.Equal(t, "********", cfg["api_key"])
+		require.Equal(t, cli.ExitAuth, attune(t, s, viewer, "pack", "config", "st2cfg", "--decrypt").code)
+		require.Equal(t, cli.ExitAuth, attune(t, s, viewer, "pack", "config", "st2cfg", "--set", "api_key=x", "--set", "auth.password=y").code)
+		// An editor may change it, but cannot read the secrets it would
+		// send back: it must give them.
+		editor := []string{"ATTUNE_TOKEN=" + strings.TrimSpace(ok(t, s, nil, "token", "create", "e", "--role", "editor").stdout)}
+		r = attune(t, s, editor, "pack", "config", "st2cfg", "--set", "retries=8")
+		require.Equal(t, cli.ExitAuth, r.code)
+		require.Contains(t, r.stderr, "secret fields api_key, auth.password")
+		ok(t, s, editor, "pack", "config", "st2cfg", "--set", "retries=8", "--set", "api_key=key-2", "--set", "auth.password=pw-2")
+		cfg = config("--decrypt", "-a", "api_key,auth.password,retries,auth.user")
+		require.Equal(t, map[string]any{"api_key": "key-2", "auth.password": "pw-2", "retries": float64(8), "auth.user": "ops"}, cfg)
+
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "pack", "config", "nope").code)
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "pack", "config", "st2cfg", "--set", "novalue").code)
+	})
+}

@@ -132,8 +132,7 @@ func describe(list gqlerror.List) (int, string, bool) {
 		}
 		b.WriteString(e.Message)
 		if f, ok := e.Extensions["fields"]; ok {
-			raw, _ := json.Marshal(f)
-			b.WriteString("\n  fields: " + string(raw))
+			b.WriteString(fieldLines(f))
 		}
 	}
 	return codeExit(code), b.String(), true
@@ -152,4 +151,23 @@ func errorCode(err error) string {
 		return c
 	}
 	return ""
+}
+
+// fieldLines prints a BAD_USER_INPUT's field problems one a line
+// ("  field: message"), or as JSON when they are not a list of them.
+func fieldLines(f any) string {
+	raw, _ := json.Marshal(f)
+	var list []struct{ Field, Message string }
+	if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
+		return "\n  fields: " + string(raw)
+	}
+	var b strings.Builder
+	for _, p := range list {
+		b.WriteString("\n  ")
+		if p.Field != "" {
+			b.WriteString(p.Field + ": ")
+		}
+		b.WriteString(p.Message)
+	}
+	return b.String()
 }

@@ -2295,6 +2295,35 @@ type KeysResponse struct {
 // GetKeys returns KeysResponse.Keys, and is useful for accessing the field via an interface.
 func (v *KeysResponse) GetKeys() KeysKeysKeyConnection { return v.Keys }
 
+// PackConfigPack includes the requested fields of the GraphQL type Pack.
+type PackConfigPack struct {
+	Ref string `json:"ref"`
+	// The pack's config as its actions and sensors see it: the operator's
+	// values (setPackConfig, configs/<pack>.yaml) over the schema's defaults.
+	// Secret fields read "********" unless an ADMIN asks with decrypt: true;
+	// anyone else asking gets FORBIDDEN.
+	Config     *json.RawMessage `json:"config"`
+	ConfSchema *json.RawMessage `json:"confSchema"`
+}
+
+// GetRef returns PackConfigPack.Ref, and is useful for accessing the field via an interface.
+func (v *PackConfigPack) GetRef() string { return v.Ref }
+
+// GetConfig returns PackConfigPack.Config, and is useful for accessing the field via an interface.
+func (v *PackConfigPack) GetConfig() *json.RawMessage { return v.Config }
+
+// GetConfSchema returns PackConfigPack.ConfSchema, and is useful for accessing the field via an interface.
+func (v *PackConfigPack) GetConfSchema() *json.RawMessage { return v.ConfSchema }
+
+// PackConfigResponse is returned by PackConfig on success.
+type PackConfigResponse struct {
+	// The pack with this ref, or NOT_FOUND.
+	Pack PackConfigPack `json:"pack"`
+}
+
+// GetPack returns PackConfigResponse.Pack, and is useful for accessing the field via an interface.
+func (v *PackConfigResponse) GetPack() PackConfigPack { return v.Pack }
+
 // PackEnvStatus is enum for the field env_status
 type PackEnvStatus string
 
@@ -3192,6 +3221,52 @@ func (v *SetKeySetKey) __premarshalJSON() (*__premarshalSetKeySetKey, error) {
 	return &retval, nil
 }
 
+type SetPackConfigInput struct {
+	// The pack's ref.
+	Pack string `json:"pack"`
+	// The whole config (it replaces the previous one), checked against the
+	// pack's config.schema.yaml. Secret fields are stored encrypted, like secret
+	// keys; fields the schema does not name are kept.
+	Config json.RawMessage `json:"config"`
+}
+
+// GetPack returns SetPackConfigInput.Pack, and is useful for accessing the field via an interface.
+func (v *SetPackConfigInput) GetPack() string { return v.Pack }
+
+// GetConfig returns SetPackConfigInput.Config, and is useful for accessing the field via an interface.
+func (v *SetPackConfigInput) GetConfig() json.RawMessage { return v.Config }
+
+// SetPackConfigResponse is returned by SetPackConfig on success.
+type SetPackConfigResponse struct {
+	// Sets a pack's config (EDITOR): what its actions (self.config,
+	// config_context), sensors and rule templates see, with the schema's
+	// defaults filled in. BAD_USER_INPUT lists every field that does not fit
+	// the schema under extensions.fields; NOT_FOUND for a pack not installed.
+	// An upgrade of the pack keeps it.
+	SetPackConfig SetPackConfigSetPackConfigPack `json:"setPackConfig"`
+}
+
+// GetSetPackConfig returns SetPackConfigResponse.SetPackConfig, and is useful for accessing the field via an interface.
+func (v *SetPackConfigResponse) GetSetPackConfig() SetPackConfigSetPackConfigPack {
+	return v.SetPackConfig
+}
+
+// SetPackConfigSetPackConfigPack includes the requested fields of the GraphQL type Pack.
+type SetPackConfigSetPackConfigPack struct {
+	Ref string `json:"ref"`
+	// The pack's config as its actions and sensors see it: the operator's
+	// values (setPackConfig, configs/<pack>.yaml) over the schema's defaults.
+	// Secret fields read "********" unless an ADMIN asks with decrypt: true;
+	// anyone else asking gets FORBIDDEN.
+	Config *json.RawMessage `json:"config"`
+}
+
+// GetRef returns SetPackConfigSetPackConfigPack.Ref, and is useful for accessing the field via an interface.
+func (v *SetPackConfigSetPackConfigPack) GetRef() string { return v.Ref }
+
+// GetConfig returns SetPackConfigSetPackConfigPack.Config, and is useful for accessing the field via an interface.
+func (v *SetPackConfigSetPackConfigPack) GetConfig() *json.RawMessage { return v.Config }
+
 // StartPackInstallResponse is returned by StartPackInstall on success.
 type StartPackInstallResponse struct {
 	// Starts an install in the background and returns its record at once; follow it with packInstallProgress.
@@ -3779,6 +3854,18 @@ func (v *__KeysInput) GetWhere() *map[string]any { return v.Where }
 // GetFirst returns __KeysInput.First, and is useful for accessing the field via an interface.
 func (v *__KeysInput) GetFirst() *int { return v.First }
 
+// __PackConfigInput is used internally by genqlient
+type __PackConfigInput struct {
+	Ref     string `json:"ref"`
+	Decrypt *bool  `json:"decrypt"`
+}
+
+// GetRef returns __PackConfigInput.Ref, and is useful for accessing the field via an interface.
+func (v *__PackConfigInput) GetRef() string { return v.Ref }
+
+// GetDecrypt returns __PackConfigInput.Decrypt, and is useful for accessing the field via an interface.
+func (v *__PackConfigInput) GetDecrypt() *bool { return v.Decrypt }
+
 // __PackInput is used internally by genqlient
 type __PackInput struct {
 	Ref string `json:"ref"`
@@ -3830,6 +3917,14 @@ type __SetKeyInput struct {
 
 // GetInput returns __SetKeyInput.Input, and is useful for accessing the field via an interface.
 func (v *__SetKeyInput) GetInput() SetKeyInput { return v.Input }
+
+// __SetPackConfigInput is used internally by genqlient
+type __SetPackConfigInput struct {
+	Input SetPackConfigInput `json:"input"`
+}
+
+// GetInput returns __SetPackConfigInput.Input, and is useful for accessing the field via an interface.
+func (v *__SetPackConfigInput) GetInput() SetPackConfigInput { return v.Input }
 
 // __StartPackInstallInput is used internally by genqlient
 type __StartPackInstallInput struct {
@@ -4687,6 +4782,44 @@ func Pack(
 	return data_, err_
 }
 
+// The query executed by PackConfig.
+const PackConfig_Operation = `
+query PackConfig ($ref: String!, $decrypt: Boolean) {
+	pack(ref: $ref) {
+		ref
+		config(decrypt: $decrypt)
+		confSchema
+	}
+}
+`
+
+func PackConfig(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	ref string,
+	decrypt *bool,
+) (data_ *PackConfigResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "PackConfig",
+		Query:  PackConfig_Operation,
+		Variables: &__PackConfigInput{
+			Ref:     ref,
+			Decrypt: decrypt,
+		},
+	}
+
+	data_ = &PackConfigResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
 // The query executed by Packs.
 const Packs_Operation = `
 query Packs ($first: Int) {
@@ -4908,6 +5041,41 @@ func SetKey(
 	}
 
 	data_ = &SetKeyResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by SetPackConfig.
+const SetPackConfig_Operation = `
+mutation SetPackConfig ($input: SetPackConfigInput!) {
+	setPackConfig(input: $input) {
+		ref
+		config
+	}
+}
+`
+
+func SetPackConfig(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	input SetPackConfigInput,
+) (data_ *SetPackConfigResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "SetPackConfig",
+		Query:  SetPackConfig_Operation,
+		Variables: &__SetPackConfigInput{
+			Input: input,
+		},
+	}
+
+	data_ = &SetPackConfigResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

@@ -130,7 +130,7 @@ and attune exits 1 (2 for an invalid pack, 5 when the pack exists without
 		},
 	}
 	upload.Flags().BoolVarP(&uploadForce, "force", "f", false, "replace an installed pack of the same ref")
-	return group("pack", "Install, list, inspect and remove packs", install, list, get, remove, upload)
+	return group("pack", "Install, list, inspect, configure and remove packs", install, list, get, remove, upload, a.packConfigCommand())
 }
 
 // watchInstall follows an install's progress to its end: a spinner per

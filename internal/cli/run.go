@@ -161,35 +161,45 @@ func paramRows(schema param.Schema) [][]string {
 func parseParams(schema param.Schema, args []string) (map[string]any, error) {
 	out := map[string]any{}
 	for _, arg := range args {
-		if k, v, ok := strings.Cut(arg, ":="); ok && !strings.Contains(k, "=") {
-			var val any
-			if err := json.Unmarshal([]byte(v), &val); err != nil {
-				return nil, usageErr("%s: not JSON: %v", k, err)
-			}
-			out[k] = val
-			continue
-		}
-		k, v, ok := strings.Cut(arg, "=")
-		if !ok || k == "" {
-			return nil, usageErr("%q: parameters are name=value, name=@file or name:=json", arg)
-		}
-		if strings.HasPrefix(v, "@") {
-			raw, err := os.ReadFile(v[1:])
-			if err != nil {
-				return nil, usageErr("%s: %v", k, err)
-			}
-			v = string(raw)
-			if t := schema[k].Type; t != "" && t != "string" {
-				v = strings.TrimSpace(v)
-			}
-		}
-		val, err := typed(schema[k], v)
+		k, v, err := parseAssign(arg, func(k string) param.Spec { return schema[k] })
 		if err != nil {
-			return nil, usageErr("%s: %v", k, err)
+			return nil, err
 		}
-		out[k] = val
+		out[k] = v
 	}
 	return out, nil
+}
+
+// parseAssign reads one name=value, name=@file or name:=json argument,
+// typing a plain value by the spec specFor gives for its name.
+func parseAssign(arg string, specFor func(string) param.Spec) (string, any, error) {
+	if k, v, ok := strings.Cut(arg, ":="); ok && k != "" && !strings.Contains(k, "=") {
+		var val any
+		if err := json.Unmarshal([]byte(v), &val); err != nil {
+			return "", nil, usageErr("%s: not JSON: %v", k, err)
+		}
+		return k, val, nil
+	}
+	k, v, ok := strings.Cut(arg, "=")
+	if !ok || k == "" {
+		return "", nil, usageErr("%q: parameters are name=value, name=@file or name:=json", arg)
+	}
+	spec := specFor(k)
+	if strings.HasPrefix(v, "@") {
+		raw, err := os.ReadFile(v[1:])
+		if err != nil {
+			return "", nil, usageErr("%s: %v", k, err)
+		}
+		v = string(raw)
+		if t := spec.Type; t != "" && t != "string" {
+			v = strings.TrimSpace(v)
+		}
+	}
+	val, err := typed(spec, v)
+	if err != nil {
+		return "", nil, usageErr("%s: %v", k, err)
+	}
+	return k, val, nil
 }
 
 // typed converts a command-line string to the spec's type.
