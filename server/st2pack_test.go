@@ -181,6 +181,17 @@ func TestPackConfigAsStackStorm(t *testing.T) {
 		require.JSONEq(t, `{"key_ok":true,"password_ok":true,"user":"ops","realm":"corp","retries":5,"api_url":"https://api.example.com"}`,
 			string(ran.Shape.Result))
 
+		// A masked config read back and sent again (as a form does) keeps
+		// its secrets: the mask is never stored as a secret's value.
+		roundTrip := map[string]any{"api_key": config(admin, false)["api_key"], "retries": 5, "extra": "kept",
+			"auth": map[string]any{"user": "ops", "password": "********"}}
+		require.Equal(t, "********", roundTrip["api_key"])
+		admin.Must(t, `mutation($c:JSON!){ setPackConfig(input:{pack:"st2cfg", config:$c}){ ref } }`, map[string]any{"c": roundTrip}, nil)
+		ran = runSt2(t, s, "st2cfg.whoami", nil)
+		require.Equal(t, "SUCCEEDED", ran.Status, "%+v", ran)
+		require.JSONEq(t, `{"key_ok":true,"password_ok":true,"user":"ops","realm":"corp","retries":5,"api_url":"https://api.example.com"}`,
+			string(ran.Shape.Result))
+
 		// The audit trail records the mutation with its secrets masked.
 		var audit struct {
 			AuditEvents struct {

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/attune-io/attune/ent"
 	entpack "github.com/attune-io/attune/ent/pack"
@@ -164,6 +165,16 @@ func (s *Store) Set(ctx context.Context, ref string, config map[string]any) (*en
 		sch, err := param.ParseSchema(p.ConfSchema)
 		if err != nil {
 			return fmt.Errorf("pack %s config schema: %w", ref, err)
+		}
+		current, err := s.Values(p)
+		if err != nil {
+			return err
+		}
+		config, missing := sch.KeepMaskedSecrets(config, current)
+		if len(missing) > 0 {
+			return apperr.Errorf(apperr.BadUserInput,
+				"%s: the masked value %s stands for a secret that is not set; give the secret itself",
+				strings.Join(missing, ", "), param.Redacted)
 		}
 		plain, sealed, err := s.Checked(sch, config)
 		if err != nil {

@@ -1,6 +1,9 @@
 package param
 
-import "maps"
+import (
+	"maps"
+	"strings"
+)
 
 // ValidateConfig checks a pack config against s as StackStorm checks one
 // against its config.schema.yaml: fields the schema does not name are
@@ -162,4 +165,33 @@ func put(m map[string]any, path []string, v any) {
 		m = sub
 	}
 	m[path[len(path)-1]] = v
+}
+
+// KeepMaskedSecrets returns config with every secret field given as
+// Redacted (a masked value read back and sent again, as a form does)
+// replaced by that field's value in current, so that a round trip keeps
+// the secret instead of storing the mask. missing lists the dotted paths
+// given masked for which current holds nothing.
+func (s Schema) KeepMaskedSecrets(config, current map[string]any) (out map[string]any, missing []string) {
+	out, _ = clone(config).(map[string]any)
+	if out == nil {
+		return config, nil
+	}
+	for _, p := range s.SecretPaths() {
+		v, ok := take(out, p)
+		if !ok {
+			continue
+		}
+		if v != Redacted {
+			put(out, p, v)
+			continue
+		}
+		cur, had := take(clone(current).(map[string]any), p)
+		if !had {
+			missing = append(missing, strings.Join(p, "."))
+			continue
+		}
+		put(out, p, cur)
+	}
+	return out, missing
 }

@@ -69,3 +69,35 @@ func TestSecretsSplitAndMask(t *testing.T) {
 	require.Equal(t, config, MergeTrees(plain, secrets))
 	require.Equal(t, map[string]any{"api_key": Redacted, "auth": map[string]any{"user": "u", "password": Redacted}}, s.MaskSecrets(config))
 }
+
+// TestKeepMaskedSecrets: a secret given as the mask keeps its current
+// value; one given in clear replaces it; a mask with nothing behind it is
+// reported.
+func TestKeepMaskedSecrets(t *testing.T) {
+	t.Parallel()
+	sch := Schema{
+		"key":  {Type: TypeString, Secret: true},
+		"auth": {Type: TypeObject, Properties: Schema{"password": {Type: TypeString, Secret: true}, "user": {Type: TypeString}}},
+		"new":  {Type: TypeString, Secret: true},
+		"name": {Type: TypeString},
+	}
+	current := map[string]any{"key": "k1", "auth": map[string]any{"password": "p1", "user": "u"}}
+	for _, tt := range []struct {
+		name    string
+		given   map[string]any
+		want    map[string]any
+		missing []string
+	}{
+		{"masks keep", map[string]any{"key": Redacted, "auth": map[string]any{"password": Redacted, "user": "v"}, "name": Redacted},
+			map[string]any{"key": "k1", "auth": map[string]any{"password": "p1", "user": "v"}, "name": Redacted}, nil},
+		{"clear replaces", map[string]any{"key": "k2"}, map[string]any{"key": "k2"}, nil},
+		{"mask of nothing", map[string]any{"new": Redacted, "key": Redacted}, map[string]any{"key": "k1"}, []string{"new"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, missing := sch.KeepMaskedSecrets(tt.given, current)
+			require.Equal(t, tt.missing, missing)
+			require.Equal(t, tt.want, got)
+		})
+	}
+	require.Equal(t, map[string]any{"key": "k1", "auth": map[string]any{"password": "p1", "user": "u"}}, current, "current is not changed")
+}
