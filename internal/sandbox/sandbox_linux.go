@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -582,7 +583,9 @@ func (s *Sandbox) KeepServerUser(reason string) bool {
 	s.self()
 	s.setuid = false
 	s.status.Active, s.status.Missing = s.protections()
-	s.status.Missing = append(s.status.Missing, SeparateUser)
+	if !slices.Contains(s.status.Missing, SeparateUser) {
+		s.status.Missing = append(s.status.Missing, SeparateUser)
+	}
 	if s.status.Reason != "" {
 		reason = s.status.Reason + "; " + reason
 	}

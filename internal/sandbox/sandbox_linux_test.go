@@ -72,3 +72,37 @@ func TestSandboxConfines(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestKeepServerUser: when the run-as user cannot reach what actions need,
+// auto mode keeps the other protections and runs them as the server's
+// user, saying so once; required mode does not give in.
+func TestKeepServerUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a separate user needs a root server")
+	}
+	sb, err := sandbox.New(sandbox.Options{Mode: sandbox.ModeAuto})
+	require.NoError(t, err)
+	_, _, separate := sb.Owner()
+	require.True(t, separate)
+	require.True(t, sb.KeepServerUser("the interpreter is out of reach"))
+	_, _, separate = sb.Owner()
+	require.False(t, separate)
+	st := sb.Status()
+	require.Equal(t, os.Getuid(), st.RunAsUID)
+	require.Contains(t, st.Reason, "the interpreter is out of reach")
+	n := 0
+	for _, m := range st.Missing {
+		if m == sandbox.SeparateUser {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "%v", st.Missing)
+	require.True(t, st.Has(sandbox.Landlock), "the other protections stay: %v", st.Active)
+	out, code := run(t, sb, sandbox.Policy{}, "id -u")
+	require.Equal(t, 0, code, out)
+	require.Equal(t, strconv.Itoa(os.Getuid())+"\n", out)
+
+	req, err := sandbox.New(sandbox.Options{Mode: sandbox.ModeRequired})
+	require.NoError(t, err)
+	require.False(t, req.KeepServerUser("x"), "required mode keeps the separate user or refuses")
+}
