@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Khan/genqlient/graphql"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 )
@@ -185,20 +187,7 @@ func (a *app) executionCommand() *cobra.Command {
 	list.Flags().StringVar(&since, "since", "", "only those requested since a duration ago (1h) or an RFC 3339 time")
 	list.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many")
 	_ = list.RegisterFlagCompletionFunc("action", a.completeActions)
-	get := &cobra.Command{
-		Use: "get ID", Short: "Show an execution with its result and output", Args: nArgs(1, 1),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			res, err := Execution(c.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			return a.printObject(&res.Execution, executionOrder)
-		},
-	}
+	get := oneArg(a, "get ID", "Show an execution with its result and output", Execution, func(r *ExecutionResponse) any { return &r.Execution }, executionOrder)
 	var from int
 	tail := &cobra.Command{
 		Use: "tail ID", Short: "Follow an execution's output until it finishes; exits with its exit code", Args: nArgs(1, 1),
@@ -210,20 +199,7 @@ func (a *app) executionCommand() *cobra.Command {
 		},
 	}
 	tail.Flags().IntVar(&from, "from", 0, "start at this output line (resume with the last seen + 1)")
-	cancel := &cobra.Command{
-		Use: "cancel ID", Short: "Cancel an execution", Args: nArgs(1, 1),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			res, err := CancelExecution(c.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			return a.printObject(&res.CancelExecution, executionOrder)
-		},
-	}
+	cancel := oneArg(a, "cancel ID", "Cancel an execution", CancelExecution, func(r *CancelExecutionResponse) any { return &r.CancelExecution }, executionOrder)
 	return group("execution", "List, inspect, follow and cancel executions", list, get, tail, cancel)
 }
 
@@ -394,20 +370,7 @@ func (a *app) tokenCommand() *cobra.Command {
 		},
 	}
 	list.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many")
-	revoke := &cobra.Command{
-		Use: "revoke ID", Short: "Revoke an API token at once", Args: nArgs(1, 1),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			res, err := RevokeToken(c.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			return a.printObject(&res.RevokeApiToken, tokenColumns)
-		},
-	}
+	revoke := oneArg(a, "revoke ID", "Revoke an API token at once", RevokeToken, func(r *RevokeTokenResponse) any { return &r.RevokeApiToken }, tokenColumns)
 	return group("token", "Manage API tokens", create, list, revoke)
 }
 
@@ -436,62 +399,10 @@ func (a *app) ruleCommand() *cobra.Command {
 	}
 	list.Flags().StringVarP(&pack, "pack", "p", "", "only this pack's rules")
 	list.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many")
-	get := &cobra.Command{
-		Use: "get REF", Short: "Show a rule", Args: nArgs(1, 1),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			res, err := Rule(c.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			return a.printObject(&res.Rule, ruleColumns)
-		},
-	}
-	enable := &cobra.Command{
-		Use: "enable REF", Short: "Enable a rule", Args: nArgs(1, 1),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			res, err := EnableRule(c.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			return a.printObject(&res.EnableRule.Rule, ruleColumns)
-		},
-	}
-	disable := &cobra.Command{
-		Use: "disable REF", Short: "Disable a rule", Args: nArgs(1, 1),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			res, err := DisableRule(c.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			return a.printObject(&res.DisableRule.Rule, ruleColumns)
-		},
-	}
-	del := &cobra.Command{
-		Use: "delete REF", Short: "Delete a rule", Args: nArgs(1, 1),
-		RunE: func(c *cobra.Command, args []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			res, err := DeleteRule(c.Context(), cl, args[0])
-			if err != nil {
-				return err
-			}
-			return a.printObject(&res.DeleteRule, nil)
-		},
-	}
+	get := oneArg(a, "get REF", "Show a rule", Rule, func(r *RuleResponse) any { return &r.Rule }, ruleColumns)
+	enable := oneArg(a, "enable REF", "Enable a rule", EnableRule, func(r *EnableRuleResponse) any { return &r.EnableRule.Rule }, ruleColumns)
+	disable := oneArg(a, "disable REF", "Disable a rule", DisableRule, func(r *DisableRuleResponse) any { return &r.DisableRule.Rule }, ruleColumns)
+	del := oneArg(a, "delete REF", "Delete a rule", DeleteRule, func(r *DeleteRuleResponse) any { return &r.DeleteRule }, nil)
 	return group("rule", "Manage rules", list, get, a.ruleCreateCommand(), enable, disable, del)
 }
 
@@ -659,4 +570,24 @@ func (a *app) auditCommand() *cobra.Command {
 	list.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many")
 	list.Flags().StringVar(&op, "operation", "", "only this mutation (e.g. installPack)")
 	return group("audit", "Read the audit trail", list)
+}
+
+// oneArg is a subcommand of one argument (a ref, an id, a name) that calls
+// op with it and prints what pick takes from the answer, in columns.
+func oneArg[T any](a *app, use, short string, op func(context.Context, graphql.Client, string) (*T, error),
+	pick func(*T) any, columns []string) *cobra.Command {
+	return &cobra.Command{
+		Use: use, Short: short, Args: nArgs(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := a.gql()
+			if err != nil {
+				return err
+			}
+			res, err := op(c.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
+			return a.printObject(pick(res), columns)
+		},
+	}
 }
