@@ -100,7 +100,7 @@ func (s *Service) RenderParams(ctx context.Context, act *ent.Action, params map[
 		// Config fields declared secret taint what they flow into.
 		if cs, err := param.ParseSchema(p.ConfSchema); err == nil {
 			for _, path := range cs.SecretPaths() {
-				if v, ok := lookupPath(effective, path); ok && v != nil {
+				if v, ok := param.Lookup(effective, path); ok && v != nil {
 					secrets = append(secrets, jinja.Secret(fmt.Sprint(v)))
 				}
 			}
@@ -149,19 +149,4 @@ func mentions(v any, word string) bool {
 		}
 	}
 	return false
-}
-
-// lookupPath follows path through nested objects of m.
-func lookupPath(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, seg := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[seg]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }

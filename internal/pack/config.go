@@ -127,25 +127,11 @@ func (s *Service) configWarnings(m *manifest.Pack) []string {
 	_, secrets := m.ConfigSchema.SplitSecrets(m.Config)
 	var out []string
 	for _, p := range m.ConfigSchema.SecretPaths() {
-		if v, ok := lookupPath(secrets, p); ok && v != nil {
+		if v, ok := param.Lookup(secrets, p); ok && v != nil {
 			out = append(out, "config field "+strings.Join(p, ".")+
 				" is secret but no encryption key is configured (encryption_key or ATTUNE_ENCRYPTION_KEY): its default is stored unencrypted")
 		}
 	}
 	sort.Strings(out)
 	return out
-}
-
-func lookupPath(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, seg := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[seg]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }

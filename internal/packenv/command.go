@@ -89,7 +89,7 @@ func (s Spec) confine(cmd *exec.Cmd, writable []string) (sandbox.Policy, func(),
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	return sandbox.Policy{
-		ReadOnly:  append([]string{s.PackDir}, installation(cmd.Path)...),
+		ReadOnly:  append([]string{s.PackDir}, sandbox.Installation(cmd.Path)...),
 		ReadWrite: append([]string{home}, writable...),
 	}, cleanup, nil
 }
@@ -124,27 +124,6 @@ func chownAll(dir string, uid, gid int) error {
 		}
 		return os.Lchown(path, uid, gid)
 	})
-}
-
-// installation returns the directories a program needs readable: for
-// <prefix>/bin/<name> the prefix, as named and after resolving symlinks.
-func installation(program string) []string {
-	var dirs []string
-	for _, path := range []string{program, realPath(program)} {
-		// /bin/sh's prefix is "/": that would open everything.
-		if prefix := filepath.Dir(filepath.Dir(path)); prefix != "/" && prefix != "." {
-			dirs = append(dirs, prefix)
-		}
-	}
-	return dirs
-}
-
-// realPath resolves the symlinks in path, or returns it as is.
-func realPath(path string) string {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		return real
-	}
-	return path
 }
 
 // tailWriter splits output into lines, forwards them to log and keeps the

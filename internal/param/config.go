@@ -195,3 +195,18 @@ func (s Schema) KeepMaskedSecrets(config, current map[string]any) (out map[strin
 	}
 	return out, missing
 }
+
+// Lookup follows path through the nested objects of m.
+func Lookup(m map[string]any, path []string) (any, bool) {
+	var cur any = m
+	for _, seg := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[seg]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}

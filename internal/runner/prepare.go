@@ -90,7 +90,7 @@ func prepare(req Request) (_ *plan, err error) {
 		// whose "installation" would be the packs directory, or wherever
 		// a symlink in the pack points.
 		if req.Runner == Shell || req.Runner == Python || req.Runner == Node || req.Runner == Script {
-			p.policy.ReadOnly = append(p.policy.ReadOnly, installation(p.argv[0])...)
+			p.policy.ReadOnly = append(p.policy.ReadOnly, sandbox.Installation(p.argv[0])...)
 		}
 	}
 	if p.dir, err = workDir(packDir, req.Dir); err != nil {
@@ -141,28 +141,6 @@ func (p *plan) privateDir(req Request) error {
 		}
 	}
 	return nil
-}
-
-// installation returns the directories an interpreter needs readable: for
-// <prefix>/bin/<name> the prefix, both as named (a virtualenv) and after
-// resolving symlinks (the base installation it points to).
-func installation(interp string) []string {
-	var dirs []string
-	for _, path := range []string{interp, realPath(interp)} {
-		// /bin/sh's prefix is "/": that would open everything.
-		if prefix := filepath.Dir(filepath.Dir(path)); prefix != "/" && prefix != "." {
-			dirs = append(dirs, prefix)
-		}
-	}
-	return dirs
-}
-
-// realPath resolves the symlinks in path, or returns it as is.
-func realPath(path string) string {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		return real
-	}
-	return path
 }
 
 // command resolves the interpreter and entry point of req's runner into p.argv.

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 )
 
@@ -184,4 +185,26 @@ func (c *Cmd) Release() Exit {
 	r := c.release
 	c.release = nil
 	return r()
+}
+
+// Installation returns the directories a program needs readable: for
+// <prefix>/bin/<name> the prefix, both as named (a virtualenv) and after
+// resolving symlinks (the base installation it points to). /bin/sh's prefix
+// is "/", which would open everything, so it is left out.
+func Installation(program string) []string {
+	var dirs []string
+	for _, path := range []string{program, realPath(program)} {
+		if prefix := filepath.Dir(filepath.Dir(path)); prefix != "/" && prefix != "." {
+			dirs = append(dirs, prefix)
+		}
+	}
+	return dirs
+}
+
+// realPath resolves the symlinks in path, or returns it as is.
+func realPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		return real
+	}
+	return path
 }
