@@ -94,28 +94,7 @@ func group(use, short string, subs ...*cobra.Command) *cobra.Command {
 var actionColumns = []string{"ref", "runnerName", "description"}
 
 func (a *app) actionCommand() *cobra.Command {
-	var pack string
-	var limit int
-	list := &cobra.Command{
-		Use: "list", Short: "List actions", Args: nArgs(0, 0),
-		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			where := map[string]any{}
-			if pack != "" {
-				where["packRef"] = pack
-			}
-			res, err := Actions(c.Context(), cl, &where, &limit)
-			if err != nil {
-				return err
-			}
-			return a.printNodes(res, "actions", actionColumns)
-		},
-	}
-	list.Flags().StringVarP(&pack, "pack", "p", "", "only this pack's actions")
-	list.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many")
+	list := packList(a, "List actions", "only this pack's actions", Actions, "actions", actionColumns)
 	get := &cobra.Command{
 		Use: "get REF", Short: "Show an action and its parameters", Args: nArgs(1, 1),
 		ValidArgsFunction: a.completeActions,
@@ -377,28 +356,7 @@ func (a *app) tokenCommand() *cobra.Command {
 var ruleColumns = []string{"ref", "triggerRef", "actionRef", "enabled"}
 
 func (a *app) ruleCommand() *cobra.Command {
-	var pack string
-	var limit int
-	list := &cobra.Command{
-		Use: "list", Short: "List rules", Args: nArgs(0, 0),
-		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			where := map[string]any{}
-			if pack != "" {
-				where["packRef"] = pack
-			}
-			res, err := Rules(c.Context(), cl, &where, &limit)
-			if err != nil {
-				return err
-			}
-			return a.printNodes(res, "rules", ruleColumns)
-		},
-	}
-	list.Flags().StringVarP(&pack, "pack", "p", "", "only this pack's rules")
-	list.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many")
+	list := packList(a, "List rules", "only this pack's rules", Rules, "rules", ruleColumns)
 	get := oneArg(a, "get REF", "Show a rule", Rule, func(r *RuleResponse) any { return &r.Rule }, ruleColumns)
 	enable := oneArg(a, "enable REF", "Enable a rule", EnableRule, func(r *EnableRuleResponse) any { return &r.EnableRule.Rule }, ruleColumns)
 	disable := oneArg(a, "disable REF", "Disable a rule", DisableRule, func(r *DisableRuleResponse) any { return &r.DisableRule.Rule }, ruleColumns)
@@ -407,28 +365,7 @@ func (a *app) ruleCommand() *cobra.Command {
 }
 
 func (a *app) triggerCommand() *cobra.Command {
-	var pack string
-	var limit int
-	list := &cobra.Command{
-		Use: "list", Short: "List triggers", Args: nArgs(0, 0),
-		RunE: func(c *cobra.Command, _ []string) error {
-			cl, err := a.gql()
-			if err != nil {
-				return err
-			}
-			where := map[string]any{}
-			if pack != "" {
-				where["packRef"] = pack
-			}
-			res, err := Triggers(c.Context(), cl, &where, &limit)
-			if err != nil {
-				return err
-			}
-			return a.printNodes(res, "triggers", []string{"ref", "type", "enabled", "webhookUrl", "description"})
-		},
-	}
-	list.Flags().StringVarP(&pack, "pack", "p", "", "only this pack's triggers")
-	list.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many")
+	list := packList(a, "List triggers", "only this pack's triggers", Triggers, "triggers", []string{"ref", "type", "enabled", "webhookUrl", "description"})
 	return group("trigger", "List triggers", list)
 }
 
@@ -590,4 +527,33 @@ func oneArg[T any](a *app, use, short string, op func(context.Context, graphql.C
 			return a.printObject(pick(res), columns)
 		},
 	}
+}
+
+// packList is a list subcommand with --pack (only that pack's rows) and
+// --limit, printing the rows op returns under path in columns.
+func packList[T any](a *app, short, packHelp string, op func(context.Context, graphql.Client, *map[string]any, *int) (*T, error),
+	path string, columns []string) *cobra.Command {
+	var pack string
+	var limit int
+	list := &cobra.Command{
+		Use: "list", Short: short, Args: nArgs(0, 0),
+		RunE: func(c *cobra.Command, _ []string) error {
+			cl, err := a.gql()
+			if err != nil {
+				return err
+			}
+			where := map[string]any{}
+			if pack != "" {
+				where["packRef"] = pack
+			}
+			res, err := op(c.Context(), cl, &where, &limit)
+			if err != nil {
+				return err
+			}
+			return a.printNodes(res, path, columns)
+		},
+	}
+	list.Flags().StringVarP(&pack, "pack", "p", "", packHelp)
+	list.Flags().IntVarP(&limit, "limit", "n", 100, "at most this many")
+	return list
 }
