@@ -69,6 +69,14 @@ type Execution struct {
 	Attempt int `json:"attempt,omitempty"`
 	// Identity of the worker that ran it.
 	Worker string `json:"worker,omitempty"`
+	// The workflow task this child execution runs; empty outside workflows.
+	TaskName string `json:"task_name,omitempty"`
+	// The with-items index this child runs.
+	TaskItem *int `json:"task_item,omitempty"`
+	// Which run of its task (the engine's task-run number) this child belongs to.
+	TaskRun int `json:"task_run,omitempty"`
+	// Set once its workflow took this child's end into account.
+	TaskReported bool `json:"task_reported,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ExecutionQuery when eager-loading is set.
 	Edges        ExecutionEdges `json:"edges"`
@@ -180,11 +188,11 @@ func (*Execution) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case execution.FieldParameters, execution.FieldResult:
 			values[i] = new([]byte)
-		case execution.FieldStdoutTruncated, execution.FieldStderrTruncated:
+		case execution.FieldStdoutTruncated, execution.FieldStderrTruncated, execution.FieldTaskReported:
 			values[i] = new(sql.NullBool)
-		case execution.FieldID, execution.FieldActionID, execution.FieldParentID, execution.FieldEnforcementID, execution.FieldStdoutDropped, execution.FieldStderrDropped, execution.FieldExitCode, execution.FieldTimeoutSeconds, execution.FieldAttempt:
+		case execution.FieldID, execution.FieldActionID, execution.FieldParentID, execution.FieldEnforcementID, execution.FieldStdoutDropped, execution.FieldStderrDropped, execution.FieldExitCode, execution.FieldTimeoutSeconds, execution.FieldAttempt, execution.FieldTaskItem, execution.FieldTaskRun:
 			values[i] = new(sql.NullInt64)
-		case execution.FieldActionRef, execution.FieldPackRef, execution.FieldStatus, execution.FieldStdout, execution.FieldStderr, execution.FieldError, execution.FieldWorker:
+		case execution.FieldActionRef, execution.FieldPackRef, execution.FieldStatus, execution.FieldStdout, execution.FieldStderr, execution.FieldError, execution.FieldWorker, execution.FieldTaskName:
 			values[i] = new(sql.NullString)
 		case execution.FieldCreatedAt, execution.FieldUpdatedAt, execution.FieldRequestedAt, execution.FieldStartedAt, execution.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -363,6 +371,31 @@ func (_m *Execution) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Worker = value.String
 			}
+		case execution.FieldTaskName:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field task_name", values[i])
+			} else if value.Valid {
+				_m.TaskName = value.String
+			}
+		case execution.FieldTaskItem:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field task_item", values[i])
+			} else if value.Valid {
+				_m.TaskItem = new(int)
+				*_m.TaskItem = int(value.Int64)
+			}
+		case execution.FieldTaskRun:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field task_run", values[i])
+			} else if value.Valid {
+				_m.TaskRun = int(value.Int64)
+			}
+		case execution.FieldTaskReported:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field task_reported", values[i])
+			} else if value.Valid {
+				_m.TaskReported = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -517,6 +550,20 @@ func (_m *Execution) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("worker=")
 	builder.WriteString(_m.Worker)
+	builder.WriteString(", ")
+	builder.WriteString("task_name=")
+	builder.WriteString(_m.TaskName)
+	builder.WriteString(", ")
+	if v := _m.TaskItem; v != nil {
+		builder.WriteString("task_item=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("task_run=")
+	builder.WriteString(fmt.Sprintf("%v", _m.TaskRun))
+	builder.WriteString(", ")
+	builder.WriteString("task_reported=")
+	builder.WriteString(fmt.Sprintf("%v", _m.TaskReported))
 	builder.WriteByte(')')
 	return builder.String()
 }

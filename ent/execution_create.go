@@ -340,6 +340,62 @@ func (_c *ExecutionCreate) SetNillableWorker(v *string) *ExecutionCreate {
 	return _c
 }
 
+// SetTaskName sets the "task_name" field.
+func (_c *ExecutionCreate) SetTaskName(v string) *ExecutionCreate {
+	_c.mutation.SetTaskName(v)
+	return _c
+}
+
+// SetNillableTaskName sets the "task_name" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableTaskName(v *string) *ExecutionCreate {
+	if v != nil {
+		_c.SetTaskName(*v)
+	}
+	return _c
+}
+
+// SetTaskItem sets the "task_item" field.
+func (_c *ExecutionCreate) SetTaskItem(v int) *ExecutionCreate {
+	_c.mutation.SetTaskItem(v)
+	return _c
+}
+
+// SetNillableTaskItem sets the "task_item" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableTaskItem(v *int) *ExecutionCreate {
+	if v != nil {
+		_c.SetTaskItem(*v)
+	}
+	return _c
+}
+
+// SetTaskRun sets the "task_run" field.
+func (_c *ExecutionCreate) SetTaskRun(v int) *ExecutionCreate {
+	_c.mutation.SetTaskRun(v)
+	return _c
+}
+
+// SetNillableTaskRun sets the "task_run" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableTaskRun(v *int) *ExecutionCreate {
+	if v != nil {
+		_c.SetTaskRun(*v)
+	}
+	return _c
+}
+
+// SetTaskReported sets the "task_reported" field.
+func (_c *ExecutionCreate) SetTaskReported(v bool) *ExecutionCreate {
+	_c.mutation.SetTaskReported(v)
+	return _c
+}
+
+// SetNillableTaskReported sets the "task_reported" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableTaskReported(v *bool) *ExecutionCreate {
+	if v != nil {
+		_c.SetTaskReported(*v)
+	}
+	return _c
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_c *ExecutionCreate) SetAction(v *Action) *ExecutionCreate {
 	return _c.SetActionID(v.ID)
@@ -525,6 +581,18 @@ func (_c *ExecutionCreate) defaults() error {
 		v := execution.DefaultWorker
 		_c.mutation.SetWorker(v)
 	}
+	if _, ok := _c.mutation.TaskName(); !ok {
+		v := execution.DefaultTaskName
+		_c.mutation.SetTaskName(v)
+	}
+	if _, ok := _c.mutation.TaskRun(); !ok {
+		v := execution.DefaultTaskRun
+		_c.mutation.SetTaskRun(v)
+	}
+	if _, ok := _c.mutation.TaskReported(); !ok {
+		v := execution.DefaultTaskReported
+		_c.mutation.SetTaskReported(v)
+	}
 	return nil
 }
 
@@ -582,6 +650,15 @@ func (_c *ExecutionCreate) check() error {
 	}
 	if _, ok := _c.mutation.Worker(); !ok {
 		return &ValidationError{Name: "worker", err: errors.New(`ent: missing required field "Execution.worker"`)}
+	}
+	if _, ok := _c.mutation.TaskName(); !ok {
+		return &ValidationError{Name: "task_name", err: errors.New(`ent: missing required field "Execution.task_name"`)}
+	}
+	if _, ok := _c.mutation.TaskRun(); !ok {
+		return &ValidationError{Name: "task_run", err: errors.New(`ent: missing required field "Execution.task_run"`)}
+	}
+	if _, ok := _c.mutation.TaskReported(); !ok {
+		return &ValidationError{Name: "task_reported", err: errors.New(`ent: missing required field "Execution.task_reported"`)}
 	}
 	return nil
 }
@@ -693,6 +770,22 @@ func (_c *ExecutionCreate) createSpec() (*Execution, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Worker(); ok {
 		_spec.SetField(execution.FieldWorker, field.TypeString, value)
 		_node.Worker = value
+	}
+	if value, ok := _c.mutation.TaskName(); ok {
+		_spec.SetField(execution.FieldTaskName, field.TypeString, value)
+		_node.TaskName = value
+	}
+	if value, ok := _c.mutation.TaskItem(); ok {
+		_spec.SetField(execution.FieldTaskItem, field.TypeInt, value)
+		_node.TaskItem = &value
+	}
+	if value, ok := _c.mutation.TaskRun(); ok {
+		_spec.SetField(execution.FieldTaskRun, field.TypeInt, value)
+		_node.TaskRun = value
+	}
+	if value, ok := _c.mutation.TaskReported(); ok {
+		_spec.SetField(execution.FieldTaskReported, field.TypeBool, value)
+		_node.TaskReported = value
 	}
 	if nodes := _c.mutation.ActionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1215,6 +1308,72 @@ func (u *ExecutionUpsert) UpdateWorker() *ExecutionUpsert {
 	return u
 }
 
+// SetTaskName sets the "task_name" field.
+func (u *ExecutionUpsert) SetTaskName(v string) *ExecutionUpsert {
+	u.Set(execution.FieldTaskName, v)
+	return u
+}
+
+// UpdateTaskName sets the "task_name" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateTaskName() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldTaskName)
+	return u
+}
+
+// SetTaskItem sets the "task_item" field.
+func (u *ExecutionUpsert) SetTaskItem(v int) *ExecutionUpsert {
+	u.Set(execution.FieldTaskItem, v)
+	return u
+}
+
+// UpdateTaskItem sets the "task_item" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateTaskItem() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldTaskItem)
+	return u
+}
+
+// AddTaskItem adds v to the "task_item" field.
+func (u *ExecutionUpsert) AddTaskItem(v int) *ExecutionUpsert {
+	u.Add(execution.FieldTaskItem, v)
+	return u
+}
+
+// ClearTaskItem clears the value of the "task_item" field.
+func (u *ExecutionUpsert) ClearTaskItem() *ExecutionUpsert {
+	u.SetNull(execution.FieldTaskItem)
+	return u
+}
+
+// SetTaskRun sets the "task_run" field.
+func (u *ExecutionUpsert) SetTaskRun(v int) *ExecutionUpsert {
+	u.Set(execution.FieldTaskRun, v)
+	return u
+}
+
+// UpdateTaskRun sets the "task_run" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateTaskRun() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldTaskRun)
+	return u
+}
+
+// AddTaskRun adds v to the "task_run" field.
+func (u *ExecutionUpsert) AddTaskRun(v int) *ExecutionUpsert {
+	u.Add(execution.FieldTaskRun, v)
+	return u
+}
+
+// SetTaskReported sets the "task_reported" field.
+func (u *ExecutionUpsert) SetTaskReported(v bool) *ExecutionUpsert {
+	u.Set(execution.FieldTaskReported, v)
+	return u
+}
+
+// UpdateTaskReported sets the "task_reported" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateTaskReported() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldTaskReported)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1670,6 +1829,83 @@ func (u *ExecutionUpsertOne) SetWorker(v string) *ExecutionUpsertOne {
 func (u *ExecutionUpsertOne) UpdateWorker() *ExecutionUpsertOne {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdateWorker()
+	})
+}
+
+// SetTaskName sets the "task_name" field.
+func (u *ExecutionUpsertOne) SetTaskName(v string) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetTaskName(v)
+	})
+}
+
+// UpdateTaskName sets the "task_name" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateTaskName() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateTaskName()
+	})
+}
+
+// SetTaskItem sets the "task_item" field.
+func (u *ExecutionUpsertOne) SetTaskItem(v int) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetTaskItem(v)
+	})
+}
+
+// AddTaskItem adds v to the "task_item" field.
+func (u *ExecutionUpsertOne) AddTaskItem(v int) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddTaskItem(v)
+	})
+}
+
+// UpdateTaskItem sets the "task_item" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateTaskItem() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateTaskItem()
+	})
+}
+
+// ClearTaskItem clears the value of the "task_item" field.
+func (u *ExecutionUpsertOne) ClearTaskItem() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.ClearTaskItem()
+	})
+}
+
+// SetTaskRun sets the "task_run" field.
+func (u *ExecutionUpsertOne) SetTaskRun(v int) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetTaskRun(v)
+	})
+}
+
+// AddTaskRun adds v to the "task_run" field.
+func (u *ExecutionUpsertOne) AddTaskRun(v int) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddTaskRun(v)
+	})
+}
+
+// UpdateTaskRun sets the "task_run" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateTaskRun() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateTaskRun()
+	})
+}
+
+// SetTaskReported sets the "task_reported" field.
+func (u *ExecutionUpsertOne) SetTaskReported(v bool) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetTaskReported(v)
+	})
+}
+
+// UpdateTaskReported sets the "task_reported" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateTaskReported() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateTaskReported()
 	})
 }
 
@@ -2294,6 +2530,83 @@ func (u *ExecutionUpsertBulk) SetWorker(v string) *ExecutionUpsertBulk {
 func (u *ExecutionUpsertBulk) UpdateWorker() *ExecutionUpsertBulk {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdateWorker()
+	})
+}
+
+// SetTaskName sets the "task_name" field.
+func (u *ExecutionUpsertBulk) SetTaskName(v string) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetTaskName(v)
+	})
+}
+
+// UpdateTaskName sets the "task_name" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateTaskName() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateTaskName()
+	})
+}
+
+// SetTaskItem sets the "task_item" field.
+func (u *ExecutionUpsertBulk) SetTaskItem(v int) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetTaskItem(v)
+	})
+}
+
+// AddTaskItem adds v to the "task_item" field.
+func (u *ExecutionUpsertBulk) AddTaskItem(v int) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddTaskItem(v)
+	})
+}
+
+// UpdateTaskItem sets the "task_item" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateTaskItem() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateTaskItem()
+	})
+}
+
+// ClearTaskItem clears the value of the "task_item" field.
+func (u *ExecutionUpsertBulk) ClearTaskItem() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.ClearTaskItem()
+	})
+}
+
+// SetTaskRun sets the "task_run" field.
+func (u *ExecutionUpsertBulk) SetTaskRun(v int) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetTaskRun(v)
+	})
+}
+
+// AddTaskRun adds v to the "task_run" field.
+func (u *ExecutionUpsertBulk) AddTaskRun(v int) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddTaskRun(v)
+	})
+}
+
+// UpdateTaskRun sets the "task_run" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateTaskRun() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateTaskRun()
+	})
+}
+
+// SetTaskReported sets the "task_reported" field.
+func (u *ExecutionUpsertBulk) SetTaskReported(v bool) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetTaskReported(v)
+	})
+}
+
+// UpdateTaskReported sets the "task_reported" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateTaskReported() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateTaskReported()
 	})
 }
 

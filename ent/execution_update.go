@@ -423,6 +423,82 @@ func (_u *ExecutionUpdate) SetNillableWorker(v *string) *ExecutionUpdate {
 	return _u
 }
 
+// SetTaskName sets the "task_name" field.
+func (_u *ExecutionUpdate) SetTaskName(v string) *ExecutionUpdate {
+	_u.mutation.SetTaskName(v)
+	return _u
+}
+
+// SetNillableTaskName sets the "task_name" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableTaskName(v *string) *ExecutionUpdate {
+	if v != nil {
+		_u.SetTaskName(*v)
+	}
+	return _u
+}
+
+// SetTaskItem sets the "task_item" field.
+func (_u *ExecutionUpdate) SetTaskItem(v int) *ExecutionUpdate {
+	_u.mutation.ResetTaskItem()
+	_u.mutation.SetTaskItem(v)
+	return _u
+}
+
+// SetNillableTaskItem sets the "task_item" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableTaskItem(v *int) *ExecutionUpdate {
+	if v != nil {
+		_u.SetTaskItem(*v)
+	}
+	return _u
+}
+
+// AddTaskItem adds value to the "task_item" field.
+func (_u *ExecutionUpdate) AddTaskItem(v int) *ExecutionUpdate {
+	_u.mutation.AddTaskItem(v)
+	return _u
+}
+
+// ClearTaskItem clears the value of the "task_item" field.
+func (_u *ExecutionUpdate) ClearTaskItem() *ExecutionUpdate {
+	_u.mutation.ClearTaskItem()
+	return _u
+}
+
+// SetTaskRun sets the "task_run" field.
+func (_u *ExecutionUpdate) SetTaskRun(v int) *ExecutionUpdate {
+	_u.mutation.ResetTaskRun()
+	_u.mutation.SetTaskRun(v)
+	return _u
+}
+
+// SetNillableTaskRun sets the "task_run" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableTaskRun(v *int) *ExecutionUpdate {
+	if v != nil {
+		_u.SetTaskRun(*v)
+	}
+	return _u
+}
+
+// AddTaskRun adds value to the "task_run" field.
+func (_u *ExecutionUpdate) AddTaskRun(v int) *ExecutionUpdate {
+	_u.mutation.AddTaskRun(v)
+	return _u
+}
+
+// SetTaskReported sets the "task_reported" field.
+func (_u *ExecutionUpdate) SetTaskReported(v bool) *ExecutionUpdate {
+	_u.mutation.SetTaskReported(v)
+	return _u
+}
+
+// SetNillableTaskReported sets the "task_reported" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableTaskReported(v *bool) *ExecutionUpdate {
+	if v != nil {
+		_u.SetTaskReported(*v)
+	}
+	return _u
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_u *ExecutionUpdate) SetAction(v *Action) *ExecutionUpdate {
 	return _u.SetActionID(v.ID)
@@ -758,6 +834,27 @@ func (_u *ExecutionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Worker(); ok {
 		_spec.SetField(execution.FieldWorker, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.TaskName(); ok {
+		_spec.SetField(execution.FieldTaskName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.TaskItem(); ok {
+		_spec.SetField(execution.FieldTaskItem, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTaskItem(); ok {
+		_spec.AddField(execution.FieldTaskItem, field.TypeInt, value)
+	}
+	if _u.mutation.TaskItemCleared() {
+		_spec.ClearField(execution.FieldTaskItem, field.TypeInt)
+	}
+	if value, ok := _u.mutation.TaskRun(); ok {
+		_spec.SetField(execution.FieldTaskRun, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTaskRun(); ok {
+		_spec.AddField(execution.FieldTaskRun, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TaskReported(); ok {
+		_spec.SetField(execution.FieldTaskReported, field.TypeBool, value)
 	}
 	if _u.mutation.ActionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1419,6 +1516,82 @@ func (_u *ExecutionUpdateOne) SetNillableWorker(v *string) *ExecutionUpdateOne {
 	return _u
 }
 
+// SetTaskName sets the "task_name" field.
+func (_u *ExecutionUpdateOne) SetTaskName(v string) *ExecutionUpdateOne {
+	_u.mutation.SetTaskName(v)
+	return _u
+}
+
+// SetNillableTaskName sets the "task_name" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableTaskName(v *string) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetTaskName(*v)
+	}
+	return _u
+}
+
+// SetTaskItem sets the "task_item" field.
+func (_u *ExecutionUpdateOne) SetTaskItem(v int) *ExecutionUpdateOne {
+	_u.mutation.ResetTaskItem()
+	_u.mutation.SetTaskItem(v)
+	return _u
+}
+
+// SetNillableTaskItem sets the "task_item" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableTaskItem(v *int) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetTaskItem(*v)
+	}
+	return _u
+}
+
+// AddTaskItem adds value to the "task_item" field.
+func (_u *ExecutionUpdateOne) AddTaskItem(v int) *ExecutionUpdateOne {
+	_u.mutation.AddTaskItem(v)
+	return _u
+}
+
+// ClearTaskItem clears the value of the "task_item" field.
+func (_u *ExecutionUpdateOne) ClearTaskItem() *ExecutionUpdateOne {
+	_u.mutation.ClearTaskItem()
+	return _u
+}
+
+// SetTaskRun sets the "task_run" field.
+func (_u *ExecutionUpdateOne) SetTaskRun(v int) *ExecutionUpdateOne {
+	_u.mutation.ResetTaskRun()
+	_u.mutation.SetTaskRun(v)
+	return _u
+}
+
+// SetNillableTaskRun sets the "task_run" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableTaskRun(v *int) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetTaskRun(*v)
+	}
+	return _u
+}
+
+// AddTaskRun adds value to the "task_run" field.
+func (_u *ExecutionUpdateOne) AddTaskRun(v int) *ExecutionUpdateOne {
+	_u.mutation.AddTaskRun(v)
+	return _u
+}
+
+// SetTaskReported sets the "task_reported" field.
+func (_u *ExecutionUpdateOne) SetTaskReported(v bool) *ExecutionUpdateOne {
+	_u.mutation.SetTaskReported(v)
+	return _u
+}
+
+// SetNillableTaskReported sets the "task_reported" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableTaskReported(v *bool) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetTaskReported(*v)
+	}
+	return _u
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_u *ExecutionUpdateOne) SetAction(v *Action) *ExecutionUpdateOne {
 	return _u.SetActionID(v.ID)
@@ -1784,6 +1957,27 @@ func (_u *ExecutionUpdateOne) sqlSave(ctx context.Context) (_node *Execution, er
 	}
 	if value, ok := _u.mutation.Worker(); ok {
 		_spec.SetField(execution.FieldWorker, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.TaskName(); ok {
+		_spec.SetField(execution.FieldTaskName, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.TaskItem(); ok {
+		_spec.SetField(execution.FieldTaskItem, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTaskItem(); ok {
+		_spec.AddField(execution.FieldTaskItem, field.TypeInt, value)
+	}
+	if _u.mutation.TaskItemCleared() {
+		_spec.ClearField(execution.FieldTaskItem, field.TypeInt)
+	}
+	if value, ok := _u.mutation.TaskRun(); ok {
+		_spec.SetField(execution.FieldTaskRun, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedTaskRun(); ok {
+		_spec.AddField(execution.FieldTaskRun, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TaskReported(); ok {
+		_spec.SetField(execution.FieldTaskReported, field.TypeBool, value)
 	}
 	if _u.mutation.ActionCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -1496,6 +1496,26 @@ func (_q *ExecutionQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, execution.FieldWorker)
 				fieldSeen[execution.FieldWorker] = struct{}{}
 			}
+		case "taskName":
+			if _, ok := fieldSeen[execution.FieldTaskName]; !ok {
+				selectedFields = append(selectedFields, execution.FieldTaskName)
+				fieldSeen[execution.FieldTaskName] = struct{}{}
+			}
+		case "taskItem":
+			if _, ok := fieldSeen[execution.FieldTaskItem]; !ok {
+				selectedFields = append(selectedFields, execution.FieldTaskItem)
+				fieldSeen[execution.FieldTaskItem] = struct{}{}
+			}
+		case "taskRun":
+			if _, ok := fieldSeen[execution.FieldTaskRun]; !ok {
+				selectedFields = append(selectedFields, execution.FieldTaskRun)
+				fieldSeen[execution.FieldTaskRun] = struct{}{}
+			}
+		case "taskReported":
+			if _, ok := fieldSeen[execution.FieldTaskReported]; !ok {
+				selectedFields = append(selectedFields, execution.FieldTaskReported)
+				fieldSeen[execution.FieldTaskReported] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:
@@ -3647,6 +3667,21 @@ func (_q *WorkflowExecutionQuery) collectField(ctx context.Context, oneNode bool
 			if _, ok := fieldSeen[workflowexecution.FieldExecutionID]; !ok {
 				selectedFields = append(selectedFields, workflowexecution.FieldExecutionID)
 				fieldSeen[workflowexecution.FieldExecutionID] = struct{}{}
+			}
+		case "language":
+			if _, ok := fieldSeen[workflowexecution.FieldLanguage]; !ok {
+				selectedFields = append(selectedFields, workflowexecution.FieldLanguage)
+				fieldSeen[workflowexecution.FieldLanguage] = struct{}{}
+			}
+		case "file":
+			if _, ok := fieldSeen[workflowexecution.FieldFile]; !ok {
+				selectedFields = append(selectedFields, workflowexecution.FieldFile)
+				fieldSeen[workflowexecution.FieldFile] = struct{}{}
+			}
+		case "source":
+			if _, ok := fieldSeen[workflowexecution.FieldSource]; !ok {
+				selectedFields = append(selectedFields, workflowexecution.FieldSource)
+				fieldSeen[workflowexecution.FieldSource] = struct{}{}
 			}
 		case "state":
 			if _, ok := fieldSeen[workflowexecution.FieldState]; !ok {

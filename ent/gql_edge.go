@@ -461,7 +461,7 @@ func (_m *WorkflowExecution) WorkflowDefinition(ctx context.Context) (*WorkflowD
 	if IsNotLoaded(err) {
 		result, err = _m.QueryWorkflowDefinition().Only(ctx)
 	}
-	return result, err
+	return result, MaskNotFound(err)
 }
 
 func (_m *WorkflowExecution) Execution(ctx context.Context) (*Execution, error) {

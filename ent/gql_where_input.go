@@ -2833,6 +2833,47 @@ type ExecutionWhereInput struct {
 	WorkerEqualFold    *string  `json:"workerEqualFold,omitempty"`
 	WorkerContainsFold *string  `json:"workerContainsFold,omitempty"`
 
+	// "task_name" field predicates.
+	TaskName             *string  `json:"taskName,omitempty"`
+	TaskNameNEQ          *string  `json:"taskNameNEQ,omitempty"`
+	TaskNameIn           []string `json:"taskNameIn,omitempty"`
+	TaskNameNotIn        []string `json:"taskNameNotIn,omitempty"`
+	TaskNameGT           *string  `json:"taskNameGT,omitempty"`
+	TaskNameGTE          *string  `json:"taskNameGTE,omitempty"`
+	TaskNameLT           *string  `json:"taskNameLT,omitempty"`
+	TaskNameLTE          *string  `json:"taskNameLTE,omitempty"`
+	TaskNameContains     *string  `json:"taskNameContains,omitempty"`
+	TaskNameHasPrefix    *string  `json:"taskNameHasPrefix,omitempty"`
+	TaskNameHasSuffix    *string  `json:"taskNameHasSuffix,omitempty"`
+	TaskNameEqualFold    *string  `json:"taskNameEqualFold,omitempty"`
+	TaskNameContainsFold *string  `json:"taskNameContainsFold,omitempty"`
+
+	// "task_item" field predicates.
+	TaskItem       *int  `json:"taskItem,omitempty"`
+	TaskItemNEQ    *int  `json:"taskItemNEQ,omitempty"`
+	TaskItemIn     []int `json:"taskItemIn,omitempty"`
+	TaskItemNotIn  []int `json:"taskItemNotIn,omitempty"`
+	TaskItemGT     *int  `json:"taskItemGT,omitempty"`
+	TaskItemGTE    *int  `json:"taskItemGTE,omitempty"`
+	TaskItemLT     *int  `json:"taskItemLT,omitempty"`
+	TaskItemLTE    *int  `json:"taskItemLTE,omitempty"`
+	TaskItemIsNil  bool  `json:"taskItemIsNil,omitempty"`
+	TaskItemNotNil bool  `json:"taskItemNotNil,omitempty"`
+
+	// "task_run" field predicates.
+	TaskRun      *int  `json:"taskRun,omitempty"`
+	TaskRunNEQ   *int  `json:"taskRunNEQ,omitempty"`
+	TaskRunIn    []int `json:"taskRunIn,omitempty"`
+	TaskRunNotIn []int `json:"taskRunNotIn,omitempty"`
+	TaskRunGT    *int  `json:"taskRunGT,omitempty"`
+	TaskRunGTE   *int  `json:"taskRunGTE,omitempty"`
+	TaskRunLT    *int  `json:"taskRunLT,omitempty"`
+	TaskRunLTE   *int  `json:"taskRunLTE,omitempty"`
+
+	// "task_reported" field predicates.
+	TaskReported    *bool `json:"taskReported,omitempty"`
+	TaskReportedNEQ *bool `json:"taskReportedNEQ,omitempty"`
+
 	// "action" edge predicates.
 	HasAction     *bool               `json:"hasAction,omitempty"`
 	HasActionWith []*ActionWhereInput `json:"hasActionWith,omitempty"`
@@ -3518,6 +3559,105 @@ func (i *ExecutionWhereInput) P() (predicate.Execution, error) {
 	}
 	if i.WorkerContainsFold != nil {
 		predicates = append(predicates, execution.WorkerContainsFold(*i.WorkerContainsFold))
+	}
+	if i.TaskName != nil {
+		predicates = append(predicates, execution.TaskNameEQ(*i.TaskName))
+	}
+	if i.TaskNameNEQ != nil {
+		predicates = append(predicates, execution.TaskNameNEQ(*i.TaskNameNEQ))
+	}
+	if len(i.TaskNameIn) > 0 {
+		predicates = append(predicates, execution.TaskNameIn(i.TaskNameIn...))
+	}
+	if len(i.TaskNameNotIn) > 0 {
+		predicates = append(predicates, execution.TaskNameNotIn(i.TaskNameNotIn...))
+	}
+	if i.TaskNameGT != nil {
+		predicates = append(predicates, execution.TaskNameGT(*i.TaskNameGT))
+	}
+	if i.TaskNameGTE != nil {
+		predicates = append(predicates, execution.TaskNameGTE(*i.TaskNameGTE))
+	}
+	if i.TaskNameLT != nil {
+		predicates = append(predicates, execution.TaskNameLT(*i.TaskNameLT))
+	}
+	if i.TaskNameLTE != nil {
+		predicates = append(predicates, execution.TaskNameLTE(*i.TaskNameLTE))
+	}
+	if i.TaskNameContains != nil {
+		predicates = append(predicates, execution.TaskNameContains(*i.TaskNameContains))
+	}
+	if i.TaskNameHasPrefix != nil {
+		predicates = append(predicates, execution.TaskNameHasPrefix(*i.TaskNameHasPrefix))
+	}
+	if i.TaskNameHasSuffix != nil {
+		predicates = append(predicates, execution.TaskNameHasSuffix(*i.TaskNameHasSuffix))
+	}
+	if i.TaskNameEqualFold != nil {
+		predicates = append(predicates, execution.TaskNameEqualFold(*i.TaskNameEqualFold))
+	}
+	if i.TaskNameContainsFold != nil {
+		predicates = append(predicates, execution.TaskNameContainsFold(*i.TaskNameContainsFold))
+	}
+	if i.TaskItem != nil {
+		predicates = append(predicates, execution.TaskItemEQ(*i.TaskItem))
+	}
+	if i.TaskItemNEQ != nil {
+		predicates = append(predicates, execution.TaskItemNEQ(*i.TaskItemNEQ))
+	}
+	if len(i.TaskItemIn) > 0 {
+		predicates = append(predicates, execution.TaskItemIn(i.TaskItemIn...))
+	}
+	if len(i.TaskItemNotIn) > 0 {
+		predicates = append(predicates, execution.TaskItemNotIn(i.TaskItemNotIn...))
+	}
+	if i.TaskItemGT != nil {
+		predicates = append(predicates, execution.TaskItemGT(*i.TaskItemGT))
+	}
+	if i.TaskItemGTE != nil {
+		predicates = append(predicates, execution.TaskItemGTE(*i.TaskItemGTE))
+	}
+	if i.TaskItemLT != nil {
+		predicates = append(predicates, execution.TaskItemLT(*i.TaskItemLT))
+	}
+	if i.TaskItemLTE != nil {
+		predicates = append(predicates, execution.TaskItemLTE(*i.TaskItemLTE))
+	}
+	if i.TaskItemIsNil {
+		predicates = append(predicates, execution.TaskItemIsNil())
+	}
+	if i.TaskItemNotNil {
+		predicates = append(predicates, execution.TaskItemNotNil())
+	}
+	if i.TaskRun != nil {
+		predicates = append(predicates, execution.TaskRunEQ(*i.TaskRun))
+	}
+	if i.TaskRunNEQ != nil {
+		predicates = append(predicates, execution.TaskRunNEQ(*i.TaskRunNEQ))
+	}
+	if len(i.TaskRunIn) > 0 {
+		predicates = append(predicates, execution.TaskRunIn(i.TaskRunIn...))
+	}
+	if len(i.TaskRunNotIn) > 0 {
+		predicates = append(predicates, execution.TaskRunNotIn(i.TaskRunNotIn...))
+	}
+	if i.TaskRunGT != nil {
+		predicates = append(predicates, execution.TaskRunGT(*i.TaskRunGT))
+	}
+	if i.TaskRunGTE != nil {
+		predicates = append(predicates, execution.TaskRunGTE(*i.TaskRunGTE))
+	}
+	if i.TaskRunLT != nil {
+		predicates = append(predicates, execution.TaskRunLT(*i.TaskRunLT))
+	}
+	if i.TaskRunLTE != nil {
+		predicates = append(predicates, execution.TaskRunLTE(*i.TaskRunLTE))
+	}
+	if i.TaskReported != nil {
+		predicates = append(predicates, execution.TaskReportedEQ(*i.TaskReported))
+	}
+	if i.TaskReportedNEQ != nil {
+		predicates = append(predicates, execution.TaskReportedNEQ(*i.TaskReportedNEQ))
 	}
 
 	if i.HasAction != nil {
@@ -8036,10 +8176,12 @@ type WorkflowExecutionWhereInput struct {
 	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
 
 	// "workflow_definition_id" field predicates.
-	WorkflowDefinitionID      *int  `json:"workflowDefinitionID,omitempty"`
-	WorkflowDefinitionIDNEQ   *int  `json:"workflowDefinitionIDNEQ,omitempty"`
-	WorkflowDefinitionIDIn    []int `json:"workflowDefinitionIDIn,omitempty"`
-	WorkflowDefinitionIDNotIn []int `json:"workflowDefinitionIDNotIn,omitempty"`
+	WorkflowDefinitionID       *int  `json:"workflowDefinitionID,omitempty"`
+	WorkflowDefinitionIDNEQ    *int  `json:"workflowDefinitionIDNEQ,omitempty"`
+	WorkflowDefinitionIDIn     []int `json:"workflowDefinitionIDIn,omitempty"`
+	WorkflowDefinitionIDNotIn  []int `json:"workflowDefinitionIDNotIn,omitempty"`
+	WorkflowDefinitionIDIsNil  bool  `json:"workflowDefinitionIDIsNil,omitempty"`
+	WorkflowDefinitionIDNotNil bool  `json:"workflowDefinitionIDNotNil,omitempty"`
 
 	// "execution_id" field predicates.
 	ExecutionID       *int  `json:"executionID,omitempty"`
@@ -8048,6 +8190,51 @@ type WorkflowExecutionWhereInput struct {
 	ExecutionIDNotIn  []int `json:"executionIDNotIn,omitempty"`
 	ExecutionIDIsNil  bool  `json:"executionIDIsNil,omitempty"`
 	ExecutionIDNotNil bool  `json:"executionIDNotNil,omitempty"`
+
+	// "language" field predicates.
+	Language             *string  `json:"language,omitempty"`
+	LanguageNEQ          *string  `json:"languageNEQ,omitempty"`
+	LanguageIn           []string `json:"languageIn,omitempty"`
+	LanguageNotIn        []string `json:"languageNotIn,omitempty"`
+	LanguageGT           *string  `json:"languageGT,omitempty"`
+	LanguageGTE          *string  `json:"languageGTE,omitempty"`
+	LanguageLT           *string  `json:"languageLT,omitempty"`
+	LanguageLTE          *string  `json:"languageLTE,omitempty"`
+	LanguageContains     *string  `json:"languageContains,omitempty"`
+	LanguageHasPrefix    *string  `json:"languageHasPrefix,omitempty"`
+	LanguageHasSuffix    *string  `json:"languageHasSuffix,omitempty"`
+	LanguageEqualFold    *string  `json:"languageEqualFold,omitempty"`
+	LanguageContainsFold *string  `json:"languageContainsFold,omitempty"`
+
+	// "file" field predicates.
+	File             *string  `json:"file,omitempty"`
+	FileNEQ          *string  `json:"fileNEQ,omitempty"`
+	FileIn           []string `json:"fileIn,omitempty"`
+	FileNotIn        []string `json:"fileNotIn,omitempty"`
+	FileGT           *string  `json:"fileGT,omitempty"`
+	FileGTE          *string  `json:"fileGTE,omitempty"`
+	FileLT           *string  `json:"fileLT,omitempty"`
+	FileLTE          *string  `json:"fileLTE,omitempty"`
+	FileContains     *string  `json:"fileContains,omitempty"`
+	FileHasPrefix    *string  `json:"fileHasPrefix,omitempty"`
+	FileHasSuffix    *string  `json:"fileHasSuffix,omitempty"`
+	FileEqualFold    *string  `json:"fileEqualFold,omitempty"`
+	FileContainsFold *string  `json:"fileContainsFold,omitempty"`
+
+	// "source" field predicates.
+	Source             *string  `json:"source,omitempty"`
+	SourceNEQ          *string  `json:"sourceNEQ,omitempty"`
+	SourceIn           []string `json:"sourceIn,omitempty"`
+	SourceNotIn        []string `json:"sourceNotIn,omitempty"`
+	SourceGT           *string  `json:"sourceGT,omitempty"`
+	SourceGTE          *string  `json:"sourceGTE,omitempty"`
+	SourceLT           *string  `json:"sourceLT,omitempty"`
+	SourceLTE          *string  `json:"sourceLTE,omitempty"`
+	SourceContains     *string  `json:"sourceContains,omitempty"`
+	SourceHasPrefix    *string  `json:"sourceHasPrefix,omitempty"`
+	SourceHasSuffix    *string  `json:"sourceHasSuffix,omitempty"`
+	SourceEqualFold    *string  `json:"sourceEqualFold,omitempty"`
+	SourceContainsFold *string  `json:"sourceContainsFold,omitempty"`
 
 	// "status" field predicates.
 	Status      *workflowexecution.Status  `json:"status,omitempty"`
@@ -8219,6 +8406,12 @@ func (i *WorkflowExecutionWhereInput) P() (predicate.WorkflowExecution, error) {
 	if len(i.WorkflowDefinitionIDNotIn) > 0 {
 		predicates = append(predicates, workflowexecution.WorkflowDefinitionIDNotIn(i.WorkflowDefinitionIDNotIn...))
 	}
+	if i.WorkflowDefinitionIDIsNil {
+		predicates = append(predicates, workflowexecution.WorkflowDefinitionIDIsNil())
+	}
+	if i.WorkflowDefinitionIDNotNil {
+		predicates = append(predicates, workflowexecution.WorkflowDefinitionIDNotNil())
+	}
 	if i.ExecutionID != nil {
 		predicates = append(predicates, workflowexecution.ExecutionIDEQ(*i.ExecutionID))
 	}
@@ -8236,6 +8429,123 @@ func (i *WorkflowExecutionWhereInput) P() (predicate.WorkflowExecution, error) {
 	}
 	if i.ExecutionIDNotNil {
 		predicates = append(predicates, workflowexecution.ExecutionIDNotNil())
+	}
+	if i.Language != nil {
+		predicates = append(predicates, workflowexecution.LanguageEQ(*i.Language))
+	}
+	if i.LanguageNEQ != nil {
+		predicates = append(predicates, workflowexecution.LanguageNEQ(*i.LanguageNEQ))
+	}
+	if len(i.LanguageIn) > 0 {
+		predicates = append(predicates, workflowexecution.LanguageIn(i.LanguageIn...))
+	}
+	if len(i.LanguageNotIn) > 0 {
+		predicates = append(predicates, workflowexecution.LanguageNotIn(i.LanguageNotIn...))
+	}
+	if i.LanguageGT != nil {
+		predicates = append(predicates, workflowexecution.LanguageGT(*i.LanguageGT))
+	}
+	if i.LanguageGTE != nil {
+		predicates = append(predicates, workflowexecution.LanguageGTE(*i.LanguageGTE))
+	}
+	if i.LanguageLT != nil {
+		predicates = append(predicates, workflowexecution.LanguageLT(*i.LanguageLT))
+	}
+	if i.LanguageLTE != nil {
+		predicates = append(predicates, workflowexecution.LanguageLTE(*i.LanguageLTE))
+	}
+	if i.LanguageContains != nil {
+		predicates = append(predicates, workflowexecution.LanguageContains(*i.LanguageContains))
+	}
+	if i.LanguageHasPrefix != nil {
+		predicates = append(predicates, workflowexecution.LanguageHasPrefix(*i.LanguageHasPrefix))
+	}
+	if i.LanguageHasSuffix != nil {
+		predicates = append(predicates, workflowexecution.LanguageHasSuffix(*i.LanguageHasSuffix))
+	}
+	if i.LanguageEqualFold != nil {
+		predicates = append(predicates, workflowexecution.LanguageEqualFold(*i.LanguageEqualFold))
+	}
+	if i.LanguageContainsFold != nil {
+		predicates = append(predicates, workflowexecution.LanguageContainsFold(*i.LanguageContainsFold))
+	}
+	if i.File != nil {
+		predicates = append(predicates, workflowexecution.FileEQ(*i.File))
+	}
+	if i.FileNEQ != nil {
+		predicates = append(predicates, workflowexecution.FileNEQ(*i.FileNEQ))
+	}
+	if len(i.FileIn) > 0 {
+		predicates = append(predicates, workflowexecution.FileIn(i.FileIn...))
+	}
+	if len(i.FileNotIn) > 0 {
+		predicates = append(predicates, workflowexecution.FileNotIn(i.FileNotIn...))
+	}
+	if i.FileGT != nil {
+		predicates = append(predicates, workflowexecution.FileGT(*i.FileGT))
+	}
+	if i.FileGTE != nil {
+		predicates = append(predicates, workflowexecution.FileGTE(*i.FileGTE))
+	}
+	if i.FileLT != nil {
+		predicates = append(predicates, workflowexecution.FileLT(*i.FileLT))
+	}
+	if i.FileLTE != nil {
+		predicates = append(predicates, workflowexecution.FileLTE(*i.FileLTE))
+	}
+	if i.FileContains != nil {
+		predicates = append(predicates, workflowexecution.FileContains(*i.FileContains))
+	}
+	if i.FileHasPrefix != nil {
+		predicates = append(predicates, workflowexecution.FileHasPrefix(*i.FileHasPrefix))
+	}
+	if i.FileHasSuffix != nil {
+		predicates = append(predicates, workflowexecution.FileHasSuffix(*i.FileHasSuffix))
+	}
+	if i.FileEqualFold != nil {
+		predicates = append(predicates, workflowexecution.FileEqualFold(*i.FileEqualFold))
+	}
+	if i.FileContainsFold != nil {
+		predicates = append(predicates, workflowexecution.FileContainsFold(*i.FileContainsFold))
+	}
+	if i.Source != nil {
+		predicates = append(predicates, workflowexecution.SourceEQ(*i.Source))
+	}
+	if i.SourceNEQ != nil {
+		predicates = append(predicates, workflowexecution.SourceNEQ(*i.SourceNEQ))
+	}
+	if len(i.SourceIn) > 0 {
+		predicates = append(predicates, workflowexecution.SourceIn(i.SourceIn...))
+	}
+	if len(i.SourceNotIn) > 0 {
+		predicates = append(predicates, workflowexecution.SourceNotIn(i.SourceNotIn...))
+	}
+	if i.SourceGT != nil {
+		predicates = append(predicates, workflowexecution.SourceGT(*i.SourceGT))
+	}
+	if i.SourceGTE != nil {
+		predicates = append(predicates, workflowexecution.SourceGTE(*i.SourceGTE))
+	}
+	if i.SourceLT != nil {
+		predicates = append(predicates, workflowexecution.SourceLT(*i.SourceLT))
+	}
+	if i.SourceLTE != nil {
+		predicates = append(predicates, workflowexecution.SourceLTE(*i.SourceLTE))
+	}
+	if i.SourceContains != nil {
+		predicates = append(predicates, workflowexecution.SourceContains(*i.SourceContains))
+	}
+	if i.SourceHasPrefix != nil {
+		predicates = append(predicates, workflowexecution.SourceHasPrefix(*i.SourceHasPrefix))
+	}
+	if i.SourceHasSuffix != nil {
+		predicates = append(predicates, workflowexecution.SourceHasSuffix(*i.SourceHasSuffix))
+	}
+	if i.SourceEqualFold != nil {
+		predicates = append(predicates, workflowexecution.SourceEqualFold(*i.SourceEqualFold))
+	}
+	if i.SourceContainsFold != nil {
+		predicates = append(predicates, workflowexecution.SourceContainsFold(*i.SourceContainsFold))
 	}
 	if i.Status != nil {
 		predicates = append(predicates, workflowexecution.StatusEQ(*i.Status))

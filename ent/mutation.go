@@ -5678,6 +5678,12 @@ type ExecutionMutation struct {
 	attempt                    *int
 	addattempt                 *int
 	worker                     *string
+	task_name                  *string
+	task_item                  *int
+	addtask_item               *int
+	task_run                   *int
+	addtask_run                *int
+	task_reported              *bool
 	clearedFields              map[string]struct{}
 	action                     *int
 	clearedaction              bool
@@ -6884,6 +6890,204 @@ func (m *ExecutionMutation) ResetWorker() {
 	m.worker = nil
 }
 
+// SetTaskName sets the "task_name" field.
+func (m *ExecutionMutation) SetTaskName(s string) {
+	m.task_name = &s
+}
+
+// TaskName returns the value of the "task_name" field in the mutation.
+func (m *ExecutionMutation) TaskName() (r string, exists bool) {
+	v := m.task_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaskName returns the old "task_name" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldTaskName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaskName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaskName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaskName: %w", err)
+	}
+	return oldValue.TaskName, nil
+}
+
+// ResetTaskName resets all changes to the "task_name" field.
+func (m *ExecutionMutation) ResetTaskName() {
+	m.task_name = nil
+}
+
+// SetTaskItem sets the "task_item" field.
+func (m *ExecutionMutation) SetTaskItem(i int) {
+	m.task_item = &i
+	m.addtask_item = nil
+}
+
+// TaskItem returns the value of the "task_item" field in the mutation.
+func (m *ExecutionMutation) TaskItem() (r int, exists bool) {
+	v := m.task_item
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaskItem returns the old "task_item" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldTaskItem(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaskItem is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaskItem requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaskItem: %w", err)
+	}
+	return oldValue.TaskItem, nil
+}
+
+// AddTaskItem adds i to the "task_item" field.
+func (m *ExecutionMutation) AddTaskItem(i int) {
+	if m.addtask_item != nil {
+		*m.addtask_item += i
+	} else {
+		m.addtask_item = &i
+	}
+}
+
+// AddedTaskItem returns the value that was added to the "task_item" field in this mutation.
+func (m *ExecutionMutation) AddedTaskItem() (r int, exists bool) {
+	v := m.addtask_item
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearTaskItem clears the value of the "task_item" field.
+func (m *ExecutionMutation) ClearTaskItem() {
+	m.task_item = nil
+	m.addtask_item = nil
+	m.clearedFields[execution.FieldTaskItem] = struct{}{}
+}
+
+// TaskItemCleared returns if the "task_item" field was cleared in this mutation.
+func (m *ExecutionMutation) TaskItemCleared() bool {
+	_, ok := m.clearedFields[execution.FieldTaskItem]
+	return ok
+}
+
+// ResetTaskItem resets all changes to the "task_item" field.
+func (m *ExecutionMutation) ResetTaskItem() {
+	m.task_item = nil
+	m.addtask_item = nil
+	delete(m.clearedFields, execution.FieldTaskItem)
+}
+
+// SetTaskRun sets the "task_run" field.
+func (m *ExecutionMutation) SetTaskRun(i int) {
+	m.task_run = &i
+	m.addtask_run = nil
+}
+
+// TaskRun returns the value of the "task_run" field in the mutation.
+func (m *ExecutionMutation) TaskRun() (r int, exists bool) {
+	v := m.task_run
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaskRun returns the old "task_run" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldTaskRun(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaskRun is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaskRun requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaskRun: %w", err)
+	}
+	return oldValue.TaskRun, nil
+}
+
+// AddTaskRun adds i to the "task_run" field.
+func (m *ExecutionMutation) AddTaskRun(i int) {
+	if m.addtask_run != nil {
+		*m.addtask_run += i
+	} else {
+		m.addtask_run = &i
+	}
+}
+
+// AddedTaskRun returns the value that was added to the "task_run" field in this mutation.
+func (m *ExecutionMutation) AddedTaskRun() (r int, exists bool) {
+	v := m.addtask_run
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTaskRun resets all changes to the "task_run" field.
+func (m *ExecutionMutation) ResetTaskRun() {
+	m.task_run = nil
+	m.addtask_run = nil
+}
+
+// SetTaskReported sets the "task_reported" field.
+func (m *ExecutionMutation) SetTaskReported(b bool) {
+	m.task_reported = &b
+}
+
+// TaskReported returns the value of the "task_reported" field in the mutation.
+func (m *ExecutionMutation) TaskReported() (r bool, exists bool) {
+	v := m.task_reported
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaskReported returns the old "task_reported" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldTaskReported(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaskReported is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaskReported requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaskReported: %w", err)
+	}
+	return oldValue.TaskReported, nil
+}
+
+// ResetTaskReported resets all changes to the "task_reported" field.
+func (m *ExecutionMutation) ResetTaskReported() {
+	m.task_reported = nil
+}
+
 // ClearAction clears the "action" edge to the Action entity.
 func (m *ExecutionMutation) ClearAction() {
 	m.clearedaction = true
@@ -7200,7 +7404,7 @@ func (m *ExecutionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ExecutionMutation) Fields() []string {
-	fields := make([]string, 0, 24)
+	fields := make([]string, 0, 28)
 	if m.created_at != nil {
 		fields = append(fields, execution.FieldCreatedAt)
 	}
@@ -7273,6 +7477,18 @@ func (m *ExecutionMutation) Fields() []string {
 	if m.worker != nil {
 		fields = append(fields, execution.FieldWorker)
 	}
+	if m.task_name != nil {
+		fields = append(fields, execution.FieldTaskName)
+	}
+	if m.task_item != nil {
+		fields = append(fields, execution.FieldTaskItem)
+	}
+	if m.task_run != nil {
+		fields = append(fields, execution.FieldTaskRun)
+	}
+	if m.task_reported != nil {
+		fields = append(fields, execution.FieldTaskReported)
+	}
 	return fields
 }
 
@@ -7329,6 +7545,14 @@ func (m *ExecutionMutation) Field(name string) (ent.Value, bool) {
 		return m.Attempt()
 	case execution.FieldWorker:
 		return m.Worker()
+	case execution.FieldTaskName:
+		return m.TaskName()
+	case execution.FieldTaskItem:
+		return m.TaskItem()
+	case execution.FieldTaskRun:
+		return m.TaskRun()
+	case execution.FieldTaskReported:
+		return m.TaskReported()
 	}
 	return nil, false
 }
@@ -7386,6 +7610,14 @@ func (m *ExecutionMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldAttempt(ctx)
 	case execution.FieldWorker:
 		return m.OldWorker(ctx)
+	case execution.FieldTaskName:
+		return m.OldTaskName(ctx)
+	case execution.FieldTaskItem:
+		return m.OldTaskItem(ctx)
+	case execution.FieldTaskRun:
+		return m.OldTaskRun(ctx)
+	case execution.FieldTaskReported:
+		return m.OldTaskReported(ctx)
 	}
 	return nil, fmt.Errorf("unknown Execution field %s", name)
 }
@@ -7563,6 +7795,34 @@ func (m *ExecutionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetWorker(v)
 		return nil
+	case execution.FieldTaskName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaskName(v)
+		return nil
+	case execution.FieldTaskItem:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaskItem(v)
+		return nil
+	case execution.FieldTaskRun:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaskRun(v)
+		return nil
+	case execution.FieldTaskReported:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaskReported(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Execution field %s", name)
 }
@@ -7586,6 +7846,12 @@ func (m *ExecutionMutation) AddedFields() []string {
 	if m.addattempt != nil {
 		fields = append(fields, execution.FieldAttempt)
 	}
+	if m.addtask_item != nil {
+		fields = append(fields, execution.FieldTaskItem)
+	}
+	if m.addtask_run != nil {
+		fields = append(fields, execution.FieldTaskRun)
+	}
 	return fields
 }
 
@@ -7604,6 +7870,10 @@ func (m *ExecutionMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedTimeoutSeconds()
 	case execution.FieldAttempt:
 		return m.AddedAttempt()
+	case execution.FieldTaskItem:
+		return m.AddedTaskItem()
+	case execution.FieldTaskRun:
+		return m.AddedTaskRun()
 	}
 	return nil, false
 }
@@ -7648,6 +7918,20 @@ func (m *ExecutionMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddAttempt(v)
 		return nil
+	case execution.FieldTaskItem:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTaskItem(v)
+		return nil
+	case execution.FieldTaskRun:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTaskRun(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Execution numeric field %s", name)
 }
@@ -7679,6 +7963,9 @@ func (m *ExecutionMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(execution.FieldFinishedAt) {
 		fields = append(fields, execution.FieldFinishedAt)
+	}
+	if m.FieldCleared(execution.FieldTaskItem) {
+		fields = append(fields, execution.FieldTaskItem)
 	}
 	return fields
 }
@@ -7717,6 +8004,9 @@ func (m *ExecutionMutation) ClearField(name string) error {
 		return nil
 	case execution.FieldFinishedAt:
 		m.ClearFinishedAt()
+		return nil
+	case execution.FieldTaskItem:
+		m.ClearTaskItem()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution nullable field %s", name)
@@ -7797,6 +8087,18 @@ func (m *ExecutionMutation) ResetField(name string) error {
 		return nil
 	case execution.FieldWorker:
 		m.ResetWorker()
+		return nil
+	case execution.FieldTaskName:
+		m.ResetTaskName()
+		return nil
+	case execution.FieldTaskItem:
+		m.ResetTaskItem()
+		return nil
+	case execution.FieldTaskRun:
+		m.ResetTaskRun()
+		return nil
+	case execution.FieldTaskReported:
+		m.ResetTaskReported()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution field %s", name)
@@ -19158,6 +19460,9 @@ type WorkflowExecutionMutation struct {
 	id                         *int
 	created_at                 *time.Time
 	updated_at                 *time.Time
+	language                   *string
+	file                       *string
+	source                     *string
 	state                      *map[string]interface{}
 	status                     *workflowexecution.Status
 	clearedFields              map[string]struct{}
@@ -19357,7 +19662,7 @@ func (m *WorkflowExecutionMutation) WorkflowDefinitionID() (r int, exists bool) 
 // OldWorkflowDefinitionID returns the old "workflow_definition_id" field's value of the WorkflowExecution entity.
 // If the WorkflowExecution object wasn't provided to the builder, the object is fetched from the database.
 // An error is returned if the mutation operation is not UpdateOne, or the database query fails.
-func (m *WorkflowExecutionMutation) OldWorkflowDefinitionID(ctx context.Context) (v int, err error) {
+func (m *WorkflowExecutionMutation) OldWorkflowDefinitionID(ctx context.Context) (v *int, err error) {
 	if !m.op.Is(OpUpdateOne) {
 		return v, errors.New("OldWorkflowDefinitionID is only allowed on UpdateOne operations")
 	}
@@ -19371,9 +19676,22 @@ func (m *WorkflowExecutionMutation) OldWorkflowDefinitionID(ctx context.Context)
 	return oldValue.WorkflowDefinitionID, nil
 }
 
+// ClearWorkflowDefinitionID clears the value of the "workflow_definition_id" field.
+func (m *WorkflowExecutionMutation) ClearWorkflowDefinitionID() {
+	m.workflow_definition = nil
+	m.clearedFields[workflowexecution.FieldWorkflowDefinitionID] = struct{}{}
+}
+
+// WorkflowDefinitionIDCleared returns if the "workflow_definition_id" field was cleared in this mutation.
+func (m *WorkflowExecutionMutation) WorkflowDefinitionIDCleared() bool {
+	_, ok := m.clearedFields[workflowexecution.FieldWorkflowDefinitionID]
+	return ok
+}
+
 // ResetWorkflowDefinitionID resets all changes to the "workflow_definition_id" field.
 func (m *WorkflowExecutionMutation) ResetWorkflowDefinitionID() {
 	m.workflow_definition = nil
+	delete(m.clearedFields, workflowexecution.FieldWorkflowDefinitionID)
 }
 
 // SetExecutionID sets the "execution_id" field.
@@ -19423,6 +19741,114 @@ func (m *WorkflowExecutionMutation) ExecutionIDCleared() bool {
 func (m *WorkflowExecutionMutation) ResetExecutionID() {
 	m.execution = nil
 	delete(m.clearedFields, workflowexecution.FieldExecutionID)
+}
+
+// SetLanguage sets the "language" field.
+func (m *WorkflowExecutionMutation) SetLanguage(s string) {
+	m.language = &s
+}
+
+// Language returns the value of the "language" field in the mutation.
+func (m *WorkflowExecutionMutation) Language() (r string, exists bool) {
+	v := m.language
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLanguage returns the old "language" field's value of the WorkflowExecution entity.
+// If the WorkflowExecution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkflowExecutionMutation) OldLanguage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLanguage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLanguage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLanguage: %w", err)
+	}
+	return oldValue.Language, nil
+}
+
+// ResetLanguage resets all changes to the "language" field.
+func (m *WorkflowExecutionMutation) ResetLanguage() {
+	m.language = nil
+}
+
+// SetFile sets the "file" field.
+func (m *WorkflowExecutionMutation) SetFile(s string) {
+	m.file = &s
+}
+
+// File returns the value of the "file" field in the mutation.
+func (m *WorkflowExecutionMutation) File() (r string, exists bool) {
+	v := m.file
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFile returns the old "file" field's value of the WorkflowExecution entity.
+// If the WorkflowExecution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkflowExecutionMutation) OldFile(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFile is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFile requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFile: %w", err)
+	}
+	return oldValue.File, nil
+}
+
+// ResetFile resets all changes to the "file" field.
+func (m *WorkflowExecutionMutation) ResetFile() {
+	m.file = nil
+}
+
+// SetSource sets the "source" field.
+func (m *WorkflowExecutionMutation) SetSource(s string) {
+	m.source = &s
+}
+
+// Source returns the value of the "source" field in the mutation.
+func (m *WorkflowExecutionMutation) Source() (r string, exists bool) {
+	v := m.source
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSource returns the old "source" field's value of the WorkflowExecution entity.
+// If the WorkflowExecution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkflowExecutionMutation) OldSource(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSource is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSource requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSource: %w", err)
+	}
+	return oldValue.Source, nil
+}
+
+// ResetSource resets all changes to the "source" field.
+func (m *WorkflowExecutionMutation) ResetSource() {
+	m.source = nil
 }
 
 // SetState sets the "state" field.
@@ -19518,7 +19944,7 @@ func (m *WorkflowExecutionMutation) ClearWorkflowDefinition() {
 
 // WorkflowDefinitionCleared reports if the "workflow_definition" edge to the WorkflowDefinition entity was cleared.
 func (m *WorkflowExecutionMutation) WorkflowDefinitionCleared() bool {
-	return m.clearedworkflow_definition
+	return m.WorkflowDefinitionIDCleared() || m.clearedworkflow_definition
 }
 
 // WorkflowDefinitionIDs returns the "workflow_definition" edge IDs in the mutation.
@@ -19598,7 +20024,7 @@ func (m *WorkflowExecutionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WorkflowExecutionMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, workflowexecution.FieldCreatedAt)
 	}
@@ -19610,6 +20036,15 @@ func (m *WorkflowExecutionMutation) Fields() []string {
 	}
 	if m.execution != nil {
 		fields = append(fields, workflowexecution.FieldExecutionID)
+	}
+	if m.language != nil {
+		fields = append(fields, workflowexecution.FieldLanguage)
+	}
+	if m.file != nil {
+		fields = append(fields, workflowexecution.FieldFile)
+	}
+	if m.source != nil {
+		fields = append(fields, workflowexecution.FieldSource)
 	}
 	if m.state != nil {
 		fields = append(fields, workflowexecution.FieldState)
@@ -19633,6 +20068,12 @@ func (m *WorkflowExecutionMutation) Field(name string) (ent.Value, bool) {
 		return m.WorkflowDefinitionID()
 	case workflowexecution.FieldExecutionID:
 		return m.ExecutionID()
+	case workflowexecution.FieldLanguage:
+		return m.Language()
+	case workflowexecution.FieldFile:
+		return m.File()
+	case workflowexecution.FieldSource:
+		return m.Source()
 	case workflowexecution.FieldState:
 		return m.State()
 	case workflowexecution.FieldStatus:
@@ -19654,6 +20095,12 @@ func (m *WorkflowExecutionMutation) OldField(ctx context.Context, name string) (
 		return m.OldWorkflowDefinitionID(ctx)
 	case workflowexecution.FieldExecutionID:
 		return m.OldExecutionID(ctx)
+	case workflowexecution.FieldLanguage:
+		return m.OldLanguage(ctx)
+	case workflowexecution.FieldFile:
+		return m.OldFile(ctx)
+	case workflowexecution.FieldSource:
+		return m.OldSource(ctx)
 	case workflowexecution.FieldState:
 		return m.OldState(ctx)
 	case workflowexecution.FieldStatus:
@@ -19694,6 +20141,27 @@ func (m *WorkflowExecutionMutation) SetField(name string, value ent.Value) error
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetExecutionID(v)
+		return nil
+	case workflowexecution.FieldLanguage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLanguage(v)
+		return nil
+	case workflowexecution.FieldFile:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFile(v)
+		return nil
+	case workflowexecution.FieldSource:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSource(v)
 		return nil
 	case workflowexecution.FieldState:
 		v, ok := value.(map[string]interface{})
@@ -19742,6 +20210,9 @@ func (m *WorkflowExecutionMutation) AddField(name string, value ent.Value) error
 // mutation.
 func (m *WorkflowExecutionMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(workflowexecution.FieldWorkflowDefinitionID) {
+		fields = append(fields, workflowexecution.FieldWorkflowDefinitionID)
+	}
 	if m.FieldCleared(workflowexecution.FieldExecutionID) {
 		fields = append(fields, workflowexecution.FieldExecutionID)
 	}
@@ -19762,6 +20233,9 @@ func (m *WorkflowExecutionMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *WorkflowExecutionMutation) ClearField(name string) error {
 	switch name {
+	case workflowexecution.FieldWorkflowDefinitionID:
+		m.ClearWorkflowDefinitionID()
+		return nil
 	case workflowexecution.FieldExecutionID:
 		m.ClearExecutionID()
 		return nil
@@ -19787,6 +20261,15 @@ func (m *WorkflowExecutionMutation) ResetField(name string) error {
 		return nil
 	case workflowexecution.FieldExecutionID:
 		m.ResetExecutionID()
+		return nil
+	case workflowexecution.FieldLanguage:
+		m.ResetLanguage()
+		return nil
+	case workflowexecution.FieldFile:
+		m.ResetFile()
+		return nil
+	case workflowexecution.FieldSource:
+		m.ResetSource()
 		return nil
 	case workflowexecution.FieldState:
 		m.ResetState()

@@ -526,9 +526,12 @@ func (_q *WorkflowDefinitionQuery) loadWorkflowExecutions(ctx context.Context, q
 	}
 	for _, n := range neighbors {
 		fk := n.WorkflowDefinitionID
-		node, ok := nodeids[fk]
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "workflow_definition_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
 		if !ok {
-			return fmt.Errorf(`unexpected referenced foreign-key "workflow_definition_id" returned %v for node %v`, fk, n.ID)
+			return fmt.Errorf(`unexpected referenced foreign-key "workflow_definition_id" returned %v for node %v`, *fk, n.ID)
 		}
 		assign(node, n)
 	}

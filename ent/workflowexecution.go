@@ -25,9 +25,15 @@ type WorkflowExecution struct {
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// WorkflowDefinitionID holds the value of the "workflow_definition_id" field.
-	WorkflowDefinitionID int `json:"workflow_definition_id,omitempty"`
+	WorkflowDefinitionID *int `json:"workflow_definition_id,omitempty"`
 	// ExecutionID holds the value of the "execution_id" field.
 	ExecutionID *int `json:"execution_id,omitempty"`
+	// attune, orquesta or action-chain.
+	Language string `json:"language,omitempty"`
+	// The workflow file, relative to its pack.
+	File string `json:"file,omitempty"`
+	// The workflow file as it was when the workflow started: a pack upgrade does not change a running workflow.
+	Source string `json:"source,omitempty"`
 	// State holds the value of the "state" field.
 	State map[string]interface{} `json:"state,omitempty"`
 	// Status holds the value of the "status" field.
@@ -82,7 +88,7 @@ func (*WorkflowExecution) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case workflowexecution.FieldID, workflowexecution.FieldWorkflowDefinitionID, workflowexecution.FieldExecutionID:
 			values[i] = new(sql.NullInt64)
-		case workflowexecution.FieldStatus:
+		case workflowexecution.FieldLanguage, workflowexecution.FieldFile, workflowexecution.FieldSource, workflowexecution.FieldStatus:
 			values[i] = new(sql.NullString)
 		case workflowexecution.FieldCreatedAt, workflowexecution.FieldUpdatedAt:
 			values[i] = new(sql.NullTime)
@@ -123,7 +129,8 @@ func (_m *WorkflowExecution) assignValues(columns []string, values []any) error 
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field workflow_definition_id", values[i])
 			} else if value.Valid {
-				_m.WorkflowDefinitionID = int(value.Int64)
+				_m.WorkflowDefinitionID = new(int)
+				*_m.WorkflowDefinitionID = int(value.Int64)
 			}
 		case workflowexecution.FieldExecutionID:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
@@ -131,6 +138,24 @@ func (_m *WorkflowExecution) assignValues(columns []string, values []any) error 
 			} else if value.Valid {
 				_m.ExecutionID = new(int)
 				*_m.ExecutionID = int(value.Int64)
+			}
+		case workflowexecution.FieldLanguage:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field language", values[i])
+			} else if value.Valid {
+				_m.Language = value.String
+			}
+		case workflowexecution.FieldFile:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field file", values[i])
+			} else if value.Valid {
+				_m.File = value.String
+			}
+		case workflowexecution.FieldSource:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field source", values[i])
+			} else if value.Valid {
+				_m.Source = value.String
 			}
 		case workflowexecution.FieldState:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -198,13 +223,24 @@ func (_m *WorkflowExecution) String() string {
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
 	builder.WriteString(", ")
-	builder.WriteString("workflow_definition_id=")
-	builder.WriteString(fmt.Sprintf("%v", _m.WorkflowDefinitionID))
+	if v := _m.WorkflowDefinitionID; v != nil {
+		builder.WriteString("workflow_definition_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteString(", ")
 	if v := _m.ExecutionID; v != nil {
 		builder.WriteString("execution_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("language=")
+	builder.WriteString(_m.Language)
+	builder.WriteString(", ")
+	builder.WriteString("file=")
+	builder.WriteString(_m.File)
+	builder.WriteString(", ")
+	builder.WriteString("source=")
+	builder.WriteString(_m.Source)
 	builder.WriteString(", ")
 	builder.WriteString("state=")
 	builder.WriteString(fmt.Sprintf("%v", _m.State))

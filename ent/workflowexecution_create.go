@@ -58,6 +58,14 @@ func (_c *WorkflowExecutionCreate) SetWorkflowDefinitionID(v int) *WorkflowExecu
 	return _c
 }
 
+// SetNillableWorkflowDefinitionID sets the "workflow_definition_id" field if the given value is not nil.
+func (_c *WorkflowExecutionCreate) SetNillableWorkflowDefinitionID(v *int) *WorkflowExecutionCreate {
+	if v != nil {
+		_c.SetWorkflowDefinitionID(*v)
+	}
+	return _c
+}
+
 // SetExecutionID sets the "execution_id" field.
 func (_c *WorkflowExecutionCreate) SetExecutionID(v int) *WorkflowExecutionCreate {
 	_c.mutation.SetExecutionID(v)
@@ -68,6 +76,48 @@ func (_c *WorkflowExecutionCreate) SetExecutionID(v int) *WorkflowExecutionCreat
 func (_c *WorkflowExecutionCreate) SetNillableExecutionID(v *int) *WorkflowExecutionCreate {
 	if v != nil {
 		_c.SetExecutionID(*v)
+	}
+	return _c
+}
+
+// SetLanguage sets the "language" field.
+func (_c *WorkflowExecutionCreate) SetLanguage(v string) *WorkflowExecutionCreate {
+	_c.mutation.SetLanguage(v)
+	return _c
+}
+
+// SetNillableLanguage sets the "language" field if the given value is not nil.
+func (_c *WorkflowExecutionCreate) SetNillableLanguage(v *string) *WorkflowExecutionCreate {
+	if v != nil {
+		_c.SetLanguage(*v)
+	}
+	return _c
+}
+
+// SetFile sets the "file" field.
+func (_c *WorkflowExecutionCreate) SetFile(v string) *WorkflowExecutionCreate {
+	_c.mutation.SetFile(v)
+	return _c
+}
+
+// SetNillableFile sets the "file" field if the given value is not nil.
+func (_c *WorkflowExecutionCreate) SetNillableFile(v *string) *WorkflowExecutionCreate {
+	if v != nil {
+		_c.SetFile(*v)
+	}
+	return _c
+}
+
+// SetSource sets the "source" field.
+func (_c *WorkflowExecutionCreate) SetSource(v string) *WorkflowExecutionCreate {
+	_c.mutation.SetSource(v)
+	return _c
+}
+
+// SetNillableSource sets the "source" field if the given value is not nil.
+func (_c *WorkflowExecutionCreate) SetNillableSource(v *string) *WorkflowExecutionCreate {
+	if v != nil {
+		_c.SetSource(*v)
 	}
 	return _c
 }
@@ -153,6 +203,18 @@ func (_c *WorkflowExecutionCreate) defaults() error {
 		v := workflowexecution.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Language(); !ok {
+		v := workflowexecution.DefaultLanguage
+		_c.mutation.SetLanguage(v)
+	}
+	if _, ok := _c.mutation.File(); !ok {
+		v := workflowexecution.DefaultFile
+		_c.mutation.SetFile(v)
+	}
+	if _, ok := _c.mutation.Source(); !ok {
+		v := workflowexecution.DefaultSource
+		_c.mutation.SetSource(v)
+	}
 	if _, ok := _c.mutation.Status(); !ok {
 		v := workflowexecution.DefaultStatus
 		_c.mutation.SetStatus(v)
@@ -168,8 +230,14 @@ func (_c *WorkflowExecutionCreate) check() error {
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "WorkflowExecution.updated_at"`)}
 	}
-	if _, ok := _c.mutation.WorkflowDefinitionID(); !ok {
-		return &ValidationError{Name: "workflow_definition_id", err: errors.New(`ent: missing required field "WorkflowExecution.workflow_definition_id"`)}
+	if _, ok := _c.mutation.Language(); !ok {
+		return &ValidationError{Name: "language", err: errors.New(`ent: missing required field "WorkflowExecution.language"`)}
+	}
+	if _, ok := _c.mutation.File(); !ok {
+		return &ValidationError{Name: "file", err: errors.New(`ent: missing required field "WorkflowExecution.file"`)}
+	}
+	if _, ok := _c.mutation.Source(); !ok {
+		return &ValidationError{Name: "source", err: errors.New(`ent: missing required field "WorkflowExecution.source"`)}
 	}
 	if _, ok := _c.mutation.Status(); !ok {
 		return &ValidationError{Name: "status", err: errors.New(`ent: missing required field "WorkflowExecution.status"`)}
@@ -178,9 +246,6 @@ func (_c *WorkflowExecutionCreate) check() error {
 		if err := workflowexecution.StatusValidator(v); err != nil {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "WorkflowExecution.status": %w`, err)}
 		}
-	}
-	if len(_c.mutation.WorkflowDefinitionIDs()) == 0 {
-		return &ValidationError{Name: "workflow_definition", err: errors.New(`ent: missing required edge "WorkflowExecution.workflow_definition"`)}
 	}
 	return nil
 }
@@ -217,6 +282,18 @@ func (_c *WorkflowExecutionCreate) createSpec() (*WorkflowExecution, *sqlgraph.C
 		_spec.SetField(workflowexecution.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
 	}
+	if value, ok := _c.mutation.Language(); ok {
+		_spec.SetField(workflowexecution.FieldLanguage, field.TypeString, value)
+		_node.Language = value
+	}
+	if value, ok := _c.mutation.File(); ok {
+		_spec.SetField(workflowexecution.FieldFile, field.TypeString, value)
+		_node.File = value
+	}
+	if value, ok := _c.mutation.Source(); ok {
+		_spec.SetField(workflowexecution.FieldSource, field.TypeString, value)
+		_node.Source = value
+	}
 	if value, ok := _c.mutation.State(); ok {
 		_spec.SetField(workflowexecution.FieldState, field.TypeJSON, value)
 		_node.State = value
@@ -239,7 +316,7 @@ func (_c *WorkflowExecutionCreate) createSpec() (*WorkflowExecution, *sqlgraph.C
 		for _, k := range nodes {
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
-		_node.WorkflowDefinitionID = nodes[0]
+		_node.WorkflowDefinitionID = &nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	if nodes := _c.mutation.ExecutionIDs(); len(nodes) > 0 {
@@ -335,6 +412,12 @@ func (u *WorkflowExecutionUpsert) UpdateWorkflowDefinitionID() *WorkflowExecutio
 	return u
 }
 
+// ClearWorkflowDefinitionID clears the value of the "workflow_definition_id" field.
+func (u *WorkflowExecutionUpsert) ClearWorkflowDefinitionID() *WorkflowExecutionUpsert {
+	u.SetNull(workflowexecution.FieldWorkflowDefinitionID)
+	return u
+}
+
 // SetExecutionID sets the "execution_id" field.
 func (u *WorkflowExecutionUpsert) SetExecutionID(v int) *WorkflowExecutionUpsert {
 	u.Set(workflowexecution.FieldExecutionID, v)
@@ -350,6 +433,42 @@ func (u *WorkflowExecutionUpsert) UpdateExecutionID() *WorkflowExecutionUpsert {
 // ClearExecutionID clears the value of the "execution_id" field.
 func (u *WorkflowExecutionUpsert) ClearExecutionID() *WorkflowExecutionUpsert {
 	u.SetNull(workflowexecution.FieldExecutionID)
+	return u
+}
+
+// SetLanguage sets the "language" field.
+func (u *WorkflowExecutionUpsert) SetLanguage(v string) *WorkflowExecutionUpsert {
+	u.Set(workflowexecution.FieldLanguage, v)
+	return u
+}
+
+// UpdateLanguage sets the "language" field to the value that was provided on create.
+func (u *WorkflowExecutionUpsert) UpdateLanguage() *WorkflowExecutionUpsert {
+	u.SetExcluded(workflowexecution.FieldLanguage)
+	return u
+}
+
+// SetFile sets the "file" field.
+func (u *WorkflowExecutionUpsert) SetFile(v string) *WorkflowExecutionUpsert {
+	u.Set(workflowexecution.FieldFile, v)
+	return u
+}
+
+// UpdateFile sets the "file" field to the value that was provided on create.
+func (u *WorkflowExecutionUpsert) UpdateFile() *WorkflowExecutionUpsert {
+	u.SetExcluded(workflowexecution.FieldFile)
+	return u
+}
+
+// SetSource sets the "source" field.
+func (u *WorkflowExecutionUpsert) SetSource(v string) *WorkflowExecutionUpsert {
+	u.Set(workflowexecution.FieldSource, v)
+	return u
+}
+
+// UpdateSource sets the "source" field to the value that was provided on create.
+func (u *WorkflowExecutionUpsert) UpdateSource() *WorkflowExecutionUpsert {
+	u.SetExcluded(workflowexecution.FieldSource)
 	return u
 }
 
@@ -456,6 +575,13 @@ func (u *WorkflowExecutionUpsertOne) UpdateWorkflowDefinitionID() *WorkflowExecu
 	})
 }
 
+// ClearWorkflowDefinitionID clears the value of the "workflow_definition_id" field.
+func (u *WorkflowExecutionUpsertOne) ClearWorkflowDefinitionID() *WorkflowExecutionUpsertOne {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.ClearWorkflowDefinitionID()
+	})
+}
+
 // SetExecutionID sets the "execution_id" field.
 func (u *WorkflowExecutionUpsertOne) SetExecutionID(v int) *WorkflowExecutionUpsertOne {
 	return u.Update(func(s *WorkflowExecutionUpsert) {
@@ -474,6 +600,48 @@ func (u *WorkflowExecutionUpsertOne) UpdateExecutionID() *WorkflowExecutionUpser
 func (u *WorkflowExecutionUpsertOne) ClearExecutionID() *WorkflowExecutionUpsertOne {
 	return u.Update(func(s *WorkflowExecutionUpsert) {
 		s.ClearExecutionID()
+	})
+}
+
+// SetLanguage sets the "language" field.
+func (u *WorkflowExecutionUpsertOne) SetLanguage(v string) *WorkflowExecutionUpsertOne {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.SetLanguage(v)
+	})
+}
+
+// UpdateLanguage sets the "language" field to the value that was provided on create.
+func (u *WorkflowExecutionUpsertOne) UpdateLanguage() *WorkflowExecutionUpsertOne {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.UpdateLanguage()
+	})
+}
+
+// SetFile sets the "file" field.
+func (u *WorkflowExecutionUpsertOne) SetFile(v string) *WorkflowExecutionUpsertOne {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.SetFile(v)
+	})
+}
+
+// UpdateFile sets the "file" field to the value that was provided on create.
+func (u *WorkflowExecutionUpsertOne) UpdateFile() *WorkflowExecutionUpsertOne {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.UpdateFile()
+	})
+}
+
+// SetSource sets the "source" field.
+func (u *WorkflowExecutionUpsertOne) SetSource(v string) *WorkflowExecutionUpsertOne {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.SetSource(v)
+	})
+}
+
+// UpdateSource sets the "source" field to the value that was provided on create.
+func (u *WorkflowExecutionUpsertOne) UpdateSource() *WorkflowExecutionUpsertOne {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.UpdateSource()
 	})
 }
 
@@ -751,6 +919,13 @@ func (u *WorkflowExecutionUpsertBulk) UpdateWorkflowDefinitionID() *WorkflowExec
 	})
 }
 
+// ClearWorkflowDefinitionID clears the value of the "workflow_definition_id" field.
+func (u *WorkflowExecutionUpsertBulk) ClearWorkflowDefinitionID() *WorkflowExecutionUpsertBulk {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.ClearWorkflowDefinitionID()
+	})
+}
+
 // SetExecutionID sets the "execution_id" field.
 func (u *WorkflowExecutionUpsertBulk) SetExecutionID(v int) *WorkflowExecutionUpsertBulk {
 	return u.Update(func(s *WorkflowExecutionUpsert) {
@@ -769,6 +944,48 @@ func (u *WorkflowExecutionUpsertBulk) UpdateExecutionID() *WorkflowExecutionUpse
 func (u *WorkflowExecutionUpsertBulk) ClearExecutionID() *WorkflowExecutionUpsertBulk {
 	return u.Update(func(s *WorkflowExecutionUpsert) {
 		s.ClearExecutionID()
+	})
+}
+
+// SetLanguage sets the "language" field.
+func (u *WorkflowExecutionUpsertBulk) SetLanguage(v string) *WorkflowExecutionUpsertBulk {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.SetLanguage(v)
+	})
+}
+
+// UpdateLanguage sets the "language" field to the value that was provided on create.
+func (u *WorkflowExecutionUpsertBulk) UpdateLanguage() *WorkflowExecutionUpsertBulk {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.UpdateLanguage()
+	})
+}
+
+// SetFile sets the "file" field.
+func (u *WorkflowExecutionUpsertBulk) SetFile(v string) *WorkflowExecutionUpsertBulk {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.SetFile(v)
+	})
+}
+
+// UpdateFile sets the "file" field to the value that was provided on create.
+func (u *WorkflowExecutionUpsertBulk) UpdateFile() *WorkflowExecutionUpsertBulk {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.UpdateFile()
+	})
+}
+
+// SetSource sets the "source" field.
+func (u *WorkflowExecutionUpsertBulk) SetSource(v string) *WorkflowExecutionUpsertBulk {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.SetSource(v)
+	})
+}
+
+// UpdateSource sets the "source" field to the value that was provided on create.
+func (u *WorkflowExecutionUpsertBulk) UpdateSource() *WorkflowExecutionUpsertBulk {
+	return u.Update(func(s *WorkflowExecutionUpsert) {
+		s.UpdateSource()
 	})
 }
 

@@ -467,7 +467,10 @@ func (_q *WorkflowExecutionQuery) loadWorkflowDefinition(ctx context.Context, qu
 	ids := make([]int, 0, len(nodes))
 	nodeids := make(map[int][]*WorkflowExecution)
 	for i := range nodes {
-		fk := nodes[i].WorkflowDefinitionID
+		if nodes[i].WorkflowDefinitionID == nil {
+			continue
+		}
+		fk := *nodes[i].WorkflowDefinitionID
 		if _, ok := nodeids[fk]; !ok {
 			ids = append(ids, fk)
 		}

@@ -51,6 +51,12 @@ func (_u *WorkflowExecutionUpdate) SetNillableWorkflowDefinitionID(v *int) *Work
 	return _u
 }
 
+// ClearWorkflowDefinitionID clears the value of the "workflow_definition_id" field.
+func (_u *WorkflowExecutionUpdate) ClearWorkflowDefinitionID() *WorkflowExecutionUpdate {
+	_u.mutation.ClearWorkflowDefinitionID()
+	return _u
+}
+
 // SetExecutionID sets the "execution_id" field.
 func (_u *WorkflowExecutionUpdate) SetExecutionID(v int) *WorkflowExecutionUpdate {
 	_u.mutation.SetExecutionID(v)
@@ -68,6 +74,48 @@ func (_u *WorkflowExecutionUpdate) SetNillableExecutionID(v *int) *WorkflowExecu
 // ClearExecutionID clears the value of the "execution_id" field.
 func (_u *WorkflowExecutionUpdate) ClearExecutionID() *WorkflowExecutionUpdate {
 	_u.mutation.ClearExecutionID()
+	return _u
+}
+
+// SetLanguage sets the "language" field.
+func (_u *WorkflowExecutionUpdate) SetLanguage(v string) *WorkflowExecutionUpdate {
+	_u.mutation.SetLanguage(v)
+	return _u
+}
+
+// SetNillableLanguage sets the "language" field if the given value is not nil.
+func (_u *WorkflowExecutionUpdate) SetNillableLanguage(v *string) *WorkflowExecutionUpdate {
+	if v != nil {
+		_u.SetLanguage(*v)
+	}
+	return _u
+}
+
+// SetFile sets the "file" field.
+func (_u *WorkflowExecutionUpdate) SetFile(v string) *WorkflowExecutionUpdate {
+	_u.mutation.SetFile(v)
+	return _u
+}
+
+// SetNillableFile sets the "file" field if the given value is not nil.
+func (_u *WorkflowExecutionUpdate) SetNillableFile(v *string) *WorkflowExecutionUpdate {
+	if v != nil {
+		_u.SetFile(*v)
+	}
+	return _u
+}
+
+// SetSource sets the "source" field.
+func (_u *WorkflowExecutionUpdate) SetSource(v string) *WorkflowExecutionUpdate {
+	_u.mutation.SetSource(v)
+	return _u
+}
+
+// SetNillableSource sets the "source" field if the given value is not nil.
+func (_u *WorkflowExecutionUpdate) SetNillableSource(v *string) *WorkflowExecutionUpdate {
+	if v != nil {
+		_u.SetSource(*v)
+	}
 	return _u
 }
 
@@ -173,9 +221,6 @@ func (_u *WorkflowExecutionUpdate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "WorkflowExecution.status": %w`, err)}
 		}
 	}
-	if _u.mutation.WorkflowDefinitionCleared() && len(_u.mutation.WorkflowDefinitionIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "WorkflowExecution.workflow_definition"`)
-	}
 	return nil
 }
 
@@ -199,6 +244,15 @@ func (_u *WorkflowExecutionUpdate) sqlSave(ctx context.Context) (_node int, err 
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(workflowexecution.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Language(); ok {
+		_spec.SetField(workflowexecution.FieldLanguage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.File(); ok {
+		_spec.SetField(workflowexecution.FieldFile, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Source(); ok {
+		_spec.SetField(workflowexecution.FieldSource, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.State(); ok {
 		_spec.SetField(workflowexecution.FieldState, field.TypeJSON, value)
@@ -309,6 +363,12 @@ func (_u *WorkflowExecutionUpdateOne) SetNillableWorkflowDefinitionID(v *int) *W
 	return _u
 }
 
+// ClearWorkflowDefinitionID clears the value of the "workflow_definition_id" field.
+func (_u *WorkflowExecutionUpdateOne) ClearWorkflowDefinitionID() *WorkflowExecutionUpdateOne {
+	_u.mutation.ClearWorkflowDefinitionID()
+	return _u
+}
+
 // SetExecutionID sets the "execution_id" field.
 func (_u *WorkflowExecutionUpdateOne) SetExecutionID(v int) *WorkflowExecutionUpdateOne {
 	_u.mutation.SetExecutionID(v)
@@ -326,6 +386,48 @@ func (_u *WorkflowExecutionUpdateOne) SetNillableExecutionID(v *int) *WorkflowEx
 // ClearExecutionID clears the value of the "execution_id" field.
 func (_u *WorkflowExecutionUpdateOne) ClearExecutionID() *WorkflowExecutionUpdateOne {
 	_u.mutation.ClearExecutionID()
+	return _u
+}
+
+// SetLanguage sets the "language" field.
+func (_u *WorkflowExecutionUpdateOne) SetLanguage(v string) *WorkflowExecutionUpdateOne {
+	_u.mutation.SetLanguage(v)
+	return _u
+}
+
+// SetNillableLanguage sets the "language" field if the given value is not nil.
+func (_u *WorkflowExecutionUpdateOne) SetNillableLanguage(v *string) *WorkflowExecutionUpdateOne {
+	if v != nil {
+		_u.SetLanguage(*v)
+	}
+	return _u
+}
+
+// SetFile sets the "file" field.
+func (_u *WorkflowExecutionUpdateOne) SetFile(v string) *WorkflowExecutionUpdateOne {
+	_u.mutation.SetFile(v)
+	return _u
+}
+
+// SetNillableFile sets the "file" field if the given value is not nil.
+func (_u *WorkflowExecutionUpdateOne) SetNillableFile(v *string) *WorkflowExecutionUpdateOne {
+	if v != nil {
+		_u.SetFile(*v)
+	}
+	return _u
+}
+
+// SetSource sets the "source" field.
+func (_u *WorkflowExecutionUpdateOne) SetSource(v string) *WorkflowExecutionUpdateOne {
+	_u.mutation.SetSource(v)
+	return _u
+}
+
+// SetNillableSource sets the "source" field if the given value is not nil.
+func (_u *WorkflowExecutionUpdateOne) SetNillableSource(v *string) *WorkflowExecutionUpdateOne {
+	if v != nil {
+		_u.SetSource(*v)
+	}
 	return _u
 }
 
@@ -444,9 +546,6 @@ func (_u *WorkflowExecutionUpdateOne) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "WorkflowExecution.status": %w`, err)}
 		}
 	}
-	if _u.mutation.WorkflowDefinitionCleared() && len(_u.mutation.WorkflowDefinitionIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "WorkflowExecution.workflow_definition"`)
-	}
 	return nil
 }
 
@@ -487,6 +586,15 @@ func (_u *WorkflowExecutionUpdateOne) sqlSave(ctx context.Context) (_node *Workf
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(workflowexecution.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.Language(); ok {
+		_spec.SetField(workflowexecution.FieldLanguage, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.File(); ok {
+		_spec.SetField(workflowexecution.FieldFile, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Source(); ok {
+		_spec.SetField(workflowexecution.FieldSource, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.State(); ok {
 		_spec.SetField(workflowexecution.FieldState, field.TypeJSON, value)

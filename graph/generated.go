@@ -249,6 +249,10 @@ type ComplexityRoot struct {
 		Stdout             func(childComplexity int) int
 		StdoutDropped      func(childComplexity int) int
 		StdoutTruncated    func(childComplexity int) int
+		TaskItem           func(childComplexity int) int
+		TaskName           func(childComplexity int) int
+		TaskReported       func(childComplexity int) int
+		TaskRun            func(childComplexity int) int
 		TimeoutSeconds     func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
 		Worker             func(childComplexity int) int
@@ -613,7 +617,10 @@ type ComplexityRoot struct {
 		CreatedAt            func(childComplexity int) int
 		Execution            func(childComplexity int) int
 		ExecutionID          func(childComplexity int) int
+		File                 func(childComplexity int) int
 		ID                   func(childComplexity int) int
+		Language             func(childComplexity int) int
+		Source               func(childComplexity int) int
 		State                func(childComplexity int) int
 		Status               func(childComplexity int) int
 		UpdatedAt            func(childComplexity int) int
@@ -1548,6 +1555,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Execution.StdoutTruncated(childComplexity), true
+	case "Execution.taskItem":
+		if e.ComplexityRoot.Execution.TaskItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.TaskItem(childComplexity), true
+	case "Execution.taskName":
+		if e.ComplexityRoot.Execution.TaskName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.TaskName(childComplexity), true
+	case "Execution.taskReported":
+		if e.ComplexityRoot.Execution.TaskReported == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.TaskReported(childComplexity), true
+	case "Execution.taskRun":
+		if e.ComplexityRoot.Execution.TaskRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.TaskRun(childComplexity), true
 	case "Execution.timeoutSeconds":
 		if e.ComplexityRoot.Execution.TimeoutSeconds == nil {
 			break
@@ -3466,12 +3497,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WorkflowExecution.ExecutionID(childComplexity), true
+	case "WorkflowExecution.file":
+		if e.ComplexityRoot.WorkflowExecution.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowExecution.File(childComplexity), true
 	case "WorkflowExecution.id":
 		if e.ComplexityRoot.WorkflowExecution.ID == nil {
 			break
 		}
 
 		return e.ComplexityRoot.WorkflowExecution.ID(childComplexity), true
+	case "WorkflowExecution.language":
+		if e.ComplexityRoot.WorkflowExecution.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowExecution.Language(childComplexity), true
+	case "WorkflowExecution.source":
+		if e.ComplexityRoot.WorkflowExecution.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowExecution.Source(childComplexity), true
 	case "WorkflowExecution.state":
 		if e.ComplexityRoot.WorkflowExecution.State == nil {
 			break
@@ -4135,6 +4184,14 @@ func (ec *executionContext) childFields_Execution(ctx context.Context, field gra
 		return ec.fieldContext_Execution_attempt(ctx, field)
 	case "worker":
 		return ec.fieldContext_Execution_worker(ctx, field)
+	case "taskName":
+		return ec.fieldContext_Execution_taskName(ctx, field)
+	case "taskItem":
+		return ec.fieldContext_Execution_taskItem(ctx, field)
+	case "taskRun":
+		return ec.fieldContext_Execution_taskRun(ctx, field)
+	case "taskReported":
+		return ec.fieldContext_Execution_taskReported(ctx, field)
 	case "action":
 		return ec.fieldContext_Execution_action(ctx, field)
 	case "parent":
@@ -4737,6 +4794,12 @@ func (ec *executionContext) childFields_WorkflowExecution(ctx context.Context, f
 		return ec.fieldContext_WorkflowExecution_workflowDefinitionID(ctx, field)
 	case "executionID":
 		return ec.fieldContext_WorkflowExecution_executionID(ctx, field)
+	case "language":
+		return ec.fieldContext_WorkflowExecution_language(ctx, field)
+	case "file":
+		return ec.fieldContext_WorkflowExecution_file(ctx, field)
+	case "source":
+		return ec.fieldContext_WorkflowExecution_source(ctx, field)
 	case "state":
 		return ec.fieldContext_WorkflowExecution_state(ctx, field)
 	case "status":
@@ -10456,6 +10519,98 @@ func (ec *executionContext) _Execution_worker(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Execution_worker(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Execution", field, false, false, "String")
+}
+
+func (ec *executionContext) _Execution_taskName(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_taskName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_taskName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "String")
+}
+
+func (ec *executionContext) _Execution_taskItem(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_taskItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskItem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_taskItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Execution_taskRun(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_taskRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_taskRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Execution_taskReported(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_taskReported(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskReported, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_taskReported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Execution_action(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
@@ -18319,11 +18474,11 @@ func (ec *executionContext) _WorkflowExecution_workflowDefinitionID(ctx context.
 			return obj.WorkflowDefinitionID, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNID2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_WorkflowExecution_workflowDefinitionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -18351,6 +18506,75 @@ func (ec *executionContext) _WorkflowExecution_executionID(ctx context.Context, 
 }
 func (ec *executionContext) fieldContext_WorkflowExecution_executionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WorkflowExecution", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WorkflowExecution_language(ctx context.Context, field graphql.CollectedField, obj *ent.WorkflowExecution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowExecution_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowExecution_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowExecution", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowExecution_file(ctx context.Context, field graphql.CollectedField, obj *ent.WorkflowExecution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowExecution_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.File, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowExecution_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowExecution", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowExecution_source(ctx context.Context, field graphql.CollectedField, obj *ent.WorkflowExecution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowExecution_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowExecution_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowExecution", field, false, false, "String")
 }
 
 func (ec *executionContext) _WorkflowExecution_state(ctx context.Context, field graphql.CollectedField, obj *ent.WorkflowExecution) (ret graphql.Marshaler) {
@@ -18412,10 +18636,10 @@ func (ec *executionContext) _WorkflowExecution_workflowDefinition(ctx context.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.WorkflowDefinition) graphql.Marshaler {
-			return ec.marshalNWorkflowDefinition2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐWorkflowDefinition(ctx, selections, v)
+			return ec.marshalOWorkflowDefinition2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐWorkflowDefinition(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_WorkflowExecution_workflowDefinition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -23906,7 +24130,7 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "taskItem", "taskItemNEQ", "taskItemIn", "taskItemNotIn", "taskItemGT", "taskItemGTE", "taskItemLT", "taskItemLTE", "taskItemIsNil", "taskItemNotNil", "taskRun", "taskRunNEQ", "taskRunIn", "taskRunNotIn", "taskRunGT", "taskRunGTE", "taskRunLT", "taskRunLTE", "taskReported", "taskReportedNEQ", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25320,6 +25544,237 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.WorkerContainsFold = data
+		case "taskName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskName = data
+		case "taskNameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameNEQ = data
+		case "taskNameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameIn = data
+		case "taskNameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameNotIn = data
+		case "taskNameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameGT = data
+		case "taskNameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameGTE = data
+		case "taskNameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameLT = data
+		case "taskNameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameLTE = data
+		case "taskNameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameContains = data
+		case "taskNameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameHasPrefix = data
+		case "taskNameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameHasSuffix = data
+		case "taskNameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameEqualFold = data
+		case "taskNameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameContainsFold = data
+		case "taskItem":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItem"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItem = data
+		case "taskItemNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItemNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItemNEQ = data
+		case "taskItemIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItemIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItemIn = data
+		case "taskItemNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItemNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItemNotIn = data
+		case "taskItemGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItemGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItemGT = data
+		case "taskItemGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItemGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItemGTE = data
+		case "taskItemLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItemLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItemLT = data
+		case "taskItemLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItemLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItemLTE = data
+		case "taskItemIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItemIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItemIsNil = data
+		case "taskItemNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskItemNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskItemNotNil = data
+		case "taskRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRun"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskRun = data
+		case "taskRunNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskRunNEQ = data
+		case "taskRunIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskRunIn = data
+		case "taskRunNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskRunNotIn = data
+		case "taskRunGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskRunGT = data
+		case "taskRunGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskRunGTE = data
+		case "taskRunLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskRunLT = data
+		case "taskRunLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskRunLTE = data
+		case "taskReported":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskReported"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskReported = data
+		case "taskReportedNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskReportedNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskReportedNEQ = data
 		case "hasAction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAction"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -32373,7 +32828,7 @@ func (ec *executionContext) unmarshalInputWorkflowExecutionWhereInput(ctx contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "workflowDefinitionID", "workflowDefinitionIDNEQ", "workflowDefinitionIDIn", "workflowDefinitionIDNotIn", "executionID", "executionIDNEQ", "executionIDIn", "executionIDNotIn", "executionIDIsNil", "executionIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "hasWorkflowDefinition", "hasWorkflowDefinitionWith", "hasExecution", "hasExecutionWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "workflowDefinitionID", "workflowDefinitionIDNEQ", "workflowDefinitionIDIn", "workflowDefinitionIDNotIn", "workflowDefinitionIDIsNil", "workflowDefinitionIDNotNil", "executionID", "executionIDNEQ", "executionIDIn", "executionIDNotIn", "executionIDIsNil", "executionIDNotNil", "language", "languageNEQ", "languageIn", "languageNotIn", "languageGT", "languageGTE", "languageLT", "languageLTE", "languageContains", "languageHasPrefix", "languageHasSuffix", "languageEqualFold", "languageContainsFold", "file", "fileNEQ", "fileIn", "fileNotIn", "fileGT", "fileGTE", "fileLT", "fileLTE", "fileContains", "fileHasPrefix", "fileHasSuffix", "fileEqualFold", "fileContainsFold", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "sourceGT", "sourceGTE", "sourceLT", "sourceLTE", "sourceContains", "sourceHasPrefix", "sourceHasSuffix", "sourceEqualFold", "sourceContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "hasWorkflowDefinition", "hasWorkflowDefinitionWith", "hasExecution", "hasExecutionWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -32597,6 +33052,20 @@ func (ec *executionContext) unmarshalInputWorkflowExecutionWhereInput(ctx contex
 				return it, err
 			}
 			it.WorkflowDefinitionIDNotIn = data
+		case "workflowDefinitionIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowDefinitionIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowDefinitionIDIsNil = data
+		case "workflowDefinitionIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowDefinitionIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowDefinitionIDNotNil = data
 		case "executionID":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("executionID"))
 			data, err := ec.unmarshalOID2ᚖint(ctx, v)
@@ -32639,6 +33108,279 @@ func (ec *executionContext) unmarshalInputWorkflowExecutionWhereInput(ctx contex
 				return it, err
 			}
 			it.ExecutionIDNotNil = data
+		case "language":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("language"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Language = data
+		case "languageNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageNEQ = data
+		case "languageIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageIn = data
+		case "languageNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageNotIn = data
+		case "languageGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageGT = data
+		case "languageGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageGTE = data
+		case "languageLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageLT = data
+		case "languageLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageLTE = data
+		case "languageContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageContains = data
+		case "languageHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageHasPrefix = data
+		case "languageHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageHasSuffix = data
+		case "languageEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageEqualFold = data
+		case "languageContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("languageContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LanguageContainsFold = data
+		case "file":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("file"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.File = data
+		case "fileNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileNEQ = data
+		case "fileIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileIn = data
+		case "fileNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileNotIn = data
+		case "fileGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileGT = data
+		case "fileGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileGTE = data
+		case "fileLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileLT = data
+		case "fileLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileLTE = data
+		case "fileContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileContains = data
+		case "fileHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileHasPrefix = data
+		case "fileHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileHasSuffix = data
+		case "fileEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileEqualFold = data
+		case "fileContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fileContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FileContainsFold = data
+		case "source":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("source"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Source = data
+		case "sourceNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceNEQ = data
+		case "sourceIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceIn = data
+		case "sourceNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceNotIn = data
+		case "sourceGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceGT = data
+		case "sourceGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceGTE = data
+		case "sourceLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceLT = data
+		case "sourceLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceLTE = data
+		case "sourceContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceContains = data
+		case "sourceHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceHasPrefix = data
+		case "sourceHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceHasSuffix = data
+		case "sourceEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceEqualFold = data
+		case "sourceContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceContainsFold = data
 		case "status":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
 			data, err := ec.unmarshalOWorkflowExecutionStatus2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋworkflowexecutionᚐStatus(ctx, v)
@@ -34024,6 +34766,26 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 			}
 		case "worker":
 			out.Values[i] = ec._Execution_worker(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "taskName":
+			out.Values[i] = ec._Execution_taskName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "taskItem":
+			out.Values[i] = ec._Execution_taskItem(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "taskRun":
+			out.Values[i] = ec._Execution_taskRun(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "taskReported":
+			out.Values[i] = ec._Execution_taskReported(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -36412,12 +37174,27 @@ func (ec *executionContext) _WorkflowExecution(ctx context.Context, sel ast.Sele
 			}
 		case "workflowDefinitionID":
 			out.Values[i] = ec._WorkflowExecution_workflowDefinitionID(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "executionID":
 			out.Values[i] = ec._WorkflowExecution_executionID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "language":
+			out.Values[i] = ec._WorkflowExecution_language(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "file":
+			out.Values[i] = ec._WorkflowExecution_file(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._WorkflowExecution_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "state":
@@ -36432,7 +37209,7 @@ func (ec *executionContext) _WorkflowExecution(ctx context.Context, sel ast.Sele
 			}
 		case "workflowDefinition":
 			out.Values[i] = ec._WorkflowExecution_workflowDefinition(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "execution":

@@ -66,6 +66,14 @@ const (
 	FieldAttempt = "attempt"
 	// FieldWorker holds the string denoting the worker field in the database.
 	FieldWorker = "worker"
+	// FieldTaskName holds the string denoting the task_name field in the database.
+	FieldTaskName = "task_name"
+	// FieldTaskItem holds the string denoting the task_item field in the database.
+	FieldTaskItem = "task_item"
+	// FieldTaskRun holds the string denoting the task_run field in the database.
+	FieldTaskRun = "task_run"
+	// FieldTaskReported holds the string denoting the task_reported field in the database.
+	FieldTaskReported = "task_reported"
 	// EdgeAction holds the string denoting the action edge name in mutations.
 	EdgeAction = "action"
 	// EdgeParent holds the string denoting the parent edge name in mutations.
@@ -154,6 +162,10 @@ var Columns = []string{
 	FieldTimeoutSeconds,
 	FieldAttempt,
 	FieldWorker,
+	FieldTaskName,
+	FieldTaskItem,
+	FieldTaskRun,
+	FieldTaskReported,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -204,6 +216,12 @@ var (
 	DefaultAttempt int
 	// DefaultWorker holds the default value on creation for the "worker" field.
 	DefaultWorker string
+	// DefaultTaskName holds the default value on creation for the "task_name" field.
+	DefaultTaskName string
+	// DefaultTaskRun holds the default value on creation for the "task_run" field.
+	DefaultTaskRun int
+	// DefaultTaskReported holds the default value on creation for the "task_reported" field.
+	DefaultTaskReported bool
 )
 
 // Status defines the type for the "status" enum field.
@@ -223,6 +241,9 @@ const (
 	StatusCANCELING Status = "CANCELING"
 	StatusCANCELED  Status = "CANCELED"
 	StatusABANDONED Status = "ABANDONED"
+	StatusPAUSING   Status = "PAUSING"
+	StatusPAUSED    Status = "PAUSED"
+	StatusPENDING   Status = "PENDING"
 )
 
 func (s Status) String() string {
@@ -232,7 +253,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED:
+	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED, StatusPAUSING, StatusPAUSED, StatusPENDING:
 		return nil
 	default:
 		return fmt.Errorf("execution: invalid enum value for status field: %q", s)
@@ -355,6 +376,26 @@ func ByAttempt(opts ...sql.OrderTermOption) OrderOption {
 // ByWorker orders the results by the worker field.
 func ByWorker(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldWorker, opts...).ToFunc()
+}
+
+// ByTaskName orders the results by the task_name field.
+func ByTaskName(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTaskName, opts...).ToFunc()
+}
+
+// ByTaskItem orders the results by the task_item field.
+func ByTaskItem(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTaskItem, opts...).ToFunc()
+}
+
+// ByTaskRun orders the results by the task_run field.
+func ByTaskRun(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTaskRun, opts...).ToFunc()
+}
+
+// ByTaskReported orders the results by the task_reported field.
+func ByTaskReported(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTaskReported, opts...).ToFunc()
 }
 
 // ByActionField orders the results by action field.

@@ -160,6 +160,26 @@ func Worker(v string) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldWorker, v))
 }
 
+// TaskName applies equality check predicate on the "task_name" field. It's identical to TaskNameEQ.
+func TaskName(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldTaskName, v))
+}
+
+// TaskItem applies equality check predicate on the "task_item" field. It's identical to TaskItemEQ.
+func TaskItem(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldTaskItem, v))
+}
+
+// TaskRun applies equality check predicate on the "task_run" field. It's identical to TaskRunEQ.
+func TaskRun(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldTaskRun, v))
+}
+
+// TaskReported applies equality check predicate on the "task_reported" field. It's identical to TaskReportedEQ.
+func TaskReported(v bool) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldTaskReported, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldCreatedAt, v))
@@ -1128,6 +1148,171 @@ func WorkerEqualFold(v string) predicate.Execution {
 // WorkerContainsFold applies the ContainsFold predicate on the "worker" field.
 func WorkerContainsFold(v string) predicate.Execution {
 	return predicate.Execution(sql.FieldContainsFold(FieldWorker, v))
+}
+
+// TaskNameEQ applies the EQ predicate on the "task_name" field.
+func TaskNameEQ(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldTaskName, v))
+}
+
+// TaskNameNEQ applies the NEQ predicate on the "task_name" field.
+func TaskNameNEQ(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldTaskName, v))
+}
+
+// TaskNameIn applies the In predicate on the "task_name" field.
+func TaskNameIn(vs ...string) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldTaskName, vs...))
+}
+
+// TaskNameNotIn applies the NotIn predicate on the "task_name" field.
+func TaskNameNotIn(vs ...string) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldTaskName, vs...))
+}
+
+// TaskNameGT applies the GT predicate on the "task_name" field.
+func TaskNameGT(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldGT(FieldTaskName, v))
+}
+
+// TaskNameGTE applies the GTE predicate on the "task_name" field.
+func TaskNameGTE(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldGTE(FieldTaskName, v))
+}
+
+// TaskNameLT applies the LT predicate on the "task_name" field.
+func TaskNameLT(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldLT(FieldTaskName, v))
+}
+
+// TaskNameLTE applies the LTE predicate on the "task_name" field.
+func TaskNameLTE(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldLTE(FieldTaskName, v))
+}
+
+// TaskNameContains applies the Contains predicate on the "task_name" field.
+func TaskNameContains(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldContains(FieldTaskName, v))
+}
+
+// TaskNameHasPrefix applies the HasPrefix predicate on the "task_name" field.
+func TaskNameHasPrefix(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldHasPrefix(FieldTaskName, v))
+}
+
+// TaskNameHasSuffix applies the HasSuffix predicate on the "task_name" field.
+func TaskNameHasSuffix(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldHasSuffix(FieldTaskName, v))
+}
+
+// TaskNameEqualFold applies the EqualFold predicate on the "task_name" field.
+func TaskNameEqualFold(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEqualFold(FieldTaskName, v))
+}
+
+// TaskNameContainsFold applies the ContainsFold predicate on the "task_name" field.
+func TaskNameContainsFold(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldContainsFold(FieldTaskName, v))
+}
+
+// TaskItemEQ applies the EQ predicate on the "task_item" field.
+func TaskItemEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldTaskItem, v))
+}
+
+// TaskItemNEQ applies the NEQ predicate on the "task_item" field.
+func TaskItemNEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldTaskItem, v))
+}
+
+// TaskItemIn applies the In predicate on the "task_item" field.
+func TaskItemIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldTaskItem, vs...))
+}
+
+// TaskItemNotIn applies the NotIn predicate on the "task_item" field.
+func TaskItemNotIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldTaskItem, vs...))
+}
+
+// TaskItemGT applies the GT predicate on the "task_item" field.
+func TaskItemGT(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldGT(FieldTaskItem, v))
+}
+
+// TaskItemGTE applies the GTE predicate on the "task_item" field.
+func TaskItemGTE(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldGTE(FieldTaskItem, v))
+}
+
+// TaskItemLT applies the LT predicate on the "task_item" field.
+func TaskItemLT(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldLT(FieldTaskItem, v))
+}
+
+// TaskItemLTE applies the LTE predicate on the "task_item" field.
+func TaskItemLTE(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldLTE(FieldTaskItem, v))
+}
+
+// TaskItemIsNil applies the IsNil predicate on the "task_item" field.
+func TaskItemIsNil() predicate.Execution {
+	return predicate.Execution(sql.FieldIsNull(FieldTaskItem))
+}
+
+// TaskItemNotNil applies the NotNil predicate on the "task_item" field.
+func TaskItemNotNil() predicate.Execution {
+	return predicate.Execution(sql.FieldNotNull(FieldTaskItem))
+}
+
+// TaskRunEQ applies the EQ predicate on the "task_run" field.
+func TaskRunEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldTaskRun, v))
+}
+
+// TaskRunNEQ applies the NEQ predicate on the "task_run" field.
+func TaskRunNEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldTaskRun, v))
+}
+
+// TaskRunIn applies the In predicate on the "task_run" field.
+func TaskRunIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldTaskRun, vs...))
+}
+
+// TaskRunNotIn applies the NotIn predicate on the "task_run" field.
+func TaskRunNotIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldTaskRun, vs...))
+}
+
+// TaskRunGT applies the GT predicate on the "task_run" field.
+func TaskRunGT(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldGT(FieldTaskRun, v))
+}
+
+// TaskRunGTE applies the GTE predicate on the "task_run" field.
+func TaskRunGTE(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldGTE(FieldTaskRun, v))
+}
+
+// TaskRunLT applies the LT predicate on the "task_run" field.
+func TaskRunLT(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldLT(FieldTaskRun, v))
+}
+
+// TaskRunLTE applies the LTE predicate on the "task_run" field.
+func TaskRunLTE(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldLTE(FieldTaskRun, v))
+}
+
+// TaskReportedEQ applies the EQ predicate on the "task_reported" field.
+func TaskReportedEQ(v bool) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldTaskReported, v))
+}
+
+// TaskReportedNEQ applies the NEQ predicate on the "task_reported" field.
+func TaskReportedNEQ(v bool) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldTaskReported, v))
 }
 
 // HasAction applies the HasEdge predicate on the "action" edge.

@@ -185,7 +185,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "action_ref", Type: field.TypeString},
 		{Name: "pack_ref", Type: field.TypeString, Default: ""},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELING", "CANCELED", "ABANDONED"}, Default: "REQUESTED"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELING", "CANCELED", "ABANDONED", "PAUSING", "PAUSED", "PENDING"}, Default: "REQUESTED"},
 		{Name: "parameters", Type: field.TypeJSON, Nullable: true},
 		{Name: "result", Type: field.TypeJSON, Nullable: true},
 		{Name: "stdout", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -202,6 +202,10 @@ var (
 		{Name: "timeout_seconds", Type: field.TypeInt, Default: 0},
 		{Name: "attempt", Type: field.TypeInt, Default: 0},
 		{Name: "worker", Type: field.TypeString, Default: ""},
+		{Name: "task_name", Type: field.TypeString, Default: ""},
+		{Name: "task_item", Type: field.TypeInt, Nullable: true},
+		{Name: "task_run", Type: field.TypeInt, Default: 0},
+		{Name: "task_reported", Type: field.TypeBool, Default: false},
 		{Name: "action_id", Type: field.TypeInt, Nullable: true},
 		{Name: "enforcement_id", Type: field.TypeInt, Nullable: true},
 		{Name: "parent_id", Type: field.TypeInt, Nullable: true},
@@ -214,19 +218,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "executions_actions_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[22]},
+				Columns:    []*schema.Column{ExecutionsColumns[26]},
 				RefColumns: []*schema.Column{ActionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_enforcements_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[23]},
+				Columns:    []*schema.Column{ExecutionsColumns[27]},
 				RefColumns: []*schema.Column{EnforcementsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_executions_children",
-				Columns:    []*schema.Column{ExecutionsColumns[24]},
+				Columns:    []*schema.Column{ExecutionsColumns[28]},
 				RefColumns: []*schema.Column{ExecutionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -251,6 +255,11 @@ var (
 				Name:    "execution_worker_status",
 				Unique:  false,
 				Columns: []*schema.Column{ExecutionsColumns[21], ExecutionsColumns[5]},
+			},
+			{
+				Name:    "execution_parent_id_task_reported",
+				Unique:  false,
+				Columns: []*schema.Column{ExecutionsColumns[28], ExecutionsColumns[25]},
 			},
 		},
 	}
@@ -570,10 +579,13 @@ var (
 		{Name: "id", Type: field.TypeInt, Increment: true},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "language", Type: field.TypeString, Default: ""},
+		{Name: "file", Type: field.TypeString, Default: ""},
+		{Name: "source", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "state", Type: field.TypeJSON, Nullable: true},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELING", "CANCELED", "ABANDONED"}, Default: "REQUESTED"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELING", "CANCELED", "ABANDONED", "PAUSING", "PAUSED", "PENDING"}, Default: "REQUESTED"},
 		{Name: "execution_id", Type: field.TypeInt, Nullable: true},
-		{Name: "workflow_definition_id", Type: field.TypeInt},
+		{Name: "workflow_definition_id", Type: field.TypeInt, Nullable: true},
 	}
 	// WorkflowExecutionsTable holds the schema information for the "workflow_executions" table.
 	WorkflowExecutionsTable = &schema.Table{
@@ -583,15 +595,22 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "workflow_executions_executions_workflow_executions",
-				Columns:    []*schema.Column{WorkflowExecutionsColumns[5]},
+				Columns:    []*schema.Column{WorkflowExecutionsColumns[8]},
 				RefColumns: []*schema.Column{ExecutionsColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
 			{
 				Symbol:     "workflow_executions_workflow_definitions_workflow_executions",
-				Columns:    []*schema.Column{WorkflowExecutionsColumns[6]},
+				Columns:    []*schema.Column{WorkflowExecutionsColumns[9]},
 				RefColumns: []*schema.Column{WorkflowDefinitionsColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "workflowexecution_execution_id",
+				Unique:  true,
+				Columns: []*schema.Column{WorkflowExecutionsColumns[8]},
 			},
 		},
 	}

@@ -283,6 +283,18 @@ func init() {
 	executionDescWorker := executionFields[21].Descriptor()
 	// execution.DefaultWorker holds the default value on creation for the worker field.
 	execution.DefaultWorker = executionDescWorker.Default.(string)
+	// executionDescTaskName is the schema descriptor for task_name field.
+	executionDescTaskName := executionFields[22].Descriptor()
+	// execution.DefaultTaskName holds the default value on creation for the task_name field.
+	execution.DefaultTaskName = executionDescTaskName.Default.(string)
+	// executionDescTaskRun is the schema descriptor for task_run field.
+	executionDescTaskRun := executionFields[24].Descriptor()
+	// execution.DefaultTaskRun holds the default value on creation for the task_run field.
+	execution.DefaultTaskRun = executionDescTaskRun.Default.(int)
+	// executionDescTaskReported is the schema descriptor for task_reported field.
+	executionDescTaskReported := executionFields[25].Descriptor()
+	// execution.DefaultTaskReported holds the default value on creation for the task_reported field.
+	execution.DefaultTaskReported = executionDescTaskReported.Default.(bool)
 	executionoutput.Policy = privacy.NewPolicies(schema.ExecutionOutput{})
 	executionoutput.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -747,6 +759,18 @@ func init() {
 	workflowexecution.DefaultUpdatedAt = workflowexecutionDescUpdatedAt.Default.(func() time.Time)
 	// workflowexecution.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	workflowexecution.UpdateDefaultUpdatedAt = workflowexecutionDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// workflowexecutionDescLanguage is the schema descriptor for language field.
+	workflowexecutionDescLanguage := workflowexecutionFields[2].Descriptor()
+	// workflowexecution.DefaultLanguage holds the default value on creation for the language field.
+	workflowexecution.DefaultLanguage = workflowexecutionDescLanguage.Default.(string)
+	// workflowexecutionDescFile is the schema descriptor for file field.
+	workflowexecutionDescFile := workflowexecutionFields[3].Descriptor()
+	// workflowexecution.DefaultFile holds the default value on creation for the file field.
+	workflowexecution.DefaultFile = workflowexecutionDescFile.Default.(string)
+	// workflowexecutionDescSource is the schema descriptor for source field.
+	workflowexecutionDescSource := workflowexecutionFields[4].Descriptor()
+	// workflowexecution.DefaultSource holds the default value on creation for the source field.
+	workflowexecution.DefaultSource = workflowexecutionDescSource.Default.(string)
 }
 
 const (

@@ -18,6 +18,9 @@ import (
 var ExecutionStatuses = []string{
 	"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED",
 	"TIMEOUT", "CANCELING", "CANCELED", "ABANDONED",
+	// A workflow being paused (its running tasks finish, no new one
+	// starts), then paused; PENDING waits for a person (an inquiry).
+	"PAUSING", "PAUSED", "PENDING",
 }
 
 // Execution is one run of an action. It is history: it keeps action_ref
@@ -54,6 +57,14 @@ func (Execution) Fields() []ent.Field {
 		field.Int("timeout_seconds").Default(0),
 		field.Int("attempt").Default(0),
 		field.String("worker").Default("").Comment("Identity of the worker that ran it."),
+		field.String("task_name").Default("").
+			Comment("The workflow task this child execution runs; empty outside workflows."),
+		field.Int("task_item").Optional().Nillable().
+			Comment("The with-items index this child runs."),
+		field.Int("task_run").Default(0).
+			Comment("Which run of its task (the engine's task-run number) this child belongs to."),
+		field.Bool("task_reported").Default(false).
+			Comment("Set once its workflow took this child's end into account."),
 	}
 }
 
@@ -83,6 +94,8 @@ func (Execution) Indexes() []ent.Index {
 		// The default order of executions(…): newest first, id breaking ties.
 		index.Fields("requested_at", "id"),
 		index.Fields("worker", "status"),
+		// The workflow engine's look for finished children it has not taken in.
+		index.Fields("parent_id", "task_reported"),
 	}
 }
 

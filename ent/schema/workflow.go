@@ -7,6 +7,7 @@ import (
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
 )
 
 // WorkflowDefinition is a pack's workflow graph.
@@ -46,8 +47,12 @@ func (WorkflowExecution) Mixin() []ent.Mixin { return []ent.Mixin{TimeMixin{}} }
 // Fields of the WorkflowExecution.
 func (WorkflowExecution) Fields() []ent.Field {
 	return []ent.Field{
-		field.Int("workflow_definition_id"),
+		field.Int("workflow_definition_id").Optional().Nillable(),
 		field.Int("execution_id").Optional().Nillable(),
+		field.String("language").Default("").Comment("attune, orquesta or action-chain."),
+		field.String("file").Default("").Comment("The workflow file, relative to its pack."),
+		field.Text("source").Default("").
+			Comment("The workflow file as it was when the workflow started: a pack upgrade does not change a running workflow."),
 		field.JSON("state", map[string]any{}).Optional().Annotations(entgql.Type("JSON")),
 		field.Enum("status").Values(ExecutionStatuses...).Default("REQUESTED").
 			Annotations(entgql.OrderField("STATUS")),
@@ -58,10 +63,15 @@ func (WorkflowExecution) Fields() []ent.Field {
 func (WorkflowExecution) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.From("workflow_definition", WorkflowDefinition.Type).Ref("workflow_executions").
-			Field("workflow_definition_id").Unique().Required(),
+			Field("workflow_definition_id").Unique(),
 		edge.From("execution", Execution.Type).Ref("workflow_executions").
 			Field("execution_id").Unique(),
 	}
+}
+
+// Indexes of the WorkflowExecution: one workflow state per execution.
+func (WorkflowExecution) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("execution_id").Unique()}
 }
 
 // Annotations of the WorkflowExecution.

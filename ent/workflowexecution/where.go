@@ -75,6 +75,21 @@ func ExecutionID(v int) predicate.WorkflowExecution {
 	return predicate.WorkflowExecution(sql.FieldEQ(FieldExecutionID, v))
 }
 
+// Language applies equality check predicate on the "language" field. It's identical to LanguageEQ.
+func Language(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldEQ(FieldLanguage, v))
+}
+
+// File applies equality check predicate on the "file" field. It's identical to FileEQ.
+func File(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldEQ(FieldFile, v))
+}
+
+// Source applies equality check predicate on the "source" field. It's identical to SourceEQ.
+func Source(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldEQ(FieldSource, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.WorkflowExecution {
 	return predicate.WorkflowExecution(sql.FieldEQ(FieldCreatedAt, v))
@@ -175,6 +190,16 @@ func WorkflowDefinitionIDNotIn(vs ...int) predicate.WorkflowExecution {
 	return predicate.WorkflowExecution(sql.FieldNotIn(FieldWorkflowDefinitionID, vs...))
 }
 
+// WorkflowDefinitionIDIsNil applies the IsNil predicate on the "workflow_definition_id" field.
+func WorkflowDefinitionIDIsNil() predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldIsNull(FieldWorkflowDefinitionID))
+}
+
+// WorkflowDefinitionIDNotNil applies the NotNil predicate on the "workflow_definition_id" field.
+func WorkflowDefinitionIDNotNil() predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldNotNull(FieldWorkflowDefinitionID))
+}
+
 // ExecutionIDEQ applies the EQ predicate on the "execution_id" field.
 func ExecutionIDEQ(v int) predicate.WorkflowExecution {
 	return predicate.WorkflowExecution(sql.FieldEQ(FieldExecutionID, v))
@@ -203,6 +228,201 @@ func ExecutionIDIsNil() predicate.WorkflowExecution {
 // ExecutionIDNotNil applies the NotNil predicate on the "execution_id" field.
 func ExecutionIDNotNil() predicate.WorkflowExecution {
 	return predicate.WorkflowExecution(sql.FieldNotNull(FieldExecutionID))
+}
+
+// LanguageEQ applies the EQ predicate on the "language" field.
+func LanguageEQ(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldEQ(FieldLanguage, v))
+}
+
+// LanguageNEQ applies the NEQ predicate on the "language" field.
+func LanguageNEQ(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldNEQ(FieldLanguage, v))
+}
+
+// LanguageIn applies the In predicate on the "language" field.
+func LanguageIn(vs ...string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldIn(FieldLanguage, vs...))
+}
+
+// LanguageNotIn applies the NotIn predicate on the "language" field.
+func LanguageNotIn(vs ...string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldNotIn(FieldLanguage, vs...))
+}
+
+// LanguageGT applies the GT predicate on the "language" field.
+func LanguageGT(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldGT(FieldLanguage, v))
+}
+
+// LanguageGTE applies the GTE predicate on the "language" field.
+func LanguageGTE(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldGTE(FieldLanguage, v))
+}
+
+// LanguageLT applies the LT predicate on the "language" field.
+func LanguageLT(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldLT(FieldLanguage, v))
+}
+
+// LanguageLTE applies the LTE predicate on the "language" field.
+func LanguageLTE(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldLTE(FieldLanguage, v))
+}
+
+// LanguageContains applies the Contains predicate on the "language" field.
+func LanguageContains(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldContains(FieldLanguage, v))
+}
+
+// LanguageHasPrefix applies the HasPrefix predicate on the "language" field.
+func LanguageHasPrefix(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldHasPrefix(FieldLanguage, v))
+}
+
+// LanguageHasSuffix applies the HasSuffix predicate on the "language" field.
+func LanguageHasSuffix(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldHasSuffix(FieldLanguage, v))
+}
+
+// LanguageEqualFold applies the EqualFold predicate on the "language" field.
+func LanguageEqualFold(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldEqualFold(FieldLanguage, v))
+}
+
+// LanguageContainsFold applies the ContainsFold predicate on the "language" field.
+func LanguageContainsFold(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldContainsFold(FieldLanguage, v))
+}
+
+// FileEQ applies the EQ predicate on the "file" field.
+func FileEQ(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldEQ(FieldFile, v))
+}
+
+// FileNEQ applies the NEQ predicate on the "file" field.
+func FileNEQ(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldNEQ(FieldFile, v))
+}
+
+// FileIn applies the In predicate on the "file" field.
+func FileIn(vs ...string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldIn(FieldFile, vs...))
+}
+
+// FileNotIn applies the NotIn predicate on the "file" field.
+func FileNotIn(vs ...string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldNotIn(FieldFile, vs...))
+}
+
+// FileGT applies the GT predicate on the "file" field.
+func FileGT(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldGT(FieldFile, v))
+}
+
+// FileGTE applies the GTE predicate on the "file" field.
+func FileGTE(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldGTE(FieldFile, v))
+}
+
+// FileLT applies the LT predicate on the "file" field.
+func FileLT(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldLT(FieldFile, v))
+}
+
+// FileLTE applies the LTE predicate on the "file" field.
+func FileLTE(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldLTE(FieldFile, v))
+}
+
+// FileContains applies the Contains predicate on the "file" field.
+func FileContains(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldContains(FieldFile, v))
+}
+
+// FileHasPrefix applies the HasPrefix predicate on the "file" field.
+func FileHasPrefix(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldHasPrefix(FieldFile, v))
+}
+
+// FileHasSuffix applies the HasSuffix predicate on the "file" field.
+func FileHasSuffix(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldHasSuffix(FieldFile, v))
+}
+
+// FileEqualFold applies the EqualFold predicate on the "file" field.
+func FileEqualFold(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldEqualFold(FieldFile, v))
+}
+
+// FileContainsFold applies the ContainsFold predicate on the "file" field.
+func FileContainsFold(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldContainsFold(FieldFile, v))
+}
+
+// SourceEQ applies the EQ predicate on the "source" field.
+func SourceEQ(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldEQ(FieldSource, v))
+}
+
+// SourceNEQ applies the NEQ predicate on the "source" field.
+func SourceNEQ(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldNEQ(FieldSource, v))
+}
+
+// SourceIn applies the In predicate on the "source" field.
+func SourceIn(vs ...string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldIn(FieldSource, vs...))
+}
+
+// SourceNotIn applies the NotIn predicate on the "source" field.
+func SourceNotIn(vs ...string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldNotIn(FieldSource, vs...))
+}
+
+// SourceGT applies the GT predicate on the "source" field.
+func SourceGT(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldGT(FieldSource, v))
+}
+
+// SourceGTE applies the GTE predicate on the "source" field.
+func SourceGTE(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldGTE(FieldSource, v))
+}
+
+// SourceLT applies the LT predicate on the "source" field.
+func SourceLT(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldLT(FieldSource, v))
+}
+
+// SourceLTE applies the LTE predicate on the "source" field.
+func SourceLTE(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldLTE(FieldSource, v))
+}
+
+// SourceContains applies the Contains predicate on the "source" field.
+func SourceContains(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldContains(FieldSource, v))
+}
+
+// SourceHasPrefix applies the HasPrefix predicate on the "source" field.
+func SourceHasPrefix(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldHasPrefix(FieldSource, v))
+}
+
+// SourceHasSuffix applies the HasSuffix predicate on the "source" field.
+func SourceHasSuffix(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldHasSuffix(FieldSource, v))
+}
+
+// SourceEqualFold applies the EqualFold predicate on the "source" field.
+func SourceEqualFold(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldEqualFold(FieldSource, v))
+}
+
+// SourceContainsFold applies the ContainsFold predicate on the "source" field.
+func SourceContainsFold(v string) predicate.WorkflowExecution {
+	return predicate.WorkflowExecution(sql.FieldContainsFold(FieldSource, v))
 }
 
 // StateIsNil applies the IsNil predicate on the "state" field.

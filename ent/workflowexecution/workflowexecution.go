@@ -26,6 +26,12 @@ const (
 	FieldWorkflowDefinitionID = "workflow_definition_id"
 	// FieldExecutionID holds the string denoting the execution_id field in the database.
 	FieldExecutionID = "execution_id"
+	// FieldLanguage holds the string denoting the language field in the database.
+	FieldLanguage = "language"
+	// FieldFile holds the string denoting the file field in the database.
+	FieldFile = "file"
+	// FieldSource holds the string denoting the source field in the database.
+	FieldSource = "source"
 	// FieldState holds the string denoting the state field in the database.
 	FieldState = "state"
 	// FieldStatus holds the string denoting the status field in the database.
@@ -59,6 +65,9 @@ var Columns = []string{
 	FieldUpdatedAt,
 	FieldWorkflowDefinitionID,
 	FieldExecutionID,
+	FieldLanguage,
+	FieldFile,
+	FieldSource,
 	FieldState,
 	FieldStatus,
 }
@@ -87,6 +96,12 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
+	// DefaultLanguage holds the default value on creation for the "language" field.
+	DefaultLanguage string
+	// DefaultFile holds the default value on creation for the "file" field.
+	DefaultFile string
+	// DefaultSource holds the default value on creation for the "source" field.
+	DefaultSource string
 )
 
 // Status defines the type for the "status" enum field.
@@ -106,6 +121,9 @@ const (
 	StatusCANCELING Status = "CANCELING"
 	StatusCANCELED  Status = "CANCELED"
 	StatusABANDONED Status = "ABANDONED"
+	StatusPAUSING   Status = "PAUSING"
+	StatusPAUSED    Status = "PAUSED"
+	StatusPENDING   Status = "PENDING"
 )
 
 func (s Status) String() string {
@@ -115,7 +133,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED:
+	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED, StatusPAUSING, StatusPAUSED, StatusPENDING:
 		return nil
 	default:
 		return fmt.Errorf("workflowexecution: invalid enum value for status field: %q", s)
@@ -148,6 +166,21 @@ func ByWorkflowDefinitionID(opts ...sql.OrderTermOption) OrderOption {
 // ByExecutionID orders the results by the execution_id field.
 func ByExecutionID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExecutionID, opts...).ToFunc()
+}
+
+// ByLanguage orders the results by the language field.
+func ByLanguage(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLanguage, opts...).ToFunc()
+}
+
+// ByFile orders the results by the file field.
+func ByFile(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFile, opts...).ToFunc()
+}
+
+// BySource orders the results by the source field.
+func BySource(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSource, opts...).ToFunc()
 }
 
 // ByStatus orders the results by the status field.

@@ -1791,6 +1791,9 @@ const (
 	ExecutionStatusCanceling ExecutionStatus = "CANCELING"
 	ExecutionStatusCanceled  ExecutionStatus = "CANCELED"
 	ExecutionStatusAbandoned ExecutionStatus = "ABANDONED"
+	ExecutionStatusPausing   ExecutionStatus = "PAUSING"
+	ExecutionStatusPaused    ExecutionStatus = "PAUSED"
+	ExecutionStatusPending   ExecutionStatus = "PENDING"
 )
 
 var AllExecutionStatus = []ExecutionStatus{
@@ -1803,6 +1806,9 @@ var AllExecutionStatus = []ExecutionStatus{
 	ExecutionStatusCanceling,
 	ExecutionStatusCanceled,
 	ExecutionStatusAbandoned,
+	ExecutionStatusPausing,
+	ExecutionStatusPaused,
+	ExecutionStatusPending,
 }
 
 // ExecutionsExecutionsExecutionConnection includes the requested fields of the GraphQL type ExecutionConnection.

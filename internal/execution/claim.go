@@ -32,7 +32,7 @@ import (
 // carrying no NOTIFY, while a claim then also waits for the batch before.
 var claimSQL = `UPDATE executions
 SET status = '` + string(Running) + `', worker = $2, started_at = $3, updated_at = $4, attempt = attempt + 1
-WHERE id = $1 AND status IN (` + sqlStatuses(transitions[Running]) + `)
+WHERE id = $1 AND status IN (` + sqlStatuses(claimable) + `)
   AND NOT EXISTS (SELECT 1 FROM execution_secrets s WHERE s.execution_id = executions.id)
 RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt,
   (SELECT a.entry_point FROM actions a WHERE a.id = executions.action_id),

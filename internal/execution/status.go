@@ -21,23 +21,38 @@ const (
 	Canceling = execution.StatusCANCELING
 	Canceled  = execution.StatusCANCELED
 	Abandoned = execution.StatusABANDONED
+	// A workflow's: pausing (running tasks finish, none starts), paused.
+	Pausing = execution.StatusPAUSING
+	Paused  = execution.StatusPAUSED
+	// Waiting for a person's answer (an inquiry).
+	Pending = execution.StatusPENDING
 )
 
 // transitions is the status machine: the statuses each status may be
 // entered from. Every write of Execution.status goes through transition,
 // which enforces it with a compare-and-set.
 var transitions = map[execution.Status][]execution.Status{
-	Running: {Requested, Scheduled},
+	// A claim (from Requested or Scheduled; see claimable), or a workflow
+	// resumed, or an answered inquiry's execution going on.
+	Running: {Requested, Scheduled, Pausing, Paused, Pending},
 	// Back to the queue: an idempotent action's run cut short by a
 	// server's shutdown (Worker.requeue).
 	Scheduled: {Running},
-	Canceling: {Running},
-	Canceled:  {Requested, Scheduled, Running, Canceling},
-	Succeeded: {Running, Canceling},
-	Failed:    {Running, Canceling},
-	TimedOut:  {Running, Canceling},
+	Pausing:   {Running},
+	Paused:    {Running, Pausing},
+	Pending:   {Running},
+	Canceling: {Running, Pausing, Paused, Pending},
+	Canceled:  {Requested, Scheduled, Running, Canceling, Pausing, Paused, Pending},
+	Succeeded: {Running, Canceling, Pausing, Pending},
+	Failed:    {Running, Canceling, Pausing, Pending},
+	TimedOut:  {Running, Canceling, Pending},
 	Abandoned: {Running, Canceling},
 }
+
+// claimable are the statuses a worker claims an execution from: waiting
+// to run. (Running is also entered from a workflow's pause or an inquiry,
+// which no worker claims.)
+var claimable = []execution.Status{Requested, Scheduled}
 
 // Finished reports whether status is final: nothing changes it any more.
 func Finished(status execution.Status) bool {
