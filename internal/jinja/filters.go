@@ -90,6 +90,9 @@ func goValue(v *exec.Value) any {
 	if k, ok := v.Interface().(*KeyNode); ok {
 		return k.value()
 	}
+	if x, ok := v.Interface().(Valuer); ok {
+		return normalize(x.JinjaValue())
+	}
 	out := v.ToGoSimpleType(false)
 	if _, ok := out.(error); ok {
 		// Not representable (a dict with non-string keys…): its text.
@@ -105,6 +108,8 @@ func normalize(v any) any {
 	switch t := v.(type) {
 	case *exec.Value:
 		return goValue(t)
+	case Valuer:
+		return normalize(t.JinjaValue())
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {

@@ -272,6 +272,7 @@ func (t *Template) render(vars map[string]any) (out string, decrypted []string, 
 var (
 	undefinedName = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
 	filterCall    = regexp.MustCompile(`unable to evaluate filter .*?invalid call to filter '[^']*': `)
+	funcCall      = regexp.MustCompile(`invalid call to function '[^']*': `)
 	wrapPrefix    = regexp.MustCompile(`^(Unable to (render expression|execute controlStructure|evaluate filter|evaluate target) at line \d+: [^:]*: )+`)
 )
 
@@ -283,6 +284,7 @@ func cleanError(err error) error {
 		return fmt.Errorf("'%s' is undefined", m[1])
 	}
 	msg = filterCall.ReplaceAllString(msg, "")
+	msg = funcCall.ReplaceAllString(msg, "")
 	return errors.New(wrapPrefix.ReplaceAllString(msg, ""))
 }
 
