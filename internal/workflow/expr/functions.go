@@ -208,7 +208,7 @@ func zipFn(args []any, pad any) (any, error) {
 		return []any{}, nil
 	}
 	if len(lists) == 1 {
-		return normal(args[0]), nil
+		return normal(lists[0]), nil
 	}
 	n := 0
 	for _, l := range lists {

@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -53,14 +54,14 @@ func (st *state) yaqlValue(ex string) (any, error) {
 	} else {
 		p, err := yaql.Parse(src)
 		if err != nil {
-			return nil, &Error{Expr: ex, Err: err}
+			return nil, &Error{Expr: ex, Err: yaqlError{err}}
 		}
 		parsed = p
 		st.ev.cache.put(key, p)
 	}
 	v, err := parsed.Evaluate(st.yaqlContext())
 	if err != nil {
-		return nil, &Error{Expr: ex, Err: err}
+		return nil, &Error{Expr: ex, Err: yaqlError{err}}
 	}
 	return v, nil
 }
@@ -136,3 +137,16 @@ func (st *state) yaqlContext() *yaql.Context {
 	st.ychild = c
 	return c
 }
+
+// yaqlError drops what Error repeats (the expression) from a YAQL error.
+type yaqlError struct{ err error }
+
+func (e yaqlError) Error() string {
+	var ye *yaql.Error
+	if errors.As(e.err, &ye) {
+		return fmt.Sprintf("%s (at position %d)", ye.Msg, ye.Pos)
+	}
+	return e.err.Error()
+}
+
+func (e yaqlError) Unwrap() error { return e.err }
