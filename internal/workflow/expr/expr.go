@@ -76,7 +76,6 @@ type Scope struct {
 	St2 map[string]any
 }
 
-
 // ErrKeyNotFound is wrapped by Scope.KV's error for a key that does not exist.
 var ErrKeyNotFound = errors.New("key not found")
 

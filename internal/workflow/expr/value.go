@@ -3,8 +3,8 @@ package expr
 import (
 	"encoding/json"
 	"math"
-	"slices"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
