@@ -3,6 +3,8 @@ package jinja
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"unsafe"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/nodes"
@@ -106,7 +108,6 @@ func (t *Template) Eval(vars map[string]any) (out any, err error) {
 	if !t.IsExpression() {
 		return nil, ErrNotExpression
 	}
-	o := t.t.Root().Nodes[0].(*nodes.Output)
 	data := make(map[string]any, len(vars)+1)
 	for k, v := range vars {
 		data[k] = v
@@ -118,7 +119,7 @@ func (t *Template) Eval(vars map[string]any) (out any, err error) {
 			out, err = nil, fmt.Errorf("template failed: %v", r)
 		}
 	}()
-	ev := &exec.Evaluator{
+	return t.evalOutput(&exec.Evaluator{
 		Config: t.env.cfg,
 		Environment: &exec.Environment{
 			Tests:             t.env.env.Tests,
@@ -128,7 +129,12 @@ func (t *Template) Eval(vars map[string]any) (out any, err error) {
 			Methods:           t.env.env.Methods,
 		},
 		Loader: sourceLoader(""),
-	}
+	})
+}
+
+// evalOutput evaluates the template's one output to a plain value.
+func (t *Template) evalOutput(ev *exec.Evaluator) (any, error) {
+	o := t.t.Root().Nodes[0].(*nodes.Output)
 	expr := unprinted(o.Expression)
 	var v *exec.Value
 	if o.Condition != nil {
@@ -159,4 +165,74 @@ func unprinted(x nodes.Expression) nodes.Expression {
 		return f.Expression
 	}
 	return x
+}
+
+// Vars are one render's variables, prepared once for the many templates and expressions
+// evaluated with them (a workflow step renders several): the map is shared, not copied, and
+// the loop budget is the steps' together. The map must not change while in use.
+type Vars struct {
+	env *Env
+	ctx *exec.Context
+}
+
+// Prepare prepares vars for EvalVars and RenderVars of templates parsed by e.
+func (e *Env) Prepare(vars map[string]any) *Vars {
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	vars[budgetKey] = &budget{maxLoops: e.opts.MaxLoop}
+	ctx := e.env.Context.Inherit()
+	if !shareData(ctx, vars) {
+		ctx.Update(exec.NewContext(vars))
+	}
+	return &Vars{env: e, ctx: ctx}
+}
+
+// shareData makes vars the data of ctx (a fresh child of the engine's context) without
+// copying it; false when gonja's Context is not the struct this expects.
+func shareData(ctx *exec.Context, vars map[string]any) bool {
+	f := reflect.ValueOf(ctx).Elem().FieldByName("data")
+	if !f.IsValid() || f.Type() != reflect.TypeFor[map[string]any]() {
+		return false
+	}
+	reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().Set(reflect.ValueOf(vars))
+	return true
+}
+
+func (t *Template) environment(v *Vars) *exec.Environment {
+	return &exec.Environment{
+		Tests:             t.env.env.Tests,
+		Filters:           t.env.env.Filters,
+		ControlStructures: t.env.env.ControlStructures,
+		Context:           v.ctx.Inherit(),
+		Methods:           t.env.env.Methods,
+	}
+}
+
+// EvalVars is Eval with prepared variables.
+func (t *Template) EvalVars(v *Vars) (out any, err error) {
+	if !t.IsExpression() {
+		return nil, ErrNotExpression
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("template failed: %v", r)
+		}
+	}()
+	return t.evalOutput(&exec.Evaluator{Config: t.env.cfg, Environment: t.environment(v), Loader: sourceLoader("")})
+}
+
+// RenderVars is Render with prepared variables.
+func (t *Template) RenderVars(v *Vars) (out string, err error) {
+	w := &limitWriter{max: t.env.opts.MaxOutput}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", fmt.Errorf("template failed: %v", r)
+		}
+	}()
+	r := exec.NewRenderer(t.environment(v), w, t.env.cfg, sourceLoader(""), t.t)
+	if err := r.Execute(); err != nil {
+		return "", cleanError(err)
+	}
+	return w.buf.String(), nil
 }

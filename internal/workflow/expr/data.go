@@ -2,11 +2,13 @@ package expr
 
 import (
 	"encoding/json"
+	"errors"
 	"maps"
 	"strings"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 
+	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/pyfmt"
 	"github.com/attune-io/attune/internal/workflow/spec"
 )
@@ -19,6 +21,13 @@ import (
 // action-chain (st2's _resolve_params and _render_publish_vars): the parameters, each earlier
 // node's result by the node's name, the variables (published ones too) by name, __results,
 // st2kv.system / st2kv.user / system (key-value lookups), action_context and config_context.
+func (st *state) jinjaVars() *jinja.Vars {
+	if st.prepared == nil {
+		st.prepared = st.ev.jinja.Prepare(st.jinjaData())
+	}
+	return st.prepared
+}
+
 func (st *state) jinjaData() map[string]any {
 	if st.data != nil {
 		return st.data
@@ -56,7 +65,7 @@ func (st *state) attuneData() map[string]any {
 	d["task"] = tv
 	d["tasks"] = tv
 	d["config"] = normal(nonNil(sc.Config))
-	d["keystore"] = keystoreView{st}
+	d["keystore"] = newKeystoreView(st)
 	if sc.HasItem {
 		d["item"] = normal(sc.Item)
 		d["index"] = int64(sc.Index)
@@ -177,14 +186,25 @@ func (v taskView) GetItem(key any) (*exec.Value, bool) {
 	return v.GetAttribute(s)
 }
 
-// keystoreView is attune's keystore namespace: keystore.<key> reads the key, decrypted, when
-// the expression looks it up.
-type keystoreView struct{ st *state }
+// keystoreView is attune's keystore namespace: keystore.<key> (and keystore('key')) reads
+// the key, decrypted, when the expression looks it up. It is a function with attributes.
+type keystoreView func(ev *exec.Evaluator, p *exec.VarArgs) (any, error)
+
+func newKeystoreView(st *state) keystoreView {
+	return func(_ *exec.Evaluator, p *exec.VarArgs) (any, error) {
+		if len(p.Args) != 1 || !p.Args[0].IsString() {
+			return nil, errors.New("TypeError: keystore() takes the key name")
+		}
+		return st.kv(p.Args[0].String(), true)
+	}
+}
 
 func (v keystoreView) JinjaValue() any { return map[string]any{} }
 func (v keystoreView) String() string  { return "{}" }
 func (v keystoreView) GetAttribute(name string) (*exec.Value, bool) {
-	x, err := v.st.kv(name, true)
+	p := exec.NewVarArgs()
+	p.Args = []*exec.Value{exec.AsValue(name)}
+	x, err := v(nil, p)
 	if err != nil {
 		return exec.AsValue(err), false
 	}

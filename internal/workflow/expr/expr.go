@@ -178,11 +178,12 @@ const maxDepth = 16
 
 // state is one Render or Truth call: the scope and what was built from it once.
 type state struct {
-	ev     *Evaluator
-	sc     *Scope
-	data   map[string]any // the Jinja variables, built on first use
-	public map[string]any // ctx(), built on first use
-	ychild any            // the YAQL context, built on first use (*yaql.Context)
+	ev       *Evaluator
+	sc       *Scope
+	data     map[string]any // the Jinja variables, built on first use
+	prepared *jinja.Vars    // data prepared for gonja
+	public   map[string]any // ctx(), built on first use
+	ychild   any            // the YAQL context, built on first use (*yaql.Context)
 }
 
 func (st *state) scope() *Scope {

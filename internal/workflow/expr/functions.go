@@ -34,6 +34,21 @@ func (st *state) ctxAll() map[string]any {
 		return st.public
 	}
 	sc := st.scope()
+	_, hasSt2 := sc.Vars["st2"]
+	shared := hasSt2 || sc.St2 == nil
+	for k := range sc.Vars {
+		if strings.HasPrefix(k, "__") {
+			shared = false
+			break
+		}
+	}
+	if shared {
+		// Nothing to hide or add: the variables themselves (copied only if not normal).
+		if m, ok := normal(nonNil(sc.Vars)).(map[string]any); ok {
+			st.public = m
+			return m
+		}
+	}
 	out := make(map[string]any, len(sc.Vars)+1)
 	for k, v := range sc.Vars {
 		if !strings.HasPrefix(k, "__") {

@@ -58,8 +58,8 @@ func (st *state) jinjaExpand(text string, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, &Error{Expr: text, Err: fmt.Errorf("expressions expand into expressions more than %d levels deep", maxDepth)}
 	}
-	exprs := jinjaExprRe.FindAllString(text, -1)
-	if jinjaBlockRe.MatchString(text) {
+	exprs, block := st.scan(text)
+	if block {
 		out, err := st.jinjaText(text)
 		if err != nil {
 			return nil, err
@@ -108,7 +108,7 @@ func (st *state) jinjaValue(ex string) (any, error) {
 		tpl = t
 		st.ev.cache.put(key, tpl)
 	}
-	v, err := tpl.Eval(st.jinjaData())
+	v, err := tpl.EvalVars(st.jinjaVars())
 	if err != nil {
 		return nil, exprError(ex, err)
 	}
@@ -129,9 +129,27 @@ func (st *state) jinjaText(text string) (string, error) {
 		tpl = t
 		st.ev.cache.put(key, tpl)
 	}
-	out, err := tpl.Render(st.jinjaData())
+	out, err := tpl.RenderVars(st.jinjaVars())
 	if err != nil {
 		return "", exprError(text, err)
 	}
 	return out, nil
+}
+
+// scanned is what Orquesta's patterns find in a text.
+type scanned struct {
+	exprs []string
+	block bool
+}
+
+// scan finds the {{ }} expressions of text and whether it holds {% %} blocks, cached.
+func (st *state) scan(text string) ([]string, bool) {
+	key := "s" + text
+	if c, ok := st.ev.cache.get(key); ok {
+		s := c.(scanned)
+		return s.exprs, s.block
+	}
+	s := scanned{exprs: jinjaExprRe.FindAllString(text, -1), block: jinjaBlockRe.MatchString(text)}
+	st.ev.cache.put(key, s)
+	return s.exprs, s.block
 }

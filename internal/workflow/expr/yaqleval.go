@@ -23,7 +23,7 @@ func (st *state) yaqlRender(text string, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, &Error{Expr: text, Err: fmt.Errorf("expressions expand into expressions more than %d levels deep", maxDepth)}
 	}
-	exprs := yaqlExprRe.FindAllString(text, -1)
+	exprs := st.scanYAQL(text)
 	var output any = text
 	for _, ex := range exprs {
 		v, err := st.yaqlValue(ex)
@@ -150,3 +150,14 @@ func (e yaqlError) Error() string {
 }
 
 func (e yaqlError) Unwrap() error { return e.err }
+
+// scanYAQL finds the <% %> expressions of text, cached.
+func (st *state) scanYAQL(text string) []string {
+	key := "S" + text
+	if c, ok := st.ev.cache.get(key); ok {
+		return c.([]string)
+	}
+	exprs := yaqlExprRe.FindAllString(text, -1)
+	st.ev.cache.put(key, exprs)
+	return exprs
+}
