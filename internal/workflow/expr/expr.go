@@ -4,6 +4,26 @@
 // config, keystore, item, index) and action-chains (Jinja over parameters, vars, published
 // values and earlier nodes' results). It is a pure core: the engine fills a Scope from the
 // workflow's persisted state and asks for values and conditions.
+//
+// The rules are Orquesta's (orquesta/expressions/{jinja,yql}.py): a string that is exactly one
+// expression yields the expression's value with its type (the expression is evaluated to a
+// value, never printed and parsed back, so "123" stays a string); text around expressions, or
+// several of them, makes a string in which each value is written as Python's str() would;
+// a string value that holds expressions is expanded again; a Jinja text with {% %} blocks is
+// rendered whole; {% raw %} blocks are kept as written. Attune's workflow files follow the same
+// rules with their own namespaces. Action-chains render as StackStorm's render_values does:
+// text (see Render).
+//
+// Functions, in both Orquesta languages: ctx(), ctx(name) (variables whose names start with
+// "__" are hidden), result(), succeeded(), failed(), completed(), task_status(name) ("null"
+// for a task that has not run), item(), item(name), json(), zip(…, pad=), st2kv(key,
+// decrypt=, default=), task(name), and st2's expression functions (from_json_string,
+// to_json_string, json_escape, regex_*, version_*, to_yaml_string, use_none, basename …; in
+// YAQL from internal/yaql's library). Jinja also has timed_out(), cancelled() and
+// keystore(key) for attune's files, and _ for ctx().
+//
+// Parsed expressions are cached per Evaluator by text (bounded), and the variables of one
+// Render or Truth call are built once, lazily where they can be (keystore, task, st2kv).
 package expr
 
 import (

@@ -354,3 +354,32 @@ func TestTruth(t *testing.T) {
 	_, err := e.Truth("{{ nope }}", &Scope{})
 	require.ErrorContains(t, err, "Unable to evaluate expression '{{ nope }}'")
 }
+
+func TestValidate(t *testing.T) {
+	e := New(spec.Orquesta, testEnv)
+	require.Empty(t, e.Validate("{{ ctx().a }} and {{ result().x | default(1) }}"))
+	require.Empty(t, e.Validate("<% ctx().a.select($) %>"))
+	require.Empty(t, e.Validate("{% for i in ctx().x %}{{ i }}{% endfor %}{% raw %}{{ ( {% endraw %}"))
+	require.Len(t, e.Validate("<% ctx( %>"), 1)
+	errs := e.Validate("{{ ctx( }}")
+	require.Len(t, errs, 1)
+	require.Contains(t, errs[0].Error(), "{{ ctx( }}")
+	require.Len(t, e.Validate("{% for i in x %}"), 1)
+	require.Empty(t, New(spec.Attune, testEnv).Validate("<% ctx( %>"), "YAQL is text outside Orquesta")
+	require.Len(t, New(spec.ActionChain, testEnv).Validate("{{ a + }}"), 1)
+}
+
+func TestNilScope(t *testing.T) {
+	for _, lang := range []spec.Language{spec.Orquesta, spec.Attune, spec.ActionChain} {
+		e := New(lang, nil)
+		v, err := e.Render("{{ 1 + 1 }}", nil)
+		require.NoError(t, err)
+		if lang == spec.ActionChain {
+			require.Equal(t, "2", v)
+		} else {
+			require.Equal(t, int64(2), v)
+		}
+		_, err = e.Render("{{ result() }}", nil)
+		require.ErrorContains(t, err, "The current task is not set in the context.")
+	}
+}
