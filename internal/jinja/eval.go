@@ -24,14 +24,20 @@ type Valuer interface {
 }
 
 // Extend returns an engine that also has globals: values, and Functions
-// templates call as name(args…). A render's own variables shadow them. e is
-// not changed.
+// templates call as name(args…). Each Function is a filter too, x | name(args…)
+// = name(x, args…), unless a filter has that name (Orquesta registers its
+// functions as both). A render's own variables shadow the globals. e is not
+// changed.
 func (e *Env) Extend(globals map[string]any) *Env {
 	out := *e
 	env := *e.env
+	env.Filters = exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(e.env.Filters)
 	data := make(map[string]any, len(globals))
 	for k, v := range globals {
 		if f, ok := v.(Function); ok {
+			if !env.Filters.Exists(k) {
+				_ = env.Filters.Register(k, e.bounded(functionFilter(f)))
+			}
 			v = func(ev *exec.Evaluator, p *exec.VarArgs) (any, error) {
 				out, err := f(ev, p)
 				if err != nil {
@@ -235,4 +241,24 @@ func (t *Template) RenderVars(v *Vars) (out string, err error) {
 		return "", cleanError(err)
 	}
 	return w.buf.String(), nil
+}
+
+// functionFilter is f as a filter: the filtered value is its first argument.
+func functionFilter(f Function) exec.FilterFunction {
+	return func(ev *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+		if in.IsError() {
+			return in
+		}
+		p := exec.NewVarArgs()
+		p.Args = append([]*exec.Value{in}, params.Args...)
+		p.KwArgs = params.KwArgs
+		out, err := f(ev, p)
+		if err != nil {
+			return exec.AsValue(err)
+		}
+		if x, ok := out.(*exec.Value); ok {
+			return x
+		}
+		return exec.AsValue(out)
+	}
 }
