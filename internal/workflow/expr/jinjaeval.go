@@ -112,7 +112,7 @@ func (st *state) jinjaValue(ex string) (any, error) {
 	if err != nil {
 		return nil, exprError(ex, err)
 	}
-	return normal(v), nil
+	return result(v), nil
 }
 
 // jinjaText renders a whole template to text.

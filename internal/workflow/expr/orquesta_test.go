@@ -82,6 +82,8 @@ func TestOrquestaEvaluate(t *testing.T) {
 		{name: "type string detection", expr: "{{ ctx().foo }} -> {{ ctx().bar }}", vars: map[string]any{"foo": 101, "bar": 201}, want: "101 -> 201"},
 		{name: "python str in text", expr: "{{ ctx().l }} {{ ctx().d }} {{ ctx().n }} {{ ctx().b }} {{ ctx().f }}",
 			vars: map[string]any{"l": []any{1, "a"}, "d": map[string]any{"k": "v"}, "n": nil, "b": true, "f": 1.5}, want: "[1, 'a'] {'k': 'v'} None True 1.5"},
+		{name: "computed float stays float", expr: "{{ 4 / 2 }} {{ 4 / 2 + 1 }}", want: "2.0 3.0"},
+		{name: "computed float typed", expr: "{{ 3 / 2 }}", want: 1.5},
 		{name: "whole float from JSON is int", expr: "{{ ctx().n + 1 }}", vars: map[string]any{"n": float64(3)}, want: int64(4)},
 		{name: "custom function", expr: `{{ json('{"a": 123}') }}`, want: map[string]any{"a": int64(123)}},
 		{name: "custom function failure", expr: "{{ json(123) }}", err: "TypeError: Given object is not typeof string."},
@@ -123,7 +125,7 @@ func TestOrquestaEvaluate(t *testing.T) {
 	for _, c := range cases {
 		s, ok := c.expr.(string)
 		if !ok || strings.Contains(s, "{%") || strings.Contains(c.name, "legacy") || strings.Contains(c.name, "filters") ||
-			strings.Contains(c.name, "inline") || c.name == "in ctx" || c.name == "not an expression" || c.name == "undefined name" || c.name == "syntax error" {
+			strings.Contains(c.name, "inline") || strings.Contains(c.name, "computed") || c.name == "in ctx" || c.name == "not an expression" || c.name == "undefined name" || c.name == "syntax error" {
 			continue
 		}
 		c.expr = strings.NewReplacer("{{", "<%", "}}", "%>").Replace(s)

@@ -21,6 +21,34 @@ func Normalize(v any) any { return normal(v) }
 
 const maxNormalDepth = 1000
 
+// result converts an expression's value to the kinds Render returns: like normal, except that
+// a float stays a float (Jinja's 4 / 2 is 2.0, printed "2.0").
+func result(v any) any {
+	switch x := v.(type) {
+	case float64:
+		return x
+	case []any:
+		if isNormal(x, 0) {
+			return x
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = result(e)
+		}
+		return out
+	case map[string]any:
+		if isNormal(x, 0) {
+			return x
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = result(e)
+		}
+		return out
+	}
+	return normal(v)
+}
+
 func normal(v any) any {
 	if isNormal(v, 0) {
 		return v
