@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/pyfmt"
@@ -128,13 +129,31 @@ type Evaluator struct {
 }
 
 // New returns an Evaluator for lang rendering Jinja with env (StackStorm's filters; New adds
-// the language's functions to it).
+// the language's functions to it). Evaluators are shared: New returns the same one for the
+// same language and env, so calling it for every step costs a map lookup and keeps the cache
+// of parsed expressions warm.
 func New(lang spec.Language, env *jinja.Env) *Evaluator {
 	if env == nil {
-		env = jinja.New(jinja.Options{})
+		env = defaultEnv()
 	}
-	return &Evaluator{lang: lang, jinja: env.Extend(globals(lang, env)), cache: newCache(cacheSize)}
+	key := evaluatorKey{lang, env}
+	if e, ok := evaluators.Load(key); ok {
+		return e.(*Evaluator)
+	}
+	e, _ := evaluators.LoadOrStore(key, &Evaluator{lang: lang, jinja: env.Extend(globals(lang, env)), cache: newCache(cacheSize)})
+	return e.(*Evaluator)
 }
+
+type evaluatorKey struct {
+	lang spec.Language
+	env  *jinja.Env
+}
+
+// evaluators are the Evaluators New made. An attune process has a few Jinja engines, so this
+// stays small.
+var evaluators sync.Map
+
+var defaultEnv = sync.OnceValue(func() *jinja.Env { return jinja.New(jinja.Options{}) })
 
 // Render renders every expression in a raw value from a workflow file (strings, lists and maps,
 // recursively; map keys too). A string that is exactly one expression keeps the expression's

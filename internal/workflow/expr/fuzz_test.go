@@ -88,14 +88,19 @@ func equal(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
 // The cache stays bounded.
 func TestCacheBounded(t *testing.T) {
-	e := New(spec.Orquesta, testEnv)
-	e.cache = newCache(16)
+	e := &Evaluator{lang: spec.Orquesta, jinja: New(spec.Orquesta, testEnv).jinja, cache: newCache(16)}
 	for i := range 100 {
 		v, err := e.Render(fmt.Sprintf("{{ %d }}", i), &Scope{})
 		require.NoError(t, err)
 		require.Equal(t, int64(i), v)
 	}
 	require.LessOrEqual(t, len(e.cache.m), 16)
+}
+
+func TestNewShares(t *testing.T) {
+	require.Same(t, New(spec.Orquesta, testEnv), New(spec.Orquesta, testEnv))
+	require.NotSame(t, New(spec.Orquesta, testEnv), New(spec.Attune, testEnv))
+	require.Same(t, New(spec.Attune, nil), New(spec.Attune, nil))
 }
 
 // BenchmarkRender is what the engine does on one task transition: a condition, a publish and
@@ -117,10 +122,10 @@ func BenchmarkRender(b *testing.B) {
 		{"attune", spec.Attune, "{{ succeeded() }}", map[string]any{"out": "{{ result().stdout }}", "cmd": "echo {{ workflow.host }}", "items": "{{ workflow.items }}"}},
 		{"action-chain", spec.ActionChain, "{{ succeeded() }}", map[string]any{"out": "{{ t1.stdout }}", "cmd": "echo {{ host }}", "items": []any{"{{ count }}"}}},
 	} {
-		e := New(c.lang, testEnv)
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
+				e := New(c.lang, testEnv) // as the engine does, every step
 				if ok, err := e.Truth(c.when, sc); err != nil || !ok {
 					b.Fatal(ok, err)
 				}
