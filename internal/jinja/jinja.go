@@ -192,7 +192,7 @@ func (e *Env) Parse(src string) (t *Template, err error) {
 			return nil, &SyntaxError{Err: fmt.Errorf("the %q statement is not allowed in parameter templates", name)}
 		}
 	}
-	tpl, err := exec.NewTemplate("template", e.cfg, sourceLoader(src), e.env)
+	tpl, err := exec.NewTemplate("template", e.cfg, sourceLoader(pyEscapes(src)), e.env)
 	if err != nil {
 		return nil, &SyntaxError{Err: trimParseError(err, src)}
 	}

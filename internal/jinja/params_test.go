@@ -219,3 +219,24 @@ func TestEvalAndPrepare(t *testing.T) {
 	_, err = New(Options{}).Render("{{ double(2) }}", nil)
 	require.Error(t, err)
 }
+
+// Backslashes in string literals read as Python's Jinja reads them.
+func TestPythonEscapes(t *testing.T) {
+	env := New(Options{})
+	for src, want := range map[string]string{
+		`{{ "a\w" }}`:                            `a\w`,
+		`{{ 'a\d+' }}`:                           `a\d+`,
+		`{{ "a\\w" }}`:                           `a\w`,
+		`{{ "tab\tnew" }}`:                       "tab\tnew",
+		`{{ "q\"q" }}`:                           `q"q`,
+		`x\w {{ "\." }} \d`:                      `x\w \. \d`,
+		`{% raw %}{{ "\w" }}{% endraw %}`:        `{{ "\w" }}`,
+		`{# "\w" #}{{ '\s' }}`:                   `\s`,
+		`{{ "a1b" | regex_replace("\d", "#") }}`: "a#b",
+		`{% if "\w" %}y{% endif %}`:              "y",
+	} {
+		out, err := env.Render(src, nil)
+		require.NoError(t, err, src)
+		require.Equal(t, want, out, src)
+	}
+}
