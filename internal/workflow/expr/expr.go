@@ -58,6 +58,9 @@ type TaskState struct {
 	// Result is the task's result: its action execution's result (a with-items task: the list
 	// of its items' results, in item order).
 	Result any
+	// Items are a with-items task's item runs (status and result), in item order; nil for
+	// other tasks. st2's task(name).result is then {"items": [{"status", "result"}…]}.
+	Items []TaskState
 }
 
 // Scope is everything an expression may read at one point of a workflow.

@@ -140,11 +140,19 @@ func (st *state) task(name any) (any, error) {
 	if !ok || s == "" {
 		return nil, fmt.Errorf("ExpressionEvaluationException: Unable to find task execution for \"%v\".", name)
 	}
+	res := normal(t.Result)
+	if t.Items != nil {
+		items := make([]any, len(t.Items))
+		for i, it := range t.Items {
+			items[i] = map[string]any{"status": it.Status, "result": normal(it.Result)}
+		}
+		res = map[string]any{"items": items}
+	}
 	return map[string]any{
 		"task_name":             s,
 		"task_id":               s,
 		"route":                 int64(0),
-		"result":                normal(t.Result),
+		"result":                res,
 		"status":                t.Status,
 		"workflow_execution_id": normal(sc.St2["workflow_execution_id"]),
 	}, nil

@@ -165,8 +165,10 @@ func TestOrquestaFunctions(t *testing.T) {
 	sc := func(status string, result any) func(map[string]any) *Scope {
 		return func(vars map[string]any) *Scope {
 			return &Scope{
-				Vars:        vars,
-				Tasks:       map[string]TaskState{"t1": {Status: StatusRunning}, "t2": {Status: StatusSucceeded, Result: "r2"}},
+				Vars: vars,
+				Tasks: map[string]TaskState{"t1": {Status: StatusRunning}, "t2": {Status: StatusSucceeded, Result: "r2"},
+					"each": {Status: StatusSucceeded, Result: []any{map[string]any{"stdout": "a"}, map[string]any{"stdout": "b"}},
+						Items: []TaskState{{Status: StatusSucceeded, Result: map[string]any{"stdout": "a"}}, {Status: StatusFailed, Result: map[string]any{"stdout": "b"}}}}},
 				Current:     &TaskState{Status: status, Result: result},
 				CurrentName: "t3",
 				St2:         map[string]any{"workflow_execution_id": "wf1", "user": "stanley"},
@@ -196,6 +198,10 @@ func TestOrquestaFunctions(t *testing.T) {
 		{name: "task_status unset", expr: "{{ task_status('nope') }}", want: "null"},
 		{name: "task", expr: "{{ task('t2').result }}", want: "r2"},
 		{name: "task status", expr: "{{ task('t2').status }}", want: StatusSucceeded},
+		{name: "task of current", expr: "{{ task().task_name }}", want: "t3"},
+		{name: "task current result", expr: "{{ task().result.stdout }}", want: "hi"},
+		{name: "task with items", expr: "{{ task('each').result['items'] | map(attribute='status') | list }}", want: []any{StatusSucceeded, StatusFailed}},
+		{name: "st2 api_url", expr: "{{ ctx('st2').user }}", want: "stanley"},
 		{name: "task unknown", expr: "{{ task('nope') }}", err: `Unable to find task execution for "nope".`},
 		{name: "st2 context", expr: "{{ ctx().st2.user }}", want: "stanley"},
 		{name: "zip empty", expr: "{{ zip() }}", want: []any{}},
@@ -204,6 +210,9 @@ func TestOrquestaFunctions(t *testing.T) {
 		{name: "zip double", expr: "{{ zip([1, 2], ['a', 'b']) }}", want: []any{[]any{int64(1), "a"}, []any{int64(2), "b"}}},
 		{name: "zip longest", expr: "{{ zip([1, 2, 3], ['a']) }}", want: []any{[]any{int64(1), "a"}, []any{int64(2), nil}, []any{int64(3), nil}}},
 		{name: "zip pad", expr: "{{ zip([], ['a', 'b'], pad='z') }}", want: []any{[]any{"z", "a"}, []any{"z", "b"}}},
+		{name: "task items yaql", expr: "<% task(each).result.items.select($.result.stdout) %>", want: []any{"a", "b"}},
+		{name: "task bare name yaql", expr: "<% task(t2).result %>", want: "r2"},
+		{name: "st2 ctx yaql", expr: "<% ctx(st2).user %>/<% ctx(st2).workflow_execution_id %>", want: "stanley/wf1"},
 		{name: "zip pad yaql", expr: "<% zip([], ['a', 'b'], pad => 'z') %>", want: []any{[]any{"z", "a"}, []any{"z", "b"}}},
 		{name: "zip null yaql", expr: "<% zip(null) %>", want: []any{}},
 		{name: "json list", expr: `{{ json('[5, 3, 5, 4]') }}`, want: []any{int64(5), int64(3), int64(5), int64(4)}},
