@@ -97,6 +97,11 @@ func TestActionChain(t *testing.T) {
 					return "AB", nil
 				case "mine":
 					return "M", nil
+				case "system.secret":
+					if decrypt {
+						return "plain", nil
+					}
+					return "cipher", nil
 				}
 				return nil, errors.Join(ErrKeyNotFound, errors.New("no "+key))
 			},
@@ -114,6 +119,9 @@ func TestActionChain(t *testing.T) {
 		{name: "st2kv.system", expr: "{{ st2kv.system.a }}", want: "A"},
 		{name: "st2kv.system dotted", expr: "{{ st2kv.system.a.b }}", want: "AB"},
 		{name: "st2kv.user", expr: "{{ st2kv.user.mine }}", want: "M"},
+		{name: "decrypt_kv", expr: "{{ st2kv.system.secret | decrypt_kv }}", want: "plain"},
+		{name: "stored form", expr: "{{ st2kv.system.secret }}", want: "cipher"},
+		{name: "decrypt_kv missing", expr: "{{ st2kv.system.nope | decrypt_kv }}", err: "doesn't exist"},
 		{name: "system legacy", expr: "{{ system.a }}", want: "A"},
 		{name: "missing key is empty", expr: "[{{ st2kv.system.nope }}]", want: "[]"},
 		{name: "action_context", expr: "{{ action_context.parent.execution_id }} {{ action_context.parent.user }}", want: "ex1 stanley"},

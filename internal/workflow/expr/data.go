@@ -3,6 +3,7 @@ package expr
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 
@@ -245,7 +246,19 @@ func (k *kvLookup) value() any {
 }
 
 func (k *kvLookup) JinjaValue() any { return k.value() }
-func (k *kvLookup) String() string  { return pyfmt.Str(k.value()) }
+
+// DecryptKV is decrypt_kv of the key: the key read decrypted.
+func (k *kvLookup) DecryptKV() (any, error) {
+	if k.prefix == "" {
+		return nil, errors.New("no key named")
+	}
+	v, err := k.st.kv(k.key(), true)
+	if err != nil {
+		return nil, fmt.Errorf("Referenced datastore item %q doesn't exist or it contains an empty string: %w", "st2kv."+k.scope+"."+k.prefix, err)
+	}
+	return v, nil
+}
+func (k *kvLookup) String() string { return pyfmt.Str(k.value()) }
 func (k *kvLookup) GetAttribute(name string) (*exec.Value, bool) {
 	p := name
 	if k.prefix != "" {
