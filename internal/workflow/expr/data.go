@@ -33,7 +33,6 @@ func (st *state) jinjaData() map[string]any {
 	if st.data != nil {
 		return st.data
 	}
-	sc := st.scope()
 	var d map[string]any
 	switch st.ev.lang {
 	case spec.Orquesta:
@@ -43,7 +42,6 @@ func (st *state) jinjaData() map[string]any {
 	default:
 		d = st.attuneData()
 	}
-	_ = sc
 	d[stateKey] = st
 	st.data = d
 	return d

@@ -168,7 +168,8 @@ var defaultEnv = sync.OnceValue(func() *jinja.Env { return jinja.New(jinja.Optio
 // mapping renders through its JSON text, map keys are not rendered, and a value whose
 // rendering changes nothing keeps its original value.
 //
-// Numbers come out as int64 (whole) or float64; lists as []any, maps as map[string]any.
+// Numbers come out as int64 (whole) or float64; lists as []any, maps as map[string]any. A
+// result may share maps and lists with the Scope's values: copy before changing one.
 func (e *Evaluator) Render(raw any, sc *Scope) (any, error) {
 	st := &state{ev: e, sc: sc}
 	if e.lang == spec.ActionChain {
