@@ -20,7 +20,10 @@
 // decrypt=, default=), task(name), and st2's expression functions (from_json_string,
 // to_json_string, json_escape, regex_*, version_*, to_yaml_string, use_none, basename …; in
 // YAQL from internal/yaql's library). Jinja also has timed_out(), cancelled() and
-// keystore(key) for attune's files, and _ for ctx().
+// keystore(key) for attune's files, and _ for ctx(). Attune's files also have their expression
+// language's builtins as functions (length, type_of, keys, values, int, number, string, bool,
+// abs/floor/ceil/round/min/max/sum, lower/upper/trim/split/join/replace/starts_with/ends_with/
+// match, contains/reversed/sort/unique/flat). Every function is a Jinja filter too.
 //
 // Parsed expressions are cached per Evaluator by text (bounded), and the variables of one
 // Render or Truth call are built once, lazily where they can be (keystore, task, st2kv).

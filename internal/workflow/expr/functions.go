@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
@@ -358,6 +359,9 @@ var st2Functions = map[string]string{
 // globals are the Jinja functions of lang.
 func globals(lang spec.Language, env *jinja.Env) map[string]any {
 	g := map[string]any{}
+	if lang == spec.Attune {
+		maps.Copy(g, attuneBuiltins())
+	}
 	for name, filter := range st2Functions {
 		if f := env.FilterFunc(filter); f != nil {
 			g[name] = f
