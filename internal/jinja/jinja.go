@@ -273,6 +273,7 @@ var (
 	undefinedName = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
 	filterCall    = regexp.MustCompile(`unable to evaluate filter .*?invalid call to filter '[^']*': `)
 	funcCall      = regexp.MustCompile(`invalid call to function '[^']*': `)
+	missingAttr   = regexp.MustCompile(`Unable to evaluate (.*): attribute '([^']*)' not found`)
 	wrapPrefix    = regexp.MustCompile(`^(Unable to (render expression|execute controlStructure|evaluate filter|evaluate target) at line \d+: [^:]*: )+`)
 )
 
@@ -282,6 +283,13 @@ func cleanError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "unable to execute template: ")
 	if m := undefinedName.FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("'%s' is undefined", m[1])
+	}
+	if m := missingAttr.FindStringSubmatch(msg); m != nil {
+		obj := strings.TrimSuffix(m[1], "."+m[2])
+		if strings.Contains(obj, "(") {
+			return fmt.Errorf("the value has no attribute '%s'", m[2])
+		}
+		return fmt.Errorf("'%s' has no attribute '%s'", obj, m[2])
 	}
 	msg = filterCall.ReplaceAllString(msg, "")
 	msg = funcCall.ReplaceAllString(msg, "")

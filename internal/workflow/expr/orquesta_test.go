@@ -57,7 +57,7 @@ func TestOrquestaEvaluate(t *testing.T) {
 		{name: "basic dot", expr: "{{ ctx().foo }}", vars: map[string]any{"foo": "bar"}, want: "bar"},
 		{name: "text around", expr: "foo{{ ctx().foo }}", vars: map[string]any{"foo": "bar"}, want: "foobar"},
 		{name: "undefined by arg", expr: `{{ ctx("foo") }}`, vars: map[string]any{}, err: `Unable to evaluate expression '{{ ctx("foo") }}'. VariableUndefinedError: The variable "foo" is undefined.`},
-		{name: "undefined by dot", expr: "{{ ctx().foo }}", vars: map[string]any{}, err: "Unable to evaluate expression '{{ ctx().foo }}'"},
+		{name: "undefined by dot", expr: "{{ ctx().foo }}", vars: map[string]any{}, err: "Unable to evaluate expression '{{ ctx().foo }}'. the value has no attribute 'foo'"},
 		{name: "private", expr: "{{ ctx('__state') }}", vars: map[string]any{"__state": 1}, err: `VariableInaccessibleError: The variable "__state" is for internal use and inaccessible.`},
 		{name: "ctx hides private", expr: "{{ ctx() }}", vars: map[string]any{"a": 1, "__state": map[string]any{"x": 1}}, want: map[string]any{"a": int64(1)}},
 		{name: "nested", expr: `{{ ctx(ctx("foo")) }}`, vars: map[string]any{"foo": "bar", "bar": "foobar"}, want: "foobar"},
@@ -130,8 +130,11 @@ func TestOrquestaEvaluate(t *testing.T) {
 		}
 		c.expr = strings.NewReplacer("{{", "<%", "}}", "%>").Replace(s)
 		c.err = strings.TrimSuffix(strings.NewReplacer("{{", "<%", "}}", "%>").Replace(c.err), ".")
-		if c.name == "custom function failure" {
+		switch c.name {
+		case "custom function failure":
 			c.err = "json(): the value is not a string"
+		case "undefined by dot":
+			c.err = `Unable to evaluate expression '<% ctx().foo %>'. key "foo" not found`
 		}
 		if c.vars != nil {
 			v := map[string]any{}
