@@ -222,6 +222,9 @@ func truthy(v any) bool {
 // maxDepth bounds how deep expressions that yield expressions are expanded again.
 const maxDepth = 16
 
+// maxText bounds a string made of text and expressions' values.
+const maxText = jinja.DefaultMaxOutput
+
 // state is one Render or Truth call: the scope and what was built from it once.
 type state struct {
 	ev       *Evaluator

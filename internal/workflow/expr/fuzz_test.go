@@ -3,6 +3,7 @@ package expr
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -85,6 +86,17 @@ func TestConcurrentRender(t *testing.T) {
 }
 
 func equal(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+func TestTextBounded(t *testing.T) {
+	big := strings.Repeat("x", maxText/2+1)
+	for _, text := range []string{"{{ ctx().b }}{{ ctx().b }}", "<% ctx().b %><% ctx().b %>"} {
+		_, err := New(spec.Orquesta, testEnv).Render(text, &Scope{Vars: map[string]any{"b": big}})
+		require.ErrorContains(t, err, "the rendered text is longer than")
+	}
+	v, err := New(spec.Orquesta, testEnv).Render("{{ ctx().b }}", &Scope{Vars: map[string]any{"b": big}})
+	require.NoError(t, err)
+	require.Len(t, v, len(big))
+}
 
 // The cache stays bounded.
 func TestCacheBounded(t *testing.T) {

@@ -37,7 +37,11 @@ func (st *state) yaqlRender(text string, depth int) (any, error) {
 		}
 		cur, _ := output.(string)
 		if len(exprs) > 1 || len(cur) > len(ex) {
-			output = strings.ReplaceAll(cur, ex, pyfmt.Str(v))
+			text := strings.ReplaceAll(cur, ex, pyfmt.Str(v))
+			if len(text) > maxText {
+				return nil, &Error{Expr: ex, Err: fmt.Errorf("the rendered text is longer than %d bytes", maxText)}
+			}
+			output = text
 		} else {
 			output = v
 		}
