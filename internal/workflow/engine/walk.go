@@ -334,7 +334,8 @@ func (w *walk) child(r *taskRun, item *int) {
 		}
 		input, _ = v.(map[string]any)
 	}
-	req := xexec.Request{Action: ref, Parameters: input, ParentID: &w.execID, TaskName: r.Task, TaskItem: item, TaskRun: r.ID}
+	req := xexec.Request{Action: ref, Parameters: input, ParentID: &w.execID, TaskName: r.Task, TaskItem: item, TaskRun: r.ID,
+		CastText: w.wf.Language == spec.ActionChain}
 	if t.Timeout != nil {
 		n, err := w.number(*t.Timeout, r)
 		if err != nil {
