@@ -16,6 +16,7 @@ import (
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/inproc"
 	"github.com/attune-io/attune/internal/keystore"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/packconfig"
 	"github.com/attune-io/attune/internal/queue"
@@ -229,12 +230,14 @@ type engine struct {
 	rules *rule.Engine
 	// configs reads packs' configs as pack code sees them.
 	configs *packconfig.Store
+	// metrics counts what the engine and the event pipeline do.
+	metrics *metrics.Metrics
 }
 
 // startEngine migrates the queue's tables and starts what the roles need.
 // Every node can request, cancel and stream executions; only worker nodes
 // run them.
-func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service, sb *sandbox.Sandbox) (*engine, error) {
+func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service, sb *sandbox.Sandbox, m *metrics.Metrics) (*engine, error) {
 	if err := queue.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -242,7 +245,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{log: log, bus: bus}
+	e := &engine{log: log, bus: bus, metrics: m}
 	h := &queue.Handlers{}
 	concurrency := 0
 	if cfg.HasRole("worker") {
@@ -251,7 +254,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	e.queue, err = queue.New(ctx, db, queue.Config{
 		DatabaseURL: cfg.DatabaseURL, Concurrency: concurrency,
 		RescueAfter: cfg.Worker.RescueAfter, Logger: log.With("component", "queue"),
-		EventConcurrency: cfg.Events.Concurrency,
+		EventConcurrency: cfg.Events.Concurrency, Metrics: m,
 	}, h)
 	if err != nil {
 		bus.Close()
@@ -261,12 +264,13 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 		DefaultTimeout: cfg.Worker.DefaultTimeout, AbandonAfter: cfg.Worker.AbandonAfter,
 		Retention: cfg.Worker.Retention, Logger: log,
 		Sealer: sealerOf(keys), Defaults: keys.RenderDefaults, Params: keys.RenderParams,
+		Metrics: m,
 	})
 	e.svc.Start(ctx)
 	e.configs = packconfig.New(db, keys)
 	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{
 		Logger: log.With("component", "rules"), Context: keys.RuleContext, CheckTriggerParams: trigger.CheckParams,
-		PackConfig: e.configs.ConfigWith,
+		PackConfig: e.configs.ConfigWith, Metrics: m,
 	})
 	// Reads never return an expired key; the sweep deletes their rows.
 	go keys.SweepEvery(ctx, time.Minute, log.With("component", "keys"))

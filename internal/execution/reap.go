@@ -85,7 +85,7 @@ func (s *Service) Reap(ctx context.Context, deadAt time.Time) (int, error) {
 	}
 	orphans, err := s.db.Ent.Execution.Query().
 		Where(execution.StatusIn(Running, Canceling), execution.WorkerNotIn(live...)).
-		Select(execution.FieldID, execution.FieldWorker).All(ctx)
+		Select(execution.FieldID, execution.FieldWorker, execution.FieldActionRef, execution.FieldPackRef).All(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing orphaned executions: %w", err)
 	}
@@ -98,6 +98,7 @@ func (s *Service) Reap(ctx context.Context, deadAt time.Time) (int, error) {
 			})
 			if ok {
 				n++
+				tx.AfterCommit(func() { s.finished(e, Abandoned) })
 			}
 			return err
 		})

@@ -25,6 +25,7 @@ import (
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/manifest"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -79,6 +80,9 @@ type Options struct {
 	// Params, if set, renders the Jinja templates in the parameters of
 	// actions of StackStorm's runners before their run.
 	Params ParamsFunc
+	// Metrics, when set, counts the executions this node requests and
+	// finishes and times their runs.
+	Metrics *metrics.Metrics
 }
 
 // DefaultsFunc fills the parameters a request left out whose schema default
@@ -264,7 +268,10 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 	if err := s.queue.InsertExecutionTx(ctx, tx, e.ID); err != nil {
 		return nil, err
 	}
-	tx.AfterCommit(func() { s.hint(e.ID) })
+	tx.AfterCommit(func() {
+		s.hint(e.ID)
+		s.opts.Metrics.ExecutionRequested(act.Ref, act.PackRef)
+	})
 	return e, nil
 }
 
@@ -413,6 +420,7 @@ func (s *Service) cancelOnce(ctx context.Context, id int) (bool, error) {
 			})
 			if done && err == nil {
 				_, err = tx.Ent.ExecutionSecret.Delete().Where(executionsecret.ExecutionID(id)).Exec(ctx)
+				tx.AfterCommit(func() { s.finished(e, Canceled) })
 			}
 			return err
 		case Running:
@@ -428,6 +436,11 @@ func (s *Service) cancelOnce(ctx context.Context, id int) (bool, error) {
 		return apperr.Errorf(apperr.Conflict, "execution %d already finished with status %s", id, e.Status)
 	})
 	return done, err
+}
+
+// finished counts e, which this node moved to final status to.
+func (s *Service) finished(e *ent.Execution, to execution.Status) {
+	s.opts.Metrics.ExecutionFinished(e.ActionRef, e.PackRef, string(to))
 }
 
 // get reads one execution, NOT_FOUND when it does not exist.

@@ -267,7 +267,10 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 				snooze = true
 				return nil
 			}
-			_, err = transition(ctx, tx, w.svc.bus, id, Abandoned, w.abandon(e.Worker, "its run was interrupted"))
+			ok, err := transition(ctx, tx, w.svc.bus, id, Abandoned, w.abandon(e.Worker, "its run was interrupted"))
+			if ok {
+				tx.AfterCommit(func() { w.svc.finished(e, Abandoned) })
+			}
 			return err
 		default:
 			return nil // finished or canceled before it started
@@ -342,6 +345,7 @@ func (w *Worker) abandon(owner, why string) func(*ent.ExecutionUpdate) {
 // including a preparation failure, is final: the job is never retried.
 func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	e := c.exec
+	began := time.Now()
 	decrypted, err := w.render(ctx, c)
 	var req runner.Request
 	release := func() {}
@@ -413,7 +417,10 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	}
 	if !ok {
 		w.svc.log.Warn("execution changed while it ran; outcome not recorded", "execution_id", e.ID, "outcome", r.to)
+		return nil
 	}
+	w.svc.finished(e, r.to)
+	w.svc.opts.Metrics.ExecutionRan(e.PackRef, string(r.to), time.Since(began))
 	return nil
 }
 
