@@ -166,7 +166,7 @@ func (ev *events) webhookHandler() http.Handler {
 			}
 			ev.metrics.WebhookRequest(label, rw.code)
 		}()
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ev.maxBody))
+		body, err := io.ReadAll(http.MaxBytesReader(rw.ResponseWriter, r.Body, ev.maxBody))
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("body exceeds %d bytes", ev.maxBody)})
@@ -240,7 +240,7 @@ func (ev *events) st2WebhookHandler(tokens *auth.Service) http.Handler {
 				return
 			}
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ev.maxBody))
+		body, err := io.ReadAll(http.MaxBytesReader(rw.ResponseWriter, r.Body, ev.maxBody))
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			fault(http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", ev.maxBody))

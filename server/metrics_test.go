@@ -213,3 +213,43 @@ func TestMetrics(t *testing.T) {
 		require.Contains(t, seriesOf(got, "go_sql_max_open_connections"), "db_name=write")
 	})
 }
+
+// TestMetricsCountPerNode: with an API node and a worker-only node on one
+// PostgreSQL, each counts what it did (the API node the request, the
+// worker the run), and the worker, which has no main listener, is scraped
+// on metrics.listen. Both report the same cluster-wide queue depth.
+func TestMetricsCountPerNode(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.URL(t, "postgres")
+	api := startServer(t, []string{"ATTUNE_METRICS_LISTEN=127.0.0.1:0"}, "-database-url", dbURL, "-roles", "api")
+	worker := start(t, []string{"ATTUNE_METRICS_LISTEN=:0"}, "-data-dir", t.TempDir(), "-database-url", dbURL, "-roles", "worker")
+	var workerURL string
+	eventually(t, startTimeout, "the worker's metrics listener", func() bool {
+		m := metricsListening.FindStringSubmatch(worker.out.String())
+		if m != nil {
+			workerURL = m[1]
+		}
+		return m != nil
+	})
+	apiURL := metricsListening.FindStringSubmatch(api.out.String())[1]
+	addPack(t, dbURL, map[string]string{"ok.sh": "#!/bin/sh\necho ok\n"})
+	states := follow(t, api, execute(t, api, "e2e.ok", nil))
+	require.Equal(t, "SUCCEEDED", states[len(states)-1].Status)
+
+	requested := map[string]string{"action": "e2e.ok", "pack": "e2e"}
+	finished := map[string]string{"action": "e2e.ok", "pack": "e2e", "status": "SUCCEEDED"}
+	var onWorker map[string]*dto.MetricFamily
+	eventually(t, execDeadline, "the worker's count", func() bool {
+		onWorker = scrape(t, workerURL, "")
+		return sample(onWorker, "attune_executions_finished_total", finished) == 1
+	})
+	onAPI := scrape(t, apiURL, "")
+	require.Equal(t, 1.0, sample(onAPI, "attune_executions_requested_total", requested))
+	require.Equal(t, -1.0, sample(onAPI, "attune_executions_finished_total", finished), "the API node ran nothing")
+	require.Equal(t, -1.0, sample(onWorker, "attune_executions_requested_total", requested), "the worker requested nothing")
+	require.Equal(t, 1.0, sample(onWorker, "attune_queue_wait_seconds", map[string]string{"queue": "default"}))
+	for _, f := range []map[string]*dto.MetricFamily{onAPI, onWorker} {
+		require.Equal(t, 1.0, sample(f, "attune_queue_depth_up", map[string]string{}))
+		require.Equal(t, 0.0, sample(f, "attune_queue_jobs", map[string]string{"queue": "default", "state": "available"}))
+	}
+}
