@@ -208,6 +208,14 @@ func (m *Metrics) RuleEvaluated(rule, outcome string) {
 	m.ruleEvals.WithLabelValues(rule, outcome).Inc()
 }
 
+// RuleEvaluations counts n evaluations of rule with one outcome.
+func (m *Metrics) RuleEvaluations(rule, outcome string, n int) {
+	if m == nil {
+		return
+	}
+	m.ruleEvals.WithLabelValues(rule, outcome).Add(float64(n))
+}
+
 // Enforcement counts an enforcement of rule recorded with status.
 func (m *Metrics) Enforcement(rule, status string) {
 	if m == nil {

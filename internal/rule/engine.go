@@ -171,6 +171,17 @@ func (e *Engine) evaluate(ctx context.Context, evs ...*ent.Event) error {
 // caller stores the events again with an evaluation job instead.
 func (e *Engine) evaluateTx(ctx context.Context, tx *store.Tx, evs []*ent.Event) error {
 	rulesFor := make(map[scope][]candidate)
+	// Rules whose criteria did not match, counted once tx commits: one
+	// hook for the batch, not one per rule and event.
+	var unmatched map[string]int
+	if e.opts.Metrics != nil {
+		unmatched = map[string]int{}
+		tx.AfterCommit(func() {
+			for rule, n := range unmatched {
+				e.opts.Metrics.RuleEvaluations(rule, metrics.RuleUnmatched, n)
+			}
+		})
+	}
 	for _, ev := range evs {
 		sc := scope{ev.TriggerRef, ev.RuleRef}
 		rules, ok := rulesFor[sc]
@@ -183,12 +194,14 @@ func (e *Engine) evaluateTx(ctx context.Context, tx *store.Tx, evs []*ent.Event)
 		}
 		for _, c := range rules {
 			if c.mismatch(ev, e.opts.Now()) {
-				e.unmatched(tx, c.rule.Ref)
+				if unmatched != nil {
+					unmatched[c.rule.Ref]++
+				}
 				continue
 			}
 			v, err := e.judge(ctx, tx, c.rule, ev)
-			if err == nil && v == nil {
-				e.unmatched(tx, c.rule.Ref)
+			if err == nil && v == nil && unmatched != nil {
+				unmatched[c.rule.Ref]++
 			}
 			if err == nil && v != nil {
 				err = e.record(ctx, tx, c.rule, ev, v)
@@ -365,8 +378,8 @@ func (e *Engine) enforce(ctx context.Context, ev *ent.Event, ruleID int) error {
 			return err
 		}
 		v, err := e.judge(ctx, tx, r, ev)
-		if err == nil && v == nil {
-			e.unmatched(tx, r.Ref)
+		if m := e.opts.Metrics; err == nil && v == nil && m != nil {
+			tx.AfterCommit(func() { m.RuleEvaluated(r.Ref, metrics.RuleUnmatched) })
 		}
 		if err != nil || v == nil {
 			return err
@@ -538,15 +551,6 @@ func (e *Engine) record(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.
 	}
 	e.bus.PublishAfterCommit(tx, notify.Event{Kind: notify.EnforcementCreated, ID: enf.ID})
 	return nil
-}
-
-// unmatched counts an evaluation of rule whose criteria did not match the
-// event, once tx commits (an evaluation in a transaction that fails is made
-// again).
-func (e *Engine) unmatched(tx *store.Tx, rule string) {
-	if m := e.opts.Metrics; m != nil {
-		tx.AfterCommit(func() { m.RuleEvaluated(rule, metrics.RuleUnmatched) })
-	}
 }
 
 // compile returns the rule's compiled criteria and templates, cached per
