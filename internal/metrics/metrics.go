@@ -103,7 +103,7 @@ func New() *Metrics {
 	m.sensorRestarts = counter("attune_sensor_restarts_total",
 		"Restarts of the sensors this node supervises after their process stopped or failed to start, by sensor.", "sensor")
 	m.sensorState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "attune_sensor_state",
-		Help: "1 for the current state of each sensor this node supervises (STARTING, RUNNING, BACKOFF, FAILED), 0 for the others."},
+		Help: "1 for the current state of each sensor this node supervises (RUNNING, BACKOFF, FAILED), 0 for the others."},
 		[]string{"sensor", "state"})
 	m.Registry.MustRegister(m.sensorState)
 	m.workflowTasks = counter("attune_workflow_tasks_total",
@@ -246,7 +246,7 @@ func (m *Metrics) PackInstallStep(step, status string, d time.Duration) {
 }
 
 // sensorStates are the states attune_sensor_state reports.
-var sensorStates = []string{"STARTING", "RUNNING", "BACKOFF", "FAILED"}
+var sensorStates = []string{"RUNNING", "BACKOFF", "FAILED"}
 
 // SensorState records the state of a sensor this node supervises; "" (or
 // STOPPED) removes it, as the node no longer runs it.
