@@ -45,7 +45,7 @@ func TestAttuneValidation(t *testing.T) {
 			    action: core.noop
 			`, want: []problem{
 			{5, "a", "tasks[0].nxt", `unknown key "nxt"`},
-			{7, "a", "tasks[0].next[0].do", `the task "missing" is not defined`},
+			{8, "a", "tasks[0].next[0].do", `the task "missing" is not defined`},
 		}},
 		{name: "a task defined twice", src: `
 			version: "1"

@@ -23,7 +23,7 @@ func (p *parser) graph(wf *Workflow) {
 				switch d.Kind {
 				case TargetTask:
 					if _, ok := wf.Tasks[d.Name]; !ok {
-						p.addLine(tr.Line, name, tr.doPath, "the task %q is not defined", d.Name)
+						p.addLine(tr.targetLine(), name, tr.doPath, "the task %q is not defined", d.Name)
 						continue
 					}
 					if inbound[d.Name] == nil {
@@ -464,7 +464,7 @@ func (p *parser) expressions(wf *Workflow) {
 			}
 			for _, d := range tr.Do {
 				if d.Kind == TargetDynamic {
-					check(d.Name, tr.Line, name, tr.doPath)
+					check(d.Name, tr.targetLine(), name, tr.doPath)
 				}
 			}
 		}
