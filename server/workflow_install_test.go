@@ -36,6 +36,7 @@ output:
 		"actions/chain.yaml":        "---\nname: chain\nrunner_type: action-chain\nentry_point: chains/chain.yaml\n",
 		"actions/chains/chain.yaml": "chain:\n  - name: one\n    ref: flows.greet\n    params: {who: chain}\n    on-success: two\n  - name: two\n    ref: core.noop\n",
 		"actions/deploy.yaml":       "---\nname: deploy\nworkflow_file: workflows/deploy.workflow.yaml\n",
+		"workflows/cleanup.yaml":    "label: Cleanup\ntasks:\n  - name: sweep\n    action: core.noop\n    next:\n      - do: [done]\n  - name: done\n    action: core.noop\n",
 		"actions/workflows/deploy.workflow.yaml": `tasks:
   - name: first
     action: flows.greet
@@ -76,6 +77,7 @@ tasks:
     action: core.frobnicate
 `,
 			"actions/chains/chain.yaml": "chain:\n  - name: one\n    ref: flows.greet\n    on-success: three\n",
+			"workflows/cleanup.yaml":    "label: Cleanup\ntasks:\n  - name: sweep\n    action: core.noop\n    next:\n      - do: [gone]\n",
 		}))
 		e := gql.Fail(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`, map[string]any{"s": src})
 		require.Equal(t, "BAD_USER_INPUT", e.Code(), e.Message)
@@ -96,7 +98,8 @@ tasks:
 			got[located{p.File, p.Task, p.Field, p.Line}] = p.Message
 		}
 		orq, chain := "actions/workflows/orq.yaml", "actions/chains/chain.yaml"
-		require.Len(t, got, 5, "%+v", probs)
+		require.Len(t, got, 6, "%+v", probs)
+		require.Contains(t, got[located{"workflows/cleanup.yaml", "sweep", "tasks[0].next[0].do", 6}], `the task "gone" is not defined`)
 		require.Contains(t, got[located{orq, "hello", "tasks.hello.next[0].when", 6}], "succeeded(", "the YAQL syntax error")
 		require.Contains(t, got[located{orq, "hello", "tasks.hello.next[0].do", 7}], `the task "nowhere" is not defined`)
 		require.Contains(t, got[located{orq, "bye", "tasks.bye.action", 9}], `the action "core.frobnicate" is not registered`)
@@ -139,6 +142,9 @@ tasks:
 			{"flows.greet", "LOCAL", "local-shell-cmd", ""},
 			{"flows.orq", "WORKFLOW", "orquesta", "actions/workflows/orq.yaml"},
 		}, rows)
+		var defs struct{ WorkflowDefinitions struct{ TotalCount int } }
+		gql.Must(t, `{ workflowDefinitions(where:{packRef:"flows"}){ totalCount } }`, nil, &defs)
+		require.Equal(t, 1, defs.WorkflowDefinitions.TotalCount, "workflows/cleanup.yaml")
 		for _, f := range []string{"actions/chains/chain.yaml", "actions/workflows/deploy.workflow.yaml", "actions/workflows/orq.yaml"} {
 			_, err := os.Stat(filepath.Join(data, "packs", "flows", f))
 			require.NoError(t, err, "the engine finds %s under the pack's path", f)
