@@ -419,7 +419,7 @@ func (p *parser) expressions(wf *Workflow) {
 		if ExprLangOf(t.Action) == NoExpr && strings.ContainsAny(t.Action, " \t\n") {
 			msg := "an action ref is pack.name without spaces"
 			if wf.Language == Orquesta {
-				msg += `; inline parameters are key=value with values quoted ("text"), numbers, booleans, null, [lists] or expressions`
+				msg += ` (inline parameters are key=value with values quoted ("text"), numbers, booleans, null, [lists] or expressions)`
 			}
 			p.addLine(t.lineOf(actionKey(wf.Language)), name, join(t.path, actionKey(wf.Language)), "%q is not an action ref: %s", t.Action, msg)
 		}
