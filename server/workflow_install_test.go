@@ -107,6 +107,21 @@ tasks:
 		require.Contains(t, got[located{chain, "one", "chain[0].input", 2}], `action "flows.greet" is missing required input "who"`, "%+v", probs)
 		require.Contains(t, e.Message, "actions/workflows/orq.yaml:9: task bye: tasks.bye.action: the action \"core.frobnicate\" is not registered")
 
+		// An install followed in the background records the same problems.
+		var started struct{ StartPackInstall struct{ ID string } }
+		gql.Must(t, `mutation($s: String!) { startPackInstall(input: {source: $s}) { id } }`, map[string]any{"s": src}, &started)
+		var rec struct {
+			Node struct{ Status, Step, Error string }
+		}
+		eventually(t, execDeadline, "the background install to fail", func() bool {
+			gql.Must(t, `query($id: ID!) { node(id: $id) { ... on PackInstall { status step error } } }`,
+				map[string]any{"id": started.StartPackInstall.ID}, &rec)
+			return rec.Node.Status == "FAILED"
+		})
+		require.Equal(t, "validate", rec.Node.Step)
+		require.Contains(t, rec.Node.Error, `actions/workflows/orq.yaml:9: task bye: tasks.bye.action: the action "core.frobnicate" is not registered`)
+		require.Contains(t, rec.Node.Error, `workflows/cleanup.yaml:6: task sweep: tasks[0].next[0].do: the task "gone" is not defined`)
+
 		var left struct {
 			Packs   struct{ TotalCount int }
 			Actions struct{ TotalCount int }
