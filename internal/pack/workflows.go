@@ -187,9 +187,9 @@ func (s *Service) actionLookup(ctx context.Context, m *manifest.Pack, wfs []*spe
 }
 
 // actionInfo lists an action's parameters and those a task must give: required ones without
-// a default.
+// a default. An action that declares none takes any, as param.Schema.Validate lets it.
 func actionInfo(schema param.Schema) spec.ActionInfo {
-	var info spec.ActionInfo
+	info := spec.ActionInfo{AnyInput: len(schema) == 0}
 	for name, p := range schema {
 		info.Params = append(info.Params, name)
 		if p.Required && p.Default == nil {

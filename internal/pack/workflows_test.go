@@ -42,8 +42,11 @@ func TestWorkflowActionsMustExist(t *testing.T) {
 			"actions/flow.yaml":           "runner_type: orquesta\nentry_point: workflows/flow.yaml\n",
 			"actions/workflows/flow.yaml": "version: 1.0\ntasks:\n  one:\n    action: wf.hello\n",
 		})
+		v1["actions/quiet.yaml"] = "runner_type: shell\nentry_point: hello.sh\n"
+		v1["actions/chains/c.yaml"] = "chain:\n  - {name: a, ref: wf.quiet, params: {anything: 1}}\n"
+		v1["actions/c.yaml"] = "runner_type: action-chain\nentry_point: chains/c.yaml\n"
 		_, err := b.svc.Install(t.Context(), pack.Request{Source: writePack(t, v1)})
-		require.NoError(t, err)
+		require.NoError(t, err, "an action that declares no parameters takes any")
 
 		// Another pack may run wf.hello; its workflow's other problems come with it.
 		other := shellPack("other", "1.0.0", map[string]string{

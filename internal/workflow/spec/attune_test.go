@@ -409,6 +409,8 @@ func TestActionRefs(t *testing.T) {
 	assert.Equal(t, []Problem{
 		{File: "sequence.yaml", Line: 29, Task: "third", Field: "tasks.third.input", Message: `action "core.noop" is missing required input "x"`},
 	}, e.Problems)
+	require.NoError(t, wf.CheckActions(func(ref string) (ActionInfo, bool) { return ActionInfo{AnyInput: true}, true }),
+		"an action that takes any input")
 	err = wf.CheckActions(func(ref string) (ActionInfo, bool) { return ActionInfo{Params: []string{"msg"}}, true })
 	require.True(t, errors.As(err, &e))
 	assert.Equal(t, []Problem{
