@@ -18,7 +18,7 @@ var yamlErrLine = regexp.MustCompile(`line (\d+)`)
 // (unknown keys, wrong types), semantics (unknown task in do / on-success / default, reserved
 // task names, no start task, unreachable tasks, join on fewer than two inbound tasks, an
 // unbounded cycle, with-items without action or with a bad items expression), expressions
-// (YAQL parsed by internal/yaql, Jinja checked for structure), and for Orquesta the variables
+// (YAQL parsed by internal/yaql, Jinja by internal/jinja), and for Orquesta the variables
 // read before any input, vars or publish assigns them. It returns every problem at once in an
 // *Error; a nil error means the workflow is ready for the engine.
 func Parse(file string, data []byte, lang Language) (*Workflow, error) {
