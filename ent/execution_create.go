@@ -340,6 +340,20 @@ func (_c *ExecutionCreate) SetNillableWorker(v *string) *ExecutionCreate {
 	return _c
 }
 
+// SetPackChecksum sets the "pack_checksum" field.
+func (_c *ExecutionCreate) SetPackChecksum(v string) *ExecutionCreate {
+	_c.mutation.SetPackChecksum(v)
+	return _c
+}
+
+// SetNillablePackChecksum sets the "pack_checksum" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillablePackChecksum(v *string) *ExecutionCreate {
+	if v != nil {
+		_c.SetPackChecksum(*v)
+	}
+	return _c
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_c *ExecutionCreate) SetAction(v *Action) *ExecutionCreate {
 	return _c.SetActionID(v.ID)
@@ -525,6 +539,10 @@ func (_c *ExecutionCreate) defaults() error {
 		v := execution.DefaultWorker
 		_c.mutation.SetWorker(v)
 	}
+	if _, ok := _c.mutation.PackChecksum(); !ok {
+		v := execution.DefaultPackChecksum
+		_c.mutation.SetPackChecksum(v)
+	}
 	return nil
 }
 
@@ -582,6 +600,9 @@ func (_c *ExecutionCreate) check() error {
 	}
 	if _, ok := _c.mutation.Worker(); !ok {
 		return &ValidationError{Name: "worker", err: errors.New(`ent: missing required field "Execution.worker"`)}
+	}
+	if _, ok := _c.mutation.PackChecksum(); !ok {
+		return &ValidationError{Name: "pack_checksum", err: errors.New(`ent: missing required field "Execution.pack_checksum"`)}
 	}
 	return nil
 }
@@ -693,6 +714,10 @@ func (_c *ExecutionCreate) createSpec() (*Execution, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Worker(); ok {
 		_spec.SetField(execution.FieldWorker, field.TypeString, value)
 		_node.Worker = value
+	}
+	if value, ok := _c.mutation.PackChecksum(); ok {
+		_spec.SetField(execution.FieldPackChecksum, field.TypeString, value)
+		_node.PackChecksum = value
 	}
 	if nodes := _c.mutation.ActionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1215,6 +1240,18 @@ func (u *ExecutionUpsert) UpdateWorker() *ExecutionUpsert {
 	return u
 }
 
+// SetPackChecksum sets the "pack_checksum" field.
+func (u *ExecutionUpsert) SetPackChecksum(v string) *ExecutionUpsert {
+	u.Set(execution.FieldPackChecksum, v)
+	return u
+}
+
+// UpdatePackChecksum sets the "pack_checksum" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdatePackChecksum() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldPackChecksum)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1670,6 +1707,20 @@ func (u *ExecutionUpsertOne) SetWorker(v string) *ExecutionUpsertOne {
 func (u *ExecutionUpsertOne) UpdateWorker() *ExecutionUpsertOne {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdateWorker()
+	})
+}
+
+// SetPackChecksum sets the "pack_checksum" field.
+func (u *ExecutionUpsertOne) SetPackChecksum(v string) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetPackChecksum(v)
+	})
+}
+
+// UpdatePackChecksum sets the "pack_checksum" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdatePackChecksum() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdatePackChecksum()
 	})
 }
 
@@ -2294,6 +2345,20 @@ func (u *ExecutionUpsertBulk) SetWorker(v string) *ExecutionUpsertBulk {
 func (u *ExecutionUpsertBulk) UpdateWorker() *ExecutionUpsertBulk {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdateWorker()
+	})
+}
+
+// SetPackChecksum sets the "pack_checksum" field.
+func (u *ExecutionUpsertBulk) SetPackChecksum(v string) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetPackChecksum(v)
+	})
+}
+
+// UpdatePackChecksum sets the "pack_checksum" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdatePackChecksum() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdatePackChecksum()
 	})
 }
 

@@ -66,6 +66,8 @@ const (
 	FieldAttempt = "attempt"
 	// FieldWorker holds the string denoting the worker field in the database.
 	FieldWorker = "worker"
+	// FieldPackChecksum holds the string denoting the pack_checksum field in the database.
+	FieldPackChecksum = "pack_checksum"
 	// EdgeAction holds the string denoting the action edge name in mutations.
 	EdgeAction = "action"
 	// EdgeParent holds the string denoting the parent edge name in mutations.
@@ -154,6 +156,7 @@ var Columns = []string{
 	FieldTimeoutSeconds,
 	FieldAttempt,
 	FieldWorker,
+	FieldPackChecksum,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -204,6 +207,8 @@ var (
 	DefaultAttempt int
 	// DefaultWorker holds the default value on creation for the "worker" field.
 	DefaultWorker string
+	// DefaultPackChecksum holds the default value on creation for the "pack_checksum" field.
+	DefaultPackChecksum string
 )
 
 // Status defines the type for the "status" enum field.
@@ -355,6 +360,11 @@ func ByAttempt(opts ...sql.OrderTermOption) OrderOption {
 // ByWorker orders the results by the worker field.
 func ByWorker(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldWorker, opts...).ToFunc()
+}
+
+// ByPackChecksum orders the results by the pack_checksum field.
+func ByPackChecksum(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPackChecksum, opts...).ToFunc()
 }
 
 // ByActionField orders the results by action field.

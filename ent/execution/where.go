@@ -160,6 +160,11 @@ func Worker(v string) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldWorker, v))
 }
 
+// PackChecksum applies equality check predicate on the "pack_checksum" field. It's identical to PackChecksumEQ.
+func PackChecksum(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldPackChecksum, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldCreatedAt, v))
@@ -1128,6 +1133,71 @@ func WorkerEqualFold(v string) predicate.Execution {
 // WorkerContainsFold applies the ContainsFold predicate on the "worker" field.
 func WorkerContainsFold(v string) predicate.Execution {
 	return predicate.Execution(sql.FieldContainsFold(FieldWorker, v))
+}
+
+// PackChecksumEQ applies the EQ predicate on the "pack_checksum" field.
+func PackChecksumEQ(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldPackChecksum, v))
+}
+
+// PackChecksumNEQ applies the NEQ predicate on the "pack_checksum" field.
+func PackChecksumNEQ(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldPackChecksum, v))
+}
+
+// PackChecksumIn applies the In predicate on the "pack_checksum" field.
+func PackChecksumIn(vs ...string) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldPackChecksum, vs...))
+}
+
+// PackChecksumNotIn applies the NotIn predicate on the "pack_checksum" field.
+func PackChecksumNotIn(vs ...string) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldPackChecksum, vs...))
+}
+
+// PackChecksumGT applies the GT predicate on the "pack_checksum" field.
+func PackChecksumGT(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldGT(FieldPackChecksum, v))
+}
+
+// PackChecksumGTE applies the GTE predicate on the "pack_checksum" field.
+func PackChecksumGTE(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldGTE(FieldPackChecksum, v))
+}
+
+// PackChecksumLT applies the LT predicate on the "pack_checksum" field.
+func PackChecksumLT(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldLT(FieldPackChecksum, v))
+}
+
+// PackChecksumLTE applies the LTE predicate on the "pack_checksum" field.
+func PackChecksumLTE(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldLTE(FieldPackChecksum, v))
+}
+
+// PackChecksumContains applies the Contains predicate on the "pack_checksum" field.
+func PackChecksumContains(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldContains(FieldPackChecksum, v))
+}
+
+// PackChecksumHasPrefix applies the HasPrefix predicate on the "pack_checksum" field.
+func PackChecksumHasPrefix(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldHasPrefix(FieldPackChecksum, v))
+}
+
+// PackChecksumHasSuffix applies the HasSuffix predicate on the "pack_checksum" field.
+func PackChecksumHasSuffix(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldHasSuffix(FieldPackChecksum, v))
+}
+
+// PackChecksumEqualFold applies the EqualFold predicate on the "pack_checksum" field.
+func PackChecksumEqualFold(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEqualFold(FieldPackChecksum, v))
+}
+
+// PackChecksumContainsFold applies the ContainsFold predicate on the "pack_checksum" field.
+func PackChecksumContainsFold(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldContainsFold(FieldPackChecksum, v))
 }
 
 // HasAction applies the HasEdge predicate on the "action" edge.

@@ -54,6 +54,8 @@ func (Execution) Fields() []ent.Field {
 		field.Int("timeout_seconds").Default(0),
 		field.Int("attempt").Default(0),
 		field.String("worker").Default("").Comment("Identity of the worker that ran it."),
+		field.String("pack_checksum").Default("").Annotations(entgql.Skip()).
+			Comment("Checksum of the pack version current when it was requested: the version it runs (see pack_files)."),
 	}
 }
 
