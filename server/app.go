@@ -81,7 +81,10 @@ func (a *app) start(ctx context.Context) error {
 	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log, a.sandbox, a.sec.keys); err != nil {
 		return err
 	}
-	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens, a.sandbox); err != nil {
+	// Every node removes the pack versions a delete or an upgrade left
+	// unused, in the database and in its own directories.
+	go a.packs.RunSweeps(ctx, a.cfg.Packs.SweepInterval)
+	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens, a.sandbox, a.packs); err != nil {
 		return err
 	}
 	a.packs.Canceler = a.engine.svc
@@ -89,7 +92,7 @@ func (a *app) start(ctx context.Context) error {
 		// Revoked tokens' subscriptions end on every node.
 		a.sec.tokens.Watch(ctx, a.engine.bus)
 	}
-	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.sec.keys, a.log); err != nil {
+	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.sec.keys, a.packs, a.log); err != nil {
 		return err
 	}
 	if sealer := sealerOf(a.sec.keys); sealer != nil {

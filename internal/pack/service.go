@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/attune-io/attune/ent"
@@ -69,6 +70,8 @@ type Service struct {
 	sealer   packconfig.Sealer
 	// Canceler, when set, lets deletePack(force: true) cancel executions.
 	Canceler Canceler
+	// loc is what this node has of pack versions (Prepare).
+	loc local
 }
 
 // NewService prepares the directories.
@@ -106,27 +109,32 @@ func NewService(db *store.DB, cfg Config) (*Service, error) {
 	return &Service{
 		db: db, cfg: cfg, log: cfg.Logger, progress: newBroker(),
 		locks: store.NewLocker(db), configs: packconfig.New(db, cfg.Sealer), sealer: cfg.Sealer,
+		loc: local{ready: map[string]Local{}, flights: map[string]*flight{}, refs: map[string]*sync.Mutex{}},
 	}, nil
 }
 
 func tmpRoot(cfg Config) string { return filepath.Join(cfg.PacksDir, ".tmp") }
-
-// packDir is where pack ref lives once installed.
-func (s *Service) packDir(ref string) string { return filepath.Join(s.cfg.PacksDir, ref) }
 
 // sweepAge protects installs under way on other nodes sharing PacksDir.
 const sweepAge = time.Hour
 
 // Sweep removes what a crash may have left. Installs whose process died
 // are failed and their files removed at once (ReapInstalls), as are the
-// temp dirs of installs that are not running. Anything else no pack row
-// points at (pack or environment directories, temp dirs of an older
-// naming) goes once it is older than an hour. It runs at start.
+// temp dirs of installs that are not running, and versions nothing points
+// at (SweepVersions). Anything else no pack row points at (pack or
+// environment directories of an older naming, temp dirs) goes once it is
+// older than an hour. It runs at start.
 func (s *Service) Sweep(ctx context.Context) error {
 	if _, err := s.ReapInstalls(ctx); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	if err := s.removeInstallDirs(ctx); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	if err := s.storeMissing(ctx); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	if err := s.SweepVersions(ctx); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	packs, err := s.db.Ent.Pack.Query().All(ctx)
@@ -137,6 +145,8 @@ func (s *Service) Sweep(ctx context.Context) error {
 	for _, p := range packs {
 		keep[p.Path] = true
 		keep[p.EnvPath] = true
+		// Its versions' directory; SweepVersions tends what is inside.
+		keep[filepath.Join(s.cfg.PacksDir, p.Ref)] = true
 	}
 	for _, dir := range []string{tmpRoot(s.cfg), s.cfg.PacksDir, s.cfg.EnvsDir} {
 		entries, err := os.ReadDir(dir)
@@ -148,6 +158,9 @@ func (s *Service) Sweep(ctx context.Context) error {
 			info, err := e.Info()
 			if e.Name() == ".tmp" || keep[p] || err != nil || time.Since(info.ModTime()) < sweepAge {
 				continue
+			}
+			if dir == s.cfg.EnvsDir && envRE.MatchString(e.Name()) {
+				continue // SweepVersions decides
 			}
 			s.log.Warn("removing orphaned pack directory", "path", p)
 			s.removeAll(p)
