@@ -16,6 +16,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packfile"
+	"github.com/attune-io/attune/ent/schema"
 	"github.com/attune-io/attune/internal/manifest"
 	"github.com/attune-io/attune/internal/packenv"
 	"github.com/attune-io/attune/internal/store"
@@ -52,7 +53,8 @@ func (s *Service) versionDir(ref, checksum string) string {
 // the directory since (node_modules) is not part of the version. A version
 // already stored is not stored again.
 func storeFiles(ctx context.Context, c *ent.Client, ref, checksum, root string, files []string) error {
-	stored, err := c.PackFile.Query().Where(packfile.Checksum(checksum)).Exist(ctx)
+	// The server's own read, whoever installs: pack_files is closed to API reads.
+	stored, err := c.PackFile.Query().Where(packfile.Checksum(checksum)).Exist(schema.SystemContext(ctx))
 	if err != nil || stored {
 		return err
 	}
@@ -97,6 +99,7 @@ func storeFile(ctx context.Context, c *ent.Client, ref, checksum, root, rel stri
 // returns errNotStored when the database does not hold the version. A dest
 // another node made meanwhile (shared packs_dir) is kept.
 func (s *Service) materialize(ctx context.Context, ref, checksum, dest string) error {
+	ctx = schema.SystemContext(ctx)
 	rows, err := s.db.Ent.PackFile.Query().Where(packfile.Checksum(checksum)).
 		Order(packfile.ByPath(), packfile.ByChunk()).
 		Select(packfile.FieldPath, packfile.FieldMode, packfile.FieldChunk).All(ctx)
@@ -371,6 +374,7 @@ func short(checksum string) string {
 // at: their rows in pack_files, and their directories and environments on
 // this node. Refs being installed or deleted are left for the next sweep.
 func (s *Service) SweepVersions(ctx context.Context) error {
+	ctx = schema.SystemContext(ctx)
 	packs, err := s.db.Ent.Pack.Query().All(ctx)
 	if err != nil {
 		return err
