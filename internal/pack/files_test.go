@@ -189,3 +189,66 @@ func TestPreparationIsSharedAndNotCached(t *testing.T) {
 		require.Equal(t, 2, log.count("building pack environment"))
 	})
 }
+
+// TestPackFromAnOlderAttune starts from a pack installed before packs were
+// stored (its files directly in <packs_dir>/<ref>, none in the database):
+// the start sweep stores them from the intact copy, another node then runs
+// it, and a reinstall moves it to the versioned layout.
+func TestPackFromAnOlderAttune(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b := setup(t, backend)
+		ctx := t.Context()
+		res, err := b.svc.Install(ctx, pack.Request{Source: writePack(t, shellPack("old", "1.0.0", nil))})
+		require.NoError(t, err)
+		legacy := filepath.Join(b.packs, "old")
+		moved := filepath.Join(t.TempDir(), "old")
+		require.NoError(t, os.Rename(res.Pack.Path, moved))
+		require.NoError(t, os.Remove(legacy))
+		require.NoError(t, os.Rename(moved, legacy))
+		b.db.Ent.Pack.UpdateOneID(res.Pack.ID).SetPath(legacy).ExecX(ctx)
+		b.db.Ent.PackFile.Delete().ExecX(ctx)
+
+		other, dir, _ := node(t, b.db, "")
+		own, err := b.svc.Prepare(ctx, "old", "")
+		require.NoError(t, err)
+		require.Equal(t, legacy, own.Dir, "it runs where its row says")
+
+		require.NoError(t, b.svc.Sweep(ctx))
+		got, err := other.Prepare(ctx, "old", "")
+		require.NoError(t, err, "stored from the intact copy at start")
+		require.Equal(t, filepath.Join(dir, "packs", "old", res.Pack.Checksum), got.Dir)
+		require.FileExists(t, filepath.Join(got.Dir, "actions", "hello.sh"))
+
+		again, err := b.svc.Install(ctx, pack.Request{Source: writePack(t, shellPack("old", "1.0.0", nil)), Force: true})
+		require.NoError(t, err)
+		require.Equal(t, filepath.Join(legacy, res.Pack.Checksum), again.Pack.Path)
+		require.FileExists(t, filepath.Join(again.Pack.Path, "pack.yaml"))
+		require.NoFileExists(t, filepath.Join(legacy, "pack.yaml"), "the old layout is gone")
+	})
+}
+
+// TestSharedPacksDirFindsTheVersion gives a second node the first one's
+// packs_dir and envs_dir: it finds the installed version and its venv there,
+// writing and building nothing.
+func TestSharedPacksDirFindsTheVersion(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b := setup(t, backend)
+		ctx := t.Context()
+		src, err := filepath.Abs("../../examples/packs/python_example")
+		require.NoError(t, err)
+		res, err := b.svc.Install(ctx, pack.Request{Source: src})
+		require.NoError(t, err)
+		log := &lockedBuffer{}
+		shared, err := pack.NewService(b.db, pack.Config{
+			PacksDir: b.packs, EnvsDir: b.envs, Logger: slog.New(slog.NewTextHandler(log, nil)),
+		})
+		require.NoError(t, err)
+		got, err := shared.Prepare(ctx, "python_example", res.Pack.Checksum)
+		require.NoError(t, err)
+		require.Equal(t, pack.Local{Dir: res.Pack.Path, EnvPath: res.Pack.EnvPath}, got)
+		require.Zero(t, log.count("written from the database"))
+		require.Zero(t, log.count("building pack environment"))
+	})
+}

@@ -218,6 +218,19 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	// upgrade keep running the old one, which the sweep removes once
 	// nothing points at it.
 	final := s.versionDir(m.Ref, checksum)
+	if old != nil && old.Path == filepath.Dir(final) {
+		// Installed before versions had directories: the pack itself is
+		// at <packs_dir>/<ref>; it steps aside, and comes back on failure.
+		legacy := filepath.Join(tmp, "legacy")
+		if err := os.Rename(old.Path, legacy); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, stepError(StepMove, err)
+		}
+		undo = append(undo, func() {
+			if exists(legacy) {
+				s.restore(legacy, old.Path)
+			}
+		})
+	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return nil, stepError(StepMove, err)
 	}
