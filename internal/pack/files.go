@@ -375,34 +375,17 @@ func short(checksum string) string {
 // this node. Refs being installed or deleted are left for the next sweep.
 func (s *Service) SweepVersions(ctx context.Context) error {
 	ctx = schema.SystemContext(ctx)
-	packs, err := s.db.Ent.Pack.Query().All(ctx)
-	if err != nil {
-		return err
-	}
-	keep := map[string]bool{}     // "ref/checksum" still wanted
-	keepPath := map[string]bool{} // directories rows name (the installing node's)
-	for _, p := range packs {
-		keep[p.Ref+"/"+p.Checksum] = true
-		keepPath[p.Path], keepPath[p.EnvPath] = true, true
-	}
-	var active []struct {
-		PackRef      string `json:"pack_ref"`
-		PackChecksum string `json:"pack_checksum"`
-	}
-	if err := s.db.Ent.Execution.Query().
-		Where(execution.StatusIn(activeStatuses...), execution.PackChecksumNEQ("")).
-		GroupBy(execution.FieldPackRef, execution.FieldPackChecksum).Scan(ctx, &active); err != nil {
-		return err
-	}
-	for _, a := range active {
-		keep[a.PackRef+"/"+a.PackChecksum] = true
-	}
-
+	// What is stored is read before what is wanted: a version an install
+	// stores meanwhile (with its row, in one transaction) is not seen.
 	var stored []struct {
 		PackRef  string `json:"pack_ref"`
 		Checksum string `json:"checksum"`
 	}
 	if err := s.db.Ent.PackFile.Query().GroupBy(packfile.FieldPackRef, packfile.FieldChecksum).Scan(ctx, &stored); err != nil {
+		return err
+	}
+	keep, keepPath, err := s.referenced(ctx, "")
+	if err != nil {
 		return err
 	}
 	for _, v := range stored {
@@ -461,14 +444,48 @@ func (s *Service) SweepVersions(ctx context.Context) error {
 		gone[m[1]] = append(gone[m[1]], p)
 	}
 	for ref, paths := range gone {
-		s.removeVersions(ctx, ref, paths)
+		s.removeVersions(ctx, ref, paths, keep)
 	}
 	return nil
 }
 
+// referenced lists the versions ("ref/checksum") a pack row or an active
+// execution points at, of pack ref or of all packs (""), and the
+// directories pack rows name (the installing node's).
+func (s *Service) referenced(ctx context.Context, ref string) (keep, keepPath map[string]bool, err error) {
+	pq := s.db.Ent.Pack.Query()
+	eq := s.db.Ent.Execution.Query().Where(execution.StatusIn(activeStatuses...), execution.PackChecksumNEQ(""))
+	if ref != "" {
+		pq.Where(entpack.Ref(ref))
+		eq.Where(execution.PackRef(ref))
+	}
+	packs, err := pq.All(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	keep, keepPath = map[string]bool{}, map[string]bool{}
+	for _, p := range packs {
+		keep[p.Ref+"/"+p.Checksum] = true
+		keepPath[p.Path], keepPath[p.EnvPath] = true, true
+	}
+	var active []struct {
+		PackRef      string `json:"pack_ref"`
+		PackChecksum string `json:"pack_checksum"`
+	}
+	if err := eq.GroupBy(execution.FieldPackRef, execution.FieldPackChecksum).Scan(ctx, &active); err != nil {
+		return nil, nil, err
+	}
+	for _, a := range active {
+		keep[a.PackRef+"/"+a.PackChecksum] = true
+	}
+	return keep, keepPath, nil
+}
+
 // removeVersions removes paths of pack ref unless an install or delete of
-// it holds its lock, and forgets what this node had prepared of it.
-func (s *Service) removeVersions(ctx context.Context, ref string, paths []string) {
+// it holds its lock, or a version of it was installed or requested since
+// keep was read (the next sweep decides then), and forgets what this node
+// had prepared of it.
+func (s *Service) removeVersions(ctx context.Context, ref string, paths []string, keep map[string]bool) {
 	release, ok, err := s.locks.TryLock(ctx, "pack:"+ref)
 	if err != nil || !ok {
 		return
@@ -477,6 +494,15 @@ func (s *Service) removeVersions(ctx context.Context, ref string, paths []string
 	lk := s.loc.refLock(ref)
 	lk.Lock()
 	defer lk.Unlock()
+	now, _, err := s.referenced(ctx, ref)
+	if err != nil {
+		return
+	}
+	for v := range now {
+		if !keep[v] {
+			return
+		}
+	}
 	s.forget(ref)
 	for _, p := range paths {
 		s.log.Info("removing an unused pack version from this node", "pack", ref, "path", p)
