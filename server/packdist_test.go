@@ -183,3 +183,13 @@ func TestPacksTravelThroughTheDatabase(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "every node to remove the pack's files", func() bool { return len(left()) == 0 })
 }
+
+// versionDir is the one version directory of pack ref in the data
+// directory dataDir: <packs_dir>/<ref>/<checksum>.
+func versionDir(t *testing.T, dataDir, ref string) string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(dataDir, "packs", ref, strings.Repeat("[0-9a-f]", 64)))
+	require.NoError(t, err)
+	require.Len(t, dirs, 1, "versions of %s", ref)
+	return dirs[0]
+}
