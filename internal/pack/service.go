@@ -169,12 +169,15 @@ func (s *Service) Sweep(ctx context.Context) error {
 	return nil
 }
 
-// Environment is a pack's runtime environment as it is now: a READY
-// environment whose directory has gone (deleted by hand, a lost volume)
-// reports FAILED, so the API does not claim what the worker will refuse.
+// Environment is a pack's runtime environment as its install built it
+// (path is on the installing node). Every node builds its own copy when it
+// first runs the version (Prepare), so a copy missing here is no failure;
+// only a pack that cannot travel (no checksum: made by hand) whose READY
+// environment has gone reports FAILED, so the API does not claim what the
+// worker will refuse.
 func (s *Service) Environment(p *ent.Pack) (status entpack.EnvStatus, path, errMsg string) {
 	status, path, errMsg = p.EnvStatus, p.EnvPath, p.EnvError
-	if status == entpack.EnvStatusREADY && path != "" {
+	if status == entpack.EnvStatusREADY && path != "" && p.Checksum == "" {
 		if _, err := os.Stat(path); err != nil {
 			return entpack.EnvStatusFAILED, path, "environment missing at " + path + "; reinstall the pack with force: true"
 		}
