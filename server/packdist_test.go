@@ -77,7 +77,9 @@ print(json.dumps({"version": "` + version + `", "library": attune_greeting.__fil
 // directory, on one PostgreSQL. A Python pack with a wheelhouse installed
 // on the API node runs on both workers, each writing the version from the
 // database into its own packs_dir and building its own venv there; the
-// second worker starts after the install. A forced upgrade while
+// second worker starts after the install, and its first build fails (its
+// execution FAILED in preparation) and is retried by the next execution,
+// which succeeds. A forced upgrade while
 // executions wait: those requested before it run the old version, those
 // after it the new. A delete leaves no file of the pack on any node, nor in
 // the database.
@@ -133,11 +135,34 @@ func TestPacksTravelThroughTheDatabase(t *testing.T) {
 
 	require.Equal(t, "1.0.0", install(holdPack(t, "1.0.0"), false))
 	v1 := checksum()
-	// Started after the install: it catches up from the database.
-	startWorker(t, append(env, "ATTUNE_WORKER_NAME=w2"), dirs["w2"], dbURL)
+	// A held run occupies w1, the only worker yet.
+	first := hold("first")
+	eventually(t, execDeadline, "w1 to run the first execution", func() bool {
+		var got struct{ Execution struct{ Status, Worker string } }
+		gql.Must(t, `query($id: ID!) { execution(id: $id) { status worker } }`, map[string]any{"id": first}, &got)
+		return got.Execution.Status == "RUNNING" && got.Execution.Worker == "w1"
+	})
+
+	// w2 starts after the install and catches up from the database. Its
+	// interpreter fails while the file "broken" exists: the execution
+	// fails in preparation, and the next one builds again and succeeds.
+	bin := t.TempDir()
+	broken := filepath.Join(bin, "broken")
+	require.NoError(t, os.WriteFile(broken, nil, 0o644))
+	python := filepath.Join(bin, "python3")
+	require.NoError(t, os.WriteFile(python, []byte("#!/bin/sh\nif [ -e "+broken+" ]; then echo 'no interpreter here' >&2; exit 1; fi\n"+
+		"exec "+systemPython+" \"$@\"\n"), 0o755))
+	startWorker(t, append(env, "ATTUNE_WORKER_NAME=w2", "ATTUNE_PACKS_PYTHON="+python), dirs["w2"], dbURL)
+	states := follow(t, api, hold("first"))
+	failed := states[len(states)-1]
+	require.Equal(t, "FAILED", failed.Status, "%+v", states)
+	require.Equal(t, "w2", failed.Worker)
+	require.Contains(t, failed.Error, "Execution failed during preparation: ")
+	require.Contains(t, failed.Error, "no interpreter here")
+	require.NoError(t, os.Remove(broken))
 
 	// Two held runs: one on each worker.
-	runs, workers := finish("first", hold("first"), hold("first"))
+	runs, workers := finish("first", first, hold("first"))
 	require.ElementsMatch(t, []string{"w1", "w2"}, workers)
 	for i, r := range runs {
 		require.Equal(t, "1.0.0", r.Version)
