@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -197,6 +198,8 @@ type local struct {
 	ready   map[string]Local   // "ref/checksum" → prepared version
 	flights map[string]*flight // preparations under way
 	refs    map[string]*sync.Mutex
+	// unused are the stored versions the last sweep found unused.
+	unused map[string]bool
 }
 
 // flight is one preparation that every caller asking for the same version
@@ -388,10 +391,27 @@ func (s *Service) SweepVersions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A version leaves the database when two sweeps in a row found it
+	// unused: an execution requested just before an upgrade, whose row
+	// was not committed yet at the first, is seen by the second.
+	s.loc.mu.Lock()
+	unused := map[string]bool{}
+	var doomed []string
 	for _, v := range stored {
-		if keep[v.PackRef+"/"+v.Checksum] {
+		key := v.PackRef + "/" + v.Checksum
+		if keep[key] {
 			continue
 		}
+		unused[key] = true
+		if s.loc.unused[key] {
+			doomed = append(doomed, key)
+		}
+	}
+	s.loc.unused = unused
+	s.loc.mu.Unlock()
+	for _, key := range doomed {
+		ref, sum, _ := strings.Cut(key, "/")
+		v := struct{ PackRef, Checksum string }{ref, sum}
 		n, err := s.db.Ent.PackFile.Delete().
 			Where(packfile.PackRef(v.PackRef), packfile.Checksum(v.Checksum)).Exec(ctx)
 		if err != nil {

@@ -438,6 +438,9 @@ func TestUpgradeKeepsIDsAndReplacesAtomically(t *testing.T) {
 		require.DirExists(t, second.Pack.Path)
 		require.NoError(t, b.svc.SweepVersions(ctx))
 		require.NoDirExists(t, first.Pack.EnvPath)
+		require.Len(t, b.db.Ent.PackFile.Query().Where(packfile.PackRef("up")).GroupBy(packfile.FieldChecksum).StringsX(ctx), 3,
+			"v1, v2 and v4: the database keeps unused versions until a second sweep")
+		require.NoError(t, b.svc.SweepVersions(ctx))
 		require.NoDirExists(t, second.Pack.Path)
 		require.DirExists(t, fourth.Pack.EnvPath)
 		require.DirExists(t, fourth.Pack.Path)
