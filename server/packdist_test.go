@@ -18,12 +18,15 @@ import (
 	"github.com/attune-io/attune/internal/store"
 )
 
-// startWorker starts a worker-only process (it serves no HTTP) with its own
-// data directory and waits until its worker runs. On cleanup it is stopped
-// with SIGTERM and must exit 0.
-func startWorker(t *testing.T, env []string, dataDir, dbURL string) *proc {
+// startWorker starts a process of roles (default worker; api not among
+// them: it serves no HTTP) with its own data directory and waits until its
+// worker runs. On cleanup it is stopped with SIGTERM and must exit 0.
+func startWorker(t *testing.T, env []string, dataDir, dbURL string, roles ...string) *proc {
 	t.Helper()
-	p := start(t, env, "-data-dir", dataDir, "-database-url", dbURL, "-roles", "worker")
+	if len(roles) == 0 {
+		roles = []string{"worker"}
+	}
+	p := start(t, env, "-data-dir", dataDir, "-database-url", dbURL, "-roles", strings.Join(roles, ","))
 	eventually(t, startTimeout, "the worker to start", func() bool {
 		select {
 		case <-p.done:
@@ -217,4 +220,39 @@ func versionDir(t *testing.T, dataDir, ref string) string {
 	require.NoError(t, err)
 	require.Len(t, dirs, 1, "versions of %s", ref)
 	return dirs[0]
+}
+
+// TestSensorRunsOnANodeWithoutThePack installs a pack with a sensor on an
+// API-only node; a sensor node with its own data directory writes the pack
+// from the database and runs the sensor from its own copy.
+func TestSensorRunsOnANodeWithoutThePack(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.URL(t, "postgres")
+	api := startServer(t, eventsEnv, "-database-url", dbURL, "-roles", "api")
+	dir := t.TempDir()
+	startWorker(t, eventsEnv, dir, dbURL, "sensor,worker")
+	gql := gqltest.New(api.url + "/graphql")
+	src := writeTree(t, map[string]string{
+		"pack.yaml":           "ref: sn\nversion: 1.0.0\n",
+		"triggers/ping.yaml":  "description: a ping\n",
+		"sensors/pinger.yaml": "runner_type: shell\nentry_point: pinger.sh\ntrigger_types: [sn.ping]\n",
+		"sensors/pinger.sh":   "#!/usr/bin/env bash\nread -r input\necho \"{\\\"trigger\\\": \\\"sn.ping\\\", \\\"payload\\\": {\\\"dir\\\": \\\"$PWD\\\"}}\"\nexec sleep 600\n",
+	})
+	gql.Must(t, `mutation($s: String!) { installPack(input: {source: $s}) { pack { ref } } }`, map[string]any{"s": src}, nil)
+	gql.Must(t, `mutation($in: CreateRuleInput!) { createRule(input: $in) { rule { ref } } }`, map[string]any{"in": map[string]any{
+		"ref": "sn.on_ping", "pack": "sn", "trigger": "sn.ping", "action": "core.noop",
+	}}, nil)
+	var payload struct{ Dir string }
+	eventually(t, 30*time.Second, "the sensor's event", func() bool {
+		var out struct {
+			Events struct{ Edges []struct{ Node struct{ Payload json.RawMessage } } }
+		}
+		gql.Must(t, `{ events(where: {triggerRef: "sn.ping"}) { edges { node { payload } } } }`, nil, &out)
+		if len(out.Events.Edges) == 0 {
+			return false
+		}
+		require.NoError(t, json.Unmarshal(out.Events.Edges[0].Node.Payload, &payload))
+		return true
+	})
+	require.Equal(t, versionDir(t, dir, "sn"), payload.Dir, "the sensor ran from the sensor node's own copy")
 }
