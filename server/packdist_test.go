@@ -141,7 +141,9 @@ func TestPacksTravelThroughTheDatabase(t *testing.T) {
 	// A held run occupies w1, the only worker yet.
 	first := hold("first")
 	eventually(t, execDeadline, "w1 to run the first execution", func() bool {
-		var got struct{ Execution struct{ Status, Worker string } }
+		var got struct {
+			Execution struct{ Status, Worker string }
+		}
 		gql.Must(t, `query($id: ID!) { execution(id: $id) { status worker } }`, map[string]any{"id": first}, &got)
 		return got.Execution.Status == "RUNNING" && got.Execution.Worker == "w1"
 	})
@@ -245,7 +247,11 @@ func TestSensorRunsOnANodeWithoutThePack(t *testing.T) {
 	var payload struct{ Dir string }
 	eventually(t, 30*time.Second, "the sensor's event", func() bool {
 		var out struct {
-			Events struct{ Edges []struct{ Node struct{ Payload json.RawMessage } } }
+			Events struct {
+				Edges []struct {
+					Node struct{ Payload json.RawMessage }
+				}
+			}
 		}
 		gql.Must(t, `{ events(where: {triggerRef: "sn.ping"}) { edges { node { payload } } } }`, nil, &out)
 		if len(out.Events.Edges) == 0 {
