@@ -252,3 +252,41 @@ func TestSharedPacksDirFindsTheVersion(t *testing.T) {
 		require.Zero(t, log.count("building pack environment"))
 	})
 }
+
+// TestNodeUpgradeCopiesModules upgrades a Node pack whose dependencies did
+// not change: the new version gets a copy of the old one's node_modules
+// (npm does not run: the upgrading service's npm is false), and the old
+// version keeps its own for the executions requested before the switch.
+func TestNodeUpgradeCopiesModules(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("npm"); err != nil {
+		t.Skip("npm is not installed")
+	}
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		b := setup(t, backend)
+		ctx := t.Context()
+		files := map[string]string{
+			"pack.yaml":        "ref: nodeup\nversion: 1.0.0\n",
+			"package.json":     `{"private": true, "dependencies": {"dep": "file:./dep"}}`,
+			"dep/package.json": `{"name": "dep", "version": "1.0.0"}`,
+			"dep/index.js":     "module.exports = 1;\n",
+			"actions/hi.yaml":  "runner_type: node\nentry_point: hi.js\n",
+			"actions/hi.js":    "console.log(require('dep'));\n",
+		}
+		first, err := b.svc.Install(ctx, pack.Request{Source: writePack(t, files)})
+		require.NoError(t, err)
+		require.DirExists(t, filepath.Join(first.Pack.Path, "node_modules"))
+		lock, err := os.ReadFile(filepath.Join(first.Pack.Path, "package-lock.json"))
+		require.NoError(t, err)
+
+		noNpm, err := pack.NewService(b.db, pack.Config{PacksDir: b.packs, EnvsDir: b.envs, Npm: "false"})
+		require.NoError(t, err)
+		files["pack.yaml"] = "ref: nodeup\nversion: 2.0.0\n"
+		files["package-lock.json"] = string(lock)
+		second, err := noNpm.Install(ctx, pack.Request{Source: writePack(t, files), Force: true})
+		require.NoError(t, err)
+		require.NotEqual(t, first.Pack.Path, second.Pack.Path)
+		require.FileExists(t, filepath.Join(second.Pack.Path, "node_modules", "dep", "index.js"))
+		require.FileExists(t, filepath.Join(first.Pack.Path, "node_modules", "dep", "index.js"), "the old version keeps its modules")
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -438,6 +439,22 @@ func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, 
 			if err := os.Rename(prevModules, filepath.Join(final, "node_modules")); err == nil {
 				return packenv.Status{Kind: packenv.KindNode, Path: filepath.Join(final, "node_modules"), Checksum: sum}, nil
 			}
+		}
+		oldModules := ""
+		if old != nil {
+			oldModules = filepath.Join(old.Path, "node_modules")
+		}
+		if old != nil && old.EnvChecksum == sum && old.Path != final && exists(oldModules) {
+			// An upgrade: the old version keeps its node_modules for the
+			// executions requested before the switch; the new one gets a
+			// copy (links kept), offline like a carried-over one.
+			modules := filepath.Join(final, "node_modules")
+			out, err := exec.CommandContext(ctx, "cp", "-a", oldModules, modules).CombinedOutput()
+			if err == nil {
+				return packenv.Status{Kind: packenv.KindNode, Path: modules, Checksum: sum}, nil
+			}
+			s.log.Warn("copying node_modules from the previous version; running npm", "error", err, "output", string(out))
+			s.removeAll(modules)
 		}
 		return packenv.BuildNode(ctx, spec)
 	}
