@@ -87,7 +87,10 @@ func (a *app) start(ctx context.Context) error {
 		return err
 	}
 	a.packs.Metrics = a.metrics
-	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens, a.sandbox, a.metrics); err != nil {
+	// Every node removes the pack versions a delete or an upgrade left
+	// unused, in the database and in its own directories.
+	go a.packs.RunSweeps(ctx, a.cfg.Packs.SweepInterval)
+	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens, a.sandbox, a.metrics, a.packs); err != nil {
 		return err
 	}
 	a.collectQueue()
@@ -96,7 +99,7 @@ func (a *app) start(ctx context.Context) error {
 		// Revoked tokens' subscriptions end on every node.
 		a.sec.tokens.Watch(ctx, a.engine.bus)
 	}
-	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.sec.keys, a.log); err != nil {
+	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.sec.keys, a.packs, a.log); err != nil {
 		return err
 	}
 	if sealer := sealerOf(a.sec.keys); sealer != nil {

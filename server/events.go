@@ -21,6 +21,7 @@ import (
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/lease"
 	"github.com/attune-io/attune/internal/metrics"
+	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/sensor"
 	"github.com/attune-io/attune/internal/store"
 	"github.com/attune-io/attune/internal/trigger"
@@ -91,7 +92,7 @@ type events struct {
 
 // startEvents starts the timers and sensors the roles ask for; rule
 // evaluation runs in the engine's queue (worker role).
-func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, keys *keystore.Service, log *slog.Logger) (*events, error) {
+func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, keys *keystore.Service, packs *pack.Service, log *slog.Logger) (*events, error) {
 	holder, err := nodeName()
 	if err != nil {
 		return nil, err
@@ -107,7 +108,7 @@ func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, key
 		sensors: sensor.NewSupervisor(db, eng.rules, leases, sensor.Options{
 			Poll: cfg.Events.SensorPoll, BackoffMin: cfg.Events.SensorBackoffMin,
 			BackoffMax: cfg.Events.SensorBackoffMax, KillGrace: cfg.Worker.KillGrace,
-			TempDir: tmp, PackConfig: eng.configs.Effective, Keys: keys, Logger: log.With("component", "sensors"),
+			TempDir: tmp, PackConfig: eng.configs.Effective, Keys: keys, Packs: packs, Logger: log.With("component", "sensors"),
 			Metrics: eng.metrics,
 		}),
 		maxBody: cfg.Events.WebhookMaxBytes,

@@ -122,9 +122,10 @@ var docExamples = []docExample{
 			"the same way, with ATTUNE_DATABASE_URL set to a schema of its own",
 	},
 	{
-		doc: "README.md", fp: "eb26ceae0402",
-		why: "servers that run until stopped, on a fixed port and the reader's database; bin/attune is the " +
-			"binary TestMain builds as make build does, and TestTimersFireOnceAcrossNodes runs processes of split roles",
+		doc: "README.md", fp: "8f743d58c666",
+		why: "servers that run until stopped, on three machines, a fixed port and the reader's database; bin/attune is the " +
+			"binary TestMain builds as make build does, TestTimersFireOnceAcrossNodes runs processes of split roles, and " +
+			"TestPacksTravelThroughTheDatabase an API node and two worker nodes with their own data directories",
 	},
 	// docs/.
 	{doc: "docs/events.md", fp: "5e99a4276f52", why: "a diagram"},

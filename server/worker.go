@@ -242,7 +242,7 @@ type engine struct {
 // startEngine migrates the queue's tables and starts what the roles need.
 // Every node can request, cancel and stream executions; only worker nodes
 // run them.
-func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service, sb *sandbox.Sandbox, m *metrics.Metrics) (*engine, error) {
+func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service, sb *sandbox.Sandbox, m *metrics.Metrics, packs execution.PackPreparer) (*engine, error) {
 	if err := queue.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 			Events: eventEmitter{e.rules},
 			Logger: log.With("component", "worker"),
 		},
-		St2PythonDir: st2py, ActionTokens: actionTokens,
+		St2PythonDir: st2py, ActionTokens: actionTokens, Packs: packs,
 	})
 	h.Execution = e.worker.Run
 	if err := e.worker.Start(ctx); err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/execution"
+	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/manifest"
@@ -260,10 +261,21 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 // enforcement that caused it, if any), and its job.
 func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enforcementID *int) (*ent.Execution, error) {
 	act, req := p.act, p.req
+	// The pack version current now is the one it runs, whatever an
+	// upgrade changes before a worker takes it.
+	sums, err := tx.Ent.Pack.Query().Where(entpack.ID(act.PackID)).Select(entpack.FieldChecksum).Strings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the pack version: %w", err)
+	}
+	sum := ""
+	if len(sums) > 0 {
+		sum = sums[0]
+	}
 	e, err := tx.Ent.Execution.Create().
 		SetActionID(act.ID).
 		SetActionRef(act.Ref).
 		SetPackRef(act.PackRef).
+		SetPackChecksum(sum).
 		SetNillableParentID(req.ParentID).
 		SetTaskName(req.TaskName).
 		SetNillableTaskItem(req.TaskItem).

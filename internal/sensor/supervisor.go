@@ -50,7 +50,12 @@ type Options struct {
 	// stored non-secret values.
 	PackConfig func(p *ent.Pack) (map[string]any, error)
 	// Keys, when set, backs StackStorm sensors' datastore calls.
-	Keys   *keystore.Service
+	Keys *keystore.Service
+	// Packs, when set, makes the pack version a sensor runs ready on this
+	// node; nil runs sensors where the pack row says.
+	Packs interface {
+		PrepareDirs(ctx context.Context, ref, checksum string) (dir, envPath string, err error)
+	}
 	Logger *slog.Logger
 	// Metrics, when set, reports the state and restarts of the sensors
 	// this node runs.
@@ -73,10 +78,11 @@ type Supervisor struct {
 
 // proc is one supervised sensor.
 type proc struct {
-	ref    string
-	spec   string // stdin line; a change restarts the process
-	cancel context.CancelFunc
-	done   chan struct{}
+	ref     string
+	spec    string // stdin line; a change restarts the process
+	version string // the pack's checksum; a change too
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // NewSupervisor returns a Supervisor emitting through engine. Without
@@ -153,6 +159,9 @@ func (s *Supervisor) loop(ctx context.Context) {
 type wanted struct {
 	sensor *ent.Sensor
 	spec   string
+	// version is the pack's checksum: an upgrade restarts the sensor on
+	// the new version.
+	version string
 }
 
 // reconcile stops processes no longer wanted (or whose input changed),
@@ -165,7 +174,7 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 	}
 	for id, p := range s.running {
 		w, ok := want[id]
-		if ok && w.spec == p.spec {
+		if ok && w.spec == p.spec && w.version == p.version {
 			if held, err := s.leases.Acquire(ctx, leaseName(id)); err == nil && held {
 				continue
 			}
@@ -229,7 +238,7 @@ func (s *Supervisor) wanted(ctx context.Context) (map[int]wanted, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encoding input of sensor %s: %w", se.Ref, err)
 		}
-		out[se.ID] = wanted{sensor: se, spec: string(line)}
+		out[se.ID] = wanted{sensor: se, spec: string(line), version: se.Edges.Pack.Checksum}
 	}
 	return out, nil
 }
@@ -239,7 +248,7 @@ func leaseName(id int) string { return "sensor:" + strconv.Itoa(id) }
 // launch supervises w's process until halted.
 func (s *Supervisor) launch(ctx context.Context, w wanted) {
 	pctx, cancel := context.WithCancel(ctx)
-	p := &proc{ref: w.sensor.Ref, spec: w.spec, cancel: cancel, done: make(chan struct{})}
+	p := &proc{ref: w.sensor.Ref, spec: w.spec, version: w.version, cancel: cancel, done: make(chan struct{})}
 	s.running[w.sensor.ID] = p
 	go func() {
 		defer close(p.done)
@@ -274,8 +283,11 @@ func (s *Supervisor) supervise(ctx context.Context, w wanted) {
 		s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusRUNNING) })
 		s.opts.Metrics.SensorState(se.Ref, string(entsensor.StatusRUNNING))
 		started := time.Now()
-		req := s.request(se, params, log)
-		stopServing, err := s.st2Prepare(ctx, se, &req, log)
+		req, err := s.request(ctx, se, params, log)
+		stopServing := func() {}
+		if err == nil {
+			stopServing, err = s.st2Prepare(ctx, se, &req, log)
+		}
 		if err != nil {
 			log.Error("sensor cannot start", "error", err)
 			s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusFAILED).SetLastError(err.Error()) })
@@ -328,8 +340,18 @@ func (s *Supervisor) supervise(ctx context.Context, w wanted) {
 }
 
 // request describes the sensor's process; its stdout lines become events.
-func (s *Supervisor) request(se *ent.Sensor, params map[string]any, log *slog.Logger) runner.Request {
+// It runs the pack version it was started for, made ready on this node.
+func (s *Supervisor) request(ctx context.Context, se *ent.Sensor, params map[string]any, log *slog.Logger) (runner.Request, error) {
 	p := se.Edges.Pack
+	if s.opts.Packs != nil {
+		dir, envPath, err := s.opts.Packs.PrepareDirs(ctx, p.Ref, p.Checksum)
+		if err != nil {
+			return runner.Request{}, fmt.Errorf("preparing pack %s: %w", p.Ref, err)
+		}
+		local := *p
+		local.Path, local.EnvPath = dir, envPath
+		p = &local
+	}
 	req := runner.Request{
 		PackDir: p.Path, EntryPoint: se.EntryPoint, Parameters: params,
 		KillGrace: s.opts.KillGrace, TempDir: s.opts.TempDir, MaxOutput: 64 << 10,
@@ -358,7 +380,7 @@ func (s *Supervisor) request(se *ent.Sensor, params map[string]any, log *slog.Lo
 	default:
 		req.Runner = runner.Shell
 	}
-	return req
+	return req, nil
 }
 
 // emit turns one stdout line {"trigger": ref, "payload": {...}} into an
