@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/attune-io/attune/ent"
@@ -42,6 +43,11 @@ func (r *queryResolver) APITokens(ctx context.Context, after *entgql.Cursor[int]
 func (r *queryResolver) Actions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionOrder, where *ent.ActionWhereInput) (*ent.ActionConnection, error) {
 	return r.Client.Action.Query().Paginate(ctx, after, first, before, last,
 		ent.WithActionOrder(orderBy), ent.WithActionFilter(where.Filter))
+}
+
+// ActionPolicies is the resolver for the actionPolicies field.
+func (r *queryResolver) ActionPolicies(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionPolicyOrder, where *ent.ActionPolicyWhereInput) (*ent.ActionPolicyConnection, error) {
+	panic(fmt.Errorf("not implemented: ActionPolicies - actionPolicies"))
 }
 
 // AuditEvents is the resolver for the auditEvents field.
@@ -122,6 +128,9 @@ func (r *queryResolver) WorkflowExecutions(ctx context.Context, after *entgql.Cu
 		ent.WithWorkflowExecutionOrder(orderBy), ent.WithWorkflowExecutionFilter(where.Filter))
 }
 
+// Action returns ActionResolver implementation.
+func (r *Resolver) Action() ActionResolver { return &actionResolver{r} }
+
 // Enforcement returns EnforcementResolver implementation.
 func (r *Resolver) Enforcement() EnforcementResolver { return &enforcementResolver{r} }
 
@@ -141,6 +150,7 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Trigger() TriggerResolver { return &triggerResolver{r} }
 
 type (
+	actionResolver      struct{ *Resolver }
 	enforcementResolver struct{ *Resolver }
 	executionResolver   struct{ *Resolver }
 	keyResolver         struct{ *Resolver }

@@ -10,6 +10,7 @@ import (
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/pack"
+	"github.com/attune-io/attune/internal/policy"
 	"github.com/attune-io/attune/internal/rule"
 	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/sensor"
@@ -30,6 +31,8 @@ type Resolver struct {
 	Events *rule.Engine
 	// Webhooks manages webhook keys.
 	Webhooks *trigger.Webhooks
+	// Policies creates, changes and deletes action policies.
+	Policies *policy.Service
 	// Sensors enables and disables sensors.
 	Sensors *sensor.Supervisor
 	// Isolation says how this node confines action processes (systemInfo).

@@ -18,6 +18,7 @@ import (
 var ExecutionStatuses = []string{
 	"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED",
 	"TIMEOUT", "CANCELING", "CANCELED", "ABANDONED",
+	"DELAYED",
 }
 
 // Execution is one run of an action. It is history: it keeps action_ref
@@ -54,6 +55,10 @@ func (Execution) Fields() []ent.Field {
 		field.Int("timeout_seconds").Default(0),
 		field.Int("attempt").Default(0),
 		field.String("worker").Default("").Comment("Identity of the worker that ran it."),
+		field.Int("retry_of_id").Optional().Nillable().
+			Comment("The execution an action.retry policy retried with this one."),
+		field.Int("retry_attempt").Default(0).Comment("1 for the first retry of an execution, 2 for the retry of that one…"),
+		field.Int("rerun_of_id").Optional().Nillable().Comment("The execution rerunExecution ran again."),
 	}
 }
 
@@ -72,6 +77,11 @@ func (Execution) Edges() []ent.Edge {
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 		edge.To("secret", ExecutionSecret.Type).Unique().
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("retries", Execution.Type).Annotations(entsql.OnDelete(entsql.SetNull)).
+			From("retry_of").Field("retry_of_id").Unique(),
+		edge.To("reruns", Execution.Type).Annotations(entsql.OnDelete(entsql.SetNull)).
+			From("rerun_of").Field("rerun_of_id").Unique(),
+		edge.To("policy_events", PolicyEvent.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

@@ -106,6 +106,7 @@ const (
 	StatusCANCELING Status = "CANCELING"
 	StatusCANCELED  Status = "CANCELED"
 	StatusABANDONED Status = "ABANDONED"
+	StatusDELAYED   Status = "DELAYED"
 )
 
 func (s Status) String() string {
@@ -115,7 +116,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED:
+	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED, StatusDELAYED:
 		return nil
 	default:
 		return fmt.Errorf("workflowexecution: invalid enum value for status field: %q", s)

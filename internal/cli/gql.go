@@ -1791,6 +1791,7 @@ const (
 	ExecutionStatusCanceling ExecutionStatus = "CANCELING"
 	ExecutionStatusCanceled  ExecutionStatus = "CANCELED"
 	ExecutionStatusAbandoned ExecutionStatus = "ABANDONED"
+	ExecutionStatusDelayed   ExecutionStatus = "DELAYED"
 )
 
 var AllExecutionStatus = []ExecutionStatus{
@@ -1803,6 +1804,7 @@ var AllExecutionStatus = []ExecutionStatus{
 	ExecutionStatusCanceling,
 	ExecutionStatusCanceled,
 	ExecutionStatusAbandoned,
+	ExecutionStatusDelayed,
 }
 
 // ExecutionsExecutionsExecutionConnection includes the requested fields of the GraphQL type ExecutionConnection.

@@ -15,8 +15,9 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 )
 
-// claimSQL claims executions that wait to run and have no secret
-// parameters, in one statement, returning what each run needs, the
+// claimSQL claims executions that wait to run, have no secret parameters
+// and whose action has no policies (those are decided in the claim
+// transaction, policy.go), in one statement, returning what each run needs, the
 // action's and pack's columns included. An execution with secrets, one
 // already claimed (a redelivered job) or one gone matches no row, and the
 // worker falls back to the transaction in claim. The statement is its own
@@ -34,6 +35,7 @@ var claimSQL = `UPDATE executions
 SET status = '` + string(Running) + `', worker = $2, started_at = $3, updated_at = $4, attempt = attempt + 1
 WHERE id = $1 AND status IN (` + sqlStatuses(transitions[Running]) + `)
   AND NOT EXISTS (SELECT 1 FROM execution_secrets s WHERE s.execution_id = executions.id)
+  AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.id = executions.action_id AND a.has_policies)
 RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt,
   (SELECT a.entry_point FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.runner_type FROM actions a WHERE a.id = executions.action_id),

@@ -128,6 +128,8 @@ type Request struct {
 	// ParentID and EnforcementID link the execution to what caused it.
 	ParentID      *int
 	EnforcementID *int
+	// RerunOf is the execution this one runs again (Rerun).
+	RerunOf *int
 }
 
 // Request validates req, stores the execution and enqueues its run in one
@@ -244,6 +246,7 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 		SetPackRef(act.PackRef).
 		SetNillableParentID(req.ParentID).
 		SetNillableEnforcementID(enforcementID).
+		SetNillableRerunOfID(req.RerunOf).
 		SetStatus(Scheduled).
 		SetParameters(p.Parameters()).
 		SetTimeoutSeconds(p.timeout).
@@ -377,7 +380,7 @@ func (s *Service) Cancel(ctx context.Context, id int) (*ent.Execution, error) {
 // forced pack delete calls it) and returns how many it canceled.
 func (s *Service) CancelActive(ctx context.Context, packRef string) (int, error) {
 	ids, err := s.db.Ent.Execution.Query().
-		Where(execution.PackRef(packRef), execution.StatusIn(Requested, Scheduled, Running, Canceling)).IDs(ctx)
+		Where(execution.PackRef(packRef), execution.StatusIn(Requested, Scheduled, Delayed, Running, Canceling)).IDs(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing active executions of %s: %w", packRef, err)
 	}
@@ -407,7 +410,7 @@ func (s *Service) cancelOnce(ctx context.Context, id int) (bool, error) {
 			return err
 		}
 		switch e.Status {
-		case Requested, Scheduled:
+		case Requested, Scheduled, Delayed:
 			done, err = transition(ctx, tx, s.bus, id, Canceled, func(u *ent.ExecutionUpdate) {
 				u.SetFinishedAt(s.now()).SetError("canceled before it started")
 			})

@@ -29,10 +29,13 @@ const (
 var transitions = map[execution.Status][]execution.Status{
 	Running: {Requested, Scheduled},
 	// Back to the queue: an idempotent action's run cut short by a
-	// server's shutdown (Worker.requeue).
-	Scheduled: {Running},
+	// server's shutdown (Worker.requeue), or a DELAYED one whose slot
+	// freed (release, policy.go).
+	Scheduled: {Running, Delayed},
+	// Held back by a concurrency policy (police, policy.go).
+	Delayed:   {Requested, Scheduled},
 	Canceling: {Running},
-	Canceled:  {Requested, Scheduled, Running, Canceling},
+	Canceled:  {Requested, Scheduled, Running, Canceling, Delayed},
 	Succeeded: {Running, Canceling},
 	Failed:    {Running, Canceling},
 	TimedOut:  {Running, Canceling},

@@ -221,6 +221,22 @@ func (q *Queue) InsertExecutionTx(ctx context.Context, tx *store.Tx, executionID
 	return nil
 }
 
+// InsertExecutionAtTx is InsertExecutionTx for a run that starts no earlier
+// than at (a retry after its delay).
+func (q *Queue) InsertExecutionAtTx(ctx context.Context, tx *store.Tx, executionID int, at time.Time) error {
+	n, err := q.client.InsertManyFastTx(ctx, tx.SQL, []river.InsertManyParams{{
+		Args: ExecutionArgs{ExecutionID: executionID}, InsertOpts: &river.InsertOpts{ScheduledAt: at},
+	}})
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%d jobs inserted, want 1", n)
+	}
+	if err != nil {
+		return fmt.Errorf("enqueueing execution %d: %w", executionID, err)
+	}
+	q.wakeAfter(tx, river.QueueDefault)
+	return nil
+}
+
 // insertTx inserts one job in tx without reading it back: our jobs are not
 // unique and nothing uses the inserted row. River's returning insert reads
 // the row back with its JSON columns converted (on SQLite, with a nonce
