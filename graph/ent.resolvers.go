@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 
 	"entgo.io/contrib/entgql"
 	"github.com/attune-io/attune/ent"
@@ -47,7 +46,8 @@ func (r *queryResolver) Actions(ctx context.Context, after *entgql.Cursor[int], 
 
 // ActionPolicies is the resolver for the actionPolicies field.
 func (r *queryResolver) ActionPolicies(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionPolicyOrder, where *ent.ActionPolicyWhereInput) (*ent.ActionPolicyConnection, error) {
-	panic(fmt.Errorf("not implemented: ActionPolicies - actionPolicies"))
+	return r.Client.ActionPolicy.Query().Paginate(ctx, after, first, before, last,
+		ent.WithActionPolicyOrder(orderBy), ent.WithActionPolicyFilter(where.Filter))
 }
 
 // AuditEvents is the resolver for the auditEvents field.

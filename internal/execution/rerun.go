@@ -10,6 +10,7 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/executionsecret"
+	entschema "github.com/attune-io/attune/ent/schema"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -55,7 +56,10 @@ func (s *Service) Rerun(ctx context.Context, id int, overrides map[string]any) (
 			}
 		}
 		var sealed map[string]any
-		if sec, err := tx.Ent.ExecutionSecret.Query().Where(executionsecret.ExecutionID(id)).Only(ctx); err == nil {
+		if sec, err := tx.Ent.ExecutionSecret.Query().Where(executionsecret.ExecutionID(id)).
+			Only(entschema.SystemContext(ctx)); err == nil {
+			// Read as the server: the caller may read the execution, and
+			// its secrets go only to the new run's sealed copy.
 			if sealed, err = s.unseal(sec.Sealed); err != nil {
 				return err
 			}

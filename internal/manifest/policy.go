@@ -168,9 +168,11 @@ func ParsePolicyDoc(d *doc) Policy {
 
 // parseRetry reads action.retry's parameters.
 func parseRetry(s *doc, p *Policy, prefix string) {
-	on := s.strs("retry_on")
+	var on []string
 	if v, ok := s.m["retry_on"].(string); ok {
 		on = []string{v}
+	} else {
+		on = s.strs("retry_on")
 	}
 	for _, o := range on {
 		switch strings.ToLower(o) {

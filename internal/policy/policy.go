@@ -7,6 +7,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -92,6 +93,10 @@ func numbersAsInts(v any) any {
 		}
 	case int64:
 		return int(t)
+	case json.Number:
+		if n, err := t.Int64(); err == nil {
+			return int(n)
+		}
 	}
 	return v
 }
