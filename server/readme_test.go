@@ -129,6 +129,9 @@ var docExamples = []docExample{
 	// docs/.
 	{doc: "docs/events.md", fp: "5e99a4276f52", why: "a diagram"},
 	{doc: "docs/execution.md", fp: "7cd2ff118628", why: "a mermaid diagram"},
+	{doc: "docs/policies.md", fp: "196a35cec521", why: "a policy file; TestPoliciesOfAPack installs this form"},
+	{doc: "docs/policies.md", fp: "d2b25524c3f7", why: "a policy file; TestPoliciesOfAPack and TestPolicyValidation use this form"},
+	{doc: "docs/policies.md", fp: "399e13e4ff8f", why: "a mermaid diagram"},
 }
 
 // fencedBlock is a fenced block as found in a document.

@@ -1,6 +1,7 @@
 package execution
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -275,7 +276,11 @@ func (s *Service) release(ctx context.Context, tx *store.Tx, ref string) error {
 			return err
 		}
 		all[i].status = Scheduled
-		if err := s.addEvent(ctx, tx, d.id, "", policyevent.KindRELEASED, "a slot freed: scheduled again"); err != nil {
+		by := ""
+		for _, p := range pols {
+			by = cmp.Or(by, p.Ref)
+		}
+		if err := s.addEvent(ctx, tx, d.id, by, policyevent.KindRELEASED, "a slot freed: scheduled again"); err != nil {
 			return err
 		}
 	}
