@@ -88,6 +88,18 @@ resource_ref: guard.sleepy
 policy_type: action.retry
 parameters: {retry_on: timeout, max_retry_count: 1}
 `,
+		"actions/perhost.yaml": `name: perhost
+runner_type: shell
+entry_point: perhost.sh
+parameters:
+  host: {type: string, required: true}
+`,
+		"actions/perhost.sh": "#!/usr/bin/env bash\nsleep 1\n",
+		"policies/perhost.yaml": `name: perhost.concurrency
+resource_ref: guard.perhost
+policy_type: action.concurrency.attr
+parameters: {threshold: 1, attributes: [host]}
+`,
 		"actions/limited.yaml": `name: limited
 runner_type: shell
 entry_point: limited.sh
@@ -205,6 +217,21 @@ func TestPoliciesOfAPack(t *testing.T) {
 			require.Contains(t, kinds, "DELAYED")
 			require.Contains(t, kinds, "RELEASED")
 			require.Equal(t, "guard.slow.concurrency", last.PolicyEvents[0].PolicyRef)
+		})
+
+		t.Run("per attribute values", func(t *testing.T) {
+			x1 := runAction(t, c, "guard.perhost", map[string]any{"host": "x"})
+			y := runAction(t, c, "guard.perhost", map[string]any{"host": "y"})
+			x2 := runAction(t, c, "guard.perhost", map[string]any{"host": "x"})
+			for _, id := range []string{x1, y, x2} {
+				require.Equal(t, "SUCCEEDED", awaitFinal(t, c, id).Status)
+			}
+			require.Empty(t, getPoliced(t, c, y).PolicyEvents, "another host has its own slot")
+			delayed := getPoliced(t, c, x2)
+			require.NotEmpty(t, delayed.PolicyEvents)
+			require.Equal(t, "DELAYED", delayed.PolicyEvents[0].Kind)
+			require.Equal(t, "guard.perhost.concurrency", delayed.PolicyEvents[0].PolicyRef)
+			require.False(t, delayed.StartedAt.Before(*awaitFinal(t, c, x1).StartedAt))
 		})
 
 		t.Run("cancel names the policy", func(t *testing.T) {
