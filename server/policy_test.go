@@ -487,8 +487,9 @@ func TestConcurrencyPolicyAcrossWorkers(t *testing.T) {
 }
 
 // TestNotifyRouteReachesAWebhook: an action's notify route fires
-// core.st2.generic.notifytrigger when its run ends; a rule on the route
-// sends the message with core.http to a receiver of the test's.
+// core.st2.generic.notifytrigger when its run ends (by a job inserted with
+// the final status); a rule on the route sends the message with core.http
+// to a receiver of the test's.
 func TestNotifyRouteReachesAWebhook(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
@@ -498,7 +499,8 @@ func TestNotifyRouteReachesAWebhook(t *testing.T) {
 			got <- string(b)
 		}))
 		defer recv.Close()
-		s := startOn(t, backend)
+		dbURL := dbtest.URL(t, backend)
+		s := startServer(t, nil, "-database-url", dbURL)
 		c := client(s, "")
 		c.Must(t, `mutation($s: String!) { installPack(input: {source: $s}) { pack { ref } } }`, map[string]any{"s": st2TriggerPack(t)}, nil)
 		createRule(t, c, map[string]any{
@@ -516,6 +518,17 @@ func TestNotifyRouteReachesAWebhook(t *testing.T) {
 		case <-time.After(execDeadline):
 			t.Fatal("the notification did not reach the receiver")
 		}
+		// The triggers' job was inserted with the final status and ran:
+		// they are emitted even if no node heard the announcement.
+		sdb, err := store.Open(t.Context(), dbURL, "")
+		require.NoError(t, err)
+		defer sdb.Close()
+		eventually(t, execDeadline, "the triggers job to complete", func() bool {
+			var n int
+			require.NoError(t, sdb.SQL.QueryRowContext(t.Context(),
+				`SELECT count(*) FROM river_job WHERE kind = 'execution_triggers' AND state = 'completed'`).Scan(&n))
+			return n >= 1
+		})
 	})
 }
 

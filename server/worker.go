@@ -229,6 +229,9 @@ type engine struct {
 	rules *rule.Engine
 	// configs reads packs' configs as pack code sees them.
 	configs *packconfig.Store
+	// triggers emits the execution triggers (worker nodes): from the
+	// announcements of ends, and from the jobs inserted with them.
+	triggers *trigger.ExecutionTriggers
 }
 
 // startEngine migrates the queue's tables and starts what the roles need.
@@ -274,6 +277,8 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	if concurrency == 0 {
 		return e, nil
 	}
+	e.triggers = trigger.NewExecutionTriggers(db, e.rules, bus, log.With("component", "execution-triggers"))
+	h.Triggers = func(ctx context.Context, ids []int) error { return e.triggers.Handle(ctx, ids...) }
 	tmp := filepath.Join(cfg.DataDir, "tmp", "worker")
 	if err := makeTempDir(tmp, sb); err != nil {
 		e.stop(ctx)

@@ -44,7 +44,8 @@ RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt,
   (SELECT p.path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
   (SELECT p.env_path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
   (SELECT a.idempotent FROM actions a WHERE a.id = executions.action_id),
-  (SELECT a.parameters FROM actions a WHERE a.id = executions.action_id)`
+  (SELECT a.parameters FROM actions a WHERE a.id = executions.action_id),
+  (SELECT a.notify FROM actions a WHERE a.id = executions.action_id)`
 
 // claimSQLite is claimSQL with SQLite's placeholders.
 var claimSQLite = sqlitePlaceholders(claimSQL)
@@ -99,9 +100,10 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 		packPath, envPath       sql.NullString
 		idempotent              sql.NullBool
 		schema                  []byte
+		notify                  []byte
 	)
 	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt,
-		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema)
+		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema, &notify)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +132,11 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 			if err := json.Unmarshal(schema, &c.action.Parameters); err != nil && c.badParams == nil {
 				c.badParams = fmt.Errorf("decoding the parameter schema of %s: %w", e.ActionRef, err)
 			}
+		}
+		if len(notify) > 0 {
+			// Notify settings only decide how the outcome is recorded
+			// (finishInTx); unreadable ones are the trigger's business.
+			_ = json.Unmarshal(notify, &c.action.Notify)
 		}
 		if packPath.Valid {
 			c.action.Edges.Pack = &ent.Pack{Path: packPath.String, EnvPath: envPath.String}

@@ -28,10 +28,10 @@ import (
 //
 // Only actions with Action.has_policies take these paths: claimSQL leaves
 // them to the claim transaction, and their outcome is recorded by
-// finishPoliced instead of the batched finisher.
+// finishInTx instead of the batched finisher.
 
 // Delayed is the status of an execution a concurrency policy holds back:
-// it has no job; a slot freeing (finishPoliced, or the workers' sweep)
+// it has no job; a slot freeing (finishInTx, or the workers' sweep)
 // moves the oldest delayed ones back to SCHEDULED with a new job.
 const Delayed = execution.StatusDELAYED
 
@@ -304,16 +304,32 @@ func (s *Service) ReleaseDelayed(ctx context.Context) error {
 	return nil
 }
 
-// finishPoliced records the outcome of a run of a policed action in one
-// transaction with what its policies do about it: a retry of a failure or
-// timeout (action.retry), and the release of executions its slot lets run.
-// The run's sealed secrets, kept for a retry, go with it.
-func (s *Service) finishPoliced(ctx context.Context, r *outcomeRecord, e *ent.Execution) (bool, error) {
+// TriggerEnqueuer inserts the job that emits the execution triggers of
+// executions that ended, in the transaction recording the end; the queue
+// implements it.
+type TriggerEnqueuer interface {
+	InsertTriggersTx(ctx context.Context, tx *store.Tx, executionIDs ...int) error
+}
+
+// finishInTx records the outcome of a run in a transaction of its own with
+// what must commit with it: for an action with policies, a retry of a
+// failure or timeout (action.retry) and the release of the executions its
+// slot lets run (the run's sealed secrets, kept for a retry, go with it);
+// for an action with notify settings, the job that emits its triggers.
+func (s *Service) finishInTx(ctx context.Context, r *outcomeRecord, e *ent.Execution, act *ent.Action) (bool, error) {
 	var ok bool
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
 		if ok, err = transition(ctx, tx, s.bus, r.id, r.to, r.apply); err != nil || !ok {
 			return err
+		}
+		if tq, isTQ := s.queue.(TriggerEnqueuer); isTQ && len(act.Notify) > 0 {
+			if err := tq.InsertTriggersTx(ctx, tx, r.id); err != nil {
+				return err
+			}
+		}
+		if !act.HasPolicies {
+			return nil
 		}
 		if err := s.lockAction(ctx, tx, e.ActionRef); err != nil {
 			return err

@@ -14,7 +14,7 @@ import (
 // plaintext waits in an ExecutionSecret row, written with the execution and
 // deleted by the worker in the transaction that claims the run (or by a
 // cancel before it starts; a policed action's run keeps it until it ends,
-// for a retry: finishPoliced), so it exists only while the execution is
+// for a retry: finishInTx), so it exists only while the execution is
 // queued or policed, and it reaches only the action's stdin or parameter file.
 //
 // seal and unseal are the one place the row's bytes are encoded: JSON,

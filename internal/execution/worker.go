@@ -307,7 +307,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 				return err
 			}
 			// A policed action's run keeps them for a retry until it
-			// ends (finishPoliced).
+			// ends (finishInTx).
 			if !policed {
 				if err := tx.Ent.ExecutionSecret.DeleteOne(sec).Exec(ctx); err != nil {
 					return err
@@ -433,8 +433,8 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 		w.svc.log.Warn("execution canceled by the shutdown", "execution_id", e.ID, "action", e.ActionRef)
 	}
 	var ok bool
-	if c.action != nil && c.action.HasPolicies {
-		ok, err = w.svc.finishPoliced(context.WithoutCancel(ctx), r, e)
+	if c.action != nil && (c.action.HasPolicies || len(c.action.Notify) > 0) {
+		ok, err = w.svc.finishInTx(context.WithoutCancel(ctx), r, e, c.action)
 	} else {
 		ok, err = w.svc.finish.record(context.WithoutCancel(ctx), r)
 	}

@@ -56,6 +56,9 @@ type Handlers struct {
 	Execution func(ctx context.Context, executionID int) error
 	// Evaluate evaluates the rules of the events with the given ids.
 	Evaluate func(ctx context.Context, eventIDs []int) error
+	// Triggers emits the execution triggers of the ended executions with
+	// the given ids.
+	Triggers func(ctx context.Context, executionIDs []int) error
 }
 
 // Queue inserts and (with Concurrency > 0) works jobs.
