@@ -98,6 +98,12 @@ func (r *queryResolver) PackInstalls(ctx context.Context, after *entgql.Cursor[i
 		ent.WithPackInstallOrder(orderBy), ent.WithPackInstallFilter(where.Filter))
 }
 
+// PolicyEvents is the resolver for the policyEvents field.
+func (r *queryResolver) PolicyEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.PolicyEventWhereInput) (*ent.PolicyEventConnection, error) {
+	return r.Client.PolicyEvent.Query().Paginate(ctx, after, first, before, last,
+		ent.WithPolicyEventFilter(where.Filter))
+}
+
 // Rules is the resolver for the rules field.
 func (r *queryResolver) Rules(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) (*ent.RuleConnection, error) {
 	return r.Client.Rule.Query().Paginate(ctx, after, first, before, last,

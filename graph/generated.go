@@ -489,6 +489,17 @@ type ComplexityRoot struct {
 		PolicyRef   func(childComplexity int) int
 	}
 
+	PolicyEventConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PolicyEventEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	PolicyPayload struct {
 		Policy func(childComplexity int) int
 	}
@@ -511,6 +522,7 @@ type ComplexityRoot struct {
 		PackInstalls        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackInstallOrder, where *ent.PackInstallWhereInput) int
 		Packs               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackOrder, where *ent.PackWhereInput) int
 		Policy              func(childComplexity int, ref string) int
+		PolicyEvents        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.PolicyEventWhereInput) int
 		Rule                func(childComplexity int, ref string) int
 		Rules               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) int
 		Sensor              func(childComplexity int, ref string) int
@@ -769,6 +781,7 @@ type QueryResolver interface {
 	Keys(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.KeyOrder, where *ent.KeyWhereInput) (*ent.KeyConnection, error)
 	Packs(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackOrder, where *ent.PackWhereInput) (*ent.PackConnection, error)
 	PackInstalls(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackInstallOrder, where *ent.PackInstallWhereInput) (*ent.PackInstallConnection, error)
+	PolicyEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.PolicyEventWhereInput) (*ent.PolicyEventConnection, error)
 	Rules(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) (*ent.RuleConnection, error)
 	Sensors(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SensorOrder, where *ent.SensorWhereInput) (*ent.SensorConnection, error)
 	Triggers(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TriggerOrder, where *ent.TriggerWhereInput) (*ent.TriggerConnection, error)
@@ -2877,6 +2890,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PolicyEvent.PolicyRef(childComplexity), true
 
+	case "PolicyEventConnection.edges":
+		if e.ComplexityRoot.PolicyEventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventConnection.Edges(childComplexity), true
+	case "PolicyEventConnection.pageInfo":
+		if e.ComplexityRoot.PolicyEventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventConnection.PageInfo(childComplexity), true
+	case "PolicyEventConnection.totalCount":
+		if e.ComplexityRoot.PolicyEventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventConnection.TotalCount(childComplexity), true
+
+	case "PolicyEventEdge.cursor":
+		if e.ComplexityRoot.PolicyEventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventEdge.Cursor(childComplexity), true
+	case "PolicyEventEdge.node":
+		if e.ComplexityRoot.PolicyEventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventEdge.Node(childComplexity), true
+
 	case "PolicyPayload.policy":
 		if e.ComplexityRoot.PolicyPayload.Policy == nil {
 			break
@@ -3072,6 +3117,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Policy(childComplexity, args["ref"].(string)), true
+	case "Query.policyEvents":
+		if e.ComplexityRoot.Query.PolicyEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_policyEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PolicyEvents(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*ent.PolicyEventWhereInput)), true
 	case "Query.rule":
 		if e.ComplexityRoot.Query.Rule == nil {
 			break
@@ -4953,6 +5009,28 @@ func (ec *executionContext) childFields_PolicyEvent(ctx context.Context, field g
 		return ec.fieldContext_PolicyEvent_execution(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PolicyEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PolicyEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PolicyEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PolicyEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyEventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PolicyEventEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PolicyEventEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyEventEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_PolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7212,6 +7290,52 @@ func (ec *executionContext) field_Query_packs_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_policyEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.PolicyEventWhereInput, error) {
+			return ec.unmarshalOPolicyEventWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg4
 	return args, nil
 }
 
@@ -16292,6 +16416,148 @@ func (ec *executionContext) fieldContext_PolicyEvent_execution(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _PolicyEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.PolicyEventEdge) graphql.Marshaler {
+			return ec.marshalOPolicyEventEdge2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyEventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PolicyEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PolicyEvent) graphql.Marshaler {
+			return ec.marshalOPolicyEvent2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyEventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEventEdge", field, false, false, "Cursor")
+}
+
 func (ec *executionContext) _PolicyPayload_policy(ctx context.Context, field graphql.CollectedField, obj *model.PolicyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16846,6 +17112,50 @@ func (ec *executionContext) fieldContext_Query_packInstalls(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_packInstalls_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_policyEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_policyEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PolicyEvents(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["where"].(*ent.PolicyEventWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PolicyEventConnection) graphql.Marshaler {
+			return ec.marshalNPolicyEventConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_policyEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_policyEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -39650,6 +39960,87 @@ func (ec *executionContext) _PolicyEvent(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var policyEventConnectionImplementors = []string{"PolicyEventConnection"}
+
+func (ec *executionContext) _PolicyEventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PolicyEventConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyEventConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyEventConnection")
+		case "edges":
+			out.Values[i] = ec._PolicyEventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PolicyEventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PolicyEventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyEventEdgeImplementors = []string{"PolicyEventEdge"}
+
+func (ec *executionContext) _PolicyEventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PolicyEventEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyEventEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyEventEdge")
+		case "node":
+			out.Values[i] = ec._PolicyEventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._PolicyEventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var policyPayloadImplementors = []string{"PolicyPayload"}
 
 func (ec *executionContext) _PolicyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PolicyPayload) graphql.Marshaler {
@@ -39773,6 +40164,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_packInstalls(ctx, field)
+				})
+		case "policyEvents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_policyEvents(ctx, field)
 				})
 		case "rules":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -42098,6 +42495,14 @@ func (ec *executionContext) marshalNPolicyEvent2ᚖgithubᚗcomᚋattuneᚑioᚋ
 	return ec._PolicyEvent(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPolicyEventConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyEventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyEventConnection!")
+		return graphql.Null
+	}
+	return ec._PolicyEventConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNPolicyEventKind2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx context.Context, v any) (policyevent.Kind, error) {
 	var res policyevent.Kind
 	err := res.UnmarshalGQL(v)
@@ -44038,6 +44443,33 @@ func (ec *executionContext) marshalOPolicyEvent2ᚕᚖgithubᚗcomᚋattuneᚑio
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOPolicyEvent2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEvent(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PolicyEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPolicyEventEdge2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.PolicyEventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOPolicyEventEdge2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPolicyEventEdge2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventEdge(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyEventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PolicyEventEdge(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOPolicyEventKind2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKindᚄ(ctx context.Context, v any) ([]policyevent.Kind, error) {

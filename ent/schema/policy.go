@@ -92,5 +92,8 @@ func (PolicyEvent) Edges() []ent.Edge {
 	}
 }
 
+// Annotations of the PolicyEvent.
+func (PolicyEvent) Annotations() []schema.Annotation { return gql() }
+
 // Policy of the PolicyEvent: who may read it (privacy.go).
 func (PolicyEvent) Policy() ent.Policy { return readPolicy }
