@@ -541,9 +541,12 @@ func TestRerunExecution(t *testing.T) {
 		s := startOn(t, backend)
 		c := client(s, "")
 		pack := writeTree(t, map[string]string{
-			"pack.yaml":        "ref: again\nversion: 1.0.0\n",
-			"actions/say.yaml": "name: say\nrunner_type: shell\nentry_point: say.sh\nparameters:\n  word: {type: string, required: true}\n  times: {type: integer, default: 1}\n  token: {type: string, secret: true}\n",
-			"actions/say.sh":   "#!/usr/bin/env bash\ncat | rev\n",
+			"pack.yaml":         "ref: again\nversion: 1.0.0\n",
+			"actions/say.yaml":  "name: say\nrunner_type: shell\nentry_point: say.sh\nparameters:\n  word: {type: string, required: true}\n  times: {type: integer, default: 1}\n  token: {type: string, secret: true}\n",
+			"actions/say.sh":    "#!/usr/bin/env bash\ncat | rev\n",
+			"actions/wait.yaml": "name: wait\nrunner_type: shell\nentry_point: wait.sh\nparameters:\n  token: {type: string, secret: true}\n",
+			"actions/wait.sh":   "#!/usr/bin/env bash\nsleep 1\ncat | rev\n",
+			"policies/one.yaml": "name: wait.one\nresource_ref: again.wait\npolicy_type: action.concurrency\nparameters: {threshold: 1}\n",
 		})
 		c.Must(t, `mutation($s: String!) { installPack(input: {source: $s}) { pack { ref } } }`, map[string]any{"s": pack}, nil)
 		id := runAction(t, c, "again.say", map[string]any{"word": "hi", "times": 2})
@@ -578,6 +581,18 @@ func TestRerunExecution(t *testing.T) {
 		require.Equal(t, "SUCCEEDED", awaitFinal(t, c, out.RerunExecution.ID).Status)
 		c.Must(t, `query($id: ID!) { execution(id: $id) { status stdout } }`, map[string]any{"id": out.RerunExecution.ID}, &ex)
 		require.Contains(t, ex.Execution.Stdout, "3retnuh")
+
+		// Still sealed: a DELAYED execution has not started, so its re-run
+		// takes the secret from the sealed copy.
+		first := runAction(t, c, "again.wait", nil)
+		held := runAction(t, c, "again.wait", map[string]any{"token": "swordfish"})
+		eventually(t, execDeadline, "the second wait to be delayed", func() bool { return getPoliced(t, c, held).Status == "DELAYED" })
+		c.Must(t, rerun, map[string]any{"id": held}, &out)
+		for _, id := range []string{first, held, out.RerunExecution.ID} {
+			require.Equal(t, "SUCCEEDED", awaitFinal(t, c, id).Status)
+		}
+		c.Must(t, `query($id: ID!) { execution(id: $id) { status stdout } }`, map[string]any{"id": out.RerunExecution.ID}, &ex)
+		require.Contains(t, ex.Execution.Stdout, "hsifdrows")
 
 		e = c.Fail(t, rerun, map[string]any{"id": "999999"})
 		require.Equal(t, "NOT_FOUND", e.Code())
