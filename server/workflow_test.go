@@ -99,7 +99,7 @@ func TestWorkflowSurvivesKilledNode(t *testing.T) {
 	gate1, gate2 := filepath.Join(dir, "gate1"), filepath.Join(dir, "gate2")
 	wait := func(f string) string { return "while [ ! -e " + f + " ]; do sleep 0.05; done; echo passed" }
 	pack := map[string]string{
-		"pack.yaml": "name: wfkill\nref: wfkill\nversion: 1.0.0\ndescription: kill\nauthor: tests\n",
+		"pack.yaml":         "name: wfkill\nref: wfkill\nversion: 1.0.0\ndescription: kill\nauthor: tests\n",
 		"actions/flow.yaml": "name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\ndescription: flow\n",
 		"actions/workflows/flow.yaml": `version: 1.0
 tasks:

@@ -1796,6 +1796,7 @@ const (
 	ExecutionStatusPausing   ExecutionStatus = "PAUSING"
 	ExecutionStatusPaused    ExecutionStatus = "PAUSED"
 	ExecutionStatusPending   ExecutionStatus = "PENDING"
+	ExecutionStatusDelayed   ExecutionStatus = "DELAYED"
 )
 
 var AllExecutionStatus = []ExecutionStatus{
@@ -1811,6 +1812,7 @@ var AllExecutionStatus = []ExecutionStatus{
 	ExecutionStatusPausing,
 	ExecutionStatusPaused,
 	ExecutionStatusPending,
+	ExecutionStatusDelayed,
 }
 
 // ExecutionsExecutionsExecutionConnection includes the requested fields of the GraphQL type ExecutionConnection.

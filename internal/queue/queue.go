@@ -61,6 +61,9 @@ type Handlers struct {
 	Evaluate func(ctx context.Context, eventIDs []int) error
 	// Workflow advances the workflow of the execution with the given id.
 	Workflow func(ctx context.Context, executionID int) error
+	// Triggers emits the execution triggers of the ended executions with
+	// the given ids.
+	Triggers func(ctx context.Context, executionIDs []int) error
 }
 
 // Queue inserts and (with Concurrency > 0) works jobs.
@@ -222,6 +225,22 @@ func (q *Queue) Close() {
 // exists exactly when the execution row commits.
 func (q *Queue) InsertExecutionTx(ctx context.Context, tx *store.Tx, executionID int) error {
 	if err := q.insertTx(ctx, tx, ExecutionArgs{ExecutionID: executionID}); err != nil {
+		return fmt.Errorf("enqueueing execution %d: %w", executionID, err)
+	}
+	q.wakeAfter(tx, river.QueueDefault)
+	return nil
+}
+
+// InsertExecutionAtTx is InsertExecutionTx for a run that starts no earlier
+// than at (a retry after its delay).
+func (q *Queue) InsertExecutionAtTx(ctx context.Context, tx *store.Tx, executionID int, at time.Time) error {
+	n, err := q.client.InsertManyFastTx(ctx, tx.SQL, []river.InsertManyParams{{
+		Args: ExecutionArgs{ExecutionID: executionID}, InsertOpts: &river.InsertOpts{ScheduledAt: at},
+	}})
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%d jobs inserted, want 1", n)
+	}
+	if err != nil {
 		return fmt.Errorf("enqueueing execution %d: %w", executionID, err)
 	}
 	q.wakeAfter(tx, river.QueueDefault)
