@@ -40,6 +40,10 @@ import (
 // Queue inserts workflow steps (internal/queue implements it).
 type Queue interface {
 	InsertWorkflowTx(ctx context.Context, tx *store.Tx, executionID int, at time.Time) error
+	// DropWaitingWorkflowStepsTx deletes the steps of the workflow that
+	// wait to run now: the step calling it, holding the workflow's lock,
+	// does their work.
+	DropWaitingWorkflowStepsTx(ctx context.Context, tx *store.Tx, executionID int) (int64, error)
 }
 
 // Options configure an Engine.
@@ -188,6 +192,11 @@ func (e *Engine) Step(ctx context.Context, id int) error {
 			if _, err := tx.SQL.ExecContext(ctx, "SELECT 1 FROM workflow_executions WHERE execution_id = $1 FOR UPDATE", id); err != nil {
 				return err
 			}
+		}
+		// The steps queued meanwhile (a child's end each) would find
+		// nothing this one does not take in: they go, before anything is read.
+		if _, err := e.queue.DropWaitingWorkflowStepsTx(ctx, tx, id); err != nil {
+			return err
 		}
 		row, err := tx.Ent.WorkflowExecution.Query().Where(workflowexecution.ExecutionID(id)).Only(ctx)
 		if ent.IsNotFound(err) {
