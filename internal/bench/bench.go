@@ -102,7 +102,8 @@ type Config struct {
 	SkipSQLite bool
 	// ProfileDir, when set, receives a CPU profile of the server during
 	// each load figure (<backend>-executions.pprof,
-	// <backend>-webhook-executions.pprof, <backend>-events.pprof); the
+	// <backend>-webhook-executions.pprof, <backend>-events.pprof,
+	// <backend>-workflow-items.pprof: the first 5 s of the with-items); the
 	// servers then run with debug.pprof.
 	ProfileDir string
 	// Log receives progress lines.

@@ -33,6 +33,13 @@ func (b *run) workflows(ctx context.Context, backend string) (err error) {
 		return err
 	}
 	defer s.stop()
+	// What went wrong on the server (a step failing and retried, say)
+	// explains a slow figure: its warnings go to the progress log.
+	defer func() {
+		for _, line := range s.out.matching("level=WARN", "level=ERROR") {
+			b.logf("server: %s", line)
+		}
+	}()
 	if err := installPack(ctx, c, b.workflowDir); err != nil {
 		return err
 	}
@@ -64,7 +71,7 @@ func (b *run) workflows(ctx context.Context, backend string) (err error) {
 	for i := range items {
 		items[i] = i
 	}
-	for range sz.Rounds {
+	for r := range sz.Rounds {
 		plain, err := plainExecutions(ctx, c, w, sz.WorkflowTasks, 1)
 		if err != nil {
 			return fmt.Errorf("%d core.noop executions one after another: %w", sz.WorkflowTasks, err)
@@ -86,7 +93,9 @@ func (b *run) workflows(ctx context.Context, backend string) (err error) {
 		if err != nil {
 			return fmt.Errorf("%d core.noop executions, %d at once: %w", sz.WorkflowItems, sz.WorkflowConcurrency, err)
 		}
+		profiled := b.profile(ctx, s, backend, firstRound(r, "workflow-items"), 5*time.Second)
 		wf, id, err = runWorkflow(ctx, c, w, itemsRef, map[string]any{"items": items}, sz.WorkflowItems)
+		profiled()
 		if err != nil {
 			return fmt.Errorf("the %d-item with-items: %w", sz.WorkflowItems, err)
 		}
@@ -157,14 +166,18 @@ func (b *run) workflows(ctx context.Context, backend string) (err error) {
 
 // executeAction requests a run of action ref and returns its id.
 func executeAction(ctx context.Context, c *client, ref string, params map[string]any) (string, error) {
-	var out struct{ ExecuteAction struct{ Execution struct{ ID string } } }
+	var out struct {
+		ExecuteAction struct{ Execution struct{ ID string } }
+	}
 	err := c.do(ctx, `mutation($a: String!, $p: JSON) { executeAction(input: {action: $a, parameters: $p}) { execution { id } } }`,
 		map[string]any{"a": ref, "p": params}, &out)
 	return out.ExecuteAction.Execution.ID, err
 }
 
 // awaitTimeout bounds the wait for an execution of n tasks or items.
-func awaitTimeout(n int) time.Duration { return max(2*time.Minute, time.Duration(n)*200*time.Millisecond) }
+func awaitTimeout(n int) time.Duration {
+	return max(2*time.Minute, time.Duration(n)*200*time.Millisecond)
+}
 
 // runWorkflow runs workflow ref of n tasks or items to its end and returns
 // the time from its request to its end seen, and its id. Anything but
@@ -212,7 +225,9 @@ func plainExecutions(ctx context.Context, c *client, w *finishWatch, n, parallel
 
 // workflowSpan is execution id's startedAt → finishedAt.
 func workflowSpan(ctx context.Context, c *client, id string) (time.Duration, error) {
-	var out struct{ Node struct{ StartedAt, FinishedAt *time.Time } }
+	var out struct {
+		Node struct{ StartedAt, FinishedAt *time.Time }
+	}
 	if err := c.do(ctx, `query($id: ID!) { node(id: $id) { ... on Execution { startedAt finishedAt } } }`,
 		map[string]any{"id": id}, &out); err != nil {
 		return 0, err
