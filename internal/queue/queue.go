@@ -71,6 +71,7 @@ type Queue struct {
 	client  *river.Client[*sql.Tx]
 	db      *store.DB
 	pool    *pgxpool.Pool
+	dialect string
 	working bool
 	// gate, on SQLite, starts jobs when the transaction that inserted them
 	// commits (see wakeGate); nil on PostgreSQL.
@@ -83,7 +84,7 @@ type Queue struct {
 // New builds the River client over db. Handlers may be nil for an
 // insert-only queue. Call Migrate once before.
 func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, error) {
-	q := &Queue{db: db}
+	q := &Queue{db: db, dialect: db.Dialect}
 	var drv riverdriver.Driver[*sql.Tx]
 	if db.Dialect == dialect.Postgres {
 		pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
