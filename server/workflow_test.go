@@ -45,17 +45,23 @@ func startWorkflowServer(t *testing.T, backend string) *wfServer {
 	s := startServer(t, []string{"ATTUNE_WORKER_CONCURRENCY=16", "ATTUNE_WORKER_ISOLATION_READ_PATHS=" + dir},
 		"-database-url", dbtest.URL(t, backend))
 	w := &wfServer{server: s, gql: client(s, s.token), dir: dir}
+	installWorkflowPacks(t, s)
+	return w
+}
+
+// installWorkflowPacks installs the workflow fixture packs through s's API.
+func installWorkflowPacks(t *testing.T, s *server) {
+	t.Helper()
 	for _, ref := range wfPacks {
 		src, err := filepath.Abs(filepath.Join("testdata/workflows", ref))
 		require.NoError(t, err)
 		var got struct {
 			InstallPack struct{ Pack struct{ Ref string } }
 		}
-		w.gql.Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`,
+		client(s, s.token).Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`,
 			map[string]any{"s": src}, &got)
 		require.Equal(t, ref, got.InstallPack.Pack.Ref)
 	}
-	return w
 }
 
 // wfTask is one entry of Execution.workflow.tasks.
@@ -824,5 +830,39 @@ func TestOrquestaConformance(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// TestWorkflowSurvivesKill kills the node running a workflow with SIGKILL
+// while the workflow waits for its delayed second task: another node (on
+// SQLite, the restarted one) carries the workflow on to its end, and no
+// task runs twice.
+func TestWorkflowSurvivesKill(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		dbURL := dbtest.URL(t, backend)
+		doomed := startDoomed(t, nil, "-database-url", dbURL)
+		installWorkflowPacks(t, doomed)
+		var other *server
+		if backend == "postgres" { // nodes share PostgreSQL; SQLite has one at a time
+			other = startServer(t, nil, "-database-url", dbURL)
+		}
+		id := execute(t, doomed, "wf_st2.durable", nil)
+		w := &wfServer{server: doomed, gql: client(doomed, "")}
+		w.waitTask(t, id, "before", "SUCCEEDED")
+		require.NoError(t, doomed.cmd.Process.Kill())
+		<-doomed.done
+
+		if other == nil {
+			other = startServer(t, nil, "-database-url", dbURL)
+		}
+		w = &wfServer{server: other, gql: client(other, "")}
+		require.Equal(t, "SUCCEEDED", w.waitStatus(t, id, "SUCCEEDED", "FAILED", "CANCELED", "ABANDONED"))
+		run := w.read(t, id)
+		require.Equal(t, []string{"before", "later", "last"}, run.taskNames())
+		for _, name := range []string{"before", "later", "last"} {
+			require.Len(t, run.children(name), 1, "%s runs once", name)
+		}
+		require.Equal(t, "after the kill\n", run.children("later")[0].Stdout)
 	})
 }
