@@ -591,6 +591,24 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 	})
 }
 
+// TestWorkflowRuntimeExpressionError runs an Orquesta workflow whose task
+// input reads a variable that does not exist: the task fails without
+// running its action, and the workflow's errors name the expression and
+// the cause, as StackStorm's do.
+func TestWorkflowRuntimeExpressionError(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		w := startWorkflowServer(t, backend)
+		run := w.run(t, "wf_st2.bad_expr", nil)
+		require.Equal(t, "FAILED", run.Status, "%+v", run)
+		require.Equal(t, "first", run.taskNames()[0])
+		require.Empty(t, run.children("render"), "the action never ran")
+		require.Contains(t, string(run.Workflow.Errors), "ctx().nothere", "the expression")
+		require.Contains(t, string(run.Workflow.Errors), "nothere", "the cause")
+		require.Contains(t, string(run.Result), "ctx().nothere", "result.errors, as StackStorm's")
+	})
+}
+
 // testPauseResume pauses the gated workflow while its first task runs:
 // PAUSING until that task ends, then PAUSED with nothing more started;
 // resumed, it runs the rest and succeeds.
