@@ -533,6 +533,21 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		}
 	})
 
+	if lang == orquestaLang {
+		t.Run("RuntimeExpressionError", func(t *testing.T) {
+			t.Parallel()
+			// A task input reading a variable that does not exist: the task
+			// fails without running its action, and the errors name the
+			// expression and the cause, as StackStorm's.
+			run := w.run(t, "wf_st2.bad_expr", nil)
+			require.Equal(t, "FAILED", run.Status, "%+v", run)
+			require.Equal(t, "first", run.taskNames()[0])
+			require.Empty(t, run.children("render"), "the action never ran")
+			require.Contains(t, string(run.Workflow.Errors), "ctx().nothere", "the expression")
+			require.Contains(t, string(run.Result), "ctx().nothere", "result.errors")
+		})
+	}
+
 	t.Run("PauseResume", func(t *testing.T) {
 		t.Parallel()
 		testPauseResume(t, w, ref("gated"))
@@ -588,24 +603,6 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 			map[string]any{"id": run.ID})
 		require.Equal(t, "BAD_USER_INPUT", e.Code(), "%+v", e)
 		require.Contains(t, e.Message, "nope")
-	})
-}
-
-// TestWorkflowRuntimeExpressionError runs an Orquesta workflow whose task
-// input reads a variable that does not exist: the task fails without
-// running its action, and the workflow's errors name the expression and
-// the cause, as StackStorm's do.
-func TestWorkflowRuntimeExpressionError(t *testing.T) {
-	t.Parallel()
-	dbtest.Run(t, func(t *testing.T, backend string) {
-		w := startWorkflowServer(t, backend)
-		run := w.run(t, "wf_st2.bad_expr", nil)
-		require.Equal(t, "FAILED", run.Status, "%+v", run)
-		require.Equal(t, "first", run.taskNames()[0])
-		require.Empty(t, run.children("render"), "the action never ran")
-		require.Contains(t, string(run.Workflow.Errors), "ctx().nothere", "the expression")
-		require.Contains(t, string(run.Workflow.Errors), "nothere", "the cause")
-		require.Contains(t, string(run.Result), "ctx().nothere", "result.errors, as StackStorm's")
 	})
 }
 
