@@ -113,7 +113,7 @@ type wfRun struct {
 const wfRunFields = `id status result error
 	workflow { status language tasks { name status itemIndex execution { id status result startedAt finishedAt } }
 		context output errors }
-	children(first: 200) { edges { node { id taskName taskItem status result stdout parameters startedAt finishedAt } } }`
+	children(first: 100) { edges { node { id taskName taskItem status result stdout parameters startedAt finishedAt } } }`
 
 // read returns the execution id as the API shows it now.
 func (w *wfServer) read(t *testing.T, id string) wfRun {
