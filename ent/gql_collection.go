@@ -1506,16 +1506,6 @@ func (_q *ExecutionQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, execution.FieldTaskItem)
 				fieldSeen[execution.FieldTaskItem] = struct{}{}
 			}
-		case "taskRun":
-			if _, ok := fieldSeen[execution.FieldTaskRun]; !ok {
-				selectedFields = append(selectedFields, execution.FieldTaskRun)
-				fieldSeen[execution.FieldTaskRun] = struct{}{}
-			}
-		case "taskReported":
-			if _, ok := fieldSeen[execution.FieldTaskReported]; !ok {
-				selectedFields = append(selectedFields, execution.FieldTaskReported)
-				fieldSeen[execution.FieldTaskReported] = struct{}{}
-			}
 		case "id":
 		case "__typename":
 		default:

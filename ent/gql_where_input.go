@@ -2860,20 +2860,6 @@ type ExecutionWhereInput struct {
 	TaskItemIsNil  bool  `json:"taskItemIsNil,omitempty"`
 	TaskItemNotNil bool  `json:"taskItemNotNil,omitempty"`
 
-	// "task_run" field predicates.
-	TaskRun      *int  `json:"taskRun,omitempty"`
-	TaskRunNEQ   *int  `json:"taskRunNEQ,omitempty"`
-	TaskRunIn    []int `json:"taskRunIn,omitempty"`
-	TaskRunNotIn []int `json:"taskRunNotIn,omitempty"`
-	TaskRunGT    *int  `json:"taskRunGT,omitempty"`
-	TaskRunGTE   *int  `json:"taskRunGTE,omitempty"`
-	TaskRunLT    *int  `json:"taskRunLT,omitempty"`
-	TaskRunLTE   *int  `json:"taskRunLTE,omitempty"`
-
-	// "task_reported" field predicates.
-	TaskReported    *bool `json:"taskReported,omitempty"`
-	TaskReportedNEQ *bool `json:"taskReportedNEQ,omitempty"`
-
 	// "action" edge predicates.
 	HasAction     *bool               `json:"hasAction,omitempty"`
 	HasActionWith []*ActionWhereInput `json:"hasActionWith,omitempty"`
@@ -3628,36 +3614,6 @@ func (i *ExecutionWhereInput) P() (predicate.Execution, error) {
 	}
 	if i.TaskItemNotNil {
 		predicates = append(predicates, execution.TaskItemNotNil())
-	}
-	if i.TaskRun != nil {
-		predicates = append(predicates, execution.TaskRunEQ(*i.TaskRun))
-	}
-	if i.TaskRunNEQ != nil {
-		predicates = append(predicates, execution.TaskRunNEQ(*i.TaskRunNEQ))
-	}
-	if len(i.TaskRunIn) > 0 {
-		predicates = append(predicates, execution.TaskRunIn(i.TaskRunIn...))
-	}
-	if len(i.TaskRunNotIn) > 0 {
-		predicates = append(predicates, execution.TaskRunNotIn(i.TaskRunNotIn...))
-	}
-	if i.TaskRunGT != nil {
-		predicates = append(predicates, execution.TaskRunGT(*i.TaskRunGT))
-	}
-	if i.TaskRunGTE != nil {
-		predicates = append(predicates, execution.TaskRunGTE(*i.TaskRunGTE))
-	}
-	if i.TaskRunLT != nil {
-		predicates = append(predicates, execution.TaskRunLT(*i.TaskRunLT))
-	}
-	if i.TaskRunLTE != nil {
-		predicates = append(predicates, execution.TaskRunLTE(*i.TaskRunLTE))
-	}
-	if i.TaskReported != nil {
-		predicates = append(predicates, execution.TaskReportedEQ(*i.TaskReported))
-	}
-	if i.TaskReportedNEQ != nil {
-		predicates = append(predicates, execution.TaskReportedNEQ(*i.TaskReportedNEQ))
 	}
 
 	if i.HasAction != nil {

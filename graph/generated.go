@@ -251,11 +251,10 @@ type ComplexityRoot struct {
 		StdoutTruncated    func(childComplexity int) int
 		TaskItem           func(childComplexity int) int
 		TaskName           func(childComplexity int) int
-		TaskReported       func(childComplexity int) int
-		TaskRun            func(childComplexity int) int
 		TimeoutSeconds     func(childComplexity int) int
 		UpdatedAt          func(childComplexity int) int
 		Worker             func(childComplexity int) int
+		Workflow           func(childComplexity int) int
 		WorkflowExecutions func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.WorkflowExecutionOrder, where *ent.WorkflowExecutionWhereInput) int
 	}
 
@@ -343,6 +342,8 @@ type ComplexityRoot struct {
 		EnableSensor             func(childComplexity int, ref string) int
 		ExecuteAction            func(childComplexity int, input model.ExecuteActionInput) int
 		InstallPack              func(childComplexity int, input model.InstallPackInput) int
+		PauseExecution           func(childComplexity int, id int) int
+		ResumeExecution          func(childComplexity int, id int) int
 		RevokeAPIToken           func(childComplexity int, id int) int
 		RotateWebhookKey         func(childComplexity int, ref string) int
 		SetKey                   func(childComplexity int, input SetKeyInput) int
@@ -638,6 +639,24 @@ type ComplexityRoot struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
+
+	WorkflowState struct {
+		Context  func(childComplexity int) int
+		Errors   func(childComplexity int) int
+		File     func(childComplexity int) int
+		Language func(childComplexity int) int
+		Output   func(childComplexity int) int
+		Status   func(childComplexity int) int
+		Tasks    func(childComplexity int) int
+	}
+
+	WorkflowTask struct {
+		Attempt   func(childComplexity int) int
+		Execution func(childComplexity int) int
+		ItemIndex func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
 }
 
 // endregion ***************************** api!.gotpl *****************************
@@ -653,6 +672,7 @@ type ExecutionResolver interface {
 	Stderr(ctx context.Context, obj *ent.Execution) (string, error)
 
 	Duration(ctx context.Context, obj *ent.Execution) (*float64, error)
+	Workflow(ctx context.Context, obj *ent.Execution) (*model.WorkflowState, error)
 }
 type KeyResolver interface {
 	Value(ctx context.Context, obj *ent.Key, decrypt *bool) (any, error)
@@ -685,6 +705,8 @@ type MutationResolver interface {
 	StartPackInstall(ctx context.Context, input model.InstallPackInput) (*ent.PackInstall, error)
 	DeletePack(ctx context.Context, input model.DeletePackInput) (*model.DeletePackPayload, error)
 	SetPackConfig(ctx context.Context, input model.SetPackConfigInput) (*ent.Pack, error)
+	PauseExecution(ctx context.Context, id int) (*ent.Execution, error)
+	ResumeExecution(ctx context.Context, id int) (*ent.Execution, error)
 }
 type PackResolver interface {
 	Environment(ctx context.Context, obj *ent.Pack) (*model.PackEnvironment, error)
@@ -1567,18 +1589,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Execution.TaskName(childComplexity), true
-	case "Execution.taskReported":
-		if e.ComplexityRoot.Execution.TaskReported == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Execution.TaskReported(childComplexity), true
-	case "Execution.taskRun":
-		if e.ComplexityRoot.Execution.TaskRun == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Execution.TaskRun(childComplexity), true
 	case "Execution.timeoutSeconds":
 		if e.ComplexityRoot.Execution.TimeoutSeconds == nil {
 			break
@@ -1597,6 +1607,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Execution.Worker(childComplexity), true
+	case "Execution.workflow":
+		if e.ComplexityRoot.Execution.Workflow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.Workflow(childComplexity), true
 	case "Execution.workflowExecutions":
 		if e.ComplexityRoot.Execution.WorkflowExecutions == nil {
 			break
@@ -2076,6 +2092,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.InstallPack(childComplexity, args["input"].(model.InstallPackInput)), true
+	case "Mutation.pauseExecution":
+		if e.ComplexityRoot.Mutation.PauseExecution == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseExecution_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseExecution(childComplexity, args["id"].(int)), true
+	case "Mutation.resumeExecution":
+		if e.ComplexityRoot.Mutation.ResumeExecution == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeExecution_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeExecution(childComplexity, args["id"].(int)), true
 	case "Mutation.revokeApiToken":
 		if e.ComplexityRoot.Mutation.RevokeAPIToken == nil {
 			break
@@ -3584,6 +3622,80 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WorkflowExecutionEdge.Node(childComplexity), true
 
+	case "WorkflowState.context":
+		if e.ComplexityRoot.WorkflowState.Context == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowState.Context(childComplexity), true
+	case "WorkflowState.errors":
+		if e.ComplexityRoot.WorkflowState.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowState.Errors(childComplexity), true
+	case "WorkflowState.file":
+		if e.ComplexityRoot.WorkflowState.File == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowState.File(childComplexity), true
+	case "WorkflowState.language":
+		if e.ComplexityRoot.WorkflowState.Language == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowState.Language(childComplexity), true
+	case "WorkflowState.output":
+		if e.ComplexityRoot.WorkflowState.Output == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowState.Output(childComplexity), true
+	case "WorkflowState.status":
+		if e.ComplexityRoot.WorkflowState.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowState.Status(childComplexity), true
+	case "WorkflowState.tasks":
+		if e.ComplexityRoot.WorkflowState.Tasks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowState.Tasks(childComplexity), true
+
+	case "WorkflowTask.attempt":
+		if e.ComplexityRoot.WorkflowTask.Attempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowTask.Attempt(childComplexity), true
+	case "WorkflowTask.execution":
+		if e.ComplexityRoot.WorkflowTask.Execution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowTask.Execution(childComplexity), true
+	case "WorkflowTask.itemIndex":
+		if e.ComplexityRoot.WorkflowTask.ItemIndex == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowTask.ItemIndex(childComplexity), true
+	case "WorkflowTask.name":
+		if e.ComplexityRoot.WorkflowTask.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowTask.Name(childComplexity), true
+	case "WorkflowTask.status":
+		if e.ComplexityRoot.WorkflowTask.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkflowTask.Status(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -3722,7 +3834,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "auth.graphqls" "ent.graphqls" "event.graphqls" "execution.graphqls" "pack.graphqls" "system.graphqls"
+//go:embed "auth.graphqls" "ent.graphqls" "event.graphqls" "execution.graphqls" "pack.graphqls" "system.graphqls" "workflow.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3799,6 +3911,7 @@ extend type Enforcement {
 	{Name: "execution.graphqls", Input: sourceData("execution.graphqls"), BuiltIn: false},
 	{Name: "pack.graphqls", Input: sourceData("pack.graphqls"), BuiltIn: false},
 	{Name: "system.graphqls", Input: sourceData("system.graphqls"), BuiltIn: false},
+	{Name: "workflow.graphqls", Input: sourceData("workflow.graphqls"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -4188,10 +4301,6 @@ func (ec *executionContext) childFields_Execution(ctx context.Context, field gra
 		return ec.fieldContext_Execution_taskName(ctx, field)
 	case "taskItem":
 		return ec.fieldContext_Execution_taskItem(ctx, field)
-	case "taskRun":
-		return ec.fieldContext_Execution_taskRun(ctx, field)
-	case "taskReported":
-		return ec.fieldContext_Execution_taskReported(ctx, field)
 	case "action":
 		return ec.fieldContext_Execution_action(ctx, field)
 	case "parent":
@@ -4204,6 +4313,8 @@ func (ec *executionContext) childFields_Execution(ctx context.Context, field gra
 		return ec.fieldContext_Execution_workflowExecutions(ctx, field)
 	case "duration":
 		return ec.fieldContext_Execution_duration(ctx, field)
+	case "workflow":
+		return ec.fieldContext_Execution_workflow(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Execution", field.Name)
 }
@@ -4832,6 +4943,42 @@ func (ec *executionContext) childFields_WorkflowExecutionEdge(ctx context.Contex
 		return ec.fieldContext_WorkflowExecutionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WorkflowExecutionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkflowState(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_WorkflowState_status(ctx, field)
+	case "language":
+		return ec.fieldContext_WorkflowState_language(ctx, field)
+	case "file":
+		return ec.fieldContext_WorkflowState_file(ctx, field)
+	case "tasks":
+		return ec.fieldContext_WorkflowState_tasks(ctx, field)
+	case "context":
+		return ec.fieldContext_WorkflowState_context(ctx, field)
+	case "output":
+		return ec.fieldContext_WorkflowState_output(ctx, field)
+	case "errors":
+		return ec.fieldContext_WorkflowState_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkflowState", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkflowTask(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_WorkflowTask_name(ctx, field)
+	case "status":
+		return ec.fieldContext_WorkflowTask_status(ctx, field)
+	case "itemIndex":
+		return ec.fieldContext_WorkflowTask_itemIndex(ctx, field)
+	case "attempt":
+		return ec.fieldContext_WorkflowTask_attempt(ctx, field)
+	case "execution":
+		return ec.fieldContext_WorkflowTask_execution(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkflowTask", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5581,6 +5728,34 @@ func (ec *executionContext) field_Mutation_installPack_args(ctx context.Context,
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pauseExecution_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resumeExecution_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -10567,52 +10742,6 @@ func (ec *executionContext) fieldContext_Execution_taskItem(_ context.Context, f
 	return graphql.NewScalarFieldContext("Execution", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Execution_taskRun(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Execution_taskRun(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TaskRun, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Execution_taskRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Execution", field, false, false, "Int")
-}
-
-func (ec *executionContext) _Execution_taskReported(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
-		ctx,
-		ec.OperationContext,
-		field,
-		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.fieldContext_Execution_taskReported(ctx, field)
-		},
-		func(ctx context.Context) (any, error) {
-			return obj.TaskReported, nil
-		},
-		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
-			return ec.marshalNBoolean2bool(ctx, selections, v)
-		},
-		true,
-		true,
-	)
-}
-func (ec *executionContext) fieldContext_Execution_taskReported(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Execution", field, false, false, "Boolean")
-}
-
 func (ec *executionContext) _Execution_action(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10818,6 +10947,38 @@ func (ec *executionContext) _Execution_duration(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Execution_duration(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Execution", field, true, true, "Float")
+}
+
+func (ec *executionContext) _Execution_workflow(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_workflow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Execution().Workflow(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WorkflowState) graphql.Marshaler {
+			return ec.marshalOWorkflowState2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐWorkflowState(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_workflow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Execution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkflowState(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _ExecutionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ExecutionConnection) (ret graphql.Marshaler) {
@@ -12992,6 +13153,94 @@ func (ec *executionContext) fieldContext_Mutation_setPackConfig(ctx context.Cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_setPackConfig_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pauseExecution(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseExecution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseExecution(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseExecution(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseExecution_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resumeExecution(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resumeExecution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResumeExecution(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resumeExecution(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resumeExecution_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18829,6 +19078,300 @@ func (ec *executionContext) fieldContext_WorkflowExecutionEdge_cursor(_ context.
 	return graphql.NewScalarFieldContext("WorkflowExecutionEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _WorkflowState_status(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowState_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v execution.Status) graphql.Marshaler {
+			return ec.marshalNExecutionStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋexecutionᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowState_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowState", field, false, false, "ExecutionStatus")
+}
+
+func (ec *executionContext) _WorkflowState_language(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowState_language(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Language, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowState_language(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowState", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowState_file(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowState_file(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.File, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowState_file(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowState", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowState_tasks(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowState_tasks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tasks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.WorkflowTask) graphql.Marshaler {
+			return ec.marshalNWorkflowTask2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐWorkflowTaskᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowState_tasks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkflowState",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkflowTask(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WorkflowState_context(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowState_context(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Context, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSON2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowState_context(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowState", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _WorkflowState_output(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowState_output(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Output, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSON2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowState_output(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowState", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _WorkflowState_errors(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowState) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowState_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+			return ec.marshalNJSON2ᚕmapᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowState_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowState", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _WorkflowTask_name(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowTask_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowTask_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowTask", field, false, false, "String")
+}
+
+func (ec *executionContext) _WorkflowTask_status(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowTask_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v execution.Status) graphql.Marshaler {
+			return ec.marshalNExecutionStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋexecutionᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowTask_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowTask", field, false, false, "ExecutionStatus")
+}
+
+func (ec *executionContext) _WorkflowTask_itemIndex(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowTask_itemIndex(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemIndex, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowTask_itemIndex(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowTask", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkflowTask_attempt(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowTask_attempt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowTask_attempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkflowTask", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkflowTask_execution(ctx context.Context, field graphql.CollectedField, obj *model.WorkflowTask) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkflowTask_execution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Execution, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalOExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkflowTask_execution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WorkflowTask",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24130,7 +24673,7 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "taskItem", "taskItemNEQ", "taskItemIn", "taskItemNotIn", "taskItemGT", "taskItemGTE", "taskItemLT", "taskItemLTE", "taskItemIsNil", "taskItemNotNil", "taskRun", "taskRunNEQ", "taskRunIn", "taskRunNotIn", "taskRunGT", "taskRunGTE", "taskRunLT", "taskRunLTE", "taskReported", "taskReportedNEQ", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "taskItem", "taskItemNEQ", "taskItemIn", "taskItemNotIn", "taskItemGT", "taskItemGTE", "taskItemLT", "taskItemLTE", "taskItemIsNil", "taskItemNotNil", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25705,76 +26248,6 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.TaskItemNotNil = data
-		case "taskRun":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRun"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskRun = data
-		case "taskRunNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunNEQ"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskRunNEQ = data
-		case "taskRunIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskRunIn = data
-		case "taskRunNotIn":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunNotIn"))
-			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskRunNotIn = data
-		case "taskRunGT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunGT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskRunGT = data
-		case "taskRunGTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunGTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskRunGTE = data
-		case "taskRunLT":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunLT"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskRunLT = data
-		case "taskRunLTE":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskRunLTE"))
-			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskRunLTE = data
-		case "taskReported":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskReported"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskReported = data
-		case "taskReportedNEQ":
-			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskReportedNEQ"))
-			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
-			if err != nil {
-				return it, err
-			}
-			it.TaskReportedNEQ = data
 		case "hasAction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAction"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -34779,16 +35252,6 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
-		case "taskRun":
-			out.Values[i] = ec._Execution_taskRun(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
-		case "taskReported":
-			out.Values[i] = ec._Execution_taskReported(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
 		case "action":
 			out.Values[i] = ec._Execution_action(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -34816,6 +35279,11 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 			}
 		case "duration":
 			out.Values[i] = ec._Execution_duration(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "workflow":
+			out.Values[i] = ec._Execution_workflow(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -35459,6 +35927,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "setPackConfig":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setPackConfig(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pauseExecution":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseExecution(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resumeExecution":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resumeExecution(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -37315,6 +37797,122 @@ func (ec *executionContext) _WorkflowExecutionEdge(ctx context.Context, sel ast.
 	return out
 }
 
+var workflowStateImplementors = []string{"WorkflowState"}
+
+func (ec *executionContext) _WorkflowState(ctx context.Context, sel ast.SelectionSet, obj *model.WorkflowState) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workflowStateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkflowState")
+		case "status":
+			out.Values[i] = ec._WorkflowState_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "language":
+			out.Values[i] = ec._WorkflowState_language(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "file":
+			out.Values[i] = ec._WorkflowState_file(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tasks":
+			out.Values[i] = ec._WorkflowState_tasks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "context":
+			out.Values[i] = ec._WorkflowState_context(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "output":
+			out.Values[i] = ec._WorkflowState_output(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._WorkflowState_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workflowTaskImplementors = []string{"WorkflowTask"}
+
+func (ec *executionContext) _WorkflowTask(ctx context.Context, sel ast.SelectionSet, obj *model.WorkflowTask) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workflowTaskImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkflowTask")
+		case "name":
+			out.Values[i] = ec._WorkflowTask_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._WorkflowTask_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemIndex":
+			out.Values[i] = ec._WorkflowTask_itemIndex(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "attempt":
+			out.Values[i] = ec._WorkflowTask_attempt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "execution":
+			out.Values[i] = ec._WorkflowTask_execution(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
@@ -38176,6 +38774,35 @@ func (ec *executionContext) marshalNJSON2map(ctx context.Context, sel ast.Select
 	return res
 }
 
+func (ec *executionContext) unmarshalNJSON2ᚕmapᚄ(ctx context.Context, v any) ([]map[string]any, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]map[string]any, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNJSON2map(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNJSON2ᚕmapᚄ(ctx context.Context, sel ast.SelectionSet, v []map[string]any) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNJSON2map(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNKey2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐKey(ctx context.Context, sel ast.SelectionSet, v *ent.Key) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Key!")
@@ -38656,6 +39283,30 @@ func (ec *executionContext) marshalNWorkflowExecutionStatus2githubᚗcomᚋattun
 func (ec *executionContext) unmarshalNWorkflowExecutionWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐWorkflowExecutionWhereInput(ctx context.Context, v any) (*ent.WorkflowExecutionWhereInput, error) {
 	res, err := ec.unmarshalInputWorkflowExecutionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWorkflowTask2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐWorkflowTaskᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.WorkflowTask) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWorkflowTask2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐWorkflowTask(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWorkflowTask2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐWorkflowTask(ctx context.Context, sel ast.SelectionSet, v *model.WorkflowTask) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WorkflowTask!")
+		return graphql.Null
+	}
+	return ec._WorkflowTask(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -40652,6 +41303,13 @@ func (ec *executionContext) unmarshalOWorkflowExecutionWhereInput2ᚖgithubᚗco
 	}
 	res, err := ec.unmarshalInputWorkflowExecutionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWorkflowState2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐWorkflowState(ctx context.Context, sel ast.SelectionSet, v *model.WorkflowState) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WorkflowState(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -8,6 +8,7 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/execution"
+	wfengine "github.com/attune-io/attune/internal/workflow/engine"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/rule"
@@ -22,6 +23,8 @@ type Resolver struct {
 	Packs  *pack.Service
 	// Executions runs, cancels and streams executions.
 	Executions *execution.Service
+	// Workflows pauses and resumes workflows.
+	Workflows *wfengine.Engine
 	// Tokens authenticates requests and manages API tokens.
 	Tokens *auth.Service
 	// Keys is the key/value store.

@@ -213,7 +213,7 @@ func (a *app) shutdown() {
 // handler routes the HTTP surface: GraphQL, the playground and health.
 func (a *app) handler() http.Handler {
 	gql := graph.NewHandler(&graph.Resolver{
-		Client: a.db.Ent, Packs: a.packs, Executions: a.engine.svc,
+		Client: a.db.Ent, Packs: a.packs, Executions: a.engine.svc, Workflows: a.engine.workflows,
 		Tokens: a.sec.tokens, Keys: a.sec.keys, Logger: a.log,
 		Events: a.engine.rules, Webhooks: a.events.webhooks, Sensors: a.events.sensors,
 		Isolation: a.sandbox.Status(),

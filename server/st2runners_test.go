@@ -256,11 +256,16 @@ func TestStackStormRunners(t *testing.T) {
 			require.JSONEq(t, `2`, string(jsonField(t, got.Result, "return_code")))
 			require.Contains(t, got.Stderr, "Failed to send mail to a@b")
 		})
+		t.Run("workflows run", func(t *testing.T) {
+			t.Parallel()
+			for _, ref := range []string{"st2runners.flow", "st2runners.chain"} {
+				got := runToEnd(t, s, ref, map[string]any{})
+				require.Equal(t, "SUCCEEDED", got.Status, "%s: %+v", ref, got)
+			}
+		})
 		t.Run("runners that are not available fail at once", func(t *testing.T) {
 			t.Parallel()
 			for ref, want := range map[string]string{
-				"st2runners.flow":    "runner orquesta is not available yet: StackStorm workflows arrive with attune's workflow engine",
-				"st2runners.chain":   "runner action-chain is not available yet",
 				"st2runners.approve": "runner inquirer is not available yet: inquiries (core.ask)",
 				"st2runners.win":     "runner winrm-cmd is not available: attune does not run Windows commands over WinRM",
 			} {

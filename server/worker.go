@@ -23,6 +23,7 @@ import (
 	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/st2compat"
 	"github.com/attune-io/attune/internal/store"
+	wfengine "github.com/attune-io/attune/internal/workflow/engine"
 	"github.com/attune-io/attune/internal/trigger"
 )
 
@@ -229,6 +230,9 @@ type engine struct {
 	rules *rule.Engine
 	// configs reads packs' configs as pack code sees them.
 	configs *packconfig.Store
+	// workflows runs workflow actions: their steps on worker nodes' queue,
+	// pause and resume from any node.
+	workflows *wfengine.Engine
 }
 
 // startEngine migrates the queue's tables and starts what the roles need.
@@ -271,6 +275,27 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	// Reads never return an expired key; the sweep deletes their rows.
 	go keys.SweepEvery(ctx, time.Minute, log.With("component", "keys"))
 	h.Evaluate = e.rules.EvaluateMany
+	apiURL := cfg.Worker.APIURL
+	if apiURL == "" {
+		apiURL = "http://" + cfg.Listen
+	}
+	e.workflows = wfengine.New(db, e.svc, e.queue, wfengine.Options{
+		Logger: log.With("component", "workflows"), APIURL: apiURL,
+		Config: e.configs.Config,
+		KV: func(ctx context.Context, packRef, key string, _ bool) (any, error) {
+			vals, err := keys.Lookup(ctx, packRef)
+			if err != nil {
+				return nil, err
+			}
+			v, ok := vals.Plain[key]
+			if !ok {
+				return nil, fmt.Errorf("key %q not found in the key/value store", key)
+			}
+			return v, nil
+		},
+	})
+	e.svc.SetWorkflows(e.workflows)
+	h.Workflow = e.workflows.Step
 	if concurrency == 0 {
 		return e, nil
 	}
@@ -278,10 +303,6 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	if err := makeTempDir(tmp, sb); err != nil {
 		e.stop(ctx)
 		return nil, fmt.Errorf("creating worker temp dir: %w", err)
-	}
-	apiURL := cfg.Worker.APIURL
-	if apiURL == "" {
-		apiURL = "http://" + cfg.Listen
 	}
 	// StackStorm python-script actions import attune's own st2common and
 	// six from here, and run through its wrapper.
@@ -318,6 +339,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 		e.stop(ctx)
 		return nil, err
 	}
+	e.workflows.StartSweeping(ctx)
 	log.Info("worker started", "worker", e.worker.Name(), "concurrency", concurrency)
 	return e, nil
 }
@@ -359,6 +381,9 @@ func (e *engine) stop(ctx context.Context) {
 	}
 	if e.worker != nil {
 		e.worker.Stop(context.WithoutCancel(ctx))
+	}
+	if e.workflows != nil {
+		e.workflows.StopSweeping()
 	}
 	e.svc.Stop()
 	e.queue.Close()

@@ -61,9 +61,9 @@ func (Execution) Fields() []ent.Field {
 			Comment("The workflow task this child execution runs; empty outside workflows."),
 		field.Int("task_item").Optional().Nillable().
 			Comment("The with-items index this child runs."),
-		field.Int("task_run").Default(0).
+		field.Int("task_run").Default(0).Annotations(entgql.Skip()).
 			Comment("Which run of its task (the engine's task-run number) this child belongs to."),
-		field.Bool("task_reported").Default(false).
+		field.Bool("task_reported").Default(false).Annotations(entgql.Skip()).
 			Comment("Set once its workflow took this child's end into account."),
 	}
 }

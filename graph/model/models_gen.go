@@ -11,6 +11,7 @@ import (
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/apitoken"
+	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/pack"
 )
 
@@ -196,6 +197,39 @@ type Viewer struct {
 	Name  string        `json:"name"`
 	Role  apitoken.Role `json:"role"`
 	Packs []string      `json:"packs"`
+}
+
+// A workflow's progress, as a UI draws it.
+type WorkflowState struct {
+	// The workflow execution's status (the same as its execution's).
+	Status execution.Status `json:"status"`
+	// attune, orquesta or action-chain.
+	Language string `json:"language"`
+	// The workflow file, relative to its pack.
+	File string `json:"file"`
+	// Every task run in start order: one entry per child execution (a
+	// with-items task: one per item; a retried task: one per attempt), and one
+	// for a run without child execution (a task without action, one waiting
+	// for its delay or for a resume, one that failed before its action).
+	Tasks []*WorkflowTask `json:"tasks"`
+	// The workflow variables: input, vars and everything published so far.
+	Context map[string]any `json:"context,omitempty"`
+	// The rendered output, once the workflow ended.
+	Output map[string]any `json:"output,omitempty"`
+	// Why the workflow failed, Orquesta's way: {type, message, task_id, result}.
+	Errors []map[string]any `json:"errors"`
+}
+
+// One run of a workflow task.
+type WorkflowTask struct {
+	Name   string           `json:"name"`
+	Status execution.Status `json:"status"`
+	// The with-items index, for an item of a with-items task.
+	ItemIndex *int `json:"itemIndex,omitempty"`
+	// 0 for the first run, then 1, 2… for its retries.
+	Attempt int `json:"attempt"`
+	// The child execution that runs it; null for a run without one.
+	Execution *ent.Execution `json:"execution,omitempty"`
 }
 
 // Whose a key is, as StackStorm scopes its datastore.

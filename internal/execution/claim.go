@@ -34,7 +34,7 @@ var claimSQL = `UPDATE executions
 SET status = '` + string(Running) + `', worker = $2, started_at = $3, updated_at = $4, attempt = attempt + 1
 WHERE id = $1 AND status IN (` + sqlStatuses(claimable) + `)
   AND NOT EXISTS (SELECT 1 FROM execution_secrets s WHERE s.execution_id = executions.id)
-RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt,
+RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt, parent_id,
   (SELECT a.entry_point FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.runner_type FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.runner_name FROM actions a WHERE a.id = executions.action_id),
@@ -97,14 +97,19 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 		packPath, envPath       sql.NullString
 		idempotent              sql.NullBool
 		schema                  []byte
+		parent                  sql.NullInt64
 	)
-	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt,
+	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt, &parent,
 		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema)
 	if err != nil {
 		return nil, err
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
+	}
+	if parent.Valid {
+		p := int(parent.Int64)
+		e.ParentID = &p
 	}
 	c := &claimed{exec: &e}
 	if len(params) > 0 {

@@ -2,6 +2,7 @@ package execution
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -27,6 +28,8 @@ type finisher struct {
 	bus *notify.Bus
 
 	batches group[*outcomeRecord]
+	// ended wakes a child's workflow in the transaction recording its end.
+	ended func(ctx context.Context, tx *store.Tx, parentID *int) error
 }
 
 func newFinisher(db *store.DB, bus *notify.Bus) *finisher {
@@ -39,6 +42,7 @@ func newFinisher(db *store.DB, bus *notify.Bus) *finisher {
 type outcomeRecord struct {
 	id         int
 	worker     string // the compare-and-set also requires this owner
+	parentID   *int   // the workflow execution it is a task of, if any
 	to         execution.Status
 	finishedAt time.Time
 	errMsg     string
@@ -163,7 +167,44 @@ func (f *finisher) write(ctx context.Context, batch []*outcomeRecord) error {
 		r.ok = false
 		byID[r.id] = r
 	}
-	rows, err := f.db.SQL.QueryContext(ctx, finishSQL,
+	var children []*outcomeRecord
+	for _, r := range batch {
+		if r.parentID != nil {
+			children = append(children, r)
+		}
+	}
+	if len(children) > 0 {
+		// A workflow's child: its end and its workflow's next step commit together.
+		return f.db.InTx(ctx, func(tx *store.Tx) error {
+			if err := f.writePG(ctx, tx.SQL, batch, byID, ids, workers, statuses, froms, finished, errs, ran, stdouts, stderrs,
+				outTrunc, errTrunc, outDropped, errDropped, exit, results, payloads); err != nil {
+				return err
+			}
+			for _, r := range children {
+				if r.ok {
+					if err := f.ended(ctx, tx, r.parentID); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return f.writePG(ctx, f.db.SQL, batch, byID, ids, workers, statuses, froms, finished, errs, ran, stdouts, stderrs,
+		outTrunc, errTrunc, outDropped, errDropped, exit, results, payloads)
+}
+
+// writePG runs finishSQL through q (the database, or a transaction) and
+// marks the recorded outcomes ok.
+func (f *finisher) writePG(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, batch []*outcomeRecord, byID map[int]*outcomeRecord, ids []int64, workers, statuses, froms, finished, errs []string,
+	ran []bool, stdouts, stderrs []string, outTrunc, errTrunc []bool, outDropped, errDropped, exit []int64, results, payloads []string,
+) error {
+	for _, r := range batch {
+		r.ok = false
+	}
+	rows, err := q.QueryContext(ctx, finishSQL,
 		store.PGArray(ids), store.PGArray(workers), store.PGArray(statuses), store.PGArray(froms), store.PGArray(finished), store.PGArray(errs),
 		store.PGArray(ran), store.PGArray(stdouts), store.PGArray(stderrs), store.PGArray(outTrunc), store.PGArray(errTrunc),
 		store.PGArray(outDropped), store.PGArray(errDropped), store.PGArray(exit), store.PGArray(results), store.PGArray(payloads),
@@ -200,6 +241,11 @@ func (f *finisher) writeSQLite(ctx context.Context, batch []*outcomeRecord) erro
 			var err error
 			if ok[i], err = move(ctx, tx.Ent, r.id, r.to, r.apply); err != nil {
 				return err
+			}
+			if ok[i] && r.parentID != nil {
+				if err := f.ended(ctx, tx, r.parentID); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -84,8 +84,10 @@ func (s *Service) Reap(ctx context.Context, deadAt time.Time) (int, error) {
 		return 0, fmt.Errorf("listing live workers: %w", err)
 	}
 	orphans, err := s.db.Ent.Execution.Query().
-		Where(execution.StatusIn(Running, Canceling), execution.WorkerNotIn(live...)).
-		Select(execution.FieldID, execution.FieldWorker).All(ctx)
+		Where(execution.StatusIn(Running, Canceling), execution.WorkerNotIn(live...),
+			// A workflow runs on no worker once started: its steps are jobs.
+			execution.Not(execution.HasWorkflowExecutions())).
+		Select(execution.FieldID, execution.FieldWorker, execution.FieldParentID).All(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing orphaned executions: %w", err)
 	}
@@ -98,6 +100,9 @@ func (s *Service) Reap(ctx context.Context, deadAt time.Time) (int, error) {
 			})
 			if ok {
 				n++
+				if err == nil {
+					err = s.childEndedTx(ctx, tx, e.ParentID)
+				}
 			}
 			return err
 		})

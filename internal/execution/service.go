@@ -21,7 +21,6 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/execution"
-	"github.com/attune-io/attune/ent/executionsecret"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/manifest"
@@ -79,7 +78,13 @@ type Options struct {
 	// Params, if set, renders the Jinja templates in the parameters of
 	// actions of StackStorm's runners before their run.
 	Params ParamsFunc
+	// Workflows runs workflow actions; nil fails them in preparation. Set
+	// it later with SetWorkflows when the engine needs the Service.
+	Workflows Workflows
 }
+
+// SetWorkflows sets the workflow engine (before the queue starts).
+func (s *Service) SetWorkflows(w Workflows) { s.opts.Workflows = w }
 
 // DefaultsFunc fills the parameters a request left out whose schema default
 // is a template, inside the request's transaction (use only tx).
@@ -100,8 +105,10 @@ func NewService(db *store.DB, q Enqueuer, bus *notify.Bus, o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, opts: o,
+	s := &Service{db: db, queue: q, bus: bus, log: o.Logger, now: o.Now, opts: o,
 		finish: newFinisher(db, bus)}
+	s.finish.ended = s.childEndedTx
+	return s
 }
 
 // hint announces a committed change of execution id that a crash may
@@ -128,6 +135,11 @@ type Request struct {
 	// ParentID and EnforcementID link the execution to what caused it.
 	ParentID      *int
 	EnforcementID *int
+	// TaskName, TaskItem and TaskRun tell which task of the parent
+	// workflow the execution runs (the workflow engine sets them).
+	TaskName string
+	TaskItem *int
+	TaskRun  int
 }
 
 // Request validates req, stores the execution and enqueues its run in one
@@ -243,6 +255,9 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 		SetActionRef(act.Ref).
 		SetPackRef(act.PackRef).
 		SetNillableParentID(req.ParentID).
+		SetTaskName(req.TaskName).
+		SetNillableTaskItem(req.TaskItem).
+		SetTaskRun(req.TaskRun).
 		SetNillableEnforcementID(enforcementID).
 		SetStatus(Scheduled).
 		SetParameters(p.Parameters()).
@@ -407,19 +422,8 @@ func (s *Service) cancelOnce(ctx context.Context, id int) (bool, error) {
 			return err
 		}
 		switch e.Status {
-		case Requested, Scheduled:
-			done, err = transition(ctx, tx, s.bus, id, Canceled, func(u *ent.ExecutionUpdate) {
-				u.SetFinishedAt(s.now()).SetError("canceled before it started")
-			})
-			if done && err == nil {
-				_, err = tx.Ent.ExecutionSecret.Delete().Where(executionsecret.ExecutionID(id)).Exec(ctx)
-			}
-			return err
-		case Running:
-			done, err = transition(ctx, tx, s.bus, id, Canceling, nil)
-			if done && err == nil {
-				err = s.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Cancel, ID: id})
-			}
+		case Requested, Scheduled, Running, Pausing, Paused, Pending:
+			done, err = s.CancelTx(ctx, tx, e)
 			return err
 		case Canceling:
 			done = true

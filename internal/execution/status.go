@@ -75,7 +75,7 @@ func transition(ctx context.Context, tx *store.Tx, bus *notify.Bus, id int, to e
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Status, ID: id}); err != nil {
+	if err := bus.PublishInTx(ctx, tx, notify.Event{Kind: notify.Status, ID: id}); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -258,6 +258,10 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		switch e.Status {
 		case Requested, Scheduled:
 		case Running, Canceling:
+			if e.Worker == "" {
+				// A workflow: it runs on no worker once started.
+				return nil
+			}
 			alive, err := tx.Ent.Worker.Query().
 				Where(worker.Name(e.Worker), worker.HeartbeatAtGTE(w.svc.deadAt())).Exist(ctx)
 			if err != nil {
@@ -267,13 +271,16 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 				snooze = true
 				return nil
 			}
-			_, err = transition(ctx, tx, w.svc.bus, id, Abandoned, w.abandon(e.Worker, "its run was interrupted"))
+			ok, err := transition(ctx, tx, w.svc.bus, id, Abandoned, w.abandon(e.Worker, "its run was interrupted"))
+			if ok && err == nil {
+				err = w.svc.childEndedTx(ctx, tx, e.ParentID)
+			}
 			return err
 		default:
 			return nil // finished or canceled before it started
 		}
 		ok, err := move(ctx, tx.Ent, id, Running, func(u *ent.ExecutionUpdate) {
-			u.SetWorker(w.opts.Name).SetStartedAt(w.svc.now()).AddAttempt(1)
+			u.Where(execution.StatusIn(claimable...)).SetWorker(w.opts.Name).SetStartedAt(w.svc.now()).AddAttempt(1)
 		})
 		if err != nil || !ok {
 			return err
@@ -342,6 +349,9 @@ func (w *Worker) abandon(owner, why string) func(*ent.ExecutionUpdate) {
 // including a preparation failure, is final: the job is never retried.
 func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	e := c.exec
+	if wf := w.svc.opts.Workflows; wf != nil && c.action != nil && wf.Handles(c.action) {
+		return w.startWorkflow(ctx, c)
+	}
 	decrypted, err := w.render(ctx, c)
 	var req runner.Request
 	release := func() {}
@@ -379,7 +389,7 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	release() // the run's token ends with the run, before its outcome is seen
 	out.close()
 
-	r := &outcomeRecord{id: e.ID, worker: w.opts.Name, finishedAt: w.svc.now()}
+	r := &outcomeRecord{id: e.ID, worker: w.opts.Name, parentID: e.ParentID, finishedAt: w.svc.now()}
 	var prep *runner.PrepareError
 	switch {
 	case errors.As(err, &prep):
@@ -413,6 +423,26 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	}
 	if !ok {
 		w.svc.log.Warn("execution changed while it ran; outcome not recorded", "execution_id", e.ID, "outcome", r.to)
+	}
+	return nil
+}
+
+// startWorkflow begins the workflow of a claimed workflow action; the
+// execution then stays RUNNING, owned by no worker, until its workflow
+// ends. A workflow that cannot start fails with the cause.
+func (w *Worker) startWorkflow(ctx context.Context, c *claimed) error {
+	err := w.svc.opts.Workflows.Start(ctx, c.exec, c.action, c.secrets, w.opts.Name)
+	if err == nil {
+		return nil
+	}
+	r := &outcomeRecord{id: c.exec.ID, worker: w.opts.Name, parentID: c.exec.ParentID, finishedAt: w.svc.now(),
+		to: Failed, errMsg: (&runner.PrepareError{Cause: err.Error()}).Error()}
+	ok, rerr := w.svc.finish.record(context.WithoutCancel(ctx), r)
+	if rerr != nil {
+		return queue.Cancel(fmt.Errorf("recording the outcome of execution %d: %w", c.exec.ID, rerr))
+	}
+	if !ok {
+		w.svc.log.Warn("workflow changed before it started; outcome not recorded", "execution_id", c.exec.ID)
 	}
 	return nil
 }

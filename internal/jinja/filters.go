@@ -90,6 +90,9 @@ func goValue(v *exec.Value) any {
 	if k, ok := v.Interface().(*KeyNode); ok {
 		return k.value()
 	}
+	if x, ok := v.Interface().(Valuer); ok {
+		return normalize(x.JinjaValue())
+	}
 	out := v.ToGoSimpleType(false)
 	if _, ok := out.(error); ok {
 		// Not representable (a dict with non-string keys…): its text.
@@ -105,6 +108,8 @@ func normalize(v any) any {
 	switch t := v.(type) {
 	case *exec.Value:
 		return goValue(t)
+	case Valuer:
+		return normalize(t.JinjaValue())
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
@@ -509,9 +514,25 @@ func pyDirname(p string) string {
 
 // decryptKV is decrypt_kv: the plaintext of a secret key's stored form.
 // The plaintext is recorded on the render so callers can redact it.
+// Decrypter is a key-store lookup that decrypts itself: decrypt_kv asks it
+// instead of decrypting the stored form with Options.Decrypt.
+type Decrypter interface {
+	DecryptKV() (any, error)
+}
+
 func (e *Env) decryptKV(ev *exec.Evaluator, in *exec.Value, _ *exec.VarArgs) *exec.Value {
 	if in.IsError() {
 		return in
+	}
+	if d, ok := in.Interface().(Decrypter); ok {
+		plain, err := d.DecryptKV()
+		if err != nil {
+			return exec.AsValue(fmt.Errorf("decrypt_kv: %v", err))
+		}
+		if b, ok := budgetOf(ev.Environment.Context); ok {
+			b.decrypted = append(b.decrypted, str(plain))
+		}
+		return exec.AsValue(plain)
 	}
 	var ciphertext string
 	if k, ok := in.Interface().(*KeyNode); ok {

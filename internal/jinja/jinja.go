@@ -192,7 +192,7 @@ func (e *Env) Parse(src string) (t *Template, err error) {
 			return nil, &SyntaxError{Err: fmt.Errorf("the %q statement is not allowed in parameter templates", name)}
 		}
 	}
-	tpl, err := exec.NewTemplate("template", e.cfg, sourceLoader(src), e.env)
+	tpl, err := exec.NewTemplate("template", e.cfg, sourceLoader(pyEscapes(src)), e.env)
 	if err != nil {
 		return nil, &SyntaxError{Err: trimParseError(err, src)}
 	}
@@ -272,6 +272,8 @@ func (t *Template) render(vars map[string]any) (out string, decrypted []string, 
 var (
 	undefinedName = regexp.MustCompile(`Unable to evaluate name "([^"]*)"`)
 	filterCall    = regexp.MustCompile(`unable to evaluate filter .*?invalid call to filter '[^']*': `)
+	funcCall      = regexp.MustCompile(`invalid call to function '[^']*': `)
+	missingAttr   = regexp.MustCompile(`Unable to evaluate (.*): attribute '([^']*)' not found`)
 	wrapPrefix    = regexp.MustCompile(`^(Unable to (render expression|execute controlStructure|evaluate filter|evaluate target) at line \d+: [^:]*: )+`)
 )
 
@@ -282,7 +284,15 @@ func cleanError(err error) error {
 	if m := undefinedName.FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("'%s' is undefined", m[1])
 	}
+	if m := missingAttr.FindStringSubmatch(msg); m != nil {
+		obj := strings.TrimSuffix(m[1], "."+m[2])
+		if strings.Contains(obj, "(") {
+			return fmt.Errorf("the value has no attribute '%s'", m[2])
+		}
+		return fmt.Errorf("'%s' has no attribute '%s'", obj, m[2])
+	}
 	msg = filterCall.ReplaceAllString(msg, "")
+	msg = funcCall.ReplaceAllString(msg, "")
 	return errors.New(wrapPrefix.ReplaceAllString(msg, ""))
 }
 

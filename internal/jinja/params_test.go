@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/stretchr/testify/require"
 
 	"github.com/attune-io/attune/internal/param"
@@ -175,5 +176,67 @@ func TestVariables(t *testing.T) {
 		tpl, err := e.Parse(src)
 		require.NoError(t, err, src)
 		require.Equal(t, want, tpl.Variables(), src)
+	}
+}
+
+func TestEvalAndPrepare(t *testing.T) {
+	env := New(Options{}).Extend(map[string]any{
+		"double": Function(func(_ *exec.Evaluator, p *exec.VarArgs) (any, error) {
+			return p.Args[0].Integer() * 2, nil
+		}),
+	})
+	vars := map[string]any{"s": "123", "l": []any{1, "a"}, "n": nil}
+	for src, want := range map[string]any{
+		"{{ s }}":                 "123",
+		"{{ l }}":                 []any{1, "a"},
+		"{{ n }}":                 nil,
+		"{{ double(2) }}":         4,
+		"{{ 3 | double }}":        6,
+		"{{ 'y' if n else 'z' }}": "z",
+	} {
+		tpl, err := env.Parse(src)
+		require.NoError(t, err)
+		require.True(t, tpl.IsExpression())
+		got, err := tpl.Eval(vars)
+		require.NoError(t, err, src)
+		require.Equal(t, want, got, src)
+		got, err = tpl.EvalVars(env.Prepare(map[string]any{"s": "123", "l": []any{1, "a"}, "n": nil}))
+		require.NoError(t, err, src)
+		require.Equal(t, want, got, src)
+	}
+	tpl, err := env.Parse("a {{ s }}")
+	require.NoError(t, err)
+	require.False(t, tpl.IsExpression())
+	_, err = tpl.Eval(vars)
+	require.ErrorIs(t, err, ErrNotExpression)
+	out, err := tpl.RenderVars(env.Prepare(map[string]any{"s": "x"}))
+	require.NoError(t, err)
+	require.Equal(t, "a x", out)
+	tpl, _ = env.Parse("{{ nope }}")
+	_, err = tpl.Eval(vars)
+	require.EqualError(t, err, "'nope' is undefined")
+	// The base engine does not see the extension.
+	_, err = New(Options{}).Render("{{ double(2) }}", nil)
+	require.Error(t, err)
+}
+
+// Backslashes in string literals read as Python's Jinja reads them.
+func TestPythonEscapes(t *testing.T) {
+	env := New(Options{})
+	for src, want := range map[string]string{
+		`{{ "a\w" }}`:                            `a\w`,
+		`{{ 'a\d+' }}`:                           `a\d+`,
+		`{{ "a\\w" }}`:                           `a\w`,
+		`{{ "tab\tnew" }}`:                       "tab\tnew",
+		`{{ "q\"q" }}`:                           `q"q`,
+		`x\w {{ "\." }} \d`:                      `x\w \. \d`,
+		`{% raw %}{{ "\w" }}{% endraw %}`:        `{{ "\w" }}`,
+		`{# "\w" #}{{ '\s' }}`:                   `\s`,
+		`{{ "a1b" | regex_replace("\d", "#") }}`: "a#b",
+		`{% if "\w" %}y{% endif %}`:              "y",
+	} {
+		out, err := env.Render(src, nil)
+		require.NoError(t, err, src)
+		require.Equal(t, want, out, src)
 	}
 }

@@ -117,6 +117,18 @@ func (b *Bus) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) error {
 	return b.notify(ctx, tx, ev)
 }
 
+// PublishInTx is PublishTx for a store transaction: on PostgreSQL the
+// NOTIFY is part of tx (delivered if and when it commits); in memory
+// (SQLite) ev is announced once tx committed, so that a subscriber that
+// re-reads the row on it sees the change.
+func (b *Bus) PublishInTx(ctx context.Context, tx *store.Tx, ev Event) error {
+	if b.channel == "" {
+		tx.AfterCommit(func() { b.fanout(ev) })
+		return nil
+	}
+	return b.notify(ctx, tx.SQL, ev)
+}
+
 // PublishAfterCommit announces ev once tx commits, in one statement with
 // whatever else is waiting to be announced. A NOTIFY inside a transaction
 // that writes makes PostgreSQL hold a database-wide lock through the

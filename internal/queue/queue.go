@@ -56,6 +56,8 @@ type Handlers struct {
 	Execution func(ctx context.Context, executionID int) error
 	// Evaluate evaluates the rules of the events with the given ids.
 	Evaluate func(ctx context.Context, eventIDs []int) error
+	// Workflow advances the workflow of the execution with the given id.
+	Workflow func(ctx context.Context, executionID int) error
 }
 
 // Queue inserts and (with Concurrency > 0) works jobs.
@@ -107,6 +109,7 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}}
 		addEventWorkers(workers, rc, cfg, h)
+		addWorkflowWorkers(workers, rc, cfg, h)
 		q.working = true
 		if q.gate != nil {
 			// A held fetch waits in the gate, so River may ask again at

@@ -4,16 +4,40 @@
 // config, keystore, item, index) and action-chains (Jinja over parameters, vars, published
 // values and earlier nodes' results). It is a pure core: the engine fills a Scope from the
 // workflow's persisted state and asks for values and conditions.
+//
+// The rules are Orquesta's (orquesta/expressions/{jinja,yql}.py): a string that is exactly one
+// expression yields the expression's value with its type (the expression is evaluated to a
+// value, never printed and parsed back, so "123" stays a string); text around expressions, or
+// several of them, makes a string in which each value is written as Python's str() would;
+// a string value that holds expressions is expanded again; a Jinja text with {% %} blocks is
+// rendered whole; {% raw %} blocks are kept as written. Attune's workflow files follow the same
+// rules with their own namespaces. Action-chains render as StackStorm's render_values does:
+// text (see Render).
+//
+// Functions, in both Orquesta languages: ctx(), ctx(name) (variables whose names start with
+// "__" are hidden), result(), succeeded(), failed(), completed(), task_status(name) ("null"
+// for a task that has not run), item(), item(name), json(), zip(…, pad=), st2kv(key,
+// decrypt=, default=), task(name), and st2's expression functions (from_json_string,
+// to_json_string, json_escape, regex_*, version_*, to_yaml_string, use_none, basename …; in
+// YAQL from internal/yaql's library). Jinja also has timed_out(), cancelled() and
+// keystore(key) for attune's files, and _ for ctx(). Attune's files also have their expression
+// language's builtins as functions (length, type_of, keys, values, int, number, string, bool,
+// abs/floor/ceil/round/min/max/sum, lower/upper/trim/split/join/replace/starts_with/ends_with/
+// match, contains/reversed/sort/unique/flat). Every function is a Jinja filter too.
+//
+// Parsed expressions are cached per Evaluator by text (bounded), and the variables of one
+// Render or Truth call are built once, lazily where they can be (keystore, task, st2kv).
 package expr
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/attune-io/attune/internal/jinja"
+	"github.com/attune-io/attune/internal/pyfmt"
 	"github.com/attune-io/attune/internal/workflow/spec"
-	"github.com/attune-io/attune/internal/yaql"
 )
 
 // Task statuses as expressions see them (Orquesta's words, lowercase).
@@ -25,6 +49,9 @@ const (
 	StatusCanceled  = "canceled"
 	StatusAbandoned = "abandoned"
 	StatusPending   = "pending"
+	// StatusUnset is Orquesta's task_status() of a task that has not run ("null", its
+	// statuses.UNSET).
+	StatusUnset = "null"
 )
 
 // TaskState is what expressions know of one task: its latest run.
@@ -34,6 +61,9 @@ type TaskState struct {
 	// Result is the task's result: its action execution's result (a with-items task: the list
 	// of its items' results, in item order).
 	Result any
+	// Items are a with-items task's item runs (status and result), in item order; nil for
+	// other tasks. st2's task(name).result is then {"items": [{"status", "result"}…]}.
+	Items []TaskState
 }
 
 // Scope is everything an expression may read at one point of a workflow.
@@ -61,73 +91,112 @@ type Scope struct {
 	ItemVars map[string]any
 	// Config is the pack's config (attune `config`, st2 config_context).
 	Config map[string]any
-	// KV reads the key/value store (st2kv(), attune keystore); nil makes them fail.
+	// KV reads the key/value store (st2kv(), attune keystore, action-chain st2kv.system);
+	// nil makes them fail. Keys are named as Orquesta's st2kv() names them: "system.<name>"
+	// for the system scope, "<name>" for the user's scope (action-chain st2kv.system.x asks
+	// for "system.x", st2kv.user.x for "x"); attune's keystore.<name> asks for "<name>"
+	// decrypted. A missing key is an error that wraps ErrKeyNotFound (st2kv(…, default=v)
+	// then yields v; action-chain lookups yield "").
 	KV func(key string, decrypt bool) (any, error)
 	// St2 is Orquesta's ctx().st2 / action-chain's st2 context: action_execution_id,
 	// workflow_execution_id, user, api_url, pack.
 	St2 map[string]any
 }
 
+// ErrKeyNotFound is wrapped by Scope.KV's error for a key that does not exist.
+var ErrKeyNotFound = errors.New("key not found")
+
+// Error is an expression that failed to evaluate: Expr is the expression as written (one
+// {{ }} or <% %>, or the whole text of a template with blocks), Err the cause.
+type Error struct {
+	Expr string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("Unable to evaluate expression '%s'. %s", e.Expr, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func exprError(expr string, err error) error {
+	var ee *Error
+	if errors.As(err, &ee) {
+		return err
+	}
+	return &Error{Expr: expr, Err: err}
+}
+
 // Evaluator renders the expressions of one workflow language. Safe for concurrent use.
 type Evaluator struct {
 	lang  spec.Language
 	jinja *jinja.Env
+	cache *cache
 }
 
-// New returns an Evaluator for lang rendering Jinja with env.
+// New returns an Evaluator for lang rendering Jinja with env (StackStorm's filters; New adds
+// the language's functions to it). Evaluators are shared: New returns the same one for the
+// same language and env, so calling it for every step costs a map lookup and keeps the cache
+// of parsed expressions warm.
 func New(lang spec.Language, env *jinja.Env) *Evaluator {
-	return &Evaluator{lang: lang, jinja: env}
+	if env == nil {
+		env = defaultEnv()
+	}
+	key := evaluatorKey{lang, env}
+	if e, ok := evaluators.Load(key); ok {
+		return e.(*Evaluator)
+	}
+	e, _ := evaluators.LoadOrStore(key, &Evaluator{lang: lang, jinja: env.Extend(globals(lang, env)), cache: newCache(cacheSize)})
+	return e.(*Evaluator)
 }
+
+type evaluatorKey struct {
+	lang spec.Language
+	env  *jinja.Env
+}
+
+// evaluators are the Evaluators New made. An attune process has a few Jinja engines, so this
+// stays small.
+var evaluators sync.Map
+
+var defaultEnv = sync.OnceValue(func() *jinja.Env { return jinja.New(jinja.Options{}) })
 
 // Render renders every expression in a raw value from a workflow file (strings, lists and maps,
 // recursively; map keys too). A string that is exactly one expression keeps the expression's
-// type (a list stays a list); text around expressions makes a string. Errors name the
-// expression and the cause.
+// type (a list stays a list); text around expressions makes a string. Errors are *Error,
+// naming the expression and the cause.
+//
+// Action-chains render as StackStorm's render_values does: a string renders to a string
+// (the engine casts action parameters to their schema types), a list or map value of a
+// mapping renders through its JSON text, map keys are not rendered, and a value whose
+// rendering changes nothing keeps its original value.
+//
+// Numbers come out as int64 (whole) or float64; lists as []any, maps as map[string]any. A
+// result may share maps and lists with the Scope's values: copy before changing one.
 func (e *Evaluator) Render(raw any, sc *Scope) (any, error) {
-	switch x := raw.(type) {
-	case string:
-		return e.renderString(x, sc)
-	case []any:
-		out := make([]any, len(x))
-		for i, v := range x {
-			r, err := e.Render(v, sc)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = r
-		}
-		return out, nil
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, v := range x {
-			rk, err := e.renderString(k, sc)
-			if err != nil {
-				return nil, err
-			}
-			r, err := e.Render(v, sc)
-			if err != nil {
-				return nil, err
-			}
-			out[fmt.Sprint(rk)] = r
-		}
-		return out, nil
+	st := &state{ev: e, sc: sc}
+	if e.lang == spec.ActionChain {
+		return st.chainRender(raw)
 	}
-	return raw, nil
+	return st.render(raw, 0)
 }
 
 // Truth evaluates a condition (a transition's when, a retry's when): empty is true; the
-// rendered value's Python truthiness decides.
+// value's Python truthiness decides. A condition that is one expression is evaluated to its
+// value in every language (an action-chain's too), so {{ failed() }} is False, not "False".
 func (e *Evaluator) Truth(text string, sc *Scope) (bool, error) {
 	if strings.TrimSpace(text) == "" {
 		return true, nil
 	}
-	v, err := e.Render(text, sc)
+	st := &state{ev: e, sc: sc}
+	v, err := st.renderString(text, 0)
 	if err != nil {
 		return false, err
 	}
 	return truthy(v), nil
 }
 
+// truthy is Python's truth value of a plain value.
 func truthy(v any) bool {
 	switch x := v.(type) {
 	case nil:
@@ -150,132 +219,77 @@ func truthy(v any) bool {
 	return true
 }
 
-func (e *Evaluator) renderString(s string, sc *Scope) (any, error) {
-	lang := spec.ExprLangOf(s)
-	if lang == spec.YAQL && e.lang != spec.Orquesta {
-		lang = spec.NoExpr
-		if strings.Contains(s, "{{") || strings.Contains(s, "{%") {
-			lang = spec.Jinja
-		}
-	}
-	switch lang {
-	case spec.YAQL:
-		c, err := e.yaqlContext(sc)
-		if err != nil {
-			return nil, err
-		}
-		v, err := yaql.Render(s, c)
-		if err != nil {
-			return nil, fmt.Errorf("expression %q: %w", s, err)
-		}
-		return v, nil
-	case spec.Jinja:
-		out, err := e.jinja.Render(s, e.jinjaVars(sc))
-		if err != nil {
-			return nil, fmt.Errorf("expression %q: %w", s, err)
-		}
-		t := strings.TrimSpace(s)
-		if strings.HasPrefix(t, "{{") && strings.HasSuffix(t, "}}") && strings.Count(t, "{{") == 1 {
-			var v any
-			if json.Unmarshal([]byte(out), &v) == nil {
-				return v, nil
-			}
-		}
-		return out, nil
-	}
-	return s, nil
+// maxDepth bounds how deep expressions that yield expressions are expanded again.
+const maxDepth = 16
+
+// maxText bounds a string made of text and expressions' values.
+const maxText = jinja.DefaultMaxOutput
+
+// state is one Render or Truth call: the scope and what was built from it once.
+type state struct {
+	ev       *Evaluator
+	sc       *Scope
+	data     map[string]any // the Jinja variables, built on first use
+	prepared *jinja.Vars    // data prepared for gonja
+	public   map[string]any // ctx(), built on first use
+	ychild   any            // the YAQL context, built on first use (*yaql.Context)
 }
 
-func (e *Evaluator) yaqlContext(sc *Scope) (*yaql.Context, error) {
-	c, err := yaql.NewOrquestaContext(sc.Vars)
-	if err != nil {
-		return nil, err
+func (st *state) scope() *Scope {
+	if st.sc == nil {
+		st.sc = &Scope{}
 	}
-	cur := func() (*TaskState, error) {
-		if sc.Current == nil {
-			return nil, fmt.Errorf("no task is being evaluated here")
-		}
-		return sc.Current, nil
-	}
-	c.Register("result", func(*yaql.Call) (any, error) {
-		t, err := cur()
-		if err != nil {
-			return nil, err
-		}
-		return t.Result, nil
-	})
-	status := func(want ...string) yaql.Func {
-		return func(*yaql.Call) (any, error) {
-			t, err := cur()
+	return st.sc
+}
+
+// render renders a raw value as Orquesta's evaluate does (attune too).
+func (st *state) render(raw any, depth int) (any, error) {
+	switch x := raw.(type) {
+	case string:
+		return st.renderString(x, depth)
+	case []any:
+		out := make([]any, len(x))
+		for i, v := range x {
+			r, err := st.render(v, depth)
 			if err != nil {
 				return nil, err
 			}
-			for _, w := range want {
-				if t.Status == w {
-					return true, nil
-				}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, v := range x {
+			rk, err := st.renderString(k, depth)
+			if err != nil {
+				return nil, err
 			}
-			return false, nil
+			r, err := st.render(v, depth)
+			if err != nil {
+				return nil, err
+			}
+			out[pyfmt.Str(rk)] = r
 		}
+		return out, nil
 	}
-	c.Register("succeeded", status(StatusSucceeded))
-	c.Register("failed", status(StatusFailed, StatusTimedOut, StatusAbandoned))
-	c.Register("completed", status(StatusSucceeded, StatusFailed, StatusTimedOut, StatusCanceled, StatusAbandoned))
-	c.Register("item", func(call *yaql.Call) (any, error) {
-		if !sc.HasItem {
-			return nil, fmt.Errorf("item() is only defined in a with-items task")
-		}
-		if call.Len() == 0 {
-			return sc.Item, nil
-		}
-		k, err := call.Arg(0)
-		if err != nil {
-			return nil, err
-		}
-		return sc.ItemVars[fmt.Sprint(k)], nil
-	})
-	c.Register("task_status", func(call *yaql.Call) (any, error) {
-		k, err := call.Arg(0)
-		if err != nil {
-			return nil, err
-		}
-		t, ok := sc.Tasks[fmt.Sprint(k)]
-		if !ok {
-			return "unset", nil
-		}
-		return t.Status, nil
-	})
-	return c, nil
+	return normal(raw), nil
 }
 
-func (e *Evaluator) jinjaVars(sc *Scope) map[string]any {
-	vars := map[string]any{}
-	for k, v := range sc.Vars {
-		vars[k] = v
-	}
-	for k, v := range sc.Parameters {
-		if _, ok := vars[k]; !ok {
-			vars[k] = v
+// renderString renders one string in the language of the workflow: <% %> is YAQL in Orquesta
+// only; {{ }} and {% %} are Jinja, with Orquesta's expansion rules (a whole-string expression
+// keeps its type) in every language.
+func (st *state) renderString(s string, depth int) (any, error) {
+	switch spec.ExprLangOf(s) {
+	case spec.YAQL:
+		if st.ev.lang == spec.Orquesta {
+			return st.yaqlRender(s, depth)
 		}
-	}
-	tasks := map[string]any{}
-	for name, t := range sc.Tasks {
-		tasks[name] = map[string]any{"status": t.Status, "result": t.Result}
-		if e.lang == spec.ActionChain {
-			vars[name] = t.Result
+		if !jinja.IsTemplate(s) {
+			return s, nil
 		}
+		return st.jinjaEvaluate(s)
+	case spec.Jinja:
+		return st.jinjaEvaluate(s)
 	}
-	vars["parameters"] = sc.Parameters
-	vars["workflow"] = sc.Vars
-	vars["task"] = tasks
-	vars["config"] = sc.Config
-	if sc.HasItem {
-		vars["item"] = sc.Item
-		vars["index"] = sc.Index
-	}
-	if sc.Current != nil {
-		cur := *sc.Current
-		vars["__current"] = map[string]any{"status": cur.Status, "result": cur.Result}
-	}
-	return vars
+	return s, nil
 }
