@@ -250,6 +250,15 @@ func (r wfRun) output(t *testing.T) map[string]any {
 	return out
 }
 
+// errors is Execution.workflow.errors.
+func (r wfRun) errors(t *testing.T) []map[string]any {
+	t.Helper()
+	require.NotNil(t, r.Workflow, "execution %s has no workflow", r.ID)
+	var errs []map[string]any
+	require.NoError(t, json.Unmarshal(r.Workflow.Errors, &errs), string(r.Workflow.Errors))
+	return errs
+}
+
 // stdoutOf is a child result's stdout, as StackStorm's local runner shapes
 // it ({stdout, stderr, return_code, …}).
 func stdoutOf(t *testing.T, c wfChild) string {
@@ -510,8 +519,7 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		require.Equal(t, "FAILED", run.Workflow.Status)
 		require.Equal(t, []string{"bad"}, run.taskNames())
 		require.Equal(t, map[string]any{"reason": "failed on purpose"}, run.output(t), "published before failing")
-		require.NotEqual(t, "null", string(run.Workflow.Errors))
-		require.NotEmpty(t, run.Workflow.Errors)
+		require.NotEmpty(t, run.errors(t))
 		if lang == orquestaLang {
 			var res struct {
 				Output map[string]any
