@@ -97,17 +97,20 @@ type wfRun struct {
 	Status   string
 	Result   json.RawMessage
 	Error    string
-	Workflow *struct {
-		Status   string
-		Language string
-		Tasks    []wfTask
-		Context  json.RawMessage
-		Output   json.RawMessage
-		Errors   json.RawMessage
-	}
+	Workflow *wfState
 	Children struct {
 		Edges []struct{ Node wfChild }
 	}
+}
+
+// wfState is Execution.workflow.
+type wfState struct {
+	Status   string
+	Language string
+	Tasks    []wfTask
+	Context  json.RawMessage
+	Output   json.RawMessage
+	Errors   json.RawMessage
 }
 
 const wfRunFields = `id status result error
@@ -171,7 +174,7 @@ func (w *wfServer) waitTask(t *testing.T, id, name, status string) wfTask {
 		if run.Workflow == nil {
 			return false
 		}
-		for _, task := range run.Workflow.Tasks {
+		for _, task := range run.wf(t).Tasks {
 			if task.Name == name && task.Status == status {
 				found = task
 				return true
@@ -207,6 +210,13 @@ func release(t *testing.T, gate string) {
 		require.NoError(t, err)
 		return true
 	})
+}
+
+// wf is Execution.workflow, which must be there.
+func (r wfRun) wf(t *testing.T) *wfState {
+	t.Helper()
+	require.NotNil(t, r.Workflow, "execution %s has no workflow: %+v", r.ID, r)
+	return r.Workflow
 }
 
 // taskNames lists the names of the workflow's task runs, in start order.
@@ -348,10 +358,10 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		run := w.run(t, ref("sequence"), map[string]any{"name": "ada"})
 		require.Equal(t, "SUCCEEDED", run.Status, "%+v", run)
 		require.NotNil(t, run.Workflow)
-		require.Equal(t, "SUCCEEDED", run.Workflow.Status)
+		require.Equal(t, "SUCCEEDED", run.wf(t).Status)
 		require.Equal(t, []string{"greet", "shout", "done"}, run.taskNames())
 		require.Equal(t, map[string]any{"greeting": "hello ada", "loud": "HELLO ADA"}, run.output(t))
-		for _, task := range run.Workflow.Tasks {
+		for _, task := range run.wf(t).Tasks {
 			require.Equal(t, "SUCCEEDED", task.Status, "%+v", task)
 			require.NotNil(t, task.Execution, "%+v", task)
 			require.Nil(t, task.ItemIndex)
@@ -362,7 +372,7 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		require.Len(t, greet, 1)
 		require.Equal(t, "hello ada\n", greet[0].Stdout)
 		require.JSONEq(t, `"hello ada"`, string(jsonField(t, greet[0].Parameters, "message")))
-		require.Equal(t, run.Workflow.Tasks[0].Execution.ID, greet[0].ID)
+		require.Equal(t, run.wf(t).Tasks[0].Execution.ID, greet[0].ID)
 		if lang == orquestaLang {
 			// StackStorm's shape of an Orquesta result.
 			require.JSONEq(t, `{"output": {"greeting": "hello ada", "loud": "HELLO ADA"}}`, string(run.Result))
@@ -392,7 +402,7 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		// The failure took a transition: handled, the workflow succeeds.
 		require.Equal(t, "SUCCEEDED", run.Status, "%+v", run)
 		require.Equal(t, []string{"check", "on_err"}, run.taskNames())
-		require.Equal(t, "FAILED", run.Workflow.Tasks[0].Status)
+		require.Equal(t, "FAILED", run.wf(t).Tasks[0].Status)
 		errs := run.children("on_err")
 		require.Len(t, errs, 1)
 		require.Equal(t, "failed with 3\n", errs[0].Stdout, "published from the failed task's result")
@@ -404,7 +414,7 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		run := w.run(t, ref("items"), map[string]any{"xs": xs})
 		require.Equal(t, "SUCCEEDED", run.Status, "%+v", run)
 		var items []int
-		for _, task := range run.Workflow.Tasks {
+		for _, task := range run.wf(t).Tasks {
 			if task.Name == "each" {
 				require.NotNil(t, task.ItemIndex, "%+v", task)
 				items = append(items, *task.ItemIndex)
@@ -516,7 +526,7 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		t.Parallel()
 		run := w.run(t, ref("targets"), map[string]any{"target": "fail"})
 		require.Equal(t, "FAILED", run.Status, "%+v", run)
-		require.Equal(t, "FAILED", run.Workflow.Status)
+		require.Equal(t, "FAILED", run.wf(t).Status)
 		require.Equal(t, []string{"bad"}, run.taskNames())
 		require.Equal(t, map[string]any{"reason": "failed on purpose"}, run.output(t), "published before failing")
 		require.NotEmpty(t, run.errors(t))
@@ -551,7 +561,7 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 			require.Equal(t, "FAILED", run.Status, "%+v", run)
 			require.Equal(t, "first", run.taskNames()[0])
 			require.Empty(t, run.children("render"), "the action never ran")
-			require.Contains(t, string(run.Workflow.Errors), "ctx().nothere", "the expression")
+			require.Contains(t, string(run.wf(t).Errors), "ctx().nothere", "the expression")
 			require.Contains(t, string(run.Result), "ctx().nothere", "result.errors")
 		})
 	}
@@ -630,7 +640,7 @@ func testPauseResume(t *testing.T, w *wfServer, ref string) {
 	w.waitStatus(t, id, "PAUSED")
 	run := w.read(t, id)
 	require.Equal(t, []string{"wait"}, run.taskNames(), "nothing starts while paused")
-	require.Equal(t, "SUCCEEDED", run.Workflow.Tasks[0].Status)
+	require.Equal(t, "SUCCEEDED", run.wf(t).Tasks[0].Status)
 	require.Equal(t, "released\n", run.children("wait")[0].Stdout)
 
 	// Pausing again changes nothing: StackStorm's request_pause returns a
@@ -668,7 +678,7 @@ func testCancel(t *testing.T, w *wfServer, ref string) {
 	wait := run.children("wait")
 	require.Len(t, wait, 1)
 	require.Equal(t, "CANCELED", wait[0].Status, "the cancel cascades to the running child")
-	require.Equal(t, "CANCELED", run.Workflow.Status)
+	require.Equal(t, "CANCELED", run.wf(t).Status)
 }
 
 // testChains runs action-chains: sequence with publish, on-success and
@@ -831,8 +841,8 @@ func TestOrquestaConformance(t *testing.T) {
 				run := w.run(t, "wf_conformance."+tc.action, tc.params)
 				require.Equal(t, tc.status, run.Status, "%s: %+v", tc.from, run)
 				require.NotNil(t, run.Workflow, tc.from)
-				require.Equal(t, tc.status, run.Workflow.Status, tc.from)
-				require.Equal(t, "orquesta", strings.ToLower(run.Workflow.Language))
+				require.Equal(t, tc.status, run.wf(t).Status, tc.from)
+				require.Equal(t, "orquesta", strings.ToLower(run.wf(t).Language))
 				if tc.ordered {
 					require.Equal(t, tc.tasks, run.taskNames(), tc.from)
 				} else {
