@@ -171,6 +171,9 @@ func (w *wfServer) waitTask(t *testing.T, id, name, status string) wfTask {
 	var found wfTask
 	eventually(t, wfDeadline, "task "+name+" of execution "+id+" to be "+status, func() bool {
 		run := w.read(t, id)
+		if slices.Contains([]string{"SUCCEEDED", "FAILED", "CANCELED", "TIMEOUT", "ABANDONED"}, run.Status) {
+			t.Fatalf("execution %s ended %s before task %s was %s: %+v", id, run.Status, name, status, run)
+		}
 		if run.Workflow == nil {
 			return false
 		}
