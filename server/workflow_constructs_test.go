@@ -409,6 +409,7 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		errs := run.children("on_err")
 		require.Len(t, errs, 1)
 		require.Equal(t, "failed with 3\n", errs[0].Stdout, "published from the failed task's result")
+		require.Equal(t, "failed with 3", stdoutOf(t, errs[0]), "StackStorm's result shape")
 	})
 
 	t.Run("WithItemsConcurrency", func(t *testing.T) {
