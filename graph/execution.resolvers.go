@@ -45,8 +45,8 @@ func (r *mutationResolver) CancelExecution(ctx context.Context, id int) (*ent.Ex
 }
 
 // ExecutionUpdated is the resolver for the executionUpdated field.
-func (r *subscriptionResolver) ExecutionUpdated(ctx context.Context, id *int, status []execution.Status, actionRef *string) (<-chan *ent.Execution, error) {
-	return r.Executions.Updates(ctx, executions.UpdateFilter{ID: id, Statuses: status, ActionRef: deref(actionRef), Shape: selectedEdges(ctx)})
+func (r *subscriptionResolver) ExecutionUpdated(ctx context.Context, id *int, workflow *int, status []execution.Status, actionRef *string) (<-chan *ent.Execution, error) {
+	return r.Executions.Updates(ctx, executions.UpdateFilter{ID: id, Tree: workflow, Statuses: status, ActionRef: deref(actionRef), Shape: selectedEdges(ctx)})
 }
 
 // ExecutionOutput is the resolver for the executionOutput field.

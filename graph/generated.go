@@ -544,7 +544,7 @@ type ComplexityRoot struct {
 		EnforcementCreated  func(childComplexity int, rule *string) int
 		EventCreated        func(childComplexity int, trigger *string) int
 		ExecutionOutput     func(childComplexity int, id int, from *int) int
-		ExecutionUpdated    func(childComplexity int, id *int, status []execution.Status, actionRef *string) int
+		ExecutionUpdated    func(childComplexity int, id *int, workflow *int, status []execution.Status, actionRef *string) int
 		PackInstallProgress func(childComplexity int, id int) int
 	}
 
@@ -744,7 +744,7 @@ type SubscriptionResolver interface {
 	PackInstallProgress(ctx context.Context, id int) (<-chan *ent.PackInstall, error)
 	EventCreated(ctx context.Context, trigger *string) (<-chan *ent.Event, error)
 	EnforcementCreated(ctx context.Context, rule *string) (<-chan *ent.Enforcement, error)
-	ExecutionUpdated(ctx context.Context, id *int, status []execution.Status, actionRef *string) (<-chan *ent.Execution, error)
+	ExecutionUpdated(ctx context.Context, id *int, workflow *int, status []execution.Status, actionRef *string) (<-chan *ent.Execution, error)
 	ExecutionOutput(ctx context.Context, id int, from *int) (<-chan *ent.ExecutionOutput, error)
 }
 type TriggerResolver interface {
@@ -3229,7 +3229,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Subscription.ExecutionUpdated(childComplexity, args["id"].(*int), args["status"].([]execution.Status), args["actionRef"].(*string)), true
+		return e.ComplexityRoot.Subscription.ExecutionUpdated(childComplexity, args["id"].(*int), args["workflow"].(*int), args["status"].([]execution.Status), args["actionRef"].(*string)), true
 	case "Subscription.packInstallProgress":
 		if e.ComplexityRoot.Subscription.PackInstallProgress == nil {
 			break
@@ -7252,22 +7252,30 @@ func (ec *executionContext) field_Subscription_executionUpdated_args(ctx context
 		return nil, err
 	}
 	args["id"] = arg0
-	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "workflow",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["workflow"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
 		func(ctx context.Context, v any) ([]execution.Status, error) {
 			return ec.unmarshalOExecutionStatus2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋexecutionᚐStatusᚄ(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["status"] = arg1
-	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "actionRef",
+	args["status"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "actionRef",
 		func(ctx context.Context, v any) (*string, error) {
 			return ec.unmarshalOString2ᚖstring(ctx, v)
 		})
 	if err != nil {
 		return nil, err
 	}
-	args["actionRef"] = arg2
+	args["actionRef"] = arg3
 	return args, nil
 }
 
@@ -17454,7 +17462,7 @@ func (ec *executionContext) _Subscription_executionUpdated(ctx context.Context, 
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Subscription().ExecutionUpdated(ctx, fc.Args["id"].(*int), fc.Args["status"].([]execution.Status), fc.Args["actionRef"].(*string))
+			return ec.Resolvers.Subscription().ExecutionUpdated(ctx, fc.Args["id"].(*int), fc.Args["workflow"].(*int), fc.Args["status"].([]execution.Status), fc.Args["actionRef"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {

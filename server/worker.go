@@ -24,6 +24,7 @@ import (
 	"github.com/attune-io/attune/internal/st2compat"
 	"github.com/attune-io/attune/internal/store"
 	wfengine "github.com/attune-io/attune/internal/workflow/engine"
+	wfexpr "github.com/attune-io/attune/internal/workflow/expr"
 	"github.com/attune-io/attune/internal/trigger"
 )
 
@@ -282,14 +283,16 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	e.workflows = wfengine.New(db, e.svc, e.queue, wfengine.Options{
 		Logger: log.With("component", "workflows"), APIURL: apiURL,
 		Config: e.configs.Config,
+		// Workflows read system-scoped keys ("system.<name>" or "<name>").
 		KV: func(ctx context.Context, packRef, key string, _ bool) (any, error) {
 			vals, err := keys.Lookup(ctx, packRef)
 			if err != nil {
 				return nil, err
 			}
-			v, ok := vals.Plain[key]
+			name := strings.TrimPrefix(key, "system.")
+			v, ok := vals.Plain[name]
 			if !ok {
-				return nil, fmt.Errorf("key %q not found in the key/value store", key)
+				return nil, fmt.Errorf("key %q: %w", name, wfexpr.ErrKeyNotFound)
 			}
 			return v, nil
 		},

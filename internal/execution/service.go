@@ -140,6 +140,9 @@ type Request struct {
 	TaskName string
 	TaskItem *int
 	TaskRun  int
+	// CastText casts text given for typed parameters as StackStorm casts
+	// rendered templates (an action-chain's parameters render to text).
+	CastText bool
 }
 
 // Request validates req, stores the execution and enqueues its run in one
@@ -225,7 +228,10 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 		// parameter is cast as StackStorm casts it.
 		check = schema.Relaxed(templateNames(given))
 		given = jinja.CastGiven(given, schema)
-	} else if s.opts.Defaults != nil {
+	} else if req.CastText {
+		given = jinja.CastGiven(given, schema)
+	}
+	if !RendersJinja(act) && s.opts.Defaults != nil {
 		if given, err = s.opts.Defaults(ctx, tx, act, schema, given); err != nil {
 			return nil, err
 		}

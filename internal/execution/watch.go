@@ -23,6 +23,11 @@ type UpdateFilter struct {
 	Statuses []execution.Status
 	// ActionRef, if set, reports only executions of this action.
 	ActionRef string
+	// Tree, if set, watches a workflow and everything under it: the
+	// execution and its descendants as they stand come first, then each
+	// change in the tree (children as they are created, grandchildren of
+	// nested workflows too); the stream ends after the workflow finishes.
+	Tree *int
 	// Shape, if set, shapes each read of changed executions: the GraphQL
 	// layer eager-loads the edges the subscription selects, one query per
 	// batch of changes for each instead of one per execution sent. It must
@@ -44,6 +49,9 @@ const hintedChunk = 500
 // after the change, and each version of a row is sent once (see sentRows).
 // Returns NOT_FOUND when f.ID does not exist.
 func (s *Service) Updates(ctx context.Context, f UpdateFilter) (<-chan *ent.Execution, error) {
+	if f.Tree != nil {
+		return s.treeUpdates(ctx, f)
+	}
 	sub := s.bus.Subscribe(func(ev notify.Event) bool {
 		return ev.Kind == notify.Status && (f.ID == nil || ev.ID == *f.ID)
 	})
@@ -88,6 +96,91 @@ func (s *Service) Updates(ctx context.Context, f UpdateFilter) (<-chan *ent.Exec
 				continue
 			}
 			for _, e := range rows {
+				if !send(e) {
+					return
+				}
+			}
+		}
+	}()
+	return ch, nil
+}
+
+// treeUpdates is Updates for f.Tree.
+func (s *Service) treeUpdates(ctx context.Context, f UpdateFilter) (<-chan *ent.Execution, error) {
+	root := *f.Tree
+	sub := s.bus.Subscribe(func(ev notify.Event) bool { return ev.Kind == notify.Status })
+	first, err := s.get(ctx, root)
+	if err != nil {
+		sub.Close()
+		return nil, err
+	}
+	// The tree as it stands, level by level.
+	tree := map[int]bool{root: true}
+	initial := []*ent.Execution{first}
+	for level := []int{root}; len(level) > 0; {
+		q := s.db.Ent.Execution.Query().Where(execution.ParentIDIn(level...)).Order(ent.Asc(execution.FieldID))
+		if f.Shape != nil {
+			f.Shape(q)
+		}
+		kids, err := q.All(ctx)
+		if err != nil {
+			sub.Close()
+			return nil, err
+		}
+		level = level[:0:0]
+		for _, k := range kids {
+			if !tree[k.ID] {
+				tree[k.ID] = true
+				level = append(level, k.ID)
+				initial = append(initial, k)
+			}
+		}
+	}
+	ch := make(chan *ent.Execution)
+	go func() {
+		defer close(ch)
+		defer sub.Close()
+		sent := newSentRows(sentRowsKept)
+		rootDone := false
+		send := func(e *ent.Execution) bool {
+			if !f.match(e) || !sent.fresh(e) {
+				return true
+			}
+			select {
+			case ch <- e:
+				sent.add(e)
+			case <-ctx.Done():
+				return false
+			}
+			if e.ID == root && Finished(e.Status) {
+				rootDone = true
+			}
+			return true
+		}
+		for _, e := range initial {
+			if !send(e) {
+				return
+			}
+		}
+		for !rootDone {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sub.Ready():
+			}
+			rows, err := s.hinted(ctx, sub.Take(), UpdateFilter{ID: &root, Shape: f.Shape})
+			if err != nil {
+				s.log.Warn("reading executions for subscribers", "error", err)
+				continue
+			}
+			// Parents come before their children (ids grow), so one pass
+			// adopts a new child and then its own children.
+			slices.SortFunc(rows, func(a, b *ent.Execution) int { return a.ID - b.ID })
+			for _, e := range rows {
+				if !tree[e.ID] && (e.ParentID == nil || !tree[*e.ParentID]) {
+					continue
+				}
+				tree[e.ID] = true
 				if !send(e) {
 					return
 				}
