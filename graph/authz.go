@@ -16,6 +16,7 @@ import (
 var mutationRoles = map[string]auth.Role{
 	"executeAction":   auth.Operator,
 	"cancelExecution": auth.Operator,
+	"rerunExecution":  auth.Operator, // runs its action again, as executeAction
 	"emitEvent":       auth.Operator,
 
 	"installPack":              auth.Editor,

@@ -343,6 +343,7 @@ type ComplexityRoot struct {
 		ExecuteAction            func(childComplexity int, input model.ExecuteActionInput) int
 		InstallPack              func(childComplexity int, input model.InstallPackInput) int
 		PauseExecution           func(childComplexity int, id int) int
+		RerunExecution           func(childComplexity int, input model.RerunExecutionInput) int
 		ResumeExecution          func(childComplexity int, id int) int
 		RevokeAPIToken           func(childComplexity int, id int) int
 		RotateWebhookKey         func(childComplexity int, ref string) int
@@ -707,6 +708,7 @@ type MutationResolver interface {
 	SetPackConfig(ctx context.Context, input model.SetPackConfigInput) (*ent.Pack, error)
 	PauseExecution(ctx context.Context, id int) (*ent.Execution, error)
 	ResumeExecution(ctx context.Context, id int) (*ent.Execution, error)
+	RerunExecution(ctx context.Context, input model.RerunExecutionInput) (*ent.Execution, error)
 }
 type PackResolver interface {
 	Environment(ctx context.Context, obj *ent.Pack) (*model.PackEnvironment, error)
@@ -2103,6 +2105,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PauseExecution(childComplexity, args["id"].(int)), true
+	case "Mutation.rerunExecution":
+		if e.ComplexityRoot.Mutation.RerunExecution == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rerunExecution_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RerunExecution(childComplexity, args["input"].(model.RerunExecutionInput)), true
 	case "Mutation.resumeExecution":
 		if e.ComplexityRoot.Mutation.ResumeExecution == nil {
 			break
@@ -3729,6 +3742,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PackInstallWhereInput", ec.unmarshalInputPackInstallWhereInput),
 			graphql.NewInputUnmarshaler("PackOrder", ec.unmarshalInputPackOrder),
 			graphql.NewInputUnmarshaler("PackWhereInput", ec.unmarshalInputPackWhereInput),
+			graphql.NewInputUnmarshaler("RerunExecutionInput", ec.unmarshalInputRerunExecutionInput),
 			graphql.NewInputUnmarshaler("RuleOrder", ec.unmarshalInputRuleOrder),
 			graphql.NewInputUnmarshaler("RuleWhereInput", ec.unmarshalInputRuleWhereInput),
 			graphql.NewInputUnmarshaler("SensorOrder", ec.unmarshalInputSensorOrder),
@@ -5742,6 +5756,20 @@ func (ec *executionContext) field_Mutation_pauseExecution_args(ctx context.Conte
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_rerunExecution_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RerunExecutionInput, error) {
+			return ec.unmarshalNRerunExecutionInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRerunExecutionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -13249,6 +13277,50 @@ func (ec *executionContext) fieldContext_Mutation_resumeExecution(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_resumeExecution_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rerunExecution(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rerunExecution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RerunExecution(ctx, fc.Args["input"].(model.RerunExecutionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rerunExecution(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rerunExecution_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -29386,6 +29458,69 @@ func UnmarshalPackWhereInput(ctx context.Context, raw any) (ent.PackWhereInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRerunExecutionInput(ctx context.Context, obj any) (model.RerunExecutionInput, error) {
+	var it model.RerunExecutionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "tasks", "resetTasks", "parameters"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "tasks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tasks"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tasks = data
+		case "resetTasks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resetTasks"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResetTasks = data
+		case "parameters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parameters"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parameters = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRerunExecutionInput unmarshals raw into the RerunExecutionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRerunExecutionInput(ctx context.Context, raw any) (model.RerunExecutionInput, error) {
+	var out model.RerunExecutionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RerunExecutionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRuleOrder(ctx context.Context, obj any) (ent.RuleOrder, error) {
 	var it ent.RuleOrder
 	if obj == nil {
@@ -35953,6 +36088,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "rerunExecution":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rerunExecution(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -38966,6 +39108,11 @@ func (ec *executionContext) unmarshalNPackWhereInput2ᚖgithubᚗcomᚋattuneᚑ
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNRerunExecutionInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRerunExecutionInput(ctx context.Context, v any) (model.RerunExecutionInput, error) {
+	res, err := ec.unmarshalInputRerunExecutionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRotateWebhookKeyPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRotateWebhookKeyPayload(ctx context.Context, sel ast.SelectionSet, v *model.RotateWebhookKeyPayload) graphql.Marshaler {

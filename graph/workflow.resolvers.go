@@ -44,3 +44,12 @@ func (r *mutationResolver) ResumeExecution(ctx context.Context, id int) (*ent.Ex
 	}
 	return r.Client.Execution.Get(ctx, id)
 }
+
+// RerunExecution is the resolver for the rerunExecution field.
+func (r *mutationResolver) RerunExecution(ctx context.Context, input model.RerunExecutionInput) (*ent.Execution, error) {
+	ex, err := r.Workflows.Rerun(ctx, wfengine.Rerun{ID: input.ID, Tasks: input.Tasks, ResetTasks: input.ResetTasks, Parameters: input.Parameters})
+	if err != nil {
+		return nil, err
+	}
+	return r.Client.Execution.Get(ctx, ex.ID)
+}

@@ -152,6 +152,14 @@ type PackEnvironment struct {
 	Error string `json:"error"`
 }
 
+// What rerunExecution runs again.
+type RerunExecutionInput struct {
+	ID         int            `json:"id"`
+	Tasks      []string       `json:"tasks,omitempty"`
+	ResetTasks []string       `json:"resetTasks,omitempty"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+}
+
 type RotateWebhookKeyPayload struct {
 	Trigger *ent.Trigger `json:"trigger"`
 	// The new key; it is shown only once. Send it as X-Attune-Webhook-Key, or sign bodies with it (X-Hub-Signature-256).

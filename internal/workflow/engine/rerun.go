@@ -165,3 +165,14 @@ func (w *walk) reseed(seed *rerunSeed) map[string]map[int]any {
 	}
 	return keep
 }
+
+// Rerun is RerunTx in a transaction of its own.
+func (e *Engine) Rerun(ctx context.Context, req Rerun) (*ent.Execution, error) {
+	var ex *ent.Execution
+	err := e.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		ex, err = e.RerunTx(ctx, tx, req)
+		return err
+	})
+	return ex, err
+}
