@@ -53,6 +53,7 @@ type Config struct {
 	GraphQL GraphQLConfig `yaml:"graphql"`
 	Log     LogConfig     `yaml:"log"`
 	Debug   DebugConfig   `yaml:"debug"`
+	Metrics MetricsConfig `yaml:"metrics"`
 }
 
 // PacksConfig bounds pack installs and says how environments are built.
@@ -307,6 +308,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Events.validate(); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
 		return err
 	}
 	return c.Worker.validate()

@@ -129,6 +129,10 @@ var docExamples = []docExample{
 	// docs/.
 	{doc: "docs/events.md", fp: "5e99a4276f52", why: "a diagram"},
 	{doc: "docs/execution.md", fp: "7cd2ff118628", why: "a mermaid diagram"},
+	{
+		doc: "docs/operations.md", fp: "5b524a752ad6",
+		why: "a Prometheus configuration for the reader's hosts; TestMetrics scrapes both listeners it names",
+	},
 }
 
 // fencedBlock is a fenced block as found in a document.

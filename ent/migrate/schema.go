@@ -17,7 +17,7 @@ var (
 		{Name: "name", Type: field.TypeString},
 		{Name: "token_hash", Type: field.TypeString, Unique: true},
 		{Name: "prefix", Type: field.TypeString},
-		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "EDITOR", "OPERATOR", "VIEWER"}},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "EDITOR", "OPERATOR", "VIEWER", "METRICS"}},
 		{Name: "packs", Type: field.TypeJSON, Nullable: true},
 		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},

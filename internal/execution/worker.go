@@ -272,6 +272,9 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 				return nil
 			}
 			ok, err := transition(ctx, tx, w.svc.bus, id, Abandoned, w.abandon(e.Worker, "its run was interrupted"))
+			if ok {
+				tx.AfterCommit(func() { w.svc.finished(e, Abandoned) })
+			}
 			if ok && err == nil {
 				err = w.svc.childEndedTx(ctx, tx, e.ParentID)
 			}
@@ -352,6 +355,7 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	if wf := w.svc.opts.Workflows; wf != nil && c.action != nil && wf.Handles(c.action) {
 		return w.startWorkflow(ctx, c)
 	}
+	began := time.Now()
 	decrypted, err := w.render(ctx, c)
 	var req runner.Request
 	release := func() {}
@@ -423,7 +427,10 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	}
 	if !ok {
 		w.svc.log.Warn("execution changed while it ran; outcome not recorded", "execution_id", e.ID, "outcome", r.to)
+		return nil
 	}
+	w.svc.finished(e, r.to)
+	w.svc.opts.Metrics.ExecutionRan(e.PackRef, string(r.to), time.Since(began))
 	return nil
 }
 

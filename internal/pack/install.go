@@ -175,7 +175,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	}
 	var fileConfig *operatorFile
 	var refWarnings []string
-	if refWarnings, fileConfig, err = s.validateAgainstInstalled(ctx, m, loadErr); err != nil {
+	if refWarnings, fileConfig, err = s.validateAgainstInstalled(ctx, os.DirFS(packRoot), m, loadErr); err != nil {
 		m = nil
 		return nil, stepError(StepValidate, err)
 	}
@@ -268,12 +268,13 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 // validateAgainstInstalled checks what a pack cannot know alone: that the
 // triggers its sensors name exist (here or installed), that none of its refs
 // belong to another pack, that its rules' criteria and templates compile,
-// and that the operator's configs/<pack>.yaml fits the config schema. The
-// problems loadErr holds (the files' own) join these in one
+// that the operator's configs/<pack>.yaml fits the config schema, and that
+// its workflow files (fsys is the pack's root) parse and run only actions
+// that exist. The problems loadErr holds (the files' own) join these in one
 // *manifest.ValidationError. Rules naming actions or triggers not installed
 // yet are warnings, returned apart. fileConfig is the configs file, nil
 // when there is none.
-func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack, loadErr error) (warnings []string, fileConfig *operatorFile, err error) {
+func (s *Service) validateAgainstInstalled(ctx context.Context, fsys fs.FS, m *manifest.Pack, loadErr error) (warnings []string, fileConfig *operatorFile, err error) {
 	var probs []manifest.Problem
 	if loadErr != nil {
 		var ve *manifest.ValidationError
@@ -328,6 +329,11 @@ func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack
 	}
 	fileConfig, cprobs := s.configFile(m)
 	probs = append(probs, cprobs...)
+	wprobs, err := s.workflowProblems(ctx, fsys, m, s.cfg.MaxManifestBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	probs = append(probs, wprobs...)
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool {
 			if probs[i].File != probs[j].File {

@@ -17,6 +17,7 @@ import (
 	"github.com/attune-io/attune/ent"
 	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/internal/fetch"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/packconfig"
 	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/store"
@@ -69,6 +70,8 @@ type Service struct {
 	sealer   packconfig.Sealer
 	// Canceler, when set, lets deletePack(force: true) cancel executions.
 	Canceler Canceler
+	// Metrics, when set, counts installs and times their steps.
+	Metrics *metrics.Metrics
 }
 
 // NewService prepares the directories.

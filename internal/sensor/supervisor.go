@@ -25,6 +25,7 @@ import (
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/lease"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/rule"
 	"github.com/attune-io/attune/internal/runner"
 	"github.com/attune-io/attune/internal/store"
@@ -51,6 +52,9 @@ type Options struct {
 	// Keys, when set, backs StackStorm sensors' datastore calls.
 	Keys   *keystore.Service
 	Logger *slog.Logger
+	// Metrics, when set, reports the state and restarts of the sensors
+	// this node runs.
+	Metrics *metrics.Metrics
 }
 
 // Supervisor runs the sensors this node holds leases for.
@@ -69,6 +73,7 @@ type Supervisor struct {
 
 // proc is one supervised sensor.
 type proc struct {
+	ref    string
 	spec   string // stdin line; a change restarts the process
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -234,7 +239,7 @@ func leaseName(id int) string { return "sensor:" + strconv.Itoa(id) }
 // launch supervises w's process until halted.
 func (s *Supervisor) launch(ctx context.Context, w wanted) {
 	pctx, cancel := context.WithCancel(ctx)
-	p := &proc{spec: w.spec, cancel: cancel, done: make(chan struct{})}
+	p := &proc{ref: w.sensor.Ref, spec: w.spec, cancel: cancel, done: make(chan struct{})}
 	s.running[w.sensor.ID] = p
 	go func() {
 		defer close(p.done)
@@ -248,6 +253,7 @@ func (s *Supervisor) halt(ctx context.Context, id int) {
 	delete(s.running, id)
 	p.cancel()
 	<-p.done
+	s.opts.Metrics.SensorState(p.ref, "")
 	ctx = context.WithoutCancel(ctx)
 	if err := s.db.Ent.Sensor.UpdateOneID(id).SetStatus(entsensor.StatusSTOPPED).Exec(ctx); err != nil && !ent.IsNotFound(err) {
 		s.opts.Logger.Warn("recording sensor stop", "sensor_id", id, "error", err)
@@ -266,12 +272,15 @@ func (s *Supervisor) supervise(ctx context.Context, w wanted) {
 	crashes := 0
 	for {
 		s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusRUNNING) })
+		s.opts.Metrics.SensorState(se.Ref, string(entsensor.StatusRUNNING))
 		started := time.Now()
 		req := s.request(se, params, log)
 		stopServing, err := s.st2Prepare(ctx, se, &req, log)
 		if err != nil {
 			log.Error("sensor cannot start", "error", err)
 			s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusFAILED).SetLastError(err.Error()) })
+			s.opts.Metrics.SensorState(se.Ref, string(entsensor.StatusFAILED))
+			s.opts.Metrics.SensorRestarted(se.Ref)
 			select {
 			case <-ctx.Done():
 				return
@@ -306,6 +315,8 @@ func (s *Supervisor) supervise(ctx context.Context, w wanted) {
 		s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) {
 			u.SetStatus(status).SetLastError(why).AddRestarts(1)
 		})
+		s.opts.Metrics.SensorState(se.Ref, string(status))
+		s.opts.Metrics.SensorRestarted(se.Ref)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
