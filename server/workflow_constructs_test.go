@@ -591,7 +591,6 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		var got struct{ RerunExecution struct{ ID, Status string } }
 		res := w.gql.Do(t, `mutation($id: ID!) { rerunExecution(input: {id: $id, tasks: ["check"]}) { id status } }`,
 			map[string]any{"id": run.ID})
-		skipWithoutRerun(t, res)
 		require.Empty(t, res.Errors)
 		require.NoError(t, json.Unmarshal(res.Data, &got))
 		require.NotEqual(t, run.ID, got.RerunExecution.ID, "a re-run is a new execution")
@@ -626,22 +625,11 @@ func testConstructs(t *testing.T, w *wfServer, lang wfLang) {
 		require.Equal(t, "FAILED", run.Status, "%+v", run)
 		res := w.gql.Do(t, `mutation($id: ID!) { rerunExecution(input: {id: $id, tasks: ["nope"]}) { id } }`,
 			map[string]any{"id": run.ID})
-		skipWithoutRerun(t, res)
 		require.NotEmpty(t, res.Errors)
 		e := res.Errors[0]
 		require.Equal(t, "BAD_USER_INPUT", e.Code(), "%+v", e)
 		require.Contains(t, e.Message, "nope")
 	})
-}
-
-// skipWithoutRerun skips the test while the schema has no rerunExecution
-// mutation (issue 20 asks for it; the engine's first version has none).
-func skipWithoutRerun(t *testing.T, res gqltest.Response) {
-	t.Helper()
-	if len(res.Errors) > 0 && res.Errors[0].Code() == "GRAPHQL_VALIDATION_FAILED" &&
-		strings.Contains(res.Errors[0].Message, `"rerunExecution"`) {
-		t.Skip("rerunExecution is not in the schema yet: " + res.Errors[0].Message)
-	}
 }
 
 // testPauseResume pauses the gated workflow while its first task runs:
