@@ -16,7 +16,9 @@ import (
 var mutationRoles = map[string]auth.Role{
 	"executeAction":   auth.Operator,
 	"cancelExecution": auth.Operator,
-	"rerunExecution":  auth.Operator,
+	"rerunExecution":  auth.Operator, // runs its action again, as executeAction
+	"pauseExecution":  auth.Operator, // as cancelExecution
+	"resumeExecution": auth.Operator,
 	"emitEvent":       auth.Operator,
 
 	"installPack":              auth.Editor,

@@ -33635,7 +33635,7 @@ func (ec *executionContext) unmarshalInputRerunExecutionInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"id", "parameters"}
+	fieldsInOrder := [...]string{"id", "parameters", "tasks", "resetTasks"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -33656,6 +33656,20 @@ func (ec *executionContext) unmarshalInputRerunExecutionInput(ctx context.Contex
 				return it, err
 			}
 			it.Parameters = data
+		case "tasks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tasks"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tasks = data
+		case "resetTasks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resetTasks"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResetTasks = data
 		}
 	}
 	return it, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/graph/model"
 	"github.com/attune-io/attune/internal/policy"
+	wfengine "github.com/attune-io/attune/internal/workflow/engine"
 )
 
 // Policies is the resolver for the policies field.
@@ -56,6 +57,13 @@ func (r *mutationResolver) DeletePolicy(ctx context.Context, ref string) (*model
 
 // RerunExecution is the resolver for the rerunExecution field.
 func (r *mutationResolver) RerunExecution(ctx context.Context, input model.RerunExecutionInput) (*ent.Execution, error) {
+	if len(input.Tasks) > 0 || len(input.ResetTasks) > 0 {
+		ex, err := r.Workflows.Rerun(ctx, wfengine.Rerun{ID: input.ID, Tasks: input.Tasks, ResetTasks: input.ResetTasks, Parameters: input.Parameters})
+		if err != nil {
+			return nil, err
+		}
+		return r.Client.Execution.Get(ctx, ex.ID)
+	}
 	return r.Executions.Rerun(ctx, input.ID, input.Parameters)
 }
 

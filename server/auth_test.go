@@ -127,7 +127,8 @@ func TestTokenLifecycle(t *testing.T) {
 // policy is the expected least role of every mutation and subscription. A
 // field missing here fails the test: each new operation needs a decision.
 var policy = map[string]string{
-	"executeAction": "OPERATOR", "cancelExecution": "OPERATOR", "emitEvent": "OPERATOR",
+	"executeAction": "OPERATOR", "cancelExecution": "OPERATOR", "emitEvent": "OPERATOR", "rerunExecution": "OPERATOR",
+	"pauseExecution": "OPERATOR", "resumeExecution": "OPERATOR",
 	"installPack": "EDITOR", "uploadPack": "EDITOR", "startPackInstall": "EDITOR", "deletePack": "EDITOR",
 	"deleteAction": "EDITOR", "deleteTrigger": "EDITOR", "deleteSensor": "EDITOR", "deleteRule": "EDITOR",
 	"deleteWorkflowDefinition": "EDITOR", "createRule": "EDITOR", "updateRule": "EDITOR",

@@ -187,6 +187,13 @@ type PolicyPayload struct {
 type RerunExecutionInput struct {
 	ID         int            `json:"id"`
 	Parameters map[string]any `json:"parameters,omitempty"`
+	// For a finished workflow: the tasks to run again, keeping the workflow's
+	// context and the results of the tasks that succeeded. Without tasks, a
+	// workflow runs again from its start.
+	Tasks []string `json:"tasks,omitempty"`
+	// With-items tasks among tasks whose items all run again; the others run
+	// again only their items that did not succeed (StackStorm's --no-reset).
+	ResetTasks []string `json:"resetTasks,omitempty"`
 }
 
 type RotateWebhookKeyPayload struct {

@@ -114,6 +114,11 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 	for _, a := range m.Actions {
 		id, err := c.Action.Query().Where(action.Ref(a.Ref)).OnlyID(ctx)
 		runner := action.RunnerType(strings.ToUpper(string(a.RunnerType)))
+		if a.WorkflowFile != "" {
+			// The engine reads an attune workflow action's file from its
+			// entry point, as it reads StackStorm workflows'.
+			a.EntryPoint = a.WorkflowFile
+		}
 		delivery := action.ParameterDelivery(strings.ToUpper(a.ParameterDelivery))
 		switch {
 		case ent.IsNotFound(err):

@@ -80,7 +80,7 @@ func (e *Engine) RerunTx(ctx context.Context, tx *store.Tx, req Rerun) (*ent.Exe
 	for k, v := range req.Parameters {
 		params[k] = v
 	}
-	ex, err := e.exec.RequestTx(ctx, tx, xexec.Request{Action: orig.ActionRef, Parameters: params, ParentID: orig.ParentID})
+	ex, err := e.exec.RequestTx(ctx, tx, xexec.Request{Action: orig.ActionRef, Parameters: params, ParentID: orig.ParentID, RerunOf: &req.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -164,4 +164,15 @@ func (w *walk) reseed(seed *rerunSeed) map[string]map[int]any {
 		w.st.Runs = append(w.st.Runs, &c)
 	}
 	return keep
+}
+
+// Rerun is RerunTx in a transaction of its own.
+func (e *Engine) Rerun(ctx context.Context, req Rerun) (*ent.Execution, error) {
+	var ex *ent.Execution
+	err := e.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		ex, err = e.RerunTx(ctx, tx, req)
+		return err
+	})
+	return ex, err
 }

@@ -318,12 +318,17 @@ func (w *walk) child(r *taskRun, item *int) {
 	if item != nil {
 		sc.HasItem, sc.Item, sc.Index = true, r.Items[*item], *item
 		if len(t.Items.Vars) > 0 {
+			// Orquesta's TaskSpec.render: a list item is zipped with the
+			// names, any other item is the value of a single name.
 			sc.ItemVars = map[string]any{}
-			vals, _ := sc.Item.([]any)
-			for i, name := range t.Items.Vars {
-				if i < len(vals) {
-					sc.ItemVars[name] = vals[i]
+			if vals, ok := sc.Item.([]any); ok {
+				for i, name := range t.Items.Vars {
+					if i < len(vals) {
+						sc.ItemVars[name] = vals[i]
+					}
 				}
+			} else if len(t.Items.Vars) == 1 {
+				sc.ItemVars[t.Items.Vars[0]] = sc.Item
 			}
 			sc.Item = sc.ItemVars
 		}
