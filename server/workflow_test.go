@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -179,4 +180,49 @@ output:
 		count[k.TaskName]++
 	}
 	require.Equal(t, map[string]int{"a": 1, "b": 4, "c": 1}, count, "each task (and item) ran exactly once")
+}
+
+// TestWorkflowTreeStreams follows a workflow with
+// executionUpdated(workflow:): the workflow and every task's execution
+// arrive (children as they are created), each task ends SUCCEEDED, and the
+// stream ends once the workflow finished.
+func TestWorkflowTreeStreams(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend)
+		client(s, s.token).Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`,
+			map[string]any{"s": writeTree(t, wfPack())}, nil)
+		id := execute(t, s, "wfsmoke.seq", nil)
+		ctx, cancel := context.WithTimeout(t.Context(), execDeadline)
+		defer cancel()
+		final := map[string]string{} // execution id → last status seen
+		task := map[string]string{}  // execution id → task name
+		rootLast := ""
+		for data := range subscribe(t, ctx, s, `subscription($id: ID!) { executionUpdated(workflow: $id) {
+			id status taskName parent { id } } }`, map[string]any{"id": id}) {
+			var ev struct {
+				ExecutionUpdated struct {
+					ID, Status, TaskName string
+					Parent               *struct{ ID string }
+				}
+			}
+			require.NoError(t, json.Unmarshal(data, &ev))
+			e := ev.ExecutionUpdated
+			if e.ID == id {
+				rootLast = e.Status
+				continue
+			}
+			require.NotNil(t, e.Parent, "only the workflow's tree is streamed")
+			require.Equal(t, id, e.Parent.ID)
+			final[e.ID], task[e.ID] = e.Status, e.TaskName
+		}
+		require.NoError(t, ctx.Err(), "the stream ended by itself")
+		require.Equal(t, "SUCCEEDED", rootLast)
+		count := map[string]int{}
+		for eid, st := range final {
+			require.Equal(t, "SUCCEEDED", st, "task %s (%s)", task[eid], eid)
+			count[task[eid]]++
+		}
+		require.Equal(t, map[string]int{"one": 1, "many": 3}, count)
+	})
 }
