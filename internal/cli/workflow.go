@@ -181,7 +181,10 @@ func (a *app) followWorkflow(ctx context.Context, id string) error {
 			return nil
 		}
 		if e.ID == id {
-			note("workflow %s: %s", id, e.Status)
+			// Its end comes last, after its tasks' ends sent with it.
+			if !finished(e.Status) {
+				note("workflow %s: %s", id, e.Status)
+			}
 			return nil
 		}
 		label, ok := labels[e.ID]
@@ -221,6 +224,9 @@ func (a *app) followWorkflow(ctx context.Context, id string) error {
 	if outErr != nil {
 		return outErr
 	}
+	if st := seen[id]; live && finished(st) {
+		note("workflow %s: %s", id, st)
+	}
 	cl, err := a.gql()
 	if err != nil {
 		return err
@@ -255,4 +261,14 @@ func (a *app) pauseResumeCommands() []*cobra.Command {
 	resume := oneArg(a, "resume ID", "Resume a paused workflow",
 		ResumeExecution, func(r *ResumeExecutionResponse) any { return &r.ResumeExecution }, executionOrder)
 	return []*cobra.Command{pause, resume}
+}
+
+// finished reports whether an execution with status s has ended.
+func finished(s ExecutionStatus) bool {
+	switch s {
+	case ExecutionStatusSucceeded, ExecutionStatusFailed, ExecutionStatusTimeout,
+		ExecutionStatusCanceled, ExecutionStatusAbandoned:
+		return true
+	}
+	return false
 }
