@@ -26,6 +26,7 @@ import (
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
+	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
@@ -64,6 +65,8 @@ type Client struct {
 	Lease *LeaseClient
 	// Pack is the client for interacting with the Pack builders.
 	Pack *PackClient
+	// PackFile is the client for interacting with the PackFile builders.
+	PackFile *PackFileClient
 	// PackInstall is the client for interacting with the PackInstall builders.
 	PackInstall *PackInstallClient
 	// Rule is the client for interacting with the Rule builders.
@@ -100,6 +103,7 @@ func (c *Client) init() {
 	c.Key = NewKeyClient(c.config)
 	c.Lease = NewLeaseClient(c.config)
 	c.Pack = NewPackClient(c.config)
+	c.PackFile = NewPackFileClient(c.config)
 	c.PackInstall = NewPackInstallClient(c.config)
 	c.Rule = NewRuleClient(c.config)
 	c.Sensor = NewSensorClient(c.config)
@@ -210,6 +214,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Key:                NewKeyClient(cfg),
 		Lease:              NewLeaseClient(cfg),
 		Pack:               NewPackClient(cfg),
+		PackFile:           NewPackFileClient(cfg),
 		PackInstall:        NewPackInstallClient(cfg),
 		Rule:               NewRuleClient(cfg),
 		Sensor:             NewSensorClient(cfg),
@@ -247,6 +252,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Key:                NewKeyClient(cfg),
 		Lease:              NewLeaseClient(cfg),
 		Pack:               NewPackClient(cfg),
+		PackFile:           NewPackFileClient(cfg),
 		PackInstall:        NewPackInstallClient(cfg),
 		Rule:               NewRuleClient(cfg),
 		Sensor:             NewSensorClient(cfg),
@@ -284,8 +290,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIToken, c.Action, c.AuditEvent, c.Enforcement, c.Event, c.Execution,
-		c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack, c.PackInstall,
-		c.Rule, c.Sensor, c.Trigger, c.Worker, c.WorkflowDefinition,
+		c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack, c.PackFile,
+		c.PackInstall, c.Rule, c.Sensor, c.Trigger, c.Worker, c.WorkflowDefinition,
 		c.WorkflowExecution,
 	} {
 		n.Use(hooks...)
@@ -297,8 +303,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIToken, c.Action, c.AuditEvent, c.Enforcement, c.Event, c.Execution,
-		c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack, c.PackInstall,
-		c.Rule, c.Sensor, c.Trigger, c.Worker, c.WorkflowDefinition,
+		c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack, c.PackFile,
+		c.PackInstall, c.Rule, c.Sensor, c.Trigger, c.Worker, c.WorkflowDefinition,
 		c.WorkflowExecution,
 	} {
 		n.Intercept(interceptors...)
@@ -330,6 +336,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Lease.mutate(ctx, m)
 	case *PackMutation:
 		return c.Pack.mutate(ctx, m)
+	case *PackFileMutation:
+		return c.PackFile.mutate(ctx, m)
 	case *PackInstallMutation:
 		return c.PackInstall.mutate(ctx, m)
 	case *RuleMutation:
@@ -2192,6 +2200,140 @@ func (c *PackClient) mutate(ctx context.Context, m *PackMutation) (Value, error)
 	}
 }
 
+// PackFileClient is a client for the PackFile schema.
+type PackFileClient struct {
+	config
+}
+
+// NewPackFileClient returns a client for the PackFile from the given config.
+func NewPackFileClient(c config) *PackFileClient {
+	return &PackFileClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `packfile.Hooks(f(g(h())))`.
+func (c *PackFileClient) Use(hooks ...Hook) {
+	c.hooks.PackFile = append(c.hooks.PackFile, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `packfile.Intercept(f(g(h())))`.
+func (c *PackFileClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PackFile = append(c.inters.PackFile, interceptors...)
+}
+
+// Create returns a builder for creating a PackFile entity.
+func (c *PackFileClient) Create() *PackFileCreate {
+	mutation := newPackFileMutation(c.config, OpCreate)
+	return &PackFileCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PackFile entities.
+func (c *PackFileClient) CreateBulk(builders ...*PackFileCreate) *PackFileCreateBulk {
+	return &PackFileCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PackFileClient) MapCreateBulk(slice any, setFunc func(*PackFileCreate, int)) *PackFileCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PackFileCreateBulk{err: fmt.Errorf("calling to PackFileClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PackFileCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PackFileCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PackFile.
+func (c *PackFileClient) Update() *PackFileUpdate {
+	mutation := newPackFileMutation(c.config, OpUpdate)
+	return &PackFileUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PackFileClient) UpdateOne(_m *PackFile) *PackFileUpdateOne {
+	mutation := newPackFileMutation(c.config, OpUpdateOne, withPackFile(_m))
+	return &PackFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PackFileClient) UpdateOneID(id int) *PackFileUpdateOne {
+	mutation := newPackFileMutation(c.config, OpUpdateOne, withPackFileID(id))
+	return &PackFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PackFile.
+func (c *PackFileClient) Delete() *PackFileDelete {
+	mutation := newPackFileMutation(c.config, OpDelete)
+	return &PackFileDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PackFileClient) DeleteOne(_m *PackFile) *PackFileDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PackFileClient) DeleteOneID(id int) *PackFileDeleteOne {
+	builder := c.Delete().Where(packfile.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PackFileDeleteOne{builder}
+}
+
+// Query returns a query builder for PackFile.
+func (c *PackFileClient) Query() *PackFileQuery {
+	return &PackFileQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePackFile},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PackFile entity by its id.
+func (c *PackFileClient) Get(ctx context.Context, id int) (*PackFile, error) {
+	return c.Query().Where(packfile.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PackFileClient) GetX(ctx context.Context, id int) *PackFile {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *PackFileClient) Hooks() []Hook {
+	hooks := c.hooks.PackFile
+	return append(hooks[:len(hooks):len(hooks)], packfile.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PackFileClient) Interceptors() []Interceptor {
+	return c.inters.PackFile
+}
+
+func (c *PackFileClient) mutate(ctx context.Context, m *PackFileMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PackFileCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PackFileUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PackFileUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PackFileDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PackFile mutation op: %q", m.Op())
+	}
+}
+
 // PackInstallClient is a client for the PackInstall schema.
 type PackInstallClient struct {
 	config
@@ -3342,13 +3484,13 @@ func (c *WorkflowExecutionClient) mutate(ctx context.Context, m *WorkflowExecuti
 type (
 	hooks struct {
 		APIToken, Action, AuditEvent, Enforcement, Event, Execution, ExecutionOutput,
-		ExecutionSecret, Key, Lease, Pack, PackInstall, Rule, Sensor, Trigger, Worker,
-		WorkflowDefinition, WorkflowExecution []ent.Hook
+		ExecutionSecret, Key, Lease, Pack, PackFile, PackInstall, Rule, Sensor,
+		Trigger, Worker, WorkflowDefinition, WorkflowExecution []ent.Hook
 	}
 	inters struct {
 		APIToken, Action, AuditEvent, Enforcement, Event, Execution, ExecutionOutput,
-		ExecutionSecret, Key, Lease, Pack, PackInstall, Rule, Sensor, Trigger, Worker,
-		WorkflowDefinition, WorkflowExecution []ent.Interceptor
+		ExecutionSecret, Key, Lease, Pack, PackFile, PackInstall, Rule, Sensor,
+		Trigger, Worker, WorkflowDefinition, WorkflowExecution []ent.Interceptor
 	}
 )
 

@@ -23,6 +23,7 @@ import (
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
+	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
@@ -101,6 +102,7 @@ func checkColumn(t, c string) error {
 			key.Table:                key.ValidColumn,
 			lease.Table:              lease.ValidColumn,
 			pack.Table:               pack.ValidColumn,
+			packfile.Table:           packfile.ValidColumn,
 			packinstall.Table:        packinstall.ValidColumn,
 			rule.Table:               rule.ValidColumn,
 			sensor.Table:             sensor.ValidColumn,

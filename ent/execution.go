@@ -77,6 +77,8 @@ type Execution struct {
 	TaskRun int `json:"task_run,omitempty"`
 	// Set once its workflow took this child's end into account.
 	TaskReported bool `json:"task_reported,omitempty"`
+	// Checksum of the pack version current when it was requested: the version it runs (see pack_files).
+	PackChecksum string `json:"pack_checksum,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ExecutionQuery when eager-loading is set.
 	Edges        ExecutionEdges `json:"edges"`
@@ -192,7 +194,7 @@ func (*Execution) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case execution.FieldID, execution.FieldActionID, execution.FieldParentID, execution.FieldEnforcementID, execution.FieldStdoutDropped, execution.FieldStderrDropped, execution.FieldExitCode, execution.FieldTimeoutSeconds, execution.FieldAttempt, execution.FieldTaskItem, execution.FieldTaskRun:
 			values[i] = new(sql.NullInt64)
-		case execution.FieldActionRef, execution.FieldPackRef, execution.FieldStatus, execution.FieldStdout, execution.FieldStderr, execution.FieldError, execution.FieldWorker, execution.FieldTaskName:
+		case execution.FieldActionRef, execution.FieldPackRef, execution.FieldStatus, execution.FieldStdout, execution.FieldStderr, execution.FieldError, execution.FieldWorker, execution.FieldTaskName, execution.FieldPackChecksum:
 			values[i] = new(sql.NullString)
 		case execution.FieldCreatedAt, execution.FieldUpdatedAt, execution.FieldRequestedAt, execution.FieldStartedAt, execution.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -396,6 +398,12 @@ func (_m *Execution) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.TaskReported = value.Bool
 			}
+		case execution.FieldPackChecksum:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field pack_checksum", values[i])
+			} else if value.Valid {
+				_m.PackChecksum = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -564,6 +572,9 @@ func (_m *Execution) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("task_reported=")
 	builder.WriteString(fmt.Sprintf("%v", _m.TaskReported))
+	builder.WriteString(", ")
+	builder.WriteString("pack_checksum=")
+	builder.WriteString(_m.PackChecksum)
 	builder.WriteByte(')')
 	return builder.String()
 }

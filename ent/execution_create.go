@@ -396,6 +396,20 @@ func (_c *ExecutionCreate) SetNillableTaskReported(v *bool) *ExecutionCreate {
 	return _c
 }
 
+// SetPackChecksum sets the "pack_checksum" field.
+func (_c *ExecutionCreate) SetPackChecksum(v string) *ExecutionCreate {
+	_c.mutation.SetPackChecksum(v)
+	return _c
+}
+
+// SetNillablePackChecksum sets the "pack_checksum" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillablePackChecksum(v *string) *ExecutionCreate {
+	if v != nil {
+		_c.SetPackChecksum(*v)
+	}
+	return _c
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_c *ExecutionCreate) SetAction(v *Action) *ExecutionCreate {
 	return _c.SetActionID(v.ID)
@@ -593,6 +607,10 @@ func (_c *ExecutionCreate) defaults() error {
 		v := execution.DefaultTaskReported
 		_c.mutation.SetTaskReported(v)
 	}
+	if _, ok := _c.mutation.PackChecksum(); !ok {
+		v := execution.DefaultPackChecksum
+		_c.mutation.SetPackChecksum(v)
+	}
 	return nil
 }
 
@@ -659,6 +677,9 @@ func (_c *ExecutionCreate) check() error {
 	}
 	if _, ok := _c.mutation.TaskReported(); !ok {
 		return &ValidationError{Name: "task_reported", err: errors.New(`ent: missing required field "Execution.task_reported"`)}
+	}
+	if _, ok := _c.mutation.PackChecksum(); !ok {
+		return &ValidationError{Name: "pack_checksum", err: errors.New(`ent: missing required field "Execution.pack_checksum"`)}
 	}
 	return nil
 }
@@ -786,6 +807,10 @@ func (_c *ExecutionCreate) createSpec() (*Execution, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.TaskReported(); ok {
 		_spec.SetField(execution.FieldTaskReported, field.TypeBool, value)
 		_node.TaskReported = value
+	}
+	if value, ok := _c.mutation.PackChecksum(); ok {
+		_spec.SetField(execution.FieldPackChecksum, field.TypeString, value)
+		_node.PackChecksum = value
 	}
 	if nodes := _c.mutation.ActionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1374,6 +1399,18 @@ func (u *ExecutionUpsert) UpdateTaskReported() *ExecutionUpsert {
 	return u
 }
 
+// SetPackChecksum sets the "pack_checksum" field.
+func (u *ExecutionUpsert) SetPackChecksum(v string) *ExecutionUpsert {
+	u.Set(execution.FieldPackChecksum, v)
+	return u
+}
+
+// UpdatePackChecksum sets the "pack_checksum" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdatePackChecksum() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldPackChecksum)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1906,6 +1943,20 @@ func (u *ExecutionUpsertOne) SetTaskReported(v bool) *ExecutionUpsertOne {
 func (u *ExecutionUpsertOne) UpdateTaskReported() *ExecutionUpsertOne {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdateTaskReported()
+	})
+}
+
+// SetPackChecksum sets the "pack_checksum" field.
+func (u *ExecutionUpsertOne) SetPackChecksum(v string) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetPackChecksum(v)
+	})
+}
+
+// UpdatePackChecksum sets the "pack_checksum" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdatePackChecksum() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdatePackChecksum()
 	})
 }
 
@@ -2607,6 +2658,20 @@ func (u *ExecutionUpsertBulk) SetTaskReported(v bool) *ExecutionUpsertBulk {
 func (u *ExecutionUpsertBulk) UpdateTaskReported() *ExecutionUpsertBulk {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdateTaskReported()
+	})
+}
+
+// SetPackChecksum sets the "pack_checksum" field.
+func (u *ExecutionUpsertBulk) SetPackChecksum(v string) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetPackChecksum(v)
+	})
+}
+
+// UpdatePackChecksum sets the "pack_checksum" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdatePackChecksum() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdatePackChecksum()
 	})
 }
 

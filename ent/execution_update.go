@@ -499,6 +499,20 @@ func (_u *ExecutionUpdate) SetNillableTaskReported(v *bool) *ExecutionUpdate {
 	return _u
 }
 
+// SetPackChecksum sets the "pack_checksum" field.
+func (_u *ExecutionUpdate) SetPackChecksum(v string) *ExecutionUpdate {
+	_u.mutation.SetPackChecksum(v)
+	return _u
+}
+
+// SetNillablePackChecksum sets the "pack_checksum" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillablePackChecksum(v *string) *ExecutionUpdate {
+	if v != nil {
+		_u.SetPackChecksum(*v)
+	}
+	return _u
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_u *ExecutionUpdate) SetAction(v *Action) *ExecutionUpdate {
 	return _u.SetActionID(v.ID)
@@ -855,6 +869,9 @@ func (_u *ExecutionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.TaskReported(); ok {
 		_spec.SetField(execution.FieldTaskReported, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PackChecksum(); ok {
+		_spec.SetField(execution.FieldPackChecksum, field.TypeString, value)
 	}
 	if _u.mutation.ActionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1592,6 +1609,20 @@ func (_u *ExecutionUpdateOne) SetNillableTaskReported(v *bool) *ExecutionUpdateO
 	return _u
 }
 
+// SetPackChecksum sets the "pack_checksum" field.
+func (_u *ExecutionUpdateOne) SetPackChecksum(v string) *ExecutionUpdateOne {
+	_u.mutation.SetPackChecksum(v)
+	return _u
+}
+
+// SetNillablePackChecksum sets the "pack_checksum" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillablePackChecksum(v *string) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetPackChecksum(*v)
+	}
+	return _u
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_u *ExecutionUpdateOne) SetAction(v *Action) *ExecutionUpdateOne {
 	return _u.SetActionID(v.ID)
@@ -1978,6 +2009,9 @@ func (_u *ExecutionUpdateOne) sqlSave(ctx context.Context) (_node *Execution, er
 	}
 	if value, ok := _u.mutation.TaskReported(); ok {
 		_spec.SetField(execution.FieldTaskReported, field.TypeBool, value)
+	}
+	if value, ok := _u.mutation.PackChecksum(); ok {
+		_spec.SetField(execution.FieldPackChecksum, field.TypeString, value)
 	}
 	if _u.mutation.ActionCleared() {
 		edge := &sqlgraph.EdgeSpec{

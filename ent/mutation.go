@@ -23,6 +23,7 @@ import (
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
+	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/rule"
@@ -53,6 +54,7 @@ const (
 	TypeKey                = "Key"
 	TypeLease              = "Lease"
 	TypePack               = "Pack"
+	TypePackFile           = "PackFile"
 	TypePackInstall        = "PackInstall"
 	TypeRule               = "Rule"
 	TypeSensor             = "Sensor"
@@ -5684,6 +5686,7 @@ type ExecutionMutation struct {
 	task_run                   *int
 	addtask_run                *int
 	task_reported              *bool
+	pack_checksum              *string
 	clearedFields              map[string]struct{}
 	action                     *int
 	clearedaction              bool
@@ -7088,6 +7091,42 @@ func (m *ExecutionMutation) ResetTaskReported() {
 	m.task_reported = nil
 }
 
+// SetPackChecksum sets the "pack_checksum" field.
+func (m *ExecutionMutation) SetPackChecksum(s string) {
+	m.pack_checksum = &s
+}
+
+// PackChecksum returns the value of the "pack_checksum" field in the mutation.
+func (m *ExecutionMutation) PackChecksum() (r string, exists bool) {
+	v := m.pack_checksum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackChecksum returns the old "pack_checksum" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldPackChecksum(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackChecksum is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackChecksum requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackChecksum: %w", err)
+	}
+	return oldValue.PackChecksum, nil
+}
+
+// ResetPackChecksum resets all changes to the "pack_checksum" field.
+func (m *ExecutionMutation) ResetPackChecksum() {
+	m.pack_checksum = nil
+}
+
 // ClearAction clears the "action" edge to the Action entity.
 func (m *ExecutionMutation) ClearAction() {
 	m.clearedaction = true
@@ -7404,7 +7443,7 @@ func (m *ExecutionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ExecutionMutation) Fields() []string {
-	fields := make([]string, 0, 28)
+	fields := make([]string, 0, 29)
 	if m.created_at != nil {
 		fields = append(fields, execution.FieldCreatedAt)
 	}
@@ -7489,6 +7528,9 @@ func (m *ExecutionMutation) Fields() []string {
 	if m.task_reported != nil {
 		fields = append(fields, execution.FieldTaskReported)
 	}
+	if m.pack_checksum != nil {
+		fields = append(fields, execution.FieldPackChecksum)
+	}
 	return fields
 }
 
@@ -7553,6 +7595,8 @@ func (m *ExecutionMutation) Field(name string) (ent.Value, bool) {
 		return m.TaskRun()
 	case execution.FieldTaskReported:
 		return m.TaskReported()
+	case execution.FieldPackChecksum:
+		return m.PackChecksum()
 	}
 	return nil, false
 }
@@ -7618,6 +7662,8 @@ func (m *ExecutionMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldTaskRun(ctx)
 	case execution.FieldTaskReported:
 		return m.OldTaskReported(ctx)
+	case execution.FieldPackChecksum:
+		return m.OldPackChecksum(ctx)
 	}
 	return nil, fmt.Errorf("unknown Execution field %s", name)
 }
@@ -7822,6 +7868,13 @@ func (m *ExecutionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTaskReported(v)
+		return nil
+	case execution.FieldPackChecksum:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackChecksum(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Execution field %s", name)
@@ -8099,6 +8152,9 @@ func (m *ExecutionMutation) ResetField(name string) error {
 		return nil
 	case execution.FieldTaskReported:
 		m.ResetTaskReported()
+		return nil
+	case execution.FieldPackChecksum:
+		m.ResetPackChecksum()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution field %s", name)
@@ -12539,6 +12595,693 @@ func (m *PackMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Pack edge %s", name)
+}
+
+// PackFileMutation represents an operation that mutates the PackFile nodes in the graph.
+type PackFileMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	pack_ref      *string
+	checksum      *string
+	_path         *string
+	mode          *int
+	addmode       *int
+	chunk         *int
+	addchunk      *int
+	data          *[]byte
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*PackFile, error)
+	predicates    []predicate.PackFile
+}
+
+var _ ent.Mutation = (*PackFileMutation)(nil)
+
+// packfileOption allows management of the mutation configuration using functional options.
+type packfileOption func(*PackFileMutation)
+
+// newPackFileMutation creates new mutation for the PackFile entity.
+func newPackFileMutation(c config, op Op, opts ...packfileOption) *PackFileMutation {
+	m := &PackFileMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePackFile,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPackFileID sets the ID field of the mutation.
+func withPackFileID(id int) packfileOption {
+	return func(m *PackFileMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PackFile
+		)
+		m.oldValue = func(ctx context.Context) (*PackFile, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PackFile.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPackFile sets the old PackFile of the mutation.
+func withPackFile(node *PackFile) packfileOption {
+	return func(m *PackFileMutation) {
+		m.oldValue = func(context.Context) (*PackFile, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PackFileMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PackFileMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PackFileMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PackFileMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PackFile.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPackRef sets the "pack_ref" field.
+func (m *PackFileMutation) SetPackRef(s string) {
+	m.pack_ref = &s
+}
+
+// PackRef returns the value of the "pack_ref" field in the mutation.
+func (m *PackFileMutation) PackRef() (r string, exists bool) {
+	v := m.pack_ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackRef returns the old "pack_ref" field's value of the PackFile entity.
+// If the PackFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackFileMutation) OldPackRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackRef: %w", err)
+	}
+	return oldValue.PackRef, nil
+}
+
+// ResetPackRef resets all changes to the "pack_ref" field.
+func (m *PackFileMutation) ResetPackRef() {
+	m.pack_ref = nil
+}
+
+// SetChecksum sets the "checksum" field.
+func (m *PackFileMutation) SetChecksum(s string) {
+	m.checksum = &s
+}
+
+// Checksum returns the value of the "checksum" field in the mutation.
+func (m *PackFileMutation) Checksum() (r string, exists bool) {
+	v := m.checksum
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChecksum returns the old "checksum" field's value of the PackFile entity.
+// If the PackFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackFileMutation) OldChecksum(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChecksum is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChecksum requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChecksum: %w", err)
+	}
+	return oldValue.Checksum, nil
+}
+
+// ResetChecksum resets all changes to the "checksum" field.
+func (m *PackFileMutation) ResetChecksum() {
+	m.checksum = nil
+}
+
+// SetPath sets the "path" field.
+func (m *PackFileMutation) SetPath(s string) {
+	m._path = &s
+}
+
+// Path returns the value of the "path" field in the mutation.
+func (m *PackFileMutation) Path() (r string, exists bool) {
+	v := m._path
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPath returns the old "path" field's value of the PackFile entity.
+// If the PackFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackFileMutation) OldPath(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPath is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPath requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPath: %w", err)
+	}
+	return oldValue.Path, nil
+}
+
+// ResetPath resets all changes to the "path" field.
+func (m *PackFileMutation) ResetPath() {
+	m._path = nil
+}
+
+// SetMode sets the "mode" field.
+func (m *PackFileMutation) SetMode(i int) {
+	m.mode = &i
+	m.addmode = nil
+}
+
+// Mode returns the value of the "mode" field in the mutation.
+func (m *PackFileMutation) Mode() (r int, exists bool) {
+	v := m.mode
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMode returns the old "mode" field's value of the PackFile entity.
+// If the PackFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackFileMutation) OldMode(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMode is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMode requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMode: %w", err)
+	}
+	return oldValue.Mode, nil
+}
+
+// AddMode adds i to the "mode" field.
+func (m *PackFileMutation) AddMode(i int) {
+	if m.addmode != nil {
+		*m.addmode += i
+	} else {
+		m.addmode = &i
+	}
+}
+
+// AddedMode returns the value that was added to the "mode" field in this mutation.
+func (m *PackFileMutation) AddedMode() (r int, exists bool) {
+	v := m.addmode
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetMode resets all changes to the "mode" field.
+func (m *PackFileMutation) ResetMode() {
+	m.mode = nil
+	m.addmode = nil
+}
+
+// SetChunk sets the "chunk" field.
+func (m *PackFileMutation) SetChunk(i int) {
+	m.chunk = &i
+	m.addchunk = nil
+}
+
+// Chunk returns the value of the "chunk" field in the mutation.
+func (m *PackFileMutation) Chunk() (r int, exists bool) {
+	v := m.chunk
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChunk returns the old "chunk" field's value of the PackFile entity.
+// If the PackFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackFileMutation) OldChunk(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChunk is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChunk requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChunk: %w", err)
+	}
+	return oldValue.Chunk, nil
+}
+
+// AddChunk adds i to the "chunk" field.
+func (m *PackFileMutation) AddChunk(i int) {
+	if m.addchunk != nil {
+		*m.addchunk += i
+	} else {
+		m.addchunk = &i
+	}
+}
+
+// AddedChunk returns the value that was added to the "chunk" field in this mutation.
+func (m *PackFileMutation) AddedChunk() (r int, exists bool) {
+	v := m.addchunk
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChunk resets all changes to the "chunk" field.
+func (m *PackFileMutation) ResetChunk() {
+	m.chunk = nil
+	m.addchunk = nil
+}
+
+// SetData sets the "data" field.
+func (m *PackFileMutation) SetData(b []byte) {
+	m.data = &b
+}
+
+// Data returns the value of the "data" field in the mutation.
+func (m *PackFileMutation) Data() (r []byte, exists bool) {
+	v := m.data
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldData returns the old "data" field's value of the PackFile entity.
+// If the PackFile object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PackFileMutation) OldData(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldData is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldData requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldData: %w", err)
+	}
+	return oldValue.Data, nil
+}
+
+// ClearData clears the value of the "data" field.
+func (m *PackFileMutation) ClearData() {
+	m.data = nil
+	m.clearedFields[packfile.FieldData] = struct{}{}
+}
+
+// DataCleared returns if the "data" field was cleared in this mutation.
+func (m *PackFileMutation) DataCleared() bool {
+	_, ok := m.clearedFields[packfile.FieldData]
+	return ok
+}
+
+// ResetData resets all changes to the "data" field.
+func (m *PackFileMutation) ResetData() {
+	m.data = nil
+	delete(m.clearedFields, packfile.FieldData)
+}
+
+// Where appends a list predicates to the PackFileMutation builder.
+func (m *PackFileMutation) Where(ps ...predicate.PackFile) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PackFileMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PackFileMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PackFile, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PackFileMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PackFileMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PackFile).
+func (m *PackFileMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PackFileMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.pack_ref != nil {
+		fields = append(fields, packfile.FieldPackRef)
+	}
+	if m.checksum != nil {
+		fields = append(fields, packfile.FieldChecksum)
+	}
+	if m._path != nil {
+		fields = append(fields, packfile.FieldPath)
+	}
+	if m.mode != nil {
+		fields = append(fields, packfile.FieldMode)
+	}
+	if m.chunk != nil {
+		fields = append(fields, packfile.FieldChunk)
+	}
+	if m.data != nil {
+		fields = append(fields, packfile.FieldData)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PackFileMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case packfile.FieldPackRef:
+		return m.PackRef()
+	case packfile.FieldChecksum:
+		return m.Checksum()
+	case packfile.FieldPath:
+		return m.Path()
+	case packfile.FieldMode:
+		return m.Mode()
+	case packfile.FieldChunk:
+		return m.Chunk()
+	case packfile.FieldData:
+		return m.Data()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PackFileMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case packfile.FieldPackRef:
+		return m.OldPackRef(ctx)
+	case packfile.FieldChecksum:
+		return m.OldChecksum(ctx)
+	case packfile.FieldPath:
+		return m.OldPath(ctx)
+	case packfile.FieldMode:
+		return m.OldMode(ctx)
+	case packfile.FieldChunk:
+		return m.OldChunk(ctx)
+	case packfile.FieldData:
+		return m.OldData(ctx)
+	}
+	return nil, fmt.Errorf("unknown PackFile field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PackFileMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case packfile.FieldPackRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackRef(v)
+		return nil
+	case packfile.FieldChecksum:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChecksum(v)
+		return nil
+	case packfile.FieldPath:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPath(v)
+		return nil
+	case packfile.FieldMode:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMode(v)
+		return nil
+	case packfile.FieldChunk:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChunk(v)
+		return nil
+	case packfile.FieldData:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetData(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PackFile field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PackFileMutation) AddedFields() []string {
+	var fields []string
+	if m.addmode != nil {
+		fields = append(fields, packfile.FieldMode)
+	}
+	if m.addchunk != nil {
+		fields = append(fields, packfile.FieldChunk)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PackFileMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case packfile.FieldMode:
+		return m.AddedMode()
+	case packfile.FieldChunk:
+		return m.AddedChunk()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PackFileMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case packfile.FieldMode:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddMode(v)
+		return nil
+	case packfile.FieldChunk:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChunk(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PackFile numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PackFileMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(packfile.FieldData) {
+		fields = append(fields, packfile.FieldData)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PackFileMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PackFileMutation) ClearField(name string) error {
+	switch name {
+	case packfile.FieldData:
+		m.ClearData()
+		return nil
+	}
+	return fmt.Errorf("unknown PackFile nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PackFileMutation) ResetField(name string) error {
+	switch name {
+	case packfile.FieldPackRef:
+		m.ResetPackRef()
+		return nil
+	case packfile.FieldChecksum:
+		m.ResetChecksum()
+		return nil
+	case packfile.FieldPath:
+		m.ResetPath()
+		return nil
+	case packfile.FieldMode:
+		m.ResetMode()
+		return nil
+	case packfile.FieldChunk:
+		m.ResetChunk()
+		return nil
+	case packfile.FieldData:
+		m.ResetData()
+		return nil
+	}
+	return fmt.Errorf("unknown PackFile field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PackFileMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PackFileMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PackFileMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PackFileMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PackFileMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PackFileMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PackFileMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown PackFile unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PackFileMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown PackFile edge %s", name)
 }
 
 // PackInstallMutation represents an operation that mutates the PackInstall nodes in the graph.

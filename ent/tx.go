@@ -36,6 +36,8 @@ type Tx struct {
 	Lease *LeaseClient
 	// Pack is the client for interacting with the Pack builders.
 	Pack *PackClient
+	// PackFile is the client for interacting with the PackFile builders.
+	PackFile *PackFileClient
 	// PackInstall is the client for interacting with the PackInstall builders.
 	PackInstall *PackInstallClient
 	// Rule is the client for interacting with the Rule builders.
@@ -192,6 +194,7 @@ func (tx *Tx) init() {
 	tx.Key = NewKeyClient(tx.config)
 	tx.Lease = NewLeaseClient(tx.config)
 	tx.Pack = NewPackClient(tx.config)
+	tx.PackFile = NewPackFileClient(tx.config)
 	tx.PackInstall = NewPackInstallClient(tx.config)
 	tx.Rule = NewRuleClient(tx.config)
 	tx.Sensor = NewSensorClient(tx.config)

@@ -16,6 +16,8 @@ import (
 	"github.com/coder/websocket"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/attune-io/attune/internal/metrics"
 )
 
 // Options configure the GraphQL handler.
@@ -40,6 +42,10 @@ type Options struct {
 	// PersistedOnly, when not nil, is the allowlist (hash → document) and
 	// the only operations accepted.
 	PersistedOnly map[string]string
+	// Metrics, when set, counts operations by name, type and error code,
+	// with their latency. Names outside OperationNames count as "other".
+	Metrics        *metrics.Metrics
+	OperationNames []string
 }
 
 // NewHandler builds the GraphQL HTTP handler with explicit transports
@@ -89,6 +95,13 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	srv.Use(extension.FixedComplexityLimit(o.MaxComplexity))
 	srv.Use(argumentLimits{maxPredicates: o.MaxFilterPredicates, schema: es.Schema()})
 	srv.Use(fieldMiddleware{r.aroundFields})
+	if o.Metrics != nil {
+		known := make(map[string]bool, len(o.OperationNames))
+		for _, n := range o.OperationNames {
+			known[n] = true
+		}
+		srv.Use(operationMetrics{m: o.Metrics, known: known})
+	}
 	srv.SetErrorPresenter(errorPresenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		return recoverFunc(ctx, p)

@@ -16,6 +16,7 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/attune-io/attune/graph"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/playground"
 	"github.com/attune-io/attune/internal/sandbox"
@@ -40,6 +41,8 @@ type app struct {
 	sandbox *sandbox.Sandbox
 	// statements counts the API's SQL statements (debug.sql_stats).
 	statements *atomic.Int64
+	// metrics is this process's Prometheus registry and instruments.
+	metrics *metrics.Metrics
 	// draining is set from the shutdown signal on: readyz answers 503.
 	draining atomic.Bool
 	stopOnce sync.Once
@@ -60,7 +63,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if cfg.Debug.SQLStats {
 		statements = db.CountStatements()
 	}
-	return &app{cfg: cfg, log: log, db: db, statements: statements}, nil
+	a := &app{cfg: cfg, log: log, db: db, statements: statements}
+	a.metrics = newMetrics(a)
+	return a, nil
 }
 
 // start brings up the services the roles need.
@@ -81,15 +86,20 @@ func (a *app) start(ctx context.Context) error {
 	if a.packs, err = newPackService(ctx, a.cfg, a.db, a.log, a.sandbox, a.sec.keys); err != nil {
 		return err
 	}
-	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens, a.sandbox); err != nil {
+	a.packs.Metrics = a.metrics
+	// Every node removes the pack versions a delete or an upgrade left
+	// unused, in the database and in its own directories.
+	go a.packs.RunSweeps(ctx, a.cfg.Packs.SweepInterval)
+	if a.engine, err = startEngine(ctx, a.cfg, a.db, a.log, a.sec.keys, a.sec.tokens, a.sandbox, a.metrics, a.packs); err != nil {
 		return err
 	}
+	a.collectQueue()
 	a.packs.Canceler = a.engine.svc
 	if a.sec.tokens != nil {
 		// Revoked tokens' subscriptions end on every node.
 		a.sec.tokens.Watch(ctx, a.engine.bus)
 	}
-	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.sec.keys, a.log); err != nil {
+	if a.events, err = startEvents(ctx, a.cfg, a.db, a.engine, a.sec.keys, a.packs, a.log); err != nil {
 		return err
 	}
 	if sealer := sealerOf(a.sec.keys); sealer != nil {
@@ -155,6 +165,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer a.Close()
+	_, closeMetrics, err := a.serveMetrics(log)
+	if err != nil {
+		return err
+	}
+	defer closeMetrics()
 	if !cfg.HasRole("api") {
 		if err := a.start(ctx); err != nil {
 			return err
@@ -233,6 +248,8 @@ func (a *app) handler() http.Handler {
 			MaxDepth:           a.cfg.GraphQL.MaxDepth,
 		},
 		MaxFilterPredicates: a.cfg.GraphQL.MaxFilterPredicates,
+		Metrics:             a.metrics,
+		OperationNames:      a.operationNames(),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.CodedErrors(graph.Authenticate(a.sec.tokens,
@@ -244,6 +261,7 @@ func (a *app) handler() http.Handler {
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", a.metricsHandler())
 	// Browsers ask for /favicon.ico on every page; a 404 reads like a fault
 	// in the console. No content, and a day before they ask again.
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {

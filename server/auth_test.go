@@ -149,7 +149,8 @@ func TestEveryRoleOnEveryOperation(t *testing.T) {
 		s := startServer(t, authEnv(), "-database-url", dbtest.URL(t, backend))
 		admin := client(s, testAdminToken)
 		tokens := map[string]string{"ADMIN": testAdminToken, "": ""}
-		for _, role := range []string{"EDITOR", "OPERATOR", "VIEWER"} {
+		// METRICS ranks below VIEWER: it may only scrape /metrics.
+		for _, role := range []string{"EDITOR", "OPERATOR", "VIEWER", "METRICS"} {
 			tokens[role] = newToken(t, admin, "matrix-"+role, role, nil)
 		}
 		schema := introspect(t, admin)

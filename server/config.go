@@ -53,6 +53,7 @@ type Config struct {
 	GraphQL GraphQLConfig `yaml:"graphql"`
 	Log     LogConfig     `yaml:"log"`
 	Debug   DebugConfig   `yaml:"debug"`
+	Metrics MetricsConfig `yaml:"metrics"`
 }
 
 // PacksConfig bounds pack installs and says how environments are built.
@@ -72,6 +73,10 @@ type PacksConfig struct {
 	GitTimeout      time.Duration `yaml:"git_timeout"`
 	// EnvTimeout bounds building one environment (venv + pip, npm install).
 	EnvTimeout time.Duration `yaml:"env_timeout"`
+	// SweepInterval is how often each node removes the pack versions no
+	// pack and no active execution points at, from the database and its
+	// own packs_dir and envs_dir.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
 	// Python is the base interpreter that creates venvs and runs pip.
 	Python string `yaml:"python"`
 	// Npm is the npm used for Node packs.
@@ -130,6 +135,7 @@ func DefaultConfig() Config {
 			DownloadTimeout:  time.Minute,
 			GitTimeout:       2 * time.Minute,
 			EnvTimeout:       10 * time.Minute,
+			SweepInterval:    time.Minute,
 			Python:           "python3",
 			Npm:              "npm",
 		},
@@ -300,6 +306,9 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("log.format %q: want text or json", c.Log.Format)
 	}
+	if c.Packs.SweepInterval <= 0 {
+		return fmt.Errorf("packs.sweep_interval %s: must be positive", c.Packs.SweepInterval)
+	}
 	if err := c.Auth.validate(c.Listen); err != nil {
 		return err
 	}
@@ -307,6 +316,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.Events.validate(); err != nil {
+		return err
+	}
+	if err := c.Metrics.validate(); err != nil {
 		return err
 	}
 	return c.Worker.validate()

@@ -134,6 +134,7 @@ func TestValidate(t *testing.T) {
 		{name: "log format", change: func(c *Config) { c.Log.Format = "xml" }, wantErr: `log.format "xml"`},
 		{name: "ssh host key policy", change: func(c *Config) { c.Worker.SSH.HostKeyPolicy = "yes" }, wantErr: `worker.ssh.host_key_policy "yes"`},
 		{name: "ssh connect timeout", change: func(c *Config) { c.Worker.SSH.ConnectTimeout = 0 }, wantErr: "worker.ssh.connect_timeout"},
+		{name: "metrics listen without port", change: func(c *Config) { c.Metrics.Listen = "9464" }, wantErr: `metrics.listen "9464"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,6 +150,17 @@ func TestValidate(t *testing.T) {
 			require.Equal(t, tt.wantPacksDir, cfg.PacksDir)
 			require.Equal(t, filepath.Join(wd, "data", "ssh", "known_hosts"), cfg.Worker.SSH.KnownHosts)
 		})
+	}
+}
+
+// TestMetricsListen: a bare port listens on loopback, a host is kept.
+func TestMetricsListen(t *testing.T) {
+	t.Parallel()
+	for listen, want := range map[string]string{"": "", ":9464": "127.0.0.1:9464", "0.0.0.0:9464": "0.0.0.0:9464", "[::1]:9": "[::1]:9"} {
+		cfg := DefaultConfig()
+		cfg.Metrics.Listen = listen
+		require.NoError(t, cfg.Validate())
+		require.Equal(t, want, cfg.Metrics.Listen, listen)
 	}
 }
 

@@ -20,6 +20,8 @@ import (
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/lease"
+	"github.com/attune-io/attune/internal/metrics"
+	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/sensor"
 	"github.com/attune-io/attune/internal/store"
 	"github.com/attune-io/attune/internal/trigger"
@@ -85,11 +87,12 @@ type events struct {
 	// execTriggers emits StackStorm's action and notify triggers (worker role).
 	execTriggers *trigger.ExecutionTriggers
 	maxBody      int64
+	metrics      *metrics.Metrics
 }
 
 // startEvents starts the timers and sensors the roles ask for; rule
 // evaluation runs in the engine's queue (worker role).
-func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, keys *keystore.Service, log *slog.Logger) (*events, error) {
+func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, keys *keystore.Service, packs *pack.Service, log *slog.Logger) (*events, error) {
 	holder, err := nodeName()
 	if err != nil {
 		return nil, err
@@ -105,9 +108,11 @@ func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, key
 		sensors: sensor.NewSupervisor(db, eng.rules, leases, sensor.Options{
 			Poll: cfg.Events.SensorPoll, BackoffMin: cfg.Events.SensorBackoffMin,
 			BackoffMax: cfg.Events.SensorBackoffMax, KillGrace: cfg.Worker.KillGrace,
-			TempDir: tmp, PackConfig: eng.configs.Effective, Keys: keys, Logger: log.With("component", "sensors"),
+			TempDir: tmp, PackConfig: eng.configs.Effective, Keys: keys, Packs: packs, Logger: log.With("component", "sensors"),
+			Metrics: eng.metrics,
 		}),
 		maxBody: cfg.Events.WebhookMaxBytes,
+		metrics: eng.metrics,
 	}
 	if cfg.HasRole("timers") {
 		ev.timers = trigger.NewTimers(db, eng.rules, leases, trigger.TimerOptions{
@@ -152,7 +157,17 @@ func nodeName() (string, error) {
 // JSON object or violates the payload schema (details in "fields").
 func (ev *events) webhookHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ev.maxBody))
+		// The trigger is labelled only once found with its webhook on.
+		rw := &codeWriter{ResponseWriter: w}
+		w, found := rw, false
+		defer func() {
+			label := metrics.Other
+			if found {
+				label = r.PathValue("ref")
+			}
+			ev.metrics.WebhookRequest(label, rw.code)
+		}()
+		body, err := io.ReadAll(http.MaxBytesReader(rw.ResponseWriter, r.Body, ev.maxBody))
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("body exceeds %d bytes", ev.maxBody)})
@@ -167,6 +182,7 @@ func (ev *events) webhookHandler() http.Handler {
 			Signature: r.Header.Get(trigger.SignatureHeader), Body: body,
 		})
 		ae, client := apperr.As(err)
+		found = err == nil || errors.Is(err, trigger.ErrUnauthorized) || (client && ae.Code == apperr.BadUserInput)
 		switch {
 		case err == nil:
 			writeJSON(w, http.StatusAccepted, map[string]any{"eventId": e.ID})
@@ -193,6 +209,10 @@ func (ev *events) webhookHandler() http.Handler {
 // rule has, 413, 400 for a body that cannot be read.
 func (ev *events) st2WebhookHandler(tokens *auth.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// StackStorm's hooks are rules of one trigger, labelled by its ref.
+		rw := &codeWriter{ResponseWriter: w}
+		w = rw
+		defer func() { ev.metrics.WebhookRequest(trigger.St2Webhook, rw.code) }()
 		fault := func(status int, msg string) { writeJSON(w, status, map[string]any{"faultstring": msg}) }
 		p := auth.System
 		if tokens != nil {
@@ -221,7 +241,7 @@ func (ev *events) st2WebhookHandler(tokens *auth.Service) http.Handler {
 				return
 			}
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, ev.maxBody))
+		body, err := io.ReadAll(http.MaxBytesReader(rw.ResponseWriter, r.Body, ev.maxBody))
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			fault(http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds %d bytes", ev.maxBody))
@@ -259,3 +279,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// codeWriter remembers the status code written, for the metrics.
+type codeWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (c *codeWriter) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *codeWriter) Write(b []byte) (int, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.MaxBytesReader and http.ResponseController reach the
+// underlying writer.
+func (c *codeWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }

@@ -366,6 +366,17 @@ func TestSensorLifecycle(t *testing.T) {
 		require.Equal(t, 1, st.Restarts)
 		require.Contains(t, st.LastError, "crashing on purpose")
 		eventually(t, 30*time.Second, "the restart", func() bool { return state().Status == "RUNNING" })
+		// Its metrics (authentication is off: /metrics is open), from the
+		// same process.
+		running := map[string]string{"sensor": "sp.pinger", "state": "RUNNING"}
+		eventually(t, 30*time.Second, "the sensor's metrics", func() bool {
+			return sample(scrape(t, s.url+"/metrics", ""), "attune_sensor_state", running) == 1
+		})
+		got := scrape(t, s.url+"/metrics", "")
+		require.Equal(t, 1.0, sample(got, "attune_sensor_restarts_total", map[string]string{"sensor": "sp.pinger"}))
+		require.Equal(t, 0.0, sample(got, "attune_sensor_state", map[string]string{"sensor": "sp.pinger", "state": "BACKOFF"}))
+		require.Equal(t, 1.0, sample(got, "attune_pack_installs_total", map[string]string{"status": "succeeded"}))
+		require.Equal(t, 1.0, sample(got, "attune_pack_install_step_duration_seconds", map[string]string{"step": "register", "status": "done"}))
 
 		type event struct {
 			Payload      map[string]any
@@ -405,6 +416,11 @@ func TestSensorLifecycle(t *testing.T) {
 		eventually(t, 30*time.Second, "the sensor to stop", func() bool { return state().Status == "STOPPED" })
 		require.False(t, state().Enabled)
 		require.Equal(t, 1, state().Restarts, "a stop is not a crash")
+		got = scrape(t, s.url+"/metrics", "")
+		require.Equal(t, -1.0, sample(got, "attune_sensor_state", running), "a sensor no longer run here has no state")
+		require.Equal(t, 1.0, sample(got, "attune_sensor_restarts_total", map[string]string{"sensor": "sp.pinger"}))
+		require.Equal(t, 2.0, sample(got, "attune_events_total", map[string]string{"trigger": "sp.ping"}))
+		require.Equal(t, 2.0, sample(got, "attune_enforcements_total", map[string]string{"rule": "sp.on_ping", "status": "PROCESSED"}))
 	})
 }
 

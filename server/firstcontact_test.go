@@ -166,7 +166,7 @@ func TestCoreActions(t *testing.T) {
 				name: "local runs in the pack directory", ref: "core.local", params: map[string]any{"cmd": "pwd"},
 				wantStatus: "SUCCEEDED",
 				check: func(t *testing.T, got finished) {
-					require.Equal(t, filepath.Join(s.dir, "data", "packs", "core")+"\n", got.Stdout)
+					require.Equal(t, versionDir(t, filepath.Join(s.dir, "data"), "core")+"\n", got.Stdout)
 				},
 			},
 			{

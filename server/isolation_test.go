@@ -116,11 +116,11 @@ func TestActionsCannotReachTheServer(t *testing.T) {
 		dataDir := filepath.Join(s.dir, "data")
 		require.NoError(t, os.WriteFile(filepath.Join(dataDir, "world-readable"), []byte("secret-but-0644"), 0o644))
 		addr := strings.TrimPrefix(s.url, "http://")
-		script := attackScript(serverPID, dataDir, addr, filepath.Join(dataDir, "packs", "core", "actions", "echo.sh"))
-		packDir := filepath.Join(dataDir, "packs", "attack")
+		coreDir := versionDir(t, dataDir, "core")
+		script := attackScript(serverPID, dataDir, addr, filepath.Join(coreDir, "actions", "echo.sh"))
 		src := writeTree(t, map[string]string{
 			"pack.yaml":           "ref: attack\nversion: 1.0.0\n",
-			"actions/attack.sh":   "#!/bin/bash\nread -r p\nv=$(printf %s \"$p\" | sed -n 's/.*\"victim\": *\"\\([^\"]*\\)\".*/\\1/p')\nexport ATTUNE_PACK_DIR_UNDER_TEST=" + packDir + "\nset -- \"$v\"\n" + script,
+			"actions/attack.sh":   "#!/bin/bash\nread -r p\nv=$(printf %s \"$p\" | sed -n 's/.*\"victim\": *\"\\([^\"]*\\)\".*/\\1/p')\nexport ATTUNE_PACK_DIR_UNDER_TEST=$(cd \"$(dirname \"$0\")/..\" && pwd)\nset -- \"$v\"\n" + script,
 			"actions/shell.yaml":  "ref: attack.shell\nrunner_type: shell\nentry_point: attack.sh\nparameters:\n  victim: {type: string}\n",
 			"actions/native.yaml": "ref: attack.native\nrunner_type: native\nentry_point: attack.sh\nparameters:\n  victim: {type: string}\n",
 			"actions/attack.py": "import ctypes, os, subprocess, sys\n" +
@@ -143,7 +143,8 @@ func TestActionsCannotReachTheServer(t *testing.T) {
 			InstallPack struct{ Pack struct{ Ref, Path string } }
 		}
 		api.Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref path } } }`, map[string]any{"s": src}, &installed)
-		require.Equal(t, packDir, installed.InstallPack.Pack.Path)
+		packDir := installed.InstallPack.Pack.Path
+		require.Equal(t, filepath.Join(dataDir, "packs", "attack"), filepath.Dir(packDir), "<packs_dir>/<ref>/<checksum>")
 
 		// Another execution, run as the same user, holds a secret parameter.
 		victim := execute(t, s, "attack.victim", map[string]any{"token": "victim-secret-42"})
@@ -151,7 +152,7 @@ func TestActionsCannotReachTheServer(t *testing.T) {
 		require.True(t, filepath.IsAbs(paramFile), paramFile)
 
 		// core.local's own pack is core: the other pack is attack.
-		localCmd := "set -- " + paramFile + "\nexport ATTUNE_PACK_DIR_UNDER_TEST=" + filepath.Join(dataDir, "packs", "core") + "\n" +
+		localCmd := "set -- " + paramFile + "\nexport ATTUNE_PACK_DIR_UNDER_TEST=" + coreDir + "\n" +
 			attackScript(serverPID, dataDir, addr, filepath.Join(packDir, "actions", "attack.sh"))
 		for _, tc := range []struct {
 			runner, ref string

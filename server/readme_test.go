@@ -122,13 +122,18 @@ var docExamples = []docExample{
 			"the same way, with ATTUNE_DATABASE_URL set to a schema of its own",
 	},
 	{
-		doc: "README.md", fp: "eb26ceae0402",
-		why: "servers that run until stopped, on a fixed port and the reader's database; bin/attune is the " +
-			"binary TestMain builds as make build does, and TestTimersFireOnceAcrossNodes runs processes of split roles",
+		doc: "README.md", fp: "8f743d58c666",
+		why: "servers that run until stopped, on three machines, a fixed port and the reader's database; bin/attune is the " +
+			"binary TestMain builds as make build does, TestTimersFireOnceAcrossNodes runs processes of split roles, and " +
+			"TestPacksTravelThroughTheDatabase an API node and two worker nodes with their own data directories",
 	},
 	// docs/.
 	{doc: "docs/events.md", fp: "5e99a4276f52", why: "a diagram"},
 	{doc: "docs/execution.md", fp: "7cd2ff118628", why: "a mermaid diagram"},
+	{
+		doc: "docs/operations.md", fp: "5b524a752ad6",
+		why: "a Prometheus configuration for the reader's hosts; TestMetrics scrapes both listeners it names",
+	},
 }
 
 // fencedBlock is a fenced block as found in a document.

@@ -26,18 +26,20 @@ func TestStackStormShellActions(t *testing.T) {
 		c := client(s, s.token)
 		var installed struct {
 			InstallPack struct {
-				Pack    struct{ Ref string }
+				Pack    struct{ Ref, Path string }
 				Install struct{ Warnings []string }
 			}
 		}
-		c.Must(t, `mutation($s: String!) { installPack(input: {source: $s}) { pack { ref } install { warnings } } }`,
+		c.Must(t, `mutation($s: String!) { installPack(input: {source: $s}) { pack { ref path } install { warnings } } }`,
 			map[string]any{"s": src}, &installed)
 		require.Equal(t, "st2shell", installed.InstallPack.Pack.Ref)
 		// StackStorm puts a secret argument in argv silently; attune says so.
 		require.Len(t, installed.InstallPack.Install.Warnings, 1)
 		require.Contains(t, installed.InstallPack.Install.Warnings[0], "actions/args.yaml")
 		require.Contains(t, installed.InstallPack.Install.Warnings[0], "secret parameter token is passed to the script on its command line")
-		packDir := filepath.Join(s.dir, "data", "packs", "st2shell")
+		// The version's directory: <packs_dir>/<ref>/<checksum>.
+		packDir := installed.InstallPack.Pack.Path
+		require.Equal(t, filepath.Join(s.dir, "data", "packs", "st2shell"), filepath.Dir(packDir))
 
 		type result struct {
 			Stdout     json.RawMessage `json:"stdout"`

@@ -16,6 +16,7 @@ import (
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/inproc"
 	"github.com/attune-io/attune/internal/keystore"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/packconfig"
 	"github.com/attune-io/attune/internal/queue"
@@ -234,12 +235,14 @@ type engine struct {
 	// workflows runs workflow actions: their steps on worker nodes' queue,
 	// pause and resume from any node.
 	workflows *wfengine.Engine
+	// metrics counts what the engine and the event pipeline do.
+	metrics *metrics.Metrics
 }
 
 // startEngine migrates the queue's tables and starts what the roles need.
 // Every node can request, cancel and stream executions; only worker nodes
 // run them.
-func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service, sb *sandbox.Sandbox) (*engine, error) {
+func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger, keys *keystore.Service, tokens *auth.Service, sb *sandbox.Sandbox, m *metrics.Metrics, packs execution.PackPreparer) (*engine, error) {
 	if err := queue.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
@@ -247,7 +250,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{log: log, bus: bus}
+	e := &engine{log: log, bus: bus, metrics: m}
 	h := &queue.Handlers{}
 	concurrency := 0
 	if cfg.HasRole("worker") {
@@ -256,7 +259,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	e.queue, err = queue.New(ctx, db, queue.Config{
 		DatabaseURL: cfg.DatabaseURL, Concurrency: concurrency,
 		RescueAfter: cfg.Worker.RescueAfter, Logger: log.With("component", "queue"),
-		EventConcurrency: cfg.Events.Concurrency,
+		EventConcurrency: cfg.Events.Concurrency, Metrics: m,
 	}, h)
 	if err != nil {
 		bus.Close()
@@ -266,12 +269,13 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 		DefaultTimeout: cfg.Worker.DefaultTimeout, AbandonAfter: cfg.Worker.AbandonAfter,
 		Retention: cfg.Worker.Retention, Logger: log,
 		Sealer: sealerOf(keys), Defaults: keys.RenderDefaults, Params: keys.RenderParams,
+		Metrics: m,
 	})
 	e.svc.Start(ctx)
 	e.configs = packconfig.New(db, keys)
 	e.rules = rule.NewEngine(db, e.queue, e.svc, bus, rule.Options{
 		Logger: log.With("component", "rules"), Context: keys.RuleContext, CheckTriggerParams: trigger.CheckParams,
-		PackConfig: e.configs.ConfigWith,
+		PackConfig: e.configs.ConfigWith, Metrics: m,
 	})
 	// Reads never return an expired key; the sweep deletes their rows.
 	go keys.SweepEvery(ctx, time.Minute, log.With("component", "keys"))
@@ -281,7 +285,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 		apiURL = "http://" + cfg.Listen
 	}
 	e.workflows = wfengine.New(db, e.svc, e.queue, wfengine.Options{
-		Logger: log.With("component", "workflows"), APIURL: apiURL,
+		Logger: log.With("component", "workflows"), APIURL: apiURL, OnTask: e.metrics.WorkflowTask,
 		Config: e.configs.Config,
 		// Workflows read system-scoped keys ("system.<name>" or "<name>").
 		KV: func(ctx context.Context, packRef, key string, _ bool) (any, error) {
@@ -329,7 +333,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 			Events: eventEmitter{e.rules},
 			Logger: log.With("component", "worker"),
 		},
-		St2PythonDir: st2py, ActionTokens: actionTokens,
+		St2PythonDir: st2py, ActionTokens: actionTokens, Packs: packs,
 	})
 	h.Execution = e.worker.Run
 	if err := e.worker.Start(ctx); err != nil {

@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -77,4 +80,99 @@ func TestWorkflowSmoke(t *testing.T) {
 		require.Len(t, got.Node.Workflow.Tasks, 4)
 		require.Equal(t, "one", got.Node.Workflow.Tasks[0].Name)
 	})
+}
+
+// TestWorkflowSurvivesKilledNode runs a workflow across two worker nodes
+// and an API node on PostgreSQL, and kills one worker with SIGKILL
+// mid-workflow, right as a task ends (its step may be under way there):
+// the other node carries the workflow to its end, and no task runs twice.
+func TestWorkflowSurvivesKilledNode(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.URL(t, "postgres")
+	env := []string{"ATTUNE_WORKER_ABANDON_AFTER=3s", "ATTUNE_WORKER_ISOLATION=off"}
+	api := startServer(t, env, "-database-url", dbURL, "-roles", "api")
+	nodes := []*server{
+		startDoomed(t, env, "-database-url", dbURL, "-roles", "api,worker"),
+		startDoomed(t, env, "-database-url", dbURL, "-roles", "api,worker"),
+	}
+	dir := t.TempDir()
+	gate1, gate2 := filepath.Join(dir, "gate1"), filepath.Join(dir, "gate2")
+	wait := func(f string) string { return "while [ ! -e " + f + " ]; do sleep 0.05; done; echo passed" }
+	pack := map[string]string{
+		"pack.yaml": "name: wfkill\nref: wfkill\nversion: 1.0.0\ndescription: kill\nauthor: tests\n",
+		"actions/flow.yaml": "name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\ndescription: flow\n",
+		"actions/workflows/flow.yaml": `version: 1.0
+tasks:
+  a:
+    action: core.local cmd="` + wait(gate1) + `"
+    next:
+      - when: <% succeeded() %>
+        do: b
+  b:
+    with:
+      items: <% list(1, 2, 3, 4) %>
+      concurrency: 2
+    action: core.echo message="item <% item() %>"
+    next:
+      - when: <% succeeded() %>
+        do: c
+  c:
+    action: core.local cmd="` + wait(gate2) + `"
+output:
+  - done: <% task_status(c) %>
+`,
+	}
+	client(api, api.token).Must(t, `mutation($s:String!){ installPack(input:{source:$s}){ pack{ ref } } }`,
+		map[string]any{"s": writeTree(t, pack)}, nil)
+	id := execute(t, api, "wfkill.flow", nil)
+
+	type child struct {
+		TaskName string
+		Status   string
+		Worker   string
+	}
+	children := func() []child {
+		var got struct {
+			Node struct {
+				Children struct{ Edges []struct{ Node child } }
+			}
+		}
+		client(api, api.token).Must(t, `query($id: ID!) { node(id: $id) { ... on Execution {
+			children(first: 100) { edges { node { taskName status worker } } } } } }`, map[string]any{"id": id}, &got)
+		out := make([]child, len(got.Node.Children.Edges))
+		for i, e := range got.Node.Children.Edges {
+			out[i] = e.Node
+		}
+		return out
+	}
+	var running child
+	eventually(t, execDeadline, "task a to run", func() bool {
+		kids := children()
+		if len(kids) == 1 && kids[0].Status == "RUNNING" {
+			running = kids[0]
+			return true
+		}
+		return false
+	})
+	// Kill the node that is not running task a, as a ends.
+	doomed, survivor := nodes[0], nodes[1]
+	if strings.Contains(nodes[0].out.String(), `worker="`+running.Worker+`"`) ||
+		strings.Contains(nodes[0].out.String(), "worker="+running.Worker+" ") {
+		doomed, survivor = nodes[1], nodes[0]
+	}
+	require.NoError(t, os.WriteFile(gate1, nil, 0o644))
+	require.NoError(t, doomed.cmd.Process.Kill())
+	<-doomed.done
+	require.NoError(t, os.WriteFile(gate2, nil, 0o644))
+
+	states := follow(t, api, id)
+	last := states[len(states)-1]
+	require.Equal(t, "SUCCEEDED", last.Status, "%+v\n%s", states, survivor.out.String())
+	require.JSONEq(t, `{"output": {"done": "succeeded"}}`, string(last.Result))
+	count := map[string]int{}
+	for _, k := range children() {
+		require.Equal(t, "SUCCEEDED", k.Status, "%+v", k)
+		count[k.TaskName]++
+	}
+	require.Equal(t, map[string]int{"a": 1, "b": 4, "c": 1}, count, "each task (and item) ran exactly once")
 }

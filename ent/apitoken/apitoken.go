@@ -96,6 +96,7 @@ const (
 	RoleEDITOR   Role = "EDITOR"
 	RoleOPERATOR Role = "OPERATOR"
 	RoleVIEWER   Role = "VIEWER"
+	RoleMETRICS  Role = "METRICS"
 )
 
 func (r Role) String() string {
@@ -105,7 +106,7 @@ func (r Role) String() string {
 // RoleValidator is a validator for the "role" field enum values. It is called by the builders before save.
 func RoleValidator(r Role) error {
 	switch r {
-	case RoleADMIN, RoleEDITOR, RoleOPERATOR, RoleVIEWER:
+	case RoleADMIN, RoleEDITOR, RoleOPERATOR, RoleVIEWER, RoleMETRICS:
 		return nil
 	default:
 		return fmt.Errorf("apitoken: invalid enum value for role field: %q", r)

@@ -74,6 +74,8 @@ const (
 	FieldTaskRun = "task_run"
 	// FieldTaskReported holds the string denoting the task_reported field in the database.
 	FieldTaskReported = "task_reported"
+	// FieldPackChecksum holds the string denoting the pack_checksum field in the database.
+	FieldPackChecksum = "pack_checksum"
 	// EdgeAction holds the string denoting the action edge name in mutations.
 	EdgeAction = "action"
 	// EdgeParent holds the string denoting the parent edge name in mutations.
@@ -166,6 +168,7 @@ var Columns = []string{
 	FieldTaskItem,
 	FieldTaskRun,
 	FieldTaskReported,
+	FieldPackChecksum,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -222,6 +225,8 @@ var (
 	DefaultTaskRun int
 	// DefaultTaskReported holds the default value on creation for the "task_reported" field.
 	DefaultTaskReported bool
+	// DefaultPackChecksum holds the default value on creation for the "pack_checksum" field.
+	DefaultPackChecksum string
 )
 
 // Status defines the type for the "status" enum field.
@@ -396,6 +401,11 @@ func ByTaskRun(opts ...sql.OrderTermOption) OrderOption {
 // ByTaskReported orders the results by the task_reported field.
 func ByTaskReported(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTaskReported, opts...).ToFunc()
+}
+
+// ByPackChecksum orders the results by the pack_checksum field.
+func ByPackChecksum(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPackChecksum, opts...).ToFunc()
 }
 
 // ByActionField orders the results by action field.

@@ -180,6 +180,11 @@ func TaskReported(v bool) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldTaskReported, v))
 }
 
+// PackChecksum applies equality check predicate on the "pack_checksum" field. It's identical to PackChecksumEQ.
+func PackChecksum(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldPackChecksum, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldCreatedAt, v))
@@ -1313,6 +1318,71 @@ func TaskReportedEQ(v bool) predicate.Execution {
 // TaskReportedNEQ applies the NEQ predicate on the "task_reported" field.
 func TaskReportedNEQ(v bool) predicate.Execution {
 	return predicate.Execution(sql.FieldNEQ(FieldTaskReported, v))
+}
+
+// PackChecksumEQ applies the EQ predicate on the "pack_checksum" field.
+func PackChecksumEQ(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldPackChecksum, v))
+}
+
+// PackChecksumNEQ applies the NEQ predicate on the "pack_checksum" field.
+func PackChecksumNEQ(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldPackChecksum, v))
+}
+
+// PackChecksumIn applies the In predicate on the "pack_checksum" field.
+func PackChecksumIn(vs ...string) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldPackChecksum, vs...))
+}
+
+// PackChecksumNotIn applies the NotIn predicate on the "pack_checksum" field.
+func PackChecksumNotIn(vs ...string) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldPackChecksum, vs...))
+}
+
+// PackChecksumGT applies the GT predicate on the "pack_checksum" field.
+func PackChecksumGT(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldGT(FieldPackChecksum, v))
+}
+
+// PackChecksumGTE applies the GTE predicate on the "pack_checksum" field.
+func PackChecksumGTE(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldGTE(FieldPackChecksum, v))
+}
+
+// PackChecksumLT applies the LT predicate on the "pack_checksum" field.
+func PackChecksumLT(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldLT(FieldPackChecksum, v))
+}
+
+// PackChecksumLTE applies the LTE predicate on the "pack_checksum" field.
+func PackChecksumLTE(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldLTE(FieldPackChecksum, v))
+}
+
+// PackChecksumContains applies the Contains predicate on the "pack_checksum" field.
+func PackChecksumContains(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldContains(FieldPackChecksum, v))
+}
+
+// PackChecksumHasPrefix applies the HasPrefix predicate on the "pack_checksum" field.
+func PackChecksumHasPrefix(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldHasPrefix(FieldPackChecksum, v))
+}
+
+// PackChecksumHasSuffix applies the HasSuffix predicate on the "pack_checksum" field.
+func PackChecksumHasSuffix(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldHasSuffix(FieldPackChecksum, v))
+}
+
+// PackChecksumEqualFold applies the EqualFold predicate on the "pack_checksum" field.
+func PackChecksumEqualFold(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEqualFold(FieldPackChecksum, v))
+}
+
+// PackChecksumContainsFold applies the ContainsFold predicate on the "pack_checksum" field.
+func PackChecksumContainsFold(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldContainsFold(FieldPackChecksum, v))
 }
 
 // HasAction applies the HasEdge predicate on the "action" edge.

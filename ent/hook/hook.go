@@ -141,6 +141,18 @@ func (f PackFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PackMutation", m)
 }
 
+// The PackFileFunc type is an adapter to allow the use of ordinary
+// function as PackFile mutator.
+type PackFileFunc func(context.Context, *ent.PackFileMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PackFileFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PackFileMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PackFileMutation", m)
+}
+
 // The PackInstallFunc type is an adapter to allow the use of ordinary
 // function as PackInstall mutator.
 type PackInstallFunc func(context.Context, *ent.PackInstallMutation) (ent.Value, error)

@@ -19,6 +19,7 @@ import (
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
+	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/rule"
@@ -382,6 +383,33 @@ func (f TraversePack) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PackQuery", q)
 }
 
+// The PackFileFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PackFileFunc func(context.Context, *ent.PackFileQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PackFileFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PackFileQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PackFileQuery", q)
+}
+
+// The TraversePackFile type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePackFile func(context.Context, *ent.PackFileQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePackFile) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePackFile) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PackFileQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PackFileQuery", q)
+}
+
 // The PackInstallFunc type is an adapter to allow the use of ordinary function as a Querier.
 type PackInstallFunc func(context.Context, *ent.PackInstallQuery) (ent.Value, error)
 
@@ -596,6 +624,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.LeaseQuery, predicate.Lease, lease.OrderOption]{typ: ent.TypeLease, tq: q}, nil
 	case *ent.PackQuery:
 		return &query[*ent.PackQuery, predicate.Pack, pack.OrderOption]{typ: ent.TypePack, tq: q}, nil
+	case *ent.PackFileQuery:
+		return &query[*ent.PackFileQuery, predicate.PackFile, packfile.OrderOption]{typ: ent.TypePackFile, tq: q}, nil
 	case *ent.PackInstallQuery:
 		return &query[*ent.PackInstallQuery, predicate.PackInstall, packinstall.OrderOption]{typ: ent.TypePackInstall, tq: q}, nil
 	case *ent.RuleQuery:

@@ -17,7 +17,7 @@ var (
 		{Name: "name", Type: field.TypeString},
 		{Name: "token_hash", Type: field.TypeString, Unique: true},
 		{Name: "prefix", Type: field.TypeString},
-		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "EDITOR", "OPERATOR", "VIEWER"}},
+		{Name: "role", Type: field.TypeEnum, Enums: []string{"ADMIN", "EDITOR", "OPERATOR", "VIEWER", "METRICS"}},
 		{Name: "packs", Type: field.TypeJSON, Nullable: true},
 		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
@@ -206,6 +206,7 @@ var (
 		{Name: "task_item", Type: field.TypeInt, Nullable: true},
 		{Name: "task_run", Type: field.TypeInt, Default: 0},
 		{Name: "task_reported", Type: field.TypeBool, Default: false},
+		{Name: "pack_checksum", Type: field.TypeString, Default: ""},
 		{Name: "action_id", Type: field.TypeInt, Nullable: true},
 		{Name: "enforcement_id", Type: field.TypeInt, Nullable: true},
 		{Name: "parent_id", Type: field.TypeInt, Nullable: true},
@@ -218,19 +219,19 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "executions_actions_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[26]},
+				Columns:    []*schema.Column{ExecutionsColumns[27]},
 				RefColumns: []*schema.Column{ActionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_enforcements_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[27]},
+				Columns:    []*schema.Column{ExecutionsColumns[28]},
 				RefColumns: []*schema.Column{EnforcementsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_executions_children",
-				Columns:    []*schema.Column{ExecutionsColumns[28]},
+				Columns:    []*schema.Column{ExecutionsColumns[29]},
 				RefColumns: []*schema.Column{ExecutionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -259,7 +260,7 @@ var (
 			{
 				Name:    "execution_parent_id_task_reported",
 				Unique:  false,
-				Columns: []*schema.Column{ExecutionsColumns[28], ExecutionsColumns[25]},
+				Columns: []*schema.Column{ExecutionsColumns[29], ExecutionsColumns[25]},
 			},
 		},
 	}
@@ -387,6 +388,34 @@ var (
 		Name:       "packs",
 		Columns:    PacksColumns,
 		PrimaryKey: []*schema.Column{PacksColumns[0]},
+	}
+	// PackFilesColumns holds the columns for the "pack_files" table.
+	PackFilesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "pack_ref", Type: field.TypeString},
+		{Name: "checksum", Type: field.TypeString},
+		{Name: "path", Type: field.TypeString},
+		{Name: "mode", Type: field.TypeInt},
+		{Name: "chunk", Type: field.TypeInt},
+		{Name: "data", Type: field.TypeBytes, Nullable: true},
+	}
+	// PackFilesTable holds the schema information for the "pack_files" table.
+	PackFilesTable = &schema.Table{
+		Name:       "pack_files",
+		Columns:    PackFilesColumns,
+		PrimaryKey: []*schema.Column{PackFilesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "packfile_checksum_path_chunk",
+				Unique:  true,
+				Columns: []*schema.Column{PackFilesColumns[2], PackFilesColumns[3], PackFilesColumns[5]},
+			},
+			{
+				Name:    "packfile_pack_ref",
+				Unique:  false,
+				Columns: []*schema.Column{PackFilesColumns[1]},
+			},
+		},
 	}
 	// PackInstallsColumns holds the columns for the "pack_installs" table.
 	PackInstallsColumns = []*schema.Column{
@@ -627,6 +656,7 @@ var (
 		KeysTable,
 		LeasesTable,
 		PacksTable,
+		PackFilesTable,
 		PackInstallsTable,
 		RulesTable,
 		SensorsTable,
@@ -680,6 +710,9 @@ func init() {
 	}
 	PacksTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
+	}
+	PackFilesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(77309411328),
 	}
 	PackInstallsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),

@@ -39,6 +39,9 @@ type Lease func(*sql.Selector)
 // Pack is the predicate function for pack builders.
 type Pack func(*sql.Selector)
 
+// PackFile is the predicate function for packfile builders.
+type PackFile func(*sql.Selector)
+
 // PackInstall is the predicate function for packinstall builders.
 type PackInstall func(*sql.Selector)
 

@@ -374,6 +374,30 @@ func (f PackMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PackMutation", m)
 }
 
+// The PackFileQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PackFileQueryRuleFunc func(context.Context, *ent.PackFileQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PackFileQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PackFileQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PackFileQuery", q)
+}
+
+// The PackFileMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PackFileMutationRuleFunc func(context.Context, *ent.PackFileMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PackFileMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PackFileMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PackFileMutation", m)
+}
+
 // The PackInstallQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type PackInstallQueryRuleFunc func(context.Context, *ent.PackInstallQuery) error

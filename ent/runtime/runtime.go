@@ -17,6 +17,7 @@ import (
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
+	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/schema"
@@ -295,6 +296,10 @@ func init() {
 	executionDescTaskReported := executionFields[25].Descriptor()
 	// execution.DefaultTaskReported holds the default value on creation for the task_reported field.
 	execution.DefaultTaskReported = executionDescTaskReported.Default.(bool)
+	// executionDescPackChecksum is the schema descriptor for pack_checksum field.
+	executionDescPackChecksum := executionFields[26].Descriptor()
+	// execution.DefaultPackChecksum holds the default value on creation for the pack_checksum field.
+	execution.DefaultPackChecksum = executionDescPackChecksum.Default.(string)
 	executionoutput.Policy = privacy.NewPolicies(schema.ExecutionOutput{})
 	executionoutput.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -458,6 +463,15 @@ func init() {
 	packDescEnvChecksum := packFields[18].Descriptor()
 	// pack.DefaultEnvChecksum holds the default value on creation for the env_checksum field.
 	pack.DefaultEnvChecksum = packDescEnvChecksum.Default.(string)
+	packfile.Policy = privacy.NewPolicies(schema.PackFile{})
+	packfile.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := packfile.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	packinstallMixin := schema.PackInstall{}.Mixin()
 	packinstall.Policy = privacy.NewPolicies(schema.PackInstall{})
 	packinstall.Hooks[0] = func(next ent.Mutator) ent.Mutator {

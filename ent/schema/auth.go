@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -17,6 +18,10 @@ import (
 // Roles, from most to least powerful.
 var Roles = []string{"ADMIN", "EDITOR", "OPERATOR", "VIEWER"}
 
+// MetricsRole is a token's role outside Roles: it may scrape /metrics and
+// nothing else (it ranks below VIEWER and reads no row).
+const MetricsRole = "METRICS"
+
 // APIToken authenticates a client. Only a hash of the token is stored; the
 // token itself is shown once, at creation.
 type APIToken struct{ ent.Schema }
@@ -30,7 +35,7 @@ func (APIToken) Fields() []ent.Field {
 		field.String("name").NotEmpty().Annotations(entgql.OrderField("NAME")),
 		field.String("token_hash").Unique().Sensitive().Annotations(entgql.Skip()),
 		field.String("prefix").Comment("First characters of the token, to recognise it."),
-		field.Enum("role").Values(Roles...),
+		field.Enum("role").Values(append(slices.Clone(Roles), MetricsRole)...),
 		field.Strings("packs").Optional().
 			Comment("When set, the token sees and acts on these packs only."),
 		field.Time("expires_at").Optional().Nillable(),

@@ -65,6 +65,8 @@ func (Execution) Fields() []ent.Field {
 			Comment("Which run of its task (the engine's task-run number) this child belongs to."),
 		field.Bool("task_reported").Default(false).Annotations(entgql.Skip()).
 			Comment("Set once its workflow took this child's end into account."),
+		field.String("pack_checksum").Default("").Annotations(entgql.Skip()).
+			Comment("Checksum of the pack version current when it was requested: the version it runs (see pack_files)."),
 	}
 }
 

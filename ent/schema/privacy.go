@@ -21,7 +21,7 @@ import (
 // internal/auth's Principal is the one implementation; a context without a
 // viewer is the server's own work and reads everything.
 type Viewer interface {
-	// ViewerRole is one of Roles.
+	// ViewerRole is one of Roles, or MetricsRole, which reads nothing.
 	ViewerRole() string
 	// ViewerPacks limits the viewer to these packs when not empty.
 	ViewerPacks() []string

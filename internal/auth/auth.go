@@ -20,6 +20,9 @@ const (
 	Editor   Role = "EDITOR"
 	Operator Role = "OPERATOR"
 	Viewer   Role = "VIEWER"
+	// Metrics may scrape /metrics and nothing else: it includes no other
+	// role and no other role includes it, except ADMIN.
+	Metrics Role = schema.MetricsRole
 )
 
 var rank = map[Role]int{Admin: 4, Editor: 3, Operator: 2, Viewer: 1}
@@ -28,7 +31,10 @@ var rank = map[Role]int{Admin: 4, Editor: 3, Operator: 2, Viewer: 1}
 func (r Role) AtLeast(min Role) bool { return rank[r] >= rank[min] && rank[r] > 0 }
 
 // Valid reports whether r is a known role.
-func (r Role) Valid() bool { return rank[r] > 0 }
+func (r Role) Valid() bool { return rank[r] > 0 || r == Metrics }
+
+// MayScrape reports whether r may read /metrics: METRICS and ADMIN.
+func (r Role) MayScrape() bool { return r == Metrics || r == Admin }
 
 // Principal is who a request acts as.
 type Principal struct {

@@ -331,10 +331,10 @@ func (a *app) tokenCommand() *cobra.Command {
 			return a.printObject(&res.CreateApiToken, nil)
 		},
 	}
-	create.Flags().StringVar(&role, "role", "VIEWER", "ADMIN, EDITOR, OPERATOR or VIEWER")
+	create.Flags().StringVar(&role, "role", "VIEWER", "ADMIN, EDITOR, OPERATOR, VIEWER or METRICS (scrapes /metrics only)")
 	create.Flags().StringSliceVar(&packs, "pack", nil, "limit the token to these packs")
 	create.Flags().DurationVar(&expires, "expires-in", 0, "expire after this long (e.g. 720h)")
-	_ = create.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{"ADMIN", "EDITOR", "OPERATOR", "VIEWER"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = create.RegisterFlagCompletionFunc("role", cobra.FixedCompletions([]string{"ADMIN", "EDITOR", "OPERATOR", "VIEWER", "METRICS"}, cobra.ShellCompDirectiveNoFileComp))
 	list := &cobra.Command{
 		Use: "list", Short: "List API tokens", Args: nArgs(0, 0),
 		RunE: func(c *cobra.Command, _ []string) error {

@@ -18,6 +18,7 @@ const (
 	APITokenRoleEditor   APITokenRole = "EDITOR"
 	APITokenRoleOperator APITokenRole = "OPERATOR"
 	APITokenRoleViewer   APITokenRole = "VIEWER"
+	APITokenRoleMetrics  APITokenRole = "METRICS"
 )
 
 var AllAPITokenRole = []APITokenRole{
@@ -25,6 +26,7 @@ var AllAPITokenRole = []APITokenRole{
 	APITokenRoleEditor,
 	APITokenRoleOperator,
 	APITokenRoleViewer,
+	APITokenRoleMetrics,
 }
 
 // ActionAction includes the requested fields of the GraphQL type Action.

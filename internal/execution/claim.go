@@ -42,7 +42,8 @@ RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt, parent
   (SELECT p.path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
   (SELECT p.env_path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
   (SELECT a.idempotent FROM actions a WHERE a.id = executions.action_id),
-  (SELECT a.parameters FROM actions a WHERE a.id = executions.action_id)`
+  (SELECT a.parameters FROM actions a WHERE a.id = executions.action_id),
+  pack_checksum`
 
 // claimSQLite is claimSQL with SQLite's placeholders.
 var claimSQLite = sqlitePlaceholders(claimSQL)
@@ -100,7 +101,7 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 		parent                  sql.NullInt64
 	)
 	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt, &parent,
-		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema)
+		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema, &e.PackChecksum)
 	if err != nil {
 		return nil, err
 	}

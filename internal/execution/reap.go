@@ -87,7 +87,7 @@ func (s *Service) Reap(ctx context.Context, deadAt time.Time) (int, error) {
 		Where(execution.StatusIn(Running, Canceling), execution.WorkerNotIn(live...),
 			// A workflow runs on no worker once started: its steps are jobs.
 			execution.Not(execution.HasWorkflowExecutions())).
-		Select(execution.FieldID, execution.FieldWorker, execution.FieldParentID).All(ctx)
+		Select(execution.FieldID, execution.FieldWorker, execution.FieldParentID, execution.FieldActionRef, execution.FieldPackRef).All(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing orphaned executions: %w", err)
 	}
@@ -100,6 +100,7 @@ func (s *Service) Reap(ctx context.Context, deadAt time.Time) (int, error) {
 			})
 			if ok {
 				n++
+				tx.AfterCommit(func() { s.finished(e, Abandoned) })
 				if err == nil {
 					err = s.childEndedTx(ctx, tx, e.ParentID)
 				}

@@ -21,9 +21,11 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/execution"
+	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/manifest"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -81,6 +83,9 @@ type Options struct {
 	// Workflows runs workflow actions; nil fails them in preparation. Set
 	// it later with SetWorkflows when the engine needs the Service.
 	Workflows Workflows
+	// Metrics, when set, counts the executions this node requests and
+	// finishes and times their runs.
+	Metrics *metrics.Metrics
 }
 
 // SetWorkflows sets the workflow engine (before the queue starts).
@@ -256,10 +261,21 @@ func (s *Service) PrepareTx(ctx context.Context, tx *store.Tx, req Request) (*Pr
 // enforcement that caused it, if any), and its job.
 func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enforcementID *int) (*ent.Execution, error) {
 	act, req := p.act, p.req
+	// The pack version current now is the one it runs, whatever an
+	// upgrade changes before a worker takes it.
+	sums, err := tx.Ent.Pack.Query().Where(entpack.ID(act.PackID)).Select(entpack.FieldChecksum).Strings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the pack version: %w", err)
+	}
+	sum := ""
+	if len(sums) > 0 {
+		sum = sums[0]
+	}
 	e, err := tx.Ent.Execution.Create().
 		SetActionID(act.ID).
 		SetActionRef(act.Ref).
 		SetPackRef(act.PackRef).
+		SetPackChecksum(sum).
 		SetNillableParentID(req.ParentID).
 		SetTaskName(req.TaskName).
 		SetNillableTaskItem(req.TaskItem).
@@ -285,7 +301,10 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 	if err := s.queue.InsertExecutionTx(ctx, tx, e.ID); err != nil {
 		return nil, err
 	}
-	tx.AfterCommit(func() { s.hint(e.ID) })
+	tx.AfterCommit(func() {
+		s.hint(e.ID)
+		s.opts.Metrics.ExecutionRequested(act.Ref, act.PackRef)
+	})
 	return e, nil
 }
 
@@ -438,6 +457,11 @@ func (s *Service) cancelOnce(ctx context.Context, id int) (bool, error) {
 		return apperr.Errorf(apperr.Conflict, "execution %d already finished with status %s", id, e.Status)
 	})
 	return done, err
+}
+
+// finished counts e, which this node moved to final status to.
+func (s *Service) finished(e *ent.Execution, to execution.Status) {
+	s.opts.Metrics.ExecutionFinished(e.ActionRef, e.PackRef, string(to))
 }
 
 // get reads one execution, NOT_FOUND when it does not exist.

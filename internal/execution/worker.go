@@ -64,6 +64,17 @@ type WorkerOptions struct {
 	// Sandbox, when enabled, confines every action process (see package
 	// sandbox); nil runs them as the worker's own user.
 	Sandbox *sandbox.Sandbox
+	// Packs, when set, makes the pack version an execution was requested
+	// with ready on this node (written from the database, environment
+	// built) and says where; nil runs actions where the pack row says.
+	Packs PackPreparer
+}
+
+// PackPreparer makes a version of a pack ready on this node: its directory
+// and its Python environment ("" for none). An empty checksum means the
+// pack's current version.
+type PackPreparer interface {
+	PrepareDirs(ctx context.Context, ref, checksum string) (dir, envPath string, err error)
 }
 
 // Worker runs executions taken from the queue, keeps its heartbeat and
@@ -272,6 +283,9 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 				return nil
 			}
 			ok, err := transition(ctx, tx, w.svc.bus, id, Abandoned, w.abandon(e.Worker, "its run was interrupted"))
+			if ok {
+				tx.AfterCommit(func() { w.svc.finished(e, Abandoned) })
+			}
 			if ok && err == nil {
 				err = w.svc.childEndedTx(ctx, tx, e.ParentID)
 			}
@@ -352,10 +366,14 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	if wf := w.svc.opts.Workflows; wf != nil && c.action != nil && wf.Handles(c.action) {
 		return w.startWorkflow(ctx, c)
 	}
+	began := time.Now()
 	decrypted, err := w.render(ctx, c)
 	var req runner.Request
 	release := func() {}
 	inProcess := w.inProcess(c)
+	if err == nil && !inProcess {
+		err = w.localPack(ctx, c)
+	}
 	if err == nil && !inProcess {
 		req, err = w.request(c)
 		if err == nil {
@@ -423,7 +441,10 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	}
 	if !ok {
 		w.svc.log.Warn("execution changed while it ran; outcome not recorded", "execution_id", e.ID, "outcome", r.to)
+		return nil
 	}
+	w.svc.finished(e, r.to)
+	w.svc.opts.Metrics.ExecutionRan(e.PackRef, string(r.to), time.Since(began))
 	return nil
 }
 
@@ -431,9 +452,15 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 // execution then stays RUNNING, owned by no worker, until its workflow
 // ends. A workflow that cannot start fails with the cause.
 func (w *Worker) startWorkflow(ctx context.Context, c *claimed) error {
-	err := w.svc.opts.Workflows.Start(ctx, c.exec, c.action, c.secrets, w.opts.Name)
+	err := w.localPack(ctx, c)
 	if err == nil {
-		return nil
+		if err = w.svc.opts.Workflows.Start(ctx, c.exec, c.action, c.secrets, w.opts.Name); err == nil {
+			return nil
+		}
+	}
+	var prep *runner.PrepareError
+	if errors.As(err, &prep) {
+		err = errors.New(prep.Cause)
 	}
 	r := &outcomeRecord{id: c.exec.ID, worker: w.opts.Name, parentID: c.exec.ParentID, finishedAt: w.svc.now(),
 		to: Failed, errMsg: (&runner.PrepareError{Cause: err.Error()}).Error()}
@@ -508,6 +535,23 @@ func (w *Worker) maxOutput() int {
 		return w.opts.MaxOutput
 	}
 	return runner.DefaultMaxOutput
+}
+
+// localPack points a claimed execution's pack at the version it was
+// requested with, made ready on this node.
+func (w *Worker) localPack(ctx context.Context, c *claimed) error {
+	if w.opts.Packs == nil || c.action == nil || c.badParams != nil {
+		return nil
+	}
+	dir, envPath, err := w.opts.Packs.PrepareDirs(ctx, c.exec.PackRef, c.exec.PackChecksum)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return &runner.PrepareError{Cause: err.Error()}
+	}
+	c.action.Edges.Pack = &ent.Pack{Ref: c.exec.PackRef, Path: dir, EnvPath: envPath}
+	return nil
 }
 
 // request builds the runner request for a claimed execution.

@@ -63,6 +63,7 @@ func (s *Service) CancelTx(ctx context.Context, tx *store.Tx, e *ent.Execution) 
 		if _, err := tx.Ent.ExecutionSecret.Delete().Where(executionsecret.ExecutionID(e.ID)).Exec(ctx); err != nil {
 			return false, err
 		}
+		tx.AfterCommit(func() { s.finished(e, Canceled) })
 		return true, s.childEndedTx(ctx, tx, e.ParentID)
 	case Running, Pausing, Paused, Pending:
 		wf, err := isWorkflowTx(ctx, tx, e.ID)
@@ -99,10 +100,12 @@ func (s *Service) SetStatusTx(ctx context.Context, tx *store.Tx, id int, to exec
 		return ok, err
 	}
 	if Finished(to) {
-		parent, err := tx.Ent.Execution.Query().Where(execution.ID(id)).Select(execution.FieldParentID).Only(ctx)
+		parent, err := tx.Ent.Execution.Query().Where(execution.ID(id)).
+			Select(execution.FieldParentID, execution.FieldActionRef, execution.FieldPackRef).Only(ctx)
 		if err != nil {
 			return false, fmt.Errorf("reading the parent of execution %d: %w", id, err)
 		}
+		tx.AfterCommit(func() { s.finished(parent, to) })
 		return true, s.childEndedTx(ctx, tx, parent.ParentID)
 	}
 	return true, nil

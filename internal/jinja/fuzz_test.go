@@ -16,6 +16,7 @@ func FuzzRender(f *testing.F) {
 		"{{ obj | to_json_string(indent=2) }}", "{{ obj | to_yaml_string }}", "{{ s | regex_replace('(a+)+$', '\\\\1') }}",
 		"{{ st2kv.system.a.b.c }}", "{{ 1e308 * 10 }}{{ -1 ** 0.5 }}", "{{ n // 0 }}", "{{ s[::-1] }}", "{% raw %}{{{% endraw %}",
 		"{{ lst | batch(3) | list }}", "{{ '%s' | format(s) }}", "{{ obj.missing | default('x') }}",
+		`{{ s | regex_match("\w+ (?:a|b)\.") }}`, `{# "\w" #}{% raw %}"\d"{% endraw %}{{ '\\\'' }}`, `{{ "\`,
 	} {
 		f.Add(s)
 	}

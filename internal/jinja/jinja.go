@@ -192,9 +192,10 @@ func (e *Env) Parse(src string) (t *Template, err error) {
 			return nil, &SyntaxError{Err: fmt.Errorf("the %q statement is not allowed in parameter templates", name)}
 		}
 	}
-	tpl, err := exec.NewTemplate("template", e.cfg, sourceLoader(pyEscapes(src)), e.env)
+	gsrc := pyEscapes(src)
+	tpl, err := exec.NewTemplate("template", e.cfg, sourceLoader(gsrc), e.env)
 	if err != nil {
-		return nil, &SyntaxError{Err: trimParseError(err, src)}
+		return nil, &SyntaxError{Err: trimParseError(err, gsrc)}
 	}
 	w := &walker{bound: map[string]bool{}, used: map[string]bool{}, seen: map[uintptr]bool{}}
 	w.walk(reflect.ValueOf(tpl.Root()))

@@ -45,6 +45,9 @@ func (l *loader) action(d *doc) {
 	switch {
 	case d.m["workflow_file"] != nil:
 		a.RunnerType, a.RunnerName, a.WorkflowFile = RunnerWorkflow, "workflow", l.packPath(d, "workflow_file", actionsDir)
+		// The engine finds every workflow action's file at its entry point, as for
+		// orquesta and action-chain actions.
+		a.EntryPoint = a.WorkflowFile
 	default:
 		a.RunnerType, a.RunnerName = runnerType(d)
 		if NeedsEntryPoint(a.RunnerType, a.RunnerName) {

@@ -62,6 +62,7 @@ func TestLoadActions(t *testing.T) {
 			files: map[string]string{"actions/deploy.yaml": "ref: demo.deploy\nworkflow_file: workflows/deploy.workflow.yaml\n", "actions/workflows/deploy.workflow.yaml": "tasks: []\n"},
 			want: Action{
 				Ref: "demo.deploy", Name: "deploy", Label: "deploy", RunnerType: RunnerWorkflow, WorkflowFile: "actions/workflows/deploy.workflow.yaml",
+				EntryPoint: "actions/workflows/deploy.workflow.yaml",
 				Parameters: param.Schema{}, Output: param.Schema{}, Enabled: true,
 				ParameterDelivery: "stdin", ParameterFormat: "json", OutputFormat: "text", File: "actions/deploy.yaml",
 			},

@@ -76,11 +76,12 @@ type Action struct {
 	// "python", …, "workflow") or StackStorm's ("python-script", "local-shell-cmd", …),
 	// which selects StackStorm's conventions for arguments and results.
 	RunnerName string
-	// EntryPoint is the script or binary as a slash path relative to the pack root (for
-	// example "actions/hello.py"); empty for local and workflow actions.
+	// EntryPoint is the script, binary or workflow file as a slash path relative to the pack
+	// root (for example "actions/hello.py", "actions/workflows/deploy.yaml"); empty for local
+	// actions. An attune workflow_file action's is its WorkflowFile.
 	EntryPoint string
-	// WorkflowFile is the workflow graph relative to the pack root; set only for
-	// RunnerWorkflow actions.
+	// WorkflowFile is attune's workflow_file relative to the pack root; set only for attune's
+	// workflow actions (RunnerName "workflow"), and equal to EntryPoint.
 	WorkflowFile      string
 	Parameters        param.Schema
 	Output            param.Schema

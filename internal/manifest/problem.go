@@ -14,20 +14,26 @@ import (
 
 // Problem is one thing wrong with a pack, located precisely enough for an author to fix it
 // without guessing: File is relative to the pack root, Line is 1-based (0 when unknown) and
-// Field names the YAML key (dotted for nested keys).
+// Field names the YAML key (dotted for nested keys). Task names the workflow task a problem
+// of a workflow file is in (empty elsewhere).
 type Problem struct {
 	File    string
 	Line    int
+	Task    string
 	Field   string
 	Message string
 }
 
-// String renders the problem as "file:line: field: message", leaving out unknown parts.
+// String renders the problem as "file:line: task t: field: message", leaving out unknown
+// parts.
 func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(p.File)
 	if p.Line > 0 {
 		b.WriteString(":" + strconv.Itoa(p.Line))
+	}
+	if p.Task != "" {
+		b.WriteString(": task " + p.Task)
 	}
 	if p.Field != "" {
 		b.WriteString(": " + p.Field)

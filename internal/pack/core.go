@@ -42,7 +42,7 @@ func (s *Service) EnsureCore(ctx context.Context) (*ent.Pack, error) {
 			return nil, err
 		}
 	}
-	sum, err := treeChecksum(dir)
+	sum, _, err := treeChecksum(dir)
 	if err != nil {
 		return nil, err
 	}

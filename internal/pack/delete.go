@@ -3,11 +3,13 @@ package pack
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/execution"
 	entpack "github.com/attune-io/attune/ent/pack"
+	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/store"
 )
@@ -73,11 +75,27 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*DeleteRe
 		}
 	}
 	if err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Ent.PackFile.Delete().Where(packfile.PackRef(ref)).Exec(ctx); err != nil {
+			return err
+		}
 		return tx.Ent.Pack.DeleteOneID(p.ID).Exec(ctx)
 	}); err != nil {
 		return nil, err
 	}
-	for _, dir := range []string{p.Path, p.EnvPath} {
+	// This node's copies go now; other nodes' with their next sweep.
+	lk := s.loc.refLock(ref)
+	lk.Lock()
+	defer lk.Unlock()
+	s.forget(ref)
+	dirs := []string{p.Path, p.EnvPath, filepath.Join(s.cfg.PacksDir, ref)}
+	if envs, err := os.ReadDir(s.cfg.EnvsDir); err == nil {
+		for _, e := range envs {
+			if m := envRE.FindStringSubmatch(e.Name()); m != nil && m[1] == ref {
+				dirs = append(dirs, filepath.Join(s.cfg.EnvsDir, e.Name()))
+			}
+		}
+	}
+	for _, dir := range dirs {
 		if dir != "" {
 			s.removeLater(dir)
 		}

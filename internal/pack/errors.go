@@ -23,6 +23,9 @@ func stepError(step string, err error) error {
 		probs := make([]map[string]any, len(ve.Problems))
 		for i, p := range ve.Problems {
 			probs[i] = map[string]any{"file": p.File, "line": p.Line, "field": p.Field, "message": p.Message}
+			if p.Task != "" {
+				probs[i]["task"] = p.Task
+			}
 		}
 		msg := fmt.Sprintf("%s: pack is invalid: %d problem(s): %s", step, len(ve.Problems), ve.Error())
 		return (&apperr.Error{Code: apperr.BadUserInput, Message: msg, Err: err}).

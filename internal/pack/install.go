@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -175,7 +176,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	}
 	var fileConfig *operatorFile
 	var refWarnings []string
-	if refWarnings, fileConfig, err = s.validateAgainstInstalled(ctx, m, loadErr); err != nil {
+	if refWarnings, fileConfig, err = s.validateAgainstInstalled(ctx, os.DirFS(packRoot), m, loadErr); err != nil {
 		m = nil
 		return nil, stepError(StepValidate, err)
 	}
@@ -208,24 +209,41 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 		return nil, stepError(StepValidate, apperr.Errorf(apperr.Forbidden,
 			"pack %q is built in and cannot be replaced", m.Ref))
 	}
-	checksum, err := treeChecksum(packRoot)
+	checksum, files, err := treeChecksum(packRoot)
 	if err != nil {
 		return nil, stepError(StepValidate, err)
 	}
 
 	t.step(ctx, StepMove)
-	final := s.packDir(m.Ref)
-	if old != nil || exists(final) {
-		// The old version steps aside into this install's temp dir, and
-		// comes back if anything later fails. (A directory without a row
-		// is a crash's leftover and goes with the temp dir.)
+	// Each version has its own directory: executions requested before an
+	// upgrade keep running the old one, which the sweep removes once
+	// nothing points at it.
+	final := s.versionDir(m.Ref, checksum)
+	if old != nil && old.Path == filepath.Dir(final) {
+		// Installed before versions had directories: the pack itself is
+		// at <packs_dir>/<ref>; it steps aside, and comes back on failure.
+		legacy := filepath.Join(tmp, "legacy")
+		if err := os.Rename(old.Path, legacy); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, stepError(StepMove, err)
+		}
+		undo = append(undo, func() {
+			if exists(legacy) {
+				s.restore(legacy, old.Path)
+			}
+		})
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return nil, stepError(StepMove, err)
+	}
+	undo = append(undo, func() { _ = os.Remove(filepath.Dir(final)) }) // when left empty
+	if exists(final) {
+		// The same version (a reinstall) steps aside into this install's
+		// temp dir, and comes back if anything later fails.
 		aside := filepath.Join(tmp, "previous")
 		if err := os.Rename(final, aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, stepError(StepMove, err)
 		}
-		if old != nil {
-			undo = append(undo, func() { s.restore(aside, final) })
-		}
+		undo = append(undo, func() { s.restore(aside, final) })
 	}
 	if err := os.Rename(packRoot, final); err != nil {
 		return nil, stepError(StepMove, err)
@@ -249,7 +267,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 
 	t.step(ctx, StepRegister)
 	p, err = s.register(ctx, m, registration{
-		path: final, source: t.display, checksum: checksum, env: env, system: req.System,
+		path: final, source: t.display, checksum: checksum, files: files, env: env, system: req.System,
 		fileConfig: fileConfig,
 	})
 	if err != nil {
@@ -259,21 +277,21 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	t.step(ctx, StepCleanup)
 	undo = nil
 	s.removeAll(tmp)
-	if old != nil && old.EnvPath != "" && old.EnvPath != env.Path {
-		s.removeAll(old.EnvPath)
-	}
+	// The old version's directory and environment stay for the executions
+	// requested before the switch; the sweep removes them after.
 	return p, nil
 }
 
 // validateAgainstInstalled checks what a pack cannot know alone: that the
 // triggers its sensors name exist (here or installed), that none of its refs
 // belong to another pack, that its rules' criteria and templates compile,
-// and that the operator's configs/<pack>.yaml fits the config schema. The
-// problems loadErr holds (the files' own) join these in one
+// that the operator's configs/<pack>.yaml fits the config schema, and that
+// its workflow files (fsys is the pack's root) parse and run only actions
+// that exist. The problems loadErr holds (the files' own) join these in one
 // *manifest.ValidationError. Rules naming actions or triggers not installed
 // yet are warnings, returned apart. fileConfig is the configs file, nil
 // when there is none.
-func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack, loadErr error) (warnings []string, fileConfig *operatorFile, err error) {
+func (s *Service) validateAgainstInstalled(ctx context.Context, fsys fs.FS, m *manifest.Pack, loadErr error) (warnings []string, fileConfig *operatorFile, err error) {
 	var probs []manifest.Problem
 	if loadErr != nil {
 		var ve *manifest.ValidationError
@@ -328,6 +346,11 @@ func (s *Service) validateAgainstInstalled(ctx context.Context, m *manifest.Pack
 	}
 	fileConfig, cprobs := s.configFile(m)
 	probs = append(probs, cprobs...)
+	wprobs, err := s.workflowProblems(ctx, fsys, m, s.cfg.MaxManifestBytes)
+	if err != nil {
+		return nil, nil, err
+	}
+	probs = append(probs, wprobs...)
 	if len(probs) > 0 {
 		sort.SliceStable(probs, func(i, j int) bool {
 			if probs[i].File != probs[j].File {
@@ -423,6 +446,22 @@ func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, 
 				return packenv.Status{Kind: packenv.KindNode, Path: filepath.Join(final, "node_modules"), Checksum: sum}, nil
 			}
 		}
+		oldModules := ""
+		if old != nil {
+			oldModules = filepath.Join(old.Path, "node_modules")
+		}
+		if old != nil && old.EnvChecksum == sum && old.Path != final && exists(oldModules) {
+			// An upgrade: the old version keeps its node_modules for the
+			// executions requested before the switch; the new one gets a
+			// copy (links kept), offline like a carried-over one.
+			modules := filepath.Join(final, "node_modules")
+			out, err := exec.CommandContext(ctx, "cp", "-a", oldModules, modules).CombinedOutput()
+			if err == nil {
+				return packenv.Status{Kind: packenv.KindNode, Path: modules, Checksum: sum}, nil
+			}
+			s.log.Warn("copying node_modules from the previous version; running npm", "error", err, "output", string(out))
+			s.removeAll(modules)
+		}
 		return packenv.BuildNode(ctx, spec)
 	}
 	return packenv.Status{Kind: packenv.KindNone, Checksum: sum}, nil
@@ -449,9 +488,11 @@ func exists(p string) bool {
 	return err == nil
 }
 
-// treeChecksum hashes every file's path, mode and content, in order.
-func treeChecksum(root string) (string, error) {
+// treeChecksum hashes every file's path, mode and content, in order, and
+// lists the files (slash-separated, relative to root).
+func treeChecksum(root string) (string, []string, error) {
 	h := sha256.New()
+	var files []string
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -460,6 +501,7 @@ func treeChecksum(root string) (string, error) {
 			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
+		files = append(files, filepath.ToSlash(rel))
 		info, err := d.Info()
 		if err != nil {
 			return err
@@ -474,9 +516,9 @@ func treeChecksum(root string) (string, error) {
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), files, nil
 }
 
 // redactSource hides URL credentials and query strings.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/trigger"
 	"github.com/attune-io/attune/internal/apperr"
@@ -125,7 +126,7 @@ func TestInstallFromEverySourceKind(t *testing.T) {
 			res, err := b.svc.Install(t.Context(), pack.Request{Source: source})
 			require.NoError(t, err, ref)
 			require.Equal(t, ref, res.Pack.Ref)
-			require.Equal(t, filepath.Join(b.packs, ref), res.Pack.Path)
+			require.Equal(t, filepath.Join(b.packs, ref, res.Pack.Checksum), res.Pack.Path, "each version has its directory")
 			require.FileExists(t, filepath.Join(res.Pack.Path, "actions", "hello.sh"))
 			require.Equal(t, packinstall.StatusSUCCEEDED, res.Install.Status)
 			acts := b.db.Ent.Action.Query().Where(action.PackRef(ref)).AllX(t.Context())
@@ -423,7 +424,9 @@ func TestUpgradeKeepsIDsAndReplacesAtomically(t *testing.T) {
 		require.NoError(t, err)
 		require.Contains(t, string(body), "v2")
 
-		// Changed requirements build a new env and drop the old one.
+		// Changed requirements build a new env; the old version and its
+		// env stay for the executions requested before, until the sweep
+		// finds nothing points at them.
 		v4 := shellPack("up", "4.0.0", map[string]string{
 			"requirements.txt": "# changed\n",
 			"actions/py.yaml":  "runner_type: python\nentry_point: py.py\n", "actions/py.py": "print('v4')\n",
@@ -431,8 +434,18 @@ func TestUpgradeKeepsIDsAndReplacesAtomically(t *testing.T) {
 		fourth, err := b.svc.Install(ctx, pack.Request{Source: writePack(t, v4), Force: true})
 		require.NoError(t, err)
 		require.NotEqual(t, first.Pack.EnvPath, fourth.Pack.EnvPath)
+		require.DirExists(t, first.Pack.EnvPath)
+		require.DirExists(t, second.Pack.Path)
+		require.NoError(t, b.svc.SweepVersions(ctx))
 		require.NoDirExists(t, first.Pack.EnvPath)
+		require.Len(t, b.db.Ent.PackFile.Query().Where(packfile.PackRef("up")).GroupBy(packfile.FieldChecksum).StringsX(ctx), 3,
+			"v1, v2 and v4: the database keeps unused versions until a second sweep")
+		require.NoError(t, b.svc.SweepVersions(ctx))
+		require.NoDirExists(t, second.Pack.Path)
 		require.DirExists(t, fourth.Pack.EnvPath)
+		require.DirExists(t, fourth.Pack.Path)
+		stored := b.db.Ent.PackFile.Query().Where(packfile.PackRef("up")).GroupBy(packfile.FieldChecksum).StringsX(ctx)
+		require.Equal(t, []string{fourth.Pack.Checksum}, stored, "only the current version stays stored")
 	})
 }
 
@@ -465,7 +478,9 @@ func TestDeletePack(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "gone", del.Ref)
 		require.NoDirExists(t, res.Pack.Path)
+		require.NoDirExists(t, filepath.Dir(res.Pack.Path), "the pack's versions directory")
 		require.NoDirExists(t, res.Pack.EnvPath)
+		require.False(t, b.db.Ent.PackFile.Query().Where(packfile.PackRef("gone")).ExistX(ctx), "its files leave the database")
 		require.False(t, b.db.Ent.Action.Query().Where(action.PackRef("gone")).ExistX(ctx))
 		kept := b.db.Ent.Execution.GetX(ctx, running.ID)
 		require.Nil(t, kept.ActionID)

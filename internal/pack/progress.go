@@ -94,6 +94,7 @@ func (t *tracker) finishStep(now time.Time, status, errMsg string) {
 	last := t.steps[len(t.steps)-1]
 	last["status"] = status
 	last["durationMs"] = now.Sub(t.started).Milliseconds()
+	t.s.Metrics.PackInstallStep(t.current, status, now.Sub(t.started))
 	if errMsg != "" {
 		last["error"] = errMsg
 	}
@@ -117,6 +118,7 @@ func (t *tracker) finish(ctx context.Context, ref, version string, failure error
 		t.finishStep(now, "done", "")
 		u.SetStatus(packinstall.StatusSUCCEEDED).SetStep("")
 	}
+	t.s.Metrics.PackInstalled(failure == nil)
 	t.save(ctx, u)
 	if t.release != nil {
 		t.release()

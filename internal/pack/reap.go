@@ -105,21 +105,18 @@ func (s *Service) reapInstall(ctx context.Context, rec *ent.PackInstall) (bool, 
 }
 
 // undoDead puts the pack directory and environment of rec's pack back as
-// its row says, under the pack's lock: the previous version comes back
-// from the temp dir if the install had moved it aside, a directory no row
-// points at goes, and so does the environment the install was building.
+// its row says, under the pack's lock: the version a reinstall had moved
+// aside comes back from the temp dir if its place is empty, and the
+// environment the install was building goes. A version directory no row
+// points at goes with the next version sweep.
 func (s *Service) undoDead(ctx context.Context, rec *ent.PackInstall) error {
 	p, err := s.db.Ent.Pack.Query().Where(entpack.Ref(rec.PackRef)).Only(ctx)
 	if err != nil && !ent.IsNotFound(err) {
 		return fmt.Errorf("reading pack %s: %w", rec.PackRef, err)
 	}
-	final := s.packDir(rec.PackRef)
 	aside := filepath.Join(s.installDir(rec.ID), "previous")
-	switch {
-	case p != nil && p.Path == final && exists(aside):
-		s.restore(aside, final)
-	case p == nil || p.Path != final:
-		s.removeAll(final)
+	if p != nil && exists(aside) && !exists(p.Path) && s.within(p.Path, s.cfg.PacksDir) {
+		s.restore(aside, p.Path)
 	}
 	if rec.EnvPath != "" && (p == nil || p.EnvPath != rec.EnvPath) && s.within(rec.EnvPath, s.cfg.EnvsDir) {
 		s.removeAll(rec.EnvPath)

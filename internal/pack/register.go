@@ -25,8 +25,11 @@ import (
 
 type registration struct {
 	path, source, checksum string
-	env                    packenv.Status
-	system                 bool
+	// files lists the version's files under path, as checksummed: they
+	// are stored in the database with the registration.
+	files  []string
+	env    packenv.Status
+	system bool
 	// fileConfig is the operator's configs/<pack>.yaml, nil for none.
 	fileConfig *operatorFile
 }
@@ -89,6 +92,9 @@ func (s *Service) register(ctx context.Context, m *manifest.Pack, r registration
 		}
 		if err := upsertComponents(ctx, c, p, m); err != nil {
 			return err
+		}
+		if err := storeFiles(ctx, c, m.Ref, r.checksum, r.path, r.files); err != nil {
+			return fmt.Errorf("storing the pack's files: %w", err)
 		}
 		out = p
 		return nil

@@ -12,11 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/attune-io/attune/ent"
 	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/internal/fetch"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/packconfig"
 	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/store"
@@ -69,6 +71,10 @@ type Service struct {
 	sealer   packconfig.Sealer
 	// Canceler, when set, lets deletePack(force: true) cancel executions.
 	Canceler Canceler
+	// Metrics, when set, counts installs and times their steps.
+	Metrics *metrics.Metrics
+	// loc is what this node has of pack versions (Prepare).
+	loc local
 }
 
 // NewService prepares the directories.
@@ -106,27 +112,32 @@ func NewService(db *store.DB, cfg Config) (*Service, error) {
 	return &Service{
 		db: db, cfg: cfg, log: cfg.Logger, progress: newBroker(),
 		locks: store.NewLocker(db), configs: packconfig.New(db, cfg.Sealer), sealer: cfg.Sealer,
+		loc: local{ready: map[string]Local{}, flights: map[string]*flight{}, refs: map[string]*sync.Mutex{}},
 	}, nil
 }
 
 func tmpRoot(cfg Config) string { return filepath.Join(cfg.PacksDir, ".tmp") }
-
-// packDir is where pack ref lives once installed.
-func (s *Service) packDir(ref string) string { return filepath.Join(s.cfg.PacksDir, ref) }
 
 // sweepAge protects installs under way on other nodes sharing PacksDir.
 const sweepAge = time.Hour
 
 // Sweep removes what a crash may have left. Installs whose process died
 // are failed and their files removed at once (ReapInstalls), as are the
-// temp dirs of installs that are not running. Anything else no pack row
-// points at (pack or environment directories, temp dirs of an older
-// naming) goes once it is older than an hour. It runs at start.
+// temp dirs of installs that are not running, and versions nothing points
+// at (SweepVersions). Anything else no pack row points at (pack or
+// environment directories of an older naming, temp dirs) goes once it is
+// older than an hour. It runs at start.
 func (s *Service) Sweep(ctx context.Context) error {
 	if _, err := s.ReapInstalls(ctx); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	if err := s.removeInstallDirs(ctx); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	if err := s.storeMissing(ctx); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	if err := s.SweepVersions(ctx); err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
 	packs, err := s.db.Ent.Pack.Query().All(ctx)
@@ -137,6 +148,8 @@ func (s *Service) Sweep(ctx context.Context) error {
 	for _, p := range packs {
 		keep[p.Path] = true
 		keep[p.EnvPath] = true
+		// Its versions' directory; SweepVersions tends what is inside.
+		keep[filepath.Join(s.cfg.PacksDir, p.Ref)] = true
 	}
 	for _, dir := range []string{tmpRoot(s.cfg), s.cfg.PacksDir, s.cfg.EnvsDir} {
 		entries, err := os.ReadDir(dir)
@@ -149,6 +162,9 @@ func (s *Service) Sweep(ctx context.Context) error {
 			if e.Name() == ".tmp" || keep[p] || err != nil || time.Since(info.ModTime()) < sweepAge {
 				continue
 			}
+			if dir == s.cfg.EnvsDir && envRE.MatchString(e.Name()) {
+				continue // SweepVersions decides
+			}
 			s.log.Warn("removing orphaned pack directory", "path", p)
 			s.removeAll(p)
 		}
@@ -156,12 +172,15 @@ func (s *Service) Sweep(ctx context.Context) error {
 	return nil
 }
 
-// Environment is a pack's runtime environment as it is now: a READY
-// environment whose directory has gone (deleted by hand, a lost volume)
-// reports FAILED, so the API does not claim what the worker will refuse.
+// Environment is a pack's runtime environment as its install built it
+// (path is on the installing node). Every node builds its own copy when it
+// first runs the version (Prepare), so a copy missing here is no failure;
+// only a pack that cannot travel (no checksum: made by hand) whose READY
+// environment has gone reports FAILED, so the API does not claim what the
+// worker will refuse.
 func (s *Service) Environment(p *ent.Pack) (status entpack.EnvStatus, path, errMsg string) {
 	status, path, errMsg = p.EnvStatus, p.EnvPath, p.EnvError
-	if status == entpack.EnvStatusREADY && path != "" {
+	if status == entpack.EnvStatusREADY && path != "" && p.Checksum == "" {
 		if _, err := os.Stat(path); err != nil {
 			return entpack.EnvStatusFAILED, path, "environment missing at " + path + "; reinstall the pack with force: true"
 		}

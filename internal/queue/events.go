@@ -7,6 +7,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -62,7 +63,7 @@ func addEventWorkers(workers *river.Workers, rc *river.Config, cfg Config, h *Ha
 	if n <= 0 {
 		n = cfg.Concurrency
 	}
-	river.AddWorker(workers, &evaluateWorker{h: h})
+	river.AddWorker(workers, &evaluateWorker{h: h, m: cfg.Metrics})
 	// Evaluations take a millisecond or two, so the client's cooldown would
 	// cap them at MaxWorkers per cooldown (1,000/s at 10 workers).
 	rc.Queues[QueueEvents] = river.QueueConfig{MaxWorkers: n, FetchCooldown: eventFetchCooldown}
@@ -71,9 +72,11 @@ func addEventWorkers(workers *river.Workers, rc *river.Config, cfg Config, h *Ha
 type evaluateWorker struct {
 	river.WorkerDefaults[EvaluateArgs]
 	h *Handlers
+	m *metrics.Metrics
 }
 
 func (w *evaluateWorker) Work(ctx context.Context, job *river.Job[EvaluateArgs]) error {
+	w.m.QueueWait(job.Queue, time.Since(job.ScheduledAt))
 	if w.h.Evaluate == nil {
 		return fmt.Errorf("no rule evaluation handler on this node")
 	}

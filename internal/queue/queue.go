@@ -21,6 +21,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -45,6 +46,8 @@ type Config struct {
 	EventConcurrency int
 	// Logger receives River's logs.
 	Logger *slog.Logger
+	// Metrics, when set, observes how long each job waited for a worker.
+	Metrics *metrics.Metrics
 }
 
 // Handlers are the functions jobs run, read when a job runs (so they may be
@@ -63,6 +66,7 @@ type Handlers struct {
 // Queue inserts and (with Concurrency > 0) works jobs.
 type Queue struct {
 	client  *river.Client[*sql.Tx]
+	db      *store.DB
 	pool    *pgxpool.Pool
 	working bool
 	// gate, on SQLite, starts jobs when the transaction that inserted them
@@ -76,7 +80,7 @@ type Queue struct {
 // New builds the River client over db. Handlers may be nil for an
 // insert-only queue. Call Migrate once before.
 func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, error) {
-	q := &Queue{}
+	q := &Queue{db: db}
 	var drv riverdriver.Driver[*sql.Tx]
 	if db.Dialect == dialect.Postgres {
 		pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
@@ -105,7 +109,7 @@ func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, er
 	}
 	if cfg.Concurrency > 0 && h != nil {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &executionWorker{h: h})
+		river.AddWorker(workers, &executionWorker{h: h, m: cfg.Metrics})
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Concurrency}}
 		addEventWorkers(workers, rc, cfg, h)
@@ -266,8 +270,41 @@ func (ExecutionArgs) Kind() string { return "execution" }
 type executionWorker struct {
 	river.WorkerDefaults[ExecutionArgs]
 	h *Handlers
+	m *metrics.Metrics
 }
 
 func (w *executionWorker) Work(ctx context.Context, job *river.Job[ExecutionArgs]) error {
+	w.m.QueueWait(job.Queue, time.Since(job.ScheduledAt))
 	return w.h.Execution(ctx, job.Args.ExecutionID)
+}
+
+// Queues are the queues jobs go to: executions and rule evaluations.
+var Queues = []string{river.QueueDefault, QueueEvents}
+
+// PendingStates are the states of jobs not finished yet, as Depth reports them.
+var PendingStates = []string{"available", "scheduled", "retryable", "running", "pending"}
+
+// depthSQL counts the jobs not finished yet by queue and state; River's
+// fetch index (state, queue, ...) serves it, whatever the number of
+// finished jobs River keeps.
+const depthSQL = `SELECT queue, state, count(*) FROM river_job
+WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending') GROUP BY queue, state`
+
+// Depth counts the jobs not finished yet, by queue and state, over every
+// node (it reads River's table).
+func (q *Queue) Depth(ctx context.Context) ([]metrics.QueueDepth, error) {
+	rows, err := q.db.SQL.QueryContext(ctx, depthSQL)
+	if err != nil {
+		return nil, fmt.Errorf("reading queue depth: %w", err)
+	}
+	defer rows.Close()
+	var out []metrics.QueueDepth
+	for rows.Next() {
+		var d metrics.QueueDepth
+		if err := rows.Scan(&d.Queue, &d.State, &d.Jobs); err != nil {
+			return nil, fmt.Errorf("reading queue depth: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }

@@ -145,6 +145,7 @@ func (e *Engine) storeEvent(ctx context.Context, tx *store.Tx, em Emission) (*en
 		return nil, fmt.Errorf("storing event of %s: %w", tr.Ref, err)
 	}
 	e.bus.PublishAfterCommit(tx, notify.Event{Kind: notify.EventCreated, ID: ev.ID})
+	e.stored(tx, tr.Ref)
 	return ev, nil
 }
 
@@ -233,4 +234,11 @@ func fieldDetails(pe *param.Error) []map[string]string {
 		out[i] = map[string]string{"field": f.Field, "message": f.Message}
 	}
 	return out
+}
+
+// stored counts an event of trigger once tx commits.
+func (e *Engine) stored(tx *store.Tx, trigger string) {
+	if m := e.opts.Metrics; m != nil {
+		tx.AfterCommit(func() { m.Event(trigger) })
+	}
 }

@@ -18,6 +18,7 @@ import (
 	entrule "github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/execution"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/store"
@@ -63,6 +64,9 @@ type Options struct {
 	// (secrets opened, schema defaults applied) through c; without it
 	// templates see the stored non-secret values.
 	PackConfig func(ctx context.Context, c *ent.Client, packRef string) (map[string]any, error)
+	// Metrics, when set, counts the events stored, the rule evaluations
+	// and the enforcements.
+	Metrics *metrics.Metrics
 }
 
 // Engine is the event pipeline's stateful half: it stores events with
@@ -148,6 +152,7 @@ func (e *Engine) evaluate(ctx context.Context, evs ...*ent.Event) error {
 		}
 		for _, r := range rules {
 			if r.mismatch(ev, e.opts.Now()) {
+				e.opts.Metrics.RuleEvaluated(r.rule.Ref, metrics.RuleUnmatched)
 				continue
 			}
 			if err := e.enforce(ctx, ev, r.rule.ID); err != nil {
@@ -166,6 +171,17 @@ func (e *Engine) evaluate(ctx context.Context, evs ...*ent.Event) error {
 // caller stores the events again with an evaluation job instead.
 func (e *Engine) evaluateTx(ctx context.Context, tx *store.Tx, evs []*ent.Event) error {
 	rulesFor := make(map[scope][]candidate)
+	// Rules whose criteria did not match, counted once tx commits: one
+	// hook for the batch, not one per rule and event.
+	var unmatched map[string]int
+	if e.opts.Metrics != nil {
+		unmatched = map[string]int{}
+		tx.AfterCommit(func() {
+			for rule, n := range unmatched {
+				e.opts.Metrics.RuleEvaluations(rule, metrics.RuleUnmatched, n)
+			}
+		})
+	}
 	for _, ev := range evs {
 		sc := scope{ev.TriggerRef, ev.RuleRef}
 		rules, ok := rulesFor[sc]
@@ -178,9 +194,15 @@ func (e *Engine) evaluateTx(ctx context.Context, tx *store.Tx, evs []*ent.Event)
 		}
 		for _, c := range rules {
 			if c.mismatch(ev, e.opts.Now()) {
+				if unmatched != nil {
+					unmatched[c.rule.Ref]++
+				}
 				continue
 			}
 			v, err := e.judge(ctx, tx, c.rule, ev)
+			if err == nil && v == nil && unmatched != nil {
+				unmatched[c.rule.Ref]++
+			}
 			if err == nil && v != nil {
 				err = e.record(ctx, tx, c.rule, ev, v)
 			}
@@ -356,6 +378,9 @@ func (e *Engine) enforce(ctx context.Context, ev *ent.Event, ruleID int) error {
 			return err
 		}
 		v, err := e.judge(ctx, tx, r, ev)
+		if m := e.opts.Metrics; err == nil && v == nil && m != nil {
+			tx.AfterCommit(func() { m.RuleEvaluated(r.Ref, metrics.RuleUnmatched) })
+		}
 		if err != nil || v == nil {
 			return err
 		}
@@ -511,6 +536,19 @@ func (e *Engine) record(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.
 		}
 	}
 	e.opts.Logger.Debug("rule enforced", "rule", r.Ref, "event_id", ev.ID, "status", v.status)
+	if m := e.opts.Metrics; m != nil {
+		status, outcome := string(enf.Status), metrics.RuleFailed
+		switch enf.Status {
+		case enforcement.StatusPROCESSED:
+			outcome = metrics.RuleMatched
+		case enforcement.StatusSKIPPED:
+			outcome = metrics.RuleSkipped
+		}
+		tx.AfterCommit(func() {
+			m.RuleEvaluated(r.Ref, outcome)
+			m.Enforcement(r.Ref, status)
+		})
+	}
 	e.bus.PublishAfterCommit(tx, notify.Event{Kind: notify.EnforcementCreated, ID: enf.ID})
 	return nil
 }

@@ -134,6 +134,7 @@ func (in *ingest) storeTx(ctx context.Context, batch []*emission, recheck, evalu
 		for i, ev := range evs {
 			ids[i] = ev.ID
 			e.bus.PublishAfterCommit(tx, notify.Event{Kind: notify.EventCreated, ID: ev.ID})
+			e.stored(tx, ev.TriggerRef)
 		}
 		if evaluate {
 			return e.evaluateTx(ctx, tx, evs)

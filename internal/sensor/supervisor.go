@@ -25,6 +25,7 @@ import (
 	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/lease"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/rule"
 	"github.com/attune-io/attune/internal/runner"
 	"github.com/attune-io/attune/internal/store"
@@ -49,8 +50,16 @@ type Options struct {
 	// stored non-secret values.
 	PackConfig func(p *ent.Pack) (map[string]any, error)
 	// Keys, when set, backs StackStorm sensors' datastore calls.
-	Keys   *keystore.Service
+	Keys *keystore.Service
+	// Packs, when set, makes the pack version a sensor runs ready on this
+	// node; nil runs sensors where the pack row says.
+	Packs interface {
+		PrepareDirs(ctx context.Context, ref, checksum string) (dir, envPath string, err error)
+	}
 	Logger *slog.Logger
+	// Metrics, when set, reports the state and restarts of the sensors
+	// this node runs.
+	Metrics *metrics.Metrics
 }
 
 // Supervisor runs the sensors this node holds leases for.
@@ -69,9 +78,11 @@ type Supervisor struct {
 
 // proc is one supervised sensor.
 type proc struct {
-	spec   string // stdin line; a change restarts the process
-	cancel context.CancelFunc
-	done   chan struct{}
+	ref     string
+	spec    string // stdin line; a change restarts the process
+	version string // the pack's checksum; a change too
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // NewSupervisor returns a Supervisor emitting through engine. Without
@@ -148,6 +159,9 @@ func (s *Supervisor) loop(ctx context.Context) {
 type wanted struct {
 	sensor *ent.Sensor
 	spec   string
+	// version is the pack's checksum: an upgrade restarts the sensor on
+	// the new version.
+	version string
 }
 
 // reconcile stops processes no longer wanted (or whose input changed),
@@ -160,7 +174,7 @@ func (s *Supervisor) reconcile(ctx context.Context) error {
 	}
 	for id, p := range s.running {
 		w, ok := want[id]
-		if ok && w.spec == p.spec {
+		if ok && w.spec == p.spec && w.version == p.version {
 			if held, err := s.leases.Acquire(ctx, leaseName(id)); err == nil && held {
 				continue
 			}
@@ -224,7 +238,7 @@ func (s *Supervisor) wanted(ctx context.Context) (map[int]wanted, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encoding input of sensor %s: %w", se.Ref, err)
 		}
-		out[se.ID] = wanted{sensor: se, spec: string(line)}
+		out[se.ID] = wanted{sensor: se, spec: string(line), version: se.Edges.Pack.Checksum}
 	}
 	return out, nil
 }
@@ -234,7 +248,7 @@ func leaseName(id int) string { return "sensor:" + strconv.Itoa(id) }
 // launch supervises w's process until halted.
 func (s *Supervisor) launch(ctx context.Context, w wanted) {
 	pctx, cancel := context.WithCancel(ctx)
-	p := &proc{spec: w.spec, cancel: cancel, done: make(chan struct{})}
+	p := &proc{ref: w.sensor.Ref, spec: w.spec, version: w.version, cancel: cancel, done: make(chan struct{})}
 	s.running[w.sensor.ID] = p
 	go func() {
 		defer close(p.done)
@@ -248,6 +262,7 @@ func (s *Supervisor) halt(ctx context.Context, id int) {
 	delete(s.running, id)
 	p.cancel()
 	<-p.done
+	s.opts.Metrics.SensorState(p.ref, "")
 	ctx = context.WithoutCancel(ctx)
 	if err := s.db.Ent.Sensor.UpdateOneID(id).SetStatus(entsensor.StatusSTOPPED).Exec(ctx); err != nil && !ent.IsNotFound(err) {
 		s.opts.Logger.Warn("recording sensor stop", "sensor_id", id, "error", err)
@@ -266,12 +281,18 @@ func (s *Supervisor) supervise(ctx context.Context, w wanted) {
 	crashes := 0
 	for {
 		s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusRUNNING) })
+		s.opts.Metrics.SensorState(se.Ref, string(entsensor.StatusRUNNING))
 		started := time.Now()
-		req := s.request(se, params, log)
-		stopServing, err := s.st2Prepare(ctx, se, &req, log)
+		req, err := s.request(ctx, se, params, log)
+		stopServing := func() {}
+		if err == nil {
+			stopServing, err = s.st2Prepare(ctx, se, &req, log)
+		}
 		if err != nil {
 			log.Error("sensor cannot start", "error", err)
 			s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) { u.SetStatus(entsensor.StatusFAILED).SetLastError(err.Error()) })
+			s.opts.Metrics.SensorState(se.Ref, string(entsensor.StatusFAILED))
+			s.opts.Metrics.SensorRestarted(se.Ref)
 			select {
 			case <-ctx.Done():
 				return
@@ -306,6 +327,8 @@ func (s *Supervisor) supervise(ctx context.Context, w wanted) {
 		s.setStatus(ctx, se.ID, func(u *ent.SensorUpdateOne) {
 			u.SetStatus(status).SetLastError(why).AddRestarts(1)
 		})
+		s.opts.Metrics.SensorState(se.Ref, string(status))
+		s.opts.Metrics.SensorRestarted(se.Ref)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -317,8 +340,18 @@ func (s *Supervisor) supervise(ctx context.Context, w wanted) {
 }
 
 // request describes the sensor's process; its stdout lines become events.
-func (s *Supervisor) request(se *ent.Sensor, params map[string]any, log *slog.Logger) runner.Request {
+// It runs the pack version it was started for, made ready on this node.
+func (s *Supervisor) request(ctx context.Context, se *ent.Sensor, params map[string]any, log *slog.Logger) (runner.Request, error) {
 	p := se.Edges.Pack
+	if s.opts.Packs != nil {
+		dir, envPath, err := s.opts.Packs.PrepareDirs(ctx, p.Ref, p.Checksum)
+		if err != nil {
+			return runner.Request{}, fmt.Errorf("preparing pack %s: %w", p.Ref, err)
+		}
+		local := *p
+		local.Path, local.EnvPath = dir, envPath
+		p = &local
+	}
 	req := runner.Request{
 		PackDir: p.Path, EntryPoint: se.EntryPoint, Parameters: params,
 		KillGrace: s.opts.KillGrace, TempDir: s.opts.TempDir, MaxOutput: 64 << 10,
@@ -347,7 +380,7 @@ func (s *Supervisor) request(se *ent.Sensor, params map[string]any, log *slog.Lo
 	default:
 		req.Runner = runner.Shell
 	}
-	return req
+	return req, nil
 }
 
 // emit turns one stdout line {"trigger": ref, "payload": {...}} into an

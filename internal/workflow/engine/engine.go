@@ -131,12 +131,18 @@ func (e *Engine) Start(ctx context.Context, ex *ent.Execution, act *ent.Action, 
 	if act.EntryPoint == "" {
 		return fmt.Errorf("action %s names no workflow file", act.Ref)
 	}
-	path := filepath.Join(pack.Path, act.EntryPoint)
-	src, err := os.ReadFile(path)
+	seedRow, seed, err := seedOf(ctx, e.db.Ent, ex.ID)
 	if err != nil {
+		return err
+	}
+	var src []byte
+	file := act.EntryPoint
+	if seed != nil {
+		// A re-run runs the workflow its original ran.
+		src, file, lang = []byte(seedRow.Source), seedRow.File, spec.Language(seedRow.Language)
+	} else if src, err = os.ReadFile(filepath.Join(pack.Path, act.EntryPoint)); err != nil {
 		return fmt.Errorf("reading workflow file: %w", err)
 	}
-	file := act.EntryPoint
 	wf, err := e.parse(lang, file, string(src))
 	if err != nil {
 		return err
@@ -151,7 +157,10 @@ func (e *Engine) Start(ctx context.Context, ex *ent.Execution, act *ent.Action, 
 	params = jinja.ContextValue(params).(map[string]any)
 	st := &state{Params: params, Vars: map[string]any{}}
 	w := &walk{e: e, wf: wf, st: st, execID: ex.ID, packRef: ex.PackRef, ctx: ctx}
-	if err := w.init(); err != nil {
+	var kept map[string]map[int]any
+	if seed != nil {
+		kept = w.reseed(seed)
+	} else if err := w.init(); err != nil {
 		return err
 	}
 	return e.db.InTx(ctx, func(tx *store.Tx) error {
@@ -163,6 +172,19 @@ func (e *Engine) Start(ctx context.Context, ex *ent.Execution, act *ent.Action, 
 		}
 		if n == 0 {
 			return nil // canceled meanwhile: the cancel recorded its end
+		}
+		if seed != nil {
+			w.tx, w.status, w.wfID = tx, execution.StatusRUNNING, seedRow.ID
+			for _, name := range seed.Tasks {
+				if wf.Tasks[name] == nil {
+					w.fail("", fmt.Sprintf("task %q is not in the workflow", name), nil)
+					continue
+				}
+				r := &taskRun{ID: len(w.st.Runs) + 1, Task: name, Status: execution.StatusSCHEDULED, Started: w.now(), Kept: kept[name]}
+				w.st.Runs = append(w.st.Runs, r)
+				w.begin(r, nil)
+			}
+			return w.finishStep()
 		}
 		row, err := tx.Ent.WorkflowExecution.Create().
 			SetExecutionID(ex.ID).SetLanguage(string(lang)).SetFile(file).SetSource(string(src)).

@@ -54,6 +54,10 @@ type taskRun struct {
 	Items      []any `json:"items,omitempty"`
 	Next       int   `json:"next,omitempty"`
 	ItemFailed bool  `json:"item_failed,omitempty"`
+	// ItemOK tells, once the run ended, which items succeeded.
+	ItemOK []bool `json:"item_ok,omitempty"`
+	// Kept are the results of items a re-run keeps (they do not run again).
+	Kept map[int]any `json:"kept,omitempty"`
 	// Active counts its children not yet ended.
 	Active int `json:"active,omitempty"`
 	// Execution is the last child started for it (not with items).
@@ -131,6 +135,9 @@ func (st *state) normalize() {
 		r.Result = jinja.ContextValue(r.Result)
 		if r.Items != nil {
 			r.Items, _ = jinja.ContextValue(r.Items).([]any)
+		}
+		for i, v := range r.Kept {
+			r.Kept[i] = jinja.ContextValue(v)
 		}
 	}
 }

@@ -272,6 +272,9 @@ func (w *walk) launch(r *taskRun) {
 			return
 		}
 		w.moreItems(r)
+		if r.Status == execution.StatusRUNNING && r.Active == 0 {
+			w.endItems(r) // every item kept by a re-run, or none could start
+		}
 		return
 	}
 	w.child(r, nil)
@@ -287,8 +290,17 @@ func (w *walk) moreItems(r *taskRun) {
 			limit = int(n)
 		}
 	}
-	for r.Next < len(r.Items) && r.Active < limit && !r.ItemFailed && w.canStart() &&
-		w.status != execution.StatusPAUSING && w.status != execution.StatusPAUSED {
+	for {
+		for r.Next < len(r.Items) && r.Kept != nil {
+			if _, kept := r.Kept[r.Next]; !kept {
+				break
+			}
+			r.Next++
+		}
+		if !(r.Next < len(r.Items) && r.Active < limit && !r.ItemFailed && w.canStart() &&
+			w.status != execution.StatusPAUSING && w.status != execution.StatusPAUSED) {
+			break
+		}
 		i := r.Next
 		r.Next++
 		w.child(r, &i)
@@ -446,7 +458,7 @@ func (w *walk) takeEnded() error {
 func (w *walk) endItems(r *taskRun) {
 	kids, err := w.tx.Ent.Execution.Query().
 		Where(execution.ParentID(w.execID), execution.TaskRun(r.ID)).
-		Select(execution.FieldID, execution.FieldTaskItem, execution.FieldResult).
+		Select(execution.FieldID, execution.FieldTaskItem, execution.FieldResult, execution.FieldStatus).
 		Order(ent.Asc(execution.FieldID)).All(w.ctx)
 	if err != nil {
 		if w.err == nil {
@@ -455,11 +467,19 @@ func (w *walk) endItems(r *taskRun) {
 		return
 	}
 	results := make([]any, len(r.Items))
+	r.ItemOK = make([]bool, len(r.Items))
+	for i, v := range r.Kept {
+		if i < len(results) {
+			results[i], r.ItemOK[i] = v, true
+		}
+	}
 	for _, k := range kids {
 		if k.TaskItem != nil && *k.TaskItem < len(results) {
 			results[*k.TaskItem] = decode(k.Result)
+			r.ItemOK[*k.TaskItem] = k.Status == execution.StatusSUCCEEDED
 		}
 	}
+	r.Kept = nil
 	status := execution.StatusSUCCEEDED
 	if r.ItemFailed {
 		status = execution.StatusFAILED

@@ -40,13 +40,16 @@ type ActionInfo struct {
 	Params []string
 	// Required lists the parameters that must be given: required and without a default.
 	Required []string
+	// AnyInput says the action takes any input: attune's actions that declare no parameters
+	// do (param.Schema.Validate), so no input is unexpected.
+	AnyInput bool
 }
 
 // CheckActions does what StackStorm's inspect_task_contents does before an Orquesta workflow
 // runs, for every language and at install time: each literal action ref must be registered
 // (lookup answers from the registry and the pack being installed), every required parameter
-// must be in the task's input, and the input may hold only parameters the action knows. It
-// returns every problem as an *Error, or nil.
+// must be in the task's input, and the input may hold only parameters the action knows (any,
+// for an action with AnyInput). It returns every problem as an *Error, or nil.
 func (wf *Workflow) CheckActions(lookup func(ref string) (ActionInfo, bool)) error {
 	var probs []Problem
 	for _, u := range wf.ActionRefs() {
@@ -63,6 +66,9 @@ func (wf *Workflow) CheckActions(lookup func(ref string) (ActionInfo, bool)) err
 				probs = append(probs, Problem{File: u.File, Line: line, Task: u.Task, Field: field,
 					Message: fmt.Sprintf("action %q is missing required input %q", u.Ref, r)})
 			}
+		}
+		if info.AnyInput {
+			continue
 		}
 		known := map[string]bool{}
 		for _, p := range info.Params {

@@ -346,6 +346,9 @@ func (p *parser) attuneTransition(n *yaml.Node, task, field string) (Transition,
 			tr.Publish = p.mapAssigns(kv.v, task, f)
 		case "do":
 			tr.Do = p.targets(kv.v, task, f, false)
+			if dv := deref(kv.v); dv != nil {
+				tr.doLine = dv.Line
+			}
 		}
 	}
 	if len(tr.Do) == 0 {

@@ -45,7 +45,7 @@ func TestAttuneValidation(t *testing.T) {
 			    action: core.noop
 			`, want: []problem{
 			{5, "a", "tasks[0].nxt", `unknown key "nxt"`},
-			{7, "a", "tasks[0].next[0].do", `the task "missing" is not defined`},
+			{8, "a", "tasks[0].next[0].do", `the task "missing" is not defined`},
 		}},
 		{name: "a task defined twice", src: `
 			version: "1"
@@ -409,6 +409,8 @@ func TestActionRefs(t *testing.T) {
 	assert.Equal(t, []Problem{
 		{File: "sequence.yaml", Line: 29, Task: "third", Field: "tasks.third.input", Message: `action "core.noop" is missing required input "x"`},
 	}, e.Problems)
+	require.NoError(t, wf.CheckActions(func(ref string) (ActionInfo, bool) { return ActionInfo{AnyInput: true}, true }),
+		"an action that takes any input")
 	err = wf.CheckActions(func(ref string) (ActionInfo, bool) { return ActionInfo{Params: []string{"msg"}}, true })
 	require.True(t, errors.As(err, &e))
 	assert.Equal(t, []Problem{

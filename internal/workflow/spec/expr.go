@@ -7,7 +7,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
+	"github.com/attune-io/attune/internal/jinja"
 	"github.com/attune-io/attune/internal/yaql"
 )
 
@@ -48,10 +50,23 @@ func (wf *Workflow) ExprLang(s string) ExprLang {
 func hasJinja(s string) bool { return jinjaExpr.MatchString(s) || jinjaBlock.MatchString(s) }
 
 // JinjaValidator, when set, validates the Jinja in a text with a real Jinja parser and returns
-// its syntax errors. TODO(jinja): internal/jinja (gonja) sets this once it lands; until then
-// checkJinja's structural check is all there is, and it does not claim more: it finds
-// unclosed or unbalanced delimiters, brackets, quotes and block tags, not every Jinja error.
-var JinjaValidator func(text string) []error
+// its syntax errors; it runs after checkJinja's structural check (unclosed or unbalanced
+// delimiters, brackets, quotes and block tags) passes. It is internal/jinja's parser, the one
+// the engine renders with (jinjaSyntax); tests may replace it.
+var JinjaValidator = jinjaSyntax
+
+// jinjaEnv is the Jinja engine the parse check uses: the engine's configuration, so a
+// template that parses here parses when the workflow runs.
+var jinjaEnv = sync.OnceValue(func() *jinja.Env { return jinja.New(jinja.Options{}) })
+
+// jinjaSyntax parses text as internal/jinja does and returns its syntax error, if any. Only
+// parse errors count: names, filters and values are checked when the workflow runs.
+func jinjaSyntax(text string) []error {
+	if _, err := jinjaEnv().Parse(text); err != nil {
+		return []error{fmt.Errorf("jinja: %w", err)}
+	}
+	return nil
+}
 
 // checkJinja returns the syntax problems of the Jinja in s.
 func checkJinja(s string) []error {

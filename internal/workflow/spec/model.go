@@ -131,6 +131,14 @@ type Task struct {
 	lines map[string]int // line of each key of the task, for problems
 }
 
+// targetLine is the line of the transition's targets: its do, or the transition's own line.
+func (tr *Transition) targetLine() int {
+	if tr.doLine > 0 {
+		return tr.doLine
+	}
+	return tr.Line
+}
+
 // lineOf is the line of one of the task's keys, or the task's own line.
 func (t *Task) lineOf(key string) int {
 	if l := t.lines[key]; l > 0 {
@@ -152,6 +160,7 @@ type Transition struct {
 
 	path   string // where the transition is, for problems ("tasks.t.next[0]")
 	doPath string // where its targets are ("tasks.t.next[0].do", "chain[1].on-success")
+	doLine int    // the line of its do, when it has one
 }
 
 // TargetKind tells what a transition target does.

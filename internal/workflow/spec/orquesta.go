@@ -390,6 +390,9 @@ func (p *parser) orquestaTransition(n *yaml.Node, task, field string) (Transitio
 			tr.Publish = p.oneKeyList(pv, task, f)
 		case "do":
 			tr.Do = p.targets(kv.v, task, f, true)
+			if dv := deref(kv.v); dv != nil {
+				tr.doLine = dv.Line
+			}
 		}
 	}
 	if len(tr.Do) == 0 {

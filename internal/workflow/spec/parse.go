@@ -18,10 +18,23 @@ var yamlErrLine = regexp.MustCompile(`line (\d+)`)
 // (unknown keys, wrong types), semantics (unknown task in do / on-success / default, reserved
 // task names, no start task, unreachable tasks, join on fewer than two inbound tasks, an
 // unbounded cycle, with-items without action or with a bad items expression), expressions
-// (YAQL parsed by internal/yaql, Jinja checked for structure), and for Orquesta the variables
+// (YAQL parsed by internal/yaql, Jinja by internal/jinja), and for Orquesta the variables
 // read before any input, vars or publish assigns them. It returns every problem at once in an
 // *Error; a nil error means the workflow is ready for the engine.
 func Parse(file string, data []byte, lang Language) (*Workflow, error) {
+	wf, err := Inspect(file, data, lang)
+	if err != nil {
+		return nil, err
+	}
+	return wf, nil
+}
+
+// Inspect is Parse that also returns, with the problems, the workflow as far as it could be
+// read: nil only when the file is not a YAML mapping, or not in a known language. An install
+// uses it to check the actions of a workflow that has other problems too (CheckActions), so
+// that an author sees every problem at once; only a workflow Inspect returns without error is
+// fit to run.
+func Inspect(file string, data []byte, lang Language) (*Workflow, error) {
 	p := &parser{file: file, lang: lang, budget: maxValueNodes}
 	wf := &Workflow{Language: lang, File: file, Tasks: map[string]*Task{}, Extra: map[string]any{}}
 	switch lang {
@@ -66,10 +79,7 @@ func Parse(file string, data []byte, lang Language) (*Workflow, error) {
 	if lang == Orquesta {
 		p.context(wf)
 	}
-	if err := p.err(); err != nil {
-		return nil, err
-	}
-	return wf, nil
+	return wf, p.err()
 }
 
 // err returns the problems found, ordered by line, or nil.

@@ -309,3 +309,21 @@ func dedent(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// TestInspectReturnsWhatItRead: a workflow with problems still gives its tasks, so an install
+// checks their actions too and reports everything at once; Parse gives nothing.
+func TestInspectReturnsWhatItRead(t *testing.T) {
+	src := []byte("version: 1.0\ntasks:\n  a:\n    action: core.echo\n    next:\n      - do: nowhere\n")
+	wf, err := Inspect("w.yaml", src, Orquesta)
+	var e *Error
+	require.True(t, errors.As(err, &e), "%v", err)
+	assert.Equal(t, []Problem{{File: "w.yaml", Line: 6, Task: "a", Field: "tasks.a.next[0].do", Message: `the task "nowhere" is not defined`}}, e.Problems)
+	require.NotNil(t, wf)
+	assert.Equal(t, []ActionUse{{Ref: "core.echo", Task: "a", File: "w.yaml", Line: 4}}, wf.ActionRefs())
+	wf, err = Parse("w.yaml", src, Orquesta)
+	assert.Nil(t, wf)
+	assert.Equal(t, e, err)
+	wf, err = Inspect("w.yaml", []byte("- not a mapping\n"), Orquesta)
+	assert.Nil(t, wf)
+	assert.Error(t, err)
+}

@@ -23,7 +23,7 @@ func (p *parser) graph(wf *Workflow) {
 				switch d.Kind {
 				case TargetTask:
 					if _, ok := wf.Tasks[d.Name]; !ok {
-						p.addLine(tr.Line, name, tr.doPath, "the task %q is not defined", d.Name)
+						p.addLine(tr.targetLine(), name, tr.doPath, "the task %q is not defined", d.Name)
 						continue
 					}
 					if inbound[d.Name] == nil {
@@ -419,7 +419,7 @@ func (p *parser) expressions(wf *Workflow) {
 		if ExprLangOf(t.Action) == NoExpr && strings.ContainsAny(t.Action, " \t\n") {
 			msg := "an action ref is pack.name without spaces"
 			if wf.Language == Orquesta {
-				msg += `; inline parameters are key=value with values quoted ("text"), numbers, booleans, null, [lists] or expressions`
+				msg += ` (inline parameters are key=value with values quoted ("text"), numbers, booleans, null, [lists] or expressions)`
 			}
 			p.addLine(t.lineOf(actionKey(wf.Language)), name, join(t.path, actionKey(wf.Language)), "%q is not an action ref: %s", t.Action, msg)
 		}
@@ -464,7 +464,7 @@ func (p *parser) expressions(wf *Workflow) {
 			}
 			for _, d := range tr.Do {
 				if d.Kind == TargetDynamic {
-					check(d.Name, tr.Line, name, tr.doPath)
+					check(d.Name, tr.targetLine(), name, tr.doPath)
 				}
 			}
 		}

@@ -13,7 +13,7 @@ ALTER TABLE `new_workflow_executions` RENAME TO `workflow_executions`;
 -- Create index "workflowexecution_execution_id" to table: "workflow_executions"
 CREATE UNIQUE INDEX `workflowexecution_execution_id` ON `workflow_executions` (`execution_id`);
 -- Create "new_executions" table
-CREATE TABLE `new_executions` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `action_ref` text NOT NULL, `pack_ref` text NOT NULL DEFAULT (''), `status` text NOT NULL DEFAULT ('REQUESTED'), `parameters` json NULL, `result` json NULL, `stdout` text NOT NULL DEFAULT (''), `stderr` text NOT NULL DEFAULT (''), `stdout_truncated` bool NOT NULL DEFAULT (false), `stderr_truncated` bool NOT NULL DEFAULT (false), `stdout_dropped` integer NOT NULL DEFAULT (0), `stderr_dropped` integer NOT NULL DEFAULT (0), `exit_code` integer NULL, `error` text NOT NULL DEFAULT (''), `requested_at` datetime NOT NULL, `started_at` datetime NULL, `finished_at` datetime NULL, `timeout_seconds` integer NOT NULL DEFAULT (0), `attempt` integer NOT NULL DEFAULT (0), `worker` text NOT NULL DEFAULT (''), `task_name` text NOT NULL DEFAULT (''), `task_item` integer NULL, `task_run` integer NOT NULL DEFAULT (0), `task_reported` bool NOT NULL DEFAULT (false), `action_id` integer NULL, `enforcement_id` integer NULL, `parent_id` integer NULL, CONSTRAINT `executions_actions_executions` FOREIGN KEY (`action_id`) REFERENCES `actions` (`id`) ON DELETE SET NULL, CONSTRAINT `executions_enforcements_executions` FOREIGN KEY (`enforcement_id`) REFERENCES `enforcements` (`id`) ON DELETE SET NULL, CONSTRAINT `executions_executions_children` FOREIGN KEY (`parent_id`) REFERENCES `executions` (`id`) ON DELETE SET NULL);
+CREATE TABLE `new_executions` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `action_ref` text NOT NULL, `pack_ref` text NOT NULL DEFAULT (''), `status` text NOT NULL DEFAULT ('REQUESTED'), `parameters` json NULL, `result` json NULL, `stdout` text NOT NULL DEFAULT (''), `stderr` text NOT NULL DEFAULT (''), `stdout_truncated` bool NOT NULL DEFAULT (false), `stderr_truncated` bool NOT NULL DEFAULT (false), `stdout_dropped` integer NOT NULL DEFAULT (0), `stderr_dropped` integer NOT NULL DEFAULT (0), `exit_code` integer NULL, `error` text NOT NULL DEFAULT (''), `requested_at` datetime NOT NULL, `started_at` datetime NULL, `finished_at` datetime NULL, `timeout_seconds` integer NOT NULL DEFAULT (0), `attempt` integer NOT NULL DEFAULT (0), `worker` text NOT NULL DEFAULT (''), `task_name` text NOT NULL DEFAULT (''), `task_item` integer NULL, `task_run` integer NOT NULL DEFAULT (0), `task_reported` bool NOT NULL DEFAULT (false), `pack_checksum` text NOT NULL DEFAULT (''), `action_id` integer NULL, `enforcement_id` integer NULL, `parent_id` integer NULL, CONSTRAINT `executions_actions_executions` FOREIGN KEY (`action_id`) REFERENCES `actions` (`id`) ON DELETE SET NULL, CONSTRAINT `executions_enforcements_executions` FOREIGN KEY (`enforcement_id`) REFERENCES `enforcements` (`id`) ON DELETE SET NULL, CONSTRAINT `executions_executions_children` FOREIGN KEY (`parent_id`) REFERENCES `executions` (`id`) ON DELETE SET NULL);
 -- Set sequence for "new_executions" table
 INSERT INTO sqlite_sequence (name, seq) VALUES ("new_executions", 12884901888);
 -- Copy rows from old table "executions" to new temporary table "new_executions"
@@ -32,5 +32,13 @@ CREATE INDEX `execution_requested_at_id` ON `executions` (`requested_at`, `id`);
 CREATE INDEX `execution_worker_status` ON `executions` (`worker`, `status`);
 -- Create index "execution_parent_id_task_reported" to table: "executions"
 CREATE INDEX `execution_parent_id_task_reported` ON `executions` (`parent_id`, `task_reported`);
+-- Create "pack_files" table
+CREATE TABLE `pack_files` (`id` integer NOT NULL PRIMARY KEY AUTOINCREMENT, `pack_ref` text NOT NULL, `checksum` text NOT NULL, `path` text NOT NULL, `mode` integer NOT NULL, `chunk` integer NOT NULL, `data` blob NULL);
+-- Set sequence for "pack_files" table
+INSERT INTO sqlite_sequence (name, seq) VALUES ("pack_files", 77309411328);
+-- Create index "packfile_checksum_path_chunk" to table: "pack_files"
+CREATE UNIQUE INDEX `packfile_checksum_path_chunk` ON `pack_files` (`checksum`, `path`, `chunk`);
+-- Create index "packfile_pack_ref" to table: "pack_files"
+CREATE INDEX `packfile_pack_ref` ON `pack_files` (`pack_ref`);
 -- Enable back the enforcement of foreign-keys constraints
 PRAGMA foreign_keys = on;
