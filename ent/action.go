@@ -55,6 +55,8 @@ type Action struct {
 	Idempotent bool `json:"idempotent,omitempty"`
 	// StackStorm's notify settings: on-complete, on-success, on-failure, each {message, data, routes}; each route fires core.st2.generic.notifytrigger when a run ends.
 	Notify map[string]interface{} `json:"notify,omitempty"`
+	// An enabled policy names this action: its claims take the policed path (internal/execution/policy.go).
+	HasPolicies bool `json:"has_policies,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ActionQuery when eager-loading is set.
 	Edges        ActionEdges `json:"edges"`
@@ -115,7 +117,7 @@ func (*Action) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case action.FieldParameters, action.FieldOutputSchema, action.FieldTags, action.FieldNotify:
 			values[i] = new([]byte)
-		case action.FieldEnabled, action.FieldIdempotent:
+		case action.FieldEnabled, action.FieldIdempotent, action.FieldHasPolicies:
 			values[i] = new(sql.NullBool)
 		case action.FieldID, action.FieldPackID, action.FieldTimeoutSeconds:
 			values[i] = new(sql.NullInt64)
@@ -260,6 +262,12 @@ func (_m *Action) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field notify: %w", err)
 				}
 			}
+		case action.FieldHasPolicies:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field has_policies", values[i])
+			} else if value.Valid {
+				_m.HasPolicies = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -364,6 +372,9 @@ func (_m *Action) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("notify=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Notify))
+	builder.WriteString(", ")
+	builder.WriteString("has_policies=")
+	builder.WriteString(fmt.Sprintf("%v", _m.HasPolicies))
 	builder.WriteByte(')')
 	return builder.String()
 }

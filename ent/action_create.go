@@ -221,6 +221,20 @@ func (_c *ActionCreate) SetNotify(v map[string]interface{}) *ActionCreate {
 	return _c
 }
 
+// SetHasPolicies sets the "has_policies" field.
+func (_c *ActionCreate) SetHasPolicies(v bool) *ActionCreate {
+	_c.mutation.SetHasPolicies(v)
+	return _c
+}
+
+// SetNillableHasPolicies sets the "has_policies" field if the given value is not nil.
+func (_c *ActionCreate) SetNillableHasPolicies(v *bool) *ActionCreate {
+	if v != nil {
+		_c.SetHasPolicies(*v)
+	}
+	return _c
+}
+
 // SetPack sets the "pack" edge to the Pack entity.
 func (_c *ActionCreate) SetPack(v *Pack) *ActionCreate {
 	return _c.SetPackID(v.ID)
@@ -343,6 +357,10 @@ func (_c *ActionCreate) defaults() error {
 		v := action.DefaultIdempotent
 		_c.mutation.SetIdempotent(v)
 	}
+	if _, ok := _c.mutation.HasPolicies(); !ok {
+		v := action.DefaultHasPolicies
+		_c.mutation.SetHasPolicies(v)
+	}
 	return nil
 }
 
@@ -409,6 +427,9 @@ func (_c *ActionCreate) check() error {
 	}
 	if _, ok := _c.mutation.Idempotent(); !ok {
 		return &ValidationError{Name: "idempotent", err: errors.New(`ent: missing required field "Action.idempotent"`)}
+	}
+	if _, ok := _c.mutation.HasPolicies(); !ok {
+		return &ValidationError{Name: "has_policies", err: errors.New(`ent: missing required field "Action.has_policies"`)}
 	}
 	if len(_c.mutation.PackIDs()) == 0 {
 		return &ValidationError{Name: "pack", err: errors.New(`ent: missing required edge "Action.pack"`)}
@@ -507,6 +528,10 @@ func (_c *ActionCreate) createSpec() (*Action, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Notify(); ok {
 		_spec.SetField(action.FieldNotify, field.TypeJSON, value)
 		_node.Notify = value
+	}
+	if value, ok := _c.mutation.HasPolicies(); ok {
+		_spec.SetField(action.FieldHasPolicies, field.TypeBool, value)
+		_node.HasPolicies = value
 	}
 	if nodes := _c.mutation.PackIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -843,6 +868,18 @@ func (u *ActionUpsert) ClearNotify() *ActionUpsert {
 	return u
 }
 
+// SetHasPolicies sets the "has_policies" field.
+func (u *ActionUpsert) SetHasPolicies(v bool) *ActionUpsert {
+	u.Set(action.FieldHasPolicies, v)
+	return u
+}
+
+// UpdateHasPolicies sets the "has_policies" field to the value that was provided on create.
+func (u *ActionUpsert) UpdateHasPolicies() *ActionUpsert {
+	u.SetExcluded(action.FieldHasPolicies)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -1158,6 +1195,20 @@ func (u *ActionUpsertOne) UpdateNotify() *ActionUpsertOne {
 func (u *ActionUpsertOne) ClearNotify() *ActionUpsertOne {
 	return u.Update(func(s *ActionUpsert) {
 		s.ClearNotify()
+	})
+}
+
+// SetHasPolicies sets the "has_policies" field.
+func (u *ActionUpsertOne) SetHasPolicies(v bool) *ActionUpsertOne {
+	return u.Update(func(s *ActionUpsert) {
+		s.SetHasPolicies(v)
+	})
+}
+
+// UpdateHasPolicies sets the "has_policies" field to the value that was provided on create.
+func (u *ActionUpsertOne) UpdateHasPolicies() *ActionUpsertOne {
+	return u.Update(func(s *ActionUpsert) {
+		s.UpdateHasPolicies()
 	})
 }
 
@@ -1642,6 +1693,20 @@ func (u *ActionUpsertBulk) UpdateNotify() *ActionUpsertBulk {
 func (u *ActionUpsertBulk) ClearNotify() *ActionUpsertBulk {
 	return u.Update(func(s *ActionUpsert) {
 		s.ClearNotify()
+	})
+}
+
+// SetHasPolicies sets the "has_policies" field.
+func (u *ActionUpsertBulk) SetHasPolicies(v bool) *ActionUpsertBulk {
+	return u.Update(func(s *ActionUpsert) {
+		s.SetHasPolicies(v)
+	})
+}
+
+// UpdateHasPolicies sets the "has_policies" field to the value that was provided on create.
+func (u *ActionUpsertBulk) UpdateHasPolicies() *ActionUpsertBulk {
+	return u.Update(func(s *ActionUpsert) {
+		s.UpdateHasPolicies()
 	})
 }
 

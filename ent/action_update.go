@@ -268,6 +268,20 @@ func (_u *ActionUpdate) ClearNotify() *ActionUpdate {
 	return _u
 }
 
+// SetHasPolicies sets the "has_policies" field.
+func (_u *ActionUpdate) SetHasPolicies(v bool) *ActionUpdate {
+	_u.mutation.SetHasPolicies(v)
+	return _u
+}
+
+// SetNillableHasPolicies sets the "has_policies" field if the given value is not nil.
+func (_u *ActionUpdate) SetNillableHasPolicies(v *bool) *ActionUpdate {
+	if v != nil {
+		_u.SetHasPolicies(*v)
+	}
+	return _u
+}
+
 // SetPack sets the "pack" edge to the Pack entity.
 func (_u *ActionUpdate) SetPack(v *Pack) *ActionUpdate {
 	return _u.SetPackID(v.ID)
@@ -511,6 +525,9 @@ func (_u *ActionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.NotifyCleared() {
 		_spec.ClearField(action.FieldNotify, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.HasPolicies(); ok {
+		_spec.SetField(action.FieldHasPolicies, field.TypeBool, value)
 	}
 	if _u.mutation.PackCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -888,6 +905,20 @@ func (_u *ActionUpdateOne) ClearNotify() *ActionUpdateOne {
 	return _u
 }
 
+// SetHasPolicies sets the "has_policies" field.
+func (_u *ActionUpdateOne) SetHasPolicies(v bool) *ActionUpdateOne {
+	_u.mutation.SetHasPolicies(v)
+	return _u
+}
+
+// SetNillableHasPolicies sets the "has_policies" field if the given value is not nil.
+func (_u *ActionUpdateOne) SetNillableHasPolicies(v *bool) *ActionUpdateOne {
+	if v != nil {
+		_u.SetHasPolicies(*v)
+	}
+	return _u
+}
+
 // SetPack sets the "pack" edge to the Pack entity.
 func (_u *ActionUpdateOne) SetPack(v *Pack) *ActionUpdateOne {
 	return _u.SetPackID(v.ID)
@@ -1161,6 +1192,9 @@ func (_u *ActionUpdateOne) sqlSave(ctx context.Context) (_node *Action, err erro
 	}
 	if _u.mutation.NotifyCleared() {
 		_spec.ClearField(action.FieldNotify, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.HasPolicies(); ok {
+		_spec.SetField(action.FieldHasPolicies, field.TypeBool, value)
 	}
 	if _u.mutation.PackCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -16,6 +16,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -28,6 +29,7 @@ import (
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/trigger"
@@ -47,6 +49,8 @@ type Client struct {
 	APIToken *APITokenClient
 	// Action is the client for interacting with the Action builders.
 	Action *ActionClient
+	// ActionPolicy is the client for interacting with the ActionPolicy builders.
+	ActionPolicy *ActionPolicyClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
 	// Enforcement is the client for interacting with the Enforcement builders.
@@ -69,6 +73,8 @@ type Client struct {
 	PackFile *PackFileClient
 	// PackInstall is the client for interacting with the PackInstall builders.
 	PackInstall *PackInstallClient
+	// PolicyEvent is the client for interacting with the PolicyEvent builders.
+	PolicyEvent *PolicyEventClient
 	// Rule is the client for interacting with the Rule builders.
 	Rule *RuleClient
 	// Sensor is the client for interacting with the Sensor builders.
@@ -94,6 +100,7 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIToken = NewAPITokenClient(c.config)
 	c.Action = NewActionClient(c.config)
+	c.ActionPolicy = NewActionPolicyClient(c.config)
 	c.AuditEvent = NewAuditEventClient(c.config)
 	c.Enforcement = NewEnforcementClient(c.config)
 	c.Event = NewEventClient(c.config)
@@ -105,6 +112,7 @@ func (c *Client) init() {
 	c.Pack = NewPackClient(c.config)
 	c.PackFile = NewPackFileClient(c.config)
 	c.PackInstall = NewPackInstallClient(c.config)
+	c.PolicyEvent = NewPolicyEventClient(c.config)
 	c.Rule = NewRuleClient(c.config)
 	c.Sensor = NewSensorClient(c.config)
 	c.Trigger = NewTriggerClient(c.config)
@@ -205,6 +213,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		config:             cfg,
 		APIToken:           NewAPITokenClient(cfg),
 		Action:             NewActionClient(cfg),
+		ActionPolicy:       NewActionPolicyClient(cfg),
 		AuditEvent:         NewAuditEventClient(cfg),
 		Enforcement:        NewEnforcementClient(cfg),
 		Event:              NewEventClient(cfg),
@@ -216,6 +225,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Pack:               NewPackClient(cfg),
 		PackFile:           NewPackFileClient(cfg),
 		PackInstall:        NewPackInstallClient(cfg),
+		PolicyEvent:        NewPolicyEventClient(cfg),
 		Rule:               NewRuleClient(cfg),
 		Sensor:             NewSensorClient(cfg),
 		Trigger:            NewTriggerClient(cfg),
@@ -243,6 +253,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		config:             cfg,
 		APIToken:           NewAPITokenClient(cfg),
 		Action:             NewActionClient(cfg),
+		ActionPolicy:       NewActionPolicyClient(cfg),
 		AuditEvent:         NewAuditEventClient(cfg),
 		Enforcement:        NewEnforcementClient(cfg),
 		Event:              NewEventClient(cfg),
@@ -254,6 +265,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Pack:               NewPackClient(cfg),
 		PackFile:           NewPackFileClient(cfg),
 		PackInstall:        NewPackInstallClient(cfg),
+		PolicyEvent:        NewPolicyEventClient(cfg),
 		Rule:               NewRuleClient(cfg),
 		Sensor:             NewSensorClient(cfg),
 		Trigger:            NewTriggerClient(cfg),
@@ -289,10 +301,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIToken, c.Action, c.AuditEvent, c.Enforcement, c.Event, c.Execution,
-		c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack, c.PackFile,
-		c.PackInstall, c.Rule, c.Sensor, c.Trigger, c.Worker, c.WorkflowDefinition,
-		c.WorkflowExecution,
+		c.APIToken, c.Action, c.ActionPolicy, c.AuditEvent, c.Enforcement, c.Event,
+		c.Execution, c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack,
+		c.PackFile, c.PackInstall, c.PolicyEvent, c.Rule, c.Sensor, c.Trigger,
+		c.Worker, c.WorkflowDefinition, c.WorkflowExecution,
 	} {
 		n.Use(hooks...)
 	}
@@ -302,10 +314,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIToken, c.Action, c.AuditEvent, c.Enforcement, c.Event, c.Execution,
-		c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack, c.PackFile,
-		c.PackInstall, c.Rule, c.Sensor, c.Trigger, c.Worker, c.WorkflowDefinition,
-		c.WorkflowExecution,
+		c.APIToken, c.Action, c.ActionPolicy, c.AuditEvent, c.Enforcement, c.Event,
+		c.Execution, c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack,
+		c.PackFile, c.PackInstall, c.PolicyEvent, c.Rule, c.Sensor, c.Trigger,
+		c.Worker, c.WorkflowDefinition, c.WorkflowExecution,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -318,6 +330,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.APIToken.mutate(ctx, m)
 	case *ActionMutation:
 		return c.Action.mutate(ctx, m)
+	case *ActionPolicyMutation:
+		return c.ActionPolicy.mutate(ctx, m)
 	case *AuditEventMutation:
 		return c.AuditEvent.mutate(ctx, m)
 	case *EnforcementMutation:
@@ -340,6 +354,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.PackFile.mutate(ctx, m)
 	case *PackInstallMutation:
 		return c.PackInstall.mutate(ctx, m)
+	case *PolicyEventMutation:
+		return c.PolicyEvent.mutate(ctx, m)
 	case *RuleMutation:
 		return c.Rule.mutate(ctx, m)
 	case *SensorMutation:
@@ -670,6 +686,156 @@ func (c *ActionClient) mutate(ctx context.Context, m *ActionMutation) (Value, er
 		return (&ActionDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Action mutation op: %q", m.Op())
+	}
+}
+
+// ActionPolicyClient is a client for the ActionPolicy schema.
+type ActionPolicyClient struct {
+	config
+}
+
+// NewActionPolicyClient returns a client for the ActionPolicy from the given config.
+func NewActionPolicyClient(c config) *ActionPolicyClient {
+	return &ActionPolicyClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `actionpolicy.Hooks(f(g(h())))`.
+func (c *ActionPolicyClient) Use(hooks ...Hook) {
+	c.hooks.ActionPolicy = append(c.hooks.ActionPolicy, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `actionpolicy.Intercept(f(g(h())))`.
+func (c *ActionPolicyClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ActionPolicy = append(c.inters.ActionPolicy, interceptors...)
+}
+
+// Create returns a builder for creating a ActionPolicy entity.
+func (c *ActionPolicyClient) Create() *ActionPolicyCreate {
+	mutation := newActionPolicyMutation(c.config, OpCreate)
+	return &ActionPolicyCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ActionPolicy entities.
+func (c *ActionPolicyClient) CreateBulk(builders ...*ActionPolicyCreate) *ActionPolicyCreateBulk {
+	return &ActionPolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ActionPolicyClient) MapCreateBulk(slice any, setFunc func(*ActionPolicyCreate, int)) *ActionPolicyCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ActionPolicyCreateBulk{err: fmt.Errorf("calling to ActionPolicyClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ActionPolicyCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ActionPolicyCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ActionPolicy.
+func (c *ActionPolicyClient) Update() *ActionPolicyUpdate {
+	mutation := newActionPolicyMutation(c.config, OpUpdate)
+	return &ActionPolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ActionPolicyClient) UpdateOne(_m *ActionPolicy) *ActionPolicyUpdateOne {
+	mutation := newActionPolicyMutation(c.config, OpUpdateOne, withActionPolicy(_m))
+	return &ActionPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ActionPolicyClient) UpdateOneID(id int) *ActionPolicyUpdateOne {
+	mutation := newActionPolicyMutation(c.config, OpUpdateOne, withActionPolicyID(id))
+	return &ActionPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ActionPolicy.
+func (c *ActionPolicyClient) Delete() *ActionPolicyDelete {
+	mutation := newActionPolicyMutation(c.config, OpDelete)
+	return &ActionPolicyDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ActionPolicyClient) DeleteOne(_m *ActionPolicy) *ActionPolicyDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ActionPolicyClient) DeleteOneID(id int) *ActionPolicyDeleteOne {
+	builder := c.Delete().Where(actionpolicy.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ActionPolicyDeleteOne{builder}
+}
+
+// Query returns a query builder for ActionPolicy.
+func (c *ActionPolicyClient) Query() *ActionPolicyQuery {
+	return &ActionPolicyQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeActionPolicy},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ActionPolicy entity by its id.
+func (c *ActionPolicyClient) Get(ctx context.Context, id int) (*ActionPolicy, error) {
+	return c.Query().Where(actionpolicy.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ActionPolicyClient) GetX(ctx context.Context, id int) *ActionPolicy {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryPack queries the pack edge of a ActionPolicy.
+func (c *ActionPolicyClient) QueryPack(_m *ActionPolicy) *PackQuery {
+	query := (&PackClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(actionpolicy.Table, actionpolicy.FieldID, id),
+			sqlgraph.To(pack.Table, pack.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, actionpolicy.PackTable, actionpolicy.PackColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *ActionPolicyClient) Hooks() []Hook {
+	hooks := c.hooks.ActionPolicy
+	return append(hooks[:len(hooks):len(hooks)], actionpolicy.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ActionPolicyClient) Interceptors() []Interceptor {
+	return c.inters.ActionPolicy
+}
+
+func (c *ActionPolicyClient) mutate(ctx context.Context, m *ActionPolicyMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ActionPolicyCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ActionPolicyUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ActionPolicyUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ActionPolicyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ActionPolicy mutation op: %q", m.Op())
 	}
 }
 
@@ -1384,6 +1550,86 @@ func (c *ExecutionClient) QuerySecret(_m *Execution) *ExecutionSecretQuery {
 			sqlgraph.From(execution.Table, execution.FieldID, id),
 			sqlgraph.To(executionsecret.Table, executionsecret.FieldID),
 			sqlgraph.Edge(sqlgraph.O2O, false, execution.SecretTable, execution.SecretColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRetryOf queries the retry_of edge of a Execution.
+func (c *ExecutionClient) QueryRetryOf(_m *Execution) *ExecutionQuery {
+	query := (&ExecutionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, id),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, execution.RetryOfTable, execution.RetryOfColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRetries queries the retries edge of a Execution.
+func (c *ExecutionClient) QueryRetries(_m *Execution) *ExecutionQuery {
+	query := (&ExecutionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, id),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.RetriesTable, execution.RetriesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryRerunOf queries the rerun_of edge of a Execution.
+func (c *ExecutionClient) QueryRerunOf(_m *Execution) *ExecutionQuery {
+	query := (&ExecutionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, id),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, execution.RerunOfTable, execution.RerunOfColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryReruns queries the reruns edge of a Execution.
+func (c *ExecutionClient) QueryReruns(_m *Execution) *ExecutionQuery {
+	query := (&ExecutionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, id),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.RerunsTable, execution.RerunsColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryPolicyEvents queries the policy_events edge of a Execution.
+func (c *ExecutionClient) QueryPolicyEvents(_m *Execution) *PolicyEventQuery {
+	query := (&PolicyEventClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, id),
+			sqlgraph.To(policyevent.Table, policyevent.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.PolicyEventsTable, execution.PolicyEventsColumn),
 		)
 		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
 		return fromV, nil
@@ -2174,6 +2420,22 @@ func (c *PackClient) QueryWorkflowDefinitions(_m *Pack) *WorkflowDefinitionQuery
 	return query
 }
 
+// QueryPolicies queries the policies edge of a Pack.
+func (c *PackClient) QueryPolicies(_m *Pack) *ActionPolicyQuery {
+	query := (&ActionPolicyClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pack.Table, pack.FieldID, id),
+			sqlgraph.To(actionpolicy.Table, actionpolicy.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, pack.PoliciesTable, pack.PoliciesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *PackClient) Hooks() []Hook {
 	hooks := c.hooks.Pack
@@ -2465,6 +2727,156 @@ func (c *PackInstallClient) mutate(ctx context.Context, m *PackInstallMutation) 
 		return (&PackInstallDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown PackInstall mutation op: %q", m.Op())
+	}
+}
+
+// PolicyEventClient is a client for the PolicyEvent schema.
+type PolicyEventClient struct {
+	config
+}
+
+// NewPolicyEventClient returns a client for the PolicyEvent from the given config.
+func NewPolicyEventClient(c config) *PolicyEventClient {
+	return &PolicyEventClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `policyevent.Hooks(f(g(h())))`.
+func (c *PolicyEventClient) Use(hooks ...Hook) {
+	c.hooks.PolicyEvent = append(c.hooks.PolicyEvent, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `policyevent.Intercept(f(g(h())))`.
+func (c *PolicyEventClient) Intercept(interceptors ...Interceptor) {
+	c.inters.PolicyEvent = append(c.inters.PolicyEvent, interceptors...)
+}
+
+// Create returns a builder for creating a PolicyEvent entity.
+func (c *PolicyEventClient) Create() *PolicyEventCreate {
+	mutation := newPolicyEventMutation(c.config, OpCreate)
+	return &PolicyEventCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of PolicyEvent entities.
+func (c *PolicyEventClient) CreateBulk(builders ...*PolicyEventCreate) *PolicyEventCreateBulk {
+	return &PolicyEventCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *PolicyEventClient) MapCreateBulk(slice any, setFunc func(*PolicyEventCreate, int)) *PolicyEventCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &PolicyEventCreateBulk{err: fmt.Errorf("calling to PolicyEventClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*PolicyEventCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &PolicyEventCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for PolicyEvent.
+func (c *PolicyEventClient) Update() *PolicyEventUpdate {
+	mutation := newPolicyEventMutation(c.config, OpUpdate)
+	return &PolicyEventUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *PolicyEventClient) UpdateOne(_m *PolicyEvent) *PolicyEventUpdateOne {
+	mutation := newPolicyEventMutation(c.config, OpUpdateOne, withPolicyEvent(_m))
+	return &PolicyEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *PolicyEventClient) UpdateOneID(id int) *PolicyEventUpdateOne {
+	mutation := newPolicyEventMutation(c.config, OpUpdateOne, withPolicyEventID(id))
+	return &PolicyEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for PolicyEvent.
+func (c *PolicyEventClient) Delete() *PolicyEventDelete {
+	mutation := newPolicyEventMutation(c.config, OpDelete)
+	return &PolicyEventDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *PolicyEventClient) DeleteOne(_m *PolicyEvent) *PolicyEventDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *PolicyEventClient) DeleteOneID(id int) *PolicyEventDeleteOne {
+	builder := c.Delete().Where(policyevent.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &PolicyEventDeleteOne{builder}
+}
+
+// Query returns a query builder for PolicyEvent.
+func (c *PolicyEventClient) Query() *PolicyEventQuery {
+	return &PolicyEventQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypePolicyEvent},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a PolicyEvent entity by its id.
+func (c *PolicyEventClient) Get(ctx context.Context, id int) (*PolicyEvent, error) {
+	return c.Query().Where(policyevent.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *PolicyEventClient) GetX(ctx context.Context, id int) *PolicyEvent {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryExecution queries the execution edge of a PolicyEvent.
+func (c *PolicyEventClient) QueryExecution(_m *PolicyEvent) *ExecutionQuery {
+	query := (&ExecutionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(policyevent.Table, policyevent.FieldID, id),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, policyevent.ExecutionTable, policyevent.ExecutionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *PolicyEventClient) Hooks() []Hook {
+	hooks := c.hooks.PolicyEvent
+	return append(hooks[:len(hooks):len(hooks)], policyevent.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *PolicyEventClient) Interceptors() []Interceptor {
+	return c.inters.PolicyEvent
+}
+
+func (c *PolicyEventClient) mutate(ctx context.Context, m *PolicyEventMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&PolicyEventCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&PolicyEventUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&PolicyEventUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&PolicyEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown PolicyEvent mutation op: %q", m.Op())
 	}
 }
 
@@ -3483,14 +3895,16 @@ func (c *WorkflowExecutionClient) mutate(ctx context.Context, m *WorkflowExecuti
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIToken, Action, AuditEvent, Enforcement, Event, Execution, ExecutionOutput,
-		ExecutionSecret, Key, Lease, Pack, PackFile, PackInstall, Rule, Sensor,
-		Trigger, Worker, WorkflowDefinition, WorkflowExecution []ent.Hook
+		APIToken, Action, ActionPolicy, AuditEvent, Enforcement, Event, Execution,
+		ExecutionOutput, ExecutionSecret, Key, Lease, Pack, PackFile, PackInstall,
+		PolicyEvent, Rule, Sensor, Trigger, Worker, WorkflowDefinition,
+		WorkflowExecution []ent.Hook
 	}
 	inters struct {
-		APIToken, Action, AuditEvent, Enforcement, Event, Execution, ExecutionOutput,
-		ExecutionSecret, Key, Lease, Pack, PackFile, PackInstall, Rule, Sensor,
-		Trigger, Worker, WorkflowDefinition, WorkflowExecution []ent.Interceptor
+		APIToken, Action, ActionPolicy, AuditEvent, Enforcement, Event, Execution,
+		ExecutionOutput, ExecutionSecret, Key, Lease, Pack, PackFile, PackInstall,
+		PolicyEvent, Rule, Sensor, Trigger, Worker, WorkflowDefinition,
+		WorkflowExecution []ent.Interceptor
 	}
 )
 

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -25,6 +26,7 @@ import (
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/trigger"
@@ -93,6 +95,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apitoken.Table:           apitoken.ValidColumn,
 			action.Table:             action.ValidColumn,
+			actionpolicy.Table:       actionpolicy.ValidColumn,
 			auditevent.Table:         auditevent.ValidColumn,
 			enforcement.Table:        enforcement.ValidColumn,
 			event.Table:              event.ValidColumn,
@@ -104,6 +107,7 @@ func checkColumn(t, c string) error {
 			pack.Table:               pack.ValidColumn,
 			packfile.Table:           packfile.ValidColumn,
 			packinstall.Table:        packinstall.ValidColumn,
+			policyevent.Table:        policyevent.ValidColumn,
 			rule.Table:               rule.ValidColumn,
 			sensor.Table:             sensor.ValidColumn,
 			trigger.Table:            trigger.ValidColumn,

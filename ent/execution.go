@@ -79,6 +79,12 @@ type Execution struct {
 	TaskReported bool `json:"task_reported,omitempty"`
 	// Checksum of the pack version current when it was requested: the version it runs (see pack_files).
 	PackChecksum string `json:"pack_checksum,omitempty"`
+	// The execution an action.retry policy retried with this one.
+	RetryOfID *int `json:"retry_of_id,omitempty"`
+	// 1 for the first retry of an execution, 2 for the retry of that one…
+	RetryAttempt int `json:"retry_attempt,omitempty"`
+	// The execution rerunExecution ran again.
+	RerunOfID *int `json:"rerun_of_id,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ExecutionQuery when eager-loading is set.
 	Edges        ExecutionEdges `json:"edges"`
@@ -101,15 +107,28 @@ type ExecutionEdges struct {
 	Output []*ExecutionOutput `json:"output,omitempty"`
 	// Secret holds the value of the secret edge.
 	Secret *ExecutionSecret `json:"secret,omitempty"`
+	// RetryOf holds the value of the retry_of edge.
+	RetryOf *Execution `json:"retry_of,omitempty"`
+	// Retries holds the value of the retries edge.
+	Retries []*Execution `json:"retries,omitempty"`
+	// RerunOf holds the value of the rerun_of edge.
+	RerunOf *Execution `json:"rerun_of,omitempty"`
+	// Reruns holds the value of the reruns edge.
+	Reruns []*Execution `json:"reruns,omitempty"`
+	// PolicyEvents holds the value of the policy_events edge.
+	PolicyEvents []*PolicyEvent `json:"policy_events,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [7]bool
+	loadedTypes [12]bool
 	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
+	totalCount [10]map[string]int
 
 	namedChildren           map[string][]*Execution
 	namedWorkflowExecutions map[string][]*WorkflowExecution
 	namedOutput             map[string][]*ExecutionOutput
+	namedRetries            map[string][]*Execution
+	namedReruns             map[string][]*Execution
+	namedPolicyEvents       map[string][]*PolicyEvent
 }
 
 // ActionOrErr returns the Action value or an error if the edge
@@ -183,6 +202,55 @@ func (e ExecutionEdges) SecretOrErr() (*ExecutionSecret, error) {
 	return nil, &NotLoadedError{edge: "secret"}
 }
 
+// RetryOfOrErr returns the RetryOf value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ExecutionEdges) RetryOfOrErr() (*Execution, error) {
+	if e.RetryOf != nil {
+		return e.RetryOf, nil
+	} else if e.loadedTypes[7] {
+		return nil, &NotFoundError{label: execution.Label}
+	}
+	return nil, &NotLoadedError{edge: "retry_of"}
+}
+
+// RetriesOrErr returns the Retries value or an error if the edge
+// was not loaded in eager-loading.
+func (e ExecutionEdges) RetriesOrErr() ([]*Execution, error) {
+	if e.loadedTypes[8] {
+		return e.Retries, nil
+	}
+	return nil, &NotLoadedError{edge: "retries"}
+}
+
+// RerunOfOrErr returns the RerunOf value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ExecutionEdges) RerunOfOrErr() (*Execution, error) {
+	if e.RerunOf != nil {
+		return e.RerunOf, nil
+	} else if e.loadedTypes[9] {
+		return nil, &NotFoundError{label: execution.Label}
+	}
+	return nil, &NotLoadedError{edge: "rerun_of"}
+}
+
+// RerunsOrErr returns the Reruns value or an error if the edge
+// was not loaded in eager-loading.
+func (e ExecutionEdges) RerunsOrErr() ([]*Execution, error) {
+	if e.loadedTypes[10] {
+		return e.Reruns, nil
+	}
+	return nil, &NotLoadedError{edge: "reruns"}
+}
+
+// PolicyEventsOrErr returns the PolicyEvents value or an error if the edge
+// was not loaded in eager-loading.
+func (e ExecutionEdges) PolicyEventsOrErr() ([]*PolicyEvent, error) {
+	if e.loadedTypes[11] {
+		return e.PolicyEvents, nil
+	}
+	return nil, &NotLoadedError{edge: "policy_events"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*Execution) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -192,7 +260,7 @@ func (*Execution) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case execution.FieldStdoutTruncated, execution.FieldStderrTruncated, execution.FieldTaskReported:
 			values[i] = new(sql.NullBool)
-		case execution.FieldID, execution.FieldActionID, execution.FieldParentID, execution.FieldEnforcementID, execution.FieldStdoutDropped, execution.FieldStderrDropped, execution.FieldExitCode, execution.FieldTimeoutSeconds, execution.FieldAttempt, execution.FieldTaskItem, execution.FieldTaskRun:
+		case execution.FieldID, execution.FieldActionID, execution.FieldParentID, execution.FieldEnforcementID, execution.FieldStdoutDropped, execution.FieldStderrDropped, execution.FieldExitCode, execution.FieldTimeoutSeconds, execution.FieldAttempt, execution.FieldTaskItem, execution.FieldTaskRun, execution.FieldRetryOfID, execution.FieldRetryAttempt, execution.FieldRerunOfID:
 			values[i] = new(sql.NullInt64)
 		case execution.FieldActionRef, execution.FieldPackRef, execution.FieldStatus, execution.FieldStdout, execution.FieldStderr, execution.FieldError, execution.FieldWorker, execution.FieldTaskName, execution.FieldPackChecksum:
 			values[i] = new(sql.NullString)
@@ -404,6 +472,26 @@ func (_m *Execution) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.PackChecksum = value.String
 			}
+		case execution.FieldRetryOfID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field retry_of_id", values[i])
+			} else if value.Valid {
+				_m.RetryOfID = new(int)
+				*_m.RetryOfID = int(value.Int64)
+			}
+		case execution.FieldRetryAttempt:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field retry_attempt", values[i])
+			} else if value.Valid {
+				_m.RetryAttempt = int(value.Int64)
+			}
+		case execution.FieldRerunOfID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field rerun_of_id", values[i])
+			} else if value.Valid {
+				_m.RerunOfID = new(int)
+				*_m.RerunOfID = int(value.Int64)
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -450,6 +538,31 @@ func (_m *Execution) QueryOutput() *ExecutionOutputQuery {
 // QuerySecret queries the "secret" edge of the Execution entity.
 func (_m *Execution) QuerySecret() *ExecutionSecretQuery {
 	return NewExecutionClient(_m.config).QuerySecret(_m)
+}
+
+// QueryRetryOf queries the "retry_of" edge of the Execution entity.
+func (_m *Execution) QueryRetryOf() *ExecutionQuery {
+	return NewExecutionClient(_m.config).QueryRetryOf(_m)
+}
+
+// QueryRetries queries the "retries" edge of the Execution entity.
+func (_m *Execution) QueryRetries() *ExecutionQuery {
+	return NewExecutionClient(_m.config).QueryRetries(_m)
+}
+
+// QueryRerunOf queries the "rerun_of" edge of the Execution entity.
+func (_m *Execution) QueryRerunOf() *ExecutionQuery {
+	return NewExecutionClient(_m.config).QueryRerunOf(_m)
+}
+
+// QueryReruns queries the "reruns" edge of the Execution entity.
+func (_m *Execution) QueryReruns() *ExecutionQuery {
+	return NewExecutionClient(_m.config).QueryReruns(_m)
+}
+
+// QueryPolicyEvents queries the "policy_events" edge of the Execution entity.
+func (_m *Execution) QueryPolicyEvents() *PolicyEventQuery {
+	return NewExecutionClient(_m.config).QueryPolicyEvents(_m)
 }
 
 // Update returns a builder for updating this Execution.
@@ -575,6 +688,19 @@ func (_m *Execution) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("pack_checksum=")
 	builder.WriteString(_m.PackChecksum)
+	builder.WriteString(", ")
+	if v := _m.RetryOfID; v != nil {
+		builder.WriteString("retry_of_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("retry_attempt=")
+	builder.WriteString(fmt.Sprintf("%v", _m.RetryAttempt))
+	builder.WriteString(", ")
+	if v := _m.RerunOfID; v != nil {
+		builder.WriteString("rerun_of_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }
@@ -648,6 +774,78 @@ func (_m *Execution) appendNamedOutput(name string, edges ...*ExecutionOutput) {
 		_m.Edges.namedOutput[name] = []*ExecutionOutput{}
 	} else {
 		_m.Edges.namedOutput[name] = append(_m.Edges.namedOutput[name], edges...)
+	}
+}
+
+// NamedRetries returns the Retries named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Execution) NamedRetries(name string) ([]*Execution, error) {
+	if _m.Edges.namedRetries == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedRetries[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Execution) appendNamedRetries(name string, edges ...*Execution) {
+	if _m.Edges.namedRetries == nil {
+		_m.Edges.namedRetries = make(map[string][]*Execution)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedRetries[name] = []*Execution{}
+	} else {
+		_m.Edges.namedRetries[name] = append(_m.Edges.namedRetries[name], edges...)
+	}
+}
+
+// NamedReruns returns the Reruns named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Execution) NamedReruns(name string) ([]*Execution, error) {
+	if _m.Edges.namedReruns == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedReruns[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Execution) appendNamedReruns(name string, edges ...*Execution) {
+	if _m.Edges.namedReruns == nil {
+		_m.Edges.namedReruns = make(map[string][]*Execution)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedReruns[name] = []*Execution{}
+	} else {
+		_m.Edges.namedReruns[name] = append(_m.Edges.namedReruns[name], edges...)
+	}
+}
+
+// NamedPolicyEvents returns the PolicyEvents named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Execution) NamedPolicyEvents(name string) ([]*PolicyEvent, error) {
+	if _m.Edges.namedPolicyEvents == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPolicyEvents[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Execution) appendNamedPolicyEvents(name string, edges ...*PolicyEvent) {
+	if _m.Edges.namedPolicyEvents == nil {
+		_m.Edges.namedPolicyEvents = make(map[string][]*PolicyEvent)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPolicyEvents[name] = []*PolicyEvent{}
+	} else {
+		_m.Edges.namedPolicyEvents[name] = append(_m.Edges.namedPolicyEvents[name], edges...)
 	}
 }
 

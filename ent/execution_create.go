@@ -17,6 +17,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
 
@@ -410,6 +411,48 @@ func (_c *ExecutionCreate) SetNillablePackChecksum(v *string) *ExecutionCreate {
 	return _c
 }
 
+// SetRetryOfID sets the "retry_of_id" field.
+func (_c *ExecutionCreate) SetRetryOfID(v int) *ExecutionCreate {
+	_c.mutation.SetRetryOfID(v)
+	return _c
+}
+
+// SetNillableRetryOfID sets the "retry_of_id" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableRetryOfID(v *int) *ExecutionCreate {
+	if v != nil {
+		_c.SetRetryOfID(*v)
+	}
+	return _c
+}
+
+// SetRetryAttempt sets the "retry_attempt" field.
+func (_c *ExecutionCreate) SetRetryAttempt(v int) *ExecutionCreate {
+	_c.mutation.SetRetryAttempt(v)
+	return _c
+}
+
+// SetNillableRetryAttempt sets the "retry_attempt" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableRetryAttempt(v *int) *ExecutionCreate {
+	if v != nil {
+		_c.SetRetryAttempt(*v)
+	}
+	return _c
+}
+
+// SetRerunOfID sets the "rerun_of_id" field.
+func (_c *ExecutionCreate) SetRerunOfID(v int) *ExecutionCreate {
+	_c.mutation.SetRerunOfID(v)
+	return _c
+}
+
+// SetNillableRerunOfID sets the "rerun_of_id" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableRerunOfID(v *int) *ExecutionCreate {
+	if v != nil {
+		_c.SetRerunOfID(*v)
+	}
+	return _c
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_c *ExecutionCreate) SetAction(v *Action) *ExecutionCreate {
 	return _c.SetActionID(v.ID)
@@ -487,6 +530,61 @@ func (_c *ExecutionCreate) SetNillableSecretID(id *int) *ExecutionCreate {
 // SetSecret sets the "secret" edge to the ExecutionSecret entity.
 func (_c *ExecutionCreate) SetSecret(v *ExecutionSecret) *ExecutionCreate {
 	return _c.SetSecretID(v.ID)
+}
+
+// SetRetryOf sets the "retry_of" edge to the Execution entity.
+func (_c *ExecutionCreate) SetRetryOf(v *Execution) *ExecutionCreate {
+	return _c.SetRetryOfID(v.ID)
+}
+
+// AddRetryIDs adds the "retries" edge to the Execution entity by IDs.
+func (_c *ExecutionCreate) AddRetryIDs(ids ...int) *ExecutionCreate {
+	_c.mutation.AddRetryIDs(ids...)
+	return _c
+}
+
+// AddRetries adds the "retries" edges to the Execution entity.
+func (_c *ExecutionCreate) AddRetries(v ...*Execution) *ExecutionCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddRetryIDs(ids...)
+}
+
+// SetRerunOf sets the "rerun_of" edge to the Execution entity.
+func (_c *ExecutionCreate) SetRerunOf(v *Execution) *ExecutionCreate {
+	return _c.SetRerunOfID(v.ID)
+}
+
+// AddRerunIDs adds the "reruns" edge to the Execution entity by IDs.
+func (_c *ExecutionCreate) AddRerunIDs(ids ...int) *ExecutionCreate {
+	_c.mutation.AddRerunIDs(ids...)
+	return _c
+}
+
+// AddReruns adds the "reruns" edges to the Execution entity.
+func (_c *ExecutionCreate) AddReruns(v ...*Execution) *ExecutionCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddRerunIDs(ids...)
+}
+
+// AddPolicyEventIDs adds the "policy_events" edge to the PolicyEvent entity by IDs.
+func (_c *ExecutionCreate) AddPolicyEventIDs(ids ...int) *ExecutionCreate {
+	_c.mutation.AddPolicyEventIDs(ids...)
+	return _c
+}
+
+// AddPolicyEvents adds the "policy_events" edges to the PolicyEvent entity.
+func (_c *ExecutionCreate) AddPolicyEvents(v ...*PolicyEvent) *ExecutionCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddPolicyEventIDs(ids...)
 }
 
 // Mutation returns the ExecutionMutation object of the builder.
@@ -611,6 +709,10 @@ func (_c *ExecutionCreate) defaults() error {
 		v := execution.DefaultPackChecksum
 		_c.mutation.SetPackChecksum(v)
 	}
+	if _, ok := _c.mutation.RetryAttempt(); !ok {
+		v := execution.DefaultRetryAttempt
+		_c.mutation.SetRetryAttempt(v)
+	}
 	return nil
 }
 
@@ -680,6 +782,9 @@ func (_c *ExecutionCreate) check() error {
 	}
 	if _, ok := _c.mutation.PackChecksum(); !ok {
 		return &ValidationError{Name: "pack_checksum", err: errors.New(`ent: missing required field "Execution.pack_checksum"`)}
+	}
+	if _, ok := _c.mutation.RetryAttempt(); !ok {
+		return &ValidationError{Name: "retry_attempt", err: errors.New(`ent: missing required field "Execution.retry_attempt"`)}
 	}
 	return nil
 }
@@ -812,6 +917,10 @@ func (_c *ExecutionCreate) createSpec() (*Execution, *sqlgraph.CreateSpec) {
 		_spec.SetField(execution.FieldPackChecksum, field.TypeString, value)
 		_node.PackChecksum = value
 	}
+	if value, ok := _c.mutation.RetryAttempt(); ok {
+		_spec.SetField(execution.FieldRetryAttempt, field.TypeInt, value)
+		_node.RetryAttempt = value
+	}
 	if nodes := _c.mutation.ActionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.M2O,
@@ -920,6 +1029,88 @@ func (_c *ExecutionCreate) createSpec() (*Execution, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(executionsecret.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RetryOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RetryOfTable,
+			Columns: []string{execution.RetryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RetryOfID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RetriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RetriesTable,
+			Columns: []string{execution.RetriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RerunOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RerunOfTable,
+			Columns: []string{execution.RerunOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.RerunOfID = &nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.RerunsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RerunsTable,
+			Columns: []string{execution.RerunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.PolicyEventsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.PolicyEventsTable,
+			Columns: []string{execution.PolicyEventsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1408,6 +1599,60 @@ func (u *ExecutionUpsert) SetPackChecksum(v string) *ExecutionUpsert {
 // UpdatePackChecksum sets the "pack_checksum" field to the value that was provided on create.
 func (u *ExecutionUpsert) UpdatePackChecksum() *ExecutionUpsert {
 	u.SetExcluded(execution.FieldPackChecksum)
+	return u
+}
+
+// SetRetryOfID sets the "retry_of_id" field.
+func (u *ExecutionUpsert) SetRetryOfID(v int) *ExecutionUpsert {
+	u.Set(execution.FieldRetryOfID, v)
+	return u
+}
+
+// UpdateRetryOfID sets the "retry_of_id" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateRetryOfID() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldRetryOfID)
+	return u
+}
+
+// ClearRetryOfID clears the value of the "retry_of_id" field.
+func (u *ExecutionUpsert) ClearRetryOfID() *ExecutionUpsert {
+	u.SetNull(execution.FieldRetryOfID)
+	return u
+}
+
+// SetRetryAttempt sets the "retry_attempt" field.
+func (u *ExecutionUpsert) SetRetryAttempt(v int) *ExecutionUpsert {
+	u.Set(execution.FieldRetryAttempt, v)
+	return u
+}
+
+// UpdateRetryAttempt sets the "retry_attempt" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateRetryAttempt() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldRetryAttempt)
+	return u
+}
+
+// AddRetryAttempt adds v to the "retry_attempt" field.
+func (u *ExecutionUpsert) AddRetryAttempt(v int) *ExecutionUpsert {
+	u.Add(execution.FieldRetryAttempt, v)
+	return u
+}
+
+// SetRerunOfID sets the "rerun_of_id" field.
+func (u *ExecutionUpsert) SetRerunOfID(v int) *ExecutionUpsert {
+	u.Set(execution.FieldRerunOfID, v)
+	return u
+}
+
+// UpdateRerunOfID sets the "rerun_of_id" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateRerunOfID() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldRerunOfID)
+	return u
+}
+
+// ClearRerunOfID clears the value of the "rerun_of_id" field.
+func (u *ExecutionUpsert) ClearRerunOfID() *ExecutionUpsert {
+	u.SetNull(execution.FieldRerunOfID)
 	return u
 }
 
@@ -1957,6 +2202,69 @@ func (u *ExecutionUpsertOne) SetPackChecksum(v string) *ExecutionUpsertOne {
 func (u *ExecutionUpsertOne) UpdatePackChecksum() *ExecutionUpsertOne {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdatePackChecksum()
+	})
+}
+
+// SetRetryOfID sets the "retry_of_id" field.
+func (u *ExecutionUpsertOne) SetRetryOfID(v int) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetRetryOfID(v)
+	})
+}
+
+// UpdateRetryOfID sets the "retry_of_id" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateRetryOfID() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateRetryOfID()
+	})
+}
+
+// ClearRetryOfID clears the value of the "retry_of_id" field.
+func (u *ExecutionUpsertOne) ClearRetryOfID() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.ClearRetryOfID()
+	})
+}
+
+// SetRetryAttempt sets the "retry_attempt" field.
+func (u *ExecutionUpsertOne) SetRetryAttempt(v int) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetRetryAttempt(v)
+	})
+}
+
+// AddRetryAttempt adds v to the "retry_attempt" field.
+func (u *ExecutionUpsertOne) AddRetryAttempt(v int) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddRetryAttempt(v)
+	})
+}
+
+// UpdateRetryAttempt sets the "retry_attempt" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateRetryAttempt() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateRetryAttempt()
+	})
+}
+
+// SetRerunOfID sets the "rerun_of_id" field.
+func (u *ExecutionUpsertOne) SetRerunOfID(v int) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetRerunOfID(v)
+	})
+}
+
+// UpdateRerunOfID sets the "rerun_of_id" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateRerunOfID() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateRerunOfID()
+	})
+}
+
+// ClearRerunOfID clears the value of the "rerun_of_id" field.
+func (u *ExecutionUpsertOne) ClearRerunOfID() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.ClearRerunOfID()
 	})
 }
 
@@ -2672,6 +2980,69 @@ func (u *ExecutionUpsertBulk) SetPackChecksum(v string) *ExecutionUpsertBulk {
 func (u *ExecutionUpsertBulk) UpdatePackChecksum() *ExecutionUpsertBulk {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.UpdatePackChecksum()
+	})
+}
+
+// SetRetryOfID sets the "retry_of_id" field.
+func (u *ExecutionUpsertBulk) SetRetryOfID(v int) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetRetryOfID(v)
+	})
+}
+
+// UpdateRetryOfID sets the "retry_of_id" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateRetryOfID() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateRetryOfID()
+	})
+}
+
+// ClearRetryOfID clears the value of the "retry_of_id" field.
+func (u *ExecutionUpsertBulk) ClearRetryOfID() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.ClearRetryOfID()
+	})
+}
+
+// SetRetryAttempt sets the "retry_attempt" field.
+func (u *ExecutionUpsertBulk) SetRetryAttempt(v int) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetRetryAttempt(v)
+	})
+}
+
+// AddRetryAttempt adds v to the "retry_attempt" field.
+func (u *ExecutionUpsertBulk) AddRetryAttempt(v int) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.AddRetryAttempt(v)
+	})
+}
+
+// UpdateRetryAttempt sets the "retry_attempt" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateRetryAttempt() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateRetryAttempt()
+	})
+}
+
+// SetRerunOfID sets the "rerun_of_id" field.
+func (u *ExecutionUpsertBulk) SetRerunOfID(v int) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetRerunOfID(v)
+	})
+}
+
+// UpdateRerunOfID sets the "rerun_of_id" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateRerunOfID() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateRerunOfID()
+	})
+}
+
+// ClearRerunOfID clears the value of the "rerun_of_id" field.
+func (u *ExecutionUpsertBulk) ClearRerunOfID() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.ClearRerunOfID()
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
@@ -37,11 +38,19 @@ type ExecutionQuery struct {
 	withWorkflowExecutions      *WorkflowExecutionQuery
 	withOutput                  *ExecutionOutputQuery
 	withSecret                  *ExecutionSecretQuery
+	withRetryOf                 *ExecutionQuery
+	withRetries                 *ExecutionQuery
+	withRerunOf                 *ExecutionQuery
+	withReruns                  *ExecutionQuery
+	withPolicyEvents            *PolicyEventQuery
 	loadTotal                   []func(context.Context, []*Execution) error
 	modifiers                   []func(*sql.Selector)
 	withNamedChildren           map[string]*ExecutionQuery
 	withNamedWorkflowExecutions map[string]*WorkflowExecutionQuery
 	withNamedOutput             map[string]*ExecutionOutputQuery
+	withNamedRetries            map[string]*ExecutionQuery
+	withNamedReruns             map[string]*ExecutionQuery
+	withNamedPolicyEvents       map[string]*PolicyEventQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -225,6 +234,116 @@ func (_q *ExecutionQuery) QuerySecret() *ExecutionSecretQuery {
 			sqlgraph.From(execution.Table, execution.FieldID, selector),
 			sqlgraph.To(executionsecret.Table, executionsecret.FieldID),
 			sqlgraph.Edge(sqlgraph.O2O, false, execution.SecretTable, execution.SecretColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRetryOf chains the current query on the "retry_of" edge.
+func (_q *ExecutionQuery) QueryRetryOf() *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, selector),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, execution.RetryOfTable, execution.RetryOfColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRetries chains the current query on the "retries" edge.
+func (_q *ExecutionQuery) QueryRetries() *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, selector),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.RetriesTable, execution.RetriesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryRerunOf chains the current query on the "rerun_of" edge.
+func (_q *ExecutionQuery) QueryRerunOf() *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, selector),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, execution.RerunOfTable, execution.RerunOfColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryReruns chains the current query on the "reruns" edge.
+func (_q *ExecutionQuery) QueryReruns() *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, selector),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.RerunsTable, execution.RerunsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryPolicyEvents chains the current query on the "policy_events" edge.
+func (_q *ExecutionQuery) QueryPolicyEvents() *PolicyEventQuery {
+	query := (&PolicyEventClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, selector),
+			sqlgraph.To(policyevent.Table, policyevent.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.PolicyEventsTable, execution.PolicyEventsColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -431,6 +550,11 @@ func (_q *ExecutionQuery) Clone() *ExecutionQuery {
 		withWorkflowExecutions: _q.withWorkflowExecutions.Clone(),
 		withOutput:             _q.withOutput.Clone(),
 		withSecret:             _q.withSecret.Clone(),
+		withRetryOf:            _q.withRetryOf.Clone(),
+		withRetries:            _q.withRetries.Clone(),
+		withRerunOf:            _q.withRerunOf.Clone(),
+		withReruns:             _q.withReruns.Clone(),
+		withPolicyEvents:       _q.withPolicyEvents.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -512,6 +636,61 @@ func (_q *ExecutionQuery) WithSecret(opts ...func(*ExecutionSecretQuery)) *Execu
 		opt(query)
 	}
 	_q.withSecret = query
+	return _q
+}
+
+// WithRetryOf tells the query-builder to eager-load the nodes that are connected to
+// the "retry_of" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithRetryOf(opts ...func(*ExecutionQuery)) *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRetryOf = query
+	return _q
+}
+
+// WithRetries tells the query-builder to eager-load the nodes that are connected to
+// the "retries" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithRetries(opts ...func(*ExecutionQuery)) *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRetries = query
+	return _q
+}
+
+// WithRerunOf tells the query-builder to eager-load the nodes that are connected to
+// the "rerun_of" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithRerunOf(opts ...func(*ExecutionQuery)) *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withRerunOf = query
+	return _q
+}
+
+// WithReruns tells the query-builder to eager-load the nodes that are connected to
+// the "reruns" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithReruns(opts ...func(*ExecutionQuery)) *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withReruns = query
+	return _q
+}
+
+// WithPolicyEvents tells the query-builder to eager-load the nodes that are connected to
+// the "policy_events" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithPolicyEvents(opts ...func(*PolicyEventQuery)) *ExecutionQuery {
+	query := (&PolicyEventClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPolicyEvents = query
 	return _q
 }
 
@@ -599,7 +778,7 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 	var (
 		nodes       = []*Execution{}
 		_spec       = _q.querySpec()
-		loadedTypes = [7]bool{
+		loadedTypes = [12]bool{
 			_q.withAction != nil,
 			_q.withParent != nil,
 			_q.withChildren != nil,
@@ -607,6 +786,11 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 			_q.withWorkflowExecutions != nil,
 			_q.withOutput != nil,
 			_q.withSecret != nil,
+			_q.withRetryOf != nil,
+			_q.withRetries != nil,
+			_q.withRerunOf != nil,
+			_q.withReruns != nil,
+			_q.withPolicyEvents != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -677,6 +861,39 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 			return nil, err
 		}
 	}
+	if query := _q.withRetryOf; query != nil {
+		if err := _q.loadRetryOf(ctx, query, nodes, nil,
+			func(n *Execution, e *Execution) { n.Edges.RetryOf = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRetries; query != nil {
+		if err := _q.loadRetries(ctx, query, nodes,
+			func(n *Execution) { n.Edges.Retries = []*Execution{} },
+			func(n *Execution, e *Execution) { n.Edges.Retries = append(n.Edges.Retries, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withRerunOf; query != nil {
+		if err := _q.loadRerunOf(ctx, query, nodes, nil,
+			func(n *Execution, e *Execution) { n.Edges.RerunOf = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withReruns; query != nil {
+		if err := _q.loadReruns(ctx, query, nodes,
+			func(n *Execution) { n.Edges.Reruns = []*Execution{} },
+			func(n *Execution, e *Execution) { n.Edges.Reruns = append(n.Edges.Reruns, e) }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withPolicyEvents; query != nil {
+		if err := _q.loadPolicyEvents(ctx, query, nodes,
+			func(n *Execution) { n.Edges.PolicyEvents = []*PolicyEvent{} },
+			func(n *Execution, e *PolicyEvent) { n.Edges.PolicyEvents = append(n.Edges.PolicyEvents, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedChildren {
 		if err := _q.loadChildren(ctx, query, nodes,
 			func(n *Execution) { n.appendNamedChildren(name) },
@@ -695,6 +912,27 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 		if err := _q.loadOutput(ctx, query, nodes,
 			func(n *Execution) { n.appendNamedOutput(name) },
 			func(n *Execution, e *ExecutionOutput) { n.appendNamedOutput(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedRetries {
+		if err := _q.loadRetries(ctx, query, nodes,
+			func(n *Execution) { n.appendNamedRetries(name) },
+			func(n *Execution, e *Execution) { n.appendNamedRetries(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedReruns {
+		if err := _q.loadReruns(ctx, query, nodes,
+			func(n *Execution) { n.appendNamedReruns(name) },
+			func(n *Execution, e *Execution) { n.appendNamedReruns(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedPolicyEvents {
+		if err := _q.loadPolicyEvents(ctx, query, nodes,
+			func(n *Execution) { n.appendNamedPolicyEvents(name) },
+			func(n *Execution, e *PolicyEvent) { n.appendNamedPolicyEvents(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -925,6 +1163,166 @@ func (_q *ExecutionQuery) loadSecret(ctx context.Context, query *ExecutionSecret
 	}
 	return nil
 }
+func (_q *ExecutionQuery) loadRetryOf(ctx context.Context, query *ExecutionQuery, nodes []*Execution, init func(*Execution), assign func(*Execution, *Execution)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Execution)
+	for i := range nodes {
+		if nodes[i].RetryOfID == nil {
+			continue
+		}
+		fk := *nodes[i].RetryOfID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(execution.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "retry_of_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *ExecutionQuery) loadRetries(ctx context.Context, query *ExecutionQuery, nodes []*Execution, init func(*Execution), assign func(*Execution, *Execution)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Execution)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(execution.FieldRetryOfID)
+	}
+	query.Where(predicate.Execution(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(execution.RetriesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.RetryOfID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "retry_of_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "retry_of_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ExecutionQuery) loadRerunOf(ctx context.Context, query *ExecutionQuery, nodes []*Execution, init func(*Execution), assign func(*Execution, *Execution)) error {
+	ids := make([]int, 0, len(nodes))
+	nodeids := make(map[int][]*Execution)
+	for i := range nodes {
+		if nodes[i].RerunOfID == nil {
+			continue
+		}
+		fk := *nodes[i].RerunOfID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(execution.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "rerun_of_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
+func (_q *ExecutionQuery) loadReruns(ctx context.Context, query *ExecutionQuery, nodes []*Execution, init func(*Execution), assign func(*Execution, *Execution)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Execution)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(execution.FieldRerunOfID)
+	}
+	query.Where(predicate.Execution(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(execution.RerunsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.RerunOfID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "rerun_of_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "rerun_of_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ExecutionQuery) loadPolicyEvents(ctx context.Context, query *PolicyEventQuery, nodes []*Execution, init func(*Execution), assign func(*Execution, *PolicyEvent)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Execution)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(policyevent.FieldExecutionID)
+	}
+	query.Where(predicate.PolicyEvent(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(execution.PolicyEventsColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ExecutionID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "execution_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *ExecutionQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -962,6 +1360,12 @@ func (_q *ExecutionQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withEnforcement != nil {
 			_spec.Node.AddColumnOnce(execution.FieldEnforcementID)
+		}
+		if _q.withRetryOf != nil {
+			_spec.Node.AddColumnOnce(execution.FieldRetryOfID)
+		}
+		if _q.withRerunOf != nil {
+			_spec.Node.AddColumnOnce(execution.FieldRerunOfID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {
@@ -1093,6 +1497,48 @@ func (_q *ExecutionQuery) WithNamedOutput(name string, opts ...func(*ExecutionOu
 		_q.withNamedOutput = make(map[string]*ExecutionOutputQuery)
 	}
 	_q.withNamedOutput[name] = query
+	return _q
+}
+
+// WithNamedRetries tells the query-builder to eager-load the nodes that are connected to the "retries"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithNamedRetries(name string, opts ...func(*ExecutionQuery)) *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedRetries == nil {
+		_q.withNamedRetries = make(map[string]*ExecutionQuery)
+	}
+	_q.withNamedRetries[name] = query
+	return _q
+}
+
+// WithNamedReruns tells the query-builder to eager-load the nodes that are connected to the "reruns"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithNamedReruns(name string, opts ...func(*ExecutionQuery)) *ExecutionQuery {
+	query := (&ExecutionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedReruns == nil {
+		_q.withNamedReruns = make(map[string]*ExecutionQuery)
+	}
+	_q.withNamedReruns[name] = query
+	return _q
+}
+
+// WithNamedPolicyEvents tells the query-builder to eager-load the nodes that are connected to the "policy_events"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithNamedPolicyEvents(name string, opts ...func(*PolicyEventQuery)) *ExecutionQuery {
+	query := (&PolicyEventClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedPolicyEvents == nil {
+		_q.withNamedPolicyEvents = make(map[string]*PolicyEventQuery)
+	}
+	_q.withNamedPolicyEvents[name] = query
 	return _q
 }
 

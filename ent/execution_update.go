@@ -18,6 +18,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
@@ -513,6 +514,67 @@ func (_u *ExecutionUpdate) SetNillablePackChecksum(v *string) *ExecutionUpdate {
 	return _u
 }
 
+// SetRetryOfID sets the "retry_of_id" field.
+func (_u *ExecutionUpdate) SetRetryOfID(v int) *ExecutionUpdate {
+	_u.mutation.SetRetryOfID(v)
+	return _u
+}
+
+// SetNillableRetryOfID sets the "retry_of_id" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableRetryOfID(v *int) *ExecutionUpdate {
+	if v != nil {
+		_u.SetRetryOfID(*v)
+	}
+	return _u
+}
+
+// ClearRetryOfID clears the value of the "retry_of_id" field.
+func (_u *ExecutionUpdate) ClearRetryOfID() *ExecutionUpdate {
+	_u.mutation.ClearRetryOfID()
+	return _u
+}
+
+// SetRetryAttempt sets the "retry_attempt" field.
+func (_u *ExecutionUpdate) SetRetryAttempt(v int) *ExecutionUpdate {
+	_u.mutation.ResetRetryAttempt()
+	_u.mutation.SetRetryAttempt(v)
+	return _u
+}
+
+// SetNillableRetryAttempt sets the "retry_attempt" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableRetryAttempt(v *int) *ExecutionUpdate {
+	if v != nil {
+		_u.SetRetryAttempt(*v)
+	}
+	return _u
+}
+
+// AddRetryAttempt adds value to the "retry_attempt" field.
+func (_u *ExecutionUpdate) AddRetryAttempt(v int) *ExecutionUpdate {
+	_u.mutation.AddRetryAttempt(v)
+	return _u
+}
+
+// SetRerunOfID sets the "rerun_of_id" field.
+func (_u *ExecutionUpdate) SetRerunOfID(v int) *ExecutionUpdate {
+	_u.mutation.SetRerunOfID(v)
+	return _u
+}
+
+// SetNillableRerunOfID sets the "rerun_of_id" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableRerunOfID(v *int) *ExecutionUpdate {
+	if v != nil {
+		_u.SetRerunOfID(*v)
+	}
+	return _u
+}
+
+// ClearRerunOfID clears the value of the "rerun_of_id" field.
+func (_u *ExecutionUpdate) ClearRerunOfID() *ExecutionUpdate {
+	_u.mutation.ClearRerunOfID()
+	return _u
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_u *ExecutionUpdate) SetAction(v *Action) *ExecutionUpdate {
 	return _u.SetActionID(v.ID)
@@ -590,6 +652,61 @@ func (_u *ExecutionUpdate) SetNillableSecretID(id *int) *ExecutionUpdate {
 // SetSecret sets the "secret" edge to the ExecutionSecret entity.
 func (_u *ExecutionUpdate) SetSecret(v *ExecutionSecret) *ExecutionUpdate {
 	return _u.SetSecretID(v.ID)
+}
+
+// SetRetryOf sets the "retry_of" edge to the Execution entity.
+func (_u *ExecutionUpdate) SetRetryOf(v *Execution) *ExecutionUpdate {
+	return _u.SetRetryOfID(v.ID)
+}
+
+// AddRetryIDs adds the "retries" edge to the Execution entity by IDs.
+func (_u *ExecutionUpdate) AddRetryIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.AddRetryIDs(ids...)
+	return _u
+}
+
+// AddRetries adds the "retries" edges to the Execution entity.
+func (_u *ExecutionUpdate) AddRetries(v ...*Execution) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRetryIDs(ids...)
+}
+
+// SetRerunOf sets the "rerun_of" edge to the Execution entity.
+func (_u *ExecutionUpdate) SetRerunOf(v *Execution) *ExecutionUpdate {
+	return _u.SetRerunOfID(v.ID)
+}
+
+// AddRerunIDs adds the "reruns" edge to the Execution entity by IDs.
+func (_u *ExecutionUpdate) AddRerunIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.AddRerunIDs(ids...)
+	return _u
+}
+
+// AddReruns adds the "reruns" edges to the Execution entity.
+func (_u *ExecutionUpdate) AddReruns(v ...*Execution) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRerunIDs(ids...)
+}
+
+// AddPolicyEventIDs adds the "policy_events" edge to the PolicyEvent entity by IDs.
+func (_u *ExecutionUpdate) AddPolicyEventIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.AddPolicyEventIDs(ids...)
+	return _u
+}
+
+// AddPolicyEvents adds the "policy_events" edges to the PolicyEvent entity.
+func (_u *ExecutionUpdate) AddPolicyEvents(v ...*PolicyEvent) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPolicyEventIDs(ids...)
 }
 
 // Mutation returns the ExecutionMutation object of the builder.
@@ -682,6 +799,81 @@ func (_u *ExecutionUpdate) RemoveOutput(v ...*ExecutionOutput) *ExecutionUpdate 
 func (_u *ExecutionUpdate) ClearSecret() *ExecutionUpdate {
 	_u.mutation.ClearSecret()
 	return _u
+}
+
+// ClearRetryOf clears the "retry_of" edge to the Execution entity.
+func (_u *ExecutionUpdate) ClearRetryOf() *ExecutionUpdate {
+	_u.mutation.ClearRetryOf()
+	return _u
+}
+
+// ClearRetries clears all "retries" edges to the Execution entity.
+func (_u *ExecutionUpdate) ClearRetries() *ExecutionUpdate {
+	_u.mutation.ClearRetries()
+	return _u
+}
+
+// RemoveRetryIDs removes the "retries" edge to Execution entities by IDs.
+func (_u *ExecutionUpdate) RemoveRetryIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.RemoveRetryIDs(ids...)
+	return _u
+}
+
+// RemoveRetries removes "retries" edges to Execution entities.
+func (_u *ExecutionUpdate) RemoveRetries(v ...*Execution) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRetryIDs(ids...)
+}
+
+// ClearRerunOf clears the "rerun_of" edge to the Execution entity.
+func (_u *ExecutionUpdate) ClearRerunOf() *ExecutionUpdate {
+	_u.mutation.ClearRerunOf()
+	return _u
+}
+
+// ClearReruns clears all "reruns" edges to the Execution entity.
+func (_u *ExecutionUpdate) ClearReruns() *ExecutionUpdate {
+	_u.mutation.ClearReruns()
+	return _u
+}
+
+// RemoveRerunIDs removes the "reruns" edge to Execution entities by IDs.
+func (_u *ExecutionUpdate) RemoveRerunIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.RemoveRerunIDs(ids...)
+	return _u
+}
+
+// RemoveReruns removes "reruns" edges to Execution entities.
+func (_u *ExecutionUpdate) RemoveReruns(v ...*Execution) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRerunIDs(ids...)
+}
+
+// ClearPolicyEvents clears all "policy_events" edges to the PolicyEvent entity.
+func (_u *ExecutionUpdate) ClearPolicyEvents() *ExecutionUpdate {
+	_u.mutation.ClearPolicyEvents()
+	return _u
+}
+
+// RemovePolicyEventIDs removes the "policy_events" edge to PolicyEvent entities by IDs.
+func (_u *ExecutionUpdate) RemovePolicyEventIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.RemovePolicyEventIDs(ids...)
+	return _u
+}
+
+// RemovePolicyEvents removes "policy_events" edges to PolicyEvent entities.
+func (_u *ExecutionUpdate) RemovePolicyEvents(v ...*PolicyEvent) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePolicyEventIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -872,6 +1064,12 @@ func (_u *ExecutionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.PackChecksum(); ok {
 		_spec.SetField(execution.FieldPackChecksum, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.RetryAttempt(); ok {
+		_spec.SetField(execution.FieldRetryAttempt, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRetryAttempt(); ok {
+		_spec.AddField(execution.FieldRetryAttempt, field.TypeInt, value)
 	}
 	if _u.mutation.ActionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1117,6 +1315,199 @@ func (_u *ExecutionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(executionsecret.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RetryOfCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RetryOfTable,
+			Columns: []string{execution.RetryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RetryOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RetryOfTable,
+			Columns: []string{execution.RetryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RetriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RetriesTable,
+			Columns: []string{execution.RetriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRetriesIDs(); len(nodes) > 0 && !_u.mutation.RetriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RetriesTable,
+			Columns: []string{execution.RetriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RetriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RetriesTable,
+			Columns: []string{execution.RetriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RerunOfCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RerunOfTable,
+			Columns: []string{execution.RerunOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RerunOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RerunOfTable,
+			Columns: []string{execution.RerunOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RerunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RerunsTable,
+			Columns: []string{execution.RerunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRerunsIDs(); len(nodes) > 0 && !_u.mutation.RerunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RerunsTable,
+			Columns: []string{execution.RerunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RerunsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RerunsTable,
+			Columns: []string{execution.RerunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PolicyEventsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.PolicyEventsTable,
+			Columns: []string{execution.PolicyEventsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPolicyEventsIDs(); len(nodes) > 0 && !_u.mutation.PolicyEventsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.PolicyEventsTable,
+			Columns: []string{execution.PolicyEventsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PolicyEventsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.PolicyEventsTable,
+			Columns: []string{execution.PolicyEventsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1623,6 +2014,67 @@ func (_u *ExecutionUpdateOne) SetNillablePackChecksum(v *string) *ExecutionUpdat
 	return _u
 }
 
+// SetRetryOfID sets the "retry_of_id" field.
+func (_u *ExecutionUpdateOne) SetRetryOfID(v int) *ExecutionUpdateOne {
+	_u.mutation.SetRetryOfID(v)
+	return _u
+}
+
+// SetNillableRetryOfID sets the "retry_of_id" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableRetryOfID(v *int) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetRetryOfID(*v)
+	}
+	return _u
+}
+
+// ClearRetryOfID clears the value of the "retry_of_id" field.
+func (_u *ExecutionUpdateOne) ClearRetryOfID() *ExecutionUpdateOne {
+	_u.mutation.ClearRetryOfID()
+	return _u
+}
+
+// SetRetryAttempt sets the "retry_attempt" field.
+func (_u *ExecutionUpdateOne) SetRetryAttempt(v int) *ExecutionUpdateOne {
+	_u.mutation.ResetRetryAttempt()
+	_u.mutation.SetRetryAttempt(v)
+	return _u
+}
+
+// SetNillableRetryAttempt sets the "retry_attempt" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableRetryAttempt(v *int) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetRetryAttempt(*v)
+	}
+	return _u
+}
+
+// AddRetryAttempt adds value to the "retry_attempt" field.
+func (_u *ExecutionUpdateOne) AddRetryAttempt(v int) *ExecutionUpdateOne {
+	_u.mutation.AddRetryAttempt(v)
+	return _u
+}
+
+// SetRerunOfID sets the "rerun_of_id" field.
+func (_u *ExecutionUpdateOne) SetRerunOfID(v int) *ExecutionUpdateOne {
+	_u.mutation.SetRerunOfID(v)
+	return _u
+}
+
+// SetNillableRerunOfID sets the "rerun_of_id" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableRerunOfID(v *int) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetRerunOfID(*v)
+	}
+	return _u
+}
+
+// ClearRerunOfID clears the value of the "rerun_of_id" field.
+func (_u *ExecutionUpdateOne) ClearRerunOfID() *ExecutionUpdateOne {
+	_u.mutation.ClearRerunOfID()
+	return _u
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_u *ExecutionUpdateOne) SetAction(v *Action) *ExecutionUpdateOne {
 	return _u.SetActionID(v.ID)
@@ -1700,6 +2152,61 @@ func (_u *ExecutionUpdateOne) SetNillableSecretID(id *int) *ExecutionUpdateOne {
 // SetSecret sets the "secret" edge to the ExecutionSecret entity.
 func (_u *ExecutionUpdateOne) SetSecret(v *ExecutionSecret) *ExecutionUpdateOne {
 	return _u.SetSecretID(v.ID)
+}
+
+// SetRetryOf sets the "retry_of" edge to the Execution entity.
+func (_u *ExecutionUpdateOne) SetRetryOf(v *Execution) *ExecutionUpdateOne {
+	return _u.SetRetryOfID(v.ID)
+}
+
+// AddRetryIDs adds the "retries" edge to the Execution entity by IDs.
+func (_u *ExecutionUpdateOne) AddRetryIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.AddRetryIDs(ids...)
+	return _u
+}
+
+// AddRetries adds the "retries" edges to the Execution entity.
+func (_u *ExecutionUpdateOne) AddRetries(v ...*Execution) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRetryIDs(ids...)
+}
+
+// SetRerunOf sets the "rerun_of" edge to the Execution entity.
+func (_u *ExecutionUpdateOne) SetRerunOf(v *Execution) *ExecutionUpdateOne {
+	return _u.SetRerunOfID(v.ID)
+}
+
+// AddRerunIDs adds the "reruns" edge to the Execution entity by IDs.
+func (_u *ExecutionUpdateOne) AddRerunIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.AddRerunIDs(ids...)
+	return _u
+}
+
+// AddReruns adds the "reruns" edges to the Execution entity.
+func (_u *ExecutionUpdateOne) AddReruns(v ...*Execution) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddRerunIDs(ids...)
+}
+
+// AddPolicyEventIDs adds the "policy_events" edge to the PolicyEvent entity by IDs.
+func (_u *ExecutionUpdateOne) AddPolicyEventIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.AddPolicyEventIDs(ids...)
+	return _u
+}
+
+// AddPolicyEvents adds the "policy_events" edges to the PolicyEvent entity.
+func (_u *ExecutionUpdateOne) AddPolicyEvents(v ...*PolicyEvent) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPolicyEventIDs(ids...)
 }
 
 // Mutation returns the ExecutionMutation object of the builder.
@@ -1792,6 +2299,81 @@ func (_u *ExecutionUpdateOne) RemoveOutput(v ...*ExecutionOutput) *ExecutionUpda
 func (_u *ExecutionUpdateOne) ClearSecret() *ExecutionUpdateOne {
 	_u.mutation.ClearSecret()
 	return _u
+}
+
+// ClearRetryOf clears the "retry_of" edge to the Execution entity.
+func (_u *ExecutionUpdateOne) ClearRetryOf() *ExecutionUpdateOne {
+	_u.mutation.ClearRetryOf()
+	return _u
+}
+
+// ClearRetries clears all "retries" edges to the Execution entity.
+func (_u *ExecutionUpdateOne) ClearRetries() *ExecutionUpdateOne {
+	_u.mutation.ClearRetries()
+	return _u
+}
+
+// RemoveRetryIDs removes the "retries" edge to Execution entities by IDs.
+func (_u *ExecutionUpdateOne) RemoveRetryIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.RemoveRetryIDs(ids...)
+	return _u
+}
+
+// RemoveRetries removes "retries" edges to Execution entities.
+func (_u *ExecutionUpdateOne) RemoveRetries(v ...*Execution) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRetryIDs(ids...)
+}
+
+// ClearRerunOf clears the "rerun_of" edge to the Execution entity.
+func (_u *ExecutionUpdateOne) ClearRerunOf() *ExecutionUpdateOne {
+	_u.mutation.ClearRerunOf()
+	return _u
+}
+
+// ClearReruns clears all "reruns" edges to the Execution entity.
+func (_u *ExecutionUpdateOne) ClearReruns() *ExecutionUpdateOne {
+	_u.mutation.ClearReruns()
+	return _u
+}
+
+// RemoveRerunIDs removes the "reruns" edge to Execution entities by IDs.
+func (_u *ExecutionUpdateOne) RemoveRerunIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.RemoveRerunIDs(ids...)
+	return _u
+}
+
+// RemoveReruns removes "reruns" edges to Execution entities.
+func (_u *ExecutionUpdateOne) RemoveReruns(v ...*Execution) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveRerunIDs(ids...)
+}
+
+// ClearPolicyEvents clears all "policy_events" edges to the PolicyEvent entity.
+func (_u *ExecutionUpdateOne) ClearPolicyEvents() *ExecutionUpdateOne {
+	_u.mutation.ClearPolicyEvents()
+	return _u
+}
+
+// RemovePolicyEventIDs removes the "policy_events" edge to PolicyEvent entities by IDs.
+func (_u *ExecutionUpdateOne) RemovePolicyEventIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.RemovePolicyEventIDs(ids...)
+	return _u
+}
+
+// RemovePolicyEvents removes "policy_events" edges to PolicyEvent entities.
+func (_u *ExecutionUpdateOne) RemovePolicyEvents(v ...*PolicyEvent) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePolicyEventIDs(ids...)
 }
 
 // Where appends a list predicates to the ExecutionUpdate builder.
@@ -2012,6 +2594,12 @@ func (_u *ExecutionUpdateOne) sqlSave(ctx context.Context) (_node *Execution, er
 	}
 	if value, ok := _u.mutation.PackChecksum(); ok {
 		_spec.SetField(execution.FieldPackChecksum, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.RetryAttempt(); ok {
+		_spec.SetField(execution.FieldRetryAttempt, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedRetryAttempt(); ok {
+		_spec.AddField(execution.FieldRetryAttempt, field.TypeInt, value)
 	}
 	if _u.mutation.ActionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -2257,6 +2845,199 @@ func (_u *ExecutionUpdateOne) sqlSave(ctx context.Context) (_node *Execution, er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(executionsecret.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RetryOfCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RetryOfTable,
+			Columns: []string{execution.RetryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RetryOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RetryOfTable,
+			Columns: []string{execution.RetryOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RetriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RetriesTable,
+			Columns: []string{execution.RetriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRetriesIDs(); len(nodes) > 0 && !_u.mutation.RetriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RetriesTable,
+			Columns: []string{execution.RetriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RetriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RetriesTable,
+			Columns: []string{execution.RetriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RerunOfCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RerunOfTable,
+			Columns: []string{execution.RerunOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RerunOfIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   execution.RerunOfTable,
+			Columns: []string{execution.RerunOfColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.RerunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RerunsTable,
+			Columns: []string{execution.RerunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedRerunsIDs(); len(nodes) > 0 && !_u.mutation.RerunsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RerunsTable,
+			Columns: []string{execution.RerunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RerunsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.RerunsTable,
+			Columns: []string{execution.RerunsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(execution.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PolicyEventsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.PolicyEventsTable,
+			Columns: []string{execution.PolicyEventsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPolicyEventsIDs(); len(nodes) > 0 && !_u.mutation.PolicyEventsCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.PolicyEventsTable,
+			Columns: []string{execution.PolicyEventsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PolicyEventsIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.PolicyEventsTable,
+			Columns: []string{execution.PolicyEventsColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

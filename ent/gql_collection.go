@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -19,6 +20,7 @@ import (
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/trigger"
@@ -513,6 +515,190 @@ func newActionPaginateArgs(rv map[string]any) *actionPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*ActionWhereInput); ok {
 		args.opts = append(args.opts, WithActionFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *ActionPolicyQuery) CollectFields(ctx context.Context, satisfies ...string) (*ActionPolicyQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *ActionPolicyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(actionpolicy.Columns))
+		selectedFields = []string{actionpolicy.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "pack":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PackClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, packImplementors)...); err != nil {
+				return err
+			}
+			_q.withPack = query
+			if _, ok := fieldSeen[actionpolicy.FieldPackID]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldPackID)
+				fieldSeen[actionpolicy.FieldPackID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[actionpolicy.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldCreatedAt)
+				fieldSeen[actionpolicy.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[actionpolicy.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldUpdatedAt)
+				fieldSeen[actionpolicy.FieldUpdatedAt] = struct{}{}
+			}
+		case "ref":
+			if _, ok := fieldSeen[actionpolicy.FieldRef]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldRef)
+				fieldSeen[actionpolicy.FieldRef] = struct{}{}
+			}
+		case "packRef":
+			if _, ok := fieldSeen[actionpolicy.FieldPackRef]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldPackRef)
+				fieldSeen[actionpolicy.FieldPackRef] = struct{}{}
+			}
+		case "packID":
+			if _, ok := fieldSeen[actionpolicy.FieldPackID]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldPackID)
+				fieldSeen[actionpolicy.FieldPackID] = struct{}{}
+			}
+		case "description":
+			if _, ok := fieldSeen[actionpolicy.FieldDescription]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldDescription)
+				fieldSeen[actionpolicy.FieldDescription] = struct{}{}
+			}
+		case "actionRef":
+			if _, ok := fieldSeen[actionpolicy.FieldActionRef]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldActionRef)
+				fieldSeen[actionpolicy.FieldActionRef] = struct{}{}
+			}
+		case "policyType":
+			if _, ok := fieldSeen[actionpolicy.FieldPolicyType]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldPolicyType)
+				fieldSeen[actionpolicy.FieldPolicyType] = struct{}{}
+			}
+		case "enabled":
+			if _, ok := fieldSeen[actionpolicy.FieldEnabled]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldEnabled)
+				fieldSeen[actionpolicy.FieldEnabled] = struct{}{}
+			}
+		case "concurrencyThreshold":
+			if _, ok := fieldSeen[actionpolicy.FieldConcurrencyThreshold]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldConcurrencyThreshold)
+				fieldSeen[actionpolicy.FieldConcurrencyThreshold] = struct{}{}
+			}
+		case "concurrencyAction":
+			if _, ok := fieldSeen[actionpolicy.FieldConcurrencyAction]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldConcurrencyAction)
+				fieldSeen[actionpolicy.FieldConcurrencyAction] = struct{}{}
+			}
+		case "concurrencyAttributes":
+			if _, ok := fieldSeen[actionpolicy.FieldConcurrencyAttributes]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldConcurrencyAttributes)
+				fieldSeen[actionpolicy.FieldConcurrencyAttributes] = struct{}{}
+			}
+		case "rateLimitMax":
+			if _, ok := fieldSeen[actionpolicy.FieldRateLimitMax]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldRateLimitMax)
+				fieldSeen[actionpolicy.FieldRateLimitMax] = struct{}{}
+			}
+		case "rateLimitWindowSeconds":
+			if _, ok := fieldSeen[actionpolicy.FieldRateLimitWindowSeconds]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldRateLimitWindowSeconds)
+				fieldSeen[actionpolicy.FieldRateLimitWindowSeconds] = struct{}{}
+			}
+		case "retryOn":
+			if _, ok := fieldSeen[actionpolicy.FieldRetryOn]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldRetryOn)
+				fieldSeen[actionpolicy.FieldRetryOn] = struct{}{}
+			}
+		case "retryMaxCount":
+			if _, ok := fieldSeen[actionpolicy.FieldRetryMaxCount]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldRetryMaxCount)
+				fieldSeen[actionpolicy.FieldRetryMaxCount] = struct{}{}
+			}
+		case "retryDelaySeconds":
+			if _, ok := fieldSeen[actionpolicy.FieldRetryDelaySeconds]; !ok {
+				selectedFields = append(selectedFields, actionpolicy.FieldRetryDelaySeconds)
+				fieldSeen[actionpolicy.FieldRetryDelaySeconds] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type actionpolicyPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []ActionPolicyPaginateOption
+}
+
+func newActionPolicyPaginateArgs(rv map[string]any) *actionpolicyPaginateArgs {
+	args := &actionpolicyPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &ActionPolicyOrder{Field: &ActionPolicyOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithActionPolicyOrder(order))
+			}
+		case *ActionPolicyOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithActionPolicyOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*ActionPolicyWhereInput); ok {
+		args.opts = append(args.opts, WithActionPolicyFilter(v.Filter))
 	}
 	return args
 }
@@ -1376,6 +1562,75 @@ func (_q *ExecutionQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 			_q.WithNamedWorkflowExecutions(alias, func(wq *WorkflowExecutionQuery) {
 				*wq = *query
 			})
+
+		case "retryOf":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExecutionClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, executionImplementors)...); err != nil {
+				return err
+			}
+			_q.withRetryOf = query
+			if _, ok := fieldSeen[execution.FieldRetryOfID]; !ok {
+				selectedFields = append(selectedFields, execution.FieldRetryOfID)
+				fieldSeen[execution.FieldRetryOfID] = struct{}{}
+			}
+
+		case "retries":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExecutionClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, executionImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedRetries(alias, func(wq *ExecutionQuery) {
+				*wq = *query
+			})
+
+		case "rerunOf":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExecutionClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, executionImplementors)...); err != nil {
+				return err
+			}
+			_q.withRerunOf = query
+			if _, ok := fieldSeen[execution.FieldRerunOfID]; !ok {
+				selectedFields = append(selectedFields, execution.FieldRerunOfID)
+				fieldSeen[execution.FieldRerunOfID] = struct{}{}
+			}
+
+		case "reruns":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExecutionClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, executionImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedReruns(alias, func(wq *ExecutionQuery) {
+				*wq = *query
+			})
+
+		case "policyEvents":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&PolicyEventClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, false, opCtx, field, path, mayAddCondition(satisfies, policyeventImplementors)...); err != nil {
+				return err
+			}
+			_q.WithNamedPolicyEvents(alias, func(wq *PolicyEventQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[execution.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, execution.FieldCreatedAt)
@@ -1505,6 +1760,21 @@ func (_q *ExecutionQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 			if _, ok := fieldSeen[execution.FieldTaskItem]; !ok {
 				selectedFields = append(selectedFields, execution.FieldTaskItem)
 				fieldSeen[execution.FieldTaskItem] = struct{}{}
+			}
+		case "retryOfID":
+			if _, ok := fieldSeen[execution.FieldRetryOfID]; !ok {
+				selectedFields = append(selectedFields, execution.FieldRetryOfID)
+				fieldSeen[execution.FieldRetryOfID] = struct{}{}
+			}
+		case "retryAttempt":
+			if _, ok := fieldSeen[execution.FieldRetryAttempt]; !ok {
+				selectedFields = append(selectedFields, execution.FieldRetryAttempt)
+				fieldSeen[execution.FieldRetryAttempt] = struct{}{}
+			}
+		case "rerunOfID":
+			if _, ok := fieldSeen[execution.FieldRerunOfID]; !ok {
+				selectedFields = append(selectedFields, execution.FieldRerunOfID)
+				fieldSeen[execution.FieldRerunOfID] = struct{}{}
 			}
 		case "id":
 		case "__typename":
@@ -2154,6 +2424,95 @@ func (_q *PackQuery) collectField(ctx context.Context, oneNode bool, opCtx *grap
 			_q.WithNamedWorkflowDefinitions(alias, func(wq *WorkflowDefinitionQuery) {
 				*wq = *query
 			})
+
+		case "policies":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ActionPolicyClient{config: _q.config}).Query()
+			)
+			args := newActionPolicyPaginateArgs(fieldArgs(ctx, new(ActionPolicyWhereInput), path...))
+			if err := validateFirstLast(args.first, args.last); err != nil {
+				return fmt.Errorf("validate first and last in path %q: %w", path, err)
+			}
+			pager, err := newActionPolicyPager(args.opts, args.last != nil)
+			if err != nil {
+				return fmt.Errorf("create new pager in path %q: %w", path, err)
+			}
+			if query, err = pager.applyFilter(query); err != nil {
+				return err
+			}
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
+				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
+				if hasPagination || ignoredEdges {
+					query := query.Clone()
+					_q.loadTotal = append(_q.loadTotal, func(ctx context.Context, nodes []*Pack) error {
+						ids := make([]driver.Value, len(nodes))
+						for i := range nodes {
+							ids[i] = nodes[i].ID
+						}
+						var v []struct {
+							NodeID int `sql:"pack_id"`
+							Count  int `sql:"count"`
+						}
+						query.Where(func(s *sql.Selector) {
+							s.Where(sql.InValues(s.C(pack.PoliciesColumn), ids...))
+						})
+						if err := query.GroupBy(pack.PoliciesColumn).Aggregate(Count()).Scan(ctx, &v); err != nil {
+							return err
+						}
+						m := make(map[int]int, len(v))
+						for i := range v {
+							m[v[i].NodeID] = v[i].Count
+						}
+						for i := range nodes {
+							n := m[nodes[i].ID]
+							if nodes[i].Edges.totalCount[5] == nil {
+								nodes[i].Edges.totalCount[5] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[5][alias] = n
+						}
+						return nil
+					})
+				} else {
+					_q.loadTotal = append(_q.loadTotal, func(_ context.Context, nodes []*Pack) error {
+						for i := range nodes {
+							n := len(nodes[i].Edges.Policies)
+							if nodes[i].Edges.totalCount[5] == nil {
+								nodes[i].Edges.totalCount[5] = make(map[string]int)
+							}
+							nodes[i].Edges.totalCount[5][alias] = n
+						}
+						return nil
+					})
+				}
+			}
+			if ignoredEdges || (args.first != nil && *args.first == 0) || (args.last != nil && *args.last == 0) {
+				continue
+			}
+			if query, err = pager.applyCursors(query, args.after, args.before); err != nil {
+				return err
+			}
+			path = append(path, edgesField, nodeField)
+			if field := collectedField(ctx, path...); field != nil {
+				if err := query.collectField(ctx, false, opCtx, *field, path, mayAddCondition(satisfies, actionpolicyImplementors)...); err != nil {
+					return err
+				}
+			}
+			if limit := paginateLimit(args.first, args.last); limit > 0 {
+				if oneNode {
+					pager.applyOrder(query.Limit(limit))
+				} else {
+					modify := entgql.LimitPerRow(pack.PoliciesColumn, limit, pager.orderExpr(query))
+					query.modifiers = append(query.modifiers, modify)
+				}
+			} else {
+				query = pager.applyOrder(query)
+			}
+			_q.WithNamedPolicies(alias, func(wq *ActionPolicyQuery) {
+				*wq = *query
+			})
 		case "createdAt":
 			if _, ok := fieldSeen[pack.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, pack.FieldCreatedAt)
@@ -2452,6 +2811,108 @@ func newPackInstallPaginateArgs(rv map[string]any) *packinstallPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*PackInstallWhereInput); ok {
 		args.opts = append(args.opts, WithPackInstallFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *PolicyEventQuery) CollectFields(ctx context.Context, satisfies ...string) (*PolicyEventQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *PolicyEventQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(policyevent.Columns))
+		selectedFields = []string{policyevent.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "execution":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExecutionClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, executionImplementors)...); err != nil {
+				return err
+			}
+			_q.withExecution = query
+			if _, ok := fieldSeen[policyevent.FieldExecutionID]; !ok {
+				selectedFields = append(selectedFields, policyevent.FieldExecutionID)
+				fieldSeen[policyevent.FieldExecutionID] = struct{}{}
+			}
+		case "executionID":
+			if _, ok := fieldSeen[policyevent.FieldExecutionID]; !ok {
+				selectedFields = append(selectedFields, policyevent.FieldExecutionID)
+				fieldSeen[policyevent.FieldExecutionID] = struct{}{}
+			}
+		case "policyRef":
+			if _, ok := fieldSeen[policyevent.FieldPolicyRef]; !ok {
+				selectedFields = append(selectedFields, policyevent.FieldPolicyRef)
+				fieldSeen[policyevent.FieldPolicyRef] = struct{}{}
+			}
+		case "kind":
+			if _, ok := fieldSeen[policyevent.FieldKind]; !ok {
+				selectedFields = append(selectedFields, policyevent.FieldKind)
+				fieldSeen[policyevent.FieldKind] = struct{}{}
+			}
+		case "message":
+			if _, ok := fieldSeen[policyevent.FieldMessage]; !ok {
+				selectedFields = append(selectedFields, policyevent.FieldMessage)
+				fieldSeen[policyevent.FieldMessage] = struct{}{}
+			}
+		case "at":
+			if _, ok := fieldSeen[policyevent.FieldAt]; !ok {
+				selectedFields = append(selectedFields, policyevent.FieldAt)
+				fieldSeen[policyevent.FieldAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type policyeventPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []PolicyEventPaginateOption
+}
+
+func newPolicyEventPaginateArgs(rv map[string]any) *policyeventPaginateArgs {
+	args := &policyeventPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*PolicyEventWhereInput); ok {
+		args.opts = append(args.opts, WithPolicyEventFilter(v.Filter))
 	}
 	return args
 }

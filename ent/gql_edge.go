@@ -58,6 +58,14 @@ func (_m *Action) Rules(
 	return _m.QueryRules().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *ActionPolicy) Pack(ctx context.Context) (*Pack, error) {
+	result, err := _m.Edges.PackOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPack().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Enforcement) Rule(ctx context.Context) (*Rule, error) {
 	result, err := _m.Edges.RuleOrErr()
 	if IsNotLoaded(err) {
@@ -198,6 +206,58 @@ func (_m *Execution) WorkflowExecutions(
 	return _m.QueryWorkflowExecutions().Paginate(ctx, after, first, before, last, opts...)
 }
 
+func (_m *Execution) RetryOf(ctx context.Context) (*Execution, error) {
+	result, err := _m.Edges.RetryOfOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRetryOf().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Execution) Retries(ctx context.Context) (result []*Execution, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedRetries(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.RetriesOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRetries().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Execution) RerunOf(ctx context.Context) (*Execution, error) {
+	result, err := _m.Edges.RerunOfOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryRerunOf().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Execution) Reruns(ctx context.Context) (result []*Execution, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedReruns(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.RerunsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryReruns().All(ctx)
+	}
+	return result, err
+}
+
+func (_m *Execution) PolicyEvents(ctx context.Context) (result []*PolicyEvent, err error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Field.Alias != "" {
+		result, err = _m.NamedPolicyEvents(graphql.GetFieldContext(ctx).Field.Alias)
+	} else {
+		result, err = _m.Edges.PolicyEventsOrErr()
+	}
+	if IsNotLoaded(err) {
+		result, err = _m.QueryPolicyEvents().All(ctx)
+	}
+	return result, err
+}
+
 func (_m *Pack) Actions(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ActionOrder, where *ActionWhereInput,
 ) (*ActionConnection, error) {
@@ -301,6 +361,35 @@ func (_m *Pack) WorkflowDefinitions(
 		return conn, nil
 	}
 	return _m.QueryWorkflowDefinitions().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *Pack) Policies(
+	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ActionPolicyOrder, where *ActionPolicyWhereInput,
+) (*ActionPolicyConnection, error) {
+	opts := []ActionPolicyPaginateOption{
+		WithActionPolicyOrder(orderBy),
+		WithActionPolicyFilter(where.Filter),
+	}
+	alias := graphql.GetFieldContext(ctx).Field.Alias
+	totalCount, hasTotalCount := _m.Edges.totalCount[5][alias]
+	if nodes, err := _m.NamedPolicies(alias); err == nil || hasTotalCount {
+		pager, err := newActionPolicyPager(opts, last != nil)
+		if err != nil {
+			return nil, err
+		}
+		conn := &ActionPolicyConnection{Edges: []*ActionPolicyEdge{}, TotalCount: totalCount}
+		conn.build(nodes, pager, after, first, before, last)
+		return conn, nil
+	}
+	return _m.QueryPolicies().Paginate(ctx, after, first, before, last, opts...)
+}
+
+func (_m *PolicyEvent) Execution(ctx context.Context) (*Execution, error) {
+	result, err := _m.Edges.ExecutionOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryExecution().Only(ctx)
+	}
+	return result, err
 }
 
 func (_m *Rule) Pack(ctx context.Context) (*Pack, error) {

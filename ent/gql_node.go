@@ -10,6 +10,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -19,6 +20,7 @@ import (
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/trigger"
@@ -41,6 +43,11 @@ var actionImplementors = []string{"Action", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Action) IsNode() {}
+
+var actionpolicyImplementors = []string{"ActionPolicy", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*ActionPolicy) IsNode() {}
 
 var auditeventImplementors = []string{"AuditEvent", "Node"}
 
@@ -76,6 +83,11 @@ var packinstallImplementors = []string{"PackInstall", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*PackInstall) IsNode() {}
+
+var policyeventImplementors = []string{"PolicyEvent", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*PolicyEvent) IsNode() {}
 
 var ruleImplementors = []string{"Rule", "Node"}
 
@@ -197,6 +209,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			}
 		}
 		return query.Only(ctx)
+	case actionpolicy.Table:
+		query := c.ActionPolicy.Query().
+			Where(actionpolicy.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, actionpolicyImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case auditevent.Table:
 		query := c.AuditEvent.Query().
 			Where(auditevent.ID(id))
@@ -256,6 +277,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(packinstall.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, packinstallImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case policyevent.Table:
+		query := c.PolicyEvent.Query().
+			Where(policyevent.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, policyeventImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -410,6 +440,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 				*noder = node
 			}
 		}
+	case actionpolicy.Table:
+		query := c.ActionPolicy.Query().
+			Where(actionpolicy.IDIn(ids...))
+		query, err := query.CollectFields(ctx, actionpolicyImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case auditevent.Table:
 		query := c.AuditEvent.Query().
 			Where(auditevent.IDIn(ids...))
@@ -510,6 +556,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.PackInstall.Query().
 			Where(packinstall.IDIn(ids...))
 		query, err := query.CollectFields(ctx, packinstallImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case policyevent.Table:
+		query := c.PolicyEvent.Query().
+			Where(policyevent.IDIn(ids...))
+		query, err := query.CollectFields(ctx, policyeventImplementors...)
 		if err != nil {
 			return nil, err
 		}

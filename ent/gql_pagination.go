@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -23,6 +24,7 @@ import (
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/trigger"
@@ -788,6 +790,356 @@ func (_m *Action) ToEdge(order *ActionOrder) *ActionEdge {
 		order = DefaultActionOrder
 	}
 	return &ActionEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// ActionPolicyEdge is the edge representation of ActionPolicy.
+type ActionPolicyEdge struct {
+	Node   *ActionPolicy `json:"node"`
+	Cursor Cursor        `json:"cursor"`
+}
+
+// ActionPolicyConnection is the connection containing edges to ActionPolicy.
+type ActionPolicyConnection struct {
+	Edges      []*ActionPolicyEdge `json:"edges"`
+	PageInfo   PageInfo            `json:"pageInfo"`
+	TotalCount int                 `json:"totalCount"`
+}
+
+func (c *ActionPolicyConnection) build(nodes []*ActionPolicy, pager *actionpolicyPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *ActionPolicy
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *ActionPolicy {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *ActionPolicy {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*ActionPolicyEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &ActionPolicyEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// ActionPolicyPaginateOption enables pagination customization.
+type ActionPolicyPaginateOption func(*actionpolicyPager) error
+
+// WithActionPolicyOrder configures pagination ordering.
+func WithActionPolicyOrder(order *ActionPolicyOrder) ActionPolicyPaginateOption {
+	if order == nil {
+		order = DefaultActionPolicyOrder
+	}
+	o := *order
+	return func(pager *actionpolicyPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultActionPolicyOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithActionPolicyFilter configures pagination filter.
+func WithActionPolicyFilter(filter func(*ActionPolicyQuery) (*ActionPolicyQuery, error)) ActionPolicyPaginateOption {
+	return func(pager *actionpolicyPager) error {
+		if filter == nil {
+			return errors.New("ActionPolicyQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type actionpolicyPager struct {
+	reverse bool
+	order   *ActionPolicyOrder
+	filter  func(*ActionPolicyQuery) (*ActionPolicyQuery, error)
+}
+
+func newActionPolicyPager(opts []ActionPolicyPaginateOption, reverse bool) (*actionpolicyPager, error) {
+	pager := &actionpolicyPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultActionPolicyOrder
+	}
+	return pager, nil
+}
+
+func (p *actionpolicyPager) applyFilter(query *ActionPolicyQuery) (*ActionPolicyQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *actionpolicyPager) toCursor(_m *ActionPolicy) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *actionpolicyPager) applyCursors(query *ActionPolicyQuery, after, before *Cursor) (*ActionPolicyQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultActionPolicyOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *actionpolicyPager) applyOrder(query *ActionPolicyQuery) *ActionPolicyQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultActionPolicyOrder.Field {
+		query = query.Order(DefaultActionPolicyOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *actionpolicyPager) orderExpr(query *ActionPolicyQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultActionPolicyOrder.Field {
+			b.Comma().Ident(DefaultActionPolicyOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to ActionPolicy.
+func (_m *ActionPolicyQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...ActionPolicyPaginateOption,
+) (*ActionPolicyConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newActionPolicyPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &ActionPolicyConnection{Edges: []*ActionPolicyEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// ActionPolicyOrderFieldCreatedAt orders ActionPolicy by created_at.
+	ActionPolicyOrderFieldCreatedAt = &ActionPolicyOrderField{
+		Value: func(_m *ActionPolicy) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: actionpolicy.FieldCreatedAt,
+		toTerm: actionpolicy.ByCreatedAt,
+		toCursor: func(_m *ActionPolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// ActionPolicyOrderFieldUpdatedAt orders ActionPolicy by updated_at.
+	ActionPolicyOrderFieldUpdatedAt = &ActionPolicyOrderField{
+		Value: func(_m *ActionPolicy) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: actionpolicy.FieldUpdatedAt,
+		toTerm: actionpolicy.ByUpdatedAt,
+		toCursor: func(_m *ActionPolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// ActionPolicyOrderFieldRef orders ActionPolicy by ref.
+	ActionPolicyOrderFieldRef = &ActionPolicyOrderField{
+		Value: func(_m *ActionPolicy) (ent.Value, error) {
+			return _m.Ref, nil
+		},
+		column: actionpolicy.FieldRef,
+		toTerm: actionpolicy.ByRef,
+		toCursor: func(_m *ActionPolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Ref,
+			}
+		},
+	}
+	// ActionPolicyOrderFieldPackRef orders ActionPolicy by pack_ref.
+	ActionPolicyOrderFieldPackRef = &ActionPolicyOrderField{
+		Value: func(_m *ActionPolicy) (ent.Value, error) {
+			return _m.PackRef, nil
+		},
+		column: actionpolicy.FieldPackRef,
+		toTerm: actionpolicy.ByPackRef,
+		toCursor: func(_m *ActionPolicy) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.PackRef,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f ActionPolicyOrderField) String() string {
+	var str string
+	switch f.column {
+	case ActionPolicyOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case ActionPolicyOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case ActionPolicyOrderFieldRef.column:
+		str = "REF"
+	case ActionPolicyOrderFieldPackRef.column:
+		str = "PACK_REF"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f ActionPolicyOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *ActionPolicyOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("ActionPolicyOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *ActionPolicyOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *ActionPolicyOrderFieldUpdatedAt
+	case "REF":
+		*f = *ActionPolicyOrderFieldRef
+	case "PACK_REF":
+		*f = *ActionPolicyOrderFieldPackRef
+	default:
+		return fmt.Errorf("%s is not a valid ActionPolicyOrderField", str)
+	}
+	return nil
+}
+
+// ActionPolicyOrderField defines the ordering field of ActionPolicy.
+type ActionPolicyOrderField struct {
+	// Value extracts the ordering value from the given ActionPolicy.
+	Value    func(*ActionPolicy) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) actionpolicy.OrderOption
+	toCursor func(*ActionPolicy) Cursor
+}
+
+// ActionPolicyOrder defines the ordering of ActionPolicy.
+type ActionPolicyOrder struct {
+	Direction OrderDirection          `json:"direction"`
+	Field     *ActionPolicyOrderField `json:"field"`
+}
+
+// DefaultActionPolicyOrder is the default ordering of ActionPolicy.
+var DefaultActionPolicyOrder = &ActionPolicyOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &ActionPolicyOrderField{
+		Value: func(_m *ActionPolicy) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: actionpolicy.FieldID,
+		toTerm: actionpolicy.ByID,
+		toCursor: func(_m *ActionPolicy) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts ActionPolicy into ActionPolicyEdge.
+func (_m *ActionPolicy) ToEdge(order *ActionPolicyOrder) *ActionPolicyEdge {
+	if order == nil {
+		order = DefaultActionPolicyOrder
+	}
+	return &ActionPolicyEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}
@@ -3148,6 +3500,255 @@ func (_m *PackInstall) ToEdge(order *PackInstallOrder) *PackInstallEdge {
 		order = DefaultPackInstallOrder
 	}
 	return &PackInstallEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// PolicyEventEdge is the edge representation of PolicyEvent.
+type PolicyEventEdge struct {
+	Node   *PolicyEvent `json:"node"`
+	Cursor Cursor       `json:"cursor"`
+}
+
+// PolicyEventConnection is the connection containing edges to PolicyEvent.
+type PolicyEventConnection struct {
+	Edges      []*PolicyEventEdge `json:"edges"`
+	PageInfo   PageInfo           `json:"pageInfo"`
+	TotalCount int                `json:"totalCount"`
+}
+
+func (c *PolicyEventConnection) build(nodes []*PolicyEvent, pager *policyeventPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *PolicyEvent
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *PolicyEvent {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *PolicyEvent {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*PolicyEventEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &PolicyEventEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// PolicyEventPaginateOption enables pagination customization.
+type PolicyEventPaginateOption func(*policyeventPager) error
+
+// WithPolicyEventOrder configures pagination ordering.
+func WithPolicyEventOrder(order *PolicyEventOrder) PolicyEventPaginateOption {
+	if order == nil {
+		order = DefaultPolicyEventOrder
+	}
+	o := *order
+	return func(pager *policyeventPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultPolicyEventOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithPolicyEventFilter configures pagination filter.
+func WithPolicyEventFilter(filter func(*PolicyEventQuery) (*PolicyEventQuery, error)) PolicyEventPaginateOption {
+	return func(pager *policyeventPager) error {
+		if filter == nil {
+			return errors.New("PolicyEventQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type policyeventPager struct {
+	reverse bool
+	order   *PolicyEventOrder
+	filter  func(*PolicyEventQuery) (*PolicyEventQuery, error)
+}
+
+func newPolicyEventPager(opts []PolicyEventPaginateOption, reverse bool) (*policyeventPager, error) {
+	pager := &policyeventPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultPolicyEventOrder
+	}
+	return pager, nil
+}
+
+func (p *policyeventPager) applyFilter(query *PolicyEventQuery) (*PolicyEventQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *policyeventPager) toCursor(_m *PolicyEvent) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *policyeventPager) applyCursors(query *PolicyEventQuery, after, before *Cursor) (*PolicyEventQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultPolicyEventOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *policyeventPager) applyOrder(query *PolicyEventQuery) *PolicyEventQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultPolicyEventOrder.Field {
+		query = query.Order(DefaultPolicyEventOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *policyeventPager) orderExpr(query *PolicyEventQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultPolicyEventOrder.Field {
+			b.Comma().Ident(DefaultPolicyEventOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to PolicyEvent.
+func (_m *PolicyEventQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...PolicyEventPaginateOption,
+) (*PolicyEventConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newPolicyEventPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &PolicyEventConnection{Edges: []*PolicyEventEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// PolicyEventOrderField defines the ordering field of PolicyEvent.
+type PolicyEventOrderField struct {
+	// Value extracts the ordering value from the given PolicyEvent.
+	Value    func(*PolicyEvent) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) policyevent.OrderOption
+	toCursor func(*PolicyEvent) Cursor
+}
+
+// PolicyEventOrder defines the ordering of PolicyEvent.
+type PolicyEventOrder struct {
+	Direction OrderDirection         `json:"direction"`
+	Field     *PolicyEventOrderField `json:"field"`
+}
+
+// DefaultPolicyEventOrder is the default ordering of PolicyEvent.
+var DefaultPolicyEventOrder = &PolicyEventOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &PolicyEventOrderField{
+		Value: func(_m *PolicyEvent) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: policyevent.FieldID,
+		toTerm: policyevent.ByID,
+		toCursor: func(_m *PolicyEvent) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts PolicyEvent into PolicyEventEdge.
+func (_m *PolicyEvent) ToEdge(order *PolicyEventOrder) *PolicyEventEdge {
+	if order == nil {
+		order = DefaultPolicyEventOrder
+	}
+	return &PolicyEventEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -16,6 +17,7 @@ import (
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
@@ -1155,6 +1157,714 @@ func (i *ActionWhereInput) P() (predicate.Action, error) {
 		return predicates[0], nil
 	default:
 		return action.And(predicates...), nil
+	}
+}
+
+// ActionPolicyWhereInput represents a where input for filtering ActionPolicy queries.
+type ActionPolicyWhereInput struct {
+	Predicates []predicate.ActionPolicy  `json:"-"`
+	Not        *ActionPolicyWhereInput   `json:"not,omitempty"`
+	Or         []*ActionPolicyWhereInput `json:"or,omitempty"`
+	And        []*ActionPolicyWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "ref" field predicates.
+	Ref             *string  `json:"ref,omitempty"`
+	RefNEQ          *string  `json:"refNEQ,omitempty"`
+	RefIn           []string `json:"refIn,omitempty"`
+	RefNotIn        []string `json:"refNotIn,omitempty"`
+	RefGT           *string  `json:"refGT,omitempty"`
+	RefGTE          *string  `json:"refGTE,omitempty"`
+	RefLT           *string  `json:"refLT,omitempty"`
+	RefLTE          *string  `json:"refLTE,omitempty"`
+	RefContains     *string  `json:"refContains,omitempty"`
+	RefHasPrefix    *string  `json:"refHasPrefix,omitempty"`
+	RefHasSuffix    *string  `json:"refHasSuffix,omitempty"`
+	RefEqualFold    *string  `json:"refEqualFold,omitempty"`
+	RefContainsFold *string  `json:"refContainsFold,omitempty"`
+
+	// "pack_ref" field predicates.
+	PackRef             *string  `json:"packRef,omitempty"`
+	PackRefNEQ          *string  `json:"packRefNEQ,omitempty"`
+	PackRefIn           []string `json:"packRefIn,omitempty"`
+	PackRefNotIn        []string `json:"packRefNotIn,omitempty"`
+	PackRefGT           *string  `json:"packRefGT,omitempty"`
+	PackRefGTE          *string  `json:"packRefGTE,omitempty"`
+	PackRefLT           *string  `json:"packRefLT,omitempty"`
+	PackRefLTE          *string  `json:"packRefLTE,omitempty"`
+	PackRefContains     *string  `json:"packRefContains,omitempty"`
+	PackRefHasPrefix    *string  `json:"packRefHasPrefix,omitempty"`
+	PackRefHasSuffix    *string  `json:"packRefHasSuffix,omitempty"`
+	PackRefEqualFold    *string  `json:"packRefEqualFold,omitempty"`
+	PackRefContainsFold *string  `json:"packRefContainsFold,omitempty"`
+
+	// "pack_id" field predicates.
+	PackID       *int  `json:"packID,omitempty"`
+	PackIDNEQ    *int  `json:"packIDNEQ,omitempty"`
+	PackIDIn     []int `json:"packIDIn,omitempty"`
+	PackIDNotIn  []int `json:"packIDNotIn,omitempty"`
+	PackIDIsNil  bool  `json:"packIDIsNil,omitempty"`
+	PackIDNotNil bool  `json:"packIDNotNil,omitempty"`
+
+	// "description" field predicates.
+	Description             *string  `json:"description,omitempty"`
+	DescriptionNEQ          *string  `json:"descriptionNEQ,omitempty"`
+	DescriptionIn           []string `json:"descriptionIn,omitempty"`
+	DescriptionNotIn        []string `json:"descriptionNotIn,omitempty"`
+	DescriptionGT           *string  `json:"descriptionGT,omitempty"`
+	DescriptionGTE          *string  `json:"descriptionGTE,omitempty"`
+	DescriptionLT           *string  `json:"descriptionLT,omitempty"`
+	DescriptionLTE          *string  `json:"descriptionLTE,omitempty"`
+	DescriptionContains     *string  `json:"descriptionContains,omitempty"`
+	DescriptionHasPrefix    *string  `json:"descriptionHasPrefix,omitempty"`
+	DescriptionHasSuffix    *string  `json:"descriptionHasSuffix,omitempty"`
+	DescriptionEqualFold    *string  `json:"descriptionEqualFold,omitempty"`
+	DescriptionContainsFold *string  `json:"descriptionContainsFold,omitempty"`
+
+	// "action_ref" field predicates.
+	ActionRef             *string  `json:"actionRef,omitempty"`
+	ActionRefNEQ          *string  `json:"actionRefNEQ,omitempty"`
+	ActionRefIn           []string `json:"actionRefIn,omitempty"`
+	ActionRefNotIn        []string `json:"actionRefNotIn,omitempty"`
+	ActionRefGT           *string  `json:"actionRefGT,omitempty"`
+	ActionRefGTE          *string  `json:"actionRefGTE,omitempty"`
+	ActionRefLT           *string  `json:"actionRefLT,omitempty"`
+	ActionRefLTE          *string  `json:"actionRefLTE,omitempty"`
+	ActionRefContains     *string  `json:"actionRefContains,omitempty"`
+	ActionRefHasPrefix    *string  `json:"actionRefHasPrefix,omitempty"`
+	ActionRefHasSuffix    *string  `json:"actionRefHasSuffix,omitempty"`
+	ActionRefEqualFold    *string  `json:"actionRefEqualFold,omitempty"`
+	ActionRefContainsFold *string  `json:"actionRefContainsFold,omitempty"`
+
+	// "policy_type" field predicates.
+	PolicyType             *string  `json:"policyType,omitempty"`
+	PolicyTypeNEQ          *string  `json:"policyTypeNEQ,omitempty"`
+	PolicyTypeIn           []string `json:"policyTypeIn,omitempty"`
+	PolicyTypeNotIn        []string `json:"policyTypeNotIn,omitempty"`
+	PolicyTypeGT           *string  `json:"policyTypeGT,omitempty"`
+	PolicyTypeGTE          *string  `json:"policyTypeGTE,omitempty"`
+	PolicyTypeLT           *string  `json:"policyTypeLT,omitempty"`
+	PolicyTypeLTE          *string  `json:"policyTypeLTE,omitempty"`
+	PolicyTypeContains     *string  `json:"policyTypeContains,omitempty"`
+	PolicyTypeHasPrefix    *string  `json:"policyTypeHasPrefix,omitempty"`
+	PolicyTypeHasSuffix    *string  `json:"policyTypeHasSuffix,omitempty"`
+	PolicyTypeEqualFold    *string  `json:"policyTypeEqualFold,omitempty"`
+	PolicyTypeContainsFold *string  `json:"policyTypeContainsFold,omitempty"`
+
+	// "enabled" field predicates.
+	Enabled    *bool `json:"enabled,omitempty"`
+	EnabledNEQ *bool `json:"enabledNEQ,omitempty"`
+
+	// "concurrency_threshold" field predicates.
+	ConcurrencyThreshold      *int  `json:"concurrencyThreshold,omitempty"`
+	ConcurrencyThresholdNEQ   *int  `json:"concurrencyThresholdNEQ,omitempty"`
+	ConcurrencyThresholdIn    []int `json:"concurrencyThresholdIn,omitempty"`
+	ConcurrencyThresholdNotIn []int `json:"concurrencyThresholdNotIn,omitempty"`
+	ConcurrencyThresholdGT    *int  `json:"concurrencyThresholdGT,omitempty"`
+	ConcurrencyThresholdGTE   *int  `json:"concurrencyThresholdGTE,omitempty"`
+	ConcurrencyThresholdLT    *int  `json:"concurrencyThresholdLT,omitempty"`
+	ConcurrencyThresholdLTE   *int  `json:"concurrencyThresholdLTE,omitempty"`
+
+	// "concurrency_action" field predicates.
+	ConcurrencyAction      *actionpolicy.ConcurrencyAction  `json:"concurrencyAction,omitempty"`
+	ConcurrencyActionNEQ   *actionpolicy.ConcurrencyAction  `json:"concurrencyActionNEQ,omitempty"`
+	ConcurrencyActionIn    []actionpolicy.ConcurrencyAction `json:"concurrencyActionIn,omitempty"`
+	ConcurrencyActionNotIn []actionpolicy.ConcurrencyAction `json:"concurrencyActionNotIn,omitempty"`
+
+	// "rate_limit_max" field predicates.
+	RateLimitMax      *int  `json:"rateLimitMax,omitempty"`
+	RateLimitMaxNEQ   *int  `json:"rateLimitMaxNEQ,omitempty"`
+	RateLimitMaxIn    []int `json:"rateLimitMaxIn,omitempty"`
+	RateLimitMaxNotIn []int `json:"rateLimitMaxNotIn,omitempty"`
+	RateLimitMaxGT    *int  `json:"rateLimitMaxGT,omitempty"`
+	RateLimitMaxGTE   *int  `json:"rateLimitMaxGTE,omitempty"`
+	RateLimitMaxLT    *int  `json:"rateLimitMaxLT,omitempty"`
+	RateLimitMaxLTE   *int  `json:"rateLimitMaxLTE,omitempty"`
+
+	// "rate_limit_window_seconds" field predicates.
+	RateLimitWindowSeconds      *int  `json:"rateLimitWindowSeconds,omitempty"`
+	RateLimitWindowSecondsNEQ   *int  `json:"rateLimitWindowSecondsNEQ,omitempty"`
+	RateLimitWindowSecondsIn    []int `json:"rateLimitWindowSecondsIn,omitempty"`
+	RateLimitWindowSecondsNotIn []int `json:"rateLimitWindowSecondsNotIn,omitempty"`
+	RateLimitWindowSecondsGT    *int  `json:"rateLimitWindowSecondsGT,omitempty"`
+	RateLimitWindowSecondsGTE   *int  `json:"rateLimitWindowSecondsGTE,omitempty"`
+	RateLimitWindowSecondsLT    *int  `json:"rateLimitWindowSecondsLT,omitempty"`
+	RateLimitWindowSecondsLTE   *int  `json:"rateLimitWindowSecondsLTE,omitempty"`
+
+	// "retry_max_count" field predicates.
+	RetryMaxCount      *int  `json:"retryMaxCount,omitempty"`
+	RetryMaxCountNEQ   *int  `json:"retryMaxCountNEQ,omitempty"`
+	RetryMaxCountIn    []int `json:"retryMaxCountIn,omitempty"`
+	RetryMaxCountNotIn []int `json:"retryMaxCountNotIn,omitempty"`
+	RetryMaxCountGT    *int  `json:"retryMaxCountGT,omitempty"`
+	RetryMaxCountGTE   *int  `json:"retryMaxCountGTE,omitempty"`
+	RetryMaxCountLT    *int  `json:"retryMaxCountLT,omitempty"`
+	RetryMaxCountLTE   *int  `json:"retryMaxCountLTE,omitempty"`
+
+	// "retry_delay_seconds" field predicates.
+	RetryDelaySeconds      *int  `json:"retryDelaySeconds,omitempty"`
+	RetryDelaySecondsNEQ   *int  `json:"retryDelaySecondsNEQ,omitempty"`
+	RetryDelaySecondsIn    []int `json:"retryDelaySecondsIn,omitempty"`
+	RetryDelaySecondsNotIn []int `json:"retryDelaySecondsNotIn,omitempty"`
+	RetryDelaySecondsGT    *int  `json:"retryDelaySecondsGT,omitempty"`
+	RetryDelaySecondsGTE   *int  `json:"retryDelaySecondsGTE,omitempty"`
+	RetryDelaySecondsLT    *int  `json:"retryDelaySecondsLT,omitempty"`
+	RetryDelaySecondsLTE   *int  `json:"retryDelaySecondsLTE,omitempty"`
+
+	// "pack" edge predicates.
+	HasPack     *bool             `json:"hasPack,omitempty"`
+	HasPackWith []*PackWhereInput `json:"hasPackWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *ActionPolicyWhereInput) AddPredicates(predicates ...predicate.ActionPolicy) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the ActionPolicyWhereInput filter on the ActionPolicyQuery builder.
+func (i *ActionPolicyWhereInput) Filter(q *ActionPolicyQuery) (*ActionPolicyQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyActionPolicyWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyActionPolicyWhereInput is returned in case the ActionPolicyWhereInput is empty.
+var ErrEmptyActionPolicyWhereInput = errors.New("ent: empty predicate ActionPolicyWhereInput")
+
+// P returns a predicate for filtering actionpolicies.
+// An error is returned if the input is empty or invalid.
+func (i *ActionPolicyWhereInput) P() (predicate.ActionPolicy, error) {
+	var predicates []predicate.ActionPolicy
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, actionpolicy.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.ActionPolicy, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, actionpolicy.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.ActionPolicy, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, actionpolicy.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, actionpolicy.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, actionpolicy.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, actionpolicy.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, actionpolicy.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, actionpolicy.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, actionpolicy.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, actionpolicy.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, actionpolicy.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, actionpolicy.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, actionpolicy.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, actionpolicy.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, actionpolicy.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, actionpolicy.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, actionpolicy.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, actionpolicy.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, actionpolicy.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, actionpolicy.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, actionpolicy.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, actionpolicy.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, actionpolicy.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, actionpolicy.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.Ref != nil {
+		predicates = append(predicates, actionpolicy.RefEQ(*i.Ref))
+	}
+	if i.RefNEQ != nil {
+		predicates = append(predicates, actionpolicy.RefNEQ(*i.RefNEQ))
+	}
+	if len(i.RefIn) > 0 {
+		predicates = append(predicates, actionpolicy.RefIn(i.RefIn...))
+	}
+	if len(i.RefNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.RefNotIn(i.RefNotIn...))
+	}
+	if i.RefGT != nil {
+		predicates = append(predicates, actionpolicy.RefGT(*i.RefGT))
+	}
+	if i.RefGTE != nil {
+		predicates = append(predicates, actionpolicy.RefGTE(*i.RefGTE))
+	}
+	if i.RefLT != nil {
+		predicates = append(predicates, actionpolicy.RefLT(*i.RefLT))
+	}
+	if i.RefLTE != nil {
+		predicates = append(predicates, actionpolicy.RefLTE(*i.RefLTE))
+	}
+	if i.RefContains != nil {
+		predicates = append(predicates, actionpolicy.RefContains(*i.RefContains))
+	}
+	if i.RefHasPrefix != nil {
+		predicates = append(predicates, actionpolicy.RefHasPrefix(*i.RefHasPrefix))
+	}
+	if i.RefHasSuffix != nil {
+		predicates = append(predicates, actionpolicy.RefHasSuffix(*i.RefHasSuffix))
+	}
+	if i.RefEqualFold != nil {
+		predicates = append(predicates, actionpolicy.RefEqualFold(*i.RefEqualFold))
+	}
+	if i.RefContainsFold != nil {
+		predicates = append(predicates, actionpolicy.RefContainsFold(*i.RefContainsFold))
+	}
+	if i.PackRef != nil {
+		predicates = append(predicates, actionpolicy.PackRefEQ(*i.PackRef))
+	}
+	if i.PackRefNEQ != nil {
+		predicates = append(predicates, actionpolicy.PackRefNEQ(*i.PackRefNEQ))
+	}
+	if len(i.PackRefIn) > 0 {
+		predicates = append(predicates, actionpolicy.PackRefIn(i.PackRefIn...))
+	}
+	if len(i.PackRefNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.PackRefNotIn(i.PackRefNotIn...))
+	}
+	if i.PackRefGT != nil {
+		predicates = append(predicates, actionpolicy.PackRefGT(*i.PackRefGT))
+	}
+	if i.PackRefGTE != nil {
+		predicates = append(predicates, actionpolicy.PackRefGTE(*i.PackRefGTE))
+	}
+	if i.PackRefLT != nil {
+		predicates = append(predicates, actionpolicy.PackRefLT(*i.PackRefLT))
+	}
+	if i.PackRefLTE != nil {
+		predicates = append(predicates, actionpolicy.PackRefLTE(*i.PackRefLTE))
+	}
+	if i.PackRefContains != nil {
+		predicates = append(predicates, actionpolicy.PackRefContains(*i.PackRefContains))
+	}
+	if i.PackRefHasPrefix != nil {
+		predicates = append(predicates, actionpolicy.PackRefHasPrefix(*i.PackRefHasPrefix))
+	}
+	if i.PackRefHasSuffix != nil {
+		predicates = append(predicates, actionpolicy.PackRefHasSuffix(*i.PackRefHasSuffix))
+	}
+	if i.PackRefEqualFold != nil {
+		predicates = append(predicates, actionpolicy.PackRefEqualFold(*i.PackRefEqualFold))
+	}
+	if i.PackRefContainsFold != nil {
+		predicates = append(predicates, actionpolicy.PackRefContainsFold(*i.PackRefContainsFold))
+	}
+	if i.PackID != nil {
+		predicates = append(predicates, actionpolicy.PackIDEQ(*i.PackID))
+	}
+	if i.PackIDNEQ != nil {
+		predicates = append(predicates, actionpolicy.PackIDNEQ(*i.PackIDNEQ))
+	}
+	if len(i.PackIDIn) > 0 {
+		predicates = append(predicates, actionpolicy.PackIDIn(i.PackIDIn...))
+	}
+	if len(i.PackIDNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.PackIDNotIn(i.PackIDNotIn...))
+	}
+	if i.PackIDIsNil {
+		predicates = append(predicates, actionpolicy.PackIDIsNil())
+	}
+	if i.PackIDNotNil {
+		predicates = append(predicates, actionpolicy.PackIDNotNil())
+	}
+	if i.Description != nil {
+		predicates = append(predicates, actionpolicy.DescriptionEQ(*i.Description))
+	}
+	if i.DescriptionNEQ != nil {
+		predicates = append(predicates, actionpolicy.DescriptionNEQ(*i.DescriptionNEQ))
+	}
+	if len(i.DescriptionIn) > 0 {
+		predicates = append(predicates, actionpolicy.DescriptionIn(i.DescriptionIn...))
+	}
+	if len(i.DescriptionNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.DescriptionNotIn(i.DescriptionNotIn...))
+	}
+	if i.DescriptionGT != nil {
+		predicates = append(predicates, actionpolicy.DescriptionGT(*i.DescriptionGT))
+	}
+	if i.DescriptionGTE != nil {
+		predicates = append(predicates, actionpolicy.DescriptionGTE(*i.DescriptionGTE))
+	}
+	if i.DescriptionLT != nil {
+		predicates = append(predicates, actionpolicy.DescriptionLT(*i.DescriptionLT))
+	}
+	if i.DescriptionLTE != nil {
+		predicates = append(predicates, actionpolicy.DescriptionLTE(*i.DescriptionLTE))
+	}
+	if i.DescriptionContains != nil {
+		predicates = append(predicates, actionpolicy.DescriptionContains(*i.DescriptionContains))
+	}
+	if i.DescriptionHasPrefix != nil {
+		predicates = append(predicates, actionpolicy.DescriptionHasPrefix(*i.DescriptionHasPrefix))
+	}
+	if i.DescriptionHasSuffix != nil {
+		predicates = append(predicates, actionpolicy.DescriptionHasSuffix(*i.DescriptionHasSuffix))
+	}
+	if i.DescriptionEqualFold != nil {
+		predicates = append(predicates, actionpolicy.DescriptionEqualFold(*i.DescriptionEqualFold))
+	}
+	if i.DescriptionContainsFold != nil {
+		predicates = append(predicates, actionpolicy.DescriptionContainsFold(*i.DescriptionContainsFold))
+	}
+	if i.ActionRef != nil {
+		predicates = append(predicates, actionpolicy.ActionRefEQ(*i.ActionRef))
+	}
+	if i.ActionRefNEQ != nil {
+		predicates = append(predicates, actionpolicy.ActionRefNEQ(*i.ActionRefNEQ))
+	}
+	if len(i.ActionRefIn) > 0 {
+		predicates = append(predicates, actionpolicy.ActionRefIn(i.ActionRefIn...))
+	}
+	if len(i.ActionRefNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.ActionRefNotIn(i.ActionRefNotIn...))
+	}
+	if i.ActionRefGT != nil {
+		predicates = append(predicates, actionpolicy.ActionRefGT(*i.ActionRefGT))
+	}
+	if i.ActionRefGTE != nil {
+		predicates = append(predicates, actionpolicy.ActionRefGTE(*i.ActionRefGTE))
+	}
+	if i.ActionRefLT != nil {
+		predicates = append(predicates, actionpolicy.ActionRefLT(*i.ActionRefLT))
+	}
+	if i.ActionRefLTE != nil {
+		predicates = append(predicates, actionpolicy.ActionRefLTE(*i.ActionRefLTE))
+	}
+	if i.ActionRefContains != nil {
+		predicates = append(predicates, actionpolicy.ActionRefContains(*i.ActionRefContains))
+	}
+	if i.ActionRefHasPrefix != nil {
+		predicates = append(predicates, actionpolicy.ActionRefHasPrefix(*i.ActionRefHasPrefix))
+	}
+	if i.ActionRefHasSuffix != nil {
+		predicates = append(predicates, actionpolicy.ActionRefHasSuffix(*i.ActionRefHasSuffix))
+	}
+	if i.ActionRefEqualFold != nil {
+		predicates = append(predicates, actionpolicy.ActionRefEqualFold(*i.ActionRefEqualFold))
+	}
+	if i.ActionRefContainsFold != nil {
+		predicates = append(predicates, actionpolicy.ActionRefContainsFold(*i.ActionRefContainsFold))
+	}
+	if i.PolicyType != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeEQ(*i.PolicyType))
+	}
+	if i.PolicyTypeNEQ != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeNEQ(*i.PolicyTypeNEQ))
+	}
+	if len(i.PolicyTypeIn) > 0 {
+		predicates = append(predicates, actionpolicy.PolicyTypeIn(i.PolicyTypeIn...))
+	}
+	if len(i.PolicyTypeNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.PolicyTypeNotIn(i.PolicyTypeNotIn...))
+	}
+	if i.PolicyTypeGT != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeGT(*i.PolicyTypeGT))
+	}
+	if i.PolicyTypeGTE != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeGTE(*i.PolicyTypeGTE))
+	}
+	if i.PolicyTypeLT != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeLT(*i.PolicyTypeLT))
+	}
+	if i.PolicyTypeLTE != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeLTE(*i.PolicyTypeLTE))
+	}
+	if i.PolicyTypeContains != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeContains(*i.PolicyTypeContains))
+	}
+	if i.PolicyTypeHasPrefix != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeHasPrefix(*i.PolicyTypeHasPrefix))
+	}
+	if i.PolicyTypeHasSuffix != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeHasSuffix(*i.PolicyTypeHasSuffix))
+	}
+	if i.PolicyTypeEqualFold != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeEqualFold(*i.PolicyTypeEqualFold))
+	}
+	if i.PolicyTypeContainsFold != nil {
+		predicates = append(predicates, actionpolicy.PolicyTypeContainsFold(*i.PolicyTypeContainsFold))
+	}
+	if i.Enabled != nil {
+		predicates = append(predicates, actionpolicy.EnabledEQ(*i.Enabled))
+	}
+	if i.EnabledNEQ != nil {
+		predicates = append(predicates, actionpolicy.EnabledNEQ(*i.EnabledNEQ))
+	}
+	if i.ConcurrencyThreshold != nil {
+		predicates = append(predicates, actionpolicy.ConcurrencyThresholdEQ(*i.ConcurrencyThreshold))
+	}
+	if i.ConcurrencyThresholdNEQ != nil {
+		predicates = append(predicates, actionpolicy.ConcurrencyThresholdNEQ(*i.ConcurrencyThresholdNEQ))
+	}
+	if len(i.ConcurrencyThresholdIn) > 0 {
+		predicates = append(predicates, actionpolicy.ConcurrencyThresholdIn(i.ConcurrencyThresholdIn...))
+	}
+	if len(i.ConcurrencyThresholdNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.ConcurrencyThresholdNotIn(i.ConcurrencyThresholdNotIn...))
+	}
+	if i.ConcurrencyThresholdGT != nil {
+		predicates = append(predicates, actionpolicy.ConcurrencyThresholdGT(*i.ConcurrencyThresholdGT))
+	}
+	if i.ConcurrencyThresholdGTE != nil {
+		predicates = append(predicates, actionpolicy.ConcurrencyThresholdGTE(*i.ConcurrencyThresholdGTE))
+	}
+	if i.ConcurrencyThresholdLT != nil {
+		predicates = append(predicates, actionpolicy.ConcurrencyThresholdLT(*i.ConcurrencyThresholdLT))
+	}
+	if i.ConcurrencyThresholdLTE != nil {
+		predicates = append(predicates, actionpolicy.ConcurrencyThresholdLTE(*i.ConcurrencyThresholdLTE))
+	}
+	if i.ConcurrencyAction != nil {
+		predicates = append(predicates, actionpolicy.ConcurrencyActionEQ(*i.ConcurrencyAction))
+	}
+	if i.ConcurrencyActionNEQ != nil {
+		predicates = append(predicates, actionpolicy.ConcurrencyActionNEQ(*i.ConcurrencyActionNEQ))
+	}
+	if len(i.ConcurrencyActionIn) > 0 {
+		predicates = append(predicates, actionpolicy.ConcurrencyActionIn(i.ConcurrencyActionIn...))
+	}
+	if len(i.ConcurrencyActionNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.ConcurrencyActionNotIn(i.ConcurrencyActionNotIn...))
+	}
+	if i.RateLimitMax != nil {
+		predicates = append(predicates, actionpolicy.RateLimitMaxEQ(*i.RateLimitMax))
+	}
+	if i.RateLimitMaxNEQ != nil {
+		predicates = append(predicates, actionpolicy.RateLimitMaxNEQ(*i.RateLimitMaxNEQ))
+	}
+	if len(i.RateLimitMaxIn) > 0 {
+		predicates = append(predicates, actionpolicy.RateLimitMaxIn(i.RateLimitMaxIn...))
+	}
+	if len(i.RateLimitMaxNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.RateLimitMaxNotIn(i.RateLimitMaxNotIn...))
+	}
+	if i.RateLimitMaxGT != nil {
+		predicates = append(predicates, actionpolicy.RateLimitMaxGT(*i.RateLimitMaxGT))
+	}
+	if i.RateLimitMaxGTE != nil {
+		predicates = append(predicates, actionpolicy.RateLimitMaxGTE(*i.RateLimitMaxGTE))
+	}
+	if i.RateLimitMaxLT != nil {
+		predicates = append(predicates, actionpolicy.RateLimitMaxLT(*i.RateLimitMaxLT))
+	}
+	if i.RateLimitMaxLTE != nil {
+		predicates = append(predicates, actionpolicy.RateLimitMaxLTE(*i.RateLimitMaxLTE))
+	}
+	if i.RateLimitWindowSeconds != nil {
+		predicates = append(predicates, actionpolicy.RateLimitWindowSecondsEQ(*i.RateLimitWindowSeconds))
+	}
+	if i.RateLimitWindowSecondsNEQ != nil {
+		predicates = append(predicates, actionpolicy.RateLimitWindowSecondsNEQ(*i.RateLimitWindowSecondsNEQ))
+	}
+	if len(i.RateLimitWindowSecondsIn) > 0 {
+		predicates = append(predicates, actionpolicy.RateLimitWindowSecondsIn(i.RateLimitWindowSecondsIn...))
+	}
+	if len(i.RateLimitWindowSecondsNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.RateLimitWindowSecondsNotIn(i.RateLimitWindowSecondsNotIn...))
+	}
+	if i.RateLimitWindowSecondsGT != nil {
+		predicates = append(predicates, actionpolicy.RateLimitWindowSecondsGT(*i.RateLimitWindowSecondsGT))
+	}
+	if i.RateLimitWindowSecondsGTE != nil {
+		predicates = append(predicates, actionpolicy.RateLimitWindowSecondsGTE(*i.RateLimitWindowSecondsGTE))
+	}
+	if i.RateLimitWindowSecondsLT != nil {
+		predicates = append(predicates, actionpolicy.RateLimitWindowSecondsLT(*i.RateLimitWindowSecondsLT))
+	}
+	if i.RateLimitWindowSecondsLTE != nil {
+		predicates = append(predicates, actionpolicy.RateLimitWindowSecondsLTE(*i.RateLimitWindowSecondsLTE))
+	}
+	if i.RetryMaxCount != nil {
+		predicates = append(predicates, actionpolicy.RetryMaxCountEQ(*i.RetryMaxCount))
+	}
+	if i.RetryMaxCountNEQ != nil {
+		predicates = append(predicates, actionpolicy.RetryMaxCountNEQ(*i.RetryMaxCountNEQ))
+	}
+	if len(i.RetryMaxCountIn) > 0 {
+		predicates = append(predicates, actionpolicy.RetryMaxCountIn(i.RetryMaxCountIn...))
+	}
+	if len(i.RetryMaxCountNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.RetryMaxCountNotIn(i.RetryMaxCountNotIn...))
+	}
+	if i.RetryMaxCountGT != nil {
+		predicates = append(predicates, actionpolicy.RetryMaxCountGT(*i.RetryMaxCountGT))
+	}
+	if i.RetryMaxCountGTE != nil {
+		predicates = append(predicates, actionpolicy.RetryMaxCountGTE(*i.RetryMaxCountGTE))
+	}
+	if i.RetryMaxCountLT != nil {
+		predicates = append(predicates, actionpolicy.RetryMaxCountLT(*i.RetryMaxCountLT))
+	}
+	if i.RetryMaxCountLTE != nil {
+		predicates = append(predicates, actionpolicy.RetryMaxCountLTE(*i.RetryMaxCountLTE))
+	}
+	if i.RetryDelaySeconds != nil {
+		predicates = append(predicates, actionpolicy.RetryDelaySecondsEQ(*i.RetryDelaySeconds))
+	}
+	if i.RetryDelaySecondsNEQ != nil {
+		predicates = append(predicates, actionpolicy.RetryDelaySecondsNEQ(*i.RetryDelaySecondsNEQ))
+	}
+	if len(i.RetryDelaySecondsIn) > 0 {
+		predicates = append(predicates, actionpolicy.RetryDelaySecondsIn(i.RetryDelaySecondsIn...))
+	}
+	if len(i.RetryDelaySecondsNotIn) > 0 {
+		predicates = append(predicates, actionpolicy.RetryDelaySecondsNotIn(i.RetryDelaySecondsNotIn...))
+	}
+	if i.RetryDelaySecondsGT != nil {
+		predicates = append(predicates, actionpolicy.RetryDelaySecondsGT(*i.RetryDelaySecondsGT))
+	}
+	if i.RetryDelaySecondsGTE != nil {
+		predicates = append(predicates, actionpolicy.RetryDelaySecondsGTE(*i.RetryDelaySecondsGTE))
+	}
+	if i.RetryDelaySecondsLT != nil {
+		predicates = append(predicates, actionpolicy.RetryDelaySecondsLT(*i.RetryDelaySecondsLT))
+	}
+	if i.RetryDelaySecondsLTE != nil {
+		predicates = append(predicates, actionpolicy.RetryDelaySecondsLTE(*i.RetryDelaySecondsLTE))
+	}
+
+	if i.HasPack != nil {
+		p := actionpolicy.HasPack()
+		if !*i.HasPack {
+			p = actionpolicy.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasPackWith) > 0 {
+		with := make([]predicate.Pack, 0, len(i.HasPackWith))
+		for _, w := range i.HasPackWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasPackWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, actionpolicy.HasPackWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyActionPolicyWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return actionpolicy.And(predicates...), nil
 	}
 }
 
@@ -2860,6 +3570,32 @@ type ExecutionWhereInput struct {
 	TaskItemIsNil  bool  `json:"taskItemIsNil,omitempty"`
 	TaskItemNotNil bool  `json:"taskItemNotNil,omitempty"`
 
+	// "retry_of_id" field predicates.
+	RetryOfID       *int  `json:"retryOfID,omitempty"`
+	RetryOfIDNEQ    *int  `json:"retryOfIDNEQ,omitempty"`
+	RetryOfIDIn     []int `json:"retryOfIDIn,omitempty"`
+	RetryOfIDNotIn  []int `json:"retryOfIDNotIn,omitempty"`
+	RetryOfIDIsNil  bool  `json:"retryOfIDIsNil,omitempty"`
+	RetryOfIDNotNil bool  `json:"retryOfIDNotNil,omitempty"`
+
+	// "retry_attempt" field predicates.
+	RetryAttempt      *int  `json:"retryAttempt,omitempty"`
+	RetryAttemptNEQ   *int  `json:"retryAttemptNEQ,omitempty"`
+	RetryAttemptIn    []int `json:"retryAttemptIn,omitempty"`
+	RetryAttemptNotIn []int `json:"retryAttemptNotIn,omitempty"`
+	RetryAttemptGT    *int  `json:"retryAttemptGT,omitempty"`
+	RetryAttemptGTE   *int  `json:"retryAttemptGTE,omitempty"`
+	RetryAttemptLT    *int  `json:"retryAttemptLT,omitempty"`
+	RetryAttemptLTE   *int  `json:"retryAttemptLTE,omitempty"`
+
+	// "rerun_of_id" field predicates.
+	RerunOfID       *int  `json:"rerunOfID,omitempty"`
+	RerunOfIDNEQ    *int  `json:"rerunOfIDNEQ,omitempty"`
+	RerunOfIDIn     []int `json:"rerunOfIDIn,omitempty"`
+	RerunOfIDNotIn  []int `json:"rerunOfIDNotIn,omitempty"`
+	RerunOfIDIsNil  bool  `json:"rerunOfIDIsNil,omitempty"`
+	RerunOfIDNotNil bool  `json:"rerunOfIDNotNil,omitempty"`
+
 	// "action" edge predicates.
 	HasAction     *bool               `json:"hasAction,omitempty"`
 	HasActionWith []*ActionWhereInput `json:"hasActionWith,omitempty"`
@@ -2879,6 +3615,26 @@ type ExecutionWhereInput struct {
 	// "workflow_executions" edge predicates.
 	HasWorkflowExecutions     *bool                          `json:"hasWorkflowExecutions,omitempty"`
 	HasWorkflowExecutionsWith []*WorkflowExecutionWhereInput `json:"hasWorkflowExecutionsWith,omitempty"`
+
+	// "retry_of" edge predicates.
+	HasRetryOf     *bool                  `json:"hasRetryOf,omitempty"`
+	HasRetryOfWith []*ExecutionWhereInput `json:"hasRetryOfWith,omitempty"`
+
+	// "retries" edge predicates.
+	HasRetries     *bool                  `json:"hasRetries,omitempty"`
+	HasRetriesWith []*ExecutionWhereInput `json:"hasRetriesWith,omitempty"`
+
+	// "rerun_of" edge predicates.
+	HasRerunOf     *bool                  `json:"hasRerunOf,omitempty"`
+	HasRerunOfWith []*ExecutionWhereInput `json:"hasRerunOfWith,omitempty"`
+
+	// "reruns" edge predicates.
+	HasReruns     *bool                  `json:"hasReruns,omitempty"`
+	HasRerunsWith []*ExecutionWhereInput `json:"hasRerunsWith,omitempty"`
+
+	// "policy_events" edge predicates.
+	HasPolicyEvents     *bool                    `json:"hasPolicyEvents,omitempty"`
+	HasPolicyEventsWith []*PolicyEventWhereInput `json:"hasPolicyEventsWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -3615,6 +4371,66 @@ func (i *ExecutionWhereInput) P() (predicate.Execution, error) {
 	if i.TaskItemNotNil {
 		predicates = append(predicates, execution.TaskItemNotNil())
 	}
+	if i.RetryOfID != nil {
+		predicates = append(predicates, execution.RetryOfIDEQ(*i.RetryOfID))
+	}
+	if i.RetryOfIDNEQ != nil {
+		predicates = append(predicates, execution.RetryOfIDNEQ(*i.RetryOfIDNEQ))
+	}
+	if len(i.RetryOfIDIn) > 0 {
+		predicates = append(predicates, execution.RetryOfIDIn(i.RetryOfIDIn...))
+	}
+	if len(i.RetryOfIDNotIn) > 0 {
+		predicates = append(predicates, execution.RetryOfIDNotIn(i.RetryOfIDNotIn...))
+	}
+	if i.RetryOfIDIsNil {
+		predicates = append(predicates, execution.RetryOfIDIsNil())
+	}
+	if i.RetryOfIDNotNil {
+		predicates = append(predicates, execution.RetryOfIDNotNil())
+	}
+	if i.RetryAttempt != nil {
+		predicates = append(predicates, execution.RetryAttemptEQ(*i.RetryAttempt))
+	}
+	if i.RetryAttemptNEQ != nil {
+		predicates = append(predicates, execution.RetryAttemptNEQ(*i.RetryAttemptNEQ))
+	}
+	if len(i.RetryAttemptIn) > 0 {
+		predicates = append(predicates, execution.RetryAttemptIn(i.RetryAttemptIn...))
+	}
+	if len(i.RetryAttemptNotIn) > 0 {
+		predicates = append(predicates, execution.RetryAttemptNotIn(i.RetryAttemptNotIn...))
+	}
+	if i.RetryAttemptGT != nil {
+		predicates = append(predicates, execution.RetryAttemptGT(*i.RetryAttemptGT))
+	}
+	if i.RetryAttemptGTE != nil {
+		predicates = append(predicates, execution.RetryAttemptGTE(*i.RetryAttemptGTE))
+	}
+	if i.RetryAttemptLT != nil {
+		predicates = append(predicates, execution.RetryAttemptLT(*i.RetryAttemptLT))
+	}
+	if i.RetryAttemptLTE != nil {
+		predicates = append(predicates, execution.RetryAttemptLTE(*i.RetryAttemptLTE))
+	}
+	if i.RerunOfID != nil {
+		predicates = append(predicates, execution.RerunOfIDEQ(*i.RerunOfID))
+	}
+	if i.RerunOfIDNEQ != nil {
+		predicates = append(predicates, execution.RerunOfIDNEQ(*i.RerunOfIDNEQ))
+	}
+	if len(i.RerunOfIDIn) > 0 {
+		predicates = append(predicates, execution.RerunOfIDIn(i.RerunOfIDIn...))
+	}
+	if len(i.RerunOfIDNotIn) > 0 {
+		predicates = append(predicates, execution.RerunOfIDNotIn(i.RerunOfIDNotIn...))
+	}
+	if i.RerunOfIDIsNil {
+		predicates = append(predicates, execution.RerunOfIDIsNil())
+	}
+	if i.RerunOfIDNotNil {
+		predicates = append(predicates, execution.RerunOfIDNotNil())
+	}
 
 	if i.HasAction != nil {
 		p := execution.HasAction()
@@ -3705,6 +4521,96 @@ func (i *ExecutionWhereInput) P() (predicate.Execution, error) {
 			with = append(with, p)
 		}
 		predicates = append(predicates, execution.HasWorkflowExecutionsWith(with...))
+	}
+	if i.HasRetryOf != nil {
+		p := execution.HasRetryOf()
+		if !*i.HasRetryOf {
+			p = execution.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRetryOfWith) > 0 {
+		with := make([]predicate.Execution, 0, len(i.HasRetryOfWith))
+		for _, w := range i.HasRetryOfWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRetryOfWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, execution.HasRetryOfWith(with...))
+	}
+	if i.HasRetries != nil {
+		p := execution.HasRetries()
+		if !*i.HasRetries {
+			p = execution.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRetriesWith) > 0 {
+		with := make([]predicate.Execution, 0, len(i.HasRetriesWith))
+		for _, w := range i.HasRetriesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRetriesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, execution.HasRetriesWith(with...))
+	}
+	if i.HasRerunOf != nil {
+		p := execution.HasRerunOf()
+		if !*i.HasRerunOf {
+			p = execution.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRerunOfWith) > 0 {
+		with := make([]predicate.Execution, 0, len(i.HasRerunOfWith))
+		for _, w := range i.HasRerunOfWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRerunOfWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, execution.HasRerunOfWith(with...))
+	}
+	if i.HasReruns != nil {
+		p := execution.HasReruns()
+		if !*i.HasReruns {
+			p = execution.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasRerunsWith) > 0 {
+		with := make([]predicate.Execution, 0, len(i.HasRerunsWith))
+		for _, w := range i.HasRerunsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasRerunsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, execution.HasRerunsWith(with...))
+	}
+	if i.HasPolicyEvents != nil {
+		p := execution.HasPolicyEvents()
+		if !*i.HasPolicyEvents {
+			p = execution.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasPolicyEventsWith) > 0 {
+		with := make([]predicate.PolicyEvent, 0, len(i.HasPolicyEventsWith))
+		for _, w := range i.HasPolicyEventsWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasPolicyEventsWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, execution.HasPolicyEventsWith(with...))
 	}
 	switch len(predicates) {
 	case 0:
@@ -4365,6 +5271,10 @@ type PackWhereInput struct {
 	// "workflow_definitions" edge predicates.
 	HasWorkflowDefinitions     *bool                           `json:"hasWorkflowDefinitions,omitempty"`
 	HasWorkflowDefinitionsWith []*WorkflowDefinitionWhereInput `json:"hasWorkflowDefinitionsWith,omitempty"`
+
+	// "policies" edge predicates.
+	HasPolicies     *bool                     `json:"hasPolicies,omitempty"`
+	HasPoliciesWith []*ActionPolicyWhereInput `json:"hasPoliciesWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -5078,6 +5988,24 @@ func (i *PackWhereInput) P() (predicate.Pack, error) {
 		}
 		predicates = append(predicates, pack.HasWorkflowDefinitionsWith(with...))
 	}
+	if i.HasPolicies != nil {
+		p := pack.HasPolicies()
+		if !*i.HasPolicies {
+			p = pack.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasPoliciesWith) > 0 {
+		with := make([]predicate.ActionPolicy, 0, len(i.HasPoliciesWith))
+		for _, w := range i.HasPoliciesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasPoliciesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, pack.HasPoliciesWith(with...))
+	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyPackWhereInput
@@ -5651,6 +6579,330 @@ func (i *PackInstallWhereInput) P() (predicate.PackInstall, error) {
 		return predicates[0], nil
 	default:
 		return packinstall.And(predicates...), nil
+	}
+}
+
+// PolicyEventWhereInput represents a where input for filtering PolicyEvent queries.
+type PolicyEventWhereInput struct {
+	Predicates []predicate.PolicyEvent  `json:"-"`
+	Not        *PolicyEventWhereInput   `json:"not,omitempty"`
+	Or         []*PolicyEventWhereInput `json:"or,omitempty"`
+	And        []*PolicyEventWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "execution_id" field predicates.
+	ExecutionID      *int  `json:"executionID,omitempty"`
+	ExecutionIDNEQ   *int  `json:"executionIDNEQ,omitempty"`
+	ExecutionIDIn    []int `json:"executionIDIn,omitempty"`
+	ExecutionIDNotIn []int `json:"executionIDNotIn,omitempty"`
+
+	// "policy_ref" field predicates.
+	PolicyRef             *string  `json:"policyRef,omitempty"`
+	PolicyRefNEQ          *string  `json:"policyRefNEQ,omitempty"`
+	PolicyRefIn           []string `json:"policyRefIn,omitempty"`
+	PolicyRefNotIn        []string `json:"policyRefNotIn,omitempty"`
+	PolicyRefGT           *string  `json:"policyRefGT,omitempty"`
+	PolicyRefGTE          *string  `json:"policyRefGTE,omitempty"`
+	PolicyRefLT           *string  `json:"policyRefLT,omitempty"`
+	PolicyRefLTE          *string  `json:"policyRefLTE,omitempty"`
+	PolicyRefContains     *string  `json:"policyRefContains,omitempty"`
+	PolicyRefHasPrefix    *string  `json:"policyRefHasPrefix,omitempty"`
+	PolicyRefHasSuffix    *string  `json:"policyRefHasSuffix,omitempty"`
+	PolicyRefEqualFold    *string  `json:"policyRefEqualFold,omitempty"`
+	PolicyRefContainsFold *string  `json:"policyRefContainsFold,omitempty"`
+
+	// "kind" field predicates.
+	Kind      *policyevent.Kind  `json:"kind,omitempty"`
+	KindNEQ   *policyevent.Kind  `json:"kindNEQ,omitempty"`
+	KindIn    []policyevent.Kind `json:"kindIn,omitempty"`
+	KindNotIn []policyevent.Kind `json:"kindNotIn,omitempty"`
+
+	// "message" field predicates.
+	Message             *string  `json:"message,omitempty"`
+	MessageNEQ          *string  `json:"messageNEQ,omitempty"`
+	MessageIn           []string `json:"messageIn,omitempty"`
+	MessageNotIn        []string `json:"messageNotIn,omitempty"`
+	MessageGT           *string  `json:"messageGT,omitempty"`
+	MessageGTE          *string  `json:"messageGTE,omitempty"`
+	MessageLT           *string  `json:"messageLT,omitempty"`
+	MessageLTE          *string  `json:"messageLTE,omitempty"`
+	MessageContains     *string  `json:"messageContains,omitempty"`
+	MessageHasPrefix    *string  `json:"messageHasPrefix,omitempty"`
+	MessageHasSuffix    *string  `json:"messageHasSuffix,omitempty"`
+	MessageEqualFold    *string  `json:"messageEqualFold,omitempty"`
+	MessageContainsFold *string  `json:"messageContainsFold,omitempty"`
+
+	// "at" field predicates.
+	At      *time.Time  `json:"at,omitempty"`
+	AtNEQ   *time.Time  `json:"atNEQ,omitempty"`
+	AtIn    []time.Time `json:"atIn,omitempty"`
+	AtNotIn []time.Time `json:"atNotIn,omitempty"`
+	AtGT    *time.Time  `json:"atGT,omitempty"`
+	AtGTE   *time.Time  `json:"atGTE,omitempty"`
+	AtLT    *time.Time  `json:"atLT,omitempty"`
+	AtLTE   *time.Time  `json:"atLTE,omitempty"`
+
+	// "execution" edge predicates.
+	HasExecution     *bool                  `json:"hasExecution,omitempty"`
+	HasExecutionWith []*ExecutionWhereInput `json:"hasExecutionWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *PolicyEventWhereInput) AddPredicates(predicates ...predicate.PolicyEvent) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the PolicyEventWhereInput filter on the PolicyEventQuery builder.
+func (i *PolicyEventWhereInput) Filter(q *PolicyEventQuery) (*PolicyEventQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyPolicyEventWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyPolicyEventWhereInput is returned in case the PolicyEventWhereInput is empty.
+var ErrEmptyPolicyEventWhereInput = errors.New("ent: empty predicate PolicyEventWhereInput")
+
+// P returns a predicate for filtering policyevents.
+// An error is returned if the input is empty or invalid.
+func (i *PolicyEventWhereInput) P() (predicate.PolicyEvent, error) {
+	var predicates []predicate.PolicyEvent
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, policyevent.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.PolicyEvent, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, policyevent.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.PolicyEvent, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, policyevent.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, policyevent.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, policyevent.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, policyevent.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, policyevent.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, policyevent.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, policyevent.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, policyevent.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, policyevent.IDLTE(*i.IDLTE))
+	}
+	if i.ExecutionID != nil {
+		predicates = append(predicates, policyevent.ExecutionIDEQ(*i.ExecutionID))
+	}
+	if i.ExecutionIDNEQ != nil {
+		predicates = append(predicates, policyevent.ExecutionIDNEQ(*i.ExecutionIDNEQ))
+	}
+	if len(i.ExecutionIDIn) > 0 {
+		predicates = append(predicates, policyevent.ExecutionIDIn(i.ExecutionIDIn...))
+	}
+	if len(i.ExecutionIDNotIn) > 0 {
+		predicates = append(predicates, policyevent.ExecutionIDNotIn(i.ExecutionIDNotIn...))
+	}
+	if i.PolicyRef != nil {
+		predicates = append(predicates, policyevent.PolicyRefEQ(*i.PolicyRef))
+	}
+	if i.PolicyRefNEQ != nil {
+		predicates = append(predicates, policyevent.PolicyRefNEQ(*i.PolicyRefNEQ))
+	}
+	if len(i.PolicyRefIn) > 0 {
+		predicates = append(predicates, policyevent.PolicyRefIn(i.PolicyRefIn...))
+	}
+	if len(i.PolicyRefNotIn) > 0 {
+		predicates = append(predicates, policyevent.PolicyRefNotIn(i.PolicyRefNotIn...))
+	}
+	if i.PolicyRefGT != nil {
+		predicates = append(predicates, policyevent.PolicyRefGT(*i.PolicyRefGT))
+	}
+	if i.PolicyRefGTE != nil {
+		predicates = append(predicates, policyevent.PolicyRefGTE(*i.PolicyRefGTE))
+	}
+	if i.PolicyRefLT != nil {
+		predicates = append(predicates, policyevent.PolicyRefLT(*i.PolicyRefLT))
+	}
+	if i.PolicyRefLTE != nil {
+		predicates = append(predicates, policyevent.PolicyRefLTE(*i.PolicyRefLTE))
+	}
+	if i.PolicyRefContains != nil {
+		predicates = append(predicates, policyevent.PolicyRefContains(*i.PolicyRefContains))
+	}
+	if i.PolicyRefHasPrefix != nil {
+		predicates = append(predicates, policyevent.PolicyRefHasPrefix(*i.PolicyRefHasPrefix))
+	}
+	if i.PolicyRefHasSuffix != nil {
+		predicates = append(predicates, policyevent.PolicyRefHasSuffix(*i.PolicyRefHasSuffix))
+	}
+	if i.PolicyRefEqualFold != nil {
+		predicates = append(predicates, policyevent.PolicyRefEqualFold(*i.PolicyRefEqualFold))
+	}
+	if i.PolicyRefContainsFold != nil {
+		predicates = append(predicates, policyevent.PolicyRefContainsFold(*i.PolicyRefContainsFold))
+	}
+	if i.Kind != nil {
+		predicates = append(predicates, policyevent.KindEQ(*i.Kind))
+	}
+	if i.KindNEQ != nil {
+		predicates = append(predicates, policyevent.KindNEQ(*i.KindNEQ))
+	}
+	if len(i.KindIn) > 0 {
+		predicates = append(predicates, policyevent.KindIn(i.KindIn...))
+	}
+	if len(i.KindNotIn) > 0 {
+		predicates = append(predicates, policyevent.KindNotIn(i.KindNotIn...))
+	}
+	if i.Message != nil {
+		predicates = append(predicates, policyevent.MessageEQ(*i.Message))
+	}
+	if i.MessageNEQ != nil {
+		predicates = append(predicates, policyevent.MessageNEQ(*i.MessageNEQ))
+	}
+	if len(i.MessageIn) > 0 {
+		predicates = append(predicates, policyevent.MessageIn(i.MessageIn...))
+	}
+	if len(i.MessageNotIn) > 0 {
+		predicates = append(predicates, policyevent.MessageNotIn(i.MessageNotIn...))
+	}
+	if i.MessageGT != nil {
+		predicates = append(predicates, policyevent.MessageGT(*i.MessageGT))
+	}
+	if i.MessageGTE != nil {
+		predicates = append(predicates, policyevent.MessageGTE(*i.MessageGTE))
+	}
+	if i.MessageLT != nil {
+		predicates = append(predicates, policyevent.MessageLT(*i.MessageLT))
+	}
+	if i.MessageLTE != nil {
+		predicates = append(predicates, policyevent.MessageLTE(*i.MessageLTE))
+	}
+	if i.MessageContains != nil {
+		predicates = append(predicates, policyevent.MessageContains(*i.MessageContains))
+	}
+	if i.MessageHasPrefix != nil {
+		predicates = append(predicates, policyevent.MessageHasPrefix(*i.MessageHasPrefix))
+	}
+	if i.MessageHasSuffix != nil {
+		predicates = append(predicates, policyevent.MessageHasSuffix(*i.MessageHasSuffix))
+	}
+	if i.MessageEqualFold != nil {
+		predicates = append(predicates, policyevent.MessageEqualFold(*i.MessageEqualFold))
+	}
+	if i.MessageContainsFold != nil {
+		predicates = append(predicates, policyevent.MessageContainsFold(*i.MessageContainsFold))
+	}
+	if i.At != nil {
+		predicates = append(predicates, policyevent.AtEQ(*i.At))
+	}
+	if i.AtNEQ != nil {
+		predicates = append(predicates, policyevent.AtNEQ(*i.AtNEQ))
+	}
+	if len(i.AtIn) > 0 {
+		predicates = append(predicates, policyevent.AtIn(i.AtIn...))
+	}
+	if len(i.AtNotIn) > 0 {
+		predicates = append(predicates, policyevent.AtNotIn(i.AtNotIn...))
+	}
+	if i.AtGT != nil {
+		predicates = append(predicates, policyevent.AtGT(*i.AtGT))
+	}
+	if i.AtGTE != nil {
+		predicates = append(predicates, policyevent.AtGTE(*i.AtGTE))
+	}
+	if i.AtLT != nil {
+		predicates = append(predicates, policyevent.AtLT(*i.AtLT))
+	}
+	if i.AtLTE != nil {
+		predicates = append(predicates, policyevent.AtLTE(*i.AtLTE))
+	}
+
+	if i.HasExecution != nil {
+		p := policyevent.HasExecution()
+		if !*i.HasExecution {
+			p = policyevent.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasExecutionWith) > 0 {
+		with := make([]predicate.Execution, 0, len(i.HasExecutionWith))
+		for _, w := range i.HasExecutionWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasExecutionWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, policyevent.HasExecutionWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyPolicyEventWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return policyevent.And(predicates...), nil
 	}
 }
 

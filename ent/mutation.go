@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -25,6 +26,7 @@ import (
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
@@ -45,6 +47,7 @@ const (
 	// Node types.
 	TypeAPIToken           = "APIToken"
 	TypeAction             = "Action"
+	TypeActionPolicy       = "ActionPolicy"
 	TypeAuditEvent         = "AuditEvent"
 	TypeEnforcement        = "Enforcement"
 	TypeEvent              = "Event"
@@ -56,6 +59,7 @@ const (
 	TypePack               = "Pack"
 	TypePackFile           = "PackFile"
 	TypePackInstall        = "PackInstall"
+	TypePolicyEvent        = "PolicyEvent"
 	TypeRule               = "Rule"
 	TypeSensor             = "Sensor"
 	TypeTrigger            = "Trigger"
@@ -1107,6 +1111,7 @@ type ActionMutation struct {
 	appendtags         []string
 	idempotent         *bool
 	notify             *map[string]interface{}
+	has_policies       *bool
 	clearedFields      map[string]struct{}
 	pack               *int
 	clearedpack        bool
@@ -1955,6 +1960,42 @@ func (m *ActionMutation) ResetNotify() {
 	delete(m.clearedFields, action.FieldNotify)
 }
 
+// SetHasPolicies sets the "has_policies" field.
+func (m *ActionMutation) SetHasPolicies(b bool) {
+	m.has_policies = &b
+}
+
+// HasPolicies returns the value of the "has_policies" field in the mutation.
+func (m *ActionMutation) HasPolicies() (r bool, exists bool) {
+	v := m.has_policies
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldHasPolicies returns the old "has_policies" field's value of the Action entity.
+// If the Action object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionMutation) OldHasPolicies(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldHasPolicies is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldHasPolicies requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldHasPolicies: %w", err)
+	}
+	return oldValue.HasPolicies, nil
+}
+
+// ResetHasPolicies resets all changes to the "has_policies" field.
+func (m *ActionMutation) ResetHasPolicies() {
+	m.has_policies = nil
+}
+
 // ClearPack clears the "pack" edge to the Pack entity.
 func (m *ActionMutation) ClearPack() {
 	m.clearedpack = true
@@ -2124,7 +2165,7 @@ func (m *ActionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ActionMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 19)
 	if m.created_at != nil {
 		fields = append(fields, action.FieldCreatedAt)
 	}
@@ -2179,6 +2220,9 @@ func (m *ActionMutation) Fields() []string {
 	if m.notify != nil {
 		fields = append(fields, action.FieldNotify)
 	}
+	if m.has_policies != nil {
+		fields = append(fields, action.FieldHasPolicies)
+	}
 	return fields
 }
 
@@ -2223,6 +2267,8 @@ func (m *ActionMutation) Field(name string) (ent.Value, bool) {
 		return m.Idempotent()
 	case action.FieldNotify:
 		return m.Notify()
+	case action.FieldHasPolicies:
+		return m.HasPolicies()
 	}
 	return nil, false
 }
@@ -2268,6 +2314,8 @@ func (m *ActionMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldIdempotent(ctx)
 	case action.FieldNotify:
 		return m.OldNotify(ctx)
+	case action.FieldHasPolicies:
+		return m.OldHasPolicies(ctx)
 	}
 	return nil, fmt.Errorf("unknown Action field %s", name)
 }
@@ -2402,6 +2450,13 @@ func (m *ActionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetNotify(v)
+		return nil
+	case action.FieldHasPolicies:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetHasPolicies(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)
@@ -2548,6 +2603,9 @@ func (m *ActionMutation) ResetField(name string) error {
 	case action.FieldNotify:
 		m.ResetNotify()
 		return nil
+	case action.FieldHasPolicies:
+		m.ResetHasPolicies()
+		return nil
 	}
 	return fmt.Errorf("unknown Action field %s", name)
 }
@@ -2678,6 +2736,1512 @@ func (m *ActionMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown Action edge %s", name)
+}
+
+// ActionPolicyMutation represents an operation that mutates the ActionPolicy nodes in the graph.
+type ActionPolicyMutation struct {
+	config
+	op                           Op
+	typ                          string
+	id                           *int
+	created_at                   *time.Time
+	updated_at                   *time.Time
+	ref                          *string
+	pack_ref                     *string
+	description                  *string
+	action_ref                   *string
+	policy_type                  *string
+	enabled                      *bool
+	concurrency_threshold        *int
+	addconcurrency_threshold     *int
+	concurrency_action           *actionpolicy.ConcurrencyAction
+	concurrency_attributes       *[]string
+	appendconcurrency_attributes []string
+	rate_limit_max               *int
+	addrate_limit_max            *int
+	rate_limit_window_seconds    *int
+	addrate_limit_window_seconds *int
+	retry_on                     *[]string
+	appendretry_on               []string
+	retry_max_count              *int
+	addretry_max_count           *int
+	retry_delay_seconds          *int
+	addretry_delay_seconds       *int
+	clearedFields                map[string]struct{}
+	pack                         *int
+	clearedpack                  bool
+	done                         bool
+	oldValue                     func(context.Context) (*ActionPolicy, error)
+	predicates                   []predicate.ActionPolicy
+}
+
+var _ ent.Mutation = (*ActionPolicyMutation)(nil)
+
+// actionpolicyOption allows management of the mutation configuration using functional options.
+type actionpolicyOption func(*ActionPolicyMutation)
+
+// newActionPolicyMutation creates new mutation for the ActionPolicy entity.
+func newActionPolicyMutation(c config, op Op, opts ...actionpolicyOption) *ActionPolicyMutation {
+	m := &ActionPolicyMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeActionPolicy,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withActionPolicyID sets the ID field of the mutation.
+func withActionPolicyID(id int) actionpolicyOption {
+	return func(m *ActionPolicyMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ActionPolicy
+		)
+		m.oldValue = func(ctx context.Context) (*ActionPolicy, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ActionPolicy.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withActionPolicy sets the old ActionPolicy of the mutation.
+func withActionPolicy(node *ActionPolicy) actionpolicyOption {
+	return func(m *ActionPolicyMutation) {
+		m.oldValue = func(context.Context) (*ActionPolicy, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ActionPolicyMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ActionPolicyMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ActionPolicyMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ActionPolicyMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ActionPolicy.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *ActionPolicyMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *ActionPolicyMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *ActionPolicyMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *ActionPolicyMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *ActionPolicyMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *ActionPolicyMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetRef sets the "ref" field.
+func (m *ActionPolicyMutation) SetRef(s string) {
+	m.ref = &s
+}
+
+// Ref returns the value of the "ref" field in the mutation.
+func (m *ActionPolicyMutation) Ref() (r string, exists bool) {
+	v := m.ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRef returns the old "ref" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRef: %w", err)
+	}
+	return oldValue.Ref, nil
+}
+
+// ResetRef resets all changes to the "ref" field.
+func (m *ActionPolicyMutation) ResetRef() {
+	m.ref = nil
+}
+
+// SetPackRef sets the "pack_ref" field.
+func (m *ActionPolicyMutation) SetPackRef(s string) {
+	m.pack_ref = &s
+}
+
+// PackRef returns the value of the "pack_ref" field in the mutation.
+func (m *ActionPolicyMutation) PackRef() (r string, exists bool) {
+	v := m.pack_ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackRef returns the old "pack_ref" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldPackRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackRef: %w", err)
+	}
+	return oldValue.PackRef, nil
+}
+
+// ResetPackRef resets all changes to the "pack_ref" field.
+func (m *ActionPolicyMutation) ResetPackRef() {
+	m.pack_ref = nil
+}
+
+// SetPackID sets the "pack_id" field.
+func (m *ActionPolicyMutation) SetPackID(i int) {
+	m.pack = &i
+}
+
+// PackID returns the value of the "pack_id" field in the mutation.
+func (m *ActionPolicyMutation) PackID() (r int, exists bool) {
+	v := m.pack
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackID returns the old "pack_id" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldPackID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackID: %w", err)
+	}
+	return oldValue.PackID, nil
+}
+
+// ClearPackID clears the value of the "pack_id" field.
+func (m *ActionPolicyMutation) ClearPackID() {
+	m.pack = nil
+	m.clearedFields[actionpolicy.FieldPackID] = struct{}{}
+}
+
+// PackIDCleared returns if the "pack_id" field was cleared in this mutation.
+func (m *ActionPolicyMutation) PackIDCleared() bool {
+	_, ok := m.clearedFields[actionpolicy.FieldPackID]
+	return ok
+}
+
+// ResetPackID resets all changes to the "pack_id" field.
+func (m *ActionPolicyMutation) ResetPackID() {
+	m.pack = nil
+	delete(m.clearedFields, actionpolicy.FieldPackID)
+}
+
+// SetDescription sets the "description" field.
+func (m *ActionPolicyMutation) SetDescription(s string) {
+	m.description = &s
+}
+
+// Description returns the value of the "description" field in the mutation.
+func (m *ActionPolicyMutation) Description() (r string, exists bool) {
+	v := m.description
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDescription returns the old "description" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldDescription(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDescription is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDescription requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDescription: %w", err)
+	}
+	return oldValue.Description, nil
+}
+
+// ResetDescription resets all changes to the "description" field.
+func (m *ActionPolicyMutation) ResetDescription() {
+	m.description = nil
+}
+
+// SetActionRef sets the "action_ref" field.
+func (m *ActionPolicyMutation) SetActionRef(s string) {
+	m.action_ref = &s
+}
+
+// ActionRef returns the value of the "action_ref" field in the mutation.
+func (m *ActionPolicyMutation) ActionRef() (r string, exists bool) {
+	v := m.action_ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActionRef returns the old "action_ref" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldActionRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActionRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActionRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActionRef: %w", err)
+	}
+	return oldValue.ActionRef, nil
+}
+
+// ResetActionRef resets all changes to the "action_ref" field.
+func (m *ActionPolicyMutation) ResetActionRef() {
+	m.action_ref = nil
+}
+
+// SetPolicyType sets the "policy_type" field.
+func (m *ActionPolicyMutation) SetPolicyType(s string) {
+	m.policy_type = &s
+}
+
+// PolicyType returns the value of the "policy_type" field in the mutation.
+func (m *ActionPolicyMutation) PolicyType() (r string, exists bool) {
+	v := m.policy_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPolicyType returns the old "policy_type" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldPolicyType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPolicyType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPolicyType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPolicyType: %w", err)
+	}
+	return oldValue.PolicyType, nil
+}
+
+// ResetPolicyType resets all changes to the "policy_type" field.
+func (m *ActionPolicyMutation) ResetPolicyType() {
+	m.policy_type = nil
+}
+
+// SetEnabled sets the "enabled" field.
+func (m *ActionPolicyMutation) SetEnabled(b bool) {
+	m.enabled = &b
+}
+
+// Enabled returns the value of the "enabled" field in the mutation.
+func (m *ActionPolicyMutation) Enabled() (r bool, exists bool) {
+	v := m.enabled
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEnabled returns the old "enabled" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldEnabled(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEnabled is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEnabled requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEnabled: %w", err)
+	}
+	return oldValue.Enabled, nil
+}
+
+// ResetEnabled resets all changes to the "enabled" field.
+func (m *ActionPolicyMutation) ResetEnabled() {
+	m.enabled = nil
+}
+
+// SetConcurrencyThreshold sets the "concurrency_threshold" field.
+func (m *ActionPolicyMutation) SetConcurrencyThreshold(i int) {
+	m.concurrency_threshold = &i
+	m.addconcurrency_threshold = nil
+}
+
+// ConcurrencyThreshold returns the value of the "concurrency_threshold" field in the mutation.
+func (m *ActionPolicyMutation) ConcurrencyThreshold() (r int, exists bool) {
+	v := m.concurrency_threshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConcurrencyThreshold returns the old "concurrency_threshold" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldConcurrencyThreshold(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConcurrencyThreshold is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConcurrencyThreshold requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConcurrencyThreshold: %w", err)
+	}
+	return oldValue.ConcurrencyThreshold, nil
+}
+
+// AddConcurrencyThreshold adds i to the "concurrency_threshold" field.
+func (m *ActionPolicyMutation) AddConcurrencyThreshold(i int) {
+	if m.addconcurrency_threshold != nil {
+		*m.addconcurrency_threshold += i
+	} else {
+		m.addconcurrency_threshold = &i
+	}
+}
+
+// AddedConcurrencyThreshold returns the value that was added to the "concurrency_threshold" field in this mutation.
+func (m *ActionPolicyMutation) AddedConcurrencyThreshold() (r int, exists bool) {
+	v := m.addconcurrency_threshold
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetConcurrencyThreshold resets all changes to the "concurrency_threshold" field.
+func (m *ActionPolicyMutation) ResetConcurrencyThreshold() {
+	m.concurrency_threshold = nil
+	m.addconcurrency_threshold = nil
+}
+
+// SetConcurrencyAction sets the "concurrency_action" field.
+func (m *ActionPolicyMutation) SetConcurrencyAction(aa actionpolicy.ConcurrencyAction) {
+	m.concurrency_action = &aa
+}
+
+// ConcurrencyAction returns the value of the "concurrency_action" field in the mutation.
+func (m *ActionPolicyMutation) ConcurrencyAction() (r actionpolicy.ConcurrencyAction, exists bool) {
+	v := m.concurrency_action
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConcurrencyAction returns the old "concurrency_action" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldConcurrencyAction(ctx context.Context) (v actionpolicy.ConcurrencyAction, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConcurrencyAction is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConcurrencyAction requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConcurrencyAction: %w", err)
+	}
+	return oldValue.ConcurrencyAction, nil
+}
+
+// ResetConcurrencyAction resets all changes to the "concurrency_action" field.
+func (m *ActionPolicyMutation) ResetConcurrencyAction() {
+	m.concurrency_action = nil
+}
+
+// SetConcurrencyAttributes sets the "concurrency_attributes" field.
+func (m *ActionPolicyMutation) SetConcurrencyAttributes(s []string) {
+	m.concurrency_attributes = &s
+	m.appendconcurrency_attributes = nil
+}
+
+// ConcurrencyAttributes returns the value of the "concurrency_attributes" field in the mutation.
+func (m *ActionPolicyMutation) ConcurrencyAttributes() (r []string, exists bool) {
+	v := m.concurrency_attributes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConcurrencyAttributes returns the old "concurrency_attributes" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldConcurrencyAttributes(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConcurrencyAttributes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConcurrencyAttributes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConcurrencyAttributes: %w", err)
+	}
+	return oldValue.ConcurrencyAttributes, nil
+}
+
+// AppendConcurrencyAttributes adds s to the "concurrency_attributes" field.
+func (m *ActionPolicyMutation) AppendConcurrencyAttributes(s []string) {
+	m.appendconcurrency_attributes = append(m.appendconcurrency_attributes, s...)
+}
+
+// AppendedConcurrencyAttributes returns the list of values that were appended to the "concurrency_attributes" field in this mutation.
+func (m *ActionPolicyMutation) AppendedConcurrencyAttributes() ([]string, bool) {
+	if len(m.appendconcurrency_attributes) == 0 {
+		return nil, false
+	}
+	return m.appendconcurrency_attributes, true
+}
+
+// ClearConcurrencyAttributes clears the value of the "concurrency_attributes" field.
+func (m *ActionPolicyMutation) ClearConcurrencyAttributes() {
+	m.concurrency_attributes = nil
+	m.appendconcurrency_attributes = nil
+	m.clearedFields[actionpolicy.FieldConcurrencyAttributes] = struct{}{}
+}
+
+// ConcurrencyAttributesCleared returns if the "concurrency_attributes" field was cleared in this mutation.
+func (m *ActionPolicyMutation) ConcurrencyAttributesCleared() bool {
+	_, ok := m.clearedFields[actionpolicy.FieldConcurrencyAttributes]
+	return ok
+}
+
+// ResetConcurrencyAttributes resets all changes to the "concurrency_attributes" field.
+func (m *ActionPolicyMutation) ResetConcurrencyAttributes() {
+	m.concurrency_attributes = nil
+	m.appendconcurrency_attributes = nil
+	delete(m.clearedFields, actionpolicy.FieldConcurrencyAttributes)
+}
+
+// SetRateLimitMax sets the "rate_limit_max" field.
+func (m *ActionPolicyMutation) SetRateLimitMax(i int) {
+	m.rate_limit_max = &i
+	m.addrate_limit_max = nil
+}
+
+// RateLimitMax returns the value of the "rate_limit_max" field in the mutation.
+func (m *ActionPolicyMutation) RateLimitMax() (r int, exists bool) {
+	v := m.rate_limit_max
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRateLimitMax returns the old "rate_limit_max" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldRateLimitMax(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRateLimitMax is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRateLimitMax requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRateLimitMax: %w", err)
+	}
+	return oldValue.RateLimitMax, nil
+}
+
+// AddRateLimitMax adds i to the "rate_limit_max" field.
+func (m *ActionPolicyMutation) AddRateLimitMax(i int) {
+	if m.addrate_limit_max != nil {
+		*m.addrate_limit_max += i
+	} else {
+		m.addrate_limit_max = &i
+	}
+}
+
+// AddedRateLimitMax returns the value that was added to the "rate_limit_max" field in this mutation.
+func (m *ActionPolicyMutation) AddedRateLimitMax() (r int, exists bool) {
+	v := m.addrate_limit_max
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRateLimitMax resets all changes to the "rate_limit_max" field.
+func (m *ActionPolicyMutation) ResetRateLimitMax() {
+	m.rate_limit_max = nil
+	m.addrate_limit_max = nil
+}
+
+// SetRateLimitWindowSeconds sets the "rate_limit_window_seconds" field.
+func (m *ActionPolicyMutation) SetRateLimitWindowSeconds(i int) {
+	m.rate_limit_window_seconds = &i
+	m.addrate_limit_window_seconds = nil
+}
+
+// RateLimitWindowSeconds returns the value of the "rate_limit_window_seconds" field in the mutation.
+func (m *ActionPolicyMutation) RateLimitWindowSeconds() (r int, exists bool) {
+	v := m.rate_limit_window_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRateLimitWindowSeconds returns the old "rate_limit_window_seconds" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldRateLimitWindowSeconds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRateLimitWindowSeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRateLimitWindowSeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRateLimitWindowSeconds: %w", err)
+	}
+	return oldValue.RateLimitWindowSeconds, nil
+}
+
+// AddRateLimitWindowSeconds adds i to the "rate_limit_window_seconds" field.
+func (m *ActionPolicyMutation) AddRateLimitWindowSeconds(i int) {
+	if m.addrate_limit_window_seconds != nil {
+		*m.addrate_limit_window_seconds += i
+	} else {
+		m.addrate_limit_window_seconds = &i
+	}
+}
+
+// AddedRateLimitWindowSeconds returns the value that was added to the "rate_limit_window_seconds" field in this mutation.
+func (m *ActionPolicyMutation) AddedRateLimitWindowSeconds() (r int, exists bool) {
+	v := m.addrate_limit_window_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRateLimitWindowSeconds resets all changes to the "rate_limit_window_seconds" field.
+func (m *ActionPolicyMutation) ResetRateLimitWindowSeconds() {
+	m.rate_limit_window_seconds = nil
+	m.addrate_limit_window_seconds = nil
+}
+
+// SetRetryOn sets the "retry_on" field.
+func (m *ActionPolicyMutation) SetRetryOn(s []string) {
+	m.retry_on = &s
+	m.appendretry_on = nil
+}
+
+// RetryOn returns the value of the "retry_on" field in the mutation.
+func (m *ActionPolicyMutation) RetryOn() (r []string, exists bool) {
+	v := m.retry_on
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetryOn returns the old "retry_on" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldRetryOn(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetryOn is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetryOn requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetryOn: %w", err)
+	}
+	return oldValue.RetryOn, nil
+}
+
+// AppendRetryOn adds s to the "retry_on" field.
+func (m *ActionPolicyMutation) AppendRetryOn(s []string) {
+	m.appendretry_on = append(m.appendretry_on, s...)
+}
+
+// AppendedRetryOn returns the list of values that were appended to the "retry_on" field in this mutation.
+func (m *ActionPolicyMutation) AppendedRetryOn() ([]string, bool) {
+	if len(m.appendretry_on) == 0 {
+		return nil, false
+	}
+	return m.appendretry_on, true
+}
+
+// ClearRetryOn clears the value of the "retry_on" field.
+func (m *ActionPolicyMutation) ClearRetryOn() {
+	m.retry_on = nil
+	m.appendretry_on = nil
+	m.clearedFields[actionpolicy.FieldRetryOn] = struct{}{}
+}
+
+// RetryOnCleared returns if the "retry_on" field was cleared in this mutation.
+func (m *ActionPolicyMutation) RetryOnCleared() bool {
+	_, ok := m.clearedFields[actionpolicy.FieldRetryOn]
+	return ok
+}
+
+// ResetRetryOn resets all changes to the "retry_on" field.
+func (m *ActionPolicyMutation) ResetRetryOn() {
+	m.retry_on = nil
+	m.appendretry_on = nil
+	delete(m.clearedFields, actionpolicy.FieldRetryOn)
+}
+
+// SetRetryMaxCount sets the "retry_max_count" field.
+func (m *ActionPolicyMutation) SetRetryMaxCount(i int) {
+	m.retry_max_count = &i
+	m.addretry_max_count = nil
+}
+
+// RetryMaxCount returns the value of the "retry_max_count" field in the mutation.
+func (m *ActionPolicyMutation) RetryMaxCount() (r int, exists bool) {
+	v := m.retry_max_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetryMaxCount returns the old "retry_max_count" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldRetryMaxCount(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetryMaxCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetryMaxCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetryMaxCount: %w", err)
+	}
+	return oldValue.RetryMaxCount, nil
+}
+
+// AddRetryMaxCount adds i to the "retry_max_count" field.
+func (m *ActionPolicyMutation) AddRetryMaxCount(i int) {
+	if m.addretry_max_count != nil {
+		*m.addretry_max_count += i
+	} else {
+		m.addretry_max_count = &i
+	}
+}
+
+// AddedRetryMaxCount returns the value that was added to the "retry_max_count" field in this mutation.
+func (m *ActionPolicyMutation) AddedRetryMaxCount() (r int, exists bool) {
+	v := m.addretry_max_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRetryMaxCount resets all changes to the "retry_max_count" field.
+func (m *ActionPolicyMutation) ResetRetryMaxCount() {
+	m.retry_max_count = nil
+	m.addretry_max_count = nil
+}
+
+// SetRetryDelaySeconds sets the "retry_delay_seconds" field.
+func (m *ActionPolicyMutation) SetRetryDelaySeconds(i int) {
+	m.retry_delay_seconds = &i
+	m.addretry_delay_seconds = nil
+}
+
+// RetryDelaySeconds returns the value of the "retry_delay_seconds" field in the mutation.
+func (m *ActionPolicyMutation) RetryDelaySeconds() (r int, exists bool) {
+	v := m.retry_delay_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetryDelaySeconds returns the old "retry_delay_seconds" field's value of the ActionPolicy entity.
+// If the ActionPolicy object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActionPolicyMutation) OldRetryDelaySeconds(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetryDelaySeconds is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetryDelaySeconds requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetryDelaySeconds: %w", err)
+	}
+	return oldValue.RetryDelaySeconds, nil
+}
+
+// AddRetryDelaySeconds adds i to the "retry_delay_seconds" field.
+func (m *ActionPolicyMutation) AddRetryDelaySeconds(i int) {
+	if m.addretry_delay_seconds != nil {
+		*m.addretry_delay_seconds += i
+	} else {
+		m.addretry_delay_seconds = &i
+	}
+}
+
+// AddedRetryDelaySeconds returns the value that was added to the "retry_delay_seconds" field in this mutation.
+func (m *ActionPolicyMutation) AddedRetryDelaySeconds() (r int, exists bool) {
+	v := m.addretry_delay_seconds
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRetryDelaySeconds resets all changes to the "retry_delay_seconds" field.
+func (m *ActionPolicyMutation) ResetRetryDelaySeconds() {
+	m.retry_delay_seconds = nil
+	m.addretry_delay_seconds = nil
+}
+
+// ClearPack clears the "pack" edge to the Pack entity.
+func (m *ActionPolicyMutation) ClearPack() {
+	m.clearedpack = true
+	m.clearedFields[actionpolicy.FieldPackID] = struct{}{}
+}
+
+// PackCleared reports if the "pack" edge to the Pack entity was cleared.
+func (m *ActionPolicyMutation) PackCleared() bool {
+	return m.PackIDCleared() || m.clearedpack
+}
+
+// PackIDs returns the "pack" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// PackID instead. It exists only for internal usage by the builders.
+func (m *ActionPolicyMutation) PackIDs() (ids []int) {
+	if id := m.pack; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetPack resets all changes to the "pack" edge.
+func (m *ActionPolicyMutation) ResetPack() {
+	m.pack = nil
+	m.clearedpack = false
+}
+
+// Where appends a list predicates to the ActionPolicyMutation builder.
+func (m *ActionPolicyMutation) Where(ps ...predicate.ActionPolicy) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ActionPolicyMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ActionPolicyMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ActionPolicy, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ActionPolicyMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ActionPolicyMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ActionPolicy).
+func (m *ActionPolicyMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ActionPolicyMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.created_at != nil {
+		fields = append(fields, actionpolicy.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, actionpolicy.FieldUpdatedAt)
+	}
+	if m.ref != nil {
+		fields = append(fields, actionpolicy.FieldRef)
+	}
+	if m.pack_ref != nil {
+		fields = append(fields, actionpolicy.FieldPackRef)
+	}
+	if m.pack != nil {
+		fields = append(fields, actionpolicy.FieldPackID)
+	}
+	if m.description != nil {
+		fields = append(fields, actionpolicy.FieldDescription)
+	}
+	if m.action_ref != nil {
+		fields = append(fields, actionpolicy.FieldActionRef)
+	}
+	if m.policy_type != nil {
+		fields = append(fields, actionpolicy.FieldPolicyType)
+	}
+	if m.enabled != nil {
+		fields = append(fields, actionpolicy.FieldEnabled)
+	}
+	if m.concurrency_threshold != nil {
+		fields = append(fields, actionpolicy.FieldConcurrencyThreshold)
+	}
+	if m.concurrency_action != nil {
+		fields = append(fields, actionpolicy.FieldConcurrencyAction)
+	}
+	if m.concurrency_attributes != nil {
+		fields = append(fields, actionpolicy.FieldConcurrencyAttributes)
+	}
+	if m.rate_limit_max != nil {
+		fields = append(fields, actionpolicy.FieldRateLimitMax)
+	}
+	if m.rate_limit_window_seconds != nil {
+		fields = append(fields, actionpolicy.FieldRateLimitWindowSeconds)
+	}
+	if m.retry_on != nil {
+		fields = append(fields, actionpolicy.FieldRetryOn)
+	}
+	if m.retry_max_count != nil {
+		fields = append(fields, actionpolicy.FieldRetryMaxCount)
+	}
+	if m.retry_delay_seconds != nil {
+		fields = append(fields, actionpolicy.FieldRetryDelaySeconds)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ActionPolicyMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case actionpolicy.FieldCreatedAt:
+		return m.CreatedAt()
+	case actionpolicy.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case actionpolicy.FieldRef:
+		return m.Ref()
+	case actionpolicy.FieldPackRef:
+		return m.PackRef()
+	case actionpolicy.FieldPackID:
+		return m.PackID()
+	case actionpolicy.FieldDescription:
+		return m.Description()
+	case actionpolicy.FieldActionRef:
+		return m.ActionRef()
+	case actionpolicy.FieldPolicyType:
+		return m.PolicyType()
+	case actionpolicy.FieldEnabled:
+		return m.Enabled()
+	case actionpolicy.FieldConcurrencyThreshold:
+		return m.ConcurrencyThreshold()
+	case actionpolicy.FieldConcurrencyAction:
+		return m.ConcurrencyAction()
+	case actionpolicy.FieldConcurrencyAttributes:
+		return m.ConcurrencyAttributes()
+	case actionpolicy.FieldRateLimitMax:
+		return m.RateLimitMax()
+	case actionpolicy.FieldRateLimitWindowSeconds:
+		return m.RateLimitWindowSeconds()
+	case actionpolicy.FieldRetryOn:
+		return m.RetryOn()
+	case actionpolicy.FieldRetryMaxCount:
+		return m.RetryMaxCount()
+	case actionpolicy.FieldRetryDelaySeconds:
+		return m.RetryDelaySeconds()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ActionPolicyMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case actionpolicy.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case actionpolicy.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case actionpolicy.FieldRef:
+		return m.OldRef(ctx)
+	case actionpolicy.FieldPackRef:
+		return m.OldPackRef(ctx)
+	case actionpolicy.FieldPackID:
+		return m.OldPackID(ctx)
+	case actionpolicy.FieldDescription:
+		return m.OldDescription(ctx)
+	case actionpolicy.FieldActionRef:
+		return m.OldActionRef(ctx)
+	case actionpolicy.FieldPolicyType:
+		return m.OldPolicyType(ctx)
+	case actionpolicy.FieldEnabled:
+		return m.OldEnabled(ctx)
+	case actionpolicy.FieldConcurrencyThreshold:
+		return m.OldConcurrencyThreshold(ctx)
+	case actionpolicy.FieldConcurrencyAction:
+		return m.OldConcurrencyAction(ctx)
+	case actionpolicy.FieldConcurrencyAttributes:
+		return m.OldConcurrencyAttributes(ctx)
+	case actionpolicy.FieldRateLimitMax:
+		return m.OldRateLimitMax(ctx)
+	case actionpolicy.FieldRateLimitWindowSeconds:
+		return m.OldRateLimitWindowSeconds(ctx)
+	case actionpolicy.FieldRetryOn:
+		return m.OldRetryOn(ctx)
+	case actionpolicy.FieldRetryMaxCount:
+		return m.OldRetryMaxCount(ctx)
+	case actionpolicy.FieldRetryDelaySeconds:
+		return m.OldRetryDelaySeconds(ctx)
+	}
+	return nil, fmt.Errorf("unknown ActionPolicy field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActionPolicyMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case actionpolicy.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case actionpolicy.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case actionpolicy.FieldRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRef(v)
+		return nil
+	case actionpolicy.FieldPackRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackRef(v)
+		return nil
+	case actionpolicy.FieldPackID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackID(v)
+		return nil
+	case actionpolicy.FieldDescription:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDescription(v)
+		return nil
+	case actionpolicy.FieldActionRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActionRef(v)
+		return nil
+	case actionpolicy.FieldPolicyType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPolicyType(v)
+		return nil
+	case actionpolicy.FieldEnabled:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEnabled(v)
+		return nil
+	case actionpolicy.FieldConcurrencyThreshold:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConcurrencyThreshold(v)
+		return nil
+	case actionpolicy.FieldConcurrencyAction:
+		v, ok := value.(actionpolicy.ConcurrencyAction)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConcurrencyAction(v)
+		return nil
+	case actionpolicy.FieldConcurrencyAttributes:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConcurrencyAttributes(v)
+		return nil
+	case actionpolicy.FieldRateLimitMax:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRateLimitMax(v)
+		return nil
+	case actionpolicy.FieldRateLimitWindowSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRateLimitWindowSeconds(v)
+		return nil
+	case actionpolicy.FieldRetryOn:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetryOn(v)
+		return nil
+	case actionpolicy.FieldRetryMaxCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetryMaxCount(v)
+		return nil
+	case actionpolicy.FieldRetryDelaySeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetryDelaySeconds(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ActionPolicy field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ActionPolicyMutation) AddedFields() []string {
+	var fields []string
+	if m.addconcurrency_threshold != nil {
+		fields = append(fields, actionpolicy.FieldConcurrencyThreshold)
+	}
+	if m.addrate_limit_max != nil {
+		fields = append(fields, actionpolicy.FieldRateLimitMax)
+	}
+	if m.addrate_limit_window_seconds != nil {
+		fields = append(fields, actionpolicy.FieldRateLimitWindowSeconds)
+	}
+	if m.addretry_max_count != nil {
+		fields = append(fields, actionpolicy.FieldRetryMaxCount)
+	}
+	if m.addretry_delay_seconds != nil {
+		fields = append(fields, actionpolicy.FieldRetryDelaySeconds)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ActionPolicyMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case actionpolicy.FieldConcurrencyThreshold:
+		return m.AddedConcurrencyThreshold()
+	case actionpolicy.FieldRateLimitMax:
+		return m.AddedRateLimitMax()
+	case actionpolicy.FieldRateLimitWindowSeconds:
+		return m.AddedRateLimitWindowSeconds()
+	case actionpolicy.FieldRetryMaxCount:
+		return m.AddedRetryMaxCount()
+	case actionpolicy.FieldRetryDelaySeconds:
+		return m.AddedRetryDelaySeconds()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActionPolicyMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case actionpolicy.FieldConcurrencyThreshold:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddConcurrencyThreshold(v)
+		return nil
+	case actionpolicy.FieldRateLimitMax:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRateLimitMax(v)
+		return nil
+	case actionpolicy.FieldRateLimitWindowSeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRateLimitWindowSeconds(v)
+		return nil
+	case actionpolicy.FieldRetryMaxCount:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRetryMaxCount(v)
+		return nil
+	case actionpolicy.FieldRetryDelaySeconds:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRetryDelaySeconds(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ActionPolicy numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ActionPolicyMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(actionpolicy.FieldPackID) {
+		fields = append(fields, actionpolicy.FieldPackID)
+	}
+	if m.FieldCleared(actionpolicy.FieldConcurrencyAttributes) {
+		fields = append(fields, actionpolicy.FieldConcurrencyAttributes)
+	}
+	if m.FieldCleared(actionpolicy.FieldRetryOn) {
+		fields = append(fields, actionpolicy.FieldRetryOn)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ActionPolicyMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ActionPolicyMutation) ClearField(name string) error {
+	switch name {
+	case actionpolicy.FieldPackID:
+		m.ClearPackID()
+		return nil
+	case actionpolicy.FieldConcurrencyAttributes:
+		m.ClearConcurrencyAttributes()
+		return nil
+	case actionpolicy.FieldRetryOn:
+		m.ClearRetryOn()
+		return nil
+	}
+	return fmt.Errorf("unknown ActionPolicy nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ActionPolicyMutation) ResetField(name string) error {
+	switch name {
+	case actionpolicy.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case actionpolicy.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case actionpolicy.FieldRef:
+		m.ResetRef()
+		return nil
+	case actionpolicy.FieldPackRef:
+		m.ResetPackRef()
+		return nil
+	case actionpolicy.FieldPackID:
+		m.ResetPackID()
+		return nil
+	case actionpolicy.FieldDescription:
+		m.ResetDescription()
+		return nil
+	case actionpolicy.FieldActionRef:
+		m.ResetActionRef()
+		return nil
+	case actionpolicy.FieldPolicyType:
+		m.ResetPolicyType()
+		return nil
+	case actionpolicy.FieldEnabled:
+		m.ResetEnabled()
+		return nil
+	case actionpolicy.FieldConcurrencyThreshold:
+		m.ResetConcurrencyThreshold()
+		return nil
+	case actionpolicy.FieldConcurrencyAction:
+		m.ResetConcurrencyAction()
+		return nil
+	case actionpolicy.FieldConcurrencyAttributes:
+		m.ResetConcurrencyAttributes()
+		return nil
+	case actionpolicy.FieldRateLimitMax:
+		m.ResetRateLimitMax()
+		return nil
+	case actionpolicy.FieldRateLimitWindowSeconds:
+		m.ResetRateLimitWindowSeconds()
+		return nil
+	case actionpolicy.FieldRetryOn:
+		m.ResetRetryOn()
+		return nil
+	case actionpolicy.FieldRetryMaxCount:
+		m.ResetRetryMaxCount()
+		return nil
+	case actionpolicy.FieldRetryDelaySeconds:
+		m.ResetRetryDelaySeconds()
+		return nil
+	}
+	return fmt.Errorf("unknown ActionPolicy field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ActionPolicyMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.pack != nil {
+		edges = append(edges, actionpolicy.EdgePack)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ActionPolicyMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case actionpolicy.EdgePack:
+		if id := m.pack; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ActionPolicyMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ActionPolicyMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ActionPolicyMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedpack {
+		edges = append(edges, actionpolicy.EdgePack)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ActionPolicyMutation) EdgeCleared(name string) bool {
+	switch name {
+	case actionpolicy.EdgePack:
+		return m.clearedpack
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ActionPolicyMutation) ClearEdge(name string) error {
+	switch name {
+	case actionpolicy.EdgePack:
+		m.ClearPack()
+		return nil
+	}
+	return fmt.Errorf("unknown ActionPolicy unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ActionPolicyMutation) ResetEdge(name string) error {
+	switch name {
+	case actionpolicy.EdgePack:
+		m.ResetPack()
+		return nil
+	}
+	return fmt.Errorf("unknown ActionPolicy edge %s", name)
 }
 
 // AuditEventMutation represents an operation that mutates the AuditEvent nodes in the graph.
@@ -5687,6 +7251,8 @@ type ExecutionMutation struct {
 	addtask_run                *int
 	task_reported              *bool
 	pack_checksum              *string
+	retry_attempt              *int
+	addretry_attempt           *int
 	clearedFields              map[string]struct{}
 	action                     *int
 	clearedaction              bool
@@ -5705,6 +7271,19 @@ type ExecutionMutation struct {
 	clearedoutput              bool
 	secret                     *int
 	clearedsecret              bool
+	retry_of                   *int
+	clearedretry_of            bool
+	retries                    map[int]struct{}
+	removedretries             map[int]struct{}
+	clearedretries             bool
+	rerun_of                   *int
+	clearedrerun_of            bool
+	reruns                     map[int]struct{}
+	removedreruns              map[int]struct{}
+	clearedreruns              bool
+	policy_events              map[int]struct{}
+	removedpolicy_events       map[int]struct{}
+	clearedpolicy_events       bool
 	done                       bool
 	oldValue                   func(context.Context) (*Execution, error)
 	predicates                 []predicate.Execution
@@ -7127,6 +8706,160 @@ func (m *ExecutionMutation) ResetPackChecksum() {
 	m.pack_checksum = nil
 }
 
+// SetRetryOfID sets the "retry_of_id" field.
+func (m *ExecutionMutation) SetRetryOfID(i int) {
+	m.retry_of = &i
+}
+
+// RetryOfID returns the value of the "retry_of_id" field in the mutation.
+func (m *ExecutionMutation) RetryOfID() (r int, exists bool) {
+	v := m.retry_of
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetryOfID returns the old "retry_of_id" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldRetryOfID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetryOfID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetryOfID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetryOfID: %w", err)
+	}
+	return oldValue.RetryOfID, nil
+}
+
+// ClearRetryOfID clears the value of the "retry_of_id" field.
+func (m *ExecutionMutation) ClearRetryOfID() {
+	m.retry_of = nil
+	m.clearedFields[execution.FieldRetryOfID] = struct{}{}
+}
+
+// RetryOfIDCleared returns if the "retry_of_id" field was cleared in this mutation.
+func (m *ExecutionMutation) RetryOfIDCleared() bool {
+	_, ok := m.clearedFields[execution.FieldRetryOfID]
+	return ok
+}
+
+// ResetRetryOfID resets all changes to the "retry_of_id" field.
+func (m *ExecutionMutation) ResetRetryOfID() {
+	m.retry_of = nil
+	delete(m.clearedFields, execution.FieldRetryOfID)
+}
+
+// SetRetryAttempt sets the "retry_attempt" field.
+func (m *ExecutionMutation) SetRetryAttempt(i int) {
+	m.retry_attempt = &i
+	m.addretry_attempt = nil
+}
+
+// RetryAttempt returns the value of the "retry_attempt" field in the mutation.
+func (m *ExecutionMutation) RetryAttempt() (r int, exists bool) {
+	v := m.retry_attempt
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetryAttempt returns the old "retry_attempt" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldRetryAttempt(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetryAttempt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetryAttempt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetryAttempt: %w", err)
+	}
+	return oldValue.RetryAttempt, nil
+}
+
+// AddRetryAttempt adds i to the "retry_attempt" field.
+func (m *ExecutionMutation) AddRetryAttempt(i int) {
+	if m.addretry_attempt != nil {
+		*m.addretry_attempt += i
+	} else {
+		m.addretry_attempt = &i
+	}
+}
+
+// AddedRetryAttempt returns the value that was added to the "retry_attempt" field in this mutation.
+func (m *ExecutionMutation) AddedRetryAttempt() (r int, exists bool) {
+	v := m.addretry_attempt
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRetryAttempt resets all changes to the "retry_attempt" field.
+func (m *ExecutionMutation) ResetRetryAttempt() {
+	m.retry_attempt = nil
+	m.addretry_attempt = nil
+}
+
+// SetRerunOfID sets the "rerun_of_id" field.
+func (m *ExecutionMutation) SetRerunOfID(i int) {
+	m.rerun_of = &i
+}
+
+// RerunOfID returns the value of the "rerun_of_id" field in the mutation.
+func (m *ExecutionMutation) RerunOfID() (r int, exists bool) {
+	v := m.rerun_of
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRerunOfID returns the old "rerun_of_id" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldRerunOfID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRerunOfID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRerunOfID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRerunOfID: %w", err)
+	}
+	return oldValue.RerunOfID, nil
+}
+
+// ClearRerunOfID clears the value of the "rerun_of_id" field.
+func (m *ExecutionMutation) ClearRerunOfID() {
+	m.rerun_of = nil
+	m.clearedFields[execution.FieldRerunOfID] = struct{}{}
+}
+
+// RerunOfIDCleared returns if the "rerun_of_id" field was cleared in this mutation.
+func (m *ExecutionMutation) RerunOfIDCleared() bool {
+	_, ok := m.clearedFields[execution.FieldRerunOfID]
+	return ok
+}
+
+// ResetRerunOfID resets all changes to the "rerun_of_id" field.
+func (m *ExecutionMutation) ResetRerunOfID() {
+	m.rerun_of = nil
+	delete(m.clearedFields, execution.FieldRerunOfID)
+}
+
 // ClearAction clears the "action" edge to the Action entity.
 func (m *ExecutionMutation) ClearAction() {
 	m.clearedaction = true
@@ -7409,6 +9142,222 @@ func (m *ExecutionMutation) ResetSecret() {
 	m.clearedsecret = false
 }
 
+// ClearRetryOf clears the "retry_of" edge to the Execution entity.
+func (m *ExecutionMutation) ClearRetryOf() {
+	m.clearedretry_of = true
+	m.clearedFields[execution.FieldRetryOfID] = struct{}{}
+}
+
+// RetryOfCleared reports if the "retry_of" edge to the Execution entity was cleared.
+func (m *ExecutionMutation) RetryOfCleared() bool {
+	return m.RetryOfIDCleared() || m.clearedretry_of
+}
+
+// RetryOfIDs returns the "retry_of" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RetryOfID instead. It exists only for internal usage by the builders.
+func (m *ExecutionMutation) RetryOfIDs() (ids []int) {
+	if id := m.retry_of; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRetryOf resets all changes to the "retry_of" edge.
+func (m *ExecutionMutation) ResetRetryOf() {
+	m.retry_of = nil
+	m.clearedretry_of = false
+}
+
+// AddRetryIDs adds the "retries" edge to the Execution entity by ids.
+func (m *ExecutionMutation) AddRetryIDs(ids ...int) {
+	if m.retries == nil {
+		m.retries = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.retries[ids[i]] = struct{}{}
+	}
+}
+
+// ClearRetries clears the "retries" edge to the Execution entity.
+func (m *ExecutionMutation) ClearRetries() {
+	m.clearedretries = true
+}
+
+// RetriesCleared reports if the "retries" edge to the Execution entity was cleared.
+func (m *ExecutionMutation) RetriesCleared() bool {
+	return m.clearedretries
+}
+
+// RemoveRetryIDs removes the "retries" edge to the Execution entity by IDs.
+func (m *ExecutionMutation) RemoveRetryIDs(ids ...int) {
+	if m.removedretries == nil {
+		m.removedretries = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.retries, ids[i])
+		m.removedretries[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedRetries returns the removed IDs of the "retries" edge to the Execution entity.
+func (m *ExecutionMutation) RemovedRetriesIDs() (ids []int) {
+	for id := range m.removedretries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RetriesIDs returns the "retries" edge IDs in the mutation.
+func (m *ExecutionMutation) RetriesIDs() (ids []int) {
+	for id := range m.retries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetRetries resets all changes to the "retries" edge.
+func (m *ExecutionMutation) ResetRetries() {
+	m.retries = nil
+	m.clearedretries = false
+	m.removedretries = nil
+}
+
+// ClearRerunOf clears the "rerun_of" edge to the Execution entity.
+func (m *ExecutionMutation) ClearRerunOf() {
+	m.clearedrerun_of = true
+	m.clearedFields[execution.FieldRerunOfID] = struct{}{}
+}
+
+// RerunOfCleared reports if the "rerun_of" edge to the Execution entity was cleared.
+func (m *ExecutionMutation) RerunOfCleared() bool {
+	return m.RerunOfIDCleared() || m.clearedrerun_of
+}
+
+// RerunOfIDs returns the "rerun_of" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// RerunOfID instead. It exists only for internal usage by the builders.
+func (m *ExecutionMutation) RerunOfIDs() (ids []int) {
+	if id := m.rerun_of; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetRerunOf resets all changes to the "rerun_of" edge.
+func (m *ExecutionMutation) ResetRerunOf() {
+	m.rerun_of = nil
+	m.clearedrerun_of = false
+}
+
+// AddRerunIDs adds the "reruns" edge to the Execution entity by ids.
+func (m *ExecutionMutation) AddRerunIDs(ids ...int) {
+	if m.reruns == nil {
+		m.reruns = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.reruns[ids[i]] = struct{}{}
+	}
+}
+
+// ClearReruns clears the "reruns" edge to the Execution entity.
+func (m *ExecutionMutation) ClearReruns() {
+	m.clearedreruns = true
+}
+
+// RerunsCleared reports if the "reruns" edge to the Execution entity was cleared.
+func (m *ExecutionMutation) RerunsCleared() bool {
+	return m.clearedreruns
+}
+
+// RemoveRerunIDs removes the "reruns" edge to the Execution entity by IDs.
+func (m *ExecutionMutation) RemoveRerunIDs(ids ...int) {
+	if m.removedreruns == nil {
+		m.removedreruns = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.reruns, ids[i])
+		m.removedreruns[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedReruns returns the removed IDs of the "reruns" edge to the Execution entity.
+func (m *ExecutionMutation) RemovedRerunsIDs() (ids []int) {
+	for id := range m.removedreruns {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// RerunsIDs returns the "reruns" edge IDs in the mutation.
+func (m *ExecutionMutation) RerunsIDs() (ids []int) {
+	for id := range m.reruns {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetReruns resets all changes to the "reruns" edge.
+func (m *ExecutionMutation) ResetReruns() {
+	m.reruns = nil
+	m.clearedreruns = false
+	m.removedreruns = nil
+}
+
+// AddPolicyEventIDs adds the "policy_events" edge to the PolicyEvent entity by ids.
+func (m *ExecutionMutation) AddPolicyEventIDs(ids ...int) {
+	if m.policy_events == nil {
+		m.policy_events = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.policy_events[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPolicyEvents clears the "policy_events" edge to the PolicyEvent entity.
+func (m *ExecutionMutation) ClearPolicyEvents() {
+	m.clearedpolicy_events = true
+}
+
+// PolicyEventsCleared reports if the "policy_events" edge to the PolicyEvent entity was cleared.
+func (m *ExecutionMutation) PolicyEventsCleared() bool {
+	return m.clearedpolicy_events
+}
+
+// RemovePolicyEventIDs removes the "policy_events" edge to the PolicyEvent entity by IDs.
+func (m *ExecutionMutation) RemovePolicyEventIDs(ids ...int) {
+	if m.removedpolicy_events == nil {
+		m.removedpolicy_events = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.policy_events, ids[i])
+		m.removedpolicy_events[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPolicyEvents returns the removed IDs of the "policy_events" edge to the PolicyEvent entity.
+func (m *ExecutionMutation) RemovedPolicyEventsIDs() (ids []int) {
+	for id := range m.removedpolicy_events {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PolicyEventsIDs returns the "policy_events" edge IDs in the mutation.
+func (m *ExecutionMutation) PolicyEventsIDs() (ids []int) {
+	for id := range m.policy_events {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPolicyEvents resets all changes to the "policy_events" edge.
+func (m *ExecutionMutation) ResetPolicyEvents() {
+	m.policy_events = nil
+	m.clearedpolicy_events = false
+	m.removedpolicy_events = nil
+}
+
 // Where appends a list predicates to the ExecutionMutation builder.
 func (m *ExecutionMutation) Where(ps ...predicate.Execution) {
 	m.predicates = append(m.predicates, ps...)
@@ -7443,7 +9392,7 @@ func (m *ExecutionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ExecutionMutation) Fields() []string {
-	fields := make([]string, 0, 29)
+	fields := make([]string, 0, 32)
 	if m.created_at != nil {
 		fields = append(fields, execution.FieldCreatedAt)
 	}
@@ -7531,6 +9480,15 @@ func (m *ExecutionMutation) Fields() []string {
 	if m.pack_checksum != nil {
 		fields = append(fields, execution.FieldPackChecksum)
 	}
+	if m.retry_of != nil {
+		fields = append(fields, execution.FieldRetryOfID)
+	}
+	if m.retry_attempt != nil {
+		fields = append(fields, execution.FieldRetryAttempt)
+	}
+	if m.rerun_of != nil {
+		fields = append(fields, execution.FieldRerunOfID)
+	}
 	return fields
 }
 
@@ -7597,6 +9555,12 @@ func (m *ExecutionMutation) Field(name string) (ent.Value, bool) {
 		return m.TaskReported()
 	case execution.FieldPackChecksum:
 		return m.PackChecksum()
+	case execution.FieldRetryOfID:
+		return m.RetryOfID()
+	case execution.FieldRetryAttempt:
+		return m.RetryAttempt()
+	case execution.FieldRerunOfID:
+		return m.RerunOfID()
 	}
 	return nil, false
 }
@@ -7664,6 +9628,12 @@ func (m *ExecutionMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldTaskReported(ctx)
 	case execution.FieldPackChecksum:
 		return m.OldPackChecksum(ctx)
+	case execution.FieldRetryOfID:
+		return m.OldRetryOfID(ctx)
+	case execution.FieldRetryAttempt:
+		return m.OldRetryAttempt(ctx)
+	case execution.FieldRerunOfID:
+		return m.OldRerunOfID(ctx)
 	}
 	return nil, fmt.Errorf("unknown Execution field %s", name)
 }
@@ -7876,6 +9846,27 @@ func (m *ExecutionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPackChecksum(v)
 		return nil
+	case execution.FieldRetryOfID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetryOfID(v)
+		return nil
+	case execution.FieldRetryAttempt:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetryAttempt(v)
+		return nil
+	case execution.FieldRerunOfID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRerunOfID(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Execution field %s", name)
 }
@@ -7905,6 +9896,9 @@ func (m *ExecutionMutation) AddedFields() []string {
 	if m.addtask_run != nil {
 		fields = append(fields, execution.FieldTaskRun)
 	}
+	if m.addretry_attempt != nil {
+		fields = append(fields, execution.FieldRetryAttempt)
+	}
 	return fields
 }
 
@@ -7927,6 +9921,8 @@ func (m *ExecutionMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedTaskItem()
 	case execution.FieldTaskRun:
 		return m.AddedTaskRun()
+	case execution.FieldRetryAttempt:
+		return m.AddedRetryAttempt()
 	}
 	return nil, false
 }
@@ -7985,6 +9981,13 @@ func (m *ExecutionMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddTaskRun(v)
 		return nil
+	case execution.FieldRetryAttempt:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRetryAttempt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Execution numeric field %s", name)
 }
@@ -8019,6 +10022,12 @@ func (m *ExecutionMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(execution.FieldTaskItem) {
 		fields = append(fields, execution.FieldTaskItem)
+	}
+	if m.FieldCleared(execution.FieldRetryOfID) {
+		fields = append(fields, execution.FieldRetryOfID)
+	}
+	if m.FieldCleared(execution.FieldRerunOfID) {
+		fields = append(fields, execution.FieldRerunOfID)
 	}
 	return fields
 }
@@ -8060,6 +10069,12 @@ func (m *ExecutionMutation) ClearField(name string) error {
 		return nil
 	case execution.FieldTaskItem:
 		m.ClearTaskItem()
+		return nil
+	case execution.FieldRetryOfID:
+		m.ClearRetryOfID()
+		return nil
+	case execution.FieldRerunOfID:
+		m.ClearRerunOfID()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution nullable field %s", name)
@@ -8156,13 +10171,22 @@ func (m *ExecutionMutation) ResetField(name string) error {
 	case execution.FieldPackChecksum:
 		m.ResetPackChecksum()
 		return nil
+	case execution.FieldRetryOfID:
+		m.ResetRetryOfID()
+		return nil
+	case execution.FieldRetryAttempt:
+		m.ResetRetryAttempt()
+		return nil
+	case execution.FieldRerunOfID:
+		m.ResetRerunOfID()
+		return nil
 	}
 	return fmt.Errorf("unknown Execution field %s", name)
 }
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ExecutionMutation) AddedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 12)
 	if m.action != nil {
 		edges = append(edges, execution.EdgeAction)
 	}
@@ -8183,6 +10207,21 @@ func (m *ExecutionMutation) AddedEdges() []string {
 	}
 	if m.secret != nil {
 		edges = append(edges, execution.EdgeSecret)
+	}
+	if m.retry_of != nil {
+		edges = append(edges, execution.EdgeRetryOf)
+	}
+	if m.retries != nil {
+		edges = append(edges, execution.EdgeRetries)
+	}
+	if m.rerun_of != nil {
+		edges = append(edges, execution.EdgeRerunOf)
+	}
+	if m.reruns != nil {
+		edges = append(edges, execution.EdgeReruns)
+	}
+	if m.policy_events != nil {
+		edges = append(edges, execution.EdgePolicyEvents)
 	}
 	return edges
 }
@@ -8225,13 +10264,39 @@ func (m *ExecutionMutation) AddedIDs(name string) []ent.Value {
 		if id := m.secret; id != nil {
 			return []ent.Value{*id}
 		}
+	case execution.EdgeRetryOf:
+		if id := m.retry_of; id != nil {
+			return []ent.Value{*id}
+		}
+	case execution.EdgeRetries:
+		ids := make([]ent.Value, 0, len(m.retries))
+		for id := range m.retries {
+			ids = append(ids, id)
+		}
+		return ids
+	case execution.EdgeRerunOf:
+		if id := m.rerun_of; id != nil {
+			return []ent.Value{*id}
+		}
+	case execution.EdgeReruns:
+		ids := make([]ent.Value, 0, len(m.reruns))
+		for id := range m.reruns {
+			ids = append(ids, id)
+		}
+		return ids
+	case execution.EdgePolicyEvents:
+		ids := make([]ent.Value, 0, len(m.policy_events))
+		for id := range m.policy_events {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ExecutionMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 12)
 	if m.removedchildren != nil {
 		edges = append(edges, execution.EdgeChildren)
 	}
@@ -8240,6 +10305,15 @@ func (m *ExecutionMutation) RemovedEdges() []string {
 	}
 	if m.removedoutput != nil {
 		edges = append(edges, execution.EdgeOutput)
+	}
+	if m.removedretries != nil {
+		edges = append(edges, execution.EdgeRetries)
+	}
+	if m.removedreruns != nil {
+		edges = append(edges, execution.EdgeReruns)
+	}
+	if m.removedpolicy_events != nil {
+		edges = append(edges, execution.EdgePolicyEvents)
 	}
 	return edges
 }
@@ -8266,13 +10340,31 @@ func (m *ExecutionMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case execution.EdgeRetries:
+		ids := make([]ent.Value, 0, len(m.removedretries))
+		for id := range m.removedretries {
+			ids = append(ids, id)
+		}
+		return ids
+	case execution.EdgeReruns:
+		ids := make([]ent.Value, 0, len(m.removedreruns))
+		for id := range m.removedreruns {
+			ids = append(ids, id)
+		}
+		return ids
+	case execution.EdgePolicyEvents:
+		ids := make([]ent.Value, 0, len(m.removedpolicy_events))
+		for id := range m.removedpolicy_events {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ExecutionMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 7)
+	edges := make([]string, 0, 12)
 	if m.clearedaction {
 		edges = append(edges, execution.EdgeAction)
 	}
@@ -8293,6 +10385,21 @@ func (m *ExecutionMutation) ClearedEdges() []string {
 	}
 	if m.clearedsecret {
 		edges = append(edges, execution.EdgeSecret)
+	}
+	if m.clearedretry_of {
+		edges = append(edges, execution.EdgeRetryOf)
+	}
+	if m.clearedretries {
+		edges = append(edges, execution.EdgeRetries)
+	}
+	if m.clearedrerun_of {
+		edges = append(edges, execution.EdgeRerunOf)
+	}
+	if m.clearedreruns {
+		edges = append(edges, execution.EdgeReruns)
+	}
+	if m.clearedpolicy_events {
+		edges = append(edges, execution.EdgePolicyEvents)
 	}
 	return edges
 }
@@ -8315,6 +10422,16 @@ func (m *ExecutionMutation) EdgeCleared(name string) bool {
 		return m.clearedoutput
 	case execution.EdgeSecret:
 		return m.clearedsecret
+	case execution.EdgeRetryOf:
+		return m.clearedretry_of
+	case execution.EdgeRetries:
+		return m.clearedretries
+	case execution.EdgeRerunOf:
+		return m.clearedrerun_of
+	case execution.EdgeReruns:
+		return m.clearedreruns
+	case execution.EdgePolicyEvents:
+		return m.clearedpolicy_events
 	}
 	return false
 }
@@ -8334,6 +10451,12 @@ func (m *ExecutionMutation) ClearEdge(name string) error {
 		return nil
 	case execution.EdgeSecret:
 		m.ClearSecret()
+		return nil
+	case execution.EdgeRetryOf:
+		m.ClearRetryOf()
+		return nil
+	case execution.EdgeRerunOf:
+		m.ClearRerunOf()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution unique edge %s", name)
@@ -8363,6 +10486,21 @@ func (m *ExecutionMutation) ResetEdge(name string) error {
 		return nil
 	case execution.EdgeSecret:
 		m.ResetSecret()
+		return nil
+	case execution.EdgeRetryOf:
+		m.ResetRetryOf()
+		return nil
+	case execution.EdgeRetries:
+		m.ResetRetries()
+		return nil
+	case execution.EdgeRerunOf:
+		m.ResetRerunOf()
+		return nil
+	case execution.EdgeReruns:
+		m.ResetReruns()
+		return nil
+	case execution.EdgePolicyEvents:
+		m.ResetPolicyEvents()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution edge %s", name)
@@ -10714,6 +12852,9 @@ type PackMutation struct {
 	workflow_definitions        map[int]struct{}
 	removedworkflow_definitions map[int]struct{}
 	clearedworkflow_definitions bool
+	policies                    map[int]struct{}
+	removedpolicies             map[int]struct{}
+	clearedpolicies             bool
 	done                        bool
 	oldValue                    func(context.Context) (*Pack, error)
 	predicates                  []predicate.Pack
@@ -11911,6 +14052,60 @@ func (m *PackMutation) ResetWorkflowDefinitions() {
 	m.removedworkflow_definitions = nil
 }
 
+// AddPolicyIDs adds the "policies" edge to the ActionPolicy entity by ids.
+func (m *PackMutation) AddPolicyIDs(ids ...int) {
+	if m.policies == nil {
+		m.policies = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.policies[ids[i]] = struct{}{}
+	}
+}
+
+// ClearPolicies clears the "policies" edge to the ActionPolicy entity.
+func (m *PackMutation) ClearPolicies() {
+	m.clearedpolicies = true
+}
+
+// PoliciesCleared reports if the "policies" edge to the ActionPolicy entity was cleared.
+func (m *PackMutation) PoliciesCleared() bool {
+	return m.clearedpolicies
+}
+
+// RemovePolicyIDs removes the "policies" edge to the ActionPolicy entity by IDs.
+func (m *PackMutation) RemovePolicyIDs(ids ...int) {
+	if m.removedpolicies == nil {
+		m.removedpolicies = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.policies, ids[i])
+		m.removedpolicies[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedPolicies returns the removed IDs of the "policies" edge to the ActionPolicy entity.
+func (m *PackMutation) RemovedPoliciesIDs() (ids []int) {
+	for id := range m.removedpolicies {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// PoliciesIDs returns the "policies" edge IDs in the mutation.
+func (m *PackMutation) PoliciesIDs() (ids []int) {
+	for id := range m.policies {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetPolicies resets all changes to the "policies" edge.
+func (m *PackMutation) ResetPolicies() {
+	m.policies = nil
+	m.clearedpolicies = false
+	m.removedpolicies = nil
+}
+
 // Where appends a list predicates to the PackMutation builder.
 func (m *PackMutation) Where(ps ...predicate.Pack) {
 	m.predicates = append(m.predicates, ps...)
@@ -12411,7 +14606,7 @@ func (m *PackMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *PackMutation) AddedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.actions != nil {
 		edges = append(edges, pack.EdgeActions)
 	}
@@ -12426,6 +14621,9 @@ func (m *PackMutation) AddedEdges() []string {
 	}
 	if m.workflow_definitions != nil {
 		edges = append(edges, pack.EdgeWorkflowDefinitions)
+	}
+	if m.policies != nil {
+		edges = append(edges, pack.EdgePolicies)
 	}
 	return edges
 }
@@ -12464,13 +14662,19 @@ func (m *PackMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case pack.EdgePolicies:
+		ids := make([]ent.Value, 0, len(m.policies))
+		for id := range m.policies {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *PackMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.removedactions != nil {
 		edges = append(edges, pack.EdgeActions)
 	}
@@ -12485,6 +14689,9 @@ func (m *PackMutation) RemovedEdges() []string {
 	}
 	if m.removedworkflow_definitions != nil {
 		edges = append(edges, pack.EdgeWorkflowDefinitions)
+	}
+	if m.removedpolicies != nil {
+		edges = append(edges, pack.EdgePolicies)
 	}
 	return edges
 }
@@ -12523,13 +14730,19 @@ func (m *PackMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case pack.EdgePolicies:
+		ids := make([]ent.Value, 0, len(m.removedpolicies))
+		for id := range m.removedpolicies {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *PackMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 5)
+	edges := make([]string, 0, 6)
 	if m.clearedactions {
 		edges = append(edges, pack.EdgeActions)
 	}
@@ -12544,6 +14757,9 @@ func (m *PackMutation) ClearedEdges() []string {
 	}
 	if m.clearedworkflow_definitions {
 		edges = append(edges, pack.EdgeWorkflowDefinitions)
+	}
+	if m.clearedpolicies {
+		edges = append(edges, pack.EdgePolicies)
 	}
 	return edges
 }
@@ -12562,6 +14778,8 @@ func (m *PackMutation) EdgeCleared(name string) bool {
 		return m.clearedrules
 	case pack.EdgeWorkflowDefinitions:
 		return m.clearedworkflow_definitions
+	case pack.EdgePolicies:
+		return m.clearedpolicies
 	}
 	return false
 }
@@ -12592,6 +14810,9 @@ func (m *PackMutation) ResetEdge(name string) error {
 		return nil
 	case pack.EdgeWorkflowDefinitions:
 		m.ResetWorkflowDefinitions()
+		return nil
+	case pack.EdgePolicies:
+		m.ResetPolicies()
 		return nil
 	}
 	return fmt.Errorf("unknown Pack edge %s", name)
@@ -14404,6 +16625,605 @@ func (m *PackInstallMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *PackInstallMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown PackInstall edge %s", name)
+}
+
+// PolicyEventMutation represents an operation that mutates the PolicyEvent nodes in the graph.
+type PolicyEventMutation struct {
+	config
+	op               Op
+	typ              string
+	id               *int
+	policy_ref       *string
+	kind             *policyevent.Kind
+	message          *string
+	at               *time.Time
+	clearedFields    map[string]struct{}
+	execution        *int
+	clearedexecution bool
+	done             bool
+	oldValue         func(context.Context) (*PolicyEvent, error)
+	predicates       []predicate.PolicyEvent
+}
+
+var _ ent.Mutation = (*PolicyEventMutation)(nil)
+
+// policyeventOption allows management of the mutation configuration using functional options.
+type policyeventOption func(*PolicyEventMutation)
+
+// newPolicyEventMutation creates new mutation for the PolicyEvent entity.
+func newPolicyEventMutation(c config, op Op, opts ...policyeventOption) *PolicyEventMutation {
+	m := &PolicyEventMutation{
+		config:        c,
+		op:            op,
+		typ:           TypePolicyEvent,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withPolicyEventID sets the ID field of the mutation.
+func withPolicyEventID(id int) policyeventOption {
+	return func(m *PolicyEventMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *PolicyEvent
+		)
+		m.oldValue = func(ctx context.Context) (*PolicyEvent, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().PolicyEvent.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withPolicyEvent sets the old PolicyEvent of the mutation.
+func withPolicyEvent(node *PolicyEvent) policyeventOption {
+	return func(m *PolicyEventMutation) {
+		m.oldValue = func(context.Context) (*PolicyEvent, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m PolicyEventMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m PolicyEventMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *PolicyEventMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *PolicyEventMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().PolicyEvent.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetExecutionID sets the "execution_id" field.
+func (m *PolicyEventMutation) SetExecutionID(i int) {
+	m.execution = &i
+}
+
+// ExecutionID returns the value of the "execution_id" field in the mutation.
+func (m *PolicyEventMutation) ExecutionID() (r int, exists bool) {
+	v := m.execution
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExecutionID returns the old "execution_id" field's value of the PolicyEvent entity.
+// If the PolicyEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PolicyEventMutation) OldExecutionID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExecutionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExecutionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExecutionID: %w", err)
+	}
+	return oldValue.ExecutionID, nil
+}
+
+// ResetExecutionID resets all changes to the "execution_id" field.
+func (m *PolicyEventMutation) ResetExecutionID() {
+	m.execution = nil
+}
+
+// SetPolicyRef sets the "policy_ref" field.
+func (m *PolicyEventMutation) SetPolicyRef(s string) {
+	m.policy_ref = &s
+}
+
+// PolicyRef returns the value of the "policy_ref" field in the mutation.
+func (m *PolicyEventMutation) PolicyRef() (r string, exists bool) {
+	v := m.policy_ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPolicyRef returns the old "policy_ref" field's value of the PolicyEvent entity.
+// If the PolicyEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PolicyEventMutation) OldPolicyRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPolicyRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPolicyRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPolicyRef: %w", err)
+	}
+	return oldValue.PolicyRef, nil
+}
+
+// ResetPolicyRef resets all changes to the "policy_ref" field.
+func (m *PolicyEventMutation) ResetPolicyRef() {
+	m.policy_ref = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *PolicyEventMutation) SetKind(po policyevent.Kind) {
+	m.kind = &po
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *PolicyEventMutation) Kind() (r policyevent.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the PolicyEvent entity.
+// If the PolicyEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PolicyEventMutation) OldKind(ctx context.Context) (v policyevent.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *PolicyEventMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetMessage sets the "message" field.
+func (m *PolicyEventMutation) SetMessage(s string) {
+	m.message = &s
+}
+
+// Message returns the value of the "message" field in the mutation.
+func (m *PolicyEventMutation) Message() (r string, exists bool) {
+	v := m.message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessage returns the old "message" field's value of the PolicyEvent entity.
+// If the PolicyEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PolicyEventMutation) OldMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessage: %w", err)
+	}
+	return oldValue.Message, nil
+}
+
+// ResetMessage resets all changes to the "message" field.
+func (m *PolicyEventMutation) ResetMessage() {
+	m.message = nil
+}
+
+// SetAt sets the "at" field.
+func (m *PolicyEventMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *PolicyEventMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the PolicyEvent entity.
+// If the PolicyEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *PolicyEventMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *PolicyEventMutation) ResetAt() {
+	m.at = nil
+}
+
+// ClearExecution clears the "execution" edge to the Execution entity.
+func (m *PolicyEventMutation) ClearExecution() {
+	m.clearedexecution = true
+	m.clearedFields[policyevent.FieldExecutionID] = struct{}{}
+}
+
+// ExecutionCleared reports if the "execution" edge to the Execution entity was cleared.
+func (m *PolicyEventMutation) ExecutionCleared() bool {
+	return m.clearedexecution
+}
+
+// ExecutionIDs returns the "execution" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ExecutionID instead. It exists only for internal usage by the builders.
+func (m *PolicyEventMutation) ExecutionIDs() (ids []int) {
+	if id := m.execution; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetExecution resets all changes to the "execution" edge.
+func (m *PolicyEventMutation) ResetExecution() {
+	m.execution = nil
+	m.clearedexecution = false
+}
+
+// Where appends a list predicates to the PolicyEventMutation builder.
+func (m *PolicyEventMutation) Where(ps ...predicate.PolicyEvent) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the PolicyEventMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *PolicyEventMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.PolicyEvent, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *PolicyEventMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *PolicyEventMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (PolicyEvent).
+func (m *PolicyEventMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *PolicyEventMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.execution != nil {
+		fields = append(fields, policyevent.FieldExecutionID)
+	}
+	if m.policy_ref != nil {
+		fields = append(fields, policyevent.FieldPolicyRef)
+	}
+	if m.kind != nil {
+		fields = append(fields, policyevent.FieldKind)
+	}
+	if m.message != nil {
+		fields = append(fields, policyevent.FieldMessage)
+	}
+	if m.at != nil {
+		fields = append(fields, policyevent.FieldAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *PolicyEventMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case policyevent.FieldExecutionID:
+		return m.ExecutionID()
+	case policyevent.FieldPolicyRef:
+		return m.PolicyRef()
+	case policyevent.FieldKind:
+		return m.Kind()
+	case policyevent.FieldMessage:
+		return m.Message()
+	case policyevent.FieldAt:
+		return m.At()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *PolicyEventMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case policyevent.FieldExecutionID:
+		return m.OldExecutionID(ctx)
+	case policyevent.FieldPolicyRef:
+		return m.OldPolicyRef(ctx)
+	case policyevent.FieldKind:
+		return m.OldKind(ctx)
+	case policyevent.FieldMessage:
+		return m.OldMessage(ctx)
+	case policyevent.FieldAt:
+		return m.OldAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown PolicyEvent field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PolicyEventMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case policyevent.FieldExecutionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExecutionID(v)
+		return nil
+	case policyevent.FieldPolicyRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPolicyRef(v)
+		return nil
+	case policyevent.FieldKind:
+		v, ok := value.(policyevent.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case policyevent.FieldMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessage(v)
+		return nil
+	case policyevent.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown PolicyEvent field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *PolicyEventMutation) AddedFields() []string {
+	var fields []string
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *PolicyEventMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *PolicyEventMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown PolicyEvent numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *PolicyEventMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *PolicyEventMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *PolicyEventMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown PolicyEvent nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *PolicyEventMutation) ResetField(name string) error {
+	switch name {
+	case policyevent.FieldExecutionID:
+		m.ResetExecutionID()
+		return nil
+	case policyevent.FieldPolicyRef:
+		m.ResetPolicyRef()
+		return nil
+	case policyevent.FieldKind:
+		m.ResetKind()
+		return nil
+	case policyevent.FieldMessage:
+		m.ResetMessage()
+		return nil
+	case policyevent.FieldAt:
+		m.ResetAt()
+		return nil
+	}
+	return fmt.Errorf("unknown PolicyEvent field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *PolicyEventMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.execution != nil {
+		edges = append(edges, policyevent.EdgeExecution)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *PolicyEventMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case policyevent.EdgeExecution:
+		if id := m.execution; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *PolicyEventMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *PolicyEventMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *PolicyEventMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.clearedexecution {
+		edges = append(edges, policyevent.EdgeExecution)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *PolicyEventMutation) EdgeCleared(name string) bool {
+	switch name {
+	case policyevent.EdgeExecution:
+		return m.clearedexecution
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *PolicyEventMutation) ClearEdge(name string) error {
+	switch name {
+	case policyevent.EdgeExecution:
+		m.ClearExecution()
+		return nil
+	}
+	return fmt.Errorf("unknown PolicyEvent unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *PolicyEventMutation) ResetEdge(name string) error {
+	switch name {
+	case policyevent.EdgeExecution:
+		m.ResetExecution()
+		return nil
+	}
+	return fmt.Errorf("unknown PolicyEvent edge %s", name)
 }
 
 // RuleMutation represents an operation that mutates the Rule nodes in the graph.

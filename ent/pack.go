@@ -78,17 +78,20 @@ type PackEdges struct {
 	Rules []*Rule `json:"rules,omitempty"`
 	// WorkflowDefinitions holds the value of the workflow_definitions edge.
 	WorkflowDefinitions []*WorkflowDefinition `json:"workflow_definitions,omitempty"`
+	// Policies holds the value of the policies edge.
+	Policies []*ActionPolicy `json:"policies,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [5]bool
+	loadedTypes [6]bool
 	// totalCount holds the count of the edges above.
-	totalCount [5]map[string]int
+	totalCount [6]map[string]int
 
 	namedActions             map[string][]*Action
 	namedTriggers            map[string][]*Trigger
 	namedSensors             map[string][]*Sensor
 	namedRules               map[string][]*Rule
 	namedWorkflowDefinitions map[string][]*WorkflowDefinition
+	namedPolicies            map[string][]*ActionPolicy
 }
 
 // ActionsOrErr returns the Actions value or an error if the edge
@@ -134,6 +137,15 @@ func (e PackEdges) WorkflowDefinitionsOrErr() ([]*WorkflowDefinition, error) {
 		return e.WorkflowDefinitions, nil
 	}
 	return nil, &NotLoadedError{edge: "workflow_definitions"}
+}
+
+// PoliciesOrErr returns the Policies value or an error if the edge
+// was not loaded in eager-loading.
+func (e PackEdges) PoliciesOrErr() ([]*ActionPolicy, error) {
+	if e.loadedTypes[5] {
+		return e.Policies, nil
+	}
+	return nil, &NotLoadedError{edge: "policies"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -343,6 +355,11 @@ func (_m *Pack) QueryWorkflowDefinitions() *WorkflowDefinitionQuery {
 	return NewPackClient(_m.config).QueryWorkflowDefinitions(_m)
 }
 
+// QueryPolicies queries the "policies" edge of the Pack entity.
+func (_m *Pack) QueryPolicies() *ActionPolicyQuery {
+	return NewPackClient(_m.config).QueryPolicies(_m)
+}
+
 // Update returns a builder for updating this Pack.
 // Note that you need to call Pack.Unwrap() before calling this method if this Pack
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -550,6 +567,30 @@ func (_m *Pack) appendNamedWorkflowDefinitions(name string, edges ...*WorkflowDe
 		_m.Edges.namedWorkflowDefinitions[name] = []*WorkflowDefinition{}
 	} else {
 		_m.Edges.namedWorkflowDefinitions[name] = append(_m.Edges.namedWorkflowDefinitions[name], edges...)
+	}
+}
+
+// NamedPolicies returns the Policies named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Pack) NamedPolicies(name string) ([]*ActionPolicy, error) {
+	if _m.Edges.namedPolicies == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedPolicies[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Pack) appendNamedPolicies(name string, edges ...*ActionPolicy) {
+	if _m.Edges.namedPolicies == nil {
+		_m.Edges.namedPolicies = make(map[string][]*ActionPolicy)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedPolicies[name] = []*ActionPolicy{}
+	} else {
+		_m.Edges.namedPolicies[name] = append(_m.Edges.namedPolicies[name], edges...)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
@@ -362,6 +363,21 @@ func (_c *PackCreate) AddWorkflowDefinitions(v ...*WorkflowDefinition) *PackCrea
 		ids[i] = v[i].ID
 	}
 	return _c.AddWorkflowDefinitionIDs(ids...)
+}
+
+// AddPolicyIDs adds the "policies" edge to the ActionPolicy entity by IDs.
+func (_c *PackCreate) AddPolicyIDs(ids ...int) *PackCreate {
+	_c.mutation.AddPolicyIDs(ids...)
+	return _c
+}
+
+// AddPolicies adds the "policies" edges to the ActionPolicy entity.
+func (_c *PackCreate) AddPolicies(v ...*ActionPolicy) *PackCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddPolicyIDs(ids...)
 }
 
 // Mutation returns the PackMutation object of the builder.
@@ -721,6 +737,22 @@ func (_c *PackCreate) createSpec() (*Pack, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(workflowdefinition.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.PoliciesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pack.PoliciesTable,
+			Columns: []string{pack.PoliciesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(actionpolicy.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

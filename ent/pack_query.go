@@ -15,6 +15,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/rule"
@@ -35,6 +36,7 @@ type PackQuery struct {
 	withSensors                  *SensorQuery
 	withRules                    *RuleQuery
 	withWorkflowDefinitions      *WorkflowDefinitionQuery
+	withPolicies                 *ActionPolicyQuery
 	loadTotal                    []func(context.Context, []*Pack) error
 	modifiers                    []func(*sql.Selector)
 	withNamedActions             map[string]*ActionQuery
@@ -42,6 +44,7 @@ type PackQuery struct {
 	withNamedSensors             map[string]*SensorQuery
 	withNamedRules               map[string]*RuleQuery
 	withNamedWorkflowDefinitions map[string]*WorkflowDefinitionQuery
+	withNamedPolicies            map[string]*ActionPolicyQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -181,6 +184,28 @@ func (_q *PackQuery) QueryWorkflowDefinitions() *WorkflowDefinitionQuery {
 			sqlgraph.From(pack.Table, pack.FieldID, selector),
 			sqlgraph.To(workflowdefinition.Table, workflowdefinition.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, pack.WorkflowDefinitionsTable, pack.WorkflowDefinitionsColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryPolicies chains the current query on the "policies" edge.
+func (_q *PackQuery) QueryPolicies() *ActionPolicyQuery {
+	query := (&ActionPolicyClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(pack.Table, pack.FieldID, selector),
+			sqlgraph.To(actionpolicy.Table, actionpolicy.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, pack.PoliciesTable, pack.PoliciesColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -385,6 +410,7 @@ func (_q *PackQuery) Clone() *PackQuery {
 		withSensors:             _q.withSensors.Clone(),
 		withRules:               _q.withRules.Clone(),
 		withWorkflowDefinitions: _q.withWorkflowDefinitions.Clone(),
+		withPolicies:            _q.withPolicies.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -444,6 +470,17 @@ func (_q *PackQuery) WithWorkflowDefinitions(opts ...func(*WorkflowDefinitionQue
 		opt(query)
 	}
 	_q.withWorkflowDefinitions = query
+	return _q
+}
+
+// WithPolicies tells the query-builder to eager-load the nodes that are connected to
+// the "policies" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *PackQuery) WithPolicies(opts ...func(*ActionPolicyQuery)) *PackQuery {
+	query := (&ActionPolicyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withPolicies = query
 	return _q
 }
 
@@ -531,12 +568,13 @@ func (_q *PackQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Pack, e
 	var (
 		nodes       = []*Pack{}
 		_spec       = _q.querySpec()
-		loadedTypes = [5]bool{
+		loadedTypes = [6]bool{
 			_q.withActions != nil,
 			_q.withTriggers != nil,
 			_q.withSensors != nil,
 			_q.withRules != nil,
 			_q.withWorkflowDefinitions != nil,
+			_q.withPolicies != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -597,6 +635,13 @@ func (_q *PackQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Pack, e
 			return nil, err
 		}
 	}
+	if query := _q.withPolicies; query != nil {
+		if err := _q.loadPolicies(ctx, query, nodes,
+			func(n *Pack) { n.Edges.Policies = []*ActionPolicy{} },
+			func(n *Pack, e *ActionPolicy) { n.Edges.Policies = append(n.Edges.Policies, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedActions {
 		if err := _q.loadActions(ctx, query, nodes,
 			func(n *Pack) { n.appendNamedActions(name) },
@@ -629,6 +674,13 @@ func (_q *PackQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Pack, e
 		if err := _q.loadWorkflowDefinitions(ctx, query, nodes,
 			func(n *Pack) { n.appendNamedWorkflowDefinitions(name) },
 			func(n *Pack, e *WorkflowDefinition) { n.appendNamedWorkflowDefinitions(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedPolicies {
+		if err := _q.loadPolicies(ctx, query, nodes,
+			func(n *Pack) { n.appendNamedPolicies(name) },
+			func(n *Pack, e *ActionPolicy) { n.appendNamedPolicies(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -788,6 +840,39 @@ func (_q *PackQuery) loadWorkflowDefinitions(ctx context.Context, query *Workflo
 		node, ok := nodeids[fk]
 		if !ok {
 			return fmt.Errorf(`unexpected referenced foreign-key "pack_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *PackQuery) loadPolicies(ctx context.Context, query *ActionPolicyQuery, nodes []*Pack, init func(*Pack), assign func(*Pack, *ActionPolicy)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Pack)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(actionpolicy.FieldPackID)
+	}
+	query.Where(predicate.ActionPolicy(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(pack.PoliciesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.PackID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "pack_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "pack_id" returned %v for node %v`, *fk, n.ID)
 		}
 		assign(node, n)
 	}
@@ -980,6 +1065,20 @@ func (_q *PackQuery) WithNamedWorkflowDefinitions(name string, opts ...func(*Wor
 		_q.withNamedWorkflowDefinitions = make(map[string]*WorkflowDefinitionQuery)
 	}
 	_q.withNamedWorkflowDefinitions[name] = query
+	return _q
+}
+
+// WithNamedPolicies tells the query-builder to eager-load the nodes that are connected to the "policies"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *PackQuery) WithNamedPolicies(name string, opts ...func(*ActionPolicyQuery)) *PackQuery {
+	query := (&ActionPolicyClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedPolicies == nil {
+		_q.withNamedPolicies = make(map[string]*ActionPolicyQuery)
+	}
+	_q.withNamedPolicies[name] = query
 	return _q
 }
 

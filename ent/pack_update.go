@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/rule"
@@ -388,6 +389,21 @@ func (_u *PackUpdate) AddWorkflowDefinitions(v ...*WorkflowDefinition) *PackUpda
 	return _u.AddWorkflowDefinitionIDs(ids...)
 }
 
+// AddPolicyIDs adds the "policies" edge to the ActionPolicy entity by IDs.
+func (_u *PackUpdate) AddPolicyIDs(ids ...int) *PackUpdate {
+	_u.mutation.AddPolicyIDs(ids...)
+	return _u
+}
+
+// AddPolicies adds the "policies" edges to the ActionPolicy entity.
+func (_u *PackUpdate) AddPolicies(v ...*ActionPolicy) *PackUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPolicyIDs(ids...)
+}
+
 // Mutation returns the PackMutation object of the builder.
 func (_u *PackUpdate) Mutation() *PackMutation {
 	return _u.mutation
@@ -496,6 +512,27 @@ func (_u *PackUpdate) RemoveWorkflowDefinitions(v ...*WorkflowDefinition) *PackU
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveWorkflowDefinitionIDs(ids...)
+}
+
+// ClearPolicies clears all "policies" edges to the ActionPolicy entity.
+func (_u *PackUpdate) ClearPolicies() *PackUpdate {
+	_u.mutation.ClearPolicies()
+	return _u
+}
+
+// RemovePolicyIDs removes the "policies" edge to ActionPolicy entities by IDs.
+func (_u *PackUpdate) RemovePolicyIDs(ids ...int) *PackUpdate {
+	_u.mutation.RemovePolicyIDs(ids...)
+	return _u
+}
+
+// RemovePolicies removes "policies" edges to ActionPolicy entities.
+func (_u *PackUpdate) RemovePolicies(v ...*ActionPolicy) *PackUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePolicyIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -868,6 +905,51 @@ func (_u *PackUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(workflowdefinition.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PoliciesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pack.PoliciesTable,
+			Columns: []string{pack.PoliciesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(actionpolicy.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPoliciesIDs(); len(nodes) > 0 && !_u.mutation.PoliciesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pack.PoliciesTable,
+			Columns: []string{pack.PoliciesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(actionpolicy.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PoliciesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pack.PoliciesTable,
+			Columns: []string{pack.PoliciesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(actionpolicy.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -1250,6 +1332,21 @@ func (_u *PackUpdateOne) AddWorkflowDefinitions(v ...*WorkflowDefinition) *PackU
 	return _u.AddWorkflowDefinitionIDs(ids...)
 }
 
+// AddPolicyIDs adds the "policies" edge to the ActionPolicy entity by IDs.
+func (_u *PackUpdateOne) AddPolicyIDs(ids ...int) *PackUpdateOne {
+	_u.mutation.AddPolicyIDs(ids...)
+	return _u
+}
+
+// AddPolicies adds the "policies" edges to the ActionPolicy entity.
+func (_u *PackUpdateOne) AddPolicies(v ...*ActionPolicy) *PackUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddPolicyIDs(ids...)
+}
+
 // Mutation returns the PackMutation object of the builder.
 func (_u *PackUpdateOne) Mutation() *PackMutation {
 	return _u.mutation
@@ -1358,6 +1455,27 @@ func (_u *PackUpdateOne) RemoveWorkflowDefinitions(v ...*WorkflowDefinition) *Pa
 		ids[i] = v[i].ID
 	}
 	return _u.RemoveWorkflowDefinitionIDs(ids...)
+}
+
+// ClearPolicies clears all "policies" edges to the ActionPolicy entity.
+func (_u *PackUpdateOne) ClearPolicies() *PackUpdateOne {
+	_u.mutation.ClearPolicies()
+	return _u
+}
+
+// RemovePolicyIDs removes the "policies" edge to ActionPolicy entities by IDs.
+func (_u *PackUpdateOne) RemovePolicyIDs(ids ...int) *PackUpdateOne {
+	_u.mutation.RemovePolicyIDs(ids...)
+	return _u
+}
+
+// RemovePolicies removes "policies" edges to ActionPolicy entities.
+func (_u *PackUpdateOne) RemovePolicies(v ...*ActionPolicy) *PackUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemovePolicyIDs(ids...)
 }
 
 // Where appends a list predicates to the PackUpdate builder.
@@ -1760,6 +1878,51 @@ func (_u *PackUpdateOne) sqlSave(ctx context.Context) (_node *Pack, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(workflowdefinition.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.PoliciesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pack.PoliciesTable,
+			Columns: []string{pack.PoliciesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(actionpolicy.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedPoliciesIDs(); len(nodes) > 0 && !_u.mutation.PoliciesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pack.PoliciesTable,
+			Columns: []string{pack.PoliciesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(actionpolicy.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.PoliciesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   pack.PoliciesTable,
+			Columns: []string{pack.PoliciesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(actionpolicy.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -18,6 +18,8 @@ type Tx struct {
 	APIToken *APITokenClient
 	// Action is the client for interacting with the Action builders.
 	Action *ActionClient
+	// ActionPolicy is the client for interacting with the ActionPolicy builders.
+	ActionPolicy *ActionPolicyClient
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
 	// Enforcement is the client for interacting with the Enforcement builders.
@@ -40,6 +42,8 @@ type Tx struct {
 	PackFile *PackFileClient
 	// PackInstall is the client for interacting with the PackInstall builders.
 	PackInstall *PackInstallClient
+	// PolicyEvent is the client for interacting with the PolicyEvent builders.
+	PolicyEvent *PolicyEventClient
 	// Rule is the client for interacting with the Rule builders.
 	Rule *RuleClient
 	// Sensor is the client for interacting with the Sensor builders.
@@ -185,6 +189,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.APIToken = NewAPITokenClient(tx.config)
 	tx.Action = NewActionClient(tx.config)
+	tx.ActionPolicy = NewActionPolicyClient(tx.config)
 	tx.AuditEvent = NewAuditEventClient(tx.config)
 	tx.Enforcement = NewEnforcementClient(tx.config)
 	tx.Event = NewEventClient(tx.config)
@@ -196,6 +201,7 @@ func (tx *Tx) init() {
 	tx.Pack = NewPackClient(tx.config)
 	tx.PackFile = NewPackFileClient(tx.config)
 	tx.PackInstall = NewPackInstallClient(tx.config)
+	tx.PolicyEvent = NewPolicyEventClient(tx.config)
 	tx.Rule = NewRuleClient(tx.config)
 	tx.Sensor = NewSensorClient(tx.config)
 	tx.Trigger = NewTriggerClient(tx.config)

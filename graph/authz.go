@@ -16,6 +16,7 @@ import (
 var mutationRoles = map[string]auth.Role{
 	"executeAction":   auth.Operator,
 	"cancelExecution": auth.Operator,
+	"rerunExecution":  auth.Operator,
 	"emitEvent":       auth.Operator,
 
 	"installPack":              auth.Editor,
@@ -36,6 +37,9 @@ var mutationRoles = map[string]auth.Role{
 	"setKey":                   auth.Editor,
 	"deleteKey":                auth.Editor,
 	"setPackConfig":            auth.Editor,
+	"createPolicy":             auth.Editor,
+	"updatePolicy":             auth.Editor,
+	"deletePolicy":             auth.Editor,
 }
 
 // installsUnknownPack are mutations whose pack is known only after the

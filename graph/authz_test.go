@@ -9,10 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/attune-io/attune/ent/auditevent"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/graph"
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/dbtest"
@@ -69,7 +71,11 @@ func (b *authBundle) allFixtures(t *testing.T) {
 	t.Helper()
 	ctx := t.Context()
 	for _, ref := range []string{"pa", "pb"} {
-		b.fixtures(t, ref)
+		f := b.fixtures(t, ref)
+		b.ent.ActionPolicy.Create().SetRef(ref + ".pol").SetPackRef(ref).SetPackID(f.pack.ID).
+			SetActionRef(f.action.Ref).SetConcurrencyThreshold(1).SaveX(ctx)
+		b.ent.PolicyEvent.Create().SetExecutionID(f.execution.ID).SetPolicyRef(ref + ".pol").
+			SetKind(policyevent.KindDELAYED).SetAt(time.Now()).SaveX(ctx)
 		b.ent.Key.Create().SetName("k").SetPackRef(ref).SaveX(ctx)
 		b.ent.PackInstall.Create().SetSource("/src/" + ref).SetPackRef(ref).SaveX(ctx)
 		b.ent.AuditEvent.Create().SetActor("someone").SetOperation("deletePack").SetPackRef(ref).
@@ -343,6 +349,14 @@ func edgeIDs(t *testing.T, r gqltest.Response, e edge) []string {
 			ids = append(ids, ed.Node.ID)
 		}
 		require.Equal(t, len(ids), conn.TotalCount, "%s.%s: totalCount counts only what is seen", e.parent, e.field)
+		return ids
+	}
+	if len(raw) > 0 && raw[0] == '[' { // a list edge
+		var list []struct{ ID string }
+		require.NoError(t, json.Unmarshal(raw, &list))
+		for _, n := range list {
+			ids = append(ids, n.ID)
+		}
 		return ids
 	}
 	var one *struct{ ID string }

@@ -44,6 +44,12 @@ func (r *queryResolver) Actions(ctx context.Context, after *entgql.Cursor[int], 
 		ent.WithActionOrder(orderBy), ent.WithActionFilter(where.Filter))
 }
 
+// ActionPolicies is the resolver for the actionPolicies field.
+func (r *queryResolver) ActionPolicies(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionPolicyOrder, where *ent.ActionPolicyWhereInput) (*ent.ActionPolicyConnection, error) {
+	return r.Client.ActionPolicy.Query().Paginate(ctx, after, first, before, last,
+		ent.WithActionPolicyOrder(orderBy), ent.WithActionPolicyFilter(where.Filter))
+}
+
 // AuditEvents is the resolver for the auditEvents field.
 func (r *queryResolver) AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error) {
 	if orderBy == nil {
@@ -92,6 +98,12 @@ func (r *queryResolver) PackInstalls(ctx context.Context, after *entgql.Cursor[i
 		ent.WithPackInstallOrder(orderBy), ent.WithPackInstallFilter(where.Filter))
 }
 
+// PolicyEvents is the resolver for the policyEvents field.
+func (r *queryResolver) PolicyEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.PolicyEventWhereInput) (*ent.PolicyEventConnection, error) {
+	return r.Client.PolicyEvent.Query().Paginate(ctx, after, first, before, last,
+		ent.WithPolicyEventFilter(where.Filter))
+}
+
 // Rules is the resolver for the rules field.
 func (r *queryResolver) Rules(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) (*ent.RuleConnection, error) {
 	return r.Client.Rule.Query().Paginate(ctx, after, first, before, last,
@@ -122,6 +134,9 @@ func (r *queryResolver) WorkflowExecutions(ctx context.Context, after *entgql.Cu
 		ent.WithWorkflowExecutionOrder(orderBy), ent.WithWorkflowExecutionFilter(where.Filter))
 }
 
+// Action returns ActionResolver implementation.
+func (r *Resolver) Action() ActionResolver { return &actionResolver{r} }
+
 // Enforcement returns EnforcementResolver implementation.
 func (r *Resolver) Enforcement() EnforcementResolver { return &enforcementResolver{r} }
 
@@ -141,6 +156,7 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 func (r *Resolver) Trigger() TriggerResolver { return &triggerResolver{r} }
 
 type (
+	actionResolver      struct{ *Resolver }
 	enforcementResolver struct{ *Resolver }
 	executionResolver   struct{ *Resolver }
 	keyResolver         struct{ *Resolver }

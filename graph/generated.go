@@ -19,6 +19,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/introspection"
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -26,6 +27,7 @@ import (
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/sensor"
 	"github.com/attune-io/attune/ent/workflowexecution"
 	"github.com/attune-io/attune/graph/model"
@@ -44,6 +46,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Action() ActionResolver
 	Enforcement() EnforcementResolver
 	Execution() ExecutionResolver
 	Key() KeyResolver
@@ -97,6 +100,7 @@ type ComplexityRoot struct {
 		PackRef           func(childComplexity int) int
 		ParameterDelivery func(childComplexity int) int
 		Parameters        func(childComplexity int) int
+		Policies          func(childComplexity int) int
 		Ref               func(childComplexity int) int
 		Rules             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) int
 		RunnerName        func(childComplexity int) int
@@ -113,6 +117,39 @@ type ComplexityRoot struct {
 	}
 
 	ActionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ActionPolicy struct {
+		ActionRef              func(childComplexity int) int
+		ConcurrencyAction      func(childComplexity int) int
+		ConcurrencyAttributes  func(childComplexity int) int
+		ConcurrencyThreshold   func(childComplexity int) int
+		CreatedAt              func(childComplexity int) int
+		Description            func(childComplexity int) int
+		Enabled                func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		Pack                   func(childComplexity int) int
+		PackID                 func(childComplexity int) int
+		PackRef                func(childComplexity int) int
+		PolicyType             func(childComplexity int) int
+		RateLimitMax           func(childComplexity int) int
+		RateLimitWindowSeconds func(childComplexity int) int
+		Ref                    func(childComplexity int) int
+		RetryDelaySeconds      func(childComplexity int) int
+		RetryMaxCount          func(childComplexity int) int
+		RetryOn                func(childComplexity int) int
+		UpdatedAt              func(childComplexity int) int
+	}
+
+	ActionPolicyConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ActionPolicyEdge struct {
 		Cursor func(childComplexity int) int
 		Node   func(childComplexity int) int
 	}
@@ -239,8 +276,16 @@ type ComplexityRoot struct {
 		Parameters         func(childComplexity int) int
 		Parent             func(childComplexity int) int
 		ParentID           func(childComplexity int) int
+		PolicyEvents       func(childComplexity int) int
 		RequestedAt        func(childComplexity int) int
+		RerunOf            func(childComplexity int) int
+		RerunOfID          func(childComplexity int) int
+		Reruns             func(childComplexity int) int
 		Result             func(childComplexity int) int
+		Retries            func(childComplexity int) int
+		RetryAttempt       func(childComplexity int) int
+		RetryOf            func(childComplexity int) int
+		RetryOfID          func(childComplexity int) int
 		StartedAt          func(childComplexity int) int
 		Status             func(childComplexity int) int
 		Stderr             func(childComplexity int) int
@@ -324,6 +369,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		CancelExecution          func(childComplexity int, id int) int
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
+		CreatePolicy             func(childComplexity int, input model.CreatePolicyInput) int
 		CreateRule               func(childComplexity int, input model.CreateRuleInput) int
 		DeleteAction             func(childComplexity int, ref string) int
 		DeleteEnforcement        func(childComplexity int, id int) int
@@ -331,6 +377,7 @@ type ComplexityRoot struct {
 		DeleteExecution          func(childComplexity int, id int) int
 		DeleteKey                func(childComplexity int, name string, pack *string, scope *model.KeyScope) int
 		DeletePack               func(childComplexity int, input model.DeletePackInput) int
+		DeletePolicy             func(childComplexity int, ref string) int
 		DeleteRule               func(childComplexity int, ref string) int
 		DeleteSensor             func(childComplexity int, ref string) int
 		DeleteTrigger            func(childComplexity int, ref string) int
@@ -343,12 +390,14 @@ type ComplexityRoot struct {
 		ExecuteAction            func(childComplexity int, input model.ExecuteActionInput) int
 		InstallPack              func(childComplexity int, input model.InstallPackInput) int
 		PauseExecution           func(childComplexity int, id int) int
+		RerunExecution           func(childComplexity int, input model.RerunExecutionInput) int
 		ResumeExecution          func(childComplexity int, id int) int
 		RevokeAPIToken           func(childComplexity int, id int) int
 		RotateWebhookKey         func(childComplexity int, ref string) int
 		SetKey                   func(childComplexity int, input SetKeyInput) int
 		SetPackConfig            func(childComplexity int, input model.SetPackConfigInput) int
 		StartPackInstall         func(childComplexity int, input model.InstallPackInput) int
+		UpdatePolicy             func(childComplexity int, ref string, input model.UpdatePolicyInput) int
 		UpdateRule               func(childComplexity int, ref string, input model.UpdateRuleInput) int
 		UploadPack               func(childComplexity int, file graphql.Upload, force *bool) int
 	}
@@ -370,6 +419,7 @@ type ComplexityRoot struct {
 		InstalledAt         func(childComplexity int) int
 		Label               func(childComplexity int) int
 		Path                func(childComplexity int) int
+		Policies            func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionPolicyOrder, where *ent.ActionPolicyWhereInput) int
 		Ref                 func(childComplexity int) int
 		Rules               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) int
 		Sensors             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SensorOrder, where *ent.SensorWhereInput) int
@@ -434,9 +484,35 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	PolicyEvent struct {
+		At          func(childComplexity int) int
+		Execution   func(childComplexity int) int
+		ExecutionID func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		Message     func(childComplexity int) int
+		PolicyRef   func(childComplexity int) int
+	}
+
+	PolicyEventConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PolicyEventEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	PolicyPayload struct {
+		Policy func(childComplexity int) int
+	}
+
 	Query struct {
 		APITokens           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.APITokenOrder, where *ent.APITokenWhereInput) int
 		Action              func(childComplexity int, ref string) int
+		ActionPolicies      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionPolicyOrder, where *ent.ActionPolicyWhereInput) int
 		Actions             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionOrder, where *ent.ActionWhereInput) int
 		AuditEvents         func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) int
 		Enforcements        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EnforcementOrder, where *ent.EnforcementWhereInput) int
@@ -450,6 +526,8 @@ type ComplexityRoot struct {
 		Pack                func(childComplexity int, ref string) int
 		PackInstalls        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackInstallOrder, where *ent.PackInstallWhereInput) int
 		Packs               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackOrder, where *ent.PackWhereInput) int
+		Policy              func(childComplexity int, ref string) int
+		PolicyEvents        func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.PolicyEventWhereInput) int
 		Rule                func(childComplexity int, ref string) int
 		Rules               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) int
 		Sensor              func(childComplexity int, ref string) int
@@ -663,6 +741,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ActionResolver interface {
+	Policies(ctx context.Context, obj *ent.Action) ([]*ent.ActionPolicy, error)
+}
 type EnforcementResolver interface {
 	EventID(ctx context.Context, obj *ent.Enforcement) (int, error)
 	Execution(ctx context.Context, obj *ent.Enforcement) (*ent.Execution, error)
@@ -705,6 +786,10 @@ type MutationResolver interface {
 	StartPackInstall(ctx context.Context, input model.InstallPackInput) (*ent.PackInstall, error)
 	DeletePack(ctx context.Context, input model.DeletePackInput) (*model.DeletePackPayload, error)
 	SetPackConfig(ctx context.Context, input model.SetPackConfigInput) (*ent.Pack, error)
+	CreatePolicy(ctx context.Context, input model.CreatePolicyInput) (*model.PolicyPayload, error)
+	UpdatePolicy(ctx context.Context, ref string, input model.UpdatePolicyInput) (*model.PolicyPayload, error)
+	DeletePolicy(ctx context.Context, ref string) (*model.DeletePayload, error)
+	RerunExecution(ctx context.Context, input model.RerunExecutionInput) (*ent.Execution, error)
 	PauseExecution(ctx context.Context, id int) (*ent.Execution, error)
 	ResumeExecution(ctx context.Context, id int) (*ent.Execution, error)
 }
@@ -717,6 +802,7 @@ type QueryResolver interface {
 	Nodes(ctx context.Context, ids []int) ([]ent.Noder, error)
 	APITokens(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.APITokenOrder, where *ent.APITokenWhereInput) (*ent.APITokenConnection, error)
 	Actions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionOrder, where *ent.ActionWhereInput) (*ent.ActionConnection, error)
+	ActionPolicies(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ActionPolicyOrder, where *ent.ActionPolicyWhereInput) (*ent.ActionPolicyConnection, error)
 	AuditEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.AuditEventOrder, where *ent.AuditEventWhereInput) (*ent.AuditEventConnection, error)
 	Enforcements(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EnforcementOrder, where *ent.EnforcementWhereInput) (*ent.EnforcementConnection, error)
 	Events(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EventOrder, where *ent.EventWhereInput) (*ent.EventConnection, error)
@@ -724,6 +810,7 @@ type QueryResolver interface {
 	Keys(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.KeyOrder, where *ent.KeyWhereInput) (*ent.KeyConnection, error)
 	Packs(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackOrder, where *ent.PackWhereInput) (*ent.PackConnection, error)
 	PackInstalls(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackInstallOrder, where *ent.PackInstallWhereInput) (*ent.PackInstallConnection, error)
+	PolicyEvents(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, where *ent.PolicyEventWhereInput) (*ent.PolicyEventConnection, error)
 	Rules(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RuleOrder, where *ent.RuleWhereInput) (*ent.RuleConnection, error)
 	Sensors(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SensorOrder, where *ent.SensorWhereInput) (*ent.SensorConnection, error)
 	Triggers(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.TriggerOrder, where *ent.TriggerWhereInput) (*ent.TriggerConnection, error)
@@ -738,6 +825,7 @@ type QueryResolver interface {
 	Execution(ctx context.Context, id int) (*ent.Execution, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Key(ctx context.Context, name string, pack *string, scope *model.KeyScope) (*ent.Key, error)
+	Policy(ctx context.Context, ref string) (*ent.ActionPolicy, error)
 	SystemInfo(ctx context.Context) (*model.SystemInfo, error)
 }
 type SubscriptionResolver interface {
@@ -951,6 +1039,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Action.Parameters(childComplexity), true
+	case "Action.policies":
+		if e.ComplexityRoot.Action.Policies == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Action.Policies(childComplexity), true
 	case "Action.ref":
 		if e.ComplexityRoot.Action.Ref == nil {
 			break
@@ -1030,6 +1124,153 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ActionEdge.Node(childComplexity), true
+
+	case "ActionPolicy.actionRef":
+		if e.ComplexityRoot.ActionPolicy.ActionRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.ActionRef(childComplexity), true
+	case "ActionPolicy.concurrencyAction":
+		if e.ComplexityRoot.ActionPolicy.ConcurrencyAction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.ConcurrencyAction(childComplexity), true
+	case "ActionPolicy.concurrencyAttributes":
+		if e.ComplexityRoot.ActionPolicy.ConcurrencyAttributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.ConcurrencyAttributes(childComplexity), true
+	case "ActionPolicy.concurrencyThreshold":
+		if e.ComplexityRoot.ActionPolicy.ConcurrencyThreshold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.ConcurrencyThreshold(childComplexity), true
+	case "ActionPolicy.createdAt":
+		if e.ComplexityRoot.ActionPolicy.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.CreatedAt(childComplexity), true
+	case "ActionPolicy.description":
+		if e.ComplexityRoot.ActionPolicy.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.Description(childComplexity), true
+	case "ActionPolicy.enabled":
+		if e.ComplexityRoot.ActionPolicy.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.Enabled(childComplexity), true
+	case "ActionPolicy.id":
+		if e.ComplexityRoot.ActionPolicy.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.ID(childComplexity), true
+	case "ActionPolicy.pack":
+		if e.ComplexityRoot.ActionPolicy.Pack == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.Pack(childComplexity), true
+	case "ActionPolicy.packID":
+		if e.ComplexityRoot.ActionPolicy.PackID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.PackID(childComplexity), true
+	case "ActionPolicy.packRef":
+		if e.ComplexityRoot.ActionPolicy.PackRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.PackRef(childComplexity), true
+	case "ActionPolicy.policyType":
+		if e.ComplexityRoot.ActionPolicy.PolicyType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.PolicyType(childComplexity), true
+	case "ActionPolicy.rateLimitMax":
+		if e.ComplexityRoot.ActionPolicy.RateLimitMax == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.RateLimitMax(childComplexity), true
+	case "ActionPolicy.rateLimitWindowSeconds":
+		if e.ComplexityRoot.ActionPolicy.RateLimitWindowSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.RateLimitWindowSeconds(childComplexity), true
+	case "ActionPolicy.ref":
+		if e.ComplexityRoot.ActionPolicy.Ref == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.Ref(childComplexity), true
+	case "ActionPolicy.retryDelaySeconds":
+		if e.ComplexityRoot.ActionPolicy.RetryDelaySeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.RetryDelaySeconds(childComplexity), true
+	case "ActionPolicy.retryMaxCount":
+		if e.ComplexityRoot.ActionPolicy.RetryMaxCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.RetryMaxCount(childComplexity), true
+	case "ActionPolicy.retryOn":
+		if e.ComplexityRoot.ActionPolicy.RetryOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.RetryOn(childComplexity), true
+	case "ActionPolicy.updatedAt":
+		if e.ComplexityRoot.ActionPolicy.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicy.UpdatedAt(childComplexity), true
+
+	case "ActionPolicyConnection.edges":
+		if e.ComplexityRoot.ActionPolicyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicyConnection.Edges(childComplexity), true
+	case "ActionPolicyConnection.pageInfo":
+		if e.ComplexityRoot.ActionPolicyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicyConnection.PageInfo(childComplexity), true
+	case "ActionPolicyConnection.totalCount":
+		if e.ComplexityRoot.ActionPolicyConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicyConnection.TotalCount(childComplexity), true
+
+	case "ActionPolicyEdge.cursor":
+		if e.ComplexityRoot.ActionPolicyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicyEdge.Cursor(childComplexity), true
+	case "ActionPolicyEdge.node":
+		if e.ComplexityRoot.ActionPolicyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionPolicyEdge.Node(childComplexity), true
 
 	case "AuditEvent.actor":
 		if e.ComplexityRoot.AuditEvent.Actor == nil {
@@ -1517,18 +1758,66 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Execution.ParentID(childComplexity), true
+	case "Execution.policyEvents":
+		if e.ComplexityRoot.Execution.PolicyEvents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.PolicyEvents(childComplexity), true
 	case "Execution.requestedAt":
 		if e.ComplexityRoot.Execution.RequestedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Execution.RequestedAt(childComplexity), true
+	case "Execution.rerunOf":
+		if e.ComplexityRoot.Execution.RerunOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.RerunOf(childComplexity), true
+	case "Execution.rerunOfID":
+		if e.ComplexityRoot.Execution.RerunOfID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.RerunOfID(childComplexity), true
+	case "Execution.reruns":
+		if e.ComplexityRoot.Execution.Reruns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.Reruns(childComplexity), true
 	case "Execution.result":
 		if e.ComplexityRoot.Execution.Result == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Execution.Result(childComplexity), true
+	case "Execution.retries":
+		if e.ComplexityRoot.Execution.Retries == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.Retries(childComplexity), true
+	case "Execution.retryAttempt":
+		if e.ComplexityRoot.Execution.RetryAttempt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.RetryAttempt(childComplexity), true
+	case "Execution.retryOf":
+		if e.ComplexityRoot.Execution.RetryOf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.RetryOf(childComplexity), true
+	case "Execution.retryOfID":
+		if e.ComplexityRoot.Execution.RetryOfID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.RetryOfID(childComplexity), true
 	case "Execution.startedAt":
 		if e.ComplexityRoot.Execution.StartedAt == nil {
 			break
@@ -1894,6 +2183,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIToken(childComplexity, args["input"].(model.CreateAPITokenInput)), true
+	case "Mutation.createPolicy":
+		if e.ComplexityRoot.Mutation.CreatePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreatePolicy(childComplexity, args["input"].(model.CreatePolicyInput)), true
 	case "Mutation.createRule":
 		if e.ComplexityRoot.Mutation.CreateRule == nil {
 			break
@@ -1971,6 +2271,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeletePack(childComplexity, args["input"].(model.DeletePackInput)), true
+	case "Mutation.deletePolicy":
+		if e.ComplexityRoot.Mutation.DeletePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deletePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeletePolicy(childComplexity, args["ref"].(string)), true
 	case "Mutation.deleteRule":
 		if e.ComplexityRoot.Mutation.DeleteRule == nil {
 			break
@@ -2103,6 +2414,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PauseExecution(childComplexity, args["id"].(int)), true
+	case "Mutation.rerunExecution":
+		if e.ComplexityRoot.Mutation.RerunExecution == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_rerunExecution_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RerunExecution(childComplexity, args["input"].(model.RerunExecutionInput)), true
 	case "Mutation.resumeExecution":
 		if e.ComplexityRoot.Mutation.ResumeExecution == nil {
 			break
@@ -2169,6 +2491,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartPackInstall(childComplexity, args["input"].(model.InstallPackInput)), true
+	case "Mutation.updatePolicy":
+		if e.ComplexityRoot.Mutation.UpdatePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updatePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdatePolicy(childComplexity, args["ref"].(string), args["input"].(model.UpdatePolicyInput)), true
 	case "Mutation.updateRule":
 		if e.ComplexityRoot.Mutation.UpdateRule == nil {
 			break
@@ -2298,6 +2631,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Pack.Path(childComplexity), true
+	case "Pack.policies":
+		if e.ComplexityRoot.Pack.Policies == nil {
+			break
+		}
+
+		args, err := ec.field_Pack_policies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Pack.Policies(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ActionPolicyOrder), args["where"].(*ent.ActionPolicyWhereInput)), true
 	case "Pack.ref":
 		if e.ComplexityRoot.Pack.Ref == nil {
 			break
@@ -2572,6 +2916,88 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "PolicyEvent.at":
+		if e.ComplexityRoot.PolicyEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEvent.At(childComplexity), true
+	case "PolicyEvent.execution":
+		if e.ComplexityRoot.PolicyEvent.Execution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEvent.Execution(childComplexity), true
+	case "PolicyEvent.executionID":
+		if e.ComplexityRoot.PolicyEvent.ExecutionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEvent.ExecutionID(childComplexity), true
+	case "PolicyEvent.id":
+		if e.ComplexityRoot.PolicyEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEvent.ID(childComplexity), true
+	case "PolicyEvent.kind":
+		if e.ComplexityRoot.PolicyEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEvent.Kind(childComplexity), true
+	case "PolicyEvent.message":
+		if e.ComplexityRoot.PolicyEvent.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEvent.Message(childComplexity), true
+	case "PolicyEvent.policyRef":
+		if e.ComplexityRoot.PolicyEvent.PolicyRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEvent.PolicyRef(childComplexity), true
+
+	case "PolicyEventConnection.edges":
+		if e.ComplexityRoot.PolicyEventConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventConnection.Edges(childComplexity), true
+	case "PolicyEventConnection.pageInfo":
+		if e.ComplexityRoot.PolicyEventConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventConnection.PageInfo(childComplexity), true
+	case "PolicyEventConnection.totalCount":
+		if e.ComplexityRoot.PolicyEventConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventConnection.TotalCount(childComplexity), true
+
+	case "PolicyEventEdge.cursor":
+		if e.ComplexityRoot.PolicyEventEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventEdge.Cursor(childComplexity), true
+	case "PolicyEventEdge.node":
+		if e.ComplexityRoot.PolicyEventEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEventEdge.Node(childComplexity), true
+
+	case "PolicyPayload.policy":
+		if e.ComplexityRoot.PolicyPayload.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyPayload.Policy(childComplexity), true
+
 	case "Query.apiTokens":
 		if e.ComplexityRoot.Query.APITokens == nil {
 			break
@@ -2594,6 +3020,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Action(childComplexity, args["ref"].(string)), true
+	case "Query.actionPolicies":
+		if e.ComplexityRoot.Query.ActionPolicies == nil {
+			break
+		}
+
+		args, err := ec.field_Query_actionPolicies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActionPolicies(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ActionPolicyOrder), args["where"].(*ent.ActionPolicyWhereInput)), true
 	case "Query.actions":
 		if e.ComplexityRoot.Query.Actions == nil {
 			break
@@ -2738,6 +3175,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Packs(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.PackOrder), args["where"].(*ent.PackWhereInput)), true
+	case "Query.policy":
+		if e.ComplexityRoot.Query.Policy == nil {
+			break
+		}
+
+		args, err := ec.field_Query_policy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Policy(childComplexity, args["ref"].(string)), true
+	case "Query.policyEvents":
+		if e.ComplexityRoot.Query.PolicyEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_policyEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PolicyEvents(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["where"].(*ent.PolicyEventWhereInput)), true
 	case "Query.rule":
 		if e.ComplexityRoot.Query.Rule == nil {
 			break
@@ -3708,10 +4167,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("APITokenOrder", ec.unmarshalInputAPITokenOrder),
 			graphql.NewInputUnmarshaler("APITokenWhereInput", ec.unmarshalInputAPITokenWhereInput),
 			graphql.NewInputUnmarshaler("ActionOrder", ec.unmarshalInputActionOrder),
+			graphql.NewInputUnmarshaler("ActionPolicyOrder", ec.unmarshalInputActionPolicyOrder),
+			graphql.NewInputUnmarshaler("ActionPolicyWhereInput", ec.unmarshalInputActionPolicyWhereInput),
 			graphql.NewInputUnmarshaler("ActionWhereInput", ec.unmarshalInputActionWhereInput),
 			graphql.NewInputUnmarshaler("AuditEventOrder", ec.unmarshalInputAuditEventOrder),
 			graphql.NewInputUnmarshaler("AuditEventWhereInput", ec.unmarshalInputAuditEventWhereInput),
 			graphql.NewInputUnmarshaler("CreateApiTokenInput", ec.unmarshalInputCreateApiTokenInput),
+			graphql.NewInputUnmarshaler("CreatePolicyInput", ec.unmarshalInputCreatePolicyInput),
 			graphql.NewInputUnmarshaler("CreateRuleInput", ec.unmarshalInputCreateRuleInput),
 			graphql.NewInputUnmarshaler("DeletePackInput", ec.unmarshalInputDeletePackInput),
 			graphql.NewInputUnmarshaler("EmitEventInput", ec.unmarshalInputEmitEventInput),
@@ -3729,6 +4191,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PackInstallWhereInput", ec.unmarshalInputPackInstallWhereInput),
 			graphql.NewInputUnmarshaler("PackOrder", ec.unmarshalInputPackOrder),
 			graphql.NewInputUnmarshaler("PackWhereInput", ec.unmarshalInputPackWhereInput),
+			graphql.NewInputUnmarshaler("PolicyEventWhereInput", ec.unmarshalInputPolicyEventWhereInput),
+			graphql.NewInputUnmarshaler("RerunExecutionInput", ec.unmarshalInputRerunExecutionInput),
 			graphql.NewInputUnmarshaler("RuleOrder", ec.unmarshalInputRuleOrder),
 			graphql.NewInputUnmarshaler("RuleWhereInput", ec.unmarshalInputRuleWhereInput),
 			graphql.NewInputUnmarshaler("SensorOrder", ec.unmarshalInputSensorOrder),
@@ -3737,6 +4201,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetPackConfigInput", ec.unmarshalInputSetPackConfigInput),
 			graphql.NewInputUnmarshaler("TriggerOrder", ec.unmarshalInputTriggerOrder),
 			graphql.NewInputUnmarshaler("TriggerWhereInput", ec.unmarshalInputTriggerWhereInput),
+			graphql.NewInputUnmarshaler("UpdatePolicyInput", ec.unmarshalInputUpdatePolicyInput),
 			graphql.NewInputUnmarshaler("UpdateRuleInput", ec.unmarshalInputUpdateRuleInput),
 			graphql.NewInputUnmarshaler("WorkflowDefinitionOrder", ec.unmarshalInputWorkflowDefinitionOrder),
 			graphql.NewInputUnmarshaler("WorkflowDefinitionWhereInput", ec.unmarshalInputWorkflowDefinitionWhereInput),
@@ -3834,7 +4299,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "auth.graphqls" "ent.graphqls" "event.graphqls" "execution.graphqls" "pack.graphqls" "system.graphqls" "workflow.graphqls"
+//go:embed "auth.graphqls" "ent.graphqls" "event.graphqls" "execution.graphqls" "pack.graphqls" "policy.graphqls" "system.graphqls" "workflow.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -3910,6 +4375,7 @@ extend type Enforcement {
 	{Name: "event.graphqls", Input: sourceData("event.graphqls"), BuiltIn: false},
 	{Name: "execution.graphqls", Input: sourceData("execution.graphqls"), BuiltIn: false},
 	{Name: "pack.graphqls", Input: sourceData("pack.graphqls"), BuiltIn: false},
+	{Name: "policy.graphqls", Input: sourceData("policy.graphqls"), BuiltIn: false},
 	{Name: "system.graphqls", Input: sourceData("system.graphqls"), BuiltIn: false},
 	{Name: "workflow.graphqls", Input: sourceData("workflow.graphqls"), BuiltIn: false},
 }
@@ -4011,6 +4477,8 @@ func (ec *executionContext) childFields_Action(ctx context.Context, field graphq
 		return ec.fieldContext_Action_executions(ctx, field)
 	case "rules":
 		return ec.fieldContext_Action_rules(ctx, field)
+	case "policies":
+		return ec.fieldContext_Action_policies(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Action", field.Name)
 }
@@ -4035,6 +4503,72 @@ func (ec *executionContext) childFields_ActionEdge(ctx context.Context, field gr
 		return ec.fieldContext_ActionEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ActionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ActionPolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ActionPolicy_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ActionPolicy_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ActionPolicy_updatedAt(ctx, field)
+	case "ref":
+		return ec.fieldContext_ActionPolicy_ref(ctx, field)
+	case "packRef":
+		return ec.fieldContext_ActionPolicy_packRef(ctx, field)
+	case "packID":
+		return ec.fieldContext_ActionPolicy_packID(ctx, field)
+	case "description":
+		return ec.fieldContext_ActionPolicy_description(ctx, field)
+	case "actionRef":
+		return ec.fieldContext_ActionPolicy_actionRef(ctx, field)
+	case "policyType":
+		return ec.fieldContext_ActionPolicy_policyType(ctx, field)
+	case "enabled":
+		return ec.fieldContext_ActionPolicy_enabled(ctx, field)
+	case "concurrencyThreshold":
+		return ec.fieldContext_ActionPolicy_concurrencyThreshold(ctx, field)
+	case "concurrencyAction":
+		return ec.fieldContext_ActionPolicy_concurrencyAction(ctx, field)
+	case "concurrencyAttributes":
+		return ec.fieldContext_ActionPolicy_concurrencyAttributes(ctx, field)
+	case "rateLimitMax":
+		return ec.fieldContext_ActionPolicy_rateLimitMax(ctx, field)
+	case "rateLimitWindowSeconds":
+		return ec.fieldContext_ActionPolicy_rateLimitWindowSeconds(ctx, field)
+	case "retryOn":
+		return ec.fieldContext_ActionPolicy_retryOn(ctx, field)
+	case "retryMaxCount":
+		return ec.fieldContext_ActionPolicy_retryMaxCount(ctx, field)
+	case "retryDelaySeconds":
+		return ec.fieldContext_ActionPolicy_retryDelaySeconds(ctx, field)
+	case "pack":
+		return ec.fieldContext_ActionPolicy_pack(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionPolicy", field.Name)
+}
+
+func (ec *executionContext) childFields_ActionPolicyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ActionPolicyConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ActionPolicyConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ActionPolicyConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionPolicyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ActionPolicyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ActionPolicyEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ActionPolicyEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionPolicyEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_AuditEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4301,6 +4835,12 @@ func (ec *executionContext) childFields_Execution(ctx context.Context, field gra
 		return ec.fieldContext_Execution_taskName(ctx, field)
 	case "taskItem":
 		return ec.fieldContext_Execution_taskItem(ctx, field)
+	case "retryOfID":
+		return ec.fieldContext_Execution_retryOfID(ctx, field)
+	case "retryAttempt":
+		return ec.fieldContext_Execution_retryAttempt(ctx, field)
+	case "rerunOfID":
+		return ec.fieldContext_Execution_rerunOfID(ctx, field)
 	case "action":
 		return ec.fieldContext_Execution_action(ctx, field)
 	case "parent":
@@ -4311,6 +4851,16 @@ func (ec *executionContext) childFields_Execution(ctx context.Context, field gra
 		return ec.fieldContext_Execution_enforcement(ctx, field)
 	case "workflowExecutions":
 		return ec.fieldContext_Execution_workflowExecutions(ctx, field)
+	case "retryOf":
+		return ec.fieldContext_Execution_retryOf(ctx, field)
+	case "retries":
+		return ec.fieldContext_Execution_retries(ctx, field)
+	case "rerunOf":
+		return ec.fieldContext_Execution_rerunOf(ctx, field)
+	case "reruns":
+		return ec.fieldContext_Execution_reruns(ctx, field)
+	case "policyEvents":
+		return ec.fieldContext_Execution_policyEvents(ctx, field)
 	case "duration":
 		return ec.fieldContext_Execution_duration(ctx, field)
 	case "workflow":
@@ -4495,6 +5045,8 @@ func (ec *executionContext) childFields_Pack(ctx context.Context, field graphql.
 		return ec.fieldContext_Pack_rules(ctx, field)
 	case "workflowDefinitions":
 		return ec.fieldContext_Pack_workflowDefinitions(ctx, field)
+	case "policies":
+		return ec.fieldContext_Pack_policies(ctx, field)
 	case "environment":
 		return ec.fieldContext_Pack_environment(ctx, field)
 	case "config":
@@ -4605,6 +5157,56 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PolicyEvent_id(ctx, field)
+	case "executionID":
+		return ec.fieldContext_PolicyEvent_executionID(ctx, field)
+	case "policyRef":
+		return ec.fieldContext_PolicyEvent_policyRef(ctx, field)
+	case "kind":
+		return ec.fieldContext_PolicyEvent_kind(ctx, field)
+	case "message":
+		return ec.fieldContext_PolicyEvent_message(ctx, field)
+	case "at":
+		return ec.fieldContext_PolicyEvent_at(ctx, field)
+	case "execution":
+		return ec.fieldContext_PolicyEvent_execution(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyEventConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PolicyEventConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PolicyEventConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PolicyEventConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyEventConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyEventEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_PolicyEventEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_PolicyEventEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyEventEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "policy":
+		return ec.fieldContext_PolicyPayload_policy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RotateWebhookKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5463,6 +6065,20 @@ func (ec *executionContext) field_Mutation_createApiToken_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createPolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreatePolicyInput, error) {
+			return ec.unmarshalNCreatePolicyInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐCreatePolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createRule_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5574,6 +6190,20 @@ func (ec *executionContext) field_Mutation_deletePack_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deletePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ref",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ref"] = arg0
 	return args, nil
 }
 
@@ -5745,6 +6375,20 @@ func (ec *executionContext) field_Mutation_pauseExecution_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_rerunExecution_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RerunExecutionInput, error) {
+			return ec.unmarshalNRerunExecutionInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRerunExecutionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_resumeExecution_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5826,6 +6470,28 @@ func (ec *executionContext) field_Mutation_startPackInstall_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updatePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ref",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ref"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UpdatePolicyInput, error) {
+			return ec.unmarshalNUpdatePolicyInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐUpdatePolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -5938,6 +6604,60 @@ func (ec *executionContext) field_Pack_config_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["decrypt"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Pack_policies_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.ActionPolicyOrder, error) {
+			return ec.unmarshalOActionPolicyOrder2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.ActionPolicyWhereInput, error) {
+			return ec.unmarshalOActionPolicyWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -6168,6 +6888,60 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_actionPolicies_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.ActionPolicyOrder, error) {
+			return ec.unmarshalOActionPolicyOrder2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.ActionPolicyWhereInput, error) {
+			return ec.unmarshalOActionPolicyWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
 	return args, nil
 }
 
@@ -6754,6 +7528,66 @@ func (ec *executionContext) field_Query_packs_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_policyEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.PolicyEventWhereInput, error) {
+			return ec.unmarshalOPolicyEventWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_policy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ref",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ref"] = arg0
 	return args, nil
 }
 
@@ -8435,6 +9269,38 @@ func (ec *executionContext) fieldContext_Action_rules(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Action_policies(ctx context.Context, field graphql.CollectedField, obj *ent.Action) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Action_policies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Action().Policies(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ActionPolicy) graphql.Marshaler {
+			return ec.marshalNActionPolicy2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Action_policies(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Action",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ActionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ActionConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8575,6 +9441,594 @@ func (ec *executionContext) _ActionEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_ActionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ActionEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _ActionPolicy_id(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ActionPolicy_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ActionPolicy_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ActionPolicy_ref(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_ref(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ref, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_ref(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionPolicy_packRef(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_packRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PackRef, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_packRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionPolicy_packID(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_packID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PackID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_packID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ActionPolicy_description(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionPolicy_actionRef(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_actionRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActionRef, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_actionRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionPolicy_policyType(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_policyType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PolicyType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_policyType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionPolicy_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_enabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Enabled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ActionPolicy_concurrencyThreshold(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_concurrencyThreshold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConcurrencyThreshold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_concurrencyThreshold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActionPolicy_concurrencyAction(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_concurrencyAction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConcurrencyAction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v actionpolicy.ConcurrencyAction) graphql.Marshaler {
+			return ec.marshalNActionPolicyConcurrencyAction2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyAction(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_concurrencyAction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "ActionPolicyConcurrencyAction")
+}
+
+func (ec *executionContext) _ActionPolicy_concurrencyAttributes(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_concurrencyAttributes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConcurrencyAttributes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_concurrencyAttributes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionPolicy_rateLimitMax(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_rateLimitMax(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RateLimitMax, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_rateLimitMax(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActionPolicy_rateLimitWindowSeconds(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_rateLimitWindowSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RateLimitWindowSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_rateLimitWindowSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActionPolicy_retryOn(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_retryOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetryOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_retryOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionPolicy_retryMaxCount(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_retryMaxCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetryMaxCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_retryMaxCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActionPolicy_retryDelaySeconds(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_retryDelaySeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetryDelaySeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_retryDelaySeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActionPolicy_pack(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicy_pack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Pack(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Pack) graphql.Marshaler {
+			return ec.marshalOPack2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPack(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicy_pack(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionPolicy",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Pack(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActionPolicyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicyConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ActionPolicyEdge) graphql.Marshaler {
+			return ec.marshalOActionPolicyEdge2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicyConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionPolicyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionPolicyEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActionPolicyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicyConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicyConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionPolicyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActionPolicyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicyConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicyConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActionPolicyEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicyEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ActionPolicy) graphql.Marshaler {
+			return ec.marshalOActionPolicy2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicy(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicyEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionPolicyEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActionPolicyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ActionPolicyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionPolicyEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionPolicyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionPolicyEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _AuditEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.AuditEvent) (ret graphql.Marshaler) {
@@ -10750,6 +12204,75 @@ func (ec *executionContext) fieldContext_Execution_taskItem(_ context.Context, f
 	return graphql.NewScalarFieldContext("Execution", field, false, false, "Int")
 }
 
+func (ec *executionContext) _Execution_retryOfID(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_retryOfID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetryOfID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_retryOfID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Execution_retryAttempt(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_retryAttempt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetryAttempt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_retryAttempt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Execution_rerunOfID(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_rerunOfID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RerunOfID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_rerunOfID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "ID")
+}
+
 func (ec *executionContext) _Execution_action(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10930,6 +12453,166 @@ func (ec *executionContext) fieldContext_Execution_workflowExecutions(ctx contex
 	if fc.Args, err = ec.field_Execution_workflowExecutions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Execution_retryOf(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_retryOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RetryOf(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalOExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_retryOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Execution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Execution_retries(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_retries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Retries(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Execution) graphql.Marshaler {
+			return ec.marshalOExecution2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_retries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Execution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Execution_rerunOf(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_rerunOf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RerunOf(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalOExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_rerunOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Execution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Execution_reruns(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_reruns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reruns(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.Execution) graphql.Marshaler {
+			return ec.marshalOExecution2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_reruns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Execution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Execution_policyEvents(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_policyEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PolicyEvents(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.PolicyEvent) graphql.Marshaler {
+			return ec.marshalOPolicyEvent2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_policyEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Execution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyEvent(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -13167,6 +14850,182 @@ func (ec *executionContext) fieldContext_Mutation_setPackConfig(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createPolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createPolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreatePolicy(ctx, fc.Args["input"].(model.CreatePolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PolicyPayload) graphql.Marshaler {
+			return ec.marshalNPolicyPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐPolicyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createPolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createPolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updatePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updatePolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdatePolicy(ctx, fc.Args["ref"].(string), fc.Args["input"].(model.UpdatePolicyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PolicyPayload) graphql.Marshaler {
+			return ec.marshalNPolicyPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐPolicyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updatePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updatePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deletePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deletePolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeletePolicy(ctx, fc.Args["ref"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeletePayload) graphql.Marshaler {
+			return ec.marshalNDeletePayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deletePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deletePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_rerunExecution(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_rerunExecution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RerunExecution(ctx, fc.Args["input"].(model.RerunExecutionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_rerunExecution(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_rerunExecution_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_pauseExecution(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13906,6 +15765,50 @@ func (ec *executionContext) fieldContext_Pack_workflowDefinitions(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Pack_workflowDefinitions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Pack_policies(ctx context.Context, field graphql.CollectedField, obj *ent.Pack) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Pack_policies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return obj.Policies(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ActionPolicyOrder), fc.Args["where"].(*ent.ActionPolicyWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ActionPolicyConnection) graphql.Marshaler {
+			return ec.marshalNActionPolicyConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Pack_policies(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Pack",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionPolicyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Pack_policies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -14755,6 +16658,350 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _PolicyEvent_id(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PolicyEvent_executionID(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEvent_executionID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExecutionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEvent_executionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEvent", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PolicyEvent_policyRef(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEvent_policyRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PolicyRef, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEvent_policyRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyEvent_kind(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v policyevent.Kind) graphql.Marshaler {
+			return ec.marshalNPolicyEventKind2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEvent", field, false, false, "PolicyEventKind")
+}
+
+func (ec *executionContext) _PolicyEvent_message(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEvent_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEvent_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyEvent_at(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEvent", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PolicyEvent_execution(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEvent_execution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Execution(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEvent_execution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyEventConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.PolicyEventEdge) graphql.Marshaler {
+			return ec.marshalOPolicyEventEdge2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyEventEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyEventConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyEventConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyEventConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEventConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PolicyEventEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PolicyEvent) graphql.Marshaler {
+			return ec.marshalOPolicyEvent2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEvent(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyEventEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.PolicyEventEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEventEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEventEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEventEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _PolicyPayload_policy(ctx context.Context, field graphql.CollectedField, obj *model.PolicyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyPayload_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Policy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ActionPolicy) graphql.Marshaler {
+			return ec.marshalNActionPolicy2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyPayload_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionPolicy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14925,6 +17172,50 @@ func (ec *executionContext) fieldContext_Query_actions(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_actions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_actionPolicies(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_actionPolicies(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ActionPolicies(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ActionPolicyOrder), fc.Args["where"].(*ent.ActionPolicyWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ActionPolicyConnection) graphql.Marshaler {
+			return ec.marshalNActionPolicyConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_actionPolicies(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionPolicyConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_actionPolicies_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15233,6 +17524,50 @@ func (ec *executionContext) fieldContext_Query_packInstalls(ctx context.Context,
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_packInstalls_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_policyEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_policyEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().PolicyEvents(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["where"].(*ent.PolicyEventWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.PolicyEventConnection) graphql.Marshaler {
+			return ec.marshalNPolicyEventConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_policyEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyEventConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_policyEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -15837,6 +18172,50 @@ func (ec *executionContext) fieldContext_Query_key(ctx context.Context, field gr
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_key_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_policy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Policy(ctx, fc.Args["ref"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.ActionPolicy) graphql.Marshaler {
+			return ec.marshalNActionPolicy2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_policy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionPolicy(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_policy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -21203,6 +23582,1116 @@ func UnmarshalActionOrder(ctx context.Context, raw any) (ent.ActionOrder, error)
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputActionPolicyOrder(ctx context.Context, obj any) (ent.ActionPolicyOrder, error) {
+	var it ent.ActionPolicyOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNActionPolicyOrderField2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalActionPolicyOrder unmarshals raw into the ActionPolicyOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalActionPolicyOrder(ctx context.Context, raw any) (ent.ActionPolicyOrder, error) {
+	var out ent.ActionPolicyOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ActionPolicyOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputActionPolicyWhereInput(ctx context.Context, obj any) (ent.ActionPolicyWhereInput, error) {
+	var it ent.ActionPolicyWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ref", "refNEQ", "refIn", "refNotIn", "refGT", "refGTE", "refLT", "refLTE", "refContains", "refHasPrefix", "refHasSuffix", "refEqualFold", "refContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "packID", "packIDNEQ", "packIDIn", "packIDNotIn", "packIDIsNil", "packIDNotNil", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "policyType", "policyTypeNEQ", "policyTypeIn", "policyTypeNotIn", "policyTypeGT", "policyTypeGTE", "policyTypeLT", "policyTypeLTE", "policyTypeContains", "policyTypeHasPrefix", "policyTypeHasSuffix", "policyTypeEqualFold", "policyTypeContainsFold", "enabled", "enabledNEQ", "concurrencyThreshold", "concurrencyThresholdNEQ", "concurrencyThresholdIn", "concurrencyThresholdNotIn", "concurrencyThresholdGT", "concurrencyThresholdGTE", "concurrencyThresholdLT", "concurrencyThresholdLTE", "concurrencyAction", "concurrencyActionNEQ", "concurrencyActionIn", "concurrencyActionNotIn", "rateLimitMax", "rateLimitMaxNEQ", "rateLimitMaxIn", "rateLimitMaxNotIn", "rateLimitMaxGT", "rateLimitMaxGTE", "rateLimitMaxLT", "rateLimitMaxLTE", "rateLimitWindowSeconds", "rateLimitWindowSecondsNEQ", "rateLimitWindowSecondsIn", "rateLimitWindowSecondsNotIn", "rateLimitWindowSecondsGT", "rateLimitWindowSecondsGTE", "rateLimitWindowSecondsLT", "rateLimitWindowSecondsLTE", "retryMaxCount", "retryMaxCountNEQ", "retryMaxCountIn", "retryMaxCountNotIn", "retryMaxCountGT", "retryMaxCountGTE", "retryMaxCountLT", "retryMaxCountLTE", "retryDelaySeconds", "retryDelaySecondsNEQ", "retryDelaySecondsIn", "retryDelaySecondsNotIn", "retryDelaySecondsGT", "retryDelaySecondsGTE", "retryDelaySecondsLT", "retryDelaySecondsLTE", "hasPack", "hasPackWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOActionPolicyWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOActionPolicyWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOActionPolicyWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "ref":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ref"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ref = data
+		case "refNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefNEQ = data
+		case "refIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefIn = data
+		case "refNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefNotIn = data
+		case "refGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefGT = data
+		case "refGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefGTE = data
+		case "refLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefLT = data
+		case "refLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefLTE = data
+		case "refContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefContains = data
+		case "refHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefHasPrefix = data
+		case "refHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefHasSuffix = data
+		case "refEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefEqualFold = data
+		case "refContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("refContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RefContainsFold = data
+		case "packRef":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRef"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRef = data
+		case "packRefNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefNEQ = data
+		case "packRefIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefIn = data
+		case "packRefNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefNotIn = data
+		case "packRefGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefGT = data
+		case "packRefGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefGTE = data
+		case "packRefLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefLT = data
+		case "packRefLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefLTE = data
+		case "packRefContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefContains = data
+		case "packRefHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefHasPrefix = data
+		case "packRefHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefHasSuffix = data
+		case "packRefEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefEqualFold = data
+		case "packRefContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefContainsFold = data
+		case "packID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackID = data
+		case "packIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackIDNEQ = data
+		case "packIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackIDIn = data
+		case "packIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackIDNotIn = data
+		case "packIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackIDIsNil = data
+		case "packIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackIDNotNil = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "descriptionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNEQ = data
+		case "descriptionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionIn = data
+		case "descriptionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionNotIn = data
+		case "descriptionGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGT = data
+		case "descriptionGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionGTE = data
+		case "descriptionLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLT = data
+		case "descriptionLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionLTE = data
+		case "descriptionContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContains = data
+		case "descriptionHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasPrefix = data
+		case "descriptionHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionHasSuffix = data
+		case "descriptionEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionEqualFold = data
+		case "descriptionContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("descriptionContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DescriptionContainsFold = data
+		case "actionRef":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRef"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRef = data
+		case "actionRefNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefNEQ = data
+		case "actionRefIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefIn = data
+		case "actionRefNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefNotIn = data
+		case "actionRefGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefGT = data
+		case "actionRefGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefGTE = data
+		case "actionRefLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefLT = data
+		case "actionRefLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefLTE = data
+		case "actionRefContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefContains = data
+		case "actionRefHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefHasPrefix = data
+		case "actionRefHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefHasSuffix = data
+		case "actionRefEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefEqualFold = data
+		case "actionRefContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("actionRefContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ActionRefContainsFold = data
+		case "policyType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyType"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyType = data
+		case "policyTypeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeNEQ = data
+		case "policyTypeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeIn = data
+		case "policyTypeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeNotIn = data
+		case "policyTypeGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeGT = data
+		case "policyTypeGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeGTE = data
+		case "policyTypeLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeLT = data
+		case "policyTypeLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeLTE = data
+		case "policyTypeContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeContains = data
+		case "policyTypeHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeHasPrefix = data
+		case "policyTypeHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeHasSuffix = data
+		case "policyTypeEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeEqualFold = data
+		case "policyTypeContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyTypeContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyTypeContainsFold = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "enabledNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabledNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnabledNEQ = data
+		case "concurrencyThreshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyThreshold"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyThreshold = data
+		case "concurrencyThresholdNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyThresholdNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyThresholdNEQ = data
+		case "concurrencyThresholdIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyThresholdIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyThresholdIn = data
+		case "concurrencyThresholdNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyThresholdNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyThresholdNotIn = data
+		case "concurrencyThresholdGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyThresholdGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyThresholdGT = data
+		case "concurrencyThresholdGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyThresholdGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyThresholdGTE = data
+		case "concurrencyThresholdLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyThresholdLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyThresholdLT = data
+		case "concurrencyThresholdLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyThresholdLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyThresholdLTE = data
+		case "concurrencyAction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyAction"))
+			data, err := ec.unmarshalOActionPolicyConcurrencyAction2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyAction = data
+		case "concurrencyActionNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyActionNEQ"))
+			data, err := ec.unmarshalOActionPolicyConcurrencyAction2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyAction(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyActionNEQ = data
+		case "concurrencyActionIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyActionIn"))
+			data, err := ec.unmarshalOActionPolicyConcurrencyAction2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyActionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyActionIn = data
+		case "concurrencyActionNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrencyActionNotIn"))
+			data, err := ec.unmarshalOActionPolicyConcurrencyAction2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyActionᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConcurrencyActionNotIn = data
+		case "rateLimitMax":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitMax"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitMax = data
+		case "rateLimitMaxNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitMaxNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitMaxNEQ = data
+		case "rateLimitMaxIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitMaxIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitMaxIn = data
+		case "rateLimitMaxNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitMaxNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitMaxNotIn = data
+		case "rateLimitMaxGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitMaxGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitMaxGT = data
+		case "rateLimitMaxGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitMaxGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitMaxGTE = data
+		case "rateLimitMaxLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitMaxLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitMaxLT = data
+		case "rateLimitMaxLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitMaxLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitMaxLTE = data
+		case "rateLimitWindowSeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitWindowSeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitWindowSeconds = data
+		case "rateLimitWindowSecondsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitWindowSecondsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitWindowSecondsNEQ = data
+		case "rateLimitWindowSecondsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitWindowSecondsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitWindowSecondsIn = data
+		case "rateLimitWindowSecondsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitWindowSecondsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitWindowSecondsNotIn = data
+		case "rateLimitWindowSecondsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitWindowSecondsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitWindowSecondsGT = data
+		case "rateLimitWindowSecondsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitWindowSecondsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitWindowSecondsGTE = data
+		case "rateLimitWindowSecondsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitWindowSecondsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitWindowSecondsLT = data
+		case "rateLimitWindowSecondsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimitWindowSecondsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimitWindowSecondsLTE = data
+		case "retryMaxCount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryMaxCount"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryMaxCount = data
+		case "retryMaxCountNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryMaxCountNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryMaxCountNEQ = data
+		case "retryMaxCountIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryMaxCountIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryMaxCountIn = data
+		case "retryMaxCountNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryMaxCountNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryMaxCountNotIn = data
+		case "retryMaxCountGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryMaxCountGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryMaxCountGT = data
+		case "retryMaxCountGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryMaxCountGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryMaxCountGTE = data
+		case "retryMaxCountLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryMaxCountLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryMaxCountLT = data
+		case "retryMaxCountLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryMaxCountLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryMaxCountLTE = data
+		case "retryDelaySeconds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryDelaySeconds"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryDelaySeconds = data
+		case "retryDelaySecondsNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryDelaySecondsNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryDelaySecondsNEQ = data
+		case "retryDelaySecondsIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryDelaySecondsIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryDelaySecondsIn = data
+		case "retryDelaySecondsNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryDelaySecondsNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryDelaySecondsNotIn = data
+		case "retryDelaySecondsGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryDelaySecondsGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryDelaySecondsGT = data
+		case "retryDelaySecondsGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryDelaySecondsGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryDelaySecondsGTE = data
+		case "retryDelaySecondsLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryDelaySecondsLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryDelaySecondsLT = data
+		case "retryDelaySecondsLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryDelaySecondsLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryDelaySecondsLTE = data
+		case "hasPack":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPack"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasPack = data
+		case "hasPackWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPackWith"))
+			data, err := ec.unmarshalOPackWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPackWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasPackWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalActionPolicyWhereInput unmarshals raw into the ActionPolicyWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalActionPolicyWhereInput(ctx context.Context, raw any) (ent.ActionPolicyWhereInput, error) {
+	var out ent.ActionPolicyWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ActionPolicyWhereInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputActionWhereInput(ctx context.Context, obj any) (ent.ActionWhereInput, error) {
 	var it ent.ActionWhereInput
 	if obj == nil {
@@ -23111,6 +26600,111 @@ func UnmarshalCreateApiTokenInput(ctx context.Context, raw any) (model.CreateAPI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreatePolicyInput(ctx context.Context, obj any) (model.CreatePolicyInput, error) {
+	var it model.CreatePolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"ref", "pack", "description", "action", "enabled", "policyType", "parameters", "concurrency", "rateLimit", "retry"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "ref":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ref"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ref = data
+		case "pack":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pack"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Pack = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "policyType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyType"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyType = data
+		case "parameters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parameters"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parameters = data
+		case "concurrency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrency"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Concurrency = data
+		case "rateLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimit"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimit = data
+		case "retry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retry"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Retry = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreatePolicyInput unmarshals raw into the CreatePolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreatePolicyInput(ctx context.Context, raw any) (model.CreatePolicyInput, error) {
+	var out model.CreatePolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreatePolicyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateRuleInput(ctx context.Context, obj any) (model.CreateRuleInput, error) {
 	var it model.CreateRuleInput
 	if obj == nil {
@@ -24681,7 +28275,7 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "taskItem", "taskItemNEQ", "taskItemIn", "taskItemNotIn", "taskItemGT", "taskItemGTE", "taskItemLT", "taskItemLTE", "taskItemIsNil", "taskItemNotNil", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "taskItem", "taskItemNEQ", "taskItemIn", "taskItemNotIn", "taskItemGT", "taskItemGTE", "taskItemLT", "taskItemLTE", "taskItemIsNil", "taskItemNotNil", "retryOfID", "retryOfIDNEQ", "retryOfIDIn", "retryOfIDNotIn", "retryOfIDIsNil", "retryOfIDNotNil", "retryAttempt", "retryAttemptNEQ", "retryAttemptIn", "retryAttemptNotIn", "retryAttemptGT", "retryAttemptGTE", "retryAttemptLT", "retryAttemptLTE", "rerunOfID", "rerunOfIDNEQ", "rerunOfIDIn", "rerunOfIDNotIn", "rerunOfIDIsNil", "rerunOfIDNotNil", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith", "hasRetryOf", "hasRetryOfWith", "hasRetries", "hasRetriesWith", "hasRerunOf", "hasRerunOfWith", "hasReruns", "hasRerunsWith", "hasPolicyEvents", "hasPolicyEventsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -26256,6 +29850,146 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.TaskItemNotNil = data
+		case "retryOfID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryOfID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryOfID = data
+		case "retryOfIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryOfIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryOfIDNEQ = data
+		case "retryOfIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryOfIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryOfIDIn = data
+		case "retryOfIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryOfIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryOfIDNotIn = data
+		case "retryOfIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryOfIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryOfIDIsNil = data
+		case "retryOfIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryOfIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryOfIDNotNil = data
+		case "retryAttempt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryAttempt"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryAttempt = data
+		case "retryAttemptNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryAttemptNEQ"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryAttemptNEQ = data
+		case "retryAttemptIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryAttemptIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryAttemptIn = data
+		case "retryAttemptNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryAttemptNotIn"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryAttemptNotIn = data
+		case "retryAttemptGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryAttemptGT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryAttemptGT = data
+		case "retryAttemptGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryAttemptGTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryAttemptGTE = data
+		case "retryAttemptLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryAttemptLT"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryAttemptLT = data
+		case "retryAttemptLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retryAttemptLTE"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetryAttemptLTE = data
+		case "rerunOfID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rerunOfID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RerunOfID = data
+		case "rerunOfIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rerunOfIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RerunOfIDNEQ = data
+		case "rerunOfIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rerunOfIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RerunOfIDIn = data
+		case "rerunOfIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rerunOfIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RerunOfIDNotIn = data
+		case "rerunOfIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rerunOfIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RerunOfIDIsNil = data
+		case "rerunOfIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rerunOfIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RerunOfIDNotNil = data
 		case "hasAction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAction"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -26326,6 +30060,76 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.HasWorkflowExecutionsWith = data
+		case "hasRetryOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRetryOf"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRetryOf = data
+		case "hasRetryOfWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRetryOfWith"))
+			data, err := ec.unmarshalOExecutionWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRetryOfWith = data
+		case "hasRetries":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRetries"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRetries = data
+		case "hasRetriesWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRetriesWith"))
+			data, err := ec.unmarshalOExecutionWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRetriesWith = data
+		case "hasRerunOf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRerunOf"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRerunOf = data
+		case "hasRerunOfWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRerunOfWith"))
+			data, err := ec.unmarshalOExecutionWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRerunOfWith = data
+		case "hasReruns":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasReruns"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasReruns = data
+		case "hasRerunsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasRerunsWith"))
+			data, err := ec.unmarshalOExecutionWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasRerunsWith = data
+		case "hasPolicyEvents":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPolicyEvents"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasPolicyEvents = data
+		case "hasPolicyEventsWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPolicyEventsWith"))
+			data, err := ec.unmarshalOPolicyEventWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasPolicyEventsWith = data
 		}
 	}
 	return it, nil
@@ -27990,7 +31794,7 @@ func (ec *executionContext) unmarshalInputPackWhereInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ref", "refNEQ", "refIn", "refNotIn", "refGT", "refGTE", "refLT", "refLTE", "refContains", "refHasPrefix", "refHasSuffix", "refEqualFold", "refContainsFold", "label", "labelNEQ", "labelIn", "labelNotIn", "labelGT", "labelGTE", "labelLT", "labelLTE", "labelContains", "labelHasPrefix", "labelHasSuffix", "labelEqualFold", "labelContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "versionContains", "versionHasPrefix", "versionHasSuffix", "versionEqualFold", "versionContainsFold", "author", "authorNEQ", "authorIn", "authorNotIn", "authorGT", "authorGTE", "authorLT", "authorLTE", "authorContains", "authorHasPrefix", "authorHasSuffix", "authorEqualFold", "authorContainsFold", "system", "systemNEQ", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "sourceGT", "sourceGTE", "sourceLT", "sourceLTE", "sourceContains", "sourceHasPrefix", "sourceHasSuffix", "sourceEqualFold", "sourceContainsFold", "path", "pathNEQ", "pathIn", "pathNotIn", "pathGT", "pathGTE", "pathLT", "pathLTE", "pathContains", "pathHasPrefix", "pathHasSuffix", "pathEqualFold", "pathContainsFold", "checksum", "checksumNEQ", "checksumIn", "checksumNotIn", "checksumGT", "checksumGTE", "checksumLT", "checksumLTE", "checksumContains", "checksumHasPrefix", "checksumHasSuffix", "checksumEqualFold", "checksumContainsFold", "installedAt", "installedAtNEQ", "installedAtIn", "installedAtNotIn", "installedAtGT", "installedAtGTE", "installedAtLT", "installedAtLTE", "installedAtIsNil", "installedAtNotNil", "envStatus", "envStatusNEQ", "envStatusIn", "envStatusNotIn", "envPath", "envPathNEQ", "envPathIn", "envPathNotIn", "envPathGT", "envPathGTE", "envPathLT", "envPathLTE", "envPathContains", "envPathHasPrefix", "envPathHasSuffix", "envPathEqualFold", "envPathContainsFold", "envError", "envErrorNEQ", "envErrorIn", "envErrorNotIn", "envErrorGT", "envErrorGTE", "envErrorLT", "envErrorLTE", "envErrorContains", "envErrorHasPrefix", "envErrorHasSuffix", "envErrorEqualFold", "envErrorContainsFold", "envChecksum", "envChecksumNEQ", "envChecksumIn", "envChecksumNotIn", "envChecksumGT", "envChecksumGTE", "envChecksumLT", "envChecksumLTE", "envChecksumContains", "envChecksumHasPrefix", "envChecksumHasSuffix", "envChecksumEqualFold", "envChecksumContainsFold", "hasActions", "hasActionsWith", "hasTriggers", "hasTriggersWith", "hasSensors", "hasSensorsWith", "hasRules", "hasRulesWith", "hasWorkflowDefinitions", "hasWorkflowDefinitionsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "ref", "refNEQ", "refIn", "refNotIn", "refGT", "refGTE", "refLT", "refLTE", "refContains", "refHasPrefix", "refHasSuffix", "refEqualFold", "refContainsFold", "label", "labelNEQ", "labelIn", "labelNotIn", "labelGT", "labelGTE", "labelLT", "labelLTE", "labelContains", "labelHasPrefix", "labelHasSuffix", "labelEqualFold", "labelContainsFold", "description", "descriptionNEQ", "descriptionIn", "descriptionNotIn", "descriptionGT", "descriptionGTE", "descriptionLT", "descriptionLTE", "descriptionContains", "descriptionHasPrefix", "descriptionHasSuffix", "descriptionEqualFold", "descriptionContainsFold", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "versionContains", "versionHasPrefix", "versionHasSuffix", "versionEqualFold", "versionContainsFold", "author", "authorNEQ", "authorIn", "authorNotIn", "authorGT", "authorGTE", "authorLT", "authorLTE", "authorContains", "authorHasPrefix", "authorHasSuffix", "authorEqualFold", "authorContainsFold", "system", "systemNEQ", "source", "sourceNEQ", "sourceIn", "sourceNotIn", "sourceGT", "sourceGTE", "sourceLT", "sourceLTE", "sourceContains", "sourceHasPrefix", "sourceHasSuffix", "sourceEqualFold", "sourceContainsFold", "path", "pathNEQ", "pathIn", "pathNotIn", "pathGT", "pathGTE", "pathLT", "pathLTE", "pathContains", "pathHasPrefix", "pathHasSuffix", "pathEqualFold", "pathContainsFold", "checksum", "checksumNEQ", "checksumIn", "checksumNotIn", "checksumGT", "checksumGTE", "checksumLT", "checksumLTE", "checksumContains", "checksumHasPrefix", "checksumHasSuffix", "checksumEqualFold", "checksumContainsFold", "installedAt", "installedAtNEQ", "installedAtIn", "installedAtNotIn", "installedAtGT", "installedAtGTE", "installedAtLT", "installedAtLTE", "installedAtIsNil", "installedAtNotNil", "envStatus", "envStatusNEQ", "envStatusIn", "envStatusNotIn", "envPath", "envPathNEQ", "envPathIn", "envPathNotIn", "envPathGT", "envPathGTE", "envPathLT", "envPathLTE", "envPathContains", "envPathHasPrefix", "envPathHasSuffix", "envPathEqualFold", "envPathContainsFold", "envError", "envErrorNEQ", "envErrorIn", "envErrorNotIn", "envErrorGT", "envErrorGTE", "envErrorLT", "envErrorLTE", "envErrorContains", "envErrorHasPrefix", "envErrorHasSuffix", "envErrorEqualFold", "envErrorContainsFold", "envChecksum", "envChecksumNEQ", "envChecksumIn", "envChecksumNotIn", "envChecksumGT", "envChecksumGTE", "envChecksumLT", "envChecksumLTE", "envChecksumContains", "envChecksumHasPrefix", "envChecksumHasSuffix", "envChecksumEqualFold", "envChecksumContainsFold", "hasActions", "hasActionsWith", "hasTriggers", "hasTriggersWith", "hasSensors", "hasSensorsWith", "hasRules", "hasRulesWith", "hasWorkflowDefinitions", "hasWorkflowDefinitionsWith", "hasPolicies", "hasPoliciesWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -29369,6 +33173,20 @@ func (ec *executionContext) unmarshalInputPackWhereInput(ctx context.Context, ob
 				return it, err
 			}
 			it.HasWorkflowDefinitionsWith = data
+		case "hasPolicies":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPolicies"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasPolicies = data
+		case "hasPoliciesWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPoliciesWith"))
+			data, err := ec.unmarshalOActionPolicyWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasPoliciesWith = data
 		}
 	}
 	return it, nil
@@ -29383,6 +33201,475 @@ func (ec *executionContext) unmarshalInputPackWhereInput(ctx context.Context, ob
 func UnmarshalPackWhereInput(ctx context.Context, raw any) (ent.PackWhereInput, error) {
 	var out ent.PackWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "PackWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPolicyEventWhereInput(ctx context.Context, obj any) (ent.PolicyEventWhereInput, error) {
+	var it ent.PolicyEventWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "executionID", "executionIDNEQ", "executionIDIn", "executionIDNotIn", "policyRef", "policyRefNEQ", "policyRefIn", "policyRefNotIn", "policyRefGT", "policyRefGTE", "policyRefLT", "policyRefLTE", "policyRefContains", "policyRefHasPrefix", "policyRefHasSuffix", "policyRefEqualFold", "policyRefContainsFold", "kind", "kindNEQ", "kindIn", "kindNotIn", "message", "messageNEQ", "messageIn", "messageNotIn", "messageGT", "messageGTE", "messageLT", "messageLTE", "messageContains", "messageHasPrefix", "messageHasSuffix", "messageEqualFold", "messageContainsFold", "at", "atNEQ", "atIn", "atNotIn", "atGT", "atGTE", "atLT", "atLTE", "hasExecution", "hasExecutionWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOPolicyEventWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOPolicyEventWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOPolicyEventWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "executionID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("executionID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExecutionID = data
+		case "executionIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("executionIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExecutionIDNEQ = data
+		case "executionIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("executionIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExecutionIDIn = data
+		case "executionIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("executionIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExecutionIDNotIn = data
+		case "policyRef":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRef"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRef = data
+		case "policyRefNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefNEQ = data
+		case "policyRefIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefIn = data
+		case "policyRefNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefNotIn = data
+		case "policyRefGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefGT = data
+		case "policyRefGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefGTE = data
+		case "policyRefLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefLT = data
+		case "policyRefLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefLTE = data
+		case "policyRefContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefContains = data
+		case "policyRefHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefHasPrefix = data
+		case "policyRefHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefHasSuffix = data
+		case "policyRefEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefEqualFold = data
+		case "policyRefContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyRefContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyRefContainsFold = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOPolicyEventKind2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "kindNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNEQ"))
+			data, err := ec.unmarshalOPolicyEventKind2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNEQ = data
+		case "kindIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindIn"))
+			data, err := ec.unmarshalOPolicyEventKind2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindIn = data
+		case "kindNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kindNotIn"))
+			data, err := ec.unmarshalOPolicyEventKind2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKindᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.KindNotIn = data
+		case "message":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("message"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Message = data
+		case "messageNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageNEQ = data
+		case "messageIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageIn = data
+		case "messageNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageNotIn = data
+		case "messageGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageGT = data
+		case "messageGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageGTE = data
+		case "messageLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageLT = data
+		case "messageLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageLTE = data
+		case "messageContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageContains = data
+		case "messageHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageHasPrefix = data
+		case "messageHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageHasSuffix = data
+		case "messageEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageEqualFold = data
+		case "messageContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("messageContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MessageContainsFold = data
+		case "at":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("at"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.At = data
+		case "atNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtNEQ = data
+		case "atIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtIn = data
+		case "atNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtNotIn = data
+		case "atGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtGT = data
+		case "atGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtGTE = data
+		case "atLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtLT = data
+		case "atLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtLTE = data
+		case "hasExecution":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasExecution"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasExecution = data
+		case "hasExecutionWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasExecutionWith"))
+			data, err := ec.unmarshalOExecutionWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasExecutionWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPolicyEventWhereInput unmarshals raw into the PolicyEventWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPolicyEventWhereInput(ctx context.Context, raw any) (ent.PolicyEventWhereInput, error) {
+	var out ent.PolicyEventWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PolicyEventWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRerunExecutionInput(ctx context.Context, obj any) (model.RerunExecutionInput, error) {
+	var it model.RerunExecutionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "parameters"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "parameters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parameters"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parameters = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRerunExecutionInput unmarshals raw into the RerunExecutionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRerunExecutionInput(ctx context.Context, raw any) (model.RerunExecutionInput, error) {
+	var out model.RerunExecutionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RerunExecutionInput", raw, &out)
 	return out, err
 }
 
@@ -32457,6 +36744,97 @@ func UnmarshalTriggerWhereInput(ctx context.Context, raw any) (ent.TriggerWhereI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdatePolicyInput(ctx context.Context, obj any) (model.UpdatePolicyInput, error) {
+	var it model.UpdatePolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"description", "action", "enabled", "policyType", "parameters", "concurrency", "rateLimit", "retry"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "action":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("action"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Action = data
+		case "enabled":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enabled"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Enabled = data
+		case "policyType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policyType"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PolicyType = data
+		case "parameters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parameters"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Parameters = data
+		case "concurrency":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("concurrency"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Concurrency = data
+		case "rateLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rateLimit"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RateLimit = data
+		case "retry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retry"))
+			data, err := ec.unmarshalOJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Retry = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdatePolicyInput unmarshals raw into the UpdatePolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdatePolicyInput(ctx context.Context, raw any) (model.UpdatePolicyInput, error) {
+	var out model.UpdatePolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdatePolicyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateRuleInput(ctx context.Context, obj any) (model.UpdateRuleInput, error) {
 	var it model.UpdateRuleInput
 	if obj == nil {
@@ -33968,6 +38346,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Rule(ctx, sel, obj)
+	case *ent.PolicyEvent:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._PolicyEvent(ctx, sel, obj)
 	case *ent.PackInstall:
 		if obj == nil {
 			return graphql.Null
@@ -34003,6 +38386,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._AuditEvent(ctx, sel, obj)
+	case *ent.ActionPolicy:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ActionPolicy(ctx, sel, obj)
 	case *ent.Action:
 		if obj == nil {
 			return graphql.Null
@@ -34301,6 +38689,11 @@ func (ec *executionContext) _Action(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "policies":
+			out.Values[i] = ec._Action_policies(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -34379,6 +38772,210 @@ func (ec *executionContext) _ActionEdge(ctx context.Context, sel ast.SelectionSe
 			}
 		case "cursor":
 			out.Values[i] = ec._ActionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var actionPolicyImplementors = []string{"ActionPolicy", "Node"}
+
+func (ec *executionContext) _ActionPolicy(ctx context.Context, sel ast.SelectionSet, obj *ent.ActionPolicy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, actionPolicyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActionPolicy")
+		case "id":
+			out.Values[i] = ec._ActionPolicy_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._ActionPolicy_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ActionPolicy_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ref":
+			out.Values[i] = ec._ActionPolicy_ref(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "packRef":
+			out.Values[i] = ec._ActionPolicy_packRef(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "packID":
+			out.Values[i] = ec._ActionPolicy_packID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "description":
+			out.Values[i] = ec._ActionPolicy_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actionRef":
+			out.Values[i] = ec._ActionPolicy_actionRef(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policyType":
+			out.Values[i] = ec._ActionPolicy_policyType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enabled":
+			out.Values[i] = ec._ActionPolicy_enabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "concurrencyThreshold":
+			out.Values[i] = ec._ActionPolicy_concurrencyThreshold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "concurrencyAction":
+			out.Values[i] = ec._ActionPolicy_concurrencyAction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "concurrencyAttributes":
+			out.Values[i] = ec._ActionPolicy_concurrencyAttributes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rateLimitMax":
+			out.Values[i] = ec._ActionPolicy_rateLimitMax(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rateLimitWindowSeconds":
+			out.Values[i] = ec._ActionPolicy_rateLimitWindowSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryOn":
+			out.Values[i] = ec._ActionPolicy_retryOn(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retryMaxCount":
+			out.Values[i] = ec._ActionPolicy_retryMaxCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryDelaySeconds":
+			out.Values[i] = ec._ActionPolicy_retryDelaySeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pack":
+			out.Values[i] = ec._ActionPolicy_pack(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var actionPolicyConnectionImplementors = []string{"ActionPolicyConnection"}
+
+func (ec *executionContext) _ActionPolicyConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ActionPolicyConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, actionPolicyConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActionPolicyConnection")
+		case "edges":
+			out.Values[i] = ec._ActionPolicyConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ActionPolicyConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._ActionPolicyConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var actionPolicyEdgeImplementors = []string{"ActionPolicyEdge"}
+
+func (ec *executionContext) _ActionPolicyEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ActionPolicyEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, actionPolicyEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActionPolicyEdge")
+		case "node":
+			out.Values[i] = ec._ActionPolicyEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ActionPolicyEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -35260,6 +39857,21 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "retryOfID":
+			out.Values[i] = ec._Execution_retryOfID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retryAttempt":
+			out.Values[i] = ec._Execution_retryAttempt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rerunOfID":
+			out.Values[i] = ec._Execution_rerunOfID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "action":
 			out.Values[i] = ec._Execution_action(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -35283,6 +39895,31 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 		case "workflowExecutions":
 			out.Values[i] = ec._Execution_workflowExecutions(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryOf":
+			out.Values[i] = ec._Execution_retryOf(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "retries":
+			out.Values[i] = ec._Execution_retries(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rerunOf":
+			out.Values[i] = ec._Execution_rerunOf(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "reruns":
+			out.Values[i] = ec._Execution_reruns(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "policyEvents":
+			out.Values[i] = ec._Execution_policyEvents(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "duration":
@@ -35939,6 +40576,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createPolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createPolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatePolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updatePolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deletePolicy":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deletePolicy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rerunExecution":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_rerunExecution(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "pauseExecution":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_pauseExecution(ctx, field)
@@ -36098,6 +40763,11 @@ func (ec *executionContext) _Pack(ctx context.Context, sel ast.SelectionSet, obj
 			}
 		case "workflowDefinitions":
 			out.Values[i] = ec._Pack_workflowDefinitions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policies":
+			out.Values[i] = ec._Pack_policies(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -36479,6 +41149,183 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var policyEventImplementors = []string{"PolicyEvent", "Node"}
+
+func (ec *executionContext) _PolicyEvent(ctx context.Context, sel ast.SelectionSet, obj *ent.PolicyEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyEvent")
+		case "id":
+			out.Values[i] = ec._PolicyEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "executionID":
+			out.Values[i] = ec._PolicyEvent_executionID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "policyRef":
+			out.Values[i] = ec._PolicyEvent_policyRef(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._PolicyEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._PolicyEvent_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._PolicyEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "execution":
+			out.Values[i] = ec._PolicyEvent_execution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyEventConnectionImplementors = []string{"PolicyEventConnection"}
+
+func (ec *executionContext) _PolicyEventConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.PolicyEventConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyEventConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyEventConnection")
+		case "edges":
+			out.Values[i] = ec._PolicyEventConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PolicyEventConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PolicyEventConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyEventEdgeImplementors = []string{"PolicyEventEdge"}
+
+func (ec *executionContext) _PolicyEventEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.PolicyEventEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyEventEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyEventEdge")
+		case "node":
+			out.Values[i] = ec._PolicyEventEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._PolicyEventEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyPayloadImplementors = []string{"PolicyPayload"}
+
+func (ec *executionContext) _PolicyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PolicyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyPayload")
+		case "policy":
+			out.Values[i] = ec._PolicyPayload_policy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -36522,6 +41369,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_actions(ctx, field)
 				})
+		case "actionPolicies":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_actionPolicies(ctx, field)
+				})
 		case "auditEvents":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -36563,6 +41416,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_packInstalls(ctx, field)
+				})
+		case "policyEvents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_policyEvents(ctx, field)
 				})
 		case "rules":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -36647,6 +41506,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_key(ctx, field)
+				})
+		case "policy":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_policy(ctx, field)
 				})
 		case "systemInfo":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -38368,6 +43233,67 @@ func (ec *executionContext) marshalNActionParameterDelivery2githubᚗcomᚋattun
 	return v
 }
 
+func (ec *executionContext) marshalNActionPolicy2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ActionPolicy) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNActionPolicy2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicy(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNActionPolicy2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicy(ctx context.Context, sel ast.SelectionSet, v *ent.ActionPolicy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActionPolicy!")
+		return graphql.Null
+	}
+	return ec._ActionPolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNActionPolicyConcurrencyAction2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyAction(ctx context.Context, v any) (actionpolicy.ConcurrencyAction, error) {
+	var res actionpolicy.ConcurrencyAction
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNActionPolicyConcurrencyAction2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyAction(ctx context.Context, sel ast.SelectionSet, v actionpolicy.ConcurrencyAction) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNActionPolicyConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyConnection(ctx context.Context, sel ast.SelectionSet, v *ent.ActionPolicyConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActionPolicyConnection!")
+		return graphql.Null
+	}
+	return ec._ActionPolicyConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNActionPolicyOrderField2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyOrderField(ctx context.Context, v any) (*ent.ActionPolicyOrderField, error) {
+	var res = new(ent.ActionPolicyOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNActionPolicyOrderField2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.ActionPolicyOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActionPolicyOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNActionPolicyWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInput(ctx context.Context, v any) (*ent.ActionPolicyWhereInput, error) {
+	res, err := ec.unmarshalInputActionPolicyWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNActionRunnerType2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionᚐRunnerType(ctx context.Context, v any) (action.RunnerType, error) {
 	var res action.RunnerType
 	err := res.UnmarshalGQL(v)
@@ -38445,6 +43371,11 @@ func (ec *executionContext) marshalNCreateApiTokenPayload2ᚖgithubᚗcomᚋattu
 		return graphql.Null
 	}
 	return ec._CreateApiTokenPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreatePolicyInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐCreatePolicyInput(ctx context.Context, v any) (model.CreatePolicyInput, error) {
+	res, err := ec.unmarshalInputCreatePolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCreateRuleInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐCreateRuleInput(ctx context.Context, v any) (model.CreateRuleInput, error) {
@@ -38968,6 +43899,50 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNPolicyEvent2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEvent(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyEvent!")
+		return graphql.Null
+	}
+	return ec._PolicyEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPolicyEventConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventConnection(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyEventConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyEventConnection!")
+		return graphql.Null
+	}
+	return ec._PolicyEventConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPolicyEventKind2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx context.Context, v any) (policyevent.Kind, error) {
+	var res policyevent.Kind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPolicyEventKind2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx context.Context, sel ast.SelectionSet, v policyevent.Kind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNPolicyEventWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInput(ctx context.Context, v any) (*ent.PolicyEventWhereInput, error) {
+	res, err := ec.unmarshalInputPolicyEventWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPolicyPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐPolicyPayload(ctx context.Context, sel ast.SelectionSet, v *model.PolicyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyPayload!")
+		return graphql.Null
+	}
+	return ec._PolicyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRerunExecutionInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRerunExecutionInput(ctx context.Context, v any) (model.RerunExecutionInput, error) {
+	res, err := ec.unmarshalInputRerunExecutionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNRotateWebhookKeyPayload2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRotateWebhookKeyPayload(ctx context.Context, sel ast.SelectionSet, v *model.RotateWebhookKeyPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RotateWebhookKeyPayload!")
@@ -39192,6 +44167,11 @@ func (ec *executionContext) marshalNTriggerOrderField2ᚖgithubᚗcomᚋattune�
 func (ec *executionContext) unmarshalNTriggerWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐTriggerWhereInput(ctx context.Context, v any) (*ent.TriggerWhereInput, error) {
 	res, err := ec.unmarshalInputTriggerWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNUpdatePolicyInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐUpdatePolicyInput(ctx context.Context, v any) (model.UpdatePolicyInput, error) {
+	res, err := ec.unmarshalInputUpdatePolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNUpdateRuleInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐUpdateRuleInput(ctx context.Context, v any) (model.UpdateRuleInput, error) {
@@ -39658,6 +44638,118 @@ func (ec *executionContext) marshalOActionParameterDelivery2ᚖgithubᚗcomᚋat
 	return v
 }
 
+func (ec *executionContext) marshalOActionPolicy2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicy(ctx context.Context, sel ast.SelectionSet, v *ent.ActionPolicy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ActionPolicy(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOActionPolicyConcurrencyAction2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyActionᚄ(ctx context.Context, v any) ([]actionpolicy.ConcurrencyAction, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]actionpolicy.ConcurrencyAction, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNActionPolicyConcurrencyAction2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyAction(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOActionPolicyConcurrencyAction2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyActionᚄ(ctx context.Context, sel ast.SelectionSet, v []actionpolicy.ConcurrencyAction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNActionPolicyConcurrencyAction2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyAction(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOActionPolicyConcurrencyAction2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyAction(ctx context.Context, v any) (*actionpolicy.ConcurrencyAction, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(actionpolicy.ConcurrencyAction)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOActionPolicyConcurrencyAction2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionpolicyᚐConcurrencyAction(ctx context.Context, sel ast.SelectionSet, v *actionpolicy.ConcurrencyAction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalOActionPolicyEdge2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.ActionPolicyEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOActionPolicyEdge2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOActionPolicyEdge2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyEdge(ctx context.Context, sel ast.SelectionSet, v *ent.ActionPolicyEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ActionPolicyEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOActionPolicyOrder2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyOrder(ctx context.Context, v any) (*ent.ActionPolicyOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputActionPolicyOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOActionPolicyWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInputᚄ(ctx context.Context, v any) ([]*ent.ActionPolicyWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.ActionPolicyWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNActionPolicyWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOActionPolicyWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐActionPolicyWhereInput(ctx context.Context, v any) (*ent.ActionPolicyWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputActionPolicyWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOActionRunnerType2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋactionᚐRunnerTypeᚄ(ctx context.Context, v any) ([]action.RunnerType, error) {
 	if v == nil {
 		return nil, nil
@@ -40083,6 +45175,25 @@ func (ec *executionContext) unmarshalOEventWhereInput2ᚖgithubᚗcomᚋattune�
 	}
 	res, err := ec.unmarshalInputEventWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOExecution2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Execution) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalOExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx context.Context, sel ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
@@ -40748,6 +45859,129 @@ func (ec *executionContext) unmarshalOPackWhereInput2ᚖgithubᚗcomᚋattuneᚑ
 		return nil, nil
 	}
 	res, err := ec.unmarshalInputPackWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPolicyEvent2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.PolicyEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPolicyEvent2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPolicyEvent2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEvent(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyEvent) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PolicyEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPolicyEventEdge2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.PolicyEventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOPolicyEventEdge2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOPolicyEventEdge2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventEdge(ctx context.Context, sel ast.SelectionSet, v *ent.PolicyEventEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PolicyEventEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOPolicyEventKind2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKindᚄ(ctx context.Context, v any) ([]policyevent.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]policyevent.Kind, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPolicyEventKind2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOPolicyEventKind2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKindᚄ(ctx context.Context, sel ast.SelectionSet, v []policyevent.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPolicyEventKind2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOPolicyEventKind2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx context.Context, v any) (*policyevent.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(policyevent.Kind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPolicyEventKind2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋpolicyeventᚐKind(ctx context.Context, sel ast.SelectionSet, v *policyevent.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOPolicyEventWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInputᚄ(ctx context.Context, v any) ([]*ent.PolicyEventWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.PolicyEventWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPolicyEventWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOPolicyEventWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐPolicyEventWhereInput(ctx context.Context, v any) (*ent.PolicyEventWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPolicyEventWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 

@@ -8,13 +8,14 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/execution"
-	wfengine "github.com/attune-io/attune/internal/workflow/engine"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/pack"
+	"github.com/attune-io/attune/internal/policy"
 	"github.com/attune-io/attune/internal/rule"
 	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/sensor"
 	"github.com/attune-io/attune/internal/trigger"
+	wfengine "github.com/attune-io/attune/internal/workflow/engine"
 )
 
 // Resolver holds the dependencies every resolver needs.
@@ -33,6 +34,8 @@ type Resolver struct {
 	Events *rule.Engine
 	// Webhooks manages webhook keys.
 	Webhooks *trigger.Webhooks
+	// Policies creates, changes and deletes action policies.
+	Policies *policy.Service
 	// Sensors enables and disables sensors.
 	Sensors *sensor.Supervisor
 	// Isolation says how this node confines action processes (systemInfo).

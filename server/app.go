@@ -19,6 +19,7 @@ import (
 	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/playground"
+	actionpolicy "github.com/attune-io/attune/internal/policy"
 	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/store"
 	"github.com/attune-io/attune/internal/trigger"
@@ -231,7 +232,7 @@ func (a *app) handler() http.Handler {
 		Client: a.db.Ent, Packs: a.packs, Executions: a.engine.svc, Workflows: a.engine.workflows,
 		Tokens: a.sec.tokens, Keys: a.sec.keys, Logger: a.log,
 		Events: a.engine.rules, Webhooks: a.events.webhooks, Sensors: a.events.sensors,
-		Isolation: a.sandbox.Status(),
+		Isolation: a.sandbox.Status(), Policies: actionpolicy.NewService(a.db),
 	}, graph.Options{
 		WebsocketInit:  graph.WebsocketAuth(a.sec.tokens),
 		PersistedOnly:  a.persisted,

@@ -123,8 +123,8 @@ func startEvents(ctx context.Context, cfg Config, db *store.DB, eng *engine, key
 	if cfg.HasRole("sensor") {
 		ev.sensors.Start(ctx)
 	}
-	if cfg.HasRole("worker") {
-		ev.execTriggers = trigger.NewExecutionTriggers(db, eng.rules, eng.bus, log.With("component", "execution-triggers"))
+	if eng.triggers != nil {
+		ev.execTriggers = eng.triggers
 		ev.execTriggers.Start(ctx)
 	}
 	return ev, nil

@@ -134,6 +134,9 @@ var docExamples = []docExample{
 		doc: "docs/operations.md", fp: "5b524a752ad6",
 		why: "a Prometheus configuration for the reader's hosts; TestMetrics scrapes both listeners it names",
 	},
+	{doc: "docs/policies.md", fp: "196a35cec521", why: "a policy file; TestPoliciesOfAPack installs this form"},
+	{doc: "docs/policies.md", fp: "d2b25524c3f7", why: "a policy file; TestPoliciesOfAPack and TestPolicyValidation use this form"},
+	{doc: "docs/policies.md", fp: "399e13e4ff8f", why: "a mermaid diagram"},
 }
 
 // fencedBlock is a fenced block as found in a document.

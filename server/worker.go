@@ -24,9 +24,9 @@ import (
 	"github.com/attune-io/attune/internal/sandbox"
 	"github.com/attune-io/attune/internal/st2compat"
 	"github.com/attune-io/attune/internal/store"
+	"github.com/attune-io/attune/internal/trigger"
 	wfengine "github.com/attune-io/attune/internal/workflow/engine"
 	wfexpr "github.com/attune-io/attune/internal/workflow/expr"
-	"github.com/attune-io/attune/internal/trigger"
 )
 
 // WorkerConfig sets how this node runs actions (worker role), how soon the
@@ -237,6 +237,9 @@ type engine struct {
 	workflows *wfengine.Engine
 	// metrics counts what the engine and the event pipeline do.
 	metrics *metrics.Metrics
+	// triggers emits the execution triggers (worker nodes): from the
+	// announcements of ends, and from the jobs inserted with them.
+	triggers *trigger.ExecutionTriggers
 }
 
 // startEngine migrates the queue's tables and starts what the roles need.
@@ -306,6 +309,8 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	if concurrency == 0 {
 		return e, nil
 	}
+	e.triggers = trigger.NewExecutionTriggers(db, e.rules, bus, log.With("component", "execution-triggers"))
+	h.Triggers = func(ctx context.Context, ids []int) error { return e.triggers.Handle(ctx, ids...) }
 	tmp := filepath.Join(cfg.DataDir, "tmp", "worker")
 	if err := makeTempDir(tmp, sb); err != nil {
 		e.stop(ctx)

@@ -64,8 +64,9 @@ func TestWorkflowSmoke(t *testing.T) {
 				Error    string
 				Result   json.RawMessage
 				Workflow struct {
-					Status string
-					Tasks  []struct {
+					Status  string
+					Context map[string]any
+					Tasks   []struct {
 						Name      string
 						Status    string
 						ItemIndex *int
@@ -74,9 +75,12 @@ func TestWorkflowSmoke(t *testing.T) {
 			}
 		}
 		gql.Must(t, `query($id: ID!) { node(id: $id) { ... on Execution { status error result
-			workflow { status tasks { name status itemIndex } } } } }`, map[string]any{"id": id}, &got)
+			workflow { status context tasks { name status itemIndex } } } } }`, map[string]any{"id": id}, &got)
 		require.Equal(t, "SUCCEEDED", got.Node.Status, "%+v %s", got, got.Node.Result)
 		require.JSONEq(t, `{"output": {"said": "hello attune", "items": ["item 1", "item 2", "item 3"]}}`, string(got.Node.Result))
+		// The state each step stored (as raw JSON) reads back through the API.
+		require.Equal(t, "hello attune", got.Node.Workflow.Context["said"])
+		require.Equal(t, []any{"item 1", "item 2", "item 3"}, got.Node.Workflow.Context["items"])
 		require.Len(t, got.Node.Workflow.Tasks, 4)
 		require.Equal(t, "one", got.Node.Workflow.Tasks[0].Name)
 	})
@@ -99,7 +103,7 @@ func TestWorkflowSurvivesKilledNode(t *testing.T) {
 	gate1, gate2 := filepath.Join(dir, "gate1"), filepath.Join(dir, "gate2")
 	wait := func(f string) string { return "while [ ! -e " + f + " ]; do sleep 0.05; done; echo passed" }
 	pack := map[string]string{
-		"pack.yaml": "name: wfkill\nref: wfkill\nversion: 1.0.0\ndescription: kill\nauthor: tests\n",
+		"pack.yaml":         "name: wfkill\nref: wfkill\nversion: 1.0.0\ndescription: kill\nauthor: tests\n",
 		"actions/flow.yaml": "name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\ndescription: flow\n",
 		"actions/workflows/flow.yaml": `version: 1.0
 tasks:

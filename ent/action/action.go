@@ -54,6 +54,8 @@ const (
 	FieldIdempotent = "idempotent"
 	// FieldNotify holds the string denoting the notify field in the database.
 	FieldNotify = "notify"
+	// FieldHasPolicies holds the string denoting the has_policies field in the database.
+	FieldHasPolicies = "has_policies"
 	// EdgePack holds the string denoting the pack edge name in mutations.
 	EdgePack = "pack"
 	// EdgeExecutions holds the string denoting the executions edge name in mutations.
@@ -106,6 +108,7 @@ var Columns = []string{
 	FieldTags,
 	FieldIdempotent,
 	FieldNotify,
+	FieldHasPolicies,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -150,6 +153,8 @@ var (
 	DefaultEnabled bool
 	// DefaultIdempotent holds the default value on creation for the "idempotent" field.
 	DefaultIdempotent bool
+	// DefaultHasPolicies holds the default value on creation for the "has_policies" field.
+	DefaultHasPolicies bool
 )
 
 // RunnerType defines the type for the "runner_type" enum field.
@@ -290,6 +295,11 @@ func ByEnabled(opts ...sql.OrderTermOption) OrderOption {
 // ByIdempotent orders the results by the idempotent field.
 func ByIdempotent(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldIdempotent, opts...).ToFunc()
+}
+
+// ByHasPolicies orders the results by the has_policies field.
+func ByHasPolicies(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldHasPolicies, opts...).ToFunc()
 }
 
 // ByPackField orders the results by pack field.

@@ -110,6 +110,11 @@ func Idempotent(v bool) predicate.Action {
 	return predicate.Action(sql.FieldEQ(FieldIdempotent, v))
 }
 
+// HasPolicies applies equality check predicate on the "has_policies" field. It's identical to HasPoliciesEQ.
+func HasPolicies(v bool) predicate.Action {
+	return predicate.Action(sql.FieldEQ(FieldHasPolicies, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Action {
 	return predicate.Action(sql.FieldEQ(FieldCreatedAt, v))
@@ -738,6 +743,16 @@ func NotifyIsNil() predicate.Action {
 // NotifyNotNil applies the NotNil predicate on the "notify" field.
 func NotifyNotNil() predicate.Action {
 	return predicate.Action(sql.FieldNotNull(FieldNotify))
+}
+
+// HasPoliciesEQ applies the EQ predicate on the "has_policies" field.
+func HasPoliciesEQ(v bool) predicate.Action {
+	return predicate.Action(sql.FieldEQ(FieldHasPolicies, v))
+}
+
+// HasPoliciesNEQ applies the NEQ predicate on the "has_policies" field.
+func HasPoliciesNEQ(v bool) predicate.Action {
+	return predicate.Action(sql.FieldNEQ(FieldHasPolicies, v))
 }
 
 // HasPack applies the HasEdge predicate on the "pack" edge.

@@ -76,6 +76,12 @@ const (
 	FieldTaskReported = "task_reported"
 	// FieldPackChecksum holds the string denoting the pack_checksum field in the database.
 	FieldPackChecksum = "pack_checksum"
+	// FieldRetryOfID holds the string denoting the retry_of_id field in the database.
+	FieldRetryOfID = "retry_of_id"
+	// FieldRetryAttempt holds the string denoting the retry_attempt field in the database.
+	FieldRetryAttempt = "retry_attempt"
+	// FieldRerunOfID holds the string denoting the rerun_of_id field in the database.
+	FieldRerunOfID = "rerun_of_id"
 	// EdgeAction holds the string denoting the action edge name in mutations.
 	EdgeAction = "action"
 	// EdgeParent holds the string denoting the parent edge name in mutations.
@@ -90,6 +96,16 @@ const (
 	EdgeOutput = "output"
 	// EdgeSecret holds the string denoting the secret edge name in mutations.
 	EdgeSecret = "secret"
+	// EdgeRetryOf holds the string denoting the retry_of edge name in mutations.
+	EdgeRetryOf = "retry_of"
+	// EdgeRetries holds the string denoting the retries edge name in mutations.
+	EdgeRetries = "retries"
+	// EdgeRerunOf holds the string denoting the rerun_of edge name in mutations.
+	EdgeRerunOf = "rerun_of"
+	// EdgeReruns holds the string denoting the reruns edge name in mutations.
+	EdgeReruns = "reruns"
+	// EdgePolicyEvents holds the string denoting the policy_events edge name in mutations.
+	EdgePolicyEvents = "policy_events"
 	// Table holds the table name of the execution in the database.
 	Table = "executions"
 	// ActionTable is the table that holds the action relation/edge.
@@ -135,6 +151,29 @@ const (
 	SecretInverseTable = "execution_secrets"
 	// SecretColumn is the table column denoting the secret relation/edge.
 	SecretColumn = "execution_id"
+	// RetryOfTable is the table that holds the retry_of relation/edge.
+	RetryOfTable = "executions"
+	// RetryOfColumn is the table column denoting the retry_of relation/edge.
+	RetryOfColumn = "retry_of_id"
+	// RetriesTable is the table that holds the retries relation/edge.
+	RetriesTable = "executions"
+	// RetriesColumn is the table column denoting the retries relation/edge.
+	RetriesColumn = "retry_of_id"
+	// RerunOfTable is the table that holds the rerun_of relation/edge.
+	RerunOfTable = "executions"
+	// RerunOfColumn is the table column denoting the rerun_of relation/edge.
+	RerunOfColumn = "rerun_of_id"
+	// RerunsTable is the table that holds the reruns relation/edge.
+	RerunsTable = "executions"
+	// RerunsColumn is the table column denoting the reruns relation/edge.
+	RerunsColumn = "rerun_of_id"
+	// PolicyEventsTable is the table that holds the policy_events relation/edge.
+	PolicyEventsTable = "policy_events"
+	// PolicyEventsInverseTable is the table name for the PolicyEvent entity.
+	// It exists in this package in order to avoid circular dependency with the "policyevent" package.
+	PolicyEventsInverseTable = "policy_events"
+	// PolicyEventsColumn is the table column denoting the policy_events relation/edge.
+	PolicyEventsColumn = "execution_id"
 )
 
 // Columns holds all SQL columns for execution fields.
@@ -169,6 +208,9 @@ var Columns = []string{
 	FieldTaskRun,
 	FieldTaskReported,
 	FieldPackChecksum,
+	FieldRetryOfID,
+	FieldRetryAttempt,
+	FieldRerunOfID,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -227,6 +269,8 @@ var (
 	DefaultTaskReported bool
 	// DefaultPackChecksum holds the default value on creation for the "pack_checksum" field.
 	DefaultPackChecksum string
+	// DefaultRetryAttempt holds the default value on creation for the "retry_attempt" field.
+	DefaultRetryAttempt int
 )
 
 // Status defines the type for the "status" enum field.
@@ -249,6 +293,7 @@ const (
 	StatusPAUSING   Status = "PAUSING"
 	StatusPAUSED    Status = "PAUSED"
 	StatusPENDING   Status = "PENDING"
+	StatusDELAYED   Status = "DELAYED"
 )
 
 func (s Status) String() string {
@@ -258,7 +303,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED, StatusPAUSING, StatusPAUSED, StatusPENDING:
+	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED, StatusPAUSING, StatusPAUSED, StatusPENDING, StatusDELAYED:
 		return nil
 	default:
 		return fmt.Errorf("execution: invalid enum value for status field: %q", s)
@@ -408,6 +453,21 @@ func ByPackChecksum(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPackChecksum, opts...).ToFunc()
 }
 
+// ByRetryOfID orders the results by the retry_of_id field.
+func ByRetryOfID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRetryOfID, opts...).ToFunc()
+}
+
+// ByRetryAttempt orders the results by the retry_attempt field.
+func ByRetryAttempt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRetryAttempt, opts...).ToFunc()
+}
+
+// ByRerunOfID orders the results by the rerun_of_id field.
+func ByRerunOfID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRerunOfID, opts...).ToFunc()
+}
+
 // ByActionField orders the results by action field.
 func ByActionField(field string, opts ...sql.OrderTermOption) OrderOption {
 	return func(s *sql.Selector) {
@@ -477,6 +537,62 @@ func BySecretField(field string, opts ...sql.OrderTermOption) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newSecretStep(), sql.OrderByField(field, opts...))
 	}
 }
+
+// ByRetryOfField orders the results by retry_of field.
+func ByRetryOfField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRetryOfStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRetriesCount orders the results by retries count.
+func ByRetriesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newRetriesStep(), opts...)
+	}
+}
+
+// ByRetries orders the results by retries terms.
+func ByRetries(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRetriesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByRerunOfField orders the results by rerun_of field.
+func ByRerunOfField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRerunOfStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByRerunsCount orders the results by reruns count.
+func ByRerunsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newRerunsStep(), opts...)
+	}
+}
+
+// ByReruns orders the results by reruns terms.
+func ByReruns(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newRerunsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
+
+// ByPolicyEventsCount orders the results by policy_events count.
+func ByPolicyEventsCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newPolicyEventsStep(), opts...)
+	}
+}
+
+// ByPolicyEvents orders the results by policy_events terms.
+func ByPolicyEvents(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPolicyEventsStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newActionStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -524,6 +640,41 @@ func newSecretStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(SecretInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2O, false, SecretTable, SecretColumn),
+	)
+}
+func newRetryOfStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, RetryOfTable, RetryOfColumn),
+	)
+}
+func newRetriesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, RetriesTable, RetriesColumn),
+	)
+}
+func newRerunOfStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.M2O, true, RerunOfTable, RerunOfColumn),
+	)
+}
+func newRerunsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(Table, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, RerunsTable, RerunsColumn),
+	)
+}
+func newPolicyEventsStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PolicyEventsInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, PolicyEventsTable, PolicyEventsColumn),
 	)
 }
 

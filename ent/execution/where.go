@@ -185,6 +185,21 @@ func PackChecksum(v string) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldPackChecksum, v))
 }
 
+// RetryOfID applies equality check predicate on the "retry_of_id" field. It's identical to RetryOfIDEQ.
+func RetryOfID(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldRetryOfID, v))
+}
+
+// RetryAttempt applies equality check predicate on the "retry_attempt" field. It's identical to RetryAttemptEQ.
+func RetryAttempt(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldRetryAttempt, v))
+}
+
+// RerunOfID applies equality check predicate on the "rerun_of_id" field. It's identical to RerunOfIDEQ.
+func RerunOfID(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldRerunOfID, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldCreatedAt, v))
@@ -1385,6 +1400,106 @@ func PackChecksumContainsFold(v string) predicate.Execution {
 	return predicate.Execution(sql.FieldContainsFold(FieldPackChecksum, v))
 }
 
+// RetryOfIDEQ applies the EQ predicate on the "retry_of_id" field.
+func RetryOfIDEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldRetryOfID, v))
+}
+
+// RetryOfIDNEQ applies the NEQ predicate on the "retry_of_id" field.
+func RetryOfIDNEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldRetryOfID, v))
+}
+
+// RetryOfIDIn applies the In predicate on the "retry_of_id" field.
+func RetryOfIDIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldRetryOfID, vs...))
+}
+
+// RetryOfIDNotIn applies the NotIn predicate on the "retry_of_id" field.
+func RetryOfIDNotIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldRetryOfID, vs...))
+}
+
+// RetryOfIDIsNil applies the IsNil predicate on the "retry_of_id" field.
+func RetryOfIDIsNil() predicate.Execution {
+	return predicate.Execution(sql.FieldIsNull(FieldRetryOfID))
+}
+
+// RetryOfIDNotNil applies the NotNil predicate on the "retry_of_id" field.
+func RetryOfIDNotNil() predicate.Execution {
+	return predicate.Execution(sql.FieldNotNull(FieldRetryOfID))
+}
+
+// RetryAttemptEQ applies the EQ predicate on the "retry_attempt" field.
+func RetryAttemptEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldRetryAttempt, v))
+}
+
+// RetryAttemptNEQ applies the NEQ predicate on the "retry_attempt" field.
+func RetryAttemptNEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldRetryAttempt, v))
+}
+
+// RetryAttemptIn applies the In predicate on the "retry_attempt" field.
+func RetryAttemptIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldRetryAttempt, vs...))
+}
+
+// RetryAttemptNotIn applies the NotIn predicate on the "retry_attempt" field.
+func RetryAttemptNotIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldRetryAttempt, vs...))
+}
+
+// RetryAttemptGT applies the GT predicate on the "retry_attempt" field.
+func RetryAttemptGT(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldGT(FieldRetryAttempt, v))
+}
+
+// RetryAttemptGTE applies the GTE predicate on the "retry_attempt" field.
+func RetryAttemptGTE(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldGTE(FieldRetryAttempt, v))
+}
+
+// RetryAttemptLT applies the LT predicate on the "retry_attempt" field.
+func RetryAttemptLT(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldLT(FieldRetryAttempt, v))
+}
+
+// RetryAttemptLTE applies the LTE predicate on the "retry_attempt" field.
+func RetryAttemptLTE(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldLTE(FieldRetryAttempt, v))
+}
+
+// RerunOfIDEQ applies the EQ predicate on the "rerun_of_id" field.
+func RerunOfIDEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldRerunOfID, v))
+}
+
+// RerunOfIDNEQ applies the NEQ predicate on the "rerun_of_id" field.
+func RerunOfIDNEQ(v int) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldRerunOfID, v))
+}
+
+// RerunOfIDIn applies the In predicate on the "rerun_of_id" field.
+func RerunOfIDIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldRerunOfID, vs...))
+}
+
+// RerunOfIDNotIn applies the NotIn predicate on the "rerun_of_id" field.
+func RerunOfIDNotIn(vs ...int) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldRerunOfID, vs...))
+}
+
+// RerunOfIDIsNil applies the IsNil predicate on the "rerun_of_id" field.
+func RerunOfIDIsNil() predicate.Execution {
+	return predicate.Execution(sql.FieldIsNull(FieldRerunOfID))
+}
+
+// RerunOfIDNotNil applies the NotNil predicate on the "rerun_of_id" field.
+func RerunOfIDNotNil() predicate.Execution {
+	return predicate.Execution(sql.FieldNotNull(FieldRerunOfID))
+}
+
 // HasAction applies the HasEdge predicate on the "action" edge.
 func HasAction() predicate.Execution {
 	return predicate.Execution(func(s *sql.Selector) {
@@ -1538,6 +1653,121 @@ func HasSecret() predicate.Execution {
 func HasSecretWith(preds ...predicate.ExecutionSecret) predicate.Execution {
 	return predicate.Execution(func(s *sql.Selector) {
 		step := newSecretStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRetryOf applies the HasEdge predicate on the "retry_of" edge.
+func HasRetryOf() predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, RetryOfTable, RetryOfColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRetryOfWith applies the HasEdge predicate on the "retry_of" edge with a given conditions (other predicates).
+func HasRetryOfWith(preds ...predicate.Execution) predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := newRetryOfStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRetries applies the HasEdge predicate on the "retries" edge.
+func HasRetries() predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, RetriesTable, RetriesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRetriesWith applies the HasEdge predicate on the "retries" edge with a given conditions (other predicates).
+func HasRetriesWith(preds ...predicate.Execution) predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := newRetriesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasRerunOf applies the HasEdge predicate on the "rerun_of" edge.
+func HasRerunOf() predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, RerunOfTable, RerunOfColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRerunOfWith applies the HasEdge predicate on the "rerun_of" edge with a given conditions (other predicates).
+func HasRerunOfWith(preds ...predicate.Execution) predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := newRerunOfStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasReruns applies the HasEdge predicate on the "reruns" edge.
+func HasReruns() predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, RerunsTable, RerunsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasRerunsWith applies the HasEdge predicate on the "reruns" edge with a given conditions (other predicates).
+func HasRerunsWith(preds ...predicate.Execution) predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := newRerunsStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasPolicyEvents applies the HasEdge predicate on the "policy_events" edge.
+func HasPolicyEvents() predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, PolicyEventsTable, PolicyEventsColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPolicyEventsWith applies the HasEdge predicate on the "policy_events" edge with a given conditions (other predicates).
+func HasPolicyEventsWith(preds ...predicate.PolicyEvent) predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := newPolicyEventsStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

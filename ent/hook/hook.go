@@ -33,6 +33,18 @@ func (f ActionFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ActionMutation", m)
 }
 
+// The ActionPolicyFunc type is an adapter to allow the use of ordinary
+// function as ActionPolicy mutator.
+type ActionPolicyFunc func(context.Context, *ent.ActionPolicyMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ActionPolicyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ActionPolicyMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ActionPolicyMutation", m)
+}
+
 // The AuditEventFunc type is an adapter to allow the use of ordinary
 // function as AuditEvent mutator.
 type AuditEventFunc func(context.Context, *ent.AuditEventMutation) (ent.Value, error)
@@ -163,6 +175,18 @@ func (f PackInstallFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value,
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PackInstallMutation", m)
+}
+
+// The PolicyEventFunc type is an adapter to allow the use of ordinary
+// function as PolicyEvent mutator.
+type PolicyEventFunc func(context.Context, *ent.PolicyEventMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f PolicyEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.PolicyEventMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PolicyEventMutation", m)
 }
 
 // The RuleFunc type is an adapter to allow the use of ordinary

@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -21,6 +22,7 @@ import (
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/sensor"
@@ -138,6 +140,33 @@ func (f TraverseAction) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ActionQuery", q)
+}
+
+// The ActionPolicyFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ActionPolicyFunc func(context.Context, *ent.ActionPolicyQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ActionPolicyFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ActionPolicyQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ActionPolicyQuery", q)
+}
+
+// The TraverseActionPolicy type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseActionPolicy func(context.Context, *ent.ActionPolicyQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseActionPolicy) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseActionPolicy) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ActionPolicyQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ActionPolicyQuery", q)
 }
 
 // The AuditEventFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -437,6 +466,33 @@ func (f TraversePackInstall) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PackInstallQuery", q)
 }
 
+// The PolicyEventFunc type is an adapter to allow the use of ordinary function as a Querier.
+type PolicyEventFunc func(context.Context, *ent.PolicyEventQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f PolicyEventFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.PolicyEventQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.PolicyEventQuery", q)
+}
+
+// The TraversePolicyEvent type is an adapter to allow the use of ordinary function as Traverser.
+type TraversePolicyEvent func(context.Context, *ent.PolicyEventQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraversePolicyEvent) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraversePolicyEvent) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PolicyEventQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.PolicyEventQuery", q)
+}
+
 // The RuleFunc type is an adapter to allow the use of ordinary function as a Querier.
 type RuleFunc func(context.Context, *ent.RuleQuery) (ent.Value, error)
 
@@ -606,6 +662,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.APITokenQuery, predicate.APIToken, apitoken.OrderOption]{typ: ent.TypeAPIToken, tq: q}, nil
 	case *ent.ActionQuery:
 		return &query[*ent.ActionQuery, predicate.Action, action.OrderOption]{typ: ent.TypeAction, tq: q}, nil
+	case *ent.ActionPolicyQuery:
+		return &query[*ent.ActionPolicyQuery, predicate.ActionPolicy, actionpolicy.OrderOption]{typ: ent.TypeActionPolicy, tq: q}, nil
 	case *ent.AuditEventQuery:
 		return &query[*ent.AuditEventQuery, predicate.AuditEvent, auditevent.OrderOption]{typ: ent.TypeAuditEvent, tq: q}, nil
 	case *ent.EnforcementQuery:
@@ -628,6 +686,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.PackFileQuery, predicate.PackFile, packfile.OrderOption]{typ: ent.TypePackFile, tq: q}, nil
 	case *ent.PackInstallQuery:
 		return &query[*ent.PackInstallQuery, predicate.PackInstall, packinstall.OrderOption]{typ: ent.TypePackInstall, tq: q}, nil
+	case *ent.PolicyEventQuery:
+		return &query[*ent.PolicyEventQuery, predicate.PolicyEvent, policyevent.OrderOption]{typ: ent.TypePolicyEvent, tq: q}, nil
 	case *ent.RuleQuery:
 		return &query[*ent.RuleQuery, predicate.Rule, rule.OrderOption]{typ: ent.TypeRule, tq: q}, nil
 	case *ent.SensorQuery:

@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"actions\":0,\"api_tokens\":64424509440,\"audit_events\":68719476736,\"enforcements\":4294967296,\"events\":8589934592,\"execution_outputs\":47244640256,\"execution_secrets\":51539607552,\"executions\":12884901888,\"keys\":73014444032,\"leases\":60129542144,\"pack_files\":77309411328,\"pack_installs\":21474836480,\"packs\":17179869184,\"rules\":25769803776,\"sensors\":30064771072,\"triggers\":34359738368,\"workers\":55834574848,\"workflow_definitions\":38654705664,\"workflow_executions\":42949672960}"
+const IncrementStarts = "{\"action_policies\":77309411328,\"actions\":0,\"api_tokens\":64424509440,\"audit_events\":68719476736,\"enforcements\":4294967296,\"events\":8589934592,\"execution_outputs\":47244640256,\"execution_secrets\":51539607552,\"executions\":12884901888,\"keys\":73014444032,\"leases\":60129542144,\"pack_files\":85899345920,\"pack_installs\":21474836480,\"packs\":17179869184,\"policy_events\":81604378624,\"rules\":25769803776,\"sensors\":30064771072,\"triggers\":34359738368,\"workers\":55834574848,\"workflow_definitions\":38654705664,\"workflow_executions\":42949672960}"

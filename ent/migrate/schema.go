@@ -50,6 +50,7 @@ var (
 		{Name: "tags", Type: field.TypeJSON, Nullable: true},
 		{Name: "idempotent", Type: field.TypeBool, Default: false},
 		{Name: "notify", Type: field.TypeJSON, Nullable: true},
+		{Name: "has_policies", Type: field.TypeBool, Default: false},
 		{Name: "pack_id", Type: field.TypeInt},
 	}
 	// ActionsTable holds the schema information for the "actions" table.
@@ -60,9 +61,51 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "actions_packs_actions",
-				Columns:    []*schema.Column{ActionsColumns[18]},
+				Columns:    []*schema.Column{ActionsColumns[19]},
 				RefColumns: []*schema.Column{PacksColumns[0]},
 				OnDelete:   schema.Cascade,
+			},
+		},
+	}
+	// ActionPoliciesColumns holds the columns for the "action_policies" table.
+	ActionPoliciesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "ref", Type: field.TypeString, Unique: true},
+		{Name: "pack_ref", Type: field.TypeString, Default: ""},
+		{Name: "description", Type: field.TypeString, Default: ""},
+		{Name: "action_ref", Type: field.TypeString},
+		{Name: "policy_type", Type: field.TypeString, Default: ""},
+		{Name: "enabled", Type: field.TypeBool, Default: true},
+		{Name: "concurrency_threshold", Type: field.TypeInt, Default: 0},
+		{Name: "concurrency_action", Type: field.TypeEnum, Enums: []string{"DELAY", "CANCEL"}, Default: "DELAY"},
+		{Name: "concurrency_attributes", Type: field.TypeJSON, Nullable: true},
+		{Name: "rate_limit_max", Type: field.TypeInt, Default: 0},
+		{Name: "rate_limit_window_seconds", Type: field.TypeInt, Default: 0},
+		{Name: "retry_on", Type: field.TypeJSON, Nullable: true},
+		{Name: "retry_max_count", Type: field.TypeInt, Default: 0},
+		{Name: "retry_delay_seconds", Type: field.TypeInt, Default: 0},
+		{Name: "pack_id", Type: field.TypeInt, Nullable: true},
+	}
+	// ActionPoliciesTable holds the schema information for the "action_policies" table.
+	ActionPoliciesTable = &schema.Table{
+		Name:       "action_policies",
+		Columns:    ActionPoliciesColumns,
+		PrimaryKey: []*schema.Column{ActionPoliciesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "action_policies_packs_policies",
+				Columns:    []*schema.Column{ActionPoliciesColumns[17]},
+				RefColumns: []*schema.Column{PacksColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "actionpolicy_action_ref_enabled",
+				Unique:  false,
+				Columns: []*schema.Column{ActionPoliciesColumns[6], ActionPoliciesColumns[8]},
 			},
 		},
 	}
@@ -185,7 +228,7 @@ var (
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "action_ref", Type: field.TypeString},
 		{Name: "pack_ref", Type: field.TypeString, Default: ""},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELING", "CANCELED", "ABANDONED", "PAUSING", "PAUSED", "PENDING"}, Default: "REQUESTED"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELING", "CANCELED", "ABANDONED", "PAUSING", "PAUSED", "PENDING", "DELAYED"}, Default: "REQUESTED"},
 		{Name: "parameters", Type: field.TypeJSON, Nullable: true},
 		{Name: "result", Type: field.TypeJSON, Nullable: true},
 		{Name: "stdout", Type: field.TypeString, Size: 2147483647, Default: ""},
@@ -207,9 +250,12 @@ var (
 		{Name: "task_run", Type: field.TypeInt, Default: 0},
 		{Name: "task_reported", Type: field.TypeBool, Default: false},
 		{Name: "pack_checksum", Type: field.TypeString, Default: ""},
+		{Name: "retry_attempt", Type: field.TypeInt, Default: 0},
 		{Name: "action_id", Type: field.TypeInt, Nullable: true},
 		{Name: "enforcement_id", Type: field.TypeInt, Nullable: true},
 		{Name: "parent_id", Type: field.TypeInt, Nullable: true},
+		{Name: "retry_of_id", Type: field.TypeInt, Nullable: true},
+		{Name: "rerun_of_id", Type: field.TypeInt, Nullable: true},
 	}
 	// ExecutionsTable holds the schema information for the "executions" table.
 	ExecutionsTable = &schema.Table{
@@ -219,19 +265,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "executions_actions_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[27]},
+				Columns:    []*schema.Column{ExecutionsColumns[28]},
 				RefColumns: []*schema.Column{ActionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_enforcements_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[28]},
+				Columns:    []*schema.Column{ExecutionsColumns[29]},
 				RefColumns: []*schema.Column{EnforcementsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_executions_children",
-				Columns:    []*schema.Column{ExecutionsColumns[29]},
+				Columns:    []*schema.Column{ExecutionsColumns[30]},
+				RefColumns: []*schema.Column{ExecutionsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "executions_executions_retries",
+				Columns:    []*schema.Column{ExecutionsColumns[31]},
+				RefColumns: []*schema.Column{ExecutionsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "executions_executions_reruns",
+				Columns:    []*schema.Column{ExecutionsColumns[32]},
 				RefColumns: []*schema.Column{ExecutionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -260,7 +318,7 @@ var (
 			{
 				Name:    "execution_parent_id_task_reported",
 				Unique:  false,
-				Columns: []*schema.Column{ExecutionsColumns[29], ExecutionsColumns[25]},
+				Columns: []*schema.Column{ExecutionsColumns[30], ExecutionsColumns[25]},
 			},
 		},
 	}
@@ -441,6 +499,29 @@ var (
 		Columns:    PackInstallsColumns,
 		PrimaryKey: []*schema.Column{PackInstallsColumns[0]},
 	}
+	// PolicyEventsColumns holds the columns for the "policy_events" table.
+	PolicyEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "policy_ref", Type: field.TypeString},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"DELAYED", "RELEASED", "CANCELED", "RATE_LIMITED", "RETRIED"}},
+		{Name: "message", Type: field.TypeString, Default: ""},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "execution_id", Type: field.TypeInt},
+	}
+	// PolicyEventsTable holds the schema information for the "policy_events" table.
+	PolicyEventsTable = &schema.Table{
+		Name:       "policy_events",
+		Columns:    PolicyEventsColumns,
+		PrimaryKey: []*schema.Column{PolicyEventsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "policy_events_executions_policy_events",
+				Columns:    []*schema.Column{PolicyEventsColumns[5]},
+				RefColumns: []*schema.Column{ExecutionsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// RulesColumns holds the columns for the "rules" table.
 	RulesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -612,7 +693,7 @@ var (
 		{Name: "file", Type: field.TypeString, Default: ""},
 		{Name: "source", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "state", Type: field.TypeJSON, Nullable: true},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELING", "CANCELED", "ABANDONED", "PAUSING", "PAUSED", "PENDING"}, Default: "REQUESTED"},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"REQUESTED", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "TIMEOUT", "CANCELING", "CANCELED", "ABANDONED", "PAUSING", "PAUSED", "PENDING", "DELAYED"}, Default: "REQUESTED"},
 		{Name: "execution_id", Type: field.TypeInt, Nullable: true},
 		{Name: "workflow_definition_id", Type: field.TypeInt, Nullable: true},
 	}
@@ -647,6 +728,7 @@ var (
 	Tables = []*schema.Table{
 		APITokensTable,
 		ActionsTable,
+		ActionPoliciesTable,
 		AuditEventsTable,
 		EnforcementsTable,
 		EventsTable,
@@ -658,6 +740,7 @@ var (
 		PacksTable,
 		PackFilesTable,
 		PackInstallsTable,
+		PolicyEventsTable,
 		RulesTable,
 		SensorsTable,
 		TriggersTable,
@@ -675,6 +758,10 @@ func init() {
 	ActionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(0),
 	}
+	ActionPoliciesTable.ForeignKeys[0].RefTable = PacksTable
+	ActionPoliciesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(77309411328),
+	}
 	AuditEventsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(68719476736),
 	}
@@ -691,6 +778,8 @@ func init() {
 	ExecutionsTable.ForeignKeys[0].RefTable = ActionsTable
 	ExecutionsTable.ForeignKeys[1].RefTable = EnforcementsTable
 	ExecutionsTable.ForeignKeys[2].RefTable = ExecutionsTable
+	ExecutionsTable.ForeignKeys[3].RefTable = ExecutionsTable
+	ExecutionsTable.ForeignKeys[4].RefTable = ExecutionsTable
 	ExecutionsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(12884901888),
 	}
@@ -712,10 +801,14 @@ func init() {
 		IncrementStart: func(i int) *int { return &i }(17179869184),
 	}
 	PackFilesTable.Annotation = &entsql.Annotation{
-		IncrementStart: func(i int) *int { return &i }(77309411328),
+		IncrementStart: func(i int) *int { return &i }(85899345920),
 	}
 	PackInstallsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(21474836480),
+	}
+	PolicyEventsTable.ForeignKeys[0].RefTable = ExecutionsTable
+	PolicyEventsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(81604378624),
 	}
 	RulesTable.ForeignKeys[0].RefTable = ActionsTable
 	RulesTable.ForeignKeys[1].RefTable = PacksTable

@@ -70,6 +70,8 @@ const (
 	EdgeRules = "rules"
 	// EdgeWorkflowDefinitions holds the string denoting the workflow_definitions edge name in mutations.
 	EdgeWorkflowDefinitions = "workflow_definitions"
+	// EdgePolicies holds the string denoting the policies edge name in mutations.
+	EdgePolicies = "policies"
 	// Table holds the table name of the pack in the database.
 	Table = "packs"
 	// ActionsTable is the table that holds the actions relation/edge.
@@ -107,6 +109,13 @@ const (
 	WorkflowDefinitionsInverseTable = "workflow_definitions"
 	// WorkflowDefinitionsColumn is the table column denoting the workflow_definitions relation/edge.
 	WorkflowDefinitionsColumn = "pack_id"
+	// PoliciesTable is the table that holds the policies relation/edge.
+	PoliciesTable = "action_policies"
+	// PoliciesInverseTable is the table name for the ActionPolicy entity.
+	// It exists in this package in order to avoid circular dependency with the "actionpolicy" package.
+	PoliciesInverseTable = "action_policies"
+	// PoliciesColumn is the table column denoting the policies relation/edge.
+	PoliciesColumn = "pack_id"
 )
 
 // Columns holds all SQL columns for pack fields.
@@ -384,6 +393,20 @@ func ByWorkflowDefinitions(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOpti
 		sqlgraph.OrderByNeighborTerms(s, newWorkflowDefinitionsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByPoliciesCount orders the results by policies count.
+func ByPoliciesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newPoliciesStep(), opts...)
+	}
+}
+
+// ByPolicies orders the results by policies terms.
+func ByPolicies(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newPoliciesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newActionsStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -417,6 +440,13 @@ func newWorkflowDefinitionsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(WorkflowDefinitionsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, WorkflowDefinitionsTable, WorkflowDefinitionsColumn),
+	)
+}
+func newPoliciesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(PoliciesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, PoliciesTable, PoliciesColumn),
 	)
 }
 

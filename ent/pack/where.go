@@ -1285,6 +1285,29 @@ func HasWorkflowDefinitionsWith(preds ...predicate.WorkflowDefinition) predicate
 	})
 }
 
+// HasPolicies applies the HasEdge predicate on the "policies" edge.
+func HasPolicies() predicate.Pack {
+	return predicate.Pack(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, PoliciesTable, PoliciesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasPoliciesWith applies the HasEdge predicate on the "policies" edge with a given conditions (other predicates).
+func HasPoliciesWith(preds ...predicate.ActionPolicy) predicate.Pack {
+	return predicate.Pack(func(s *sql.Selector) {
+		step := newPoliciesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Pack) predicate.Pack {
 	return predicate.Pack(sql.AndPredicates(predicates...))

@@ -12,6 +12,9 @@ type APIToken func(*sql.Selector)
 // Action is the predicate function for action builders.
 type Action func(*sql.Selector)
 
+// ActionPolicy is the predicate function for actionpolicy builders.
+type ActionPolicy func(*sql.Selector)
+
 // AuditEvent is the predicate function for auditevent builders.
 type AuditEvent func(*sql.Selector)
 
@@ -44,6 +47,9 @@ type PackFile func(*sql.Selector)
 
 // PackInstall is the predicate function for packinstall builders.
 type PackInstall func(*sql.Selector)
+
+// PolicyEvent is the predicate function for policyevent builders.
+type PolicyEvent func(*sql.Selector)
 
 // Rule is the predicate function for rule builders.
 type Rule func(*sql.Selector)

@@ -158,6 +158,30 @@ func (f ActionMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ActionMutation", m)
 }
 
+// The ActionPolicyQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ActionPolicyQueryRuleFunc func(context.Context, *ent.ActionPolicyQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ActionPolicyQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ActionPolicyQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ActionPolicyQuery", q)
+}
+
+// The ActionPolicyMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ActionPolicyMutationRuleFunc func(context.Context, *ent.ActionPolicyMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ActionPolicyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ActionPolicyMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ActionPolicyMutation", m)
+}
+
 // The AuditEventQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type AuditEventQueryRuleFunc func(context.Context, *ent.AuditEventQuery) error
@@ -420,6 +444,30 @@ func (f PackInstallMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mut
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PackInstallMutation", m)
+}
+
+// The PolicyEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type PolicyEventQueryRuleFunc func(context.Context, *ent.PolicyEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f PolicyEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.PolicyEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.PolicyEventQuery", q)
+}
+
+// The PolicyEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type PolicyEventMutationRuleFunc func(context.Context, *ent.PolicyEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f PolicyEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.PolicyEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PolicyEventMutation", m)
 }
 
 // The RuleQueryRuleFunc type is an adapter to allow the use of ordinary

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/attune-io/attune/ent/action"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/apitoken"
 	"github.com/attune-io/attune/ent/auditevent"
 	"github.com/attune-io/attune/ent/enforcement"
@@ -19,6 +20,7 @@ import (
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/rule"
 	"github.com/attune-io/attune/ent/schema"
 	"github.com/attune-io/attune/ent/sensor"
@@ -121,6 +123,80 @@ func init() {
 	actionDescIdempotent := actionFields[14].Descriptor()
 	// action.DefaultIdempotent holds the default value on creation for the idempotent field.
 	action.DefaultIdempotent = actionDescIdempotent.Default.(bool)
+	// actionDescHasPolicies is the schema descriptor for has_policies field.
+	actionDescHasPolicies := actionFields[16].Descriptor()
+	// action.DefaultHasPolicies holds the default value on creation for the has_policies field.
+	action.DefaultHasPolicies = actionDescHasPolicies.Default.(bool)
+	actionpolicyMixin := schema.ActionPolicy{}.Mixin()
+	actionpolicy.Policy = privacy.NewPolicies(schema.ActionPolicy{})
+	actionpolicy.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := actionpolicy.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	actionpolicyMixinFields0 := actionpolicyMixin[0].Fields()
+	_ = actionpolicyMixinFields0
+	actionpolicyFields := schema.ActionPolicy{}.Fields()
+	_ = actionpolicyFields
+	// actionpolicyDescCreatedAt is the schema descriptor for created_at field.
+	actionpolicyDescCreatedAt := actionpolicyMixinFields0[0].Descriptor()
+	// actionpolicy.DefaultCreatedAt holds the default value on creation for the created_at field.
+	actionpolicy.DefaultCreatedAt = actionpolicyDescCreatedAt.Default.(func() time.Time)
+	// actionpolicyDescUpdatedAt is the schema descriptor for updated_at field.
+	actionpolicyDescUpdatedAt := actionpolicyMixinFields0[1].Descriptor()
+	// actionpolicy.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	actionpolicy.DefaultUpdatedAt = actionpolicyDescUpdatedAt.Default.(func() time.Time)
+	// actionpolicy.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	actionpolicy.UpdateDefaultUpdatedAt = actionpolicyDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// actionpolicyDescPackRef is the schema descriptor for pack_ref field.
+	actionpolicyDescPackRef := actionpolicyFields[1].Descriptor()
+	// actionpolicy.DefaultPackRef holds the default value on creation for the pack_ref field.
+	actionpolicy.DefaultPackRef = actionpolicyDescPackRef.Default.(string)
+	// actionpolicyDescDescription is the schema descriptor for description field.
+	actionpolicyDescDescription := actionpolicyFields[3].Descriptor()
+	// actionpolicy.DefaultDescription holds the default value on creation for the description field.
+	actionpolicy.DefaultDescription = actionpolicyDescDescription.Default.(string)
+	// actionpolicyDescPolicyType is the schema descriptor for policy_type field.
+	actionpolicyDescPolicyType := actionpolicyFields[5].Descriptor()
+	// actionpolicy.DefaultPolicyType holds the default value on creation for the policy_type field.
+	actionpolicy.DefaultPolicyType = actionpolicyDescPolicyType.Default.(string)
+	// actionpolicyDescEnabled is the schema descriptor for enabled field.
+	actionpolicyDescEnabled := actionpolicyFields[6].Descriptor()
+	// actionpolicy.DefaultEnabled holds the default value on creation for the enabled field.
+	actionpolicy.DefaultEnabled = actionpolicyDescEnabled.Default.(bool)
+	// actionpolicyDescConcurrencyThreshold is the schema descriptor for concurrency_threshold field.
+	actionpolicyDescConcurrencyThreshold := actionpolicyFields[7].Descriptor()
+	// actionpolicy.DefaultConcurrencyThreshold holds the default value on creation for the concurrency_threshold field.
+	actionpolicy.DefaultConcurrencyThreshold = actionpolicyDescConcurrencyThreshold.Default.(int)
+	// actionpolicy.ConcurrencyThresholdValidator is a validator for the "concurrency_threshold" field. It is called by the builders before save.
+	actionpolicy.ConcurrencyThresholdValidator = actionpolicyDescConcurrencyThreshold.Validators[0].(func(int) error)
+	// actionpolicyDescRateLimitMax is the schema descriptor for rate_limit_max field.
+	actionpolicyDescRateLimitMax := actionpolicyFields[10].Descriptor()
+	// actionpolicy.DefaultRateLimitMax holds the default value on creation for the rate_limit_max field.
+	actionpolicy.DefaultRateLimitMax = actionpolicyDescRateLimitMax.Default.(int)
+	// actionpolicy.RateLimitMaxValidator is a validator for the "rate_limit_max" field. It is called by the builders before save.
+	actionpolicy.RateLimitMaxValidator = actionpolicyDescRateLimitMax.Validators[0].(func(int) error)
+	// actionpolicyDescRateLimitWindowSeconds is the schema descriptor for rate_limit_window_seconds field.
+	actionpolicyDescRateLimitWindowSeconds := actionpolicyFields[11].Descriptor()
+	// actionpolicy.DefaultRateLimitWindowSeconds holds the default value on creation for the rate_limit_window_seconds field.
+	actionpolicy.DefaultRateLimitWindowSeconds = actionpolicyDescRateLimitWindowSeconds.Default.(int)
+	// actionpolicy.RateLimitWindowSecondsValidator is a validator for the "rate_limit_window_seconds" field. It is called by the builders before save.
+	actionpolicy.RateLimitWindowSecondsValidator = actionpolicyDescRateLimitWindowSeconds.Validators[0].(func(int) error)
+	// actionpolicyDescRetryMaxCount is the schema descriptor for retry_max_count field.
+	actionpolicyDescRetryMaxCount := actionpolicyFields[13].Descriptor()
+	// actionpolicy.DefaultRetryMaxCount holds the default value on creation for the retry_max_count field.
+	actionpolicy.DefaultRetryMaxCount = actionpolicyDescRetryMaxCount.Default.(int)
+	// actionpolicy.RetryMaxCountValidator is a validator for the "retry_max_count" field. It is called by the builders before save.
+	actionpolicy.RetryMaxCountValidator = actionpolicyDescRetryMaxCount.Validators[0].(func(int) error)
+	// actionpolicyDescRetryDelaySeconds is the schema descriptor for retry_delay_seconds field.
+	actionpolicyDescRetryDelaySeconds := actionpolicyFields[14].Descriptor()
+	// actionpolicy.DefaultRetryDelaySeconds holds the default value on creation for the retry_delay_seconds field.
+	actionpolicy.DefaultRetryDelaySeconds = actionpolicyDescRetryDelaySeconds.Default.(int)
+	// actionpolicy.RetryDelaySecondsValidator is a validator for the "retry_delay_seconds" field. It is called by the builders before save.
+	actionpolicy.RetryDelaySecondsValidator = actionpolicyDescRetryDelaySeconds.Validators[0].(func(int) error)
 	auditevent.Policy = privacy.NewPolicies(schema.AuditEvent{})
 	auditevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -300,6 +376,10 @@ func init() {
 	executionDescPackChecksum := executionFields[26].Descriptor()
 	// execution.DefaultPackChecksum holds the default value on creation for the pack_checksum field.
 	execution.DefaultPackChecksum = executionDescPackChecksum.Default.(string)
+	// executionDescRetryAttempt is the schema descriptor for retry_attempt field.
+	executionDescRetryAttempt := executionFields[28].Descriptor()
+	// execution.DefaultRetryAttempt holds the default value on creation for the retry_attempt field.
+	execution.DefaultRetryAttempt = executionDescRetryAttempt.Default.(int)
 	executionoutput.Policy = privacy.NewPolicies(schema.ExecutionOutput{})
 	executionoutput.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
@@ -524,6 +604,21 @@ func init() {
 	packinstallDescEnvPath := packinstallFields[11].Descriptor()
 	// packinstall.DefaultEnvPath holds the default value on creation for the env_path field.
 	packinstall.DefaultEnvPath = packinstallDescEnvPath.Default.(string)
+	policyevent.Policy = privacy.NewPolicies(schema.PolicyEvent{})
+	policyevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := policyevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	policyeventFields := schema.PolicyEvent{}.Fields()
+	_ = policyeventFields
+	// policyeventDescMessage is the schema descriptor for message field.
+	policyeventDescMessage := policyeventFields[3].Descriptor()
+	// policyevent.DefaultMessage holds the default value on creation for the message field.
+	policyevent.DefaultMessage = policyeventDescMessage.Default.(string)
 	ruleMixin := schema.Rule{}.Mixin()
 	rule.Policy = privacy.NewPolicies(schema.Rule{})
 	rule.Hooks[0] = func(next ent.Mutator) ent.Mutator {

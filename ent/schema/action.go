@@ -45,6 +45,8 @@ func (Action) Fields() []ent.Field {
 			Comment("Safe to run again from the start: a run interrupted by a server shutdown is handed back to the queue instead of CANCELED."),
 		field.JSON("notify", map[string]any{}).Optional().Annotations(entgql.Skip()).
 			Comment("StackStorm's notify settings: on-complete, on-success, on-failure, each {message, data, routes}; each route fires core.st2.generic.notifytrigger when a run ends."),
+		field.Bool("has_policies").Default(false).Annotations(entgql.Skip()).
+			Comment("An enabled policy names this action: its claims take the policed path (internal/execution/policy.go)."),
 	)
 }
 

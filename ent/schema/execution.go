@@ -21,6 +21,7 @@ var ExecutionStatuses = []string{
 	// A workflow being paused (its running tasks finish, no new one
 	// starts), then paused; PENDING waits for a person (an inquiry).
 	"PAUSING", "PAUSED", "PENDING",
+	"DELAYED",
 }
 
 // Execution is one run of an action. It is history: it keeps action_ref
@@ -67,6 +68,10 @@ func (Execution) Fields() []ent.Field {
 			Comment("Set once its workflow took this child's end into account."),
 		field.String("pack_checksum").Default("").Annotations(entgql.Skip()).
 			Comment("Checksum of the pack version current when it was requested: the version it runs (see pack_files)."),
+		field.Int("retry_of_id").Optional().Nillable().
+			Comment("The execution an action.retry policy retried with this one."),
+		field.Int("retry_attempt").Default(0).Comment("1 for the first retry of an execution, 2 for the retry of that one…"),
+		field.Int("rerun_of_id").Optional().Nillable().Comment("The execution rerunExecution ran again."),
 	}
 }
 
@@ -85,6 +90,11 @@ func (Execution) Edges() []ent.Edge {
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
 		edge.To("secret", ExecutionSecret.Type).Unique().
 			Annotations(entsql.OnDelete(entsql.Cascade), entgql.Skip(entgql.SkipAll)),
+		edge.To("retries", Execution.Type).Annotations(entsql.OnDelete(entsql.SetNull)).
+			From("retry_of").Field("retry_of_id").Unique(),
+		edge.To("reruns", Execution.Type).Annotations(entsql.OnDelete(entsql.SetNull)).
+			From("rerun_of").Field("rerun_of_id").Unique(),
+		edge.To("policy_events", PolicyEvent.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
 	}
 }
 

@@ -60,6 +60,7 @@ func (Pack) Edges() []ent.Edge {
 		edge.To("sensors", Sensor.Type).Annotations(cascade...),
 		edge.To("rules", Rule.Type).Annotations(cascade...),
 		edge.To("workflow_definitions", WorkflowDefinition.Type).Annotations(cascade...),
+		edge.To("policies", ActionPolicy.Type).Annotations(cascade...),
 	}
 }
 

@@ -78,6 +78,8 @@ var readAccess = map[string]access{
 	"Enforcement":        {"VIEWER", refInPacks("rule_ref")},
 	"WorkflowExecution":  {"VIEWER", parentInPacks("workflow_definition_id", "workflow_definitions")},
 	"ExecutionOutput":    {"VIEWER", parentInPacks("execution_id", "executions")},
+	"ActionPolicy":       {"VIEWER", inPacks("pack_ref")},
+	"PolicyEvent":        {"VIEWER", parentInPacks("execution_id", "executions")},
 	// Key metadata (names, packs; never secret values) is for those who
 	// manage keys.
 	"Key": {"EDITOR", inPacks("pack_ref")},

@@ -124,6 +124,7 @@ const (
 	StatusPAUSING   Status = "PAUSING"
 	StatusPAUSED    Status = "PAUSED"
 	StatusPENDING   Status = "PENDING"
+	StatusDELAYED   Status = "DELAYED"
 )
 
 func (s Status) String() string {
@@ -133,7 +134,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED, StatusPAUSING, StatusPAUSED, StatusPENDING:
+	case StatusREQUESTED, StatusSCHEDULED, StatusRUNNING, StatusSUCCEEDED, StatusFAILED, StatusTIMEOUT, StatusCANCELING, StatusCANCELED, StatusABANDONED, StatusPAUSING, StatusPAUSED, StatusPENDING, StatusDELAYED:
 		return nil
 	default:
 		return fmt.Errorf("workflowexecution: invalid enum value for status field: %q", s)

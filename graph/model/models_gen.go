@@ -29,6 +29,31 @@ type CreateAPITokenPayload struct {
 	APIToken *ent.APIToken `json:"apiToken"`
 }
 
+// A policy made through the API, with the keys of a pack's policies/*.yaml:
+// StackStorm's form (policyType with parameters) or the reference form
+// (concurrency, rateLimit, retry; any of them). Its ref is <namespace>.<name>;
+// with pack, the namespace is the pack's ref.
+type CreatePolicyInput struct {
+	Ref string `json:"ref"`
+	// The pack the policy belongs to; none by default.
+	Pack        *string `json:"pack,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// The action the policy governs.
+	Action string `json:"action"`
+	// Default true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// StackStorm's policy_type: action.concurrency, action.concurrency.attr or action.retry.
+	PolicyType *string `json:"policyType,omitempty"`
+	// StackStorm's parameters: {threshold, action: delay|cancel, attributes} or {retry_on: failure|timeout, max_retry_count, delay}.
+	Parameters map[string]any `json:"parameters,omitempty"`
+	// {limit, method: enqueue|cancel, parameters: [names]}
+	Concurrency map[string]any `json:"concurrency,omitempty"`
+	// {max_executions, window_seconds}
+	RateLimit map[string]any `json:"rateLimit,omitempty"`
+	// {retry_on: [failure, timeout], max_retry_count, delay}
+	Retry map[string]any `json:"retry,omitempty"`
+}
+
 // A rule made through the API. Its ref is <namespace>.<name>: with pack, the
 // namespace is the pack's ref; without, any namespace that is not a pack's.
 type CreateRuleInput struct {
@@ -152,6 +177,18 @@ type PackEnvironment struct {
 	Error string `json:"error"`
 }
 
+type PolicyPayload struct {
+	Policy *ent.ActionPolicy `json:"policy"`
+}
+
+// A re-run of an execution: same action and parameters, parameters given here
+// merged over them (a key each). Secret parameters come from the original's
+// sealed copy while it exists, otherwise they must be given here.
+type RerunExecutionInput struct {
+	ID         int            `json:"id"`
+	Parameters map[string]any `json:"parameters,omitempty"`
+}
+
 type RotateWebhookKeyPayload struct {
 	Trigger *ent.Trigger `json:"trigger"`
 	// The new key; it is shown only once. Send it as X-Attune-Webhook-Key, or sign bodies with it (X-Hub-Signature-256).
@@ -178,6 +215,19 @@ type Subscription struct {
 type SystemInfo struct {
 	// How this node confines the action processes and environment builds it runs.
 	Isolation *Isolation `json:"isolation"`
+}
+
+// Changes to a policy; absent fields stay as they are. Any of policyType,
+// parameters, concurrency, rateLimit and retry replaces all of its limits.
+type UpdatePolicyInput struct {
+	Description *string        `json:"description,omitempty"`
+	Action      *string        `json:"action,omitempty"`
+	Enabled     *bool          `json:"enabled,omitempty"`
+	PolicyType  *string        `json:"policyType,omitempty"`
+	Parameters  map[string]any `json:"parameters,omitempty"`
+	Concurrency map[string]any `json:"concurrency,omitempty"`
+	RateLimit   map[string]any `json:"rateLimit,omitempty"`
+	Retry       map[string]any `json:"retry,omitempty"`
 }
 
 // Changes to a rule; absent fields stay as they are.

@@ -49,6 +49,9 @@ type Sizes struct {
 	// events/s) is measured; the report gives the median round and lists
 	// all of them.
 	Rounds int
+	// WorkflowTasks is the length of the sequential workflow, WorkflowItems
+	// the items of the with-items workflow, run WorkflowConcurrency at once.
+	WorkflowTasks, WorkflowItems, WorkflowConcurrency int
 }
 
 // Full is what make bench measures.
@@ -59,7 +62,8 @@ var Full = Sizes{
 	Rules: 100, Events: 10000,
 	Executions: 1_000_000, ListRequests: 300,
 	ShellInstalls: 5, PythonInstalls: 2,
-	Rounds: 3,
+	Rounds:        3,
+	WorkflowTasks: 100, WorkflowItems: 1000, WorkflowConcurrency: 20,
 }
 
 // Smoke is what make bench-smoke measures: seconds, not minutes.
@@ -70,7 +74,8 @@ var Smoke = Sizes{
 	Rules: 100, Events: 50,
 	Executions: 2000, ListRequests: 10,
 	ShellInstalls: 1, PythonInstalls: 0,
-	Rounds: 1,
+	Rounds:        1,
+	WorkflowTasks: 5, WorkflowItems: 20, WorkflowConcurrency: 5,
 }
 
 // Config is one bench run.
@@ -97,7 +102,8 @@ type Config struct {
 	SkipSQLite bool
 	// ProfileDir, when set, receives a CPU profile of the server during
 	// each load figure (<backend>-executions.pprof,
-	// <backend>-webhook-executions.pprof, <backend>-events.pprof); the
+	// <backend>-webhook-executions.pprof, <backend>-events.pprof,
+	// <backend>-workflow-items.pprof: the first 5 s of the with-items); the
 	// servers then run with debug.pprof.
 	ProfileDir string
 	// Log receives progress lines.
@@ -108,8 +114,9 @@ type Config struct {
 // executions/s by executeAction and driven by webhooks, and the webhook
 // latencies (measured at half the webhook-driven rate), "memory" the idle
 // and loaded RSS, "packs" the pack installs, "isolation" executions/s with
-// and without action isolation.
-var Groups = []string{"memory", "packs", "executions", "events", "listing", "isolation"}
+// and without action isolation, "workflows" a sequential and a with-items
+// workflow against the same plain executions, and the task-to-task latency.
+var Groups = []string{"memory", "packs", "executions", "events", "listing", "isolation", "workflows"}
 
 // wants reports whether the run measures figure group g.
 func (b *run) wants(g string) bool {
@@ -169,8 +176,9 @@ type run struct {
 	cfg    Config
 	tmp    string
 	report *Report
-	// benchDir and shellDir are the sources of the packs the figures install.
-	benchDir, shellDir string
+	// benchDir, shellDir and workflowDir are the sources of the packs the
+	// figures install.
+	benchDir, shellDir, workflowDir string
 	// pythonInstall is the Python pack's install time per backend, judged
 	// against the baseline measured at the end.
 	pythonInstall map[string]time.Duration
@@ -191,7 +199,11 @@ func (b *run) prepare(context.Context) error {
 	if b.benchDir, err = writeBenchPack(packs, trueBin); err != nil {
 		return err
 	}
-	b.shellDir, err = writeShellPack(packs)
+	if b.shellDir, err = writeShellPack(packs); err != nil {
+		return err
+	}
+	sz := b.cfg.Sizes
+	b.workflowDir, err = writeWorkflowPack(packs, sz.WorkflowTasks, sz.WorkflowConcurrency)
 	return err
 }
 

@@ -90,6 +90,11 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 	if b.wants("memory") {
 		b.loadedMemory(backend, loaded)
 	}
+	if b.wants("workflows") {
+		if err := b.workflows(ctx, backend); err != nil {
+			return err
+		}
+	}
 	if !b.wants("listing") {
 		return nil
 	}

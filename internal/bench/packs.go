@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Refs of the bench's packs.
@@ -14,6 +15,12 @@ const (
 	hookTrigger = "bench.hook" // webhook → execution latency
 	evalTrigger = "bench.evt"  // rule evaluation throughput
 	shellPack   = "benchshell"
+	// The workflows figures' pack: a sequence of core.noop tasks and a
+	// with-items of core.noop over the items given as its parameter.
+	workflowPack = "benchwf"
+	seqRef       = "benchwf.seq"
+	itemsRef     = "benchwf.items"
+	noopRef      = "core.noop"
 )
 
 // writeBenchPack writes the pack the figures drive: the native action
@@ -45,6 +52,34 @@ func writeShellPack(root string) (string, error) {
 		"pack.yaml":          "ref: benchshell\nversion: 1.0.0\ndescription: Shell-only pack of attune-bench.\n",
 		"actions/hello.yaml": "ref: benchshell.hello\nrunner_type: shell\nentry_point: hello.sh\n",
 		"actions/hello.sh":   "#!/bin/sh\necho hello\n",
+	})
+}
+
+// writeWorkflowPack writes the pack of the workflows figures: benchwf.seq,
+// an Orquesta workflow of tasks core.noop tasks t1 → t2 → … each started
+// when the one before succeeded, and benchwf.items, a with-items of
+// core.noop over its parameter items, concurrency at once.
+func writeWorkflowPack(root string, tasks, concurrency int) (string, error) {
+	dir := filepath.Join(root, workflowPack)
+	var seq strings.Builder
+	seq.WriteString("version: 1.0\ntasks:\n")
+	for i := 1; i <= tasks; i++ {
+		fmt.Fprintf(&seq, "  t%d:\n    action: %s\n", i, noopRef)
+		if i < tasks {
+			fmt.Fprintf(&seq, "    next:\n      - when: <%% succeeded() %%>\n        do: t%d\n", i+1)
+		}
+	}
+	items := fmt.Sprintf("version: 1.0\ninput:\n  - items\ntasks:\n  each:\n    with:\n      items: <%% ctx(items) %%>\n      concurrency: %d\n    action: %s\n",
+		concurrency, noopRef)
+	return dir, writeFiles(dir, map[string]string{
+		"pack.yaml": "ref: benchwf\nversion: 1.0.0\ndescription: Workflow pack of attune-bench.\n",
+		"actions/seq.yaml": "ref: benchwf.seq\nrunner_type: orquesta\nentry_point: workflows/seq.yaml\n" +
+			fmt.Sprintf("description: %d core.noop tasks in sequence.\n", tasks),
+		"actions/items.yaml": "ref: benchwf.items\nrunner_type: orquesta\nentry_point: workflows/items.yaml\n" +
+			fmt.Sprintf("description: core.noop for each of its items, %d at once.\n", concurrency) +
+			"parameters:\n  items:\n    type: array\n    required: true\n",
+		"actions/workflows/seq.yaml":   seq.String(),
+		"actions/workflows/items.yaml": items,
 	})
 }
 

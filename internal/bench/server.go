@@ -204,6 +204,22 @@ func (b *lockedBuffer) add(line string) {
 	}
 }
 
+// matching returns the kept lines holding any of subs.
+func (b *lockedBuffer) matching(subs ...string) []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, l := range b.lines {
+		for _, s := range subs {
+			if strings.Contains(l, s) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return out
+}
+
 func (b *lockedBuffer) tail(n int) string {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -1909,6 +1909,7 @@ const (
 	ExecutionStatusPausing   ExecutionStatus = "PAUSING"
 	ExecutionStatusPaused    ExecutionStatus = "PAUSED"
 	ExecutionStatusPending   ExecutionStatus = "PENDING"
+	ExecutionStatusDelayed   ExecutionStatus = "DELAYED"
 )
 
 var AllExecutionStatus = []ExecutionStatus{
@@ -1924,6 +1925,7 @@ var AllExecutionStatus = []ExecutionStatus{
 	ExecutionStatusPausing,
 	ExecutionStatusPaused,
 	ExecutionStatusPending,
+	ExecutionStatusDelayed,
 }
 
 // ExecutionsExecutionsExecutionConnection includes the requested fields of the GraphQL type ExecutionConnection.

@@ -15,8 +15,9 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 )
 
-// claimSQL claims executions that wait to run and have no secret
-// parameters, in one statement, returning what each run needs, the
+// claimSQL claims executions that wait to run, have no secret parameters
+// and whose action has no policies (those are decided in the claim
+// transaction, policy.go), in one statement, returning what each run needs, the
 // action's and pack's columns included. An execution with secrets, one
 // already claimed (a redelivered job) or one gone matches no row, and the
 // worker falls back to the transaction in claim. The statement is its own
@@ -34,6 +35,7 @@ var claimSQL = `UPDATE executions
 SET status = '` + string(Running) + `', worker = $2, started_at = $3, updated_at = $4, attempt = attempt + 1
 WHERE id = $1 AND status IN (` + sqlStatuses(claimable) + `)
   AND NOT EXISTS (SELECT 1 FROM execution_secrets s WHERE s.execution_id = executions.id)
+  AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.id = executions.action_id AND a.has_policies)
 RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt, parent_id,
   (SELECT a.entry_point FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.runner_type FROM actions a WHERE a.id = executions.action_id),
@@ -43,7 +45,8 @@ RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt, parent
   (SELECT p.env_path FROM actions a JOIN packs p ON p.id = a.pack_id WHERE a.id = executions.action_id),
   (SELECT a.idempotent FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.parameters FROM actions a WHERE a.id = executions.action_id),
-  pack_checksum`
+  pack_checksum,
+  (SELECT a.notify FROM actions a WHERE a.id = executions.action_id)`
 
 // claimSQLite is claimSQL with SQLite's placeholders.
 var claimSQLite = sqlitePlaceholders(claimSQL)
@@ -99,9 +102,10 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 		idempotent              sql.NullBool
 		schema                  []byte
 		parent                  sql.NullInt64
+		notify                  []byte
 	)
 	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt, &parent,
-		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema, &e.PackChecksum)
+		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema, &e.PackChecksum, &notify)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +138,11 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 			if err := json.Unmarshal(schema, &c.action.Parameters); err != nil && c.badParams == nil {
 				c.badParams = fmt.Errorf("decoding the parameter schema of %s: %w", e.ActionRef, err)
 			}
+		}
+		if len(notify) > 0 {
+			// Notify settings only decide how the outcome is recorded
+			// (finishInTx); unreadable ones are the trigger's business.
+			_ = json.Unmarshal(notify, &c.action.Notify)
 		}
 		if packPath.Valid {
 			c.action.Edges.Pack = &ent.Pack{Path: packPath.String, EnvPath: envPath.String}

@@ -13,8 +13,9 @@ import (
 // Secret parameters are stored redacted in Execution.parameters. Their
 // plaintext waits in an ExecutionSecret row, written with the execution and
 // deleted by the worker in the transaction that claims the run (or by a
-// cancel before it starts), so it exists only while the execution is
-// queued, and it reaches only the action's stdin or parameter file.
+// cancel before it starts; a policed action's run keeps it until it ends,
+// for a retry: finishInTx), so it exists only while the execution is
+// queued or policed, and it reaches only the action's stdin or parameter file.
 //
 // seal and unseal are the one place the row's bytes are encoded: JSON,
 // encrypted by the Sealer (the key/value store's AES-256-GCM key) when the

@@ -148,6 +148,8 @@ type Request struct {
 	// CastText casts text given for typed parameters as StackStorm casts
 	// rendered templates (an action-chain's parameters render to text).
 	CastText bool
+	// RerunOf is the execution this one runs again (Rerun).
+	RerunOf *int
 }
 
 // Request validates req, stores the execution and enqueues its run in one
@@ -281,6 +283,7 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 		SetNillableTaskItem(req.TaskItem).
 		SetTaskRun(req.TaskRun).
 		SetNillableEnforcementID(enforcementID).
+		SetNillableRerunOfID(req.RerunOf).
 		SetStatus(Scheduled).
 		SetParameters(p.Parameters()).
 		SetTimeoutSeconds(p.timeout).
@@ -417,7 +420,7 @@ func (s *Service) Cancel(ctx context.Context, id int) (*ent.Execution, error) {
 // forced pack delete calls it) and returns how many it canceled.
 func (s *Service) CancelActive(ctx context.Context, packRef string) (int, error) {
 	ids, err := s.db.Ent.Execution.Query().
-		Where(execution.PackRef(packRef), execution.StatusIn(Requested, Scheduled, Running, Canceling)).IDs(ctx)
+		Where(execution.PackRef(packRef), execution.StatusIn(Requested, Scheduled, Delayed, Running, Canceling)).IDs(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing active executions of %s: %w", packRef, err)
 	}
@@ -447,7 +450,7 @@ func (s *Service) cancelOnce(ctx context.Context, id int) (bool, error) {
 			return err
 		}
 		switch e.Status {
-		case Requested, Scheduled, Running, Pausing, Paused, Pending:
+		case Requested, Scheduled, Delayed, Running, Pausing, Paused, Pending:
 			done, err = s.CancelTx(ctx, tx, e)
 			return err
 		case Canceling:

@@ -36,13 +36,16 @@ var transitions = map[execution.Status][]execution.Status{
 	// resumed, or an answered inquiry's execution going on.
 	Running: {Requested, Scheduled, Pausing, Paused, Pending},
 	// Back to the queue: an idempotent action's run cut short by a
-	// server's shutdown (Worker.requeue).
-	Scheduled: {Running},
+	// server's shutdown (Worker.requeue), or a DELAYED one whose slot
+	// freed (release, policy.go).
+	Scheduled: {Running, Delayed},
+	// Held back by a concurrency policy (police, policy.go).
+	Delayed:   {Requested, Scheduled},
 	Pausing:   {Running},
 	Paused:    {Running, Pausing},
 	Pending:   {Running},
 	Canceling: {Running, Pausing, Paused, Pending},
-	Canceled:  {Requested, Scheduled, Running, Canceling, Pausing, Paused, Pending},
+	Canceled:  {Requested, Scheduled, Running, Canceling, Delayed, Pausing, Paused, Pending},
 	Succeeded: {Running, Canceling, Pausing, Pending},
 	Failed:    {Running, Canceling, Pausing, Pending},
 	TimedOut:  {Running, Canceling, Pending},

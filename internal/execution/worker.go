@@ -162,6 +162,9 @@ func (w *Worker) sweep(ctx context.Context) {
 	for _, id := range canceling {
 		w.cancelLocal(id)
 	}
+	if err := w.svc.ReleaseDelayed(ctx); err != nil {
+		log.Warn("releasing delayed executions", "error", err)
+	}
 }
 
 func (w *Worker) heartbeat(ctx context.Context) error {
@@ -258,6 +261,7 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		return c, nil
 	}
 	var snooze bool
+	var held *verdict
 	err = w.svc.db.InTx(ctx, func(tx *store.Tx) error {
 		e, err := tx.Ent.Execution.Get(ctx, id)
 		if ent.IsNotFound(err) {
@@ -293,6 +297,24 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 		default:
 			return nil // finished or canceled before it started
 		}
+		var act *ent.Action
+		if e.ActionID != nil {
+			act, err = tx.Ent.Action.Query().Where(action.ID(*e.ActionID)).WithPack().Only(ctx)
+			if err != nil && !ent.IsNotFound(err) {
+				return err
+			}
+		}
+		policed := act != nil && act.HasPolicies
+		if policed {
+			v, err := w.svc.police(ctx, tx, e)
+			if err != nil {
+				return err
+			}
+			if !v.run {
+				held = &v
+				return nil
+			}
+		}
 		ok, err := move(ctx, tx.Ent, id, Running, func(u *ent.ExecutionUpdate) {
 			u.Where(execution.StatusIn(claimable...)).SetWorker(w.opts.Name).SetStartedAt(w.svc.now()).AddAttempt(1)
 		})
@@ -300,23 +322,20 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 			return err
 		}
 		e.Attempt++ // as move set it
-		c = &claimed{exec: e}
+		c = &claimed{exec: e, action: act}
 		if sec, err := tx.Ent.ExecutionSecret.Query().Where(executionsecret.ExecutionID(id)).Only(ctx); err == nil {
 			if c.secrets, err = w.svc.unseal(sec.Sealed); err != nil {
 				return err
 			}
-			if err := tx.Ent.ExecutionSecret.DeleteOne(sec).Exec(ctx); err != nil {
-				return err
+			// A policed action's run keeps them for a retry until it
+			// ends (finishInTx).
+			if !policed {
+				if err := tx.Ent.ExecutionSecret.DeleteOne(sec).Exec(ctx); err != nil {
+					return err
+				}
 			}
 		} else if !ent.IsNotFound(err) {
 			return err
-		}
-		if e.ActionID != nil {
-			act, err := tx.Ent.Action.Query().Where(action.ID(*e.ActionID)).WithPack().Only(ctx)
-			if err != nil && !ent.IsNotFound(err) {
-				return err
-			}
-			c.action = act
 		}
 		return nil
 	})
@@ -325,6 +344,12 @@ func (w *Worker) claim(ctx context.Context, id int) (*claimed, error) {
 	}
 	if snooze {
 		return nil, queue.Snooze(w.svc.beat())
+	}
+	if held != nil {
+		if held.snooze > 0 {
+			return nil, snoozeFor(*held)
+		}
+		return nil, nil // DELAYED or CANCELED by a policy
 	}
 	if c != nil {
 		w.svc.hint(id)
@@ -435,7 +460,12 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 		r.errMsg = "canceled: " + ErrShutdown.Error() + " (shutdown_timeout); it is not run again"
 		w.svc.log.Warn("execution canceled by the shutdown", "execution_id", e.ID, "action", e.ActionRef)
 	}
-	ok, err := w.svc.finish.record(context.WithoutCancel(ctx), r)
+	var ok bool
+	if c.action != nil && (c.action.HasPolicies || len(c.action.Notify) > 0) {
+		ok, err = w.svc.finishInTx(context.WithoutCancel(ctx), r, e, c.action)
+	} else {
+		ok, err = w.svc.finish.record(context.WithoutCancel(ctx), r)
+	}
 	if err != nil {
 		return queue.Cancel(fmt.Errorf("recording the outcome of execution %d: %w", e.ID, err))
 	}

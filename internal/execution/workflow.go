@@ -53,7 +53,7 @@ func isWorkflowTx(ctx context.Context, tx *store.Tx, id int) (bool, error) {
 // status changed under it.
 func (s *Service) CancelTx(ctx context.Context, tx *store.Tx, e *ent.Execution) (bool, error) {
 	switch e.Status {
-	case Requested, Scheduled:
+	case Requested, Scheduled, Delayed:
 		ok, err := transition(ctx, tx, s.bus, e.ID, Canceled, func(u *ent.ExecutionUpdate) {
 			u.SetFinishedAt(s.now()).SetError("canceled before it started")
 		})

@@ -53,6 +53,7 @@ type Pack struct {
 	Sensors      []Sensor
 	Rules        []Rule
 	Workflows    []Workflow
+	Policies     []Policy
 	// HasRequirements reports a requirements.txt, so the worker builds a virtualenv.
 	HasRequirements bool
 	// HasPackageJSON reports a package.json, so the worker installs node_modules.
@@ -238,6 +239,7 @@ func LoadAll(fsys fs.FS, opts Options) (*Pack, error) {
 	l.each(sensorsDir, l.sensor)
 	l.each("rules", l.rule)
 	l.each("workflows", l.workflow)
+	l.each("policies", l.policy)
 	l.pack.HasRequirements = l.isRegular(requirementsFile)
 	l.pack.HasPackageJSON = l.isRegular(packageJSONFile)
 	info, err := fs.Lstat(fsys, wheelsDir)

@@ -276,3 +276,68 @@ action:
 	require.NoError(t, err)
 	require.Empty(t, warnings)
 }
+
+// TestPoliciesInBothForms reads StackStorm's example policies and the
+// reference form.
+func TestPoliciesInBothForms(t *testing.T) {
+	t.Parallel()
+	p, err := Load(fstest.MapFS{
+		"pack.yaml": {Data: []byte("ref: examples\nversion: 1.0.0\n")},
+		"policies/concurrency.yaml": {Data: []byte(`name: my_action.concurrency
+description: Limits the concurrent executions for my action.
+enabled: true
+resource_ref: examples.my_action
+policy_type: action.concurrency
+parameters:
+    action: delay
+    threshold: 10
+`)},
+		"policies/concurrency_by_attr.yaml": {Data: []byte(`name: my_remote_action.concurrency
+resource_ref: core.remote
+policy_type: action.concurrency.attr
+parameters:
+    action: cancel
+    threshold: 1
+    attributes:
+        - hosts
+`)},
+		"policies/retry.yaml": {Data: []byte(`name: my_action.retry
+resource_ref: examples.my_action
+policy_type: action.retry
+parameters:
+    retry_on: timeout
+    max_retry_count: 2
+    delay: 5
+`)},
+		"policies/limit_deploy.yaml": {Data: []byte(`ref: examples.limit_deploy
+action_ref: examples.deploy
+concurrency: {limit: 2, method: enqueue, parameters: [environment]}
+rate_limit: {max_executions: 20, window_seconds: 3600}
+`)},
+	})
+	require.NoError(t, err)
+	byRef := map[string]Policy{}
+	for _, pol := range p.Policies {
+		byRef[pol.Ref] = pol
+	}
+	require.Len(t, byRef, 4)
+	c := byRef["examples.my_action.concurrency"]
+	require.Equal(t, "examples.my_action", c.ActionRef)
+	require.Equal(t, PolicyConcurrency, c.Type)
+	require.Equal(t, 10, c.ConcurrencyThreshold)
+	require.Equal(t, "DELAY", c.ConcurrencyAction)
+	a := byRef["examples.my_remote_action.concurrency"]
+	require.Equal(t, "core.remote", a.ActionRef)
+	require.Equal(t, []string{"hosts"}, a.ConcurrencyAttributes)
+	require.Equal(t, "CANCEL", a.ConcurrencyAction)
+	r := byRef["examples.my_action.retry"]
+	require.Equal(t, []string{"TIMEOUT"}, r.RetryOn)
+	require.Equal(t, 2, r.RetryMaxCount)
+	require.Equal(t, 5, r.RetryDelaySeconds)
+	l := byRef["examples.limit_deploy"]
+	require.Equal(t, "examples.deploy", l.ActionRef)
+	require.Equal(t, 2, l.ConcurrencyThreshold)
+	require.Equal(t, []string{"environment"}, l.ConcurrencyAttributes)
+	require.Equal(t, 20, l.RateLimitMax)
+	require.Equal(t, 3600, l.RateLimitWindowSeconds)
+}

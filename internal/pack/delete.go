@@ -7,16 +7,19 @@ import (
 	"time"
 
 	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/actionpolicy"
 	"github.com/attune-io/attune/ent/execution"
 	entpack "github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packfile"
 	"github.com/attune-io/attune/internal/apperr"
+	"github.com/attune-io/attune/internal/policy"
 	"github.com/attune-io/attune/internal/store"
 )
 
 // activeStatuses are the execution states that block a pack delete.
 var activeStatuses = []execution.Status{
 	execution.StatusREQUESTED, execution.StatusSCHEDULED, execution.StatusRUNNING, execution.StatusCANCELING,
+	execution.StatusDELAYED,
 }
 
 // DeleteResult says what a delete did.
@@ -75,10 +78,19 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*DeleteRe
 		}
 	}
 	if err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		// Actions of other packs its policies named lose their flag.
+		named, err := tx.Ent.ActionPolicy.Query().Where(actionpolicy.PackID(p.ID)).
+			Select(actionpolicy.FieldActionRef).Strings(ctx)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.Ent.PackFile.Delete().Where(packfile.PackRef(ref)).Exec(ctx); err != nil {
 			return err
 		}
-		return tx.Ent.Pack.DeleteOneID(p.ID).Exec(ctx)
+		if err := tx.Ent.Pack.DeleteOneID(p.ID).Exec(ctx); err != nil {
+			return err
+		}
+		return policy.Sync(ctx, tx.Ent, named...)
 	}); err != nil {
 		return nil, err
 	}

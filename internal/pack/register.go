@@ -19,6 +19,7 @@ import (
 	"github.com/attune-io/attune/internal/manifest"
 	"github.com/attune-io/attune/internal/packenv"
 	"github.com/attune-io/attune/internal/param"
+	"github.com/attune-io/attune/internal/policy"
 	"github.com/attune-io/attune/internal/rule"
 	"github.com/attune-io/attune/internal/store"
 )
@@ -277,7 +278,10 @@ func upsertComponents(ctx context.Context, c *ent.Client, p *ent.Pack, m *manife
 	}
 	_, err := c.WorkflowDefinition.Delete().
 		Where(workflowdefinition.PackID(p.ID), workflowdefinition.RefNotIn(keep...)).Exec(ctx)
-	return err
+	if err != nil {
+		return err
+	}
+	return policy.Register(ctx, c, p.ID, p.Ref, m.Policies)
 }
 
 func resolveID(ctx context.Context, local map[string]int, ref string, lookup func(string) (int, error)) (*int, error) {

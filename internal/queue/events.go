@@ -64,6 +64,7 @@ func addEventWorkers(workers *river.Workers, rc *river.Config, cfg Config, h *Ha
 		n = cfg.Concurrency
 	}
 	river.AddWorker(workers, &evaluateWorker{h: h, m: cfg.Metrics})
+	river.AddWorker(workers, &triggersWorker{h: h})
 	// Evaluations take a millisecond or two, so the client's cooldown would
 	// cap them at MaxWorkers per cooldown (1,000/s at 10 workers).
 	rc.Queues[QueueEvents] = river.QueueConfig{MaxWorkers: n, FetchCooldown: eventFetchCooldown}

@@ -61,6 +61,9 @@ type Handlers struct {
 	Evaluate func(ctx context.Context, eventIDs []int) error
 	// Workflow advances the workflow of the execution with the given id.
 	Workflow func(ctx context.Context, executionID int) error
+	// Triggers emits the execution triggers of the ended executions with
+	// the given ids.
+	Triggers func(ctx context.Context, executionIDs []int) error
 }
 
 // Queue inserts and (with Concurrency > 0) works jobs.
@@ -68,6 +71,7 @@ type Queue struct {
 	client  *river.Client[*sql.Tx]
 	db      *store.DB
 	pool    *pgxpool.Pool
+	dialect string
 	working bool
 	// gate, on SQLite, starts jobs when the transaction that inserted them
 	// commits (see wakeGate); nil on PostgreSQL.
@@ -80,7 +84,7 @@ type Queue struct {
 // New builds the River client over db. Handlers may be nil for an
 // insert-only queue. Call Migrate once before.
 func New(ctx context.Context, db *store.DB, cfg Config, h *Handlers) (*Queue, error) {
-	q := &Queue{db: db}
+	q := &Queue{db: db, dialect: db.Dialect}
 	var drv riverdriver.Driver[*sql.Tx]
 	if db.Dialect == dialect.Postgres {
 		pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
@@ -222,6 +226,22 @@ func (q *Queue) Close() {
 // exists exactly when the execution row commits.
 func (q *Queue) InsertExecutionTx(ctx context.Context, tx *store.Tx, executionID int) error {
 	if err := q.insertTx(ctx, tx, ExecutionArgs{ExecutionID: executionID}); err != nil {
+		return fmt.Errorf("enqueueing execution %d: %w", executionID, err)
+	}
+	q.wakeAfter(tx, river.QueueDefault)
+	return nil
+}
+
+// InsertExecutionAtTx is InsertExecutionTx for a run that starts no earlier
+// than at (a retry after its delay).
+func (q *Queue) InsertExecutionAtTx(ctx context.Context, tx *store.Tx, executionID int, at time.Time) error {
+	n, err := q.client.InsertManyFastTx(ctx, tx.SQL, []river.InsertManyParams{{
+		Args: ExecutionArgs{ExecutionID: executionID}, InsertOpts: &river.InsertOpts{ScheduledAt: at},
+	}})
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%d jobs inserted, want 1", n)
+	}
+	if err != nil {
 		return fmt.Errorf("enqueueing execution %d: %w", executionID, err)
 	}
 	q.wakeAfter(tx, river.QueueDefault)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
 	"github.com/riverqueue/river"
 
 	"github.com/attune-io/attune/internal/store"
@@ -46,6 +47,29 @@ func (q *Queue) InsertWorkflowTx(ctx context.Context, tx *store.Tx, executionID 
 		q.wakeAfter(tx, QueueWorkflows)
 	}
 	return nil
+}
+
+// DropWaitingWorkflowStepsTx deletes, in tx, the steps of the workflow of
+// execution id that wait to be worked (available, not running, not
+// scheduled for a delay) and returns how many. The step calling it, which
+// holds its workflow's lock, takes in everything they were inserted for:
+// their transactions committed before it reads. Without this, every
+// child's end leaves a step that takes the lock in turn and finds nothing,
+// and a with-items of 1,000 children queues 1,000 steps that the queue
+// works one after another, ahead of other workflows' steps. A transaction
+// not yet committed keeps its step, which runs after this one.
+func (q *Queue) DropWaitingWorkflowStepsTx(ctx context.Context, tx *store.Tx, executionID int) (int64, error) {
+	query := `DELETE FROM river_job WHERE state = 'available' AND queue = $1 AND kind = $2 AND args @> $3::jsonb`
+	arg := any(fmt.Sprintf(`{"execution_id": %d}`, executionID))
+	if q.dialect != dialect.Postgres {
+		query = `DELETE FROM river_job WHERE state = 'available' AND queue = ?1 AND kind = ?2 AND json_extract(args, '$.execution_id') = ?3`
+		arg = executionID
+	}
+	res, err := tx.SQL.ExecContext(ctx, query, QueueWorkflows, WorkflowArgs{}.Kind(), arg)
+	if err != nil {
+		return 0, fmt.Errorf("dropping the waiting steps of workflow %d: %w", executionID, err)
+	}
+	return res.RowsAffected()
 }
 
 func addWorkflowWorkers(workers *river.Workers, rc *river.Config, cfg Config, h *Handlers) {

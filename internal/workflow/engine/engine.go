@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 
@@ -40,6 +41,10 @@ import (
 // Queue inserts workflow steps (internal/queue implements it).
 type Queue interface {
 	InsertWorkflowTx(ctx context.Context, tx *store.Tx, executionID int, at time.Time) error
+	// DropWaitingWorkflowStepsTx deletes the steps of the workflow that
+	// wait to run now: the step calling it, holding the workflow's lock,
+	// does their work.
+	DropWaitingWorkflowStepsTx(ctx context.Context, tx *store.Tx, executionID int) (int64, error)
 }
 
 // Options configure an Engine.
@@ -211,7 +216,17 @@ func (e *Engine) Step(ctx context.Context, id int) error {
 				return err
 			}
 		}
-		row, err := tx.Ent.WorkflowExecution.Query().Where(workflowexecution.ExecutionID(id)).Only(ctx)
+		// The steps queued meanwhile (a child's end each) would find
+		// nothing this one does not take in: they go, before anything is read.
+		if _, err := e.queue.DropWaitingWorkflowStepsTx(ctx, tx, id); err != nil {
+			return err
+		}
+		// The state is read as the JSON it is stored as, straight into
+		// state: it holds a with-items task's items, and decoding it into
+		// ent's map and re-encoding that took a good part of a step.
+		row, err := tx.Ent.WorkflowExecution.Query().Where(workflowexecution.ExecutionID(id)).
+			Select(workflowexecution.FieldID, workflowexecution.FieldLanguage, workflowexecution.FieldFile, workflowexecution.FieldSource).
+			Only(ctx)
 		if ent.IsNotFound(err) {
 			return nil // purged
 		}
@@ -231,9 +246,14 @@ func (e *Engine) Step(ctx context.Context, id int) error {
 			return err
 		}
 		st := &state{}
-		raw, _ := json.Marshal(row.State)
-		if err := json.Unmarshal(raw, st); err != nil {
-			return fmt.Errorf("decoding the state of workflow %d: %w", id, err)
+		var raw []byte
+		if err := tx.SQL.QueryRowContext(ctx, e.sql("SELECT state FROM workflow_executions WHERE id = $1"), row.ID).Scan(&raw); err != nil {
+			return fmt.Errorf("reading the state of workflow %d: %w", id, err)
+		}
+		if len(raw) > 0 && string(raw) != "null" {
+			if err := json.Unmarshal(raw, st); err != nil {
+				return fmt.Errorf("decoding the state of workflow %d: %w", id, err)
+			}
 		}
 		st.normalize()
 		if st.Vars == nil {
@@ -257,6 +277,17 @@ func (e *Engine) Step(ctx context.Context, id int) error {
 	e.wakeAt(id, retryAt)
 	return nil
 }
+
+// sql adapts a statement written with PostgreSQL's $n placeholders to the
+// database's dialect.
+func (e *Engine) sql(query string) string {
+	if e.db.Dialect == dialect.Postgres {
+		return query
+	}
+	return sqlitePlaceholder.ReplaceAllString(query, "?$1")
+}
+
+var sqlitePlaceholder = regexp.MustCompile(`\$(\d+)`)
 
 // wakeAt inserts a step of workflow id at t (a delay ending), from this
 // node's clock; the scheduled job stored with the delay is the fallback

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/workflowexecution"
@@ -705,9 +707,18 @@ func (w *walk) finishStep() error {
 	if to != "" {
 		status = to
 	}
-	return tx.Ent.WorkflowExecution.UpdateOneID(w.wfID).
-		SetState(w.st.asMap()).
-		SetStatus(workflowexecution.Status(status)).Exec(ctx)
+	// Written as the JSON it is stored as (see Step), with what ent's
+	// update sets: the status and updated_at (the sweep reads it).
+	raw, err := json.Marshal(w.st)
+	if err != nil {
+		return err
+	}
+	q := "UPDATE workflow_executions SET state = CAST($1 AS jsonb), status = $2, updated_at = $3 WHERE id = $4"
+	if w.e.db.Dialect != dialect.Postgres {
+		q = "UPDATE workflow_executions SET state = ?1, status = ?2, updated_at = ?3 WHERE id = ?4"
+	}
+	_, err = tx.SQL.ExecContext(ctx, q, string(raw), string(workflowexecution.Status(status)), time.Now(), w.wfID)
+	return err
 }
 
 // outcome is the final status of a workflow with nothing left to run,
@@ -732,12 +743,4 @@ func (w *walk) outcome() execution.Status {
 		return execution.StatusFAILED
 	}
 	return execution.StatusSUCCEEDED
-}
-
-// asMap is the state as the JSON column holds it.
-func (st *state) asMap() map[string]any {
-	raw, _ := json.Marshal(st)
-	m := map[string]any{}
-	_ = json.Unmarshal(raw, &m)
-	return m
 }
