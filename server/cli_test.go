@@ -633,6 +633,14 @@ func TestCLIWorkflows(t *testing.T) {
 		require.Equal(t, "SUCCEEDED", ran.Status)
 		require.Len(t, ran.Workflow.Tasks, 2)
 
+		// rerun runs a workflow again and follows it; a plain execution
+		// again with a parameter overridden.
+		r = ok(t, s, nil, "execution", "rerun", wfID)
+		require.Contains(t, r.stdout, "[two] second\n")
+		r = ok(t, s, nil, "execution", "rerun", got.Workflow.Tasks[0].Execution.ID, "message=again")
+		require.Equal(t, "again\n", r.stdout)
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "execution", "rerun", "999999").code)
+
 		// A failed task fails the workflow: the failure exit code.
 		r = attune(t, s, nil, "run", "wfcli.fails")
 		require.Equal(t, cli.ExitFailed, r.code)

@@ -179,7 +179,7 @@ func (a *app) executionCommand() *cobra.Command {
 	}
 	tail.Flags().IntVar(&from, "from", 0, "start at this output line (resume with the last seen + 1; a workflow is followed from its start)")
 	cancel := oneArg(a, "cancel ID", "Cancel an execution", CancelExecution, func(r *CancelExecutionResponse) any { return &r.CancelExecution }, executionOrder)
-	subs := append([]*cobra.Command{list, get, tail, cancel}, a.pauseResumeCommands()...)
+	subs := append([]*cobra.Command{list, get, tail, cancel, a.rerunCommand()}, a.pauseResumeCommands()...)
 	return group("execution", "List, inspect, follow, cancel, pause and resume executions", subs...)
 }
 

@@ -2956,6 +2956,163 @@ func (v *PauseExecutionResponse) GetPauseExecution() PauseExecutionPauseExecutio
 	return v.PauseExecution
 }
 
+// A re-run of an execution: same action and parameters, parameters given here
+// merged over them (a key each). Secret parameters come from the original's
+// sealed copy while it exists, otherwise they must be given here.
+type RerunExecutionInput struct {
+	Id         string           `json:"id"`
+	Parameters *json.RawMessage `json:"parameters"`
+}
+
+// GetId returns RerunExecutionInput.Id, and is useful for accessing the field via an interface.
+func (v *RerunExecutionInput) GetId() string { return v.Id }
+
+// GetParameters returns RerunExecutionInput.Parameters, and is useful for accessing the field via an interface.
+func (v *RerunExecutionInput) GetParameters() *json.RawMessage { return v.Parameters }
+
+// RerunExecutionRerunExecution includes the requested fields of the GraphQL type Execution.
+type RerunExecutionRerunExecution struct {
+	ExecutionFields `json:"-"`
+}
+
+// GetId returns RerunExecutionRerunExecution.Id, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetId() string { return v.ExecutionFields.Id }
+
+// GetActionRef returns RerunExecutionRerunExecution.ActionRef, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetActionRef() string { return v.ExecutionFields.ActionRef }
+
+// GetPackRef returns RerunExecutionRerunExecution.PackRef, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetPackRef() string { return v.ExecutionFields.PackRef }
+
+// GetStatus returns RerunExecutionRerunExecution.Status, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetStatus() ExecutionStatus { return v.ExecutionFields.Status }
+
+// GetParameters returns RerunExecutionRerunExecution.Parameters, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetParameters() *json.RawMessage {
+	return v.ExecutionFields.Parameters
+}
+
+// GetResult returns RerunExecutionRerunExecution.Result, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetResult() *json.RawMessage { return v.ExecutionFields.Result }
+
+// GetExitCode returns RerunExecutionRerunExecution.ExitCode, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetExitCode() *int { return v.ExecutionFields.ExitCode }
+
+// GetError returns RerunExecutionRerunExecution.Error, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetError() string { return v.ExecutionFields.Error }
+
+// GetRequestedAt returns RerunExecutionRerunExecution.RequestedAt, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetRequestedAt() time.Time {
+	return v.ExecutionFields.RequestedAt
+}
+
+// GetStartedAt returns RerunExecutionRerunExecution.StartedAt, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetStartedAt() *time.Time { return v.ExecutionFields.StartedAt }
+
+// GetFinishedAt returns RerunExecutionRerunExecution.FinishedAt, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetFinishedAt() *time.Time {
+	return v.ExecutionFields.FinishedAt
+}
+
+// GetDuration returns RerunExecutionRerunExecution.Duration, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetDuration() *float64 { return v.ExecutionFields.Duration }
+
+// GetParentID returns RerunExecutionRerunExecution.ParentID, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetParentID() *string { return v.ExecutionFields.ParentID }
+
+func (v *RerunExecutionRerunExecution) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*RerunExecutionRerunExecution
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.RerunExecutionRerunExecution = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.ExecutionFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalRerunExecutionRerunExecution struct {
+	Id string `json:"id"`
+
+	ActionRef string `json:"actionRef"`
+
+	PackRef string `json:"packRef"`
+
+	Status ExecutionStatus `json:"status"`
+
+	Parameters *json.RawMessage `json:"parameters"`
+
+	Result *json.RawMessage `json:"result"`
+
+	ExitCode *int `json:"exitCode"`
+
+	Error string `json:"error"`
+
+	RequestedAt time.Time `json:"requestedAt"`
+
+	StartedAt *time.Time `json:"startedAt"`
+
+	FinishedAt *time.Time `json:"finishedAt"`
+
+	Duration *float64 `json:"duration"`
+
+	ParentID *string `json:"parentID"`
+}
+
+func (v *RerunExecutionRerunExecution) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *RerunExecutionRerunExecution) __premarshalJSON() (*__premarshalRerunExecutionRerunExecution, error) {
+	var retval __premarshalRerunExecutionRerunExecution
+
+	retval.Id = v.ExecutionFields.Id
+	retval.ActionRef = v.ExecutionFields.ActionRef
+	retval.PackRef = v.ExecutionFields.PackRef
+	retval.Status = v.ExecutionFields.Status
+	retval.Parameters = v.ExecutionFields.Parameters
+	retval.Result = v.ExecutionFields.Result
+	retval.ExitCode = v.ExecutionFields.ExitCode
+	retval.Error = v.ExecutionFields.Error
+	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.StartedAt = v.ExecutionFields.StartedAt
+	retval.FinishedAt = v.ExecutionFields.FinishedAt
+	retval.Duration = v.ExecutionFields.Duration
+	retval.ParentID = v.ExecutionFields.ParentID
+	return &retval, nil
+}
+
+// RerunExecutionResponse is returned by RerunExecution on success.
+type RerunExecutionResponse struct {
+	// Runs an execution's action again as a new execution (rerunOf the original).
+	// NOT_FOUND for an unknown execution or a deleted action; BAD_USER_INPUT for
+	// invalid parameters or secret ones no longer stored.
+	RerunExecution RerunExecutionRerunExecution `json:"rerunExecution"`
+}
+
+// GetRerunExecution returns RerunExecutionResponse.RerunExecution, and is useful for accessing the field via an interface.
+func (v *RerunExecutionResponse) GetRerunExecution() RerunExecutionRerunExecution {
+	return v.RerunExecution
+}
+
 // ResumeExecutionResponse is returned by ResumeExecution on success.
 type ResumeExecutionResponse struct {
 	// Resumes a paused or pausing workflow (and its paused child workflows):
@@ -4392,6 +4549,14 @@ type __PauseExecutionInput struct {
 // GetId returns __PauseExecutionInput.Id, and is useful for accessing the field via an interface.
 func (v *__PauseExecutionInput) GetId() string { return v.Id }
 
+// __RerunExecutionInput is used internally by genqlient
+type __RerunExecutionInput struct {
+	Input RerunExecutionInput `json:"input"`
+}
+
+// GetInput returns __RerunExecutionInput.Input, and is useful for accessing the field via an interface.
+func (v *__RerunExecutionInput) GetInput() RerunExecutionInput { return v.Input }
+
 // __ResumeExecutionInput is used internally by genqlient
 type __ResumeExecutionInput struct {
 	Id string `json:"id"`
@@ -5447,6 +5612,55 @@ func PauseExecution(
 	}
 
 	data_ = &PauseExecutionResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by RerunExecution.
+const RerunExecution_Operation = `
+mutation RerunExecution ($input: RerunExecutionInput!) {
+	rerunExecution(input: $input) {
+		... ExecutionFields
+	}
+}
+fragment ExecutionFields on Execution {
+	id
+	actionRef
+	packRef
+	status
+	parameters
+	result
+	exitCode
+	error
+	requestedAt
+	startedAt
+	finishedAt
+	duration
+	parentID
+}
+`
+
+func RerunExecution(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	input RerunExecutionInput,
+) (data_ *RerunExecutionResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "RerunExecution",
+		Query:  RerunExecution_Operation,
+		Variables: &__RerunExecutionInput{
+			Input: input,
+		},
+	}
+
+	data_ = &RerunExecutionResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

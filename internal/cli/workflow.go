@@ -272,3 +272,59 @@ func finished(s ExecutionStatus) bool {
 	}
 	return false
 }
+
+func (a *app) rerunCommand() *cobra.Command {
+	var async bool
+	c := &cobra.Command{
+		Use:   "rerun ID [name=value | name=@file | name:=json]...",
+		Short: "Run an execution's action again as a new execution (with its parameters, those given override) and follow it",
+		Args:  nArgs(1, -1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx := c.Context()
+			cl, err := a.gql()
+			if err != nil {
+				return err
+			}
+			in := RerunExecutionInput{Id: args[0]}
+			if len(args) > 1 {
+				orig, err := Execution(ctx, cl, args[0])
+				if err != nil {
+					return err
+				}
+				act, err := Action(ctx, cl, orig.Execution.ActionRef)
+				if err != nil {
+					return err
+				}
+				schema, err := actionSchema(act.Action.Parameters)
+				if err != nil {
+					return err
+				}
+				params, err := parseParams(schema, args[1:])
+				if err != nil {
+					return err
+				}
+				raw, err := json.Marshal(params)
+				if err != nil {
+					return err
+				}
+				pj := json.RawMessage(raw)
+				in.Parameters = &pj
+			}
+			res, err := RerunExecution(ctx, cl, in)
+			if err != nil {
+				return err
+			}
+			ex := res.RerunExecution
+			if async {
+				if a.output == "table" {
+					fmt.Fprintln(a.stdout, ex.Id)
+					return nil
+				}
+				return a.printObject(&ex, executionOrder)
+			}
+			return a.followAny(ctx, ex.Id, 0)
+		},
+	}
+	c.Flags().BoolVar(&async, "async", false, "print the new execution's id and return at once")
+	return c
+}
