@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -527,5 +528,176 @@ func TestCLIPackConfig(t *testing.T) {
 
 		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "pack", "config", "nope").code)
 		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "pack", "config", "st2cfg", "--set", "novalue").code)
+	})
+}
+
+// cliWorkflowPack is a StackStorm-format pack of Orquesta workflows: two
+// tasks echoing text, one whose task fails, and one whose first task
+// waits for a file (input gate) before the second runs.
+func cliWorkflowPack() map[string]string {
+	return map[string]string{
+		"pack.yaml":          "name: wfcli\nref: wfcli\nversion: 1.0.0\ndescription: CLI workflows\nauthor: tests\n",
+		"actions/pair.yaml":  "name: pair\nrunner_type: orquesta\nentry_point: workflows/pair.yaml\ndescription: two echoes\n",
+		"actions/fails.yaml": "name: fails\nrunner_type: orquesta\nentry_point: workflows/fails.yaml\ndescription: a failing task\n",
+		"actions/gated.yaml": "name: gated\nrunner_type: orquesta\nentry_point: workflows/gated.yaml\ndescription: waits for a file\n" +
+			"parameters:\n  gate: {type: string, required: true}\n",
+		"actions/workflows/pair.yaml": `version: 1.0
+tasks:
+  one:
+    action: core.echo message="first"
+    next:
+      - when: <% succeeded() %>
+        do: two
+  two:
+    action: core.echo message="second"
+`,
+		"actions/workflows/fails.yaml": `version: 1.0
+tasks:
+  boom:
+    action: core.local cmd="false"
+`,
+		"actions/workflows/gated.yaml": `version: 1.0
+input:
+  - gate
+tasks:
+  wait:
+    action: core.local
+    input:
+      cmd: while [ ! -f <% ctx(gate) %> ]; do sleep 0.05; done; echo opened
+    next:
+      - when: <% succeeded() %>
+        do: after
+  after:
+    action: core.echo message="after"
+`,
+	}
+}
+
+// workflowTasks is `execution get -o json`'s workflow.
+type workflowTasks struct {
+	ID       string
+	Status   string
+	Workflow *struct {
+		Status   string
+		Language string
+		Tasks    []struct {
+			Name      string
+			Status    string
+			Attempt   int
+			Execution *struct{ ID, Status string }
+		}
+	}
+}
+
+func TestCLIWorkflows(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend)
+		ok(t, s, nil, "pack", "install", writeTree(t, cliWorkflowPack()))
+
+		// run follows the workflow: each task's transitions, each child's
+		// output prefixed with its task, exit 0 once it succeeded.
+		r := ok(t, s, nil, "run", "wfcli.pair")
+		require.Regexp(t, `(?m)^task one \[#\d+\] RUNNING$`, r.stderr)
+		require.Regexp(t, `(?m)^task one \[#\d+\] SUCCEEDED$`, r.stderr)
+		require.Regexp(t, `(?m)^task two \[#\d+\] SUCCEEDED$`, r.stderr)
+		require.Regexp(t, `(?m)^workflow \d+: SUCCEEDED$`, r.stderr)
+		require.Contains(t, r.stdout, "[one] first\n")
+		require.Contains(t, r.stdout, "[two] second\n")
+		wfID := regexp.MustCompile(`(?m)^workflow (\d+): SUCCEEDED$`).FindStringSubmatch(r.stderr)[1]
+
+		// get -o json includes the workflow and its tasks' executions; the
+		// table lists the tasks below the execution.
+		var got workflowTasks
+		jsonOut(t, s, &got, "execution", "get", wfID)
+		require.Equal(t, "SUCCEEDED", got.Status)
+		require.NotNil(t, got.Workflow)
+		require.Equal(t, "orquesta", got.Workflow.Language)
+		require.Len(t, got.Workflow.Tasks, 2)
+		for i, name := range []string{"one", "two"} {
+			task := got.Workflow.Tasks[i]
+			require.Equal(t, name, task.Name)
+			require.Equal(t, "SUCCEEDED", task.Status)
+			require.NotNil(t, task.Execution)
+			require.Equal(t, "SUCCEEDED", task.Execution.Status)
+			var child map[string]any
+			jsonOut(t, s, &child, "execution", "get", task.Execution.ID)
+			require.NotContains(t, child, "workflow", "a plain execution has none")
+		}
+		table := ok(t, s, nil, "execution", "get", wfID).stdout
+		require.Regexp(t, `(?m)^TASK +ITEM +ATTEMPT +STATUS +EXECUTION$`, table)
+		require.Regexp(t, `(?m)^one +0 +SUCCEEDED +`+got.Workflow.Tasks[0].Execution.ID+`$`, table)
+		// -o json of run prints the finished workflow.
+		var ran workflowTasks
+		jsonOut(t, s, &ran, "run", "wfcli.pair")
+		require.Equal(t, "SUCCEEDED", ran.Status)
+		require.Len(t, ran.Workflow.Tasks, 2)
+
+		// rerun runs a workflow again and follows it; a plain execution
+		// again with a parameter overridden.
+		r = ok(t, s, nil, "execution", "rerun", wfID)
+		require.Contains(t, r.stdout, "[two] second\n")
+		r = ok(t, s, nil, "execution", "rerun", got.Workflow.Tasks[0].Execution.ID, "message=again")
+		require.Equal(t, "again\n", r.stdout)
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "execution", "rerun", "999999").code)
+
+		// A failed task fails the workflow: the failure exit code.
+		r = attune(t, s, nil, "run", "wfcli.fails")
+		require.Equal(t, cli.ExitFailed, r.code)
+		require.Regexp(t, `(?m)^task boom \[#\d+\] FAILED`, r.stderr)
+		require.Regexp(t, `(?m)^workflow \d+: FAILED$`, r.stderr)
+
+		// Pause while a task runs (PAUSING), let it end (PAUSED: the next
+		// task is held back), resume; tail follows all of it.
+		gate := filepath.Join(t.TempDir(), "gate")
+		id := strings.TrimSpace(ok(t, s, nil, "run", "wfcli.gated", "gate="+gate, "--async").stdout)
+		tail := cliCmd(t, s, nil, "execution", "tail", id)
+		var tailOut bytes.Buffer
+		tail.Stdout = &tailOut
+		stderr, err := tail.StderrPipe()
+		require.NoError(t, err)
+		require.NoError(t, tail.Start())
+		lines := bufio.NewScanner(stderr)
+		var seen []string
+		waitLine := func(re string) {
+			t.Helper()
+			rx := regexp.MustCompile(re)
+			for lines.Scan() {
+				seen = append(seen, lines.Text())
+				if rx.MatchString(lines.Text()) {
+					return
+				}
+			}
+			t.Fatalf("tail ended without %q; it printed:\n%s", re, strings.Join(seen, "\n"))
+		}
+		waitLine(`^task wait \[#\d+\] RUNNING$`)
+		var paused map[string]any
+		jsonOut(t, s, &paused, "execution", "pause", id)
+		require.Equal(t, "PAUSING", paused["status"])
+		waitLine(`^workflow ` + id + `: PAUSING$`)
+		require.Equal(t, cli.ExitConflict, attune(t, s, nil, "execution", "resume", wfID).code, "a finished workflow")
+		require.NoError(t, os.WriteFile(gate, nil, 0o600))
+		waitLine(`^workflow ` + id + `: PAUSED$`)
+		jsonOut(t, s, &got, "execution", "get", id)
+		require.Equal(t, "PAUSED", got.Status)
+		require.Equal(t, "SUCCEEDED", got.Workflow.Tasks[0].Status)
+		for _, task := range got.Workflow.Tasks[1:] {
+			require.Nil(t, task.Execution, "%s is held back", task.Name)
+		}
+		ok(t, s, nil, "execution", "resume", id)
+		waitLine(`^task after \[#\d+\] SUCCEEDED$`)
+		waitLine(`^workflow ` + id + `: SUCCEEDED$`)
+		for lines.Scan() {
+			seen = append(seen, lines.Text())
+		}
+		require.NoError(t, tail.Wait(), strings.Join(seen, "\n"))
+		require.Contains(t, tailOut.String(), "[wait] opened\n")
+		require.Contains(t, tailOut.String(), "[after] after\n")
+
+		// Errors: pausing what is no running workflow, or nothing.
+		require.Equal(t, cli.ExitConflict, attune(t, s, nil, "execution", "pause", id).code)
+		require.Equal(t, cli.ExitConflict, attune(t, s, nil, "execution", "pause", got.Workflow.Tasks[0].Execution.ID).code)
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "execution", "pause", "999999").code)
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "execution", "resume", "999999").code)
 	})
 }

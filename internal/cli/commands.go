@@ -166,20 +166,21 @@ func (a *app) executionCommand() *cobra.Command {
 	list.Flags().StringVar(&since, "since", "", "only those requested since a duration ago (1h) or an RFC 3339 time")
 	list.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many")
 	_ = list.RegisterFlagCompletionFunc("action", a.completeActions)
-	get := oneArg(a, "get ID", "Show an execution with its result and output", Execution, func(r *ExecutionResponse) any { return &r.Execution }, executionOrder)
+	get := a.getExecutionCommand()
 	var from int
 	tail := &cobra.Command{
-		Use: "tail ID", Short: "Follow an execution's output until it finishes; exits with its exit code", Args: nArgs(1, 1),
+		Use: "tail ID", Short: "Follow an execution's output (a workflow's tasks and their output) until it finishes; exits with its exit code", Args: nArgs(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if _, err := a.gql(); err != nil {
 				return err
 			}
-			return a.follow(c.Context(), args[0], from)
+			return a.followAny(c.Context(), args[0], from)
 		},
 	}
-	tail.Flags().IntVar(&from, "from", 0, "start at this output line (resume with the last seen + 1)")
+	tail.Flags().IntVar(&from, "from", 0, "start at this output line (resume with the last seen + 1; a workflow is followed from its start)")
 	cancel := oneArg(a, "cancel ID", "Cancel an execution", CancelExecution, func(r *CancelExecutionResponse) any { return &r.CancelExecution }, executionOrder)
-	return group("execution", "List, inspect, follow and cancel executions", list, get, tail, cancel)
+	subs := append([]*cobra.Command{list, get, tail, cancel, a.rerunCommand()}, a.pauseResumeCommands()...)
+	return group("execution", "List, inspect, follow, cancel, pause and resume executions", subs...)
 }
 
 // parseSince reads a duration ago or an RFC 3339 time.

@@ -1580,6 +1580,8 @@ type ExecutionExecution struct {
 	ExecutionFields `json:"-"`
 	Stdout          string `json:"stdout"`
 	Stderr          string `json:"stderr"`
+	// The workflow this execution runs; null when its action is not a workflow.
+	Workflow *ExecutionExecutionWorkflowWorkflowState `json:"workflow"`
 }
 
 // GetStdout returns ExecutionExecution.Stdout, and is useful for accessing the field via an interface.
@@ -1587,6 +1589,11 @@ func (v *ExecutionExecution) GetStdout() string { return v.Stdout }
 
 // GetStderr returns ExecutionExecution.Stderr, and is useful for accessing the field via an interface.
 func (v *ExecutionExecution) GetStderr() string { return v.Stderr }
+
+// GetWorkflow returns ExecutionExecution.Workflow, and is useful for accessing the field via an interface.
+func (v *ExecutionExecution) GetWorkflow() *ExecutionExecutionWorkflowWorkflowState {
+	return v.Workflow
+}
 
 // GetId returns ExecutionExecution.Id, and is useful for accessing the field via an interface.
 func (v *ExecutionExecution) GetId() string { return v.ExecutionFields.Id }
@@ -1657,6 +1664,8 @@ type __premarshalExecutionExecution struct {
 
 	Stderr string `json:"stderr"`
 
+	Workflow *ExecutionExecutionWorkflowWorkflowState `json:"workflow"`
+
 	Id string `json:"id"`
 
 	ActionRef string `json:"actionRef"`
@@ -1697,6 +1706,7 @@ func (v *ExecutionExecution) __premarshalJSON() (*__premarshalExecutionExecution
 
 	retval.Stdout = v.Stdout
 	retval.Stderr = v.Stderr
+	retval.Workflow = v.Workflow
 	retval.Id = v.ExecutionFields.Id
 	retval.ActionRef = v.ExecutionFields.ActionRef
 	retval.PackRef = v.ExecutionFields.PackRef
@@ -1710,6 +1720,109 @@ func (v *ExecutionExecution) __premarshalJSON() (*__premarshalExecutionExecution
 	retval.FinishedAt = v.ExecutionFields.FinishedAt
 	retval.Duration = v.ExecutionFields.Duration
 	retval.ParentID = v.ExecutionFields.ParentID
+	return &retval, nil
+}
+
+// ExecutionExecutionWorkflowWorkflowState includes the requested fields of the GraphQL type WorkflowState.
+// The GraphQL type's documentation follows.
+//
+// A workflow's progress, as a UI draws it.
+type ExecutionExecutionWorkflowWorkflowState struct {
+	WorkflowFields `json:"-"`
+}
+
+// GetStatus returns ExecutionExecutionWorkflowWorkflowState.Status, and is useful for accessing the field via an interface.
+func (v *ExecutionExecutionWorkflowWorkflowState) GetStatus() ExecutionStatus {
+	return v.WorkflowFields.Status
+}
+
+// GetLanguage returns ExecutionExecutionWorkflowWorkflowState.Language, and is useful for accessing the field via an interface.
+func (v *ExecutionExecutionWorkflowWorkflowState) GetLanguage() string {
+	return v.WorkflowFields.Language
+}
+
+// GetFile returns ExecutionExecutionWorkflowWorkflowState.File, and is useful for accessing the field via an interface.
+func (v *ExecutionExecutionWorkflowWorkflowState) GetFile() string { return v.WorkflowFields.File }
+
+// GetTasks returns ExecutionExecutionWorkflowWorkflowState.Tasks, and is useful for accessing the field via an interface.
+func (v *ExecutionExecutionWorkflowWorkflowState) GetTasks() []WorkflowFieldsTasksWorkflowTask {
+	return v.WorkflowFields.Tasks
+}
+
+// GetContext returns ExecutionExecutionWorkflowWorkflowState.Context, and is useful for accessing the field via an interface.
+func (v *ExecutionExecutionWorkflowWorkflowState) GetContext() *json.RawMessage {
+	return v.WorkflowFields.Context
+}
+
+// GetOutput returns ExecutionExecutionWorkflowWorkflowState.Output, and is useful for accessing the field via an interface.
+func (v *ExecutionExecutionWorkflowWorkflowState) GetOutput() *json.RawMessage {
+	return v.WorkflowFields.Output
+}
+
+// GetErrors returns ExecutionExecutionWorkflowWorkflowState.Errors, and is useful for accessing the field via an interface.
+func (v *ExecutionExecutionWorkflowWorkflowState) GetErrors() []json.RawMessage {
+	return v.WorkflowFields.Errors
+}
+
+func (v *ExecutionExecutionWorkflowWorkflowState) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*ExecutionExecutionWorkflowWorkflowState
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.ExecutionExecutionWorkflowWorkflowState = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.WorkflowFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalExecutionExecutionWorkflowWorkflowState struct {
+	Status ExecutionStatus `json:"status"`
+
+	Language string `json:"language"`
+
+	File string `json:"file"`
+
+	Tasks []WorkflowFieldsTasksWorkflowTask `json:"tasks"`
+
+	Context *json.RawMessage `json:"context"`
+
+	Output *json.RawMessage `json:"output"`
+
+	Errors []json.RawMessage `json:"errors"`
+}
+
+func (v *ExecutionExecutionWorkflowWorkflowState) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *ExecutionExecutionWorkflowWorkflowState) __premarshalJSON() (*__premarshalExecutionExecutionWorkflowWorkflowState, error) {
+	var retval __premarshalExecutionExecutionWorkflowWorkflowState
+
+	retval.Status = v.WorkflowFields.Status
+	retval.Language = v.WorkflowFields.Language
+	retval.File = v.WorkflowFields.File
+	retval.Tasks = v.WorkflowFields.Tasks
+	retval.Context = v.WorkflowFields.Context
+	retval.Output = v.WorkflowFields.Output
+	retval.Errors = v.WorkflowFields.Errors
 	return &retval, nil
 }
 
@@ -2698,6 +2811,453 @@ type PacksResponse struct {
 
 // GetPacks returns PacksResponse.Packs, and is useful for accessing the field via an interface.
 func (v *PacksResponse) GetPacks() PacksPacksPackConnection { return v.Packs }
+
+// PauseExecutionPauseExecution includes the requested fields of the GraphQL type Execution.
+type PauseExecutionPauseExecution struct {
+	ExecutionFields `json:"-"`
+}
+
+// GetId returns PauseExecutionPauseExecution.Id, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetId() string { return v.ExecutionFields.Id }
+
+// GetActionRef returns PauseExecutionPauseExecution.ActionRef, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetActionRef() string { return v.ExecutionFields.ActionRef }
+
+// GetPackRef returns PauseExecutionPauseExecution.PackRef, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetPackRef() string { return v.ExecutionFields.PackRef }
+
+// GetStatus returns PauseExecutionPauseExecution.Status, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetStatus() ExecutionStatus { return v.ExecutionFields.Status }
+
+// GetParameters returns PauseExecutionPauseExecution.Parameters, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetParameters() *json.RawMessage {
+	return v.ExecutionFields.Parameters
+}
+
+// GetResult returns PauseExecutionPauseExecution.Result, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetResult() *json.RawMessage { return v.ExecutionFields.Result }
+
+// GetExitCode returns PauseExecutionPauseExecution.ExitCode, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetExitCode() *int { return v.ExecutionFields.ExitCode }
+
+// GetError returns PauseExecutionPauseExecution.Error, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetError() string { return v.ExecutionFields.Error }
+
+// GetRequestedAt returns PauseExecutionPauseExecution.RequestedAt, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetRequestedAt() time.Time {
+	return v.ExecutionFields.RequestedAt
+}
+
+// GetStartedAt returns PauseExecutionPauseExecution.StartedAt, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetStartedAt() *time.Time { return v.ExecutionFields.StartedAt }
+
+// GetFinishedAt returns PauseExecutionPauseExecution.FinishedAt, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetFinishedAt() *time.Time {
+	return v.ExecutionFields.FinishedAt
+}
+
+// GetDuration returns PauseExecutionPauseExecution.Duration, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetDuration() *float64 { return v.ExecutionFields.Duration }
+
+// GetParentID returns PauseExecutionPauseExecution.ParentID, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetParentID() *string { return v.ExecutionFields.ParentID }
+
+func (v *PauseExecutionPauseExecution) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*PauseExecutionPauseExecution
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.PauseExecutionPauseExecution = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.ExecutionFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalPauseExecutionPauseExecution struct {
+	Id string `json:"id"`
+
+	ActionRef string `json:"actionRef"`
+
+	PackRef string `json:"packRef"`
+
+	Status ExecutionStatus `json:"status"`
+
+	Parameters *json.RawMessage `json:"parameters"`
+
+	Result *json.RawMessage `json:"result"`
+
+	ExitCode *int `json:"exitCode"`
+
+	Error string `json:"error"`
+
+	RequestedAt time.Time `json:"requestedAt"`
+
+	StartedAt *time.Time `json:"startedAt"`
+
+	FinishedAt *time.Time `json:"finishedAt"`
+
+	Duration *float64 `json:"duration"`
+
+	ParentID *string `json:"parentID"`
+}
+
+func (v *PauseExecutionPauseExecution) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *PauseExecutionPauseExecution) __premarshalJSON() (*__premarshalPauseExecutionPauseExecution, error) {
+	var retval __premarshalPauseExecutionPauseExecution
+
+	retval.Id = v.ExecutionFields.Id
+	retval.ActionRef = v.ExecutionFields.ActionRef
+	retval.PackRef = v.ExecutionFields.PackRef
+	retval.Status = v.ExecutionFields.Status
+	retval.Parameters = v.ExecutionFields.Parameters
+	retval.Result = v.ExecutionFields.Result
+	retval.ExitCode = v.ExecutionFields.ExitCode
+	retval.Error = v.ExecutionFields.Error
+	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.StartedAt = v.ExecutionFields.StartedAt
+	retval.FinishedAt = v.ExecutionFields.FinishedAt
+	retval.Duration = v.ExecutionFields.Duration
+	retval.ParentID = v.ExecutionFields.ParentID
+	return &retval, nil
+}
+
+// PauseExecutionResponse is returned by PauseExecution on success.
+type PauseExecutionResponse struct {
+	// Pauses a running workflow: its running tasks finish, no new task starts
+	// (child workflows pause too); PAUSING until nothing runs, then PAUSED.
+	// Pausing a pausing or paused workflow is harmless. CONFLICT when the
+	// execution is not a running workflow, NOT_FOUND when it does not exist.
+	PauseExecution PauseExecutionPauseExecution `json:"pauseExecution"`
+}
+
+// GetPauseExecution returns PauseExecutionResponse.PauseExecution, and is useful for accessing the field via an interface.
+func (v *PauseExecutionResponse) GetPauseExecution() PauseExecutionPauseExecution {
+	return v.PauseExecution
+}
+
+// A re-run of an execution: same action and parameters, parameters given here
+// merged over them (a key each). Secret parameters come from the original's
+// sealed copy while it exists, otherwise they must be given here.
+type RerunExecutionInput struct {
+	Id         string           `json:"id"`
+	Parameters *json.RawMessage `json:"parameters"`
+}
+
+// GetId returns RerunExecutionInput.Id, and is useful for accessing the field via an interface.
+func (v *RerunExecutionInput) GetId() string { return v.Id }
+
+// GetParameters returns RerunExecutionInput.Parameters, and is useful for accessing the field via an interface.
+func (v *RerunExecutionInput) GetParameters() *json.RawMessage { return v.Parameters }
+
+// RerunExecutionRerunExecution includes the requested fields of the GraphQL type Execution.
+type RerunExecutionRerunExecution struct {
+	ExecutionFields `json:"-"`
+}
+
+// GetId returns RerunExecutionRerunExecution.Id, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetId() string { return v.ExecutionFields.Id }
+
+// GetActionRef returns RerunExecutionRerunExecution.ActionRef, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetActionRef() string { return v.ExecutionFields.ActionRef }
+
+// GetPackRef returns RerunExecutionRerunExecution.PackRef, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetPackRef() string { return v.ExecutionFields.PackRef }
+
+// GetStatus returns RerunExecutionRerunExecution.Status, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetStatus() ExecutionStatus { return v.ExecutionFields.Status }
+
+// GetParameters returns RerunExecutionRerunExecution.Parameters, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetParameters() *json.RawMessage {
+	return v.ExecutionFields.Parameters
+}
+
+// GetResult returns RerunExecutionRerunExecution.Result, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetResult() *json.RawMessage { return v.ExecutionFields.Result }
+
+// GetExitCode returns RerunExecutionRerunExecution.ExitCode, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetExitCode() *int { return v.ExecutionFields.ExitCode }
+
+// GetError returns RerunExecutionRerunExecution.Error, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetError() string { return v.ExecutionFields.Error }
+
+// GetRequestedAt returns RerunExecutionRerunExecution.RequestedAt, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetRequestedAt() time.Time {
+	return v.ExecutionFields.RequestedAt
+}
+
+// GetStartedAt returns RerunExecutionRerunExecution.StartedAt, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetStartedAt() *time.Time { return v.ExecutionFields.StartedAt }
+
+// GetFinishedAt returns RerunExecutionRerunExecution.FinishedAt, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetFinishedAt() *time.Time {
+	return v.ExecutionFields.FinishedAt
+}
+
+// GetDuration returns RerunExecutionRerunExecution.Duration, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetDuration() *float64 { return v.ExecutionFields.Duration }
+
+// GetParentID returns RerunExecutionRerunExecution.ParentID, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetParentID() *string { return v.ExecutionFields.ParentID }
+
+func (v *RerunExecutionRerunExecution) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*RerunExecutionRerunExecution
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.RerunExecutionRerunExecution = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.ExecutionFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalRerunExecutionRerunExecution struct {
+	Id string `json:"id"`
+
+	ActionRef string `json:"actionRef"`
+
+	PackRef string `json:"packRef"`
+
+	Status ExecutionStatus `json:"status"`
+
+	Parameters *json.RawMessage `json:"parameters"`
+
+	Result *json.RawMessage `json:"result"`
+
+	ExitCode *int `json:"exitCode"`
+
+	Error string `json:"error"`
+
+	RequestedAt time.Time `json:"requestedAt"`
+
+	StartedAt *time.Time `json:"startedAt"`
+
+	FinishedAt *time.Time `json:"finishedAt"`
+
+	Duration *float64 `json:"duration"`
+
+	ParentID *string `json:"parentID"`
+}
+
+func (v *RerunExecutionRerunExecution) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *RerunExecutionRerunExecution) __premarshalJSON() (*__premarshalRerunExecutionRerunExecution, error) {
+	var retval __premarshalRerunExecutionRerunExecution
+
+	retval.Id = v.ExecutionFields.Id
+	retval.ActionRef = v.ExecutionFields.ActionRef
+	retval.PackRef = v.ExecutionFields.PackRef
+	retval.Status = v.ExecutionFields.Status
+	retval.Parameters = v.ExecutionFields.Parameters
+	retval.Result = v.ExecutionFields.Result
+	retval.ExitCode = v.ExecutionFields.ExitCode
+	retval.Error = v.ExecutionFields.Error
+	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.StartedAt = v.ExecutionFields.StartedAt
+	retval.FinishedAt = v.ExecutionFields.FinishedAt
+	retval.Duration = v.ExecutionFields.Duration
+	retval.ParentID = v.ExecutionFields.ParentID
+	return &retval, nil
+}
+
+// RerunExecutionResponse is returned by RerunExecution on success.
+type RerunExecutionResponse struct {
+	// Runs an execution's action again as a new execution (rerunOf the original).
+	// NOT_FOUND for an unknown execution or a deleted action; BAD_USER_INPUT for
+	// invalid parameters or secret ones no longer stored.
+	RerunExecution RerunExecutionRerunExecution `json:"rerunExecution"`
+}
+
+// GetRerunExecution returns RerunExecutionResponse.RerunExecution, and is useful for accessing the field via an interface.
+func (v *RerunExecutionResponse) GetRerunExecution() RerunExecutionRerunExecution {
+	return v.RerunExecution
+}
+
+// ResumeExecutionResponse is returned by ResumeExecution on success.
+type ResumeExecutionResponse struct {
+	// Resumes a paused or pausing workflow (and its paused child workflows):
+	// the tasks it held back start. CONFLICT when it is not paused.
+	ResumeExecution ResumeExecutionResumeExecution `json:"resumeExecution"`
+}
+
+// GetResumeExecution returns ResumeExecutionResponse.ResumeExecution, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResponse) GetResumeExecution() ResumeExecutionResumeExecution {
+	return v.ResumeExecution
+}
+
+// ResumeExecutionResumeExecution includes the requested fields of the GraphQL type Execution.
+type ResumeExecutionResumeExecution struct {
+	ExecutionFields `json:"-"`
+}
+
+// GetId returns ResumeExecutionResumeExecution.Id, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetId() string { return v.ExecutionFields.Id }
+
+// GetActionRef returns ResumeExecutionResumeExecution.ActionRef, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetActionRef() string { return v.ExecutionFields.ActionRef }
+
+// GetPackRef returns ResumeExecutionResumeExecution.PackRef, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetPackRef() string { return v.ExecutionFields.PackRef }
+
+// GetStatus returns ResumeExecutionResumeExecution.Status, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetStatus() ExecutionStatus { return v.ExecutionFields.Status }
+
+// GetParameters returns ResumeExecutionResumeExecution.Parameters, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetParameters() *json.RawMessage {
+	return v.ExecutionFields.Parameters
+}
+
+// GetResult returns ResumeExecutionResumeExecution.Result, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetResult() *json.RawMessage {
+	return v.ExecutionFields.Result
+}
+
+// GetExitCode returns ResumeExecutionResumeExecution.ExitCode, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetExitCode() *int { return v.ExecutionFields.ExitCode }
+
+// GetError returns ResumeExecutionResumeExecution.Error, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetError() string { return v.ExecutionFields.Error }
+
+// GetRequestedAt returns ResumeExecutionResumeExecution.RequestedAt, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetRequestedAt() time.Time {
+	return v.ExecutionFields.RequestedAt
+}
+
+// GetStartedAt returns ResumeExecutionResumeExecution.StartedAt, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetStartedAt() *time.Time {
+	return v.ExecutionFields.StartedAt
+}
+
+// GetFinishedAt returns ResumeExecutionResumeExecution.FinishedAt, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetFinishedAt() *time.Time {
+	return v.ExecutionFields.FinishedAt
+}
+
+// GetDuration returns ResumeExecutionResumeExecution.Duration, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetDuration() *float64 { return v.ExecutionFields.Duration }
+
+// GetParentID returns ResumeExecutionResumeExecution.ParentID, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetParentID() *string { return v.ExecutionFields.ParentID }
+
+func (v *ResumeExecutionResumeExecution) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*ResumeExecutionResumeExecution
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.ResumeExecutionResumeExecution = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.ExecutionFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalResumeExecutionResumeExecution struct {
+	Id string `json:"id"`
+
+	ActionRef string `json:"actionRef"`
+
+	PackRef string `json:"packRef"`
+
+	Status ExecutionStatus `json:"status"`
+
+	Parameters *json.RawMessage `json:"parameters"`
+
+	Result *json.RawMessage `json:"result"`
+
+	ExitCode *int `json:"exitCode"`
+
+	Error string `json:"error"`
+
+	RequestedAt time.Time `json:"requestedAt"`
+
+	StartedAt *time.Time `json:"startedAt"`
+
+	FinishedAt *time.Time `json:"finishedAt"`
+
+	Duration *float64 `json:"duration"`
+
+	ParentID *string `json:"parentID"`
+}
+
+func (v *ResumeExecutionResumeExecution) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *ResumeExecutionResumeExecution) __premarshalJSON() (*__premarshalResumeExecutionResumeExecution, error) {
+	var retval __premarshalResumeExecutionResumeExecution
+
+	retval.Id = v.ExecutionFields.Id
+	retval.ActionRef = v.ExecutionFields.ActionRef
+	retval.PackRef = v.ExecutionFields.PackRef
+	retval.Status = v.ExecutionFields.Status
+	retval.Parameters = v.ExecutionFields.Parameters
+	retval.Result = v.ExecutionFields.Result
+	retval.ExitCode = v.ExecutionFields.ExitCode
+	retval.Error = v.ExecutionFields.Error
+	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.StartedAt = v.ExecutionFields.StartedAt
+	retval.FinishedAt = v.ExecutionFields.FinishedAt
+	retval.Duration = v.ExecutionFields.Duration
+	retval.ParentID = v.ExecutionFields.ParentID
+	return &retval, nil
+}
 
 // RevokeTokenResponse is returned by RevokeToken on success.
 type RevokeTokenResponse struct {
@@ -3700,6 +4260,95 @@ func (v *ViewerViewer) GetRole() APITokenRole { return v.Role }
 // GetPacks returns ViewerViewer.Packs, and is useful for accessing the field via an interface.
 func (v *ViewerViewer) GetPacks() []string { return v.Packs }
 
+// WorkflowFields includes the GraphQL fields of WorkflowState requested by the fragment WorkflowFields.
+// The GraphQL type's documentation follows.
+//
+// A workflow's progress, as a UI draws it.
+type WorkflowFields struct {
+	// The workflow execution's status (the same as its execution's).
+	Status ExecutionStatus `json:"status"`
+	// attune, orquesta or action-chain.
+	Language string `json:"language"`
+	// The workflow file, relative to its pack.
+	File string `json:"file"`
+	// Every task run in start order: one entry per child execution (a
+	// with-items task: one per item; a retried task: one per attempt), and one
+	// for a run without child execution (a task without action, one waiting
+	// for its delay or for a resume, one that failed before its action).
+	Tasks []WorkflowFieldsTasksWorkflowTask `json:"tasks"`
+	// The workflow variables: input, vars and everything published so far.
+	Context *json.RawMessage `json:"context"`
+	// The rendered output, once the workflow ended.
+	Output *json.RawMessage `json:"output"`
+	// Why the workflow failed, Orquesta's way: {type, message, task_id, result}.
+	Errors []json.RawMessage `json:"errors"`
+}
+
+// GetStatus returns WorkflowFields.Status, and is useful for accessing the field via an interface.
+func (v *WorkflowFields) GetStatus() ExecutionStatus { return v.Status }
+
+// GetLanguage returns WorkflowFields.Language, and is useful for accessing the field via an interface.
+func (v *WorkflowFields) GetLanguage() string { return v.Language }
+
+// GetFile returns WorkflowFields.File, and is useful for accessing the field via an interface.
+func (v *WorkflowFields) GetFile() string { return v.File }
+
+// GetTasks returns WorkflowFields.Tasks, and is useful for accessing the field via an interface.
+func (v *WorkflowFields) GetTasks() []WorkflowFieldsTasksWorkflowTask { return v.Tasks }
+
+// GetContext returns WorkflowFields.Context, and is useful for accessing the field via an interface.
+func (v *WorkflowFields) GetContext() *json.RawMessage { return v.Context }
+
+// GetOutput returns WorkflowFields.Output, and is useful for accessing the field via an interface.
+func (v *WorkflowFields) GetOutput() *json.RawMessage { return v.Output }
+
+// GetErrors returns WorkflowFields.Errors, and is useful for accessing the field via an interface.
+func (v *WorkflowFields) GetErrors() []json.RawMessage { return v.Errors }
+
+// WorkflowFieldsTasksWorkflowTask includes the requested fields of the GraphQL type WorkflowTask.
+// The GraphQL type's documentation follows.
+//
+// One run of a workflow task.
+type WorkflowFieldsTasksWorkflowTask struct {
+	Name   string          `json:"name"`
+	Status ExecutionStatus `json:"status"`
+	// The with-items index, for an item of a with-items task.
+	ItemIndex *int `json:"itemIndex"`
+	// 0 for the first run, then 1, 2… for its retries.
+	Attempt int `json:"attempt"`
+	// The child execution that runs it; null for a run without one.
+	Execution *WorkflowFieldsTasksWorkflowTaskExecution `json:"execution"`
+}
+
+// GetName returns WorkflowFieldsTasksWorkflowTask.Name, and is useful for accessing the field via an interface.
+func (v *WorkflowFieldsTasksWorkflowTask) GetName() string { return v.Name }
+
+// GetStatus returns WorkflowFieldsTasksWorkflowTask.Status, and is useful for accessing the field via an interface.
+func (v *WorkflowFieldsTasksWorkflowTask) GetStatus() ExecutionStatus { return v.Status }
+
+// GetItemIndex returns WorkflowFieldsTasksWorkflowTask.ItemIndex, and is useful for accessing the field via an interface.
+func (v *WorkflowFieldsTasksWorkflowTask) GetItemIndex() *int { return v.ItemIndex }
+
+// GetAttempt returns WorkflowFieldsTasksWorkflowTask.Attempt, and is useful for accessing the field via an interface.
+func (v *WorkflowFieldsTasksWorkflowTask) GetAttempt() int { return v.Attempt }
+
+// GetExecution returns WorkflowFieldsTasksWorkflowTask.Execution, and is useful for accessing the field via an interface.
+func (v *WorkflowFieldsTasksWorkflowTask) GetExecution() *WorkflowFieldsTasksWorkflowTaskExecution {
+	return v.Execution
+}
+
+// WorkflowFieldsTasksWorkflowTaskExecution includes the requested fields of the GraphQL type Execution.
+type WorkflowFieldsTasksWorkflowTaskExecution struct {
+	Id     string          `json:"id"`
+	Status ExecutionStatus `json:"status"`
+}
+
+// GetId returns WorkflowFieldsTasksWorkflowTaskExecution.Id, and is useful for accessing the field via an interface.
+func (v *WorkflowFieldsTasksWorkflowTaskExecution) GetId() string { return v.Id }
+
+// GetStatus returns WorkflowFieldsTasksWorkflowTaskExecution.Status, and is useful for accessing the field via an interface.
+func (v *WorkflowFieldsTasksWorkflowTaskExecution) GetStatus() ExecutionStatus { return v.Status }
+
 // __ActionInput is used internally by genqlient
 type __ActionInput struct {
 	Ref string `json:"ref"`
@@ -3891,6 +4540,30 @@ type __PacksInput struct {
 
 // GetFirst returns __PacksInput.First, and is useful for accessing the field via an interface.
 func (v *__PacksInput) GetFirst() *int { return v.First }
+
+// __PauseExecutionInput is used internally by genqlient
+type __PauseExecutionInput struct {
+	Id string `json:"id"`
+}
+
+// GetId returns __PauseExecutionInput.Id, and is useful for accessing the field via an interface.
+func (v *__PauseExecutionInput) GetId() string { return v.Id }
+
+// __RerunExecutionInput is used internally by genqlient
+type __RerunExecutionInput struct {
+	Input RerunExecutionInput `json:"input"`
+}
+
+// GetInput returns __RerunExecutionInput.Input, and is useful for accessing the field via an interface.
+func (v *__RerunExecutionInput) GetInput() RerunExecutionInput { return v.Input }
+
+// __ResumeExecutionInput is used internally by genqlient
+type __ResumeExecutionInput struct {
+	Id string `json:"id"`
+}
+
+// GetId returns __ResumeExecutionInput.Id, and is useful for accessing the field via an interface.
+func (v *__ResumeExecutionInput) GetId() string { return v.Id }
 
 // __RevokeTokenInput is used internally by genqlient
 type __RevokeTokenInput struct {
@@ -4551,6 +5224,9 @@ query Execution ($id: ID!) {
 		... ExecutionFields
 		stdout
 		stderr
+		workflow {
+			... WorkflowFields
+		}
 	}
 }
 fragment ExecutionFields on Execution {
@@ -4567,6 +5243,24 @@ fragment ExecutionFields on Execution {
 	finishedAt
 	duration
 	parentID
+}
+fragment WorkflowFields on WorkflowState {
+	status
+	language
+	file
+	tasks {
+		name
+		status
+		itemIndex
+		attempt
+		execution {
+			id
+			status
+		}
+	}
+	context
+	output
+	errors
 }
 `
 
@@ -4869,6 +5563,153 @@ func Packs(
 	}
 
 	data_ = &PacksResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by PauseExecution.
+const PauseExecution_Operation = `
+mutation PauseExecution ($id: ID!) {
+	pauseExecution(id: $id) {
+		... ExecutionFields
+	}
+}
+fragment ExecutionFields on Execution {
+	id
+	actionRef
+	packRef
+	status
+	parameters
+	result
+	exitCode
+	error
+	requestedAt
+	startedAt
+	finishedAt
+	duration
+	parentID
+}
+`
+
+func PauseExecution(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+) (data_ *PauseExecutionResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "PauseExecution",
+		Query:  PauseExecution_Operation,
+		Variables: &__PauseExecutionInput{
+			Id: id,
+		},
+	}
+
+	data_ = &PauseExecutionResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by RerunExecution.
+const RerunExecution_Operation = `
+mutation RerunExecution ($input: RerunExecutionInput!) {
+	rerunExecution(input: $input) {
+		... ExecutionFields
+	}
+}
+fragment ExecutionFields on Execution {
+	id
+	actionRef
+	packRef
+	status
+	parameters
+	result
+	exitCode
+	error
+	requestedAt
+	startedAt
+	finishedAt
+	duration
+	parentID
+}
+`
+
+func RerunExecution(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	input RerunExecutionInput,
+) (data_ *RerunExecutionResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "RerunExecution",
+		Query:  RerunExecution_Operation,
+		Variables: &__RerunExecutionInput{
+			Input: input,
+		},
+	}
+
+	data_ = &RerunExecutionResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by ResumeExecution.
+const ResumeExecution_Operation = `
+mutation ResumeExecution ($id: ID!) {
+	resumeExecution(id: $id) {
+		... ExecutionFields
+	}
+}
+fragment ExecutionFields on Execution {
+	id
+	actionRef
+	packRef
+	status
+	parameters
+	result
+	exitCode
+	error
+	requestedAt
+	startedAt
+	finishedAt
+	duration
+	parentID
+}
+`
+
+func ResumeExecution(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+) (data_ *ResumeExecutionResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "ResumeExecution",
+		Query:  ResumeExecution_Operation,
+		Variables: &__ResumeExecutionInput{
+			Id: id,
+		},
+	}
+
+	data_ = &ResumeExecutionResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

@@ -27,7 +27,9 @@ schema (integer, number, boolean, array as a,b,c or JSON, object as JSON);
 name=@file reads the value from a file; name:=JSON gives any JSON value.
 The execution's status changes (stderr) and output lines (stdout and stderr)
 are printed as they arrive, and attune exits with the action's exit code
-(0 when it succeeded without one, 1 when it failed without one).
+(0 when it succeeded without one, 1 when it failed without one). A workflow
+prints each task's status changes and its output lines prefixed with
+[task], and exits 0 when it succeeded, 1 otherwise.
 'attune run ACTION --help' lists the action's parameters.`,
 		Args:              nArgs(1, -1),
 		ValidArgsFunction: a.completeRun,
@@ -70,6 +72,9 @@ are printed as they arrive, and attune exits with the action's exit code
 					return nil
 				}
 				return a.printObject(&ex, executionOrder)
+			}
+			if act.Action.RunnerType == ActionRunnerTypeWorkflow {
+				return a.followWorkflow(ctx, ex.Id)
 			}
 			return a.follow(ctx, ex.Id, 0)
 		},
@@ -333,7 +338,7 @@ func (a *app) follow(ctx context.Context, id string, from int) error {
 		if err != nil {
 			return err
 		}
-		if err := a.printObject(&full.Execution, executionOrder); err != nil {
+		if err := a.printExecution(&full.Execution); err != nil {
 			return err
 		}
 		last = full.Execution.ExecutionFields
