@@ -2962,6 +2962,13 @@ func (v *PauseExecutionResponse) GetPauseExecution() PauseExecutionPauseExecutio
 type RerunExecutionInput struct {
 	Id         string           `json:"id"`
 	Parameters *json.RawMessage `json:"parameters"`
+	// For a finished workflow: the tasks to run again, keeping the workflow's
+	// context and the results of the tasks that succeeded. Without tasks, a
+	// workflow runs again from its start.
+	Tasks []string `json:"tasks"`
+	// With-items tasks among tasks whose items all run again; the others run
+	// again only their items that did not succeed (StackStorm's --no-reset).
+	ResetTasks []string `json:"resetTasks"`
 }
 
 // GetId returns RerunExecutionInput.Id, and is useful for accessing the field via an interface.
@@ -2969,6 +2976,12 @@ func (v *RerunExecutionInput) GetId() string { return v.Id }
 
 // GetParameters returns RerunExecutionInput.Parameters, and is useful for accessing the field via an interface.
 func (v *RerunExecutionInput) GetParameters() *json.RawMessage { return v.Parameters }
+
+// GetTasks returns RerunExecutionInput.Tasks, and is useful for accessing the field via an interface.
+func (v *RerunExecutionInput) GetTasks() []string { return v.Tasks }
+
+// GetResetTasks returns RerunExecutionInput.ResetTasks, and is useful for accessing the field via an interface.
+func (v *RerunExecutionInput) GetResetTasks() []string { return v.ResetTasks }
 
 // RerunExecutionRerunExecution includes the requested fields of the GraphQL type Execution.
 type RerunExecutionRerunExecution struct {
@@ -3103,8 +3116,10 @@ func (v *RerunExecutionRerunExecution) __premarshalJSON() (*__premarshalRerunExe
 // RerunExecutionResponse is returned by RerunExecution on success.
 type RerunExecutionResponse struct {
 	// Runs an execution's action again as a new execution (rerunOf the original).
+	// A workflow re-run from tasks starts from them with the original's context.
 	// NOT_FOUND for an unknown execution or a deleted action; BAD_USER_INPUT for
-	// invalid parameters or secret ones no longer stored.
+	// invalid parameters, secret ones no longer stored, or a task that did not
+	// run; CONFLICT for a workflow re-run from tasks before it finished.
 	RerunExecution RerunExecutionRerunExecution `json:"rerunExecution"`
 }
 

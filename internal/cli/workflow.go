@@ -275,9 +275,10 @@ func finished(s ExecutionStatus) bool {
 
 func (a *app) rerunCommand() *cobra.Command {
 	var async bool
+	var tasks, reset []string
 	c := &cobra.Command{
-		Use:   "rerun ID [name=value | name=@file | name:=json]...",
-		Short: "Run an execution's action again as a new execution (with its parameters, those given override) and follow it",
+		Use:   "rerun ID [name=value | name=@file | name:=json]... [--task T]... [--reset T]...",
+		Short: "Run an execution's action again as a new execution (with its parameters, those given override) and follow it; a workflow from chosen tasks with --task",
 		Args:  nArgs(1, -1),
 		RunE: func(c *cobra.Command, args []string) error {
 			ctx := c.Context()
@@ -285,7 +286,7 @@ func (a *app) rerunCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := RerunExecutionInput{Id: args[0]}
+			in := RerunExecutionInput{Id: args[0], Tasks: tasks, ResetTasks: reset}
 			if len(args) > 1 {
 				orig, err := Execution(ctx, cl, args[0])
 				if err != nil {
@@ -326,5 +327,7 @@ func (a *app) rerunCommand() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&async, "async", false, "print the new execution's id and return at once")
+	c.Flags().StringArrayVar(&tasks, "task", nil, "a workflow: re-run from this task, keeping the rest of its context (repeatable)")
+	c.Flags().StringArrayVar(&reset, "reset", nil, "a with-items task among --task whose items all run again (repeatable)")
 	return c
 }
