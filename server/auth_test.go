@@ -134,7 +134,7 @@ var policy = map[string]string{
 	"deleteWorkflowDefinition": "EDITOR", "createRule": "EDITOR", "updateRule": "EDITOR",
 	"enableRule": "EDITOR", "disableRule": "EDITOR", "enableSensor": "EDITOR", "disableSensor": "EDITOR",
 	"setKey": "EDITOR", "deleteKey": "EDITOR", "setPackConfig": "EDITOR",
-	"createPolicy": "EDITOR", "updatePolicy": "EDITOR", "deletePolicy": "EDITOR", "rerunExecution": "OPERATOR",
+	"createPolicy": "EDITOR", "updatePolicy": "EDITOR", "deletePolicy": "EDITOR",
 	"createApiToken": "ADMIN", "revokeApiToken": "ADMIN", "deleteExecution": "ADMIN",
 	"deleteEvent": "ADMIN", "deleteEnforcement": "ADMIN", "rotateWebhookKey": "ADMIN",
 }
