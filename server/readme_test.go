@@ -137,6 +137,27 @@ var docExamples = []docExample{
 	{doc: "docs/policies.md", fp: "196a35cec521", why: "a policy file; TestPoliciesOfAPack installs this form"},
 	{doc: "docs/policies.md", fp: "d2b25524c3f7", why: "a policy file; TestPoliciesOfAPack and TestPolicyValidation use this form"},
 	{doc: "docs/policies.md", fp: "399e13e4ff8f", why: "a mermaid diagram"},
+	// docs/workflows.md: the workflow in three languages, installed and run by TestWorkflowDocExamples.
+	{doc: "docs/workflows.md", fp: "522113faa623", why: "an attune workflow action; TestWorkflowDocExamples installs and runs it as written, on SQLite and PostgreSQL"},
+	{doc: "docs/workflows.md", fp: "3b8c202fb149", why: "an attune workflow file; TestWorkflowDocExamples installs and runs it as written, on SQLite and PostgreSQL"},
+	{doc: "docs/workflows.md", fp: "744e365bcb5b", why: "an orquesta action; TestWorkflowDocExamples installs and runs it as written, on SQLite and PostgreSQL"},
+	{doc: "docs/workflows.md", fp: "a4d22b4823c6", why: "an Orquesta workflow; TestWorkflowDocExamples installs and runs it as written, on SQLite and PostgreSQL"},
+	{doc: "docs/workflows.md", fp: "6ddecdf727b1", why: "an action-chain action; TestWorkflowDocExamples installs and runs it as written, on SQLite and PostgreSQL"},
+	{doc: "docs/workflows.md", fp: "a7041c474eaf", why: "an action-chain; TestWorkflowDocExamples installs and runs it as written, on SQLite and PostgreSQL"},
+	{doc: "docs/workflows.md", fp: "4e37d9d104bd", why: "the Orquesta workflow's result; TestWorkflowDocExamples compares it with its run's"},
+	{doc: "docs/workflows.md", fp: "3b0c559eb15b", why: "a mermaid diagram"},
+	{
+		doc: "docs/workflows.md", fp: "b175d3d16d86",
+		why: "needs a workflow's execution, which the docs before it do not run; TestWorkflowDocExamples runs it on the Orquesta example's",
+	},
+	{
+		doc: "docs/workflows.md", fp: "796415435374",
+		why: "needs a workflow's execution; TestWorkflowDocExamples runs each (pause and resume of a finished workflow: CONFLICT)",
+	},
+	{
+		doc: "docs/workflows.md", fp: "9de658d48a5c",
+		why: "needs a workflow's execution; TestWorkflowDocExamples follows it to its end on the Orquesta example's",
+	},
 }
 
 // fencedBlock is a fenced block as found in a document.
