@@ -19,6 +19,10 @@ func wfPack() map[string]string {
 		"pack.yaml": "name: wfsmoke\nref: wfsmoke\nversion: 1.0.0\ndescription: workflow smoke\nauthor: tests\n",
 		"actions/seq.yaml": "name: seq\nrunner_type: orquesta\nentry_point: workflows/seq.yaml\ndescription: a sequence\n" +
 			"parameters:\n  who: {type: string, default: world}\n",
+		"actions/sec.yaml": "name: sec\nrunner_type: orquesta\nentry_point: workflows/sec.yaml\ndescription: a secret input\n" +
+			"parameters:\n  token: {type: string, secret: true, required: true}\n",
+		"actions/workflows/sec.yaml": "version: 1.0\ninput:\n  - token\ntasks:\n  one:\n    action: core.noop\n" +
+			"output:\n  - size: <% len(ctx(token)) %>\n",
 		"actions/workflows/seq.yaml": `version: 1.0
 input:
   - who
@@ -84,6 +88,23 @@ func TestWorkflowSmoke(t *testing.T) {
 		require.Equal(t, []any{"item 1", "item 2", "item 3"}, got.Node.Workflow.Context["items"])
 		require.Len(t, got.Node.Workflow.Tasks, 4)
 		require.Equal(t, "one", got.Node.Workflow.Tasks[0].Name)
+
+		// A secret input is used by the workflow but never shown in its context.
+		sid := execute(t, s, "wfsmoke.sec", map[string]any{"token": "s3cr3t-value"})
+		follow(t, s, sid)
+		var sec struct {
+			Node struct {
+				Status, Parameters string
+				Result             json.RawMessage
+				Workflow           struct{ Context json.RawMessage }
+			}
+		}
+		gql.Must(t, `query($id: ID!) { node(id: $id) { ... on Execution { status result workflow { context } } } }`,
+			map[string]any{"id": sid}, &sec)
+		require.Equal(t, "SUCCEEDED", sec.Node.Status, "%s", sec.Node.Result)
+		require.JSONEq(t, `{"output": {"size": 12}}`, string(sec.Node.Result))
+		require.NotContains(t, string(sec.Node.Workflow.Context), "s3cr3t-value")
+		require.Contains(t, string(sec.Node.Workflow.Context), `"token":"********"`)
 	})
 }
 

@@ -161,6 +161,9 @@ func (e *Engine) Start(ctx context.Context, ex *ent.Execution, act *ent.Action, 
 	}
 	params = jinja.ContextValue(params).(map[string]any)
 	st := &state{Params: params, Vars: map[string]any{}}
+	for k := range secrets {
+		st.Secrets = append(st.Secrets, k)
+	}
 	w := &walk{e: e, wf: wf, st: st, execID: ex.ID, packRef: ex.PackRef, ctx: ctx}
 	var kept map[string]map[int]any
 	if seed != nil {

@@ -132,6 +132,7 @@ func (w *walk) reseed(seed *rerunSeed) map[string]map[int]any {
 		w.st.Vars = map[string]any{}
 	}
 	w.st.RerunOf = seed.Of
+	w.st.Secrets = append(w.st.Secrets, old.Secrets...)
 	again := map[string]bool{}
 	for _, t := range seed.Tasks {
 		again[t] = true

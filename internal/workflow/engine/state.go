@@ -32,6 +32,9 @@ type state struct {
 	Errors []map[string]any `json:"errors,omitempty"`
 	// Output is the rendered output, once the workflow ended.
 	Output any `json:"output,omitempty"`
+	// Secrets names the secret parameters, hidden from readers of the
+	// context (Execution.workflow.context).
+	Secrets []string `json:"secrets,omitempty"`
 	// RerunOf is the execution this one re-runs, if any.
 	RerunOf int `json:"rerun_of,omitempty"`
 }

@@ -61,6 +61,11 @@ func Read(ctx context.Context, client *ent.Client, id int) (*View, error) {
 	for _, k := range kids {
 		byRun[k.TaskRun] = append(byRun[k.TaskRun], k)
 	}
+	for _, name := range st.Secrets {
+		if _, ok := st.Vars[name]; ok {
+			st.Vars[name] = "********"
+		}
+	}
 	v := &View{Status: ex.Status, Language: row.Language, File: row.File, Context: st.Vars, Output: st.Output, Errors: st.Errors}
 	if v.Errors == nil {
 		v.Errors = []map[string]any{}
