@@ -161,7 +161,7 @@ tasks:
 		gql.Must(t, `{ workflowDefinitions(where:{packRef:"flows"}){ totalCount } }`, nil, &defs)
 		require.Equal(t, 1, defs.WorkflowDefinitions.TotalCount, "workflows/cleanup.yaml")
 		for _, f := range []string{"actions/chains/chain.yaml", "actions/workflows/deploy.workflow.yaml", "actions/workflows/orq.yaml"} {
-			_, err := os.Stat(filepath.Join(data, "packs", "flows", f))
+			_, err := os.Stat(filepath.Join(versionDir(t, data, "flows"), f))
 			require.NoError(t, err, "the engine finds %s under the pack's path", f)
 		}
 	})
