@@ -640,6 +640,12 @@ func TestCLIWorkflows(t *testing.T) {
 		r = ok(t, s, nil, "execution", "rerun", got.Workflow.Tasks[0].Execution.ID, "message=again")
 		require.Equal(t, "again\n", r.stdout)
 		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "execution", "rerun", "999999").code)
+		// --task re-runs a workflow from a task, keeping the rest: only two runs.
+		r = ok(t, s, nil, "execution", "rerun", wfID, "--task", "two")
+		require.Contains(t, r.stdout, "[two] second\n")
+		require.NotContains(t, r.stdout, "[one] first\n")
+		require.Regexp(t, `(?m)^workflow \d+: SUCCEEDED$`, r.stderr)
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "execution", "rerun", wfID, "--task", "nope").code)
 
 		// A failed task fails the workflow: the failure exit code.
 		r = attune(t, s, nil, "run", "wfcli.fails")
