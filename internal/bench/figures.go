@@ -54,7 +54,12 @@ func (b *run) backend(ctx context.Context, backend string) (err error) {
 		}
 	}
 	var loaded int64
+	// The installed copy: packs live in a directory per version
+	// (<packs>/<ref>/<checksum>), or directly in <packs>/<ref> before.
 	trueExe := filepath.Join(dataDir, "packs", benchPack, "actions", "true")
+	if found, _ := filepath.Glob(filepath.Join(dataDir, "packs", benchPack, "*", "actions", "true")); len(found) > 0 {
+		trueExe = found[0]
+	}
 	if load {
 		loadCtx, stopSampling := context.WithCancel(ctx)
 		peak := s.peakRSS(loadCtx, 100*time.Millisecond)
