@@ -141,7 +141,7 @@ func (s *Service) purgeBatch(ctx context.Context, cutoff time.Time) (int, error)
 			}
 		}
 		ids, err := tx.Ent.Execution.Query().
-			Where(execution.StatusIn(Succeeded, Failed, TimedOut, Canceled, Abandoned), execution.FinishedAtLT(cutoff)).
+			Where(execution.StatusIn(FinalStatuses...), execution.FinishedAtLT(cutoff)).
 			Limit(purgeBatch).IDs(ctx)
 		if err != nil || len(ids) == 0 {
 			return err

@@ -3,6 +3,7 @@ package execution
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/execution"
@@ -57,14 +58,11 @@ var transitions = map[execution.Status][]execution.Status{
 // which no worker claims.)
 var claimable = []execution.Status{Requested, Scheduled}
 
+// FinalStatuses are the statuses nothing changes any more.
+var FinalStatuses = []execution.Status{Succeeded, Failed, TimedOut, Canceled, Abandoned}
+
 // Finished reports whether status is final: nothing changes it any more.
-func Finished(status execution.Status) bool {
-	switch status {
-	case Succeeded, Failed, TimedOut, Canceled, Abandoned:
-		return true
-	}
-	return false
-}
+func Finished(status execution.Status) bool { return slices.Contains(FinalStatuses, status) }
 
 // transition moves execution id to status `to` if its current status may
 // lead there, applying set to the same UPDATE, and announces the change on

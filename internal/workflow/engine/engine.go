@@ -450,8 +450,7 @@ func (e *Engine) StopSweeping() {
 // `before` and was not taken in, and for every unfinished workflow not
 // changed since before with no child under way.
 func (e *Engine) Sweep(ctx context.Context, before time.Time) error {
-	ended := []execution.Status{execution.StatusSUCCEEDED, execution.StatusFAILED, execution.StatusTIMEOUT,
-		execution.StatusCANCELED, execution.StatusABANDONED}
+	ended := xexec.FinalStatuses
 	var parents []struct {
 		ParentID int `json:"parent_id"`
 	}

@@ -400,8 +400,7 @@ func (w *walk) childFailed(r *taskRun, msg string) {
 func (w *walk) takeEnded() error {
 	kids, err := w.tx.Ent.Execution.Query().
 		Where(execution.ParentID(w.execID), execution.TaskReported(false),
-			execution.StatusIn(execution.StatusSUCCEEDED, execution.StatusFAILED, execution.StatusTIMEOUT,
-				execution.StatusCANCELED, execution.StatusABANDONED)).
+			execution.StatusIn(xexec.FinalStatuses...)).
 		Select(execution.FieldID, execution.FieldStatus, execution.FieldResult, execution.FieldError,
 			execution.FieldTaskRun, execution.FieldTaskItem).
 		Order(ent.Asc(execution.FieldID)).All(w.ctx)
@@ -633,8 +632,7 @@ func (w *walk) finishStep() error {
 	}
 	ctx, tx := w.ctx, w.tx
 	active, err := tx.Ent.Execution.Query().
-		Where(execution.ParentID(w.execID), execution.StatusNotIn(execution.StatusSUCCEEDED, execution.StatusFAILED,
-			execution.StatusTIMEOUT, execution.StatusCANCELED, execution.StatusABANDONED)).All(ctx)
+		Where(execution.ParentID(w.execID), execution.StatusNotIn(xexec.FinalStatuses...)).All(ctx)
 	if err != nil {
 		return err
 	}
@@ -653,8 +651,7 @@ func (w *walk) finishStep() error {
 		}
 		// Children canceled before they started ended just now.
 		active, err = tx.Ent.Execution.Query().
-			Where(execution.ParentID(w.execID), execution.StatusNotIn(execution.StatusSUCCEEDED, execution.StatusFAILED,
-				execution.StatusTIMEOUT, execution.StatusCANCELED, execution.StatusABANDONED)).All(ctx)
+			Where(execution.ParentID(w.execID), execution.StatusNotIn(xexec.FinalStatuses...)).All(ctx)
 		if err != nil {
 			return err
 		}
