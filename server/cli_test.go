@@ -330,6 +330,12 @@ func TestCLIPacks(t *testing.T) {
 		for _, step := range []string{"fetch", "validate", "environment", "register"} {
 			require.Regexp(t, `(?m)^`+step+` +done \(\d+ms\)$`, r.stderr)
 		}
+		// pip's lines, each as it came, between the environment step's
+		// start and end.
+		require.Regexp(t, `(?s)\nenvironment +running\n`+
+			`(environment +\| .*\n)*environment +\| Processing \./wheels/attune_greeting-0\.1\.0-py3-none-any\.whl.*\n`+
+			`(environment +\| .*\n)*environment +\| Successfully installed attune-greeting-0\.1\.0\n`+
+			`environment +done`, r.stderr)
 		var p map[string]any
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &p))
 		require.Equal(t, "python_example", p["ref"])
@@ -389,23 +395,33 @@ func writeTarGz(t *testing.T, path string, files map[string]string) {
 
 func TestCLIPackInstallProgressBarInTerminal(t *testing.T) {
 	t.Parallel()
-	s := startLikeMakeRun(t, "sqlite")
-	cmd := cliCmd(t, s, []string{"COLUMNS=100"}, "pack", "install", "examples/packs/python_example")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 100})
-	require.NoError(t, err)
-	defer f.Close()
-	var out bytes.Buffer
-	_, _ = io.Copy(&out, f) // EIO once the process exits
-	require.NoError(t, cmd.Wait(), out.String())
-	got := out.String()
-	// A spinner bar per step, redrawn in place with \r, each finished
-	// with its elapsed time.
-	require.Contains(t, got, "\r")
-	for _, step := range []string{"fetch", "validate", "environment", "register"} {
-		require.Regexp(t, step+` +done`, got)
-	}
-	require.Regexp(t, `\[\d+(\.\d+)?m?s\]`, got)
-	require.Regexp(t, `(?m)^ref +python_example`, strings.ReplaceAll(got, "\r\n", "\n"))
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend)
+		cmd := cliCmd(t, s, []string{"COLUMNS=100"}, "pack", "install", "examples/packs/python_example")
+		f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 100})
+		require.NoError(t, err)
+		defer f.Close()
+		var out bytes.Buffer
+		_, _ = io.Copy(&out, f) // EIO once the process exits
+		require.NoError(t, cmd.Wait(), out.String())
+		got := out.String()
+		// A spinner bar per step, redrawn in place with \r, each finished
+		// with its elapsed time.
+		require.Contains(t, got, "\r")
+		for _, step := range []string{"fetch", "validate", "environment", "register"} {
+			require.Regexp(t, step+` +done`, got)
+		}
+		require.Regexp(t, `\[\d+(\.\d+)?m?s\]`, got)
+		require.Regexp(t, `(?m)^ref +python_example`, strings.ReplaceAll(got, "\r\n", "\n"))
+		// pip's latest line beside the environment step's spinner, cut
+		// to the terminal's width so it redraws in place.
+		require.Regexp(t, `\r\S+ environment +Processing \./wheels/attune_greeting-0\.1\.0-py3-none-any\.whl`, got)
+		require.Regexp(t, `\r\S+ environment +Successfully installed attune-greeting-0\.1\.0 +\[\d+m?s\]`, got)
+		require.Regexp(t, `\r\S+ environment +Looking in links: [^\r]*… +\[\d+m?s\]`, got)
+		for _, l := range regexp.MustCompile(`[\r\n]+`).Split(got, -1) {
+			require.LessOrEqual(t, len([]rune(l)), 100, "fits the terminal: %q", l)
+		}
+	})
 }
 
 func TestCLICompletion(t *testing.T) {

@@ -2130,7 +2130,8 @@ type InstallFields struct {
 	Version string            `json:"version"`
 	Status  PackInstallStatus `json:"status"`
 	// The step under way, or the one that failed.
-	Step  string            `json:"step"`
+	Step string `json:"step"`
+	// The steps so far, each {name, status (running, done, failed), startedAt, durationMs, error}; the environment step adds the last lines pip or npm printed (output, at most 10) and how many it printed (outputLines), updated as they come.
 	Steps []json.RawMessage `json:"steps"`
 	Error string            `json:"error"`
 }

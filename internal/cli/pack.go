@@ -133,8 +133,37 @@ and attune exits 1 (2 for an invalid pack, 5 when the pack exists without
 	return group("pack", "Install, list, inspect, configure and remove packs", install, list, get, remove, upload, a.packConfigCommand())
 }
 
+// installStep is one entry of an install's steps (see PackInstall.steps).
+type installStep struct {
+	Name       string `json:"name"`
+	Status     string `json:"status"`
+	DurationMs int64  `json:"durationMs"`
+	Error      string `json:"error"`
+	// Output is the last lines pip or npm printed, OutputLines how many
+	// it printed in all.
+	Output      []string `json:"output"`
+	OutputLines int      `json:"outputLines"`
+}
+
+// newLines returns the step's output lines after the first seen, and how
+// many lines between were not kept by the server.
+func (st installStep) newLines(seen int) (lines []string, skipped int) {
+	first := st.OutputLines - len(st.Output) // lines before Output[0]
+	if seen < first {
+		skipped = first - seen
+	}
+	for j, l := range st.Output {
+		if first+j >= seen {
+			lines = append(lines, l)
+		}
+	}
+	return lines, skipped
+}
+
 // watchInstall follows an install's progress to its end: a spinner per
-// step on a terminal (stderr), a line per step change otherwise.
+// step on a terminal (stderr), with the latest line pip or npm printed
+// beside the environment step's; a line per step change and per tool
+// output line otherwise.
 func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFields, error) {
 	tty := isTTY(a.stderr)
 	var (
@@ -142,7 +171,16 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 		bar     *progressbar.ProgressBar
 		current = -1 // index of the step the bar shows
 		shown   = map[string]bool{}
+		printed = map[int]int{} // output lines shown, by step index
 	)
+	// Room for a tool's line beside the step's name, the spinner and the
+	// elapsed time on one terminal line (a wrapped line could not be
+	// redrawn in place).
+	room := a.widthOf(a.stderr)
+	if room <= 0 {
+		room = 80
+	}
+	room -= 12 + 1 + 20
 	done := make(chan struct{})
 	defer close(done)
 	if tty {
@@ -167,13 +205,21 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 		mu.Lock()
 		defer mu.Unlock()
 		for i, raw := range rec.Steps {
-			var st struct {
-				Name       string `json:"name"`
-				Status     string `json:"status"`
-				DurationMs int64  `json:"durationMs"`
-				Error      string `json:"error"`
-			}
+			var st installStep
 			_ = json.Unmarshal(raw, &st)
+			if lines, skipped := st.newLines(printed[i]); len(lines) > 0 {
+				printed[i] = st.OutputLines
+				if !tty {
+					if skipped > 0 {
+						fmt.Fprintf(a.stderr, "%-12s | … (%d lines not shown)\n", st.Name, skipped)
+					}
+					for _, l := range lines {
+						fmt.Fprintf(a.stderr, "%-12s | %s\n", st.Name, l)
+					}
+				} else if i == current && bar != nil && st.Status == "running" && room > 8 {
+					bar.Describe(fmt.Sprintf("%-12s %s", st.Name, fit(lines[len(lines)-1], room)))
+				}
+			}
 			key := strconv.Itoa(i) + st.Status
 			if shown[key] {
 				continue
@@ -196,9 +242,13 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 					_ = bar.Finish()
 				}
 				current = i
+				desc := fmt.Sprintf("%-12s", st.Name)
+				if len(st.Output) > 0 && st.Status == "running" && room > 8 {
+					desc += " " + fit(st.Output[len(st.Output)-1], room)
+				}
 				bar = progressbar.NewOptions(-1,
 					progressbar.OptionSetWriter(a.stderr),
-					progressbar.OptionSetDescription(fmt.Sprintf("%-12s", st.Name)),
+					progressbar.OptionSetDescription(desc),
 					progressbar.OptionSpinnerType(14),
 					progressbar.OptionEnableColorCodes(a.color(a.stderr)),
 					progressbar.OptionShowElapsedTimeOnFinish(),
