@@ -363,6 +363,23 @@ func TestCLIPacks(t *testing.T) {
 		require.Equal(t, cli.ExitUsage, r.code)
 		require.Regexp(t, `(?m)^FILE +LINE +MESSAGE$`, r.stderr)
 		require.Regexp(t, `(?m)^actions/x\.yaml +2 +runner_type: unknown runner type "nosuch"`, r.stderr)
+		require.NotContains(t, r.stderr, "TASK", "no problem is in a task")
+
+		// A workflow's problems name their task in a column of its own.
+		badwf := filepath.Join(s.dir, "badwf")
+		require.NoError(t, os.MkdirAll(filepath.Join(badwf, "actions", "workflows"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(badwf, "pack.yaml"), []byte("ref: badwf\nname: badwf\nversion: 1.0.0\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(badwf, "actions", "x.yaml"), []byte("name: x\nrunner_type: nosuch\nentry_point: x.sh\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(badwf, "actions", "flow.yaml"), []byte("name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(badwf, "actions", "workflows", "flow.yaml"),
+			[]byte("version: 1.0\ntasks:\n  one:\n    action: core.echo message=\"hi\"\n  two:\n    action: core.gone\n"), 0o644))
+		r = attune(t, s, []string{"COLUMNS=200"}, "pack", "install", "badwf")
+		require.Equal(t, cli.ExitUsage, r.code)
+		require.Regexp(t, `(?m)^FILE +LINE +TASK +MESSAGE$`, r.stderr)
+		require.Regexp(t, `(?m)^actions/workflows/flow\.yaml +6 +two +tasks\.two\.action: the action "core\.gone" is not registered$`, r.stderr)
+		require.Regexp(t, `(?m)^actions/x\.yaml +2 +runner_type: unknown runner type "nosuch"`, r.stderr)
+		require.Regexp(t, `(?m)^validate +failed \(\d+ms\): invalid pack: 3 problem\(s\)$`, r.stderr, "the problems are in the table only")
+		require.NotContains(t, r.stderr, "task two:", "the task is not repeated in the message")
 
 		// Upload an archive.
 		archive := filepath.Join(t.TempDir(), "tiny.tar.gz")

@@ -2131,7 +2131,7 @@ type InstallFields struct {
 	Status  PackInstallStatus `json:"status"`
 	// The step under way, or the one that failed.
 	Step string `json:"step"`
-	// The steps so far, each {name, status (running, done, failed), startedAt, durationMs, error}; the environment step adds the last lines pip or npm printed (output, at most 10) and how many it printed (outputLines), updated as they come.
+	// The steps so far, each {name, status (running, done, failed), startedAt, durationMs, error}; the environment step adds the last lines pip or npm printed (output, at most 10) and how many it printed (outputLines), updated as they come; the step an invalid pack failed lists its problems (problems, each {file, line, field, message} and task for one in a workflow's task).
 	Steps []json.RawMessage `json:"steps"`
 	Error string            `json:"error"`
 }

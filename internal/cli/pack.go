@@ -31,9 +31,11 @@ func (a *app) packCommand() *cobra.Command {
 server's machine, an http(s) URL of an archive, or a git repository with an
 optional #branch, #tag or #commit. Each install step (fetch, extract, validate,
 move, environment, register, cleanup) is shown as it runs: a progress bar on a
-terminal, a plain line per step otherwise. On failure the problems are listed
-and attune exits 1 (2 for an invalid pack, 5 when the pack exists without
---force).`,
+terminal, a plain line per step otherwise; while the environment builds, the
+lines pip or npm prints are shown as they come (the latest beside the bar on a
+terminal). On failure attune exits 1 (2 for an invalid pack, whose problems
+are listed by file, line, workflow task and message; 5 when the pack exists
+without --force).`,
 		Args: nArgs(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
 			cl, err := a.gql()
@@ -143,6 +145,17 @@ type installStep struct {
 	// it printed in all.
 	Output      []string `json:"output"`
 	OutputLines int      `json:"outputLines"`
+	// Problems are an invalid pack's, on the step that refused it.
+	Problems []installProblem `json:"problems"`
+}
+
+// installProblem is one problem of an invalid pack.
+type installProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Task    string `json:"task"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 // newLines returns the step's output lines after the first seen, and how
@@ -207,6 +220,10 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 		for i, raw := range rec.Steps {
 			var st installStep
 			_ = json.Unmarshal(raw, &st)
+			if len(st.Problems) > 0 {
+				// The table after the install lists them.
+				st.Error = fmt.Sprintf("invalid pack: %d problem(s)", len(st.Problems))
+			}
 			if lines, skipped := st.newLines(printed[i]); len(lines) > 0 {
 				printed[i] = st.OutputLines
 				if !tty {
@@ -290,27 +307,57 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 }
 
 // installFailed prints a failed install's error and, for an invalid pack,
-// its problems as a table (file, line, message).
+// its problems as a table: file, line, task (when a problem is in a
+// workflow's task) and message.
 func (a *app) installFailed(rec InstallFields) error {
 	msg := rec.Error
 	code := ExitFailed
-	if _, list, ok := strings.Cut(msg, "invalid pack: "); ok {
-		code = ExitUsage
-		if _, rest, ok := strings.Cut(list, ": "); ok {
-			var rows [][]string
-			for _, p := range strings.Split(rest, "; ") {
-				rows = append(rows, problemRow(p))
-			}
-			a.note("attune: pack install failed at %s: invalid pack", rec.Step)
-			out := a.stdout
-			a.stdout = a.stderr
-			err := a.table([]string{"file", "line", "message"}, rows)
-			a.stdout = out
-			if err != nil {
-				return err
-			}
-			return silentExit(code)
+	var probs []installProblem
+	for _, raw := range rec.Steps {
+		var st installStep
+		if json.Unmarshal(raw, &st) == nil && len(st.Problems) > 0 {
+			probs = st.Problems
 		}
+	}
+	if _, list, ok := strings.Cut(msg, "invalid pack: "); ok {
+		if _, rest, ok := strings.Cut(list, ": "); ok && probs == nil {
+			// A server that does not list them in the record.
+			for _, p := range strings.Split(rest, "; ") {
+				probs = append(probs, parseProblem(p))
+			}
+		}
+	}
+	if len(probs) > 0 {
+		a.note("attune: pack install failed at %s: invalid pack", rec.Step)
+		headers := []string{"file", "line", "message"}
+		for _, p := range probs {
+			if p.Task != "" {
+				headers = []string{"file", "line", "task", "message"}
+			}
+		}
+		var rows [][]string
+		for _, p := range probs {
+			line, text := "", p.Message
+			if p.Line > 0 {
+				line = strconv.Itoa(p.Line)
+			}
+			if p.Field != "" {
+				text = p.Field + ": " + text
+			}
+			if len(headers) == 4 {
+				rows = append(rows, []string{p.File, line, p.Task, text})
+			} else {
+				rows = append(rows, []string{p.File, line, text})
+			}
+		}
+		out := a.stdout
+		a.stdout = a.stderr
+		err := a.table(headers, rows)
+		a.stdout = out
+		if err != nil {
+			return err
+		}
+		return silentExit(ExitUsage)
 	}
 	if strings.Contains(msg, "already installed") || strings.Contains(msg, "exists") {
 		code = ExitConflict
@@ -318,19 +365,23 @@ func (a *app) installFailed(rec InstallFields) error {
 	return &exitError{code: code, msg: fmt.Sprintf("pack install failed at %s: %s", rec.Step, msg)}
 }
 
-// problemRow splits "file[:line][: field]: message".
-func problemRow(p string) []string {
+// parseProblem splits "file[:line][: task t]: message" (the field stays in
+// the message).
+func parseProblem(p string) installProblem {
 	file, rest, ok := strings.Cut(p, ": ")
 	if !ok {
-		return []string{"", "", p}
+		return installProblem{Message: p}
 	}
-	line := ""
+	pr := installProblem{File: file, Message: rest}
 	if f, l, ok := strings.Cut(file, ":"); ok {
-		if _, err := strconv.Atoi(l); err == nil {
-			file, line = f, l
+		if n, err := strconv.Atoi(l); err == nil {
+			pr.File, pr.Line = f, n
 		}
 	}
-	return []string{file, line, rest}
+	if task, msg, ok := strings.Cut(rest, ": "); ok && strings.HasPrefix(task, "task ") {
+		pr.Task, pr.Message = strings.TrimPrefix(task, "task "), msg
+	}
+	return pr
 }
 
 // uploadPack sends an archive as a GraphQL multipart request.

@@ -328,6 +328,19 @@ func TestInstallValidationListsEveryProblem(t *testing.T) {
 		files[p["file"].(string)] = true
 	}
 	require.True(t, files["pack.yaml"] && files["actions/a.yaml"] && files["actions/b.yaml"], "%v", probs)
+
+	// The install's record lists them on the step that failed, for
+	// clients following it (attune pack install's problems table).
+	rec, err := b.db.Ent.PackInstall.Query().Only(t.Context())
+	require.NoError(t, err)
+	failed := rec.Steps[len(rec.Steps)-1]
+	require.Equal(t, "failed", failed["status"])
+	recorded, _ := failed["problems"].([]any)
+	require.Len(t, recorded, len(probs))
+	for i, p := range recorded {
+		require.Equal(t, probs[i]["file"], p.(map[string]any)["file"])
+		require.Equal(t, float64(probs[i]["line"].(int)), p.(map[string]any)["line"])
+	}
 }
 
 func TestRulesReferencingUnknownOrInvalidCriteriaAreRefused(t *testing.T) {

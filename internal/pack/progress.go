@@ -9,6 +9,7 @@ import (
 
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/packinstall"
+	"github.com/attune-io/attune/internal/apperr"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -138,6 +139,12 @@ func (t *tracker) finish(ctx context.Context, ref, version string, failure error
 	t.mu.Lock()
 	if failure != nil {
 		t.finishStep(now, "failed", clientMessage(failure))
+		if e, ok := apperr.As(failure); ok && e.Details["problems"] != nil && len(t.steps) > 0 {
+			// An invalid pack's problems, each {file, line, field, message}
+			// and task for one in a workflow's task, as the error's
+			// extensions.problems has them.
+			t.steps[len(t.steps)-1]["problems"] = e.Details["problems"]
+		}
 		u.SetStatus(packinstall.StatusFAILED).SetError(clientMessage(failure))
 	} else {
 		t.finishStep(now, "done", "")
