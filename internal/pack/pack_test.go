@@ -581,59 +581,74 @@ func TestInstallProgressStreamsSteps(t *testing.T) {
 	})
 }
 
-// TestInstallProgressStreamsPipLines: while the environment builds, the
-// install's record carries pip's lines as they come (the environment
-// step's output and outputLines), and the finished record keeps the last.
-func TestInstallProgressStreamsPipLines(t *testing.T) {
+// TestInstallProgressStreamsToolLines: while the environment builds, the
+// install's record carries pip's (npm's) lines as they come (the
+// environment step's output and outputLines), and the finished record
+// keeps the last.
+func TestInstallProgressStreamsToolLines(t *testing.T) {
 	t.Parallel()
-	dbtest.Run(t, func(t *testing.T, backend string) {
-		b := setup(t, backend)
-		src, err := filepath.Abs("../../examples/packs/python_example")
-		require.NoError(t, err)
-		rec, err := b.svc.Start(t.Context(), pack.Request{Source: src})
-		require.NoError(t, err)
-		ch, err := b.svc.Progress(t.Context(), rec.ID)
-		require.NoError(t, err)
-		var live []string // lines seen while the environment step ran
-		counts := []int{}
-		for r := range ch {
-			for _, st := range r.Steps {
-				if st["name"] != "environment" || st["status"] != "running" || st["output"] == nil {
-					continue
+	python, err := filepath.Abs("../../examples/packs/python_example")
+	require.NoError(t, err)
+	node := writePack(t, shellPack("nodeenv", "1.0.0", map[string]string{
+		// A local dependency: no registry needed.
+		"package.json":          `{"name": "nodeenv", "version": "1.0.0", "private": true, "dependencies": {"localdep": "file:./localdep"}}`,
+		"localdep/package.json": `{"name": "localdep", "version": "1.0.0", "main": "index.js"}`,
+		"localdep/index.js":     `module.exports = {x: 42};`,
+	}))
+	for _, tc := range []struct{ name, src, last string }{
+		{"pip", python, "Successfully installed attune-greeting"},
+		{"npm", node, "added 1 package"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dbtest.Run(t, func(t *testing.T, backend string) {
+				b := setup(t, backend)
+				rec, err := b.svc.Start(t.Context(), pack.Request{Source: tc.src})
+				require.NoError(t, err)
+				ch, err := b.svc.Progress(t.Context(), rec.ID)
+				require.NoError(t, err)
+				var live []string // lines seen while the environment step ran
+				counts := []int{}
+				for r := range ch {
+					for _, st := range r.Steps {
+						if st["name"] != "environment" || st["status"] != "running" || st["output"] == nil {
+							continue
+						}
+						// Records published on this node hold []string and int;
+						// those read back from the row []any and float64.
+						switch lines := st["output"].(type) {
+						case []string:
+							live = append(live, lines[len(lines)-1])
+							counts = append(counts, st["outputLines"].(int))
+						case []any:
+							live = append(live, lines[len(lines)-1].(string))
+							counts = append(counts, int(st["outputLines"].(float64)))
+						}
+					}
 				}
-				// Records published on this node hold []string and int; those
-				// read back from the row []any and float64.
-				switch lines := st["output"].(type) {
-				case []string:
-					live = append(live, lines[len(lines)-1])
-					counts = append(counts, st["outputLines"].(int))
-				case []any:
-					live = append(live, lines[len(lines)-1].(string))
-					counts = append(counts, int(st["outputLines"].(float64)))
-				}
-			}
-		}
-		t.Logf("live: %q", live)
-		require.NotEmpty(t, live, "pip's lines while the environment step runs")
-		require.True(t, containsPrefix(live, "Successfully installed attune-greeting"), "%q", live)
-		require.IsIncreasing(t, dedupe(counts))
+				t.Logf("live: %q", live)
+				require.NotEmpty(t, live, "the tool's lines while the environment step runs")
+				require.True(t, containsPrefix(live, tc.last), "%q", live)
+				require.IsIncreasing(t, dedupe(counts))
 
-		done, err := b.db.Ent.PackInstall.Get(t.Context(), rec.ID)
-		require.NoError(t, err)
-		require.Equal(t, packinstall.StatusSUCCEEDED, done.Status)
-		var env map[string]any
-		for _, st := range done.Steps {
-			if st["name"] == "environment" {
-				env = st
-			}
-		}
-		require.NotNil(t, env)
-		out := env["output"].([]any)
-		require.NotEmpty(t, out)
-		require.LessOrEqual(t, len(out), 10)
-		require.Contains(t, out[len(out)-1], "Successfully installed attune-greeting")
-		require.GreaterOrEqual(t, env["outputLines"], float64(len(out)))
-	})
+				done, err := b.db.Ent.PackInstall.Get(t.Context(), rec.ID)
+				require.NoError(t, err)
+				require.Equal(t, packinstall.StatusSUCCEEDED, done.Status)
+				var env map[string]any
+				for _, st := range done.Steps {
+					if st["name"] == "environment" {
+						env = st
+					}
+				}
+				require.NotNil(t, env)
+				out := env["output"].([]any)
+				require.NotEmpty(t, out)
+				require.LessOrEqual(t, len(out), 10)
+				require.Contains(t, out[len(out)-1], tc.last)
+				require.GreaterOrEqual(t, env["outputLines"], float64(len(out)))
+			})
+		})
+	}
 }
 
 func containsPrefix(lines []string, prefix string) bool {

@@ -186,10 +186,14 @@ func (t *tracker) copySteps() []map[string]any {
 	return steps
 }
 
-// output records a line the current step's tool printed (see outputKeep).
+// output records a line the current step's tool printed (see outputKeep);
+// blank lines are left out.
 // Subscribers on this node are told at once; the row is written at most
 // every outputSaveEvery, and in full by the next step or the end.
 func (t *tracker) output(ctx context.Context, line string) {
+	if strings.TrimSpace(line) == "" {
+		return // npm's spacing says nothing
+	}
 	if len(line) > outputLineMax {
 		line = strings.ToValidUTF8(line[:outputLineMax], "") + "…"
 	}
