@@ -214,6 +214,70 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 			}
 		}()
 	}
+	// showLines prints the step's tool output lines not shown yet, or on a
+	// terminal puts the latest beside the running step's spinner.
+	showLines := func(i int, st installStep) {
+		lines, skipped := st.newLines(printed[i])
+		if len(lines) == 0 {
+			return
+		}
+		printed[i] = st.OutputLines
+		if !tty {
+			if skipped > 0 {
+				fmt.Fprintf(a.stderr, "%-12s | … (%d lines not shown)\n", st.Name, skipped)
+			}
+			for _, l := range lines {
+				fmt.Fprintf(a.stderr, "%-12s | %s\n", st.Name, l)
+			}
+		} else if i == current && bar != nil && st.Status == "running" && room > 8 {
+			bar.Describe(fmt.Sprintf("%-12s %s", st.Name, fit(lines[len(lines)-1], room)))
+		}
+	}
+	// showStatus prints a step's status once per status: a line, or on a
+	// terminal a spinner started or finished.
+	showStatus := func(i int, st installStep) {
+		key := strconv.Itoa(i) + st.Status
+		if shown[key] {
+			return
+		}
+		shown[key] = true
+		if !tty {
+			line := fmt.Sprintf("%-12s %s", st.Name, st.Status)
+			if st.Status != "running" {
+				line += fmt.Sprintf(" (%dms)", st.DurationMs)
+			}
+			if st.Error != "" {
+				line += ": " + st.Error
+			}
+			fmt.Fprintln(a.stderr, line)
+			return
+		}
+		if i > current {
+			// A new step (perhaps already over: records can skip states).
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			current = i
+			bar = progressbar.NewOptions(-1,
+				progressbar.OptionSetWriter(a.stderr),
+				progressbar.OptionSetDescription(fmt.Sprintf("%-12s", st.Name)),
+				progressbar.OptionSpinnerType(14),
+				progressbar.OptionEnableColorCodes(a.color(a.stderr)),
+				progressbar.OptionShowElapsedTimeOnFinish(),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
+			)
+			_ = bar.RenderBlank()
+		}
+		if st.Status != "running" && i == current && bar != nil {
+			desc := fmt.Sprintf("%-12s %s", st.Name, st.Status)
+			if st.Error != "" {
+				desc += ": " + st.Error
+			}
+			bar.Describe(desc)
+			_ = bar.Finish()
+			bar = nil
+		}
+	}
 	show := func(rec InstallFields) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -224,63 +288,14 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 				// The table after the install lists them.
 				st.Error = fmt.Sprintf("invalid pack: %d problem(s)", len(st.Problems))
 			}
-			if lines, skipped := st.newLines(printed[i]); len(lines) > 0 {
-				printed[i] = st.OutputLines
-				if !tty {
-					if skipped > 0 {
-						fmt.Fprintf(a.stderr, "%-12s | … (%d lines not shown)\n", st.Name, skipped)
-					}
-					for _, l := range lines {
-						fmt.Fprintf(a.stderr, "%-12s | %s\n", st.Name, l)
-					}
-				} else if i == current && bar != nil && st.Status == "running" && room > 8 {
-					bar.Describe(fmt.Sprintf("%-12s %s", st.Name, fit(lines[len(lines)-1], room)))
-				}
-			}
-			key := strconv.Itoa(i) + st.Status
-			if shown[key] {
-				continue
-			}
-			shown[key] = true
-			if !tty {
-				line := fmt.Sprintf("%-12s %s", st.Name, st.Status)
-				if st.Status != "running" {
-					line += fmt.Sprintf(" (%dms)", st.DurationMs)
-				}
-				if st.Error != "" {
-					line += ": " + st.Error
-				}
-				fmt.Fprintln(a.stderr, line)
-				continue
-			}
-			if i > current {
-				// A new step (perhaps already over: records can skip states).
-				if bar != nil {
-					_ = bar.Finish()
-				}
-				current = i
-				desc := fmt.Sprintf("%-12s", st.Name)
-				if len(st.Output) > 0 && st.Status == "running" && room > 8 {
-					desc += " " + fit(st.Output[len(st.Output)-1], room)
-				}
-				bar = progressbar.NewOptions(-1,
-					progressbar.OptionSetWriter(a.stderr),
-					progressbar.OptionSetDescription(desc),
-					progressbar.OptionSpinnerType(14),
-					progressbar.OptionEnableColorCodes(a.color(a.stderr)),
-					progressbar.OptionShowElapsedTimeOnFinish(),
-					progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
-				)
-				_ = bar.RenderBlank()
-			}
-			if st.Status != "running" && i == current && bar != nil {
-				desc := fmt.Sprintf("%-12s %s", st.Name, st.Status)
-				if st.Error != "" {
-					desc += ": " + st.Error
-				}
-				bar.Describe(desc)
-				_ = bar.Finish()
-				bar = nil
+			// A running step's line comes before its tool's lines, a
+			// finished step's after them.
+			if st.Status == "running" || tty {
+				showStatus(i, st)
+				showLines(i, st)
+			} else {
+				showLines(i, st)
+				showStatus(i, st)
 			}
 		}
 	}
