@@ -24,6 +24,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
@@ -63,6 +64,8 @@ type Client struct {
 	ExecutionOutput *ExecutionOutputClient
 	// ExecutionSecret is the client for interacting with the ExecutionSecret builders.
 	ExecutionSecret *ExecutionSecretClient
+	// Inquiry is the client for interacting with the Inquiry builders.
+	Inquiry *InquiryClient
 	// Key is the client for interacting with the Key builders.
 	Key *KeyClient
 	// Lease is the client for interacting with the Lease builders.
@@ -107,6 +110,7 @@ func (c *Client) init() {
 	c.Execution = NewExecutionClient(c.config)
 	c.ExecutionOutput = NewExecutionOutputClient(c.config)
 	c.ExecutionSecret = NewExecutionSecretClient(c.config)
+	c.Inquiry = NewInquiryClient(c.config)
 	c.Key = NewKeyClient(c.config)
 	c.Lease = NewLeaseClient(c.config)
 	c.Pack = NewPackClient(c.config)
@@ -220,6 +224,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Execution:          NewExecutionClient(cfg),
 		ExecutionOutput:    NewExecutionOutputClient(cfg),
 		ExecutionSecret:    NewExecutionSecretClient(cfg),
+		Inquiry:            NewInquiryClient(cfg),
 		Key:                NewKeyClient(cfg),
 		Lease:              NewLeaseClient(cfg),
 		Pack:               NewPackClient(cfg),
@@ -260,6 +265,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Execution:          NewExecutionClient(cfg),
 		ExecutionOutput:    NewExecutionOutputClient(cfg),
 		ExecutionSecret:    NewExecutionSecretClient(cfg),
+		Inquiry:            NewInquiryClient(cfg),
 		Key:                NewKeyClient(cfg),
 		Lease:              NewLeaseClient(cfg),
 		Pack:               NewPackClient(cfg),
@@ -302,8 +308,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.APIToken, c.Action, c.ActionPolicy, c.AuditEvent, c.Enforcement, c.Event,
-		c.Execution, c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack,
-		c.PackFile, c.PackInstall, c.PolicyEvent, c.Rule, c.Sensor, c.Trigger,
+		c.Execution, c.ExecutionOutput, c.ExecutionSecret, c.Inquiry, c.Key, c.Lease,
+		c.Pack, c.PackFile, c.PackInstall, c.PolicyEvent, c.Rule, c.Sensor, c.Trigger,
 		c.Worker, c.WorkflowDefinition, c.WorkflowExecution,
 	} {
 		n.Use(hooks...)
@@ -315,8 +321,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.APIToken, c.Action, c.ActionPolicy, c.AuditEvent, c.Enforcement, c.Event,
-		c.Execution, c.ExecutionOutput, c.ExecutionSecret, c.Key, c.Lease, c.Pack,
-		c.PackFile, c.PackInstall, c.PolicyEvent, c.Rule, c.Sensor, c.Trigger,
+		c.Execution, c.ExecutionOutput, c.ExecutionSecret, c.Inquiry, c.Key, c.Lease,
+		c.Pack, c.PackFile, c.PackInstall, c.PolicyEvent, c.Rule, c.Sensor, c.Trigger,
 		c.Worker, c.WorkflowDefinition, c.WorkflowExecution,
 	} {
 		n.Intercept(interceptors...)
@@ -344,6 +350,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.ExecutionOutput.mutate(ctx, m)
 	case *ExecutionSecretMutation:
 		return c.ExecutionSecret.mutate(ctx, m)
+	case *InquiryMutation:
+		return c.Inquiry.mutate(ctx, m)
 	case *KeyMutation:
 		return c.Key.mutate(ctx, m)
 	case *LeaseMutation:
@@ -1637,6 +1645,38 @@ func (c *ExecutionClient) QueryPolicyEvents(_m *Execution) *PolicyEventQuery {
 	return query
 }
 
+// QueryInquiry queries the inquiry edge of a Execution.
+func (c *ExecutionClient) QueryInquiry(_m *Execution) *InquiryQuery {
+	query := (&InquiryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, id),
+			sqlgraph.To(inquiry.Table, inquiry.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, execution.InquiryTable, execution.InquiryColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryWorkflowInquiries queries the workflow_inquiries edge of a Execution.
+func (c *ExecutionClient) QueryWorkflowInquiries(_m *Execution) *InquiryQuery {
+	query := (&InquiryClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, id),
+			sqlgraph.To(inquiry.Table, inquiry.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.WorkflowInquiriesTable, execution.WorkflowInquiriesColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // Hooks returns the client hooks.
 func (c *ExecutionClient) Hooks() []Hook {
 	hooks := c.hooks.Execution
@@ -1960,6 +2000,172 @@ func (c *ExecutionSecretClient) mutate(ctx context.Context, m *ExecutionSecretMu
 		return (&ExecutionSecretDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ExecutionSecret mutation op: %q", m.Op())
+	}
+}
+
+// InquiryClient is a client for the Inquiry schema.
+type InquiryClient struct {
+	config
+}
+
+// NewInquiryClient returns a client for the Inquiry from the given config.
+func NewInquiryClient(c config) *InquiryClient {
+	return &InquiryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `inquiry.Hooks(f(g(h())))`.
+func (c *InquiryClient) Use(hooks ...Hook) {
+	c.hooks.Inquiry = append(c.hooks.Inquiry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `inquiry.Intercept(f(g(h())))`.
+func (c *InquiryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Inquiry = append(c.inters.Inquiry, interceptors...)
+}
+
+// Create returns a builder for creating a Inquiry entity.
+func (c *InquiryClient) Create() *InquiryCreate {
+	mutation := newInquiryMutation(c.config, OpCreate)
+	return &InquiryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Inquiry entities.
+func (c *InquiryClient) CreateBulk(builders ...*InquiryCreate) *InquiryCreateBulk {
+	return &InquiryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *InquiryClient) MapCreateBulk(slice any, setFunc func(*InquiryCreate, int)) *InquiryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &InquiryCreateBulk{err: fmt.Errorf("calling to InquiryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*InquiryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &InquiryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Inquiry.
+func (c *InquiryClient) Update() *InquiryUpdate {
+	mutation := newInquiryMutation(c.config, OpUpdate)
+	return &InquiryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *InquiryClient) UpdateOne(_m *Inquiry) *InquiryUpdateOne {
+	mutation := newInquiryMutation(c.config, OpUpdateOne, withInquiry(_m))
+	return &InquiryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *InquiryClient) UpdateOneID(id int) *InquiryUpdateOne {
+	mutation := newInquiryMutation(c.config, OpUpdateOne, withInquiryID(id))
+	return &InquiryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Inquiry.
+func (c *InquiryClient) Delete() *InquiryDelete {
+	mutation := newInquiryMutation(c.config, OpDelete)
+	return &InquiryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *InquiryClient) DeleteOne(_m *Inquiry) *InquiryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *InquiryClient) DeleteOneID(id int) *InquiryDeleteOne {
+	builder := c.Delete().Where(inquiry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &InquiryDeleteOne{builder}
+}
+
+// Query returns a query builder for Inquiry.
+func (c *InquiryClient) Query() *InquiryQuery {
+	return &InquiryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeInquiry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Inquiry entity by its id.
+func (c *InquiryClient) Get(ctx context.Context, id int) (*Inquiry, error) {
+	return c.Query().Where(inquiry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *InquiryClient) GetX(ctx context.Context, id int) *Inquiry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryExecution queries the execution edge of a Inquiry.
+func (c *InquiryClient) QueryExecution(_m *Inquiry) *ExecutionQuery {
+	query := (&ExecutionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(inquiry.Table, inquiry.FieldID, id),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, true, inquiry.ExecutionTable, inquiry.ExecutionColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// QueryWorkflow queries the workflow edge of a Inquiry.
+func (c *InquiryClient) QueryWorkflow(_m *Inquiry) *ExecutionQuery {
+	query := (&ExecutionClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(inquiry.Table, inquiry.FieldID, id),
+			sqlgraph.To(execution.Table, execution.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, inquiry.WorkflowTable, inquiry.WorkflowColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *InquiryClient) Hooks() []Hook {
+	hooks := c.hooks.Inquiry
+	return append(hooks[:len(hooks):len(hooks)], inquiry.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *InquiryClient) Interceptors() []Interceptor {
+	return c.inters.Inquiry
+}
+
+func (c *InquiryClient) mutate(ctx context.Context, m *InquiryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&InquiryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&InquiryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&InquiryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&InquiryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Inquiry mutation op: %q", m.Op())
 	}
 }
 
@@ -3896,14 +4102,14 @@ func (c *WorkflowExecutionClient) mutate(ctx context.Context, m *WorkflowExecuti
 type (
 	hooks struct {
 		APIToken, Action, ActionPolicy, AuditEvent, Enforcement, Event, Execution,
-		ExecutionOutput, ExecutionSecret, Key, Lease, Pack, PackFile, PackInstall,
-		PolicyEvent, Rule, Sensor, Trigger, Worker, WorkflowDefinition,
+		ExecutionOutput, ExecutionSecret, Inquiry, Key, Lease, Pack, PackFile,
+		PackInstall, PolicyEvent, Rule, Sensor, Trigger, Worker, WorkflowDefinition,
 		WorkflowExecution []ent.Hook
 	}
 	inters struct {
 		APIToken, Action, ActionPolicy, AuditEvent, Enforcement, Event, Execution,
-		ExecutionOutput, ExecutionSecret, Key, Lease, Pack, PackFile, PackInstall,
-		PolicyEvent, Rule, Sensor, Trigger, Worker, WorkflowDefinition,
+		ExecutionOutput, ExecutionSecret, Inquiry, Key, Lease, Pack, PackFile,
+		PackInstall, PolicyEvent, Rule, Sensor, Trigger, Worker, WorkflowDefinition,
 		WorkflowExecution []ent.Interceptor
 	}
 )

@@ -21,6 +21,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
@@ -102,6 +103,7 @@ func checkColumn(t, c string) error {
 			execution.Table:          execution.ValidColumn,
 			executionoutput.Table:    executionoutput.ValidColumn,
 			executionsecret.Table:    executionsecret.ValidColumn,
+			inquiry.Table:            inquiry.ValidColumn,
 			key.Table:                key.ValidColumn,
 			lease.Table:              lease.ValidColumn,
 			pack.Table:               pack.ValidColumn,

@@ -14,6 +14,7 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/inquiry"
 )
 
 // Execution is the model entity for the Execution schema.
@@ -117,11 +118,15 @@ type ExecutionEdges struct {
 	Reruns []*Execution `json:"reruns,omitempty"`
 	// PolicyEvents holds the value of the policy_events edge.
 	PolicyEvents []*PolicyEvent `json:"policy_events,omitempty"`
+	// Inquiry holds the value of the inquiry edge.
+	Inquiry *Inquiry `json:"inquiry,omitempty"`
+	// WorkflowInquiries holds the value of the workflow_inquiries edge.
+	WorkflowInquiries []*Inquiry `json:"workflow_inquiries,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [12]bool
+	loadedTypes [14]bool
 	// totalCount holds the count of the edges above.
-	totalCount [10]map[string]int
+	totalCount [11]map[string]int
 
 	namedChildren           map[string][]*Execution
 	namedWorkflowExecutions map[string][]*WorkflowExecution
@@ -129,6 +134,7 @@ type ExecutionEdges struct {
 	namedRetries            map[string][]*Execution
 	namedReruns             map[string][]*Execution
 	namedPolicyEvents       map[string][]*PolicyEvent
+	namedWorkflowInquiries  map[string][]*Inquiry
 }
 
 // ActionOrErr returns the Action value or an error if the edge
@@ -249,6 +255,26 @@ func (e ExecutionEdges) PolicyEventsOrErr() ([]*PolicyEvent, error) {
 		return e.PolicyEvents, nil
 	}
 	return nil, &NotLoadedError{edge: "policy_events"}
+}
+
+// InquiryOrErr returns the Inquiry value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e ExecutionEdges) InquiryOrErr() (*Inquiry, error) {
+	if e.Inquiry != nil {
+		return e.Inquiry, nil
+	} else if e.loadedTypes[12] {
+		return nil, &NotFoundError{label: inquiry.Label}
+	}
+	return nil, &NotLoadedError{edge: "inquiry"}
+}
+
+// WorkflowInquiriesOrErr returns the WorkflowInquiries value or an error if the edge
+// was not loaded in eager-loading.
+func (e ExecutionEdges) WorkflowInquiriesOrErr() ([]*Inquiry, error) {
+	if e.loadedTypes[13] {
+		return e.WorkflowInquiries, nil
+	}
+	return nil, &NotLoadedError{edge: "workflow_inquiries"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -565,6 +591,16 @@ func (_m *Execution) QueryPolicyEvents() *PolicyEventQuery {
 	return NewExecutionClient(_m.config).QueryPolicyEvents(_m)
 }
 
+// QueryInquiry queries the "inquiry" edge of the Execution entity.
+func (_m *Execution) QueryInquiry() *InquiryQuery {
+	return NewExecutionClient(_m.config).QueryInquiry(_m)
+}
+
+// QueryWorkflowInquiries queries the "workflow_inquiries" edge of the Execution entity.
+func (_m *Execution) QueryWorkflowInquiries() *InquiryQuery {
+	return NewExecutionClient(_m.config).QueryWorkflowInquiries(_m)
+}
+
 // Update returns a builder for updating this Execution.
 // Note that you need to call Execution.Unwrap() before calling this method if this Execution
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -846,6 +882,30 @@ func (_m *Execution) appendNamedPolicyEvents(name string, edges ...*PolicyEvent)
 		_m.Edges.namedPolicyEvents[name] = []*PolicyEvent{}
 	} else {
 		_m.Edges.namedPolicyEvents[name] = append(_m.Edges.namedPolicyEvents[name], edges...)
+	}
+}
+
+// NamedWorkflowInquiries returns the WorkflowInquiries named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *Execution) NamedWorkflowInquiries(name string) ([]*Inquiry, error) {
+	if _m.Edges.namedWorkflowInquiries == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedWorkflowInquiries[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *Execution) appendNamedWorkflowInquiries(name string, edges ...*Inquiry) {
+	if _m.Edges.namedWorkflowInquiries == nil {
+		_m.Edges.namedWorkflowInquiries = make(map[string][]*Inquiry)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedWorkflowInquiries[name] = []*Inquiry{}
+	} else {
+		_m.Edges.namedWorkflowInquiries[name] = append(_m.Edges.namedWorkflowInquiries[name], edges...)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/workflowexecution"
 )
@@ -587,6 +588,40 @@ func (_c *ExecutionCreate) AddPolicyEvents(v ...*PolicyEvent) *ExecutionCreate {
 	return _c.AddPolicyEventIDs(ids...)
 }
 
+// SetInquiryID sets the "inquiry" edge to the Inquiry entity by ID.
+func (_c *ExecutionCreate) SetInquiryID(id int) *ExecutionCreate {
+	_c.mutation.SetInquiryID(id)
+	return _c
+}
+
+// SetNillableInquiryID sets the "inquiry" edge to the Inquiry entity by ID if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableInquiryID(id *int) *ExecutionCreate {
+	if id != nil {
+		_c = _c.SetInquiryID(*id)
+	}
+	return _c
+}
+
+// SetInquiry sets the "inquiry" edge to the Inquiry entity.
+func (_c *ExecutionCreate) SetInquiry(v *Inquiry) *ExecutionCreate {
+	return _c.SetInquiryID(v.ID)
+}
+
+// AddWorkflowInquiryIDs adds the "workflow_inquiries" edge to the Inquiry entity by IDs.
+func (_c *ExecutionCreate) AddWorkflowInquiryIDs(ids ...int) *ExecutionCreate {
+	_c.mutation.AddWorkflowInquiryIDs(ids...)
+	return _c
+}
+
+// AddWorkflowInquiries adds the "workflow_inquiries" edges to the Inquiry entity.
+func (_c *ExecutionCreate) AddWorkflowInquiries(v ...*Inquiry) *ExecutionCreate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _c.AddWorkflowInquiryIDs(ids...)
+}
+
 // Mutation returns the ExecutionMutation object of the builder.
 func (_c *ExecutionCreate) Mutation() *ExecutionMutation {
 	return _c.mutation
@@ -1111,6 +1146,38 @@ func (_c *ExecutionCreate) createSpec() (*Execution, *sqlgraph.CreateSpec) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.InquiryIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.InquiryTable,
+			Columns: []string{execution.InquiryColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.WorkflowInquiriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.WorkflowInquiriesTable,
+			Columns: []string{execution.WorkflowInquiriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -19,6 +19,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/workflowexecution"
@@ -43,6 +44,8 @@ type ExecutionQuery struct {
 	withRerunOf                 *ExecutionQuery
 	withReruns                  *ExecutionQuery
 	withPolicyEvents            *PolicyEventQuery
+	withInquiry                 *InquiryQuery
+	withWorkflowInquiries       *InquiryQuery
 	loadTotal                   []func(context.Context, []*Execution) error
 	modifiers                   []func(*sql.Selector)
 	withNamedChildren           map[string]*ExecutionQuery
@@ -51,6 +54,7 @@ type ExecutionQuery struct {
 	withNamedRetries            map[string]*ExecutionQuery
 	withNamedReruns             map[string]*ExecutionQuery
 	withNamedPolicyEvents       map[string]*PolicyEventQuery
+	withNamedWorkflowInquiries  map[string]*InquiryQuery
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -351,6 +355,50 @@ func (_q *ExecutionQuery) QueryPolicyEvents() *PolicyEventQuery {
 	return query
 }
 
+// QueryInquiry chains the current query on the "inquiry" edge.
+func (_q *ExecutionQuery) QueryInquiry() *InquiryQuery {
+	query := (&InquiryClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, selector),
+			sqlgraph.To(inquiry.Table, inquiry.FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, execution.InquiryTable, execution.InquiryColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryWorkflowInquiries chains the current query on the "workflow_inquiries" edge.
+func (_q *ExecutionQuery) QueryWorkflowInquiries() *InquiryQuery {
+	query := (&InquiryClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(execution.Table, execution.FieldID, selector),
+			sqlgraph.To(inquiry.Table, inquiry.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, execution.WorkflowInquiriesTable, execution.WorkflowInquiriesColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
 // First returns the first Execution entity from the query.
 // Returns a *NotFoundError when no Execution was found.
 func (_q *ExecutionQuery) First(ctx context.Context) (*Execution, error) {
@@ -555,6 +603,8 @@ func (_q *ExecutionQuery) Clone() *ExecutionQuery {
 		withRerunOf:            _q.withRerunOf.Clone(),
 		withReruns:             _q.withReruns.Clone(),
 		withPolicyEvents:       _q.withPolicyEvents.Clone(),
+		withInquiry:            _q.withInquiry.Clone(),
+		withWorkflowInquiries:  _q.withWorkflowInquiries.Clone(),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
@@ -694,6 +744,28 @@ func (_q *ExecutionQuery) WithPolicyEvents(opts ...func(*PolicyEventQuery)) *Exe
 	return _q
 }
 
+// WithInquiry tells the query-builder to eager-load the nodes that are connected to
+// the "inquiry" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithInquiry(opts ...func(*InquiryQuery)) *ExecutionQuery {
+	query := (&InquiryClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withInquiry = query
+	return _q
+}
+
+// WithWorkflowInquiries tells the query-builder to eager-load the nodes that are connected to
+// the "workflow_inquiries" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithWorkflowInquiries(opts ...func(*InquiryQuery)) *ExecutionQuery {
+	query := (&InquiryClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withWorkflowInquiries = query
+	return _q
+}
+
 // GroupBy is used to group vertices by one or more fields/columns.
 // It is often used with aggregate functions, like: count, max, mean, min, sum.
 //
@@ -778,7 +850,7 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 	var (
 		nodes       = []*Execution{}
 		_spec       = _q.querySpec()
-		loadedTypes = [12]bool{
+		loadedTypes = [14]bool{
 			_q.withAction != nil,
 			_q.withParent != nil,
 			_q.withChildren != nil,
@@ -791,6 +863,8 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 			_q.withRerunOf != nil,
 			_q.withReruns != nil,
 			_q.withPolicyEvents != nil,
+			_q.withInquiry != nil,
+			_q.withWorkflowInquiries != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -894,6 +968,19 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 			return nil, err
 		}
 	}
+	if query := _q.withInquiry; query != nil {
+		if err := _q.loadInquiry(ctx, query, nodes, nil,
+			func(n *Execution, e *Inquiry) { n.Edges.Inquiry = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withWorkflowInquiries; query != nil {
+		if err := _q.loadWorkflowInquiries(ctx, query, nodes,
+			func(n *Execution) { n.Edges.WorkflowInquiries = []*Inquiry{} },
+			func(n *Execution, e *Inquiry) { n.Edges.WorkflowInquiries = append(n.Edges.WorkflowInquiries, e) }); err != nil {
+			return nil, err
+		}
+	}
 	for name, query := range _q.withNamedChildren {
 		if err := _q.loadChildren(ctx, query, nodes,
 			func(n *Execution) { n.appendNamedChildren(name) },
@@ -933,6 +1020,13 @@ func (_q *ExecutionQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ex
 		if err := _q.loadPolicyEvents(ctx, query, nodes,
 			func(n *Execution) { n.appendNamedPolicyEvents(name) },
 			func(n *Execution, e *PolicyEvent) { n.appendNamedPolicyEvents(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedWorkflowInquiries {
+		if err := _q.loadWorkflowInquiries(ctx, query, nodes,
+			func(n *Execution) { n.appendNamedWorkflowInquiries(name) },
+			func(n *Execution, e *Inquiry) { n.appendNamedWorkflowInquiries(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -1323,6 +1417,66 @@ func (_q *ExecutionQuery) loadPolicyEvents(ctx context.Context, query *PolicyEve
 	}
 	return nil
 }
+func (_q *ExecutionQuery) loadInquiry(ctx context.Context, query *InquiryQuery, nodes []*Execution, init func(*Execution), assign func(*Execution, *Inquiry)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Execution)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(inquiry.FieldExecutionID)
+	}
+	query.Where(predicate.Inquiry(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(execution.InquiryColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.ExecutionID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "execution_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *ExecutionQuery) loadWorkflowInquiries(ctx context.Context, query *InquiryQuery, nodes []*Execution, init func(*Execution), assign func(*Execution, *Inquiry)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[int]*Execution)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(inquiry.FieldWorkflowID)
+	}
+	query.Where(predicate.Inquiry(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(execution.WorkflowInquiriesColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.WorkflowID
+		if fk == nil {
+			return fmt.Errorf(`foreign-key "workflow_id" is nil for node %v`, n.ID)
+		}
+		node, ok := nodeids[*fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "workflow_id" returned %v for node %v`, *fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
 
 func (_q *ExecutionQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -1539,6 +1693,20 @@ func (_q *ExecutionQuery) WithNamedPolicyEvents(name string, opts ...func(*Polic
 		_q.withNamedPolicyEvents = make(map[string]*PolicyEventQuery)
 	}
 	_q.withNamedPolicyEvents[name] = query
+	return _q
+}
+
+// WithNamedWorkflowInquiries tells the query-builder to eager-load the nodes that are connected to the "workflow_inquiries"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *ExecutionQuery) WithNamedWorkflowInquiries(name string, opts ...func(*InquiryQuery)) *ExecutionQuery {
+	query := (&InquiryClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedWorkflowInquiries == nil {
+		_q.withNamedWorkflowInquiries = make(map[string]*InquiryQuery)
+	}
+	_q.withNamedWorkflowInquiries[name] = query
 	return _q
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/policyevent"
 	"github.com/attune-io/attune/ent/predicate"
 	"github.com/attune-io/attune/ent/workflowexecution"
@@ -709,6 +710,40 @@ func (_u *ExecutionUpdate) AddPolicyEvents(v ...*PolicyEvent) *ExecutionUpdate {
 	return _u.AddPolicyEventIDs(ids...)
 }
 
+// SetInquiryID sets the "inquiry" edge to the Inquiry entity by ID.
+func (_u *ExecutionUpdate) SetInquiryID(id int) *ExecutionUpdate {
+	_u.mutation.SetInquiryID(id)
+	return _u
+}
+
+// SetNillableInquiryID sets the "inquiry" edge to the Inquiry entity by ID if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableInquiryID(id *int) *ExecutionUpdate {
+	if id != nil {
+		_u = _u.SetInquiryID(*id)
+	}
+	return _u
+}
+
+// SetInquiry sets the "inquiry" edge to the Inquiry entity.
+func (_u *ExecutionUpdate) SetInquiry(v *Inquiry) *ExecutionUpdate {
+	return _u.SetInquiryID(v.ID)
+}
+
+// AddWorkflowInquiryIDs adds the "workflow_inquiries" edge to the Inquiry entity by IDs.
+func (_u *ExecutionUpdate) AddWorkflowInquiryIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.AddWorkflowInquiryIDs(ids...)
+	return _u
+}
+
+// AddWorkflowInquiries adds the "workflow_inquiries" edges to the Inquiry entity.
+func (_u *ExecutionUpdate) AddWorkflowInquiries(v ...*Inquiry) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddWorkflowInquiryIDs(ids...)
+}
+
 // Mutation returns the ExecutionMutation object of the builder.
 func (_u *ExecutionUpdate) Mutation() *ExecutionMutation {
 	return _u.mutation
@@ -874,6 +909,33 @@ func (_u *ExecutionUpdate) RemovePolicyEvents(v ...*PolicyEvent) *ExecutionUpdat
 		ids[i] = v[i].ID
 	}
 	return _u.RemovePolicyEventIDs(ids...)
+}
+
+// ClearInquiry clears the "inquiry" edge to the Inquiry entity.
+func (_u *ExecutionUpdate) ClearInquiry() *ExecutionUpdate {
+	_u.mutation.ClearInquiry()
+	return _u
+}
+
+// ClearWorkflowInquiries clears all "workflow_inquiries" edges to the Inquiry entity.
+func (_u *ExecutionUpdate) ClearWorkflowInquiries() *ExecutionUpdate {
+	_u.mutation.ClearWorkflowInquiries()
+	return _u
+}
+
+// RemoveWorkflowInquiryIDs removes the "workflow_inquiries" edge to Inquiry entities by IDs.
+func (_u *ExecutionUpdate) RemoveWorkflowInquiryIDs(ids ...int) *ExecutionUpdate {
+	_u.mutation.RemoveWorkflowInquiryIDs(ids...)
+	return _u
+}
+
+// RemoveWorkflowInquiries removes "workflow_inquiries" edges to Inquiry entities.
+func (_u *ExecutionUpdate) RemoveWorkflowInquiries(v ...*Inquiry) *ExecutionUpdate {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveWorkflowInquiryIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -1508,6 +1570,80 @@ func (_u *ExecutionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.InquiryCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.InquiryTable,
+			Columns: []string{execution.InquiryColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.InquiryIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.InquiryTable,
+			Columns: []string{execution.InquiryColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.WorkflowInquiriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.WorkflowInquiriesTable,
+			Columns: []string{execution.WorkflowInquiriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedWorkflowInquiriesIDs(); len(nodes) > 0 && !_u.mutation.WorkflowInquiriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.WorkflowInquiriesTable,
+			Columns: []string{execution.WorkflowInquiriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.WorkflowInquiriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.WorkflowInquiriesTable,
+			Columns: []string{execution.WorkflowInquiriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {
@@ -2209,6 +2345,40 @@ func (_u *ExecutionUpdateOne) AddPolicyEvents(v ...*PolicyEvent) *ExecutionUpdat
 	return _u.AddPolicyEventIDs(ids...)
 }
 
+// SetInquiryID sets the "inquiry" edge to the Inquiry entity by ID.
+func (_u *ExecutionUpdateOne) SetInquiryID(id int) *ExecutionUpdateOne {
+	_u.mutation.SetInquiryID(id)
+	return _u
+}
+
+// SetNillableInquiryID sets the "inquiry" edge to the Inquiry entity by ID if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableInquiryID(id *int) *ExecutionUpdateOne {
+	if id != nil {
+		_u = _u.SetInquiryID(*id)
+	}
+	return _u
+}
+
+// SetInquiry sets the "inquiry" edge to the Inquiry entity.
+func (_u *ExecutionUpdateOne) SetInquiry(v *Inquiry) *ExecutionUpdateOne {
+	return _u.SetInquiryID(v.ID)
+}
+
+// AddWorkflowInquiryIDs adds the "workflow_inquiries" edge to the Inquiry entity by IDs.
+func (_u *ExecutionUpdateOne) AddWorkflowInquiryIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.AddWorkflowInquiryIDs(ids...)
+	return _u
+}
+
+// AddWorkflowInquiries adds the "workflow_inquiries" edges to the Inquiry entity.
+func (_u *ExecutionUpdateOne) AddWorkflowInquiries(v ...*Inquiry) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.AddWorkflowInquiryIDs(ids...)
+}
+
 // Mutation returns the ExecutionMutation object of the builder.
 func (_u *ExecutionUpdateOne) Mutation() *ExecutionMutation {
 	return _u.mutation
@@ -2374,6 +2544,33 @@ func (_u *ExecutionUpdateOne) RemovePolicyEvents(v ...*PolicyEvent) *ExecutionUp
 		ids[i] = v[i].ID
 	}
 	return _u.RemovePolicyEventIDs(ids...)
+}
+
+// ClearInquiry clears the "inquiry" edge to the Inquiry entity.
+func (_u *ExecutionUpdateOne) ClearInquiry() *ExecutionUpdateOne {
+	_u.mutation.ClearInquiry()
+	return _u
+}
+
+// ClearWorkflowInquiries clears all "workflow_inquiries" edges to the Inquiry entity.
+func (_u *ExecutionUpdateOne) ClearWorkflowInquiries() *ExecutionUpdateOne {
+	_u.mutation.ClearWorkflowInquiries()
+	return _u
+}
+
+// RemoveWorkflowInquiryIDs removes the "workflow_inquiries" edge to Inquiry entities by IDs.
+func (_u *ExecutionUpdateOne) RemoveWorkflowInquiryIDs(ids ...int) *ExecutionUpdateOne {
+	_u.mutation.RemoveWorkflowInquiryIDs(ids...)
+	return _u
+}
+
+// RemoveWorkflowInquiries removes "workflow_inquiries" edges to Inquiry entities.
+func (_u *ExecutionUpdateOne) RemoveWorkflowInquiries(v ...*Inquiry) *ExecutionUpdateOne {
+	ids := make([]int, len(v))
+	for i := range v {
+		ids[i] = v[i].ID
+	}
+	return _u.RemoveWorkflowInquiryIDs(ids...)
 }
 
 // Where appends a list predicates to the ExecutionUpdate builder.
@@ -3038,6 +3235,80 @@ func (_u *ExecutionUpdateOne) sqlSave(ctx context.Context) (_node *Execution, er
 			Bidi:    false,
 			Target: &sqlgraph.EdgeTarget{
 				IDSpec: sqlgraph.NewFieldSpec(policyevent.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.InquiryCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.InquiryTable,
+			Columns: []string{execution.InquiryColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.InquiryIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2O,
+			Inverse: false,
+			Table:   execution.InquiryTable,
+			Columns: []string{execution.InquiryColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Add = append(_spec.Edges.Add, edge)
+	}
+	if _u.mutation.WorkflowInquiriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.WorkflowInquiriesTable,
+			Columns: []string{execution.WorkflowInquiriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
+			},
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.RemovedWorkflowInquiriesIDs(); len(nodes) > 0 && !_u.mutation.WorkflowInquiriesCleared() {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.WorkflowInquiriesTable,
+			Columns: []string{execution.WorkflowInquiriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
+	}
+	if nodes := _u.mutation.WorkflowInquiriesIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.O2M,
+			Inverse: false,
+			Table:   execution.WorkflowInquiriesTable,
+			Columns: []string{execution.WorkflowInquiriesColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(inquiry.FieldID, field.TypeInt),
 			},
 		}
 		for _, k := range nodes {

@@ -17,6 +17,7 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
@@ -1631,6 +1632,17 @@ func (_q *ExecutionQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 			_q.WithNamedPolicyEvents(alias, func(wq *PolicyEventQuery) {
 				*wq = *query
 			})
+
+		case "inquiry":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&InquiryClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, inquiryImplementors)...); err != nil {
+				return err
+			}
+			_q.withInquiry = query
 		case "createdAt":
 			if _, ok := fieldSeen[execution.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, execution.FieldCreatedAt)
@@ -1835,6 +1847,195 @@ func newExecutionPaginateArgs(rv map[string]any) *executionPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*ExecutionWhereInput); ok {
 		args.opts = append(args.opts, WithExecutionFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *InquiryQuery) CollectFields(ctx context.Context, satisfies ...string) (*InquiryQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *InquiryQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(inquiry.Columns))
+		selectedFields = []string{inquiry.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+
+		case "execution":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExecutionClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, executionImplementors)...); err != nil {
+				return err
+			}
+			_q.withExecution = query
+			if _, ok := fieldSeen[inquiry.FieldExecutionID]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldExecutionID)
+				fieldSeen[inquiry.FieldExecutionID] = struct{}{}
+			}
+
+		case "workflow":
+			var (
+				alias = field.Alias
+				path  = append(path, alias)
+				query = (&ExecutionClient{config: _q.config}).Query()
+			)
+			if err := query.collectField(ctx, oneNode, opCtx, field, path, mayAddCondition(satisfies, executionImplementors)...); err != nil {
+				return err
+			}
+			_q.withWorkflow = query
+			if _, ok := fieldSeen[inquiry.FieldWorkflowID]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldWorkflowID)
+				fieldSeen[inquiry.FieldWorkflowID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[inquiry.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldCreatedAt)
+				fieldSeen[inquiry.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[inquiry.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldUpdatedAt)
+				fieldSeen[inquiry.FieldUpdatedAt] = struct{}{}
+			}
+		case "executionID":
+			if _, ok := fieldSeen[inquiry.FieldExecutionID]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldExecutionID)
+				fieldSeen[inquiry.FieldExecutionID] = struct{}{}
+			}
+		case "workflowID":
+			if _, ok := fieldSeen[inquiry.FieldWorkflowID]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldWorkflowID)
+				fieldSeen[inquiry.FieldWorkflowID] = struct{}{}
+			}
+		case "taskName":
+			if _, ok := fieldSeen[inquiry.FieldTaskName]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldTaskName)
+				fieldSeen[inquiry.FieldTaskName] = struct{}{}
+			}
+		case "packRef":
+			if _, ok := fieldSeen[inquiry.FieldPackRef]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldPackRef)
+				fieldSeen[inquiry.FieldPackRef] = struct{}{}
+			}
+		case "prompt":
+			if _, ok := fieldSeen[inquiry.FieldPrompt]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldPrompt)
+				fieldSeen[inquiry.FieldPrompt] = struct{}{}
+			}
+		case "responseSchema":
+			if _, ok := fieldSeen[inquiry.FieldResponseSchema]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldResponseSchema)
+				fieldSeen[inquiry.FieldResponseSchema] = struct{}{}
+			}
+		case "route":
+			if _, ok := fieldSeen[inquiry.FieldRoute]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldRoute)
+				fieldSeen[inquiry.FieldRoute] = struct{}{}
+			}
+		case "ttl":
+			if _, ok := fieldSeen[inquiry.FieldTTL]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldTTL)
+				fieldSeen[inquiry.FieldTTL] = struct{}{}
+			}
+		case "timeoutAt":
+			if _, ok := fieldSeen[inquiry.FieldTimeoutAt]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldTimeoutAt)
+				fieldSeen[inquiry.FieldTimeoutAt] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[inquiry.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldStatus)
+				fieldSeen[inquiry.FieldStatus] = struct{}{}
+			}
+		case "response":
+			if _, ok := fieldSeen[inquiry.FieldResponse]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldResponse)
+				fieldSeen[inquiry.FieldResponse] = struct{}{}
+			}
+		case "respondedBy":
+			if _, ok := fieldSeen[inquiry.FieldRespondedBy]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldRespondedBy)
+				fieldSeen[inquiry.FieldRespondedBy] = struct{}{}
+			}
+		case "respondedAt":
+			if _, ok := fieldSeen[inquiry.FieldRespondedAt]; !ok {
+				selectedFields = append(selectedFields, inquiry.FieldRespondedAt)
+				fieldSeen[inquiry.FieldRespondedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type inquiryPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []InquiryPaginateOption
+}
+
+func newInquiryPaginateArgs(rv map[string]any) *inquiryPaginateArgs {
+	args := &inquiryPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &InquiryOrder{Field: &InquiryOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithInquiryOrder(order))
+			}
+		case *InquiryOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithInquiryOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*InquiryWhereInput); ok {
+		args.opts = append(args.opts, WithInquiryFilter(v.Filter))
 	}
 	return args
 }

@@ -258,6 +258,30 @@ func (_m *Execution) PolicyEvents(ctx context.Context) (result []*PolicyEvent, e
 	return result, err
 }
 
+func (_m *Execution) Inquiry(ctx context.Context) (*Inquiry, error) {
+	result, err := _m.Edges.InquiryOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryInquiry().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
+func (_m *Inquiry) Execution(ctx context.Context) (*Execution, error) {
+	result, err := _m.Edges.ExecutionOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryExecution().Only(ctx)
+	}
+	return result, err
+}
+
+func (_m *Inquiry) Workflow(ctx context.Context) (*Execution, error) {
+	result, err := _m.Edges.WorkflowOrErr()
+	if IsNotLoaded(err) {
+		result, err = _m.QueryWorkflow().Only(ctx)
+	}
+	return result, MaskNotFound(err)
+}
+
 func (_m *Pack) Actions(
 	ctx context.Context, after *Cursor, first *int, before *Cursor, last *int, orderBy *ActionOrder, where *ActionWhereInput,
 ) (*ActionConnection, error) {

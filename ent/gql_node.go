@@ -16,6 +16,7 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/internal"
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/pack"
@@ -68,6 +69,11 @@ var executionImplementors = []string{"Execution", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Execution) IsNode() {}
+
+var inquiryImplementors = []string{"Inquiry", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Inquiry) IsNode() {}
 
 var keyImplementors = []string{"Key", "Node"}
 
@@ -250,6 +256,15 @@ func (c *Client) noder(ctx context.Context, table string, id int) (Noder, error)
 			Where(execution.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, executionImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case inquiry.Table:
+		query := c.Inquiry.Query().
+			Where(inquiry.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, inquiryImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -508,6 +523,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []int) ([]Noder, 
 		query := c.Execution.Query().
 			Where(execution.IDIn(ids...))
 		query, err := query.CollectFields(ctx, executionImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case inquiry.Table:
+		query := c.Inquiry.Query().
+			Where(inquiry.IDIn(ids...))
+		query, err := query.CollectFields(ctx, inquiryImplementors...)
 		if err != nil {
 			return nil, err
 		}

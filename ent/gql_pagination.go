@@ -21,6 +21,7 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
@@ -2486,6 +2487,356 @@ func (_m *Execution) ToEdge(order *ExecutionOrder) *ExecutionEdge {
 		order = DefaultExecutionOrder
 	}
 	return &ExecutionEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// InquiryEdge is the edge representation of Inquiry.
+type InquiryEdge struct {
+	Node   *Inquiry `json:"node"`
+	Cursor Cursor   `json:"cursor"`
+}
+
+// InquiryConnection is the connection containing edges to Inquiry.
+type InquiryConnection struct {
+	Edges      []*InquiryEdge `json:"edges"`
+	PageInfo   PageInfo       `json:"pageInfo"`
+	TotalCount int            `json:"totalCount"`
+}
+
+func (c *InquiryConnection) build(nodes []*Inquiry, pager *inquiryPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Inquiry
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Inquiry {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Inquiry {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*InquiryEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &InquiryEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// InquiryPaginateOption enables pagination customization.
+type InquiryPaginateOption func(*inquiryPager) error
+
+// WithInquiryOrder configures pagination ordering.
+func WithInquiryOrder(order *InquiryOrder) InquiryPaginateOption {
+	if order == nil {
+		order = DefaultInquiryOrder
+	}
+	o := *order
+	return func(pager *inquiryPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultInquiryOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithInquiryFilter configures pagination filter.
+func WithInquiryFilter(filter func(*InquiryQuery) (*InquiryQuery, error)) InquiryPaginateOption {
+	return func(pager *inquiryPager) error {
+		if filter == nil {
+			return errors.New("InquiryQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type inquiryPager struct {
+	reverse bool
+	order   *InquiryOrder
+	filter  func(*InquiryQuery) (*InquiryQuery, error)
+}
+
+func newInquiryPager(opts []InquiryPaginateOption, reverse bool) (*inquiryPager, error) {
+	pager := &inquiryPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultInquiryOrder
+	}
+	return pager, nil
+}
+
+func (p *inquiryPager) applyFilter(query *InquiryQuery) (*InquiryQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *inquiryPager) toCursor(_m *Inquiry) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *inquiryPager) applyCursors(query *InquiryQuery, after, before *Cursor) (*InquiryQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultInquiryOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *inquiryPager) applyOrder(query *InquiryQuery) *InquiryQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultInquiryOrder.Field {
+		query = query.Order(DefaultInquiryOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *inquiryPager) orderExpr(query *InquiryQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultInquiryOrder.Field {
+			b.Comma().Ident(DefaultInquiryOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Inquiry.
+func (_m *InquiryQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...InquiryPaginateOption,
+) (*InquiryConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newInquiryPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &InquiryConnection{Edges: []*InquiryEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// InquiryOrderFieldCreatedAt orders Inquiry by created_at.
+	InquiryOrderFieldCreatedAt = &InquiryOrderField{
+		Value: func(_m *Inquiry) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: inquiry.FieldCreatedAt,
+		toTerm: inquiry.ByCreatedAt,
+		toCursor: func(_m *Inquiry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// InquiryOrderFieldUpdatedAt orders Inquiry by updated_at.
+	InquiryOrderFieldUpdatedAt = &InquiryOrderField{
+		Value: func(_m *Inquiry) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: inquiry.FieldUpdatedAt,
+		toTerm: inquiry.ByUpdatedAt,
+		toCursor: func(_m *Inquiry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// InquiryOrderFieldTimeoutAt orders Inquiry by timeout_at.
+	InquiryOrderFieldTimeoutAt = &InquiryOrderField{
+		Value: func(_m *Inquiry) (ent.Value, error) {
+			return _m.TimeoutAt, nil
+		},
+		column: inquiry.FieldTimeoutAt,
+		toTerm: inquiry.ByTimeoutAt,
+		toCursor: func(_m *Inquiry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.TimeoutAt,
+			}
+		},
+	}
+	// InquiryOrderFieldStatus orders Inquiry by status.
+	InquiryOrderFieldStatus = &InquiryOrderField{
+		Value: func(_m *Inquiry) (ent.Value, error) {
+			return _m.Status, nil
+		},
+		column: inquiry.FieldStatus,
+		toTerm: inquiry.ByStatus,
+		toCursor: func(_m *Inquiry) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Status,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f InquiryOrderField) String() string {
+	var str string
+	switch f.column {
+	case InquiryOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case InquiryOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case InquiryOrderFieldTimeoutAt.column:
+		str = "TIMEOUT_AT"
+	case InquiryOrderFieldStatus.column:
+		str = "STATUS"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f InquiryOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *InquiryOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("InquiryOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *InquiryOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *InquiryOrderFieldUpdatedAt
+	case "TIMEOUT_AT":
+		*f = *InquiryOrderFieldTimeoutAt
+	case "STATUS":
+		*f = *InquiryOrderFieldStatus
+	default:
+		return fmt.Errorf("%s is not a valid InquiryOrderField", str)
+	}
+	return nil
+}
+
+// InquiryOrderField defines the ordering field of Inquiry.
+type InquiryOrderField struct {
+	// Value extracts the ordering value from the given Inquiry.
+	Value    func(*Inquiry) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) inquiry.OrderOption
+	toCursor func(*Inquiry) Cursor
+}
+
+// InquiryOrder defines the ordering of Inquiry.
+type InquiryOrder struct {
+	Direction OrderDirection     `json:"direction"`
+	Field     *InquiryOrderField `json:"field"`
+}
+
+// DefaultInquiryOrder is the default ordering of Inquiry.
+var DefaultInquiryOrder = &InquiryOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &InquiryOrderField{
+		Value: func(_m *Inquiry) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: inquiry.FieldID,
+		toTerm: inquiry.ByID,
+		toCursor: func(_m *Inquiry) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Inquiry into InquiryEdge.
+func (_m *Inquiry) ToEdge(order *InquiryOrder) *InquiryEdge {
+	if order == nil {
+		order = DefaultInquiryOrder
+	}
+	return &InquiryEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

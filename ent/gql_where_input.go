@@ -14,6 +14,7 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/event"
 	"github.com/attune-io/attune/ent/execution"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
@@ -3635,6 +3636,10 @@ type ExecutionWhereInput struct {
 	// "policy_events" edge predicates.
 	HasPolicyEvents     *bool                    `json:"hasPolicyEvents,omitempty"`
 	HasPolicyEventsWith []*PolicyEventWhereInput `json:"hasPolicyEventsWith,omitempty"`
+
+	// "inquiry" edge predicates.
+	HasInquiry     *bool                `json:"hasInquiry,omitempty"`
+	HasInquiryWith []*InquiryWhereInput `json:"hasInquiryWith,omitempty"`
 }
 
 // AddPredicates adds custom predicates to the where input to be used during the filtering phase.
@@ -4612,6 +4617,24 @@ func (i *ExecutionWhereInput) P() (predicate.Execution, error) {
 		}
 		predicates = append(predicates, execution.HasPolicyEventsWith(with...))
 	}
+	if i.HasInquiry != nil {
+		p := execution.HasInquiry()
+		if !*i.HasInquiry {
+			p = execution.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasInquiryWith) > 0 {
+		with := make([]predicate.Inquiry, 0, len(i.HasInquiryWith))
+		for _, w := range i.HasInquiryWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasInquiryWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, execution.HasInquiryWith(with...))
+	}
 	switch len(predicates) {
 	case 0:
 		return nil, ErrEmptyExecutionWhereInput
@@ -4619,6 +4642,692 @@ func (i *ExecutionWhereInput) P() (predicate.Execution, error) {
 		return predicates[0], nil
 	default:
 		return execution.And(predicates...), nil
+	}
+}
+
+// InquiryWhereInput represents a where input for filtering Inquiry queries.
+type InquiryWhereInput struct {
+	Predicates []predicate.Inquiry  `json:"-"`
+	Not        *InquiryWhereInput   `json:"not,omitempty"`
+	Or         []*InquiryWhereInput `json:"or,omitempty"`
+	And        []*InquiryWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "created_at" field predicates.
+	CreatedAt      *time.Time  `json:"createdAt,omitempty"`
+	CreatedAtNEQ   *time.Time  `json:"createdAtNEQ,omitempty"`
+	CreatedAtIn    []time.Time `json:"createdAtIn,omitempty"`
+	CreatedAtNotIn []time.Time `json:"createdAtNotIn,omitempty"`
+	CreatedAtGT    *time.Time  `json:"createdAtGT,omitempty"`
+	CreatedAtGTE   *time.Time  `json:"createdAtGTE,omitempty"`
+	CreatedAtLT    *time.Time  `json:"createdAtLT,omitempty"`
+	CreatedAtLTE   *time.Time  `json:"createdAtLTE,omitempty"`
+
+	// "updated_at" field predicates.
+	UpdatedAt      *time.Time  `json:"updatedAt,omitempty"`
+	UpdatedAtNEQ   *time.Time  `json:"updatedAtNEQ,omitempty"`
+	UpdatedAtIn    []time.Time `json:"updatedAtIn,omitempty"`
+	UpdatedAtNotIn []time.Time `json:"updatedAtNotIn,omitempty"`
+	UpdatedAtGT    *time.Time  `json:"updatedAtGT,omitempty"`
+	UpdatedAtGTE   *time.Time  `json:"updatedAtGTE,omitempty"`
+	UpdatedAtLT    *time.Time  `json:"updatedAtLT,omitempty"`
+	UpdatedAtLTE   *time.Time  `json:"updatedAtLTE,omitempty"`
+
+	// "execution_id" field predicates.
+	ExecutionID      *int  `json:"executionID,omitempty"`
+	ExecutionIDNEQ   *int  `json:"executionIDNEQ,omitempty"`
+	ExecutionIDIn    []int `json:"executionIDIn,omitempty"`
+	ExecutionIDNotIn []int `json:"executionIDNotIn,omitempty"`
+
+	// "workflow_id" field predicates.
+	WorkflowID       *int  `json:"workflowID,omitempty"`
+	WorkflowIDNEQ    *int  `json:"workflowIDNEQ,omitempty"`
+	WorkflowIDIn     []int `json:"workflowIDIn,omitempty"`
+	WorkflowIDNotIn  []int `json:"workflowIDNotIn,omitempty"`
+	WorkflowIDIsNil  bool  `json:"workflowIDIsNil,omitempty"`
+	WorkflowIDNotNil bool  `json:"workflowIDNotNil,omitempty"`
+
+	// "task_name" field predicates.
+	TaskName             *string  `json:"taskName,omitempty"`
+	TaskNameNEQ          *string  `json:"taskNameNEQ,omitempty"`
+	TaskNameIn           []string `json:"taskNameIn,omitempty"`
+	TaskNameNotIn        []string `json:"taskNameNotIn,omitempty"`
+	TaskNameGT           *string  `json:"taskNameGT,omitempty"`
+	TaskNameGTE          *string  `json:"taskNameGTE,omitempty"`
+	TaskNameLT           *string  `json:"taskNameLT,omitempty"`
+	TaskNameLTE          *string  `json:"taskNameLTE,omitempty"`
+	TaskNameContains     *string  `json:"taskNameContains,omitempty"`
+	TaskNameHasPrefix    *string  `json:"taskNameHasPrefix,omitempty"`
+	TaskNameHasSuffix    *string  `json:"taskNameHasSuffix,omitempty"`
+	TaskNameEqualFold    *string  `json:"taskNameEqualFold,omitempty"`
+	TaskNameContainsFold *string  `json:"taskNameContainsFold,omitempty"`
+
+	// "pack_ref" field predicates.
+	PackRef             *string  `json:"packRef,omitempty"`
+	PackRefNEQ          *string  `json:"packRefNEQ,omitempty"`
+	PackRefIn           []string `json:"packRefIn,omitempty"`
+	PackRefNotIn        []string `json:"packRefNotIn,omitempty"`
+	PackRefGT           *string  `json:"packRefGT,omitempty"`
+	PackRefGTE          *string  `json:"packRefGTE,omitempty"`
+	PackRefLT           *string  `json:"packRefLT,omitempty"`
+	PackRefLTE          *string  `json:"packRefLTE,omitempty"`
+	PackRefContains     *string  `json:"packRefContains,omitempty"`
+	PackRefHasPrefix    *string  `json:"packRefHasPrefix,omitempty"`
+	PackRefHasSuffix    *string  `json:"packRefHasSuffix,omitempty"`
+	PackRefEqualFold    *string  `json:"packRefEqualFold,omitempty"`
+	PackRefContainsFold *string  `json:"packRefContainsFold,omitempty"`
+
+	// "prompt" field predicates.
+	Prompt             *string  `json:"prompt,omitempty"`
+	PromptNEQ          *string  `json:"promptNEQ,omitempty"`
+	PromptIn           []string `json:"promptIn,omitempty"`
+	PromptNotIn        []string `json:"promptNotIn,omitempty"`
+	PromptGT           *string  `json:"promptGT,omitempty"`
+	PromptGTE          *string  `json:"promptGTE,omitempty"`
+	PromptLT           *string  `json:"promptLT,omitempty"`
+	PromptLTE          *string  `json:"promptLTE,omitempty"`
+	PromptContains     *string  `json:"promptContains,omitempty"`
+	PromptHasPrefix    *string  `json:"promptHasPrefix,omitempty"`
+	PromptHasSuffix    *string  `json:"promptHasSuffix,omitempty"`
+	PromptEqualFold    *string  `json:"promptEqualFold,omitempty"`
+	PromptContainsFold *string  `json:"promptContainsFold,omitempty"`
+
+	// "route" field predicates.
+	Route             *string  `json:"route,omitempty"`
+	RouteNEQ          *string  `json:"routeNEQ,omitempty"`
+	RouteIn           []string `json:"routeIn,omitempty"`
+	RouteNotIn        []string `json:"routeNotIn,omitempty"`
+	RouteGT           *string  `json:"routeGT,omitempty"`
+	RouteGTE          *string  `json:"routeGTE,omitempty"`
+	RouteLT           *string  `json:"routeLT,omitempty"`
+	RouteLTE          *string  `json:"routeLTE,omitempty"`
+	RouteContains     *string  `json:"routeContains,omitempty"`
+	RouteHasPrefix    *string  `json:"routeHasPrefix,omitempty"`
+	RouteHasSuffix    *string  `json:"routeHasSuffix,omitempty"`
+	RouteEqualFold    *string  `json:"routeEqualFold,omitempty"`
+	RouteContainsFold *string  `json:"routeContainsFold,omitempty"`
+
+	// "ttl" field predicates.
+	TTL      *float64  `json:"ttl,omitempty"`
+	TTLNEQ   *float64  `json:"ttlNEQ,omitempty"`
+	TTLIn    []float64 `json:"ttlIn,omitempty"`
+	TTLNotIn []float64 `json:"ttlNotIn,omitempty"`
+	TTLGT    *float64  `json:"ttlGT,omitempty"`
+	TTLGTE   *float64  `json:"ttlGTE,omitempty"`
+	TTLLT    *float64  `json:"ttlLT,omitempty"`
+	TTLLTE   *float64  `json:"ttlLTE,omitempty"`
+
+	// "timeout_at" field predicates.
+	TimeoutAt      *time.Time  `json:"timeoutAt,omitempty"`
+	TimeoutAtNEQ   *time.Time  `json:"timeoutAtNEQ,omitempty"`
+	TimeoutAtIn    []time.Time `json:"timeoutAtIn,omitempty"`
+	TimeoutAtNotIn []time.Time `json:"timeoutAtNotIn,omitempty"`
+	TimeoutAtGT    *time.Time  `json:"timeoutAtGT,omitempty"`
+	TimeoutAtGTE   *time.Time  `json:"timeoutAtGTE,omitempty"`
+	TimeoutAtLT    *time.Time  `json:"timeoutAtLT,omitempty"`
+	TimeoutAtLTE   *time.Time  `json:"timeoutAtLTE,omitempty"`
+
+	// "status" field predicates.
+	Status      *inquiry.Status  `json:"status,omitempty"`
+	StatusNEQ   *inquiry.Status  `json:"statusNEQ,omitempty"`
+	StatusIn    []inquiry.Status `json:"statusIn,omitempty"`
+	StatusNotIn []inquiry.Status `json:"statusNotIn,omitempty"`
+
+	// "responded_by" field predicates.
+	RespondedBy             *string  `json:"respondedBy,omitempty"`
+	RespondedByNEQ          *string  `json:"respondedByNEQ,omitempty"`
+	RespondedByIn           []string `json:"respondedByIn,omitempty"`
+	RespondedByNotIn        []string `json:"respondedByNotIn,omitempty"`
+	RespondedByGT           *string  `json:"respondedByGT,omitempty"`
+	RespondedByGTE          *string  `json:"respondedByGTE,omitempty"`
+	RespondedByLT           *string  `json:"respondedByLT,omitempty"`
+	RespondedByLTE          *string  `json:"respondedByLTE,omitempty"`
+	RespondedByContains     *string  `json:"respondedByContains,omitempty"`
+	RespondedByHasPrefix    *string  `json:"respondedByHasPrefix,omitempty"`
+	RespondedByHasSuffix    *string  `json:"respondedByHasSuffix,omitempty"`
+	RespondedByIsNil        bool     `json:"respondedByIsNil,omitempty"`
+	RespondedByNotNil       bool     `json:"respondedByNotNil,omitempty"`
+	RespondedByEqualFold    *string  `json:"respondedByEqualFold,omitempty"`
+	RespondedByContainsFold *string  `json:"respondedByContainsFold,omitempty"`
+
+	// "responded_at" field predicates.
+	RespondedAt       *time.Time  `json:"respondedAt,omitempty"`
+	RespondedAtNEQ    *time.Time  `json:"respondedAtNEQ,omitempty"`
+	RespondedAtIn     []time.Time `json:"respondedAtIn,omitempty"`
+	RespondedAtNotIn  []time.Time `json:"respondedAtNotIn,omitempty"`
+	RespondedAtGT     *time.Time  `json:"respondedAtGT,omitempty"`
+	RespondedAtGTE    *time.Time  `json:"respondedAtGTE,omitempty"`
+	RespondedAtLT     *time.Time  `json:"respondedAtLT,omitempty"`
+	RespondedAtLTE    *time.Time  `json:"respondedAtLTE,omitempty"`
+	RespondedAtIsNil  bool        `json:"respondedAtIsNil,omitempty"`
+	RespondedAtNotNil bool        `json:"respondedAtNotNil,omitempty"`
+
+	// "execution" edge predicates.
+	HasExecution     *bool                  `json:"hasExecution,omitempty"`
+	HasExecutionWith []*ExecutionWhereInput `json:"hasExecutionWith,omitempty"`
+
+	// "workflow" edge predicates.
+	HasWorkflow     *bool                  `json:"hasWorkflow,omitempty"`
+	HasWorkflowWith []*ExecutionWhereInput `json:"hasWorkflowWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *InquiryWhereInput) AddPredicates(predicates ...predicate.Inquiry) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the InquiryWhereInput filter on the InquiryQuery builder.
+func (i *InquiryWhereInput) Filter(q *InquiryQuery) (*InquiryQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyInquiryWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyInquiryWhereInput is returned in case the InquiryWhereInput is empty.
+var ErrEmptyInquiryWhereInput = errors.New("ent: empty predicate InquiryWhereInput")
+
+// P returns a predicate for filtering inquiries.
+// An error is returned if the input is empty or invalid.
+func (i *InquiryWhereInput) P() (predicate.Inquiry, error) {
+	var predicates []predicate.Inquiry
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, inquiry.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.Inquiry, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, inquiry.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.Inquiry, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, inquiry.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, inquiry.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, inquiry.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, inquiry.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, inquiry.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, inquiry.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, inquiry.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, inquiry.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, inquiry.IDLTE(*i.IDLTE))
+	}
+	if i.CreatedAt != nil {
+		predicates = append(predicates, inquiry.CreatedAtEQ(*i.CreatedAt))
+	}
+	if i.CreatedAtNEQ != nil {
+		predicates = append(predicates, inquiry.CreatedAtNEQ(*i.CreatedAtNEQ))
+	}
+	if len(i.CreatedAtIn) > 0 {
+		predicates = append(predicates, inquiry.CreatedAtIn(i.CreatedAtIn...))
+	}
+	if len(i.CreatedAtNotIn) > 0 {
+		predicates = append(predicates, inquiry.CreatedAtNotIn(i.CreatedAtNotIn...))
+	}
+	if i.CreatedAtGT != nil {
+		predicates = append(predicates, inquiry.CreatedAtGT(*i.CreatedAtGT))
+	}
+	if i.CreatedAtGTE != nil {
+		predicates = append(predicates, inquiry.CreatedAtGTE(*i.CreatedAtGTE))
+	}
+	if i.CreatedAtLT != nil {
+		predicates = append(predicates, inquiry.CreatedAtLT(*i.CreatedAtLT))
+	}
+	if i.CreatedAtLTE != nil {
+		predicates = append(predicates, inquiry.CreatedAtLTE(*i.CreatedAtLTE))
+	}
+	if i.UpdatedAt != nil {
+		predicates = append(predicates, inquiry.UpdatedAtEQ(*i.UpdatedAt))
+	}
+	if i.UpdatedAtNEQ != nil {
+		predicates = append(predicates, inquiry.UpdatedAtNEQ(*i.UpdatedAtNEQ))
+	}
+	if len(i.UpdatedAtIn) > 0 {
+		predicates = append(predicates, inquiry.UpdatedAtIn(i.UpdatedAtIn...))
+	}
+	if len(i.UpdatedAtNotIn) > 0 {
+		predicates = append(predicates, inquiry.UpdatedAtNotIn(i.UpdatedAtNotIn...))
+	}
+	if i.UpdatedAtGT != nil {
+		predicates = append(predicates, inquiry.UpdatedAtGT(*i.UpdatedAtGT))
+	}
+	if i.UpdatedAtGTE != nil {
+		predicates = append(predicates, inquiry.UpdatedAtGTE(*i.UpdatedAtGTE))
+	}
+	if i.UpdatedAtLT != nil {
+		predicates = append(predicates, inquiry.UpdatedAtLT(*i.UpdatedAtLT))
+	}
+	if i.UpdatedAtLTE != nil {
+		predicates = append(predicates, inquiry.UpdatedAtLTE(*i.UpdatedAtLTE))
+	}
+	if i.ExecutionID != nil {
+		predicates = append(predicates, inquiry.ExecutionIDEQ(*i.ExecutionID))
+	}
+	if i.ExecutionIDNEQ != nil {
+		predicates = append(predicates, inquiry.ExecutionIDNEQ(*i.ExecutionIDNEQ))
+	}
+	if len(i.ExecutionIDIn) > 0 {
+		predicates = append(predicates, inquiry.ExecutionIDIn(i.ExecutionIDIn...))
+	}
+	if len(i.ExecutionIDNotIn) > 0 {
+		predicates = append(predicates, inquiry.ExecutionIDNotIn(i.ExecutionIDNotIn...))
+	}
+	if i.WorkflowID != nil {
+		predicates = append(predicates, inquiry.WorkflowIDEQ(*i.WorkflowID))
+	}
+	if i.WorkflowIDNEQ != nil {
+		predicates = append(predicates, inquiry.WorkflowIDNEQ(*i.WorkflowIDNEQ))
+	}
+	if len(i.WorkflowIDIn) > 0 {
+		predicates = append(predicates, inquiry.WorkflowIDIn(i.WorkflowIDIn...))
+	}
+	if len(i.WorkflowIDNotIn) > 0 {
+		predicates = append(predicates, inquiry.WorkflowIDNotIn(i.WorkflowIDNotIn...))
+	}
+	if i.WorkflowIDIsNil {
+		predicates = append(predicates, inquiry.WorkflowIDIsNil())
+	}
+	if i.WorkflowIDNotNil {
+		predicates = append(predicates, inquiry.WorkflowIDNotNil())
+	}
+	if i.TaskName != nil {
+		predicates = append(predicates, inquiry.TaskNameEQ(*i.TaskName))
+	}
+	if i.TaskNameNEQ != nil {
+		predicates = append(predicates, inquiry.TaskNameNEQ(*i.TaskNameNEQ))
+	}
+	if len(i.TaskNameIn) > 0 {
+		predicates = append(predicates, inquiry.TaskNameIn(i.TaskNameIn...))
+	}
+	if len(i.TaskNameNotIn) > 0 {
+		predicates = append(predicates, inquiry.TaskNameNotIn(i.TaskNameNotIn...))
+	}
+	if i.TaskNameGT != nil {
+		predicates = append(predicates, inquiry.TaskNameGT(*i.TaskNameGT))
+	}
+	if i.TaskNameGTE != nil {
+		predicates = append(predicates, inquiry.TaskNameGTE(*i.TaskNameGTE))
+	}
+	if i.TaskNameLT != nil {
+		predicates = append(predicates, inquiry.TaskNameLT(*i.TaskNameLT))
+	}
+	if i.TaskNameLTE != nil {
+		predicates = append(predicates, inquiry.TaskNameLTE(*i.TaskNameLTE))
+	}
+	if i.TaskNameContains != nil {
+		predicates = append(predicates, inquiry.TaskNameContains(*i.TaskNameContains))
+	}
+	if i.TaskNameHasPrefix != nil {
+		predicates = append(predicates, inquiry.TaskNameHasPrefix(*i.TaskNameHasPrefix))
+	}
+	if i.TaskNameHasSuffix != nil {
+		predicates = append(predicates, inquiry.TaskNameHasSuffix(*i.TaskNameHasSuffix))
+	}
+	if i.TaskNameEqualFold != nil {
+		predicates = append(predicates, inquiry.TaskNameEqualFold(*i.TaskNameEqualFold))
+	}
+	if i.TaskNameContainsFold != nil {
+		predicates = append(predicates, inquiry.TaskNameContainsFold(*i.TaskNameContainsFold))
+	}
+	if i.PackRef != nil {
+		predicates = append(predicates, inquiry.PackRefEQ(*i.PackRef))
+	}
+	if i.PackRefNEQ != nil {
+		predicates = append(predicates, inquiry.PackRefNEQ(*i.PackRefNEQ))
+	}
+	if len(i.PackRefIn) > 0 {
+		predicates = append(predicates, inquiry.PackRefIn(i.PackRefIn...))
+	}
+	if len(i.PackRefNotIn) > 0 {
+		predicates = append(predicates, inquiry.PackRefNotIn(i.PackRefNotIn...))
+	}
+	if i.PackRefGT != nil {
+		predicates = append(predicates, inquiry.PackRefGT(*i.PackRefGT))
+	}
+	if i.PackRefGTE != nil {
+		predicates = append(predicates, inquiry.PackRefGTE(*i.PackRefGTE))
+	}
+	if i.PackRefLT != nil {
+		predicates = append(predicates, inquiry.PackRefLT(*i.PackRefLT))
+	}
+	if i.PackRefLTE != nil {
+		predicates = append(predicates, inquiry.PackRefLTE(*i.PackRefLTE))
+	}
+	if i.PackRefContains != nil {
+		predicates = append(predicates, inquiry.PackRefContains(*i.PackRefContains))
+	}
+	if i.PackRefHasPrefix != nil {
+		predicates = append(predicates, inquiry.PackRefHasPrefix(*i.PackRefHasPrefix))
+	}
+	if i.PackRefHasSuffix != nil {
+		predicates = append(predicates, inquiry.PackRefHasSuffix(*i.PackRefHasSuffix))
+	}
+	if i.PackRefEqualFold != nil {
+		predicates = append(predicates, inquiry.PackRefEqualFold(*i.PackRefEqualFold))
+	}
+	if i.PackRefContainsFold != nil {
+		predicates = append(predicates, inquiry.PackRefContainsFold(*i.PackRefContainsFold))
+	}
+	if i.Prompt != nil {
+		predicates = append(predicates, inquiry.PromptEQ(*i.Prompt))
+	}
+	if i.PromptNEQ != nil {
+		predicates = append(predicates, inquiry.PromptNEQ(*i.PromptNEQ))
+	}
+	if len(i.PromptIn) > 0 {
+		predicates = append(predicates, inquiry.PromptIn(i.PromptIn...))
+	}
+	if len(i.PromptNotIn) > 0 {
+		predicates = append(predicates, inquiry.PromptNotIn(i.PromptNotIn...))
+	}
+	if i.PromptGT != nil {
+		predicates = append(predicates, inquiry.PromptGT(*i.PromptGT))
+	}
+	if i.PromptGTE != nil {
+		predicates = append(predicates, inquiry.PromptGTE(*i.PromptGTE))
+	}
+	if i.PromptLT != nil {
+		predicates = append(predicates, inquiry.PromptLT(*i.PromptLT))
+	}
+	if i.PromptLTE != nil {
+		predicates = append(predicates, inquiry.PromptLTE(*i.PromptLTE))
+	}
+	if i.PromptContains != nil {
+		predicates = append(predicates, inquiry.PromptContains(*i.PromptContains))
+	}
+	if i.PromptHasPrefix != nil {
+		predicates = append(predicates, inquiry.PromptHasPrefix(*i.PromptHasPrefix))
+	}
+	if i.PromptHasSuffix != nil {
+		predicates = append(predicates, inquiry.PromptHasSuffix(*i.PromptHasSuffix))
+	}
+	if i.PromptEqualFold != nil {
+		predicates = append(predicates, inquiry.PromptEqualFold(*i.PromptEqualFold))
+	}
+	if i.PromptContainsFold != nil {
+		predicates = append(predicates, inquiry.PromptContainsFold(*i.PromptContainsFold))
+	}
+	if i.Route != nil {
+		predicates = append(predicates, inquiry.RouteEQ(*i.Route))
+	}
+	if i.RouteNEQ != nil {
+		predicates = append(predicates, inquiry.RouteNEQ(*i.RouteNEQ))
+	}
+	if len(i.RouteIn) > 0 {
+		predicates = append(predicates, inquiry.RouteIn(i.RouteIn...))
+	}
+	if len(i.RouteNotIn) > 0 {
+		predicates = append(predicates, inquiry.RouteNotIn(i.RouteNotIn...))
+	}
+	if i.RouteGT != nil {
+		predicates = append(predicates, inquiry.RouteGT(*i.RouteGT))
+	}
+	if i.RouteGTE != nil {
+		predicates = append(predicates, inquiry.RouteGTE(*i.RouteGTE))
+	}
+	if i.RouteLT != nil {
+		predicates = append(predicates, inquiry.RouteLT(*i.RouteLT))
+	}
+	if i.RouteLTE != nil {
+		predicates = append(predicates, inquiry.RouteLTE(*i.RouteLTE))
+	}
+	if i.RouteContains != nil {
+		predicates = append(predicates, inquiry.RouteContains(*i.RouteContains))
+	}
+	if i.RouteHasPrefix != nil {
+		predicates = append(predicates, inquiry.RouteHasPrefix(*i.RouteHasPrefix))
+	}
+	if i.RouteHasSuffix != nil {
+		predicates = append(predicates, inquiry.RouteHasSuffix(*i.RouteHasSuffix))
+	}
+	if i.RouteEqualFold != nil {
+		predicates = append(predicates, inquiry.RouteEqualFold(*i.RouteEqualFold))
+	}
+	if i.RouteContainsFold != nil {
+		predicates = append(predicates, inquiry.RouteContainsFold(*i.RouteContainsFold))
+	}
+	if i.TTL != nil {
+		predicates = append(predicates, inquiry.TTLEQ(*i.TTL))
+	}
+	if i.TTLNEQ != nil {
+		predicates = append(predicates, inquiry.TTLNEQ(*i.TTLNEQ))
+	}
+	if len(i.TTLIn) > 0 {
+		predicates = append(predicates, inquiry.TTLIn(i.TTLIn...))
+	}
+	if len(i.TTLNotIn) > 0 {
+		predicates = append(predicates, inquiry.TTLNotIn(i.TTLNotIn...))
+	}
+	if i.TTLGT != nil {
+		predicates = append(predicates, inquiry.TTLGT(*i.TTLGT))
+	}
+	if i.TTLGTE != nil {
+		predicates = append(predicates, inquiry.TTLGTE(*i.TTLGTE))
+	}
+	if i.TTLLT != nil {
+		predicates = append(predicates, inquiry.TTLLT(*i.TTLLT))
+	}
+	if i.TTLLTE != nil {
+		predicates = append(predicates, inquiry.TTLLTE(*i.TTLLTE))
+	}
+	if i.TimeoutAt != nil {
+		predicates = append(predicates, inquiry.TimeoutAtEQ(*i.TimeoutAt))
+	}
+	if i.TimeoutAtNEQ != nil {
+		predicates = append(predicates, inquiry.TimeoutAtNEQ(*i.TimeoutAtNEQ))
+	}
+	if len(i.TimeoutAtIn) > 0 {
+		predicates = append(predicates, inquiry.TimeoutAtIn(i.TimeoutAtIn...))
+	}
+	if len(i.TimeoutAtNotIn) > 0 {
+		predicates = append(predicates, inquiry.TimeoutAtNotIn(i.TimeoutAtNotIn...))
+	}
+	if i.TimeoutAtGT != nil {
+		predicates = append(predicates, inquiry.TimeoutAtGT(*i.TimeoutAtGT))
+	}
+	if i.TimeoutAtGTE != nil {
+		predicates = append(predicates, inquiry.TimeoutAtGTE(*i.TimeoutAtGTE))
+	}
+	if i.TimeoutAtLT != nil {
+		predicates = append(predicates, inquiry.TimeoutAtLT(*i.TimeoutAtLT))
+	}
+	if i.TimeoutAtLTE != nil {
+		predicates = append(predicates, inquiry.TimeoutAtLTE(*i.TimeoutAtLTE))
+	}
+	if i.Status != nil {
+		predicates = append(predicates, inquiry.StatusEQ(*i.Status))
+	}
+	if i.StatusNEQ != nil {
+		predicates = append(predicates, inquiry.StatusNEQ(*i.StatusNEQ))
+	}
+	if len(i.StatusIn) > 0 {
+		predicates = append(predicates, inquiry.StatusIn(i.StatusIn...))
+	}
+	if len(i.StatusNotIn) > 0 {
+		predicates = append(predicates, inquiry.StatusNotIn(i.StatusNotIn...))
+	}
+	if i.RespondedBy != nil {
+		predicates = append(predicates, inquiry.RespondedByEQ(*i.RespondedBy))
+	}
+	if i.RespondedByNEQ != nil {
+		predicates = append(predicates, inquiry.RespondedByNEQ(*i.RespondedByNEQ))
+	}
+	if len(i.RespondedByIn) > 0 {
+		predicates = append(predicates, inquiry.RespondedByIn(i.RespondedByIn...))
+	}
+	if len(i.RespondedByNotIn) > 0 {
+		predicates = append(predicates, inquiry.RespondedByNotIn(i.RespondedByNotIn...))
+	}
+	if i.RespondedByGT != nil {
+		predicates = append(predicates, inquiry.RespondedByGT(*i.RespondedByGT))
+	}
+	if i.RespondedByGTE != nil {
+		predicates = append(predicates, inquiry.RespondedByGTE(*i.RespondedByGTE))
+	}
+	if i.RespondedByLT != nil {
+		predicates = append(predicates, inquiry.RespondedByLT(*i.RespondedByLT))
+	}
+	if i.RespondedByLTE != nil {
+		predicates = append(predicates, inquiry.RespondedByLTE(*i.RespondedByLTE))
+	}
+	if i.RespondedByContains != nil {
+		predicates = append(predicates, inquiry.RespondedByContains(*i.RespondedByContains))
+	}
+	if i.RespondedByHasPrefix != nil {
+		predicates = append(predicates, inquiry.RespondedByHasPrefix(*i.RespondedByHasPrefix))
+	}
+	if i.RespondedByHasSuffix != nil {
+		predicates = append(predicates, inquiry.RespondedByHasSuffix(*i.RespondedByHasSuffix))
+	}
+	if i.RespondedByIsNil {
+		predicates = append(predicates, inquiry.RespondedByIsNil())
+	}
+	if i.RespondedByNotNil {
+		predicates = append(predicates, inquiry.RespondedByNotNil())
+	}
+	if i.RespondedByEqualFold != nil {
+		predicates = append(predicates, inquiry.RespondedByEqualFold(*i.RespondedByEqualFold))
+	}
+	if i.RespondedByContainsFold != nil {
+		predicates = append(predicates, inquiry.RespondedByContainsFold(*i.RespondedByContainsFold))
+	}
+	if i.RespondedAt != nil {
+		predicates = append(predicates, inquiry.RespondedAtEQ(*i.RespondedAt))
+	}
+	if i.RespondedAtNEQ != nil {
+		predicates = append(predicates, inquiry.RespondedAtNEQ(*i.RespondedAtNEQ))
+	}
+	if len(i.RespondedAtIn) > 0 {
+		predicates = append(predicates, inquiry.RespondedAtIn(i.RespondedAtIn...))
+	}
+	if len(i.RespondedAtNotIn) > 0 {
+		predicates = append(predicates, inquiry.RespondedAtNotIn(i.RespondedAtNotIn...))
+	}
+	if i.RespondedAtGT != nil {
+		predicates = append(predicates, inquiry.RespondedAtGT(*i.RespondedAtGT))
+	}
+	if i.RespondedAtGTE != nil {
+		predicates = append(predicates, inquiry.RespondedAtGTE(*i.RespondedAtGTE))
+	}
+	if i.RespondedAtLT != nil {
+		predicates = append(predicates, inquiry.RespondedAtLT(*i.RespondedAtLT))
+	}
+	if i.RespondedAtLTE != nil {
+		predicates = append(predicates, inquiry.RespondedAtLTE(*i.RespondedAtLTE))
+	}
+	if i.RespondedAtIsNil {
+		predicates = append(predicates, inquiry.RespondedAtIsNil())
+	}
+	if i.RespondedAtNotNil {
+		predicates = append(predicates, inquiry.RespondedAtNotNil())
+	}
+
+	if i.HasExecution != nil {
+		p := inquiry.HasExecution()
+		if !*i.HasExecution {
+			p = inquiry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasExecutionWith) > 0 {
+		with := make([]predicate.Execution, 0, len(i.HasExecutionWith))
+		for _, w := range i.HasExecutionWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasExecutionWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, inquiry.HasExecutionWith(with...))
+	}
+	if i.HasWorkflow != nil {
+		p := inquiry.HasWorkflow()
+		if !*i.HasWorkflow {
+			p = inquiry.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasWorkflowWith) > 0 {
+		with := make([]predicate.Execution, 0, len(i.HasWorkflowWith))
+		for _, w := range i.HasWorkflowWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasWorkflowWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, inquiry.HasWorkflowWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyInquiryWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return inquiry.And(predicates...), nil
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
@@ -54,6 +55,7 @@ const (
 	TypeExecution          = "Execution"
 	TypeExecutionOutput    = "ExecutionOutput"
 	TypeExecutionSecret    = "ExecutionSecret"
+	TypeInquiry            = "Inquiry"
 	TypeKey                = "Key"
 	TypeLease              = "Lease"
 	TypePack               = "Pack"
@@ -7284,6 +7286,11 @@ type ExecutionMutation struct {
 	policy_events              map[int]struct{}
 	removedpolicy_events       map[int]struct{}
 	clearedpolicy_events       bool
+	inquiry                    *int
+	clearedinquiry             bool
+	workflow_inquiries         map[int]struct{}
+	removedworkflow_inquiries  map[int]struct{}
+	clearedworkflow_inquiries  bool
 	done                       bool
 	oldValue                   func(context.Context) (*Execution, error)
 	predicates                 []predicate.Execution
@@ -9358,6 +9365,99 @@ func (m *ExecutionMutation) ResetPolicyEvents() {
 	m.removedpolicy_events = nil
 }
 
+// SetInquiryID sets the "inquiry" edge to the Inquiry entity by id.
+func (m *ExecutionMutation) SetInquiryID(id int) {
+	m.inquiry = &id
+}
+
+// ClearInquiry clears the "inquiry" edge to the Inquiry entity.
+func (m *ExecutionMutation) ClearInquiry() {
+	m.clearedinquiry = true
+}
+
+// InquiryCleared reports if the "inquiry" edge to the Inquiry entity was cleared.
+func (m *ExecutionMutation) InquiryCleared() bool {
+	return m.clearedinquiry
+}
+
+// InquiryID returns the "inquiry" edge ID in the mutation.
+func (m *ExecutionMutation) InquiryID() (id int, exists bool) {
+	if m.inquiry != nil {
+		return *m.inquiry, true
+	}
+	return
+}
+
+// InquiryIDs returns the "inquiry" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// InquiryID instead. It exists only for internal usage by the builders.
+func (m *ExecutionMutation) InquiryIDs() (ids []int) {
+	if id := m.inquiry; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetInquiry resets all changes to the "inquiry" edge.
+func (m *ExecutionMutation) ResetInquiry() {
+	m.inquiry = nil
+	m.clearedinquiry = false
+}
+
+// AddWorkflowInquiryIDs adds the "workflow_inquiries" edge to the Inquiry entity by ids.
+func (m *ExecutionMutation) AddWorkflowInquiryIDs(ids ...int) {
+	if m.workflow_inquiries == nil {
+		m.workflow_inquiries = make(map[int]struct{})
+	}
+	for i := range ids {
+		m.workflow_inquiries[ids[i]] = struct{}{}
+	}
+}
+
+// ClearWorkflowInquiries clears the "workflow_inquiries" edge to the Inquiry entity.
+func (m *ExecutionMutation) ClearWorkflowInquiries() {
+	m.clearedworkflow_inquiries = true
+}
+
+// WorkflowInquiriesCleared reports if the "workflow_inquiries" edge to the Inquiry entity was cleared.
+func (m *ExecutionMutation) WorkflowInquiriesCleared() bool {
+	return m.clearedworkflow_inquiries
+}
+
+// RemoveWorkflowInquiryIDs removes the "workflow_inquiries" edge to the Inquiry entity by IDs.
+func (m *ExecutionMutation) RemoveWorkflowInquiryIDs(ids ...int) {
+	if m.removedworkflow_inquiries == nil {
+		m.removedworkflow_inquiries = make(map[int]struct{})
+	}
+	for i := range ids {
+		delete(m.workflow_inquiries, ids[i])
+		m.removedworkflow_inquiries[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedWorkflowInquiries returns the removed IDs of the "workflow_inquiries" edge to the Inquiry entity.
+func (m *ExecutionMutation) RemovedWorkflowInquiriesIDs() (ids []int) {
+	for id := range m.removedworkflow_inquiries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// WorkflowInquiriesIDs returns the "workflow_inquiries" edge IDs in the mutation.
+func (m *ExecutionMutation) WorkflowInquiriesIDs() (ids []int) {
+	for id := range m.workflow_inquiries {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetWorkflowInquiries resets all changes to the "workflow_inquiries" edge.
+func (m *ExecutionMutation) ResetWorkflowInquiries() {
+	m.workflow_inquiries = nil
+	m.clearedworkflow_inquiries = false
+	m.removedworkflow_inquiries = nil
+}
+
 // Where appends a list predicates to the ExecutionMutation builder.
 func (m *ExecutionMutation) Where(ps ...predicate.Execution) {
 	m.predicates = append(m.predicates, ps...)
@@ -10186,7 +10286,7 @@ func (m *ExecutionMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ExecutionMutation) AddedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 14)
 	if m.action != nil {
 		edges = append(edges, execution.EdgeAction)
 	}
@@ -10222,6 +10322,12 @@ func (m *ExecutionMutation) AddedEdges() []string {
 	}
 	if m.policy_events != nil {
 		edges = append(edges, execution.EdgePolicyEvents)
+	}
+	if m.inquiry != nil {
+		edges = append(edges, execution.EdgeInquiry)
+	}
+	if m.workflow_inquiries != nil {
+		edges = append(edges, execution.EdgeWorkflowInquiries)
 	}
 	return edges
 }
@@ -10290,13 +10396,23 @@ func (m *ExecutionMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case execution.EdgeInquiry:
+		if id := m.inquiry; id != nil {
+			return []ent.Value{*id}
+		}
+	case execution.EdgeWorkflowInquiries:
+		ids := make([]ent.Value, 0, len(m.workflow_inquiries))
+		for id := range m.workflow_inquiries {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ExecutionMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 14)
 	if m.removedchildren != nil {
 		edges = append(edges, execution.EdgeChildren)
 	}
@@ -10314,6 +10430,9 @@ func (m *ExecutionMutation) RemovedEdges() []string {
 	}
 	if m.removedpolicy_events != nil {
 		edges = append(edges, execution.EdgePolicyEvents)
+	}
+	if m.removedworkflow_inquiries != nil {
+		edges = append(edges, execution.EdgeWorkflowInquiries)
 	}
 	return edges
 }
@@ -10358,13 +10477,19 @@ func (m *ExecutionMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case execution.EdgeWorkflowInquiries:
+		ids := make([]ent.Value, 0, len(m.removedworkflow_inquiries))
+		for id := range m.removedworkflow_inquiries {
+			ids = append(ids, id)
+		}
+		return ids
 	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ExecutionMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 12)
+	edges := make([]string, 0, 14)
 	if m.clearedaction {
 		edges = append(edges, execution.EdgeAction)
 	}
@@ -10401,6 +10526,12 @@ func (m *ExecutionMutation) ClearedEdges() []string {
 	if m.clearedpolicy_events {
 		edges = append(edges, execution.EdgePolicyEvents)
 	}
+	if m.clearedinquiry {
+		edges = append(edges, execution.EdgeInquiry)
+	}
+	if m.clearedworkflow_inquiries {
+		edges = append(edges, execution.EdgeWorkflowInquiries)
+	}
 	return edges
 }
 
@@ -10432,6 +10563,10 @@ func (m *ExecutionMutation) EdgeCleared(name string) bool {
 		return m.clearedreruns
 	case execution.EdgePolicyEvents:
 		return m.clearedpolicy_events
+	case execution.EdgeInquiry:
+		return m.clearedinquiry
+	case execution.EdgeWorkflowInquiries:
+		return m.clearedworkflow_inquiries
 	}
 	return false
 }
@@ -10457,6 +10592,9 @@ func (m *ExecutionMutation) ClearEdge(name string) error {
 		return nil
 	case execution.EdgeRerunOf:
 		m.ClearRerunOf()
+		return nil
+	case execution.EdgeInquiry:
+		m.ClearInquiry()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution unique edge %s", name)
@@ -10501,6 +10639,12 @@ func (m *ExecutionMutation) ResetEdge(name string) error {
 		return nil
 	case execution.EdgePolicyEvents:
 		m.ResetPolicyEvents()
+		return nil
+	case execution.EdgeInquiry:
+		m.ResetInquiry()
+		return nil
+	case execution.EdgeWorkflowInquiries:
+		m.ResetWorkflowInquiries()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution edge %s", name)
@@ -11573,6 +11717,1483 @@ func (m *ExecutionSecretMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ExecutionSecret edge %s", name)
+}
+
+// InquiryMutation represents an operation that mutates the Inquiry nodes in the graph.
+type InquiryMutation struct {
+	config
+	op                   Op
+	typ                  string
+	id                   *int
+	created_at           *time.Time
+	updated_at           *time.Time
+	task_name            *string
+	pack_ref             *string
+	prompt               *string
+	response_schema      *map[string]interface{}
+	assigned_users       *[]string
+	appendassigned_users []string
+	assigned_roles       *[]string
+	appendassigned_roles []string
+	route                *string
+	ttl                  *float64
+	addttl               *float64
+	timeout_at           *time.Time
+	status               *inquiry.Status
+	response             *map[string]interface{}
+	responded_by         *string
+	responded_at         *time.Time
+	clearedFields        map[string]struct{}
+	execution            *int
+	clearedexecution     bool
+	workflow             *int
+	clearedworkflow      bool
+	done                 bool
+	oldValue             func(context.Context) (*Inquiry, error)
+	predicates           []predicate.Inquiry
+}
+
+var _ ent.Mutation = (*InquiryMutation)(nil)
+
+// inquiryOption allows management of the mutation configuration using functional options.
+type inquiryOption func(*InquiryMutation)
+
+// newInquiryMutation creates new mutation for the Inquiry entity.
+func newInquiryMutation(c config, op Op, opts ...inquiryOption) *InquiryMutation {
+	m := &InquiryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeInquiry,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withInquiryID sets the ID field of the mutation.
+func withInquiryID(id int) inquiryOption {
+	return func(m *InquiryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Inquiry
+		)
+		m.oldValue = func(ctx context.Context) (*Inquiry, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Inquiry.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withInquiry sets the old Inquiry of the mutation.
+func withInquiry(node *Inquiry) inquiryOption {
+	return func(m *InquiryMutation) {
+		m.oldValue = func(context.Context) (*Inquiry, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m InquiryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m InquiryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *InquiryMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *InquiryMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Inquiry.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *InquiryMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *InquiryMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *InquiryMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *InquiryMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *InquiryMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *InquiryMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetExecutionID sets the "execution_id" field.
+func (m *InquiryMutation) SetExecutionID(i int) {
+	m.execution = &i
+}
+
+// ExecutionID returns the value of the "execution_id" field in the mutation.
+func (m *InquiryMutation) ExecutionID() (r int, exists bool) {
+	v := m.execution
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExecutionID returns the old "execution_id" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldExecutionID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExecutionID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExecutionID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExecutionID: %w", err)
+	}
+	return oldValue.ExecutionID, nil
+}
+
+// ResetExecutionID resets all changes to the "execution_id" field.
+func (m *InquiryMutation) ResetExecutionID() {
+	m.execution = nil
+}
+
+// SetWorkflowID sets the "workflow_id" field.
+func (m *InquiryMutation) SetWorkflowID(i int) {
+	m.workflow = &i
+}
+
+// WorkflowID returns the value of the "workflow_id" field in the mutation.
+func (m *InquiryMutation) WorkflowID() (r int, exists bool) {
+	v := m.workflow
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldWorkflowID returns the old "workflow_id" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldWorkflowID(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldWorkflowID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldWorkflowID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldWorkflowID: %w", err)
+	}
+	return oldValue.WorkflowID, nil
+}
+
+// ClearWorkflowID clears the value of the "workflow_id" field.
+func (m *InquiryMutation) ClearWorkflowID() {
+	m.workflow = nil
+	m.clearedFields[inquiry.FieldWorkflowID] = struct{}{}
+}
+
+// WorkflowIDCleared returns if the "workflow_id" field was cleared in this mutation.
+func (m *InquiryMutation) WorkflowIDCleared() bool {
+	_, ok := m.clearedFields[inquiry.FieldWorkflowID]
+	return ok
+}
+
+// ResetWorkflowID resets all changes to the "workflow_id" field.
+func (m *InquiryMutation) ResetWorkflowID() {
+	m.workflow = nil
+	delete(m.clearedFields, inquiry.FieldWorkflowID)
+}
+
+// SetTaskName sets the "task_name" field.
+func (m *InquiryMutation) SetTaskName(s string) {
+	m.task_name = &s
+}
+
+// TaskName returns the value of the "task_name" field in the mutation.
+func (m *InquiryMutation) TaskName() (r string, exists bool) {
+	v := m.task_name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTaskName returns the old "task_name" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldTaskName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTaskName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTaskName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTaskName: %w", err)
+	}
+	return oldValue.TaskName, nil
+}
+
+// ResetTaskName resets all changes to the "task_name" field.
+func (m *InquiryMutation) ResetTaskName() {
+	m.task_name = nil
+}
+
+// SetPackRef sets the "pack_ref" field.
+func (m *InquiryMutation) SetPackRef(s string) {
+	m.pack_ref = &s
+}
+
+// PackRef returns the value of the "pack_ref" field in the mutation.
+func (m *InquiryMutation) PackRef() (r string, exists bool) {
+	v := m.pack_ref
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPackRef returns the old "pack_ref" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldPackRef(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPackRef is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPackRef requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPackRef: %w", err)
+	}
+	return oldValue.PackRef, nil
+}
+
+// ResetPackRef resets all changes to the "pack_ref" field.
+func (m *InquiryMutation) ResetPackRef() {
+	m.pack_ref = nil
+}
+
+// SetPrompt sets the "prompt" field.
+func (m *InquiryMutation) SetPrompt(s string) {
+	m.prompt = &s
+}
+
+// Prompt returns the value of the "prompt" field in the mutation.
+func (m *InquiryMutation) Prompt() (r string, exists bool) {
+	v := m.prompt
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrompt returns the old "prompt" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldPrompt(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrompt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrompt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrompt: %w", err)
+	}
+	return oldValue.Prompt, nil
+}
+
+// ResetPrompt resets all changes to the "prompt" field.
+func (m *InquiryMutation) ResetPrompt() {
+	m.prompt = nil
+}
+
+// SetResponseSchema sets the "response_schema" field.
+func (m *InquiryMutation) SetResponseSchema(value map[string]interface{}) {
+	m.response_schema = &value
+}
+
+// ResponseSchema returns the value of the "response_schema" field in the mutation.
+func (m *InquiryMutation) ResponseSchema() (r map[string]interface{}, exists bool) {
+	v := m.response_schema
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResponseSchema returns the old "response_schema" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldResponseSchema(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResponseSchema is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResponseSchema requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResponseSchema: %w", err)
+	}
+	return oldValue.ResponseSchema, nil
+}
+
+// ResetResponseSchema resets all changes to the "response_schema" field.
+func (m *InquiryMutation) ResetResponseSchema() {
+	m.response_schema = nil
+}
+
+// SetAssignedUsers sets the "assigned_users" field.
+func (m *InquiryMutation) SetAssignedUsers(s []string) {
+	m.assigned_users = &s
+	m.appendassigned_users = nil
+}
+
+// AssignedUsers returns the value of the "assigned_users" field in the mutation.
+func (m *InquiryMutation) AssignedUsers() (r []string, exists bool) {
+	v := m.assigned_users
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssignedUsers returns the old "assigned_users" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldAssignedUsers(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssignedUsers is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssignedUsers requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssignedUsers: %w", err)
+	}
+	return oldValue.AssignedUsers, nil
+}
+
+// AppendAssignedUsers adds s to the "assigned_users" field.
+func (m *InquiryMutation) AppendAssignedUsers(s []string) {
+	m.appendassigned_users = append(m.appendassigned_users, s...)
+}
+
+// AppendedAssignedUsers returns the list of values that were appended to the "assigned_users" field in this mutation.
+func (m *InquiryMutation) AppendedAssignedUsers() ([]string, bool) {
+	if len(m.appendassigned_users) == 0 {
+		return nil, false
+	}
+	return m.appendassigned_users, true
+}
+
+// ClearAssignedUsers clears the value of the "assigned_users" field.
+func (m *InquiryMutation) ClearAssignedUsers() {
+	m.assigned_users = nil
+	m.appendassigned_users = nil
+	m.clearedFields[inquiry.FieldAssignedUsers] = struct{}{}
+}
+
+// AssignedUsersCleared returns if the "assigned_users" field was cleared in this mutation.
+func (m *InquiryMutation) AssignedUsersCleared() bool {
+	_, ok := m.clearedFields[inquiry.FieldAssignedUsers]
+	return ok
+}
+
+// ResetAssignedUsers resets all changes to the "assigned_users" field.
+func (m *InquiryMutation) ResetAssignedUsers() {
+	m.assigned_users = nil
+	m.appendassigned_users = nil
+	delete(m.clearedFields, inquiry.FieldAssignedUsers)
+}
+
+// SetAssignedRoles sets the "assigned_roles" field.
+func (m *InquiryMutation) SetAssignedRoles(s []string) {
+	m.assigned_roles = &s
+	m.appendassigned_roles = nil
+}
+
+// AssignedRoles returns the value of the "assigned_roles" field in the mutation.
+func (m *InquiryMutation) AssignedRoles() (r []string, exists bool) {
+	v := m.assigned_roles
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssignedRoles returns the old "assigned_roles" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldAssignedRoles(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssignedRoles is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssignedRoles requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssignedRoles: %w", err)
+	}
+	return oldValue.AssignedRoles, nil
+}
+
+// AppendAssignedRoles adds s to the "assigned_roles" field.
+func (m *InquiryMutation) AppendAssignedRoles(s []string) {
+	m.appendassigned_roles = append(m.appendassigned_roles, s...)
+}
+
+// AppendedAssignedRoles returns the list of values that were appended to the "assigned_roles" field in this mutation.
+func (m *InquiryMutation) AppendedAssignedRoles() ([]string, bool) {
+	if len(m.appendassigned_roles) == 0 {
+		return nil, false
+	}
+	return m.appendassigned_roles, true
+}
+
+// ClearAssignedRoles clears the value of the "assigned_roles" field.
+func (m *InquiryMutation) ClearAssignedRoles() {
+	m.assigned_roles = nil
+	m.appendassigned_roles = nil
+	m.clearedFields[inquiry.FieldAssignedRoles] = struct{}{}
+}
+
+// AssignedRolesCleared returns if the "assigned_roles" field was cleared in this mutation.
+func (m *InquiryMutation) AssignedRolesCleared() bool {
+	_, ok := m.clearedFields[inquiry.FieldAssignedRoles]
+	return ok
+}
+
+// ResetAssignedRoles resets all changes to the "assigned_roles" field.
+func (m *InquiryMutation) ResetAssignedRoles() {
+	m.assigned_roles = nil
+	m.appendassigned_roles = nil
+	delete(m.clearedFields, inquiry.FieldAssignedRoles)
+}
+
+// SetRoute sets the "route" field.
+func (m *InquiryMutation) SetRoute(s string) {
+	m.route = &s
+}
+
+// Route returns the value of the "route" field in the mutation.
+func (m *InquiryMutation) Route() (r string, exists bool) {
+	v := m.route
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRoute returns the old "route" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldRoute(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRoute is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRoute requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRoute: %w", err)
+	}
+	return oldValue.Route, nil
+}
+
+// ResetRoute resets all changes to the "route" field.
+func (m *InquiryMutation) ResetRoute() {
+	m.route = nil
+}
+
+// SetTTL sets the "ttl" field.
+func (m *InquiryMutation) SetTTL(f float64) {
+	m.ttl = &f
+	m.addttl = nil
+}
+
+// TTL returns the value of the "ttl" field in the mutation.
+func (m *InquiryMutation) TTL() (r float64, exists bool) {
+	v := m.ttl
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTTL returns the old "ttl" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldTTL(ctx context.Context) (v float64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTTL is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTTL requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTTL: %w", err)
+	}
+	return oldValue.TTL, nil
+}
+
+// AddTTL adds f to the "ttl" field.
+func (m *InquiryMutation) AddTTL(f float64) {
+	if m.addttl != nil {
+		*m.addttl += f
+	} else {
+		m.addttl = &f
+	}
+}
+
+// AddedTTL returns the value that was added to the "ttl" field in this mutation.
+func (m *InquiryMutation) AddedTTL() (r float64, exists bool) {
+	v := m.addttl
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetTTL resets all changes to the "ttl" field.
+func (m *InquiryMutation) ResetTTL() {
+	m.ttl = nil
+	m.addttl = nil
+}
+
+// SetTimeoutAt sets the "timeout_at" field.
+func (m *InquiryMutation) SetTimeoutAt(t time.Time) {
+	m.timeout_at = &t
+}
+
+// TimeoutAt returns the value of the "timeout_at" field in the mutation.
+func (m *InquiryMutation) TimeoutAt() (r time.Time, exists bool) {
+	v := m.timeout_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTimeoutAt returns the old "timeout_at" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldTimeoutAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTimeoutAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTimeoutAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTimeoutAt: %w", err)
+	}
+	return oldValue.TimeoutAt, nil
+}
+
+// ResetTimeoutAt resets all changes to the "timeout_at" field.
+func (m *InquiryMutation) ResetTimeoutAt() {
+	m.timeout_at = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *InquiryMutation) SetStatus(i inquiry.Status) {
+	m.status = &i
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *InquiryMutation) Status() (r inquiry.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldStatus(ctx context.Context) (v inquiry.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *InquiryMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetResponse sets the "response" field.
+func (m *InquiryMutation) SetResponse(value map[string]interface{}) {
+	m.response = &value
+}
+
+// Response returns the value of the "response" field in the mutation.
+func (m *InquiryMutation) Response() (r map[string]interface{}, exists bool) {
+	v := m.response
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldResponse returns the old "response" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldResponse(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldResponse is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldResponse requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldResponse: %w", err)
+	}
+	return oldValue.Response, nil
+}
+
+// ClearResponse clears the value of the "response" field.
+func (m *InquiryMutation) ClearResponse() {
+	m.response = nil
+	m.clearedFields[inquiry.FieldResponse] = struct{}{}
+}
+
+// ResponseCleared returns if the "response" field was cleared in this mutation.
+func (m *InquiryMutation) ResponseCleared() bool {
+	_, ok := m.clearedFields[inquiry.FieldResponse]
+	return ok
+}
+
+// ResetResponse resets all changes to the "response" field.
+func (m *InquiryMutation) ResetResponse() {
+	m.response = nil
+	delete(m.clearedFields, inquiry.FieldResponse)
+}
+
+// SetRespondedBy sets the "responded_by" field.
+func (m *InquiryMutation) SetRespondedBy(s string) {
+	m.responded_by = &s
+}
+
+// RespondedBy returns the value of the "responded_by" field in the mutation.
+func (m *InquiryMutation) RespondedBy() (r string, exists bool) {
+	v := m.responded_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRespondedBy returns the old "responded_by" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldRespondedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRespondedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRespondedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRespondedBy: %w", err)
+	}
+	return oldValue.RespondedBy, nil
+}
+
+// ClearRespondedBy clears the value of the "responded_by" field.
+func (m *InquiryMutation) ClearRespondedBy() {
+	m.responded_by = nil
+	m.clearedFields[inquiry.FieldRespondedBy] = struct{}{}
+}
+
+// RespondedByCleared returns if the "responded_by" field was cleared in this mutation.
+func (m *InquiryMutation) RespondedByCleared() bool {
+	_, ok := m.clearedFields[inquiry.FieldRespondedBy]
+	return ok
+}
+
+// ResetRespondedBy resets all changes to the "responded_by" field.
+func (m *InquiryMutation) ResetRespondedBy() {
+	m.responded_by = nil
+	delete(m.clearedFields, inquiry.FieldRespondedBy)
+}
+
+// SetRespondedAt sets the "responded_at" field.
+func (m *InquiryMutation) SetRespondedAt(t time.Time) {
+	m.responded_at = &t
+}
+
+// RespondedAt returns the value of the "responded_at" field in the mutation.
+func (m *InquiryMutation) RespondedAt() (r time.Time, exists bool) {
+	v := m.responded_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRespondedAt returns the old "responded_at" field's value of the Inquiry entity.
+// If the Inquiry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InquiryMutation) OldRespondedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRespondedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRespondedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRespondedAt: %w", err)
+	}
+	return oldValue.RespondedAt, nil
+}
+
+// ClearRespondedAt clears the value of the "responded_at" field.
+func (m *InquiryMutation) ClearRespondedAt() {
+	m.responded_at = nil
+	m.clearedFields[inquiry.FieldRespondedAt] = struct{}{}
+}
+
+// RespondedAtCleared returns if the "responded_at" field was cleared in this mutation.
+func (m *InquiryMutation) RespondedAtCleared() bool {
+	_, ok := m.clearedFields[inquiry.FieldRespondedAt]
+	return ok
+}
+
+// ResetRespondedAt resets all changes to the "responded_at" field.
+func (m *InquiryMutation) ResetRespondedAt() {
+	m.responded_at = nil
+	delete(m.clearedFields, inquiry.FieldRespondedAt)
+}
+
+// ClearExecution clears the "execution" edge to the Execution entity.
+func (m *InquiryMutation) ClearExecution() {
+	m.clearedexecution = true
+	m.clearedFields[inquiry.FieldExecutionID] = struct{}{}
+}
+
+// ExecutionCleared reports if the "execution" edge to the Execution entity was cleared.
+func (m *InquiryMutation) ExecutionCleared() bool {
+	return m.clearedexecution
+}
+
+// ExecutionIDs returns the "execution" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// ExecutionID instead. It exists only for internal usage by the builders.
+func (m *InquiryMutation) ExecutionIDs() (ids []int) {
+	if id := m.execution; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetExecution resets all changes to the "execution" edge.
+func (m *InquiryMutation) ResetExecution() {
+	m.execution = nil
+	m.clearedexecution = false
+}
+
+// ClearWorkflow clears the "workflow" edge to the Execution entity.
+func (m *InquiryMutation) ClearWorkflow() {
+	m.clearedworkflow = true
+	m.clearedFields[inquiry.FieldWorkflowID] = struct{}{}
+}
+
+// WorkflowCleared reports if the "workflow" edge to the Execution entity was cleared.
+func (m *InquiryMutation) WorkflowCleared() bool {
+	return m.WorkflowIDCleared() || m.clearedworkflow
+}
+
+// WorkflowIDs returns the "workflow" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// WorkflowID instead. It exists only for internal usage by the builders.
+func (m *InquiryMutation) WorkflowIDs() (ids []int) {
+	if id := m.workflow; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetWorkflow resets all changes to the "workflow" edge.
+func (m *InquiryMutation) ResetWorkflow() {
+	m.workflow = nil
+	m.clearedworkflow = false
+}
+
+// Where appends a list predicates to the InquiryMutation builder.
+func (m *InquiryMutation) Where(ps ...predicate.Inquiry) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the InquiryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *InquiryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Inquiry, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *InquiryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *InquiryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Inquiry).
+func (m *InquiryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *InquiryMutation) Fields() []string {
+	fields := make([]string, 0, 17)
+	if m.created_at != nil {
+		fields = append(fields, inquiry.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, inquiry.FieldUpdatedAt)
+	}
+	if m.execution != nil {
+		fields = append(fields, inquiry.FieldExecutionID)
+	}
+	if m.workflow != nil {
+		fields = append(fields, inquiry.FieldWorkflowID)
+	}
+	if m.task_name != nil {
+		fields = append(fields, inquiry.FieldTaskName)
+	}
+	if m.pack_ref != nil {
+		fields = append(fields, inquiry.FieldPackRef)
+	}
+	if m.prompt != nil {
+		fields = append(fields, inquiry.FieldPrompt)
+	}
+	if m.response_schema != nil {
+		fields = append(fields, inquiry.FieldResponseSchema)
+	}
+	if m.assigned_users != nil {
+		fields = append(fields, inquiry.FieldAssignedUsers)
+	}
+	if m.assigned_roles != nil {
+		fields = append(fields, inquiry.FieldAssignedRoles)
+	}
+	if m.route != nil {
+		fields = append(fields, inquiry.FieldRoute)
+	}
+	if m.ttl != nil {
+		fields = append(fields, inquiry.FieldTTL)
+	}
+	if m.timeout_at != nil {
+		fields = append(fields, inquiry.FieldTimeoutAt)
+	}
+	if m.status != nil {
+		fields = append(fields, inquiry.FieldStatus)
+	}
+	if m.response != nil {
+		fields = append(fields, inquiry.FieldResponse)
+	}
+	if m.responded_by != nil {
+		fields = append(fields, inquiry.FieldRespondedBy)
+	}
+	if m.responded_at != nil {
+		fields = append(fields, inquiry.FieldRespondedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *InquiryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case inquiry.FieldCreatedAt:
+		return m.CreatedAt()
+	case inquiry.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case inquiry.FieldExecutionID:
+		return m.ExecutionID()
+	case inquiry.FieldWorkflowID:
+		return m.WorkflowID()
+	case inquiry.FieldTaskName:
+		return m.TaskName()
+	case inquiry.FieldPackRef:
+		return m.PackRef()
+	case inquiry.FieldPrompt:
+		return m.Prompt()
+	case inquiry.FieldResponseSchema:
+		return m.ResponseSchema()
+	case inquiry.FieldAssignedUsers:
+		return m.AssignedUsers()
+	case inquiry.FieldAssignedRoles:
+		return m.AssignedRoles()
+	case inquiry.FieldRoute:
+		return m.Route()
+	case inquiry.FieldTTL:
+		return m.TTL()
+	case inquiry.FieldTimeoutAt:
+		return m.TimeoutAt()
+	case inquiry.FieldStatus:
+		return m.Status()
+	case inquiry.FieldResponse:
+		return m.Response()
+	case inquiry.FieldRespondedBy:
+		return m.RespondedBy()
+	case inquiry.FieldRespondedAt:
+		return m.RespondedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *InquiryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case inquiry.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case inquiry.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case inquiry.FieldExecutionID:
+		return m.OldExecutionID(ctx)
+	case inquiry.FieldWorkflowID:
+		return m.OldWorkflowID(ctx)
+	case inquiry.FieldTaskName:
+		return m.OldTaskName(ctx)
+	case inquiry.FieldPackRef:
+		return m.OldPackRef(ctx)
+	case inquiry.FieldPrompt:
+		return m.OldPrompt(ctx)
+	case inquiry.FieldResponseSchema:
+		return m.OldResponseSchema(ctx)
+	case inquiry.FieldAssignedUsers:
+		return m.OldAssignedUsers(ctx)
+	case inquiry.FieldAssignedRoles:
+		return m.OldAssignedRoles(ctx)
+	case inquiry.FieldRoute:
+		return m.OldRoute(ctx)
+	case inquiry.FieldTTL:
+		return m.OldTTL(ctx)
+	case inquiry.FieldTimeoutAt:
+		return m.OldTimeoutAt(ctx)
+	case inquiry.FieldStatus:
+		return m.OldStatus(ctx)
+	case inquiry.FieldResponse:
+		return m.OldResponse(ctx)
+	case inquiry.FieldRespondedBy:
+		return m.OldRespondedBy(ctx)
+	case inquiry.FieldRespondedAt:
+		return m.OldRespondedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Inquiry field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *InquiryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case inquiry.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case inquiry.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case inquiry.FieldExecutionID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExecutionID(v)
+		return nil
+	case inquiry.FieldWorkflowID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetWorkflowID(v)
+		return nil
+	case inquiry.FieldTaskName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTaskName(v)
+		return nil
+	case inquiry.FieldPackRef:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPackRef(v)
+		return nil
+	case inquiry.FieldPrompt:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrompt(v)
+		return nil
+	case inquiry.FieldResponseSchema:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResponseSchema(v)
+		return nil
+	case inquiry.FieldAssignedUsers:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssignedUsers(v)
+		return nil
+	case inquiry.FieldAssignedRoles:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssignedRoles(v)
+		return nil
+	case inquiry.FieldRoute:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRoute(v)
+		return nil
+	case inquiry.FieldTTL:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTTL(v)
+		return nil
+	case inquiry.FieldTimeoutAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTimeoutAt(v)
+		return nil
+	case inquiry.FieldStatus:
+		v, ok := value.(inquiry.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case inquiry.FieldResponse:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetResponse(v)
+		return nil
+	case inquiry.FieldRespondedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRespondedBy(v)
+		return nil
+	case inquiry.FieldRespondedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRespondedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Inquiry field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *InquiryMutation) AddedFields() []string {
+	var fields []string
+	if m.addttl != nil {
+		fields = append(fields, inquiry.FieldTTL)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *InquiryMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case inquiry.FieldTTL:
+		return m.AddedTTL()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *InquiryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case inquiry.FieldTTL:
+		v, ok := value.(float64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddTTL(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Inquiry numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *InquiryMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(inquiry.FieldWorkflowID) {
+		fields = append(fields, inquiry.FieldWorkflowID)
+	}
+	if m.FieldCleared(inquiry.FieldAssignedUsers) {
+		fields = append(fields, inquiry.FieldAssignedUsers)
+	}
+	if m.FieldCleared(inquiry.FieldAssignedRoles) {
+		fields = append(fields, inquiry.FieldAssignedRoles)
+	}
+	if m.FieldCleared(inquiry.FieldResponse) {
+		fields = append(fields, inquiry.FieldResponse)
+	}
+	if m.FieldCleared(inquiry.FieldRespondedBy) {
+		fields = append(fields, inquiry.FieldRespondedBy)
+	}
+	if m.FieldCleared(inquiry.FieldRespondedAt) {
+		fields = append(fields, inquiry.FieldRespondedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *InquiryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *InquiryMutation) ClearField(name string) error {
+	switch name {
+	case inquiry.FieldWorkflowID:
+		m.ClearWorkflowID()
+		return nil
+	case inquiry.FieldAssignedUsers:
+		m.ClearAssignedUsers()
+		return nil
+	case inquiry.FieldAssignedRoles:
+		m.ClearAssignedRoles()
+		return nil
+	case inquiry.FieldResponse:
+		m.ClearResponse()
+		return nil
+	case inquiry.FieldRespondedBy:
+		m.ClearRespondedBy()
+		return nil
+	case inquiry.FieldRespondedAt:
+		m.ClearRespondedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Inquiry nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *InquiryMutation) ResetField(name string) error {
+	switch name {
+	case inquiry.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case inquiry.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case inquiry.FieldExecutionID:
+		m.ResetExecutionID()
+		return nil
+	case inquiry.FieldWorkflowID:
+		m.ResetWorkflowID()
+		return nil
+	case inquiry.FieldTaskName:
+		m.ResetTaskName()
+		return nil
+	case inquiry.FieldPackRef:
+		m.ResetPackRef()
+		return nil
+	case inquiry.FieldPrompt:
+		m.ResetPrompt()
+		return nil
+	case inquiry.FieldResponseSchema:
+		m.ResetResponseSchema()
+		return nil
+	case inquiry.FieldAssignedUsers:
+		m.ResetAssignedUsers()
+		return nil
+	case inquiry.FieldAssignedRoles:
+		m.ResetAssignedRoles()
+		return nil
+	case inquiry.FieldRoute:
+		m.ResetRoute()
+		return nil
+	case inquiry.FieldTTL:
+		m.ResetTTL()
+		return nil
+	case inquiry.FieldTimeoutAt:
+		m.ResetTimeoutAt()
+		return nil
+	case inquiry.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case inquiry.FieldResponse:
+		m.ResetResponse()
+		return nil
+	case inquiry.FieldRespondedBy:
+		m.ResetRespondedBy()
+		return nil
+	case inquiry.FieldRespondedAt:
+		m.ResetRespondedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Inquiry field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *InquiryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.execution != nil {
+		edges = append(edges, inquiry.EdgeExecution)
+	}
+	if m.workflow != nil {
+		edges = append(edges, inquiry.EdgeWorkflow)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *InquiryMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case inquiry.EdgeExecution:
+		if id := m.execution; id != nil {
+			return []ent.Value{*id}
+		}
+	case inquiry.EdgeWorkflow:
+		if id := m.workflow; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *InquiryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 2)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *InquiryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *InquiryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 2)
+	if m.clearedexecution {
+		edges = append(edges, inquiry.EdgeExecution)
+	}
+	if m.clearedworkflow {
+		edges = append(edges, inquiry.EdgeWorkflow)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *InquiryMutation) EdgeCleared(name string) bool {
+	switch name {
+	case inquiry.EdgeExecution:
+		return m.clearedexecution
+	case inquiry.EdgeWorkflow:
+		return m.clearedworkflow
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *InquiryMutation) ClearEdge(name string) error {
+	switch name {
+	case inquiry.EdgeExecution:
+		m.ClearExecution()
+		return nil
+	case inquiry.EdgeWorkflow:
+		m.ClearWorkflow()
+		return nil
+	}
+	return fmt.Errorf("unknown Inquiry unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *InquiryMutation) ResetEdge(name string) error {
+	switch name {
+	case inquiry.EdgeExecution:
+		m.ResetExecution()
+		return nil
+	case inquiry.EdgeWorkflow:
+		m.ResetWorkflow()
+		return nil
+	}
+	return fmt.Errorf("unknown Inquiry edge %s", name)
 }
 
 // KeyMutation represents an operation that mutates the Key nodes in the graph.

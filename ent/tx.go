@@ -32,6 +32,8 @@ type Tx struct {
 	ExecutionOutput *ExecutionOutputClient
 	// ExecutionSecret is the client for interacting with the ExecutionSecret builders.
 	ExecutionSecret *ExecutionSecretClient
+	// Inquiry is the client for interacting with the Inquiry builders.
+	Inquiry *InquiryClient
 	// Key is the client for interacting with the Key builders.
 	Key *KeyClient
 	// Lease is the client for interacting with the Lease builders.
@@ -196,6 +198,7 @@ func (tx *Tx) init() {
 	tx.Execution = NewExecutionClient(tx.config)
 	tx.ExecutionOutput = NewExecutionOutputClient(tx.config)
 	tx.ExecutionSecret = NewExecutionSecretClient(tx.config)
+	tx.Inquiry = NewInquiryClient(tx.config)
 	tx.Key = NewKeyClient(tx.config)
 	tx.Lease = NewLeaseClient(tx.config)
 	tx.Pack = NewPackClient(tx.config)

@@ -20,6 +20,10 @@ var mutationRoles = map[string]auth.Role{
 	"pauseExecution":  auth.Operator, // as cancelExecution
 	"resumeExecution": auth.Operator,
 	"emitEvent":       auth.Operator,
+	// Who may answer is the inquiry's assignment (internal/inquiry):
+	// a VIEWER named in it may; unassigned ones need OPERATOR.
+	"respondInquiry": auth.Viewer,
+	"cancelInquiry":  auth.Operator,
 
 	"installPack":              auth.Editor,
 	"uploadPack":               auth.Editor,

@@ -76,6 +76,8 @@ func (b *authBundle) allFixtures(t *testing.T) {
 			SetActionRef(f.action.Ref).SetConcurrencyThreshold(1).SaveX(ctx)
 		b.ent.PolicyEvent.Create().SetExecutionID(f.execution.ID).SetPolicyRef(ref + ".pol").
 			SetKind(policyevent.KindDELAYED).SetAt(time.Now()).SaveX(ctx)
+		b.ent.Inquiry.Create().SetExecutionID(f.execution.ID).SetPackRef(ref).
+			SetResponseSchema(map[string]any{"type": "object"}).SetTimeoutAt(time.Now().Add(time.Hour)).SaveX(ctx)
 		b.ent.Key.Create().SetName("k").SetPackRef(ref).SaveX(ctx)
 		b.ent.PackInstall.Create().SetSource("/src/" + ref).SetPackRef(ref).SaveX(ctx)
 		b.ent.AuditEvent.Create().SetActor("someone").SetOperation("deletePack").SetPackRef(ref).

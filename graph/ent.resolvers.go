@@ -80,6 +80,15 @@ func (r *queryResolver) Executions(ctx context.Context, after *entgql.Cursor[int
 		ent.WithExecutionOrder(orderBy), ent.WithExecutionFilter(where.Filter))
 }
 
+// Inquiries is the resolver for the inquiries field.
+func (r *queryResolver) Inquiries(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.InquiryOrder, where *ent.InquiryWhereInput) (*ent.InquiryConnection, error) {
+	if orderBy == nil {
+		orderBy = &ent.InquiryOrder{Direction: entgql.OrderDirectionDesc, Field: ent.InquiryOrderFieldCreatedAt}
+	}
+	return r.Client.Inquiry.Query().Paginate(ctx, after, first, before, last,
+		ent.WithInquiryOrder(orderBy), ent.WithInquiryFilter(where.Filter))
+}
+
 // Keys is the resolver for the keys field.
 func (r *queryResolver) Keys(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.KeyOrder, where *ent.KeyWhereInput) (*ent.KeyConnection, error) {
 	return r.Client.Key.Query().Paginate(ctx, after, first, before, last,
@@ -143,6 +152,9 @@ func (r *Resolver) Enforcement() EnforcementResolver { return &enforcementResolv
 // Execution returns ExecutionResolver implementation.
 func (r *Resolver) Execution() ExecutionResolver { return &executionResolver{r} }
 
+// Inquiry returns InquiryResolver implementation.
+func (r *Resolver) Inquiry() InquiryResolver { return &inquiryResolver{r} }
+
 // Key returns KeyResolver implementation.
 func (r *Resolver) Key() KeyResolver { return &keyResolver{r} }
 
@@ -159,6 +171,7 @@ type (
 	actionResolver      struct{ *Resolver }
 	enforcementResolver struct{ *Resolver }
 	executionResolver   struct{ *Resolver }
+	inquiryResolver     struct{ *Resolver }
 	keyResolver         struct{ *Resolver }
 	packResolver        struct{ *Resolver }
 	queryResolver       struct{ *Resolver }

@@ -25,6 +25,7 @@ import (
 	"github.com/attune-io/attune/ent/enforcement"
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/pack"
 	"github.com/attune-io/attune/ent/packinstall"
 	"github.com/attune-io/attune/ent/policyevent"
@@ -49,6 +50,7 @@ type ResolverRoot interface {
 	Action() ActionResolver
 	Enforcement() EnforcementResolver
 	Execution() ExecutionResolver
+	Inquiry() InquiryResolver
 	Key() KeyResolver
 	Mutation() MutationResolver
 	Pack() PackResolver
@@ -272,6 +274,7 @@ type ComplexityRoot struct {
 		ExitCode           func(childComplexity int) int
 		FinishedAt         func(childComplexity int) int
 		ID                 func(childComplexity int) int
+		Inquiry            func(childComplexity int) int
 		PackRef            func(childComplexity int) int
 		Parameters         func(childComplexity int) int
 		Parent             func(childComplexity int) int
@@ -321,6 +324,44 @@ type ComplexityRoot struct {
 		Stream      func(childComplexity int) int
 	}
 
+	Inquiry struct {
+		AssignedTo     func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		Execution      func(childComplexity int) int
+		ExecutionID    func(childComplexity int) int
+		ID             func(childComplexity int) int
+		PackRef        func(childComplexity int) int
+		Prompt         func(childComplexity int) int
+		RespondedAt    func(childComplexity int) int
+		RespondedBy    func(childComplexity int) int
+		Response       func(childComplexity int) int
+		ResponseSchema func(childComplexity int) int
+		Route          func(childComplexity int) int
+		Status         func(childComplexity int) int
+		TTL            func(childComplexity int) int
+		TaskName       func(childComplexity int) int
+		TimeoutAt      func(childComplexity int) int
+		UpdatedAt      func(childComplexity int) int
+		Workflow       func(childComplexity int) int
+		WorkflowID     func(childComplexity int) int
+	}
+
+	InquiryAssignment struct {
+		Roles func(childComplexity int) int
+		Users func(childComplexity int) int
+	}
+
+	InquiryConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	InquiryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	InstallPackPayload struct {
 		Install func(childComplexity int) int
 		Pack    func(childComplexity int) int
@@ -368,6 +409,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CancelExecution          func(childComplexity int, id int) int
+		CancelInquiry            func(childComplexity int, id int) int
 		CreateAPIToken           func(childComplexity int, input model.CreateAPITokenInput) int
 		CreatePolicy             func(childComplexity int, input model.CreatePolicyInput) int
 		CreateRule               func(childComplexity int, input model.CreateRuleInput) int
@@ -391,6 +433,7 @@ type ComplexityRoot struct {
 		InstallPack              func(childComplexity int, input model.InstallPackInput) int
 		PauseExecution           func(childComplexity int, id int) int
 		RerunExecution           func(childComplexity int, input model.RerunExecutionInput) int
+		RespondInquiry           func(childComplexity int, input model.RespondInquiryInput) int
 		ResumeExecution          func(childComplexity int, id int) int
 		RevokeAPIToken           func(childComplexity int, id int) int
 		RotateWebhookKey         func(childComplexity int, ref string) int
@@ -519,6 +562,8 @@ type ComplexityRoot struct {
 		Events              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EventOrder, where *ent.EventWhereInput) int
 		Execution           func(childComplexity int, id int) int
 		Executions          func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ExecutionOrder, where *ent.ExecutionWhereInput) int
+		Inquiries           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.InquiryOrder, where *ent.InquiryWhereInput) int
+		Inquiry             func(childComplexity int, id int) int
 		Key                 func(childComplexity int, name string, pack *string, scope *model.KeyScope) int
 		Keys                func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.KeyOrder, where *ent.KeyWhereInput) int
 		Node                func(childComplexity int, id int) int
@@ -623,6 +668,8 @@ type ComplexityRoot struct {
 		EventCreated        func(childComplexity int, trigger *string) int
 		ExecutionOutput     func(childComplexity int, id int, from *int) int
 		ExecutionUpdated    func(childComplexity int, id *int, workflow *int, status []execution.Status, actionRef *string) int
+		InquiryCreated      func(childComplexity int) int
+		InquiryUpdated      func(childComplexity int, id *int) int
 		PackInstallProgress func(childComplexity int, id int) int
 	}
 
@@ -755,6 +802,9 @@ type ExecutionResolver interface {
 	Duration(ctx context.Context, obj *ent.Execution) (*float64, error)
 	Workflow(ctx context.Context, obj *ent.Execution) (*model.WorkflowState, error)
 }
+type InquiryResolver interface {
+	AssignedTo(ctx context.Context, obj *ent.Inquiry) (*model.InquiryAssignment, error)
+}
 type KeyResolver interface {
 	Value(ctx context.Context, obj *ent.Key, decrypt *bool) (any, error)
 }
@@ -781,6 +831,8 @@ type MutationResolver interface {
 	DisableSensor(ctx context.Context, ref string) (*ent.Sensor, error)
 	ExecuteAction(ctx context.Context, input model.ExecuteActionInput) (*model.ExecuteActionPayload, error)
 	CancelExecution(ctx context.Context, id int) (*ent.Execution, error)
+	RespondInquiry(ctx context.Context, input model.RespondInquiryInput) (*ent.Inquiry, error)
+	CancelInquiry(ctx context.Context, id int) (*ent.Inquiry, error)
 	InstallPack(ctx context.Context, input model.InstallPackInput) (*model.InstallPackPayload, error)
 	UploadPack(ctx context.Context, file graphql.Upload, force *bool) (*model.InstallPackPayload, error)
 	StartPackInstall(ctx context.Context, input model.InstallPackInput) (*ent.PackInstall, error)
@@ -807,6 +859,7 @@ type QueryResolver interface {
 	Enforcements(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EnforcementOrder, where *ent.EnforcementWhereInput) (*ent.EnforcementConnection, error)
 	Events(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.EventOrder, where *ent.EventWhereInput) (*ent.EventConnection, error)
 	Executions(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ExecutionOrder, where *ent.ExecutionWhereInput) (*ent.ExecutionConnection, error)
+	Inquiries(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.InquiryOrder, where *ent.InquiryWhereInput) (*ent.InquiryConnection, error)
 	Keys(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.KeyOrder, where *ent.KeyWhereInput) (*ent.KeyConnection, error)
 	Packs(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackOrder, where *ent.PackWhereInput) (*ent.PackConnection, error)
 	PackInstalls(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.PackInstallOrder, where *ent.PackInstallWhereInput) (*ent.PackInstallConnection, error)
@@ -825,6 +878,7 @@ type QueryResolver interface {
 	Execution(ctx context.Context, id int) (*ent.Execution, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Key(ctx context.Context, name string, pack *string, scope *model.KeyScope) (*ent.Key, error)
+	Inquiry(ctx context.Context, id int) (*ent.Inquiry, error)
 	Policy(ctx context.Context, ref string) (*ent.ActionPolicy, error)
 	SystemInfo(ctx context.Context) (*model.SystemInfo, error)
 }
@@ -834,6 +888,8 @@ type SubscriptionResolver interface {
 	EnforcementCreated(ctx context.Context, rule *string) (<-chan *ent.Enforcement, error)
 	ExecutionUpdated(ctx context.Context, id *int, workflow *int, status []execution.Status, actionRef *string) (<-chan *ent.Execution, error)
 	ExecutionOutput(ctx context.Context, id int, from *int) (<-chan *ent.ExecutionOutput, error)
+	InquiryCreated(ctx context.Context) (<-chan *ent.Inquiry, error)
+	InquiryUpdated(ctx context.Context, id *int) (<-chan *ent.Inquiry, error)
 }
 type TriggerResolver interface {
 	WebhookURL(ctx context.Context, obj *ent.Trigger) (*string, error)
@@ -1734,6 +1790,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Execution.ID(childComplexity), true
+	case "Execution.inquiry":
+		if e.ComplexityRoot.Execution.Inquiry == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.Inquiry(childComplexity), true
 	case "Execution.packRef":
 		if e.ComplexityRoot.Execution.PackRef == nil {
 			break
@@ -1971,6 +2033,166 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ExecutionOutput.Stream(childComplexity), true
 
+	case "Inquiry.assignedTo":
+		if e.ComplexityRoot.Inquiry.AssignedTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.AssignedTo(childComplexity), true
+	case "Inquiry.createdAt":
+		if e.ComplexityRoot.Inquiry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.CreatedAt(childComplexity), true
+	case "Inquiry.execution":
+		if e.ComplexityRoot.Inquiry.Execution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.Execution(childComplexity), true
+	case "Inquiry.executionID":
+		if e.ComplexityRoot.Inquiry.ExecutionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.ExecutionID(childComplexity), true
+	case "Inquiry.id":
+		if e.ComplexityRoot.Inquiry.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.ID(childComplexity), true
+	case "Inquiry.packRef":
+		if e.ComplexityRoot.Inquiry.PackRef == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.PackRef(childComplexity), true
+	case "Inquiry.prompt":
+		if e.ComplexityRoot.Inquiry.Prompt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.Prompt(childComplexity), true
+	case "Inquiry.respondedAt":
+		if e.ComplexityRoot.Inquiry.RespondedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.RespondedAt(childComplexity), true
+	case "Inquiry.respondedBy":
+		if e.ComplexityRoot.Inquiry.RespondedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.RespondedBy(childComplexity), true
+	case "Inquiry.response":
+		if e.ComplexityRoot.Inquiry.Response == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.Response(childComplexity), true
+	case "Inquiry.responseSchema":
+		if e.ComplexityRoot.Inquiry.ResponseSchema == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.ResponseSchema(childComplexity), true
+	case "Inquiry.route":
+		if e.ComplexityRoot.Inquiry.Route == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.Route(childComplexity), true
+	case "Inquiry.status":
+		if e.ComplexityRoot.Inquiry.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.Status(childComplexity), true
+	case "Inquiry.ttl":
+		if e.ComplexityRoot.Inquiry.TTL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.TTL(childComplexity), true
+	case "Inquiry.taskName":
+		if e.ComplexityRoot.Inquiry.TaskName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.TaskName(childComplexity), true
+	case "Inquiry.timeoutAt":
+		if e.ComplexityRoot.Inquiry.TimeoutAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.TimeoutAt(childComplexity), true
+	case "Inquiry.updatedAt":
+		if e.ComplexityRoot.Inquiry.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.UpdatedAt(childComplexity), true
+	case "Inquiry.workflow":
+		if e.ComplexityRoot.Inquiry.Workflow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.Workflow(childComplexity), true
+	case "Inquiry.workflowID":
+		if e.ComplexityRoot.Inquiry.WorkflowID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Inquiry.WorkflowID(childComplexity), true
+
+	case "InquiryAssignment.roles":
+		if e.ComplexityRoot.InquiryAssignment.Roles == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InquiryAssignment.Roles(childComplexity), true
+	case "InquiryAssignment.users":
+		if e.ComplexityRoot.InquiryAssignment.Users == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InquiryAssignment.Users(childComplexity), true
+
+	case "InquiryConnection.edges":
+		if e.ComplexityRoot.InquiryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InquiryConnection.Edges(childComplexity), true
+	case "InquiryConnection.pageInfo":
+		if e.ComplexityRoot.InquiryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InquiryConnection.PageInfo(childComplexity), true
+	case "InquiryConnection.totalCount":
+		if e.ComplexityRoot.InquiryConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InquiryConnection.TotalCount(childComplexity), true
+
+	case "InquiryEdge.cursor":
+		if e.ComplexityRoot.InquiryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InquiryEdge.Cursor(childComplexity), true
+	case "InquiryEdge.node":
+		if e.ComplexityRoot.InquiryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InquiryEdge.Node(childComplexity), true
+
 	case "InstallPackPayload.install":
 		if e.ComplexityRoot.InstallPackPayload.Install == nil {
 			break
@@ -2172,6 +2394,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelExecution(childComplexity, args["id"].(int)), true
+	case "Mutation.cancelInquiry":
+		if e.ComplexityRoot.Mutation.CancelInquiry == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelInquiry_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelInquiry(childComplexity, args["id"].(int)), true
 	case "Mutation.createApiToken":
 		if e.ComplexityRoot.Mutation.CreateAPIToken == nil {
 			break
@@ -2425,6 +2658,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RerunExecution(childComplexity, args["input"].(model.RerunExecutionInput)), true
+	case "Mutation.respondInquiry":
+		if e.ComplexityRoot.Mutation.RespondInquiry == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_respondInquiry_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RespondInquiry(childComplexity, args["input"].(model.RespondInquiryInput)), true
 	case "Mutation.resumeExecution":
 		if e.ComplexityRoot.Mutation.ResumeExecution == nil {
 			break
@@ -3097,6 +3341,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Executions(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.ExecutionOrder), args["where"].(*ent.ExecutionWhereInput)), true
+	case "Query.inquiries":
+		if e.ComplexityRoot.Query.Inquiries == nil {
+			break
+		}
+
+		args, err := ec.field_Query_inquiries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Inquiries(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.InquiryOrder), args["where"].(*ent.InquiryWhereInput)), true
+	case "Query.inquiry":
+		if e.ComplexityRoot.Query.Inquiry == nil {
+			break
+		}
+
+		args, err := ec.field_Query_inquiry_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Inquiry(childComplexity, args["id"].(int)), true
 
 	case "Query.key":
 		if e.ComplexityRoot.Query.Key == nil {
@@ -3689,6 +3955,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.ExecutionUpdated(childComplexity, args["id"].(*int), args["workflow"].(*int), args["status"].([]execution.Status), args["actionRef"].(*string)), true
+	case "Subscription.inquiryCreated":
+		if e.ComplexityRoot.Subscription.InquiryCreated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.InquiryCreated(childComplexity), true
+	case "Subscription.inquiryUpdated":
+		if e.ComplexityRoot.Subscription.InquiryUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_inquiryUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.InquiryUpdated(childComplexity, args["id"].(*int)), true
 	case "Subscription.packInstallProgress":
 		if e.ComplexityRoot.Subscription.PackInstallProgress == nil {
 			break
@@ -4184,6 +4467,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ExecuteActionInput", ec.unmarshalInputExecuteActionInput),
 			graphql.NewInputUnmarshaler("ExecutionOrder", ec.unmarshalInputExecutionOrder),
 			graphql.NewInputUnmarshaler("ExecutionWhereInput", ec.unmarshalInputExecutionWhereInput),
+			graphql.NewInputUnmarshaler("InquiryOrder", ec.unmarshalInputInquiryOrder),
+			graphql.NewInputUnmarshaler("InquiryWhereInput", ec.unmarshalInputInquiryWhereInput),
 			graphql.NewInputUnmarshaler("InstallPackInput", ec.unmarshalInputInstallPackInput),
 			graphql.NewInputUnmarshaler("KeyOrder", ec.unmarshalInputKeyOrder),
 			graphql.NewInputUnmarshaler("KeyWhereInput", ec.unmarshalInputKeyWhereInput),
@@ -4193,6 +4478,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PackWhereInput", ec.unmarshalInputPackWhereInput),
 			graphql.NewInputUnmarshaler("PolicyEventWhereInput", ec.unmarshalInputPolicyEventWhereInput),
 			graphql.NewInputUnmarshaler("RerunExecutionInput", ec.unmarshalInputRerunExecutionInput),
+			graphql.NewInputUnmarshaler("RespondInquiryInput", ec.unmarshalInputRespondInquiryInput),
 			graphql.NewInputUnmarshaler("RuleOrder", ec.unmarshalInputRuleOrder),
 			graphql.NewInputUnmarshaler("RuleWhereInput", ec.unmarshalInputRuleWhereInput),
 			graphql.NewInputUnmarshaler("SensorOrder", ec.unmarshalInputSensorOrder),
@@ -4299,7 +4585,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "auth.graphqls" "ent.graphqls" "event.graphqls" "execution.graphqls" "pack.graphqls" "policy.graphqls" "system.graphqls" "workflow.graphqls"
+//go:embed "auth.graphqls" "ent.graphqls" "event.graphqls" "execution.graphqls" "inquiry.graphqls" "pack.graphqls" "policy.graphqls" "system.graphqls" "workflow.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -4374,6 +4660,7 @@ extend type Enforcement {
 	{Name: "ent.graphqls", Input: sourceData("ent.graphqls"), BuiltIn: false},
 	{Name: "event.graphqls", Input: sourceData("event.graphqls"), BuiltIn: false},
 	{Name: "execution.graphqls", Input: sourceData("execution.graphqls"), BuiltIn: false},
+	{Name: "inquiry.graphqls", Input: sourceData("inquiry.graphqls"), BuiltIn: false},
 	{Name: "pack.graphqls", Input: sourceData("pack.graphqls"), BuiltIn: false},
 	{Name: "policy.graphqls", Input: sourceData("policy.graphqls"), BuiltIn: false},
 	{Name: "system.graphqls", Input: sourceData("system.graphqls"), BuiltIn: false},
@@ -4861,6 +5148,8 @@ func (ec *executionContext) childFields_Execution(ctx context.Context, field gra
 		return ec.fieldContext_Execution_reruns(ctx, field)
 	case "policyEvents":
 		return ec.fieldContext_Execution_policyEvents(ctx, field)
+	case "inquiry":
+		return ec.fieldContext_Execution_inquiry(ctx, field)
 	case "duration":
 		return ec.fieldContext_Execution_duration(ctx, field)
 	case "workflow":
@@ -4903,6 +5192,82 @@ func (ec *executionContext) childFields_ExecutionOutput(ctx context.Context, fie
 		return ec.fieldContext_ExecutionOutput_line(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ExecutionOutput", field.Name)
+}
+
+func (ec *executionContext) childFields_Inquiry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Inquiry_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Inquiry_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Inquiry_updatedAt(ctx, field)
+	case "executionID":
+		return ec.fieldContext_Inquiry_executionID(ctx, field)
+	case "workflowID":
+		return ec.fieldContext_Inquiry_workflowID(ctx, field)
+	case "taskName":
+		return ec.fieldContext_Inquiry_taskName(ctx, field)
+	case "packRef":
+		return ec.fieldContext_Inquiry_packRef(ctx, field)
+	case "prompt":
+		return ec.fieldContext_Inquiry_prompt(ctx, field)
+	case "responseSchema":
+		return ec.fieldContext_Inquiry_responseSchema(ctx, field)
+	case "route":
+		return ec.fieldContext_Inquiry_route(ctx, field)
+	case "ttl":
+		return ec.fieldContext_Inquiry_ttl(ctx, field)
+	case "timeoutAt":
+		return ec.fieldContext_Inquiry_timeoutAt(ctx, field)
+	case "status":
+		return ec.fieldContext_Inquiry_status(ctx, field)
+	case "response":
+		return ec.fieldContext_Inquiry_response(ctx, field)
+	case "respondedBy":
+		return ec.fieldContext_Inquiry_respondedBy(ctx, field)
+	case "respondedAt":
+		return ec.fieldContext_Inquiry_respondedAt(ctx, field)
+	case "execution":
+		return ec.fieldContext_Inquiry_execution(ctx, field)
+	case "workflow":
+		return ec.fieldContext_Inquiry_workflow(ctx, field)
+	case "assignedTo":
+		return ec.fieldContext_Inquiry_assignedTo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Inquiry", field.Name)
+}
+
+func (ec *executionContext) childFields_InquiryAssignment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "users":
+		return ec.fieldContext_InquiryAssignment_users(ctx, field)
+	case "roles":
+		return ec.fieldContext_InquiryAssignment_roles(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InquiryAssignment", field.Name)
+}
+
+func (ec *executionContext) childFields_InquiryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_InquiryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_InquiryConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_InquiryConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InquiryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_InquiryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_InquiryEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_InquiryEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InquiryEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_InstallPackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6051,6 +6416,20 @@ func (ec *executionContext) field_Mutation_cancelExecution_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelInquiry_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApiToken_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6381,6 +6760,20 @@ func (ec *executionContext) field_Mutation_rerunExecution_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RerunExecutionInput, error) {
 			return ec.unmarshalNRerunExecutionInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRerunExecutionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_respondInquiry_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RespondInquiryInput, error) {
+			return ec.unmarshalNRespondInquiryInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRespondInquiryInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7297,6 +7690,74 @@ func (ec *executionContext) field_Query_executions_args(ctx context.Context, raw
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_inquiries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[int], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.InquiryOrder, error) {
+			return ec.unmarshalOInquiryOrder2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.InquiryWhereInput, error) {
+			return ec.unmarshalOInquiryWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_inquiry_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_key_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8110,6 +8571,20 @@ func (ec *executionContext) field_Subscription_executionUpdated_args(ctx context
 		return nil, err
 	}
 	args["actionRef"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_inquiryUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -12617,6 +13092,38 @@ func (ec *executionContext) fieldContext_Execution_policyEvents(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Execution_inquiry(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_inquiry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Inquiry(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Inquiry) graphql.Marshaler {
+			return ec.marshalOInquiry2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiry(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_inquiry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Execution",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inquiry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Execution_duration(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12904,6 +13411,658 @@ func (ec *executionContext) _ExecutionOutput_line(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_ExecutionOutput_line(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ExecutionOutput", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inquiry_id(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Inquiry_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Inquiry_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Inquiry_executionID(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_executionID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExecutionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNID2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_executionID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Inquiry_workflowID(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_workflowID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WorkflowID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOID2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_workflowID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Inquiry_taskName(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_taskName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TaskName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_taskName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inquiry_packRef(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_packRef(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PackRef, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_packRef(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inquiry_prompt(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_prompt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Prompt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_prompt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inquiry_responseSchema(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_responseSchema(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResponseSchema, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNJSON2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_responseSchema(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _Inquiry_route(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_route(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Route, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_route(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inquiry_ttl(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_ttl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TTL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_ttl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Inquiry_timeoutAt(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_timeoutAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeoutAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_timeoutAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Inquiry_status(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v inquiry.Status) graphql.Marshaler {
+			return ec.marshalNInquiryStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "InquiryStatus")
+}
+
+func (ec *executionContext) _Inquiry_response(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_response(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Response, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOJSON2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_response(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _Inquiry_respondedBy(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_respondedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RespondedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_respondedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "String")
+}
+
+func (ec *executionContext) _Inquiry_respondedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_respondedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RespondedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_respondedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Inquiry", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Inquiry_execution(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_execution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Execution(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalNExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_execution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Inquiry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Inquiry_workflow(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_workflow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Workflow(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Execution) graphql.Marshaler {
+			return ec.marshalOExecution2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecution(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_workflow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Inquiry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Execution(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Inquiry_assignedTo(ctx context.Context, field graphql.CollectedField, obj *ent.Inquiry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Inquiry_assignedTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Inquiry().AssignedTo(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InquiryAssignment) graphql.Marshaler {
+			return ec.marshalNInquiryAssignment2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐInquiryAssignment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Inquiry_assignedTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Inquiry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InquiryAssignment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InquiryAssignment_users(ctx context.Context, field graphql.CollectedField, obj *model.InquiryAssignment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InquiryAssignment_users(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Users, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InquiryAssignment_users(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InquiryAssignment", field, false, false, "String")
+}
+
+func (ec *executionContext) _InquiryAssignment_roles(ctx context.Context, field graphql.CollectedField, obj *model.InquiryAssignment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InquiryAssignment_roles(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Roles, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InquiryAssignment_roles(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InquiryAssignment", field, false, false, "String")
+}
+
+func (ec *executionContext) _InquiryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.InquiryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InquiryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.InquiryEdge) graphql.Marshaler {
+			return ec.marshalOInquiryEdge2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InquiryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InquiryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InquiryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InquiryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.InquiryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InquiryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[int]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InquiryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InquiryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InquiryConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.InquiryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InquiryConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InquiryConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InquiryConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InquiryEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.InquiryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InquiryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Inquiry) graphql.Marshaler {
+			return ec.marshalOInquiry2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiry(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InquiryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InquiryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inquiry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _InquiryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.InquiryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InquiryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[int]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InquiryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InquiryEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _InstallPackPayload_pack(ctx context.Context, field graphql.CollectedField, obj *model.InstallPackPayload) (ret graphql.Marshaler) {
@@ -14624,6 +15783,94 @@ func (ec *executionContext) fieldContext_Mutation_cancelExecution(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelExecution_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_respondInquiry(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_respondInquiry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RespondInquiry(ctx, fc.Args["input"].(model.RespondInquiryInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Inquiry) graphql.Marshaler {
+			return ec.marshalNInquiry2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_respondInquiry(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inquiry(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_respondInquiry_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelInquiry(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelInquiry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelInquiry(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Inquiry) graphql.Marshaler {
+			return ec.marshalNInquiry2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelInquiry(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inquiry(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelInquiry_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -17398,6 +18645,50 @@ func (ec *executionContext) fieldContext_Query_executions(ctx context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_inquiries(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_inquiries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Inquiries(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.InquiryOrder), fc.Args["where"].(*ent.InquiryWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.InquiryConnection) graphql.Marshaler {
+			return ec.marshalNInquiryConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_inquiries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InquiryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_inquiries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_keys(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18172,6 +19463,50 @@ func (ec *executionContext) fieldContext_Query_key(ctx context.Context, field gr
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_key_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_inquiry(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_inquiry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Inquiry(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Inquiry) graphql.Marshaler {
+			return ec.marshalNInquiry2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_inquiry(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inquiry(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_inquiry_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -19913,6 +21248,82 @@ func (ec *executionContext) fieldContext_Subscription_executionOutput(ctx contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_executionOutput_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_inquiryCreated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_inquiryCreated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().InquiryCreated(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Inquiry) graphql.Marshaler {
+			return ec.marshalNInquiry2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_inquiryCreated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inquiry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_inquiryUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_inquiryUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().InquiryUpdated(ctx, fc.Args["id"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Inquiry) graphql.Marshaler {
+			return ec.marshalNInquiry2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_inquiryUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Inquiry(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_inquiryUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -28275,7 +29686,7 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "taskItem", "taskItemNEQ", "taskItemIn", "taskItemNotIn", "taskItemGT", "taskItemGTE", "taskItemLT", "taskItemLTE", "taskItemIsNil", "taskItemNotNil", "retryOfID", "retryOfIDNEQ", "retryOfIDIn", "retryOfIDNotIn", "retryOfIDIsNil", "retryOfIDNotNil", "retryAttempt", "retryAttemptNEQ", "retryAttemptIn", "retryAttemptNotIn", "retryAttemptGT", "retryAttemptGTE", "retryAttemptLT", "retryAttemptLTE", "rerunOfID", "rerunOfIDNEQ", "rerunOfIDIn", "rerunOfIDNotIn", "rerunOfIDIsNil", "rerunOfIDNotNil", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith", "hasRetryOf", "hasRetryOfWith", "hasRetries", "hasRetriesWith", "hasRerunOf", "hasRerunOfWith", "hasReruns", "hasRerunsWith", "hasPolicyEvents", "hasPolicyEventsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "taskItem", "taskItemNEQ", "taskItemIn", "taskItemNotIn", "taskItemGT", "taskItemGTE", "taskItemLT", "taskItemLTE", "taskItemIsNil", "taskItemNotNil", "retryOfID", "retryOfIDNEQ", "retryOfIDIn", "retryOfIDNotIn", "retryOfIDIsNil", "retryOfIDNotNil", "retryAttempt", "retryAttemptNEQ", "retryAttemptIn", "retryAttemptNotIn", "retryAttemptGT", "retryAttemptGTE", "retryAttemptLT", "retryAttemptLTE", "rerunOfID", "rerunOfIDNEQ", "rerunOfIDIn", "rerunOfIDNotIn", "rerunOfIDIsNil", "rerunOfIDNotNil", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith", "hasRetryOf", "hasRetryOfWith", "hasRetries", "hasRetriesWith", "hasRerunOf", "hasRerunOfWith", "hasReruns", "hasRerunsWith", "hasPolicyEvents", "hasPolicyEventsWith", "hasInquiry", "hasInquiryWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -30130,6 +31541,20 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.HasPolicyEventsWith = data
+		case "hasInquiry":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasInquiry"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasInquiry = data
+		case "hasInquiryWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasInquiryWith"))
+			data, err := ec.unmarshalOInquiryWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasInquiryWith = data
 		}
 	}
 	return it, nil
@@ -30144,6 +31569,1060 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 func UnmarshalExecutionWhereInput(ctx context.Context, raw any) (ent.ExecutionWhereInput, error) {
 	var out ent.ExecutionWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ExecutionWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputInquiryOrder(ctx context.Context, obj any) (ent.InquiryOrder, error) {
+	var it ent.InquiryOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNInquiryOrderField2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalInquiryOrder unmarshals raw into the InquiryOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalInquiryOrder(ctx context.Context, raw any) (ent.InquiryOrder, error) {
+	var out ent.InquiryOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "InquiryOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputInquiryWhereInput(ctx context.Context, obj any) (ent.InquiryWhereInput, error) {
+	var it ent.InquiryWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "executionID", "executionIDNEQ", "executionIDIn", "executionIDNotIn", "workflowID", "workflowIDNEQ", "workflowIDIn", "workflowIDNotIn", "workflowIDIsNil", "workflowIDNotNil", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "prompt", "promptNEQ", "promptIn", "promptNotIn", "promptGT", "promptGTE", "promptLT", "promptLTE", "promptContains", "promptHasPrefix", "promptHasSuffix", "promptEqualFold", "promptContainsFold", "route", "routeNEQ", "routeIn", "routeNotIn", "routeGT", "routeGTE", "routeLT", "routeLTE", "routeContains", "routeHasPrefix", "routeHasSuffix", "routeEqualFold", "routeContainsFold", "ttl", "ttlNEQ", "ttlIn", "ttlNotIn", "ttlGT", "ttlGTE", "ttlLT", "ttlLTE", "timeoutAt", "timeoutAtNEQ", "timeoutAtIn", "timeoutAtNotIn", "timeoutAtGT", "timeoutAtGTE", "timeoutAtLT", "timeoutAtLTE", "status", "statusNEQ", "statusIn", "statusNotIn", "respondedBy", "respondedByNEQ", "respondedByIn", "respondedByNotIn", "respondedByGT", "respondedByGTE", "respondedByLT", "respondedByLTE", "respondedByContains", "respondedByHasPrefix", "respondedByHasSuffix", "respondedByIsNil", "respondedByNotNil", "respondedByEqualFold", "respondedByContainsFold", "respondedAt", "respondedAtNEQ", "respondedAtIn", "respondedAtNotIn", "respondedAtGT", "respondedAtGTE", "respondedAtLT", "respondedAtLTE", "respondedAtIsNil", "respondedAtNotNil", "hasExecution", "hasExecutionWith", "hasWorkflow", "hasWorkflowWith"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOInquiryWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOInquiryWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOInquiryWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "executionID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("executionID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExecutionID = data
+		case "executionIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("executionIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExecutionIDNEQ = data
+		case "executionIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("executionIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExecutionIDIn = data
+		case "executionIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("executionIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExecutionIDNotIn = data
+		case "workflowID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowID = data
+		case "workflowIDNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowIDNEQ"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowIDNEQ = data
+		case "workflowIDIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowIDIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowIDIn = data
+		case "workflowIDNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowIDNotIn"))
+			data, err := ec.unmarshalOID2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowIDNotIn = data
+		case "workflowIDIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowIDIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowIDIsNil = data
+		case "workflowIDNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("workflowIDNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WorkflowIDNotNil = data
+		case "taskName":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskName"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskName = data
+		case "taskNameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameNEQ = data
+		case "taskNameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameIn = data
+		case "taskNameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameNotIn = data
+		case "taskNameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameGT = data
+		case "taskNameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameGTE = data
+		case "taskNameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameLT = data
+		case "taskNameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameLTE = data
+		case "taskNameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameContains = data
+		case "taskNameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameHasPrefix = data
+		case "taskNameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameHasSuffix = data
+		case "taskNameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameEqualFold = data
+		case "taskNameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("taskNameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TaskNameContainsFold = data
+		case "packRef":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRef"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRef = data
+		case "packRefNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefNEQ = data
+		case "packRefIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefIn = data
+		case "packRefNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefNotIn = data
+		case "packRefGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefGT = data
+		case "packRefGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefGTE = data
+		case "packRefLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefLT = data
+		case "packRefLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefLTE = data
+		case "packRefContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefContains = data
+		case "packRefHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefHasPrefix = data
+		case "packRefHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefHasSuffix = data
+		case "packRefEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefEqualFold = data
+		case "packRefContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packRefContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackRefContainsFold = data
+		case "prompt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("prompt"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Prompt = data
+		case "promptNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptNEQ = data
+		case "promptIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptIn = data
+		case "promptNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptNotIn = data
+		case "promptGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptGT = data
+		case "promptGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptGTE = data
+		case "promptLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptLT = data
+		case "promptLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptLTE = data
+		case "promptContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptContains = data
+		case "promptHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptHasPrefix = data
+		case "promptHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptHasSuffix = data
+		case "promptEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptEqualFold = data
+		case "promptContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("promptContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PromptContainsFold = data
+		case "route":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("route"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Route = data
+		case "routeNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteNEQ = data
+		case "routeIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteIn = data
+		case "routeNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteNotIn = data
+		case "routeGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteGT = data
+		case "routeGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteGTE = data
+		case "routeLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteLT = data
+		case "routeLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteLTE = data
+		case "routeContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteContains = data
+		case "routeHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteHasPrefix = data
+		case "routeHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteHasSuffix = data
+		case "routeEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteEqualFold = data
+		case "routeContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("routeContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RouteContainsFold = data
+		case "ttl":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttl"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTL = data
+		case "ttlNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttlNEQ"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTLNEQ = data
+		case "ttlIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttlIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTLIn = data
+		case "ttlNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttlNotIn"))
+			data, err := ec.unmarshalOFloat2ᚕfloat64ᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTLNotIn = data
+		case "ttlGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttlGT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTLGT = data
+		case "ttlGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttlGTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTLGTE = data
+		case "ttlLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttlLT"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTLLT = data
+		case "ttlLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ttlLTE"))
+			data, err := ec.unmarshalOFloat2ᚖfloat64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TTLLTE = data
+		case "timeoutAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAt = data
+		case "timeoutAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtNEQ = data
+		case "timeoutAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtIn = data
+		case "timeoutAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtNotIn = data
+		case "timeoutAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtGT = data
+		case "timeoutAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtGTE = data
+		case "timeoutAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtLT = data
+		case "timeoutAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("timeoutAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TimeoutAtLTE = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOInquiryStatus2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOInquiryStatus2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOInquiryStatus2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOInquiryStatus2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "respondedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedBy = data
+		case "respondedByNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByNEQ = data
+		case "respondedByIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByIn = data
+		case "respondedByNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByNotIn = data
+		case "respondedByGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByGT = data
+		case "respondedByGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByGTE = data
+		case "respondedByLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByLT = data
+		case "respondedByLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByLTE = data
+		case "respondedByContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByContains = data
+		case "respondedByHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByHasPrefix = data
+		case "respondedByHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByHasSuffix = data
+		case "respondedByIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByIsNil = data
+		case "respondedByNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByNotNil = data
+		case "respondedByEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByEqualFold = data
+		case "respondedByContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedByContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedByContainsFold = data
+		case "respondedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAt = data
+		case "respondedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAtNEQ = data
+		case "respondedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAtIn = data
+		case "respondedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAtNotIn = data
+		case "respondedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAtGT = data
+		case "respondedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAtGTE = data
+		case "respondedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAtLT = data
+		case "respondedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAtLTE = data
+		case "respondedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAtIsNil = data
+		case "respondedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("respondedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RespondedAtNotNil = data
+		case "hasExecution":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasExecution"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasExecution = data
+		case "hasExecutionWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasExecutionWith"))
+			data, err := ec.unmarshalOExecutionWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasExecutionWith = data
+		case "hasWorkflow":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasWorkflow"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasWorkflow = data
+		case "hasWorkflowWith":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasWorkflowWith"))
+			data, err := ec.unmarshalOExecutionWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐExecutionWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.HasWorkflowWith = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalInquiryWhereInput unmarshals raw into the InquiryWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalInquiryWhereInput(ctx context.Context, raw any) (ent.InquiryWhereInput, error) {
+	var out ent.InquiryWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "InquiryWhereInput", raw, &out)
 	return out, err
 }
 
@@ -33684,6 +36163,55 @@ func (ec *executionContext) unmarshalInputRerunExecutionInput(ctx context.Contex
 func UnmarshalRerunExecutionInput(ctx context.Context, raw any) (model.RerunExecutionInput, error) {
 	var out model.RerunExecutionInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RerunExecutionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRespondInquiryInput(ctx context.Context, obj any) (model.RespondInquiryInput, error) {
+	var it model.RespondInquiryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "response"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "response":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("response"))
+			data, err := ec.unmarshalNJSON2map(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Response = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRespondInquiryInput unmarshals raw into the RespondInquiryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRespondInquiryInput(ctx context.Context, raw any) (model.RespondInquiryInput, error) {
+	var out model.RespondInquiryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RespondInquiryInput", raw, &out)
 	return out, err
 }
 
@@ -38380,6 +40908,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Key(ctx, sel, obj)
+	case *ent.Inquiry:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Inquiry(ctx, sel, obj)
 	case *ent.Execution:
 		if obj == nil {
 			return graphql.Null
@@ -39936,6 +42469,11 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "inquiry":
+			out.Values[i] = ec._Execution_inquiry(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "duration":
 			out.Values[i] = ec._Execution_duration(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -40072,6 +42610,248 @@ func (ec *executionContext) _ExecutionOutput(ctx context.Context, sel ast.Select
 			}
 		case "line":
 			out.Values[i] = ec._ExecutionOutput_line(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var inquiryImplementors = []string{"Inquiry", "Node"}
+
+func (ec *executionContext) _Inquiry(ctx context.Context, sel ast.SelectionSet, obj *ent.Inquiry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inquiryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Inquiry")
+		case "id":
+			out.Values[i] = ec._Inquiry_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Inquiry_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Inquiry_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "executionID":
+			out.Values[i] = ec._Inquiry_executionID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "workflowID":
+			out.Values[i] = ec._Inquiry_workflowID(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "taskName":
+			out.Values[i] = ec._Inquiry_taskName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "packRef":
+			out.Values[i] = ec._Inquiry_packRef(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "prompt":
+			out.Values[i] = ec._Inquiry_prompt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "responseSchema":
+			out.Values[i] = ec._Inquiry_responseSchema(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "route":
+			out.Values[i] = ec._Inquiry_route(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ttl":
+			out.Values[i] = ec._Inquiry_ttl(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeoutAt":
+			out.Values[i] = ec._Inquiry_timeoutAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._Inquiry_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "response":
+			out.Values[i] = ec._Inquiry_response(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "respondedBy":
+			out.Values[i] = ec._Inquiry_respondedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "respondedAt":
+			out.Values[i] = ec._Inquiry_respondedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "execution":
+			out.Values[i] = ec._Inquiry_execution(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "workflow":
+			out.Values[i] = ec._Inquiry_workflow(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "assignedTo":
+			out.Values[i] = ec._Inquiry_assignedTo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var inquiryAssignmentImplementors = []string{"InquiryAssignment"}
+
+func (ec *executionContext) _InquiryAssignment(ctx context.Context, sel ast.SelectionSet, obj *model.InquiryAssignment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inquiryAssignmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InquiryAssignment")
+		case "users":
+			out.Values[i] = ec._InquiryAssignment_users(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "roles":
+			out.Values[i] = ec._InquiryAssignment_roles(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var inquiryConnectionImplementors = []string{"InquiryConnection"}
+
+func (ec *executionContext) _InquiryConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.InquiryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inquiryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InquiryConnection")
+		case "edges":
+			out.Values[i] = ec._InquiryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._InquiryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._InquiryConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var inquiryEdgeImplementors = []string{"InquiryEdge"}
+
+func (ec *executionContext) _InquiryEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.InquiryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inquiryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	var deferred graphql.DeferredGroup
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InquiryEdge")
+		case "node":
+			out.Values[i] = ec._InquiryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._InquiryEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -40551,6 +43331,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelExecution":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelExecution(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "respondInquiry":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_respondInquiry(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelInquiry":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelInquiry(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -41413,6 +44207,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_executions(ctx, field)
 				})
+		case "inquiries":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_inquiries(ctx, field)
+				})
 		case "keys":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -41520,6 +44320,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_key(ctx, field)
+				})
+		case "inquiry":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_inquiry(ctx, field)
 				})
 		case "policy":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -42076,6 +44882,10 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 		return ec._Subscription_executionUpdated(ctx, fields[0])
 	case "executionOutput":
 		return ec._Subscription_executionOutput(ctx, fields[0])
+	case "inquiryCreated":
+		return ec._Subscription_inquiryCreated(ctx, fields[0])
+	case "inquiryUpdated":
+		return ec._Subscription_inquiryUpdated(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -43599,6 +46409,20 @@ func (ec *executionContext) unmarshalNExecutionWhereInput2ᚖgithubᚗcomᚋattu
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, error) {
 	res, err := gqltype.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -43640,6 +46464,59 @@ func (ec *executionContext) marshalNID2ᚕintᚄ(ctx context.Context, sel ast.Se
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNInquiry2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiry(ctx context.Context, sel ast.SelectionSet, v *ent.Inquiry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Inquiry!")
+		return graphql.Null
+	}
+	return ec._Inquiry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInquiryAssignment2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐInquiryAssignment(ctx context.Context, sel ast.SelectionSet, v *model.InquiryAssignment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InquiryAssignment!")
+		return graphql.Null
+	}
+	return ec._InquiryAssignment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNInquiryConnection2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryConnection(ctx context.Context, sel ast.SelectionSet, v *ent.InquiryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InquiryConnection!")
+		return graphql.Null
+	}
+	return ec._InquiryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNInquiryOrderField2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryOrderField(ctx context.Context, v any) (*ent.InquiryOrderField, error) {
+	var res = new(ent.InquiryOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInquiryOrderField2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.InquiryOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InquiryOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalNInquiryStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatus(ctx context.Context, v any) (inquiry.Status, error) {
+	var res inquiry.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInquiryStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatus(ctx context.Context, sel ast.SelectionSet, v inquiry.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNInquiryWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryWhereInput(ctx context.Context, v any) (*ent.InquiryWhereInput, error) {
+	res, err := ec.unmarshalInputInquiryWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNInstallPackInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐInstallPackInput(ctx context.Context, v any) (model.InstallPackInput, error) {
@@ -43954,6 +46831,11 @@ func (ec *executionContext) marshalNPolicyPayload2ᚖgithubᚗcomᚋattuneᚑio�
 
 func (ec *executionContext) unmarshalNRerunExecutionInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRerunExecutionInput(ctx context.Context, v any) (model.RerunExecutionInput, error) {
 	res, err := ec.unmarshalInputRerunExecutionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNRespondInquiryInput2githubᚗcomᚋattuneᚑioᚋattuneᚋgraphᚋmodelᚐRespondInquiryInput(ctx context.Context, v any) (model.RespondInquiryInput, error) {
+	res, err := ec.unmarshalInputRespondInquiryInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -45322,6 +48204,41 @@ func (ec *executionContext) unmarshalOExecutionWhereInput2ᚖgithubᚗcomᚋattu
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚕfloat64ᚄ(ctx context.Context, v any) ([]float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]float64, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNFloat2float64(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOFloat2ᚕfloat64ᚄ(ctx context.Context, sel ast.SelectionSet, v []float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNFloat2float64(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
 	if v == nil {
 		return nil, nil
@@ -45390,6 +48307,118 @@ func (ec *executionContext) marshalOID2ᚖint(ctx context.Context, sel ast.Selec
 	_ = ctx
 	res := gqltype.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOInquiry2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiry(ctx context.Context, sel ast.SelectionSet, v *ent.Inquiry) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Inquiry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOInquiryEdge2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.InquiryEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOInquiryEdge2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOInquiryEdge2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryEdge(ctx context.Context, sel ast.SelectionSet, v *ent.InquiryEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._InquiryEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOInquiryOrder2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryOrder(ctx context.Context, v any) (*ent.InquiryOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputInquiryOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOInquiryStatus2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatusᚄ(ctx context.Context, v any) ([]inquiry.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]inquiry.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInquiryStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInquiryStatus2ᚕgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []inquiry.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInquiryStatus2githubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOInquiryStatus2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatus(ctx context.Context, v any) (*inquiry.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(inquiry.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInquiryStatus2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚋinquiryᚐStatus(ctx context.Context, sel ast.SelectionSet, v *inquiry.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOInquiryWhereInput2ᚕᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryWhereInputᚄ(ctx context.Context, v any) ([]*ent.InquiryWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.InquiryWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInquiryWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOInquiryWhereInput2ᚖgithubᚗcomᚋattuneᚑioᚋattuneᚋentᚐInquiryWhereInput(ctx context.Context, v any) (*ent.InquiryWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputInquiryWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚕint64ᚄ(ctx context.Context, v any) ([]int64, error) {

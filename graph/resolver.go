@@ -8,6 +8,7 @@ import (
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/execution"
+	"github.com/attune-io/attune/internal/inquiry"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/pack"
 	"github.com/attune-io/attune/internal/policy"
@@ -36,6 +37,8 @@ type Resolver struct {
 	Webhooks *trigger.Webhooks
 	// Policies creates, changes and deletes action policies.
 	Policies *policy.Service
+	// Inquiries answers, cancels and streams inquiries.
+	InquiryService *inquiry.Service
 	// Sensors enables and disables sensors.
 	Sensors *sensor.Supervisor
 	// Isolation says how this node confines action processes (systemInfo).

@@ -229,7 +229,7 @@ func (a *app) shutdown() {
 // handler routes the HTTP surface: GraphQL, the playground and health.
 func (a *app) handler() http.Handler {
 	gql := graph.NewHandler(&graph.Resolver{
-		Client: a.db.Ent, Packs: a.packs, Executions: a.engine.svc, Workflows: a.engine.workflows,
+		Client: a.db.Ent, Packs: a.packs, Executions: a.engine.svc, Workflows: a.engine.workflows, InquiryService: a.engine.inquiries,
 		Tokens: a.sec.tokens, Keys: a.sec.keys, Logger: a.log,
 		Events: a.engine.rules, Webhooks: a.events.webhooks, Sensors: a.events.sensors,
 		Isolation: a.sandbox.Status(), Policies: actionpolicy.NewService(a.db),

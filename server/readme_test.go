@@ -103,6 +103,13 @@ var docExamples = []docExample{
 		doc: "README.md", fp: "b748f8a1bb76", kind: graphQL, poll: true,
 		want: []string{`"status":"PROCESSED"`, `"execution":{"status":"SUCCEEDED"`, `hello`},
 	},
+	// Asking a person: core.ask waits PENDING, the inquiry is listed, the answer ends it.
+	{doc: "README.md", fp: "27fce80f8946", kind: graphQL, want: []string{`"execution":{"id":`}},
+	{doc: "README.md", fp: "659e6d42daff", kind: graphQL, poll: true, want: []string{`"status":"PENDING"`, `"prompt":"Deploy to production?"`}},
+	{
+		doc: "README.md", fp: "fc9a09c9c41a", kind: graphQL,
+		want: []string{`"status":"RESPONDED"`, `"execution":{"status":"SUCCEEDED"`, `"response"`},
+	},
 	// From the terminal: the client against the same server, with the pack and rule above.
 	{
 		doc: "README.md", fp: "b27dfae1ee66", kind: shell,
@@ -133,6 +140,15 @@ var docExamples = []docExample{
 	{
 		doc: "docs/operations.md", fp: "5b524a752ad6",
 		why: "a Prometheus configuration for the reader's hosts; TestMetrics scrapes both listeners it names",
+	},
+	{doc: "docs/inquiries.md", fp: "5b3e469653e5", why: "a mermaid diagram"},
+	{
+		doc: "docs/inquiries.md", fp: "a8e842f05d56",
+		why: "needs an inquiry's id; the README's inquiry examples run these operations, TestInquiryApproval and TestInquiryTimeoutAndCancel the rest",
+	},
+	{
+		doc: "docs/inquiries.md", fp: "f837fda6bc83",
+		why: "a rule posting to a chat server that is not here; TestInquiryApproval installs a rule of this form (core.echo instead of core.http)",
 	},
 	{doc: "docs/policies.md", fp: "196a35cec521", why: "a policy file; TestPoliciesOfAPack installs this form"},
 	{doc: "docs/policies.md", fp: "d2b25524c3f7", why: "a policy file; TestPoliciesOfAPack and TestPolicyValidation use this form"},

@@ -263,11 +263,42 @@ func TestStackStormRunners(t *testing.T) {
 				require.Equal(t, "SUCCEEDED", got.Status, "%s: %+v", ref, got)
 			}
 		})
+		t.Run("an inquirer action waits for its answer", func(t *testing.T) {
+			t.Parallel()
+			gql := client(s, s.token)
+			id := execute(t, s, "st2runners.approve", map[string]any{"ttl": 5, "route": "chat"})
+			var inq struct{ ID, Status, Route string }
+			eventually(t, execDeadline, "the action's inquiry", func() bool {
+				var out struct {
+					Inquiries struct {
+						Edges []struct {
+							Node struct{ ID, Status, Route string }
+						}
+					}
+				}
+				gql.Must(t, `query($e: ID!) { inquiries(where: {executionID: $e}) { edges { node { id status route } } } }`,
+					map[string]any{"e": id}, &out)
+				if len(out.Inquiries.Edges) == 0 {
+					return false
+				}
+				inq = out.Inquiries.Edges[0].Node
+				return true
+			})
+			require.Equal(t, "PENDING", inq.Status)
+			require.Equal(t, "chat", inq.Route)
+			var out struct{ RespondInquiry struct{ Status string } }
+			gql.Must(t, `mutation($id: ID!) { respondInquiry(input: {id: $id, response: {continue: false}}) { status } }`,
+				map[string]any{"id": inq.ID}, &out)
+			require.Equal(t, "RESPONDED", out.RespondInquiry.Status)
+			end := follow(t, s, id)
+			require.Equal(t, "SUCCEEDED", end[len(end)-1].Status)
+			require.JSONEq(t, `{"continue": false}`, string(jsonField(t, end[len(end)-1].Result, "response")))
+			require.JSONEq(t, `5`, string(jsonField(t, end[len(end)-1].Result, "ttl")))
+		})
 		t.Run("runners that are not available fail at once", func(t *testing.T) {
 			t.Parallel()
 			for ref, want := range map[string]string{
-				"st2runners.approve": "runner inquirer is not available yet: inquiries (core.ask)",
-				"st2runners.win":     "runner winrm-cmd is not available: attune does not run Windows commands over WinRM",
+				"st2runners.win": "runner winrm-cmd is not available: attune does not run Windows commands over WinRM",
 			} {
 				got := runToEnd(t, s, ref, map[string]any{})
 				require.Equal(t, "FAILED", got.Status, "%s: %+v", ref, got)

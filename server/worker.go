@@ -15,6 +15,7 @@ import (
 	"github.com/attune-io/attune/internal/auth"
 	"github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/inproc"
+	"github.com/attune-io/attune/internal/inquiry"
 	"github.com/attune-io/attune/internal/keystore"
 	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/notify"
@@ -235,6 +236,9 @@ type engine struct {
 	// workflows runs workflow actions: their steps on worker nodes' queue,
 	// pause and resume from any node.
 	workflows *wfengine.Engine
+	// inquiries runs the actions that ask a person (core.ask) and the
+	// answers, timeouts and cancels of their inquiries.
+	inquiries *inquiry.Service
 	// metrics counts what the engine and the event pipeline do.
 	metrics *metrics.Metrics
 	// triggers emits the execution triggers (worker nodes): from the
@@ -306,6 +310,9 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	})
 	e.svc.SetWorkflows(e.workflows)
 	h.Workflow = e.workflows.Step
+	e.inquiries = inquiry.New(db, e.svc, e.workflows, e.queue, e.rules, bus, log.With("component", "inquiries"))
+	e.svc.SetInquiries(e.inquiries)
+	h.InquiryTimeout = e.inquiries.Expire
 	if concurrency == 0 {
 		return e, nil
 	}

@@ -106,6 +106,10 @@ const (
 	EdgeReruns = "reruns"
 	// EdgePolicyEvents holds the string denoting the policy_events edge name in mutations.
 	EdgePolicyEvents = "policy_events"
+	// EdgeInquiry holds the string denoting the inquiry edge name in mutations.
+	EdgeInquiry = "inquiry"
+	// EdgeWorkflowInquiries holds the string denoting the workflow_inquiries edge name in mutations.
+	EdgeWorkflowInquiries = "workflow_inquiries"
 	// Table holds the table name of the execution in the database.
 	Table = "executions"
 	// ActionTable is the table that holds the action relation/edge.
@@ -174,6 +178,20 @@ const (
 	PolicyEventsInverseTable = "policy_events"
 	// PolicyEventsColumn is the table column denoting the policy_events relation/edge.
 	PolicyEventsColumn = "execution_id"
+	// InquiryTable is the table that holds the inquiry relation/edge.
+	InquiryTable = "inquiries"
+	// InquiryInverseTable is the table name for the Inquiry entity.
+	// It exists in this package in order to avoid circular dependency with the "inquiry" package.
+	InquiryInverseTable = "inquiries"
+	// InquiryColumn is the table column denoting the inquiry relation/edge.
+	InquiryColumn = "execution_id"
+	// WorkflowInquiriesTable is the table that holds the workflow_inquiries relation/edge.
+	WorkflowInquiriesTable = "inquiries"
+	// WorkflowInquiriesInverseTable is the table name for the Inquiry entity.
+	// It exists in this package in order to avoid circular dependency with the "inquiry" package.
+	WorkflowInquiriesInverseTable = "inquiries"
+	// WorkflowInquiriesColumn is the table column denoting the workflow_inquiries relation/edge.
+	WorkflowInquiriesColumn = "workflow_id"
 )
 
 // Columns holds all SQL columns for execution fields.
@@ -593,6 +611,27 @@ func ByPolicyEvents(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
 		sqlgraph.OrderByNeighborTerms(s, newPolicyEventsStep(), append([]sql.OrderTerm{term}, terms...)...)
 	}
 }
+
+// ByInquiryField orders the results by inquiry field.
+func ByInquiryField(field string, opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newInquiryStep(), sql.OrderByField(field, opts...))
+	}
+}
+
+// ByWorkflowInquiriesCount orders the results by workflow_inquiries count.
+func ByWorkflowInquiriesCount(opts ...sql.OrderTermOption) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborsCount(s, newWorkflowInquiriesStep(), opts...)
+	}
+}
+
+// ByWorkflowInquiries orders the results by workflow_inquiries terms.
+func ByWorkflowInquiries(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
+	return func(s *sql.Selector) {
+		sqlgraph.OrderByNeighborTerms(s, newWorkflowInquiriesStep(), append([]sql.OrderTerm{term}, terms...)...)
+	}
+}
 func newActionStep() *sqlgraph.Step {
 	return sqlgraph.NewStep(
 		sqlgraph.From(Table, FieldID),
@@ -675,6 +714,20 @@ func newPolicyEventsStep() *sqlgraph.Step {
 		sqlgraph.From(Table, FieldID),
 		sqlgraph.To(PolicyEventsInverseTable, FieldID),
 		sqlgraph.Edge(sqlgraph.O2M, false, PolicyEventsTable, PolicyEventsColumn),
+	)
+}
+func newInquiryStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(InquiryInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2O, false, InquiryTable, InquiryColumn),
+	)
+}
+func newWorkflowInquiriesStep() *sqlgraph.Step {
+	return sqlgraph.NewStep(
+		sqlgraph.From(Table, FieldID),
+		sqlgraph.To(WorkflowInquiriesInverseTable, FieldID),
+		sqlgraph.Edge(sqlgraph.O2M, false, WorkflowInquiriesTable, WorkflowInquiriesColumn),
 	)
 }
 

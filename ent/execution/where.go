@@ -1776,6 +1776,52 @@ func HasPolicyEventsWith(preds ...predicate.PolicyEvent) predicate.Execution {
 	})
 }
 
+// HasInquiry applies the HasEdge predicate on the "inquiry" edge.
+func HasInquiry() predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2O, false, InquiryTable, InquiryColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasInquiryWith applies the HasEdge predicate on the "inquiry" edge with a given conditions (other predicates).
+func HasInquiryWith(preds ...predicate.Inquiry) predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := newInquiryStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasWorkflowInquiries applies the HasEdge predicate on the "workflow_inquiries" edge.
+func HasWorkflowInquiries() predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, WorkflowInquiriesTable, WorkflowInquiriesColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasWorkflowInquiriesWith applies the HasEdge predicate on the "workflow_inquiries" edge with a given conditions (other predicates).
+func HasWorkflowInquiriesWith(preds ...predicate.Inquiry) predicate.Execution {
+	return predicate.Execution(func(s *sql.Selector) {
+		step := newWorkflowInquiriesStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.Execution) predicate.Execution {
 	return predicate.Execution(sql.AndPredicates(predicates...))

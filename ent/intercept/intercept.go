@@ -17,6 +17,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
@@ -329,6 +330,33 @@ func (f TraverseExecutionSecret) Traverse(ctx context.Context, q ent.Query) erro
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ExecutionSecretQuery", q)
+}
+
+// The InquiryFunc type is an adapter to allow the use of ordinary function as a Querier.
+type InquiryFunc func(context.Context, *ent.InquiryQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f InquiryFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.InquiryQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.InquiryQuery", q)
+}
+
+// The TraverseInquiry type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseInquiry func(context.Context, *ent.InquiryQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseInquiry) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseInquiry) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.InquiryQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.InquiryQuery", q)
 }
 
 // The KeyFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -676,6 +704,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ExecutionOutputQuery, predicate.ExecutionOutput, executionoutput.OrderOption]{typ: ent.TypeExecutionOutput, tq: q}, nil
 	case *ent.ExecutionSecretQuery:
 		return &query[*ent.ExecutionSecretQuery, predicate.ExecutionSecret, executionsecret.OrderOption]{typ: ent.TypeExecutionSecret, tq: q}, nil
+	case *ent.InquiryQuery:
+		return &query[*ent.InquiryQuery, predicate.Inquiry, inquiry.OrderOption]{typ: ent.TypeInquiry, tq: q}, nil
 	case *ent.KeyQuery:
 		return &query[*ent.KeyQuery, predicate.Key, key.OrderOption]{typ: ent.TypeKey, tq: q}, nil
 	case *ent.LeaseQuery:

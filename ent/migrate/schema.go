@@ -372,6 +372,54 @@ var (
 			},
 		},
 	}
+	// InquiriesColumns holds the columns for the "inquiries" table.
+	InquiriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "task_name", Type: field.TypeString, Default: ""},
+		{Name: "pack_ref", Type: field.TypeString, Default: ""},
+		{Name: "prompt", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "response_schema", Type: field.TypeJSON},
+		{Name: "assigned_users", Type: field.TypeJSON, Nullable: true},
+		{Name: "assigned_roles", Type: field.TypeJSON, Nullable: true},
+		{Name: "route", Type: field.TypeString, Default: ""},
+		{Name: "ttl", Type: field.TypeFloat64, Default: 1440},
+		{Name: "timeout_at", Type: field.TypeTime},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "RESPONDED", "TIMEOUT", "CANCELED"}, Default: "PENDING"},
+		{Name: "response", Type: field.TypeJSON, Nullable: true},
+		{Name: "responded_by", Type: field.TypeString, Nullable: true},
+		{Name: "responded_at", Type: field.TypeTime, Nullable: true},
+		{Name: "execution_id", Type: field.TypeInt, Unique: true},
+		{Name: "workflow_id", Type: field.TypeInt, Nullable: true},
+	}
+	// InquiriesTable holds the schema information for the "inquiries" table.
+	InquiriesTable = &schema.Table{
+		Name:       "inquiries",
+		Columns:    InquiriesColumns,
+		PrimaryKey: []*schema.Column{InquiriesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "inquiries_executions_inquiry",
+				Columns:    []*schema.Column{InquiriesColumns[16]},
+				RefColumns: []*schema.Column{ExecutionsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "inquiries_executions_workflow_inquiries",
+				Columns:    []*schema.Column{InquiriesColumns[17]},
+				RefColumns: []*schema.Column{ExecutionsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "inquiry_status_timeout_at",
+				Unique:  false,
+				Columns: []*schema.Column{InquiriesColumns[12], InquiriesColumns[11]},
+			},
+		},
+	}
 	// KeysColumns holds the columns for the "keys" table.
 	KeysColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -735,6 +783,7 @@ var (
 		ExecutionsTable,
 		ExecutionOutputsTable,
 		ExecutionSecretsTable,
+		InquiriesTable,
 		KeysTable,
 		LeasesTable,
 		PacksTable,
@@ -790,6 +839,11 @@ func init() {
 	ExecutionSecretsTable.ForeignKeys[0].RefTable = ExecutionsTable
 	ExecutionSecretsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(51539607552),
+	}
+	InquiriesTable.ForeignKeys[0].RefTable = ExecutionsTable
+	InquiriesTable.ForeignKeys[1].RefTable = ExecutionsTable
+	InquiriesTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(90194313216),
 	}
 	KeysTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(73014444032),

@@ -33,6 +33,9 @@ type ExecutionOutput func(*sql.Selector)
 // ExecutionSecret is the predicate function for executionsecret builders.
 type ExecutionSecret func(*sql.Selector)
 
+// Inquiry is the predicate function for inquiry builders.
+type Inquiry func(*sql.Selector)
+
 // Key is the predicate function for key builders.
 type Key func(*sql.Selector)
 

@@ -326,6 +326,30 @@ func (f ExecutionSecretMutationRuleFunc) EvalMutation(ctx context.Context, m ent
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExecutionSecretMutation", m)
 }
 
+// The InquiryQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type InquiryQueryRuleFunc func(context.Context, *ent.InquiryQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f InquiryQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.InquiryQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.InquiryQuery", q)
+}
+
+// The InquiryMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type InquiryMutationRuleFunc func(context.Context, *ent.InquiryMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f InquiryMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.InquiryMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.InquiryMutation", m)
+}
+
 // The KeyQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type KeyQueryRuleFunc func(context.Context, *ent.KeyQuery) error

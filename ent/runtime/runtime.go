@@ -15,6 +15,7 @@ import (
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/executionoutput"
 	"github.com/attune-io/attune/ent/executionsecret"
+	"github.com/attune-io/attune/ent/inquiry"
 	"github.com/attune-io/attune/ent/key"
 	"github.com/attune-io/attune/ent/lease"
 	"github.com/attune-io/attune/ent/pack"
@@ -408,6 +409,50 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	inquiryMixin := schema.Inquiry{}.Mixin()
+	inquiry.Policy = privacy.NewPolicies(schema.Inquiry{})
+	inquiry.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := inquiry.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	inquiryMixinFields0 := inquiryMixin[0].Fields()
+	_ = inquiryMixinFields0
+	inquiryFields := schema.Inquiry{}.Fields()
+	_ = inquiryFields
+	// inquiryDescCreatedAt is the schema descriptor for created_at field.
+	inquiryDescCreatedAt := inquiryMixinFields0[0].Descriptor()
+	// inquiry.DefaultCreatedAt holds the default value on creation for the created_at field.
+	inquiry.DefaultCreatedAt = inquiryDescCreatedAt.Default.(func() time.Time)
+	// inquiryDescUpdatedAt is the schema descriptor for updated_at field.
+	inquiryDescUpdatedAt := inquiryMixinFields0[1].Descriptor()
+	// inquiry.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	inquiry.DefaultUpdatedAt = inquiryDescUpdatedAt.Default.(func() time.Time)
+	// inquiry.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	inquiry.UpdateDefaultUpdatedAt = inquiryDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// inquiryDescTaskName is the schema descriptor for task_name field.
+	inquiryDescTaskName := inquiryFields[2].Descriptor()
+	// inquiry.DefaultTaskName holds the default value on creation for the task_name field.
+	inquiry.DefaultTaskName = inquiryDescTaskName.Default.(string)
+	// inquiryDescPackRef is the schema descriptor for pack_ref field.
+	inquiryDescPackRef := inquiryFields[3].Descriptor()
+	// inquiry.DefaultPackRef holds the default value on creation for the pack_ref field.
+	inquiry.DefaultPackRef = inquiryDescPackRef.Default.(string)
+	// inquiryDescPrompt is the schema descriptor for prompt field.
+	inquiryDescPrompt := inquiryFields[4].Descriptor()
+	// inquiry.DefaultPrompt holds the default value on creation for the prompt field.
+	inquiry.DefaultPrompt = inquiryDescPrompt.Default.(string)
+	// inquiryDescRoute is the schema descriptor for route field.
+	inquiryDescRoute := inquiryFields[8].Descriptor()
+	// inquiry.DefaultRoute holds the default value on creation for the route field.
+	inquiry.DefaultRoute = inquiryDescRoute.Default.(string)
+	// inquiryDescTTL is the schema descriptor for ttl field.
+	inquiryDescTTL := inquiryFields[9].Descriptor()
+	// inquiry.DefaultTTL holds the default value on creation for the ttl field.
+	inquiry.DefaultTTL = inquiryDescTTL.Default.(float64)
 	keyMixin := schema.Key{}.Mixin()
 	key.Policy = privacy.NewPolicies(schema.Key{})
 	key.Hooks[0] = func(next ent.Mutator) ent.Mutator {

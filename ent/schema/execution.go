@@ -77,7 +77,7 @@ func (Execution) Fields() []ent.Field {
 
 // Edges of the Execution.
 func (Execution) Edges() []ent.Edge {
-	return []ent.Edge{
+	return append([]ent.Edge{
 		edge.From("action", Action.Type).Ref("executions").Field("action_id").Unique(),
 		edge.To("children", Execution.Type).
 			Annotations(entsql.OnDelete(entsql.SetNull), entgql.RelayConnection()).
@@ -95,7 +95,7 @@ func (Execution) Edges() []ent.Edge {
 		edge.To("reruns", Execution.Type).Annotations(entsql.OnDelete(entsql.SetNull)).
 			From("rerun_of").Field("rerun_of_id").Unique(),
 		edge.To("policy_events", PolicyEvent.Type).Annotations(entsql.OnDelete(entsql.Cascade)),
-	}
+	}, inquiryEdges()...)
 }
 
 // Indexes of the Execution.

@@ -80,6 +80,7 @@ var readAccess = map[string]access{
 	"ExecutionOutput":    {"VIEWER", parentInPacks("execution_id", "executions")},
 	"ActionPolicy":       {"VIEWER", inPacks("pack_ref")},
 	"PolicyEvent":        {"VIEWER", parentInPacks("execution_id", "executions")},
+	"Inquiry":            {"VIEWER", inPacks("pack_ref")},
 	// Key metadata (names, packs; never secret values) is for those who
 	// manage keys.
 	"Key": {"EDITOR", inPacks("pack_ref")},

@@ -122,6 +122,14 @@ type ExecuteActionPayload struct {
 	Execution *ent.Execution `json:"execution"`
 }
 
+// Who may answer an inquiry: both lists empty means any OPERATOR or above.
+type InquiryAssignment struct {
+	// Token names that may answer (StackStorm's users).
+	Users []string `json:"users"`
+	// Roles that may answer; a role includes the ones below it (StackStorm's roles).
+	Roles []string `json:"roles"`
+}
+
 type InstallPackInput struct {
 	// A local directory, a local .tar.gz/.tgz/.zip, an http(s) URL of such an
 	// archive, or a git repository (https://…, file://… or a local path to a
@@ -194,6 +202,13 @@ type RerunExecutionInput struct {
 	// With-items tasks among tasks whose items all run again; the others run
 	// again only their items that did not succeed (StackStorm's --no-reset).
 	ResetTasks []string `json:"resetTasks,omitempty"`
+}
+
+type RespondInquiryInput struct {
+	// The inquiry's id, or its asking execution's (StackStorm's inquiry id).
+	ID int `json:"id"`
+	// The answer, validated against the inquiry's responseSchema.
+	Response map[string]any `json:"response"`
 }
 
 type RotateWebhookKeyPayload struct {

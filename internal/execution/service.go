@@ -83,6 +83,9 @@ type Options struct {
 	// Workflows runs workflow actions; nil fails them in preparation. Set
 	// it later with SetWorkflows when the engine needs the Service.
 	Workflows Workflows
+	// Inquiries runs asking actions (core.ask); nil fails them in
+	// preparation. Set it later with SetInquiries.
+	Inquiries Inquiries
 	// Metrics, when set, counts the executions this node requests and
 	// finishes and times their runs.
 	Metrics *metrics.Metrics
@@ -420,7 +423,7 @@ func (s *Service) Cancel(ctx context.Context, id int) (*ent.Execution, error) {
 // forced pack delete calls it) and returns how many it canceled.
 func (s *Service) CancelActive(ctx context.Context, packRef string) (int, error) {
 	ids, err := s.db.Ent.Execution.Query().
-		Where(execution.PackRef(packRef), execution.StatusIn(Requested, Scheduled, Delayed, Running, Canceling)).IDs(ctx)
+		Where(execution.PackRef(packRef), execution.StatusIn(Requested, Scheduled, Delayed, Running, Canceling, Pausing, Paused, Pending)).IDs(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing active executions of %s: %w", packRef, err)
 	}

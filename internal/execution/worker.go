@@ -391,6 +391,9 @@ func (w *Worker) execute(ctx context.Context, c *claimed) error {
 	if wf := w.svc.opts.Workflows; wf != nil && c.action != nil && wf.Handles(c.action) {
 		return w.startWorkflow(ctx, c)
 	}
+	if inq := w.svc.opts.Inquiries; inq != nil && c.action != nil && c.badParams == nil && inq.Handles(c.action) {
+		return w.ask(ctx, c)
+	}
 	began := time.Now()
 	decrypted, err := w.render(ctx, c)
 	var req runner.Request

@@ -65,7 +65,12 @@ func (s *Service) CancelTx(ctx context.Context, tx *store.Tx, e *ent.Execution) 
 		}
 		tx.AfterCommit(func() { s.finished(e, Canceled) })
 		return true, s.childEndedTx(ctx, tx, e.ParentID)
-	case Running, Pausing, Paused, Pending:
+	case Pending:
+		if s.opts.Inquiries == nil {
+			return false, nil
+		}
+		return s.opts.Inquiries.CancelTx(ctx, tx, e)
+	case Running, Pausing, Paused:
 		wf, err := isWorkflowTx(ctx, tx, e.ID)
 		if err != nil {
 			return false, err

@@ -11,3 +11,11 @@ const (
 // TokenRevoked means an API token was revoked; ID is the token's id. Every
 // node ends the live connections (subscriptions) of that token.
 const TokenRevoked = "token-revoked"
+
+// Inquiry kinds; ID is the inquiry's id.
+const (
+	// InquiryCreated means an execution asked a person.
+	InquiryCreated = "inquiry"
+	// InquiryUpdated means an inquiry was answered, timed out or canceled.
+	InquiryUpdated = "inquiry-updated"
+)

@@ -64,6 +64,9 @@ type Handlers struct {
 	// Triggers emits the execution triggers of the ended executions with
 	// the given ids.
 	Triggers func(ctx context.Context, executionIDs []int) error
+	// InquiryTimeout times out the inquiry with the given id if it is
+	// still pending.
+	InquiryTimeout func(ctx context.Context, inquiryID int) error
 }
 
 // Queue inserts and (with Concurrency > 0) works jobs.

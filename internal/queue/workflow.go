@@ -78,6 +78,7 @@ func addWorkflowWorkers(workers *river.Workers, rc *river.Config, cfg Config, h 
 		n = cfg.Concurrency
 	}
 	river.AddWorker(workers, &workflowWorker{h: h})
+	river.AddWorker(workers, &inquiryTimeoutWorker{h: h})
 	rc.Queues[QueueWorkflows] = river.QueueConfig{MaxWorkers: n, FetchCooldown: eventFetchCooldown}
 }
 

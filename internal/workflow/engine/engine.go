@@ -362,6 +362,13 @@ func (e *Engine) Resume(ctx context.Context, id int) error {
 	})
 }
 
+// ResumeTx resumes, inside tx, the paused workflow of execution id and its
+// paused children; nothing when it is not paused. An answered inquiry
+// resumes the workflows it paused this way.
+func (e *Engine) ResumeTx(ctx context.Context, tx *store.Tx, id int) error {
+	return e.resumeTx(ctx, tx, id, false)
+}
+
 func (e *Engine) resumeTx(ctx context.Context, tx *store.Tx, id int, top bool) error {
 	ex, err := tx.Ent.Execution.Get(ctx, id)
 	if err != nil {

@@ -656,21 +656,33 @@ func (w *walk) finishStep() error {
 			return err
 		}
 	}
-	waiting := false
+	waiting, scheduled := false, false
 	for _, r := range w.st.Runs {
 		waiting = waiting || r.waiting()
+		scheduled = scheduled || r.Status == execution.StatusSCHEDULED
+	}
+	// Children waiting for a person (an inquiry, PENDING) or paused
+	// workflows are parked: nothing moves until they are answered or
+	// resumed, so a workflow with only them under way is PAUSED (as
+	// Orquesta's), and goes on when an answer resumes it.
+	busy := 0
+	for _, k := range active {
+		if k.Status != execution.StatusPENDING && k.Status != execution.StatusPAUSED {
+			busy++
+		}
 	}
 	var to execution.Status
 	switch {
 	case w.status == execution.StatusCANCELING && len(active) == 0:
 		to = execution.StatusCANCELED
-	case w.status == execution.StatusPAUSING && len(active) == 0:
-		to = execution.StatusPAUSED
-		if !waiting {
-			to = w.outcome()
-		}
-	case (w.status == execution.StatusRUNNING) && len(active) == 0 && !waiting:
+	case w.status == execution.StatusPAUSING && len(active) == 0 && !waiting:
 		to = w.outcome()
+	case w.status == execution.StatusPAUSING && busy == 0:
+		to = execution.StatusPAUSED
+	case w.status == execution.StatusRUNNING && len(active) == 0 && !waiting:
+		to = w.outcome()
+	case w.status == execution.StatusRUNNING && len(active) > 0 && busy == 0 && !scheduled:
+		to = execution.StatusPAUSED
 	}
 	if to != "" && xexec.Finished(to) {
 		result := map[string]any{}
@@ -701,8 +713,15 @@ func (w *walk) finishStep() error {
 			return err
 		}
 	} else if to == execution.StatusPAUSED {
-		if _, err := w.e.exec.SetStatusTx(ctx, tx, w.execID, to, nil); err != nil {
+		ok, err := w.e.exec.SetStatusTx(ctx, tx, w.execID, to, nil)
+		if err != nil {
 			return err
+		}
+		if ok {
+			// A parent workflow with only this one under way pauses too.
+			if err := w.wakeParent(); err != nil {
+				return err
+			}
 		}
 	}
 	status := w.status
@@ -721,6 +740,15 @@ func (w *walk) finishStep() error {
 	}
 	_, err = tx.SQL.ExecContext(ctx, q, string(raw), string(workflowexecution.Status(status)), time.Now(), w.wfID)
 	return err
+}
+
+// wakeParent asks the parent workflow, if any, to take a step.
+func (w *walk) wakeParent() error {
+	ex, err := w.tx.Ent.Execution.Query().Where(execution.ID(w.execID)).Select(execution.FieldParentID).Only(w.ctx)
+	if err != nil || ex.ParentID == nil {
+		return err
+	}
+	return w.e.WakeTx(w.ctx, w.tx, *ex.ParentID)
 }
 
 // outcome is the final status of a workflow with nothing left to run,
