@@ -790,7 +790,7 @@ tasks:
 
 type cliInquiry struct {
 	ID, Status, Prompt, TaskName, WorkflowID, ExecutionID, RespondedBy string
-	Response                                                          map[string]any
+	Response                                                           map[string]any
 }
 
 // TestCLIInquiries: a workflow asks (core.ask); `inquiry list` shows the
