@@ -66,7 +66,8 @@ func (a *app) inquiryCommand() *cobra.Command {
 			}
 			schema, err := actionSchema(&res.Inquiry.ResponseSchema)
 			if err != nil || len(schema) == 0 {
-				return nil //nolint:nilerr // a schema the client cannot read is still shown above
+				// A schema the client cannot read is shown above as it is.
+				return nil
 			}
 			fmt.Fprintf(a.stdout, "\nResponse fields (attune inquiry respond %s name=value ...):\n", res.Inquiry.Id)
 			return a.table([]string{"name", "type", "required", "default", "description"}, paramRows(schema))
