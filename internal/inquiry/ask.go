@@ -13,6 +13,7 @@ package inquiry
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/attune-io/attune/internal/param"
@@ -120,12 +121,17 @@ func promptOf(params map[string]any, schema map[string]any) string {
 	return ""
 }
 
+// stringList reads a list of non-empty names into a new slice (the
+// caller's is neither kept nor changed).
 func stringList(v any) ([]string, error) {
 	switch l := v.(type) {
 	case nil:
 		return nil, nil
 	case []string:
-		return l, nil
+		if slices.Contains(l, "") {
+			return nil, fmt.Errorf("must be a list of names")
+		}
+		return slices.Clone(l), nil
 	case []any:
 		out := make([]string, 0, len(l))
 		for _, x := range l {
