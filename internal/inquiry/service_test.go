@@ -348,3 +348,22 @@ func TestRespondChecksInOrder(t *testing.T) {
 		require.Equal(t, map[string]any{"continue": false}, got.Response)
 	})
 }
+
+// TestGetByEitherID: an inquiry is named by its id or its asking
+// execution's (ids of different types never meet: each type has its own
+// range, ent's global unique ids).
+func TestGetByEitherID(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		tr := newTree(t, backend)
+		for _, id := range []int{tr.inq, tr.ask} {
+			got, err := tr.svc.Get(t.Context(), id)
+			require.NoError(t, err)
+			require.Equal(t, tr.inq, got.ID)
+		}
+		for _, id := range []int{tr.root, tr.sibling, 0} {
+			_, err := tr.svc.Get(t.Context(), id)
+			requireCode(t, apperr.NotFound, err)
+		}
+	})
+}
