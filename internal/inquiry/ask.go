@@ -11,7 +11,9 @@
 package inquiry
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -63,8 +65,10 @@ func ParseQuestion(params map[string]any) (Question, error) {
 		probs = append(probs, "schema: must be a JSON Schema object")
 	}
 	if q.Schema != nil {
-		if _, err := param.ParseSchema(cloneMap(q.Schema)); err != nil {
+		if s, err := param.ParseSchema(cloneMap(q.Schema)); err != nil {
 			probs = append(probs, "schema: "+err.Error())
+		} else {
+			probs = append(probs, templateDefaults(s)...)
 		}
 	}
 	var err error
@@ -103,6 +107,27 @@ func ParseQuestion(params map[string]any) (Question, error) {
 		return Question{}, fmt.Errorf("invalid inquiry: %s", strings.Join(probs, "; "))
 	}
 	return q, nil
+}
+
+// templateDefaults reports the defaults of s that look like templates
+// (which ParseSchema leaves unchecked, to be rendered at run time) and do
+// not fit their type: nothing renders a response schema, so such a
+// default would go into the answer as it is.
+func templateDefaults(s param.Schema) []string {
+	var probs []string
+	for _, name := range slices.Sorted(maps.Keys(s)) {
+		spec := s[name]
+		if !param.IsTemplate(spec.Default) {
+			continue
+		}
+		var pe *param.Error
+		if _, err := (param.Schema{name: spec}).Validate(map[string]any{name: spec.Default}); errors.As(err, &pe) {
+			for _, f := range pe.Fields {
+				probs = append(probs, fmt.Sprintf("schema: %s: default %s (a response schema is not rendered)", f.Field, f.Message))
+			}
+		}
+	}
+	return probs
 }
 
 // promptOf is the question shown to people: the prompt parameter, else

@@ -137,6 +137,9 @@ func TestParseQuestionInvalid(t *testing.T) {
 			[]string{`schema: n: unknown type "int"`}},
 		{"schema requiring a missing property", decode(t, `{"schema": {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["b"]}}`),
 			[]string{"schema: b: is listed as required but has no property"}},
+		{"a template default of the wrong type", decode(t, `{"schema": {"type": "object", "properties": {
+			"n": {"type": "integer", "default": "{{ ctx().n }}"}, "s": {"type": "string", "default": "{{ fine }}"}}}}`),
+			[]string{"schema: n: default must be an integer (a response schema is not rendered)"}},
 		{"users not a list", map[string]any{"users": "alice"}, []string{"users: must be a list of names"}},
 		{"users with a number", decode(t, `{"users": ["alice", 7]}`), []string{"users: must be a list of names"}},
 		{"users with an empty name", decode(t, `{"users": [""]}`), []string{"users: must be a list of names"}},
@@ -398,6 +401,8 @@ func FuzzValidateResponse(f *testing.F) {
 		{`{"type": "object", "properties": {"o": {"type": "object", "default": {"k": [1, 2]}, "properties": {"k": {"type": "array"}}}}}`, `{}`},
 		{`{"n": {"type": "number", "default": 1.5}, "s": {"type": "any"}}`, `{"n": null, "s": {"x": [null]}}`},
 		{`{"type": "object"}`, `{"anything": [1, {"b": false}]}`},
+		{`{"type": "object", "properties": {"n": {"type": "integer", "default": "{{ x }}"}}}`, `{}`},
+		{`{"type": "object", "properties": {"s": {"type": "string", "default": "{{ x }}"}}}`, `{}`},
 	} {
 		f.Add(seed[0], seed[1])
 	}
