@@ -367,3 +367,45 @@ func TestGetByEitherID(t *testing.T) {
 		}
 	})
 }
+
+// TestExpireAndCancel: the timeout ends a PENDING inquiry TIMEOUT (its
+// execution TIMEOUT, the paused workflow resumed) once; afterwards a
+// cancel or an answer is CONFLICT. A cancel ends one CANCELED.
+func TestExpireAndCancel(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		tr := newTree(t, backend)
+		ctx := t.Context()
+		op := auth.WithPrincipal(ctx, &auth.Principal{Name: "op", Role: auth.Operator})
+
+		require.NoError(t, tr.svc.Expire(ctx, tr.inq))
+		require.Equal(t, entinq.StatusTIMEOUT, tr.inquiry(t).Status)
+		e := tr.db.Ent.Execution.GetX(ctx, tr.ask)
+		require.Equal(t, entexec.StatusTIMEOUT, e.Status)
+		require.Contains(t, e.Error, "timed out: no response within")
+		require.Equal(t, []int{tr.root}, tr.wf.resumed)
+		require.NoError(t, tr.svc.Expire(ctx, tr.inq), "a second timeout job is a no-op")
+		require.NoError(t, tr.svc.Expire(ctx, 1_000_000), "an inquiry purged with its execution")
+		require.Equal(t, []int{tr.root}, tr.wf.resumed)
+
+		_, err := tr.svc.Cancel(op, tr.inq)
+		require.Contains(t, requireCode(t, apperr.Conflict, err).Message, "timed out at")
+		_, err = tr.svc.Respond(op, tr.ask, map[string]any{"continue": true})
+		requireCode(t, apperr.Conflict, err)
+
+		// Another inquiry, outside workflows, canceled.
+		asker := tr.db.Ent.Execution.Create().SetActionRef("core.ask").SetPackRef("tp").
+			SetStatus(entexec.StatusPENDING).SaveX(ctx).ID
+		other := tr.db.Ent.Inquiry.Create().SetExecutionID(asker).SetPackRef("tp").
+			SetResponseSchema(defaultSchema()).SetTimeoutAt(time.Now().Add(time.Hour)).SaveX(ctx).ID
+		got, err := tr.svc.Cancel(op, asker)
+		require.NoError(t, err)
+		require.Equal(t, other, got.ID)
+		require.Equal(t, entinq.StatusCANCELED, got.Status)
+		require.Equal(t, entexec.StatusCANCELED, tr.db.Ent.Execution.GetX(ctx, asker).Status)
+		_, err = tr.svc.Cancel(op, other)
+		require.Contains(t, requireCode(t, apperr.Conflict, err).Message, "is CANCELED")
+		require.NoError(t, tr.svc.Expire(ctx, other))
+		require.Equal(t, entinq.StatusCANCELED, tr.db.Ent.Inquiry.GetX(ctx, other).Status)
+	})
+}
