@@ -11,8 +11,11 @@
 package inquiry
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/attune-io/attune/internal/param"
@@ -62,8 +65,10 @@ func ParseQuestion(params map[string]any) (Question, error) {
 		probs = append(probs, "schema: must be a JSON Schema object")
 	}
 	if q.Schema != nil {
-		if _, err := param.ParseSchema(cloneMap(q.Schema)); err != nil {
+		if s, err := param.ParseSchema(cloneMap(q.Schema)); err != nil {
 			probs = append(probs, "schema: "+err.Error())
+		} else {
+			probs = append(probs, templateDefaults(s)...)
 		}
 	}
 	var err error
@@ -104,6 +109,27 @@ func ParseQuestion(params map[string]any) (Question, error) {
 	return q, nil
 }
 
+// templateDefaults reports the defaults of s that look like templates
+// (which ParseSchema leaves unchecked, to be rendered at run time) and do
+// not fit their type: nothing renders a response schema, so such a
+// default would go into the answer as it is.
+func templateDefaults(s param.Schema) []string {
+	var probs []string
+	for _, name := range slices.Sorted(maps.Keys(s)) {
+		spec := s[name]
+		if !param.IsTemplate(spec.Default) {
+			continue
+		}
+		var pe *param.Error
+		if _, err := (param.Schema{name: spec}).Validate(map[string]any{name: spec.Default}); errors.As(err, &pe) {
+			for _, f := range pe.Fields {
+				probs = append(probs, fmt.Sprintf("schema: %s: default %s (a response schema is not rendered)", f.Field, f.Message))
+			}
+		}
+	}
+	return probs
+}
+
 // promptOf is the question shown to people: the prompt parameter, else
 // the schema's description, else its title unless it is StackStorm's
 // generic one.
@@ -120,12 +146,17 @@ func promptOf(params map[string]any, schema map[string]any) string {
 	return ""
 }
 
+// stringList reads a list of non-empty names into a new slice (the
+// caller's is neither kept nor changed).
 func stringList(v any) ([]string, error) {
 	switch l := v.(type) {
 	case nil:
 		return nil, nil
 	case []string:
-		return l, nil
+		if slices.Contains(l, "") {
+			return nil, fmt.Errorf("must be a list of names")
+		}
+		return slices.Clone(l), nil
 	case []any:
 		out := make([]string, 0, len(l))
 		for _, x := range l {

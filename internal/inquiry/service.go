@@ -1,6 +1,7 @@
 package inquiry
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -257,9 +258,14 @@ func notPending(inq *ent.Inquiry) error {
 // token's role must be one of roles (a role includes the ones below it)
 // when roles are set, its name one of users when users are set. With
 // neither, answering needs the OPERATOR role, as running actions does.
+// A token without a reading role (METRICS) answers nothing, even when
+// named in users.
 func mayAnswer(p *auth.Principal, inq *ent.Inquiry) error {
 	if p == auth.System {
 		return nil
+	}
+	if !p.Role.AtLeast(auth.Viewer) {
+		return apperr.Errorf(apperr.Forbidden, "a %s token may not answer inquiry %d", cmp.Or(string(p.Role), "role-less"), inq.ID)
 	}
 	if len(inq.AssignedUsers) == 0 && len(inq.AssignedRoles) == 0 {
 		if !p.Role.AtLeast(auth.Operator) {
