@@ -34,7 +34,7 @@ type PackInstall struct {
 	Status packinstall.Status `json:"status,omitempty"`
 	// The step under way, or the one that failed.
 	Step string `json:"step,omitempty"`
-	// Steps holds the value of the "steps" field.
+	// The steps so far, each {name, status (running, done, failed), startedAt, durationMs, error}; the environment step adds the last lines pip or npm printed (output, at most 10) and how many it printed (outputLines), updated as they come; the step an invalid pack failed lists its problems (problems, each {file, line, field, message} and task for one in a workflow's task).
 	Steps []map[string]interface{} `json:"steps,omitempty"`
 	// Error holds the value of the "error" field.
 	Error string `json:"error,omitempty"`

@@ -330,6 +330,12 @@ func TestCLIPacks(t *testing.T) {
 		for _, step := range []string{"fetch", "validate", "environment", "register"} {
 			require.Regexp(t, `(?m)^`+step+` +done \(\d+ms\)$`, r.stderr)
 		}
+		// pip's lines, each as it came, between the environment step's
+		// start and end.
+		require.Regexp(t, `(?s)\nenvironment +running\n`+
+			`(environment +\| .*\n)*environment +\| Processing \./wheels/attune_greeting-0\.1\.0-py3-none-any\.whl.*\n`+
+			`(environment +\| .*\n)*environment +\| Successfully installed attune-greeting-0\.1\.0\n`+
+			`environment +done`, r.stderr)
 		var p map[string]any
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &p))
 		require.Equal(t, "python_example", p["ref"])
@@ -357,6 +363,23 @@ func TestCLIPacks(t *testing.T) {
 		require.Equal(t, cli.ExitUsage, r.code)
 		require.Regexp(t, `(?m)^FILE +LINE +MESSAGE$`, r.stderr)
 		require.Regexp(t, `(?m)^actions/x\.yaml +2 +runner_type: unknown runner type "nosuch"`, r.stderr)
+		require.NotContains(t, r.stderr, "TASK", "no problem is in a task")
+
+		// A workflow's problems name their task in a column of its own.
+		badwf := filepath.Join(s.dir, "badwf")
+		require.NoError(t, os.MkdirAll(filepath.Join(badwf, "actions", "workflows"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(badwf, "pack.yaml"), []byte("ref: badwf\nname: badwf\nversion: 1.0.0\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(badwf, "actions", "x.yaml"), []byte("name: x\nrunner_type: nosuch\nentry_point: x.sh\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(badwf, "actions", "flow.yaml"), []byte("name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\n"), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(badwf, "actions", "workflows", "flow.yaml"),
+			[]byte("version: 1.0\ntasks:\n  one:\n    action: core.echo message=\"hi\"\n  two:\n    action: core.gone\n"), 0o644))
+		r = attune(t, s, []string{"COLUMNS=200"}, "pack", "install", "badwf")
+		require.Equal(t, cli.ExitUsage, r.code)
+		require.Regexp(t, `(?m)^FILE +LINE +TASK +MESSAGE$`, r.stderr)
+		require.Regexp(t, `(?m)^actions/workflows/flow\.yaml +6 +two +tasks\.two\.action: the action "core\.gone" is not registered$`, r.stderr)
+		require.Regexp(t, `(?m)^actions/x\.yaml +2 +runner_type: unknown runner type "nosuch"`, r.stderr)
+		require.Regexp(t, `(?m)^validate +failed \(\d+ms\): invalid pack: 3 problem\(s\)$`, r.stderr, "the problems are in the table only")
+		require.NotContains(t, r.stderr, "task two:", "the task is not repeated in the message")
 
 		// Upload an archive.
 		archive := filepath.Join(t.TempDir(), "tiny.tar.gz")
@@ -389,23 +412,33 @@ func writeTarGz(t *testing.T, path string, files map[string]string) {
 
 func TestCLIPackInstallProgressBarInTerminal(t *testing.T) {
 	t.Parallel()
-	s := startLikeMakeRun(t, "sqlite")
-	cmd := cliCmd(t, s, []string{"COLUMNS=100"}, "pack", "install", "examples/packs/python_example")
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 100})
-	require.NoError(t, err)
-	defer f.Close()
-	var out bytes.Buffer
-	_, _ = io.Copy(&out, f) // EIO once the process exits
-	require.NoError(t, cmd.Wait(), out.String())
-	got := out.String()
-	// A spinner bar per step, redrawn in place with \r, each finished
-	// with its elapsed time.
-	require.Contains(t, got, "\r")
-	for _, step := range []string{"fetch", "validate", "environment", "register"} {
-		require.Regexp(t, step+` +done`, got)
-	}
-	require.Regexp(t, `\[\d+(\.\d+)?m?s\]`, got)
-	require.Regexp(t, `(?m)^ref +python_example`, strings.ReplaceAll(got, "\r\n", "\n"))
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend)
+		cmd := cliCmd(t, s, []string{"COLUMNS=100"}, "pack", "install", "examples/packs/python_example")
+		f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 100})
+		require.NoError(t, err)
+		defer f.Close()
+		var out bytes.Buffer
+		_, _ = io.Copy(&out, f) // EIO once the process exits
+		require.NoError(t, cmd.Wait(), out.String())
+		got := out.String()
+		// A spinner bar per step, redrawn in place with \r, each finished
+		// with its elapsed time.
+		require.Contains(t, got, "\r")
+		for _, step := range []string{"fetch", "validate", "environment", "register"} {
+			require.Regexp(t, step+` +done`, got)
+		}
+		require.Regexp(t, `\[\d+(\.\d+)?m?s\]`, got)
+		require.Regexp(t, `(?m)^ref +python_example`, strings.ReplaceAll(got, "\r\n", "\n"))
+		// pip's latest line beside the environment step's spinner, cut
+		// to the terminal's width so it redraws in place.
+		require.Regexp(t, `\r\S+ environment +Processing \./wheels/attune_greeting-0\.1\.0-py3-none-any\.whl`, got)
+		require.Regexp(t, `\r\S+ environment +Successfully installed attune-greeting-0\.1\.0 +\[\d+m?s\]`, got)
+		require.Regexp(t, `\r\S+ environment +Looking in links: [^\r]*… +\[\d+m?s\]`, got)
+		for _, l := range regexp.MustCompile(`[\r\n]+`).Split(got, -1) {
+			require.LessOrEqual(t, len([]rune(l)), 100, "fits the terminal: %q", l)
+		}
+	})
 }
 
 func TestCLICompletion(t *testing.T) {
@@ -705,5 +738,160 @@ func TestCLIWorkflows(t *testing.T) {
 		require.Equal(t, cli.ExitConflict, attune(t, s, nil, "execution", "pause", got.Workflow.Tasks[0].Execution.ID).code)
 		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "execution", "pause", "999999").code)
 		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "execution", "resume", "999999").code)
+	})
+}
+
+// cliAskPack is an Orquesta workflow that asks before it deploys.
+func cliAskPack() map[string]string {
+	return map[string]string{
+		"pack.yaml":           "name: askcli\nref: askcli\nversion: 1.0.0\ndescription: CLI inquiries\nauthor: tests\n",
+		"actions/deploy.yaml": "name: deploy\nrunner_type: orquesta\nentry_point: workflows/deploy.yaml\ndescription: asks, then deploys\n",
+		"actions/workflows/deploy.yaml": `version: 1.0
+tasks:
+  ask:
+    action: core.ask
+    input:
+      prompt: Deploy to production?
+      schema:
+        type: object
+        properties:
+          approved: {type: boolean, required: true, description: go ahead}
+          note: {type: string}
+    next:
+      - when: <% succeeded() and result().response.approved %>
+        do: ship
+  ship:
+    action: core.echo message="shipping"
+`,
+	}
+}
+
+// cliAskAttunePack asks in attune's own workflow format.
+func cliAskAttunePack() map[string]string {
+	return map[string]string{
+		"pack.yaml":             "ref: askatt\nversion: 1.0.0\nlabel: CLI inquiries in attune's format\n",
+		"actions/rollback.yaml": "ref: askatt.rollback\nworkflow_file: workflows/rollback.workflow.yaml\n",
+		"actions/workflows/rollback.workflow.yaml": `version: "1.0.0"
+tasks:
+  - name: ask
+    action: core.ask
+    input:
+      prompt: Roll back?
+      schema: {type: object, properties: {approved: {type: boolean, required: true}, reason: {type: string}}}
+    next:
+      - when: "{{ succeeded() and result().response.approved }}"
+        do: [roll]
+  - name: roll
+    action: core.echo
+    input: {message: "rolling back: {{ task.ask.result.response.reason }}"}
+`,
+	}
+}
+
+type cliInquiry struct {
+	ID, Status, Prompt, TaskName, WorkflowID, ExecutionID, RespondedBy string
+	Response                                                           map[string]any
+}
+
+// TestCLIInquiries: a workflow asks (core.ask); `inquiry list` shows the
+// question, `inquiry respond` answers it typed by its response schema and
+// the workflow goes on; a second answer is a conflict, a wrong one a usage
+// error, one from a token that may not answer an auth error.
+func TestCLIInquiries(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startLikeMakeRun(t, backend)
+		ok(t, s, nil, "pack", "install", writeTree(t, cliAskPack()))
+
+		pending := func(wf string) cliInquiry {
+			var found *cliInquiry
+			eventually(t, cliTimeout, "the workflow's inquiry", func() bool {
+				var list []cliInquiry
+				jsonOut(t, s, &list, "inquiry", "list", "--status", "pending")
+				for _, q := range list {
+					if q.WorkflowID == wf {
+						found = &q
+					}
+				}
+				return found != nil
+			})
+			return *found
+		}
+		wf := strings.TrimSpace(ok(t, s, nil, "run", "askcli.deploy", "--async").stdout)
+		q := pending(wf)
+		require.Equal(t, "PENDING", q.Status)
+		require.Equal(t, "Deploy to production?", q.Prompt)
+		require.Equal(t, "ask", q.TaskName)
+
+		table := ok(t, s, nil, "inquiry", "list").stdout
+		require.Regexp(t, `(?m)^ID +STATUS +PROMPT +TASKNAME +WORKFLOWID +EXECUTIONID +TIMEOUTAT$`, table)
+		require.Regexp(t, `(?m)^`+q.ID+` +PENDING +Deploy to production\? +ask +`+wf+` +`+q.ExecutionID+` `, table)
+		require.Contains(t, ok(t, s, nil, "__complete", "inquiry", "respond", "").stdout, q.ID+"\tDeploy to production?\n",
+			"pending inquiries complete with their prompts")
+		got := ok(t, s, nil, "inquiry", "get", q.ID).stdout
+		require.Regexp(t, `(?m)^prompt +Deploy to production\?$`, got)
+		require.Regexp(t, `(?m)^approved +boolean +true +go ahead$`, got, "the response's fields, as run --help lists parameters")
+
+		// Refused answers: not a boolean (the client types it), not valid
+		// for the schema (the server says which field), a VIEWER's.
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "inquiry", "respond", q.ID, "approved=maybe").code)
+		r := attune(t, s, nil, "inquiry", "respond", q.ID, "-d", `{"note": "no approval"}`)
+		require.Equal(t, cli.ExitUsage, r.code)
+		require.Contains(t, r.stderr, "BAD_USER_INPUT")
+		require.Contains(t, r.stderr, "approved")
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "inquiry", "respond", q.ID).code, "no response")
+		viewer := []string{"ATTUNE_TOKEN=" + strings.TrimSpace(ok(t, s, nil, "token", "create", "v", "--role", "viewer").stdout)}
+		require.Equal(t, cli.ExitAuth, attune(t, s, viewer, "inquiry", "respond", q.ID, "approved=true").code)
+
+		var answered cliInquiry
+		jsonOut(t, s, &answered, "inquiry", "respond", q.ID, "approved=true", "note=ship it")
+		require.Equal(t, "RESPONDED", answered.Status)
+		require.Equal(t, map[string]any{"approved": true, "note": "ship it"}, answered.Response)
+		require.NotEmpty(t, answered.RespondedBy)
+		// The workflow goes on and succeeds.
+		r = ok(t, s, nil, "execution", "tail", wf)
+		require.Contains(t, r.stdout, "[ship] shipping\n")
+		require.Regexp(t, `(?m)^workflow \d+: SUCCEEDED$`, r.stderr)
+
+		r = attune(t, s, nil, "inquiry", "respond", q.ID, "approved=false")
+		require.Equal(t, cli.ExitConflict, r.code, "exactly one answer wins")
+		require.Contains(t, r.stderr, "CONFLICT")
+		var responded []cliInquiry
+		jsonOut(t, s, &responded, "inquiry", "list", "--status", "RESPONDED")
+		require.Len(t, responded, 1)
+		require.Equal(t, q.ID, responded[0].ID)
+		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "inquiry", "list", "--status", "answered").code)
+
+		// The whole response as JSON from a file; then cancel one.
+		wf2 := strings.TrimSpace(ok(t, s, nil, "run", "askcli.deploy", "--async").stdout)
+		q2 := pending(wf2)
+		var canceled cliInquiry
+		jsonOut(t, s, &canceled, "inquiry", "cancel", q2.ID)
+		require.Equal(t, "CANCELED", canceled.Status)
+		require.NotEqual(t, 0, attune(t, s, nil, "execution", "tail", wf2).code, "a canceled task ends its workflow")
+		require.Equal(t, cli.ExitConflict, attune(t, s, nil, "inquiry", "respond", q2.ID, "approved=true").code)
+
+		wf3 := strings.TrimSpace(ok(t, s, nil, "run", "askcli.deploy", "--async").stdout)
+		q3 := pending(wf3)
+		body := filepath.Join(t.TempDir(), "answer.json")
+		require.NoError(t, os.WriteFile(body, []byte(`{"approved": true}`), 0o600))
+		jsonOut(t, s, &answered, "inquiry", "respond", q3.ID, "--data", "@"+body)
+		require.Equal(t, "RESPONDED", answered.Status)
+		ok(t, s, nil, "execution", "tail", wf3)
+
+		// attune's own workflow format; the asking execution's id names the
+		// inquiry too (StackStorm's inquiry id).
+		ok(t, s, nil, "pack", "install", writeTree(t, cliAskAttunePack()))
+		wf4 := strings.TrimSpace(ok(t, s, nil, "run", "askatt.rollback", "--async").stdout)
+		q4 := pending(wf4)
+		require.Equal(t, "Roll back?", q4.Prompt)
+		var byExecution cliInquiry
+		jsonOut(t, s, &byExecution, "inquiry", "respond", q4.ExecutionID, "approved=yes", "reason=bad release")
+		require.Equal(t, q4.ID, byExecution.ID)
+		require.Equal(t, map[string]any{"approved": true, "reason": "bad release"}, byExecution.Response)
+		r = ok(t, s, nil, "execution", "tail", wf4)
+		require.Contains(t, r.stdout, "[roll] rolling back: bad release\n")
+
+		require.Equal(t, cli.ExitNotFound, attune(t, s, nil, "inquiry", "get", "999999").code)
 	})
 }

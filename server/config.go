@@ -31,6 +31,10 @@ type Config struct {
 	// DatabaseURL selects PostgreSQL (postgres://...) or a SQLite file path;
 	// empty means <data_dir>/attune.db.
 	DatabaseURL string `yaml:"database_url"`
+	// DatabaseMaxConns bounds this node's pool of PostgreSQL connections
+	// (ATTUNE_DATABASE_MAX_CONNS); 0 keeps the default, 40. SQLite has
+	// one writer and a reader pool of its own, whatever this says.
+	DatabaseMaxConns int `yaml:"database_max_conns"`
 	// PacksDir is where installed packs live; empty means <data_dir>/packs.
 	PacksDir string `yaml:"packs_dir"`
 	// Roles this process plays: api, worker, sensor, timers.

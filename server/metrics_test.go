@@ -253,3 +253,20 @@ func TestMetricsCountPerNode(t *testing.T) {
 		require.Equal(t, 0.0, sample(f, "attune_queue_jobs", map[string]string{"queue": "default", "state": "available"}))
 	}
 }
+
+// TestDatabaseMaxConns: database_max_conns bounds a PostgreSQL node's
+// pool, as its go_sql_max_open_connections tells; SQLite keeps its one
+// writer whatever it says.
+func TestDatabaseMaxConns(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startServer(t, authEnv("ATTUNE_DATABASE_MAX_CONNS=7"), "-database-url", dbtest.URL(t, backend))
+		got := scrape(t, s.url+"/metrics", testAdminToken)
+		want := 7.0
+		if backend == "sqlite" {
+			want = 1
+		}
+		require.Equal(t, want, sample(got, "go_sql_max_open_connections", map[string]string{"db_name": "write"}),
+			"%v", seriesOf(got, "go_sql_max_open_connections"))
+	})
+}

@@ -146,6 +146,11 @@ var docExamples = []docExample{
 		doc: "docs/inquiries.md", fp: "a8e842f05d56",
 		why: "needs an inquiry's id; the README's inquiry examples run these operations, TestInquiryApproval and TestInquiryTimeoutAndCancel the rest",
 	},
+	// The same from a terminal: core.ask asked with attune run, answered by the asking execution's id.
+	{
+		doc: "docs/inquiries.md", fp: "c52bf1770017", kind: shell,
+		want: []string{"PENDING  Deploy to production?", "status          RESPONDED", "approved  boolean  true", "exit 5: answered already"},
+	},
 	{
 		doc: "docs/inquiries.md", fp: "f837fda6bc83",
 		why: "a rule posting to a chat server that is not here; TestInquiryApproval installs a rule of this form (core.echo instead of core.http)",

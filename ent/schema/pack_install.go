@@ -26,7 +26,8 @@ func (PackInstall) Fields() []ent.Field {
 		field.Enum("status").Values("PENDING", "RUNNING", "SUCCEEDED", "FAILED").Default("PENDING").
 			Annotations(entgql.OrderField("STATUS")),
 		field.String("step").Default("").Comment("The step under way, or the one that failed."),
-		field.JSON("steps", []map[string]any{}).Optional().Annotations(entgql.Type("[JSON!]")),
+		field.JSON("steps", []map[string]any{}).Optional().Annotations(entgql.Type("[JSON!]")).
+			Comment("The steps so far, each {name, status (running, done, failed), startedAt, durationMs, error}; the environment step adds the last lines pip or npm printed (output, at most 10) and how many it printed (outputLines), updated as they come; the step an invalid pack failed lists its problems (problems, each {file, line, field, message} and task for one in a workflow's task)."),
 		field.Text("error").Default(""),
 		field.Strings("warnings").Optional().
 			Comment("What an operator should know about the installed pack (a secret StackStorm's convention puts on a command line, a rule naming an action or trigger not installed yet…); warnings do not stop an install."),

@@ -52,6 +52,8 @@ type Sizes struct {
 	// WorkflowTasks is the length of the sequential workflow, WorkflowItems
 	// the items of the with-items workflow, run WorkflowConcurrency at once.
 	WorkflowTasks, WorkflowItems, WorkflowConcurrency int
+	// InquiryAnswers is how many inquiries each round answers.
+	InquiryAnswers int
 }
 
 // Full is what make bench measures.
@@ -64,6 +66,7 @@ var Full = Sizes{
 	ShellInstalls: 5, PythonInstalls: 2,
 	Rounds:        3,
 	WorkflowTasks: 100, WorkflowItems: 1000, WorkflowConcurrency: 20,
+	InquiryAnswers: 30,
 }
 
 // Smoke is what make bench-smoke measures: seconds, not minutes.
@@ -76,6 +79,7 @@ var Smoke = Sizes{
 	ShellInstalls: 1, PythonInstalls: 0,
 	Rounds:        1,
 	WorkflowTasks: 5, WorkflowItems: 20, WorkflowConcurrency: 5,
+	InquiryAnswers: 2,
 }
 
 // Config is one bench run.

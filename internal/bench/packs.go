@@ -20,6 +20,7 @@ const (
 	workflowPack = "benchwf"
 	seqRef       = "benchwf.seq"
 	itemsRef     = "benchwf.items"
+	askRef       = "benchwf.ask"
 	noopRef      = "core.noop"
 )
 
@@ -80,6 +81,10 @@ func writeWorkflowPack(root string, tasks, concurrency int) (string, error) {
 			"parameters:\n  items:\n    type: array\n    required: true\n",
 		"actions/workflows/seq.yaml":   seq.String(),
 		"actions/workflows/items.yaml": items,
+		"actions/ask.yaml": "ref: benchwf.ask\nrunner_type: orquesta\nentry_point: workflows/ask.yaml\n" +
+			"description: asks (core.ask), then core.noop once answered.\n",
+		"actions/workflows/ask.yaml": "version: 1.0\ntasks:\n  ask:\n    action: core.ask\n    next:\n" +
+			"      - when: <% succeeded() %>\n        do: after\n  after:\n    action: " + noopRef + "\n",
 	})
 }
 

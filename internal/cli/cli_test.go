@@ -135,3 +135,15 @@ func TestExitCodesByErrorCode(t *testing.T) {
 	}
 	require.Len(t, map[int]bool{ExitOK: true, ExitFailed: true, ExitUsage: true, ExitAuth: true, ExitNotFound: true, ExitConflict: true, ExitServer: true}, 7)
 }
+
+// TestParseProblem: the problems of a server that lists them only in the
+// install's error message still get their file, line and task columns.
+func TestParseProblem(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, installProblem{File: "actions/workflows/f.yaml", Line: 6, Task: "two", Message: `tasks.two.action: the action "x.y" is not registered`},
+		parseProblem(`actions/workflows/f.yaml:6: task two: tasks.two.action: the action "x.y" is not registered`))
+	require.Equal(t, installProblem{File: "actions/x.yaml", Line: 2, Message: "runner_type: unknown"},
+		parseProblem("actions/x.yaml:2: runner_type: unknown"))
+	require.Equal(t, installProblem{File: "pack.yaml", Message: "ref: missing"}, parseProblem("pack.yaml: ref: missing"))
+	require.Equal(t, installProblem{Message: "odd"}, parseProblem("odd"))
+}

@@ -650,6 +650,163 @@ func (v *CancelExecutionResponse) GetCancelExecution() CancelExecutionCancelExec
 	return v.CancelExecution
 }
 
+// CancelInquiryCancelInquiry includes the requested fields of the GraphQL type Inquiry.
+type CancelInquiryCancelInquiry struct {
+	InquiryFields `json:"-"`
+}
+
+// GetId returns CancelInquiryCancelInquiry.Id, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetId() string { return v.InquiryFields.Id }
+
+// GetStatus returns CancelInquiryCancelInquiry.Status, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetStatus() InquiryStatus { return v.InquiryFields.Status }
+
+// GetPrompt returns CancelInquiryCancelInquiry.Prompt, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetPrompt() string { return v.InquiryFields.Prompt }
+
+// GetPackRef returns CancelInquiryCancelInquiry.PackRef, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetPackRef() string { return v.InquiryFields.PackRef }
+
+// GetExecutionID returns CancelInquiryCancelInquiry.ExecutionID, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetExecutionID() string { return v.InquiryFields.ExecutionID }
+
+// GetWorkflowID returns CancelInquiryCancelInquiry.WorkflowID, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetWorkflowID() *string { return v.InquiryFields.WorkflowID }
+
+// GetTaskName returns CancelInquiryCancelInquiry.TaskName, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetTaskName() string { return v.InquiryFields.TaskName }
+
+// GetResponseSchema returns CancelInquiryCancelInquiry.ResponseSchema, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetResponseSchema() json.RawMessage {
+	return v.InquiryFields.ResponseSchema
+}
+
+// GetRoute returns CancelInquiryCancelInquiry.Route, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetRoute() string { return v.InquiryFields.Route }
+
+// GetTtl returns CancelInquiryCancelInquiry.Ttl, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetTtl() float64 { return v.InquiryFields.Ttl }
+
+// GetTimeoutAt returns CancelInquiryCancelInquiry.TimeoutAt, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetTimeoutAt() time.Time { return v.InquiryFields.TimeoutAt }
+
+// GetResponse returns CancelInquiryCancelInquiry.Response, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetResponse() *json.RawMessage { return v.InquiryFields.Response }
+
+// GetRespondedBy returns CancelInquiryCancelInquiry.RespondedBy, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetRespondedBy() *string { return v.InquiryFields.RespondedBy }
+
+// GetRespondedAt returns CancelInquiryCancelInquiry.RespondedAt, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetRespondedAt() *time.Time { return v.InquiryFields.RespondedAt }
+
+// GetCreatedAt returns CancelInquiryCancelInquiry.CreatedAt, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetCreatedAt() time.Time { return v.InquiryFields.CreatedAt }
+
+// GetAssignedTo returns CancelInquiryCancelInquiry.AssignedTo, and is useful for accessing the field via an interface.
+func (v *CancelInquiryCancelInquiry) GetAssignedTo() InquiryFieldsAssignedToInquiryAssignment {
+	return v.InquiryFields.AssignedTo
+}
+
+func (v *CancelInquiryCancelInquiry) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*CancelInquiryCancelInquiry
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.CancelInquiryCancelInquiry = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.InquiryFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalCancelInquiryCancelInquiry struct {
+	Id string `json:"id"`
+
+	Status InquiryStatus `json:"status"`
+
+	Prompt string `json:"prompt"`
+
+	PackRef string `json:"packRef"`
+
+	ExecutionID string `json:"executionID"`
+
+	WorkflowID *string `json:"workflowID"`
+
+	TaskName string `json:"taskName"`
+
+	ResponseSchema json.RawMessage `json:"responseSchema"`
+
+	Route string `json:"route"`
+
+	Ttl float64 `json:"ttl"`
+
+	TimeoutAt time.Time `json:"timeoutAt"`
+
+	Response *json.RawMessage `json:"response"`
+
+	RespondedBy *string `json:"respondedBy"`
+
+	RespondedAt *time.Time `json:"respondedAt"`
+
+	CreatedAt time.Time `json:"createdAt"`
+
+	AssignedTo InquiryFieldsAssignedToInquiryAssignment `json:"assignedTo"`
+}
+
+func (v *CancelInquiryCancelInquiry) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *CancelInquiryCancelInquiry) __premarshalJSON() (*__premarshalCancelInquiryCancelInquiry, error) {
+	var retval __premarshalCancelInquiryCancelInquiry
+
+	retval.Id = v.InquiryFields.Id
+	retval.Status = v.InquiryFields.Status
+	retval.Prompt = v.InquiryFields.Prompt
+	retval.PackRef = v.InquiryFields.PackRef
+	retval.ExecutionID = v.InquiryFields.ExecutionID
+	retval.WorkflowID = v.InquiryFields.WorkflowID
+	retval.TaskName = v.InquiryFields.TaskName
+	retval.ResponseSchema = v.InquiryFields.ResponseSchema
+	retval.Route = v.InquiryFields.Route
+	retval.Ttl = v.InquiryFields.Ttl
+	retval.TimeoutAt = v.InquiryFields.TimeoutAt
+	retval.Response = v.InquiryFields.Response
+	retval.RespondedBy = v.InquiryFields.RespondedBy
+	retval.RespondedAt = v.InquiryFields.RespondedAt
+	retval.CreatedAt = v.InquiryFields.CreatedAt
+	retval.AssignedTo = v.InquiryFields.AssignedTo
+	return &retval, nil
+}
+
+// CancelInquiryResponse is returned by CancelInquiry on success.
+type CancelInquiryResponse struct {
+	// Cancels a PENDING inquiry: it ends CANCELED and the asking execution
+	// CANCELED (its workflow takes the failure path). CONFLICT when it is no
+	// longer PENDING.
+	CancelInquiry CancelInquiryCancelInquiry `json:"cancelInquiry"`
+}
+
+// GetCancelInquiry returns CancelInquiryResponse.CancelInquiry, and is useful for accessing the field via an interface.
+func (v *CancelInquiryResponse) GetCancelInquiry() CancelInquiryCancelInquiry { return v.CancelInquiry }
+
 type CreateApiTokenInput struct {
 	Name string       `json:"name"`
 	Role APITokenRole `json:"role"`
@@ -2121,6 +2278,485 @@ func (v *ExecutionsResponse) GetExecutions() ExecutionsExecutionsExecutionConnec
 	return v.Executions
 }
 
+// InquiriesInquiriesInquiryConnection includes the requested fields of the GraphQL type InquiryConnection.
+// The GraphQL type's documentation follows.
+//
+// A connection to a list of items.
+type InquiriesInquiriesInquiryConnection struct {
+	// Identifies the total count of items in the connection.
+	TotalCount int `json:"totalCount"`
+	// A list of edges.
+	Edges []*InquiriesInquiriesInquiryConnectionEdgesInquiryEdge `json:"edges"`
+}
+
+// GetTotalCount returns InquiriesInquiriesInquiryConnection.TotalCount, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnection) GetTotalCount() int { return v.TotalCount }
+
+// GetEdges returns InquiriesInquiriesInquiryConnection.Edges, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnection) GetEdges() []*InquiriesInquiriesInquiryConnectionEdgesInquiryEdge {
+	return v.Edges
+}
+
+// InquiriesInquiriesInquiryConnectionEdgesInquiryEdge includes the requested fields of the GraphQL type InquiryEdge.
+// The GraphQL type's documentation follows.
+//
+// An edge in a connection.
+type InquiriesInquiriesInquiryConnectionEdgesInquiryEdge struct {
+	// The item at the end of the edge.
+	Node *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry `json:"node"`
+}
+
+// GetNode returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdge.Node, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdge) GetNode() *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry {
+	return v.Node
+}
+
+// InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry includes the requested fields of the GraphQL type Inquiry.
+type InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry struct {
+	InquiryFields `json:"-"`
+}
+
+// GetId returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.Id, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetId() string {
+	return v.InquiryFields.Id
+}
+
+// GetStatus returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.Status, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetStatus() InquiryStatus {
+	return v.InquiryFields.Status
+}
+
+// GetPrompt returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.Prompt, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetPrompt() string {
+	return v.InquiryFields.Prompt
+}
+
+// GetPackRef returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.PackRef, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetPackRef() string {
+	return v.InquiryFields.PackRef
+}
+
+// GetExecutionID returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.ExecutionID, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetExecutionID() string {
+	return v.InquiryFields.ExecutionID
+}
+
+// GetWorkflowID returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.WorkflowID, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetWorkflowID() *string {
+	return v.InquiryFields.WorkflowID
+}
+
+// GetTaskName returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.TaskName, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetTaskName() string {
+	return v.InquiryFields.TaskName
+}
+
+// GetResponseSchema returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.ResponseSchema, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetResponseSchema() json.RawMessage {
+	return v.InquiryFields.ResponseSchema
+}
+
+// GetRoute returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.Route, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetRoute() string {
+	return v.InquiryFields.Route
+}
+
+// GetTtl returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.Ttl, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetTtl() float64 {
+	return v.InquiryFields.Ttl
+}
+
+// GetTimeoutAt returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.TimeoutAt, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetTimeoutAt() time.Time {
+	return v.InquiryFields.TimeoutAt
+}
+
+// GetResponse returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.Response, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetResponse() *json.RawMessage {
+	return v.InquiryFields.Response
+}
+
+// GetRespondedBy returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.RespondedBy, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetRespondedBy() *string {
+	return v.InquiryFields.RespondedBy
+}
+
+// GetRespondedAt returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.RespondedAt, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetRespondedAt() *time.Time {
+	return v.InquiryFields.RespondedAt
+}
+
+// GetCreatedAt returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.CreatedAt, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetCreatedAt() time.Time {
+	return v.InquiryFields.CreatedAt
+}
+
+// GetAssignedTo returns InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry.AssignedTo, and is useful for accessing the field via an interface.
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) GetAssignedTo() InquiryFieldsAssignedToInquiryAssignment {
+	return v.InquiryFields.AssignedTo
+}
+
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.InquiryFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalInquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry struct {
+	Id string `json:"id"`
+
+	Status InquiryStatus `json:"status"`
+
+	Prompt string `json:"prompt"`
+
+	PackRef string `json:"packRef"`
+
+	ExecutionID string `json:"executionID"`
+
+	WorkflowID *string `json:"workflowID"`
+
+	TaskName string `json:"taskName"`
+
+	ResponseSchema json.RawMessage `json:"responseSchema"`
+
+	Route string `json:"route"`
+
+	Ttl float64 `json:"ttl"`
+
+	TimeoutAt time.Time `json:"timeoutAt"`
+
+	Response *json.RawMessage `json:"response"`
+
+	RespondedBy *string `json:"respondedBy"`
+
+	RespondedAt *time.Time `json:"respondedAt"`
+
+	CreatedAt time.Time `json:"createdAt"`
+
+	AssignedTo InquiryFieldsAssignedToInquiryAssignment `json:"assignedTo"`
+}
+
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *InquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry) __premarshalJSON() (*__premarshalInquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry, error) {
+	var retval __premarshalInquiriesInquiriesInquiryConnectionEdgesInquiryEdgeNodeInquiry
+
+	retval.Id = v.InquiryFields.Id
+	retval.Status = v.InquiryFields.Status
+	retval.Prompt = v.InquiryFields.Prompt
+	retval.PackRef = v.InquiryFields.PackRef
+	retval.ExecutionID = v.InquiryFields.ExecutionID
+	retval.WorkflowID = v.InquiryFields.WorkflowID
+	retval.TaskName = v.InquiryFields.TaskName
+	retval.ResponseSchema = v.InquiryFields.ResponseSchema
+	retval.Route = v.InquiryFields.Route
+	retval.Ttl = v.InquiryFields.Ttl
+	retval.TimeoutAt = v.InquiryFields.TimeoutAt
+	retval.Response = v.InquiryFields.Response
+	retval.RespondedBy = v.InquiryFields.RespondedBy
+	retval.RespondedAt = v.InquiryFields.RespondedAt
+	retval.CreatedAt = v.InquiryFields.CreatedAt
+	retval.AssignedTo = v.InquiryFields.AssignedTo
+	return &retval, nil
+}
+
+// InquiriesResponse is returned by Inquiries on success.
+type InquiriesResponse struct {
+	Inquiries InquiriesInquiriesInquiryConnection `json:"inquiries"`
+}
+
+// GetInquiries returns InquiriesResponse.Inquiries, and is useful for accessing the field via an interface.
+func (v *InquiriesResponse) GetInquiries() InquiriesInquiriesInquiryConnection { return v.Inquiries }
+
+// InquiryFields includes the GraphQL fields of Inquiry requested by the fragment InquiryFields.
+type InquiryFields struct {
+	Id     string        `json:"id"`
+	Status InquiryStatus `json:"status"`
+	Prompt string        `json:"prompt"`
+	// The pack of the top workflow that asked (the asking action's outside workflows): a token limited to that pack reads the inquiry.
+	PackRef string `json:"packRef"`
+	// The execution that asked (a core.ask run); PENDING while the inquiry is.
+	ExecutionID string `json:"executionID"`
+	// The workflow execution the asking execution is a task of; null outside workflows.
+	WorkflowID *string `json:"workflowID"`
+	// The workflow task that asked; empty outside workflows.
+	TaskName string `json:"taskName"`
+	// JSON Schema the response is validated against.
+	ResponseSchema json.RawMessage `json:"responseSchema"`
+	// StackStorm's route: for rules routing the inquiry event.
+	Route string `json:"route"`
+	// Minutes from creation until it times out (StackStorm's ttl; fractions allowed).
+	Ttl       float64          `json:"ttl"`
+	TimeoutAt time.Time        `json:"timeoutAt"`
+	Response  *json.RawMessage `json:"response"`
+	// Name of the token that answered.
+	RespondedBy *string    `json:"respondedBy"`
+	RespondedAt *time.Time `json:"respondedAt"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	// Who may answer it.
+	AssignedTo InquiryFieldsAssignedToInquiryAssignment `json:"assignedTo"`
+}
+
+// GetId returns InquiryFields.Id, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetId() string { return v.Id }
+
+// GetStatus returns InquiryFields.Status, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetStatus() InquiryStatus { return v.Status }
+
+// GetPrompt returns InquiryFields.Prompt, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetPrompt() string { return v.Prompt }
+
+// GetPackRef returns InquiryFields.PackRef, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetPackRef() string { return v.PackRef }
+
+// GetExecutionID returns InquiryFields.ExecutionID, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetExecutionID() string { return v.ExecutionID }
+
+// GetWorkflowID returns InquiryFields.WorkflowID, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetWorkflowID() *string { return v.WorkflowID }
+
+// GetTaskName returns InquiryFields.TaskName, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetTaskName() string { return v.TaskName }
+
+// GetResponseSchema returns InquiryFields.ResponseSchema, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetResponseSchema() json.RawMessage { return v.ResponseSchema }
+
+// GetRoute returns InquiryFields.Route, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetRoute() string { return v.Route }
+
+// GetTtl returns InquiryFields.Ttl, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetTtl() float64 { return v.Ttl }
+
+// GetTimeoutAt returns InquiryFields.TimeoutAt, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetTimeoutAt() time.Time { return v.TimeoutAt }
+
+// GetResponse returns InquiryFields.Response, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetResponse() *json.RawMessage { return v.Response }
+
+// GetRespondedBy returns InquiryFields.RespondedBy, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetRespondedBy() *string { return v.RespondedBy }
+
+// GetRespondedAt returns InquiryFields.RespondedAt, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetRespondedAt() *time.Time { return v.RespondedAt }
+
+// GetCreatedAt returns InquiryFields.CreatedAt, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetCreatedAt() time.Time { return v.CreatedAt }
+
+// GetAssignedTo returns InquiryFields.AssignedTo, and is useful for accessing the field via an interface.
+func (v *InquiryFields) GetAssignedTo() InquiryFieldsAssignedToInquiryAssignment { return v.AssignedTo }
+
+// InquiryFieldsAssignedToInquiryAssignment includes the requested fields of the GraphQL type InquiryAssignment.
+// The GraphQL type's documentation follows.
+//
+// Who may answer an inquiry: both lists empty means any OPERATOR or above.
+type InquiryFieldsAssignedToInquiryAssignment struct {
+	// Token names that may answer (StackStorm's users).
+	Users []string `json:"users"`
+	// Roles that may answer; a role includes the ones below it (StackStorm's roles).
+	Roles []string `json:"roles"`
+}
+
+// GetUsers returns InquiryFieldsAssignedToInquiryAssignment.Users, and is useful for accessing the field via an interface.
+func (v *InquiryFieldsAssignedToInquiryAssignment) GetUsers() []string { return v.Users }
+
+// GetRoles returns InquiryFieldsAssignedToInquiryAssignment.Roles, and is useful for accessing the field via an interface.
+func (v *InquiryFieldsAssignedToInquiryAssignment) GetRoles() []string { return v.Roles }
+
+// InquiryInquiry includes the requested fields of the GraphQL type Inquiry.
+type InquiryInquiry struct {
+	InquiryFields `json:"-"`
+}
+
+// GetId returns InquiryInquiry.Id, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetId() string { return v.InquiryFields.Id }
+
+// GetStatus returns InquiryInquiry.Status, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetStatus() InquiryStatus { return v.InquiryFields.Status }
+
+// GetPrompt returns InquiryInquiry.Prompt, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetPrompt() string { return v.InquiryFields.Prompt }
+
+// GetPackRef returns InquiryInquiry.PackRef, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetPackRef() string { return v.InquiryFields.PackRef }
+
+// GetExecutionID returns InquiryInquiry.ExecutionID, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetExecutionID() string { return v.InquiryFields.ExecutionID }
+
+// GetWorkflowID returns InquiryInquiry.WorkflowID, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetWorkflowID() *string { return v.InquiryFields.WorkflowID }
+
+// GetTaskName returns InquiryInquiry.TaskName, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetTaskName() string { return v.InquiryFields.TaskName }
+
+// GetResponseSchema returns InquiryInquiry.ResponseSchema, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetResponseSchema() json.RawMessage { return v.InquiryFields.ResponseSchema }
+
+// GetRoute returns InquiryInquiry.Route, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetRoute() string { return v.InquiryFields.Route }
+
+// GetTtl returns InquiryInquiry.Ttl, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetTtl() float64 { return v.InquiryFields.Ttl }
+
+// GetTimeoutAt returns InquiryInquiry.TimeoutAt, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetTimeoutAt() time.Time { return v.InquiryFields.TimeoutAt }
+
+// GetResponse returns InquiryInquiry.Response, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetResponse() *json.RawMessage { return v.InquiryFields.Response }
+
+// GetRespondedBy returns InquiryInquiry.RespondedBy, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetRespondedBy() *string { return v.InquiryFields.RespondedBy }
+
+// GetRespondedAt returns InquiryInquiry.RespondedAt, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetRespondedAt() *time.Time { return v.InquiryFields.RespondedAt }
+
+// GetCreatedAt returns InquiryInquiry.CreatedAt, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetCreatedAt() time.Time { return v.InquiryFields.CreatedAt }
+
+// GetAssignedTo returns InquiryInquiry.AssignedTo, and is useful for accessing the field via an interface.
+func (v *InquiryInquiry) GetAssignedTo() InquiryFieldsAssignedToInquiryAssignment {
+	return v.InquiryFields.AssignedTo
+}
+
+func (v *InquiryInquiry) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*InquiryInquiry
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.InquiryInquiry = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.InquiryFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalInquiryInquiry struct {
+	Id string `json:"id"`
+
+	Status InquiryStatus `json:"status"`
+
+	Prompt string `json:"prompt"`
+
+	PackRef string `json:"packRef"`
+
+	ExecutionID string `json:"executionID"`
+
+	WorkflowID *string `json:"workflowID"`
+
+	TaskName string `json:"taskName"`
+
+	ResponseSchema json.RawMessage `json:"responseSchema"`
+
+	Route string `json:"route"`
+
+	Ttl float64 `json:"ttl"`
+
+	TimeoutAt time.Time `json:"timeoutAt"`
+
+	Response *json.RawMessage `json:"response"`
+
+	RespondedBy *string `json:"respondedBy"`
+
+	RespondedAt *time.Time `json:"respondedAt"`
+
+	CreatedAt time.Time `json:"createdAt"`
+
+	AssignedTo InquiryFieldsAssignedToInquiryAssignment `json:"assignedTo"`
+}
+
+func (v *InquiryInquiry) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *InquiryInquiry) __premarshalJSON() (*__premarshalInquiryInquiry, error) {
+	var retval __premarshalInquiryInquiry
+
+	retval.Id = v.InquiryFields.Id
+	retval.Status = v.InquiryFields.Status
+	retval.Prompt = v.InquiryFields.Prompt
+	retval.PackRef = v.InquiryFields.PackRef
+	retval.ExecutionID = v.InquiryFields.ExecutionID
+	retval.WorkflowID = v.InquiryFields.WorkflowID
+	retval.TaskName = v.InquiryFields.TaskName
+	retval.ResponseSchema = v.InquiryFields.ResponseSchema
+	retval.Route = v.InquiryFields.Route
+	retval.Ttl = v.InquiryFields.Ttl
+	retval.TimeoutAt = v.InquiryFields.TimeoutAt
+	retval.Response = v.InquiryFields.Response
+	retval.RespondedBy = v.InquiryFields.RespondedBy
+	retval.RespondedAt = v.InquiryFields.RespondedAt
+	retval.CreatedAt = v.InquiryFields.CreatedAt
+	retval.AssignedTo = v.InquiryFields.AssignedTo
+	return &retval, nil
+}
+
+// InquiryResponse is returned by Inquiry on success.
+type InquiryResponse struct {
+	// The inquiry with this id (or the asking execution's id), or NOT_FOUND.
+	Inquiry InquiryInquiry `json:"inquiry"`
+}
+
+// GetInquiry returns InquiryResponse.Inquiry, and is useful for accessing the field via an interface.
+func (v *InquiryResponse) GetInquiry() InquiryInquiry { return v.Inquiry }
+
+// InquiryStatus is enum for the field status
+type InquiryStatus string
+
+const (
+	InquiryStatusPending   InquiryStatus = "PENDING"
+	InquiryStatusResponded InquiryStatus = "RESPONDED"
+	InquiryStatusTimeout   InquiryStatus = "TIMEOUT"
+	InquiryStatusCanceled  InquiryStatus = "CANCELED"
+)
+
+var AllInquiryStatus = []InquiryStatus{
+	InquiryStatusPending,
+	InquiryStatusResponded,
+	InquiryStatusTimeout,
+	InquiryStatusCanceled,
+}
+
 // InstallFields includes the GraphQL fields of PackInstall requested by the fragment InstallFields.
 type InstallFields struct {
 	Id string `json:"id"`
@@ -2130,7 +2766,8 @@ type InstallFields struct {
 	Version string            `json:"version"`
 	Status  PackInstallStatus `json:"status"`
 	// The step under way, or the one that failed.
-	Step  string            `json:"step"`
+	Step string `json:"step"`
+	// The steps so far, each {name, status (running, done, failed), startedAt, durationMs, error}; the environment step adds the last lines pip or npm printed (output, at most 10) and how many it printed (outputLines), updated as they come; the step an invalid pack failed lists its problems (problems, each {file, line, field, message} and task for one in a workflow's task).
 	Steps []json.RawMessage `json:"steps"`
 	Error string            `json:"error"`
 }
@@ -3126,6 +3763,185 @@ type RerunExecutionResponse struct {
 // GetRerunExecution returns RerunExecutionResponse.RerunExecution, and is useful for accessing the field via an interface.
 func (v *RerunExecutionResponse) GetRerunExecution() RerunExecutionRerunExecution {
 	return v.RerunExecution
+}
+
+type RespondInquiryInput struct {
+	// The inquiry's id, or its asking execution's (StackStorm's inquiry id).
+	Id string `json:"id"`
+	// The answer, validated against the inquiry's responseSchema.
+	Response json.RawMessage `json:"response"`
+}
+
+// GetId returns RespondInquiryInput.Id, and is useful for accessing the field via an interface.
+func (v *RespondInquiryInput) GetId() string { return v.Id }
+
+// GetResponse returns RespondInquiryInput.Response, and is useful for accessing the field via an interface.
+func (v *RespondInquiryInput) GetResponse() json.RawMessage { return v.Response }
+
+// RespondInquiryRespondInquiry includes the requested fields of the GraphQL type Inquiry.
+type RespondInquiryRespondInquiry struct {
+	InquiryFields `json:"-"`
+}
+
+// GetId returns RespondInquiryRespondInquiry.Id, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetId() string { return v.InquiryFields.Id }
+
+// GetStatus returns RespondInquiryRespondInquiry.Status, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetStatus() InquiryStatus { return v.InquiryFields.Status }
+
+// GetPrompt returns RespondInquiryRespondInquiry.Prompt, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetPrompt() string { return v.InquiryFields.Prompt }
+
+// GetPackRef returns RespondInquiryRespondInquiry.PackRef, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetPackRef() string { return v.InquiryFields.PackRef }
+
+// GetExecutionID returns RespondInquiryRespondInquiry.ExecutionID, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetExecutionID() string { return v.InquiryFields.ExecutionID }
+
+// GetWorkflowID returns RespondInquiryRespondInquiry.WorkflowID, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetWorkflowID() *string { return v.InquiryFields.WorkflowID }
+
+// GetTaskName returns RespondInquiryRespondInquiry.TaskName, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetTaskName() string { return v.InquiryFields.TaskName }
+
+// GetResponseSchema returns RespondInquiryRespondInquiry.ResponseSchema, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetResponseSchema() json.RawMessage {
+	return v.InquiryFields.ResponseSchema
+}
+
+// GetRoute returns RespondInquiryRespondInquiry.Route, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetRoute() string { return v.InquiryFields.Route }
+
+// GetTtl returns RespondInquiryRespondInquiry.Ttl, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetTtl() float64 { return v.InquiryFields.Ttl }
+
+// GetTimeoutAt returns RespondInquiryRespondInquiry.TimeoutAt, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetTimeoutAt() time.Time { return v.InquiryFields.TimeoutAt }
+
+// GetResponse returns RespondInquiryRespondInquiry.Response, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetResponse() *json.RawMessage {
+	return v.InquiryFields.Response
+}
+
+// GetRespondedBy returns RespondInquiryRespondInquiry.RespondedBy, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetRespondedBy() *string { return v.InquiryFields.RespondedBy }
+
+// GetRespondedAt returns RespondInquiryRespondInquiry.RespondedAt, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetRespondedAt() *time.Time {
+	return v.InquiryFields.RespondedAt
+}
+
+// GetCreatedAt returns RespondInquiryRespondInquiry.CreatedAt, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetCreatedAt() time.Time { return v.InquiryFields.CreatedAt }
+
+// GetAssignedTo returns RespondInquiryRespondInquiry.AssignedTo, and is useful for accessing the field via an interface.
+func (v *RespondInquiryRespondInquiry) GetAssignedTo() InquiryFieldsAssignedToInquiryAssignment {
+	return v.InquiryFields.AssignedTo
+}
+
+func (v *RespondInquiryRespondInquiry) UnmarshalJSON(b []byte) error {
+
+	if string(b) == "null" {
+		return nil
+	}
+
+	var firstPass struct {
+		*RespondInquiryRespondInquiry
+		graphql.NoUnmarshalJSON
+	}
+	firstPass.RespondInquiryRespondInquiry = v
+
+	err := json.Unmarshal(b, &firstPass)
+	if err != nil {
+		return err
+	}
+
+	err = json.Unmarshal(
+		b, &v.InquiryFields)
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+type __premarshalRespondInquiryRespondInquiry struct {
+	Id string `json:"id"`
+
+	Status InquiryStatus `json:"status"`
+
+	Prompt string `json:"prompt"`
+
+	PackRef string `json:"packRef"`
+
+	ExecutionID string `json:"executionID"`
+
+	WorkflowID *string `json:"workflowID"`
+
+	TaskName string `json:"taskName"`
+
+	ResponseSchema json.RawMessage `json:"responseSchema"`
+
+	Route string `json:"route"`
+
+	Ttl float64 `json:"ttl"`
+
+	TimeoutAt time.Time `json:"timeoutAt"`
+
+	Response *json.RawMessage `json:"response"`
+
+	RespondedBy *string `json:"respondedBy"`
+
+	RespondedAt *time.Time `json:"respondedAt"`
+
+	CreatedAt time.Time `json:"createdAt"`
+
+	AssignedTo InquiryFieldsAssignedToInquiryAssignment `json:"assignedTo"`
+}
+
+func (v *RespondInquiryRespondInquiry) MarshalJSON() ([]byte, error) {
+	premarshaled, err := v.__premarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(premarshaled)
+}
+
+func (v *RespondInquiryRespondInquiry) __premarshalJSON() (*__premarshalRespondInquiryRespondInquiry, error) {
+	var retval __premarshalRespondInquiryRespondInquiry
+
+	retval.Id = v.InquiryFields.Id
+	retval.Status = v.InquiryFields.Status
+	retval.Prompt = v.InquiryFields.Prompt
+	retval.PackRef = v.InquiryFields.PackRef
+	retval.ExecutionID = v.InquiryFields.ExecutionID
+	retval.WorkflowID = v.InquiryFields.WorkflowID
+	retval.TaskName = v.InquiryFields.TaskName
+	retval.ResponseSchema = v.InquiryFields.ResponseSchema
+	retval.Route = v.InquiryFields.Route
+	retval.Ttl = v.InquiryFields.Ttl
+	retval.TimeoutAt = v.InquiryFields.TimeoutAt
+	retval.Response = v.InquiryFields.Response
+	retval.RespondedBy = v.InquiryFields.RespondedBy
+	retval.RespondedAt = v.InquiryFields.RespondedAt
+	retval.CreatedAt = v.InquiryFields.CreatedAt
+	retval.AssignedTo = v.InquiryFields.AssignedTo
+	return &retval, nil
+}
+
+// RespondInquiryResponse is returned by RespondInquiry on success.
+type RespondInquiryResponse struct {
+	// Answers a PENDING inquiry: the asking execution succeeds with the response
+	// in its result (result.response) and its workflow goes on. BAD_USER_INPUT
+	// lists every field the schema refuses under extensions.fields; FORBIDDEN
+	// when this token is not assigned, or belongs to the execution that asked or
+	// its workflow; CONFLICT when it is no longer PENDING (answered, timed out,
+	// canceled): exactly one answer wins.
+	RespondInquiry RespondInquiryRespondInquiry `json:"respondInquiry"`
+}
+
+// GetRespondInquiry returns RespondInquiryResponse.RespondInquiry, and is useful for accessing the field via an interface.
+func (v *RespondInquiryResponse) GetRespondInquiry() RespondInquiryRespondInquiry {
+	return v.RespondInquiry
 }
 
 // ResumeExecutionResponse is returned by ResumeExecution on success.
@@ -4404,6 +5220,14 @@ type __CancelExecutionInput struct {
 // GetId returns __CancelExecutionInput.Id, and is useful for accessing the field via an interface.
 func (v *__CancelExecutionInput) GetId() string { return v.Id }
 
+// __CancelInquiryInput is used internally by genqlient
+type __CancelInquiryInput struct {
+	Id string `json:"id"`
+}
+
+// GetId returns __CancelInquiryInput.Id, and is useful for accessing the field via an interface.
+func (v *__CancelInquiryInput) GetId() string { return v.Id }
+
 // __CreateRuleInput is used internally by genqlient
 type __CreateRuleInput struct {
 	Input CreateRuleInput `json:"input"`
@@ -4500,6 +5324,26 @@ func (v *__ExecutionsInput) GetWhere() *map[string]any { return v.Where }
 // GetFirst returns __ExecutionsInput.First, and is useful for accessing the field via an interface.
 func (v *__ExecutionsInput) GetFirst() *int { return v.First }
 
+// __InquiriesInput is used internally by genqlient
+type __InquiriesInput struct {
+	Where *map[string]any `json:"where"`
+	First *int            `json:"first"`
+}
+
+// GetWhere returns __InquiriesInput.Where, and is useful for accessing the field via an interface.
+func (v *__InquiriesInput) GetWhere() *map[string]any { return v.Where }
+
+// GetFirst returns __InquiriesInput.First, and is useful for accessing the field via an interface.
+func (v *__InquiriesInput) GetFirst() *int { return v.First }
+
+// __InquiryInput is used internally by genqlient
+type __InquiryInput struct {
+	Id string `json:"id"`
+}
+
+// GetId returns __InquiryInput.Id, and is useful for accessing the field via an interface.
+func (v *__InquiryInput) GetId() string { return v.Id }
+
 // __KeyInput is used internally by genqlient
 type __KeyInput struct {
 	Name    string  `json:"name"`
@@ -4571,6 +5415,14 @@ type __RerunExecutionInput struct {
 
 // GetInput returns __RerunExecutionInput.Input, and is useful for accessing the field via an interface.
 func (v *__RerunExecutionInput) GetInput() RerunExecutionInput { return v.Input }
+
+// __RespondInquiryInput is used internally by genqlient
+type __RespondInquiryInput struct {
+	Input RespondInquiryInput `json:"input"`
+}
+
+// GetInput returns __RespondInquiryInput.Input, and is useful for accessing the field via an interface.
+func (v *__RespondInquiryInput) GetInput() RespondInquiryInput { return v.Input }
 
 // __ResumeExecutionInput is used internally by genqlient
 type __ResumeExecutionInput struct {
@@ -4837,6 +5689,61 @@ func CancelExecution(
 	}
 
 	data_ = &CancelExecutionResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by CancelInquiry.
+const CancelInquiry_Operation = `
+mutation CancelInquiry ($id: ID!) {
+	cancelInquiry(id: $id) {
+		... InquiryFields
+	}
+}
+fragment InquiryFields on Inquiry {
+	id
+	status
+	prompt
+	packRef
+	executionID
+	workflowID
+	taskName
+	responseSchema
+	route
+	ttl
+	timeoutAt
+	response
+	respondedBy
+	respondedAt
+	createdAt
+	assignedTo {
+		users
+		roles
+	}
+}
+`
+
+func CancelInquiry(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+) (data_ *CancelInquiryResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "CancelInquiry",
+		Query:  CancelInquiry_Operation,
+		Variables: &__CancelInquiryInput{
+			Id: id,
+		},
+	}
+
+	data_ = &CancelInquiryResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
@@ -5360,6 +6267,123 @@ func Executions(
 	return data_, err_
 }
 
+// The query executed by Inquiries.
+const Inquiries_Operation = `
+query Inquiries ($where: InquiryWhereInput, $first: Int) {
+	inquiries(where: $where, first: $first, orderBy: {field:CREATED_AT,direction:DESC}) {
+		totalCount
+		edges {
+			node {
+				... InquiryFields
+			}
+		}
+	}
+}
+fragment InquiryFields on Inquiry {
+	id
+	status
+	prompt
+	packRef
+	executionID
+	workflowID
+	taskName
+	responseSchema
+	route
+	ttl
+	timeoutAt
+	response
+	respondedBy
+	respondedAt
+	createdAt
+	assignedTo {
+		users
+		roles
+	}
+}
+`
+
+func Inquiries(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	where *map[string]any,
+	first *int,
+) (data_ *InquiriesResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "Inquiries",
+		Query:  Inquiries_Operation,
+		Variables: &__InquiriesInput{
+			Where: where,
+			First: first,
+		},
+	}
+
+	data_ = &InquiriesResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by Inquiry.
+const Inquiry_Operation = `
+query Inquiry ($id: ID!) {
+	inquiry(id: $id) {
+		... InquiryFields
+	}
+}
+fragment InquiryFields on Inquiry {
+	id
+	status
+	prompt
+	packRef
+	executionID
+	workflowID
+	taskName
+	responseSchema
+	route
+	ttl
+	timeoutAt
+	response
+	respondedBy
+	respondedAt
+	createdAt
+	assignedTo {
+		users
+		roles
+	}
+}
+`
+
+func Inquiry(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+) (data_ *InquiryResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "Inquiry",
+		Query:  Inquiry_Operation,
+		Variables: &__InquiryInput{
+			Id: id,
+		},
+	}
+
+	data_ = &InquiryResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
 // The query executed by Key.
 const Key_Operation = `
 query Key ($name: String!, $pack: String, $decrypt: Boolean) {
@@ -5676,6 +6700,61 @@ func RerunExecution(
 	}
 
 	data_ = &RerunExecutionResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by RespondInquiry.
+const RespondInquiry_Operation = `
+mutation RespondInquiry ($input: RespondInquiryInput!) {
+	respondInquiry(input: $input) {
+		... InquiryFields
+	}
+}
+fragment InquiryFields on Inquiry {
+	id
+	status
+	prompt
+	packRef
+	executionID
+	workflowID
+	taskName
+	responseSchema
+	route
+	ttl
+	timeoutAt
+	response
+	respondedBy
+	respondedAt
+	createdAt
+	assignedTo {
+		users
+		roles
+	}
+}
+`
+
+func RespondInquiry(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	input RespondInquiryInput,
+) (data_ *RespondInquiryResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "RespondInquiry",
+		Query:  RespondInquiry_Operation,
+		Variables: &__RespondInquiryInput{
+			Input: input,
+		},
+	}
+
+	data_ = &RespondInquiryResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

@@ -210,9 +210,12 @@ func cell(v any) string {
 	return string(raw)
 }
 
-// width is the terminal's width, COLUMNS without one, 0 for unlimited.
-func (a *app) width() int {
-	if f, ok := a.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+// width is stdout's terminal width, COLUMNS without one, 0 for unlimited.
+func (a *app) width() int { return a.widthOf(a.stdout) }
+
+// widthOf is w's terminal width, COLUMNS without one, 0 for unlimited.
+func (a *app) widthOf(w io.Writer) int {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
 			return w
 		}

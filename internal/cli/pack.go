@@ -31,9 +31,11 @@ func (a *app) packCommand() *cobra.Command {
 server's machine, an http(s) URL of an archive, or a git repository with an
 optional #branch, #tag or #commit. Each install step (fetch, extract, validate,
 move, environment, register, cleanup) is shown as it runs: a progress bar on a
-terminal, a plain line per step otherwise. On failure the problems are listed
-and attune exits 1 (2 for an invalid pack, 5 when the pack exists without
---force).`,
+terminal, a plain line per step otherwise; while the environment builds, the
+lines pip or npm prints are shown as they come (the latest beside the bar on a
+terminal). On failure attune exits 1 (2 for an invalid pack, whose problems
+are listed by file, line, workflow task and message; 5 when the pack exists
+without --force).`,
 		Args: nArgs(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
 			cl, err := a.gql()
@@ -133,8 +135,48 @@ and attune exits 1 (2 for an invalid pack, 5 when the pack exists without
 	return group("pack", "Install, list, inspect, configure and remove packs", install, list, get, remove, upload, a.packConfigCommand())
 }
 
+// installStep is one entry of an install's steps (see PackInstall.steps).
+type installStep struct {
+	Name       string `json:"name"`
+	Status     string `json:"status"`
+	DurationMs int64  `json:"durationMs"`
+	Error      string `json:"error"`
+	// Output is the last lines pip or npm printed, OutputLines how many
+	// it printed in all.
+	Output      []string `json:"output"`
+	OutputLines int      `json:"outputLines"`
+	// Problems are an invalid pack's, on the step that refused it.
+	Problems []installProblem `json:"problems"`
+}
+
+// installProblem is one problem of an invalid pack.
+type installProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Task    string `json:"task"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// newLines returns the step's output lines after the first seen, and how
+// many lines between were not kept by the server.
+func (st installStep) newLines(seen int) (lines []string, skipped int) {
+	first := st.OutputLines - len(st.Output) // lines before Output[0]
+	if seen < first {
+		skipped = first - seen
+	}
+	for j, l := range st.Output {
+		if first+j >= seen {
+			lines = append(lines, l)
+		}
+	}
+	return lines, skipped
+}
+
 // watchInstall follows an install's progress to its end: a spinner per
-// step on a terminal (stderr), a line per step change otherwise.
+// step on a terminal (stderr), with the latest line pip or npm printed
+// beside the environment step's; a line per step change and per tool
+// output line otherwise.
 func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFields, error) {
 	tty := isTTY(a.stderr)
 	var (
@@ -142,7 +184,16 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 		bar     *progressbar.ProgressBar
 		current = -1 // index of the step the bar shows
 		shown   = map[string]bool{}
+		printed = map[int]int{} // output lines shown, by step index
 	)
+	// Room for a tool's line beside the step's name, the spinner and the
+	// elapsed time on one terminal line (a wrapped line could not be
+	// redrawn in place).
+	room := a.widthOf(a.stderr)
+	if room <= 0 {
+		room = 80
+	}
+	room -= 12 + 1 + 20
 	done := make(chan struct{})
 	defer close(done)
 	if tty {
@@ -163,57 +214,88 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 			}
 		}()
 	}
+	// showLines prints the step's tool output lines not shown yet, or on a
+	// terminal puts the latest beside the running step's spinner.
+	showLines := func(i int, st installStep) {
+		lines, skipped := st.newLines(printed[i])
+		if len(lines) == 0 {
+			return
+		}
+		printed[i] = st.OutputLines
+		if !tty {
+			if skipped > 0 {
+				fmt.Fprintf(a.stderr, "%-12s | … (%d lines not shown)\n", st.Name, skipped)
+			}
+			for _, l := range lines {
+				fmt.Fprintf(a.stderr, "%-12s | %s\n", st.Name, l)
+			}
+		} else if i == current && bar != nil && st.Status == "running" && room > 8 {
+			bar.Describe(fmt.Sprintf("%-12s %s", st.Name, fit(lines[len(lines)-1], room)))
+		}
+	}
+	// showStatus prints a step's status once per status: a line, or on a
+	// terminal a spinner started or finished.
+	showStatus := func(i int, st installStep) {
+		key := strconv.Itoa(i) + st.Status
+		if shown[key] {
+			return
+		}
+		shown[key] = true
+		if !tty {
+			line := fmt.Sprintf("%-12s %s", st.Name, st.Status)
+			if st.Status != "running" {
+				line += fmt.Sprintf(" (%dms)", st.DurationMs)
+			}
+			if st.Error != "" {
+				line += ": " + st.Error
+			}
+			fmt.Fprintln(a.stderr, line)
+			return
+		}
+		if i > current {
+			// A new step (perhaps already over: records can skip states).
+			if bar != nil {
+				_ = bar.Finish()
+			}
+			current = i
+			bar = progressbar.NewOptions(-1,
+				progressbar.OptionSetWriter(a.stderr),
+				progressbar.OptionSetDescription(fmt.Sprintf("%-12s", st.Name)),
+				progressbar.OptionSpinnerType(14),
+				progressbar.OptionEnableColorCodes(a.color(a.stderr)),
+				progressbar.OptionShowElapsedTimeOnFinish(),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
+			)
+			_ = bar.RenderBlank()
+		}
+		if st.Status != "running" && i == current && bar != nil {
+			desc := fmt.Sprintf("%-12s %s", st.Name, st.Status)
+			if st.Error != "" {
+				desc += ": " + st.Error
+			}
+			bar.Describe(desc)
+			_ = bar.Finish()
+			bar = nil
+		}
+	}
 	show := func(rec InstallFields) {
 		mu.Lock()
 		defer mu.Unlock()
 		for i, raw := range rec.Steps {
-			var st struct {
-				Name       string `json:"name"`
-				Status     string `json:"status"`
-				DurationMs int64  `json:"durationMs"`
-				Error      string `json:"error"`
-			}
+			var st installStep
 			_ = json.Unmarshal(raw, &st)
-			key := strconv.Itoa(i) + st.Status
-			if shown[key] {
-				continue
+			if len(st.Problems) > 0 {
+				// The table after the install lists them.
+				st.Error = fmt.Sprintf("invalid pack: %d problem(s)", len(st.Problems))
 			}
-			shown[key] = true
-			if !tty {
-				line := fmt.Sprintf("%-12s %s", st.Name, st.Status)
-				if st.Status != "running" {
-					line += fmt.Sprintf(" (%dms)", st.DurationMs)
-				}
-				if st.Error != "" {
-					line += ": " + st.Error
-				}
-				fmt.Fprintln(a.stderr, line)
-				continue
-			}
-			if i > current {
-				// A new step (perhaps already over: records can skip states).
-				if bar != nil {
-					_ = bar.Finish()
-				}
-				current = i
-				bar = progressbar.NewOptions(-1,
-					progressbar.OptionSetWriter(a.stderr),
-					progressbar.OptionSetDescription(fmt.Sprintf("%-12s", st.Name)),
-					progressbar.OptionSpinnerType(14),
-					progressbar.OptionEnableColorCodes(a.color(a.stderr)),
-					progressbar.OptionShowElapsedTimeOnFinish(),
-					progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.stderr) }),
-				)
-				_ = bar.RenderBlank()
-			}
-			if st.Status != "running" && i == current && bar != nil {
-				desc := fmt.Sprintf("%-12s %s", st.Name, st.Status)
-				if st.Error != "" {
-					desc += ": " + st.Error
-				}
-				bar.Describe(desc)
-				_ = bar.Finish()
-				bar = nil
+			// A running step's line comes before its tool's lines, a
+			// finished step's after them.
+			if st.Status == "running" || tty {
+				showStatus(i, st)
+				showLines(i, st)
+			} else {
+				showLines(i, st)
+				showStatus(i, st)
 			}
 		}
 	}
@@ -240,27 +322,57 @@ func (a *app) watchInstall(ctx context.Context, first InstallFields) (InstallFie
 }
 
 // installFailed prints a failed install's error and, for an invalid pack,
-// its problems as a table (file, line, message).
+// its problems as a table: file, line, task (when a problem is in a
+// workflow's task) and message.
 func (a *app) installFailed(rec InstallFields) error {
 	msg := rec.Error
 	code := ExitFailed
-	if _, list, ok := strings.Cut(msg, "invalid pack: "); ok {
-		code = ExitUsage
-		if _, rest, ok := strings.Cut(list, ": "); ok {
-			var rows [][]string
-			for _, p := range strings.Split(rest, "; ") {
-				rows = append(rows, problemRow(p))
-			}
-			a.note("attune: pack install failed at %s: invalid pack", rec.Step)
-			out := a.stdout
-			a.stdout = a.stderr
-			err := a.table([]string{"file", "line", "message"}, rows)
-			a.stdout = out
-			if err != nil {
-				return err
-			}
-			return silentExit(code)
+	var probs []installProblem
+	for _, raw := range rec.Steps {
+		var st installStep
+		if json.Unmarshal(raw, &st) == nil && len(st.Problems) > 0 {
+			probs = st.Problems
 		}
+	}
+	if _, list, ok := strings.Cut(msg, "invalid pack: "); ok {
+		if _, rest, ok := strings.Cut(list, ": "); ok && probs == nil {
+			// A server that does not list them in the record.
+			for _, p := range strings.Split(rest, "; ") {
+				probs = append(probs, parseProblem(p))
+			}
+		}
+	}
+	if len(probs) > 0 {
+		a.note("attune: pack install failed at %s: invalid pack", rec.Step)
+		headers := []string{"file", "line", "message"}
+		for _, p := range probs {
+			if p.Task != "" {
+				headers = []string{"file", "line", "task", "message"}
+			}
+		}
+		var rows [][]string
+		for _, p := range probs {
+			line, text := "", p.Message
+			if p.Line > 0 {
+				line = strconv.Itoa(p.Line)
+			}
+			if p.Field != "" {
+				text = p.Field + ": " + text
+			}
+			if len(headers) == 4 {
+				rows = append(rows, []string{p.File, line, p.Task, text})
+			} else {
+				rows = append(rows, []string{p.File, line, text})
+			}
+		}
+		out := a.stdout
+		a.stdout = a.stderr
+		err := a.table(headers, rows)
+		a.stdout = out
+		if err != nil {
+			return err
+		}
+		return silentExit(ExitUsage)
 	}
 	if strings.Contains(msg, "already installed") || strings.Contains(msg, "exists") {
 		code = ExitConflict
@@ -268,19 +380,23 @@ func (a *app) installFailed(rec InstallFields) error {
 	return &exitError{code: code, msg: fmt.Sprintf("pack install failed at %s: %s", rec.Step, msg)}
 }
 
-// problemRow splits "file[:line][: field]: message".
-func problemRow(p string) []string {
+// parseProblem splits "file[:line][: task t]: message" (the field stays in
+// the message).
+func parseProblem(p string) installProblem {
 	file, rest, ok := strings.Cut(p, ": ")
 	if !ok {
-		return []string{"", "", p}
+		return installProblem{Message: p}
 	}
-	line := ""
+	pr := installProblem{File: file, Message: rest}
 	if f, l, ok := strings.Cut(file, ":"); ok {
-		if _, err := strconv.Atoi(l); err == nil {
-			file, line = f, l
+		if n, err := strconv.Atoi(l); err == nil {
+			pr.File, pr.Line = f, n
 		}
 	}
-	return []string{file, line, rest}
+	if task, msg, ok := strings.Cut(rest, ": "); ok && strings.HasPrefix(task, "task ") {
+		pr.Task, pr.Message = strings.TrimPrefix(task, "task "), msg
+	}
+	return pr
 }
 
 // uploadPack sends an archive as a GraphQL multipart request.

@@ -39,7 +39,7 @@ const (
 var clientCommands = map[string]bool{
 	"login": true, "logout": true, "whoami": true, "run": true, "action": true,
 	"execution": true, "pack": true, "key": true, "token": true, "rule": true,
-	"trigger": true, "event": true, "webhook": true, "audit": true,
+	"trigger": true, "event": true, "webhook": true, "audit": true, "inquiry": true,
 	"completion": true, "help": true,
 	cobra.ShellCompRequestCmd:       true,
 	cobra.ShellCompNoDescRequestCmd: true,
@@ -125,7 +125,7 @@ permission, 4 not found, 5 conflict, 6 server unreachable or server error;
 	root.AddCommand(a.loginCommand(), a.logoutCommand(), a.whoamiCommand(), a.runCommand(),
 		a.actionCommand(), a.executionCommand(), a.packCommand(), a.keyCommand(),
 		a.tokenCommand(), a.ruleCommand(), a.triggerCommand(), a.eventCommand(),
-		a.webhookCommand(), a.auditCommand())
+		a.webhookCommand(), a.auditCommand(), a.inquiryCommand())
 	return root
 }
 

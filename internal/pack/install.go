@@ -257,7 +257,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	t.step(ctx, StepEnvironment)
 	env, err := s.buildEnv(ctx, m, final, old, filepath.Join(tmp, "previous"), func(dir string) {
 		t.save(ctx, s.db.Ent.PackInstall.UpdateOneID(t.id).SetEnvPath(dir))
-	})
+	}, func(line string) { t.output(ctx, line) })
 	if err != nil {
 		return nil, stepError(StepEnvironment, envError(ctx, err))
 	}
@@ -411,9 +411,10 @@ func needsPython(m *manifest.Pack) bool {
 // is keyed by the requirements checksum: an upgrade that keeps the same
 // requirements keeps the same, still valid env; one that changes them gets
 // a new env beside the old, which stays usable until the switch commits.
-// building is told the directory of a Python env before it is made.
+// building is told the directory of a Python env before it is made; log
+// gets each line pip or npm prints.
 func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, old *ent.Pack, previous string,
-	building func(envDir string),
+	building func(envDir string), log func(line string),
 ) (packenv.Status, error) {
 	sum, err := packenv.Checksum(final)
 	if err != nil {
@@ -421,7 +422,7 @@ func (s *Service) buildEnv(ctx context.Context, m *manifest.Pack, final string, 
 	}
 	spec := packenv.Spec{
 		PackDir: final, Python: s.cfg.Python, Npm: s.cfg.Npm, Timeout: s.cfg.EnvTimeout,
-		Sandbox: s.cfg.Sandbox, TempDir: s.cfg.TempDir,
+		Sandbox: s.cfg.Sandbox, TempDir: s.cfg.TempDir, Log: log,
 	}
 	switch {
 	case needsPython(m):

@@ -328,6 +328,19 @@ func TestInstallValidationListsEveryProblem(t *testing.T) {
 		files[p["file"].(string)] = true
 	}
 	require.True(t, files["pack.yaml"] && files["actions/a.yaml"] && files["actions/b.yaml"], "%v", probs)
+
+	// The install's record lists them on the step that failed, for
+	// clients following it (attune pack install's problems table).
+	rec, err := b.db.Ent.PackInstall.Query().Only(t.Context())
+	require.NoError(t, err)
+	failed := rec.Steps[len(rec.Steps)-1]
+	require.Equal(t, "failed", failed["status"])
+	recorded, _ := failed["problems"].([]any)
+	require.Len(t, recorded, len(probs))
+	for i, p := range recorded {
+		require.Equal(t, probs[i]["file"], p.(map[string]any)["file"])
+		require.Equal(t, float64(probs[i]["line"].(int)), p.(map[string]any)["line"])
+	}
 }
 
 func TestRulesReferencingUnknownOrInvalidCriteriaAreRefused(t *testing.T) {
@@ -566,4 +579,93 @@ func TestInstallProgressStreamsSteps(t *testing.T) {
 		}
 		require.Equal(t, []string{"fetch", "validate", "move", "environment", "register", "cleanup"}, names)
 	})
+}
+
+// TestInstallProgressStreamsToolLines: while the environment builds, the
+// install's record carries pip's (npm's) lines as they come (the
+// environment step's output and outputLines), and the finished record
+// keeps the last.
+func TestInstallProgressStreamsToolLines(t *testing.T) {
+	t.Parallel()
+	python, err := filepath.Abs("../../examples/packs/python_example")
+	require.NoError(t, err)
+	node := writePack(t, shellPack("nodeenv", "1.0.0", map[string]string{
+		// A local dependency: no registry needed.
+		"package.json":          `{"name": "nodeenv", "version": "1.0.0", "private": true, "dependencies": {"localdep": "file:./localdep"}}`,
+		"localdep/package.json": `{"name": "localdep", "version": "1.0.0", "main": "index.js"}`,
+		"localdep/index.js":     `module.exports = {x: 42};`,
+	}))
+	for _, tc := range []struct{ name, src, last string }{
+		{"pip", python, "Successfully installed attune-greeting"},
+		{"npm", node, "added 1 package"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dbtest.Run(t, func(t *testing.T, backend string) {
+				b := setup(t, backend)
+				rec, err := b.svc.Start(t.Context(), pack.Request{Source: tc.src})
+				require.NoError(t, err)
+				ch, err := b.svc.Progress(t.Context(), rec.ID)
+				require.NoError(t, err)
+				var live []string // lines seen while the environment step ran
+				counts := []int{}
+				for r := range ch {
+					for _, st := range r.Steps {
+						if st["name"] != "environment" || st["status"] != "running" || st["output"] == nil {
+							continue
+						}
+						// Records published on this node hold []string and int;
+						// those read back from the row []any and float64.
+						switch lines := st["output"].(type) {
+						case []string:
+							live = append(live, lines[len(lines)-1])
+							counts = append(counts, st["outputLines"].(int))
+						case []any:
+							live = append(live, lines[len(lines)-1].(string))
+							counts = append(counts, int(st["outputLines"].(float64)))
+						}
+					}
+				}
+				t.Logf("live: %q", live)
+				require.NotEmpty(t, live, "the tool's lines while the environment step runs")
+				require.True(t, containsPrefix(live, tc.last), "%q", live)
+				require.IsIncreasing(t, dedupe(counts))
+
+				done, err := b.db.Ent.PackInstall.Get(t.Context(), rec.ID)
+				require.NoError(t, err)
+				require.Equal(t, packinstall.StatusSUCCEEDED, done.Status)
+				var env map[string]any
+				for _, st := range done.Steps {
+					if st["name"] == "environment" {
+						env = st
+					}
+				}
+				require.NotNil(t, env)
+				out := env["output"].([]any)
+				require.NotEmpty(t, out)
+				require.LessOrEqual(t, len(out), 10)
+				require.Contains(t, out[len(out)-1], tc.last)
+				require.GreaterOrEqual(t, env["outputLines"], float64(len(out)))
+			})
+		})
+	}
+}
+
+func containsPrefix(lines []string, prefix string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func dedupe(n []int) []int {
+	var out []int
+	for i, v := range n {
+		if i == 0 || v != n[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
 }

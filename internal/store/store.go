@@ -40,6 +40,16 @@ type DB struct {
 	group *group              // SQLite's group commit, nil on PostgreSQL
 }
 
+// SetMaxConns bounds the pool of PostgreSQL connections to n (idle ones to
+// half of it); n ≤ 0 keeps the default. SQLite's pools are fixed.
+func (d *DB) SetMaxConns(n int) {
+	if n <= 0 || d.Dialect != dialect.Postgres {
+		return
+	}
+	d.SQL.SetMaxOpenConns(n)
+	d.SQL.SetMaxIdleConns(max(1, n/2))
+}
+
 // Open connects to databaseURL: a postgres:// (or postgresql://) URL, or a
 // SQLite file path (optionally sqlite://path or file:path). An empty URL
 // means <dataDir>/attune.db.
