@@ -90,11 +90,17 @@ func TestPurge(t *testing.T) {
 		cutoff := time.Now().Add(-time.Hour)
 		b.db.Ent.Execution.UpdateOneID(old.ID).SetFinishedAt(cutoff.Add(-time.Minute)).ExecX(ctx)
 		require.Positive(t, b.db.Ent.ExecutionOutput.Query().CountX(ctx))
+		// What a workflow keeps goes with its execution: its state, and
+		// sealed secrets had it ended without dropping them.
+		b.db.Ent.WorkflowExecution.Create().SetExecutionID(old.ID).ExecX(ctx)
+		b.db.Ent.ExecutionSecret.Create().SetExecutionID(old.ID).SetSealed([]byte("\x00{}")).ExecX(ctx)
 		n, err := b.svc.Purge(ctx, cutoff)
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 		ids := b.db.Ent.Execution.Query().IDsX(ctx)
 		require.ElementsMatch(t, []int{recent.ID, running.ID}, ids)
+		require.Zero(t, b.db.Ent.WorkflowExecution.Query().CountX(ctx))
+		require.Zero(t, b.db.Ent.ExecutionSecret.Query().CountX(ctx))
 	})
 }
 

@@ -2,20 +2,27 @@ package execution
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/executionsecret"
+	entschema "github.com/attune-io/attune/ent/schema"
 	"github.com/attune-io/attune/internal/param"
+	"github.com/attune-io/attune/internal/store"
 )
 
 // Secret parameters are stored redacted in Execution.parameters. Their
 // plaintext waits in an ExecutionSecret row, written with the execution and
 // deleted by the worker in the transaction that claims the run (or by a
 // cancel before it starts; a policed action's run keeps it until it ends,
-// for a retry: finishInTx), so it exists only while the execution is
-// queued or policed, and it reaches only the action's stdin or parameter file.
+// for a retry: finishInTx; a workflow's engine keeps it until the workflow
+// ends: KeepSecretsTx), so it exists only while the execution is queued,
+// policed or a running workflow, and it reaches only the action's stdin or
+// parameter file, or the tasks the workflow renders.
 //
 // seal and unseal are the one place the row's bytes are encoded: JSON,
 // encrypted by the Sealer (the key/value store's AES-256-GCM key) when the
@@ -149,4 +156,44 @@ func (r redactor) Value(v any) any {
 		return out
 	}
 	return v
+}
+
+// A workflow needs its secret parameters at every step, on whichever node
+// takes it, for the tasks it renders: its engine keeps them in the
+// workflow execution's ExecutionSecret row (sealed as above) from its start
+// until it ends, and stores placeholders in its state.
+
+// KeepSecretsTx stores secrets as execution id's sealed secret parameters
+// in tx, replacing any it had.
+func (s *Service) KeepSecretsTx(ctx context.Context, tx *store.Tx, id int, secrets map[string]any) error {
+	sealed, err := s.seal(secrets)
+	if err != nil {
+		return err
+	}
+	if err := s.DropSecretsTx(ctx, tx, id); err != nil {
+		return err
+	}
+	if err := tx.Ent.ExecutionSecret.Create().SetExecutionID(id).SetSealed(sealed).Exec(ctx); err != nil {
+		return fmt.Errorf("storing secret parameters: %w", err)
+	}
+	return nil
+}
+
+// SecretsTx returns execution id's sealed secret parameters, unsealed, or
+// nil when it has none. It reads as the server, whoever ctx acts for.
+func (s *Service) SecretsTx(ctx context.Context, tx *store.Tx, id int) (map[string]any, error) {
+	sec, err := tx.Ent.ExecutionSecret.Query().Where(executionsecret.ExecutionID(id)).Only(entschema.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.unseal(sec.Sealed)
+}
+
+// DropSecretsTx deletes execution id's sealed secret parameters, if any.
+func (s *Service) DropSecretsTx(ctx context.Context, tx *store.Tx, id int) error {
+	_, err := tx.Ent.ExecutionSecret.Delete().Where(executionsecret.ExecutionID(id)).Exec(ctx)
+	return err
 }

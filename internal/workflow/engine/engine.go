@@ -168,6 +168,7 @@ func (e *Engine) Start(ctx context.Context, ex *ent.Execution, act *ent.Action, 
 	var kept map[string]map[int]any
 	if seed != nil {
 		kept = w.reseed(seed)
+		w.st.restoreSecrets(w.st.secretValues())
 	} else if err := w.init(); err != nil {
 		return err
 	}
@@ -242,7 +243,8 @@ func (e *Engine) Step(ctx context.Context, id int) error {
 			return err
 		}
 		if xexec.Finished(ex.Status) {
-			return nil
+			// Ended some other way than by its last step: its secrets go.
+			return e.exec.DropSecretsTx(ctx, tx, id)
 		}
 		wf, err := e.parse(spec.Language(row.Language), row.File, row.Source)
 		if err != nil {
@@ -263,6 +265,16 @@ func (e *Engine) Step(ctx context.Context, id int) error {
 			st.Vars = map[string]any{}
 		}
 		w := &walk{e: e, wf: wf, st: st, execID: id, packRef: ex.PackRef, ctx: ctx, tx: tx, status: ex.Status, wfID: row.ID}
+		if len(st.Secrets) > 0 {
+			secrets, err := e.exec.SecretsTx(ctx, tx, id)
+			if err != nil {
+				return fmt.Errorf("reading the secret parameters of workflow %d: %w", id, err)
+			}
+			if secrets != nil {
+				st.restoreSecrets(jsonValues(secrets))
+				w.secretsKept = true
+			}
+		}
 		if err := w.takeEnded(); err != nil {
 			return err
 		}
@@ -279,6 +291,21 @@ func (e *Engine) Step(ctx context.Context, id int) error {
 	}
 	e.wakeAt(id, retryAt)
 	return nil
+}
+
+// jsonValues returns secrets as the stored state's values read: numbers
+// decoded as float64, whole ones made ints (state.normalize).
+func jsonValues(secrets map[string]any) map[string]any {
+	raw, err := json.Marshal(secrets)
+	if err != nil {
+		return secrets
+	}
+	var out map[string]any
+	if json.Unmarshal(raw, &out) != nil {
+		return secrets
+	}
+	out, _ = jinja.ContextValue(out).(map[string]any)
+	return out
 }
 
 // sql adapts a statement written with PostgreSQL's $n placeholders to the

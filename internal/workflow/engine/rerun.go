@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/attune-io/attune/ent"
+	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/ent/workflowexecution"
 	"github.com/attune-io/attune/internal/apperr"
@@ -41,8 +42,11 @@ type rerunSeed struct {
 
 // RerunTx requests a new execution of a finished workflow's action in tx,
 // linked to the original, that starts from req.Tasks with the original's
-// context. BAD_USER_INPUT for a task the workflow does not have or that
-// never ran, CONFLICT while the original has not finished.
+// context. Its secret parameters must be given again in req.Parameters:
+// the original's sealed copy went when it ended (BAD_USER_INPUT naming
+// each, as execution.Service.Rerun). BAD_USER_INPUT for a task the
+// workflow does not have or that never ran, CONFLICT while the original
+// has not finished.
 func (e *Engine) RerunTx(ctx context.Context, tx *store.Tx, req Rerun) (*ent.Execution, error) {
 	orig, err := tx.Ent.Execution.Get(ctx, req.ID)
 	if ent.IsNotFound(err) {
@@ -73,21 +77,28 @@ func (e *Engine) RerunTx(ctx context.Context, tx *store.Tx, req Rerun) (*ent.Exe
 				WithDetails("fields", []map[string]string{{"field": "tasks", "message": fmt.Sprintf("%q did not run", t)}})
 		}
 	}
-	params := map[string]any{}
-	for k, v := range orig.Parameters {
-		params[k] = v
+	act, err := tx.Ent.Action.Query().Where(action.Ref(orig.ActionRef)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.Errorf(apperr.NotFound, "action %q of execution %d no longer exists", orig.ActionRef, req.ID)
 	}
-	for k, v := range req.Parameters {
-		params[k] = v
+	if err != nil {
+		return nil, err
 	}
-	ex, err := e.exec.RequestTx(ctx, tx, xexec.Request{Action: orig.ActionRef, Parameters: params, ParentID: orig.ParentID, RerunOf: &req.ID})
+	// Secret parameters are given again: the original's went when it ended.
+	params, err := e.exec.RerunParametersTx(ctx, tx, orig, act, req.Parameters)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := e.exec.RequestTx(ctx, tx, xexec.Request{Action: act.Ref, Loaded: act, Parameters: params, ParentID: orig.ParentID, RerunOf: &req.ID})
 	if err != nil {
 		return nil, err
 	}
 	if len(req.Tasks) == 0 {
 		return ex, nil
 	}
-	seed := rerunSeed{Of: req.ID, Tasks: req.Tasks, Reset: req.ResetTasks, State: st}
+	// The seed holds no secret (a state stored before they were sealed
+	// apart had them).
+	seed := rerunSeed{Of: req.ID, Tasks: req.Tasks, Reset: req.ResetTasks, State: st.stored()}
 	sm := map[string]any{}
 	raw, _ = json.Marshal(map[string]any{"rerun": seed})
 	_ = json.Unmarshal(raw, &sm)
@@ -133,6 +144,8 @@ func (w *walk) reseed(seed *rerunSeed) map[string]map[int]any {
 	}
 	w.st.RerunOf = seed.Of
 	w.st.Secrets = append(w.st.Secrets, old.Secrets...)
+	slices.Sort(w.st.Secrets)
+	w.st.Secrets = slices.Compact(w.st.Secrets)
 	again := map[string]bool{}
 	for _, t := range seed.Tasks {
 		again[t] = true

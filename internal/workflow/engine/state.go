@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"maps"
+	"reflect"
 	"strings"
 	"time"
 
 	"github.com/attune-io/attune/ent/execution"
 	"github.com/attune-io/attune/internal/jinja"
+	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/workflow/expr"
 )
 
@@ -14,7 +17,8 @@ import (
 // about tasks' actions; state holds what they do not: the variables, the
 // task runs and their places in the graph.
 type state struct {
-	// Params are the workflow action's parameters.
+	// Params are the workflow action's parameters; secret ones are stored
+	// as param.Redacted (see stored).
 	Params map[string]any `json:"params,omitempty"`
 	// Vars are the workflow variables (Orquesta ctx: input, vars and
 	// everything published; attune's and action-chains' vars and published
@@ -141,6 +145,66 @@ func (st *state) normalize() {
 		}
 		for i, v := range r.Kept {
 			r.Kept[i] = jinja.ContextValue(v)
+		}
+	}
+}
+
+// The secret parameters of a workflow (named in Secrets) are not stored in
+// its state: Params, and the variables that hold one (an Orquesta input),
+// store param.Redacted in their place, and the values wait sealed in the
+// workflow execution's ExecutionSecret row until it ends (KeepSecretsTx).
+// A step puts them back in memory (restoreSecrets) before rendering
+// anything. What the workflow computes from them (vars, published values,
+// its output) is stored as computed.
+
+// secretValues returns the secret parameters held in memory, by name.
+func (st *state) secretValues() map[string]any {
+	out := map[string]any{}
+	for _, name := range st.Secrets {
+		if v, ok := st.Params[name]; ok && v != param.Redacted {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// stored returns st as it is stored: a copy with every secret parameter,
+// and every variable that holds its value, replaced by param.Redacted.
+func (st *state) stored() *state {
+	if len(st.Secrets) == 0 {
+		return st
+	}
+	c := *st
+	c.Params, c.Vars = maps.Clone(st.Params), maps.Clone(st.Vars)
+	for _, name := range st.Secrets {
+		v, ok := st.Params[name]
+		if !ok {
+			continue
+		}
+		c.Params[name] = param.Redacted
+		if held, ok := c.Vars[name]; ok && reflect.DeepEqual(held, v) {
+			c.Vars[name] = param.Redacted
+		}
+	}
+	return &c
+}
+
+// restoreSecrets puts secrets (unsealed) back where the stored state
+// holds their placeholders.
+func (st *state) restoreSecrets(secrets map[string]any) {
+	for _, name := range st.Secrets {
+		v, ok := secrets[name]
+		if !ok {
+			continue
+		}
+		if st.Params == nil {
+			st.Params = map[string]any{}
+		}
+		if held, ok := st.Params[name]; !ok || held == param.Redacted {
+			st.Params[name] = v
+		}
+		if st.Vars[name] == param.Redacted {
+			st.Vars[name] = v
 		}
 	}
 }

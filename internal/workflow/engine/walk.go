@@ -43,6 +43,9 @@ type walk struct {
 	nextDue time.Time
 	// err is a store error met deep in the walk; the step fails with it.
 	err error
+	// secretsKept tells that the workflow's secret parameters are sealed
+	// in the database already (the step read them there).
+	secretsKept bool
 }
 
 // evaluator is the expression evaluator of the workflow's language.
@@ -728,9 +731,21 @@ func (w *walk) finishStep() error {
 	if to != "" {
 		status = to
 	}
+	// The secret parameters are sealed apart while the workflow runs, and
+	// go when it ends; the state stores placeholders (state.stored).
+	if xexec.Finished(status) {
+		if err := w.e.exec.DropSecretsTx(ctx, tx, w.execID); err != nil {
+			return err
+		}
+	} else if secrets := w.st.secretValues(); len(secrets) > 0 && !w.secretsKept {
+		if err := w.e.exec.KeepSecretsTx(ctx, tx, w.execID, secrets); err != nil {
+			return err
+		}
+		w.secretsKept = true
+	}
 	// Written as the JSON it is stored as (see Step), with what ent's
 	// update sets: the status and updated_at (the sweep reads it).
-	raw, err := json.Marshal(w.st)
+	raw, err := json.Marshal(w.st.stored())
 	if err != nil {
 		return err
 	}
