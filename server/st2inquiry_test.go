@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +263,10 @@ func TestSt2Inquiry(t *testing.T) {
 			require.Equal(t, "Automation completed.", strings.TrimSpace(st.task(t, "finish").Execution.Stdout))
 			require.Equal(t, st2AskResult(approvalSchema("Continue?"), "", 1440, map[string]any{"approved": true}),
 				st.task(t, "get_approval").Execution.Result)
+			// StackStorm's result is {"output": null} for a workflow without an
+			// output; attune's is {} (docs/workflows.md: {"output": …} when it
+			// declares one).
+			require.Equal(t, map[string]any{}, st.Result)
 
 			// StackStorm's test_respond_duplicate_rejected ("has already been
 			// responded to", 400): attune's CONFLICT.
@@ -308,14 +313,25 @@ func TestSt2Inquiry(t *testing.T) {
 			require.ElementsMatch(t, []string{"start SUCCEEDED", "ask_jack PENDING", "ask_jill PENDING"}, st2Read(t, admin, wf).names())
 			require.Equal(t, approvalSchema("Jill?"), st2ReadInquiry(t, admin, jack.Execution.ID).ResponseSchema)
 			require.Equal(t, approvalSchema("Jack?"), st2ReadInquiry(t, admin, jill.Execution.ID).ResponseSchema)
+			// StackStorm's test_get_all_decrease_after_respond: the pending
+			// inquiries are one fewer after each answer.
+			pending := func() int {
+				var out struct{ Inquiries struct{ TotalCount int } }
+				admin.Must(t, `query($wf: ID!) { inquiries(where: {workflowID: $wf, status: PENDING}) { totalCount } }`,
+					map[string]any{"wf": wf}, &out)
+				return out.Inquiries.TotalCount
+			}
+			require.Equal(t, 2, pending())
 
 			st2Respond(t, admin, jack.Execution.ID, map[string]any{"approved": true})
+			require.Equal(t, 1, pending())
 			st2WaitTask(t, admin, wf, "ask_jack", "SUCCEEDED")
 			st := st2WaitState(t, admin, wf, "PAUSED")
 			require.ElementsMatch(t, []string{"start SUCCEEDED", "ask_jack SUCCEEDED", "ask_jill PENDING"}, st.names(),
 				"still paused: the join waits for ask_jill")
 
 			st2Respond(t, admin, jill.Execution.ID, map[string]any{"approved": true})
+			require.Equal(t, 0, pending())
 			st2WaitTask(t, admin, wf, "ask_jill", "SUCCEEDED")
 			st = st2WaitState(t, admin, wf, "SUCCEEDED")
 			require.ElementsMatch(t, []string{"start SUCCEEDED", "ask_jack SUCCEEDED", "ask_jill SUCCEEDED", "finish SUCCEEDED"},
@@ -411,6 +427,14 @@ func TestSt2Inquiry(t *testing.T) {
 			require.Equal(t, "task1", inq.TaskName)
 			require.Equal(t, schema, inq.ResponseSchema)
 			st2Refused(t, admin, ask.Execution.ID, map[string]any{"secondfactor": true}, "secondfactor")
+			// The inquirer's trigger: StackStorm's {id, route} (id: the
+			// inquiry's own, where StackStorm's is the execution's; attune
+			// adds the execution's and more, docs/inquiries.md).
+			ev := awaitEvent(t, admin, "core.st2.generic.inquiry", func(ev st2Event) bool {
+				return strconv.FormatFloat(ev.Payload["execution_id"].(float64), 'f', -1, 64) == ask.Execution.ID
+			})
+			require.Equal(t, "developers", ev.Payload["route"])
+			require.Equal(t, inq.ID, strconv.FormatFloat(ev.Payload["id"].(float64), 'f', -1, 64))
 
 			st2Respond(t, admin, ask.Execution.ID, map[string]any{"secondfactor": "hunter2"})
 			st := st2WaitState(t, admin, chain, "SUCCEEDED")
