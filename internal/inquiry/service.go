@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/attune-io/attune/ent"
 	"github.com/attune-io/attune/ent/action"
 	"github.com/attune-io/attune/ent/execution"
@@ -218,6 +220,9 @@ func (s *Service) Respond(ctx context.Context, id int, response map[string]any) 
 		return nil, apperr.Errorf(apperr.BadUserInput, "the inquiry's schema: %v", err)
 	}
 	err = s.db.InTx(sys, func(tx *store.Tx) error {
+		if err := s.lockWorkflowsTx(sys, tx, inq); err != nil {
+			return err
+		}
 		now := s.exec.Now()
 		n, err := tx.Ent.Inquiry.Update().Where(entinq.ID(inq.ID), entinq.StatusEQ(entinq.StatusPENDING)).
 			SetStatus(entinq.StatusRESPONDED).SetResponse(answer).SetRespondedBy(p.Name).SetRespondedAt(now).Save(sys)
@@ -336,6 +341,36 @@ func resultOf(inq *ent.Inquiry) map[string]any {
 	}
 }
 
+// lockWorkflowsTx takes, on PostgreSQL, the step lock of every workflow
+// above the asking execution of inq (the one Engine.Step takes), from the
+// top down as a resume and a canceling step take them. Without it a step
+// that saw the execution still PENDING could pause its workflow while the
+// answer (or the timeout, the cancel) commits: endTx would find the
+// workflow RUNNING and not resume it, and the step woken by the end would
+// find it PAUSED, for ever. With it, such a step commits first and endTx
+// sees PAUSED, or it waits and sees the execution ended. SQLite has one
+// writer at a time.
+func (s *Service) lockWorkflowsTx(ctx context.Context, tx *store.Tx, inq *ent.Inquiry) error {
+	if s.db.Dialect != dialect.Postgres {
+		return nil
+	}
+	var chain []int
+	for id := inq.WorkflowID; id != nil; {
+		chain = append(chain, *id)
+		w, err := tx.Ent.Execution.Query().Where(execution.ID(*id)).Select(execution.FieldParentID).Only(ctx)
+		if err != nil {
+			return err
+		}
+		id = w.ParentID
+	}
+	for _, id := range slices.Backward(chain) {
+		if _, err := tx.SQL.ExecContext(ctx, "SELECT 1 FROM workflow_executions WHERE execution_id = $1 FOR UPDATE", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // endTx ends the asking execution of inq with status to, in tx whose
 // compare-and-set already ended inq: the workflows it paused resume (the
 // topmost paused one above it, and so every paused one below that), and
@@ -386,6 +421,9 @@ func (s *Service) Expire(ctx context.Context, id int) error {
 		if err != nil || inq.Status != entinq.StatusPENDING {
 			return err
 		}
+		if err := s.lockWorkflowsTx(ctx, tx, inq); err != nil {
+			return err
+		}
 		n, err := tx.Ent.Inquiry.Update().Where(entinq.ID(id), entinq.StatusEQ(entinq.StatusPENDING)).
 			SetStatus(entinq.StatusTIMEOUT).Save(ctx)
 		if err != nil || n == 0 {
@@ -409,6 +447,9 @@ func (s *Service) Cancel(ctx context.Context, id int) (*ent.Inquiry, error) {
 	}
 	sys := auth.SystemContext(ctx)
 	err = s.db.InTx(sys, func(tx *store.Tx) error {
+		if err := s.lockWorkflowsTx(sys, tx, inq); err != nil {
+			return err
+		}
 		e, err := tx.Ent.Execution.Get(sys, inq.ExecutionID)
 		if err != nil {
 			return err

@@ -74,6 +74,11 @@ type taskRun struct {
 	Error  string `json:"error,omitempty"`
 	// Done marks a run whose transitions were evaluated.
 	Done bool `json:"done,omitempty"`
+	// Resumed marks an action-chain run whose child was PENDING (an
+	// inquiry) or PAUSED when its chain paused: StackStorm's chain, on
+	// resuming, adds the child's final result under "result" to what the
+	// node's name gives (so <task>.result.response reads an answer).
+	Resumed bool `json:"resumed,omitempty"`
 	// Started and Ended bound the run, for the tasks listing.
 	Started time.Time  `json:"started"`
 	Ended   *time.Time `json:"ended,omitempty"`
@@ -123,8 +128,24 @@ func failedStatus(s execution.Status) bool {
 func (st *state) tasks() map[string]expr.TaskState {
 	out := make(map[string]expr.TaskState, len(st.Runs))
 	for _, r := range st.Runs {
-		out[r.Task] = expr.TaskState{Status: exprStatus(r.Status), Result: r.Result}
+		out[r.Task] = expr.TaskState{Status: exprStatus(r.Status), Result: r.exprResult()}
 	}
+	return out
+}
+
+// exprResult is the run's result as expressions see it: a resumed
+// action-chain run's result also holds itself under "result" (see Resumed),
+// unless it has such a key of its own.
+func (r *taskRun) exprResult() any {
+	m, ok := r.Result.(map[string]any)
+	if !r.Resumed || !ok {
+		return r.Result
+	}
+	if _, has := m["result"]; has {
+		return r.Result
+	}
+	out := maps.Clone(m)
+	out["result"] = m
 	return out
 }
 

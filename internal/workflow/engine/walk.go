@@ -75,7 +75,7 @@ func (w *walk) scope(cur *taskRun) *expr.Scope {
 		sc.KV = func(key string, decrypt bool) (any, error) { return w.e.opts.KV(w.ctx, w.packRef, key, decrypt) }
 	}
 	if cur != nil {
-		sc.Current = &expr.TaskState{Status: exprStatus(cur.Status), Result: cur.Result}
+		sc.Current = &expr.TaskState{Status: exprStatus(cur.Status), Result: cur.exprResult()}
 		sc.CurrentName = cur.Task
 	}
 	return sc
@@ -716,6 +716,15 @@ func (w *walk) finishStep() error {
 			return err
 		}
 	} else if to == execution.StatusPAUSED {
+		if w.wf.Language == spec.ActionChain {
+			for _, k := range active {
+				for _, r := range w.st.Runs {
+					if r.Execution == k.ID && (k.Status == execution.StatusPENDING || k.Status == execution.StatusPAUSED) {
+						r.Resumed = true
+					}
+				}
+			}
+		}
 		ok, err := w.e.exec.SetStatusTx(ctx, tx, w.execID, to, nil)
 		if err != nil {
 			return err
