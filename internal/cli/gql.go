@@ -799,8 +799,8 @@ func (v *CancelInquiryCancelInquiry) __premarshalJSON() (*__premarshalCancelInqu
 // CancelInquiryResponse is returned by CancelInquiry on success.
 type CancelInquiryResponse struct {
 	// Cancels a PENDING inquiry: it ends CANCELED and the asking execution
-	// CANCELED (its workflow takes the failure path). CONFLICT when it is no
-	// longer PENDING.
+	// CANCELED, which cancels its workflow (a task canceled by hand cancels
+	// its workflow, as in StackStorm). CONFLICT when it is no longer PENDING.
 	CancelInquiry CancelInquiryCancelInquiry `json:"cancelInquiry"`
 }
 
