@@ -213,10 +213,19 @@ var keyField = map[string]bool{"setKey": true, "deleteKey": true, "key": true}
 // refArgs are argument and input field names that hold a pack or component ref.
 var refArgs = map[string]bool{"ref": true, "pack": true, "action": true, "trigger": true, "rule": true}
 
+// freeData are input fields whose JSON is the user's data, checked by its
+// service (an inquiry's response, against its schema): a key in it named
+// like a ref argument is not a ref. Action parameters and event payloads
+// are not here: a ref in them (core.inject_trigger's trigger) is one.
+var freeData = map[string]bool{"response": true}
+
 func collectRefs(v any, out *[]string) {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, val := range t {
+			if freeData[k] {
+				continue // what the user sends, not refs to check
+			}
 			if s, ok := val.(string); ok && refArgs[k] {
 				*out = append(*out, s)
 			} else if s, ok := val.(*string); ok && s != nil && refArgs[k] {

@@ -470,3 +470,45 @@ func TestInquiryRacingAnswers(t *testing.T) {
 		}
 	})
 }
+
+// TestInquiryPackLimitedToken: a token limited to a pack reads and answers
+// the inquiries of its pack only, and an answer's fields named like refs
+// (action) are data, not refs the token must be allowed.
+func TestInquiryPackLimitedToken(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startServer(t, authEnv(), "-database-url", dbtest.URL(t, backend))
+		s.token = testAdminToken
+		admin := client(s, testAdminToken)
+		inCore := client(s, newToken(t, admin, "core-ops", "OPERATOR", []string{"core"}))
+		elsewhere := client(s, newToken(t, admin, "other-ops", "OPERATOR", []string{"asks"}))
+		id := execute(t, s, "core.ask", map[string]any{"schema": map[string]any{"type": "object",
+			"properties": map[string]any{"action": map[string]any{"type": "string", "required": true}}}})
+		var inq string
+		eventually(t, execDeadline, "the inquiry", func() bool {
+			var out struct {
+				Inquiries struct {
+					Edges []struct{ Node struct{ ID string } }
+				}
+			}
+			inCore.Must(t, `query($e: ID!) { inquiries(where: {executionID: $e}) { edges { node { id } } } }`, map[string]any{"e": id}, &out)
+			if len(out.Inquiries.Edges) == 0 {
+				return false
+			}
+			inq = out.Inquiries.Edges[0].Node.ID
+			return true
+		})
+		var none struct {
+			Inquiries struct{ Edges []any }
+		}
+		elsewhere.Must(t, `{ inquiries { edges { node { id } } } }`, nil, &none)
+		require.Empty(t, none.Inquiries.Edges, "another pack's token sees no inquiry")
+		_, e := respond(elsewhere, t, inq, map[string]any{"action": "asks.deploy"})
+		require.NotNil(t, e)
+		require.Equal(t, "NOT_FOUND", e.Code(), e.Message)
+		got, e := respond(inCore, t, inq, map[string]any{"action": "asks.deploy"})
+		require.Nil(t, e)
+		require.Equal(t, "RESPONDED", got.Status)
+		require.Equal(t, map[string]any{"action": "asks.deploy"}, got.Response)
+	})
+}
