@@ -128,8 +128,10 @@ func TestTokenLifecycle(t *testing.T) {
 // field missing here fails the test: each new operation needs a decision.
 var policy = map[string]string{
 	"executeAction": "OPERATOR", "cancelExecution": "OPERATOR", "emitEvent": "OPERATOR", "rerunExecution": "OPERATOR",
-	"pauseExecution": "OPERATOR", "resumeExecution": "OPERATOR",
-	"installPack": "EDITOR", "uploadPack": "EDITOR", "startPackInstall": "EDITOR", "deletePack": "EDITOR",
+	"pauseExecution": "OPERATOR", "resumeExecution": "OPERATOR", "cancelInquiry": "OPERATOR",
+	// The inquiry's assignment decides who answers (a VIEWER named in it may).
+	"respondInquiry": "VIEWER",
+	"installPack":    "EDITOR", "uploadPack": "EDITOR", "startPackInstall": "EDITOR", "deletePack": "EDITOR",
 	"deleteAction": "EDITOR", "deleteTrigger": "EDITOR", "deleteSensor": "EDITOR", "deleteRule": "EDITOR",
 	"deleteWorkflowDefinition": "EDITOR", "createRule": "EDITOR", "updateRule": "EDITOR",
 	"enableRule": "EDITOR", "disableRule": "EDITOR", "enableSensor": "EDITOR", "disableSensor": "EDITOR",

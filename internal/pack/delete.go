@@ -19,7 +19,7 @@ import (
 // activeStatuses are the execution states that block a pack delete.
 var activeStatuses = []execution.Status{
 	execution.StatusREQUESTED, execution.StatusSCHEDULED, execution.StatusRUNNING, execution.StatusCANCELING,
-	execution.StatusDELAYED,
+	execution.StatusDELAYED, execution.StatusPAUSING, execution.StatusPAUSED, execution.StatusPENDING,
 }
 
 // DeleteResult says what a delete did.
@@ -48,7 +48,7 @@ func (s *Service) Delete(ctx context.Context, ref string, force bool) (*DeleteRe
 	if p.System {
 		return nil, apperr.Errorf(apperr.Forbidden, "pack %q is built in and cannot be deleted", ref)
 	}
-	release, ok, err := s.locks.TryLock(ctx, "pack:"+ref)
+	release, ok, err := s.lockPack(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -136,4 +136,27 @@ func (s *Service) removeLater(dir string) {
 			delay = min(delay*2, time.Minute)
 		}
 	}()
+}
+
+// lockWait is how long an install or delete waits for its pack's lock:
+// longer than a sweep or a reap holds it (they remove a few directories),
+// shorter than another install or delete does.
+const lockWait = 3 * time.Second
+
+// lockPack takes pack ref's lock for an install or delete, waiting up to
+// lockWait for the background work that holds it briefly; ok is false
+// when another install or delete still holds it.
+func (s *Service) lockPack(ctx context.Context, ref string) (release func(), ok bool, err error) {
+	deadline := time.Now().Add(lockWait)
+	for {
+		release, ok, err = s.locks.TryLock(ctx, "pack:"+ref)
+		if err != nil || ok || time.Now().After(deadline) {
+			return release, ok, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

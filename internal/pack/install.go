@@ -187,7 +187,7 @@ func (s *Service) run(ctx context.Context, t *tracker, req Request) (p *ent.Pack
 	for _, w := range t.warnings {
 		s.log.Warn("pack install warning", "install", t.id, "pack", m.Ref, "warning", w)
 	}
-	release, ok, err := s.locks.TryLock(ctx, "pack:"+m.Ref)
+	release, ok, err := s.lockPack(ctx, m.Ref)
 	if err != nil {
 		return nil, stepError(StepValidate, err)
 	}
