@@ -831,6 +831,7 @@ func TestCLIInquiries(t *testing.T) {
 		got := ok(t, s, nil, "inquiry", "get", q.ID).stdout
 		require.Regexp(t, `(?m)^prompt +Deploy to production\?$`, got)
 		require.Regexp(t, `(?m)^approved +boolean +true +go ahead$`, got, "the response's fields, as run --help lists parameters")
+		require.Regexp(t, `(?m)^assignedTo +anyone with OPERATOR$`, got, "who may answer, in words")
 
 		// Refused answers: not a boolean (the client types it), not valid
 		// for the schema (the server says which field), a VIEWER's.
@@ -838,7 +839,7 @@ func TestCLIInquiries(t *testing.T) {
 		r := attune(t, s, nil, "inquiry", "respond", q.ID, "-d", `{"note": "no approval"}`)
 		require.Equal(t, cli.ExitUsage, r.code)
 		require.Contains(t, r.stderr, "BAD_USER_INPUT")
-		require.Contains(t, r.stderr, "approved")
+		require.Equal(t, 1, strings.Count(r.stderr, "approved:"), "each field's problem once: %s", r.stderr)
 		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "inquiry", "respond", q.ID).code, "no response")
 		viewer := []string{"ATTUNE_TOKEN=" + strings.TrimSpace(ok(t, s, nil, "token", "create", "v", "--role", "viewer").stdout)}
 		require.Equal(t, cli.ExitAuth, attune(t, s, viewer, "inquiry", "respond", q.ID, "approved=true").code)
@@ -881,10 +882,17 @@ func TestCLIInquiries(t *testing.T) {
 
 		// attune's own workflow format; the asking execution's id names the
 		// inquiry too (StackStorm's inquiry id).
-		ok(t, s, nil, "pack", "install", writeTree(t, cliAskAttunePack()))
+		// It is assigned to this token's name and the OPERATOR role.
+		pack := cliAskAttunePack()
+		pack["actions/workflows/rollback.workflow.yaml"] = strings.Replace(pack["actions/workflows/rollback.workflow.yaml"],
+			"prompt: Roll back?", "prompt: Roll back?\n      users: ["+answered.RespondedBy+", oncall]\n      roles: [OPERATOR]", 1)
+		ok(t, s, nil, "pack", "install", writeTree(t, pack))
 		wf4 := strings.TrimSpace(ok(t, s, nil, "run", "askatt.rollback", "--async").stdout)
 		q4 := pending(wf4)
 		require.Equal(t, "Roll back?", q4.Prompt)
+		require.Regexp(t, `(?m)^assignedTo +users: `+regexp.QuoteMeta(answered.RespondedBy)+`, oncall; roles: OPERATOR$`,
+			ok(t, s, nil, "inquiry", "get", q4.ID).stdout)
+		require.Contains(t, ok(t, s, nil, "inquiry", "get", q4.ID, "-o", "json").stdout, `"roles": [`, "JSON keeps the lists")
 		var byExecution cliInquiry
 		jsonOut(t, s, &byExecution, "inquiry", "respond", q4.ExecutionID, "approved=yes", "reason=bad release")
 		require.Equal(t, q4.ID, byExecution.ID)

@@ -132,7 +132,7 @@ func describe(list gqlerror.List) (int, string, bool) {
 		}
 		b.WriteString(e.Message)
 		if f, ok := e.Extensions["fields"]; ok {
-			b.WriteString(fieldLines(f))
+			b.WriteString(fieldLines(f, e.Message))
 		}
 	}
 	return codeExit(code), b.String(), true
@@ -154,8 +154,9 @@ func errorCode(err error) string {
 }
 
 // fieldLines prints a BAD_USER_INPUT's field problems one a line
-// ("  field: message"), or as JSON when they are not a list of them.
-func fieldLines(f any) string {
+// ("  field: message"), or as JSON when they are not a list of them. A
+// problem the error's message already says (msg) is not repeated.
+func fieldLines(f any, msg string) string {
 	raw, _ := json.Marshal(f)
 	var list []struct{ Field, Message string }
 	if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
@@ -163,11 +164,14 @@ func fieldLines(f any) string {
 	}
 	var b strings.Builder
 	for _, p := range list {
-		b.WriteString("\n  ")
+		line := p.Message
 		if p.Field != "" {
-			b.WriteString(p.Field + ": ")
+			line = p.Field + ": " + p.Message
 		}
-		b.WriteString(p.Message)
+		if strings.Contains(msg, line) {
+			continue
+		}
+		b.WriteString("\n  " + line)
 	}
 	return b.String()
 }
