@@ -496,7 +496,9 @@ func TestCLIColourOnlyOnATerminal(t *testing.T) {
 
 // TestCLIPackConfig: `attune pack config` shows a StackStorm pack's config
 // (secrets masked, --decrypt for an ADMIN), and --set merges typed fields
-// into it, keeping the secrets, with the server's field problems listed.
+// into the stored config, keeping the secrets and the other fields'
+// defaults (an upgrade's new defaults show), with the server's field
+// problems listed.
 func TestCLIPackConfig(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
@@ -543,19 +545,32 @@ func TestCLIPackConfig(t *testing.T) {
 		require.Equal(t, map[string]any{"api_url": "https://api.example.com", "api_key": "key-1", "retries": float64(7),
 			"tags": []any{float64(1), float64(2)}, "auth": map[string]any{"user": "ops", "password": "pw-1", "realm": "corp"}}, cfg)
 
+		// --set stored only the fields given, not the defaults of the
+		// others: an upgrade changing those defaults shows through.
+		upgrade := st2cfgPack(t, "1.1.0", "")
+		schemaFile := filepath.Join(upgrade, "config.schema.yaml")
+		raw, err := os.ReadFile(schemaFile)
+		require.NoError(t, err)
+		changed := strings.NewReplacer(`"https://api.example.com"`, `"https://api2.example.com"`, `"corp"`, `"corp2"`).Replace(string(raw))
+		require.NoError(t, os.WriteFile(schemaFile, []byte(changed), 0o600))
+		ok(t, s, nil, "pack", "install", "--force", upgrade)
+		cfg = config("--decrypt")
+		require.Equal(t, map[string]any{"api_url": "https://api2.example.com", "api_key": "key-1", "retries": float64(7),
+			"tags": []any{float64(1), float64(2)}, "auth": map[string]any{"user": "ops", "password": "pw-1", "realm": "corp2"}}, cfg)
+
 		// A viewer reads it masked, not decrypted, and may not change it.
 		viewer := []string{"ATTUNE_TOKEN=" + strings.TrimSpace(ok(t, s, nil, "token", "create", "v", "--role", "viewer").stdout)}
 		cfg = config("--token", strings.TrimPrefix(viewer[0], "ATTUNE_TOKEN="))
 		require.Equal(t, "********", cfg["api_key"])
 		require.Equal(t, cli.ExitAuth, attune(t, s, viewer, "pack", "config", "st2cfg", "--decrypt").code)
 		require.Equal(t, cli.ExitAuth, attune(t, s, viewer, "pack", "config", "st2cfg", "--set", "api_key=x", "--set", "auth.password=y").code)
-		// An editor may change it, but cannot read the secrets it would
-		// send back: it must give them.
+		// An editor, which may not read the secrets, changes a field and
+		// the secrets stay (the server merges); it may replace them too.
 		editor := []string{"ATTUNE_TOKEN=" + strings.TrimSpace(ok(t, s, nil, "token", "create", "e", "--role", "editor").stdout)}
-		r = attune(t, s, editor, "pack", "config", "st2cfg", "--set", "retries=8")
-		require.Equal(t, cli.ExitAuth, r.code)
-		require.Contains(t, r.stderr, "secret fields api_key, auth.password")
-		ok(t, s, editor, "pack", "config", "st2cfg", "--set", "retries=8", "--set", "api_key=key-2", "--set", "auth.password=pw-2")
+		ok(t, s, editor, "pack", "config", "st2cfg", "--set", "retries=8")
+		cfg = config("--decrypt", "-a", "api_key,auth.password,retries,auth.user")
+		require.Equal(t, map[string]any{"api_key": "key-1", "auth.password": "pw-1", "retries": float64(8), "auth.user": "ops"}, cfg)
+		ok(t, s, editor, "pack", "config", "st2cfg", "--set", "api_key=key-2", "--set", "auth.password=pw-2")
 		cfg = config("--decrypt", "-a", "api_key,auth.password,retries,auth.user")
 		require.Equal(t, map[string]any{"api_key": "key-2", "auth.password": "pw-2", "retries": float64(8), "auth.user": "ops"}, cfg)
 
