@@ -38418,7 +38418,7 @@ func (ec *executionContext) unmarshalInputSetPackConfigInput(ctx context.Context
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"pack", "config"}
+	fieldsInOrder := [...]string{"pack", "config", "merge"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -38439,6 +38439,13 @@ func (ec *executionContext) unmarshalInputSetPackConfigInput(ctx context.Context
 				return it, err
 			}
 			it.Config = data
+		case "merge":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("merge"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Merge = data
 		}
 	}
 	return it, nil

@@ -53,7 +53,7 @@ func (r *mutationResolver) DeletePack(ctx context.Context, input model.DeletePac
 
 // SetPackConfig is the resolver for the setPackConfig field.
 func (r *mutationResolver) SetPackConfig(ctx context.Context, input model.SetPackConfigInput) (*ent.Pack, error) {
-	return r.Packs.SetConfig(ctx, input.Pack, input.Config)
+	return r.Packs.SetConfig(ctx, input.Pack, input.Config, deref(input.Merge))
 }
 
 // Environment is the resolver for the environment field.

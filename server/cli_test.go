@@ -496,7 +496,9 @@ func TestCLIColourOnlyOnATerminal(t *testing.T) {
 
 // TestCLIPackConfig: `attune pack config` shows a StackStorm pack's config
 // (secrets masked, --decrypt for an ADMIN), and --set merges typed fields
-// into it, keeping the secrets, with the server's field problems listed.
+// into the stored config, keeping the secrets and the other fields'
+// defaults (an upgrade's new defaults show), with the server's field
+// problems listed.
 func TestCLIPackConfig(t *testing.T) {
 	t.Parallel()
 	dbtest.Run(t, func(t *testing.T, backend string) {
@@ -543,19 +545,32 @@ func TestCLIPackConfig(t *testing.T) {
 		require.Equal(t, map[string]any{"api_url": "https://api.example.com", "api_key": "key-1", "retries": float64(7),
 			"tags": []any{float64(1), float64(2)}, "auth": map[string]any{"user": "ops", "password": "pw-1", "realm": "corp"}}, cfg)
 
+		// --set stored only the fields given, not the defaults of the
+		// others: an upgrade changing those defaults shows through.
+		upgrade := st2cfgPack(t, "1.1.0", "")
+		schemaFile := filepath.Join(upgrade, "config.schema.yaml")
+		raw, err := os.ReadFile(schemaFile)
+		require.NoError(t, err)
+		changed := strings.NewReplacer(`"https://api.example.com"`, `"https://api2.example.com"`, `"corp"`, `"corp2"`).Replace(string(raw))
+		require.NoError(t, os.WriteFile(schemaFile, []byte(changed), 0o600))
+		ok(t, s, nil, "pack", "install", "--force", upgrade)
+		cfg = config("--decrypt")
+		require.Equal(t, map[string]any{"api_url": "https://api2.example.com", "api_key": "key-1", "retries": float64(7),
+			"tags": []any{float64(1), float64(2)}, "auth": map[string]any{"user": "ops", "password": "pw-1", "realm": "corp2"}}, cfg)
+
 		// A viewer reads it masked, not decrypted, and may not change it.
 		viewer := []string{"ATTUNE_TOKEN=" + strings.TrimSpace(ok(t, s, nil, "token", "create", "v", "--role", "viewer").stdout)}
 		cfg = config("--token", strings.TrimPrefix(viewer[0], "ATTUNE_TOKEN="))
 		require.Equal(t, "********", cfg["api_key"])
 		require.Equal(t, cli.ExitAuth, attune(t, s, viewer, "pack", "config", "st2cfg", "--decrypt").code)
 		require.Equal(t, cli.ExitAuth, attune(t, s, viewer, "pack", "config", "st2cfg", "--set", "api_key=x", "--set", "auth.password=y").code)
-		// An editor may change it, but cannot read the secrets it would
-		// send back: it must give them.
+		// An editor, which may not read the secrets, changes a field and
+		// the secrets stay (the server merges); it may replace them too.
 		editor := []string{"ATTUNE_TOKEN=" + strings.TrimSpace(ok(t, s, nil, "token", "create", "e", "--role", "editor").stdout)}
-		r = attune(t, s, editor, "pack", "config", "st2cfg", "--set", "retries=8")
-		require.Equal(t, cli.ExitAuth, r.code)
-		require.Contains(t, r.stderr, "secret fields api_key, auth.password")
-		ok(t, s, editor, "pack", "config", "st2cfg", "--set", "retries=8", "--set", "api_key=key-2", "--set", "auth.password=pw-2")
+		ok(t, s, editor, "pack", "config", "st2cfg", "--set", "retries=8")
+		cfg = config("--decrypt", "-a", "api_key,auth.password,retries,auth.user")
+		require.Equal(t, map[string]any{"api_key": "key-1", "auth.password": "pw-1", "retries": float64(8), "auth.user": "ops"}, cfg)
+		ok(t, s, editor, "pack", "config", "st2cfg", "--set", "api_key=key-2", "--set", "auth.password=pw-2")
 		cfg = config("--decrypt", "-a", "api_key,auth.password,retries,auth.user")
 		require.Equal(t, map[string]any{"api_key": "key-2", "auth.password": "pw-2", "retries": float64(8), "auth.user": "ops"}, cfg)
 
@@ -831,6 +846,7 @@ func TestCLIInquiries(t *testing.T) {
 		got := ok(t, s, nil, "inquiry", "get", q.ID).stdout
 		require.Regexp(t, `(?m)^prompt +Deploy to production\?$`, got)
 		require.Regexp(t, `(?m)^approved +boolean +true +go ahead$`, got, "the response's fields, as run --help lists parameters")
+		require.Regexp(t, `(?m)^assignedTo +anyone with OPERATOR$`, got, "who may answer, in words")
 
 		// Refused answers: not a boolean (the client types it), not valid
 		// for the schema (the server says which field), a VIEWER's.
@@ -838,7 +854,7 @@ func TestCLIInquiries(t *testing.T) {
 		r := attune(t, s, nil, "inquiry", "respond", q.ID, "-d", `{"note": "no approval"}`)
 		require.Equal(t, cli.ExitUsage, r.code)
 		require.Contains(t, r.stderr, "BAD_USER_INPUT")
-		require.Contains(t, r.stderr, "approved")
+		require.Equal(t, 1, strings.Count(r.stderr, "approved:"), "each field's problem once: %s", r.stderr)
 		require.Equal(t, cli.ExitUsage, attune(t, s, nil, "inquiry", "respond", q.ID).code, "no response")
 		viewer := []string{"ATTUNE_TOKEN=" + strings.TrimSpace(ok(t, s, nil, "token", "create", "v", "--role", "viewer").stdout)}
 		require.Equal(t, cli.ExitAuth, attune(t, s, viewer, "inquiry", "respond", q.ID, "approved=true").code)
@@ -881,10 +897,17 @@ func TestCLIInquiries(t *testing.T) {
 
 		// attune's own workflow format; the asking execution's id names the
 		// inquiry too (StackStorm's inquiry id).
-		ok(t, s, nil, "pack", "install", writeTree(t, cliAskAttunePack()))
+		// It is assigned to this token's name and the OPERATOR role.
+		pack := cliAskAttunePack()
+		pack["actions/workflows/rollback.workflow.yaml"] = strings.Replace(pack["actions/workflows/rollback.workflow.yaml"],
+			"prompt: Roll back?", "prompt: Roll back?\n      users: ["+answered.RespondedBy+", oncall]\n      roles: [OPERATOR]", 1)
+		ok(t, s, nil, "pack", "install", writeTree(t, pack))
 		wf4 := strings.TrimSpace(ok(t, s, nil, "run", "askatt.rollback", "--async").stdout)
 		q4 := pending(wf4)
 		require.Equal(t, "Roll back?", q4.Prompt)
+		require.Regexp(t, `(?m)^assignedTo +users: `+regexp.QuoteMeta(answered.RespondedBy)+`, oncall; roles: OPERATOR$`,
+			ok(t, s, nil, "inquiry", "get", q4.ID).stdout)
+		require.Contains(t, ok(t, s, nil, "inquiry", "get", q4.ID, "-o", "json").stdout, `"roles": [`, "JSON keeps the lists")
 		var byExecution cliInquiry
 		jsonOut(t, s, &byExecution, "inquiry", "respond", q4.ExecutionID, "approved=yes", "reason=bad release")
 		require.Equal(t, q4.ID, byExecution.ID)

@@ -58,9 +58,11 @@ func newMetrics(a *app) *metrics.Metrics {
 	return m
 }
 
-// collectQueue reports the queue's depth, read at scrape time.
+// collectQueue reports the queue's depth and the pending inquiries, read
+// at scrape time.
 func (a *app) collectQueue() {
 	a.metrics.CollectQueueDepth(a.engine.queue.Depth, queueDepthTimeout, queue.Queues, queue.PendingStates)
+	a.metrics.CollectPendingInquiries(a.engine.inquiries.Pending, queueDepthTimeout)
 }
 
 // operationNames are the GraphQL operations counted by name: the command

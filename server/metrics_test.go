@@ -214,6 +214,55 @@ func TestMetrics(t *testing.T) {
 	})
 }
 
+// TestMetricsInquiries: two core.ask inquiries, one answered, the other
+// canceled, count two pending, one responded and one canceled exactly; the
+// pending gauge, read from the database at scrape time, follows them.
+func TestMetricsInquiries(t *testing.T) {
+	t.Parallel()
+	dbtest.Run(t, func(t *testing.T, backend string) {
+		s := startServer(t, []string{"ATTUNE_METRICS_LISTEN=:0"}, "-database-url", dbtest.URL(t, backend))
+		url := metricsListening.FindStringSubmatch(s.out.String())[1]
+		gql := client(s, s.token)
+		pending := func() float64 { return sample(scrape(t, url, ""), "attune_inquiries_pending", map[string]string{}) }
+		require.Equal(t, 0.0, pending())
+		ask := func() string {
+			id := execute(t, s, "core.ask", nil)
+			var inq string
+			eventually(t, execDeadline, "the inquiry of execution "+id, func() bool {
+				var out struct {
+					Inquiries struct {
+						Edges []struct{ Node struct{ ID, Status string } }
+					}
+				}
+				gql.Must(t, `query($e: ID!) { inquiries(where: {executionID: $e}) { edges { node { id status } } } }`,
+					map[string]any{"e": id}, &out)
+				if len(out.Inquiries.Edges) == 0 {
+					return false
+				}
+				inq = out.Inquiries.Edges[0].Node.ID
+				return true
+			})
+			return inq
+		}
+
+		answered := ask()
+		require.Equal(t, 1.0, pending())
+		_, e := respond(gql, t, answered, map[string]any{"continue": true})
+		require.Nil(t, e)
+		require.Equal(t, 0.0, pending())
+		canceled := ask()
+		require.Equal(t, 1.0, pending())
+		gql.Must(t, `mutation($id: ID!) { cancelInquiry(id: $id) { id } }`, map[string]any{"id": canceled}, nil)
+		require.Equal(t, 0.0, pending())
+
+		got := scrape(t, url, "")
+		for status, want := range map[string]float64{"pending": 2, "responded": 1, "canceled": 1, "timeout": -1} {
+			require.Equal(t, want, sample(got, "attune_inquiries_total", map[string]string{"status": status}),
+				"%s; series: %v", status, seriesOf(got, "attune_inquiries_total"))
+		}
+	})
+}
+
 // TestMetricsCountPerNode: with an API node and a worker-only node on one
 // PostgreSQL, each counts what it did (the API node the request, the
 // worker the run), and the worker, which has no main listener, is scraped

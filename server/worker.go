@@ -310,7 +310,7 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	})
 	e.svc.SetWorkflows(e.workflows)
 	h.Workflow = e.workflows.Step
-	e.inquiries = inquiry.New(db, e.svc, e.workflows, e.queue, e.rules, bus, log.With("component", "inquiries"))
+	e.inquiries = inquiry.New(db, e.svc, e.workflows, e.queue, e.rules, bus, m, log.With("component", "inquiries"))
 	e.svc.SetInquiries(e.inquiries)
 	h.InquiryTimeout = e.inquiries.Expire
 	if concurrency == 0 {

@@ -228,6 +228,11 @@ type SetPackConfigInput struct {
 	// pack's config.schema.yaml. Secret fields are stored encrypted, like secret
 	// keys; fields the schema does not name are kept.
 	Config map[string]any `json:"config"`
+	// With merge: true, config holds only the fields to change: they are merged
+	// (objects field by field) into the stored config, the operator's values
+	// without the schema's defaults, so the other fields keep following the
+	// pack's defaults, and its secrets are kept without being given again.
+	Merge *bool `json:"merge,omitempty"`
 }
 
 type Subscription struct {

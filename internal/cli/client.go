@@ -130,9 +130,10 @@ func describe(list gqlerror.List) (int, string, bool) {
 		if c != "" {
 			b.WriteString(c + ": ")
 		}
-		b.WriteString(e.Message)
 		if f, ok := e.Extensions["fields"]; ok {
-			b.WriteString(fieldLines(f))
+			b.WriteString(withFields(e.Message, f))
+		} else {
+			b.WriteString(e.Message)
 		}
 	}
 	return codeExit(code), b.String(), true
@@ -153,21 +154,35 @@ func errorCode(err error) string {
 	return ""
 }
 
-// fieldLines prints a BAD_USER_INPUT's field problems one a line
-// ("  field: message"), or as JSON when they are not a list of them.
-func fieldLines(f any) string {
+// withFields prints a BAD_USER_INPUT's message and its field problems
+// one a line ("  field: message"), each once: a message ending with the
+// problems joined by "; " (the server's param errors) loses that ending,
+// and a problem the message says elsewhere is not repeated. Fields that
+// are not a list of problems print as JSON.
+func withFields(msg string, f any) string {
 	raw, _ := json.Marshal(f)
 	var list []struct{ Field, Message string }
 	if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
-		return "\n  fields: " + string(raw)
+		return msg + "\n  fields: " + string(raw)
+	}
+	lines := make([]string, len(list))
+	for i, p := range list {
+		lines[i] = p.Message
+		if p.Field != "" {
+			lines[i] = p.Field + ": " + p.Message
+		}
+	}
+	if head, ok := strings.CutSuffix(msg, strings.Join(lines, "; ")); ok {
+		if head = strings.TrimRight(strings.TrimSuffix(strings.TrimRight(head, " "), ":"), " "); head != "" {
+			msg = head
+		}
 	}
 	var b strings.Builder
-	for _, p := range list {
-		b.WriteString("\n  ")
-		if p.Field != "" {
-			b.WriteString(p.Field + ": ")
+	b.WriteString(msg)
+	for _, line := range lines {
+		if !strings.Contains(msg, line) {
+			b.WriteString("\n  " + line)
 		}
-		b.WriteString(p.Message)
 	}
 	return b.String()
 }

@@ -3296,6 +3296,27 @@ type PackResponse struct {
 // GetPack returns PackResponse.Pack, and is useful for accessing the field via an interface.
 func (v *PackResponse) GetPack() PackPack { return v.Pack }
 
+// PackSchemaPack includes the requested fields of the GraphQL type Pack.
+type PackSchemaPack struct {
+	Ref        string           `json:"ref"`
+	ConfSchema *json.RawMessage `json:"confSchema"`
+}
+
+// GetRef returns PackSchemaPack.Ref, and is useful for accessing the field via an interface.
+func (v *PackSchemaPack) GetRef() string { return v.Ref }
+
+// GetConfSchema returns PackSchemaPack.ConfSchema, and is useful for accessing the field via an interface.
+func (v *PackSchemaPack) GetConfSchema() *json.RawMessage { return v.ConfSchema }
+
+// PackSchemaResponse is returned by PackSchema on success.
+type PackSchemaResponse struct {
+	// The pack with this ref, or NOT_FOUND.
+	Pack PackSchemaPack `json:"pack"`
+}
+
+// GetPack returns PackSchemaResponse.Pack, and is useful for accessing the field via an interface.
+func (v *PackSchemaResponse) GetPack() PackSchemaPack { return v.Pack }
+
 // PacksPacksPackConnection includes the requested fields of the GraphQL type PackConnection.
 // The GraphQL type's documentation follows.
 //
@@ -4629,6 +4650,11 @@ type SetPackConfigInput struct {
 	// pack's config.schema.yaml. Secret fields are stored encrypted, like secret
 	// keys; fields the schema does not name are kept.
 	Config json.RawMessage `json:"config"`
+	// With merge: true, config holds only the fields to change: they are merged
+	// (objects field by field) into the stored config, the operator's values
+	// without the schema's defaults, so the other fields keep following the
+	// pack's defaults, and its secrets are kept without being given again.
+	Merge *bool `json:"merge"`
 }
 
 // GetPack returns SetPackConfigInput.Pack, and is useful for accessing the field via an interface.
@@ -4636,6 +4662,9 @@ func (v *SetPackConfigInput) GetPack() string { return v.Pack }
 
 // GetConfig returns SetPackConfigInput.Config, and is useful for accessing the field via an interface.
 func (v *SetPackConfigInput) GetConfig() json.RawMessage { return v.Config }
+
+// GetMerge returns SetPackConfigInput.Merge, and is useful for accessing the field via an interface.
+func (v *SetPackConfigInput) GetMerge() *bool { return v.Merge }
 
 // SetPackConfigResponse is returned by SetPackConfig on success.
 type SetPackConfigResponse struct {
@@ -5391,6 +5420,14 @@ type __PackInput struct {
 
 // GetRef returns __PackInput.Ref, and is useful for accessing the field via an interface.
 func (v *__PackInput) GetRef() string { return v.Ref }
+
+// __PackSchemaInput is used internally by genqlient
+type __PackSchemaInput struct {
+	Ref string `json:"ref"`
+}
+
+// GetRef returns __PackSchemaInput.Ref, and is useful for accessing the field via an interface.
+func (v *__PackSchemaInput) GetRef() string { return v.Ref }
 
 // __PacksInput is used internally by genqlient
 type __PacksInput struct {
@@ -6552,6 +6589,41 @@ func PackConfig(
 	}
 
 	data_ = &PackConfigResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by PackSchema.
+const PackSchema_Operation = `
+query PackSchema ($ref: String!) {
+	pack(ref: $ref) {
+		ref
+		confSchema
+	}
+}
+`
+
+func PackSchema(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	ref string,
+) (data_ *PackSchemaResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "PackSchema",
+		Query:  PackSchema_Operation,
+		Variables: &__PackSchemaInput{
+			Ref: ref,
+		},
+	}
+
+	data_ = &PackSchemaResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

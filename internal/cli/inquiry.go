@@ -61,7 +61,7 @@ func (a *app) inquiryCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := a.printObject(&res.Inquiry, inquiryOrder); err != nil || a.output != "table" || a.attrs != "" {
+			if err := a.printInquiry(&res.Inquiry); err != nil || a.output != "table" || a.attrs != "" {
 				return err
 			}
 			schema, err := actionSchema(&res.Inquiry.ResponseSchema)
@@ -131,15 +131,70 @@ pending (answered, timed out or canceled).`,
 			if err != nil {
 				return err
 			}
-			return a.printObject(&res.RespondInquiry, inquiryOrder)
+			return a.printInquiry(&res.RespondInquiry)
 		},
 	}
 	respond.Flags().StringVarP(&data, "data", "d", "", "the whole response: JSON, @file, or - for stdin")
 
-	cancel := oneArg(a, "cancel ID", "Cancel a pending inquiry (its execution ends CANCELED)", CancelInquiry,
-		func(r *CancelInquiryResponse) any { return &r.CancelInquiry }, inquiryOrder)
+	cancel := &cobra.Command{
+		Use: "cancel ID", Short: "Cancel a pending inquiry (its execution ends CANCELED)", Args: nArgs(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			cl, err := a.gql()
+			if err != nil {
+				return err
+			}
+			res, err := CancelInquiry(c.Context(), cl, args[0])
+			if err != nil {
+				return err
+			}
+			return a.printInquiry(&res.CancelInquiry)
+		},
+	}
 	cancel.ValidArgsFunction = a.completeInquiries
 	return group("inquiry", "List, show and answer inquiries (questions executions ask people)", list, get, respond, cancel)
+}
+
+// printInquiry prints inq; a table shows who may answer as a sentence
+// ("users: a, b; roles: OPERATOR", "anyone with OPERATOR") rather than
+// its JSON, unless --attrs picks inside assignedTo.
+func (a *app) printInquiry(inq any) error {
+	if a.output != "table" || strings.Contains(a.attrs, "assignedTo.") {
+		return a.printObject(inq, inquiryOrder)
+	}
+	g, err := generic(inq)
+	if err != nil {
+		return err
+	}
+	if m, ok := g.(map[string]any); ok {
+		if to, ok := m["assignedTo"].(map[string]any); ok {
+			m["assignedTo"] = assignedText(to)
+		}
+	}
+	return a.printObject(g, inquiryOrder)
+}
+
+// assignedText says who may answer an inquiry assigned to (its users and
+// roles); with neither, the server wants the OPERATOR role.
+func assignedText(to map[string]any) string {
+	list := func(k string) string {
+		var names []string
+		l, _ := to[k].([]any)
+		for _, v := range l {
+			names = append(names, fmt.Sprint(v))
+		}
+		return strings.Join(names, ", ")
+	}
+	var parts []string
+	if users := list("users"); users != "" {
+		parts = append(parts, "users: "+users)
+	}
+	if roles := list("roles"); roles != "" {
+		parts = append(parts, "roles: "+roles)
+	}
+	if len(parts) == 0 {
+		return "anyone with OPERATOR"
+	}
+	return strings.Join(parts, "; ")
 }
 
 // completeInquiries completes the ids of pending inquiries, with their prompts.

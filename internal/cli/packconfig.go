@@ -24,13 +24,15 @@ values over the schema's defaults (config.schema.yaml), nested fields as
 dotted names. Secret fields read ******** unless --decrypt is given, which
 needs an ADMIN token.
 
---set name=value (repeatable) changes fields and keeps the others: values are
+--set name=value (repeatable) changes only the fields given: values are
 typed by the pack's config schema (integer, number, boolean, array as a,b,c
 or JSON, object as JSON), name=@file reads the value from a file, name:=JSON
 gives any JSON value, and a dotted name (auth.user=ops) sets a nested field.
-The merged config is checked by the server; every field that does not fit
-is listed and attune exits 2. Changing a config needs an EDITOR token; one
-that may not read the secrets must give every secret field with --set.`,
+The server merges them into the stored config; the fields not given keep
+their values, or keep following the schema's defaults when they were never
+set, and secrets are kept. The merged config is checked by the server; every
+field that does not fit is listed and attune exits 2. Changing a config
+needs an EDITOR token.`,
 		Args:              nArgs(1, 1),
 		ValidArgsFunction: a.completePacks,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -53,18 +55,12 @@ that may not read the secrets must give every secret field with --set.`,
 	return c
 }
 
-// setPackConfig merges the --set fields into the pack's current config and
-// sends the whole of it, as setPackConfig replaces the config.
+// setPackConfig sends only the --set fields, typed by the pack's config
+// schema, with merge: the server merges them into the stored config (the
+// operator's values, not the defaults) in one transaction, so the other
+// fields keep following the pack's defaults and its secrets are kept.
 func (a *app) setPackConfig(ctx context.Context, cl graphql.Client, ref string, sets []string) error {
-	// The current config with its secrets, so that they survive the
-	// replacement; a token that may not read them gets them masked, and
-	// must then give each one.
-	reveal := true
-	cur, err := PackConfig(ctx, cl, ref, &reveal)
-	if err != nil && errorCode(err) == "FORBIDDEN" {
-		reveal = false
-		cur, err = PackConfig(ctx, cl, ref, &reveal)
-	}
+	cur, err := PackSchema(ctx, cl, ref)
 	if err != nil {
 		return err
 	}
@@ -73,40 +69,19 @@ func (a *app) setPackConfig(ctx context.Context, cl graphql.Client, ref string, 
 		return fmt.Errorf("the pack's config schema: %w", err)
 	}
 	config := map[string]any{}
-	if raw := cur.Pack.Config; raw != nil && string(*raw) != "null" {
-		if err := json.Unmarshal(*raw, &config); err != nil {
-			return fmt.Errorf("the pack's config: %w", err)
-		}
-	}
-	given := map[string]bool{}
 	for _, arg := range sets {
 		name, v, err := parseAssign(arg, func(name string) param.Spec { return specAt(schema, name) })
 		if err != nil {
 			return err
 		}
 		putPath(config, strings.Split(name, "."), v)
-		given[name] = true
-	}
-	if !reveal {
-		var hidden []string
-		for _, p := range schema.SecretPaths() {
-			name := strings.Join(p, ".")
-			if v, ok := valueAt(config, p); ok && v == param.Redacted && !given[name] {
-				hidden = append(hidden, name)
-			}
-		}
-		if len(hidden) > 0 {
-			sort.Strings(hidden)
-			return &exitError{code: ExitAuth, msg: fmt.Sprintf(
-				"this token may not read the secret fields %s, which setting the config would lose: give them with --set too, or use an ADMIN token",
-				strings.Join(hidden, ", "))}
-		}
 	}
 	raw, err := json.Marshal(config)
 	if err != nil {
 		return err
 	}
-	res, err := SetPackConfig(ctx, cl, SetPackConfigInput{Pack: ref, Config: raw})
+	merge := true
+	res, err := SetPackConfig(ctx, cl, SetPackConfigInput{Pack: ref, Config: raw, Merge: &merge})
 	if err != nil {
 		return err
 	}
@@ -187,19 +162,4 @@ func putPath(m map[string]any, path []string, v any) {
 		m = sub
 	}
 	m[path[len(path)-1]] = v
-}
-
-// valueAt is the value at path in m.
-func valueAt(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, seg := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[seg]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }

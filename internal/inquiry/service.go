@@ -21,6 +21,7 @@ import (
 	"github.com/attune-io/attune/internal/auth"
 	xexec "github.com/attune-io/attune/internal/execution"
 	"github.com/attune-io/attune/internal/manifest"
+	"github.com/attune-io/attune/internal/metrics"
 	"github.com/attune-io/attune/internal/notify"
 	"github.com/attune-io/attune/internal/param"
 	"github.com/attune-io/attune/internal/rule"
@@ -55,14 +56,31 @@ type Service struct {
 	events Events
 	bus    *notify.Bus
 	log    *slog.Logger
+	// metrics counts the inquiries this node asks and ends, once
+	// committed; nil counts nothing.
+	metrics *metrics.Metrics
 }
 
-// New returns the inquiries' service.
-func New(db *store.DB, exec *xexec.Service, wf Workflows, q Queue, events Events, bus *notify.Bus, log *slog.Logger) *Service {
+// New returns the inquiries' service; m (nil for none) counts what it does.
+func New(db *store.DB, exec *xexec.Service, wf Workflows, q Queue, events Events, bus *notify.Bus, m *metrics.Metrics, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{db: db, exec: exec, wf: wf, queue: q, events: events, bus: bus, log: log}
+	return &Service{db: db, exec: exec, wf: wf, queue: q, events: events, bus: bus, metrics: m, log: log}
+}
+
+// pendingSQL counts the inquiries waiting for a response; the
+// (status, timeout_at) index serves it.
+const pendingSQL = `SELECT count(*) FROM inquiries WHERE status = 'PENDING'`
+
+// Pending counts the inquiries waiting for a response, over every node:
+// attune_inquiries_pending, read at scrape time.
+func (s *Service) Pending(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.SQL.QueryRowContext(ctx, pendingSQL).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting pending inquiries: %w", err)
+	}
+	return n, nil
 }
 
 // Handles reports whether act asks a person (runner inquirer).
@@ -142,6 +160,7 @@ func (s *Service) Ask(ctx context.Context, e *ent.Execution, act *ent.Action, pa
 		if err := s.queue.InsertInquiryTimeoutTx(ctx, tx, inq.ID, timeoutAt); err != nil {
 			return err
 		}
+		tx.AfterCommit(func() { s.metrics.Inquiry(metrics.InquiryPending) })
 		payload := map[string]any{
 			"id": inq.ID, "route": q.Route, "execution_id": e.ID, "prompt": q.Prompt, "schema": q.Schema,
 			"users": nonNil(q.Users), "roles": nonNil(q.Roles), "ttl": q.TTL, "timeout_at": timeoutAt.UTC().Format(time.RFC3339),
@@ -374,7 +393,7 @@ func (s *Service) lockWorkflowsTx(ctx context.Context, tx *store.Tx, inq *ent.In
 // endTx ends the asking execution of inq with status to, in tx whose
 // compare-and-set already ended inq: the workflows it paused resume (the
 // topmost paused one above it, and so every paused one below that), and
-// its end wakes its workflow.
+// its end wakes its workflow. The end is counted once tx commits.
 func (s *Service) endTx(ctx context.Context, tx *store.Tx, inq *ent.Inquiry, to execution.Status, result map[string]any, errMsg string) error {
 	top := 0
 	for id := inq.WorkflowID; id != nil; {
@@ -405,6 +424,12 @@ func (s *Service) endTx(ctx context.Context, tx *store.Tx, inq *ent.Inquiry, to 
 	if !ok {
 		return apperr.Errorf(apperr.Conflict, "execution %d is no longer waiting for inquiry %d", inq.ExecutionID, inq.ID)
 	}
+	ended := map[execution.Status]string{
+		execution.StatusSUCCEEDED: metrics.InquiryResponded,
+		execution.StatusTIMEOUT:   metrics.InquiryTimeout,
+		execution.StatusCANCELED:  metrics.InquiryCanceled,
+	}[to]
+	tx.AfterCommit(func() { s.metrics.Inquiry(ended) })
 	return s.bus.PublishInTx(ctx, tx, notify.Event{Kind: notify.InquiryUpdated, ID: inq.ID})
 }
 

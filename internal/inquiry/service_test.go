@@ -216,7 +216,7 @@ func newTree(t *testing.T, backend string) *tree {
 	t.Cleanup(bus.Close)
 	wf := &workflows{}
 	exec := xexec.NewService(db, nil, bus, xexec.Options{Logger: log})
-	tr := &tree{svc: New(db, exec, wf, nil, nil, bus, log), db: db, wf: wf}
+	tr := &tree{svc: New(db, exec, wf, nil, nil, bus, nil, log), db: db, wf: wf}
 
 	run := func(ref string, status entexec.Status, parent *int, task string) int {
 		return db.Ent.Execution.Create().SetActionRef(ref).SetPackRef("tp").SetStatus(status).

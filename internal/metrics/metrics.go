@@ -1,12 +1,13 @@
 // Package metrics is attune's Prometheus instrumentation: one registry per
 // server (never the global default one, so a test can run several servers in
 // one process), the counters and histograms the domain packages feed, and
-// the collectors read at scrape time (queue depth, database pools, the Go
-// runtime and the process).
+// the collectors read at scrape time (queue depth, pending inquiries,
+// database pools, the Go runtime and the process).
 //
 // Every counter counts what this process did: a cluster's totals are the sum
 // over its nodes (sum without (instance) in PromQL). Recording never touches
-// the database; only the queue depth is read from it, when scraped.
+// the database; only the queue depth and the pending inquiries are read
+// from it, when scraped.
 //
 // A nil *Metrics records nothing, so every domain package takes one as an
 // optional field and tests that do not care leave it out.
@@ -51,6 +52,7 @@ type Metrics struct {
 	workflowTasks  *prometheus.CounterVec
 	gqlOps         *prometheus.CounterVec
 	gqlDuration    *prometheus.HistogramVec
+	inquiries      *prometheus.CounterVec
 }
 
 // durationBuckets cover actions from a few milliseconds to an hour.
@@ -115,6 +117,9 @@ func New() *Metrics {
 	m.gqlDuration = histogram("attune_graphql_operation_duration_seconds",
 		"Latency of GraphQL operations from the request's arrival to the response (a subscription's first one), by operation and type.",
 		[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10}, "operation", "type")
+	m.inquiries = counter("attune_inquiries_total",
+		"Inquiries this node asked (pending) and ended, by status: pending when asked, then responded, timeout or canceled.",
+		"status")
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -301,6 +306,29 @@ func (m *Metrics) GraphQLOperation(name, typ, code string, d time.Duration) {
 	m.gqlDuration.WithLabelValues(name, typ).Observe(d.Seconds())
 }
 
+// Inquiry statuses of attune_inquiries_total.
+const (
+	InquiryPending   = "pending"
+	InquiryResponded = "responded"
+	InquiryTimeout   = "timeout"
+	InquiryCanceled  = "canceled"
+)
+
+// inquiryStatuses bound attune_inquiries_total's status label.
+var inquiryStatuses = map[string]bool{
+	InquiryPending: true, InquiryResponded: true, InquiryTimeout: true, InquiryCanceled: true,
+}
+
+// Inquiry counts an inquiry this node asked (InquiryPending) or ended
+// (InquiryResponded, InquiryTimeout, InquiryCanceled; any case, other
+// values count as "other").
+func (m *Metrics) Inquiry(status string) {
+	if m == nil {
+		return
+	}
+	m.inquiries.WithLabelValues(bounded(lower(status), inquiryStatuses)).Inc()
+}
+
 // bounded is v if known has it, else Other.
 func bounded(v string, known map[string]bool) string {
 	if known[v] {
@@ -394,4 +422,42 @@ func (c *depthCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, v := range n {
 		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(v), k.queue, k.state)
 	}
+}
+
+// CountFunc reads a number at scrape time, with a context bounded by the
+// collector's timeout.
+type CountFunc func(ctx context.Context) (int, error)
+
+var pendingInquiriesDesc = prometheus.NewDesc("attune_inquiries_pending",
+	"Inquiries waiting for a response (cluster-wide, read from the database at scrape time).", nil, nil)
+
+// CollectPendingInquiries reports attune_inquiries_pending from read at
+// scrape time, bounded by timeout. When the read fails the series is left
+// out of the scrape and the failure counted in
+// promhttp_metric_handler_errors_total.
+func (m *Metrics) CollectPendingInquiries(read CountFunc, timeout time.Duration) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(&countCollector{desc: pendingInquiriesDesc, read: read, timeout: timeout})
+}
+
+// countCollector reports one gauge read at scrape time.
+type countCollector struct {
+	desc    *prometheus.Desc
+	read    CountFunc
+	timeout time.Duration
+}
+
+func (c *countCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *countCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	n, err := c.read(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n))
 }

@@ -38,6 +38,8 @@ func everything(t *testing.T, depthErr error) (*metrics.Metrics, map[string]*dto
 	m.SensorState("p.s", "RUNNING")
 	m.WorkflowTask("succeeded")
 	m.GraphQLOperation("Viewer", "query", "none", time.Millisecond)
+	m.Inquiry(metrics.InquiryPending)
+	m.CollectPendingInquiries(func(context.Context) (int, error) { return 2, nil }, time.Second)
 	m.CollectQueueDepth(func(context.Context) ([]metrics.QueueDepth, error) {
 		return []metrics.QueueDepth{{Queue: "default", State: "available", Jobs: 3}}, depthErr
 	}, time.Second, []string{"default", "events"}, []string{"available", "running"})
@@ -96,7 +98,9 @@ func TestNilMetricsRecordNothing(t *testing.T) {
 	m.ExecutionRequested("a", "p")
 	m.WorkflowTask("succeeded")
 	m.SensorState("s", "RUNNING")
+	m.Inquiry(metrics.InquiryResponded)
 	m.CollectDB("write", nil)
+	m.CollectPendingInquiries(nil, time.Second)
 }
 
 func TestLabelsStayBounded(t *testing.T) {
@@ -106,6 +110,8 @@ func TestLabelsStayBounded(t *testing.T) {
 	m.WorkflowTask("timed-out")
 	m.WorkflowTask("whatever a caller made up")
 	m.WebhookRequest(metrics.Other, 9999)
+	m.Inquiry("TIMEOUT")
+	m.Inquiry("expired")
 	families, err := m.Registry.Gather()
 	require.NoError(t, err)
 	byName := map[string]*dto.MetricFamily{}
@@ -116,6 +122,27 @@ func TestLabelsStayBounded(t *testing.T) {
 	require.Equal(t, 1.0, value(byName, "attune_workflow_tasks_total", "status", "timed_out"))
 	require.Equal(t, 1.0, value(byName, "attune_workflow_tasks_total", "status", "other"))
 	require.Equal(t, 1.0, value(byName, "attune_webhook_requests_total", "trigger", "other", "code", "other"))
+	require.Equal(t, 1.0, value(byName, "attune_inquiries_total", "status", "timeout"))
+	require.Equal(t, 1.0, value(byName, "attune_inquiries_total", "status", "other"))
+}
+
+// TestPendingInquiries: the gauge is what the read returns; a failed read
+// leaves the series out and the rest of the scrape in.
+func TestPendingInquiries(t *testing.T) {
+	t.Parallel()
+	_, f := everything(t, nil)
+	require.Equal(t, 2.0, value(f, "attune_inquiries_pending"))
+	m := metrics.New()
+	m.Inquiry(metrics.InquiryPending)
+	m.CollectPendingInquiries(func(context.Context) (int, error) { return 0, errors.New("database unreachable") }, time.Second)
+	families, err := m.Registry.Gather()
+	require.ErrorContains(t, err, "database unreachable")
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range families {
+		byName[f.GetName()] = f
+	}
+	require.NotContains(t, byName, "attune_inquiries_pending")
+	require.Equal(t, 1.0, value(byName, "attune_inquiries_total", "status", "pending"))
 }
 
 func TestSensorStateIsOneStatePerSensor(t *testing.T) {

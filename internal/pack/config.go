@@ -26,11 +26,12 @@ func (s *Service) Config(ctx context.Context, ref string) (map[string]any, error
 	return s.configs.Config(ctx, ref)
 }
 
-// SetConfig replaces pack ref's config after checking it against the
-// pack's config.schema.yaml: BAD_USER_INPUT lists every field that does
-// not fit; NOT_FOUND for a pack not installed.
-func (s *Service) SetConfig(ctx context.Context, ref string, config map[string]any) (*ent.Pack, error) {
-	return s.configs.Set(ctx, ref, config)
+// SetConfig replaces pack ref's config (with merge, changes the fields
+// config gives) after checking it against the pack's config.schema.yaml:
+// BAD_USER_INPUT lists every field that does not fit; NOT_FOUND for a pack
+// not installed.
+func (s *Service) SetConfig(ctx context.Context, ref string, config map[string]any, merge bool) (*ent.Pack, error) {
+	return s.configs.Set(ctx, ref, config, merge)
 }
 
 // DisplayConfig is the config a client reads: secrets in clear only when

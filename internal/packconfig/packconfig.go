@@ -150,9 +150,13 @@ func (s *Store) Sealed(sch param.Schema, config map[string]any) (plain map[strin
 }
 
 // Set replaces pack ref's config (the whole of it, as StackStorm's config
-// API does) after checking it against the pack's schema. Returns NOT_FOUND
-// for a pack that is not installed and BAD_USER_INPUT as Checked does.
-func (s *Store) Set(ctx context.Context, ref string, config map[string]any) (*ent.Pack, error) {
+// API does) after checking it against the pack's schema. With merge, config
+// holds only the fields to change: it is merged into the stored values
+// (secrets opened, no defaults applied), in the same transaction, so the
+// fields it leaves out keep following the schema's defaults. Returns
+// NOT_FOUND for a pack that is not installed and BAD_USER_INPUT as Checked
+// does.
+func (s *Store) Set(ctx context.Context, ref string, config map[string]any, merge bool) (*ent.Pack, error) {
 	var out *ent.Pack
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		p, err := tx.Ent.Pack.Query().Where(entpack.Ref(ref)).Only(ctx)
@@ -169,6 +173,9 @@ func (s *Store) Set(ctx context.Context, ref string, config map[string]any) (*en
 		current, err := s.Values(p)
 		if err != nil {
 			return err
+		}
+		if merge {
+			config = param.MergeTrees(current, config)
 		}
 		config, missing := sch.KeepMaskedSecrets(config, current)
 		if len(missing) > 0 {
