@@ -39,6 +39,16 @@ tasks:
   greet:
     action: kvu.hello
 `,
+		"actions/fails.yaml": `name: fails
+runner_type: local-shell-cmd
+parameters:
+  cmd: {type: string, default: "echo u={{ action_context.user }}; exit 1"}
+`,
+		"policies/fails_retry.yaml": `name: fails.retry
+resource_ref: kvu.fails
+policy_type: action.retry
+parameters: {retry_on: failure, max_retry_count: 1, delay: 0}
+`,
 		"rules/on_hook.yaml": `name: on_hook
 pack: kvu
 trigger:
@@ -124,6 +134,33 @@ func TestSt2kvUserIsTheRequester(t *testing.T) {
 		require.Len(t, got.Children.Edges, 1)
 		require.Equal(t, "bob", got.Children.Edges[0].Node.RequestedBy)
 		require.Equal(t, "g=hi-from-bob u=bob a=bob\n", got.Children.Edges[0].Node.Stdout)
+
+		// A policy's retry keeps the original's requester; a re-run's is
+		// whoever asked for it.
+		s.token = bobToken
+		failed := execute(t, s, "kvu.fails", nil)
+		follow(t, s, failed)
+		var retries struct {
+			Executions struct {
+				Edges []struct {
+					Node struct{ ID, Status, RequestedBy, Stdout string }
+				}
+			}
+		}
+		eventually(t, execDeadline, "the retry to end", func() bool {
+			bob.Must(t, `query($id: ID!) { executions(where: {retryOfID: $id}) { edges { node { id status requestedBy stdout } } } }`,
+				map[string]any{"id": failed}, &retries)
+			return len(retries.Executions.Edges) == 1 && retries.Executions.Edges[0].Node.Status == "FAILED"
+		})
+		require.Equal(t, "bob", retries.Executions.Edges[0].Node.RequestedBy)
+		require.Equal(t, "u=bob\n", retries.Executions.Edges[0].Node.Stdout)
+		var rerun struct {
+			RerunExecution struct{ ID, RequestedBy string }
+		}
+		alice.Must(t, `mutation($id: ID!) { rerunExecution(input: {id: $id}) { id requestedBy } }`, map[string]any{"id": failed}, &rerun)
+		require.Equal(t, "alice", rerun.RerunExecution.RequestedBy)
+		// (It runs the original's parameters as they were rendered: cmd
+		// still says bob.)
 
 		// A rule's run is the system's: it has no user-scoped keys here.
 		admin.Must(t, `mutation($p: JSON){ emitEvent(input:{trigger:"core.webhook", payload:$p}){ event{ id } } }`,
