@@ -86,6 +86,8 @@ type Execution struct {
 	RetryAttempt int `json:"retry_attempt,omitempty"`
 	// The execution rerunExecution ran again.
 	RerunOfID *int `json:"rerun_of_id,omitempty"`
+	// Who asked for it: the API token's name (executeAction, rerunExecution, the CLI), "system" for a rule's enforcement; a workflow's tasks and a policy's retries keep their origin's. Templates read it as action_context.user and st2kv.user.
+	RequestedBy string `json:"requested_by,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the ExecutionQuery when eager-loading is set.
 	Edges        ExecutionEdges `json:"edges"`
@@ -288,7 +290,7 @@ func (*Execution) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case execution.FieldID, execution.FieldActionID, execution.FieldParentID, execution.FieldEnforcementID, execution.FieldStdoutDropped, execution.FieldStderrDropped, execution.FieldExitCode, execution.FieldTimeoutSeconds, execution.FieldAttempt, execution.FieldTaskItem, execution.FieldTaskRun, execution.FieldRetryOfID, execution.FieldRetryAttempt, execution.FieldRerunOfID:
 			values[i] = new(sql.NullInt64)
-		case execution.FieldActionRef, execution.FieldPackRef, execution.FieldStatus, execution.FieldStdout, execution.FieldStderr, execution.FieldError, execution.FieldWorker, execution.FieldTaskName, execution.FieldPackChecksum:
+		case execution.FieldActionRef, execution.FieldPackRef, execution.FieldStatus, execution.FieldStdout, execution.FieldStderr, execution.FieldError, execution.FieldWorker, execution.FieldTaskName, execution.FieldPackChecksum, execution.FieldRequestedBy:
 			values[i] = new(sql.NullString)
 		case execution.FieldCreatedAt, execution.FieldUpdatedAt, execution.FieldRequestedAt, execution.FieldStartedAt, execution.FieldFinishedAt:
 			values[i] = new(sql.NullTime)
@@ -518,6 +520,12 @@ func (_m *Execution) assignValues(columns []string, values []any) error {
 				_m.RerunOfID = new(int)
 				*_m.RerunOfID = int(value.Int64)
 			}
+		case execution.FieldRequestedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field requested_by", values[i])
+			} else if value.Valid {
+				_m.RequestedBy = value.String
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -737,6 +745,9 @@ func (_m *Execution) String() string {
 		builder.WriteString("rerun_of_id=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("requested_by=")
+	builder.WriteString(_m.RequestedBy)
 	builder.WriteByte(')')
 	return builder.String()
 }

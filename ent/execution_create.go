@@ -454,6 +454,20 @@ func (_c *ExecutionCreate) SetNillableRerunOfID(v *int) *ExecutionCreate {
 	return _c
 }
 
+// SetRequestedBy sets the "requested_by" field.
+func (_c *ExecutionCreate) SetRequestedBy(v string) *ExecutionCreate {
+	_c.mutation.SetRequestedBy(v)
+	return _c
+}
+
+// SetNillableRequestedBy sets the "requested_by" field if the given value is not nil.
+func (_c *ExecutionCreate) SetNillableRequestedBy(v *string) *ExecutionCreate {
+	if v != nil {
+		_c.SetRequestedBy(*v)
+	}
+	return _c
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_c *ExecutionCreate) SetAction(v *Action) *ExecutionCreate {
 	return _c.SetActionID(v.ID)
@@ -748,6 +762,10 @@ func (_c *ExecutionCreate) defaults() error {
 		v := execution.DefaultRetryAttempt
 		_c.mutation.SetRetryAttempt(v)
 	}
+	if _, ok := _c.mutation.RequestedBy(); !ok {
+		v := execution.DefaultRequestedBy
+		_c.mutation.SetRequestedBy(v)
+	}
 	return nil
 }
 
@@ -820,6 +838,9 @@ func (_c *ExecutionCreate) check() error {
 	}
 	if _, ok := _c.mutation.RetryAttempt(); !ok {
 		return &ValidationError{Name: "retry_attempt", err: errors.New(`ent: missing required field "Execution.retry_attempt"`)}
+	}
+	if _, ok := _c.mutation.RequestedBy(); !ok {
+		return &ValidationError{Name: "requested_by", err: errors.New(`ent: missing required field "Execution.requested_by"`)}
 	}
 	return nil
 }
@@ -955,6 +976,10 @@ func (_c *ExecutionCreate) createSpec() (*Execution, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RetryAttempt(); ok {
 		_spec.SetField(execution.FieldRetryAttempt, field.TypeInt, value)
 		_node.RetryAttempt = value
+	}
+	if value, ok := _c.mutation.RequestedBy(); ok {
+		_spec.SetField(execution.FieldRequestedBy, field.TypeString, value)
+		_node.RequestedBy = value
 	}
 	if nodes := _c.mutation.ActionIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -1723,6 +1748,18 @@ func (u *ExecutionUpsert) ClearRerunOfID() *ExecutionUpsert {
 	return u
 }
 
+// SetRequestedBy sets the "requested_by" field.
+func (u *ExecutionUpsert) SetRequestedBy(v string) *ExecutionUpsert {
+	u.Set(execution.FieldRequestedBy, v)
+	return u
+}
+
+// UpdateRequestedBy sets the "requested_by" field to the value that was provided on create.
+func (u *ExecutionUpsert) UpdateRequestedBy() *ExecutionUpsert {
+	u.SetExcluded(execution.FieldRequestedBy)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create.
 // Using this option is equivalent to using:
 //
@@ -2332,6 +2369,20 @@ func (u *ExecutionUpsertOne) UpdateRerunOfID() *ExecutionUpsertOne {
 func (u *ExecutionUpsertOne) ClearRerunOfID() *ExecutionUpsertOne {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.ClearRerunOfID()
+	})
+}
+
+// SetRequestedBy sets the "requested_by" field.
+func (u *ExecutionUpsertOne) SetRequestedBy(v string) *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetRequestedBy(v)
+	})
+}
+
+// UpdateRequestedBy sets the "requested_by" field to the value that was provided on create.
+func (u *ExecutionUpsertOne) UpdateRequestedBy() *ExecutionUpsertOne {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateRequestedBy()
 	})
 }
 
@@ -3110,6 +3161,20 @@ func (u *ExecutionUpsertBulk) UpdateRerunOfID() *ExecutionUpsertBulk {
 func (u *ExecutionUpsertBulk) ClearRerunOfID() *ExecutionUpsertBulk {
 	return u.Update(func(s *ExecutionUpsert) {
 		s.ClearRerunOfID()
+	})
+}
+
+// SetRequestedBy sets the "requested_by" field.
+func (u *ExecutionUpsertBulk) SetRequestedBy(v string) *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.SetRequestedBy(v)
+	})
+}
+
+// UpdateRequestedBy sets the "requested_by" field to the value that was provided on create.
+func (u *ExecutionUpsertBulk) UpdateRequestedBy() *ExecutionUpsertBulk {
+	return u.Update(func(s *ExecutionUpsert) {
+		s.UpdateRequestedBy()
 	})
 }
 

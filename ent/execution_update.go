@@ -576,6 +576,20 @@ func (_u *ExecutionUpdate) ClearRerunOfID() *ExecutionUpdate {
 	return _u
 }
 
+// SetRequestedBy sets the "requested_by" field.
+func (_u *ExecutionUpdate) SetRequestedBy(v string) *ExecutionUpdate {
+	_u.mutation.SetRequestedBy(v)
+	return _u
+}
+
+// SetNillableRequestedBy sets the "requested_by" field if the given value is not nil.
+func (_u *ExecutionUpdate) SetNillableRequestedBy(v *string) *ExecutionUpdate {
+	if v != nil {
+		_u.SetRequestedBy(*v)
+	}
+	return _u
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_u *ExecutionUpdate) SetAction(v *Action) *ExecutionUpdate {
 	return _u.SetActionID(v.ID)
@@ -1132,6 +1146,9 @@ func (_u *ExecutionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedRetryAttempt(); ok {
 		_spec.AddField(execution.FieldRetryAttempt, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RequestedBy(); ok {
+		_spec.SetField(execution.FieldRequestedBy, field.TypeString, value)
 	}
 	if _u.mutation.ActionCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -2211,6 +2228,20 @@ func (_u *ExecutionUpdateOne) ClearRerunOfID() *ExecutionUpdateOne {
 	return _u
 }
 
+// SetRequestedBy sets the "requested_by" field.
+func (_u *ExecutionUpdateOne) SetRequestedBy(v string) *ExecutionUpdateOne {
+	_u.mutation.SetRequestedBy(v)
+	return _u
+}
+
+// SetNillableRequestedBy sets the "requested_by" field if the given value is not nil.
+func (_u *ExecutionUpdateOne) SetNillableRequestedBy(v *string) *ExecutionUpdateOne {
+	if v != nil {
+		_u.SetRequestedBy(*v)
+	}
+	return _u
+}
+
 // SetAction sets the "action" edge to the Action entity.
 func (_u *ExecutionUpdateOne) SetAction(v *Action) *ExecutionUpdateOne {
 	return _u.SetActionID(v.ID)
@@ -2797,6 +2828,9 @@ func (_u *ExecutionUpdateOne) sqlSave(ctx context.Context) (_node *Execution, er
 	}
 	if value, ok := _u.mutation.AddedRetryAttempt(); ok {
 		_spec.AddField(execution.FieldRetryAttempt, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.RequestedBy(); ok {
+		_spec.SetField(execution.FieldRequestedBy, field.TypeString, value)
 	}
 	if _u.mutation.ActionCleared() {
 		edge := &sqlgraph.EdgeSpec{

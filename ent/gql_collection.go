@@ -1788,6 +1788,11 @@ func (_q *ExecutionQuery) collectField(ctx context.Context, oneNode bool, opCtx 
 				selectedFields = append(selectedFields, execution.FieldRerunOfID)
 				fieldSeen[execution.FieldRerunOfID] = struct{}{}
 			}
+		case "requestedBy":
+			if _, ok := fieldSeen[execution.FieldRequestedBy]; !ok {
+				selectedFields = append(selectedFields, execution.FieldRequestedBy)
+				fieldSeen[execution.FieldRequestedBy] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

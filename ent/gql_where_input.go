@@ -3597,6 +3597,21 @@ type ExecutionWhereInput struct {
 	RerunOfIDIsNil  bool  `json:"rerunOfIDIsNil,omitempty"`
 	RerunOfIDNotNil bool  `json:"rerunOfIDNotNil,omitempty"`
 
+	// "requested_by" field predicates.
+	RequestedBy             *string  `json:"requestedBy,omitempty"`
+	RequestedByNEQ          *string  `json:"requestedByNEQ,omitempty"`
+	RequestedByIn           []string `json:"requestedByIn,omitempty"`
+	RequestedByNotIn        []string `json:"requestedByNotIn,omitempty"`
+	RequestedByGT           *string  `json:"requestedByGT,omitempty"`
+	RequestedByGTE          *string  `json:"requestedByGTE,omitempty"`
+	RequestedByLT           *string  `json:"requestedByLT,omitempty"`
+	RequestedByLTE          *string  `json:"requestedByLTE,omitempty"`
+	RequestedByContains     *string  `json:"requestedByContains,omitempty"`
+	RequestedByHasPrefix    *string  `json:"requestedByHasPrefix,omitempty"`
+	RequestedByHasSuffix    *string  `json:"requestedByHasSuffix,omitempty"`
+	RequestedByEqualFold    *string  `json:"requestedByEqualFold,omitempty"`
+	RequestedByContainsFold *string  `json:"requestedByContainsFold,omitempty"`
+
 	// "action" edge predicates.
 	HasAction     *bool               `json:"hasAction,omitempty"`
 	HasActionWith []*ActionWhereInput `json:"hasActionWith,omitempty"`
@@ -4435,6 +4450,45 @@ func (i *ExecutionWhereInput) P() (predicate.Execution, error) {
 	}
 	if i.RerunOfIDNotNil {
 		predicates = append(predicates, execution.RerunOfIDNotNil())
+	}
+	if i.RequestedBy != nil {
+		predicates = append(predicates, execution.RequestedByEQ(*i.RequestedBy))
+	}
+	if i.RequestedByNEQ != nil {
+		predicates = append(predicates, execution.RequestedByNEQ(*i.RequestedByNEQ))
+	}
+	if len(i.RequestedByIn) > 0 {
+		predicates = append(predicates, execution.RequestedByIn(i.RequestedByIn...))
+	}
+	if len(i.RequestedByNotIn) > 0 {
+		predicates = append(predicates, execution.RequestedByNotIn(i.RequestedByNotIn...))
+	}
+	if i.RequestedByGT != nil {
+		predicates = append(predicates, execution.RequestedByGT(*i.RequestedByGT))
+	}
+	if i.RequestedByGTE != nil {
+		predicates = append(predicates, execution.RequestedByGTE(*i.RequestedByGTE))
+	}
+	if i.RequestedByLT != nil {
+		predicates = append(predicates, execution.RequestedByLT(*i.RequestedByLT))
+	}
+	if i.RequestedByLTE != nil {
+		predicates = append(predicates, execution.RequestedByLTE(*i.RequestedByLTE))
+	}
+	if i.RequestedByContains != nil {
+		predicates = append(predicates, execution.RequestedByContains(*i.RequestedByContains))
+	}
+	if i.RequestedByHasPrefix != nil {
+		predicates = append(predicates, execution.RequestedByHasPrefix(*i.RequestedByHasPrefix))
+	}
+	if i.RequestedByHasSuffix != nil {
+		predicates = append(predicates, execution.RequestedByHasSuffix(*i.RequestedByHasSuffix))
+	}
+	if i.RequestedByEqualFold != nil {
+		predicates = append(predicates, execution.RequestedByEqualFold(*i.RequestedByEqualFold))
+	}
+	if i.RequestedByContainsFold != nil {
+		predicates = append(predicates, execution.RequestedByContainsFold(*i.RequestedByContainsFold))
 	}
 
 	if i.HasAction != nil {

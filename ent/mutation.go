@@ -7255,6 +7255,7 @@ type ExecutionMutation struct {
 	pack_checksum              *string
 	retry_attempt              *int
 	addretry_attempt           *int
+	requested_by               *string
 	clearedFields              map[string]struct{}
 	action                     *int
 	clearedaction              bool
@@ -8867,6 +8868,42 @@ func (m *ExecutionMutation) ResetRerunOfID() {
 	delete(m.clearedFields, execution.FieldRerunOfID)
 }
 
+// SetRequestedBy sets the "requested_by" field.
+func (m *ExecutionMutation) SetRequestedBy(s string) {
+	m.requested_by = &s
+}
+
+// RequestedBy returns the value of the "requested_by" field in the mutation.
+func (m *ExecutionMutation) RequestedBy() (r string, exists bool) {
+	v := m.requested_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestedBy returns the old "requested_by" field's value of the Execution entity.
+// If the Execution object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExecutionMutation) OldRequestedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestedBy: %w", err)
+	}
+	return oldValue.RequestedBy, nil
+}
+
+// ResetRequestedBy resets all changes to the "requested_by" field.
+func (m *ExecutionMutation) ResetRequestedBy() {
+	m.requested_by = nil
+}
+
 // ClearAction clears the "action" edge to the Action entity.
 func (m *ExecutionMutation) ClearAction() {
 	m.clearedaction = true
@@ -9492,7 +9529,7 @@ func (m *ExecutionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ExecutionMutation) Fields() []string {
-	fields := make([]string, 0, 32)
+	fields := make([]string, 0, 33)
 	if m.created_at != nil {
 		fields = append(fields, execution.FieldCreatedAt)
 	}
@@ -9589,6 +9626,9 @@ func (m *ExecutionMutation) Fields() []string {
 	if m.rerun_of != nil {
 		fields = append(fields, execution.FieldRerunOfID)
 	}
+	if m.requested_by != nil {
+		fields = append(fields, execution.FieldRequestedBy)
+	}
 	return fields
 }
 
@@ -9661,6 +9701,8 @@ func (m *ExecutionMutation) Field(name string) (ent.Value, bool) {
 		return m.RetryAttempt()
 	case execution.FieldRerunOfID:
 		return m.RerunOfID()
+	case execution.FieldRequestedBy:
+		return m.RequestedBy()
 	}
 	return nil, false
 }
@@ -9734,6 +9776,8 @@ func (m *ExecutionMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldRetryAttempt(ctx)
 	case execution.FieldRerunOfID:
 		return m.OldRerunOfID(ctx)
+	case execution.FieldRequestedBy:
+		return m.OldRequestedBy(ctx)
 	}
 	return nil, fmt.Errorf("unknown Execution field %s", name)
 }
@@ -9966,6 +10010,13 @@ func (m *ExecutionMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRerunOfID(v)
+		return nil
+	case execution.FieldRequestedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestedBy(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Execution field %s", name)
@@ -10279,6 +10330,9 @@ func (m *ExecutionMutation) ResetField(name string) error {
 		return nil
 	case execution.FieldRerunOfID:
 		m.ResetRerunOfID()
+		return nil
+	case execution.FieldRequestedBy:
+		m.ResetRequestedBy()
 		return nil
 	}
 	return fmt.Errorf("unknown Execution field %s", name)

@@ -32,6 +32,7 @@ func (r *executionResolver) Duration(ctx context.Context, obj *ent.Execution) (*
 func (r *mutationResolver) ExecuteAction(ctx context.Context, input model.ExecuteActionInput) (*model.ExecuteActionPayload, error) {
 	e, err := r.Executions.Request(ctx, executions.Request{
 		Action: input.Action, Parameters: input.Parameters, TimeoutSeconds: input.TimeoutSeconds,
+		RequestedBy: principal(ctx).Name,
 	})
 	if err != nil {
 		return nil, err

@@ -281,6 +281,7 @@ type ComplexityRoot struct {
 		ParentID           func(childComplexity int) int
 		PolicyEvents       func(childComplexity int) int
 		RequestedAt        func(childComplexity int) int
+		RequestedBy        func(childComplexity int) int
 		RerunOf            func(childComplexity int) int
 		RerunOfID          func(childComplexity int) int
 		Reruns             func(childComplexity int) int
@@ -1832,6 +1833,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Execution.RequestedAt(childComplexity), true
+	case "Execution.requestedBy":
+		if e.ComplexityRoot.Execution.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Execution.RequestedBy(childComplexity), true
 	case "Execution.rerunOf":
 		if e.ComplexityRoot.Execution.RerunOf == nil {
 			break
@@ -5128,6 +5135,8 @@ func (ec *executionContext) childFields_Execution(ctx context.Context, field gra
 		return ec.fieldContext_Execution_retryAttempt(ctx, field)
 	case "rerunOfID":
 		return ec.fieldContext_Execution_rerunOfID(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_Execution_requestedBy(ctx, field)
 	case "action":
 		return ec.fieldContext_Execution_action(ctx, field)
 	case "parent":
@@ -12746,6 +12755,29 @@ func (ec *executionContext) _Execution_rerunOfID(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_Execution_rerunOfID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Execution", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Execution_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Execution_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Execution_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Execution", field, false, false, "String")
 }
 
 func (ec *executionContext) _Execution_action(ctx context.Context, field graphql.CollectedField, obj *ent.Execution) (ret graphql.Marshaler) {
@@ -29686,7 +29718,7 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "taskItem", "taskItemNEQ", "taskItemIn", "taskItemNotIn", "taskItemGT", "taskItemGTE", "taskItemLT", "taskItemLTE", "taskItemIsNil", "taskItemNotNil", "retryOfID", "retryOfIDNEQ", "retryOfIDIn", "retryOfIDNotIn", "retryOfIDIsNil", "retryOfIDNotNil", "retryAttempt", "retryAttemptNEQ", "retryAttemptIn", "retryAttemptNotIn", "retryAttemptGT", "retryAttemptGTE", "retryAttemptLT", "retryAttemptLTE", "rerunOfID", "rerunOfIDNEQ", "rerunOfIDIn", "rerunOfIDNotIn", "rerunOfIDIsNil", "rerunOfIDNotNil", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith", "hasRetryOf", "hasRetryOfWith", "hasRetries", "hasRetriesWith", "hasRerunOf", "hasRerunOfWith", "hasReruns", "hasRerunsWith", "hasPolicyEvents", "hasPolicyEventsWith", "hasInquiry", "hasInquiryWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "actionID", "actionIDNEQ", "actionIDIn", "actionIDNotIn", "actionIDIsNil", "actionIDNotNil", "actionRef", "actionRefNEQ", "actionRefIn", "actionRefNotIn", "actionRefGT", "actionRefGTE", "actionRefLT", "actionRefLTE", "actionRefContains", "actionRefHasPrefix", "actionRefHasSuffix", "actionRefEqualFold", "actionRefContainsFold", "packRef", "packRefNEQ", "packRefIn", "packRefNotIn", "packRefGT", "packRefGTE", "packRefLT", "packRefLTE", "packRefContains", "packRefHasPrefix", "packRefHasSuffix", "packRefEqualFold", "packRefContainsFold", "parentID", "parentIDNEQ", "parentIDIn", "parentIDNotIn", "parentIDIsNil", "parentIDNotNil", "enforcementID", "enforcementIDNEQ", "enforcementIDIn", "enforcementIDNotIn", "enforcementIDIsNil", "enforcementIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "stdout", "stdoutNEQ", "stdoutIn", "stdoutNotIn", "stdoutGT", "stdoutGTE", "stdoutLT", "stdoutLTE", "stdoutContains", "stdoutHasPrefix", "stdoutHasSuffix", "stdoutEqualFold", "stdoutContainsFold", "stderr", "stderrNEQ", "stderrIn", "stderrNotIn", "stderrGT", "stderrGTE", "stderrLT", "stderrLTE", "stderrContains", "stderrHasPrefix", "stderrHasSuffix", "stderrEqualFold", "stderrContainsFold", "stdoutTruncated", "stdoutTruncatedNEQ", "stderrTruncated", "stderrTruncatedNEQ", "stdoutDropped", "stdoutDroppedNEQ", "stdoutDroppedIn", "stdoutDroppedNotIn", "stdoutDroppedGT", "stdoutDroppedGTE", "stdoutDroppedLT", "stdoutDroppedLTE", "stderrDropped", "stderrDroppedNEQ", "stderrDroppedIn", "stderrDroppedNotIn", "stderrDroppedGT", "stderrDroppedGTE", "stderrDroppedLT", "stderrDroppedLTE", "exitCode", "exitCodeNEQ", "exitCodeIn", "exitCodeNotIn", "exitCodeGT", "exitCodeGTE", "exitCodeLT", "exitCodeLTE", "exitCodeIsNil", "exitCodeNotNil", "error", "errorNEQ", "errorIn", "errorNotIn", "errorGT", "errorGTE", "errorLT", "errorLTE", "errorContains", "errorHasPrefix", "errorHasSuffix", "errorEqualFold", "errorContainsFold", "requestedAt", "requestedAtNEQ", "requestedAtIn", "requestedAtNotIn", "requestedAtGT", "requestedAtGTE", "requestedAtLT", "requestedAtLTE", "startedAt", "startedAtNEQ", "startedAtIn", "startedAtNotIn", "startedAtGT", "startedAtGTE", "startedAtLT", "startedAtLTE", "startedAtIsNil", "startedAtNotNil", "finishedAt", "finishedAtNEQ", "finishedAtIn", "finishedAtNotIn", "finishedAtGT", "finishedAtGTE", "finishedAtLT", "finishedAtLTE", "finishedAtIsNil", "finishedAtNotNil", "timeoutSeconds", "timeoutSecondsNEQ", "timeoutSecondsIn", "timeoutSecondsNotIn", "timeoutSecondsGT", "timeoutSecondsGTE", "timeoutSecondsLT", "timeoutSecondsLTE", "attempt", "attemptNEQ", "attemptIn", "attemptNotIn", "attemptGT", "attemptGTE", "attemptLT", "attemptLTE", "worker", "workerNEQ", "workerIn", "workerNotIn", "workerGT", "workerGTE", "workerLT", "workerLTE", "workerContains", "workerHasPrefix", "workerHasSuffix", "workerEqualFold", "workerContainsFold", "taskName", "taskNameNEQ", "taskNameIn", "taskNameNotIn", "taskNameGT", "taskNameGTE", "taskNameLT", "taskNameLTE", "taskNameContains", "taskNameHasPrefix", "taskNameHasSuffix", "taskNameEqualFold", "taskNameContainsFold", "taskItem", "taskItemNEQ", "taskItemIn", "taskItemNotIn", "taskItemGT", "taskItemGTE", "taskItemLT", "taskItemLTE", "taskItemIsNil", "taskItemNotNil", "retryOfID", "retryOfIDNEQ", "retryOfIDIn", "retryOfIDNotIn", "retryOfIDIsNil", "retryOfIDNotNil", "retryAttempt", "retryAttemptNEQ", "retryAttemptIn", "retryAttemptNotIn", "retryAttemptGT", "retryAttemptGTE", "retryAttemptLT", "retryAttemptLTE", "rerunOfID", "rerunOfIDNEQ", "rerunOfIDIn", "rerunOfIDNotIn", "rerunOfIDIsNil", "rerunOfIDNotNil", "requestedBy", "requestedByNEQ", "requestedByIn", "requestedByNotIn", "requestedByGT", "requestedByGTE", "requestedByLT", "requestedByLTE", "requestedByContains", "requestedByHasPrefix", "requestedByHasSuffix", "requestedByEqualFold", "requestedByContainsFold", "hasAction", "hasActionWith", "hasParent", "hasParentWith", "hasChildren", "hasChildrenWith", "hasEnforcement", "hasEnforcementWith", "hasWorkflowExecutions", "hasWorkflowExecutionsWith", "hasRetryOf", "hasRetryOfWith", "hasRetries", "hasRetriesWith", "hasRerunOf", "hasRerunOfWith", "hasReruns", "hasRerunsWith", "hasPolicyEvents", "hasPolicyEventsWith", "hasInquiry", "hasInquiryWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -31401,6 +31433,97 @@ func (ec *executionContext) unmarshalInputExecutionWhereInput(ctx context.Contex
 				return it, err
 			}
 			it.RerunOfIDNotNil = data
+		case "requestedBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedBy = data
+		case "requestedByNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByNEQ = data
+		case "requestedByIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByIn = data
+		case "requestedByNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByNotIn = data
+		case "requestedByGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByGT = data
+		case "requestedByGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByGTE = data
+		case "requestedByLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByLT = data
+		case "requestedByLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByLTE = data
+		case "requestedByContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByContains = data
+		case "requestedByHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByHasPrefix = data
+		case "requestedByHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByHasSuffix = data
+		case "requestedByEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByEqualFold = data
+		case "requestedByContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("requestedByContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RequestedByContainsFold = data
 		case "hasAction":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasAction"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -42424,6 +42547,11 @@ func (ec *executionContext) _Execution(ctx context.Context, sel ast.SelectionSet
 		case "rerunOfID":
 			out.Values[i] = ec._Execution_rerunOfID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "requestedBy":
+			out.Values[i] = ec._Execution_requestedBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		case "action":

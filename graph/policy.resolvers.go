@@ -58,13 +58,14 @@ func (r *mutationResolver) DeletePolicy(ctx context.Context, ref string) (*model
 // RerunExecution is the resolver for the rerunExecution field.
 func (r *mutationResolver) RerunExecution(ctx context.Context, input model.RerunExecutionInput) (*ent.Execution, error) {
 	if len(input.Tasks) > 0 || len(input.ResetTasks) > 0 {
-		ex, err := r.Workflows.Rerun(ctx, wfengine.Rerun{ID: input.ID, Tasks: input.Tasks, ResetTasks: input.ResetTasks, Parameters: input.Parameters})
+		ex, err := r.Workflows.Rerun(ctx, wfengine.Rerun{ID: input.ID, Tasks: input.Tasks, ResetTasks: input.ResetTasks, Parameters: input.Parameters,
+			RequestedBy: principal(ctx).Name})
 		if err != nil {
 			return nil, err
 		}
 		return r.Client.Execution.Get(ctx, ex.ID)
 	}
-	return r.Executions.Rerun(ctx, input.ID, input.Parameters)
+	return r.Executions.Rerun(ctx, input.ID, input.Parameters, principal(ctx).Name)
 }
 
 // Policy is the resolver for the policy field.

@@ -294,13 +294,24 @@ func startEngine(ctx context.Context, cfg Config, db *store.DB, log *slog.Logger
 	e.workflows = wfengine.New(db, e.svc, e.queue, wfengine.Options{
 		Logger: log.With("component", "workflows"), APIURL: apiURL, OnTask: e.metrics.WorkflowTask,
 		Config: e.configs.Config,
-		// Workflows read system-scoped keys ("system.<name>" or "<name>").
-		KV: func(ctx context.Context, packRef, key string, _ bool) (any, error) {
+		// Workflows read system-scoped keys as "system.<name>"; "<name>"
+		// (st2kv('<name>'), st2kv.user.<name>) is the requester's key of
+		// that name, else the system key.
+		KV: func(ctx context.Context, packRef, user, key string, _ bool) (any, error) {
+			name, system := strings.CutPrefix(key, "system.")
+			if !system {
+				mine, err := keys.UserLookup(ctx, db.Ent, packRef, user)
+				if err != nil {
+					return nil, err
+				}
+				if v, ok := mine.Plain[name]; ok {
+					return v, nil
+				}
+			}
 			vals, err := keys.Lookup(ctx, packRef)
 			if err != nil {
 				return nil, err
 			}
-			name := strings.TrimPrefix(key, "system.")
 			v, ok := vals.Plain[name]
 			if !ok {
 				return nil, fmt.Errorf("key %q: %w", name, wfexpr.ErrKeyNotFound)

@@ -82,6 +82,8 @@ const (
 	FieldRetryAttempt = "retry_attempt"
 	// FieldRerunOfID holds the string denoting the rerun_of_id field in the database.
 	FieldRerunOfID = "rerun_of_id"
+	// FieldRequestedBy holds the string denoting the requested_by field in the database.
+	FieldRequestedBy = "requested_by"
 	// EdgeAction holds the string denoting the action edge name in mutations.
 	EdgeAction = "action"
 	// EdgeParent holds the string denoting the parent edge name in mutations.
@@ -229,6 +231,7 @@ var Columns = []string{
 	FieldRetryOfID,
 	FieldRetryAttempt,
 	FieldRerunOfID,
+	FieldRequestedBy,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -289,6 +292,8 @@ var (
 	DefaultPackChecksum string
 	// DefaultRetryAttempt holds the default value on creation for the "retry_attempt" field.
 	DefaultRetryAttempt int
+	// DefaultRequestedBy holds the default value on creation for the "requested_by" field.
+	DefaultRequestedBy string
 )
 
 // Status defines the type for the "status" enum field.
@@ -484,6 +489,11 @@ func ByRetryAttempt(opts ...sql.OrderTermOption) OrderOption {
 // ByRerunOfID orders the results by the rerun_of_id field.
 func ByRerunOfID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRerunOfID, opts...).ToFunc()
+}
+
+// ByRequestedBy orders the results by the requested_by field.
+func ByRequestedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRequestedBy, opts...).ToFunc()
 }
 
 // ByActionField orders the results by action field.

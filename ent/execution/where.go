@@ -200,6 +200,11 @@ func RerunOfID(v int) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldRerunOfID, v))
 }
 
+// RequestedBy applies equality check predicate on the "requested_by" field. It's identical to RequestedByEQ.
+func RequestedBy(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldRequestedBy, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Execution {
 	return predicate.Execution(sql.FieldEQ(FieldCreatedAt, v))
@@ -1498,6 +1503,71 @@ func RerunOfIDIsNil() predicate.Execution {
 // RerunOfIDNotNil applies the NotNil predicate on the "rerun_of_id" field.
 func RerunOfIDNotNil() predicate.Execution {
 	return predicate.Execution(sql.FieldNotNull(FieldRerunOfID))
+}
+
+// RequestedByEQ applies the EQ predicate on the "requested_by" field.
+func RequestedByEQ(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEQ(FieldRequestedBy, v))
+}
+
+// RequestedByNEQ applies the NEQ predicate on the "requested_by" field.
+func RequestedByNEQ(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldNEQ(FieldRequestedBy, v))
+}
+
+// RequestedByIn applies the In predicate on the "requested_by" field.
+func RequestedByIn(vs ...string) predicate.Execution {
+	return predicate.Execution(sql.FieldIn(FieldRequestedBy, vs...))
+}
+
+// RequestedByNotIn applies the NotIn predicate on the "requested_by" field.
+func RequestedByNotIn(vs ...string) predicate.Execution {
+	return predicate.Execution(sql.FieldNotIn(FieldRequestedBy, vs...))
+}
+
+// RequestedByGT applies the GT predicate on the "requested_by" field.
+func RequestedByGT(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldGT(FieldRequestedBy, v))
+}
+
+// RequestedByGTE applies the GTE predicate on the "requested_by" field.
+func RequestedByGTE(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldGTE(FieldRequestedBy, v))
+}
+
+// RequestedByLT applies the LT predicate on the "requested_by" field.
+func RequestedByLT(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldLT(FieldRequestedBy, v))
+}
+
+// RequestedByLTE applies the LTE predicate on the "requested_by" field.
+func RequestedByLTE(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldLTE(FieldRequestedBy, v))
+}
+
+// RequestedByContains applies the Contains predicate on the "requested_by" field.
+func RequestedByContains(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldContains(FieldRequestedBy, v))
+}
+
+// RequestedByHasPrefix applies the HasPrefix predicate on the "requested_by" field.
+func RequestedByHasPrefix(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldHasPrefix(FieldRequestedBy, v))
+}
+
+// RequestedByHasSuffix applies the HasSuffix predicate on the "requested_by" field.
+func RequestedByHasSuffix(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldHasSuffix(FieldRequestedBy, v))
+}
+
+// RequestedByEqualFold applies the EqualFold predicate on the "requested_by" field.
+func RequestedByEqualFold(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldEqualFold(FieldRequestedBy, v))
+}
+
+// RequestedByContainsFold applies the ContainsFold predicate on the "requested_by" field.
+func RequestedByContainsFold(v string) predicate.Execution {
+	return predicate.Execution(sql.FieldContainsFold(FieldRequestedBy, v))
 }
 
 // HasAction applies the HasEdge predicate on the "action" edge.

@@ -251,6 +251,7 @@ var (
 		{Name: "task_reported", Type: field.TypeBool, Default: false},
 		{Name: "pack_checksum", Type: field.TypeString, Default: ""},
 		{Name: "retry_attempt", Type: field.TypeInt, Default: 0},
+		{Name: "requested_by", Type: field.TypeString, Default: ""},
 		{Name: "action_id", Type: field.TypeInt, Nullable: true},
 		{Name: "enforcement_id", Type: field.TypeInt, Nullable: true},
 		{Name: "parent_id", Type: field.TypeInt, Nullable: true},
@@ -265,31 +266,31 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "executions_actions_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[28]},
+				Columns:    []*schema.Column{ExecutionsColumns[29]},
 				RefColumns: []*schema.Column{ActionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_enforcements_executions",
-				Columns:    []*schema.Column{ExecutionsColumns[29]},
+				Columns:    []*schema.Column{ExecutionsColumns[30]},
 				RefColumns: []*schema.Column{EnforcementsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "executions_executions_children",
-				Columns:    []*schema.Column{ExecutionsColumns[30]},
-				RefColumns: []*schema.Column{ExecutionsColumns[0]},
-				OnDelete:   schema.SetNull,
-			},
-			{
-				Symbol:     "executions_executions_retries",
 				Columns:    []*schema.Column{ExecutionsColumns[31]},
 				RefColumns: []*schema.Column{ExecutionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
-				Symbol:     "executions_executions_reruns",
+				Symbol:     "executions_executions_retries",
 				Columns:    []*schema.Column{ExecutionsColumns[32]},
+				RefColumns: []*schema.Column{ExecutionsColumns[0]},
+				OnDelete:   schema.SetNull,
+			},
+			{
+				Symbol:     "executions_executions_reruns",
+				Columns:    []*schema.Column{ExecutionsColumns[33]},
 				RefColumns: []*schema.Column{ExecutionsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
@@ -318,7 +319,7 @@ var (
 			{
 				Name:    "execution_parent_id_task_reported",
 				Unique:  false,
-				Columns: []*schema.Column{ExecutionsColumns[30], ExecutionsColumns[25]},
+				Columns: []*schema.Column{ExecutionsColumns[31], ExecutionsColumns[25]},
 			},
 		},
 	}

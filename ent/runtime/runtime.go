@@ -381,6 +381,10 @@ func init() {
 	executionDescRetryAttempt := executionFields[28].Descriptor()
 	// execution.DefaultRetryAttempt holds the default value on creation for the retry_attempt field.
 	execution.DefaultRetryAttempt = executionDescRetryAttempt.Default.(int)
+	// executionDescRequestedBy is the schema descriptor for requested_by field.
+	executionDescRequestedBy := executionFields[30].Descriptor()
+	// execution.DefaultRequestedBy holds the default value on creation for the requested_by field.
+	execution.DefaultRequestedBy = executionDescRequestedBy.Default.(string)
 	executionoutput.Policy = privacy.NewPolicies(schema.ExecutionOutput{})
 	executionoutput.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -72,6 +72,8 @@ func (Execution) Fields() []ent.Field {
 			Comment("The execution an action.retry policy retried with this one."),
 		field.Int("retry_attempt").Default(0).Comment("1 for the first retry of an execution, 2 for the retry of that one…"),
 		field.Int("rerun_of_id").Optional().Nillable().Comment("The execution rerunExecution ran again."),
+		field.String("requested_by").Default("").
+			Comment("Who asked for it: the API token's name (executeAction, rerunExecution, the CLI), \"system\" for a rule's enforcement; a workflow's tasks and a policy's retries keep their origin's. Templates read it as action_context.user and st2kv.user."),
 	}
 }
 

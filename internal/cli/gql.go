@@ -541,6 +541,11 @@ func (v *CancelExecutionCancelExecution) GetRequestedAt() time.Time {
 	return v.ExecutionFields.RequestedAt
 }
 
+// GetRequestedBy returns CancelExecutionCancelExecution.RequestedBy, and is useful for accessing the field via an interface.
+func (v *CancelExecutionCancelExecution) GetRequestedBy() string {
+	return v.ExecutionFields.RequestedBy
+}
+
 // GetStartedAt returns CancelExecutionCancelExecution.StartedAt, and is useful for accessing the field via an interface.
 func (v *CancelExecutionCancelExecution) GetStartedAt() *time.Time {
 	return v.ExecutionFields.StartedAt
@@ -601,6 +606,8 @@ type __premarshalCancelExecutionCancelExecution struct {
 
 	RequestedAt time.Time `json:"requestedAt"`
 
+	RequestedBy string `json:"requestedBy"`
+
 	StartedAt *time.Time `json:"startedAt"`
 
 	FinishedAt *time.Time `json:"finishedAt"`
@@ -630,6 +637,7 @@ func (v *CancelExecutionCancelExecution) __premarshalJSON() (*__premarshalCancel
 	retval.ExitCode = v.ExecutionFields.ExitCode
 	retval.Error = v.ExecutionFields.Error
 	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.RequestedBy = v.ExecutionFields.RequestedBy
 	retval.StartedAt = v.ExecutionFields.StartedAt
 	retval.FinishedAt = v.ExecutionFields.FinishedAt
 	retval.Duration = v.ExecutionFields.Duration
@@ -1600,6 +1608,11 @@ func (v *ExecuteActionExecuteActionExecuteActionPayloadExecution) GetRequestedAt
 	return v.ExecutionFields.RequestedAt
 }
 
+// GetRequestedBy returns ExecuteActionExecuteActionExecuteActionPayloadExecution.RequestedBy, and is useful for accessing the field via an interface.
+func (v *ExecuteActionExecuteActionExecuteActionPayloadExecution) GetRequestedBy() string {
+	return v.ExecutionFields.RequestedBy
+}
+
 // GetStartedAt returns ExecuteActionExecuteActionExecuteActionPayloadExecution.StartedAt, and is useful for accessing the field via an interface.
 func (v *ExecuteActionExecuteActionExecuteActionPayloadExecution) GetStartedAt() *time.Time {
 	return v.ExecutionFields.StartedAt
@@ -1664,6 +1677,8 @@ type __premarshalExecuteActionExecuteActionExecuteActionPayloadExecution struct 
 
 	RequestedAt time.Time `json:"requestedAt"`
 
+	RequestedBy string `json:"requestedBy"`
+
 	StartedAt *time.Time `json:"startedAt"`
 
 	FinishedAt *time.Time `json:"finishedAt"`
@@ -1693,6 +1708,7 @@ func (v *ExecuteActionExecuteActionExecuteActionPayloadExecution) __premarshalJS
 	retval.ExitCode = v.ExecutionFields.ExitCode
 	retval.Error = v.ExecutionFields.Error
 	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.RequestedBy = v.ExecutionFields.RequestedBy
 	retval.StartedAt = v.ExecutionFields.StartedAt
 	retval.FinishedAt = v.ExecutionFields.FinishedAt
 	retval.Duration = v.ExecutionFields.Duration
@@ -1779,6 +1795,9 @@ func (v *ExecutionExecution) GetError() string { return v.ExecutionFields.Error 
 // GetRequestedAt returns ExecutionExecution.RequestedAt, and is useful for accessing the field via an interface.
 func (v *ExecutionExecution) GetRequestedAt() time.Time { return v.ExecutionFields.RequestedAt }
 
+// GetRequestedBy returns ExecutionExecution.RequestedBy, and is useful for accessing the field via an interface.
+func (v *ExecutionExecution) GetRequestedBy() string { return v.ExecutionFields.RequestedBy }
+
 // GetStartedAt returns ExecutionExecution.StartedAt, and is useful for accessing the field via an interface.
 func (v *ExecutionExecution) GetStartedAt() *time.Time { return v.ExecutionFields.StartedAt }
 
@@ -1841,6 +1860,8 @@ type __premarshalExecutionExecution struct {
 
 	RequestedAt time.Time `json:"requestedAt"`
 
+	RequestedBy string `json:"requestedBy"`
+
 	StartedAt *time.Time `json:"startedAt"`
 
 	FinishedAt *time.Time `json:"finishedAt"`
@@ -1873,6 +1894,7 @@ func (v *ExecutionExecution) __premarshalJSON() (*__premarshalExecutionExecution
 	retval.ExitCode = v.ExecutionFields.ExitCode
 	retval.Error = v.ExecutionFields.Error
 	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.RequestedBy = v.ExecutionFields.RequestedBy
 	retval.StartedAt = v.ExecutionFields.StartedAt
 	retval.FinishedAt = v.ExecutionFields.FinishedAt
 	retval.Duration = v.ExecutionFields.Duration
@@ -1995,8 +2017,10 @@ type ExecutionFields struct {
 	ExitCode    *int             `json:"exitCode"`
 	Error       string           `json:"error"`
 	RequestedAt time.Time        `json:"requestedAt"`
-	StartedAt   *time.Time       `json:"startedAt"`
-	FinishedAt  *time.Time       `json:"finishedAt"`
+	// Who asked for it: the API token's name (executeAction, rerunExecution, the CLI), "system" for a rule's enforcement; a workflow's tasks and a policy's retries keep their origin's. Templates read it as action_context.user and st2kv.user.
+	RequestedBy string     `json:"requestedBy"`
+	StartedAt   *time.Time `json:"startedAt"`
+	FinishedAt  *time.Time `json:"finishedAt"`
 	// Seconds from start to finish, or to now while it runs; null before it starts.
 	Duration *float64 `json:"duration"`
 	ParentID *string  `json:"parentID"`
@@ -2028,6 +2052,9 @@ func (v *ExecutionFields) GetError() string { return v.Error }
 
 // GetRequestedAt returns ExecutionFields.RequestedAt, and is useful for accessing the field via an interface.
 func (v *ExecutionFields) GetRequestedAt() time.Time { return v.RequestedAt }
+
+// GetRequestedBy returns ExecutionFields.RequestedBy, and is useful for accessing the field via an interface.
+func (v *ExecutionFields) GetRequestedBy() string { return v.RequestedBy }
 
 // GetStartedAt returns ExecutionFields.StartedAt, and is useful for accessing the field via an interface.
 func (v *ExecutionFields) GetStartedAt() *time.Time { return v.StartedAt }
@@ -2168,6 +2195,11 @@ func (v *ExecutionsExecutionsExecutionConnectionEdgesExecutionEdgeNodeExecution)
 	return v.ExecutionFields.RequestedAt
 }
 
+// GetRequestedBy returns ExecutionsExecutionsExecutionConnectionEdgesExecutionEdgeNodeExecution.RequestedBy, and is useful for accessing the field via an interface.
+func (v *ExecutionsExecutionsExecutionConnectionEdgesExecutionEdgeNodeExecution) GetRequestedBy() string {
+	return v.ExecutionFields.RequestedBy
+}
+
 // GetStartedAt returns ExecutionsExecutionsExecutionConnectionEdgesExecutionEdgeNodeExecution.StartedAt, and is useful for accessing the field via an interface.
 func (v *ExecutionsExecutionsExecutionConnectionEdgesExecutionEdgeNodeExecution) GetStartedAt() *time.Time {
 	return v.ExecutionFields.StartedAt
@@ -2232,6 +2264,8 @@ type __premarshalExecutionsExecutionsExecutionConnectionEdgesExecutionEdgeNodeEx
 
 	RequestedAt time.Time `json:"requestedAt"`
 
+	RequestedBy string `json:"requestedBy"`
+
 	StartedAt *time.Time `json:"startedAt"`
 
 	FinishedAt *time.Time `json:"finishedAt"`
@@ -2261,6 +2295,7 @@ func (v *ExecutionsExecutionsExecutionConnectionEdgesExecutionEdgeNodeExecution)
 	retval.ExitCode = v.ExecutionFields.ExitCode
 	retval.Error = v.ExecutionFields.Error
 	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.RequestedBy = v.ExecutionFields.RequestedBy
 	retval.StartedAt = v.ExecutionFields.StartedAt
 	retval.FinishedAt = v.ExecutionFields.FinishedAt
 	retval.Duration = v.ExecutionFields.Duration
@@ -3506,6 +3541,9 @@ func (v *PauseExecutionPauseExecution) GetRequestedAt() time.Time {
 	return v.ExecutionFields.RequestedAt
 }
 
+// GetRequestedBy returns PauseExecutionPauseExecution.RequestedBy, and is useful for accessing the field via an interface.
+func (v *PauseExecutionPauseExecution) GetRequestedBy() string { return v.ExecutionFields.RequestedBy }
+
 // GetStartedAt returns PauseExecutionPauseExecution.StartedAt, and is useful for accessing the field via an interface.
 func (v *PauseExecutionPauseExecution) GetStartedAt() *time.Time { return v.ExecutionFields.StartedAt }
 
@@ -3564,6 +3602,8 @@ type __premarshalPauseExecutionPauseExecution struct {
 
 	RequestedAt time.Time `json:"requestedAt"`
 
+	RequestedBy string `json:"requestedBy"`
+
 	StartedAt *time.Time `json:"startedAt"`
 
 	FinishedAt *time.Time `json:"finishedAt"`
@@ -3593,6 +3633,7 @@ func (v *PauseExecutionPauseExecution) __premarshalJSON() (*__premarshalPauseExe
 	retval.ExitCode = v.ExecutionFields.ExitCode
 	retval.Error = v.ExecutionFields.Error
 	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.RequestedBy = v.ExecutionFields.RequestedBy
 	retval.StartedAt = v.ExecutionFields.StartedAt
 	retval.FinishedAt = v.ExecutionFields.FinishedAt
 	retval.Duration = v.ExecutionFields.Duration
@@ -3677,6 +3718,9 @@ func (v *RerunExecutionRerunExecution) GetRequestedAt() time.Time {
 	return v.ExecutionFields.RequestedAt
 }
 
+// GetRequestedBy returns RerunExecutionRerunExecution.RequestedBy, and is useful for accessing the field via an interface.
+func (v *RerunExecutionRerunExecution) GetRequestedBy() string { return v.ExecutionFields.RequestedBy }
+
 // GetStartedAt returns RerunExecutionRerunExecution.StartedAt, and is useful for accessing the field via an interface.
 func (v *RerunExecutionRerunExecution) GetStartedAt() *time.Time { return v.ExecutionFields.StartedAt }
 
@@ -3735,6 +3779,8 @@ type __premarshalRerunExecutionRerunExecution struct {
 
 	RequestedAt time.Time `json:"requestedAt"`
 
+	RequestedBy string `json:"requestedBy"`
+
 	StartedAt *time.Time `json:"startedAt"`
 
 	FinishedAt *time.Time `json:"finishedAt"`
@@ -3764,6 +3810,7 @@ func (v *RerunExecutionRerunExecution) __premarshalJSON() (*__premarshalRerunExe
 	retval.ExitCode = v.ExecutionFields.ExitCode
 	retval.Error = v.ExecutionFields.Error
 	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.RequestedBy = v.ExecutionFields.RequestedBy
 	retval.StartedAt = v.ExecutionFields.StartedAt
 	retval.FinishedAt = v.ExecutionFields.FinishedAt
 	retval.Duration = v.ExecutionFields.Duration
@@ -4015,6 +4062,11 @@ func (v *ResumeExecutionResumeExecution) GetRequestedAt() time.Time {
 	return v.ExecutionFields.RequestedAt
 }
 
+// GetRequestedBy returns ResumeExecutionResumeExecution.RequestedBy, and is useful for accessing the field via an interface.
+func (v *ResumeExecutionResumeExecution) GetRequestedBy() string {
+	return v.ExecutionFields.RequestedBy
+}
+
 // GetStartedAt returns ResumeExecutionResumeExecution.StartedAt, and is useful for accessing the field via an interface.
 func (v *ResumeExecutionResumeExecution) GetStartedAt() *time.Time {
 	return v.ExecutionFields.StartedAt
@@ -4075,6 +4127,8 @@ type __premarshalResumeExecutionResumeExecution struct {
 
 	RequestedAt time.Time `json:"requestedAt"`
 
+	RequestedBy string `json:"requestedBy"`
+
 	StartedAt *time.Time `json:"startedAt"`
 
 	FinishedAt *time.Time `json:"finishedAt"`
@@ -4104,6 +4158,7 @@ func (v *ResumeExecutionResumeExecution) __premarshalJSON() (*__premarshalResume
 	retval.ExitCode = v.ExecutionFields.ExitCode
 	retval.Error = v.ExecutionFields.Error
 	retval.RequestedAt = v.ExecutionFields.RequestedAt
+	retval.RequestedBy = v.ExecutionFields.RequestedBy
 	retval.StartedAt = v.ExecutionFields.StartedAt
 	retval.FinishedAt = v.ExecutionFields.FinishedAt
 	retval.Duration = v.ExecutionFields.Duration
@@ -5705,6 +5760,7 @@ fragment ExecutionFields on Execution {
 	exitCode
 	error
 	requestedAt
+	requestedBy
 	startedAt
 	finishedAt
 	duration
@@ -6144,6 +6200,7 @@ fragment ExecutionFields on Execution {
 	exitCode
 	error
 	requestedAt
+	requestedBy
 	startedAt
 	finishedAt
 	duration
@@ -6198,6 +6255,7 @@ fragment ExecutionFields on Execution {
 	exitCode
 	error
 	requestedAt
+	requestedBy
 	startedAt
 	finishedAt
 	duration
@@ -6270,6 +6328,7 @@ fragment ExecutionFields on Execution {
 	exitCode
 	error
 	requestedAt
+	requestedBy
 	startedAt
 	finishedAt
 	duration
@@ -6702,6 +6761,7 @@ fragment ExecutionFields on Execution {
 	exitCode
 	error
 	requestedAt
+	requestedBy
 	startedAt
 	finishedAt
 	duration
@@ -6751,6 +6811,7 @@ fragment ExecutionFields on Execution {
 	exitCode
 	error
 	requestedAt
+	requestedBy
 	startedAt
 	finishedAt
 	duration
@@ -6855,6 +6916,7 @@ fragment ExecutionFields on Execution {
 	exitCode
 	error
 	requestedAt
+	requestedBy
 	startedAt
 	finishedAt
 	duration

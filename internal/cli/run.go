@@ -378,4 +378,4 @@ func executionExit(a *app, e ExecutionFields) error {
 	return silentExit(ExitFailed)
 }
 
-var executionOrder = []string{"id", "actionRef", "status", "exitCode", "requestedAt", "startedAt", "finishedAt", "duration", "parameters", "result", "error", "stdout", "stderr"}
+var executionOrder = []string{"id", "actionRef", "status", "exitCode", "requestedAt", "requestedBy", "startedAt", "finishedAt", "duration", "parameters", "result", "error", "stdout", "stderr"}

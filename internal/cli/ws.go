@@ -16,7 +16,7 @@ import (
 // genqlient generated for operations.graphql.
 const (
 	executionUpdatedDoc = `subscription($id: ID) { executionUpdated(id: $id) {
-  id actionRef packRef status parameters result exitCode error requestedAt startedAt finishedAt duration parentID } }`
+  id actionRef packRef status parameters result exitCode error requestedAt requestedBy startedAt finishedAt duration parentID } }`
 	executionOutputDoc = `subscription($id: ID!, $from: Int) { executionOutput(id: $id, from: $from) { seq stream line } }`
 	packInstallDoc     = `subscription($id: ID!) { packInstallProgress(id: $id) { id source packRef version status step steps error } }`
 )

@@ -36,7 +36,7 @@ SET status = '` + string(Running) + `', worker = $2, started_at = $3, updated_at
 WHERE id = $1 AND status IN (` + sqlStatuses(claimable) + `)
   AND NOT EXISTS (SELECT 1 FROM execution_secrets s WHERE s.execution_id = executions.id)
   AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.id = executions.action_id AND a.has_policies)
-RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt, parent_id,
+RETURNING id, action_ref, pack_ref, parameters, timeout_seconds, attempt, parent_id, requested_by,
   (SELECT a.entry_point FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.runner_type FROM actions a WHERE a.id = executions.action_id),
   (SELECT a.runner_name FROM actions a WHERE a.id = executions.action_id),
@@ -104,7 +104,7 @@ func scanClaim(rows *sql.Rows) (*claimed, error) {
 		parent                  sql.NullInt64
 		notify                  []byte
 	)
-	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt, &parent,
+	err := rows.Scan(&e.ID, &e.ActionRef, &e.PackRef, &params, &e.TimeoutSeconds, &e.Attempt, &parent, &e.RequestedBy,
 		&entry, &runner, &runnerName, &delivery, &packPath, &envPath, &idempotent, &schema, &e.PackChecksum, &notify)
 	if err != nil {
 		return nil, err

@@ -369,7 +369,8 @@ func (s *Service) retry(ctx context.Context, tx *store.Tx, e *ent.Execution, sta
 			SetNillableActionID(e.ActionID).SetActionRef(e.ActionRef).SetPackRef(e.PackRef).
 			SetNillableParentID(e.ParentID).SetNillableEnforcementID(e.EnforcementID).
 			SetStatus(Scheduled).SetParameters(e.Parameters).SetTimeoutSeconds(e.TimeoutSeconds).
-			SetRequestedAt(s.now()).SetRetryOfID(e.ID).SetRetryAttempt(e.RetryAttempt + 1).Save(ctx)
+			SetRequestedAt(s.now()).SetRetryOfID(e.ID).SetRetryAttempt(e.RetryAttempt + 1).
+			SetRequestedBy(e.RequestedBy).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("creating the retry of execution %d: %w", e.ID, err)
 		}

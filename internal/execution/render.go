@@ -99,7 +99,7 @@ func (w *Worker) render(ctx context.Context, c *claimed) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := w.svc.opts.Params(ctx, act, params, "", extra)
+	r, err := w.svc.opts.Params(ctx, act, params, e.RequestedBy, extra)
 	var pe *jinja.ParamError
 	if errors.As(err, &pe) {
 		return nil, &runner.PrepareError{Cause: pe.Msg}

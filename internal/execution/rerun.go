@@ -22,8 +22,9 @@ import (
 // workflow not ended), else the
 // overrides must give them again (BAD_USER_INPUT naming each). NOT_FOUND
 // for an unknown execution or a deleted action; the new parameters are
-// validated as Request validates them.
-func (s *Service) Rerun(ctx context.Context, id int, overrides map[string]any) (*ent.Execution, error) {
+// validated as Request validates them. by is who asks (the new run's
+// requested_by).
+func (s *Service) Rerun(ctx context.Context, id int, overrides map[string]any, by string) (*ent.Execution, error) {
 	var out *ent.Execution
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		orig, err := tx.Ent.Execution.Get(ctx, id)
@@ -44,7 +45,7 @@ func (s *Service) Rerun(ctx context.Context, id int, overrides map[string]any) (
 		if err != nil {
 			return err
 		}
-		req := Request{Action: act.Ref, Loaded: act, Parameters: params, RerunOf: &id}
+		req := Request{Action: act.Ref, Loaded: act, Parameters: params, RerunOf: &id, RequestedBy: by}
 		if orig.TimeoutSeconds > 0 {
 			req.TimeoutSeconds = &orig.TimeoutSeconds
 		}

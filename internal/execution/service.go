@@ -153,7 +153,16 @@ type Request struct {
 	CastText bool
 	// RerunOf is the execution this one runs again (Rerun).
 	RerunOf *int
+	// RequestedBy is who asks: an API token's name, "system" (SystemUser)
+	// for a rule's enforcement, a workflow's requester for its tasks.
+	// Templates of StackStorm actions read it as action_context.user and
+	// their st2kv.user keys are this user's.
+	RequestedBy string
 }
+
+// SystemUser is the requester of what the server starts on its own (a
+// rule's enforcement), StackStorm's system user (stanley) in attune.
+const SystemUser = "system"
 
 // Request validates req, stores the execution and enqueues its run in one
 // transaction. Returns NOT_FOUND for an unknown action and BAD_USER_INPUT
@@ -287,6 +296,7 @@ func (s *Service) InsertTx(ctx context.Context, tx *store.Tx, p *Prepared, enfor
 		SetTaskRun(req.TaskRun).
 		SetNillableEnforcementID(enforcementID).
 		SetNillableRerunOfID(req.RerunOf).
+		SetRequestedBy(req.RequestedBy).
 		SetStatus(Scheduled).
 		SetParameters(p.Parameters()).
 		SetTimeoutSeconds(p.timeout).

@@ -516,7 +516,8 @@ func (e *Engine) record(ctx context.Context, tx *store.Tx, r *ent.Rule, ev *ent.
 	var p *execution.Prepared
 	if v.status == enforcement.StatusCREATED {
 		var err error
-		p, err = e.exec.PrepareTx(ctx, tx, execution.Request{Action: r.ActionRef, Loaded: r.Edges.Action, Parameters: v.params})
+		p, err = e.exec.PrepareTx(ctx, tx, execution.Request{Action: r.ActionRef, Loaded: r.Edges.Action, Parameters: v.params,
+			RequestedBy: execution.SystemUser})
 		switch ae, client := apperr.As(err); {
 		case err == nil:
 			create.SetStatus(enforcement.StatusPROCESSED).SetParameters(p.Parameters())

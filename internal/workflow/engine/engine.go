@@ -52,8 +52,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Config reads a pack's config (expressions' config / config_context).
 	Config func(ctx context.Context, packRef string) (map[string]any, error)
-	// KV reads a key of the key/value store as pack code sees it.
-	KV func(ctx context.Context, packRef, key string, decrypt bool) (any, error)
+	// KV reads a key of the key/value store as pack code sees it; user is
+	// the workflow's requester (whose keys st2kv('<name>') and
+	// st2kv.user.<name> read).
+	KV func(ctx context.Context, packRef, user, key string, decrypt bool) (any, error)
 	// APIURL is given to workflows as ctx().st2.api_url.
 	APIURL string
 	// SweepEvery is how often this node looks for workflows whose step
@@ -164,7 +166,7 @@ func (e *Engine) Start(ctx context.Context, ex *ent.Execution, act *ent.Action, 
 	for k := range secrets {
 		st.Secrets = append(st.Secrets, k)
 	}
-	w := &walk{e: e, wf: wf, st: st, execID: ex.ID, packRef: ex.PackRef, ctx: ctx}
+	w := &walk{e: e, wf: wf, st: st, execID: ex.ID, packRef: ex.PackRef, user: ex.RequestedBy, ctx: ctx}
 	var kept map[string]map[int]any
 	if seed != nil {
 		kept = w.reseed(seed)
@@ -238,7 +240,7 @@ func (e *Engine) Step(ctx context.Context, id int) error {
 			return err
 		}
 		ex, err := tx.Ent.Execution.Query().Where(execution.ID(id)).
-			Select(execution.FieldID, execution.FieldStatus, execution.FieldPackRef).Only(ctx)
+			Select(execution.FieldID, execution.FieldStatus, execution.FieldPackRef, execution.FieldRequestedBy).Only(ctx)
 		if err != nil {
 			return err
 		}
@@ -264,7 +266,7 @@ func (e *Engine) Step(ctx context.Context, id int) error {
 		if st.Vars == nil {
 			st.Vars = map[string]any{}
 		}
-		w := &walk{e: e, wf: wf, st: st, execID: id, packRef: ex.PackRef, ctx: ctx, tx: tx, status: ex.Status, wfID: row.ID}
+		w := &walk{e: e, wf: wf, st: st, execID: id, packRef: ex.PackRef, user: ex.RequestedBy, ctx: ctx, tx: tx, status: ex.Status, wfID: row.ID}
 		if len(st.Secrets) > 0 {
 			secrets, err := e.exec.SecretsTx(ctx, tx, id)
 			if err != nil {

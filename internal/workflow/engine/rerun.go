@@ -19,6 +19,8 @@ import (
 type Rerun struct {
 	// ID is the workflow execution to re-run.
 	ID int
+	// RequestedBy is who asks (the new run's requested_by).
+	RequestedBy string
 	// Parameters override the original's (merged over them).
 	Parameters map[string]any
 	// Tasks are the tasks to run again; the workflow's context and the
@@ -89,7 +91,8 @@ func (e *Engine) RerunTx(ctx context.Context, tx *store.Tx, req Rerun) (*ent.Exe
 	if err != nil {
 		return nil, err
 	}
-	ex, err := e.exec.RequestTx(ctx, tx, xexec.Request{Action: act.Ref, Loaded: act, Parameters: params, ParentID: orig.ParentID, RerunOf: &req.ID})
+	ex, err := e.exec.RequestTx(ctx, tx, xexec.Request{Action: act.Ref, Loaded: act, Parameters: params, ParentID: orig.ParentID, RerunOf: &req.ID,
+		RequestedBy: req.RequestedBy})
 	if err != nil {
 		return nil, err
 	}

@@ -31,8 +31,11 @@ type walk struct {
 	execID  int
 	wfID    int
 	packRef string
-	ctx     context.Context
-	tx      *store.Tx
+	// user is who requested the workflow: its tasks' requester, and
+	// ctx().st2.user.
+	user string
+	ctx  context.Context
+	tx   *store.Tx
 	// status is the workflow execution's status as the step began.
 	status execution.Status
 
@@ -69,10 +72,13 @@ func (w *walk) scope(cur *taskRun) *expr.Scope {
 			"workflow_execution_id": strconv.Itoa(w.wfID),
 			"api_url":               w.e.opts.APIURL,
 			"pack":                  w.packRef,
+			"user":                  w.user,
 		},
 	}
 	if w.e.opts.KV != nil {
-		sc.KV = func(key string, decrypt bool) (any, error) { return w.e.opts.KV(w.ctx, w.packRef, key, decrypt) }
+		sc.KV = func(key string, decrypt bool) (any, error) {
+			return w.e.opts.KV(w.ctx, w.packRef, w.user, key, decrypt)
+		}
 	}
 	if cur != nil {
 		sc.Current = &expr.TaskState{Status: exprStatus(cur.Status), Result: cur.exprResult()}
@@ -357,7 +363,7 @@ func (w *walk) child(r *taskRun, item *int) {
 		input, _ = v.(map[string]any)
 	}
 	req := xexec.Request{Action: ref, Parameters: input, ParentID: &w.execID, TaskName: r.Task, TaskItem: item, TaskRun: r.ID,
-		CastText: w.wf.Language == spec.ActionChain}
+		CastText: w.wf.Language == spec.ActionChain, RequestedBy: w.user}
 	if t.Timeout != nil {
 		n, err := w.number(*t.Timeout, r)
 		if err != nil {
