@@ -376,6 +376,11 @@ func TestInquiryTimeoutAndCancel(t *testing.T) {
 		require.NotNil(t, e)
 		require.Equal(t, "CONFLICT", e.Code(), e.Message)
 
+		// A question that cannot be asked fails at once with the cause.
+		bad := runToEnd(t, s, "core.ask", map[string]any{"ttl": -1})
+		require.Equal(t, "FAILED", bad.Status, "%+v", bad)
+		require.Contains(t, bad.Error, "ttl: must be a positive number of minutes")
+
 		// Outside a workflow; StackStorm's default schema.
 		id := execute(t, s, "core.ask", nil)
 		var plain inquiryView

@@ -2,12 +2,8 @@ package execution
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/attune-io/attune/ent"
-	"github.com/attune-io/attune/internal/queue"
-	"github.com/attune-io/attune/internal/runner"
 	"github.com/attune-io/attune/internal/store"
 )
 
@@ -46,18 +42,5 @@ func (w *Worker) ask(ctx context.Context, c *claimed) error {
 	if err == nil {
 		return nil
 	}
-	var prep *runner.PrepareError
-	if !errors.As(err, &prep) {
-		prep = &runner.PrepareError{Cause: err.Error()}
-	}
-	r := &outcomeRecord{id: c.exec.ID, worker: w.opts.Name, parentID: c.exec.ParentID, finishedAt: w.svc.now(),
-		to: Failed, errMsg: prep.Error()}
-	ok, rerr := w.svc.finish.record(context.WithoutCancel(ctx), r)
-	if rerr != nil {
-		return queue.Cancel(fmt.Errorf("recording the outcome of execution %d: %w", c.exec.ID, rerr))
-	}
-	if !ok {
-		w.svc.log.Warn("inquiry changed before it was asked; outcome not recorded", "execution_id", c.exec.ID)
-	}
-	return nil
+	return w.failPrepared(ctx, c, err, "inquiry changed before it was asked; outcome not recorded")
 }

@@ -491,18 +491,25 @@ func (w *Worker) startWorkflow(ctx context.Context, c *claimed) error {
 			return nil
 		}
 	}
+	return w.failPrepared(ctx, c, err, "workflow changed before it started; outcome not recorded")
+}
+
+// failPrepared records claimed execution c FAILED in preparation with
+// err's cause (a workflow that could not start, a question that could not
+// be asked); changed is logged when c moved on first.
+func (w *Worker) failPrepared(ctx context.Context, c *claimed, err error, changed string) error {
 	var prep *runner.PrepareError
-	if errors.As(err, &prep) {
-		err = errors.New(prep.Cause)
+	if !errors.As(err, &prep) {
+		prep = &runner.PrepareError{Cause: err.Error()}
 	}
 	r := &outcomeRecord{id: c.exec.ID, worker: w.opts.Name, parentID: c.exec.ParentID, finishedAt: w.svc.now(),
-		to: Failed, errMsg: (&runner.PrepareError{Cause: err.Error()}).Error()}
+		to: Failed, errMsg: prep.Error()}
 	ok, rerr := w.svc.finish.record(context.WithoutCancel(ctx), r)
 	if rerr != nil {
 		return queue.Cancel(fmt.Errorf("recording the outcome of execution %d: %w", c.exec.ID, rerr))
 	}
 	if !ok {
-		w.svc.log.Warn("workflow changed before it started; outcome not recorded", "execution_id", c.exec.ID)
+		w.svc.log.Warn(changed, "execution_id", c.exec.ID)
 	}
 	return nil
 }
