@@ -82,7 +82,7 @@ func (s *Service) CancelTx(ctx context.Context, tx *store.Tx, e *ent.Execution) 
 		if wf && s.opts.Workflows != nil {
 			return true, s.opts.Workflows.WakeTx(ctx, tx, e.ID)
 		}
-		return true, s.bus.PublishInTx(ctx, tx, notify.Event{Kind: notify.Cancel, ID: e.ID})
+		return true, s.bus.PublishTx(ctx, tx.SQL, notify.Event{Kind: notify.Cancel, ID: e.ID})
 	}
 	return false, nil
 }

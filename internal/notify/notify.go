@@ -106,7 +106,18 @@ func (b *Bus) Publish(ctx context.Context, ev Event) error {
 	return b.notify(ctx, b.db.SQL, ev)
 }
 
-// PublishInTx announces ev with store transaction tx: on PostgreSQL the
+// PublishTx sends ev when tx commits. On SQLite it fans out at once:
+// subscribers read through the same single connection, so they see the
+// rows only after tx ends.
+func (b *Bus) PublishTx(ctx context.Context, tx *sql.Tx, ev Event) error {
+	if b.channel == "" {
+		b.fanout(ev)
+		return nil
+	}
+	return b.notify(ctx, tx, ev)
+}
+
+// PublishInTx is PublishTx for a store transaction: on PostgreSQL the
 // NOTIFY is part of tx (delivered if and when it commits); in memory
 // (SQLite) ev is announced once tx committed, so that a subscriber that
 // re-reads the row on it sees the change.
@@ -126,7 +137,7 @@ func (b *Bus) PublishInTx(ctx context.Context, tx *store.Tx, ev Event) error {
 // commit and the announcement, live subscribers miss this one (the row is
 // stored). Use it for announcements of new rows (events, enforcements);
 // changes a subscriber must never miss (final statuses, cancel requests)
-// use PublishInTx.
+// use PublishTx.
 func (b *Bus) PublishAfterCommit(tx *store.Tx, ev Event) {
 	tx.AfterCommit(func() { b.Announce(ev) })
 }
